@@ -1,0 +1,1 @@
+//! Calls: the B2BUA core (sans-IO).

@@ -1,0 +1,1 @@
+//! CTI REST API.

@@ -1,0 +1,24 @@
+//! Switchboard: a SIP/RTP softswitch (B2BUA) for contact centers.
+//!
+//! # Layers
+//! - [`sip`]: messages, transactions, dialogs, registrar and digest auth (sans-IO).
+//! - [`media`]: RTP, G.711, SDP and the packet rewriting that keeps streams continuous (sans-IO).
+//! - [`call`]: the B2BUA: calls made of legs and bridges (sans-IO).
+//! - [`store`]: sqlx repositories (SQLite by default, PostgreSQL).
+//! - [`cti`]: the REST API agent desktops drive.
+//! - [`runtime`]: the IO shell: sockets, tasks and the clock.
+//!
+//! # The drain contract
+//! Every sans-IO core in this crate is driven the same way: one mutation goes in
+//! (`handle_message(now, ..)`, `handle_command(now, ..)` or `handle_timeout(now)`), then the
+//! caller drains `poll_output()` until it returns `None`, and finally sleeps until
+//! `poll_timeout()` (or until the next input arrives). Cores never read the clock, touch a
+//! socket or draw randomness themselves: time is an argument and RNGs are passed in.
+
+pub mod call;
+pub mod config;
+pub mod cti;
+pub mod media;
+pub mod runtime;
+pub mod sip;
+pub mod store;

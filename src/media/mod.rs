@@ -1,0 +1,1 @@
+//! Media: RTP, G.711, SDP, stream rewriting (sans-IO).

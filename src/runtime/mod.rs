@@ -1,0 +1,1 @@
+//! The IO shell: sockets, tasks, clock.

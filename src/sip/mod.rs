@@ -1,0 +1,6 @@
+//! SIP protocol layer (RFC 3261 and friends), sans-IO.
+
+pub mod digest;
+pub mod message;
+pub mod registrar;
+pub mod transaction;

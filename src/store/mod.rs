@@ -1,0 +1,1 @@
+//! Storage: sqlx repositories and migrations.
