@@ -1,6 +1,10 @@
 //! SIP protocol layer (RFC 3261 and friends), sans-IO.
 
 pub mod digest;
+pub mod framing;
+pub mod headers;
 pub mod message;
 pub mod registrar;
 pub mod transaction;
+pub mod uri;
+pub mod validate;
