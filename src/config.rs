@@ -1,1 +1,343 @@
-//! Profile configuration.
+//! Profiles: the TOML files under `sip-profiles/` that configure one switch.
+//!
+//! Unknown keys and bad values are start-up errors naming the key and the file, because a
+//! typo in a profile must never silently fall back to a default on a live switch.
+
+use serde::Deserialize;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A profile that failed to load.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read profile {file}: {source}")]
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("profile {file}: {message}")]
+    Syntax { file: PathBuf, message: String },
+    #[error("profile {file}: key `{key}`: {message}")]
+    Invalid {
+        file: PathBuf,
+        key: &'static str,
+        message: String,
+    },
+}
+
+/// The whole profile.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub sip: SipSettings,
+    pub http: HttpSettings,
+    pub media: MediaSettings,
+    pub registrar: RegistrarSettings,
+    pub database: DatabaseSettings,
+    pub recordings: RecordingSettings,
+    #[serde(default)]
+    pub extensions: Vec<Extension>,
+    /// Where the profile was read from, for error messages and relative paths.
+    #[serde(skip)]
+    pub source: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SipSettings {
+    /// The SIP domain of our extensions (`sip:1000@domain`).
+    pub domain: String,
+    /// UDP and TCP listen address.
+    pub listen: SocketAddr,
+    /// The address we put in Via, Contact and SDP; defaults to the listen IP. Set it when
+    /// listening on 0.0.0.0.
+    #[serde(default)]
+    pub advertised_address: Option<IpAddr>,
+    /// RFC 3261 T1 (RTT estimate), milliseconds.
+    #[serde(default = "default_t1")]
+    pub t1_ms: u64,
+    /// RFC 3261 T2 (maximum retransmit interval for non-INVITE requests and INVITE responses).
+    #[serde(default = "default_t2")]
+    pub t2_ms: u64,
+    /// RFC 3261 T4 (maximum duration a message remains in the network).
+    #[serde(default = "default_t4")]
+    pub t4_ms: u64,
+    /// How long a callee may ring before the caller gets 408.
+    #[serde(default = "default_ring_timeout")]
+    pub ring_timeout_secs: u64,
+    /// Upper bound on concurrent calls; beyond it new INVITEs get 503.
+    #[serde(default = "default_max_calls")]
+    pub max_calls: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaSettings {
+    /// First RTP port (even); RTCP uses RTP port + 1.
+    pub rtp_port_min: u16,
+    /// Last usable port of the range.
+    pub rtp_port_max: u16,
+    /// A call whose media has been silent this long is ended with BYE on both legs.
+    #[serde(default = "default_rtp_timeout")]
+    pub rtp_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrarSettings {
+    #[serde(default = "default_min_expires")]
+    pub min_expires_secs: u32,
+    #[serde(default = "default_max_expires")]
+    pub max_expires_secs: u32,
+    #[serde(default = "default_expires")]
+    pub default_expires_secs: u32,
+    /// How long a digest nonce stays fresh before it is answered with `stale=true`.
+    #[serde(default = "default_nonce_lifetime")]
+    pub nonce_lifetime_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://path.db` (created if missing) or `postgres://...`.
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingSettings {
+    pub dir: PathBuf,
+}
+
+/// A SIP user (a desk phone or softphone) allowed to register and call.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Extension {
+    pub user: String,
+    pub password: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
+
+fn default_t1() -> u64 {
+    500
+}
+fn default_t2() -> u64 {
+    4000
+}
+fn default_t4() -> u64 {
+    5000
+}
+fn default_ring_timeout() -> u64 {
+    30
+}
+fn default_max_calls() -> usize {
+    20_000
+}
+fn default_rtp_timeout() -> u64 {
+    60
+}
+fn default_min_expires() -> u32 {
+    60
+}
+fn default_max_expires() -> u32 {
+    3600
+}
+fn default_expires() -> u32 {
+    3600
+}
+fn default_nonce_lifetime() -> u64 {
+    300
+}
+
+impl Profile {
+    /// Reads and validates a profile file.
+    pub fn load(path: &Path) -> Result<Profile, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates profile text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Profile, ConfigError> {
+        let mut profile: Profile = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            file: path.to_owned(),
+            message: e.to_string().trim().replace('\n', " "),
+        })?;
+        profile.source = path.to_owned();
+        profile.validate()?;
+        Ok(profile)
+    }
+
+    fn invalid(&self, key: &'static str, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            file: self.source.clone(),
+            key,
+            message: message.into(),
+        }
+    }
+
+    /// Checks values serde cannot: ranges, orderings, duplicates.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let s = &self.sip;
+        if s.domain.is_empty() || s.domain.contains(char::is_whitespace) {
+            return Err(self.invalid("sip.domain", "must be a host name without spaces"));
+        }
+        if s.t1_ms == 0 || s.t1_ms > 10_000 {
+            return Err(self.invalid("sip.t1_ms", "must be between 1 and 10000"));
+        }
+        if s.t2_ms < s.t1_ms {
+            return Err(self.invalid("sip.t2_ms", "must not be smaller than sip.t1_ms"));
+        }
+        if s.t4_ms == 0 {
+            return Err(self.invalid("sip.t4_ms", "must be positive"));
+        }
+        if s.ring_timeout_secs == 0 {
+            return Err(self.invalid("sip.ring_timeout_secs", "must be positive"));
+        }
+        if s.max_calls == 0 {
+            return Err(self.invalid("sip.max_calls", "must be positive"));
+        }
+        let m = &self.media;
+        if m.rtp_port_min % 2 != 0 || m.rtp_port_min < 1024 {
+            return Err(self.invalid("media.rtp_port_min", "must be an even port of 1024 or more"));
+        }
+        if m.rtp_port_max <= m.rtp_port_min {
+            return Err(self.invalid("media.rtp_port_max", "must be above media.rtp_port_min"));
+        }
+        if m.rtp_timeout_secs == 0 {
+            return Err(self.invalid("media.rtp_timeout_secs", "must be positive"));
+        }
+        let r = &self.registrar;
+        if r.min_expires_secs == 0 || r.min_expires_secs > r.max_expires_secs {
+            return Err(self.invalid(
+                "registrar.min_expires_secs",
+                "must be positive and not above registrar.max_expires_secs",
+            ));
+        }
+        if !(r.min_expires_secs..=r.max_expires_secs).contains(&r.default_expires_secs) {
+            return Err(self.invalid(
+                "registrar.default_expires_secs",
+                "must lie between min_expires_secs and max_expires_secs",
+            ));
+        }
+        if r.nonce_lifetime_secs == 0 {
+            return Err(self.invalid("registrar.nonce_lifetime_secs", "must be positive"));
+        }
+        let url = &self.database.url;
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres:")
+            || url.starts_with("postgresql:"))
+        {
+            return Err(self.invalid(
+                "database.url",
+                "must start with sqlite:, postgres: or postgresql:",
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for e in &self.extensions {
+            if e.user.is_empty()
+                || !e
+                    .user
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            {
+                return Err(self.invalid(
+                    "extensions.user",
+                    format!("`{}` is not a valid SIP user", e.user),
+                ));
+            }
+            if e.password.len() < 4 {
+                return Err(
+                    self.invalid("extensions.password", format!("too short for `{}`", e.user))
+                );
+            }
+            if !seen.insert(e.user.as_str()) {
+                return Err(
+                    self.invalid("extensions.user", format!("`{}` is listed twice", e.user))
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The address we advertise in Via, Contact and SDP.
+    pub fn advertised_ip(&self) -> IpAddr {
+        match self.sip.advertised_address {
+            Some(ip) => ip,
+            None if self.sip.listen.ip().is_unspecified() => IpAddr::from([127, 0, 0, 1]),
+            None => self.sip.listen.ip(),
+        }
+    }
+
+    pub fn t1(&self) -> Duration {
+        Duration::from_millis(self.sip.t1_ms)
+    }
+    pub fn t2(&self) -> Duration {
+        Duration::from_millis(self.sip.t2_ms)
+    }
+    pub fn t4(&self) -> Duration {
+        Duration::from_millis(self.sip.t4_ms)
+    }
+    pub fn ring_timeout(&self) -> Duration {
+        Duration::from_secs(self.sip.ring_timeout_secs)
+    }
+    pub fn rtp_timeout(&self) -> Duration {
+        Duration::from_secs(self.media.rtp_timeout_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn default_text() -> String {
+        std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/sip-profiles/default.toml"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_default_profile_loads_with_twenty_extensions() {
+        let p = Profile::parse(&default_text(), Path::new("default.toml")).unwrap();
+        assert_eq!(p.extensions.len(), 20);
+        assert_eq!(p.extensions[0].user, "1000");
+        assert_eq!(p.extensions[19].user, "1019");
+        assert_eq!(p.sip.listen.port(), 5060);
+    }
+
+    #[test]
+    fn an_unknown_key_names_the_key_and_the_file() {
+        let text = default_text().replace("[sip]\n", "[sip]\nringtimeout = 3\n");
+        let err = Profile::parse(&text, Path::new("lab.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("lab.toml") && err.contains("ringtimeout"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_bad_value_names_the_key_and_the_file() {
+        let text = default_text().replace("rtp_port_min = 20000", "rtp_port_min = 20001");
+        let err = Profile::parse(&text, Path::new("lab.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("lab.toml") && err.contains("media.rtp_port_min"),
+            "{err}"
+        );
+    }
+}
