@@ -92,7 +92,7 @@ impl Store {
         row.map(Extension::try_from).transpose()
     }
 
-    /// Every extension, ordered by user.
+    /// Every extension, ordered by user (in the database's collation).
     pub async fn list_extensions(&self) -> Result<Vec<Extension>, StoreError> {
         let sql = sqlx::AssertSqlSafe(format!("{SELECT} ORDER BY \"user\""));
         let rows: Vec<ExtensionRow> = sqlx::query_as(sql).fetch_all(&self.pool).await?;

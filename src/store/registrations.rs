@@ -119,8 +119,8 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// Every binding still valid after `now`, ordered by AOR then contact, to seed the
-    /// registrar at start-up.
+    /// Every binding still valid after `now`, ordered by AOR then contact (in the database's
+    /// collation), to seed the registrar at start-up.
     pub async fn load_registrations(
         &self,
         now: UnixMillis,
