@@ -5,6 +5,16 @@
 //! a role allowed to create databases). Each test creates its own uniquely named database and
 //! drops it afterwards, so tests run in parallel. Without the variable the PostgreSQL tests
 //! fail, unless `SWITCHBOARD_SKIP_POSTGRES=1` says to skip them (they then say so on stderr).
+//!
+//! A throwaway server (as root; PostgreSQL refuses to run as root, hence the `postgres` user):
+//! ```sh
+//! PGDIR=$(mktemp -d /tmp/sbpg.XXXXXX); chown postgres: "$PGDIR"; PORT=$((20000 + RANDOM % 20000))
+//! su postgres -s /bin/sh -c "initdb -D $PGDIR/data -U switchboard --auth=trust -E UTF8 --no-sync"
+//! su postgres -s /bin/sh -c "pg_ctl -D $PGDIR/data -l $PGDIR/log -w start \
+//!     -o '-h 127.0.0.1 -p $PORT -k $PGDIR -F'"
+//! export SWITCHBOARD_TEST_POSTGRES_URL=postgres://switchboard@127.0.0.1:$PORT/postgres
+//! # afterwards: su postgres -s /bin/sh -c "pg_ctl -D $PGDIR/data -m fast stop"; rm -rf "$PGDIR"
+//! ```
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

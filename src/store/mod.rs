@@ -286,6 +286,8 @@ pub(crate) mod test_support {
 
     use super::Store;
     use std::path::PathBuf;
+
+    pub(crate) use super::cdrs::tests::sample_cdr;
     use std::sync::atomic::{AtomicU64, Ordering};
 
     /// A temporary SQLite database; the files go away when this is dropped.
@@ -309,6 +311,11 @@ pub(crate) mod test_support {
 
         pub(crate) fn url(&self) -> String {
             format!("sqlite:{}", self.path.display())
+        }
+
+        /// Runs raw SQL, to break the database on purpose.
+        pub(crate) async fn execute(&self, sql: &'static str) {
+            sqlx::query(sql).execute(&self.store.pool).await.unwrap();
         }
     }
 
