@@ -1,0 +1,232 @@
+//! Errors of the CTI API and their JSON form:
+//! `{"error": {"code": "...", "message": "...", "field": "..."}}`.
+//!
+//! Client errors (4xx) explain themselves and name the offending field; server errors (5xx)
+//! reveal nothing beyond a fixed message, and their cause goes to the log instead.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::store::StoreError;
+
+/// Longest field name echoed back; longer (client-made) names are cut.
+const MAX_ECHOED_FIELD: usize = 64;
+
+/// Why a CTI request failed, classified by blame.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A parameter is malformed (not a number, not a timestamp, given twice).
+    #[error("invalid {field}: {message}")]
+    InvalidParameter {
+        /// The parameter's name.
+        field: String,
+        /// What is wrong, for the client's developer.
+        message: String,
+    },
+    /// The request has a parameter this endpoint does not take.
+    #[error("unknown parameter")]
+    UnknownParameter {
+        /// The parameter's name as sent.
+        field: String,
+    },
+    /// A parameter is well-formed but outside what the endpoint accepts.
+    #[error("{field} out of range: {message}")]
+    OutOfRange {
+        /// The parameter's name.
+        field: String,
+        /// The accepted range.
+        message: String,
+    },
+    /// No such resource or route.
+    #[error("not found")]
+    NotFound,
+    /// The route exists but not for this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// A dependency (the database) is unreachable right now; retrying later may work.
+    #[error("service unavailable")]
+    Unavailable(#[source] StoreError),
+    /// Anything else on our side.
+    #[error("internal error")]
+    Internal(#[source] StoreError),
+}
+
+impl ApiError {
+    /// A malformed parameter.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+        ApiError::InvalidParameter {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A well-formed parameter outside the accepted range.
+    pub fn out_of_range(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+        ApiError::OutOfRange {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The HTTP status this error answers with.
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidParameter { .. } | ApiError::UnknownParameter { .. } => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::OutOfRange { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable machine-readable code clients branch on.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::InvalidParameter { .. } => "invalid_parameter",
+            ApiError::UnknownParameter { .. } => "unknown_parameter",
+            ApiError::OutOfRange { .. } => "out_of_range",
+            ApiError::NotFound => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => ApiError::Unavailable(e),
+            e => ApiError::Internal(e),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Detail<'a>,
+}
+
+#[derive(Serialize)]
+struct Detail<'a> {
+    code: &'static str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let (message, field) = match &self {
+            ApiError::Unavailable(cause) | ApiError::Internal(cause) => {
+                tracing::error!(error = %Chain(cause), status = status.as_u16(), "CTI request failed");
+                (self.to_string(), None)
+            }
+            ApiError::InvalidParameter { field, .. }
+            | ApiError::UnknownParameter { field }
+            | ApiError::OutOfRange { field, .. } => (self.to_string(), Some(truncate(field))),
+            ApiError::NotFound | ApiError::MethodNotAllowed => (self.to_string(), None),
+        };
+        let body = Body {
+            error: Detail {
+                code: self.code(),
+                message,
+                field,
+            },
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+/// At most [`MAX_ECHOED_FIELD`] bytes of `s`, cut on a character boundary.
+fn truncate(s: &str) -> &str {
+    let mut end = s.len().min(MAX_ECHOED_FIELD);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Displays an error with its sources, `outer: inner: innermost`.
+struct Chain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(e) = source {
+            write!(f, ": {e}")?;
+            source = e.source();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    async fn json_of(err: ApiError) -> (StatusCode, serde_json::Value) {
+        let response = err.into_response();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn client_errors_name_the_field() {
+        let (status, json) = json_of(ApiError::invalid("limit", "must be an integer")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(json["error"]["code"], "invalid_parameter");
+        assert_eq!(json["error"]["field"], "limit");
+        assert_eq!(
+            json["error"]["message"],
+            "invalid limit: must be an integer"
+        );
+
+        let (status, json) = json_of(ApiError::out_of_range("limit", "1 to 500")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(json["error"]["field"], "limit");
+    }
+
+    #[tokio::test]
+    async fn server_errors_reveal_nothing_about_the_cause() {
+        let cause = StoreError::Corrupt {
+            table: "cdrs",
+            column: "legs",
+            reason: "secret detail".into(),
+        };
+        let (status, json) = json_of(ApiError::from(cause)).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            json,
+            serde_json::json!({"error": {"code": "internal", "message": "internal error"}})
+        );
+    }
+
+    #[tokio::test]
+    async fn store_unavailability_is_a_503() {
+        let cause = StoreError::Unavailable(sqlx::Error::PoolTimedOut);
+        let (status, json) = json_of(ApiError::from(cause)).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(json["error"]["code"], "unavailable");
+        assert!(json["error"].get("field").is_none());
+    }
+
+    #[tokio::test]
+    async fn long_field_names_are_cut_on_a_character_boundary() {
+        let field = "é".repeat(100);
+        let (_, json) = json_of(ApiError::UnknownParameter { field }).await;
+        let echoed = json["error"]["field"].as_str().unwrap();
+        assert_eq!(echoed, "é".repeat(32));
+    }
+}

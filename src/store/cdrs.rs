@@ -1,0 +1,563 @@
+//! Call detail records: the `cdrs` table, written once when a call ends, listed by the CTI.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Page, Store, StoreError, UnixMillis, duration_to_millis, map_unique, narrow};
+
+/// Identifier of a CDR, chosen by the writer (UUID-like).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CdrId(pub String);
+
+/// Why a call ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HangupCause {
+    /// A party hung up an answered call.
+    NormalClearing,
+    /// Nobody answered before the ring timeout (or the callee answered 408/480).
+    NoAnswer,
+    /// The callee was busy (486/600).
+    Busy,
+    /// The caller gave up before the call was answered (CANCEL).
+    Cancelled,
+    /// The callee rejected the call with another final error response.
+    Rejected,
+    /// Media stopped flowing for longer than the RTP timeout.
+    RtpTimeout,
+    /// The switch was shutting down.
+    Shutdown,
+}
+
+impl HangupCause {
+    const ALL: [HangupCause; 7] = [
+        HangupCause::NormalClearing,
+        HangupCause::NoAnswer,
+        HangupCause::Busy,
+        HangupCause::Cancelled,
+        HangupCause::Rejected,
+        HangupCause::RtpTimeout,
+        HangupCause::Shutdown,
+    ];
+
+    /// The stored (and JSON) spelling, e.g. `"normal_clearing"`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HangupCause::NormalClearing => "normal_clearing",
+            HangupCause::NoAnswer => "no_answer",
+            HangupCause::Busy => "busy",
+            HangupCause::Cancelled => "cancelled",
+            HangupCause::Rejected => "rejected",
+            HangupCause::RtpTimeout => "rtp_timeout",
+            HangupCause::Shutdown => "shutdown",
+        }
+    }
+
+    /// Reads the stored spelling back.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<HangupCause> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// Which side ended the call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HangupSide {
+    /// The calling party (A leg).
+    Caller,
+    /// The called party (a B leg).
+    Callee,
+    /// The switch itself (timeouts, shutdown).
+    Switch,
+}
+
+impl HangupSide {
+    /// The stored (and JSON) spelling.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HangupSide::Caller => "caller",
+            HangupSide::Callee => "callee",
+            HangupSide::Switch => "switch",
+        }
+    }
+
+    /// Reads the stored spelling back.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<HangupSide> {
+        [HangupSide::Caller, HangupSide::Callee, HangupSide::Switch]
+            .into_iter()
+            .find(|side| side.as_str() == s)
+    }
+}
+
+/// One leg of a call as recorded in [`Cdr::legs`] (stored as a JSON array).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CdrLeg {
+    /// SIP Call-ID of this leg.
+    pub call_id: String,
+    /// What the leg was for, e.g. `"caller"`, `"callee"`, `"agent"`, `"transfer_target"`.
+    pub role: String,
+    /// Remote signalling address (`ip:port`) or URI.
+    pub remote: String,
+    /// Negotiated codec, if media was set up (`"PCMU"`, `"PCMA"`).
+    #[serde(default)]
+    pub codec: Option<String>,
+    /// Final SIP status on this leg, if one was sent or received.
+    #[serde(default)]
+    pub final_code: Option<u16>,
+}
+
+/// A call detail record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cdr {
+    /// Writer-chosen unique id.
+    pub id: CdrId,
+    /// SIP Call-ID of the A leg.
+    pub call_id: String,
+    /// Calling number or user.
+    pub caller: String,
+    /// Called number or user.
+    pub callee: String,
+    /// When the INVITE arrived.
+    pub start_ms: UnixMillis,
+    /// When the call was answered, if it was.
+    pub answer_ms: Option<UnixMillis>,
+    /// When the call ended.
+    pub end_ms: UnixMillis,
+    /// Answered (talk) duration; zero if never answered.
+    #[serde(rename = "duration_ms", with = "duration_ms")]
+    pub duration: Duration,
+    /// Why the call ended.
+    pub hangup_cause: HangupCause,
+    /// Who ended it.
+    pub hangup_side: HangupSide,
+    /// Final status on the A leg (200 for an answered call).
+    pub sip_code: u16,
+    /// Every leg of the call, A leg first.
+    pub legs: Vec<CdrLeg>,
+    /// When the record was written.
+    pub created_ms: UnixMillis,
+}
+
+/// Which CDRs [`Store::list_cdrs`] returns: newest first, `from <= start < to`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CdrFilter {
+    /// Exact match on caller OR callee.
+    pub number: Option<String>,
+    /// Earliest start time, inclusive.
+    pub from: Option<UnixMillis>,
+    /// Latest start time, exclusive.
+    pub to: Option<UnixMillis>,
+    /// Page size, clamped to `1..=MAX_LIMIT`.
+    pub limit: u32,
+    /// Rows to skip.
+    pub offset: u64,
+}
+
+impl CdrFilter {
+    /// Page size when the caller does not choose one.
+    pub const DEFAULT_LIMIT: u32 = 50;
+    /// Largest page size served.
+    pub const MAX_LIMIT: u32 = 500;
+}
+
+impl Default for CdrFilter {
+    fn default() -> Self {
+        CdrFilter {
+            number: None,
+            from: None,
+            to: None,
+            limit: Self::DEFAULT_LIMIT,
+            offset: 0,
+        }
+    }
+}
+
+/// A `cdrs` row as the database returns it.
+#[derive(sqlx::FromRow)]
+struct CdrRow {
+    id: String,
+    call_id: String,
+    caller: String,
+    callee: String,
+    start_ms: i64,
+    answer_ms: Option<i64>,
+    end_ms: i64,
+    duration_ms: i64,
+    hangup_cause: String,
+    hangup_side: String,
+    sip_code: i64,
+    legs: String,
+    created_ms: i64,
+}
+
+const TABLE: &str = "cdrs";
+const COLUMNS: &str = "id, call_id, caller, callee, start_ms, answer_ms, end_ms, duration_ms, \
+                       hangup_cause, hangup_side, sip_code, legs, created_ms";
+
+impl TryFrom<CdrRow> for Cdr {
+    type Error = StoreError;
+
+    fn try_from(row: CdrRow) -> Result<Cdr, StoreError> {
+        let corrupt = |column, reason: String| StoreError::Corrupt {
+            table: TABLE,
+            column,
+            reason,
+        };
+        let duration_ms: u64 = narrow(row.duration_ms, TABLE, "duration_ms")?;
+        Ok(Cdr {
+            id: CdrId(row.id),
+            call_id: row.call_id,
+            caller: row.caller,
+            callee: row.callee,
+            start_ms: UnixMillis(row.start_ms),
+            answer_ms: row.answer_ms.map(UnixMillis),
+            end_ms: UnixMillis(row.end_ms),
+            duration: Duration::from_millis(duration_ms),
+            hangup_cause: HangupCause::parse(&row.hangup_cause).ok_or_else(|| {
+                corrupt("hangup_cause", format!("unknown {:?}", row.hangup_cause))
+            })?,
+            hangup_side: HangupSide::parse(&row.hangup_side)
+                .ok_or_else(|| corrupt("hangup_side", format!("unknown {:?}", row.hangup_side)))?,
+            sip_code: narrow(row.sip_code, TABLE, "sip_code")?,
+            legs: serde_json::from_str(&row.legs).map_err(|e| corrupt("legs", e.to_string()))?,
+            created_ms: UnixMillis(row.created_ms),
+        })
+    }
+}
+
+impl Store {
+    /// Writes a CDR. A second CDR with the same id is [`StoreError::Duplicate`], so a writer
+    /// that retries after an unclear failure can treat that as success.
+    pub async fn insert_cdr(&self, cdr: &Cdr) -> Result<(), StoreError> {
+        let legs = serde_json::to_string(&cdr.legs).map_err(|e| StoreError::Corrupt {
+            table: TABLE,
+            column: "legs",
+            reason: e.to_string(),
+        })?;
+        sqlx::query(
+            "INSERT INTO cdrs (id, call_id, caller, callee, start_ms, answer_ms, end_ms, \
+             duration_ms, hangup_cause, hangup_side, sip_code, legs, created_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(&cdr.id.0)
+        .bind(&cdr.call_id)
+        .bind(&cdr.caller)
+        .bind(&cdr.callee)
+        .bind(cdr.start_ms.0)
+        .bind(cdr.answer_ms.map(|t| t.0))
+        .bind(cdr.end_ms.0)
+        .bind(duration_to_millis(cdr.duration))
+        .bind(cdr.hangup_cause.as_str())
+        .bind(cdr.hangup_side.as_str())
+        .bind(i64::from(cdr.sip_code))
+        .bind(legs)
+        .bind(cdr.created_ms.0)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| map_unique(e, "cdr"))?;
+        Ok(())
+    }
+
+    /// One CDR by id.
+    pub async fn get_cdr(&self, id: &CdrId) -> Result<Option<Cdr>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM cdrs WHERE id = $1"));
+        let row: Option<CdrRow> = sqlx::query_as(sql)
+            .bind(&id.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(Cdr::try_from).transpose()
+    }
+
+    /// A page of CDRs matching `filter`, newest first (ties broken by id, so pages are stable),
+    /// with the total number of matches.
+    pub async fn list_cdrs(&self, filter: &CdrFilter) -> Result<Page<Cdr>, StoreError> {
+        let limit = filter.limit.clamp(1, CdrFilter::MAX_LIMIT);
+        let offset = i64::try_from(filter.offset).unwrap_or(i64::MAX);
+
+        // Only fixed fragments and numbered placeholders go into the SQL; values are bound.
+        let mut conditions = Vec::new();
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            n
+        };
+        if filter.number.is_some() {
+            let p = next();
+            conditions.push(format!("(caller = ${p} OR callee = ${p})"));
+        }
+        if filter.from.is_some() {
+            conditions.push(format!("start_ms >= ${}", next()));
+        }
+        if filter.to.is_some() {
+            conditions.push(format!("start_ms < ${}", next()));
+        }
+        let (p_limit, p_offset) = (next(), next());
+        let where_clause = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conditions.join(" AND "))
+        };
+
+        macro_rules! bind_filter {
+            ($query:expr) => {{
+                let mut q = $query;
+                if let Some(number) = &filter.number {
+                    q = q.bind(number.as_str());
+                }
+                if let Some(from) = filter.from {
+                    q = q.bind(from.0);
+                }
+                if let Some(to) = filter.to {
+                    q = q.bind(to.0);
+                }
+                q
+            }};
+        }
+
+        let count_sql = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM cdrs{where_clause}"));
+        let total: i64 = bind_filter!(sqlx::query_scalar(count_sql))
+            .fetch_one(&self.pool)
+            .await?;
+
+        let list_sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM cdrs{where_clause} \
+             ORDER BY start_ms DESC, id DESC LIMIT ${p_limit} OFFSET ${p_offset}"
+        ));
+        let rows: Vec<CdrRow> = bind_filter!(sqlx::query_as(list_sql))
+            .bind(i64::from(limit))
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await?;
+
+        Ok(Page {
+            items: rows
+                .into_iter()
+                .map(Cdr::try_from)
+                .collect::<Result<_, _>>()?,
+            total: u64::try_from(total).unwrap_or(0),
+            limit,
+            offset: filter.offset,
+        })
+    }
+}
+
+/// Serde for a [`Duration`] as whole milliseconds.
+mod duration_ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::store::test_support::TempDb;
+
+    /// A plausible answered CDR starting at `start_ms`.
+    pub(crate) fn sample_cdr(id: &str, caller: &str, callee: &str, start_ms: i64) -> Cdr {
+        Cdr {
+            id: CdrId(id.to_owned()),
+            call_id: format!("{id}@10.0.0.1"),
+            caller: caller.to_owned(),
+            callee: callee.to_owned(),
+            start_ms: UnixMillis(start_ms),
+            answer_ms: Some(UnixMillis(start_ms + 3_000)),
+            end_ms: UnixMillis(start_ms + 63_000),
+            duration: Duration::from_secs(60),
+            hangup_cause: HangupCause::NormalClearing,
+            hangup_side: HangupSide::Caller,
+            sip_code: 200,
+            legs: vec![
+                CdrLeg {
+                    call_id: format!("{id}@10.0.0.1"),
+                    role: "caller".into(),
+                    remote: "10.0.0.1:5060".into(),
+                    codec: Some("PCMU".into()),
+                    final_code: Some(200),
+                },
+                CdrLeg {
+                    call_id: format!("b-{id}"),
+                    role: "callee".into(),
+                    remote: "10.0.0.2:5060".into(),
+                    codec: None,
+                    final_code: None,
+                },
+            ],
+            created_ms: UnixMillis(start_ms + 63_001),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cdr_reads_back_exactly_as_written() {
+        let db = TempDb::new().await;
+        let mut cdr = sample_cdr("c1", "1001", "1002", 1_700_000_000_000);
+        db.store.insert_cdr(&cdr).await.unwrap();
+        assert_eq!(db.store.get_cdr(&cdr.id).await.unwrap(), Some(cdr.clone()));
+
+        cdr.id = CdrId("c2".into());
+        cdr.answer_ms = None;
+        cdr.duration = Duration::ZERO;
+        cdr.hangup_cause = HangupCause::NoAnswer;
+        cdr.hangup_side = HangupSide::Switch;
+        cdr.sip_code = 480;
+        db.store.insert_cdr(&cdr).await.unwrap();
+        assert_eq!(db.store.get_cdr(&cdr.id).await.unwrap(), Some(cdr));
+        assert_eq!(db.store.get_cdr(&CdrId("nope".into())).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_second_cdr_with_the_same_id_is_a_duplicate() {
+        let db = TempDb::new().await;
+        let cdr = sample_cdr("c1", "1001", "1002", 1_000);
+        db.store.insert_cdr(&cdr).await.unwrap();
+        let err = db.store.insert_cdr(&cdr).await.unwrap_err();
+        assert!(matches!(err, StoreError::Duplicate("cdr")), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn listing_is_newest_first_with_total_and_filters() {
+        let db = TempDb::new().await;
+        for (i, (caller, callee)) in [("1001", "2000"), ("1002", "1001"), ("1003", "2000")]
+            .into_iter()
+            .enumerate()
+        {
+            let start = 1_000 * (i as i64 + 1);
+            let cdr = sample_cdr(&format!("c{i}"), caller, callee, start);
+            db.store.insert_cdr(&cdr).await.unwrap();
+        }
+        let ids = |page: &Page<Cdr>| {
+            page.items
+                .iter()
+                .map(|c| c.id.0.clone())
+                .collect::<Vec<_>>()
+        };
+
+        let all = db.store.list_cdrs(&CdrFilter::default()).await.unwrap();
+        assert_eq!(ids(&all), ["c2", "c1", "c0"]);
+        assert_eq!((all.total, all.limit, all.offset), (3, 50, 0));
+
+        let by_number = CdrFilter {
+            number: Some("1001".into()),
+            ..CdrFilter::default()
+        };
+        let page = db.store.list_cdrs(&by_number).await.unwrap();
+        assert_eq!(ids(&page), ["c1", "c0"], "caller OR callee");
+        assert_eq!(page.total, 2);
+
+        let window = CdrFilter {
+            from: Some(UnixMillis(2_000)),
+            to: Some(UnixMillis(3_000)),
+            ..CdrFilter::default()
+        };
+        let page = db.store.list_cdrs(&window).await.unwrap();
+        assert_eq!(ids(&page), ["c1"], "from inclusive, to exclusive");
+
+        let everything = CdrFilter {
+            number: Some("2000".into()),
+            from: Some(UnixMillis(1_000)),
+            to: Some(UnixMillis(3_001)),
+            ..CdrFilter::default()
+        };
+        assert_eq!(
+            ids(&db.store.list_cdrs(&everything).await.unwrap()),
+            ["c2", "c0"]
+        );
+    }
+
+    #[tokio::test]
+    async fn pages_cover_every_row_once_and_the_limit_is_clamped() {
+        let db = TempDb::new().await;
+        // Equal start times: the id tie-break keeps pages disjoint.
+        for i in 0..7 {
+            let cdr = sample_cdr(&format!("c{i}"), "1001", "1002", 5_000);
+            db.store.insert_cdr(&cdr).await.unwrap();
+        }
+        let mut seen = Vec::new();
+        for offset in (0..8).step_by(3) {
+            let filter = CdrFilter {
+                limit: 3,
+                offset,
+                ..CdrFilter::default()
+            };
+            let page = db.store.list_cdrs(&filter).await.unwrap();
+            assert_eq!(page.total, 7);
+            seen.extend(page.items.into_iter().map(|c| c.id.0));
+        }
+        assert_eq!(seen, ["c6", "c5", "c4", "c3", "c2", "c1", "c0"]);
+
+        let huge = CdrFilter {
+            limit: 10_000,
+            ..CdrFilter::default()
+        };
+        assert_eq!(
+            db.store.list_cdrs(&huge).await.unwrap().limit,
+            CdrFilter::MAX_LIMIT
+        );
+        let zero = CdrFilter {
+            limit: 0,
+            ..CdrFilter::default()
+        };
+        assert_eq!(db.store.list_cdrs(&zero).await.unwrap().items.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_hand_written_row_with_an_unknown_cause_is_reported_corrupt() {
+        let db = TempDb::new().await;
+        db.store
+            .insert_cdr(&sample_cdr("c1", "1001", "1002", 1_000))
+            .await
+            .unwrap();
+        sqlx::query("UPDATE cdrs SET hangup_cause = 'gremlins'")
+            .execute(&db.store.pool)
+            .await
+            .unwrap();
+        let err = db.store.list_cdrs(&CdrFilter::default()).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::Corrupt {
+                    column: "hangup_cause",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn cdr_json_uses_snake_case_names_and_milliseconds() {
+        let cdr = sample_cdr("c1", "1001", "1002", 1_000);
+        let json = serde_json::to_value(&cdr).unwrap();
+        assert_eq!(json["duration_ms"], 60_000);
+        assert_eq!(json["start_ms"], 1_000);
+        assert_eq!(json["hangup_cause"], "normal_clearing");
+        assert_eq!(json["hangup_side"], "caller");
+        assert_eq!(json["legs"][0]["codec"], "PCMU");
+        let back: Cdr = serde_json::from_value(json).unwrap();
+        assert_eq!(back, cdr);
+    }
+
+    #[test]
+    fn every_hangup_cause_round_trips_through_its_stored_spelling() {
+        for cause in HangupCause::ALL {
+            assert_eq!(HangupCause::parse(cause.as_str()), Some(cause));
+            let json = serde_json::to_value(cause).unwrap();
+            assert_eq!(json, cause.as_str());
+        }
+        assert_eq!(HangupCause::parse("NORMAL_CLEARING"), None);
+    }
+}
