@@ -1,1 +1,29 @@
-//! Calls: the B2BUA core (sans-IO).
+//! The B2BUA core (sans-IO): every call is legs the switch terminates, bridged by the switch.
+//!
+//! ```text
+//!  caller            switch (A leg | B leg)             callee
+//!    | INVITE (SDP a) ->|                                  |
+//!    |<- 407 / ACK      |                                  |
+//!    | INVITE+auth ---->|-- INVITE (SDP b', own Call-ID) ->|
+//!    |<- 100            |<--------------------------- 180 -|
+//!    |<- 180            |<--------------------- 200 (SDP b)|
+//!    |<- 200 (SDP a') --|-- ACK -------------------------->|
+//!    | ACK ------------>|                                  |
+//!    |<==== RTP a<->a' ====> relay <==== RTP b'<->b ======>|
+//! ```
+//! The switch answers each leg with its own media endpoint (a', b'), so hold, transfer,
+//! conference and recording are changes to which endpoints are bridged, not to the phones.
+//!
+//! [`Switch`] is the one owner of SIP state: the transaction layer, the registrar, dialogs and
+//! calls. The runtime feeds it datagrams, media events and timeouts and carries out its
+//! [`Output`]s, following the drain contract in the crate docs.
+
+mod cdr;
+mod invite;
+mod in_dialog;
+mod model;
+mod register;
+mod switch;
+
+pub use model::{EndpointId, MediaCommand, MediaEvent, Output, SwitchEvent};
+pub use switch::{Switch, SwitchConfig};

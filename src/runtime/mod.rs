@@ -1,1 +1,366 @@
-//! The IO shell: sockets, tasks, clock.
+//! The IO shell: binds sockets, runs the switch core in one task, carries out its outputs,
+//! persists what it asks for and serves the CTI API.
+//!
+//! One task owns the [`Switch`] (no locks around SIP state). It waits on four bounded
+//! channels (SIP bytes, media events, persistence acknowledgements, shutdown) and on the
+//! core's next timer, feeds what arrives in, and drains every output before waiting again.
+
+pub mod clock;
+pub mod media;
+pub mod transport;
+
+use crate::call::{MediaCommand, MediaEvent, Output, Switch, SwitchConfig, SwitchEvent};
+use crate::config::Profile;
+use crate::sip::registrar::{BindingChange, PersistedBinding, RegistrarConfig, Transport};
+use crate::sip::transaction::Timing;
+use crate::store::{Cdr, Store, StoredBinding, UnixMillis};
+use anyhow::Context;
+use media::MediaEngine;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use transport::{Inbound, TransportKind, Transports};
+
+/// Command-line overrides of profile keys.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub sip_listen: Option<SocketAddr>,
+    pub http_listen: Option<SocketAddr>,
+    pub database: Option<String>,
+    pub recordings: Option<PathBuf>,
+}
+
+impl Overrides {
+    /// Applies the overrides to a loaded profile and checks it again.
+    pub fn apply(&self, profile: &mut Profile) -> anyhow::Result<()> {
+        if let Some(a) = self.sip_listen {
+            profile.sip.listen = a;
+        }
+        if let Some(a) = self.http_listen {
+            profile.http.listen = a;
+        }
+        if let Some(d) = &self.database {
+            profile.database.url = d.clone();
+        }
+        if let Some(r) = &self.recordings {
+            profile.recordings.dir = r.clone();
+        }
+        profile.validate()?;
+        Ok(())
+    }
+}
+
+/// Work for the single store writer, in the order the core produced it.
+enum StoreJob {
+    Binding(BindingChange),
+    Cdr { token: u64, cdr: Box<Cdr> },
+}
+
+/// Runs the switch until SIGINT or SIGTERM.
+pub async fn run(profile: Profile) -> anyhow::Result<()> {
+    let (shutdown_tx, shutdown_rx) = oneshot::channel();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        let _ = shutdown_tx.send(());
+    });
+    serve(profile, shutdown_rx).await
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn switch_config(profile: &Profile, advertised: SocketAddr, seed: u64) -> SwitchConfig {
+    SwitchConfig {
+        domain: profile.sip.domain.clone(),
+        advertised,
+        timing: Timing {
+            t1: profile.t1(),
+            t2: profile.t2(),
+            t4: profile.t4(),
+        },
+        ring_timeout: profile.ring_timeout(),
+        max_calls: profile.sip.max_calls,
+        registrar: RegistrarConfig {
+            default_expires: Duration::from_secs(profile.registrar.default_expires_secs.into()),
+            min_expires: Duration::from_secs(profile.registrar.min_expires_secs.into()),
+            max_expires: Duration::from_secs(profile.registrar.max_expires_secs.into()),
+            max_bindings_per_aor: 10,
+        },
+        nonce_lifetime: Duration::from_secs(profile.registrar.nonce_lifetime_secs),
+        extensions: profile
+            .extensions
+            .iter()
+            .map(|e| (e.user.clone(), e.password.clone()))
+            .collect(),
+        rtp_ports: (profile.media.rtp_port_min, profile.media.rtp_port_max),
+        seed,
+    }
+}
+
+/// Runs the switch until `shutdown` fires.
+pub async fn serve(profile: Profile, shutdown: oneshot::Receiver<()>) -> anyhow::Result<()> {
+    let store = Store::connect(&profile.database.url)
+        .await
+        .context("opening the database")?;
+    std::fs::create_dir_all(&profile.recordings.dir)
+        .with_context(|| format!("creating the recordings directory {}", profile.recordings.dir.display()))?;
+
+    let (inbound_tx, inbound_rx) = mpsc::channel::<Inbound>(16_384);
+    let transports = Transports::bind(profile.sip.listen, inbound_tx)
+        .await
+        .with_context(|| format!("binding SIP on {}", profile.sip.listen))?;
+    let advertised = SocketAddr::new(profile.advertised_ip(), transports.local.port());
+    tracing::info!(udp = %transports.local, tcp = %transports.local, advertised = %advertised, "SIP listening");
+
+    let http = tokio::net::TcpListener::bind(profile.http.listen)
+        .await
+        .with_context(|| format!("binding HTTP on {}", profile.http.listen))?;
+    tracing::info!(addr = %http.local_addr()?, "CTI API listening");
+    let app = crate::cti::app(crate::cti::ApiState::new(store.clone()));
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(http, app).await {
+            tracing::error!(%error, "HTTP server stopped");
+        }
+    });
+
+    let (media_tx, media_rx) = mpsc::channel::<MediaEvent>(4096);
+    let media_bind = if profile.sip.listen.ip().is_unspecified() {
+        profile.sip.listen.ip()
+    } else {
+        profile.advertised_ip()
+    };
+    let engine = MediaEngine::new(media_bind, profile.rtp_timeout(), media_tx);
+
+    let (persisted_tx, persisted_rx) = mpsc::channel::<u64>(4096);
+    let (store_tx, store_rx) = mpsc::channel::<StoreJob>(16_384);
+    let writer = tokio::spawn(store_writer(store.clone(), store_rx, persisted_tx));
+
+    let seed = rand::random::<u64>();
+    let now = clock::now();
+    let mut switch = Switch::new(switch_config(&profile, advertised, seed), now, clock::unix_now());
+    let restored = store
+        .load_registrations(UnixMillis(clock::unix_ms()))
+        .await
+        .context("loading registrations")?;
+    let count = restored.len();
+    for b in restored {
+        if let Some(persisted) = to_persisted(&b) {
+            switch.restore_binding(clock::now(), &b.aor, persisted);
+        }
+    }
+    tracing::info!(bindings = count, "registrations restored");
+
+    let mut core = CoreLoop {
+        switch,
+        transports,
+        engine,
+        store_tx,
+    };
+    core.run(inbound_rx, media_rx, persisted_rx, shutdown).await;
+    drop(core);
+    // Let the writer finish what it was given, then close the pool cleanly.
+    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn to_persisted(b: &StoredBinding) -> Option<PersistedBinding> {
+    let transport = match b.transport.as_str() {
+        "tcp" => Transport::Tcp,
+        "udp" => Transport::Udp,
+        _ => return None,
+    };
+    Some(PersistedBinding {
+        contact_uri: b.contact_uri.clone(),
+        expires_unix: u64::try_from(b.expires_at.0 / 1000).ok()?,
+        updated_unix: 0,
+        call_id: b.call_id.clone(),
+        cseq: b.cseq,
+        q: b.q.as_deref().and_then(|q| q.parse().ok()),
+        received: Some(b.received),
+        transport,
+        instance: None,
+        reg_id: None,
+    })
+}
+
+struct CoreLoop {
+    switch: Switch,
+    transports: Transports,
+    engine: MediaEngine,
+    store_tx: mpsc::Sender<StoreJob>,
+}
+
+impl CoreLoop {
+    async fn run(
+        &mut self,
+        mut inbound: mpsc::Receiver<Inbound>,
+        mut media: mpsc::Receiver<MediaEvent>,
+        mut persisted: mpsc::Receiver<u64>,
+        mut shutdown: oneshot::Receiver<()>,
+    ) {
+        loop {
+            self.drain().await;
+            let deadline = self.switch.poll_timeout();
+            let sleep = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                _ = &mut shutdown => break,
+                Some(token) = persisted.recv() => self.switch.handle_persisted(clock::now(), token),
+                Some(event) = media.recv() => self.switch.handle_media_event(clock::now(), event),
+                Some(msg) = inbound.recv() => {
+                    let transport = match msg.transport {
+                        TransportKind::Udp => Transport::Udp,
+                        TransportKind::Tcp => Transport::Tcp,
+                    };
+                    self.switch.handle_datagram(clock::now(), msg.from, transport, &msg.bytes);
+                }
+                _ = sleep => self.switch.handle_timeout(clock::now()),
+            }
+        }
+        tracing::info!(calls = self.switch.call_count(), "shutting down: ending calls");
+        self.switch.handle_shutdown(clock::now());
+        self.drain().await;
+        // Give BYEs a moment to be answered and CDRs to be written.
+        let grace = clock::now() + Duration::from_millis(500);
+        while clock::now() < grace {
+            tokio::select! {
+                Some(token) = persisted.recv() => self.switch.handle_persisted(clock::now(), token),
+                Some(msg) = inbound.recv() => {
+                    let transport = if msg.transport == TransportKind::Tcp { Transport::Tcp } else { Transport::Udp };
+                    self.switch.handle_datagram(clock::now(), msg.from, transport, &msg.bytes);
+                }
+                _ = tokio::time::sleep_until(grace.into()) => {}
+            }
+            self.drain().await;
+        }
+    }
+
+    async fn drain(&mut self) {
+        while let Some(output) = self.switch.poll_output() {
+            match output {
+                Output::Transmit { to, transport, bytes } => {
+                    let kind = if transport == Transport::Tcp { TransportKind::Tcp } else { TransportKind::Udp };
+                    if kind == TransportKind::Tcp {
+                        let t = self.transports.clone();
+                        tokio::spawn(async move { t.send(to, kind, bytes).await });
+                    } else {
+                        self.transports.send(to, kind, bytes).await;
+                    }
+                }
+                Output::Media(command) => match command {
+                    MediaCommand::Open { endpoint, rtp_port } => self.engine.open(endpoint, rtp_port),
+                    MediaCommand::Configure {
+                        endpoint,
+                        remote,
+                        negotiated,
+                        direction,
+                        rtcp_mux: _,
+                    } => self.engine.configure(endpoint, remote, negotiated, direction),
+                    MediaCommand::Bridge { a, b } => self.engine.bridge(a, b),
+                    MediaCommand::Close { endpoint } => self.engine.close(endpoint),
+                },
+                Output::PersistBinding(change) => {
+                    if self.store_tx.send(StoreJob::Binding(change)).await.is_err() {
+                        tracing::error!("store writer gone: binding not persisted");
+                    }
+                }
+                Output::PersistCdr { token, cdr } => {
+                    if self.store_tx.send(StoreJob::Cdr { token, cdr }).await.is_err() {
+                        tracing::error!("store writer gone: CDR not persisted");
+                    }
+                }
+                Output::Event(event) => log_event(&event),
+            }
+        }
+    }
+}
+
+fn log_event(event: &SwitchEvent) {
+    match event {
+        SwitchEvent::Registered { aor, .. } => tracing::info!(%aor, "registered"),
+        SwitchEvent::Unregistered { aor, .. } => tracing::info!(%aor, "unregistered"),
+        SwitchEvent::CallStarted { call_id, .. } => tracing::info!(%call_id, "call started"),
+        SwitchEvent::CallAnswered { call_id } => tracing::info!(%call_id, "call answered"),
+        SwitchEvent::CallEnded { call_id, cause, code } => tracing::info!(%call_id, %cause, code, "call ended"),
+    }
+}
+
+async fn store_writer(store: Store, mut jobs: mpsc::Receiver<StoreJob>, persisted: mpsc::Sender<u64>) {
+    while let Some(job) = jobs.recv().await {
+        match job {
+            StoreJob::Binding(BindingChange::Upsert { aor, binding }) => {
+                let now_unix = clock::unix_now().as_secs();
+                let p = binding.to_persisted(clock::now(), now_unix);
+                let Some(received) = p.received else { continue };
+                let stored = StoredBinding {
+                    aor: aor.to_string(),
+                    contact_uri: p.contact_uri,
+                    expires_at: UnixMillis(i64::try_from(p.expires_unix).unwrap_or(i64::MAX / 1000) * 1000),
+                    call_id: p.call_id,
+                    cseq: p.cseq,
+                    q: p.q.map(|q| q.to_string()),
+                    received,
+                    transport: match p.transport {
+                        Transport::Tcp => "tcp",
+                        _ => "udp",
+                    }
+                    .into(),
+                };
+                if let Err(error) = store.upsert_registration(&stored).await {
+                    tracing::error!(%error, "persisting a binding failed");
+                }
+            }
+            StoreJob::Binding(BindingChange::Remove { aor, contact_uri }) => {
+                if let Err(error) = store.delete_registration(aor.as_str(), &contact_uri).await {
+                    tracing::error!(%error, "removing a binding failed");
+                }
+            }
+            StoreJob::Cdr { token, cdr } => {
+                // Retry briefly: a CDR is billing data and must not be lost to a busy database.
+                let mut attempt = 0;
+                loop {
+                    match store.insert_cdr(&cdr).await {
+                        Ok(()) => break,
+                        Err(error) if attempt < 3 => {
+                            attempt += 1;
+                            tracing::warn!(%error, attempt, "writing a CDR failed; retrying");
+                            tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                        }
+                        Err(error) => {
+                            tracing::error!(%error, cdr = ?cdr.id, "CDR lost");
+                            break;
+                        }
+                    }
+                }
+                let _ = persisted.send(token).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,652 @@
+//! Call set-up: the caller's INVITE, forking to every contact of the callee, the first 2xx
+//! winning (RFC 3261 §16.7 style best-response selection otherwise), CANCEL, the ring timeout
+//! and the UAS's 2xx retransmission until ACK (§13.3.1.4).
+
+use super::model::*;
+use super::register::Auth;
+use super::switch::{CallTimer, ClientPurpose, Switch};
+use crate::media::sdp::{SessionDescription, answer_codecs};
+use crate::sip::dialog::Dialog;
+use crate::sip::message::{Message, Method, uri_user};
+use crate::sip::registrar::{Aor, Transport};
+use crate::sip::transaction::TransactionKey;
+use bytes::Bytes;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// At most this many contacts are rung in parallel for one call.
+const MAX_FORKS: usize = 8;
+
+impl Switch {
+    pub(super) fn on_new_invite(&mut self, now: Instant, from: SocketAddr, transport: Transport, key: TransactionKey, request: Message) {
+        if self.calls.len() >= self.cfg.max_calls {
+            self.respond_simple_to(now, &key, &request, 503, "Service Unavailable");
+            return;
+        }
+        // Body checks come before authentication so a phone learns at once what we accept.
+        if !request.body().is_empty() && request.content_type().as_deref() != Some("application/sdp") {
+            let mut r = Message::response_to(&request, 415, "Unsupported Media Type");
+            self.add_to_tag(&mut r, &request);
+            r.push("Accept", "application/sdp");
+            self.layer.send_response(now, &key, r);
+            return;
+        }
+        if let Some(accept) = request.header("Accept") {
+            let ok = accept.split(',').any(|t| {
+                let t = t.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+                t == "application/sdp" || t == "application/*" || t == "*/*"
+            });
+            if !ok {
+                let mut r = Message::response_to(&request, 406, "Not Acceptable");
+                self.add_to_tag(&mut r, &request);
+                r.push("Accept", "application/sdp");
+                self.layer.send_response(now, &key, r);
+                return;
+            }
+        }
+        let caller_user = match self.authenticate(now, &key, &request, false) {
+            Auth::User(u) => u,
+            Auth::Challenged => return,
+        };
+        let callee_user = request.request_uri().and_then(uri_user).unwrap_or_default();
+        if self.password_of(&callee_user).is_none() {
+            self.respond_simple_to(now, &key, &request, 404, "Not Found");
+            return;
+        }
+        let Ok(aor) = Aor::new(&callee_user, &self.cfg.domain) else {
+            self.respond_simple_to(now, &key, &request, 404, "Not Found");
+            return;
+        };
+        let targets: Vec<(String, SocketAddr, Transport)> = self
+            .registrar
+            .lookup(now, &aor)
+            .into_iter()
+            .filter_map(|b| Some((b.contact_uri.clone(), b.received?, b.transport)))
+            .take(MAX_FORKS)
+            .collect();
+        if targets.is_empty() {
+            self.respond_simple_to(now, &key, &request, 480, "Temporarily Unavailable");
+            return;
+        }
+        let offer = if request.body().is_empty() {
+            None
+        } else {
+            match SessionDescription::parse(request.body()) {
+                Ok(sdp) => Some(sdp),
+                Err(_) => {
+                    self.respond_simple_to(now, &key, &request, 400, "Malformed SDP");
+                    return;
+                }
+            }
+        };
+        let Some(mut caller_endpoint) = self.open_endpoint() else {
+            self.respond_simple_to(now, &key, &request, 503, "No Media Ports");
+            return;
+        };
+        if let Some(offer) = &offer {
+            match caller_endpoint.local.to_answer(offer) {
+                Some((_, negotiated)) => caller_endpoint.negotiated = Some(negotiated),
+                None => {
+                    self.close_endpoint(&caller_endpoint);
+                    let mut r = Message::response_to(&request, 488, "Not Acceptable Here");
+                    self.add_to_tag(&mut r, &request);
+                    r.push("Warning", "304 switchboard \"Media type not available: PCMU or PCMA required\"");
+                    self.layer.send_response(now, &key, r);
+                    return;
+                }
+            }
+        }
+        let Some(callee_endpoint) = self.open_endpoint() else {
+            self.close_endpoint(&caller_endpoint);
+            self.respond_simple_to(now, &key, &request, 503, "No Media Ports");
+            return;
+        };
+        let local_tag = self.token(10);
+        let Some(dialog) = Dialog::as_uas(&request, local_tag, from, transport == Transport::Tcp) else {
+            self.close_endpoint(&caller_endpoint);
+            self.close_endpoint(&callee_endpoint);
+            self.respond_simple_to(now, &key, &request, 400, "Bad Request");
+            return;
+        };
+        let trying = Message::response_to(&request, 100, "Trying");
+        self.layer.send_response(now, &key, trying);
+
+        if let (Some(offer), Some(negotiated)) = (&offer, &caller_endpoint.negotiated) {
+            let audio = offer.audio().map(|(_, m)| m);
+            self.outputs.push_back(Output::Media(MediaCommand::Configure {
+                endpoint: caller_endpoint.id,
+                remote: audio.and_then(|m| m.rtp_address()),
+                negotiated: negotiated.clone(),
+                direction: audio.map(|m| m.direction).unwrap_or_default(),
+                rtcp_mux: audio.is_some_and(|m| m.rtcp_mux),
+            }));
+        }
+        self.outputs.push_back(Output::Media(MediaCommand::Bridge {
+            a: caller_endpoint.id,
+            b: callee_endpoint.id,
+        }));
+
+        let call_key = CallKey(self.next_id());
+        self.stats.calls_started += 1;
+        self.outputs.push_back(Output::Event(SwitchEvent::CallStarted {
+            call_id: request.call_id().unwrap_or_default().to_owned(),
+            caller: caller_user.clone(),
+            callee: callee_user.clone(),
+        }));
+        self.dialogs.insert(dialog.key(), (call_key, Side::Caller));
+        self.server_txns.insert(key.clone(), call_key);
+        let call = Call {
+            key: call_key,
+            caller_user,
+            callee_user: callee_user.clone(),
+            state: CallState::Routing,
+            caller: CallerLeg {
+                invite: request.clone(),
+                server_txn: key,
+                dialog,
+                endpoint: caller_endpoint,
+                delayed_offer: offer.is_none(),
+                pending_2xx: None,
+                awaiting_final: true,
+            },
+            forks: Vec::new(),
+            winner: None,
+            callee_endpoint,
+            started_unix_ms: self.unix_ms(now),
+            answered_unix_ms: None,
+            ring_deadline: now + self.cfg.ring_timeout,
+            linger_until: None,
+            relay: None,
+            callee_pending_2xx: None,
+        };
+        self.calls.insert(call_key, call);
+        self.set_call_timer(now + self.cfg.ring_timeout, call_key, CallTimer::Ring);
+        for (contact, dest, transport) in targets {
+            self.start_fork(now, call_key, &request, &callee_user, contact, dest, transport);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn start_fork(
+        &mut self,
+        now: Instant,
+        call_key: CallKey,
+        original: &Message,
+        callee_user: &str,
+        contact: String,
+        dest: SocketAddr,
+        transport: Transport,
+    ) {
+        let via = self.our_via(transport);
+        let call_id = format!("{}@{}", self.token(20), self.advertised_ip());
+        let from_tag = self.token(10);
+        let mut from = original.from().expect("validated request has From");
+        from.params.retain(|(n, _)| n != "tag");
+        from.set_param("tag", Some(from_tag));
+        let max_forwards = original.max_forwards().unwrap_or(70).saturating_sub(1).max(1);
+        let contact_header = self.our_contact(transport);
+        let Some(call) = self.calls.get(&call_key) else { return };
+        let offer = call.callee_endpoint.local.render_offer();
+        let domain = self.cfg.domain.clone();
+        let mut invite = Message::request(Method::Invite, contact)
+            .with("Via", via)
+            .with("Max-Forwards", max_forwards.to_string())
+            .with("From", from.render())
+            .with("To", format!("<sip:{callee_user}@{domain}>"))
+            .with("Call-ID", call_id)
+            .with("CSeq", "1 INVITE")
+            .with("Contact", contact_header)
+            .with("Allow", super::switch::ALLOW)
+            .with("User-Agent", "Switchboard");
+        invite.set_body("application/sdp", Bytes::from(offer));
+        let txn = self.layer.send_request(now, dest, transport == Transport::Tcp, invite.clone());
+        let Some(call) = self.calls.get_mut(&call_key) else { return };
+        let index = call.forks.len();
+        call.forks.push(CalleeLeg {
+            invite,
+            txn: txn.clone(),
+            dest,
+            transport,
+            state: ForkState::Trying,
+            dialog: None,
+            ack: None,
+        });
+        self.client_txns.insert(txn, ClientPurpose::Fork { call: call_key, index });
+    }
+
+    /// A response from a callee fork.
+    pub(super) fn on_fork_response(&mut self, now: Instant, call_key: CallKey, index: usize, response: Message) {
+        let Some(code) = response.status() else { return };
+        match code {
+            100 => {}
+            101..=199 => self.on_fork_provisional(now, call_key, index, response),
+            200..=299 => self.on_fork_answer(now, call_key, index, response),
+            _ => self.on_fork_failure(now, call_key, index, code),
+        }
+    }
+
+    fn on_fork_provisional(&mut self, now: Instant, call_key: CallKey, index: usize, response: Message) {
+        let Some(call) = self.calls.get_mut(&call_key) else { return };
+        let Some(fork) = call.forks.get_mut(index) else { return };
+        match fork.state {
+            ForkState::CancelPending => {
+                fork.state = ForkState::Cancelled;
+                let cancel = cancel_for(&fork.invite);
+                let (dest, reliable) = (fork.dest, fork.transport == Transport::Tcp);
+                let txn = self.layer.send_request(now, dest, reliable, cancel);
+                self.client_txns.insert(txn, ClientPurpose::FireAndForget);
+                return;
+            }
+            ForkState::Trying => fork.state = ForkState::Early,
+            _ => {}
+        }
+        if call.state != CallState::Routing || !call.caller.awaiting_final {
+            return;
+        }
+        let early_sdp = !response.body().is_empty() && response.content_type().as_deref() == Some("application/sdp");
+        if early_sdp {
+            self.configure_from_answer(call_key, Side::Callee, &response);
+        }
+        let Some(call) = self.calls.get(&call_key) else { return };
+        let code = response.status().unwrap_or(180);
+        let reason = response.reason().unwrap_or("Ringing").to_owned();
+        let mut relay = self.caller_response(call, code, &reason);
+        if early_sdp && !call.caller.delayed_offer {
+            if let Some(sdp) = caller_answer_sdp(call) {
+                relay.set_body("application/sdp", Bytes::from(sdp));
+            }
+        }
+        let key = call.caller.server_txn.clone();
+        self.layer.send_response(now, &key, relay);
+    }
+
+    fn on_fork_answer(&mut self, now: Instant, call_key: CallKey, index: usize, response: Message) {
+        let Some(call) = self.calls.get_mut(&call_key) else { return };
+        let Some(fork) = call.forks.get_mut(index) else { return };
+        // A retransmitted 2xx of the winner gets the same ACK again (§13.2.2.4).
+        if let Some(ack) = &fork.ack {
+            let (to, transport, bytes) = (fork.dest, fork.transport, ack.clone());
+            self.outputs.push_back(Output::Transmit { to, transport, bytes });
+            return;
+        }
+        let Some(mut dialog) = Dialog::as_uac(&fork.invite, &response, fork.dest, fork.transport == Transport::Tcp)
+        else {
+            return;
+        };
+        let transport = fork.transport;
+        let dest = fork.dest;
+        let seq = fork.invite.cseq().map(|c| c.seq).unwrap_or(1);
+        let via = self.our_via(transport);
+        let mut ack = dialog.ack(seq);
+        ack.push_front("Via", via);
+        let ack_bytes = ack.to_bytes();
+        self.outputs.push_back(Output::Transmit {
+            to: dest,
+            transport,
+            bytes: ack_bytes.clone(),
+        });
+        let Some(call) = self.calls.get_mut(&call_key) else { return };
+        let lost_race = call.winner.is_some() || call.state != CallState::Routing;
+        let fork = &mut call.forks[index];
+        fork.ack = Some(ack_bytes);
+        if lost_race {
+            // Another fork won (or the caller left): hang this one up (§16.7 step 10 analogue).
+            fork.state = ForkState::Cancelled;
+            let mut bye = dialog.request(Method::Bye);
+            bye.push_front("Via", self.our_via(transport));
+            let txn = self.layer.send_request(now, dest, transport == Transport::Tcp, bye);
+            self.client_txns.insert(txn, ClientPurpose::FireAndForget);
+            return;
+        }
+        fork.state = ForkState::Answered;
+        self.dialogs.insert(dialog.key(), (call_key, Side::Callee));
+        fork.dialog = Some(dialog);
+        call.winner = Some(index);
+        call.state = CallState::Answered;
+        call.answered_unix_ms = Some(self.unix_ms(now));
+        self.stats.calls_answered += 1;
+        self.cancel_other_forks(now, call_key, Some(index));
+        self.configure_from_answer(call_key, Side::Callee, &response);
+        let Some(call) = self.calls.get(&call_key) else { return };
+        let mut ok = self.caller_response(call, 200, "OK");
+        ok.push("Contact", self.our_contact(if call.caller.dialog.reliable { Transport::Tcp } else { Transport::Udp }));
+        ok.push("Allow", super::switch::ALLOW);
+        let sdp = if call.caller.delayed_offer {
+            Some(call.caller.endpoint.local.render_offer())
+        } else {
+            caller_answer_sdp(call)
+        };
+        if let Some(sdp) = sdp {
+            ok.set_body("application/sdp", Bytes::from(sdp));
+        }
+        self.outputs.push_back(Output::Event(SwitchEvent::CallAnswered {
+            call_id: call.caller.dialog.call_id.clone(),
+        }));
+        self.send_caller_2xx(now, call_key, ok);
+    }
+
+    /// Sends a 2xx to the caller through its transaction and keeps retransmitting it.
+    pub(super) fn send_caller_2xx(&mut self, now: Instant, call_key: CallKey, ok: Message) {
+        let t1 = self.cfg.timing.t1;
+        let Some(call) = self.calls.get_mut(&call_key) else { return };
+        let key = call.caller.server_txn.clone();
+        call.caller.awaiting_final = false;
+        let reliable = call.caller.dialog.reliable;
+        if !reliable {
+            call.caller.pending_2xx = Some(Pending2xx {
+                bytes: ok.to_bytes(),
+                cseq: ok.cseq().map(|c| c.seq).unwrap_or_default(),
+                interval: t1,
+                next: now + t1,
+                give_up: now + t1 * 64,
+            });
+            self.set_call_timer(now + t1, call_key, CallTimer::Retransmit2xx);
+        } else {
+            // Over TCP the 2xx is not retransmitted, but the ACK must still come (Timer H analogue).
+            call.caller.pending_2xx = Some(Pending2xx {
+                bytes: ok.to_bytes(),
+                cseq: ok.cseq().map(|c| c.seq).unwrap_or_default(),
+                interval: t1 * 64,
+                next: now + t1 * 64,
+                give_up: now + t1 * 64,
+            });
+            self.set_call_timer(now + t1 * 64, call_key, CallTimer::Retransmit2xx);
+        }
+        self.layer.send_response(now, &key, ok);
+    }
+
+    pub(super) fn on_retransmit_2xx(&mut self, now: Instant, call_key: CallKey, at: Instant) {
+        let t2 = self.cfg.timing.t2;
+        let Some(call) = self.calls.get_mut(&call_key) else { return };
+        let Some(pending) = call.caller.pending_2xx.as_mut() else { return };
+        if pending.next != at {
+            return; // superseded timer entry
+        }
+        if now >= pending.give_up {
+            call.caller.pending_2xx = None;
+            tracing::info!(call_id = %call.caller.dialog.call_id, "no ACK for 2xx: ending call");
+            self.end_call(now, call_key, Ending::NoAck, None);
+            return;
+        }
+        let bytes = pending.bytes.clone();
+        pending.interval = (pending.interval * 2).min(t2);
+        pending.next = (now + pending.interval).min(pending.give_up);
+        let next = pending.next;
+        let (to, reliable) = (call.caller.dialog.peer, call.caller.dialog.reliable);
+        if !reliable {
+            self.outputs.push_back(Output::Transmit {
+                to,
+                transport: Transport::Udp,
+                bytes,
+            });
+        }
+        self.set_call_timer(next, call_key, CallTimer::Retransmit2xx);
+    }
+
+    fn on_fork_failure(&mut self, now: Instant, call_key: CallKey, index: usize, code: u16) {
+        let Some(call) = self.calls.get_mut(&call_key) else { return };
+        let Some(fork) = call.forks.get_mut(index) else { return };
+        if !matches!(fork.state, ForkState::Answered) {
+            fork.state = ForkState::Failed(code);
+        }
+        let all_done = call
+            .forks
+            .iter()
+            .all(|f| matches!(f.state, ForkState::Failed(_) | ForkState::Cancelled));
+        if call.state != CallState::Routing || call.winner.is_some() || !all_done {
+            return;
+        }
+        let codes: Vec<u16> = call
+            .forks
+            .iter()
+            .filter_map(|f| match f.state {
+                ForkState::Failed(c) => Some(c),
+                _ => None,
+            })
+            .collect();
+        let best = best_failure(&codes);
+        self.end_call(now, call_key, Ending::Failed(best), None);
+    }
+
+    pub(super) fn on_fork_timeout(&mut self, now: Instant, call_key: CallKey, index: usize) {
+        self.on_fork_failure(now, call_key, index, 408);
+    }
+
+    pub(super) fn on_ring_timeout(&mut self, now: Instant, call_key: CallKey, _at: Instant) {
+        let ringing = self
+            .calls
+            .get(&call_key)
+            .is_some_and(|c| c.state == CallState::Routing && c.winner.is_none());
+        if ringing {
+            self.end_call(now, call_key, Ending::NoAnswer, None);
+        }
+    }
+
+    /// CANCEL every fork still ringing except `keep`.
+    pub(super) fn cancel_other_forks(&mut self, now: Instant, call_key: CallKey, keep: Option<usize>) {
+        let Some(call) = self.calls.get_mut(&call_key) else { return };
+        let mut cancels = Vec::new();
+        for (i, fork) in call.forks.iter_mut().enumerate() {
+            if Some(i) == keep {
+                continue;
+            }
+            match fork.state {
+                ForkState::Early => {
+                    fork.state = ForkState::Cancelled;
+                    cancels.push((cancel_for(&fork.invite), fork.dest, fork.transport));
+                }
+                ForkState::Trying => fork.state = ForkState::CancelPending,
+                _ => {}
+            }
+        }
+        for (cancel, dest, transport) in cancels {
+            let txn = self.layer.send_request(now, dest, transport == Transport::Tcp, cancel);
+            self.client_txns.insert(txn, ClientPurpose::FireAndForget);
+        }
+    }
+
+    /// CANCEL from the caller (RFC 3261 §9.2).
+    pub(super) fn on_cancel(&mut self, now: Instant, key: TransactionKey, cancel: Message) {
+        let invite_key = self.layer.find_invite_server_for_cancel(&cancel);
+        let call_key = invite_key.as_ref().and_then(|k| self.server_txns.get(k)).copied();
+        match (invite_key, call_key) {
+            (Some(_), Some(call_key)) => {
+                let mut ok = Message::response_to(&cancel, 200, "OK");
+                if let Some(call) = self.calls.get(&call_key) {
+                    ok.set("To", tagged_to(&call.caller.invite, &call.caller.dialog.local_tag));
+                }
+                self.layer.send_response(now, &key, ok);
+                let ringing = self
+                    .calls
+                    .get(&call_key)
+                    .is_some_and(|c| c.state == CallState::Routing && c.caller.awaiting_final);
+                if ringing {
+                    self.end_call(now, call_key, Ending::Cancelled, None);
+                }
+            }
+            (Some(_), None) => {
+                // The INVITE is still being authenticated or already answered: nothing to stop.
+                let ok = Message::response_to(&cancel, 200, "OK");
+                self.layer.send_response(now, &key, ok);
+            }
+            (None, _) => self.respond_simple_to(now, &key, &cancel, 481, "Call/Transaction Does Not Exist"),
+        }
+    }
+
+    /// A response to the caller's INVITE with our To tag.
+    pub(super) fn caller_response(&self, call: &Call, code: u16, reason: &str) -> Message {
+        let mut r = Message::response_to(&call.caller.invite, code, reason);
+        r.set("To", tagged_to(&call.caller.invite, &call.caller.dialog.local_tag));
+        if (101..300).contains(&code) {
+            r.push(
+                "Contact",
+                self.our_contact(if call.caller.dialog.reliable { Transport::Tcp } else { Transport::Udp }),
+            );
+        }
+        r
+    }
+
+    /// Configures one side's endpoint from the SDP in `message` (an answer to our offer, or a
+    /// new offer in a re-INVITE).
+    pub(super) fn configure_from_answer(&mut self, call_key: CallKey, side: Side, message: &Message) {
+        let Ok(sdp) = SessionDescription::parse(message.body()) else { return };
+        let Some((_, audio)) = sdp.audio() else { return };
+        let Some(call) = self.calls.get_mut(&call_key) else { return };
+        let endpoint = call.endpoint_mut(side);
+        let supported: Vec<_> = endpoint.local.codecs.iter().map(|c| c.name.clone()).collect();
+        let Some(negotiated) = answer_codecs(audio, &supported) else { return };
+        endpoint.negotiated = Some(negotiated.clone());
+        let command = MediaCommand::Configure {
+            endpoint: endpoint.id,
+            remote: audio.rtp_address(),
+            negotiated,
+            direction: audio.direction,
+            rtcp_mux: audio.rtcp_mux,
+        };
+        self.outputs.push_back(Output::Media(command));
+    }
+
+    /// Ends a call however it stands: final answer or BYE to the caller, CANCEL or BYE to the
+    /// callee, media released, CDR written. `bye_txn` is the BYE that ended it, whose 200
+    /// waits for the CDR.
+    pub(super) fn end_call(&mut self, now: Instant, call_key: CallKey, ending: Ending, bye: Option<(TransactionKey, Message)>) {
+        let Some(call) = self.calls.get(&call_key) else { return };
+        if call.state == CallState::Ended {
+            if let Some((key, request)) = bye {
+                let ok = Message::response_to(&request, 200, "OK");
+                self.layer.send_response(now, &key, ok);
+            }
+            return;
+        }
+        let answered = call.winner.is_some();
+        // Caller side.
+        if call.caller.awaiting_final {
+            let (code, reason) = match ending {
+                Ending::Cancelled => (487, "Request Terminated"),
+                Ending::NoAnswer => (408, "Request Timeout"),
+                Ending::Failed(code) => (code, failure_reason(code)),
+                Ending::Shutdown => (503, "Service Unavailable"),
+                _ => (500, "Server Internal Error"),
+            };
+            let response = self.caller_response(call, code, reason);
+            let key = call.caller.server_txn.clone();
+            self.layer.send_response(now, &key, response);
+        } else if ending != Ending::ByeFromCaller {
+            let reliable = call.caller.dialog.reliable;
+            let peer = call.caller.dialog.peer;
+            let transport = if reliable { Transport::Tcp } else { Transport::Udp };
+            let via = self.our_via(transport);
+            let Some(call) = self.calls.get_mut(&call_key) else { return };
+            let mut bye = call.caller.dialog.request(Method::Bye);
+            bye.push_front("Via", via);
+            let txn = self.layer.send_request(now, peer, reliable, bye);
+            self.client_txns.insert(txn, ClientPurpose::FireAndForget);
+        }
+        // Callee side.
+        if answered {
+            if ending != Ending::ByeFromCallee {
+                let Some(call) = self.calls.get(&call_key) else { return };
+                if let Some(leg) = call.winner_leg() {
+                    let transport = leg.transport;
+                    let via = self.our_via(transport);
+                    let call = self.calls.get_mut(&call_key).expect("call exists");
+                    let leg = call.winner_leg_mut().expect("winner exists");
+                    if let Some(dialog) = leg.dialog.as_mut() {
+                        let mut bye = dialog.request(Method::Bye);
+                        bye.push_front("Via", via);
+                        let (dest, reliable) = (leg.dest, transport == Transport::Tcp);
+                        let txn = self.layer.send_request(now, dest, reliable, bye);
+                        self.client_txns.insert(txn, ClientPurpose::FireAndForget);
+                    }
+                }
+            }
+        } else {
+            self.cancel_other_forks(now, call_key, None);
+        }
+        // Media and records.
+        let Some(call) = self.calls.get_mut(&call_key) else { return };
+        call.state = CallState::Ended;
+        call.caller.awaiting_final = false;
+        call.caller.pending_2xx = None;
+        let linger = now + self.cfg.timing.t1 * 64;
+        call.linger_until = Some(linger);
+        let endpoints = [call.caller.endpoint.clone(), call.callee_endpoint.clone()];
+        for endpoint in &endpoints {
+            self.close_endpoint(endpoint);
+        }
+        let token = self.persist_cdr(now, call_key, ending);
+        if let (Some(token), Some((key, request))) = (token, bye) {
+            let ok = Message::response_to(&request, 200, "OK");
+            self.held_replies.insert(token, (key, ok));
+        }
+        self.set_call_timer(linger, call_key, CallTimer::Linger);
+    }
+}
+
+/// CANCEL for one of our INVITEs (RFC 3261 §9.1): same Request-URI, Call-ID, From, To, CSeq
+/// number and top Via.
+pub(super) fn cancel_for(invite: &Message) -> Message {
+    let mut cancel = Message::request(Method::Cancel, invite.request_uri().unwrap_or_default());
+    for name in ["Via", "Max-Forwards", "From", "To", "Call-ID"] {
+        if let Some(v) = invite.header_list(name).next() {
+            cancel.push(name, v.to_owned());
+        }
+    }
+    for route in invite.headers_named("Route") {
+        cancel.push("Route", route.to_owned());
+    }
+    let seq = invite.cseq().map(|c| c.seq).unwrap_or(1);
+    cancel.push("CSeq", format!("{seq} CANCEL"));
+    cancel
+}
+
+fn tagged_to(invite: &Message, tag: &str) -> String {
+    let to = invite.header("To").unwrap_or_default();
+    format!("{to};tag={tag}")
+}
+
+fn caller_answer_sdp(call: &Call) -> Option<String> {
+    let offer = SessionDescription::parse(call.caller.invite.body()).ok()?;
+    let (answer, _) = call.caller.endpoint.local.to_answer(&offer)?;
+    Some(answer.to_string())
+}
+
+/// Best final failure among forks, as a proxy would pick it (RFC 3261 §16.7 step 6, simplified):
+/// a 6xx wins, then busy, then the lowest class seen.
+pub(super) fn best_failure(codes: &[u16]) -> u16 {
+    if let Some(c) = codes.iter().find(|c| **c >= 600) {
+        return *c;
+    }
+    if codes.contains(&486) {
+        return 486;
+    }
+    codes.iter().copied().min_by_key(|c| (c / 100, *c != 487)).unwrap_or(480)
+}
+
+pub(super) fn failure_reason(code: u16) -> &'static str {
+    match code {
+        404 => "Not Found",
+        408 => "Request Timeout",
+        480 => "Temporarily Unavailable",
+        486 => "Busy Here",
+        487 => "Request Terminated",
+        488 => "Not Acceptable Here",
+        503 => "Service Unavailable",
+        600 => "Busy Everywhere",
+        603 => "Decline",
+        _ => "Call Failed",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_beats_other_failures_and_decline_beats_busy() {
+        assert_eq!(best_failure(&[480, 486]), 486);
+        assert_eq!(best_failure(&[486, 603]), 603);
+        assert_eq!(best_failure(&[487, 480]), 480);
+        assert_eq!(best_failure(&[]), 480);
+    }
+}

@@ -1,0 +1,241 @@
+//! Calls, legs and media endpoints, and what the core asks the runtime to do.
+
+use crate::media::sdp::{Direction, LocalMedia, Negotiated};
+use crate::sip::dialog::Dialog;
+use crate::sip::message::Message;
+use crate::sip::registrar::{BindingChange, Transport};
+use crate::sip::transaction::TransactionKey;
+use crate::store::Cdr;
+use bytes::Bytes;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// A media endpoint: one RTP/RTCP port pair the switch owns for one leg.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EndpointId(pub u64);
+
+/// Identifies a call inside the core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallKey(pub u64);
+
+/// What the runtime must do for the core.
+#[derive(Debug)]
+pub enum Output {
+    /// Send bytes.
+    Transmit {
+        to: SocketAddr,
+        transport: Transport,
+        bytes: Bytes,
+    },
+    /// Change the media plane.
+    Media(MediaCommand),
+    /// Mirror a registration change in the database.
+    PersistBinding(BindingChange),
+    /// Write a CDR, then call [`crate::call::Switch::handle_persisted`] with `token`: the
+    /// answer to the BYE that ended the call waits for it.
+    PersistCdr { token: u64, cdr: Box<Cdr> },
+    /// Something observers (logs, CTI) may want to know.
+    Event(SwitchEvent),
+}
+
+/// Media plane commands. Endpoints are bound by the runtime; the core owns port allocation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MediaCommand {
+    /// Bind `rtp_port` and `rtp_port + 1`.
+    Open { endpoint: EndpointId, rtp_port: u16 },
+    /// What the leg's phone agreed to: where it listens, its codecs and direction. `remote` is
+    /// only the first guess: the runtime latches onto the source of received RTP.
+    Configure {
+        endpoint: EndpointId,
+        remote: Option<SocketAddr>,
+        negotiated: Negotiated,
+        direction: Direction,
+        rtcp_mux: bool,
+    },
+    /// Relay between two endpoints, both ways.
+    Bridge { a: EndpointId, b: EndpointId },
+    /// Release the ports.
+    Close { endpoint: EndpointId },
+}
+
+/// What the media plane tells the core.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaEvent {
+    /// No RTP or RTCP arrived for the profile's RTP timeout.
+    Inactive { endpoint: EndpointId },
+    /// The runtime could not bind the endpoint's ports.
+    OpenFailed { endpoint: EndpointId },
+}
+
+/// Call progress for observers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SwitchEvent {
+    Registered { aor: String, contact: String },
+    Unregistered { aor: String, contact: String },
+    CallStarted { call_id: String, caller: String, callee: String },
+    CallAnswered { call_id: String },
+    CallEnded { call_id: String, cause: String, code: u16 },
+}
+
+/// The switch's side of one leg's media.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub id: EndpointId,
+    pub port: u16,
+    pub local: LocalMedia,
+    pub negotiated: Option<Negotiated>,
+}
+
+/// Where a call stands, from the caller's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallState {
+    /// Callee legs are being tried.
+    Routing,
+    /// A 2xx went to the caller; waiting for its ACK.
+    Answered,
+    /// ACK received: media flows.
+    Connected,
+    /// Final answer given or BYE sent; waiting for stragglers before the call is forgotten.
+    Ended,
+}
+
+/// A 2xx the switch (as UAS) retransmits until the ACK comes (RFC 3261 §13.3.1.4).
+#[derive(Debug, Clone)]
+pub struct Pending2xx {
+    pub bytes: Bytes,
+    pub cseq: u32,
+    pub interval: Duration,
+    pub next: Instant,
+    pub give_up: Instant,
+}
+
+/// The caller's leg: the switch is its UAS.
+#[derive(Debug)]
+pub struct CallerLeg {
+    pub invite: Message,
+    pub server_txn: TransactionKey,
+    pub dialog: Dialog,
+    pub endpoint: Endpoint,
+    /// The caller's SDP offer was absent (offer in our 2xx, answer in the ACK).
+    pub delayed_offer: bool,
+    pub pending_2xx: Option<Pending2xx>,
+    /// The caller's INVITE transaction still expects a final response from us.
+    pub awaiting_final: bool,
+}
+
+/// State of one callee fork.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForkState {
+    Trying,
+    Early,
+    /// CANCEL wanted but no provisional yet (RFC 3261 §9.1: must wait for one).
+    CancelPending,
+    Cancelled,
+    Answered,
+    Failed(u16),
+}
+
+/// One callee leg: the switch is its UAC.
+#[derive(Debug)]
+pub struct CalleeLeg {
+    pub invite: Message,
+    pub txn: TransactionKey,
+    pub dest: SocketAddr,
+    pub transport: Transport,
+    pub state: ForkState,
+    pub dialog: Option<Dialog>,
+    /// Our ACK for its 2xx, resent when the 2xx is retransmitted.
+    pub ack: Option<Bytes>,
+}
+
+/// Why a call ended, for the CDR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    ByeFromCaller,
+    ByeFromCallee,
+    Cancelled,
+    Failed(u16),
+    NoAnswer,
+    NoAck,
+    RtpTimeout,
+    Shutdown,
+}
+
+/// One call.
+#[derive(Debug)]
+pub struct Call {
+    pub key: CallKey,
+    pub caller_user: String,
+    pub callee_user: String,
+    pub state: CallState,
+    pub caller: CallerLeg,
+    pub forks: Vec<CalleeLeg>,
+    pub winner: Option<usize>,
+    pub callee_endpoint: Endpoint,
+    pub started_unix_ms: i64,
+    pub answered_unix_ms: Option<i64>,
+    pub ring_deadline: Instant,
+    /// When an ended call may be forgotten.
+    pub linger_until: Option<Instant>,
+    /// A re-INVITE/UPDATE relayed from one leg to the other and not yet answered.
+    pub relay: Option<Relay>,
+    /// A re-INVITE 2xx retransmitted to the leg that sent the re-INVITE, until its ACK.
+    pub callee_pending_2xx: Option<Pending2xx>,
+}
+
+/// Which side of a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Caller,
+    Callee,
+}
+
+impl Side {
+    pub fn other(self) -> Side {
+        match self {
+            Side::Caller => Side::Callee,
+            Side::Callee => Side::Caller,
+        }
+    }
+}
+
+/// An in-dialog request relayed to the other leg.
+#[derive(Debug, Clone)]
+pub struct Relay {
+    pub from: Side,
+    pub server_txn: TransactionKey,
+    pub request: Message,
+    pub client_txn: TransactionKey,
+}
+
+impl Call {
+    pub fn endpoint(&self, side: Side) -> &Endpoint {
+        match side {
+            Side::Caller => &self.caller.endpoint,
+            Side::Callee => &self.callee_endpoint,
+        }
+    }
+
+    pub fn endpoint_mut(&mut self, side: Side) -> &mut Endpoint {
+        match side {
+            Side::Caller => &mut self.caller.endpoint,
+            Side::Callee => &mut self.callee_endpoint,
+        }
+    }
+
+    pub fn winner_leg(&self) -> Option<&CalleeLeg> {
+        self.winner.and_then(|i| self.forks.get(i))
+    }
+
+    pub fn winner_leg_mut(&mut self) -> Option<&mut CalleeLeg> {
+        self.winner.and_then(|i| self.forks.get_mut(i))
+    }
+
+    /// The dialog of a side, once it exists.
+    pub fn dialog_mut(&mut self, side: Side) -> Option<&mut Dialog> {
+        match side {
+            Side::Caller => Some(&mut self.caller.dialog),
+            Side::Callee => self.winner_leg_mut().and_then(|l| l.dialog.as_mut()),
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! REGISTER handling (RFC 3261 §10.3) and digest authentication of requests (§22, RFC 8760).
+
+use super::switch::Switch;
+use crate::sip::digest::{Credentials, StoredSecret, Verdict};
+use crate::sip::message::{Contacts, Message};
+use crate::sip::registrar::{Aor, ContactInput, ContactsSpec, RegisterInput, Transport};
+use crate::sip::transaction::TransactionKey;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// The outcome of checking a request's credentials.
+pub(super) enum Auth {
+    /// The authenticated user.
+    User(String),
+    /// A challenge was sent.
+    Challenged,
+}
+
+impl Switch {
+    /// Verifies `Authorization` (REGISTER, 401) or `Proxy-Authorization` (others, 407) and
+    /// challenges when it is missing, wrong or stale. Unknown users and wrong passwords get
+    /// byte-for-byte the same kind of answer, so extensions cannot be enumerated.
+    pub(super) fn authenticate(&mut self, now: Instant, key: &TransactionKey, request: &Message, registrar: bool) -> Auth {
+        let header = if registrar { "Authorization" } else { "Proxy-Authorization" };
+        let method = request.method().map(|m| m.as_str().to_owned()).unwrap_or_default();
+        let unix = self.unix(now);
+        let mut stale = false;
+        let realm = self.cfg.domain.clone();
+        for value in request.headers_named(header) {
+            let Ok(creds) = Credentials::parse(value) else { continue };
+            if !creds.realm.eq_ignore_ascii_case(&realm) {
+                continue;
+            }
+            let verdict = match self.password_of(&creds.username).map(str::to_owned) {
+                Some(password) => self.verifier.verify(unix, &creds, &method, &StoredSecret::Password(password)),
+                None => self.verifier.verify_unknown_user(unix, &creds, &method),
+            };
+            match verdict {
+                Verdict::Ok => return Auth::User(creds.username),
+                Verdict::Stale => stale = true,
+                Verdict::Fail => {}
+            }
+        }
+        let (code, reason, challenge_header) = if registrar {
+            (401, "Unauthorized", "WWW-Authenticate")
+        } else {
+            (407, "Proxy Authentication Required", "Proxy-Authenticate")
+        };
+        let mut response = Message::response_to(request, code, reason);
+        self.add_to_tag(&mut response, request);
+        let challenges = self.verifier.challenges(unix, &mut self.rng, stale);
+        for challenge in challenges {
+            response.push(challenge_header, challenge);
+        }
+        self.layer.send_response(now, key, response);
+        Auth::Challenged
+    }
+
+    pub(super) fn on_register(&mut self, now: Instant, from: SocketAddr, transport: Transport, key: TransactionKey, request: Message) {
+        let to_uri = request.to().map(|t| t.uri).unwrap_or_default();
+        let Ok(aor) = Aor::parse(&to_uri) else {
+            self.respond_simple_to(now, &key, &request, 400, "Bad To Address");
+            return;
+        };
+        if !aor.domain().eq_ignore_ascii_case(&self.cfg.domain) && !self.is_our_host(aor.domain()) {
+            self.respond_simple_to(now, &key, &request, 403, "Not Our Domain");
+            return;
+        }
+        let user = match self.authenticate(now, &key, &request, true) {
+            Auth::User(user) => user,
+            Auth::Challenged => return,
+        };
+        if user != aor.user() {
+            // An extension may only register itself.
+            self.respond_simple_to(now, &key, &request, 403, "Forbidden");
+            return;
+        }
+        // Bindings are stored under the canonical AOR of our domain, whatever host the phone used.
+        let Ok(aor) = Aor::new(aor.user(), &self.cfg.domain) else {
+            self.respond_simple_to(now, &key, &request, 400, "Bad To Address");
+            return;
+        };
+        let contacts = match request.contacts() {
+            Contacts::None => ContactsSpec::None,
+            Contacts::Wildcard => ContactsSpec::Wildcard,
+            Contacts::Invalid => {
+                self.respond_simple_to(now, &key, &request, 400, "Bad Contact");
+                return;
+            }
+            Contacts::List(list) => ContactsSpec::List(
+                list.into_iter()
+                    .map(|c| ContactInput {
+                        uri: c.uri.clone(),
+                        expires: c.param("expires").and_then(|e| e.parse().ok()),
+                        q: c.param("q").and_then(|q| q.parse().ok()),
+                        instance: c
+                            .param("+sip.instance")
+                            .map(|i| i.trim_matches(['"', '<', '>']).to_owned()),
+                        reg_id: c.param("reg-id").and_then(|r| r.parse().ok()),
+                    })
+                    .collect(),
+            ),
+        };
+        let input = RegisterInput {
+            aor,
+            call_id: request.call_id().unwrap_or_default().to_owned(),
+            cseq: request.cseq().map(|c| c.seq).unwrap_or_default(),
+            contacts,
+            expires_header: request.expires(),
+            source: from,
+            transport,
+        };
+        match self.registrar.handle_register(now, input) {
+            Ok(outcome) => {
+                let mut ok = Message::response_to(&request, 200, "OK");
+                self.add_to_tag(&mut ok, &request);
+                for b in outcome.bindings {
+                    ok.push("Contact", format!("<{}>;expires={}", b.contact_uri, b.expires_param()));
+                }
+                ok.push("Date", httpdate(self.unix(now)));
+                self.layer.send_response(now, &key, ok);
+            }
+            Err(error) => {
+                let (code, reason) = error.status();
+                let mut response = Message::response_to(&request, code, reason);
+                self.add_to_tag(&mut response, &request);
+                if let crate::sip::registrar::RegisterError::IntervalTooBrief { min_expires } = error {
+                    response.push("Min-Expires", min_expires.as_secs().to_string());
+                }
+                self.layer.send_response(now, &key, response);
+            }
+        }
+    }
+
+    /// Whether `host` names this switch (its advertised IP), as phones often register to it.
+    pub(super) fn is_our_host(&self, host: &str) -> bool {
+        host.trim_matches(['[', ']']) == self.advertised_ip().to_string()
+    }
+}
+
+/// RFC 7231 IMF-fixdate for the Date header.
+fn httpdate(unix: std::time::Duration) -> String {
+    let secs = unix.as_secs();
+    let days = secs / 86_400;
+    let (h, m, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    format!(
+        "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
+        DAYS[(days % 7) as usize],
+        d,
+        MONTHS[(month - 1) as usize],
+        year,
+        h,
+        m,
+        s
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dates_are_rendered_in_imf_fixdate() {
+        assert_eq!(super::httpdate(std::time::Duration::from_secs(0)), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(
+            super::httpdate(std::time::Duration::from_secs(1_794_830_400)),
+            "Sun, 15 Nov 2026 00:00:00 GMT"
+        );
+    }
+}

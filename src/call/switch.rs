@@ -1,0 +1,636 @@
+//! The switch core: receives every SIP message, owns every transaction, dialog and call.
+
+use super::cdr;
+use super::model::*;
+use crate::media::ports::PortAllocator;
+use crate::media::sdp::{Codec, Direction, LocalMedia};
+use crate::sip::digest::{NonceIssuer, Verifier};
+use crate::sip::dialog::DialogKey;
+use crate::sip::message::{Message, Method, ParseError, Rejection, uri_scheme};
+use crate::sip::registrar::{Registrar, RegistrarConfig, Transport};
+use crate::sip::transaction::{
+    Incoming, LayerOutput, TransactionEvent, TransactionKey, TransactionLayer, Timing,
+};
+use crate::sip::validate::validate_request;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+/// Methods we implement; sent in Allow.
+pub(super) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO";
+/// Option tags we support; anything else in Require gets 420.
+const SUPPORTED: &[&str] = &[];
+
+/// Everything the core needs from the profile.
+#[derive(Debug, Clone)]
+pub struct SwitchConfig {
+    pub domain: String,
+    /// The address and port we put in Via and Contact.
+    pub advertised: SocketAddr,
+    pub timing: Timing,
+    pub ring_timeout: Duration,
+    pub max_calls: usize,
+    pub registrar: RegistrarConfig,
+    pub nonce_lifetime: Duration,
+    /// Lab extensions and their passwords.
+    pub extensions: HashMap<String, String>,
+    pub rtp_ports: (u16, u16),
+    /// Seeds branches, tags, Call-IDs and nonces; tests fix it for reproducible traces.
+    pub seed: u64,
+}
+
+/// Counters for monitoring and tests.
+#[derive(Debug, Default, Clone)]
+pub struct SwitchStats {
+    pub unparseable: u64,
+    pub rejected_malformed: u64,
+    pub calls_started: u64,
+    pub calls_answered: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum CallTimer {
+    Ring,
+    Retransmit2xx,
+    Linger,
+}
+
+/// What a client transaction of ours was for.
+#[derive(Debug, Clone)]
+pub(super) enum ClientPurpose {
+    Fork { call: CallKey, index: usize },
+    Relay { call: CallKey },
+    /// BYE or CANCEL whose answer does not matter.
+    FireAndForget,
+}
+
+/// The core. See the module docs of [`crate::call`].
+pub struct Switch {
+    pub(super) cfg: SwitchConfig,
+    pub(super) layer: TransactionLayer,
+    pub(super) registrar: Registrar,
+    pub(super) verifier: Verifier,
+    pub(super) ports: PortAllocator,
+    pub(super) rng: SmallRng,
+    pub(super) outputs: VecDeque<Output>,
+    pub(super) calls: HashMap<CallKey, Call>,
+    pub(super) dialogs: HashMap<DialogKey, (CallKey, Side)>,
+    pub(super) server_txns: HashMap<TransactionKey, CallKey>,
+    pub(super) client_txns: HashMap<TransactionKey, ClientPurpose>,
+    pub(super) call_timers: BinaryHeap<Reverse<(Instant, CallKey, CallTimer)>>,
+    /// Answers to BYEs held back until the CDR is written.
+    pub(super) held_replies: HashMap<u64, (TransactionKey, Message)>,
+    pub(super) next_id: u64,
+    /// Wall clock at `anchor`, so CDR times and nonces need no clock reads here.
+    pub(super) anchor: (Instant, Duration),
+    pub(super) last_now: Instant,
+    pub stats: SwitchStats,
+}
+
+impl Switch {
+    /// A core whose wall clock reads `unix_now` at `now`.
+    pub fn new(cfg: SwitchConfig, now: Instant, unix_now: Duration) -> Switch {
+        let mut rng = SmallRng::seed_from_u64(cfg.seed);
+        let mut secret = [0u8; 32];
+        rng.fill(&mut secret);
+        let issuer = NonceIssuer::new(secret.to_vec(), cfg.nonce_lifetime, 65_536)
+            .expect("a 32-byte secret is long enough");
+        let verifier = Verifier::new(cfg.domain.clone(), issuer);
+        Switch {
+            layer: TransactionLayer::new(cfg.timing.clone()),
+            registrar: Registrar::new(cfg.registrar.clone()),
+            verifier,
+            ports: PortAllocator::new(cfg.rtp_ports.0, cfg.rtp_ports.1).expect("profile validated the port range"),
+            rng,
+            outputs: VecDeque::new(),
+            calls: HashMap::new(),
+            dialogs: HashMap::new(),
+            server_txns: HashMap::new(),
+            client_txns: HashMap::new(),
+            call_timers: BinaryHeap::new(),
+            held_replies: HashMap::new(),
+            next_id: 1,
+            anchor: (now, unix_now),
+            last_now: now,
+            stats: SwitchStats::default(),
+            cfg,
+        }
+    }
+
+    /// Wall-clock time at `now`.
+    pub(super) fn unix(&self, now: Instant) -> Duration {
+        self.anchor.1 + now.saturating_duration_since(self.anchor.0)
+    }
+
+    pub(super) fn unix_ms(&self, now: Instant) -> i64 {
+        i64::try_from(self.unix(now).as_millis()).unwrap_or(i64::MAX)
+    }
+
+    pub(super) fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    pub(super) fn token(&mut self, len: usize) -> String {
+        const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        (0..len)
+            .map(|_| ALPHABET[self.rng.random_range(0..ALPHABET.len())] as char)
+            .collect()
+    }
+
+    pub(super) fn new_branch(&mut self) -> String {
+        format!("z9hG4bK{}", self.token(16))
+    }
+
+    pub(super) fn advertised_ip(&self) -> IpAddr {
+        self.cfg.advertised.ip()
+    }
+
+    /// Our Via for a request leaving on `transport`.
+    pub(super) fn our_via(&mut self, transport: Transport) -> String {
+        let branch = self.new_branch();
+        let host = crate::sip::message::host_for_uri(&self.advertised_ip().to_string()).into_owned();
+        format!(
+            "SIP/2.0/{} {}:{};branch={branch};rport",
+            transport_name(transport),
+            host,
+            self.cfg.advertised.port()
+        )
+    }
+
+    /// Our Contact for a leg on `transport`.
+    pub(super) fn our_contact(&self, transport: Transport) -> String {
+        let host = crate::sip::message::host_for_uri(&self.advertised_ip().to_string()).into_owned();
+        let mut c = format!("<sip:switchboard@{}:{}", host, self.cfg.advertised.port());
+        if transport == Transport::Tcp {
+            c.push_str(";transport=tcp");
+        }
+        c.push('>');
+        c
+    }
+
+    /// The profile's extensions or, later, the database's.
+    pub(super) fn password_of(&self, user: &str) -> Option<&str> {
+        self.cfg.extensions.get(user).map(String::as_str)
+    }
+
+    /// A fresh local media description for an endpoint on `port`.
+    pub(super) fn local_media(&mut self, port: u16) -> LocalMedia {
+        let session_id = self.rng.random_range(1..u32::MAX as u64);
+        LocalMedia {
+            address: self.advertised_ip(),
+            port,
+            codecs: vec![
+                Codec::pcmu(),
+                Codec::pcma(),
+                Codec::telephone_event(crate::media::rtp::PayloadType::new(101).expect("101 is a valid payload type")),
+            ],
+            direction: Direction::SendRecv,
+            session_id,
+            session_version: 1,
+            rtcp_mux: true,
+            ptime: Some(Duration::from_millis(20)),
+        }
+    }
+
+    /// Allocates a port pair and asks the runtime to open it.
+    pub(super) fn open_endpoint(&mut self) -> Option<Endpoint> {
+        let pair = self.ports.allocate().ok()?;
+        let id = EndpointId(self.next_id());
+        self.outputs.push_back(Output::Media(MediaCommand::Open {
+            endpoint: id,
+            rtp_port: pair.rtp,
+        }));
+        let local = self.local_media(pair.rtp);
+        Some(Endpoint {
+            id,
+            port: pair.rtp,
+            local,
+            negotiated: None,
+        })
+    }
+
+    pub(super) fn close_endpoint(&mut self, endpoint: &Endpoint) {
+        self.ports.release(crate::media::ports::PortPair::from_rtp(endpoint.port));
+        self.outputs.push_back(Output::Media(MediaCommand::Close { endpoint: endpoint.id }));
+    }
+
+    pub(super) fn set_call_timer(&mut self, at: Instant, call: CallKey, timer: CallTimer) {
+        self.call_timers.push(Reverse((at, call, timer)));
+    }
+
+    // ----- inputs -----
+
+    fn advance(&mut self, now: Instant) -> bool {
+        if now < self.last_now {
+            return false;
+        }
+        self.last_now = now;
+        true
+    }
+
+    /// Bytes from the network.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, transport: Transport, bytes: &[u8]) {
+        if !self.advance(now) {
+            return;
+        }
+        let message = match Message::parse(bytes) {
+            Ok(m) => m,
+            Err(ParseError::Unparseable(why)) => {
+                self.stats.unparseable += 1;
+                tracing::debug!(%from, why, "dropped unparseable message");
+                return;
+            }
+            Err(ParseError::Malformed { rejection, partial }) => {
+                self.reject_stateless(&partial, from, transport, rejection);
+                return;
+            }
+        };
+        if message.is_request() {
+            if let Err(rejection) = validate_request(&message) {
+                self.reject_stateless(&message, from, transport, rejection);
+                return;
+            }
+        } else if message.top_via().is_none() || message.cseq().is_none() || message.call_id().is_none() {
+            self.stats.unparseable += 1;
+            return;
+        }
+        let mut message = message;
+        let mut reply_to = from;
+        if message.is_request() {
+            stamp_received(&mut message, from);
+            if let Some(via) = message.top_via() {
+                reply_to = response_destination(&via, from, transport);
+            }
+        }
+        let incoming = self.layer.handle_message(now, reply_to, transport == Transport::Tcp, message);
+        self.on_incoming(now, from, transport, incoming);
+        self.drain_layer(now);
+    }
+
+    /// A media plane event.
+    pub fn handle_media_event(&mut self, now: Instant, event: MediaEvent) {
+        if !self.advance(now) {
+            return;
+        }
+        let endpoint = match event {
+            MediaEvent::Inactive { endpoint } | MediaEvent::OpenFailed { endpoint } => endpoint,
+        };
+        let call = self
+            .calls
+            .values()
+            .find(|c| c.caller.endpoint.id == endpoint || c.callee_endpoint.id == endpoint)
+            .map(|c| c.key);
+        if let Some(call) = call {
+            let ending = match event {
+                MediaEvent::Inactive { .. } => Ending::RtpTimeout,
+                MediaEvent::OpenFailed { .. } => Ending::Failed(503),
+            };
+            self.end_call(now, call, ending, None);
+        }
+        self.drain_layer(now);
+    }
+
+    /// The CDR behind `token` is stored: release the answer that waited for it.
+    pub fn handle_persisted(&mut self, now: Instant, token: u64) {
+        if !self.advance(now) {
+            return;
+        }
+        if let Some((key, response)) = self.held_replies.remove(&token) {
+            self.layer.send_response(now, &key, response);
+        }
+        self.drain_layer(now);
+    }
+
+    /// Timers.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if !self.advance(now) {
+            return;
+        }
+        self.layer.handle_timeout(now);
+        self.registrar.handle_timeout(now);
+        while let Some(Reverse((at, call, timer))) = self.call_timers.peek().cloned() {
+            if at > now {
+                break;
+            }
+            self.call_timers.pop();
+            self.on_call_timer(now, call, timer, at);
+        }
+        self.drain_layer(now);
+    }
+
+    /// Ends every call (BYE to answered legs, CANCEL and 503 for ringing ones).
+    pub fn handle_shutdown(&mut self, now: Instant) {
+        let keys: Vec<CallKey> = self.calls.keys().copied().collect();
+        for key in keys {
+            self.end_call(now, key, Ending::Shutdown, None);
+        }
+        self.drain_layer(now);
+    }
+
+    /// Loads a binding persisted before a restart.
+    pub fn restore_binding(&mut self, now: Instant, aor: &str, binding: crate::sip::registrar::PersistedBinding) {
+        if let Ok(aor) = crate::sip::registrar::Aor::parse(aor) {
+            let now_unix = self.unix(now).as_secs();
+            self.registrar.restore(now, now_unix, aor, binding);
+        }
+        self.drain_layer(now);
+    }
+
+    #[must_use]
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.layer.poll_timeout(),
+            self.registrar.poll_timeout(),
+            self.call_timers.peek().map(|Reverse((at, _, _))| *at),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Number of live calls.
+    pub fn call_count(&self) -> usize {
+        self.calls.len()
+    }
+
+    // ----- plumbing -----
+
+    /// Moves transaction and registrar outputs into ours, handling transaction events.
+    pub(super) fn drain_layer(&mut self, now: Instant) {
+        loop {
+            let mut progressed = false;
+            while let Some(out) = self.layer.poll_output() {
+                progressed = true;
+                match out {
+                    LayerOutput::Transmit { to, reliable, bytes } => self.outputs.push_back(Output::Transmit {
+                        to,
+                        transport: if reliable { Transport::Tcp } else { Transport::Udp },
+                        bytes,
+                    }),
+                    LayerOutput::Event(key, event) => self.on_transaction_event(now, key, event),
+                }
+            }
+            while let Some(out) = self.registrar.poll_output() {
+                progressed = true;
+                self.on_registrar_output(out);
+            }
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    fn on_registrar_output(&mut self, out: crate::sip::registrar::Output) {
+        use crate::sip::registrar::Output as R;
+        match out {
+            R::Persist(change) => self.outputs.push_back(Output::PersistBinding(change)),
+            R::Registered { aor, contact } => self.outputs.push_back(Output::Event(SwitchEvent::Registered {
+                aor: aor.to_string(),
+                contact,
+            })),
+            R::Unregistered { aor, contact } | R::BindingExpired { aor, contact } => {
+                self.outputs.push_back(Output::Event(SwitchEvent::Unregistered {
+                    aor: aor.to_string(),
+                    contact,
+                }))
+            }
+        }
+    }
+
+    fn on_incoming(&mut self, now: Instant, from: SocketAddr, transport: Transport, incoming: Incoming) {
+        match incoming {
+            Incoming::Absorbed => {}
+            Incoming::Request { key, request } => self.on_request(now, from, transport, key, request),
+            Incoming::Ack(ack) => self.on_ack(now, ack),
+            Incoming::Response { key, response } => self.on_response(now, key, response),
+            Incoming::Stray(message) => self.on_stray(now, from, transport, message),
+            Incoming::Overloaded { key } => {
+                self.respond_simple(now, &key, 503, "Service Unavailable");
+            }
+        }
+    }
+
+    fn on_transaction_event(&mut self, now: Instant, key: TransactionKey, event: TransactionEvent) {
+        match event {
+            TransactionEvent::Response(response) => self.on_response(now, key, response),
+            TransactionEvent::Timeout => {
+                if let Some(purpose) = self.client_txns.remove(&key) {
+                    self.on_client_timeout(now, purpose);
+                }
+                self.server_txns.remove(&key);
+            }
+            TransactionEvent::Terminated => {
+                self.client_txns.remove(&key);
+                self.server_txns.remove(&key);
+            }
+        }
+    }
+
+    /// A 2xx retransmission to an INVITE of ours arrives outside any transaction (RFC 6026
+    /// keeps the transaction for them, but a stray one after that still needs our ACK again).
+    fn on_stray(&mut self, _now: Instant, _from: SocketAddr, _transport: Transport, message: Message) {
+        if message.is_response() {
+            tracing::trace!(call_id = message.call_id(), "stray response ignored");
+        }
+    }
+
+    fn on_request(&mut self, now: Instant, from: SocketAddr, transport: Transport, key: TransactionKey, request: Message) {
+        let Some(method) = request.method().cloned() else { return };
+        if let Some(rejection) = self.precheck(&request) {
+            let mut response = Message::response_to(&request, rejection.code, rejection.reason);
+            self.add_to_tag(&mut response, &request);
+            if rejection.code == 420 {
+                let tags = request.option_tags("Require").join(", ");
+                response.push("Unsupported", tags);
+            }
+            if rejection.code == 405 || rejection.code == 501 {
+                response.push("Allow", ALLOW);
+            }
+            self.layer.send_response(now, &key, response);
+            return;
+        }
+        let in_dialog = request.to_tag().is_some();
+        match method {
+            Method::Register => self.on_register(now, from, transport, key, request),
+            Method::Options if !in_dialog => {
+                let mut ok = Message::response_to(&request, 200, "OK");
+                self.add_to_tag(&mut ok, &request);
+                ok.push("Allow", ALLOW);
+                ok.push("Accept", "application/sdp");
+                ok.push("Supported", "");
+                self.layer.send_response(now, &key, ok);
+            }
+            Method::Invite if !in_dialog => self.on_new_invite(now, from, transport, key, request),
+            Method::Cancel => self.on_cancel(now, key, request),
+            _ if in_dialog => self.on_in_dialog(now, key, request),
+            Method::Bye | Method::Update | Method::Info | Method::Prack | Method::Notify => {
+                self.respond_simple_to(now, &key, &request, 481, "Call/Transaction Does Not Exist");
+            }
+            Method::Other(_) => self.respond_simple_to(now, &key, &request, 501, "Not Implemented"),
+            _ => self.respond_simple_to(now, &key, &request, 405, "Method Not Allowed"),
+        }
+    }
+
+    /// Checks every request must pass before its method is looked at.
+    fn precheck(&self, request: &Message) -> Option<Rejection> {
+        let method = request.method()?;
+        if matches!(method, Method::Ack | Method::Cancel) {
+            return None;
+        }
+        if let Method::Other(_) = method {
+            return Some(Rejection::new(501, "Not Implemented"));
+        }
+        let scheme = uri_scheme(request.request_uri().unwrap_or_default());
+        if !matches!(scheme.as_deref(), Some("sip" | "sips")) {
+            return Some(Rejection::new(416, "Unsupported URI Scheme"));
+        }
+        if request.max_forwards() == Some(0) && !matches!(method, Method::Options | Method::Register) {
+            return Some(Rejection::new(483, "Too Many Hops"));
+        }
+        let required = request.option_tags("Require");
+        if required.iter().any(|t| !SUPPORTED.contains(&t.as_str())) {
+            return Some(Rejection::new(420, "Bad Extension"));
+        }
+        None
+    }
+
+    /// A response for a request we answer without creating state (malformed input).
+    fn reject_stateless(&mut self, request: &Message, from: SocketAddr, transport: Transport, rejection: Rejection) {
+        self.stats.rejected_malformed += 1;
+        if request.is_response() || matches!(request.method(), Some(Method::Ack)) {
+            return;
+        }
+        // A response is routed by the top Via; without a usable one there is nowhere to send.
+        let Some(via) = request.top_via() else { return };
+        let mut response = Message::response_to(request, rejection.code, rejection.reason);
+        if request.to().is_some() && request.to_tag().is_none() {
+            let tag = self.token(10);
+            if let Some(to) = response.header("To").map(str::to_owned) {
+                response.set("To", format!("{to};tag={tag}"));
+            }
+        }
+        let to = response_destination(&via, from, transport);
+        self.outputs.push_back(Output::Transmit {
+            to,
+            transport,
+            bytes: response.to_bytes(),
+        });
+    }
+
+    /// Adds our To tag to a response that establishes or refuses a dialog (§8.2.6.2).
+    pub(super) fn add_to_tag(&mut self, response: &mut Message, request: &Message) {
+        if request.to_tag().is_none() && response.status() != Some(100) {
+            let tag = self.token(10);
+            if let Some(to) = response.header("To").map(str::to_owned) {
+                response.set("To", format!("{to};tag={tag}"));
+            }
+        }
+    }
+
+    pub(super) fn respond_simple_to(&mut self, now: Instant, key: &TransactionKey, request: &Message, code: u16, reason: &str) {
+        let mut response = Message::response_to(request, code, reason);
+        self.add_to_tag(&mut response, request);
+        if code == 405 || code == 501 {
+            response.push("Allow", ALLOW);
+        }
+        self.layer.send_response(now, key, response);
+    }
+
+    fn respond_simple(&mut self, now: Instant, key: &TransactionKey, code: u16, reason: &str) {
+        if let Some(request) = self.layer.request_of(key).cloned() {
+            self.respond_simple_to(now, key, &request, code, reason);
+        }
+    }
+
+    fn on_call_timer(&mut self, now: Instant, call: CallKey, timer: CallTimer, at: Instant) {
+        match timer {
+            CallTimer::Ring => self.on_ring_timeout(now, call, at),
+            CallTimer::Retransmit2xx => self.on_retransmit_2xx(now, call, at),
+            CallTimer::Linger => {
+                let expired = self
+                    .calls
+                    .get(&call)
+                    .is_some_and(|c| c.linger_until.is_some_and(|t| t <= now));
+                if expired {
+                    self.forget_call(call);
+                }
+            }
+        }
+    }
+
+    /// Removes every trace of a call.
+    pub(super) fn forget_call(&mut self, key: CallKey) {
+        if let Some(call) = self.calls.remove(&key) {
+            self.dialogs.retain(|_, (c, _)| *c != key);
+            self.server_txns.retain(|_, c| *c != key);
+            self.client_txns.retain(|_, p| match p {
+                ClientPurpose::Fork { call, .. } | ClientPurpose::Relay { call } => *call != key,
+                ClientPurpose::FireAndForget => true,
+            });
+            drop(call);
+        }
+    }
+
+    /// Builds and stores the CDR; returns the token to hold a reply on.
+    pub(super) fn persist_cdr(&mut self, now: Instant, call: CallKey, ending: Ending) -> Option<u64> {
+        let end_ms = self.unix_ms(now);
+        let record = cdr::build(self.calls.get(&call)?, ending, end_ms, self.token(24));
+        let token = self.next_id();
+        self.outputs.push_back(Output::Event(SwitchEvent::CallEnded {
+            call_id: record.call_id.clone(),
+            cause: record.hangup_cause.as_str().to_owned(),
+            code: record.sip_code,
+        }));
+        self.outputs.push_back(Output::PersistCdr {
+            token,
+            cdr: Box::new(record),
+        });
+        Some(token)
+    }
+}
+
+/// Where a response goes (RFC 3261 §18.2.2 and RFC 3581 §4): back over the connection for
+/// TCP; for UDP to `received`:`rport` when the client asked for rport, else to the Via's port.
+pub(super) fn response_destination(via: &crate::sip::message::Via, from: SocketAddr, transport: Transport) -> SocketAddr {
+    if transport == Transport::Tcp || via.param("rport").is_some() {
+        return from;
+    }
+    let ip = via
+        .param("received")
+        .and_then(|r| r.trim_matches(['[', ']']).parse().ok())
+        .unwrap_or(from.ip());
+    SocketAddr::new(ip, via.port.unwrap_or(5060))
+}
+
+/// Adds `received` (and fills `rport`) to the top Via of a request (RFC 3261 §18.2.1, RFC 3581).
+fn stamp_received(request: &mut Message, from: SocketAddr) {
+    let Some(mut via) = request.top_via() else { return };
+    let wants_rport = via.param("rport").is_some();
+    if wants_rport {
+        via.set_param("rport", Some(from.port().to_string()));
+    }
+    if wants_rport || via.host != from.ip().to_string() {
+        via.set_param("received", Some(from.ip().to_string()));
+    }
+    request.remove_first("Via");
+    request.push_front("Via", via.render());
+}
+
+pub(super) fn transport_name(t: Transport) -> &'static str {
+    match t {
+        Transport::Udp => "UDP",
+        Transport::Tcp => "TCP",
+        Transport::Tls => "TLS",
+        Transport::Ws => "WS",
+        Transport::Wss => "WSS",
+    }
+}

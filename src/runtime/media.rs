@@ -1,0 +1,280 @@
+//! The media plane: one RTP and one RTCP socket per endpoint, relaying between bridged
+//! endpoints.
+//!
+//! Each endpoint has one receive task per socket. A packet from the endpoint's phone latches
+//! the phone's address (symmetric RTP, RFC 4961: the first packet after each SDP change
+//! decides where we send, so NATed phones work), then goes through the bridged peer's
+//! [`StreamRewriter`] (SSRC, sequence and timestamp kept continuous across re-bridges, PCMU ↔
+//! PCMA transcoded when the legs disagree) and out of the peer's socket to the peer's phone.
+//! RTCP is terminated here: the switch is the media endpoint of each leg, so relaying one
+//! leg's reports to the other would describe streams the other never saw. It still counts as
+//! life for the inactivity timer.
+
+use crate::call::{EndpointId, MediaEvent};
+use crate::media::rewrite::{PayloadMap, StreamRewriter, StreamStart};
+use crate::media::rtp::{Ssrc, is_rtcp};
+use crate::media::sdp::{Direction, Negotiated};
+use crate::runtime::clock;
+use rand::RngCore;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Counters for the whole media plane.
+#[derive(Debug, Default)]
+pub struct MediaStats {
+    pub rtp_in: AtomicU64,
+    pub rtp_out: AtomicU64,
+    pub rtcp_in: AtomicU64,
+    pub dropped: AtomicU64,
+}
+
+struct EndpointState {
+    /// Where the phone listens: SDP first, then the latched source.
+    remote: Option<SocketAddr>,
+    latched: bool,
+    negotiated: Option<Negotiated>,
+    direction: Direction,
+    peer: Option<Arc<Endpoint>>,
+    /// The stream we send to this endpoint's phone.
+    rewriter: StreamRewriter,
+    /// The negotiation the rewriter's payload map was built for (source side).
+    map_source: Option<Negotiated>,
+}
+
+struct Endpoint {
+    rtp: UdpSocket,
+    rtcp: UdpSocket,
+    state: Mutex<EndpointState>,
+    /// Milliseconds since the engine started when the last packet arrived.
+    last_activity: AtomicU64,
+}
+
+struct Handle {
+    endpoint: Arc<Endpoint>,
+    tasks: [JoinHandle<()>; 2],
+}
+
+/// The media plane. Owned by the runtime's core task; its receive tasks run on their own.
+pub struct MediaEngine {
+    bind_ip: IpAddr,
+    endpoints: HashMap<EndpointId, Handle>,
+    events: mpsc::Sender<MediaEvent>,
+    rtp_timeout: Duration,
+    epoch: Instant,
+    pub stats: Arc<MediaStats>,
+}
+
+impl MediaEngine {
+    pub fn new(bind_ip: IpAddr, rtp_timeout: Duration, events: mpsc::Sender<MediaEvent>) -> MediaEngine {
+        MediaEngine {
+            bind_ip,
+            endpoints: HashMap::new(),
+            events,
+            rtp_timeout,
+            epoch: clock::now(),
+            stats: Arc::default(),
+        }
+    }
+
+    /// Number of open endpoints.
+    pub fn open_count(&self) -> usize {
+        self.endpoints.len()
+    }
+
+    pub fn open(&mut self, id: EndpointId, rtp_port: u16) {
+        let rtp = std::net::UdpSocket::bind(SocketAddr::new(self.bind_ip, rtp_port));
+        let rtcp = std::net::UdpSocket::bind(SocketAddr::new(self.bind_ip, rtp_port + 1));
+        let sockets = match (rtp, rtcp) {
+            (Ok(a), Ok(b)) => a
+                .set_nonblocking(true)
+                .and(b.set_nonblocking(true))
+                .and_then(|_| Ok((UdpSocket::from_std(a)?, UdpSocket::from_std(b)?))),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
+        let (rtp, rtcp) = match sockets {
+            Ok(s) => s,
+            Err(error) => {
+                tracing::warn!(port = rtp_port, %error, "cannot bind media ports");
+                let _ = self.events.try_send(MediaEvent::OpenFailed { endpoint: id });
+                return;
+            }
+        };
+        let mut seed = rand::rngs::OsRng;
+        let ssrc = Ssrc(seed.next_u32());
+        let start = StreamStart::random(&mut seed);
+        let endpoint = Arc::new(Endpoint {
+            rtp,
+            rtcp,
+            state: Mutex::new(EndpointState {
+                remote: None,
+                latched: false,
+                negotiated: None,
+                direction: Direction::SendRecv,
+                peer: None,
+                rewriter: StreamRewriter::new(ssrc, start, PayloadMap::new()),
+                map_source: None,
+            }),
+            last_activity: AtomicU64::new(self.elapsed_ms()),
+        });
+        let rtp_task = tokio::spawn(rtp_loop(
+            id,
+            endpoint.clone(),
+            self.events.clone(),
+            self.rtp_timeout,
+            self.epoch,
+            self.stats.clone(),
+        ));
+        let rtcp_task = tokio::spawn(rtcp_loop(endpoint.clone(), self.epoch, self.stats.clone()));
+        self.endpoints.insert(
+            id,
+            Handle {
+                endpoint,
+                tasks: [rtp_task, rtcp_task],
+            },
+        );
+    }
+
+    fn elapsed_ms(&self) -> u64 {
+        u64::try_from(clock::now().duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX)
+    }
+
+    pub fn configure(
+        &mut self,
+        id: EndpointId,
+        remote: Option<SocketAddr>,
+        negotiated: Negotiated,
+        direction: Direction,
+    ) {
+        let Some(handle) = self.endpoints.get(&id) else { return };
+        let mut state = lock(&handle.endpoint.state);
+        if remote != state.remote || !state.latched {
+            // A new SDP address: latch again on the first packet from the phone.
+            state.remote = remote.filter(|r| !r.ip().is_unspecified() && r.port() != 0);
+            state.latched = false;
+        }
+        state.negotiated = Some(negotiated);
+        state.direction = direction;
+        handle.endpoint.last_activity.store(self.elapsed_ms(), Ordering::Relaxed);
+    }
+
+    /// Relays between `a` and `b` both ways; whatever either was bridged to before is dropped.
+    pub fn bridge(&mut self, a: EndpointId, b: EndpointId) {
+        let (Some(ha), Some(hb)) = (self.endpoints.get(&a), self.endpoints.get(&b)) else { return };
+        let (ea, eb) = (ha.endpoint.clone(), hb.endpoint.clone());
+        for (from, to) in [(&ea, &eb), (&eb, &ea)] {
+            let mut s = lock(&from.state);
+            s.peer = Some(to.clone());
+            drop(s);
+            let mut t = lock(&to.state);
+            t.rewriter.on_source_change();
+            t.map_source = None;
+        }
+    }
+
+    pub fn close(&mut self, id: EndpointId) {
+        if let Some(handle) = self.endpoints.remove(&id) {
+            for task in &handle.tasks {
+                task.abort();
+            }
+            // Break reference cycles between bridged endpoints.
+            lock(&handle.endpoint.state).peer = None;
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn elapsed_ms(epoch: Instant) -> u64 {
+    u64::try_from(clock::now().duration_since(epoch).as_millis()).unwrap_or(u64::MAX)
+}
+
+async fn rtp_loop(
+    id: EndpointId,
+    endpoint: Arc<Endpoint>,
+    events: mpsc::Sender<MediaEvent>,
+    timeout: Duration,
+    epoch: Instant,
+    stats: Arc<MediaStats>,
+) {
+    let mut buf = vec![0u8; 2048];
+    loop {
+        let received = tokio::time::timeout(timeout, endpoint.rtp.recv_from(&mut buf)).await;
+        let (n, from) = match received {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => continue,
+            Err(_) => {
+                let idle = elapsed_ms(epoch).saturating_sub(endpoint.last_activity.load(Ordering::Relaxed));
+                let expects_media = lock(&endpoint.state).direction.sends();
+                if expects_media && idle >= u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX) {
+                    let _ = events.send(MediaEvent::Inactive { endpoint: id }).await;
+                    return;
+                }
+                continue;
+            }
+        };
+        endpoint.last_activity.store(elapsed_ms(epoch), Ordering::Relaxed);
+        let packet = &mut buf[..n];
+        if is_rtcp(packet) {
+            // rtcp-mux (RFC 5761): terminated like the RTCP port's reports.
+            stats.rtcp_in.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        stats.rtp_in.fetch_add(1, Ordering::Relaxed);
+        let (peer, source_negotiated) = {
+            let mut s = lock(&endpoint.state);
+            if !s.latched || s.remote.is_none() {
+                s.remote = Some(from);
+                s.latched = true;
+            }
+            (s.peer.clone(), s.negotiated.clone())
+        };
+        let (Some(peer), Some(source_negotiated)) = (peer, source_negotiated) else {
+            stats.dropped.fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
+        let destination = {
+            let mut p = lock(&peer.state);
+            let Some(peer_negotiated) = p.negotiated.clone() else {
+                stats.dropped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            };
+            if p.map_source.as_ref() != Some(&source_negotiated) {
+                p.rewriter
+                    .set_payload_map(PayloadMap::between(&source_negotiated, &peer_negotiated));
+                p.map_source = Some(source_negotiated);
+            }
+            let forward = matches!(
+                p.rewriter.rewrite(clock::now(), packet),
+                Ok(r) if r.is_forward()
+            );
+            match (forward, p.remote) {
+                (true, Some(remote)) => remote,
+                _ => {
+                    stats.dropped.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+            }
+        };
+        if peer.rtp.try_send_to(packet, destination).is_ok() {
+            stats.rtp_out.fetch_add(1, Ordering::Relaxed);
+        } else {
+            stats.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+async fn rtcp_loop(endpoint: Arc<Endpoint>, epoch: Instant, stats: Arc<MediaStats>) {
+    let mut buf = vec![0u8; 2048];
+    while let Ok((_n, _from)) = endpoint.rtcp.recv_from(&mut buf).await {
+        endpoint.last_activity.store(elapsed_ms(epoch), Ordering::Relaxed);
+        stats.rtcp_in.fetch_add(1, Ordering::Relaxed);
+    }
+}
