@@ -3,7 +3,7 @@
 //! A leg is a media endpoint; a bridge connects endpoints. Every packet the switch sends
 //! toward a leg passes through that leg's [`rewrite::StreamRewriter`], so hold, transfer,
 //! conference and recording can re-bridge freely while the leg keeps seeing one continuous
-//! RTP stream (one SSRC, continuous sequence numbers and timestamps, RFC 3550 §8.2).
+//! RTP stream (one SSRC, continuous sequence numbers and timestamps, RFC 3550 §5.1).
 //!
 //! - [`rtp`]: RTP packet views and RTP/RTCP demultiplexing (RFC 3550, RFC 5761).
 //! - [`g711`]: µ-law and A-law companding and transcoding (ITU-T G.711).

@@ -1,5 +1,6 @@
 //! The outgoing RTP stream toward one leg, kept continuous across source changes
-//! (RFC 3550 §5.1, §8.2, Appendix A.1; RFC 7667 §3.2.1.3 "media-switching mixer").
+//! (RFC 3550 §5.1 and §7, sequence validation per Appendix A.1; the switch behaves as the
+//! "media-switching mixer" of RFC 7667).
 //!
 //! A B2BUA that anchors media re-bridges a leg's outgoing stream whenever the call changes:
 //! hold puts music in, transfer swaps the far party, a conference swaps in the mixer. The

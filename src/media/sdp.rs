@@ -772,7 +772,7 @@ fn write_connection(out: &mut String, ip: IpAddr) {
 
 fn write_milliseconds(out: &mut String, name: &str, duration: Duration) {
     let micros = duration.as_micros();
-    if micros % 1000 == 0 {
+    if micros.is_multiple_of(1000) {
         let _ = write!(out, "a={name}:{}\r\n", micros / 1000);
     } else {
         let _ = write!(out, "a={name}:{}\r\n", duration.as_secs_f64() * 1000.0);
