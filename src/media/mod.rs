@@ -1,1 +1,22 @@
-//! Media: RTP, G.711, SDP, stream rewriting (sans-IO).
+//! Media: the sans-IO building blocks the runtime uses to anchor RTP for a B2BUA.
+//!
+//! A leg is a media endpoint; a bridge connects endpoints. Every packet the switch sends
+//! toward a leg passes through that leg's [`rewrite::StreamRewriter`], so hold, transfer,
+//! conference and recording can re-bridge freely while the leg keeps seeing one continuous
+//! RTP stream (one SSRC, continuous sequence numbers and timestamps, RFC 3550 §5.1).
+//!
+//! - [`rtp`]: RTP packet views and RTP/RTCP demultiplexing (RFC 3550, RFC 5761).
+//! - [`g711`]: µ-law and A-law companding and transcoding (ITU-T G.711).
+//! - [`sdp`]: SDP parsing, rendering and offer/answer for one audio stream (RFC 8866,
+//!   RFC 3264).
+//! - [`rewrite`]: the continuous outgoing stream toward one leg.
+//! - [`ports`]: RTP/RTCP port pair allocation from the profile's range.
+//!
+//! Nothing here reads the clock or touches a socket: time is an `Instant` argument and the
+//! runtime binds the ports it is given.
+
+pub mod g711;
+pub mod ports;
+pub mod rewrite;
+pub mod rtp;
+pub mod sdp;
