@@ -103,7 +103,7 @@ impl Switch {
             layer: TransactionLayer::new(cfg.timing.clone()),
             registrar: Registrar::new(cfg.registrar.clone()),
             verifier,
-            ports: PortAllocator::new(cfg.rtp_ports.0, cfg.rtp_ports.1).expect("profile validated the port range"),
+            ports: PortAllocator::new(cfg.rtp_ports.0..=cfg.rtp_ports.1).expect("profile validated the port range"),
             rng,
             outputs: VecDeque::new(),
             calls: HashMap::new(),
@@ -202,19 +202,19 @@ impl Switch {
         let id = EndpointId(self.next_id());
         self.outputs.push_back(Output::Media(MediaCommand::Open {
             endpoint: id,
-            rtp_port: pair.rtp,
+            rtp_port: pair.rtp(),
         }));
-        let local = self.local_media(pair.rtp);
+        let local = self.local_media(pair.rtp());
         Some(Endpoint {
             id,
-            port: pair.rtp,
+            port: pair.rtp(),
             local,
             negotiated: None,
         })
     }
 
     pub(super) fn close_endpoint(&mut self, endpoint: &Endpoint) {
-        self.ports.release(crate::media::ports::PortPair::from_rtp(endpoint.port));
+        let _ = self.ports.release(endpoint.port);
         self.outputs.push_back(Output::Media(MediaCommand::Close { endpoint: endpoint.id }));
     }
 

@@ -15,7 +15,8 @@ use crate::media::rewrite::{PayloadMap, StreamRewriter, StreamStart};
 use crate::media::rtp::{Ssrc, is_rtcp};
 use crate::media::sdp::{Direction, Negotiated};
 use crate::runtime::clock;
-use rand::RngCore;
+use rand::rngs::SmallRng;
+use rand::{RngCore, SeedableRng};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -67,6 +68,7 @@ pub struct MediaEngine {
     events: mpsc::Sender<MediaEvent>,
     rtp_timeout: Duration,
     epoch: Instant,
+    rng: SmallRng,
     pub stats: Arc<MediaStats>,
 }
 
@@ -78,6 +80,7 @@ impl MediaEngine {
             events,
             rtp_timeout,
             epoch: clock::now(),
+            rng: SmallRng::from_os_rng(),
             stats: Arc::default(),
         }
     }
@@ -105,9 +108,8 @@ impl MediaEngine {
                 return;
             }
         };
-        let mut seed = rand::rngs::OsRng;
-        let ssrc = Ssrc(seed.next_u32());
-        let start = StreamStart::random(&mut seed);
+        let ssrc = Ssrc(self.rng.next_u32());
+        let start = StreamStart::random(&mut self.rng);
         let endpoint = Arc::new(Endpoint {
             rtp,
             rtcp,

@@ -1,0 +1,468 @@
+//! Integration test harness: a real switch process on loopback, SIPp peers, RTP captures.
+//!
+//! Every test picks its own ports (bound to port 0 first, so parallel tests never collide) and
+//! writes its own profile with its own RTP range and database. Every wait is bounded.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
+
+pub const SIPP_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sipp");
+
+/// Lab password of extension `user` in the test profile.
+pub fn password(user: &str) -> String {
+    format!("lab-{user}-secret")
+}
+
+/// A UDP port that was free a moment ago (the OS picked it).
+pub fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A port free for both UDP and TCP.
+pub fn free_port() -> u16 {
+    loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// A block of `len` consecutive ports no other test in this process uses (RTP ranges, SIPp
+/// media ports). Spread by process id so parallel test binaries don't collide either.
+pub fn port_block(len: u16) -> u16 {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 30_000 + (std::process::id() % 60) as u16 * 500;
+    loop {
+        let start = base + NEXT.fetch_add(len, Ordering::SeqCst) % 480;
+        let start = start & !1;
+        if (start..start + len).all(|p| UdpSocket::bind(("127.0.0.1", p)).is_ok()) {
+            return start;
+        }
+    }
+}
+
+/// Options for a switch under test.
+#[derive(Clone)]
+pub struct SwitchOptions {
+    pub t1_ms: u64,
+    pub ring_timeout_secs: u64,
+    pub rtp_timeout_secs: u64,
+    pub database: Option<String>,
+    pub sip_port: Option<u16>,
+    pub dir: Option<PathBuf>,
+}
+
+impl Default for SwitchOptions {
+    fn default() -> Self {
+        SwitchOptions {
+            t1_ms: 500,
+            ring_timeout_secs: 30,
+            rtp_timeout_secs: 60,
+            database: None,
+            sip_port: None,
+            dir: None,
+        }
+    }
+}
+
+/// A running `switchboard` process, killed on drop.
+pub struct SwitchProcess {
+    child: Child,
+    pub sip: SocketAddr,
+    pub http: SocketAddr,
+    pub dir: PathBuf,
+    pub database: String,
+    log: PathBuf,
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    static N: AtomicU16 = AtomicU16::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "switchboard-test-{}-{}-{}",
+        tag,
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+impl SwitchProcess {
+    pub fn start(opts: SwitchOptions) -> SwitchProcess {
+        let dir = opts.dir.clone().unwrap_or_else(|| temp_dir("sw"));
+        let sip_port = opts.sip_port.unwrap_or_else(free_port);
+        let http_port = free_port();
+        let rtp = port_block(40);
+        let default = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/sip-profiles/default.toml")).unwrap();
+        let profile = default
+            .replace("t1_ms = 500", &format!("t1_ms = {}", opts.t1_ms))
+            .replace("ring_timeout_secs = 30", &format!("ring_timeout_secs = {}", opts.ring_timeout_secs))
+            .replace("rtp_timeout_secs = 60", &format!("rtp_timeout_secs = {}", opts.rtp_timeout_secs))
+            .replace("rtp_port_min = 20000", &format!("rtp_port_min = {rtp}"))
+            .replace("rtp_port_max = 30000", &format!("rtp_port_max = {}", rtp + 39));
+        let profile_path = dir.join("profile.toml");
+        std::fs::write(&profile_path, profile).unwrap();
+        let database = opts
+            .database
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", dir.join("switchboard.db").display()));
+        let log = dir.join("switch.log");
+        let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .arg("--profile")
+            .arg(&profile_path)
+            .args(["--sip-listen", &format!("127.0.0.1:{sip_port}")])
+            .args(["--http-listen", &format!("127.0.0.1:{http_port}")])
+            .args(["--database", &database])
+            .arg("--recordings")
+            .arg(dir.join("recordings"))
+            .env("RUST_LOG", "switchboard=debug,info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("the switchboard binary runs");
+        let sw = SwitchProcess {
+            child,
+            sip: format!("127.0.0.1:{sip_port}").parse().unwrap(),
+            http: format!("127.0.0.1:{http_port}").parse().unwrap(),
+            dir,
+            database,
+            log,
+        };
+        sw.wait_ready();
+        sw
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok((200, _)) = http_get(self.http, "/api/v1/health") {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("switch did not start; log:\n{}", self.log());
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("switch did not stop on SIGTERM; log:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Kills with SIGKILL (crash).
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// CDRs as JSON.
+    pub fn cdrs(&self, query: &str) -> serde_json::Value {
+        let (status, body) = http_get(self.http, &format!("/api/v1/cdrs{query}")).unwrap();
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// Waits until `n` CDRs exist, bounded.
+    pub fn wait_for_cdrs(&self, n: u64) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let page = self.cdrs("");
+            if page["total"].as_u64() >= Some(n) || Instant::now() > deadline {
+                return page;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for SwitchProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP/1.1 GET over loopback (the test must not depend on the code under test).
+pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw)?;
+    let status = raw
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    // Chunked bodies: axum sends JSON with Content-Length, so this is rare; strip chunk lines.
+    let body = if raw.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        dechunk(&body)
+    } else {
+        body
+    };
+    Ok((status, body))
+}
+
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || after.len() < n {
+            break;
+        }
+        out.push_str(&after[..n]);
+        rest = after[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// One SIPp run.
+pub struct Sipp {
+    pub scenario: String,
+    pub port: u16,
+    pub media_port: Option<u16>,
+    pub args: Vec<String>,
+    pub transport: &'static str,
+}
+
+/// A SIPp process started in the background.
+pub struct SippRun {
+    child: Child,
+    name: String,
+    stdout: PathBuf,
+    started: Instant,
+}
+
+impl Sipp {
+    pub fn new(scenario: &str, port: u16) -> Sipp {
+        Sipp {
+            scenario: scenario.to_owned(),
+            port,
+            media_port: None,
+            args: Vec::new(),
+            transport: "u1",
+        }
+    }
+
+    pub fn arg(mut self, a: &str) -> Sipp {
+        self.args.push(a.to_owned());
+        self
+    }
+
+    pub fn key(mut self, k: &str, v: &str) -> Sipp {
+        self.args.extend(["-key".into(), k.into(), v.into()]);
+        self
+    }
+
+    pub fn auth(self, user: &str) -> Sipp {
+        let p = password(user);
+        self.arg("-au").arg(user).arg("-ap").arg(&p)
+    }
+
+    pub fn media(mut self, port: u16) -> Sipp {
+        self.media_port = Some(port);
+        self
+    }
+
+    pub fn tcp(mut self) -> Sipp {
+        self.transport = "t1";
+        self
+    }
+
+    /// Starts SIPp against `target` (client mode) or as a server when `target` is `None`.
+    pub fn spawn(&self, target: Option<SocketAddr>) -> SippRun {
+        let dir = temp_dir("sipp");
+        let stdout = dir.join("sipp.out");
+        let mut cmd = Command::new("sipp");
+        cmd.current_dir(&dir)
+            .arg("-sf")
+            .arg(Path::new(SIPP_DIR).join(format!("{}.xml", self.scenario)))
+            .args(["-i", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["-t", self.transport])
+            .args(["-m", "1", "-nostdin", "-timeout", "40s", "-timeout_error"])
+            .args(["-trace_err", "-trace_msg"]);
+        if let Some(mp) = self.media_port {
+            cmd.args(["-mi", "127.0.0.1", "-mp", &mp.to_string()]);
+        } else {
+            cmd.args(["-mi", "127.0.0.1", "-mp", &port_block(4).to_string()]);
+        }
+        cmd.args(&self.args);
+        if let Some(t) = target {
+            cmd.arg(t.to_string());
+        }
+        let child = cmd
+            .stdout(std::fs::File::create(&stdout).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sipp is installed (the README test command installs sip-tester)");
+        SippRun {
+            child,
+            name: self.scenario.clone(),
+            stdout: dir,
+            started: Instant::now(),
+        }
+    }
+
+    /// Runs to completion and asserts success.
+    pub fn run(&self, target: SocketAddr) {
+        self.spawn(Some(target)).expect_success();
+    }
+}
+
+impl SippRun {
+    /// Waits (bounded) and returns the exit code.
+    pub fn wait(mut self) -> (i32, String) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let code = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status.code().unwrap_or(-1);
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                break -2;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        (code, self.traces())
+    }
+
+    /// How long it has been running.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    fn traces(&self) -> String {
+        let mut out = format!("--- sipp {} ---\n", self.name);
+        if let Ok(entries) = std::fs::read_dir(&self.stdout) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.ends_with("errors.log") || name.ends_with("messages.log") {
+                    out.push_str(&format!("[{name}]\n"));
+                    out.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
+                }
+            }
+        }
+        out
+    }
+
+    /// Asserts SIPp exited 0 (all calls successful).
+    pub fn expect_success(self) {
+        let (code, traces) = self.wait();
+        assert_eq!(code, 0, "sipp failed with exit code {code}\n{traces}");
+    }
+
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Registers `user` from `port` with SIPp and asserts 200.
+pub fn register(switch: &SwitchProcess, user: &str, port: u16) {
+    Sipp::new("register", port)
+        .arg("-s")
+        .arg(user)
+        .auth(user)
+        .key("expires", "300")
+        .key("expect", "200")
+        .run(switch.sip);
+}
+
+/// A packet capture on loopback (tshark), counting UDP datagrams per destination port.
+pub struct Capture {
+    child: Child,
+    ports: Vec<u16>,
+}
+
+impl Capture {
+    pub fn start(ports: &[u16]) -> Capture {
+        let filter = ports
+            .iter()
+            .map(|p| format!("udp dst port {p}"))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        let mut child = Command::new("tshark")
+            .args(["-i", "lo", "-l", "-n", "-f", &filter, "-T", "fields", "-e", "udp.dstport"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("tshark is installed (the README test command installs it)");
+        // Wait until it is really capturing.
+        let stderr = child.stderr.take().unwrap();
+        let mut reader = BufReader::new(stderr);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut line = String::new();
+        while Instant::now() < deadline {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                break;
+            }
+            if line.contains("Capturing on") {
+                break;
+            }
+        }
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            let _ = reader.read_to_string(&mut sink);
+        });
+        Capture {
+            child,
+            ports: ports.to_vec(),
+        }
+    }
+
+    /// Stops and returns packets per destination port.
+    pub fn stop(mut self) -> HashMap<u16, usize> {
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
+        let mut out = String::new();
+        if let Some(mut stdout) = self.child.stdout.take() {
+            let _ = stdout.read_to_string(&mut out);
+        }
+        let _ = self.child.wait();
+        let mut counts: HashMap<u16, usize> = self.ports.iter().map(|p| (*p, 0)).collect();
+        for l in out.lines() {
+            if let Ok(p) = l.trim().parse::<u16>() {
+                *counts.entry(p).or_default() += 1;
+            }
+        }
+        counts
+    }
+}
+
+/// Sends raw bytes over UDP and returns the first response, if any arrives within `wait`.
+pub fn udp_exchange(to: SocketAddr, bytes: &[u8], wait: Duration) -> Option<String> {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(wait)).unwrap();
+    s.send_to(bytes, to).unwrap();
+    let mut buf = vec![0u8; 65_536];
+    match s.recv_from(&mut buf) {
+        Ok((n, _)) => Some(String::from_utf8_lossy(&buf[..n]).into_owned()),
+        Err(_) => None,
+    }
+}

@@ -1,0 +1,216 @@
+//! Registration and calls through a real switch process, driven by SIPp over loopback.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+#[test]
+fn register_refuses_a_wrong_password_accepts_the_right_one_and_unregisters() {
+    let sw = SwitchProcess::start(SwitchOptions::default());
+    let port = free_udp_port();
+    // Wrong password: the second REGISTER is challenged again, never accepted.
+    Sipp::new("register", port)
+        .arg("-s")
+        .arg("1001")
+        .arg("-au")
+        .arg("1001")
+        .arg("-ap")
+        .arg("not-the-password")
+        .key("expires", "300")
+        .key("expect", "401")
+        .run(sw.sip);
+    // An unknown user gets exactly the same answer.
+    Sipp::new("register", port)
+        .arg("-s")
+        .arg("7777")
+        .arg("-au")
+        .arg("7777")
+        .arg("-ap")
+        .arg("whatever")
+        .key("expires", "300")
+        .key("expect", "401")
+        .run(sw.sip);
+    register(&sw, "1001", port);
+    // Unregister with Expires: 0.
+    Sipp::new("register", port)
+        .arg("-s")
+        .arg("1001")
+        .auth("1001")
+        .key("expires", "0")
+        .key("expect", "200")
+        .run(sw.sip);
+    // With no binding left, a call to 1001 gets 480.
+    Sipp::new("uac_expect_failure", free_udp_port())
+        .arg("-s")
+        .arg("1001")
+        .auth("1000")
+        .key("code", "480")
+        .run(sw.sip);
+}
+
+/// Starts the callee's SIPp on the port it registered from.
+fn callee(sw: &SwitchProcess, scenario: &str, user: &str) -> (SippRun, u16, u16) {
+    let port = free_udp_port();
+    register(sw, user, port);
+    let media = port_block(4);
+    let run = Sipp::new(scenario, port).media(media).key("hold_ms", "2000").spawn(None);
+    std::thread::sleep(Duration::from_millis(300));
+    (run, port, media)
+}
+
+#[test]
+fn a_call_between_two_sipp_phones_connects_with_rtp_both_ways_and_leaves_a_cdr() {
+    let sw = SwitchProcess::start(SwitchOptions::default());
+    let (uas, _, callee_media) = callee(&sw, "uas_answer", "1001");
+    let caller_media = port_block(4);
+    let capture = Capture::start(&[caller_media, callee_media]);
+    Sipp::new("uac_call", free_udp_port())
+        .arg("-s")
+        .arg("1001")
+        .auth("1000")
+        .media(caller_media)
+        .key("hold_ms", "4000")
+        .run(sw.sip);
+    uas.expect_success();
+    let counts = capture.stop();
+    // g711a.pcap is 236 packets over 7 s; 4 s of talk carries well over 100 each way.
+    assert!(counts[&callee_media] >= 100, "callee received {counts:?}");
+    assert!(counts[&caller_media] >= 100, "caller received {counts:?}");
+    let page = sw.wait_for_cdrs(1);
+    let cdr = &page["items"][0];
+    assert_eq!(cdr["caller"], "1000");
+    assert_eq!(cdr["callee"], "1001");
+    assert_eq!(cdr["hangup_cause"], "normal_clearing");
+    assert_eq!(cdr["hangup_side"], "caller");
+    assert_eq!(cdr["sip_code"], 200);
+    assert!(cdr["duration_ms"].as_u64().unwrap() >= 3000, "{cdr}");
+    assert_eq!(cdr["legs"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn cancel_before_answer_gives_the_caller_487_and_cancels_the_callee() {
+    let sw = SwitchProcess::start(SwitchOptions::default());
+    let (uas, _, _) = callee(&sw, "uas_ring_until_cancel", "1002");
+    Sipp::new("uac_cancel", free_udp_port())
+        .arg("-s")
+        .arg("1002")
+        .auth("1000")
+        .run(sw.sip);
+    uas.expect_success();
+    let cdr = &sw.wait_for_cdrs(1)["items"][0];
+    assert_eq!(cdr["hangup_cause"], "cancelled");
+    assert_eq!(cdr["sip_code"], 487);
+}
+
+#[test]
+fn a_busy_callee_gives_the_caller_486() {
+    let sw = SwitchProcess::start(SwitchOptions::default());
+    let port = free_udp_port();
+    register(&sw, "1003", port);
+    let uas = Sipp::new("uas_reject", port)
+        .key("code", "486")
+        .key("reason", "Busy Here")
+        .spawn(None);
+    std::thread::sleep(Duration::from_millis(300));
+    Sipp::new("uac_expect_failure", free_udp_port())
+        .arg("-s")
+        .arg("1003")
+        .auth("1000")
+        .key("code", "486")
+        .run(sw.sip);
+    uas.expect_success();
+    let cdr = &sw.wait_for_cdrs(1)["items"][0];
+    assert_eq!(cdr["hangup_cause"], "busy");
+    assert_eq!(cdr["sip_code"], 486);
+}
+
+#[test]
+fn unknown_numbers_get_404() {
+    let sw = SwitchProcess::start(SwitchOptions::default());
+    Sipp::new("uac_expect_failure", free_udp_port())
+        .arg("-s")
+        .arg("5555")
+        .auth("1000")
+        .key("code", "404")
+        .run(sw.sip);
+}
+
+#[test]
+fn a_bye_from_the_callee_ends_the_call_on_both_legs() {
+    let sw = SwitchProcess::start(SwitchOptions::default());
+    let (uas, _, _) = callee(&sw, "uas_answer_then_hang_up", "1004");
+    Sipp::new("uac_callee_hangs_up", free_udp_port())
+        .arg("-s")
+        .arg("1004")
+        .auth("1000")
+        .run(sw.sip);
+    uas.expect_success();
+    let cdr = &sw.wait_for_cdrs(1)["items"][0];
+    assert_eq!(cdr["hangup_side"], "callee");
+    assert_eq!(cdr["hangup_cause"], "normal_clearing");
+}
+
+#[test]
+fn a_callee_that_answers_on_its_second_contact_wins_and_the_first_is_cancelled() {
+    let sw = SwitchProcess::start(SwitchOptions::default());
+    let first_port = free_udp_port();
+    let second_port = free_udp_port();
+    register(&sw, "1005", first_port);
+    register(&sw, "1005", second_port);
+    let first = Sipp::new("uas_ring_until_cancel", first_port).spawn(None);
+    let second = Sipp::new("uas_answer", second_port).media(port_block(4)).spawn(None);
+    std::thread::sleep(Duration::from_millis(300));
+    Sipp::new("uac_call", free_udp_port())
+        .arg("-s")
+        .arg("1005")
+        .auth("1000")
+        .key("hold_ms", "500")
+        .run(sw.sip);
+    first.expect_success();
+    second.expect_success();
+    let cdr = &sw.wait_for_cdrs(1)["items"][0];
+    let legs = cdr["legs"].as_array().unwrap();
+    assert_eq!(legs.len(), 3, "{cdr}");
+    let mut codes: Vec<u64> = legs[1..].iter().map(|l| l["final_code"].as_u64().unwrap()).collect();
+    codes.sort();
+    assert_eq!(codes, vec![200, 487]);
+}
+
+#[test]
+fn a_caller_that_never_acks_gets_retransmissions_then_a_bye() {
+    let sw = SwitchProcess::start(SwitchOptions {
+        t1_ms: 100,
+        ..SwitchOptions::default()
+    });
+    let (uas, _, _) = callee(&sw, "uas_answer_silent", "1006");
+    let caller = Sipp::new("uac_no_ack", free_udp_port())
+        .arg("-s")
+        .arg("1006")
+        .auth("1000")
+        .spawn(Some(sw.sip));
+    let (code, traces) = caller.wait();
+    assert_eq!(code, 0, "{traces}");
+    // The 200 was sent more than once before the switch gave up (64*T1 = 6.4 s).
+    let oks = traces.matches("SIP/2.0 200 OK").count();
+    assert!(oks >= 3, "expected 2xx retransmissions, saw {oks}\n{traces}");
+    uas.expect_success();
+}
+
+#[test]
+fn rtp_inactivity_ends_the_call_with_bye_on_both_legs() {
+    let sw = SwitchProcess::start(SwitchOptions {
+        rtp_timeout_secs: 2,
+        ..SwitchOptions::default()
+    });
+    let (uas, _, _) = callee(&sw, "uas_answer_silent", "1007");
+    Sipp::new("uac_callee_hangs_up", free_udp_port())
+        .arg("-s")
+        .arg("1007")
+        .auth("1000")
+        .run(sw.sip);
+    uas.expect_success();
+    let cdr = &sw.wait_for_cdrs(1)["items"][0];
+    assert_eq!(cdr["hangup_cause"], "rtp_timeout");
+    assert_eq!(cdr["hangup_side"], "switch");
+}
