@@ -43,6 +43,8 @@ fn main() -> anyhow::Result<()> {
         recordings: args.recordings,
     }
     .apply(&mut profile)?;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(runtime::run(profile))
 }

@@ -54,7 +54,10 @@ fn callee(sw: &SwitchProcess, scenario: &str, user: &str) -> (SippRun, u16, u16)
     let port = free_udp_port();
     register(sw, user, port);
     let media = port_block(4);
-    let run = Sipp::new(scenario, port).media(media).key("hold_ms", "2000").spawn(None);
+    let run = Sipp::new(scenario, port)
+        .media(media)
+        .key("hold_ms", "2000")
+        .spawn(None);
     std::thread::sleep(Duration::from_millis(300));
     (run, port, media)
 }
@@ -159,7 +162,9 @@ fn a_callee_that_answers_on_its_second_contact_wins_and_the_first_is_cancelled()
     register(&sw, "1005", first_port);
     register(&sw, "1005", second_port);
     let first = Sipp::new("uas_ring_until_cancel", first_port).spawn(None);
-    let second = Sipp::new("uas_answer", second_port).media(port_block(4)).spawn(None);
+    let second = Sipp::new("uas_answer", second_port)
+        .media(port_block(4))
+        .spawn(None);
     std::thread::sleep(Duration::from_millis(300));
     Sipp::new("uac_call", free_udp_port())
         .arg("-s")
@@ -172,7 +177,10 @@ fn a_callee_that_answers_on_its_second_contact_wins_and_the_first_is_cancelled()
     let cdr = &sw.wait_for_cdrs(1)["items"][0];
     let legs = cdr["legs"].as_array().unwrap();
     assert_eq!(legs.len(), 3, "{cdr}");
-    let mut codes: Vec<u64> = legs[1..].iter().map(|l| l["final_code"].as_u64().unwrap()).collect();
+    let mut codes: Vec<u64> = legs[1..]
+        .iter()
+        .map(|l| l["final_code"].as_u64().unwrap())
+        .collect();
     codes.sort();
     assert_eq!(codes, vec![200, 487]);
 }
@@ -193,7 +201,10 @@ fn a_caller_that_never_acks_gets_retransmissions_then_a_bye() {
     assert_eq!(code, 0, "{traces}");
     // The 200 was sent more than once before the switch gave up (64*T1 = 6.4 s).
     let oks = traces.matches("SIP/2.0 200 OK").count();
-    assert!(oks >= 3, "expected 2xx retransmissions, saw {oks}\n{traces}");
+    assert!(
+        oks >= 3,
+        "expected 2xx retransmissions, saw {oks}\n{traces}"
+    );
     uas.expect_success();
 }
 

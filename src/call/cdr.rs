@@ -33,7 +33,12 @@ pub(super) fn build(call: &Call, ending: Ending, end_ms: i64, id: String) -> Cdr
         call_id: call.caller.dialog.call_id.clone(),
         role: "caller".into(),
         remote: call.caller.dialog.peer.to_string(),
-        codec: call.caller.endpoint.negotiated.as_ref().map(|n| n.codec.name.as_str().to_owned()),
+        codec: call
+            .caller
+            .endpoint
+            .negotiated
+            .as_ref()
+            .map(|n| n.codec.name.as_str().to_owned()),
         final_code: Some(sip_code),
     }];
     for (i, fork) in call.forks.iter().enumerate() {
@@ -42,7 +47,12 @@ pub(super) fn build(call: &Call, ending: Ending, end_ms: i64, id: String) -> Cdr
             role: "callee".into(),
             remote: fork.dest.to_string(),
             codec: (call.winner == Some(i))
-                .then(|| call.callee_endpoint.negotiated.as_ref().map(|n| n.codec.name.as_str().to_owned()))
+                .then(|| {
+                    call.callee_endpoint
+                        .negotiated
+                        .as_ref()
+                        .map(|n| n.codec.name.as_str().to_owned())
+                })
                 .flatten(),
             final_code: match fork.state {
                 ForkState::Answered => Some(200),

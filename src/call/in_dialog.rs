@@ -34,9 +34,13 @@ impl Switch {
 
     /// ACK for a 2xx (no transaction): stops our retransmissions; may carry the SDP answer.
     pub(super) fn on_ack(&mut self, _now: Instant, ack: Message) {
-        let Some((call_key, side)) = self.find_dialog(&ack) else { return };
+        let Some((call_key, side)) = self.find_dialog(&ack) else {
+            return;
+        };
         let seq = ack.cseq().map(|c| c.seq);
-        let Some(call) = self.calls.get_mut(&call_key) else { return };
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return;
+        };
         let pending = match side {
             Side::Caller => &mut call.caller.pending_2xx,
             Side::Callee => &mut call.callee_pending_2xx,
@@ -77,19 +81,30 @@ impl Switch {
                 };
                 self.end_call(now, call_key, ending, Some((key, request)));
             }
-            Some(Method::Invite | Method::Update | Method::Info) => self.relay_request(now, call_key, side, key, request),
+            Some(Method::Invite | Method::Update | Method::Info) => {
+                self.relay_request(now, call_key, side, key, request)
+            }
             Some(Method::Options) => {
                 let mut ok = Message::response_to(&request, 200, "OK");
                 ok.push("Allow", super::switch::ALLOW);
-                self.layer.send_response(now, &key, ok);
+                self.respond(now, &key, ok);
             }
             _ => self.respond_simple_to(now, &key, &request, 405, "Method Not Allowed"),
         }
     }
 
     /// Relays an in-dialog request to the other leg.
-    fn relay_request(&mut self, now: Instant, call_key: CallKey, from: Side, key: TransactionKey, request: Message) {
-        let Some(call) = self.calls.get(&call_key) else { return };
+    fn relay_request(
+        &mut self,
+        now: Instant,
+        call_key: CallKey,
+        from: Side,
+        key: TransactionKey,
+        request: Message,
+    ) {
+        let Some(call) = self.calls.get(&call_key) else {
+            return;
+        };
         let is_offer = matches!(request.method(), Some(Method::Invite | Method::Update));
         if call.state == CallState::Ended || call.winner.is_none() {
             self.respond_simple_to(now, &key, &request, 481, "Call/Transaction Does Not Exist");
@@ -98,10 +113,16 @@ impl Switch {
         if call.relay.is_some() && is_offer {
             let mut r = Message::response_to(&request, 491, "Request Pending");
             r.push("Retry-After", "1");
-            self.layer.send_response(now, &key, r);
+            self.respond(now, &key, r);
             return;
         }
         let to = from.other();
+        let to_reliable = match to {
+            Side::Caller => call.caller.dialog.reliable,
+            Side::Callee => call
+                .winner_leg()
+                .is_some_and(|l| l.transport == Transport::Tcp),
+        };
         // The sender's new media address and direction.
         let offer = SessionDescription::parse(request.body()).ok();
         if is_offer && offer.is_some() {
@@ -111,32 +132,40 @@ impl Switch {
             .as_ref()
             .and_then(|o| o.audio().map(|(_, m)| m.direction))
             .unwrap_or_default();
-        let transport = match to {
-            Side::Caller => {
-                if call.caller.dialog.reliable {
-                    Transport::Tcp
-                } else {
-                    Transport::Udp
-                }
-            }
-            Side::Callee => call.winner_leg().map(|l| l.transport).unwrap_or(Transport::Udp),
+        let transport = if to_reliable {
+            Transport::Tcp
+        } else {
+            Transport::Udp
         };
         let via = self.our_via(transport);
         let contact = self.our_contact(transport);
-        let Some(call) = self.calls.get_mut(&call_key) else { return };
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return;
+        };
         let method = request.method().cloned().unwrap_or(Method::Info);
         let endpoint = call.endpoint_mut(to);
         let body = if is_offer && offer.is_some() {
             endpoint.local.session_version += 1;
             let mut local = endpoint.local.clone();
             local.direction = direction;
-            Some(("application/sdp".to_owned(), Bytes::from(local.render_offer())))
+            Some((
+                "application/sdp".to_owned(),
+                Bytes::from(local.render_offer()),
+            ))
         } else if !request.body().is_empty() {
-            Some((request.header("Content-Type").unwrap_or("application/octet-stream").to_owned(), request.body().clone()))
+            Some((
+                request
+                    .header("Content-Type")
+                    .unwrap_or("application/octet-stream")
+                    .to_owned(),
+                request.body().clone(),
+            ))
         } else {
             None
         };
-        let Some(dialog) = call.dialog_mut(to) else { return };
+        let Some(dialog) = call.dialog_mut(to) else {
+            return;
+        };
         let mut out = dialog.request(method.clone());
         let peer = dialog.peer;
         let reliable = dialog.reliable;
@@ -147,10 +176,21 @@ impl Switch {
         if let Some((ct, body)) = body {
             out.set_body(&ct, body);
         }
-        let txn = self.layer.send_request(now, peer, reliable, out);
-        self.client_txns.insert(txn.clone(), ClientPurpose::Relay { call: call_key });
+        let Some(txn) = self.request(
+            now,
+            peer,
+            reliable,
+            out,
+            ClientPurpose::Relay { call: call_key },
+        ) else {
+            let r = Message::response_to(&request, 500, "Server Internal Error");
+            self.respond(now, &key, r);
+            return;
+        };
         self.server_txns.insert(key.clone(), call_key);
-        let Some(call) = self.calls.get_mut(&call_key) else { return };
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return;
+        };
         call.relay = Some(Relay {
             from,
             server_txn: key,
@@ -160,9 +200,19 @@ impl Switch {
     }
 
     /// A response to a relayed request: ACK a 2xx to re-INVITE and answer the original sender.
-    pub(super) fn on_relay_response(&mut self, now: Instant, call_key: CallKey, txn: TransactionKey, response: Message) {
-        let Some(call) = self.calls.get(&call_key) else { return };
-        let Some(relay) = call.relay.clone() else { return };
+    pub(super) fn on_relay_response(
+        &mut self,
+        now: Instant,
+        call_key: CallKey,
+        txn: TransactionKey,
+        response: Message,
+    ) {
+        let Some(call) = self.calls.get(&call_key) else {
+            return;
+        };
+        let Some(relay) = call.relay.clone() else {
+            return;
+        };
         if relay.client_txn != txn {
             return;
         }
@@ -175,11 +225,22 @@ impl Switch {
         if is_invite && (200..300).contains(&code) {
             let seq = response.cseq().map(|c| c.seq).unwrap_or_default();
             let transport = match to {
-                Side::Caller => if call.caller.dialog.reliable { Transport::Tcp } else { Transport::Udp },
-                Side::Callee => call.winner_leg().map(|l| l.transport).unwrap_or(Transport::Udp),
+                Side::Caller => {
+                    if call.caller.dialog.reliable {
+                        Transport::Tcp
+                    } else {
+                        Transport::Udp
+                    }
+                }
+                Side::Callee => call
+                    .winner_leg()
+                    .map(|l| l.transport)
+                    .unwrap_or(Transport::Udp),
             };
             let via = self.our_via(transport);
-            let Some(call) = self.calls.get_mut(&call_key) else { return };
+            let Some(call) = self.calls.get_mut(&call_key) else {
+                return;
+            };
             if let Some(dialog) = call.dialog_mut(to) {
                 dialog.refresh_target(&response);
                 let mut ack = dialog.ack(seq);
@@ -193,16 +254,27 @@ impl Switch {
             }
         }
         let answered_offer = (200..300).contains(&code)
-            && matches!(relay.request.method(), Some(Method::Invite | Method::Update))
+            && matches!(
+                relay.request.method(),
+                Some(Method::Invite | Method::Update)
+            )
             && !response.body().is_empty();
         if answered_offer {
             self.configure_from_answer(call_key, to, &response);
         }
-        let Some(call) = self.calls.get_mut(&call_key) else { return };
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return;
+        };
         call.relay = None;
         let mut reply = Message::response_to(&relay.request, code, response.reason().unwrap_or(""));
         if (200..300).contains(&code) {
-            if let Some(contact) = Some(self.our_contact(if self.calls[&call_key].caller.dialog.reliable { Transport::Tcp } else { Transport::Udp })) {
+            if let Some(contact) = Some(self.our_contact(
+                if self.calls[&call_key].caller.dialog.reliable {
+                    Transport::Tcp
+                } else {
+                    Transport::Udp
+                },
+            )) {
                 reply.push("Contact", contact);
             }
             let call = self.calls.get(&call_key).expect("call exists");
@@ -220,17 +292,29 @@ impl Switch {
                     reply.set_body("application/sdp", Bytes::from(answer.to_string()));
                 }
             } else if !response.body().is_empty() {
-                reply.set_body(response.header("Content-Type").unwrap_or("application/octet-stream"), response.body().clone());
+                reply.set_body(
+                    response
+                        .header("Content-Type")
+                        .unwrap_or("application/octet-stream"),
+                    response.body().clone(),
+                );
             }
         }
         if is_invite && (200..300).contains(&code) {
             self.send_relayed_2xx(now, call_key, relay.from, relay.server_txn, reply);
         } else {
-            self.layer.send_response(now, &relay.server_txn, reply);
+            self.respond(now, &relay.server_txn, reply);
         }
     }
 
-    fn send_relayed_2xx(&mut self, now: Instant, call_key: CallKey, side: Side, key: TransactionKey, ok: Message) {
+    fn send_relayed_2xx(
+        &mut self,
+        now: Instant,
+        call_key: CallKey,
+        side: Side,
+        key: TransactionKey,
+        ok: Message,
+    ) {
         match side {
             Side::Caller => {
                 // Same retransmission machinery as the initial 2xx.
@@ -245,7 +329,7 @@ impl Switch {
                     });
                     self.set_call_timer(now + t1, call_key, CallTimer::Retransmit2xx);
                 }
-                self.layer.send_response(now, &key, ok);
+                self.respond(now, &key, ok);
             }
             Side::Callee => {
                 if let Some(call) = self.calls.get_mut(&call_key) {
@@ -257,7 +341,7 @@ impl Switch {
                         give_up: now,
                     });
                 }
-                self.layer.send_response(now, &key, ok);
+                self.respond(now, &key, ok);
             }
         }
     }
@@ -284,7 +368,7 @@ impl Switch {
                 let relay = self.calls.get_mut(&call).and_then(|c| c.relay.take());
                 if let Some(relay) = relay {
                     let r = Message::response_to(&relay.request, 408, "Request Timeout");
-                    self.layer.send_response(now, &relay.server_txn, r);
+                    self.respond(now, &relay.server_txn, r);
                 }
                 self.end_call(now, call, Ending::Failed(408), None);
             }

@@ -18,29 +18,43 @@ use std::time::Instant;
 const MAX_FORKS: usize = 8;
 
 impl Switch {
-    pub(super) fn on_new_invite(&mut self, now: Instant, from: SocketAddr, transport: Transport, key: TransactionKey, request: Message) {
+    pub(super) fn on_new_invite(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        transport: Transport,
+        key: TransactionKey,
+        request: Message,
+    ) {
         if self.calls.len() >= self.cfg.max_calls {
             self.respond_simple_to(now, &key, &request, 503, "Service Unavailable");
             return;
         }
         // Body checks come before authentication so a phone learns at once what we accept.
-        if !request.body().is_empty() && request.content_type().as_deref() != Some("application/sdp") {
+        if !request.body().is_empty()
+            && request.content_type().as_deref() != Some("application/sdp")
+        {
             let mut r = Message::response_to(&request, 415, "Unsupported Media Type");
             self.add_to_tag(&mut r, &request);
             r.push("Accept", "application/sdp");
-            self.layer.send_response(now, &key, r);
+            self.respond(now, &key, r);
             return;
         }
         if let Some(accept) = request.header("Accept") {
             let ok = accept.split(',').any(|t| {
-                let t = t.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+                let t = t
+                    .split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_ascii_lowercase();
                 t == "application/sdp" || t == "application/*" || t == "*/*"
             });
             if !ok {
                 let mut r = Message::response_to(&request, 406, "Not Acceptable");
                 self.add_to_tag(&mut r, &request);
                 r.push("Accept", "application/sdp");
-                self.layer.send_response(now, &key, r);
+                self.respond(now, &key, r);
                 return;
             }
         }
@@ -90,8 +104,11 @@ impl Switch {
                     self.close_endpoint(&caller_endpoint);
                     let mut r = Message::response_to(&request, 488, "Not Acceptable Here");
                     self.add_to_tag(&mut r, &request);
-                    r.push("Warning", "304 switchboard \"Media type not available: PCMU or PCMA required\"");
-                    self.layer.send_response(now, &key, r);
+                    r.push(
+                        "Warning",
+                        "304 switchboard \"Media type not available: PCMU or PCMA required\"",
+                    );
+                    self.respond(now, &key, r);
                     return;
                 }
             }
@@ -102,24 +119,26 @@ impl Switch {
             return;
         };
         let local_tag = self.token(10);
-        let Some(dialog) = Dialog::as_uas(&request, local_tag, from, transport == Transport::Tcp) else {
+        let Some(dialog) = Dialog::as_uas(&request, local_tag, from, transport == Transport::Tcp)
+        else {
             self.close_endpoint(&caller_endpoint);
             self.close_endpoint(&callee_endpoint);
             self.respond_simple_to(now, &key, &request, 400, "Bad Request");
             return;
         };
         let trying = Message::response_to(&request, 100, "Trying");
-        self.layer.send_response(now, &key, trying);
+        self.respond(now, &key, trying);
 
         if let (Some(offer), Some(negotiated)) = (&offer, &caller_endpoint.negotiated) {
             let audio = offer.audio().map(|(_, m)| m);
-            self.outputs.push_back(Output::Media(MediaCommand::Configure {
-                endpoint: caller_endpoint.id,
-                remote: audio.and_then(|m| m.rtp_address()),
-                negotiated: negotiated.clone(),
-                direction: audio.map(|m| m.direction).unwrap_or_default(),
-                rtcp_mux: audio.is_some_and(|m| m.rtcp_mux),
-            }));
+            self.outputs
+                .push_back(Output::Media(MediaCommand::Configure {
+                    endpoint: caller_endpoint.id,
+                    remote: audio.and_then(|m| m.rtp_address()),
+                    negotiated: negotiated.clone(),
+                    direction: audio.map(|m| m.direction).unwrap_or_default(),
+                    rtcp_mux: audio.is_some_and(|m| m.rtcp_mux),
+                }));
         }
         self.outputs.push_back(Output::Media(MediaCommand::Bridge {
             a: caller_endpoint.id,
@@ -128,11 +147,12 @@ impl Switch {
 
         let call_key = CallKey(self.next_id());
         self.stats.calls_started += 1;
-        self.outputs.push_back(Output::Event(SwitchEvent::CallStarted {
-            call_id: request.call_id().unwrap_or_default().to_owned(),
-            caller: caller_user.clone(),
-            callee: callee_user.clone(),
-        }));
+        self.outputs
+            .push_back(Output::Event(SwitchEvent::CallStarted {
+                call_id: request.call_id().unwrap_or_default().to_owned(),
+                caller: caller_user.clone(),
+                callee: callee_user.clone(),
+            }));
         self.dialogs.insert(dialog.key(), (call_key, Side::Caller));
         self.server_txns.insert(key.clone(), call_key);
         let call = Call {
@@ -154,7 +174,6 @@ impl Switch {
             callee_endpoint,
             started_unix_ms: self.unix_ms(now),
             answered_unix_ms: None,
-            ring_deadline: now + self.cfg.ring_timeout,
             linger_until: None,
             relay: None,
             callee_pending_2xx: None,
@@ -162,7 +181,15 @@ impl Switch {
         self.calls.insert(call_key, call);
         self.set_call_timer(now + self.cfg.ring_timeout, call_key, CallTimer::Ring);
         for (contact, dest, transport) in targets {
-            self.start_fork(now, call_key, &request, &callee_user, contact, dest, transport);
+            self.start_fork(
+                now,
+                call_key,
+                &request,
+                &callee_user,
+                contact,
+                dest,
+                transport,
+            );
         }
     }
 
@@ -183,9 +210,15 @@ impl Switch {
         let mut from = original.from().expect("validated request has From");
         from.params.retain(|(n, _)| n != "tag");
         from.set_param("tag", Some(from_tag));
-        let max_forwards = original.max_forwards().unwrap_or(70).saturating_sub(1).max(1);
+        let max_forwards = original
+            .max_forwards()
+            .unwrap_or(70)
+            .saturating_sub(1)
+            .max(1);
         let contact_header = self.our_contact(transport);
-        let Some(call) = self.calls.get(&call_key) else { return };
+        let Some(call) = self.calls.get(&call_key) else {
+            return;
+        };
         let offer = call.callee_endpoint.local.render_offer();
         let domain = self.cfg.domain.clone();
         let mut invite = Message::request(Method::Invite, contact)
@@ -199,24 +232,49 @@ impl Switch {
             .with("Allow", super::switch::ALLOW)
             .with("User-Agent", "Switchboard");
         invite.set_body("application/sdp", Bytes::from(offer));
-        let txn = self.layer.send_request(now, dest, transport == Transport::Tcp, invite.clone());
-        let Some(call) = self.calls.get_mut(&call_key) else { return };
-        let index = call.forks.len();
+        let Some(index) = self.calls.get(&call_key).map(|c| c.forks.len()) else {
+            return;
+        };
+        let purpose = ClientPurpose::Fork {
+            call: call_key,
+            index,
+        };
+        if self
+            .request(
+                now,
+                dest,
+                transport == Transport::Tcp,
+                invite.clone(),
+                purpose,
+            )
+            .is_none()
+        {
+            return;
+        }
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return;
+        };
         call.forks.push(CalleeLeg {
             invite,
-            txn: txn.clone(),
             dest,
             transport,
             state: ForkState::Trying,
             dialog: None,
             ack: None,
         });
-        self.client_txns.insert(txn, ClientPurpose::Fork { call: call_key, index });
     }
 
     /// A response from a callee fork.
-    pub(super) fn on_fork_response(&mut self, now: Instant, call_key: CallKey, index: usize, response: Message) {
-        let Some(code) = response.status() else { return };
+    pub(super) fn on_fork_response(
+        &mut self,
+        now: Instant,
+        call_key: CallKey,
+        index: usize,
+        response: Message,
+    ) {
+        let Some(code) = response.status() else {
+            return;
+        };
         match code {
             100 => {}
             101..=199 => self.on_fork_provisional(now, call_key, index, response),
@@ -225,16 +283,25 @@ impl Switch {
         }
     }
 
-    fn on_fork_provisional(&mut self, now: Instant, call_key: CallKey, index: usize, response: Message) {
-        let Some(call) = self.calls.get_mut(&call_key) else { return };
-        let Some(fork) = call.forks.get_mut(index) else { return };
+    fn on_fork_provisional(
+        &mut self,
+        now: Instant,
+        call_key: CallKey,
+        index: usize,
+        response: Message,
+    ) {
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return;
+        };
+        let Some(fork) = call.forks.get_mut(index) else {
+            return;
+        };
         match fork.state {
             ForkState::CancelPending => {
                 fork.state = ForkState::Cancelled;
                 let cancel = cancel_for(&fork.invite);
                 let (dest, reliable) = (fork.dest, fork.transport == Transport::Tcp);
-                let txn = self.layer.send_request(now, dest, reliable, cancel);
-                self.client_txns.insert(txn, ClientPurpose::FireAndForget);
+                self.request(now, dest, reliable, cancel, ClientPurpose::FireAndForget);
                 return;
             }
             ForkState::Trying => fork.state = ForkState::Early,
@@ -243,11 +310,14 @@ impl Switch {
         if call.state != CallState::Routing || !call.caller.awaiting_final {
             return;
         }
-        let early_sdp = !response.body().is_empty() && response.content_type().as_deref() == Some("application/sdp");
+        let early_sdp = !response.body().is_empty()
+            && response.content_type().as_deref() == Some("application/sdp");
         if early_sdp {
             self.configure_from_answer(call_key, Side::Callee, &response);
         }
-        let Some(call) = self.calls.get(&call_key) else { return };
+        let Some(call) = self.calls.get(&call_key) else {
+            return;
+        };
         let code = response.status().unwrap_or(180);
         let reason = response.reason().unwrap_or("Ringing").to_owned();
         let mut relay = self.caller_response(call, code, &reason);
@@ -257,20 +327,32 @@ impl Switch {
             }
         }
         let key = call.caller.server_txn.clone();
-        self.layer.send_response(now, &key, relay);
+        self.respond(now, &key, relay);
     }
 
     fn on_fork_answer(&mut self, now: Instant, call_key: CallKey, index: usize, response: Message) {
-        let Some(call) = self.calls.get_mut(&call_key) else { return };
-        let Some(fork) = call.forks.get_mut(index) else { return };
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return;
+        };
+        let Some(fork) = call.forks.get_mut(index) else {
+            return;
+        };
         // A retransmitted 2xx of the winner gets the same ACK again (§13.2.2.4).
         if let Some(ack) = &fork.ack {
             let (to, transport, bytes) = (fork.dest, fork.transport, ack.clone());
-            self.outputs.push_back(Output::Transmit { to, transport, bytes });
+            self.outputs.push_back(Output::Transmit {
+                to,
+                transport,
+                bytes,
+            });
             return;
         }
-        let Some(mut dialog) = Dialog::as_uac(&fork.invite, &response, fork.dest, fork.transport == Transport::Tcp)
-        else {
+        let Some(mut dialog) = Dialog::as_uac(
+            &fork.invite,
+            &response,
+            fork.dest,
+            fork.transport == Transport::Tcp,
+        ) else {
             return;
         };
         let transport = fork.transport;
@@ -285,7 +367,10 @@ impl Switch {
             transport,
             bytes: ack_bytes.clone(),
         });
-        let Some(call) = self.calls.get_mut(&call_key) else { return };
+        let answered_at = self.unix_ms(now);
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return;
+        };
         let lost_race = call.winner.is_some() || call.state != CallState::Routing;
         let fork = &mut call.forks[index];
         fork.ack = Some(ack_bytes);
@@ -294,8 +379,13 @@ impl Switch {
             fork.state = ForkState::Cancelled;
             let mut bye = dialog.request(Method::Bye);
             bye.push_front("Via", self.our_via(transport));
-            let txn = self.layer.send_request(now, dest, transport == Transport::Tcp, bye);
-            self.client_txns.insert(txn, ClientPurpose::FireAndForget);
+            self.request(
+                now,
+                dest,
+                transport == Transport::Tcp,
+                bye,
+                ClientPurpose::FireAndForget,
+            );
             return;
         }
         fork.state = ForkState::Answered;
@@ -303,13 +393,22 @@ impl Switch {
         fork.dialog = Some(dialog);
         call.winner = Some(index);
         call.state = CallState::Answered;
-        call.answered_unix_ms = Some(self.unix_ms(now));
+        call.answered_unix_ms = Some(answered_at);
         self.stats.calls_answered += 1;
         self.cancel_other_forks(now, call_key, Some(index));
         self.configure_from_answer(call_key, Side::Callee, &response);
-        let Some(call) = self.calls.get(&call_key) else { return };
+        let Some(call) = self.calls.get(&call_key) else {
+            return;
+        };
         let mut ok = self.caller_response(call, 200, "OK");
-        ok.push("Contact", self.our_contact(if call.caller.dialog.reliable { Transport::Tcp } else { Transport::Udp }));
+        ok.push(
+            "Contact",
+            self.our_contact(if call.caller.dialog.reliable {
+                Transport::Tcp
+            } else {
+                Transport::Udp
+            }),
+        );
         ok.push("Allow", super::switch::ALLOW);
         let sdp = if call.caller.delayed_offer {
             Some(call.caller.endpoint.local.render_offer())
@@ -319,16 +418,19 @@ impl Switch {
         if let Some(sdp) = sdp {
             ok.set_body("application/sdp", Bytes::from(sdp));
         }
-        self.outputs.push_back(Output::Event(SwitchEvent::CallAnswered {
-            call_id: call.caller.dialog.call_id.clone(),
-        }));
+        self.outputs
+            .push_back(Output::Event(SwitchEvent::CallAnswered {
+                call_id: call.caller.dialog.call_id.clone(),
+            }));
         self.send_caller_2xx(now, call_key, ok);
     }
 
     /// Sends a 2xx to the caller through its transaction and keeps retransmitting it.
     pub(super) fn send_caller_2xx(&mut self, now: Instant, call_key: CallKey, ok: Message) {
         let t1 = self.cfg.timing.t1;
-        let Some(call) = self.calls.get_mut(&call_key) else { return };
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return;
+        };
         let key = call.caller.server_txn.clone();
         call.caller.awaiting_final = false;
         let reliable = call.caller.dialog.reliable;
@@ -352,13 +454,17 @@ impl Switch {
             });
             self.set_call_timer(now + t1 * 64, call_key, CallTimer::Retransmit2xx);
         }
-        self.layer.send_response(now, &key, ok);
+        self.respond(now, &key, ok);
     }
 
     pub(super) fn on_retransmit_2xx(&mut self, now: Instant, call_key: CallKey, at: Instant) {
         let t2 = self.cfg.timing.t2;
-        let Some(call) = self.calls.get_mut(&call_key) else { return };
-        let Some(pending) = call.caller.pending_2xx.as_mut() else { return };
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return;
+        };
+        let Some(pending) = call.caller.pending_2xx.as_mut() else {
+            return;
+        };
         if pending.next != at {
             return; // superseded timer entry
         }
@@ -384,8 +490,12 @@ impl Switch {
     }
 
     fn on_fork_failure(&mut self, now: Instant, call_key: CallKey, index: usize, code: u16) {
-        let Some(call) = self.calls.get_mut(&call_key) else { return };
-        let Some(fork) = call.forks.get_mut(index) else { return };
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return;
+        };
+        let Some(fork) = call.forks.get_mut(index) else {
+            return;
+        };
         if !matches!(fork.state, ForkState::Answered) {
             fork.state = ForkState::Failed(code);
         }
@@ -423,8 +533,15 @@ impl Switch {
     }
 
     /// CANCEL every fork still ringing except `keep`.
-    pub(super) fn cancel_other_forks(&mut self, now: Instant, call_key: CallKey, keep: Option<usize>) {
-        let Some(call) = self.calls.get_mut(&call_key) else { return };
+    pub(super) fn cancel_other_forks(
+        &mut self,
+        now: Instant,
+        call_key: CallKey,
+        keep: Option<usize>,
+    ) {
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return;
+        };
         let mut cancels = Vec::new();
         for (i, fork) in call.forks.iter_mut().enumerate() {
             if Some(i) == keep {
@@ -440,22 +557,33 @@ impl Switch {
             }
         }
         for (cancel, dest, transport) in cancels {
-            let txn = self.layer.send_request(now, dest, transport == Transport::Tcp, cancel);
-            self.client_txns.insert(txn, ClientPurpose::FireAndForget);
+            self.request(
+                now,
+                dest,
+                transport == Transport::Tcp,
+                cancel,
+                ClientPurpose::FireAndForget,
+            );
         }
     }
 
     /// CANCEL from the caller (RFC 3261 §9.2).
     pub(super) fn on_cancel(&mut self, now: Instant, key: TransactionKey, cancel: Message) {
         let invite_key = self.layer.find_invite_server_for_cancel(&cancel);
-        let call_key = invite_key.as_ref().and_then(|k| self.server_txns.get(k)).copied();
+        let call_key = invite_key
+            .as_ref()
+            .and_then(|k| self.server_txns.get(k))
+            .copied();
         match (invite_key, call_key) {
             (Some(_), Some(call_key)) => {
                 let mut ok = Message::response_to(&cancel, 200, "OK");
                 if let Some(call) = self.calls.get(&call_key) {
-                    ok.set("To", tagged_to(&call.caller.invite, &call.caller.dialog.local_tag));
+                    ok.set(
+                        "To",
+                        tagged_to(&call.caller.invite, &call.caller.dialog.local_tag),
+                    );
                 }
-                self.layer.send_response(now, &key, ok);
+                self.respond(now, &key, ok);
                 let ringing = self
                     .calls
                     .get(&call_key)
@@ -467,20 +595,29 @@ impl Switch {
             (Some(_), None) => {
                 // The INVITE is still being authenticated or already answered: nothing to stop.
                 let ok = Message::response_to(&cancel, 200, "OK");
-                self.layer.send_response(now, &key, ok);
+                self.respond(now, &key, ok);
             }
-            (None, _) => self.respond_simple_to(now, &key, &cancel, 481, "Call/Transaction Does Not Exist"),
+            (None, _) => {
+                self.respond_simple_to(now, &key, &cancel, 481, "Call/Transaction Does Not Exist")
+            }
         }
     }
 
     /// A response to the caller's INVITE with our To tag.
     pub(super) fn caller_response(&self, call: &Call, code: u16, reason: &str) -> Message {
         let mut r = Message::response_to(&call.caller.invite, code, reason);
-        r.set("To", tagged_to(&call.caller.invite, &call.caller.dialog.local_tag));
+        r.set(
+            "To",
+            tagged_to(&call.caller.invite, &call.caller.dialog.local_tag),
+        );
         if (101..300).contains(&code) {
             r.push(
                 "Contact",
-                self.our_contact(if call.caller.dialog.reliable { Transport::Tcp } else { Transport::Udp }),
+                self.our_contact(if call.caller.dialog.reliable {
+                    Transport::Tcp
+                } else {
+                    Transport::Udp
+                }),
             );
         }
         r
@@ -488,13 +625,31 @@ impl Switch {
 
     /// Configures one side's endpoint from the SDP in `message` (an answer to our offer, or a
     /// new offer in a re-INVITE).
-    pub(super) fn configure_from_answer(&mut self, call_key: CallKey, side: Side, message: &Message) {
-        let Ok(sdp) = SessionDescription::parse(message.body()) else { return };
-        let Some((_, audio)) = sdp.audio() else { return };
-        let Some(call) = self.calls.get_mut(&call_key) else { return };
+    pub(super) fn configure_from_answer(
+        &mut self,
+        call_key: CallKey,
+        side: Side,
+        message: &Message,
+    ) {
+        let Ok(sdp) = SessionDescription::parse(message.body()) else {
+            return;
+        };
+        let Some((_, audio)) = sdp.audio() else {
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return;
+        };
         let endpoint = call.endpoint_mut(side);
-        let supported: Vec<_> = endpoint.local.codecs.iter().map(|c| c.name.clone()).collect();
-        let Some(negotiated) = answer_codecs(audio, &supported) else { return };
+        let supported: Vec<_> = endpoint
+            .local
+            .codecs
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
+        let Some(negotiated) = answer_codecs(audio, &supported) else {
+            return;
+        };
         endpoint.negotiated = Some(negotiated.clone());
         let command = MediaCommand::Configure {
             endpoint: endpoint.id,
@@ -509,12 +664,20 @@ impl Switch {
     /// Ends a call however it stands: final answer or BYE to the caller, CANCEL or BYE to the
     /// callee, media released, CDR written. `bye_txn` is the BYE that ended it, whose 200
     /// waits for the CDR.
-    pub(super) fn end_call(&mut self, now: Instant, call_key: CallKey, ending: Ending, bye: Option<(TransactionKey, Message)>) {
-        let Some(call) = self.calls.get(&call_key) else { return };
+    pub(super) fn end_call(
+        &mut self,
+        now: Instant,
+        call_key: CallKey,
+        ending: Ending,
+        bye: Option<(TransactionKey, Message)>,
+    ) {
+        let Some(call) = self.calls.get(&call_key) else {
+            return;
+        };
         if call.state == CallState::Ended {
             if let Some((key, request)) = bye {
                 let ok = Message::response_to(&request, 200, "OK");
-                self.layer.send_response(now, &key, ok);
+                self.respond(now, &key, ok);
             }
             return;
         }
@@ -530,22 +693,29 @@ impl Switch {
             };
             let response = self.caller_response(call, code, reason);
             let key = call.caller.server_txn.clone();
-            self.layer.send_response(now, &key, response);
+            self.respond(now, &key, response);
         } else if ending != Ending::ByeFromCaller {
             let reliable = call.caller.dialog.reliable;
             let peer = call.caller.dialog.peer;
-            let transport = if reliable { Transport::Tcp } else { Transport::Udp };
+            let transport = if reliable {
+                Transport::Tcp
+            } else {
+                Transport::Udp
+            };
             let via = self.our_via(transport);
-            let Some(call) = self.calls.get_mut(&call_key) else { return };
+            let Some(call) = self.calls.get_mut(&call_key) else {
+                return;
+            };
             let mut bye = call.caller.dialog.request(Method::Bye);
             bye.push_front("Via", via);
-            let txn = self.layer.send_request(now, peer, reliable, bye);
-            self.client_txns.insert(txn, ClientPurpose::FireAndForget);
+            self.request(now, peer, reliable, bye, ClientPurpose::FireAndForget);
         }
         // Callee side.
         if answered {
             if ending != Ending::ByeFromCallee {
-                let Some(call) = self.calls.get(&call_key) else { return };
+                let Some(call) = self.calls.get(&call_key) else {
+                    return;
+                };
                 if let Some(leg) = call.winner_leg() {
                     let transport = leg.transport;
                     let via = self.our_via(transport);
@@ -555,8 +725,7 @@ impl Switch {
                         let mut bye = dialog.request(Method::Bye);
                         bye.push_front("Via", via);
                         let (dest, reliable) = (leg.dest, transport == Transport::Tcp);
-                        let txn = self.layer.send_request(now, dest, reliable, bye);
-                        self.client_txns.insert(txn, ClientPurpose::FireAndForget);
+                        self.request(now, dest, reliable, bye, ClientPurpose::FireAndForget);
                     }
                 }
             }
@@ -564,7 +733,9 @@ impl Switch {
             self.cancel_other_forks(now, call_key, None);
         }
         // Media and records.
-        let Some(call) = self.calls.get_mut(&call_key) else { return };
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return;
+        };
         call.state = CallState::Ended;
         call.caller.awaiting_final = false;
         call.caller.pending_2xx = None;
@@ -620,7 +791,11 @@ pub(super) fn best_failure(codes: &[u16]) -> u16 {
     if codes.contains(&486) {
         return 486;
     }
-    codes.iter().copied().min_by_key(|c| (c / 100, *c != 487)).unwrap_or(480)
+    codes
+        .iter()
+        .copied()
+        .min_by_key(|c| (c / 100, *c != 487))
+        .unwrap_or(480)
 }
 
 pub(super) fn failure_reason(code: u16) -> &'static str {

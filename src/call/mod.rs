@@ -19,8 +19,8 @@
 //! [`Output`]s, following the drain contract in the crate docs.
 
 mod cdr;
-mod invite;
 mod in_dialog;
+mod invite;
 mod model;
 mod register;
 mod switch;

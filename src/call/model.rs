@@ -70,11 +70,27 @@ pub enum MediaEvent {
 /// Call progress for observers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SwitchEvent {
-    Registered { aor: String, contact: String },
-    Unregistered { aor: String, contact: String },
-    CallStarted { call_id: String, caller: String, callee: String },
-    CallAnswered { call_id: String },
-    CallEnded { call_id: String, cause: String, code: u16 },
+    Registered {
+        aor: String,
+        contact: String,
+    },
+    Unregistered {
+        aor: String,
+        contact: String,
+    },
+    CallStarted {
+        call_id: String,
+        caller: String,
+        callee: String,
+    },
+    CallAnswered {
+        call_id: String,
+    },
+    CallEnded {
+        call_id: String,
+        cause: String,
+        code: u16,
+    },
 }
 
 /// The switch's side of one leg's media.
@@ -139,7 +155,6 @@ pub enum ForkState {
 #[derive(Debug)]
 pub struct CalleeLeg {
     pub invite: Message,
-    pub txn: TransactionKey,
     pub dest: SocketAddr,
     pub transport: Transport,
     pub state: ForkState,
@@ -174,7 +189,6 @@ pub struct Call {
     pub callee_endpoint: Endpoint,
     pub started_unix_ms: i64,
     pub answered_unix_ms: Option<i64>,
-    pub ring_deadline: Instant,
     /// When an ended call may be forgotten.
     pub linger_until: Option<Instant>,
     /// A re-INVITE/UPDATE relayed from one leg to the other and not yet answered.

@@ -20,19 +20,37 @@ impl Switch {
     /// Verifies `Authorization` (REGISTER, 401) or `Proxy-Authorization` (others, 407) and
     /// challenges when it is missing, wrong or stale. Unknown users and wrong passwords get
     /// byte-for-byte the same kind of answer, so extensions cannot be enumerated.
-    pub(super) fn authenticate(&mut self, now: Instant, key: &TransactionKey, request: &Message, registrar: bool) -> Auth {
-        let header = if registrar { "Authorization" } else { "Proxy-Authorization" };
-        let method = request.method().map(|m| m.as_str().to_owned()).unwrap_or_default();
+    pub(super) fn authenticate(
+        &mut self,
+        now: Instant,
+        key: &TransactionKey,
+        request: &Message,
+        registrar: bool,
+    ) -> Auth {
+        let header = if registrar {
+            "Authorization"
+        } else {
+            "Proxy-Authorization"
+        };
+        let method = request
+            .method()
+            .map(|m| m.as_str().to_owned())
+            .unwrap_or_default();
         let unix = self.unix(now);
         let mut stale = false;
         let realm = self.cfg.domain.clone();
         for value in request.headers_named(header) {
-            let Ok(creds) = Credentials::parse(value) else { continue };
+            let Ok(creds) = Credentials::parse(value) else {
+                continue;
+            };
             if !creds.realm.eq_ignore_ascii_case(&realm) {
                 continue;
             }
             let verdict = match self.password_of(&creds.username).map(str::to_owned) {
-                Some(password) => self.verifier.verify(unix, &creds, &method, &StoredSecret::Password(password)),
+                Some(password) => {
+                    self.verifier
+                        .verify(unix, &creds, &method, &StoredSecret::Password(password))
+                }
                 None => self.verifier.verify_unknown_user(unix, &creds, &method),
             };
             match verdict {
@@ -52,11 +70,18 @@ impl Switch {
         for challenge in challenges {
             response.push(challenge_header, challenge);
         }
-        self.layer.send_response(now, key, response);
+        self.respond(now, key, response);
         Auth::Challenged
     }
 
-    pub(super) fn on_register(&mut self, now: Instant, from: SocketAddr, transport: Transport, key: TransactionKey, request: Message) {
+    pub(super) fn on_register(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        transport: Transport,
+        key: TransactionKey,
+        request: Message,
+    ) {
         let to_uri = request.to().map(|t| t.uri).unwrap_or_default();
         let Ok(aor) = Aor::parse(&to_uri) else {
             self.respond_simple_to(now, &key, &request, 400, "Bad To Address");
@@ -115,19 +140,24 @@ impl Switch {
                 let mut ok = Message::response_to(&request, 200, "OK");
                 self.add_to_tag(&mut ok, &request);
                 for b in outcome.bindings {
-                    ok.push("Contact", format!("<{}>;expires={}", b.contact_uri, b.expires_param()));
+                    ok.push(
+                        "Contact",
+                        format!("<{}>;expires={}", b.contact_uri, b.expires_param()),
+                    );
                 }
                 ok.push("Date", httpdate(self.unix(now)));
-                self.layer.send_response(now, &key, ok);
+                self.respond(now, &key, ok);
             }
             Err(error) => {
                 let (code, reason) = error.status();
                 let mut response = Message::response_to(&request, code, reason);
                 self.add_to_tag(&mut response, &request);
-                if let crate::sip::registrar::RegisterError::IntervalTooBrief { min_expires } = error {
+                if let crate::sip::registrar::RegisterError::IntervalTooBrief { min_expires } =
+                    error
+                {
                     response.push("Min-Expires", min_expires.as_secs().to_string());
                 }
-                self.layer.send_response(now, &key, response);
+                self.respond(now, &key, response);
             }
         }
     }
@@ -153,7 +183,9 @@ fn httpdate(unix: std::time::Duration) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     format!(
         "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
@@ -171,7 +203,10 @@ fn httpdate(unix: std::time::Duration) -> String {
 mod tests {
     #[test]
     fn dates_are_rendered_in_imf_fixdate() {
-        assert_eq!(super::httpdate(std::time::Duration::from_secs(0)), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(
+            super::httpdate(std::time::Duration::from_secs(0)),
+            "Thu, 01 Jan 1970 00:00:00 GMT"
+        );
         assert_eq!(
             super::httpdate(std::time::Duration::from_secs(1_794_830_400)),
             "Sun, 15 Nov 2026 00:00:00 GMT"

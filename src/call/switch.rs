@@ -4,12 +4,13 @@ use super::cdr;
 use super::model::*;
 use crate::media::ports::PortAllocator;
 use crate::media::sdp::{Codec, Direction, LocalMedia};
-use crate::sip::digest::{NonceIssuer, Verifier};
 use crate::sip::dialog::DialogKey;
+use crate::sip::digest::{NonceIssuer, Verifier};
 use crate::sip::message::{Message, Method, ParseError, Rejection, uri_scheme};
 use crate::sip::registrar::{Registrar, RegistrarConfig, Transport};
 use crate::sip::transaction::{
-    Incoming, LayerOutput, TransactionEvent, TransactionKey, TransactionLayer, Timing,
+    Incoming, LayerConfig, LayerOutput, Timing, TransactionEvent, TransactionKey, TransactionLayer,
+    TryingPolicy,
 };
 use crate::sip::validate::validate_request;
 use rand::rngs::SmallRng;
@@ -61,8 +62,13 @@ pub(super) enum CallTimer {
 /// What a client transaction of ours was for.
 #[derive(Debug, Clone)]
 pub(super) enum ClientPurpose {
-    Fork { call: CallKey, index: usize },
-    Relay { call: CallKey },
+    Fork {
+        call: CallKey,
+        index: usize,
+    },
+    Relay {
+        call: CallKey,
+    },
     /// BYE or CANCEL whose answer does not matter.
     FireAndForget,
 }
@@ -100,10 +106,17 @@ impl Switch {
             .expect("a 32-byte secret is long enough");
         let verifier = Verifier::new(cfg.domain.clone(), issuer);
         Switch {
-            layer: TransactionLayer::new(cfg.timing.clone()),
+            layer: TransactionLayer::new(LayerConfig {
+                timing: cfg.timing,
+                max_transactions: 200_000,
+                // The TU answers every INVITE at once (a challenge, a lookup), so the standard
+                // 200 ms rule would only add a timer per call.
+                trying: TryingPolicy::After(Duration::from_millis(200)),
+            }),
             registrar: Registrar::new(cfg.registrar.clone()),
             verifier,
-            ports: PortAllocator::new(cfg.rtp_ports.0..=cfg.rtp_ports.1).expect("profile validated the port range"),
+            ports: PortAllocator::new(cfg.rtp_ports.0..=cfg.rtp_ports.1)
+                .expect("profile validated the port range"),
             rng,
             outputs: VecDeque::new(),
             calls: HashMap::new(),
@@ -152,7 +165,8 @@ impl Switch {
     /// Our Via for a request leaving on `transport`.
     pub(super) fn our_via(&mut self, transport: Transport) -> String {
         let branch = self.new_branch();
-        let host = crate::sip::message::host_for_uri(&self.advertised_ip().to_string()).into_owned();
+        let host =
+            crate::sip::message::host_for_uri(&self.advertised_ip().to_string()).into_owned();
         format!(
             "SIP/2.0/{} {}:{};branch={branch};rport",
             transport_name(transport),
@@ -163,7 +177,8 @@ impl Switch {
 
     /// Our Contact for a leg on `transport`.
     pub(super) fn our_contact(&self, transport: Transport) -> String {
-        let host = crate::sip::message::host_for_uri(&self.advertised_ip().to_string()).into_owned();
+        let host =
+            crate::sip::message::host_for_uri(&self.advertised_ip().to_string()).into_owned();
         let mut c = format!("<sip:switchboard@{}:{}", host, self.cfg.advertised.port());
         if transport == Transport::Tcp {
             c.push_str(";transport=tcp");
@@ -186,7 +201,9 @@ impl Switch {
             codecs: vec![
                 Codec::pcmu(),
                 Codec::pcma(),
-                Codec::telephone_event(crate::media::rtp::PayloadType::new(101).expect("101 is a valid payload type")),
+                Codec::telephone_event(
+                    crate::media::rtp::PayloadType::new(101).expect("101 is a valid payload type"),
+                ),
             ],
             direction: Direction::SendRecv,
             session_id,
@@ -215,7 +232,9 @@ impl Switch {
 
     pub(super) fn close_endpoint(&mut self, endpoint: &Endpoint) {
         let _ = self.ports.release(endpoint.port);
-        self.outputs.push_back(Output::Media(MediaCommand::Close { endpoint: endpoint.id }));
+        self.outputs.push_back(Output::Media(MediaCommand::Close {
+            endpoint: endpoint.id,
+        }));
     }
 
     pub(super) fn set_call_timer(&mut self, at: Instant, call: CallKey, timer: CallTimer) {
@@ -233,7 +252,13 @@ impl Switch {
     }
 
     /// Bytes from the network.
-    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, transport: Transport, bytes: &[u8]) {
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        transport: Transport,
+        bytes: &[u8],
+    ) {
         if !self.advance(now) {
             return;
         }
@@ -254,7 +279,10 @@ impl Switch {
                 self.reject_stateless(&message, from, transport, rejection);
                 return;
             }
-        } else if message.top_via().is_none() || message.cseq().is_none() || message.call_id().is_none() {
+        } else if message.top_via().is_none()
+            || message.cseq().is_none()
+            || message.call_id().is_none()
+        {
             self.stats.unparseable += 1;
             return;
         }
@@ -266,8 +294,13 @@ impl Switch {
                 reply_to = response_destination(&via, from, transport);
             }
         }
-        let incoming = self.layer.handle_message(now, reply_to, transport == Transport::Tcp, message);
-        self.on_incoming(now, from, transport, incoming);
+        match self.layer.handle_message(now, reply_to, message) {
+            Ok(incoming) => self.on_incoming(now, reply_to, transport, incoming),
+            Err(error) => {
+                self.stats.unparseable += 1;
+                tracing::debug!(%from, %error, "message dropped by the transaction layer");
+            }
+        }
         self.drain_layer(now);
     }
 
@@ -300,7 +333,7 @@ impl Switch {
             return;
         }
         if let Some((key, response)) = self.held_replies.remove(&token) {
-            self.layer.send_response(now, &key, response);
+            self.respond(now, &key, response);
         }
         self.drain_layer(now);
     }
@@ -332,7 +365,12 @@ impl Switch {
     }
 
     /// Loads a binding persisted before a restart.
-    pub fn restore_binding(&mut self, now: Instant, aor: &str, binding: crate::sip::registrar::PersistedBinding) {
+    pub fn restore_binding(
+        &mut self,
+        now: Instant,
+        aor: &str,
+        binding: crate::sip::registrar::PersistedBinding,
+    ) {
         if let Ok(aor) = crate::sip::registrar::Aor::parse(aor) {
             let now_unix = self.unix(now).as_secs();
             self.registrar.restore(now, now_unix, aor, binding);
@@ -371,9 +409,17 @@ impl Switch {
             while let Some(out) = self.layer.poll_output() {
                 progressed = true;
                 match out {
-                    LayerOutput::Transmit { to, reliable, bytes } => self.outputs.push_back(Output::Transmit {
+                    LayerOutput::Transmit {
                         to,
-                        transport: if reliable { Transport::Tcp } else { Transport::Udp },
+                        reliable,
+                        bytes,
+                    } => self.outputs.push_back(Output::Transmit {
+                        to,
+                        transport: if reliable {
+                            Transport::Tcp
+                        } else {
+                            Transport::Udp
+                        },
                         bytes,
                     }),
                     LayerOutput::Event(key, event) => self.on_transaction_event(now, key, event),
@@ -393,36 +439,51 @@ impl Switch {
         use crate::sip::registrar::Output as R;
         match out {
             R::Persist(change) => self.outputs.push_back(Output::PersistBinding(change)),
-            R::Registered { aor, contact } => self.outputs.push_back(Output::Event(SwitchEvent::Registered {
-                aor: aor.to_string(),
-                contact,
-            })),
-            R::Unregistered { aor, contact } | R::BindingExpired { aor, contact } => {
-                self.outputs.push_back(Output::Event(SwitchEvent::Unregistered {
+            R::Registered { aor, contact } => {
+                self.outputs
+                    .push_back(Output::Event(SwitchEvent::Registered {
+                        aor: aor.to_string(),
+                        contact,
+                    }))
+            }
+            R::Unregistered { aor, contact } | R::BindingExpired { aor, contact } => self
+                .outputs
+                .push_back(Output::Event(SwitchEvent::Unregistered {
                     aor: aor.to_string(),
                     contact,
-                }))
-            }
+                })),
         }
     }
 
-    fn on_incoming(&mut self, now: Instant, from: SocketAddr, transport: Transport, incoming: Incoming) {
+    fn on_incoming(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        transport: Transport,
+        incoming: Incoming,
+    ) {
         match incoming {
             Incoming::Absorbed => {}
-            Incoming::Request { key, request } => self.on_request(now, from, transport, key, request),
-            Incoming::Ack(ack) => self.on_ack(now, ack),
+            Incoming::Request { key, request } => {
+                self.on_request(now, from, transport, key, request)
+            }
+            Incoming::Ack { ack, .. } => self.on_ack(now, ack),
             Incoming::Response { key, response } => self.on_response(now, key, response),
-            Incoming::Stray(message) => self.on_stray(now, from, transport, message),
-            Incoming::Overloaded { key } => {
-                self.respond_simple(now, &key, 503, "Service Unavailable");
+            Incoming::StrayResponse(message) => self.on_stray(now, from, transport, message),
+            Incoming::Overloaded(request) => {
+                if !matches!(request.method(), Some(Method::Ack)) {
+                    let mut r = Message::response_to(&request, 503, "Service Unavailable");
+                    r.push("Retry-After", "5");
+                    self.layer
+                        .transmit_stateless(from, transport == Transport::Tcp, &r);
+                }
             }
         }
     }
 
     fn on_transaction_event(&mut self, now: Instant, key: TransactionKey, event: TransactionEvent) {
         match event {
-            TransactionEvent::Response(response) => self.on_response(now, key, response),
-            TransactionEvent::Timeout => {
+            TransactionEvent::Timeout | TransactionEvent::TransportError => {
                 if let Some(purpose) = self.client_txns.remove(&key) {
                     self.on_client_timeout(now, purpose);
                 }
@@ -437,14 +498,29 @@ impl Switch {
 
     /// A 2xx retransmission to an INVITE of ours arrives outside any transaction (RFC 6026
     /// keeps the transaction for them, but a stray one after that still needs our ACK again).
-    fn on_stray(&mut self, _now: Instant, _from: SocketAddr, _transport: Transport, message: Message) {
+    fn on_stray(
+        &mut self,
+        _now: Instant,
+        _from: SocketAddr,
+        _transport: Transport,
+        message: Message,
+    ) {
         if message.is_response() {
             tracing::trace!(call_id = message.call_id(), "stray response ignored");
         }
     }
 
-    fn on_request(&mut self, now: Instant, from: SocketAddr, transport: Transport, key: TransactionKey, request: Message) {
-        let Some(method) = request.method().cloned() else { return };
+    fn on_request(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        transport: Transport,
+        key: TransactionKey,
+        request: Message,
+    ) {
+        let Some(method) = request.method().cloned() else {
+            return;
+        };
         if let Some(rejection) = self.precheck(&request) {
             let mut response = Message::response_to(&request, rejection.code, rejection.reason);
             self.add_to_tag(&mut response, &request);
@@ -455,7 +531,7 @@ impl Switch {
             if rejection.code == 405 || rejection.code == 501 {
                 response.push("Allow", ALLOW);
             }
-            self.layer.send_response(now, &key, response);
+            self.respond(now, &key, response);
             return;
         }
         let in_dialog = request.to_tag().is_some();
@@ -467,7 +543,7 @@ impl Switch {
                 ok.push("Allow", ALLOW);
                 ok.push("Accept", "application/sdp");
                 ok.push("Supported", "");
-                self.layer.send_response(now, &key, ok);
+                self.respond(now, &key, ok);
             }
             Method::Invite if !in_dialog => self.on_new_invite(now, from, transport, key, request),
             Method::Cancel => self.on_cancel(now, key, request),
@@ -493,7 +569,9 @@ impl Switch {
         if !matches!(scheme.as_deref(), Some("sip" | "sips")) {
             return Some(Rejection::new(416, "Unsupported URI Scheme"));
         }
-        if request.max_forwards() == Some(0) && !matches!(method, Method::Options | Method::Register) {
+        if request.max_forwards() == Some(0)
+            && !matches!(method, Method::Options | Method::Register)
+        {
             return Some(Rejection::new(483, "Too Many Hops"));
         }
         let required = request.option_tags("Require");
@@ -504,7 +582,13 @@ impl Switch {
     }
 
     /// A response for a request we answer without creating state (malformed input).
-    fn reject_stateless(&mut self, request: &Message, from: SocketAddr, transport: Transport, rejection: Rejection) {
+    fn reject_stateless(
+        &mut self,
+        request: &Message,
+        from: SocketAddr,
+        transport: Transport,
+        rejection: Rejection,
+    ) {
         self.stats.rejected_malformed += 1;
         if request.is_response() || matches!(request.method(), Some(Method::Ack)) {
             return;
@@ -536,18 +620,47 @@ impl Switch {
         }
     }
 
-    pub(super) fn respond_simple_to(&mut self, now: Instant, key: &TransactionKey, request: &Message, code: u16, reason: &str) {
+    pub(super) fn respond_simple_to(
+        &mut self,
+        now: Instant,
+        key: &TransactionKey,
+        request: &Message,
+        code: u16,
+        reason: &str,
+    ) {
         let mut response = Message::response_to(request, code, reason);
         self.add_to_tag(&mut response, request);
         if code == 405 || code == 501 {
             response.push("Allow", ALLOW);
         }
-        self.layer.send_response(now, key, response);
+        self.respond(now, key, response);
     }
 
-    fn respond_simple(&mut self, now: Instant, key: &TransactionKey, code: u16, reason: &str) {
-        if let Some(request) = self.layer.request_of(key).cloned() {
-            self.respond_simple_to(now, key, &request, code, reason);
+    /// Sends the TU's response through its server transaction.
+    pub(super) fn respond(&mut self, now: Instant, key: &TransactionKey, response: Message) {
+        if let Err(error) = self.layer.send_response(now, key, response) {
+            tracing::debug!(%error, "response not sent");
+        }
+    }
+
+    /// Starts a client transaction and remembers what it is for.
+    pub(super) fn request(
+        &mut self,
+        now: Instant,
+        dest: SocketAddr,
+        reliable: bool,
+        request: Message,
+        purpose: ClientPurpose,
+    ) -> Option<TransactionKey> {
+        match self.layer.send_request(now, dest, reliable, request) {
+            Ok(key) => {
+                self.client_txns.insert(key.clone(), purpose);
+                Some(key)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "request not sent");
+                None
+            }
         }
     }
 
@@ -581,15 +694,22 @@ impl Switch {
     }
 
     /// Builds and stores the CDR; returns the token to hold a reply on.
-    pub(super) fn persist_cdr(&mut self, now: Instant, call: CallKey, ending: Ending) -> Option<u64> {
+    pub(super) fn persist_cdr(
+        &mut self,
+        now: Instant,
+        call: CallKey,
+        ending: Ending,
+    ) -> Option<u64> {
         let end_ms = self.unix_ms(now);
-        let record = cdr::build(self.calls.get(&call)?, ending, end_ms, self.token(24));
+        let id = self.token(24);
+        let record = cdr::build(self.calls.get(&call)?, ending, end_ms, id);
         let token = self.next_id();
-        self.outputs.push_back(Output::Event(SwitchEvent::CallEnded {
-            call_id: record.call_id.clone(),
-            cause: record.hangup_cause.as_str().to_owned(),
-            code: record.sip_code,
-        }));
+        self.outputs
+            .push_back(Output::Event(SwitchEvent::CallEnded {
+                call_id: record.call_id.clone(),
+                cause: record.hangup_cause.as_str().to_owned(),
+                code: record.sip_code,
+            }));
         self.outputs.push_back(Output::PersistCdr {
             token,
             cdr: Box::new(record),
@@ -600,7 +720,11 @@ impl Switch {
 
 /// Where a response goes (RFC 3261 §18.2.2 and RFC 3581 §4): back over the connection for
 /// TCP; for UDP to `received`:`rport` when the client asked for rport, else to the Via's port.
-pub(super) fn response_destination(via: &crate::sip::message::Via, from: SocketAddr, transport: Transport) -> SocketAddr {
+pub(super) fn response_destination(
+    via: &crate::sip::message::Via,
+    from: SocketAddr,
+    transport: Transport,
+) -> SocketAddr {
     if transport == Transport::Tcp || via.param("rport").is_some() {
         return from;
     }
@@ -613,7 +737,9 @@ pub(super) fn response_destination(via: &crate::sip::message::Via, from: SocketA
 
 /// Adds `received` (and fills `rport`) to the top Via of a request (RFC 3261 §18.2.1, RFC 3581).
 fn stamp_received(request: &mut Message, from: SocketAddr) {
-    let Some(mut via) = request.top_via() else { return };
+    let Some(mut via) = request.top_via() else {
+        return;
+    };
     let wants_rport = via.param("rport").is_some();
     if wants_rport {
         via.set_param("rport", Some(from.port().to_string()));

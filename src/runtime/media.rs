@@ -73,7 +73,11 @@ pub struct MediaEngine {
 }
 
 impl MediaEngine {
-    pub fn new(bind_ip: IpAddr, rtp_timeout: Duration, events: mpsc::Sender<MediaEvent>) -> MediaEngine {
+    pub fn new(
+        bind_ip: IpAddr,
+        rtp_timeout: Duration,
+        events: mpsc::Sender<MediaEvent>,
+    ) -> MediaEngine {
         MediaEngine {
             bind_ip,
             endpoints: HashMap::new(),
@@ -104,7 +108,9 @@ impl MediaEngine {
             Ok(s) => s,
             Err(error) => {
                 tracing::warn!(port = rtp_port, %error, "cannot bind media ports");
-                let _ = self.events.try_send(MediaEvent::OpenFailed { endpoint: id });
+                let _ = self
+                    .events
+                    .try_send(MediaEvent::OpenFailed { endpoint: id });
                 return;
             }
         };
@@ -153,7 +159,9 @@ impl MediaEngine {
         negotiated: Negotiated,
         direction: Direction,
     ) {
-        let Some(handle) = self.endpoints.get(&id) else { return };
+        let Some(handle) = self.endpoints.get(&id) else {
+            return;
+        };
         let mut state = lock(&handle.endpoint.state);
         if remote != state.remote || !state.latched {
             // A new SDP address: latch again on the first packet from the phone.
@@ -162,12 +170,17 @@ impl MediaEngine {
         }
         state.negotiated = Some(negotiated);
         state.direction = direction;
-        handle.endpoint.last_activity.store(self.elapsed_ms(), Ordering::Relaxed);
+        handle
+            .endpoint
+            .last_activity
+            .store(self.elapsed_ms(), Ordering::Relaxed);
     }
 
     /// Relays between `a` and `b` both ways; whatever either was bridged to before is dropped.
     pub fn bridge(&mut self, a: EndpointId, b: EndpointId) {
-        let (Some(ha), Some(hb)) = (self.endpoints.get(&a), self.endpoints.get(&b)) else { return };
+        let (Some(ha), Some(hb)) = (self.endpoints.get(&a), self.endpoints.get(&b)) else {
+            return;
+        };
         let (ea, eb) = (ha.endpoint.clone(), hb.endpoint.clone());
         for (from, to) in [(&ea, &eb), (&eb, &ea)] {
             let mut s = lock(&from.state);
@@ -213,7 +226,8 @@ async fn rtp_loop(
             Ok(Ok(r)) => r,
             Ok(Err(_)) => continue,
             Err(_) => {
-                let idle = elapsed_ms(epoch).saturating_sub(endpoint.last_activity.load(Ordering::Relaxed));
+                let idle = elapsed_ms(epoch)
+                    .saturating_sub(endpoint.last_activity.load(Ordering::Relaxed));
                 let expects_media = lock(&endpoint.state).direction.sends();
                 if expects_media && idle >= u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX) {
                     let _ = events.send(MediaEvent::Inactive { endpoint: id }).await;
@@ -222,7 +236,9 @@ async fn rtp_loop(
                 continue;
             }
         };
-        endpoint.last_activity.store(elapsed_ms(epoch), Ordering::Relaxed);
+        endpoint
+            .last_activity
+            .store(elapsed_ms(epoch), Ordering::Relaxed);
         let packet = &mut buf[..n];
         if is_rtcp(packet) {
             // rtcp-mux (RFC 5761): terminated like the RTCP port's reports.
@@ -276,7 +292,9 @@ async fn rtp_loop(
 async fn rtcp_loop(endpoint: Arc<Endpoint>, epoch: Instant, stats: Arc<MediaStats>) {
     let mut buf = vec![0u8; 2048];
     while let Ok((_n, _from)) = endpoint.rtcp.recv_from(&mut buf).await {
-        endpoint.last_activity.store(elapsed_ms(epoch), Ordering::Relaxed);
+        endpoint
+            .last_activity
+            .store(elapsed_ms(epoch), Ordering::Relaxed);
         stats.rtcp_in.fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -122,8 +122,12 @@ pub async fn serve(profile: Profile, shutdown: oneshot::Receiver<()>) -> anyhow:
     let store = Store::connect(&profile.database.url)
         .await
         .context("opening the database")?;
-    std::fs::create_dir_all(&profile.recordings.dir)
-        .with_context(|| format!("creating the recordings directory {}", profile.recordings.dir.display()))?;
+    std::fs::create_dir_all(&profile.recordings.dir).with_context(|| {
+        format!(
+            "creating the recordings directory {}",
+            profile.recordings.dir.display()
+        )
+    })?;
 
     let (inbound_tx, inbound_rx) = mpsc::channel::<Inbound>(16_384);
     let transports = Transports::bind(profile.sip.listen, inbound_tx)
@@ -155,9 +159,14 @@ pub async fn serve(profile: Profile, shutdown: oneshot::Receiver<()>) -> anyhow:
     let (store_tx, store_rx) = mpsc::channel::<StoreJob>(16_384);
     let writer = tokio::spawn(store_writer(store.clone(), store_rx, persisted_tx));
 
-    let seed = rand::random::<u64>();
+    let seed =
+        rand::RngCore::next_u64(&mut <rand::rngs::SmallRng as rand::SeedableRng>::from_os_rng());
     let now = clock::now();
-    let mut switch = Switch::new(switch_config(&profile, advertised, seed), now, clock::unix_now());
+    let mut switch = Switch::new(
+        switch_config(&profile, advertised, seed),
+        now,
+        clock::unix_now(),
+    );
     let restored = store
         .load_registrations(UnixMillis(clock::unix_ms()))
         .await
@@ -244,7 +253,10 @@ impl CoreLoop {
                 _ = sleep => self.switch.handle_timeout(clock::now()),
             }
         }
-        tracing::info!(calls = self.switch.call_count(), "shutting down: ending calls");
+        tracing::info!(
+            calls = self.switch.call_count(),
+            "shutting down: ending calls"
+        );
         self.switch.handle_shutdown(clock::now());
         self.drain().await;
         // Give BYEs a moment to be answered and CDRs to be written.
@@ -265,8 +277,16 @@ impl CoreLoop {
     async fn drain(&mut self) {
         while let Some(output) = self.switch.poll_output() {
             match output {
-                Output::Transmit { to, transport, bytes } => {
-                    let kind = if transport == Transport::Tcp { TransportKind::Tcp } else { TransportKind::Udp };
+                Output::Transmit {
+                    to,
+                    transport,
+                    bytes,
+                } => {
+                    let kind = if transport == Transport::Tcp {
+                        TransportKind::Tcp
+                    } else {
+                        TransportKind::Udp
+                    };
                     if kind == TransportKind::Tcp {
                         let t = self.transports.clone();
                         tokio::spawn(async move { t.send(to, kind, bytes).await });
@@ -275,14 +295,18 @@ impl CoreLoop {
                     }
                 }
                 Output::Media(command) => match command {
-                    MediaCommand::Open { endpoint, rtp_port } => self.engine.open(endpoint, rtp_port),
+                    MediaCommand::Open { endpoint, rtp_port } => {
+                        self.engine.open(endpoint, rtp_port)
+                    }
                     MediaCommand::Configure {
                         endpoint,
                         remote,
                         negotiated,
                         direction,
                         rtcp_mux: _,
-                    } => self.engine.configure(endpoint, remote, negotiated, direction),
+                    } => self
+                        .engine
+                        .configure(endpoint, remote, negotiated, direction),
                     MediaCommand::Bridge { a, b } => self.engine.bridge(a, b),
                     MediaCommand::Close { endpoint } => self.engine.close(endpoint),
                 },
@@ -292,7 +316,12 @@ impl CoreLoop {
                     }
                 }
                 Output::PersistCdr { token, cdr } => {
-                    if self.store_tx.send(StoreJob::Cdr { token, cdr }).await.is_err() {
+                    if self
+                        .store_tx
+                        .send(StoreJob::Cdr { token, cdr })
+                        .await
+                        .is_err()
+                    {
                         tracing::error!("store writer gone: CDR not persisted");
                     }
                 }
@@ -308,11 +337,19 @@ fn log_event(event: &SwitchEvent) {
         SwitchEvent::Unregistered { aor, .. } => tracing::info!(%aor, "unregistered"),
         SwitchEvent::CallStarted { call_id, .. } => tracing::info!(%call_id, "call started"),
         SwitchEvent::CallAnswered { call_id } => tracing::info!(%call_id, "call answered"),
-        SwitchEvent::CallEnded { call_id, cause, code } => tracing::info!(%call_id, %cause, code, "call ended"),
+        SwitchEvent::CallEnded {
+            call_id,
+            cause,
+            code,
+        } => tracing::info!(%call_id, %cause, code, "call ended"),
     }
 }
 
-async fn store_writer(store: Store, mut jobs: mpsc::Receiver<StoreJob>, persisted: mpsc::Sender<u64>) {
+async fn store_writer(
+    store: Store,
+    mut jobs: mpsc::Receiver<StoreJob>,
+    persisted: mpsc::Sender<u64>,
+) {
     while let Some(job) = jobs.recv().await {
         match job {
             StoreJob::Binding(BindingChange::Upsert { aor, binding }) => {
@@ -322,7 +359,9 @@ async fn store_writer(store: Store, mut jobs: mpsc::Receiver<StoreJob>, persiste
                 let stored = StoredBinding {
                     aor: aor.to_string(),
                     contact_uri: p.contact_uri,
-                    expires_at: UnixMillis(i64::try_from(p.expires_unix).unwrap_or(i64::MAX / 1000) * 1000),
+                    expires_at: UnixMillis(
+                        i64::try_from(p.expires_unix).unwrap_or(i64::MAX / 1000) * 1000,
+                    ),
                     call_id: p.call_id,
                     cseq: p.cseq,
                     q: p.q.map(|q| q.to_string()),

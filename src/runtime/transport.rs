@@ -67,7 +67,10 @@ const TCP_WRITE_QUEUE: usize = 256;
 
 impl Transports {
     /// Binds UDP and TCP on `listen` and starts the receive tasks.
-    pub async fn bind(listen: SocketAddr, inbound: mpsc::Sender<Inbound>) -> std::io::Result<Transports> {
+    pub async fn bind(
+        listen: SocketAddr,
+        inbound: mpsc::Sender<Inbound>,
+    ) -> std::io::Result<Transports> {
         let udp = Arc::new(UdpSocket::bind(listen).await?);
         let local = udp.local_addr()?;
         // Same port for TCP, even when the caller asked for port 0.
@@ -124,7 +127,10 @@ impl Transports {
 
     fn start_connection(self, stream: TcpStream, peer: SocketAddr) -> mpsc::Sender<Bytes> {
         let (tx, mut rx) = mpsc::channel::<Bytes>(TCP_WRITE_QUEUE);
-        self.tcp.lock().unwrap_or_else(|p| p.into_inner()).insert(peer, tx.clone());
+        self.tcp
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(peer, tx.clone());
         let (mut reader, mut writer) = stream.into_split();
         let pong = tx.clone();
         tokio::spawn(async move {
@@ -164,14 +170,19 @@ impl Transports {
                             }
                         }
                         Frame::Invalid(why) => {
-                            self.stats.tcp_framing_errors.fetch_add(1, Ordering::Relaxed);
+                            self.stats
+                                .tcp_framing_errors
+                                .fetch_add(1, Ordering::Relaxed);
                             tracing::debug!(%peer, why, "closing tcp connection");
                             break 'conn;
                         }
                     }
                 }
             }
-            self.tcp.lock().unwrap_or_else(|p| p.into_inner()).remove(&peer);
+            self.tcp
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&peer);
         });
         tx
     }
@@ -185,7 +196,12 @@ impl Transports {
                 }
             }
             TransportKind::Tcp => {
-                let existing = self.tcp.lock().unwrap_or_else(|p| p.into_inner()).get(&to).cloned();
+                let existing = self
+                    .tcp
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(&to)
+                    .cloned();
                 let sender = match existing {
                     Some(s) => s,
                     None => match TcpStream::connect(to).await {

@@ -40,7 +40,12 @@ pub struct Dialog {
 
 impl Dialog {
     /// The dialog created when the switch answers `request` as UAS with `local_tag` (§12.1.1).
-    pub fn as_uas(request: &Message, local_tag: String, peer: SocketAddr, reliable: bool) -> Option<Dialog> {
+    pub fn as_uas(
+        request: &Message,
+        local_tag: String,
+        peer: SocketAddr,
+        reliable: bool,
+    ) -> Option<Dialog> {
         let from = request.from()?;
         let to = request.to()?;
         let remote_target = first_contact(request).unwrap_or_else(|| from.uri.clone());
@@ -51,7 +56,10 @@ impl Dialog {
             local_uri: without_tag(&to),
             remote_uri: without_tag(&from),
             remote_target,
-            route_set: request.header_list("Record-Route").map(str::to_owned).collect(),
+            route_set: request
+                .header_list("Record-Route")
+                .map(str::to_owned)
+                .collect(),
             local_cseq: 0,
             remote_cseq: request.cseq().map(|c| c.seq),
             peer,
@@ -60,10 +68,18 @@ impl Dialog {
     }
 
     /// Completes a UAC dialog from a response carrying a To tag (§12.1.2).
-    pub fn as_uac(request: &Message, response: &Message, peer: SocketAddr, reliable: bool) -> Option<Dialog> {
+    pub fn as_uac(
+        request: &Message,
+        response: &Message,
+        peer: SocketAddr,
+        reliable: bool,
+    ) -> Option<Dialog> {
         let from = request.from()?;
         let to = response.to()?;
-        let mut route_set: Vec<String> = response.header_list("Record-Route").map(str::to_owned).collect();
+        let mut route_set: Vec<String> = response
+            .header_list("Record-Route")
+            .map(str::to_owned)
+            .collect();
         route_set.reverse();
         Some(Dialog {
             call_id: request.call_id()?.to_owned(),
@@ -71,7 +87,8 @@ impl Dialog {
             remote_tag: to.param("tag").map(str::to_owned),
             local_uri: without_tag(&from),
             remote_uri: without_tag(&to),
-            remote_target: first_contact(response).unwrap_or_else(|| request.request_uri().unwrap_or_default().to_owned()),
+            remote_target: first_contact(response)
+                .unwrap_or_else(|| request.request_uri().unwrap_or_default().to_owned()),
             route_set,
             local_cseq: request.cseq()?.seq,
             remote_cseq: None,
@@ -117,7 +134,9 @@ impl Dialog {
 
     /// Checks an in-dialog request's CSeq (§12.2.2): lower than the last one is out of order.
     pub fn accept_remote_cseq(&mut self, request: &Message) -> bool {
-        let Some(cseq) = request.cseq() else { return false };
+        let Some(cseq) = request.cseq() else {
+            return false;
+        };
         if matches!(cseq.method, Method::Ack | Method::Cancel) {
             return true;
         }
@@ -145,7 +164,10 @@ fn without_tag(addr: &NameAddr) -> String {
 }
 
 fn first_contact(m: &Message) -> Option<String> {
-    m.header_list("Contact").next().and_then(NameAddr::parse).map(|c| c.uri)
+    m.header_list("Contact")
+        .next()
+        .and_then(NameAddr::parse)
+        .map(|c| c.uri)
 }
 
 #[cfg(test)]

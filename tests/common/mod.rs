@@ -21,7 +21,11 @@ pub fn password(user: &str) -> String {
 
 /// A UDP port that was free a moment ago (the OS picked it).
 pub fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A port free for both UDP and TCP.
@@ -102,13 +106,26 @@ impl SwitchProcess {
         let sip_port = opts.sip_port.unwrap_or_else(free_port);
         let http_port = free_port();
         let rtp = port_block(40);
-        let default = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/sip-profiles/default.toml")).unwrap();
+        let default = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/sip-profiles/default.toml"
+        ))
+        .unwrap();
         let profile = default
             .replace("t1_ms = 500", &format!("t1_ms = {}", opts.t1_ms))
-            .replace("ring_timeout_secs = 30", &format!("ring_timeout_secs = {}", opts.ring_timeout_secs))
-            .replace("rtp_timeout_secs = 60", &format!("rtp_timeout_secs = {}", opts.rtp_timeout_secs))
+            .replace(
+                "ring_timeout_secs = 30",
+                &format!("ring_timeout_secs = {}", opts.ring_timeout_secs),
+            )
+            .replace(
+                "rtp_timeout_secs = 60",
+                &format!("rtp_timeout_secs = {}", opts.rtp_timeout_secs),
+            )
             .replace("rtp_port_min = 20000", &format!("rtp_port_min = {rtp}"))
-            .replace("rtp_port_max = 30000", &format!("rtp_port_max = {}", rtp + 39));
+            .replace(
+                "rtp_port_max = 30000",
+                &format!("rtp_port_max = {}", rtp + 39),
+            );
         let profile_path = dir.join("profile.toml");
         std::fs::write(&profile_path, profile).unwrap();
         let database = opts
@@ -158,7 +175,9 @@ impl SwitchProcess {
 
     /// Sends SIGTERM and waits for a clean exit.
     pub fn stop(mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -209,7 +228,10 @@ impl Drop for SwitchProcess {
 pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
     let mut raw = String::new();
     s.read_to_string(&mut raw)?;
     let status = raw
@@ -217,9 +239,15 @@ pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> 
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     // Chunked bodies: axum sends JSON with Content-Length, so this is rare; strip chunk lines.
-    let body = if raw.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let body = if raw
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         dechunk(&body)
     } else {
         body
@@ -407,7 +435,18 @@ impl Capture {
             .collect::<Vec<_>>()
             .join(" or ");
         let mut child = Command::new("tshark")
-            .args(["-i", "lo", "-l", "-n", "-f", &filter, "-T", "fields", "-e", "udp.dstport"])
+            .args([
+                "-i",
+                "lo",
+                "-l",
+                "-n",
+                "-f",
+                &filter,
+                "-T",
+                "fields",
+                "-e",
+                "udp.dstport",
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -439,7 +478,9 @@ impl Capture {
     /// Stops and returns packets per destination port.
     pub fn stop(mut self) -> HashMap<u16, usize> {
         std::thread::sleep(Duration::from_millis(300));
-        let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
         let mut out = String::new();
         if let Some(mut stdout) = self.child.stdout.take() {
             let _ = stdout.read_to_string(&mut out);
