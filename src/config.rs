@@ -69,6 +69,10 @@ pub struct SipSettings {
     /// Upper bound on concurrent calls; beyond it new INVITEs get 503.
     #[serde(default = "default_max_calls")]
     pub max_calls: usize,
+    /// Digest algorithms offered in challenges, most preferred first (RFC 8760 §2.4).
+    /// Phones that only read the first challenge use the first entry.
+    #[serde(default = "default_digest_algorithms")]
+    pub digest_algorithms: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -138,6 +142,9 @@ fn default_t4() -> u64 {
 fn default_ring_timeout() -> u64 {
     30
 }
+fn default_digest_algorithms() -> Vec<String> {
+    vec!["SHA-256".into(), "MD5".into()]
+}
 fn default_max_calls() -> usize {
     20_000
 }
@@ -203,6 +210,13 @@ impl Profile {
         }
         if s.ring_timeout_secs == 0 {
             return Err(self.invalid("sip.ring_timeout_secs", "must be positive"));
+        }
+        if s.digest_algorithms.is_empty()
+            || s.digest_algorithms
+                .iter()
+                .any(|a| a != "SHA-256" && a != "MD5")
+        {
+            return Err(self.invalid("sip.digest_algorithms", "must list SHA-256 and/or MD5"));
         }
         if s.max_calls == 0 {
             return Err(self.invalid("sip.max_calls", "must be positive"));

@@ -10,7 +10,7 @@ fn register_refuses_a_wrong_password_accepts_the_right_one_and_unregisters() {
     let sw = SwitchProcess::start(SwitchOptions::default());
     let port = free_udp_port();
     // Wrong password: the second REGISTER is challenged again, never accepted.
-    Sipp::new("register", port)
+    Sipp::new("register_refused", port)
         .arg("-s")
         .arg("1001")
         .arg("-au")
@@ -18,10 +18,9 @@ fn register_refuses_a_wrong_password_accepts_the_right_one_and_unregisters() {
         .arg("-ap")
         .arg("not-the-password")
         .key("expires", "300")
-        .key("expect", "401")
         .run(sw.sip);
     // An unknown user gets exactly the same answer.
-    Sipp::new("register", port)
+    Sipp::new("register_refused", port)
         .arg("-s")
         .arg("7777")
         .arg("-au")
@@ -29,7 +28,6 @@ fn register_refuses_a_wrong_password_accepts_the_right_one_and_unregisters() {
         .arg("-ap")
         .arg("whatever")
         .key("expires", "300")
-        .key("expect", "401")
         .run(sw.sip);
     register(&sw, "1001", port);
     // Unregister with Expires: 0.
@@ -38,14 +36,12 @@ fn register_refuses_a_wrong_password_accepts_the_right_one_and_unregisters() {
         .arg("1001")
         .auth("1001")
         .key("expires", "0")
-        .key("expect", "200")
         .run(sw.sip);
     // With no binding left, a call to 1001 gets 480.
-    Sipp::new("uac_expect_failure", free_udp_port())
+    Sipp::new("uac_expect_480", free_udp_port())
         .arg("-s")
         .arg("1001")
         .auth("1000")
-        .key("code", "480")
         .run(sw.sip);
 }
 
@@ -56,7 +52,8 @@ fn callee(sw: &SwitchProcess, scenario: &str, user: &str) -> (SippRun, u16, u16)
     let media = port_block(4);
     let run = Sipp::new(scenario, port)
         .media(media)
-        .key("hold_ms", "2000")
+        .arg("-d")
+        .arg("2000")
         .spawn(None);
     std::thread::sleep(Duration::from_millis(300));
     (run, port, media)
@@ -73,7 +70,8 @@ fn a_call_between_two_sipp_phones_connects_with_rtp_both_ways_and_leaves_a_cdr()
         .arg("1001")
         .auth("1000")
         .media(caller_media)
-        .key("hold_ms", "4000")
+        .arg("-d")
+        .arg("4000")
         .run(sw.sip);
     uas.expect_success();
     let counts = capture.stop();
@@ -111,16 +109,12 @@ fn a_busy_callee_gives_the_caller_486() {
     let sw = SwitchProcess::start(SwitchOptions::default());
     let port = free_udp_port();
     register(&sw, "1003", port);
-    let uas = Sipp::new("uas_reject", port)
-        .key("code", "486")
-        .key("reason", "Busy Here")
-        .spawn(None);
+    let uas = Sipp::new("uas_busy", port).spawn(None);
     std::thread::sleep(Duration::from_millis(300));
-    Sipp::new("uac_expect_failure", free_udp_port())
+    Sipp::new("uac_expect_486", free_udp_port())
         .arg("-s")
         .arg("1003")
         .auth("1000")
-        .key("code", "486")
         .run(sw.sip);
     uas.expect_success();
     let cdr = &sw.wait_for_cdrs(1)["items"][0];
@@ -131,11 +125,10 @@ fn a_busy_callee_gives_the_caller_486() {
 #[test]
 fn unknown_numbers_get_404() {
     let sw = SwitchProcess::start(SwitchOptions::default());
-    Sipp::new("uac_expect_failure", free_udp_port())
+    Sipp::new("uac_expect_404", free_udp_port())
         .arg("-s")
         .arg("5555")
         .auth("1000")
-        .key("code", "404")
         .run(sw.sip);
 }
 
@@ -170,7 +163,8 @@ fn a_callee_that_answers_on_its_second_contact_wins_and_the_first_is_cancelled()
         .arg("-s")
         .arg("1005")
         .auth("1000")
-        .key("hold_ms", "500")
+        .arg("-d")
+        .arg("500")
         .run(sw.sip);
     first.expect_success();
     second.expect_success();

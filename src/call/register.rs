@@ -67,8 +67,14 @@ impl Switch {
         let mut response = Message::response_to(request, code, reason);
         self.add_to_tag(&mut response, request);
         let challenges = self.verifier.challenges(unix, &mut self.rng, stale);
-        for challenge in challenges {
-            response.push(challenge_header, challenge);
+        for algorithm in &self.cfg.digest_algorithms {
+            let wanted = format!("algorithm={algorithm},");
+            if let Some(c) = challenges
+                .iter()
+                .find(|c| c.replace(' ', "").contains(&wanted))
+            {
+                response.push(challenge_header, c.clone());
+            }
         }
         self.respond(now, key, response);
         Auth::Challenged

@@ -39,6 +39,8 @@ pub struct SwitchConfig {
     /// Lab extensions and their passwords.
     pub extensions: HashMap<String, String>,
     pub rtp_ports: (u16, u16),
+    /// Digest algorithms to challenge with, most preferred first.
+    pub digest_algorithms: Vec<String>,
     /// Seeds branches, tags, Call-IDs and nonces; tests fix it for reproducible traces.
     pub seed: u64,
 }

@@ -148,6 +148,20 @@ impl PayloadMap {
         if let (Some(a), Some(b)) = (&incoming.telephone_event, &outgoing.telephone_event) {
             map = map.telephone_event(a.payload_type, b.payload_type);
         }
+        // An answerer may list both G.711 laws and send either (RFC 3264 §6.1 lets it switch
+        // among the answered formats), so the other static G.711 type is accepted too.
+        if let Some(to) = b.name.law() {
+            for (pt, from) in [(PayloadType::PCMU, Law::Mu), (PayloadType::PCMA, Law::A)] {
+                if map.route(pt).is_some() {
+                    continue;
+                }
+                map = if from == to {
+                    map.relay(pt, b.payload_type)
+                } else {
+                    map.transcode(pt, b.payload_type, from, to)
+                };
+            }
+        }
         map
     }
 
@@ -947,7 +961,11 @@ mod tests {
             map.route(te()),
             Some((PayloadType::new(96).unwrap(), PayloadRoute::TelephoneEvent))
         );
-        assert_eq!(map.route(PayloadType::PCMA), None);
+        // The source may switch to the other G.711 law it answered with: still delivered.
+        assert_eq!(
+            map.route(PayloadType::PCMA),
+            Some((PayloadType::PCMA, PayloadRoute::Relay))
+        );
 
         let map = PayloadMap::between(&pcmu_101, &pcmu_plain);
         assert_eq!(

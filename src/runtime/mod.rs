@@ -113,6 +113,7 @@ fn switch_config(profile: &Profile, advertised: SocketAddr, seed: u64) -> Switch
             .map(|e| (e.user.clone(), e.password.clone()))
             .collect(),
         rtp_ports: (profile.media.rtp_port_min, profile.media.rtp_port_max),
+        digest_algorithms: profile.sip.digest_algorithms.clone(),
         seed,
     }
 }

@@ -112,6 +112,11 @@ impl SwitchProcess {
         ))
         .unwrap();
         let profile = default
+            // SIPp 3.6 answers only the first challenge and only knows MD5.
+            .replace(
+                r#"digest_algorithms = ["SHA-256", "MD5"]"#,
+                r#"digest_algorithms = ["MD5", "SHA-256"]"#,
+            )
             .replace("t1_ms = 500", &format!("t1_ms = {}", opts.t1_ms))
             .replace(
                 "ring_timeout_secs = 30",
@@ -309,7 +314,11 @@ impl Sipp {
 
     pub fn auth(self, user: &str) -> Sipp {
         let p = password(user);
-        self.arg("-au").arg(user).arg("-ap").arg(&p)
+        self.arg("-au")
+            .arg(user)
+            .arg("-ap")
+            .arg(&p)
+            .key("caller", user)
     }
 
     pub fn media(mut self, port: u16) -> Sipp {
@@ -417,7 +426,6 @@ pub fn register(switch: &SwitchProcess, user: &str, port: u16) {
         .arg(user)
         .auth(user)
         .key("expires", "300")
-        .key("expect", "200")
         .run(switch.sip);
 }
 
