@@ -794,7 +794,7 @@ pub(super) fn best_failure(codes: &[u16]) -> u16 {
     codes
         .iter()
         .copied()
-        .min_by_key(|c| (c / 100, *c != 487))
+        .min_by_key(|c| (c / 100, *c == 487))
         .unwrap_or(480)
 }
 

@@ -215,7 +215,7 @@ mod tests {
         );
         assert_eq!(
             super::httpdate(std::time::Duration::from_secs(1_794_830_400)),
-            "Sun, 15 Nov 2026 00:00:00 GMT"
+            "Mon, 16 Nov 2026 12:00:00 GMT"
         );
     }
 }
