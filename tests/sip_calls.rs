@@ -219,3 +219,32 @@ fn rtp_inactivity_ends_the_call_with_bye_on_both_legs() {
     assert_eq!(cdr["hangup_cause"], "rtp_timeout");
     assert_eq!(cdr["hangup_side"], "switch");
 }
+
+#[test]
+fn a_call_over_tcp_connects_both_legs() {
+    let sw = SwitchProcess::start(SwitchOptions::default());
+    let callee_port = free_port();
+    Sipp::new("register", callee_port)
+        .tcp()
+        .arg("-s")
+        .arg("1008")
+        .auth("1008")
+        .key("expires", "300")
+        .run(sw.sip);
+    let uas = Sipp::new("uas_answer", callee_port)
+        .tcp()
+        .media(port_block(4))
+        .spawn(None);
+    std::thread::sleep(Duration::from_millis(300));
+    Sipp::new("uac_call", free_port())
+        .tcp()
+        .arg("-s")
+        .arg("1008")
+        .auth("1000")
+        .arg("-d")
+        .arg("500")
+        .run(sw.sip);
+    uas.expect_success();
+    let cdr = &sw.wait_for_cdrs(1)["items"][0];
+    assert_eq!(cdr["hangup_cause"], "normal_clearing");
+}

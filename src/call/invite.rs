@@ -7,7 +7,7 @@ use super::register::Auth;
 use super::switch::{CallTimer, ClientPurpose, Switch};
 use crate::media::sdp::{SessionDescription, answer_codecs};
 use crate::sip::dialog::Dialog;
-use crate::sip::message::{Message, Method, uri_user};
+use crate::sip::message::{Message, Method, uri_host_port, uri_user};
 use crate::sip::registrar::{Aor, Transport};
 use crate::sip::transaction::TransactionKey;
 use bytes::Bytes;
@@ -75,7 +75,7 @@ impl Switch {
             .registrar
             .lookup(now, &aor)
             .into_iter()
-            .filter_map(|b| Some((b.contact_uri.clone(), b.received?, b.transport)))
+            .filter_map(|b| Some((b.contact_uri.clone(), binding_destination(b)?, b.transport)))
             .take(MAX_FORKS)
             .collect();
         if targets.is_empty() {
@@ -752,6 +752,19 @@ impl Switch {
         }
         self.set_call_timer(linger, call_key, CallTimer::Linger);
     }
+}
+
+/// Where to send requests for a binding. UDP: the REGISTER's source (NAT-friendly, RFC 3581
+/// spirit). TCP: the Contact's address, because the connection the REGISTER came on may be
+/// gone and a phone listens on its Contact port; the source is the fallback.
+fn binding_destination(b: &crate::sip::registrar::Binding) -> Option<SocketAddr> {
+    if b.transport == Transport::Tcp
+        && let Some((host, port)) = uri_host_port(&b.contact_uri)
+        && let Ok(ip) = host.parse::<std::net::IpAddr>()
+    {
+        return Some(SocketAddr::new(ip, port.unwrap_or(5060)));
+    }
+    b.received
 }
 
 /// CANCEL for one of our INVITEs (RFC 3261 §9.1): same Request-URI, Call-ID, From, To, CSeq
