@@ -63,7 +63,7 @@ impl Switch {
             Auth::Challenged => return,
         };
         let callee_user = request.request_uri().and_then(uri_user).unwrap_or_default();
-        if self.password_of(&callee_user).is_none() {
+        if self.secret_of(&callee_user).is_none() {
             self.respond_simple_to(now, &key, &request, 404, "Not Found");
             return;
         }

@@ -5,7 +5,7 @@ use super::model::*;
 use crate::media::ports::PortAllocator;
 use crate::media::sdp::{Codec, Direction, LocalMedia};
 use crate::sip::dialog::DialogKey;
-use crate::sip::digest::{NonceIssuer, Verifier};
+use crate::sip::digest::{NonceIssuer, StoredSecret, Verifier};
 use crate::sip::message::{Message, Method, ParseError, Rejection, uri_scheme};
 use crate::sip::registrar::{Registrar, RegistrarConfig, Transport};
 use crate::sip::transaction::{
@@ -36,8 +36,9 @@ pub struct SwitchConfig {
     pub max_calls: usize,
     pub registrar: RegistrarConfig,
     pub nonce_lifetime: Duration,
-    /// Lab extensions and their passwords.
-    pub extensions: HashMap<String, String>,
+    /// Extensions allowed to register and call, with their digest secrets: the profile's
+    /// (lab) merged with the database's `extensions` table at start-up.
+    pub extensions: HashMap<String, StoredSecret>,
     pub rtp_ports: (u16, u16),
     /// Digest algorithms to challenge with, most preferred first.
     pub digest_algorithms: Vec<String>,
@@ -189,9 +190,9 @@ impl Switch {
         c
     }
 
-    /// The profile's extensions or, later, the database's.
-    pub(super) fn password_of(&self, user: &str) -> Option<&str> {
-        self.cfg.extensions.get(user).map(String::as_str)
+    /// The digest secret of an extension, `None` for unknown users.
+    pub(super) fn secret_of(&self, user: &str) -> Option<&StoredSecret> {
+        self.cfg.extensions.get(user)
     }
 
     /// A fresh local media description for an endpoint on `port`.

@@ -11,11 +11,13 @@ pub mod transport;
 
 use crate::call::{MediaCommand, MediaEvent, Output, Switch, SwitchConfig, SwitchEvent};
 use crate::config::Profile;
+use crate::sip::digest::StoredSecret;
 use crate::sip::registrar::{BindingChange, PersistedBinding, RegistrarConfig, Transport};
 use crate::sip::transaction::Timing;
 use crate::store::{Cdr, Store, StoredBinding, UnixMillis};
 use anyhow::Context;
 use media::MediaEngine;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -89,7 +91,44 @@ async fn wait_for_signal() {
     }
 }
 
-fn switch_config(profile: &Profile, advertised: SocketAddr, seed: u64) -> SwitchConfig {
+/// The profile's extensions, then the database's enabled ones (which win on a clash, so an
+/// operator can change a lab password without editing the profile).
+async fn extensions(
+    profile: &Profile,
+    store: &Store,
+) -> anyhow::Result<HashMap<String, StoredSecret>> {
+    let mut all: HashMap<String, StoredSecret> = profile
+        .extensions
+        .iter()
+        .map(|e| (e.user.clone(), StoredSecret::Password(e.password.clone())))
+        .collect();
+    for e in store
+        .list_extensions()
+        .await
+        .context("loading extensions")?
+    {
+        if !e.enabled {
+            all.remove(&e.user);
+            continue;
+        }
+        let secret = match e.password {
+            Some(password) => StoredSecret::Password(password),
+            None => StoredSecret::Ha1 {
+                md5: e.ha1_md5,
+                sha256: e.ha1_sha256,
+            },
+        };
+        all.insert(e.user, secret);
+    }
+    Ok(all)
+}
+
+fn switch_config(
+    profile: &Profile,
+    advertised: SocketAddr,
+    seed: u64,
+    extensions: HashMap<String, StoredSecret>,
+) -> SwitchConfig {
     SwitchConfig {
         domain: profile.sip.domain.clone(),
         advertised,
@@ -107,11 +146,7 @@ fn switch_config(profile: &Profile, advertised: SocketAddr, seed: u64) -> Switch
             max_bindings_per_aor: 10,
         },
         nonce_lifetime: Duration::from_secs(profile.registrar.nonce_lifetime_secs),
-        extensions: profile
-            .extensions
-            .iter()
-            .map(|e| (e.user.clone(), e.password.clone()))
-            .collect(),
+        extensions,
         rtp_ports: (profile.media.rtp_port_min, profile.media.rtp_port_max),
         digest_algorithms: profile.sip.digest_algorithms.clone(),
         seed,
