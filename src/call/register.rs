@@ -1,7 +1,7 @@
 //! REGISTER handling (RFC 3261 §10.3) and digest authentication of requests (§22, RFC 8760).
 
 use super::switch::Switch;
-use crate::sip::digest::{Credentials, StoredSecret, Verdict};
+use crate::sip::digest::{Credentials, Verdict};
 use crate::sip::message::{Contacts, Message};
 use crate::sip::registrar::{Aor, ContactInput, ContactsSpec, RegisterInput, Transport};
 use crate::sip::transaction::TransactionKey;
@@ -46,11 +46,8 @@ impl Switch {
             if !creds.realm.eq_ignore_ascii_case(&realm) {
                 continue;
             }
-            let verdict = match self.password_of(&creds.username).map(str::to_owned) {
-                Some(password) => {
-                    self.verifier
-                        .verify(unix, &creds, &method, &StoredSecret::Password(password))
-                }
+            let verdict = match self.secret_of(&creds.username).cloned() {
+                Some(secret) => self.verifier.verify(unix, &creds, &method, &secret),
                 None => self.verifier.verify_unknown_user(unix, &creds, &method),
             };
             match verdict {

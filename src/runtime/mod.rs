@@ -198,8 +198,10 @@ pub async fn serve(profile: Profile, shutdown: oneshot::Receiver<()>) -> anyhow:
     let seed =
         rand::RngCore::next_u64(&mut <rand::rngs::SmallRng as rand::SeedableRng>::from_os_rng());
     let now = clock::now();
+    let extensions = extensions(&profile, &store).await?;
+    tracing::info!(extensions = extensions.len(), "extensions loaded");
     let mut switch = Switch::new(
-        switch_config(&profile, advertised, seed),
+        switch_config(&profile, advertised, seed, extensions),
         now,
         clock::unix_now(),
     );
