@@ -91,6 +91,9 @@ pub struct MediaSettings {
     /// A call whose media has been silent this long is ended with BYE on both legs.
     #[serde(default = "default_rtp_timeout")]
     pub rtp_timeout_secs: u64,
+    /// Music on hold (a WAV file), relative to the profile's directory.
+    #[serde(default = "default_music_on_hold")]
+    pub music_on_hold: PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -150,6 +153,9 @@ fn default_max_calls() -> usize {
 }
 fn default_rtp_timeout() -> u64 {
     60
+}
+fn default_music_on_hold() -> PathBuf {
+    PathBuf::from("music-on-hold.wav")
 }
 fn default_min_expires() -> u32 {
     60
@@ -305,6 +311,12 @@ impl Profile {
     pub fn ring_timeout(&self) -> Duration {
         Duration::from_secs(self.sip.ring_timeout_secs)
     }
+    /// The music-on-hold file, resolved against the profile's directory.
+    pub fn music_on_hold_path(&self) -> PathBuf {
+        let dir = self.source.parent().unwrap_or(Path::new("."));
+        dir.join(&self.media.music_on_hold)
+    }
+
     pub fn rtp_timeout(&self) -> Duration {
         Duration::from_secs(self.media.rtp_timeout_secs)
     }

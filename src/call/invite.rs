@@ -58,30 +58,32 @@ impl Switch {
                 return;
             }
         }
-        let caller_user = match self.authenticate(now, &key, &request, false) {
-            Auth::User(u) => u,
-            Auth::Challenged => return,
-        };
         let callee_user = request.request_uri().and_then(uri_user).unwrap_or_default();
-        if self.secret_of(&callee_user).is_none() {
-            self.respond_simple_to(now, &key, &request, 404, "Not Found");
-            return;
-        }
-        let Ok(aor) = Aor::new(&callee_user, &self.cfg.domain) else {
-            self.respond_simple_to(now, &key, &request, 404, "Not Found");
-            return;
+        let queue = self.cfg.queue_numbers.get(&callee_user).cloned();
+        let (caller_user, targets) = if queue.is_some() {
+            // Queue numbers are the public entry (customers from trunks and the web are not
+            // extensions): no challenge, and the caller's number is what From says.
+            let ani = request
+                .from()
+                .and_then(|f| f.user())
+                .unwrap_or_else(|| "anonymous".into());
+            (ani, Vec::new())
+        } else {
+            let caller_user = match self.authenticate(now, &key, &request, false) {
+                Auth::User(u) => u,
+                Auth::Challenged => return,
+            };
+            if self.secret_of(&callee_user).is_none() {
+                self.respond_simple_to(now, &key, &request, 404, "Not Found");
+                return;
+            }
+            let targets = self.targets_of(now, &callee_user);
+            if targets.is_empty() {
+                self.respond_simple_to(now, &key, &request, 480, "Temporarily Unavailable");
+                return;
+            }
+            (caller_user, targets)
         };
-        let targets: Vec<(String, SocketAddr, Transport)> = self
-            .registrar
-            .lookup(now, &aor)
-            .into_iter()
-            .filter_map(|b| Some((b.contact_uri.clone(), binding_destination(b)?, b.transport)))
-            .take(MAX_FORKS)
-            .collect();
-        if targets.is_empty() {
-            self.respond_simple_to(now, &key, &request, 480, "Temporarily Unavailable");
-            return;
-        }
         let offer = if request.body().is_empty() {
             None
         } else {
@@ -140,10 +142,12 @@ impl Switch {
                     rtcp_mux: audio.is_some_and(|m| m.rtcp_mux),
                 }));
         }
-        self.outputs.push_back(Output::Media(MediaCommand::Bridge {
-            a: caller_endpoint.id,
-            b: callee_endpoint.id,
-        }));
+        if queue.is_none() {
+            self.outputs.push_back(Output::Media(MediaCommand::Bridge {
+                a: caller_endpoint.id,
+                b: callee_endpoint.id,
+            }));
+        }
 
         let call_key = CallKey(self.next_id());
         self.stats.calls_started += 1;
@@ -177,8 +181,13 @@ impl Switch {
             linger_until: None,
             relay: None,
             callee_pending_2xx: None,
+            queue: None,
         };
         self.calls.insert(call_key, call);
+        if let Some(queue) = queue {
+            self.answer_queue_call(now, call_key, queue);
+            return;
+        }
         self.set_call_timer(now + self.cfg.ring_timeout, call_key, CallTimer::Ring);
         for (contact, dest, transport) in targets {
             self.start_fork(
@@ -189,12 +198,30 @@ impl Switch {
                 contact,
                 dest,
                 transport,
+                None,
             );
         }
     }
 
+    /// The registered contacts of an extension, as (contact, destination, transport).
+    pub(super) fn targets_of(
+        &self,
+        now: Instant,
+        user: &str,
+    ) -> Vec<(String, SocketAddr, Transport)> {
+        let Ok(aor) = Aor::new(user, &self.cfg.domain) else {
+            return Vec::new();
+        };
+        self.registrar
+            .lookup(now, &aor)
+            .into_iter()
+            .filter_map(|b| Some((b.contact_uri.clone(), binding_destination(b)?, b.transport)))
+            .take(MAX_FORKS)
+            .collect()
+    }
+
     #[allow(clippy::too_many_arguments)]
-    fn start_fork(
+    pub(super) fn start_fork(
         &mut self,
         now: Instant,
         call_key: CallKey,
@@ -203,6 +230,7 @@ impl Switch {
         contact: String,
         dest: SocketAddr,
         transport: Transport,
+        agent: Option<String>,
     ) {
         let via = self.our_via(transport);
         let call_id = format!("{}@{}", self.token(20), self.advertised_ip());
@@ -261,6 +289,7 @@ impl Switch {
             state: ForkState::Trying,
             dialog: None,
             ack: None,
+            agent,
         });
     }
 
@@ -307,7 +336,7 @@ impl Switch {
             ForkState::Trying => fork.state = ForkState::Early,
             _ => {}
         }
-        if call.state != CallState::Routing || !call.caller.awaiting_final {
+        if call.queue.is_some() || call.state != CallState::Routing || !call.caller.awaiting_final {
             return;
         }
         let early_sdp = !response.body().is_empty()
@@ -371,7 +400,16 @@ impl Switch {
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
         };
-        let lost_race = call.winner.is_some() || call.state != CallState::Routing;
+        let lost_race = if call.queue.is_some() {
+            call.winner.is_some()
+                || call.state == CallState::Ended
+                || matches!(
+                    call.forks[index].state,
+                    ForkState::Cancelled | ForkState::CancelPending
+                )
+        } else {
+            call.winner.is_some() || call.state != CallState::Routing
+        };
         let fork = &mut call.forks[index];
         fork.ack = Some(ack_bytes);
         if lost_race {
@@ -392,6 +430,10 @@ impl Switch {
         self.dialogs.insert(dialog.key(), (call_key, Side::Callee));
         fork.dialog = Some(dialog);
         call.winner = Some(index);
+        if call.queue.is_some() {
+            self.on_agent_answered(now, call_key, index, &response);
+            return;
+        }
         call.state = CallState::Answered;
         call.answered_unix_ms = Some(answered_at);
         self.stats.calls_answered += 1;
@@ -496,8 +538,12 @@ impl Switch {
         let Some(fork) = call.forks.get_mut(index) else {
             return;
         };
-        if !matches!(fork.state, ForkState::Answered) {
+        if !matches!(fork.state, ForkState::Answered | ForkState::Cancelled) {
             fork.state = ForkState::Failed(code);
+        }
+        if call.queue.is_some() {
+            self.on_agent_leg_failed(now, call_key);
+            return;
         }
         let all_done = call
             .forks
@@ -539,12 +585,18 @@ impl Switch {
         call_key: CallKey,
         keep: Option<usize>,
     ) {
+        let keep: Vec<usize> = keep.into_iter().collect();
+        self.cancel_forks_except(now, call_key, &keep);
+    }
+
+    /// CANCEL every fork still ringing whose index is not in `keep`.
+    pub(super) fn cancel_forks_except(&mut self, now: Instant, call_key: CallKey, keep: &[usize]) {
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
         };
         let mut cancels = Vec::new();
         for (i, fork) in call.forks.iter_mut().enumerate() {
-            if Some(i) == keep {
+            if keep.contains(&i) {
                 continue;
             }
             match fork.state {

@@ -22,8 +22,12 @@ mod cdr;
 mod in_dialog;
 mod invite;
 mod model;
+mod queue;
 mod register;
 mod switch;
 
-pub use model::{EndpointId, MediaCommand, MediaEvent, Output, SwitchEvent};
+pub use model::{
+    EndpointId, MediaCommand, MediaEvent, OfferFailure, Output, QueueCommand, QueueEvent,
+    SwitchEvent,
+};
 pub use switch::{Switch, SwitchConfig};

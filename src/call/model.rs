@@ -36,6 +36,63 @@ pub enum Output {
     PersistCdr { token: u64, cdr: Box<Cdr> },
     /// Something observers (logs, CTI) may want to know.
     Event(SwitchEvent),
+    /// News for the queueing core (the ACD).
+    Queue(QueueEvent),
+}
+
+/// Why an offer to an agent's phone failed, as the SIP side saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OfferFailure {
+    /// The phone answered 603 Decline.
+    Declined,
+    /// Not registered, busy, rejecting or unreachable.
+    DeviceUnavailable,
+}
+
+/// What the switch tells the ACD about queue calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueEvent {
+    /// A caller reached a queue number; the switch answered and plays music on hold.
+    Arrived {
+        interaction: String,
+        queue: String,
+        ani: String,
+        dnis: String,
+    },
+    /// The agent's phone answered; caller and agent are bridged.
+    OfferAnswered { interaction: String, agent: String },
+    /// The agent's phone refused or could not be reached.
+    OfferFailed {
+        interaction: String,
+        agent: String,
+        failure: OfferFailure,
+    },
+    /// The caller hung up before an agent answered.
+    Abandoned { interaction: String },
+    /// A connected queue call ended.
+    Ended { interaction: String },
+}
+
+/// What the ACD asks the switch to do with queue calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueCommand {
+    /// Ring `agent`'s phone (every registered contact of `extension`) for `interaction`.
+    Offer {
+        interaction: String,
+        agent: String,
+        extension: String,
+    },
+    /// Stop ringing `agent` (RONA or another agent won).
+    Withdraw { interaction: String, agent: String },
+}
+
+/// The queue side of a call that reached a queue number.
+#[derive(Debug, Clone)]
+pub struct QueueLeg {
+    pub queue: String,
+    pub interaction: String,
+    /// The agent currently being offered the call, if any.
+    pub offered_to: Option<String>,
 }
 
 /// Media plane commands. Endpoints are bound by the runtime; the core owns port allocation.
@@ -43,6 +100,10 @@ pub enum Output {
 pub enum MediaCommand {
     /// Bind `rtp_port` and `rtp_port + 1`.
     Open { endpoint: EndpointId, rtp_port: u16 },
+    /// Loop music on hold to the endpoint's phone instead of relaying.
+    PlayMusic { endpoint: EndpointId },
+    /// Stop the music.
+    StopMusic { endpoint: EndpointId },
     /// What the leg's phone agreed to: where it listens, its codecs and direction. `remote` is
     /// only the first guess: the runtime latches onto the source of received RTP.
     Configure {
@@ -161,6 +222,8 @@ pub struct CalleeLeg {
     pub dialog: Option<Dialog>,
     /// Our ACK for its 2xx, resent when the 2xx is retransmitted.
     pub ack: Option<Bytes>,
+    /// The agent this leg offers a queue call to.
+    pub agent: Option<String>,
 }
 
 /// Why a call ended, for the CDR.
@@ -195,6 +258,8 @@ pub struct Call {
     pub relay: Option<Relay>,
     /// A re-INVITE 2xx retransmitted to the leg that sent the re-INVITE, until its ACK.
     pub callee_pending_2xx: Option<Pending2xx>,
+    /// Set when the call reached a queue number instead of an extension.
+    pub queue: Option<QueueLeg>,
 }
 
 /// Which side of a call.

@@ -42,6 +42,8 @@ pub struct SwitchConfig {
     pub rtp_ports: (u16, u16),
     /// Digest algorithms to challenge with, most preferred first.
     pub digest_algorithms: Vec<String>,
+    /// Numbers (SIP users) that reach a queue, and the queue's id.
+    pub queue_numbers: HashMap<String, String>,
     /// Seeds branches, tags, Call-IDs and nonces; tests fix it for reproducible traces.
     pub seed: u64,
 }
@@ -92,6 +94,8 @@ pub struct Switch {
     pub(super) call_timers: BinaryHeap<Reverse<(Instant, CallKey, CallTimer)>>,
     /// Answers to BYEs held back until the CDR is written.
     pub(super) held_replies: HashMap<u64, (TransactionKey, Message)>,
+    /// Queue calls by interaction id.
+    pub(super) interactions: HashMap<String, CallKey>,
     pub(super) next_id: u64,
     /// Wall clock at `anchor`, so CDR times and nonces need no clock reads here.
     pub(super) anchor: (Instant, Duration),
@@ -128,6 +132,7 @@ impl Switch {
             client_txns: HashMap::new(),
             call_timers: BinaryHeap::new(),
             held_replies: HashMap::new(),
+            interactions: HashMap::new(),
             next_id: 1,
             anchor: (now, unix_now),
             last_now: now,
@@ -364,6 +369,20 @@ impl Switch {
         for key in keys {
             self.end_call(now, key, Ending::Shutdown, None);
         }
+        self.drain_layer(now);
+    }
+
+    /// Replaces the numbers that reach queues (the CTI changed a queue).
+    pub fn set_queue_numbers(&mut self, numbers: HashMap<String, String>) {
+        self.cfg.queue_numbers = numbers;
+    }
+
+    /// A command from the ACD.
+    pub fn handle_queue_command(&mut self, now: Instant, command: QueueCommand) {
+        if !self.advance(now) {
+            return;
+        }
+        self.on_queue_command(now, command);
         self.drain_layer(now);
     }
 
@@ -686,6 +705,9 @@ impl Switch {
     /// Removes every trace of a call.
     pub(super) fn forget_call(&mut self, key: CallKey) {
         if let Some(call) = self.calls.remove(&key) {
+            if let Some(q) = &call.queue {
+                self.interactions.remove(&q.interaction);
+            }
             self.dialogs.retain(|_, (c, _)| *c != key);
             self.server_txns.retain(|_, c| *c != key);
             self.client_txns.retain(|_, p| match p {

@@ -16,6 +16,7 @@
 //! runtime binds the ports it is given.
 
 pub mod g711;
+pub mod player;
 pub mod ports;
 pub mod rewrite;
 pub mod rtp;

@@ -11,6 +11,7 @@
 //! life for the inactivity timer.
 
 use crate::call::{EndpointId, MediaEvent};
+use crate::media::player::{Announcement, Player};
 use crate::media::rewrite::{PayloadMap, StreamRewriter, StreamStart};
 use crate::media::rtp::{Ssrc, is_rtcp};
 use crate::media::sdp::{Direction, Negotiated};
@@ -25,6 +26,9 @@ use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+
+/// One packet of G.711 every 20 ms.
+const PACKET_TIME: Duration = Duration::from_millis(20);
 
 /// Counters for the whole media plane.
 #[derive(Debug, Default)]
@@ -44,8 +48,18 @@ struct EndpointState {
     peer: Option<Arc<Endpoint>>,
     /// The stream we send to this endpoint's phone.
     rewriter: StreamRewriter,
-    /// The negotiation the rewriter's payload map was built for (source side).
-    map_source: Option<Negotiated>,
+    /// What the rewriter's payload map was built for.
+    map_key: MapKey,
+}
+
+/// The source the outgoing rewriter's payload map currently fits.
+#[derive(Debug, Clone, PartialEq)]
+enum MapKey {
+    None,
+    /// Packets relayed from a peer that negotiated this.
+    Peer(Negotiated),
+    /// Packets the switch generates in the leg's own codec (music, announcements).
+    Local,
 }
 
 struct Endpoint {
@@ -59,6 +73,7 @@ struct Endpoint {
 struct Handle {
     endpoint: Arc<Endpoint>,
     tasks: [JoinHandle<()>; 2],
+    player: Option<JoinHandle<()>>,
 }
 
 /// The media plane. Owned by the runtime's core task; its receive tasks run on their own.
@@ -126,7 +141,7 @@ impl MediaEngine {
                 direction: Direction::SendRecv,
                 peer: None,
                 rewriter: StreamRewriter::new(ssrc, start, PayloadMap::new()),
-                map_source: None,
+                map_key: MapKey::None,
             }),
             last_activity: AtomicU64::new(self.elapsed_ms()),
         });
@@ -144,6 +159,7 @@ impl MediaEngine {
             Handle {
                 endpoint,
                 tasks: [rtp_task, rtcp_task],
+                player: None,
             },
         );
     }
@@ -188,13 +204,53 @@ impl MediaEngine {
             drop(s);
             let mut t = lock(&to.state);
             t.rewriter.on_source_change();
-            t.map_source = None;
+            t.map_key = MapKey::None;
+        }
+    }
+
+    /// Stops relaying to and from `id` (the other side keeps its own bridge settings).
+    pub fn unbridge(&mut self, id: EndpointId) {
+        let Some(handle) = self.endpoints.get(&id) else {
+            return;
+        };
+        let peer = lock(&handle.endpoint.state).peer.take();
+        if let Some(peer) = peer {
+            let mut p = lock(&peer.state);
+            if p.peer
+                .as_ref()
+                .is_some_and(|x| Arc::ptr_eq(x, &handle.endpoint))
+            {
+                p.peer = None;
+            }
+        }
+    }
+
+    /// Plays `announcement` to the endpoint's phone in a loop, replacing anything relayed to
+    /// it; the endpoint is unbridged first.
+    pub fn play(&mut self, id: EndpointId, announcement: Announcement) {
+        self.unbridge(id);
+        self.stop_playing(id);
+        let ssrc = Ssrc(self.rng.next_u32());
+        let stats = self.stats.clone();
+        let Some(handle) = self.endpoints.get_mut(&id) else {
+            return;
+        };
+        let endpoint = handle.endpoint.clone();
+        handle.player = Some(tokio::spawn(play_loop(endpoint, announcement, ssrc, stats)));
+    }
+
+    /// Stops the endpoint's announcement, if any.
+    pub fn stop_playing(&mut self, id: EndpointId) {
+        if let Some(handle) = self.endpoints.get_mut(&id)
+            && let Some(task) = handle.player.take()
+        {
+            task.abort();
         }
     }
 
     pub fn close(&mut self, id: EndpointId) {
         if let Some(handle) = self.endpoints.remove(&id) {
-            for task in &handle.tasks {
+            for task in handle.tasks.iter().chain(handle.player.iter()) {
                 task.abort();
             }
             // Break reference cycles between bridged endpoints.
@@ -264,10 +320,13 @@ async fn rtp_loop(
                 stats.dropped.fetch_add(1, Ordering::Relaxed);
                 continue;
             };
-            if p.map_source.as_ref() != Some(&source_negotiated) {
-                p.rewriter
-                    .set_payload_map(PayloadMap::between(&source_negotiated, &peer_negotiated));
-                p.map_source = Some(source_negotiated);
+            let key = MapKey::Peer(source_negotiated);
+            if p.map_key != key {
+                if let MapKey::Peer(source) = &key {
+                    p.rewriter
+                        .set_payload_map(PayloadMap::between(source, &peer_negotiated));
+                }
+                p.map_key = key;
             }
             let forward = matches!(
                 p.rewriter.rewrite(clock::now(), packet),
@@ -285,6 +344,46 @@ async fn rtp_loop(
             stats.rtp_out.fetch_add(1, Ordering::Relaxed);
         } else {
             stats.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+async fn play_loop(
+    endpoint: Arc<Endpoint>,
+    announcement: Announcement,
+    ssrc: Ssrc,
+    stats: Arc<MediaStats>,
+) {
+    let mut ticker = tokio::time::interval(PACKET_TIME);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut player: Option<Player> = None;
+    let mut packet = Vec::with_capacity(200);
+    loop {
+        ticker.tick().await;
+        let destination = {
+            let mut s = lock(&endpoint.state);
+            let (Some(negotiated), Some(remote)) = (s.negotiated.clone(), s.remote) else {
+                continue;
+            };
+            let Some(law) = negotiated.codec.name.law() else {
+                continue;
+            };
+            let pt = negotiated.codec.payload_type;
+            let player =
+                player.get_or_insert_with(|| Player::new(announcement.clone(), ssrc, law, pt));
+            player.next_packet(&mut packet);
+            if s.map_key != MapKey::Local {
+                s.rewriter.set_payload_map(PayloadMap::new().relay(pt, pt));
+                s.rewriter.on_source_change();
+                s.map_key = MapKey::Local;
+            }
+            match s.rewriter.rewrite(clock::now(), &mut packet) {
+                Ok(r) if r.is_forward() => remote,
+                _ => continue,
+            }
+        };
+        if endpoint.rtp.try_send_to(&packet, destination).is_ok() {
+            stats.rtp_out.fetch_add(1, Ordering::Relaxed);
         }
     }
 }

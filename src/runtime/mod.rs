@@ -9,8 +9,11 @@ pub mod clock;
 pub mod media;
 pub mod transport;
 
-use crate::call::{MediaCommand, MediaEvent, Output, Switch, SwitchConfig, SwitchEvent};
+use crate::call::{
+    MediaCommand, MediaEvent, Output, QueueEvent, Switch, SwitchConfig, SwitchEvent,
+};
 use crate::config::Profile;
+use crate::media::player::Announcement;
 use crate::sip::digest::StoredSecret;
 use crate::sip::registrar::{BindingChange, PersistedBinding, RegistrarConfig, Transport};
 use crate::sip::transaction::Timing;
@@ -149,6 +152,7 @@ fn switch_config(
         extensions,
         rtp_ports: (profile.media.rtp_port_min, profile.media.rtp_port_max),
         digest_algorithms: profile.sip.digest_algorithms.clone(),
+        queue_numbers: HashMap::new(),
         seed,
     }
 }
@@ -217,8 +221,11 @@ pub async fn serve(profile: Profile, shutdown: oneshot::Receiver<()>) -> anyhow:
     }
     tracing::info!(bindings = count, "registrations restored");
 
+    let music = load_music(&profile);
     let mut core = CoreLoop {
         switch,
+        music,
+        queue_events: Vec::new(),
         transports,
         engine,
         store_tx,
@@ -230,6 +237,22 @@ pub async fn serve(profile: Profile, shutdown: oneshot::Receiver<()>) -> anyhow:
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Music on hold from the profile's `media.music_on_hold`, or a generated chime when it is
+/// missing or unreadable (logged, never fatal: callers must still hear something).
+fn load_music(profile: &Profile) -> Announcement {
+    let path = profile.music_on_hold_path();
+    match std::fs::read(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|b| Announcement::from_wav(&b).map_err(|e| e.to_string()))
+    {
+        Ok(a) => a,
+        Err(error) => {
+            tracing::warn!(path = %path.display(), %error, "music on hold unavailable; using a generated chime");
+            Announcement::chime()
+        }
+    }
 }
 
 fn to_persisted(b: &StoredBinding) -> Option<PersistedBinding> {
@@ -254,6 +277,10 @@ fn to_persisted(b: &StoredBinding) -> Option<PersistedBinding> {
 
 struct CoreLoop {
     switch: Switch,
+    /// Music on hold, decoded once.
+    music: Announcement,
+    /// Queue events for the ACD, handed over after each drain.
+    queue_events: Vec<QueueEvent>,
     transports: Transports,
     engine: MediaEngine,
     store_tx: mpsc::Sender<StoreJob>,
@@ -346,6 +373,10 @@ impl CoreLoop {
                         .engine
                         .configure(endpoint, remote, negotiated, direction),
                     MediaCommand::Bridge { a, b } => self.engine.bridge(a, b),
+                    MediaCommand::PlayMusic { endpoint } => {
+                        self.engine.play(endpoint, self.music.clone())
+                    }
+                    MediaCommand::StopMusic { endpoint } => self.engine.stop_playing(endpoint),
                     MediaCommand::Close { endpoint } => self.engine.close(endpoint),
                 },
                 Output::PersistBinding(change) => {
@@ -364,6 +395,7 @@ impl CoreLoop {
                     }
                 }
                 Output::Event(event) => log_event(&event),
+                Output::Queue(event) => self.queue_events.push(event),
             }
         }
     }

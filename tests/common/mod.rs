@@ -117,6 +117,14 @@ impl SwitchProcess {
                 r#"digest_algorithms = ["SHA-256", "MD5"]"#,
                 r#"digest_algorithms = ["MD5", "SHA-256"]"#,
             )
+            .replace(
+                r#"music_on_hold = "music-on-hold.wav""#,
+                concat!(
+                    r#"music_on_hold = ""#,
+                    env!("CARGO_MANIFEST_DIR"),
+                    r#"/sip-profiles/music-on-hold.wav""#
+                ),
+            )
             .replace("t1_ms = 500", &format!("t1_ms = {}", opts.t1_ms))
             .replace(
                 "ring_timeout_secs = 30",

@@ -1,0 +1,211 @@
+//! Queue calls: the switch answers a caller who dialled a queue number, plays music on hold,
+//! and rings the agents the ACD chooses, one offer at a time.
+//!
+//! ```text
+//!  customer          switch                     agent phone        ACD
+//!    | INVITE q ------->|                              |              |
+//!    |<-- 200 (SDP) ----|--- Arrived ---------------------------------->|
+//!    |-- ACK ---------->|                              |              |
+//!    |<== music ========|<-- Offer(agent) ----------------------------|
+//!    |                  |-- INVITE ------------------->|              |
+//!    |                  |<------------------ 180 ------|              |
+//!    |                  |<------------------ 200 ------|              |
+//!    |                  |-- ACK ---------------------->|              |
+//!    |<=========== RTP bridged =======================>|-- Answered ->|
+//! ```
+//! The ACD owns the ring timeout: on RONA it sends `Withdraw` and the switch CANCELs.
+
+use super::model::*;
+use super::switch::Switch;
+use crate::sip::message::Message;
+use bytes::Bytes;
+use std::time::Instant;
+
+impl Switch {
+    /// Answers a caller who reached `queue` and hands the call to the ACD.
+    pub(super) fn answer_queue_call(&mut self, now: Instant, call_key: CallKey, queue: String) {
+        let interaction = format!("ix-{}", self.token(16));
+        let answered_at = self.unix_ms(now);
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return;
+        };
+        call.queue = Some(QueueLeg {
+            queue: queue.clone(),
+            interaction: interaction.clone(),
+            offered_to: None,
+        });
+        call.state = CallState::Answered;
+        call.answered_unix_ms = Some(answered_at);
+        let ani = call.caller_user.clone();
+        let dnis = call.callee_user.clone();
+        let endpoint = call.caller.endpoint.id;
+        self.interactions.insert(interaction.clone(), call_key);
+        let Some(call) = self.calls.get(&call_key) else {
+            return;
+        };
+        let mut ok = self.caller_response(call, 200, "OK");
+        ok.push("Allow", super::switch::ALLOW);
+        let sdp = if call.caller.delayed_offer {
+            Some(call.caller.endpoint.local.render_offer())
+        } else {
+            crate::media::sdp::SessionDescription::parse(call.caller.invite.body())
+                .ok()
+                .and_then(|offer| call.caller.endpoint.local.to_answer(&offer))
+                .map(|(answer, _)| answer.to_string())
+        };
+        if let Some(sdp) = sdp {
+            ok.set_body("application/sdp", Bytes::from(sdp));
+        }
+        self.send_caller_2xx(now, call_key, ok);
+        self.outputs
+            .push_back(Output::Media(MediaCommand::PlayMusic { endpoint }));
+        self.outputs.push_back(Output::Queue(QueueEvent::Arrived {
+            interaction,
+            queue,
+            ani,
+            dnis,
+        }));
+    }
+
+    pub(super) fn on_queue_command(&mut self, now: Instant, command: QueueCommand) {
+        match command {
+            QueueCommand::Offer {
+                interaction,
+                agent,
+                extension,
+            } => self.offer_to_agent(now, interaction, agent, extension),
+            QueueCommand::Withdraw { interaction, agent } => {
+                let Some(&call_key) = self.interactions.get(&interaction) else {
+                    return;
+                };
+                let Some(call) = self.calls.get_mut(&call_key) else {
+                    return;
+                };
+                let Some(q) = call.queue.as_mut() else { return };
+                if q.offered_to.as_deref() == Some(agent.as_str()) {
+                    q.offered_to = None;
+                }
+                let keep: Vec<usize> = call
+                    .forks
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, f)| f.agent.as_deref() != Some(agent.as_str()))
+                    .map(|(i, _)| i)
+                    .collect();
+                self.cancel_forks_except(now, call_key, &keep);
+            }
+        }
+    }
+
+    fn offer_to_agent(
+        &mut self,
+        now: Instant,
+        interaction: String,
+        agent: String,
+        extension: String,
+    ) {
+        let Some(&call_key) = self.interactions.get(&interaction) else {
+            // The caller left between the ACD's decision and now; the ACD already knows.
+            return;
+        };
+        let targets = self.targets_of(now, &extension);
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return;
+        };
+        if call.state == CallState::Ended || call.winner.is_some() {
+            return;
+        }
+        if targets.is_empty() {
+            self.outputs
+                .push_back(Output::Queue(QueueEvent::OfferFailed {
+                    interaction,
+                    agent,
+                    failure: OfferFailure::DeviceUnavailable,
+                }));
+            return;
+        }
+        if let Some(q) = call.queue.as_mut() {
+            q.offered_to = Some(agent.clone());
+        }
+        let invite = call.caller.invite.clone();
+        for (contact, dest, transport) in targets {
+            self.start_fork(
+                now,
+                call_key,
+                &invite,
+                &extension,
+                contact,
+                dest,
+                transport,
+                Some(agent.clone()),
+            );
+        }
+    }
+
+    /// The agent's phone answered: stop the music and bridge.
+    pub(super) fn on_agent_answered(
+        &mut self,
+        now: Instant,
+        call_key: CallKey,
+        index: usize,
+        response: &Message,
+    ) {
+        self.configure_from_answer(call_key, Side::Callee, response);
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return;
+        };
+        let (a, b) = (call.caller.endpoint.id, call.callee_endpoint.id);
+        let agent = call.forks[index].agent.clone().unwrap_or_default();
+        let Some(q) = call.queue.as_mut() else { return };
+        q.offered_to = None;
+        let interaction = q.interaction.clone();
+        let keep = vec![index];
+        self.outputs
+            .push_back(Output::Media(MediaCommand::StopMusic { endpoint: a }));
+        self.outputs
+            .push_back(Output::Media(MediaCommand::Bridge { a, b }));
+        self.outputs
+            .push_back(Output::Queue(QueueEvent::OfferAnswered {
+                interaction,
+                agent,
+            }));
+        self.cancel_forks_except(now, call_key, &keep);
+    }
+
+    /// A leg of the current offer failed; when all of them have, the ACD is told.
+    pub(super) fn on_agent_leg_failed(&mut self, _now: Instant, call_key: CallKey) {
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return;
+        };
+        let Some(q) = call.queue.as_mut() else { return };
+        let Some(agent) = q.offered_to.clone() else {
+            return;
+        };
+        let legs: Vec<&CalleeLeg> = call
+            .forks
+            .iter()
+            .filter(|f| f.agent.as_deref() == Some(agent.as_str()))
+            .collect();
+        let done = legs
+            .iter()
+            .all(|f| matches!(f.state, ForkState::Failed(_) | ForkState::Cancelled));
+        if !done || call.winner.is_some() {
+            return;
+        }
+        let declined = legs
+            .iter()
+            .any(|f| matches!(f.state, ForkState::Failed(603)));
+        q.offered_to = None;
+        let interaction = q.interaction.clone();
+        self.outputs
+            .push_back(Output::Queue(QueueEvent::OfferFailed {
+                interaction,
+                agent,
+                failure: if declined {
+                    OfferFailure::Declined
+                } else {
+                    OfferFailure::DeviceUnavailable
+                },
+            }));
+    }
+}
