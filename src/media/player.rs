@@ -195,7 +195,8 @@ mod tests {
         let mut p = Player::new(a, Ssrc(7), Law::Mu, PayloadType::PCMU);
         let mut out = Vec::new();
         p.next_packet(&mut out);
-        let first = RtpPacket::parse(&out).unwrap();
+        let first_bytes = out.clone();
+        let first = RtpPacket::parse(&first_bytes).unwrap();
         assert!(first.marker());
         assert_eq!(first.payload().len(), FRAME);
         assert_eq!(g711::ulaw_to_linear(first.payload()[1]) / 100, 1);
