@@ -109,9 +109,8 @@ pub(crate) mod test_support {
     use std::time::{Duration, Instant};
 
     /// The origin of virtual time; only differences from it matter.
-    #[allow(clippy::disallowed_methods)]
     pub fn t0() -> Instant {
-        Instant::now()
+        crate::runtime::clock::now()
     }
 
     pub fn ms(n: u64) -> Duration {
