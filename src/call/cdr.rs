@@ -44,7 +44,12 @@ pub(super) fn build(call: &Call, ending: Ending, end_ms: i64, id: String) -> Cdr
     for (i, fork) in call.forks.iter().enumerate() {
         legs.push(CdrLeg {
             call_id: fork.invite.call_id().unwrap_or_default().to_owned(),
-            role: "callee".into(),
+            role: if fork.agent.is_some() {
+                "agent"
+            } else {
+                "callee"
+            }
+            .into(),
             remote: fork.dest.to_string(),
             codec: (call.winner == Some(i))
                 .then(|| {

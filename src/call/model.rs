@@ -89,7 +89,6 @@ pub enum QueueCommand {
 /// The queue side of a call that reached a queue number.
 #[derive(Debug, Clone)]
 pub struct QueueLeg {
-    pub queue: String,
     pub interaction: String,
     /// The agent currently being offered the call, if any.
     pub offered_to: Option<String>,

@@ -30,7 +30,6 @@ impl Switch {
             return;
         };
         call.queue = Some(QueueLeg {
-            queue: queue.clone(),
             interaction: interaction.clone(),
             offered_to: None,
         });
