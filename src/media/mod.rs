@@ -15,9 +15,11 @@
 //! Nothing here reads the clock or touches a socket: time is an `Instant` argument and the
 //! runtime binds the ports it is given.
 
+pub mod denoise;
 pub mod g711;
 pub mod player;
 pub mod ports;
+pub mod resample;
 pub mod rewrite;
 pub mod rtp;
 pub mod sdp;
