@@ -19,6 +19,7 @@ pub mod denoise;
 pub mod g711;
 pub mod player;
 pub mod ports;
+pub mod recorder;
 pub mod resample;
 pub mod rewrite;
 pub mod rtp;
