@@ -4,6 +4,7 @@
 //! - [`sip`]: messages, transactions, dialogs, registrar and digest auth (sans-IO).
 //! - [`media`]: RTP, G.711, SDP and the packet rewriting that keeps streams continuous (sans-IO).
 //! - [`call`]: the B2BUA: calls made of legs and bridges (sans-IO).
+//! - [`routing`]: agents, queues, the ACD and RONA (sans-IO).
 //! - [`store`]: sqlx repositories (SQLite by default, PostgreSQL).
 //! - [`cti`]: the REST API agent desktops drive.
 //! - [`runtime`]: the IO shell: sockets, tasks and the clock.
@@ -19,6 +20,7 @@ pub mod call;
 pub mod config;
 pub mod cti;
 pub mod media;
+pub mod routing;
 pub mod runtime;
 pub mod sip;
 pub mod store;

@@ -1,0 +1,341 @@
+//! The contact-center vocabulary shared by the ACD core, the store and the CTI API: agents,
+//! their states, queues and their strategies, interactions and their states.
+//!
+//! These are plain data (serde-friendly, no IO); the ACD core owns the live state machines,
+//! the store persists these shapes, and the CTI API renders them.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::time::Duration;
+
+macro_rules! id_newtype {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> $name {
+                $name(s.to_owned())
+            }
+        }
+
+        impl $name {
+            /// The identifier as text.
+            #[must_use]
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+id_newtype!(
+    /// An agent's login id, e.g. `"alice"`.
+    AgentId
+);
+id_newtype!(
+    /// A queue's id, e.g. `"sales"`.
+    QueueId
+);
+id_newtype!(
+    /// One customer contact, e.g. `"ix-3f9c…"`; the same string the switch uses for the call.
+    InteractionId
+);
+id_newtype!(
+    /// A team of agents, the unit a supervisor oversees.
+    TeamId
+);
+
+/// What an agent may do through the CTI API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Handles its own interactions.
+    Agent,
+    /// Oversees its teams' agents and interactions.
+    Supervisor,
+    /// Configures everything.
+    Admin,
+}
+
+/// A skill an agent has, or a queue requires, with a level from 1 (basic) to 10 (expert).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Skill {
+    /// The skill's name, e.g. `"french"`.
+    pub name: String,
+    /// 1..=10.
+    pub level: u8,
+}
+
+/// The agent state machine's states (Webex Contact Center's vocabulary).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum AgentState {
+    /// Not logged in: no device, never offered anything.
+    LoggedOut,
+    /// Logged in but not taking calls, for an admin-defined reason code.
+    Idle {
+        /// An idle reason code's id, e.g. `"lunch"`.
+        reason: String,
+    },
+    /// Ready for the next offer.
+    Available,
+    /// An offer is ringing the agent's device.
+    Reserved {
+        /// The interaction being offered.
+        interaction: InteractionId,
+    },
+    /// On a call.
+    Engaged {
+        /// The connected interaction.
+        interaction: InteractionId,
+    },
+    /// After a call, filling in the disposition.
+    WrapUp {
+        /// The interaction being wrapped up.
+        interaction: InteractionId,
+    },
+    /// Redirection on no answer: an offer rang out; the agent must make itself Available again.
+    Rona,
+}
+
+impl AgentState {
+    /// The state's name as the API spells it.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            AgentState::LoggedOut => "logged_out",
+            AgentState::Idle { .. } => "idle",
+            AgentState::Available => "available",
+            AgentState::Reserved { .. } => "reserved",
+            AgentState::Engaged { .. } => "engaged",
+            AgentState::WrapUp { .. } => "wrap_up",
+            AgentState::Rona => "rona",
+        }
+    }
+}
+
+/// How a queue picks the agent for its next caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// The Available agent who has been idle longest (since their last call ended).
+    #[default]
+    LongestIdle,
+    /// Agents in turn, continuing after the last one offered.
+    RoundRobin,
+    /// Every Available agent rings at once; the first to answer wins.
+    RingAll,
+    /// Only agents holding every required skill at the required level; the most skilled first,
+    /// longest idle among equals.
+    SkillsBased,
+}
+
+/// Where a caller goes after waiting `max_wait` in a queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "id", rename_all = "snake_case")]
+pub enum OverflowTarget {
+    /// Another queue (the caller keeps its original arrival time for priority).
+    Queue(QueueId),
+    /// A number or SIP user the switch dials.
+    Number(String),
+}
+
+/// A queue's routing configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueConfig {
+    /// The queue's id.
+    pub id: QueueId,
+    /// Display name.
+    pub name: String,
+    /// The number or SIP user that reaches the queue, e.g. `"7000"`.
+    pub number: String,
+    /// How the next agent is chosen.
+    pub strategy: Strategy,
+    /// Skills an agent needs to be offered this queue's calls (skills-based routing; other
+    /// strategies also honour them when present).
+    pub required_skills: Vec<Skill>,
+    /// Agents (by team) who serve the queue; empty means every team.
+    pub teams: Vec<TeamId>,
+    /// How long an offer rings before RONA.
+    #[serde(with = "duration_secs")]
+    pub ring_timeout: Duration,
+    /// How long a caller waits before overflowing; `None` waits forever.
+    #[serde(with = "opt_duration_secs")]
+    pub max_wait: Option<Duration>,
+    /// Where callers go after `max_wait`.
+    pub overflow: Option<OverflowTarget>,
+    /// Longest wrap-up before the agent is made Available again; `None` uses the org's.
+    #[serde(with = "opt_duration_secs")]
+    pub wrap_up_max: Option<Duration>,
+    /// A returning caller goes first to the agent of their last interaction, if Available.
+    pub last_agent_routing: bool,
+    /// A disposition code is required before an interaction of this queue is done.
+    pub disposition_required: bool,
+    /// Music on hold while queued: a WAV path under `sip-profiles/`; `None` uses the profile's.
+    pub music: Option<String>,
+}
+
+/// A routable agent's configuration (what the ACD needs; credentials live in the store).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentConfig {
+    /// The agent's id.
+    pub id: AgentId,
+    /// Display name.
+    pub name: String,
+    /// The agent's team.
+    pub team: Option<TeamId>,
+    /// Skills and levels.
+    pub skills: Vec<Skill>,
+    /// The agent's role.
+    pub role: Role,
+}
+
+/// Interaction states (one customer contact, whatever the media).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InteractionState {
+    /// Waiting in a queue.
+    Queued,
+    /// Ringing an agent.
+    Offered,
+    /// Customer and agent talk.
+    Connected,
+    /// The customer is on hold.
+    Held,
+    /// The agent consults a third party.
+    Consulting,
+    /// Three or more parties talk.
+    Conferenced,
+    /// The customer's contact is over; wrap-up may follow.
+    Ended,
+    /// Wrap-up is done; the interaction is closed.
+    WrappedUp,
+}
+
+impl InteractionState {
+    /// The state's name as the API and the database spell it.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InteractionState::Queued => "queued",
+            InteractionState::Offered => "offered",
+            InteractionState::Connected => "connected",
+            InteractionState::Held => "held",
+            InteractionState::Consulting => "consulting",
+            InteractionState::Conferenced => "conferenced",
+            InteractionState::Ended => "ended",
+            InteractionState::WrappedUp => "wrapped_up",
+        }
+    }
+
+    /// Parses [`InteractionState::as_str`]'s spelling.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<InteractionState> {
+        [
+            InteractionState::Queued,
+            InteractionState::Offered,
+            InteractionState::Connected,
+            InteractionState::Held,
+            InteractionState::Consulting,
+            InteractionState::Conferenced,
+            InteractionState::Ended,
+            InteractionState::WrappedUp,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == s)
+    }
+}
+
+/// Media of an interaction; only voice is routed today, the model leaves room for others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaType {
+    /// A phone call.
+    #[default]
+    Voice,
+    /// A web chat (not routed yet).
+    Chat,
+    /// An email (not routed yet).
+    Email,
+}
+
+/// Who caused a change: an agent (through the API), the system (a timer, the SIP side).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "id", rename_all = "snake_case")]
+pub enum Actor {
+    /// The agent or supervisor with this id.
+    Agent(AgentId),
+    /// An API token with this id (integrations).
+    Token(String),
+    /// The switch itself (timers, SIP events).
+    System,
+}
+
+mod duration_secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_secs)
+    }
+}
+
+mod opt_duration_secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&d.as_secs()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Option::<u64>::deserialize(d).map(|o| o.map(Duration::from_secs))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interaction_states_round_trip_through_their_names() {
+        for name in [
+            "queued",
+            "offered",
+            "connected",
+            "held",
+            "consulting",
+            "conferenced",
+            "ended",
+            "wrapped_up",
+        ] {
+            assert_eq!(InteractionState::parse(name).unwrap().as_str(), name);
+        }
+        assert_eq!(InteractionState::parse("lost"), None);
+    }
+
+    #[test]
+    fn agent_states_serialise_with_a_state_tag() {
+        let json = serde_json::to_value(AgentState::Idle {
+            reason: "lunch".into(),
+        })
+        .unwrap();
+        assert_eq!(json, serde_json::json!({"state": "idle", "reason": "lunch"}));
+    }
+}
