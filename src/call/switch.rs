@@ -302,7 +302,12 @@ impl Switch {
                 reply_to = response_destination(&via, from, transport);
             }
         }
-        match self.layer.handle_message(now, reply_to, message) {
+        match self.layer.handle_message_over(
+            now,
+            reply_to,
+            Some(transport == Transport::Tcp),
+            message,
+        ) {
             Ok(incoming) => self.on_incoming(now, reply_to, transport, incoming),
             Err(error) => {
                 self.stats.unparseable += 1;

@@ -9,6 +9,7 @@
 
 mod cdrs;
 mod error;
+pub mod events;
 mod params;
 
 pub use error::ApiError;

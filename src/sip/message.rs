@@ -269,7 +269,13 @@ impl Message {
         if head.len() > MAX_HEADER_SECTION {
             return Err(ParseError::Unparseable("header section too large"));
         }
-        if head.contains(&0) {
+        // A NUL is only legal escaped in a quoted string (`quoted-pair`, RFC 3261 §25.1;
+        // RFC 4475 intmeth); anywhere else it is hostile or broken input.
+        if head
+            .iter()
+            .enumerate()
+            .any(|(i, b)| *b == 0 && (i == 0 || head[i - 1] != b'\\'))
+        {
             return Err(ParseError::Unparseable("NUL byte in header section"));
         }
         let head = std::str::from_utf8(head)
@@ -713,6 +719,23 @@ fn parse_start_line(line: &str) -> Result<(StartLine, String, Option<Rejection>)
     let method_token = parts.first().copied().unwrap_or_default();
     let method = Method::parse(method_token).ok_or(ParseError::Unparseable("bad method"))?;
     let version = parts.last().copied().unwrap_or_default();
+    if parts.len() == 2 {
+        // One element short: `METHOD uri` or `METHOD SIP/2.0`. Still recognisably a SIP
+        // request, so it gets a 400 when its Via lets the answer be routed.
+        let uri = if version.starts_with("SIP/") {
+            ""
+        } else {
+            version
+        };
+        return Ok((
+            StartLine::Request {
+                method,
+                uri: uri.to_owned(),
+            },
+            "SIP/2.0".to_owned(),
+            Some(Rejection::new(400, "Malformed Request-Line")),
+        ));
+    }
     if parts.len() < 3 || !version.starts_with("SIP/") {
         // Not recognisably SIP (RFC 4475 test.dat): nothing sensible to answer.
         return Err(ParseError::Unparseable("no SIP version in request line"));

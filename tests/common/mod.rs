@@ -43,6 +43,17 @@ pub fn free_port() -> u16 {
 /// media ports). Spread by process id so parallel test binaries don't collide either.
 pub fn port_block(len: u16) -> u16 {
     static NEXT: AtomicU16 = AtomicU16::new(0);
+    if len > 400 {
+        // Load runs: one large range above the small per-test blocks.
+        let mut start: u16 = 36_000;
+        while start.checked_add(len).is_some_and(|end| end < 65_000) {
+            if (start..start + len).all(|p| UdpSocket::bind(("127.0.0.1", p)).is_ok()) {
+                return start;
+            }
+            start += len;
+        }
+        panic!("no free block of {len} UDP ports");
+    }
     let base = 30_000 + (std::process::id() % 60) as u16 * 500;
     loop {
         let start = base + NEXT.fetch_add(len, Ordering::SeqCst) % 480;
@@ -62,6 +73,10 @@ pub struct SwitchOptions {
     pub database: Option<String>,
     pub sip_port: Option<u16>,
     pub dir: Option<PathBuf>,
+    /// `RUST_LOG` for the switch (load runs turn debug logging off).
+    pub log_filter: &'static str,
+    /// How many RTP ports the switch may use (two per leg, two legs per call).
+    pub rtp_ports: u16,
 }
 
 impl Default for SwitchOptions {
@@ -73,6 +88,8 @@ impl Default for SwitchOptions {
             database: None,
             sip_port: None,
             dir: None,
+            log_filter: "switchboard=debug,info",
+            rtp_ports: 40,
         }
     }
 }
@@ -105,7 +122,7 @@ impl SwitchProcess {
         let dir = opts.dir.clone().unwrap_or_else(|| temp_dir("sw"));
         let sip_port = opts.sip_port.unwrap_or_else(free_port);
         let http_port = free_port();
-        let rtp = port_block(40);
+        let rtp = port_block(opts.rtp_ports);
         let default = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/sip-profiles/default.toml"
@@ -137,7 +154,7 @@ impl SwitchProcess {
             .replace("rtp_port_min = 20000", &format!("rtp_port_min = {rtp}"))
             .replace(
                 "rtp_port_max = 30000",
-                &format!("rtp_port_max = {}", rtp + 39),
+                &format!("rtp_port_max = {}", rtp + opts.rtp_ports - 1),
             );
         let profile_path = dir.join("profile.toml");
         std::fs::write(&profile_path, profile).unwrap();
@@ -154,7 +171,7 @@ impl SwitchProcess {
             .args(["--database", &database])
             .arg("--recordings")
             .arg(dir.join("recordings"))
-            .env("RUST_LOG", "switchboard=debug,info")
+            .env("RUST_LOG", opts.log_filter)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -180,6 +197,11 @@ impl SwitchProcess {
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("switch did not start; log:\n{}", self.log());
+    }
+
+    /// The switch's process id (load runs read its CPU time and memory from /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn log(&self) -> String {

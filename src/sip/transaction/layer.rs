@@ -310,6 +310,21 @@ impl TransactionLayer {
         from: SocketAddr,
         msg: Message,
     ) -> Result<Incoming, TransactionError> {
+        self.handle_message_over(now, from, None, msg)
+    }
+
+    /// Like [`TransactionLayer::handle_message`], but a server transaction's reliability is
+    /// the transport the request really arrived on when `arrived_reliably` is given. A request
+    /// that came over TCP while its Via claims UDP (RFC 4475's messages sent over TCP, sloppy
+    /// clients) is answered on its connection instead of into the void (§18.2.2 follows the
+    /// connection for reliable transports).
+    pub fn handle_message_over(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        arrived_reliably: Option<bool>,
+        msg: Message,
+    ) -> Result<Incoming, TransactionError> {
         let now = self.advance_for_input(now);
         if msg.is_response() {
             let key = TransactionKey::client(&msg).ok_or(TransactionError::Malformed(
@@ -347,7 +362,8 @@ impl TransactionLayer {
         if self.entries.len() >= self.config.max_transactions {
             return Ok(Incoming::Overloaded(msg));
         }
-        let reliable = !via.transport.eq_ignore_ascii_case("UDP");
+        let reliable =
+            arrived_reliably.unwrap_or_else(|| !via.transport.eq_ignore_ascii_case("UDP"));
         let timing = self.config.timing;
         let machine = if method == Some(Method::Invite) {
             Machine::InviteServer(InviteServerTransaction::new(

@@ -1,0 +1,367 @@
+//! The SIPp load harness: starts the real switch (release build), registers a SIPp callee and
+//! drives calls at it from a SIPp caller over loopback, then prints what the issue asks for:
+//!
+//! 1. calls per second: `--cps` new calls per second for `--cps-secs` seconds, no media, each
+//!    call INVITE → 407 → INVITE with digest → 200 → ACK → BYE (two INVITE transactions, as a
+//!    real authenticated phone makes); sustained rate, failed-call ratio, switch CPU per call;
+//! 2. idle anchored calls: `--calls` calls established and held without media; resident
+//!    memory per call;
+//! 3. concurrent calls with RTP: `--calls` calls, each streaming G.711 A-law both ways through
+//!    the switch (SIPp rtpstream, 50 packets per second per direction per leg), held
+//!    `--hold-secs`; switch CPU per core, and datagrams the kernel dropped because the
+//!    switch did not read its sockets in time (zero: the switch kept up with every packet).
+//!
+//! `cargo bench --bench load` runs the full targets; `cargo bench --bench load -- --cps 500
+//! --calls 300 --hold-secs 30` overrides them. Under `cargo test` (no `--bench` argument) it
+//! runs a seconds-long smoke version that asserts every call succeeded, so the harness itself
+//! is tested with everything else.
+
+#[allow(dead_code)]
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use switchboard::media::g711::Law;
+
+const LOAD_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/load");
+
+struct Plan {
+    cps: u32,
+    cps_secs: u32,
+    calls: u32,
+    hold_secs: u32,
+    /// Smoke runs assert; full runs report.
+    smoke: bool,
+}
+
+impl Plan {
+    fn from_args() -> Plan {
+        let args: Vec<String> = std::env::args().collect();
+        let full = args.iter().any(|a| a == "--bench");
+        let value = |flag: &str, default: u32| {
+            args.iter()
+                .position(|a| a == flag)
+                .and_then(|i| args.get(i + 1))
+                .map_or(default, |v| {
+                    v.parse().unwrap_or_else(|_| panic!("{flag} {v}"))
+                })
+        };
+        if full {
+            Plan {
+                cps: value("--cps", 2000),
+                cps_secs: value("--cps-secs", 20),
+                calls: value("--calls", 1500),
+                hold_secs: value("--hold-secs", 60),
+                smoke: false,
+            }
+        } else {
+            Plan {
+                cps: 20,
+                cps_secs: 2,
+                calls: 10,
+                hold_secs: 4,
+                smoke: true,
+            }
+        }
+    }
+}
+
+/// CPU seconds (user + system) a process has used so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The command name may hold spaces; fields resume after its closing parenthesis.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
+}
+
+/// UDP datagrams sent on this machine so far (`OutDatagrams` of /proc/net/snmp): SIPp's
+/// streams plus what the switch relays, so relaying shows as twice what SIPp sends alone.
+fn udp_datagrams_sent() -> u64 {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").unwrap();
+    let udp: Vec<&str> = snmp.lines().filter(|l| l.starts_with("Udp:")).collect();
+    let names: Vec<&str> = udp[0].split_whitespace().collect();
+    let values: Vec<&str> = udp[1].split_whitespace().collect();
+    let i = names.iter().position(|n| *n == "OutDatagrams").unwrap();
+    values[i].parse().unwrap()
+}
+
+/// Resident memory in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap()
+}
+
+/// Datagrams the kernel dropped because the switch's UDP sockets were full (the `d` counter
+/// of `ss -m` summed over the sockets the process owns): packets the switch failed to read.
+/// SIPp's rtpstream never reads what it receives, so machine-wide counters would count its
+/// sockets too; this one only counts the switch.
+fn switch_socket_drops(pid: u32) -> u64 {
+    let out = Command::new("ss")
+        .args(["-uanmp"])
+        .output()
+        .expect("ss (iproute2) is installed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let owner = format!("pid={pid},");
+    let mut total = 0;
+    let mut ours = false;
+    for line in text.lines() {
+        if !line.starts_with(char::is_whitespace) {
+            ours = line.contains(&owner);
+        }
+        if let Some(at) = line.find("skmem:(").filter(|_| ours) {
+            total += line[at + 7..]
+                .trim_end_matches(')')
+                .split(',')
+                .find_map(|f| f.strip_prefix('d')?.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    total
+}
+
+/// A scenario from benches/load with its media comment replaced, written to `dir`.
+fn scenario(name: &str, media: &str, dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(Path::new(LOAD_DIR).join(format!("{name}.xml"))).unwrap();
+    let path = dir.join(format!("{name}.xml"));
+    std::fs::write(&path, text.replace("<!-- media -->", media)).unwrap();
+    path
+}
+
+/// One second of a 440 Hz tone, A-law, looped by rtpstream.
+fn write_tone(dir: &Path) -> PathBuf {
+    let path = dir.join("tone.al");
+    let samples: Vec<u8> = (0..8000)
+        .map(|n| {
+            let s = (2.0 * std::f64::consts::PI * 440.0 * f64::from(n) / 8000.0).sin() * 8000.0;
+            Law::A.encode(s as i16)
+        })
+        .collect();
+    std::fs::write(&path, samples).unwrap();
+    path
+}
+
+struct Run {
+    dir: PathBuf,
+    sw: SwitchProcess,
+    callee_port: u16,
+}
+
+impl Run {
+    fn start(calls: u32) -> Run {
+        let sw = SwitchProcess::start(SwitchOptions {
+            log_filter: "warn",
+            rtp_ports: u16::try_from(calls * 4 + 40).expect("calls fit the port range"),
+            ..SwitchOptions::default()
+        });
+        let dir = sw.dir.join("load");
+        std::fs::create_dir_all(&dir).unwrap();
+        let callee_port = free_udp_port();
+        register(&sw, "1002", callee_port);
+        Run {
+            dir,
+            sw,
+            callee_port,
+        }
+    }
+
+    fn sipp(&self, scenario: &Path, port: u16, tag: &str) -> Command {
+        let mut cmd = Command::new("sipp");
+        cmd.current_dir(&self.dir)
+            .arg("-sf")
+            .arg(scenario)
+            .args(["-i", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-mi", "127.0.0.1", "-t", "u1", "-nostdin"])
+            .args(["-trace_stat", "-fd", "1", "-stf"])
+            .arg(self.dir.join(format!("{tag}.csv")))
+            .args(["-trace_err", "-error_file"])
+            .arg(self.dir.join(format!("{tag}-errors.log")))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        cmd
+    }
+
+    fn callee(&self, media: &str, calls: u32) -> Child {
+        let uas = scenario("uas", media, &self.dir);
+        self.sipp(&uas, self.callee_port, "uas")
+            .args(["-m", &calls.to_string()])
+            .spawn()
+            .expect("sipp is installed (scripts/test-all installs sip-tester)")
+    }
+
+    fn caller(&self, media: &str, rate: u32, calls: u32, hold: Duration) -> Child {
+        let uac = scenario("uac", media, &self.dir);
+        let password = password("1001");
+        self.sipp(&uac, free_udp_port(), "uac")
+            .args(["-s", "1002", "-au", "1001", "-ap", &password])
+            .args(["-key", "caller", "1001"])
+            .args(["-r", &rate.to_string(), "-m", &calls.to_string()])
+            .args(["-l", &calls.to_string()])
+            .args(["-d", &hold.as_millis().to_string()])
+            .args(["-timeout", &format!("{}s", hold.as_secs() + 120)])
+            .arg(self.sw.sip.to_string())
+            .spawn()
+            .expect("sipp is installed")
+    }
+
+    /// Successful and failed calls from a SIPp statistics file's last line.
+    fn stats(&self, tag: &str) -> (u64, u64) {
+        let text = std::fs::read_to_string(self.dir.join(format!("{tag}.csv"))).unwrap_or_default();
+        let mut lines = text.lines();
+        let (Some(header), Some(last)) = (lines.next(), lines.last()) else {
+            return (0, 0);
+        };
+        let names: Vec<&str> = header.split(';').collect();
+        let values: Vec<&str> = last.split(';').collect();
+        let get = |name: &str| {
+            names
+                .iter()
+                .position(|n| *n == name)
+                .and_then(|i| values.get(i)?.parse().ok())
+                .unwrap_or(0)
+        };
+        (get("SuccessfulCall(C)"), get("FailedCall(C)"))
+    }
+}
+
+fn wait(child: &mut Child, limit: Duration) -> i32 {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code().unwrap_or(-1);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return -2;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn calls_per_second(plan: &Plan) {
+    let total = plan.cps * plan.cps_secs;
+    let run = Run::start(64);
+    let pid = run.sw.pid();
+    let mut callee = run.callee("", total);
+    let cpu0 = cpu_seconds(pid);
+    let started = Instant::now();
+    let mut caller = run.caller("", plan.cps, total, Duration::ZERO);
+    let code = wait(
+        &mut caller,
+        Duration::from_secs(u64::from(plan.cps_secs) * 3 + 60),
+    );
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds(pid) - cpu0;
+    let _ = wait(&mut callee, Duration::from_secs(5));
+    let (ok, failed) = run.stats("uac");
+    let failed_ratio = failed as f64 / (ok + failed).max(1) as f64;
+    println!(
+        "calls per second: {ok} calls in {elapsed:.1} s = {:.0} calls/s sustained \
+         (asked {} calls/s), {failed} failed ({:.3}%), switch CPU {:.0} µs per call",
+        ok as f64 / elapsed,
+        plan.cps,
+        failed_ratio * 100.0,
+        cpu / ok.max(1) as f64 * 1e6
+    );
+    if plan.smoke {
+        assert_eq!(
+            (code, ok, failed),
+            (0, u64::from(total), 0),
+            "smoke calls failed"
+        );
+    }
+}
+
+fn concurrent_calls(plan: &Plan, with_media: bool) {
+    let run = Run::start(plan.calls);
+    let pid = run.sw.pid();
+    let media = if with_media {
+        let tone = write_tone(&run.dir);
+        format!(
+            "<nop><action><exec rtp_stream=\"{},-1,8\"/></action></nop>",
+            tone.display()
+        )
+    } else {
+        String::new()
+    };
+    let rss0 = rss_kib(pid);
+    let mut callee = run.callee(&media, plan.calls);
+    let hold = Duration::from_secs(u64::from(plan.hold_secs));
+    // Ramp up at 200 calls per second, so setup load does not blur the steady state.
+    let rate = 200.min(plan.calls);
+    let mut caller = run.caller(&media, rate, plan.calls, hold);
+    let ramp =
+        Duration::from_secs_f64(f64::from(plan.calls) / f64::from(rate)) + Duration::from_secs(2);
+    std::thread::sleep(ramp.min(hold / 2));
+    // Steady state: every call up; measure over the middle of the hold time.
+    let window = (hold - ramp.min(hold / 2)) / 2;
+    let (cpu0, drops0, sent0) = (
+        cpu_seconds(pid),
+        switch_socket_drops(pid),
+        udp_datagrams_sent(),
+    );
+    std::thread::sleep(window);
+    let cpu = cpu_seconds(pid) - cpu0;
+    let drops = switch_socket_drops(pid) - drops0;
+    let sent = (udp_datagrams_sent() - sent0) as f64 / window.as_secs_f64();
+    let rss = rss_kib(pid);
+    let code = wait(&mut caller, hold + Duration::from_secs(120));
+    let _ = wait(&mut callee, Duration::from_secs(10));
+    let (ok, failed) = run.stats("uac");
+    let per_call = (rss.saturating_sub(rss0)) as f64 / f64::from(plan.calls);
+    if with_media {
+        // Each call: two legs, each receiving 50 and sending 50 packets per second.
+        let received = f64::from(plan.calls) * 100.0;
+        let packets = received * 2.0 * window.as_secs_f64();
+        println!(
+            "concurrent calls with RTP: {} calls held {} s, {ok} ok, {failed} failed; switch CPU \
+             {:.2} cores over {:.0} s; UDP datagrams sent/s on the machine {sent:.0} (SIPp + \
+             switch; nominal {:.0}), \
+             {:.2} µs CPU per packet in or out; packets dropped at the switch's sockets \
+             {drops}; RSS {:.1} KiB per call",
+            plan.calls,
+            plan.hold_secs,
+            cpu / window.as_secs_f64(),
+            window.as_secs_f64(),
+            received * 2.0,
+            cpu / packets * 1e6,
+            per_call
+        );
+        if plan.smoke {
+            // Without relaying only SIPp's half would be sent.
+            assert!(
+                sent > received * 1.5,
+                "RTP was not relayed: {sent:.0} datagrams/s"
+            );
+        }
+    } else {
+        println!(
+            "idle anchored calls: {} calls held {} s, {ok} ok, {failed} failed; RSS {rss0} KiB \
+             before, {rss} KiB with the calls up = {per_call:.1} KiB per call",
+            plan.calls, plan.hold_secs
+        );
+    }
+    if plan.smoke {
+        assert_eq!(
+            (code, ok, failed),
+            (0, u64::from(plan.calls), 0),
+            "smoke calls failed"
+        );
+    }
+}
+
+fn main() {
+    let plan = Plan::from_args();
+    calls_per_second(&plan);
+    concurrent_calls(&plan, false);
+    concurrent_calls(&plan, true);
+}
