@@ -16,6 +16,7 @@ pub(super) fn build(call: &Call, ending: Ending, end_ms: i64, id: String) -> Cdr
         Ending::NoAck => (HangupCause::RtpTimeout, HangupSide::Switch),
         Ending::RtpTimeout => (HangupCause::RtpTimeout, HangupSide::Switch),
         Ending::Shutdown => (HangupCause::Shutdown, HangupSide::Switch),
+        Ending::Hangup => (HangupCause::NormalClearing, HangupSide::Switch),
     };
     let sip_code = match (call.answered_unix_ms, ending) {
         (Some(_), _) => 200,

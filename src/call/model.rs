@@ -84,6 +84,9 @@ pub enum QueueCommand {
     },
     /// Stop ringing `agent` (RONA or another agent won).
     Withdraw { interaction: String, agent: String },
+    /// End the call on every leg with BYE: the agent ended it from the desktop, or the ACD
+    /// refused the caller (queue full, unknown queue).
+    Hangup { interaction: String },
 }
 
 /// The queue side of a call that reached a queue number.
@@ -236,6 +239,9 @@ pub enum Ending {
     NoAck,
     RtpTimeout,
     Shutdown,
+    /// Ended by the switch for the contact-center layer (an agent's end button, a refused
+    /// caller).
+    Hangup,
 }
 
 /// One call.

@@ -73,6 +73,11 @@ impl Switch {
                 agent,
                 extension,
             } => self.offer_to_agent(now, interaction, agent, extension),
+            QueueCommand::Hangup { interaction } => {
+                if let Some(&call_key) = self.interactions.get(&interaction) {
+                    self.end_call(now, call_key, Ending::Hangup, None);
+                }
+            }
             QueueCommand::Withdraw { interaction, agent } => {
                 let Some(&call_key) = self.interactions.get(&interaction) else {
                     return;

@@ -736,7 +736,19 @@ impl Switch {
     ) -> Option<u64> {
         let end_ms = self.unix_ms(now);
         let id = self.token(24);
-        let record = cdr::build(self.calls.get(&call)?, ending, end_ms, id);
+        let ended = self.calls.get(&call)?;
+        let record = cdr::build(ended, ending, end_ms, id);
+        // The ACD hears about every end of a queue call: after an agent answered it is the
+        // end of a conversation (wrap-up follows); before, the caller gave up.
+        if let Some(q) = &ended.queue {
+            let interaction = q.interaction.clone();
+            let event = if ended.winner.is_some() {
+                QueueEvent::Ended { interaction }
+            } else {
+                QueueEvent::Abandoned { interaction }
+            };
+            self.outputs.push_back(Output::Queue(event));
+        }
         let token = self.next_id();
         self.outputs
             .push_back(Output::Event(SwitchEvent::CallEnded {
