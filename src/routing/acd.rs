@@ -629,3 +629,7 @@ impl Acd {
 #[cfg(test)]
 #[path = "acd_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "acd_proptests.rs"]
+mod proptests;
