@@ -199,6 +199,38 @@ pub struct AgentConfig {
     pub role: Role,
 }
 
+/// Organisation-wide routing settings; queues override some of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OrgSettings {
+    /// Wrap-up limit for queues without their own `wrap_up_max`.
+    #[serde(with = "duration_secs")]
+    pub default_wrap_up_max: Duration,
+    /// Ring timeout for queues whose `ring_timeout` is zero.
+    #[serde(with = "duration_secs")]
+    pub default_ring_timeout: Duration,
+    /// Most callers one queue holds (waiting or ringing); beyond it a caller overflows to the
+    /// queue's overflow target or is turned away.
+    pub max_waiting_per_queue: usize,
+    /// Handle time assumed for expected-wait estimates until a queue has observed some.
+    #[serde(with = "duration_secs")]
+    pub default_handle_time: Duration,
+    /// How many callers last-agent routing remembers.
+    pub last_agent_memory: usize,
+}
+
+impl Default for OrgSettings {
+    fn default() -> Self {
+        OrgSettings {
+            default_wrap_up_max: Duration::from_secs(60),
+            default_ring_timeout: Duration::from_secs(20),
+            max_waiting_per_queue: 500,
+            default_handle_time: Duration::from_secs(180),
+            last_agent_memory: 10_000,
+        }
+    }
+}
+
 /// Interaction states (one customer contact, whatever the media).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

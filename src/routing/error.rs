@@ -1,0 +1,30 @@
+//! The routing layer's error: why the ACD refused a command. Timeouts, hang-ups and stale
+//! switch events are outputs or no-ops, never errors.
+
+use super::agent::AgentError;
+use super::model::{AgentId, InteractionId, QueueId};
+
+/// Why a command was refused; nothing changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoutingError {
+    /// No agent with that id is configured.
+    #[error("unknown agent {0}")]
+    UnknownAgent(AgentId),
+    /// No queue with that id is configured.
+    #[error("unknown queue {0}")]
+    UnknownQueue(QueueId),
+    /// The agent's state does not allow the request.
+    #[error(transparent)]
+    Agent(#[from] AgentError),
+    /// The queue still holds callers.
+    #[error("queue {queue} still holds {callers} callers")]
+    QueueBusy {
+        /// The queue.
+        queue: QueueId,
+        /// How many callers are in it.
+        callers: usize,
+    },
+    /// The queue requires a disposition code to finish wrap-up.
+    #[error("a disposition is required to finish wrap-up of {0}")]
+    DispositionRequired(InteractionId),
+}
