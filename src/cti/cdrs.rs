@@ -1,4 +1,5 @@
-//! `GET /api/v1/cdrs`: call detail records, newest first, filtered and paged.
+//! `GET /api/v1/cdrs`: call detail records, newest first, filtered and paged (supervisor or
+//! admin).
 //!
 //! Query parameters (all optional):
 //! - `number`: exact match on caller OR callee;
@@ -17,8 +18,10 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use super::ApiState;
+use super::auth::Principal;
 use super::error::ApiError;
 use super::params::QueryParams;
+use crate::routing::model::Role;
 use crate::store::{Cdr, CdrFilter, Page};
 
 /// Longest `number` accepted; real numbers and SIP users are far shorter.
@@ -31,8 +34,10 @@ pub(super) fn routes() -> Router<ApiState> {
 
 async fn list(
     State(state): State<ApiState>,
+    principal: Principal,
     params: QueryParams,
 ) -> Result<Json<Page<Cdr>>, ApiError> {
+    principal.require(Role::Supervisor)?;
     let filter = filter_from(params)?;
     Ok(Json(state.store.list_cdrs(&filter).await?))
 }
@@ -88,11 +93,20 @@ mod tests {
     use tower::ServiceExt;
 
     use crate::cti::{ApiState, app};
+    use crate::routing::model::Role;
     use crate::store::test_support::{TempDb, sample_cdr};
     use crate::store::{CdrFilter, Store};
 
     async fn get(store: &Store, uri: &str) -> (StatusCode, Value) {
-        let request = Request::get(uri).body(Body::empty()).unwrap();
+        let token = crate::cti::test_support::token_for_role(store, Role::Supervisor).await;
+        get_with(store, uri, &token).await
+    }
+
+    async fn get_with(store: &Store, uri: &str, token: &str) -> (StatusCode, Value) {
+        let request = Request::get(uri)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
         let response = app(ApiState::new(store.clone()))
             .oneshot(request)
             .await
@@ -262,10 +276,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn cdrs_need_a_supervisor_or_admin_token() {
+        let db = seeded().await;
+        let request = Request::get("/api/v1/cdrs").body(Body::empty()).unwrap();
+        let response = app(ApiState::new(db.store.clone()))
+            .oneshot(request)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let token = crate::cti::test_support::token_for_role(&db.store, Role::Agent).await;
+        let request = Request::get("/api/v1/cdrs")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        let response = app(ApiState::new(db.store.clone()))
+            .oneshot(request)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    }
+
+    #[tokio::test]
     async fn a_closed_database_is_a_503() {
         let db = seeded().await;
+        let token = crate::cti::test_support::token_for_role(&db.store, Role::Supervisor).await;
         db.store.close().await;
-        let (status, json) = get(&db.store, "/api/v1/cdrs").await;
+        let (status, json) = get_with(&db.store, "/api/v1/cdrs", &token).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(json["error"]["code"], "unavailable");
     }

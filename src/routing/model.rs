@@ -336,6 +336,9 @@ mod tests {
             reason: "lunch".into(),
         })
         .unwrap();
-        assert_eq!(json, serde_json::json!({"state": "idle", "reason": "lunch"}));
+        assert_eq!(
+            json,
+            serde_json::json!({"state": "idle", "reason": "lunch"})
+        );
     }
 }

@@ -1,0 +1,220 @@
+//! Agents (admin writes, supervisors read): `GET/POST /api/v1/agents`,
+//! `GET/PUT/DELETE /api/v1/agents/{id}`.
+//!
+//! A password is required on create and optional on update; it is hashed by the store and
+//! never returned. The team and every skill must exist.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::ApiState;
+use super::auth::Principal;
+use super::error::ApiError;
+use super::json::ApiJson;
+use super::validate;
+use crate::routing::model::{AgentId, Role, Skill, TeamId};
+use crate::store::Agent;
+
+/// Shortest password accepted.
+const MIN_PASSWORD_LEN: usize = 8;
+/// Longest password accepted.
+const MAX_PASSWORD_LEN: usize = 1024;
+
+/// The routes of this resource.
+pub(super) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/v1/agents", get(list).post(create))
+        .route("/api/v1/agents/{id}", get(read).put(update).delete(remove))
+}
+
+/// A skill and level in a request body.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SkillLevel {
+    /// A skill from the catalogue.
+    pub name: String,
+    /// 1 to 10.
+    pub level: u8,
+}
+
+/// An agent as an admin writes it.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentBody {
+    /// Login id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Required on create; on update, changes the password when present.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// The SIP extension of the agent's phone.
+    #[serde(default)]
+    pub extension: Option<String>,
+    /// The agent's team (must exist).
+    #[serde(default)]
+    pub team: Option<String>,
+    /// Skills (each must exist in the catalogue).
+    #[serde(default)]
+    pub skills: Vec<SkillLevel>,
+    /// `agent`, `supervisor` or `admin`.
+    #[schema(value_type = String)]
+    pub role: Role,
+    /// Defaults to true.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl AgentBody {
+    async fn validate(&self, state: &ApiState) -> Result<Agent, ApiError> {
+        validate::id("id", &self.id)?;
+        validate::name("name", &self.name)?;
+        if let Some(ext) = &self.extension {
+            validate::id("extension", ext)?;
+        }
+        if let Some(pw) = &self.password
+            && !(MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&pw.len())
+        {
+            return Err(ApiError::field(
+                "password",
+                format!("must be {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} bytes"),
+            ));
+        }
+        let team = match &self.team {
+            Some(team) => {
+                let team = TeamId(team.clone());
+                if state.store.get_team(&team).await?.is_none() {
+                    return Err(ApiError::field("team", "no such team"));
+                }
+                Some(team)
+            }
+            None => None,
+        };
+        let mut skills = Vec::with_capacity(self.skills.len());
+        for (i, skill) in self.skills.iter().enumerate() {
+            validate::level(&format!("skills[{i}].level"), skill.level)?;
+            if state.store.get_skill(&skill.name).await?.is_none() {
+                return Err(ApiError::field(
+                    format!("skills[{i}].name"),
+                    "no such skill",
+                ));
+            }
+            if skills.iter().any(|s: &Skill| s.name == skill.name) {
+                return Err(ApiError::field(format!("skills[{i}].name"), "listed twice"));
+            }
+            skills.push(Skill {
+                name: skill.name.clone(),
+                level: skill.level,
+            });
+        }
+        Ok(Agent {
+            id: AgentId(self.id.clone()),
+            name: self.name.clone(),
+            extension: self.extension.clone(),
+            team,
+            skills,
+            role: self.role,
+            enabled: self.enabled,
+        })
+    }
+}
+
+/// Lists agents (supervisor).
+#[utoipa::path(get, path = "/api/v1/agents", tag = "admin",
+    responses((status = 200, body = Vec<Agent>), (status = 403)), security(("bearer" = [])))]
+pub(super) async fn list(
+    State(state): State<ApiState>,
+    principal: Principal,
+) -> Result<Json<Vec<Agent>>, ApiError> {
+    principal.require(Role::Supervisor)?;
+    Ok(Json(state.store.list_agents().await?))
+}
+
+/// One agent (supervisor).
+#[utoipa::path(get, path = "/api/v1/agents/{id}", tag = "admin",
+    params(("id" = String, Path)), responses((status = 200, body = Agent), (status = 404)),
+    security(("bearer" = [])))]
+pub(super) async fn read(
+    State(state): State<ApiState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Agent>, ApiError> {
+    principal.require(Role::Supervisor)?;
+    let agent = state.store.get_agent(&AgentId(id)).await?;
+    agent.map(Json).ok_or(ApiError::NotFound)
+}
+
+/// Creates an agent (admin).
+#[utoipa::path(post, path = "/api/v1/agents", tag = "admin", request_body = AgentBody,
+    responses((status = 201, body = Agent), (status = 409), (status = 422)),
+    security(("bearer" = [])))]
+pub(super) async fn create(
+    State(state): State<ApiState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<AgentBody>,
+) -> Result<(StatusCode, Json<Agent>), ApiError> {
+    principal.require(Role::Admin)?;
+    let agent = body.validate(&state).await?;
+    let password = body
+        .password
+        .as_deref()
+        .ok_or_else(|| ApiError::field("password", "is required"))?;
+    state.store.create_agent(&agent, password).await?;
+    Ok((StatusCode::CREATED, Json(agent)))
+}
+
+/// Replaces an agent (admin); the password changes only if given.
+#[utoipa::path(put, path = "/api/v1/agents/{id}", tag = "admin", request_body = AgentBody,
+    params(("id" = String, Path)),
+    responses((status = 200, body = Agent), (status = 404), (status = 422)),
+    security(("bearer" = [])))]
+pub(super) async fn update(
+    State(state): State<ApiState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<AgentBody>,
+) -> Result<Json<Agent>, ApiError> {
+    principal.require(Role::Admin)?;
+    validate::same_id(&id, &body.id)?;
+    let agent = body.validate(&state).await?;
+    if state
+        .store
+        .update_agent(&agent, body.password.as_deref())
+        .await?
+    {
+        Ok(Json(agent))
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// Deletes an agent (admin). An admin cannot delete itself.
+#[utoipa::path(delete, path = "/api/v1/agents/{id}", tag = "admin",
+    params(("id" = String, Path)), responses((status = 204), (status = 404), (status = 409)),
+    security(("bearer" = [])))]
+pub(super) async fn remove(
+    State(state): State<ApiState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    principal.require(Role::Admin)?;
+    let id = AgentId(id);
+    if principal.agent.as_ref() == Some(&id) {
+        return Err(ApiError::conflict(
+            "an admin cannot delete itself",
+            Some("id"),
+        ));
+    }
+    if state.store.delete_agent(&id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
