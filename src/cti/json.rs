@@ -68,7 +68,13 @@ pub(crate) fn classify(path: &str, e: serde_json::Error) -> ApiError {
                 }
             };
             if let Some(name) = quoted_after(&message, "unknown field `") {
-                ApiError::UnknownField { field: join(name) }
+                // serde_path_to_error has already entered the unknown key.
+                let field = if path == name || path.ends_with(&format!(".{name}")) {
+                    path.to_owned()
+                } else {
+                    join(name)
+                };
+                ApiError::UnknownField { field }
             } else if let Some(name) = quoted_after(&message, "missing field `") {
                 ApiError::field(join(name), "is required")
             } else if path == "." || path.is_empty() {
@@ -147,7 +153,7 @@ mod tests {
             assert_eq!(field_of(&err), (code, field.to_owned()), "{body}: {err:?}");
         }
         assert!(decode::<Body>(b"{\"name\": \"a\"}").is_ok());
-        let err = decode::<Body>(b"[1]").unwrap_err();
+        let err = decode::<Body>(b"\"x\"").unwrap_err();
         assert_eq!(field_of(&err), ("invalid_field", "body".to_owned()));
     }
 }
