@@ -218,3 +218,215 @@ pub(super) async fn remove(
         Err(ApiError::NotFound)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Method, Request, StatusCode};
+
+    use crate::cti::MAX_BODY_BYTES;
+    use crate::cti::test_support::Api;
+    use crate::routing::model::Role;
+
+    const AGENTS: &str = "/api/v1/agents";
+
+    #[tokio::test]
+    async fn an_agent_is_forbidden_from_admin_routes() {
+        let api = Api::new().await;
+        let agent = api.agent("alice", Role::Agent, None).await;
+        let body = r#"{"id": "bob", "name": "Bob", "password": "long-enough", "role": "agent"}"#;
+        for (method, uri, body) in [
+            (Method::GET, AGENTS, None),
+            (Method::POST, AGENTS, Some(body)),
+            (Method::GET, "/api/v1/teams", None),
+            (Method::GET, "/api/v1/queues", None),
+            (Method::GET, "/api/v1/settings", None),
+            (Method::GET, "/api/v1/cdrs", None),
+        ] {
+            let (status, json) = api.call(method, uri, Some(&agent), body).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{uri}");
+            assert_eq!(json["error"]["code"], "forbidden");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_admin_manages_agents_whose_passwords_are_never_returned() {
+        let api = Api::new().await;
+        let admin = api.agent("root", Role::Admin, None).await;
+        let sup = api.agent("sue", Role::Supervisor, None).await;
+        api.call(
+            Method::POST,
+            "/api/v1/teams",
+            Some(&admin),
+            Some(r#"{"id": "t1", "name": "One"}"#),
+        )
+        .await;
+        api.call(
+            Method::POST,
+            "/api/v1/skills",
+            Some(&admin),
+            Some(r#"{"name": "french"}"#),
+        )
+        .await;
+        let body = r#"{"id": "bob", "name": "Bob", "password": "bob-secret-1", "role": "agent",
+                       "team": "t1", "skills": [{"name": "french", "level": 4}]}"#;
+        let (status, json) = api
+            .call(Method::POST, AGENTS, Some(&admin), Some(body))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{json}");
+        assert!(json.get("password").is_none() && !json.to_string().contains("bob-secret-1"));
+        assert_eq!(json["skills"][0]["level"], 4);
+        let (status, json) = api
+            .call(Method::POST, AGENTS, Some(&admin), Some(body))
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{json}");
+
+        let (status, json) = api
+            .call(Method::GET, "/api/v1/agents/bob", Some(&sup), None)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(json["team"], "t1");
+        let (status, _) = api
+            .call(Method::DELETE, "/api/v1/agents/bob", Some(&sup), None)
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "supervisors only read");
+
+        let update = r#"{"id": "bob", "name": "Robert", "role": "supervisor"}"#;
+        let (status, json) = api
+            .call(
+                Method::PUT,
+                "/api/v1/agents/bob",
+                Some(&admin),
+                Some(update),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{json}");
+        assert!(
+            api.store()
+                .authenticate_agent(&"bob".into(), "bob-secret-1")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        let (status, _) = api
+            .call(Method::DELETE, "/api/v1/agents/bob", Some(&admin), None)
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (status, _) = api
+            .call(Method::GET, "/api/v1/agents/bob", Some(&admin), None)
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn every_bad_agent_field_is_a_422_naming_it() {
+        let api = Api::new().await;
+        let admin = api.agent("root", Role::Admin, None).await;
+        let cases = [
+            (
+                r#"{"id": "bob", "name": "Bob", "role": "agent"}"#,
+                "password",
+            ),
+            (
+                r#"{"id": "bob", "name": "Bob", "password": "short", "role": "agent"}"#,
+                "password",
+            ),
+            (
+                r#"{"id": "b b", "name": "Bob", "password": "long-enough", "role": "agent"}"#,
+                "id",
+            ),
+            (
+                r#"{"id": "bob", "name": " ", "password": "long-enough", "role": "agent"}"#,
+                "name",
+            ),
+            (
+                r#"{"id": "bob", "name": "B", "password": "long-enough", "role": "boss"}"#,
+                "role",
+            ),
+            (
+                r#"{"id": "bob", "name": "B", "password": "long-enough", "role": "agent", "team": "t9"}"#,
+                "team",
+            ),
+            (
+                r#"{"id": "bob", "name": "B", "password": "long-enough", "role": "agent", "skills": [{"name": "x", "level": 1}]}"#,
+                "skills[0].name",
+            ),
+            (
+                r#"{"id": "bob", "name": "B", "password": "long-enough", "role": "agent", "skills": [{"name": "x", "level": 11}]}"#,
+                "skills[0].level",
+            ),
+            (
+                r#"{"id": "bob", "name": "B", "password": "long-enough", "role": "agent", "enabled": "yes"}"#,
+                "enabled",
+            ),
+            (
+                r#"{"id": "bob", "name": "B", "password": "long-enough", "role": "agent", "colour": "red"}"#,
+                "colour",
+            ),
+            (
+                r#"{"id": 7, "name": "B", "password": "long-enough", "role": "agent"}"#,
+                "id",
+            ),
+        ];
+        for (body, field) in cases {
+            let (status, json) = api
+                .call(Method::POST, AGENTS, Some(&admin), Some(body))
+                .await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {json}");
+            assert_eq!(json["error"]["field"], field, "{body}: {json}");
+        }
+        let (status, json) = api
+            .call(
+                Method::POST,
+                AGENTS,
+                Some(&admin),
+                Some(r#"{"id": "x", "name": "#),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(json["error"]["code"], "malformed_json");
+        let (status, json) = api
+            .call(
+                Method::POST,
+                AGENTS,
+                Some(&admin),
+                Some(r#"{"id": "x", "colour": 1}"#),
+            )
+            .await;
+        assert_eq!(
+            (status.as_u16(), &json["error"]["code"]),
+            (422, &"unknown_field".into())
+        );
+        assert_eq!(json["error"]["field"], "colour");
+    }
+
+    #[tokio::test]
+    async fn oversized_or_untyped_bodies_get_json_errors() {
+        let api = Api::new().await;
+        let admin = api.agent("root", Role::Admin, None).await;
+        let huge = format!(r#"{{"id": "x", "name": "{}"}}"#, "a".repeat(MAX_BODY_BYTES));
+        let (status, json) = api
+            .call(Method::POST, AGENTS, Some(&admin), Some(&huge))
+            .await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(json["error"]["code"], "payload_too_large");
+
+        let request = Request::post(AGENTS)
+            .header("authorization", format!("Bearer {admin}"))
+            .body(Body::from(r#"{"id": "x"}"#))
+            .unwrap();
+        let (status, json) = api.send(request).await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(json["error"]["code"], "unsupported_media_type");
+    }
+
+    #[tokio::test]
+    async fn an_admin_cannot_delete_itself() {
+        let api = Api::new().await;
+        let admin = api.agent("root", Role::Admin, None).await;
+        let (status, json) = api
+            .call(Method::DELETE, "/api/v1/agents/root", Some(&admin), None)
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{json}");
+    }
+}

@@ -119,3 +119,156 @@ pub(super) async fn change(
         CadUpdate::NotFound => Err(ApiError::NotFound),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{Method, StatusCode};
+    use serde_json::json;
+
+    use super::MASK;
+    use crate::cti::interactions::tests::cast;
+    use crate::store::CadVariable;
+
+    const CAD: &str = "/api/v1/interactions/ix-a/cad";
+
+    fn var(key: &str, value: &str, editable: bool, secure: bool) -> CadVariable {
+        CadVariable {
+            key: key.into(),
+            value: value.into(),
+            editable,
+            secure,
+            display_order: 0,
+            version: 1,
+        }
+    }
+
+    async fn seeded() -> super::super::interactions::tests::Cast {
+        let c = cast().await;
+        let ix = "ix-a".into();
+        let store = c.api.store();
+        store
+            .set_cad_variable(&ix, &var("account", "42", true, false))
+            .await
+            .unwrap();
+        store
+            .set_cad_variable(&ix, &var("card", "4111111111111111", true, true))
+            .await
+            .unwrap();
+        store
+            .set_cad_variable(&ix, &var("tier", "gold", false, false))
+            .await
+            .unwrap();
+        c
+    }
+
+    #[tokio::test]
+    async fn a_257_character_value_is_422_naming_value() {
+        let c = seeded().await;
+        let body = json!({"key": "account", "value": "x".repeat(257), "version": 1}).to_string();
+        let (status, json) = c
+            .api
+            .call(Method::PATCH, CAD, Some(&c.alice), Some(&body))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{json}");
+        assert_eq!(json["error"]["field"], "value");
+        let body = json!({"key": "account", "value": "é".repeat(256), "version": 1}).to_string();
+        let (status, json) = c
+            .api
+            .call(Method::PATCH, CAD, Some(&c.alice), Some(&body))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "256 characters fit, whatever their bytes: {json}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stale_version_is_409_with_the_current_values() {
+        let c = seeded().await;
+        let body = json!({"key": "account", "value": "43", "version": 1}).to_string();
+        let (status, json) = c
+            .api
+            .call(Method::PATCH, CAD, Some(&c.alice), Some(&body))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{json}");
+        assert_eq!(
+            (&json["value"], &json["version"]),
+            (&"43".into(), &2.into())
+        );
+        let body = json!({"key": "account", "value": "44", "version": 1}).to_string();
+        let (status, json) = c
+            .api
+            .call(Method::PATCH, CAD, Some(&c.alice), Some(&body))
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{json}");
+        assert_eq!(json["error"]["field"], "version");
+        assert_eq!(json["error"]["current"]["value"], "43");
+        assert_eq!(json["error"]["current"]["version"], 2);
+    }
+
+    #[tokio::test]
+    async fn secure_values_are_masked_for_agents_but_visible_to_admins() {
+        let c = seeded().await;
+        let (status, json) = c.api.call(Method::GET, CAD, Some(&c.alice), None).await;
+        assert_eq!(status, StatusCode::OK);
+        let card = json
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["key"] == "card")
+            .unwrap();
+        assert_eq!(card["value"], MASK);
+        assert!(!json.to_string().contains("4111"));
+        let (_, json) = c.api.call(Method::GET, CAD, Some(&c.root), None).await;
+        let card = json
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["key"] == "card")
+            .unwrap();
+        assert_eq!(card["value"], "4111111111111111");
+
+        let body = json!({"key": "card", "value": "0000", "version": 1}).to_string();
+        let (status, _) = c
+            .api
+            .call(Method::PATCH, CAD, Some(&c.alice), Some(&body))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "a value you cannot see you cannot change"
+        );
+
+        let allow = r#"{"secure_cad_roles": ["admin", "supervisor"]}"#;
+        let (status, _) = c
+            .api
+            .call(Method::PUT, "/api/v1/settings", Some(&c.root), Some(allow))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, json) = c.api.call(Method::GET, CAD, Some(&c.sue), None).await;
+        assert!(json.to_string().contains("4111111111111111"), "{json}");
+    }
+
+    #[tokio::test]
+    async fn non_editable_variables_and_other_agents_interactions_are_403() {
+        let c = seeded().await;
+        let body = json!({"key": "tier", "value": "platinum", "version": 1}).to_string();
+        let (status, _) = c
+            .api
+            .call(Method::PATCH, CAD, Some(&c.alice), Some(&body))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _) = c.api.call(Method::GET, CAD, Some(&c.bob), None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let body = json!({"key": "nope", "value": "1", "version": 1}).to_string();
+        let (status, json) = c
+            .api
+            .call(Method::PATCH, CAD, Some(&c.alice), Some(&body))
+            .await;
+        assert_eq!(
+            (status, &json["error"]["field"]),
+            (StatusCode::UNPROCESSABLE_ENTITY, &"key".into())
+        );
+    }
+}

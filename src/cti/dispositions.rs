@@ -130,3 +130,85 @@ pub(super) async fn remove(
         Err(ApiError::NotFound)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{Method, StatusCode};
+
+    use crate::cti::test_support::Api;
+    use crate::routing::model::Role;
+
+    #[tokio::test]
+    async fn codes_go_in_folders_and_a_full_folder_cannot_be_deleted() {
+        let api = Api::new().await;
+        let admin = api.agent("root", Role::Admin, None).await;
+        let agent = api.agent("alice", Role::Agent, None).await;
+        let post = |body: &'static str| {
+            let (api, admin) = (&api, admin.clone());
+            async move {
+                api.call(
+                    Method::POST,
+                    "/api/v1/dispositions",
+                    Some(&admin),
+                    Some(body),
+                )
+                .await
+            }
+        };
+        assert_eq!(
+            post(r#"{"id": "sales", "name": "Sales", "folder": true}"#)
+                .await
+                .0,
+            StatusCode::CREATED
+        );
+        assert_eq!(
+            post(r#"{"id": "sale", "name": "Sale", "parent": "sales"}"#)
+                .await
+                .0,
+            StatusCode::CREATED
+        );
+        let (status, json) = post(r#"{"id": "x", "name": "X", "parent": "sale"}"#).await;
+        assert_eq!(
+            (status, &json["error"]["field"]),
+            (StatusCode::UNPROCESSABLE_ENTITY, &"parent".into())
+        );
+        let (status, json) = post(r#"{"id": "y", "name": "Y", "parent": "nope"}"#).await;
+        assert_eq!(
+            (status, &json["error"]["field"]),
+            (StatusCode::UNPROCESSABLE_ENTITY, &"parent".into())
+        );
+
+        let (status, json) = api
+            .call(Method::GET, "/api/v1/dispositions", Some(&agent), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "agents read codes to choose one");
+        assert_eq!(json.as_array().unwrap().len(), 2);
+        let (status, _) = api
+            .call(
+                Method::DELETE,
+                "/api/v1/dispositions/sales",
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        let (status, _) = api
+            .call(
+                Method::DELETE,
+                "/api/v1/dispositions/sale",
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (status, _) = api
+            .call(
+                Method::DELETE,
+                "/api/v1/dispositions/sales",
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+    }
+}

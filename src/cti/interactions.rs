@@ -269,3 +269,212 @@ pub(super) async fn wrap_up(
     let ix = state.store.get_interaction(&ix.id).await?;
     ix.map(Json).ok_or(ApiError::NotFound)
 }
+
+#[cfg(test)]
+pub(super) mod tests {
+    use axum::http::{Method, StatusCode};
+    use serde_json::Value;
+
+    use crate::cti::test_support::Api;
+    use crate::routing::model::Role;
+    use crate::store::test_support::{disposition, interaction, queue};
+
+    /// Tokens of the cast: alice (agent, t1), bob (agent, t2), sue (supervisor of t1), root.
+    pub(in crate::cti) struct Cast {
+        pub api: Api,
+        pub alice: String,
+        pub bob: String,
+        pub sue: String,
+        pub root: String,
+    }
+
+    /// The cast, with interaction `ix-a` (alice's, queue `sales`) and `ix-b` (bob's).
+    pub(in crate::cti) async fn cast() -> Cast {
+        let api = Api::new().await;
+        let alice = api.agent("alice", Role::Agent, Some("t1")).await;
+        let bob = api.agent("bob", Role::Agent, Some("t2")).await;
+        let sue = api.agent("sue", Role::Supervisor, Some("t1")).await;
+        let root = api.agent("root", Role::Admin, None).await;
+        let store = api.store();
+        store
+            .insert_interaction(&interaction("ix-a", "+15550001", Some("alice"), 1_000))
+            .await
+            .unwrap();
+        store
+            .insert_interaction(&interaction("ix-b", "+15550002", Some("bob"), 2_000))
+            .await
+            .unwrap();
+        Cast {
+            api,
+            alice,
+            bob,
+            sue,
+            root,
+        }
+    }
+
+    fn ids(json: &Value) -> Vec<&str> {
+        json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn history_is_scoped_agents_see_their_own_and_supervisors_their_teams() {
+        let c = cast().await;
+        let get = |token: String, uri: &'static str| {
+            let api = &c.api;
+            async move { api.call(Method::GET, uri, Some(&token), None).await }
+        };
+        let (status, json) = get(c.alice.clone(), "/api/v1/interactions").await;
+        assert_eq!(status, StatusCode::OK, "{json}");
+        assert_eq!(ids(&json), ["ix-a"]);
+        let (_, json) = get(c.alice.clone(), "/api/v1/interactions?agent=bob").await;
+        assert_eq!(json["total"], 0, "a filter cannot widen the scope");
+        let (_, json) = get(c.bob.clone(), "/api/v1/interactions").await;
+        assert_eq!(ids(&json), ["ix-b"]);
+        let (_, json) = get(c.sue.clone(), "/api/v1/interactions").await;
+        assert_eq!(ids(&json), ["ix-a"], "sue's team t1 holds alice only");
+        let (_, json) = get(c.root.clone(), "/api/v1/interactions").await;
+        assert_eq!(ids(&json), ["ix-b", "ix-a"]);
+        let (_, json) = get(c.root.clone(), "/api/v1/interactions?number=%2B15550002").await;
+        assert_eq!(ids(&json), ["ix-b"]);
+        let (_, json) = get(c.root.clone(), "/api/v1/interactions?limit=1&page=2").await;
+        assert_eq!((ids(&json), &json["offset"]), (vec!["ix-a"], &1.into()));
+        let (status, json) = get(c.root.clone(), "/api/v1/interactions?page=0").await;
+        assert_eq!(
+            (status, &json["error"]["field"]),
+            (StatusCode::UNPROCESSABLE_ENTITY, &"page".into())
+        );
+        let (status, json) = get(c.root.clone(), "/api/v1/interactions?agnet=x").await;
+        assert_eq!(
+            (status, &json["error"]["field"]),
+            (StatusCode::BAD_REQUEST, &"agnet".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn an_agent_gets_403_on_another_agents_interaction() {
+        let c = cast().await;
+        let (status, json) = c
+            .api
+            .call(
+                Method::GET,
+                "/api/v1/interactions/ix-b",
+                Some(&c.alice),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(json["error"]["code"], "forbidden");
+        let (status, json) = c
+            .api
+            .call(
+                Method::GET,
+                "/api/v1/interactions/ix-a",
+                Some(&c.alice),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(json["ani"], "+15550001");
+        let (status, _) = c
+            .api
+            .call(Method::GET, "/api/v1/interactions/ix-b", Some(&c.sue), None)
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "bob is not in sue's teams");
+        let (status, _) = c
+            .api
+            .call(
+                Method::GET,
+                "/api/v1/interactions/ix-b",
+                Some(&c.root),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _) = c
+            .api
+            .call(
+                Method::GET,
+                "/api/v1/interactions/nope",
+                Some(&c.root),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn notes_are_replaced_and_bounded() {
+        let c = cast().await;
+        let uri = "/api/v1/interactions/ix-a/notes";
+        let (status, json) = c
+            .api
+            .call(
+                Method::PUT,
+                uri,
+                Some(&c.alice),
+                Some(r#"{"notes": "call back"}"#),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{json}");
+        assert_eq!(json["notes"], "call back");
+        let long = serde_json::json!({"notes": "n".repeat(super::MAX_NOTES_CHARS + 1)}).to_string();
+        let (status, json) = c
+            .api
+            .call(Method::PUT, uri, Some(&c.alice), Some(&long))
+            .await;
+        assert_eq!(
+            (status, &json["error"]["field"]),
+            (StatusCode::UNPROCESSABLE_ENTITY, &"notes".into())
+        );
+        let (status, _) = c
+            .api
+            .call(
+                Method::PUT,
+                "/api/v1/interactions/ix-b/notes",
+                Some(&c.alice),
+                Some(r#"{"notes": "x"}"#),
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+
+    #[tokio::test]
+    async fn wrap_up_needs_a_real_code_not_a_folder() {
+        let c = cast().await;
+        let store = c.api.store();
+        store
+            .create_disposition(&disposition("sales", None, true))
+            .await
+            .unwrap();
+        store
+            .create_disposition(&disposition("sale", Some("sales"), false))
+            .await
+            .unwrap();
+        let mut sales = queue("sales", "7000");
+        sales.disposition_required = true;
+        store.create_queue(&sales).await.unwrap();
+        let uri = "/api/v1/interactions/ix-a/wrapup";
+        let post = |body: &'static str| {
+            let (api, token) = (&c.api, c.alice.clone());
+            async move { api.call(Method::POST, uri, Some(&token), Some(body)).await }
+        };
+        for body in [r#"{"code": "sales"}"#, r#"{"code": "nope"}"#, r#"{}"#] {
+            let (status, json) = post(body).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {json}");
+            assert_eq!(json["error"]["field"], "code", "{body}");
+        }
+        let (status, json) = post(r#"{"code": "sale", "notes": "sold two"}"#).await;
+        assert_eq!(status, StatusCode::OK, "{json}");
+        assert_eq!(json["state"], "wrapped_up");
+        assert_eq!(json["disposition"], "sale");
+        assert_eq!(json["notes"], "sold two");
+        let (status, _) = post(r#"{"code": "sale"}"#).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+    }
+}

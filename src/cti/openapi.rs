@@ -71,3 +71,47 @@ pub(super) fn routes() -> Router<ApiState> {
 async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{Method, StatusCode};
+
+    use crate::cti::test_support::Api;
+
+    #[tokio::test]
+    async fn the_openapi_document_parses_and_lists_the_key_paths_without_a_token() {
+        let api = Api::new().await;
+        let (status, json) = api
+            .call(Method::GET, "/api/v1/openapi.json", None, None)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(json["openapi"].as_str().unwrap().starts_with("3."));
+        let paths = json["paths"].as_object().unwrap();
+        for path in [
+            "/api/v1/sessions",
+            "/api/v1/sessions/current",
+            "/api/v1/tokens",
+            "/api/v1/agents",
+            "/api/v1/agents/{id}",
+            "/api/v1/queues",
+            "/api/v1/settings",
+            "/api/v1/interactions",
+            "/api/v1/interactions/{id}",
+            "/api/v1/interactions/{id}/cad",
+            "/api/v1/interactions/{id}/wrapup",
+        ] {
+            assert!(paths.contains_key(path), "{path} missing");
+        }
+        assert!(
+            paths["/api/v1/interactions/{id}/cad"]
+                .get("patch")
+                .is_some()
+        );
+        assert!(json["components"]["schemas"].get("CadPatch").is_some());
+        assert!(
+            json["components"]["securitySchemes"]
+                .get("bearer")
+                .is_some()
+        );
+    }
+}

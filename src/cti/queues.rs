@@ -270,3 +270,69 @@ pub(super) async fn remove(
         Err(ApiError::NotFound)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{Method, StatusCode};
+
+    use crate::cti::test_support::Api;
+    use crate::routing::model::Role;
+
+    #[tokio::test]
+    async fn queues_round_trip_with_durations_in_seconds_and_checked_references() {
+        let api = Api::new().await;
+        let admin = api.agent("root", Role::Admin, None).await;
+        let body = r#"{"id": "sales", "name": "Sales", "number": "7000", "strategy": "round_robin",
+            "ring_timeout_secs": 20, "max_wait_secs": 300, "disposition_required": true}"#;
+        let (status, json) = api
+            .call(Method::POST, "/api/v1/queues", Some(&admin), Some(body))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{json}");
+        let (_, json) = api
+            .call(Method::GET, "/api/v1/queues/sales", Some(&admin), None)
+            .await;
+        assert_eq!(json["ring_timeout_secs"], 20);
+        assert_eq!(json["max_wait_secs"], 300);
+        assert_eq!(json["strategy"], "round_robin");
+        assert_eq!(json["disposition_required"], true);
+
+        let cases = [
+            (
+                r#"{"id": "q2", "name": "Q", "number": "7001", "ring_timeout_secs": 0}"#,
+                "ring_timeout_secs",
+            ),
+            (
+                r#"{"id": "q2", "name": "Q", "number": "7001", "ring_timeout_secs": 5, "required_skills": [{"name": "x", "level": 1}]}"#,
+                "required_skills[0].name",
+            ),
+            (
+                r#"{"id": "q2", "name": "Q", "number": "7001", "ring_timeout_secs": 5, "teams": ["nope"]}"#,
+                "teams[0]",
+            ),
+            (
+                r#"{"id": "q2", "name": "Q", "number": "7001", "ring_timeout_secs": 5, "overflow": {"type": "queue", "id": "q2"}}"#,
+                "overflow",
+            ),
+            (
+                r#"{"id": "q2", "name": "Q", "number": "7001", "ring_timeout_secs": 5, "music": "../../etc/passwd.wav"}"#,
+                "music",
+            ),
+            (
+                r#"{"id": "q2", "name": "Q", "number": "7001", "ring_timeout_secs": 5, "strategy": "random"}"#,
+                "strategy",
+            ),
+        ];
+        for (body, field) in cases {
+            let (status, json) = api
+                .call(Method::POST, "/api/v1/queues", Some(&admin), Some(body))
+                .await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {json}");
+            assert_eq!(json["error"]["field"], field, "{body}: {json}");
+        }
+        let dup = r#"{"id": "other", "name": "Q", "number": "7000", "ring_timeout_secs": 5}"#;
+        let (status, _) = api
+            .call(Method::POST, "/api/v1/queues", Some(&admin), Some(dup))
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "same number");
+    }
+}

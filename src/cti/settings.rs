@@ -93,3 +93,87 @@ pub(super) async fn update(
     state.store.put_settings(&settings).await?;
     Ok(Json(settings))
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{Method, StatusCode};
+
+    use crate::cti::test_support::Api;
+    use crate::routing::model::Role;
+
+    const SETTINGS: &str = "/api/v1/settings";
+
+    #[tokio::test]
+    async fn settings_default_then_change_only_the_named_keys() {
+        let api = Api::new().await;
+        let admin = api.agent("root", Role::Admin, None).await;
+        let sup = api.agent("sue", Role::Supervisor, None).await;
+        let (status, json) = api.call(Method::GET, SETTINGS, Some(&sup), None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(json["noise_suppression"], true);
+        assert_eq!(json["secure_cad_roles"], serde_json::json!(["admin"]));
+
+        let body = r#"{"offered_cad_keys": ["account", "tier"], "rona_timeout_seconds": 20}"#;
+        let (status, json) = api
+            .call(Method::PUT, SETTINGS, Some(&admin), Some(body))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{json}");
+        assert_eq!(
+            json["noise_suppression"], true,
+            "unnamed keys keep their values"
+        );
+        let (_, json) = api.call(Method::GET, SETTINGS, Some(&sup), None).await;
+        assert_eq!(json["rona_timeout_seconds"], 20);
+        assert_eq!(json["offered_cad_keys"][1], "tier");
+        let (status, _) = api
+            .call(Method::PUT, SETTINGS, Some(&sup), Some("{}"))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+
+    #[tokio::test]
+    async fn bad_settings_are_422s_naming_the_key() {
+        let api = Api::new().await;
+        let admin = api.agent("root", Role::Admin, None).await;
+        let cases = [
+            (
+                r#"{"offered_cad_keys": ["a", "b", "c", "d", "e", "f", "g"]}"#,
+                "offered_cad_keys",
+                "invalid_field",
+            ),
+            (
+                r#"{"offered_cad_keys": ["a", "a"]}"#,
+                "offered_cad_keys[1]",
+                "invalid_field",
+            ),
+            (
+                r#"{"wrap_up_max_seconds": 0}"#,
+                "wrap_up_max_seconds",
+                "invalid_field",
+            ),
+            (
+                r#"{"noise_suppression": "on"}"#,
+                "noise_suppression",
+                "invalid_field",
+            ),
+            (
+                r#"{"secure_cad_roles": ["janitor"]}"#,
+                "secure_cad_roles[0]",
+                "invalid_field",
+            ),
+            (
+                r#"{"noise_supression": false}"#,
+                "noise_supression",
+                "unknown_field",
+            ),
+        ];
+        for (body, field, code) in cases {
+            let (status, json) = api
+                .call(Method::PUT, SETTINGS, Some(&admin), Some(body))
+                .await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {json}");
+            assert_eq!(json["error"]["field"], field, "{body}: {json}");
+            assert_eq!(json["error"]["code"], code, "{body}: {json}");
+        }
+    }
+}
