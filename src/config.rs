@@ -260,7 +260,7 @@ impl Profile {
             return Err(self.invalid("sip.max_calls", "must be positive"));
         }
         let m = &self.media;
-        if m.rtp_port_min % 2 != 0 || m.rtp_port_min < 1024 {
+        if !m.rtp_port_min.is_multiple_of(2) || m.rtp_port_min < 1024 {
             return Err(self.invalid("media.rtp_port_min", "must be an even port of 1024 or more"));
         }
         if m.rtp_port_max <= m.rtp_port_min {

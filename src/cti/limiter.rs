@@ -102,7 +102,7 @@ mod tests {
         let limiter = RateLimiter::new(1, Duration::from_secs(60));
         let t0 = clock::now();
         let ip = "ip:192.0.2.1".to_owned();
-        assert!(limiter.check_at(&[ip.clone()], t0).is_ok());
+        assert!(limiter.check_at(std::slice::from_ref(&ip), t0).is_ok());
         assert!(
             limiter
                 .check_at(&[ip.clone(), "agent:a".into()], t0)
