@@ -49,6 +49,11 @@ impl RateLimiter {
             buckets.retain(|_, (tokens, at)| {
                 *tokens + now.saturating_duration_since(*at).as_secs_f64() * per_sec < capacity
             });
+            // A flood of distinct keys (made-up agent ids) must not grow memory without bound;
+            // forgetting everyone at once only hands out one fresh burst.
+            if buckets.len() > MAX_KEYS {
+                buckets.clear();
+            }
         }
         let mut wait = 0.0_f64;
         for key in keys {

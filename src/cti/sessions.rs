@@ -24,6 +24,8 @@ use crate::store::{TokenKind, UnixMillis};
 
 /// How long a session token stays valid.
 pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
+/// Longest agent id looked up (ids are at most 64 bytes; longer ones cannot exist).
+const MAX_AGENT_ID_BYTES: usize = 64;
 /// Longest password accepted (argon2 cost grows with input; real passwords are short).
 const MAX_PASSWORD_BYTES: usize = 1024;
 
@@ -66,6 +68,9 @@ pub(super) async fn create(
     extensions: Extensions,
     ApiJson(login): ApiJson<LoginRequest>,
 ) -> Result<(StatusCode, Json<SessionResponse>), ApiError> {
+    if login.agent_id.len() > MAX_AGENT_ID_BYTES {
+        return Err(ApiError::Unauthorized);
+    }
     let mut keys = vec![format!("agent:{}", login.agent_id)];
     if let Some(ConnectInfo(addr)) = extensions.get::<ConnectInfo<SocketAddr>>() {
         keys.push(format!("ip:{}", addr.ip()));
