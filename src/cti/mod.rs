@@ -12,6 +12,7 @@
 //! and scopes interactions: an agent sees its own, a supervisor its teams' agents', an admin
 //! all. See [`auth`].
 
+mod agent_states;
 mod agents;
 pub mod auth;
 mod cad;
@@ -96,6 +97,7 @@ pub fn app(state: ApiState) -> Router {
         .merge(sessions::routes())
         .merge(tokens::routes())
         .merge(agents::routes())
+        .merge(agent_states::routes())
         .merge(teams::routes())
         .merge(queues::routes())
         .merge(skills::routes())

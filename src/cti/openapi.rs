@@ -7,12 +7,12 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    ApiState, agents, cad, dispositions, idle_reasons, interactions, queues, sessions, settings,
-    skills, teams, tokens,
+    ApiState, agent_states, agents, cad, dispositions, idle_reasons, interactions, queues,
+    sessions, settings, skills, teams, tokens,
 };
 use crate::store::{
-    Agent, ApiToken, CadVariable, Direction, DispositionCode, IdleReason, Interaction, OrgSettings,
-    Participant, SkillDef, Team, TokenKind,
+    Agent, AgentStateChange, ApiToken, CadVariable, Direction, DispositionCode, IdleReason,
+    Interaction, OrgSettings, Participant, SkillDef, Team, TokenKind,
 };
 
 /// The document's root.
@@ -23,6 +23,7 @@ use crate::store::{
         sessions::create, sessions::remove,
         tokens::mint, tokens::list, tokens::revoke,
         agents::list, agents::read, agents::create, agents::update, agents::remove,
+        agent_states::list,
         teams::list, teams::read, teams::create, teams::update, teams::remove,
         queues::list, queues::read, queues::create, queues::update, queues::remove,
         skills::list, skills::read, skills::create, skills::update, skills::remove,
@@ -38,6 +39,7 @@ use crate::store::{
         sessions::LoginRequest, sessions::SessionResponse, tokens::MintRequest,
         tokens::MintResponse, agents::AgentBody, agents::SkillLevel, queues::QueueBody,
         interactions::NotesBody, interactions::WrapUpBody, cad::CadPatch, Agent, ApiToken,
+        AgentStateChange,
         TokenKind, CadVariable, Direction, DispositionCode, IdleReason, Interaction,
         OrgSettings, Participant, SkillDef, Team,
     )),

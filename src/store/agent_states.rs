@@ -9,19 +9,24 @@ use crate::routing::model::{Actor, AgentId, AgentState};
 const TABLE: &str = "agent_state_log";
 
 /// One transition of an agent's state.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AgentStateChange {
     /// Whose state changed.
+    #[schema(value_type = String)]
     pub agent: AgentId,
-    /// The state before.
+    /// The state before, e.g. `{"state": "idle", "reason": "lunch"}`.
+    #[schema(value_type = Object)]
     pub from: AgentState,
     /// The state after.
+    #[schema(value_type = Object)]
     pub to: AgentState,
     /// Why, when there is more to say than the states (e.g. `"rona"`, `"supervisor_logout"`).
     pub reason: Option<String>,
-    /// Who caused it.
+    /// Who caused it, e.g. `{"type": "agent", "id": "sue"}` or `{"type": "system"}`.
+    #[schema(value_type = Object)]
     pub actor: Actor,
-    /// When.
+    /// When (epoch milliseconds).
+    #[schema(value_type = i64)]
     pub at: UnixMillis,
 }
 
