@@ -32,7 +32,16 @@ pub(super) fn routes() -> Router<ApiState> {
     Router::new().route("/api/v1/cdrs", get(list))
 }
 
-async fn list(
+/// Call detail records (supervisor).
+#[utoipa::path(get, path = "/api/v1/cdrs", tag = "cdrs",
+    params(
+        ("number" = Option<String>, Query, description = "caller or callee"),
+        ("from" = Option<String>, Query, description = "epoch ms or RFC 3339, inclusive"),
+        ("to" = Option<String>, Query, description = "epoch ms or RFC 3339, exclusive"),
+        ("limit" = Option<u32>, Query), ("offset" = Option<u64>, Query)),
+    responses((status = 200, description = "{items, total, limit, offset}"), (status = 403)),
+    security(("bearer" = [])))]
+pub(super) async fn list(
     State(state): State<ApiState>,
     principal: Principal,
     params: QueryParams,

@@ -113,7 +113,10 @@ pub fn app(state: ApiState) -> Router {
         .with_state(state)
 }
 
-async fn health() -> Json<Value> {
+/// Liveness (open).
+#[utoipa::path(get, path = "/api/v1/health", tag = "health",
+    responses((status = 200, description = "{\"status\": \"ok\"}")))]
+pub(crate) async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 

@@ -7,7 +7,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    ApiState, agent_states, agents, cad, dispositions, idle_reasons, interactions, queues,
+    ApiState, agent_states, agents, cad, cdrs, dispositions, idle_reasons, interactions, queues,
     sessions, settings, skills, teams, tokens,
 };
 use crate::store::{
@@ -20,6 +20,7 @@ use crate::store::{
 #[openapi(
     info(title = "Switchboard CTI API", description = "Contact-center control and history."),
     paths(
+        super::health, cdrs::list,
         sessions::create, sessions::remove,
         tokens::mint, tokens::list, tokens::revoke,
         agents::list, agents::read, agents::create, agents::update, agents::remove,
@@ -48,6 +49,8 @@ use crate::store::{
         (name = "auth", description = "Sessions and API tokens"),
         (name = "admin", description = "Directory and configuration"),
         (name = "interactions", description = "History, notes, wrap-up and CAD"),
+        (name = "cdrs", description = "Call detail records"),
+        (name = "health", description = "Liveness"),
     )
 )]
 pub struct ApiDoc;
@@ -101,6 +104,8 @@ mod tests {
             "/api/v1/interactions/{id}",
             "/api/v1/interactions/{id}/cad",
             "/api/v1/interactions/{id}/wrapup",
+            "/api/v1/cdrs",
+            "/api/v1/health",
         ] {
             assert!(paths.contains_key(path), "{path} missing");
         }
