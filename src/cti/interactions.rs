@@ -6,8 +6,9 @@
 //!   `offset` or `page` (1-based).
 //! - `GET /api/v1/interactions/{id}`: one interaction; 403 outside the caller's scope.
 //! - `PUT /api/v1/interactions/{id}/notes`: `{"notes": "..."}` replaces the notes.
-//! - `POST /api/v1/interactions/{id}/wrapup`: `{"code": "...", "notes": "..."}` closes it.
-//!   The code must exist and not be a folder; a queue with `disposition_required` needs one.
+//! - `POST /api/v1/interactions/{id}/wrapup`: `{"code": "...", "notes": "..."}` closes an
+//!   ended interaction (409 while it is live or once wrapped up). The code must exist and not
+//!   be a folder; a queue with `disposition_required` needs one.
 
 use axum::extract::{Path, State};
 use axum::routing::{get, post, put};
@@ -265,6 +266,12 @@ pub(super) async fn wrap_up(
                 None,
             ));
         }
+        WrapUpOutcome::NotEnded(live) => {
+            return Err(ApiError::conflict(
+                format!("the interaction is still {}", live.as_str()),
+                None,
+            ));
+        }
     }
     let ix = state.store.get_interaction(&ix.id).await?;
     ix.map(Json).ok_or(ApiError::NotFound)
@@ -476,5 +483,23 @@ pub(super) mod tests {
         assert_eq!(json["notes"], "sold two");
         let (status, _) = post(r#"{"code": "sale"}"#).await;
         assert_eq!(status, StatusCode::CONFLICT);
+
+        let mut live = interaction("ix-live", "+15550003", Some("alice"), 3_000);
+        live.state = crate::routing::model::InteractionState::Connected;
+        store.insert_interaction(&live).await.unwrap();
+        let (status, json) = c
+            .api
+            .call(
+                Method::POST,
+                "/api/v1/interactions/ix-live/wrapup",
+                Some(&c.alice),
+                Some(r#"{"code": "sale"}"#),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{json}");
+        assert_eq!(
+            json["error"]["message"],
+            "the interaction is still connected"
+        );
     }
 }

@@ -150,6 +150,8 @@ pub enum WrapUpOutcome {
     NotFound,
     /// It was wrapped up before; nothing changed.
     AlreadyWrappedUp,
+    /// The customer's contact is still live (queued, ringing, talking); nothing changed.
+    NotEnded(InteractionState),
 }
 
 #[derive(sqlx::FromRow)]
@@ -298,8 +300,8 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// Closes an interaction with disposition `code` (callers check it is a choosable code)
-    /// and, if given, replaces its notes.
+    /// Closes an [`InteractionState::Ended`] interaction with disposition `code` (callers
+    /// check it is a choosable code) and, if given, replaces its notes.
     pub async fn wrap_up_interaction(
         &self,
         id: &InteractionId,
@@ -309,13 +311,14 @@ impl Store {
     ) -> Result<WrapUpOutcome, StoreError> {
         let n = sqlx::query(
             "UPDATE interactions SET state = $1, disposition_code = $2, \
-             notes = COALESCE($3, notes), wrapped_up_ms = $4 WHERE id = $5 AND state <> $1",
+             notes = COALESCE($3, notes), wrapped_up_ms = $4 WHERE id = $5 AND state = $6",
         )
         .bind(InteractionState::WrappedUp.as_str())
         .bind(code)
         .bind(notes)
         .bind(at.0)
         .bind(id.as_str())
+        .bind(InteractionState::Ended.as_str())
         .execute(&self.pool)
         .await?
         .rows_affected();
@@ -324,7 +327,8 @@ impl Store {
         }
         Ok(match self.get_interaction(id).await? {
             None => WrapUpOutcome::NotFound,
-            Some(_) => WrapUpOutcome::AlreadyWrappedUp,
+            Some(ix) if ix.state == InteractionState::WrappedUp => WrapUpOutcome::AlreadyWrappedUp,
+            Some(ix) => WrapUpOutcome::NotEnded(ix.state),
         })
     }
 
@@ -549,6 +553,18 @@ pub(crate) mod tests {
             .await
             .unwrap();
         assert_eq!(missing, WrapUpOutcome::NotFound);
+
+        let mut live = interaction("ix2", "1", Some("alice"), 1_000);
+        live.state = InteractionState::Connected;
+        db.store.insert_interaction(&live).await.unwrap();
+        let early = db
+            .store
+            .wrap_up_interaction(&live.id, Some("sale"), None, UnixMillis(5))
+            .await
+            .unwrap();
+        assert_eq!(early, WrapUpOutcome::NotEnded(InteractionState::Connected));
+        let untouched = db.store.get_interaction(&live.id).await.unwrap().unwrap();
+        assert_eq!(untouched, live);
     }
 
     #[tokio::test]
