@@ -2,13 +2,14 @@
 //! default 50, at most 500). Agents read their own, supervisors those of agents in their
 //! teams, admins everyone's; anything else is 403.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 
 use super::ApiState;
 use super::auth::Principal;
 use super::error::ApiError;
+use super::params::ApiPath;
 use super::params::QueryParams;
 use crate::routing::model::{AgentId, Role};
 use crate::store::AgentStateChange;
@@ -31,7 +32,7 @@ pub(super) fn routes() -> Router<ApiState> {
 pub(super) async fn list(
     State(state): State<ApiState>,
     principal: Principal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     params: QueryParams,
 ) -> Result<Json<Vec<AgentStateChange>>, ApiError> {
     let params = params.only(&["limit"])?;

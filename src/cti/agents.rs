@@ -4,7 +4,7 @@
 //! A password is required on create and optional on update; it is hashed by the store and
 //! never returned. The team and every skill must exist.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -14,6 +14,7 @@ use super::ApiState;
 use super::auth::Principal;
 use super::error::ApiError;
 use super::json::ApiJson;
+use super::params::ApiPath;
 use super::validate;
 use crate::routing::model::{AgentId, Role, Skill, TeamId};
 use crate::store::Agent;
@@ -144,7 +145,7 @@ pub(super) async fn list(
 pub(super) async fn read(
     State(state): State<ApiState>,
     principal: Principal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Agent>, ApiError> {
     principal.require(Role::Supervisor)?;
     let agent = state.store.get_agent(&AgentId(id)).await?;
@@ -178,7 +179,7 @@ pub(super) async fn create(
 pub(super) async fn update(
     State(state): State<ApiState>,
     principal: Principal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<AgentBody>,
 ) -> Result<Json<Agent>, ApiError> {
     principal.require(Role::Admin)?;
@@ -202,7 +203,7 @@ pub(super) async fn update(
 pub(super) async fn remove(
     State(state): State<ApiState>,
     principal: Principal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     principal.require(Role::Admin)?;
     let id = AgentId(id);
@@ -418,6 +419,12 @@ mod tests {
         let (status, json) = api.send(request).await;
         assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
         assert_eq!(json["error"]["code"], "unsupported_media_type");
+
+        let (status, json) = api
+            .call(Method::GET, "/api/v1/agents/%FF", Some(&admin), None)
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(json["error"]["field"], "path");
     }
 
     #[tokio::test]

@@ -7,7 +7,7 @@
 //! [`MASK`] to every role not listed in the org setting `secure_cad_roles` (default: admin),
 //! and such roles cannot change them either.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -17,6 +17,7 @@ use super::auth::Principal;
 use super::error::ApiError;
 use super::interactions::visible;
 use super::json::ApiJson;
+use super::params::ApiPath;
 use crate::routing::model::Role;
 use crate::store::{CadUpdate, CadVariable};
 
@@ -65,7 +66,7 @@ async fn may_see_secure(state: &ApiState, role: Role) -> Result<bool, ApiError> 
 pub(super) async fn list(
     State(state): State<ApiState>,
     principal: Principal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Vec<CadVariable>>, ApiError> {
     let ix = visible(&state, &principal, &id).await?;
     let see = may_see_secure(&state, principal.role).await?;
@@ -83,7 +84,7 @@ pub(super) async fn list(
 pub(super) async fn change(
     State(state): State<ApiState>,
     principal: Principal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(patch): ApiJson<CadPatch>,
 ) -> Result<Json<CadVariable>, ApiError> {
     let ix = visible(&state, &principal, &id).await?;

@@ -4,7 +4,7 @@
 //! A code's `parent` must be an existing folder. A folder that still holds codes cannot be
 //! deleted (409), nor turned into a code.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -13,6 +13,7 @@ use super::ApiState;
 use super::auth::Principal;
 use super::error::ApiError;
 use super::json::ApiJson;
+use super::params::ApiPath;
 use super::validate;
 use crate::routing::model::Role;
 use crate::store::DispositionCode;
@@ -61,7 +62,7 @@ pub(super) async fn list(
 pub(super) async fn read(
     State(state): State<ApiState>,
     _principal: Principal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<DispositionCode>, ApiError> {
     let code = state.store.get_disposition(&id).await?;
     code.map(Json).ok_or(ApiError::NotFound)
@@ -92,7 +93,7 @@ pub(super) async fn create(
 pub(super) async fn update(
     State(state): State<ApiState>,
     principal: Principal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(code): ApiJson<DispositionCode>,
 ) -> Result<Json<DispositionCode>, ApiError> {
     principal.require(Role::Admin)?;
@@ -118,7 +119,7 @@ pub(super) async fn update(
 pub(super) async fn remove(
     State(state): State<ApiState>,
     principal: Principal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     principal.require(Role::Admin)?;
     if state.store.count_disposition_children(&id).await? > 0 {

@@ -1,7 +1,7 @@
 //! Idle reason codes (admin writes; every role reads, since agents choose one when going
 //! idle): `GET/POST /api/v1/idle-reasons`, `GET/PUT/DELETE /api/v1/idle-reasons/{id}`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -10,6 +10,7 @@ use super::ApiState;
 use super::auth::Principal;
 use super::error::ApiError;
 use super::json::ApiJson;
+use super::params::ApiPath;
 use super::validate;
 use crate::routing::model::Role;
 use crate::store::IdleReason;
@@ -46,7 +47,7 @@ pub(super) async fn list(
 pub(super) async fn read(
     State(state): State<ApiState>,
     _principal: Principal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<IdleReason>, ApiError> {
     let reason = state.store.get_idle_reason(&id).await?;
     reason.map(Json).ok_or(ApiError::NotFound)
@@ -75,7 +76,7 @@ pub(super) async fn create(
 pub(super) async fn update(
     State(state): State<ApiState>,
     principal: Principal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(reason): ApiJson<IdleReason>,
 ) -> Result<Json<IdleReason>, ApiError> {
     principal.require(Role::Admin)?;
@@ -95,7 +96,7 @@ pub(super) async fn update(
 pub(super) async fn remove(
     State(state): State<ApiState>,
     principal: Principal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     principal.require(Role::Admin)?;
     if state.store.delete_idle_reason(&id).await? {

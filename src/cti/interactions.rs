@@ -10,7 +10,7 @@
 //!   ended interaction (409 while it is live or once wrapped up). The code must exist and not
 //!   be a folder; a queue with `disposition_required` needs one.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -19,6 +19,7 @@ use super::ApiState;
 use super::auth::Principal;
 use super::error::ApiError;
 use super::json::ApiJson;
+use super::params::ApiPath;
 use super::params::QueryParams;
 use crate::routing::model::{AgentId, InteractionId, QueueId};
 use crate::runtime::clock;
@@ -149,7 +150,7 @@ pub(super) async fn search(
 pub(super) async fn read(
     State(state): State<ApiState>,
     principal: Principal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Interaction>, ApiError> {
     Ok(Json(visible(&state, &principal, &id).await?))
 }
@@ -180,7 +181,7 @@ fn check_notes(notes: &str) -> Result<(), ApiError> {
 pub(super) async fn notes(
     State(state): State<ApiState>,
     principal: Principal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<NotesBody>,
 ) -> Result<Json<Interaction>, ApiError> {
     let mut ix = visible(&state, &principal, &id).await?;
@@ -217,7 +218,7 @@ pub struct WrapUpBody {
 pub(super) async fn wrap_up(
     State(state): State<ApiState>,
     principal: Principal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<WrapUpBody>,
 ) -> Result<Json<Interaction>, ApiError> {
     let ix = visible(&state, &principal, &id).await?;

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -18,6 +18,7 @@ use super::agents::SkillLevel;
 use super::auth::Principal;
 use super::error::ApiError;
 use super::json::ApiJson;
+use super::params::ApiPath;
 use super::validate;
 use crate::routing::model::{OverflowTarget, QueueConfig, QueueId, Role, Skill, Strategy, TeamId};
 
@@ -211,7 +212,7 @@ pub(super) async fn list(
 pub(super) async fn read(
     State(state): State<ApiState>,
     principal: Principal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<QueueBody>, ApiError> {
     principal.require(Role::Supervisor)?;
     let queue = state.store.get_queue(&QueueId(id)).await?;
@@ -241,7 +242,7 @@ pub(super) async fn create(
 pub(super) async fn update(
     State(state): State<ApiState>,
     principal: Principal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<QueueBody>,
 ) -> Result<Json<QueueBody>, ApiError> {
     principal.require(Role::Admin)?;
@@ -261,7 +262,7 @@ pub(super) async fn update(
 pub(super) async fn remove(
     State(state): State<ApiState>,
     principal: Principal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     principal.require(Role::Admin)?;
     if state.store.delete_queue(&QueueId(id)).await? {

@@ -1,7 +1,7 @@
 //! The skills catalogue (admin writes, supervisors read): `GET/POST /api/v1/skills`,
 //! `GET/PUT/DELETE /api/v1/skills/{name}`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -10,6 +10,7 @@ use super::ApiState;
 use super::auth::Principal;
 use super::error::ApiError;
 use super::json::ApiJson;
+use super::params::ApiPath;
 use super::validate;
 use crate::routing::model::Role;
 use crate::store::SkillDef;
@@ -56,7 +57,7 @@ pub(super) async fn list(
 pub(super) async fn read(
     State(state): State<ApiState>,
     principal: Principal,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<Json<SkillDef>, ApiError> {
     principal.require(Role::Supervisor)?;
     let skill = state.store.get_skill(&name).await?;
@@ -86,7 +87,7 @@ pub(super) async fn create(
 pub(super) async fn update(
     State(state): State<ApiState>,
     principal: Principal,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiJson(skill): ApiJson<SkillDef>,
 ) -> Result<Json<SkillDef>, ApiError> {
     principal.require(Role::Admin)?;
@@ -108,7 +109,7 @@ pub(super) async fn update(
 pub(super) async fn remove(
     State(state): State<ApiState>,
     principal: Principal,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     principal.require(Role::Admin)?;
     if state.store.delete_skill(&name).await? {

@@ -1,7 +1,7 @@
 //! Teams (admin writes, supervisors read): `GET/POST /api/v1/teams`,
 //! `GET/PUT/DELETE /api/v1/teams/{id}`. Every listed supervisor must be an existing agent.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -10,6 +10,7 @@ use super::ApiState;
 use super::auth::Principal;
 use super::error::ApiError;
 use super::json::ApiJson;
+use super::params::ApiPath;
 use super::validate;
 use crate::routing::model::{Role, TeamId};
 use crate::store::Team;
@@ -54,7 +55,7 @@ pub(super) async fn list(
 pub(super) async fn read(
     State(state): State<ApiState>,
     principal: Principal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Team>, ApiError> {
     principal.require(Role::Supervisor)?;
     let team = state.store.get_team(&TeamId(id)).await?;
@@ -84,7 +85,7 @@ pub(super) async fn create(
 pub(super) async fn update(
     State(state): State<ApiState>,
     principal: Principal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(mut team): ApiJson<Team>,
 ) -> Result<Json<Team>, ApiError> {
     principal.require(Role::Admin)?;
@@ -103,7 +104,7 @@ pub(super) async fn update(
 pub(super) async fn remove(
     State(state): State<ApiState>,
     principal: Principal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     principal.require(Role::Admin)?;
     if state.store.delete_team(&TeamId(id)).await? {

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
@@ -16,6 +16,7 @@ use super::ApiState;
 use super::auth::Principal;
 use super::error::ApiError;
 use super::json::ApiJson;
+use super::params::ApiPath;
 use crate::routing::model::{AgentId, Role};
 use crate::runtime::clock;
 use crate::store::{ApiToken, TokenKind, UnixMillis};
@@ -112,7 +113,7 @@ pub(super) async fn list(
 pub(super) async fn revoke(
     State(state): State<ApiState>,
     principal: Principal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     principal.require(Role::Admin)?;
     if state.store.revoke_token(&id).await? {
