@@ -12,3 +12,5 @@ CREATE TABLE api_tokens (
     revoked    BIGINT NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX api_tokens_token_hash ON api_tokens (token_hash);
+-- Expired tokens are purged in bulk.
+CREATE INDEX api_tokens_expires_ms ON api_tokens (expires_ms);

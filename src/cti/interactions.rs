@@ -396,6 +396,11 @@ pub(super) mod tests {
         assert_eq!(status, StatusCode::FORBIDDEN, "bob is not in sue's teams");
         let (status, _) = c
             .api
+            .call(Method::GET, "/api/v1/interactions/ix-a", Some(&c.sue), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "alice is in sue's team");
+        let (status, _) = c
+            .api
             .call(
                 Method::GET,
                 "/api/v1/interactions/ix-b",

@@ -89,6 +89,10 @@ pub(super) async fn create(
         .await?
         .ok_or(ApiError::Unauthorized)?;
     let now = UnixMillis(clock::unix_ms());
+    // Logins are rare enough to carry the housekeeping; a failure here must not block one.
+    if let Err(error) = state.store.delete_expired_tokens(now).await {
+        tracing::warn!(%error, "could not purge expired CTI tokens");
+    }
     let expires = now.saturating_add(SESSION_TTL);
     let (token, _) = state
         .store

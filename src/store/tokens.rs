@@ -148,6 +148,16 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// Deletes tokens that expired before `before`; returns how many.
+    pub async fn delete_expired_tokens(&self, before: UnixMillis) -> Result<u64, StoreError> {
+        let n = sqlx::query("DELETE FROM api_tokens WHERE expires_ms < $1")
+            .bind(before.0)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n)
+    }
+
     /// Every token record of `kind`, newest first.
     pub async fn list_tokens(&self, kind: TokenKind) -> Result<Vec<ApiToken>, StoreError> {
         let sql = sqlx::AssertSqlSafe(format!(
@@ -228,6 +238,27 @@ mod tests {
         assert!(
             db.store
                 .list_tokens(TokenKind::Api)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            db.store
+                .delete_expired_tokens(UnixMillis(2_000))
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            db.store
+                .delete_expired_tokens(UnixMillis(2_001))
+                .await
+                .unwrap(),
+            1
+        );
+        assert!(
+            db.store
+                .list_tokens(TokenKind::Session)
                 .await
                 .unwrap()
                 .is_empty()
