@@ -39,7 +39,7 @@ pub use auth::Principal;
 pub use error::ApiError;
 pub use json::ApiJson;
 pub use limiter::RateLimiter;
-pub use params::{Params, QueryParams, parse_timestamp};
+pub use params::{ApiPath, Params, QueryParams, parse_timestamp};
 
 use std::sync::Arc;
 use std::time::Duration;
