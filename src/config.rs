@@ -36,6 +36,9 @@ pub struct Profile {
     pub registrar: RegistrarSettings,
     pub database: DatabaseSettings,
     pub recordings: RecordingSettings,
+    /// The CTI API's first administrator; optional.
+    #[serde(default)]
+    pub cti: CtiSettings,
     #[serde(default)]
     pub extensions: Vec<Extension>,
     /// Where the profile was read from, for error messages and relative paths.
@@ -121,6 +124,35 @@ pub struct DatabaseSettings {
 #[serde(deny_unknown_fields)]
 pub struct RecordingSettings {
     pub dir: PathBuf,
+}
+
+/// `[cti]`: the first admin of the CTI API. On start-up, if the database has no agent with
+/// the admin role, agent `admin_id` is created as an admin with `admin_password` (hashed with
+/// argon2; the profile keeps the plaintext, so change the password through the API after the
+/// first login and keep the profile readable only by the switch). Once any admin exists these
+/// keys are ignored. Give both or neither.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CtiSettings {
+    /// The seeded admin's agent id.
+    #[serde(default)]
+    pub admin_id: Option<String>,
+    /// The seeded admin's password, at least 8 bytes.
+    #[serde(default)]
+    pub admin_password: Option<String>,
+}
+
+// The password never reaches logs.
+impl std::fmt::Debug for CtiSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CtiSettings")
+            .field("admin_id", &self.admin_id)
+            .field(
+                "admin_password",
+                &self.admin_password.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 /// A SIP user (a desk phone or softphone) allowed to register and call.
@@ -228,7 +260,7 @@ impl Profile {
             return Err(self.invalid("sip.max_calls", "must be positive"));
         }
         let m = &self.media;
-        if m.rtp_port_min % 2 != 0 || m.rtp_port_min < 1024 {
+        if !m.rtp_port_min.is_multiple_of(2) || m.rtp_port_min < 1024 {
             return Err(self.invalid("media.rtp_port_min", "must be an even port of 1024 or more"));
         }
         if m.rtp_port_max <= m.rtp_port_min {
@@ -262,6 +294,30 @@ impl Profile {
                 "database.url",
                 "must start with sqlite:, postgres: or postgresql:",
             ));
+        }
+        match (&self.cti.admin_id, &self.cti.admin_password) {
+            (None, None) => {}
+            (Some(id), Some(password)) => {
+                if id.is_empty()
+                    || id.len() > 64
+                    || !id
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+                {
+                    return Err(
+                        self.invalid("cti.admin_id", "must be 1 to 64 of A-Z a-z 0-9 . _ -")
+                    );
+                }
+                if password.len() < 8 {
+                    return Err(self.invalid("cti.admin_password", "must be at least 8 bytes"));
+                }
+            }
+            (Some(_), None) => {
+                return Err(self.invalid("cti.admin_password", "is required with cti.admin_id"));
+            }
+            (None, Some(_)) => {
+                return Err(self.invalid("cti.admin_id", "is required with cti.admin_password"));
+            }
         }
         let mut seen = std::collections::HashSet::new();
         for e in &self.extensions {
@@ -353,6 +409,31 @@ mod tests {
             err.contains("lab.toml") && err.contains("ringtimeout"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_default_profile_seeds_a_lab_admin() {
+        let p = Profile::parse(&default_text(), Path::new("default.toml")).unwrap();
+        assert_eq!(p.cti.admin_id.as_deref(), Some("admin"));
+        assert!(!format!("{p:?}").contains(p.cti.admin_password.as_deref().unwrap()));
+    }
+
+    #[test]
+    fn an_unknown_cti_key_or_a_lone_admin_id_is_an_error_naming_the_key() {
+        let text = default_text().replace("[cti]\n", "[cti]\nadmin_pw = \"x\"\n");
+        let err = Profile::parse(&text, Path::new("lab.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("lab.toml") && err.contains("admin_pw"),
+            "{err}"
+        );
+
+        let text = default_text().replace("admin_password = ", "# admin_password = ");
+        let err = Profile::parse(&text, Path::new("lab.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cti.admin_password"), "{err}");
     }
 
     #[test]

@@ -20,9 +20,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::migrate::MigrateDatabase;
+use switchboard::routing::model::{
+    Actor, AgentId, AgentState, InteractionState, MediaType, OverflowTarget, QueueConfig, Role,
+    Skill, Strategy, TeamId,
+};
 use switchboard::store::{
-    Backend, Cdr, CdrFilter, CdrId, CdrLeg, Extension, HangupCause, HangupSide, Store, StoreError,
-    StoredBinding, UnixMillis,
+    Agent, AgentStateChange, Backend, CadUpdate, CadVariable, Cdr, CdrFilter, CdrId, CdrLeg,
+    Direction, DispositionCode, Extension, HangupCause, HangupSide, IdleReason, Interaction,
+    InteractionFilter, OrgSettings, Scope, SkillDef, Store, StoreError, StoredBinding, Team,
+    TokenKind, UnixMillis, WrapUpOutcome,
 };
 
 const URL_VAR: &str = "SWITCHBOARD_TEST_POSTGRES_URL";
@@ -311,6 +317,292 @@ mod suite {
             vec![changed, ext("2001")]
         );
     }
+
+    pub async fn directory_agents_teams_skills_and_queues(store: &Store) {
+        let team = Team {
+            id: TeamId::from("t1"),
+            name: "One".into(),
+            supervisors: vec![AgentId::from("sue")],
+        };
+        store.create_team(&team).await.unwrap();
+        assert_eq!(store.get_team(&team.id).await.unwrap(), Some(team.clone()));
+        let skill = SkillDef {
+            name: "french".into(),
+            description: "Parisian".into(),
+        };
+        store.create_skill(&skill).await.unwrap();
+        assert!(matches!(
+            store.create_skill(&skill).await.unwrap_err(),
+            StoreError::Duplicate(_)
+        ));
+        let sue = Agent {
+            id: AgentId::from("sue"),
+            name: "Sue".into(),
+            extension: Some("1001".into()),
+            team: Some(TeamId::from("t2")),
+            skills: vec![Skill {
+                name: "french".into(),
+                level: 9,
+            }],
+            role: Role::Supervisor,
+            enabled: true,
+        };
+        store.create_agent(&sue, "sue-password").await.unwrap();
+        assert_eq!(store.get_agent(&sue.id).await.unwrap(), Some(sue.clone()));
+        assert!(
+            store
+                .authenticate_agent(&sue.id, "sue-password")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            store
+                .authenticate_agent(&sue.id, "wrong")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(
+            store.agent_teams(&sue.id).await.unwrap(),
+            vec![TeamId::from("t1"), TeamId::from("t2")]
+        );
+        assert!(
+            store
+                .seed_admin(&AgentId::from("root"), "root-password")
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .seed_admin(&AgentId::from("root2"), "x")
+                .await
+                .unwrap()
+        );
+
+        let queue = QueueConfig {
+            id: "sales".into(),
+            name: "Sales".into(),
+            number: "7000".into(),
+            strategy: Strategy::SkillsBased,
+            required_skills: sue.skills.clone(),
+            teams: vec![TeamId::from("t1")],
+            ring_timeout: Duration::from_secs(20),
+            max_wait: Some(Duration::from_secs(90)),
+            overflow: Some(OverflowTarget::Number("+15550100".into())),
+            wrap_up_max: None,
+            last_agent_routing: true,
+            disposition_required: true,
+            music: None,
+        };
+        store.create_queue(&queue).await.unwrap();
+        assert_eq!(
+            store.get_queue(&queue.id).await.unwrap(),
+            Some(queue.clone())
+        );
+        assert!(store.update_queue(&queue).await.unwrap());
+        assert_eq!(store.list_queues().await.unwrap(), vec![queue]);
+        assert!(store.delete_team(&team.id).await.unwrap());
+        assert_eq!(
+            store.agent_teams(&sue.id).await.unwrap(),
+            vec![TeamId::from("t2")]
+        );
+    }
+
+    pub async fn codes_settings_and_state_log(store: &Store) {
+        let folder = DispositionCode {
+            id: "sales".into(),
+            name: "Sales".into(),
+            parent: None,
+            folder: true,
+        };
+        let code = DispositionCode {
+            id: "sale".into(),
+            name: "Sale".into(),
+            parent: Some("sales".into()),
+            folder: false,
+        };
+        store.create_disposition(&folder).await.unwrap();
+        store.create_disposition(&code).await.unwrap();
+        assert_eq!(store.list_dispositions().await.unwrap(), vec![code, folder]);
+        assert_eq!(store.count_disposition_children("sales").await.unwrap(), 1);
+        let lunch = IdleReason {
+            id: "lunch".into(),
+            name: "Lunch".into(),
+        };
+        store.create_idle_reason(&lunch).await.unwrap();
+        assert_eq!(store.list_idle_reasons().await.unwrap(), vec![lunch]);
+
+        assert_eq!(store.get_settings().await.unwrap(), OrgSettings::default());
+        let settings = OrgSettings {
+            noise_suppression: false,
+            offered_cad_keys: vec!["account".into()],
+            secure_cad_roles: vec![Role::Supervisor, Role::Admin],
+            ..OrgSettings::default()
+        };
+        store.put_settings(&settings).await.unwrap();
+        store.put_settings(&settings).await.unwrap();
+        assert_eq!(store.get_settings().await.unwrap(), settings);
+
+        let change = AgentStateChange {
+            agent: "alice".into(),
+            from: AgentState::LoggedOut,
+            to: AgentState::Idle {
+                reason: "lunch".into(),
+            },
+            reason: None,
+            actor: Actor::System,
+            at: UnixMillis(5),
+        };
+        store.record_agent_state(&change).await.unwrap();
+        assert_eq!(
+            store.list_agent_states(&"alice".into(), 5).await.unwrap(),
+            vec![change]
+        );
+    }
+
+    pub async fn interactions_search_wrap_up_cad_and_tokens(store: &Store) {
+        let agent = |id: &str, team: &str| Agent {
+            id: AgentId::from(id),
+            name: id.into(),
+            extension: None,
+            team: Some(TeamId::from(team)),
+            skills: vec![],
+            role: Role::Agent,
+            enabled: true,
+        };
+        store
+            .create_agent(&agent("alice", "t1"), "pw-alice")
+            .await
+            .unwrap();
+        store
+            .create_agent(&agent("bob", "t2"), "pw-bob")
+            .await
+            .unwrap();
+        let ix = |id: &str, ani: &str, who: &str, at: i64| Interaction {
+            id: id.into(),
+            media: MediaType::Voice,
+            direction: Direction::Inbound,
+            ani: ani.into(),
+            dnis: "7000".into(),
+            queue: Some("sales".into()),
+            state: InteractionState::Ended,
+            agent: Some(AgentId::from(who)),
+            participants: vec![],
+            notes: String::new(),
+            disposition: None,
+            created_ms: UnixMillis(at),
+            offered_ms: None,
+            connected_ms: Some(UnixMillis(at + 1)),
+            ended_ms: Some(UnixMillis(at + 2)),
+            wrapped_up_ms: None,
+            abandoned: false,
+        };
+        let a = ix("a", "111", "alice", 1_000);
+        store.insert_interaction(&a).await.unwrap();
+        store
+            .insert_interaction(&ix("b", "222", "bob", 2_000))
+            .await
+            .unwrap();
+        store
+            .insert_interaction(&ix("c", "111", "bob", 3_000))
+            .await
+            .unwrap();
+        assert_eq!(store.get_interaction(&a.id).await.unwrap(), Some(a.clone()));
+        let ids = |f: InteractionFilter| async move {
+            let page = store.search_interactions(&f).await.unwrap();
+            page.items.into_iter().map(|i| i.id.0).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            ids(InteractionFilter::scoped(Scope::All)).await,
+            ["c", "b", "a"]
+        );
+        assert_eq!(
+            ids(InteractionFilter::scoped(Scope::Agent("alice".into()))).await,
+            ["a"]
+        );
+        assert_eq!(
+            ids(InteractionFilter::scoped(Scope::Teams(vec![
+                "t2".into(),
+                "t9".into()
+            ])))
+            .await,
+            ["c", "b"]
+        );
+        let mut f = InteractionFilter::scoped(Scope::All);
+        f.number = Some("111".into());
+        f.from = Some(UnixMillis(500));
+        f.to = Some(UnixMillis(3_000));
+        assert_eq!(ids(f).await, ["a"]);
+
+        assert_eq!(
+            store
+                .wrap_up_interaction(&a.id, Some("sale"), None, UnixMillis(9))
+                .await
+                .unwrap(),
+            WrapUpOutcome::Done
+        );
+        assert_eq!(
+            store
+                .wrap_up_interaction(&a.id, None, Some("again"), UnixMillis(10))
+                .await
+                .unwrap(),
+            WrapUpOutcome::AlreadyWrappedUp
+        );
+        let mut f = InteractionFilter::scoped(Scope::All);
+        f.disposition = Some("sale".into());
+        assert_eq!(ids(f).await, ["a"]);
+
+        let var = CadVariable {
+            key: "account".into(),
+            value: "42".into(),
+            editable: true,
+            secure: true,
+            display_order: 1,
+            version: 1,
+        };
+        assert_eq!(store.set_cad_variable(&a.id, &var).await.unwrap(), var);
+        let CadUpdate::Updated(updated) = store
+            .update_cad_value(&a.id, "account", "43", 1)
+            .await
+            .unwrap()
+        else {
+            panic!("first write must succeed")
+        };
+        assert_eq!(updated.version, 2);
+        assert_eq!(
+            store
+                .update_cad_value(&a.id, "account", "44", 1)
+                .await
+                .unwrap(),
+            CadUpdate::Stale(updated)
+        );
+
+        let (token, record) = store
+            .issue_token(
+                TokenKind::Session,
+                "",
+                Role::Agent,
+                Some(&AgentId::from("alice")),
+                UnixMillis(0),
+                UnixMillis(100),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            store.find_token(&token, UnixMillis(50)).await.unwrap(),
+            Some(record.clone())
+        );
+        assert_eq!(
+            store.find_token(&token, UnixMillis(100)).await.unwrap(),
+            None
+        );
+        assert!(store.revoke_token(&record.id).await.unwrap());
+        assert_eq!(
+            store.find_token(&token, UnixMillis(50)).await.unwrap(),
+            None
+        );
+    }
 }
 
 #[tokio::test]
@@ -383,6 +675,60 @@ async fn sqlite_extensions_upsert_get_and_list() {
     let db = SqliteDb::create();
     let store = db.store().await;
     suite::extensions_upsert_get_and_list(&store).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn postgres_directory_agents_teams_skills_and_queues() {
+    let Some(db) = PgDb::create().await else {
+        return;
+    };
+    let store = db.store().await;
+    suite::directory_agents_teams_skills_and_queues(&store).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_directory_agents_teams_skills_and_queues() {
+    let db = SqliteDb::create();
+    let store = db.store().await;
+    suite::directory_agents_teams_skills_and_queues(&store).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn postgres_codes_settings_and_state_log() {
+    let Some(db) = PgDb::create().await else {
+        return;
+    };
+    let store = db.store().await;
+    suite::codes_settings_and_state_log(&store).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_codes_settings_and_state_log() {
+    let db = SqliteDb::create();
+    let store = db.store().await;
+    suite::codes_settings_and_state_log(&store).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn postgres_interactions_search_wrap_up_cad_and_tokens() {
+    let Some(db) = PgDb::create().await else {
+        return;
+    };
+    let store = db.store().await;
+    suite::interactions_search_wrap_up_cad_and_tokens(&store).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_interactions_search_wrap_up_cad_and_tokens() {
+    let db = SqliteDb::create();
+    let store = db.store().await;
+    suite::interactions_search_wrap_up_cad_and_tokens(&store).await;
     store.close().await;
 }
 

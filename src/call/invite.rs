@@ -350,10 +350,11 @@ impl Switch {
         let code = response.status().unwrap_or(180);
         let reason = response.reason().unwrap_or("Ringing").to_owned();
         let mut relay = self.caller_response(call, code, &reason);
-        if early_sdp && !call.caller.delayed_offer {
-            if let Some(sdp) = caller_answer_sdp(call) {
-                relay.set_body("application/sdp", Bytes::from(sdp));
-            }
+        if early_sdp
+            && !call.caller.delayed_offer
+            && let Some(sdp) = caller_answer_sdp(call)
+        {
+            relay.set_body("application/sdp", Bytes::from(sdp));
         }
         let key = call.caller.server_txn.clone();
         self.respond(now, &key, relay);

@@ -1,4 +1,5 @@
-//! `GET /api/v1/cdrs`: call detail records, newest first, filtered and paged.
+//! `GET /api/v1/cdrs`: call detail records, newest first, filtered and paged (supervisor or
+//! admin).
 //!
 //! Query parameters (all optional):
 //! - `number`: exact match on caller OR callee;
@@ -17,8 +18,10 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use super::ApiState;
+use super::auth::Principal;
 use super::error::ApiError;
 use super::params::QueryParams;
+use crate::routing::model::Role;
 use crate::store::{Cdr, CdrFilter, Page};
 
 /// Longest `number` accepted; real numbers and SIP users are far shorter.
@@ -29,10 +32,21 @@ pub(super) fn routes() -> Router<ApiState> {
     Router::new().route("/api/v1/cdrs", get(list))
 }
 
-async fn list(
+/// Call detail records (supervisor).
+#[utoipa::path(get, path = "/api/v1/cdrs", tag = "cdrs",
+    params(
+        ("number" = Option<String>, Query, description = "caller or callee"),
+        ("from" = Option<String>, Query, description = "epoch ms or RFC 3339, inclusive"),
+        ("to" = Option<String>, Query, description = "epoch ms or RFC 3339, exclusive"),
+        ("limit" = Option<u32>, Query), ("offset" = Option<u64>, Query)),
+    responses((status = 200, description = "{items, total, limit, offset}"), (status = 403)),
+    security(("bearer" = [])))]
+pub(super) async fn list(
     State(state): State<ApiState>,
+    principal: Principal,
     params: QueryParams,
 ) -> Result<Json<Page<Cdr>>, ApiError> {
+    principal.require(Role::Supervisor)?;
     let filter = filter_from(params)?;
     Ok(Json(state.store.list_cdrs(&filter).await?))
 }
@@ -88,11 +102,20 @@ mod tests {
     use tower::ServiceExt;
 
     use crate::cti::{ApiState, app};
+    use crate::routing::model::Role;
     use crate::store::test_support::{TempDb, sample_cdr};
     use crate::store::{CdrFilter, Store};
 
     async fn get(store: &Store, uri: &str) -> (StatusCode, Value) {
-        let request = Request::get(uri).body(Body::empty()).unwrap();
+        let token = crate::cti::test_support::token_for_role(store, Role::Supervisor).await;
+        get_with(store, uri, &token).await
+    }
+
+    async fn get_with(store: &Store, uri: &str, token: &str) -> (StatusCode, Value) {
+        let request = Request::get(uri)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
         let response = app(ApiState::new(store.clone()))
             .oneshot(request)
             .await
@@ -262,10 +285,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn cdrs_need_a_supervisor_or_admin_token() {
+        let db = seeded().await;
+        let request = Request::get("/api/v1/cdrs").body(Body::empty()).unwrap();
+        let response = app(ApiState::new(db.store.clone()))
+            .oneshot(request)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let token = crate::cti::test_support::token_for_role(&db.store, Role::Agent).await;
+        let request = Request::get("/api/v1/cdrs")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        let response = app(ApiState::new(db.store.clone()))
+            .oneshot(request)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    }
+
+    #[tokio::test]
     async fn a_closed_database_is_a_503() {
         let db = seeded().await;
+        let token = crate::cti::test_support::token_for_role(&db.store, Role::Supervisor).await;
         db.store.close().await;
-        let (status, json) = get(&db.store, "/api/v1/cdrs").await;
+        let (status, json) = get_with(&db.store, "/api/v1/cdrs", &token).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(json["error"]["code"], "unavailable");
     }

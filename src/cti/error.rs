@@ -5,9 +5,10 @@
 //! reveal nothing beyond a fixed message, and their cause goes to the log instead.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::store::StoreError;
 
@@ -38,6 +39,53 @@ pub enum ApiError {
         field: String,
         /// The accepted range.
         message: String,
+    },
+    /// A JSON body field is well-formed JSON but not an acceptable value (wrong type, out of
+    /// range, refers to something that does not exist).
+    #[error("invalid {field}: {message}")]
+    InvalidField {
+        /// The field's path, e.g. `"skills[0].level"`.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A JSON body has a field the endpoint does not take.
+    #[error("unknown field")]
+    UnknownField {
+        /// The field's path as sent.
+        field: String,
+    },
+    /// The body is not JSON at all (syntax error, truncated, trailing data).
+    #[error("malformed JSON: {0}")]
+    MalformedJson(String),
+    /// The body is not declared as `application/json`.
+    #[error("expected Content-Type: application/json")]
+    UnsupportedMediaType,
+    /// The body is larger than the API accepts.
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// No valid bearer token (missing, unknown, expired, revoked), or a failed login. Always
+    /// the same message, so it never tells which.
+    #[error("missing or invalid credentials")]
+    Unauthorized,
+    /// Authenticated, but the role or scope does not allow this.
+    #[error("not allowed for this role")]
+    Forbidden,
+    /// The request conflicts with the current state (duplicate id, stale version).
+    #[error("{message}")]
+    Conflict {
+        /// What conflicts.
+        message: String,
+        /// The field at fault, if one is.
+        field: Option<String>,
+        /// The current state, so the client can retry against it.
+        current: Option<Value>,
+    },
+    /// Too many attempts; retry after the given number of seconds.
+    #[error("too many requests")]
+    TooManyRequests {
+        /// Seconds until the next attempt may succeed.
+        retry_after_secs: u64,
     },
     /// No such resource or route.
     #[error("not found")]
@@ -70,6 +118,23 @@ impl ApiError {
         }
     }
 
+    /// A JSON body field with an unacceptable value (422).
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+        ApiError::InvalidField {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A conflict without a current state to return (409).
+    pub fn conflict(message: impl Into<String>, field: Option<&str>) -> ApiError {
+        ApiError::Conflict {
+            message: message.into(),
+            field: field.map(str::to_owned),
+            current: None,
+        }
+    }
+
     /// The HTTP status this error answers with.
     #[must_use]
     pub fn status(&self) -> StatusCode {
@@ -77,7 +142,16 @@ impl ApiError {
             ApiError::InvalidParameter { .. } | ApiError::UnknownParameter { .. } => {
                 StatusCode::BAD_REQUEST
             }
-            ApiError::OutOfRange { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::OutOfRange { .. }
+            | ApiError::InvalidField { .. }
+            | ApiError::UnknownField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -92,6 +166,15 @@ impl ApiError {
             ApiError::InvalidParameter { .. } => "invalid_parameter",
             ApiError::UnknownParameter { .. } => "unknown_parameter",
             ApiError::OutOfRange { .. } => "out_of_range",
+            ApiError::InvalidField { .. } => "invalid_field",
+            ApiError::UnknownField { .. } => "unknown_field",
+            ApiError::MalformedJson(_) => "malformed_json",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden => "forbidden",
+            ApiError::Conflict { .. } => "conflict",
+            ApiError::TooManyRequests { .. } => "rate_limited",
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Unavailable(_) => "unavailable",
@@ -103,6 +186,9 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
+            StoreError::Duplicate(what) => {
+                ApiError::conflict(format!("{what} already exists"), None)
+            }
             StoreError::Unavailable(_) => ApiError::Unavailable(e),
             e => ApiError::Internal(e),
         }
@@ -120,6 +206,8 @@ struct Detail<'a> {
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current: Option<&'a Value>,
 }
 
 impl IntoResponse for ApiError {
@@ -132,17 +220,39 @@ impl IntoResponse for ApiError {
             }
             ApiError::InvalidParameter { field, .. }
             | ApiError::UnknownParameter { field }
-            | ApiError::OutOfRange { field, .. } => (self.to_string(), Some(truncate(field))),
-            ApiError::NotFound | ApiError::MethodNotAllowed => (self.to_string(), None),
+            | ApiError::OutOfRange { field, .. }
+            | ApiError::InvalidField { field, .. }
+            | ApiError::UnknownField { field } => (self.to_string(), Some(truncate(field))),
+            ApiError::Conflict { field, .. } => (self.to_string(), field.as_deref().map(truncate)),
+            _ => (self.to_string(), None),
+        };
+        let current = match &self {
+            ApiError::Conflict { current, .. } => current.as_ref(),
+            _ => None,
         };
         let body = Body {
             error: Detail {
                 code: self.code(),
                 message,
                 field,
+                current,
             },
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        match &self {
+            ApiError::Unauthorized => {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::TooManyRequests { retry_after_secs } => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            _ => {}
+        }
+        response
     }
 }
 

@@ -4,16 +4,46 @@
 //! `app(state).oneshot(request)` without a server. One file per resource; every error,
 //! including unknown routes and methods, answers with the JSON of [`ApiError`].
 //!
-//! Authentication is not implemented yet: every route is open. A later change adds bearer
-//! tokens as a layer here; until then the API must only listen on a trusted interface.
+//! # Authentication and roles
+//! Every route except `GET /api/v1/health`, `GET /api/v1/openapi.json` and
+//! `POST /api/v1/sessions` needs `Authorization: Bearer <token>` (401 otherwise). Tokens come
+//! from a password login (`sessions`) or are minted by an admin (`tokens`). Roles are ordered
+//! agent < supervisor < admin; each handler states the least role it needs (403 otherwise)
+//! and scopes interactions: an agent sees its own, a supervisor its teams' agents', an admin
+//! all. See [`auth`].
 
+mod agent_states;
+mod agents;
+pub mod auth;
+mod cad;
 mod cdrs;
+mod dispositions;
 mod error;
 pub mod events;
+mod idle_reasons;
+mod interactions;
+mod json;
+mod limiter;
+pub mod openapi;
 mod params;
+mod queues;
+mod sessions;
+mod settings;
+mod skills;
+mod teams;
+#[cfg(test)]
+pub(crate) mod test_support;
+mod tokens;
+mod validate;
 
+pub use auth::Principal;
 pub use error::ApiError;
-pub use params::{Params, QueryParams, parse_timestamp};
+pub use json::ApiJson;
+pub use limiter::RateLimiter;
+pub use params::{ApiPath, Params, QueryParams, parse_timestamp};
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
@@ -22,38 +52,72 @@ use serde_json::{Value, json};
 
 use crate::store::Store;
 
+/// Login attempts allowed at once per client IP and per agent id ...
+const LOGIN_BURST: u32 = 5;
+/// ... and how often one more is allowed after that.
+const LOGIN_REFILL: Duration = Duration::from_secs(12);
+
 /// Largest request body accepted by any route.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// What the handlers share. Cheap to clone: every field is a handle.
+/// What the handlers share. Cheap to clone: every field is a handle. New handles (the ACD's
+/// command channel) are added as fields here and set by [`ApiState::new`] or a builder
+/// method, so handlers do not change.
 #[derive(Clone, Debug)]
 pub struct ApiState {
     /// The database.
     pub store: Store,
+    /// Brakes password guessing on `POST /api/v1/sessions`.
+    pub login_limiter: Arc<RateLimiter>,
 }
 
 impl ApiState {
-    /// State over `store`.
+    /// State over `store`, with the default login rate limit.
     #[must_use]
     pub fn new(store: Store) -> ApiState {
-        ApiState { store }
+        ApiState {
+            store,
+            login_limiter: Arc::new(RateLimiter::new(LOGIN_BURST, LOGIN_REFILL)),
+        }
     }
 }
 
 /// The CTI API:
-/// - `GET /api/v1/health`: `{"status":"ok"}` while the process serves requests;
-/// - `GET /api/v1/cdrs`: call detail records (see the `cdrs` module for parameters).
+/// - `GET /api/v1/health`: `{"status":"ok"}` while the process serves requests (open);
+/// - `GET /api/v1/openapi.json`: the OpenAPI document (open);
+/// - `POST /api/v1/sessions`, `DELETE /api/v1/sessions/current`: log in and out;
+/// - `/api/v1/tokens`: API tokens (admin);
+/// - `/api/v1/{agents,teams,queues,skills,dispositions,idle-reasons}` and
+///   `/api/v1/settings`: configuration (admin writes, supervisors read);
+/// - `/api/v1/interactions`: history search, notes, wrap-up and CAD (scoped by role);
+/// - `GET /api/v1/cdrs`: call detail records (supervisor; see the `cdrs` module).
 pub fn app(state: ApiState) -> Router {
     Router::new()
         .route("/api/v1/health", get(health))
         .merge(cdrs::routes())
+        .merge(sessions::routes())
+        .merge(tokens::routes())
+        .merge(agents::routes())
+        .merge(agent_states::routes())
+        .merge(teams::routes())
+        .merge(queues::routes())
+        .merge(skills::routes())
+        .merge(dispositions::routes())
+        .merge(idle_reasons::routes())
+        .merge(settings::routes())
+        .merge(interactions::routes())
+        .merge(cad::routes())
+        .merge(openapi::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
-async fn health() -> Json<Value> {
+/// Liveness (open).
+#[utoipa::path(get, path = "/api/v1/health", tag = "health",
+    responses((status = 200, description = "{\"status\": \"ok\"}")))]
+pub(crate) async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 

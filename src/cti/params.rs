@@ -8,11 +8,26 @@
 //! (`2024-05-01T09:30:00Z`, `2024-05-01T11:30:00.250+02:00`). An unescaped `+` in a query string
 //! decodes to a space, so a space where the offset sign belongs is read as `+`.
 
-use axum::extract::{FromRequestParts, Query};
+use axum::extract::{FromRequestParts, Path, Query};
 use axum::http::request::Parts;
 
 use super::error::ApiError;
 use crate::store::UnixMillis;
+
+/// Path parameters, rejected as [`ApiError`] JSON (axum's `Path` rejection is plain text).
+#[derive(Clone, Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| ApiPath(value))
+            .map_err(|_| ApiError::invalid("path", "a path segment is not valid UTF-8"))
+    }
+}
 
 /// The decoded `name=value` pairs of a request's query string, in order.
 #[derive(Clone, Debug, Default)]

@@ -162,6 +162,16 @@ pub async fn serve(profile: Profile, shutdown: oneshot::Receiver<()>) -> anyhow:
     let store = Store::connect(&profile.database.url)
         .await
         .context("opening the database")?;
+    if let (Some(id), Some(password)) = (&profile.cti.admin_id, &profile.cti.admin_password) {
+        let id = crate::routing::model::AgentId(id.clone());
+        if store
+            .seed_admin(&id, password)
+            .await
+            .context("seeding the CTI admin")?
+        {
+            tracing::info!(admin = %id, "created the first CTI admin from the profile");
+        }
+    }
     std::fs::create_dir_all(&profile.recordings.dir).with_context(|| {
         format!(
             "creating the recordings directory {}",
@@ -182,6 +192,7 @@ pub async fn serve(profile: Profile, shutdown: oneshot::Receiver<()>) -> anyhow:
     tracing::info!(addr = %http.local_addr()?, "CTI API listening");
     let app = crate::cti::app(crate::cti::ApiState::new(store.clone()));
     tokio::spawn(async move {
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(error) = axum::serve(http, app).await {
             tracing::error!(%error, "HTTP server stopped");
         }

@@ -22,13 +22,37 @@
 //! corrupted); `synchronous = FULL` would close that window at the cost of an fsync per commit.
 //! Writers wait up to five seconds for a lock (`busy_timeout`) instead of failing at once.
 
+mod agent_states;
+mod agents;
+mod cad;
 mod cdrs;
+mod dispositions;
 mod extensions;
+mod idle_reasons;
+mod interactions;
+pub mod passwords;
+mod queues;
 mod registrations;
+mod settings;
+mod skills;
+mod teams;
+mod tokens;
 
+pub use agent_states::AgentStateChange;
+pub use agents::Agent;
+pub use cad::{CadUpdate, CadVariable};
 pub use cdrs::{Cdr, CdrFilter, CdrId, CdrLeg, HangupCause, HangupSide};
+pub use dispositions::DispositionCode;
 pub use extensions::Extension;
+pub use idle_reasons::IdleReason;
+pub use interactions::{
+    Direction, Interaction, InteractionFilter, Participant, Scope, WrapUpOutcome,
+};
 pub use registrations::StoredBinding;
+pub use settings::OrgSettings;
+pub use skills::SkillDef;
+pub use teams::Team;
+pub use tokens::{ApiToken, TokenKind};
 
 use std::borrow::Cow;
 use std::sync::Once;
@@ -56,6 +80,26 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "extensions",
         include_str!("../../migrations/0003_extensions.sql"),
+    ),
+    (
+        4,
+        "directory",
+        include_str!("../../migrations/0004_directory.sql"),
+    ),
+    (
+        5,
+        "codes_and_settings",
+        include_str!("../../migrations/0005_codes_and_settings.sql"),
+    ),
+    (
+        6,
+        "interactions",
+        include_str!("../../migrations/0006_interactions.sql"),
+    ),
+    (
+        7,
+        "api_tokens",
+        include_str!("../../migrations/0007_api_tokens.sql"),
     ),
 ];
 
@@ -272,6 +316,84 @@ fn narrow<T: TryFrom<i64>>(
     })
 }
 
+/// Reads a stored 0/1 flag, or reports the row as corrupt.
+fn flag(value: i64, table: &'static str, column: &'static str) -> Result<bool, StoreError> {
+    match value {
+        0 => Ok(false),
+        1 => Ok(true),
+        n => Err(StoreError::Corrupt {
+            table,
+            column,
+            reason: format!("{n} is not 0 or 1"),
+        }),
+    }
+}
+
+/// Reads a stored JSON column, or reports the row as corrupt.
+fn from_json<T: serde::de::DeserializeOwned>(
+    text: &str,
+    table: &'static str,
+    column: &'static str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+        table,
+        column,
+        reason: e.to_string(),
+    })
+}
+
+/// Writes a JSON column.
+fn to_json<T: Serialize>(
+    value: &T,
+    table: &'static str,
+    column: &'static str,
+) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt {
+        table,
+        column,
+        reason: e.to_string(),
+    })
+}
+
+/// A JSON string value stored without its quotes (`"admin"` → `admin`), for enum columns.
+fn enum_to_text<T: Serialize>(
+    value: &T,
+    table: &'static str,
+    column: &'static str,
+) -> Result<String, StoreError> {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => Ok(s),
+        _ => Err(StoreError::Corrupt {
+            table,
+            column,
+            reason: "not a unit enum".into(),
+        }),
+    }
+}
+
+/// Reads an enum column written by [`enum_to_text`].
+fn enum_from_text<T: serde::de::DeserializeOwned>(
+    text: &str,
+    table: &'static str,
+    column: &'static str,
+) -> Result<T, StoreError> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned())).map_err(|_| {
+        StoreError::Corrupt {
+            table,
+            column,
+            reason: format!("unknown {text:?}"),
+        }
+    })
+}
+
+/// `$first, $first+1, ..` for `n` values, for `IN (..)` lists.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Maps a unique-key violation to [`StoreError::Duplicate`].
 fn map_unique(e: sqlx::Error, what: &'static str) -> StoreError {
     match &e {
@@ -288,6 +410,9 @@ pub(crate) mod test_support {
     use std::path::PathBuf;
 
     pub(crate) use super::cdrs::tests::sample_cdr;
+    pub(crate) use super::dispositions::tests::code as disposition;
+    pub(crate) use super::interactions::tests::interaction;
+    pub(crate) use super::queues::tests::queue;
     use std::sync::atomic::{AtomicU64, Ordering};
 
     /// A temporary SQLite database; the files go away when this is dropped.
@@ -349,7 +474,7 @@ mod tests {
                 .fetch_all(&db.store.pool)
                 .await
                 .unwrap();
-        assert_eq!(versions, vec![1, 2, 3]);
+        assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 7]);
     }
 
     #[tokio::test]
@@ -360,7 +485,7 @@ mod tests {
             .fetch_one(&again.pool)
             .await
             .unwrap();
-        assert_eq!(n, 3);
+        assert_eq!(n, 7);
         again.close().await;
     }
 

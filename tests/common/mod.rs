@@ -102,6 +102,8 @@ pub struct SwitchProcess {
     pub dir: PathBuf,
     pub database: String,
     log: PathBuf,
+    /// A CTI session of the profile's seeded admin, opened on first use.
+    cti_token: std::sync::OnceLock<String>,
 }
 
 fn temp_dir(tag: &str) -> PathBuf {
@@ -183,6 +185,7 @@ impl SwitchProcess {
             dir,
             database,
             log,
+            cti_token: std::sync::OnceLock::new(),
         };
         sw.wait_ready();
         sw
@@ -232,9 +235,23 @@ impl SwitchProcess {
         let _ = self.child.wait();
     }
 
+    /// A bearer token of the admin that `sip-profiles/default.toml` seeds.
+    pub fn cti_token(&self) -> &str {
+        self.cti_token.get_or_init(|| {
+            let login = r#"{"agent_id": "admin", "password": "lab-admin-secret"}"#;
+            let (status, body) =
+                http_request(self.http, "POST", "/api/v1/sessions", None, Some(login)).unwrap();
+            assert_eq!(status, 201, "admin login: {body}");
+            let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+            json["token"].as_str().unwrap().to_owned()
+        })
+    }
+
     /// CDRs as JSON.
     pub fn cdrs(&self, query: &str) -> serde_json::Value {
-        let (status, body) = http_get(self.http, &format!("/api/v1/cdrs{query}")).unwrap();
+        let path = format!("/api/v1/cdrs{query}");
+        let (status, body) =
+            http_request(self.http, "GET", &path, Some(self.cti_token()), None).unwrap();
         assert_eq!(status, 200, "{body}");
         serde_json::from_str(&body).unwrap()
     }
@@ -261,12 +278,31 @@ impl Drop for SwitchProcess {
 
 /// A minimal HTTP/1.1 GET over loopback (the test must not depend on the code under test).
 pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    http_request(addr, "GET", path, None, None)
+}
+
+/// A minimal HTTP/1.1 request over loopback, with an optional bearer token and JSON body.
+pub fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    json: Option<&str>,
+) -> std::io::Result<(u16, String)> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(token) = token {
+        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    let body = json.unwrap_or_default();
+    if json.is_some() {
+        head.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    write!(s, "{head}\r\n{body}")?;
     let mut raw = String::new();
     s.read_to_string(&mut raw)?;
     let status = raw

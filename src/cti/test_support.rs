@@ -1,0 +1,108 @@
+//! Route-test scaffolding: a fresh database, agents with tokens, and one-shot requests.
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+use super::{ApiState, app};
+use crate::routing::model::{AgentId, Role, TeamId};
+use crate::store::test_support::TempDb;
+use crate::store::{Agent, Store, TokenKind, UnixMillis};
+
+/// Far enough in the future for any test.
+const LATER: UnixMillis = UnixMillis(i64::MAX / 2);
+
+/// An API token acting with `role` and no agent.
+pub(crate) async fn token_for_role(store: &Store, role: Role) -> String {
+    let (token, _) = store
+        .issue_token(TokenKind::Api, "test", role, None, UnixMillis(0), LATER)
+        .await
+        .unwrap();
+    token
+}
+
+/// A migrated database and the API over it.
+pub(crate) struct Api {
+    pub(crate) db: TempDb,
+    pub(crate) state: ApiState,
+}
+
+impl Api {
+    pub(crate) async fn new() -> Api {
+        let db = TempDb::new().await;
+        let state = ApiState::new(db.store.clone());
+        Api { db, state }
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.db.store
+    }
+
+    /// Creates agent `id` (password `"pw-" + id`) and returns a session token for it.
+    pub(crate) async fn agent(&self, id: &str, role: Role, team: Option<&str>) -> String {
+        let agent = Agent {
+            id: AgentId::from(id),
+            name: format!("Agent {id}"),
+            extension: None,
+            team: team.map(TeamId::from),
+            skills: vec![],
+            role,
+            enabled: true,
+        };
+        self.store()
+            .create_agent(&agent, &format!("pw-{id}"))
+            .await
+            .unwrap();
+        let (token, _) = self
+            .store()
+            .issue_token(
+                TokenKind::Session,
+                "",
+                role,
+                Some(&agent.id),
+                UnixMillis(0),
+                LATER,
+            )
+            .await
+            .unwrap();
+        token
+    }
+
+    /// Sends one request; `body` is sent verbatim as `application/json`.
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let body = match body {
+            Some(b) => {
+                request = request.header("content-type", "application/json");
+                Body::from(b.to_owned())
+            }
+            None => Body::empty(),
+        };
+        self.send(request.body(body).unwrap()).await
+    }
+
+    /// Sends a prepared request.
+    pub(crate) async fn send(&self, request: Request<Body>) -> (StatusCode, Value) {
+        let response = app(self.state.clone()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let json = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|e| panic!("body is not JSON ({e}): {bytes:?}"))
+        };
+        (status, json)
+    }
+}
