@@ -65,7 +65,10 @@ impl FromRequestParts<ApiState> for Principal {
             if record.kind == TokenKind::Session {
                 role = agent.role;
             }
-            teams = state.store.agent_teams(agent_id).await?;
+            teams = state.store.supervised_teams(agent_id).await?;
+            teams.extend(agent.team);
+            teams.sort();
+            teams.dedup();
         }
         Ok(Principal {
             token_id: record.id,
