@@ -27,6 +27,7 @@ mod register;
 mod switch;
 
 pub use model::{
+    CadFromSip,
     EndpointId, MediaCommand, MediaEvent, OfferFailure, Output, QueueCommand, QueueEvent,
     SwitchEvent,
 };

@@ -154,6 +154,47 @@ pub enum SwitchEvent {
         cause: String,
         code: u16,
     },
+    /// A caller reached a queue; emitted just before [`QueueEvent::Arrived`] with the
+    /// call-associated data the INVITE carried (see [`CadFromSip`]).
+    QueueCallArrived {
+        interaction: String,
+        cad: Vec<CadFromSip>,
+    },
+}
+
+/// One call-associated data variable set by whoever routed the call to us (an IVR, a
+/// trunk): a header `X-Cad-<key>: <value>`, or `X-Cad-Secure-<key>: <value>` for values
+/// only entitled roles may read (card numbers, account PINs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CadFromSip {
+    pub key: String,
+    pub value: String,
+    pub secure: bool,
+}
+
+impl CadFromSip {
+    /// The CAD headers of `invite`, in order, at most `limit` of them (a hostile INVITE may
+    /// carry many); keys are lower-cased, values cut at 256 characters.
+    pub fn from_headers(invite: &Message, limit: usize) -> Vec<CadFromSip> {
+        invite
+            .headers()
+            .iter()
+            .filter_map(|h| {
+                let lower = h.name.to_ascii_lowercase();
+                let rest = lower.strip_prefix("x-cad-")?;
+                let (key, secure) = match rest.strip_prefix("secure-") {
+                    Some(key) => (key, true),
+                    None => (rest, false),
+                };
+                (!key.is_empty()).then(|| CadFromSip {
+                    key: key.to_owned(),
+                    value: h.value.chars().take(256).collect(),
+                    secure,
+                })
+            })
+            .take(limit)
+            .collect()
+    }
 }
 
 /// The switch's side of one leg's media.

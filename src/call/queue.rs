@@ -21,6 +21,9 @@ use crate::sip::message::Message;
 use bytes::Bytes;
 use std::time::Instant;
 
+/// Most CAD variables taken from one INVITE.
+const MAX_CAD_VARIABLES: usize = 32;
+
 impl Switch {
     /// Answers a caller who reached `queue` and hands the call to the ACD.
     pub(super) fn answer_queue_call(&mut self, now: Instant, call_key: CallKey, queue: String) {
@@ -38,6 +41,7 @@ impl Switch {
         let ani = call.caller_user.clone();
         let dnis = call.callee_user.clone();
         let endpoint = call.caller.endpoint.id;
+        let cad = CadFromSip::from_headers(&call.caller.invite, MAX_CAD_VARIABLES);
         self.interactions.insert(interaction.clone(), call_key);
         let Some(call) = self.calls.get(&call_key) else {
             return;
@@ -58,6 +62,11 @@ impl Switch {
         self.send_caller_2xx(now, call_key, ok);
         self.outputs
             .push_back(Output::Media(MediaCommand::PlayMusic { endpoint }));
+        self.outputs
+            .push_back(Output::Event(SwitchEvent::QueueCallArrived {
+                interaction: interaction.clone(),
+                cad,
+            }));
         self.outputs.push_back(Output::Queue(QueueEvent::Arrived {
             interaction,
             queue,

@@ -48,6 +48,14 @@ impl FromRequestParts<ApiState> for Principal {
             })
             .filter(|t| !t.is_empty())
             .ok_or(ApiError::Unauthorized)?;
+        Principal::from_token(state, token).await
+    }
+}
+
+impl Principal {
+    /// The principal a bearer token stands for (the header's, or a WebSocket's `token`
+    /// query parameter, since browsers cannot set headers on WebSocket requests).
+    pub async fn from_token(state: &ApiState, token: &str) -> Result<Principal, ApiError> {
         let record = state
             .store
             .find_token(token, UnixMillis(clock::unix_ms()))
@@ -78,9 +86,7 @@ impl FromRequestParts<ApiState> for Principal {
             teams,
         })
     }
-}
 
-impl Principal {
     /// 403 unless the role is at least `min` (agent < supervisor < admin).
     pub fn require(&self, min: Role) -> Result<(), ApiError> {
         if self.role >= min {

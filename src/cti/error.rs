@@ -99,6 +99,9 @@ pub enum ApiError {
     /// Anything else on our side.
     #[error("internal error")]
     Internal(#[source] StoreError),
+    /// The switch core (calls and routing) is not running or too busy; retry later.
+    #[error("the switch core is unavailable")]
+    CoreUnavailable,
 }
 
 impl ApiError {
@@ -154,7 +157,9 @@ impl ApiError {
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::CoreUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -177,7 +182,7 @@ impl ApiError {
             ApiError::TooManyRequests { .. } => "rate_limited",
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
-            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Unavailable(_) | ApiError::CoreUnavailable => "unavailable",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -338,5 +343,11 @@ mod tests {
         let (_, json) = json_of(ApiError::UnknownParameter { field }).await;
         let echoed = json["error"]["field"].as_str().unwrap();
         assert_eq!(echoed, "é".repeat(32));
+    }
+}
+
+impl From<crate::runtime::contact_center::CoreUnavailable> for ApiError {
+    fn from(_: crate::runtime::contact_center::CoreUnavailable) -> Self {
+        ApiError::CoreUnavailable
     }
 }

@@ -211,7 +211,7 @@ impl EventBus {
 pub struct Follower {
     bus: EventBus,
     viewer: Viewer,
-    pending: VecDeque<Arc<str>>,
+    pending: VecDeque<(u64, Arc<str>)>,
     live: broadcast::Receiver<Arc<Published>>,
     last_seq: u64,
 }
@@ -230,7 +230,7 @@ impl Follower {
         };
         if let Some((from, to)) = sub.gap {
             let gap = json!({"seq": to, "type": "stream.gap", "data": {"from": from, "to": to}});
-            follower.pending.push_back(gap.to_string().into());
+            follower.pending.push_back((to, gap.to_string().into()));
         }
         for event in sub.backlog {
             follower.accept(&event);
@@ -244,15 +244,15 @@ impl Follower {
         }
         self.last_seq = event.seq;
         if event.audience.admits(&self.viewer) {
-            self.pending.push_back(event.json.clone());
+            self.pending.push_back((event.seq, event.json.clone()));
         }
     }
 
-    /// The next event's JSON for this viewer; `None` when the bus is gone.
-    pub async fn next(&mut self) -> Option<Arc<str>> {
+    /// The next event for this viewer, with its sequence number; `None` when the bus is gone.
+    pub async fn next(&mut self) -> Option<(u64, Arc<str>)> {
         loop {
-            if let Some(json) = self.pending.pop_front() {
-                return Some(json);
+            if let Some(next) = self.pending.pop_front() {
+                return Some(next);
             }
             match self.live.recv().await {
                 Ok(event) => self.accept(&event),
@@ -318,7 +318,7 @@ mod tests {
         bus.publish("live", 3, about("alice", "blue"), json!("live"));
         let mut got = Vec::new();
         for _ in 0..4 {
-            let json: Value = serde_json::from_str(&follower.next().await.unwrap()).unwrap();
+            let json: Value = serde_json::from_str(&follower.next().await.unwrap().1).unwrap();
             got.push((
                 json["type"].as_str().unwrap().to_owned(),
                 json["seq"].as_u64().unwrap(),
@@ -344,7 +344,7 @@ mod tests {
             bus.publish("tick", 0, Audience::Everyone, json!(n));
         }
         for expected in 1..=total {
-            let json: Value = serde_json::from_str(&follower.next().await.unwrap()).unwrap();
+            let json: Value = serde_json::from_str(&follower.next().await.unwrap().1).unwrap();
             assert_eq!(json["seq"].as_u64(), Some(expected));
         }
     }
@@ -354,10 +354,10 @@ mod tests {
         let bus = EventBus::starting_after(1000);
         bus.publish("x", 0, Audience::Everyone, json!(null));
         let mut follower = Follower::new(&bus, viewer("root", Role::Admin, &[]), Some(10));
-        let gap: Value = serde_json::from_str(&follower.next().await.unwrap()).unwrap();
+        let gap: Value = serde_json::from_str(&follower.next().await.unwrap().1).unwrap();
         assert_eq!(gap["type"], "stream.gap");
         assert_eq!(gap["data"], json!({"from": 11, "to": 1000}));
-        let next: Value = serde_json::from_str(&follower.next().await.unwrap()).unwrap();
+        let next: Value = serde_json::from_str(&follower.next().await.unwrap().1).unwrap();
         assert_eq!(next["seq"], 1001);
     }
 }

@@ -12,6 +12,7 @@
 //! and scopes interactions: an agent sees its own, a supervisor its teams' agents', an admin
 //! all. See [`auth`].
 
+mod agent_session;
 mod agent_states;
 mod agents;
 pub mod auth;
@@ -19,8 +20,10 @@ mod cad;
 mod cdrs;
 mod dispositions;
 mod error;
+mod event_stream;
 pub mod events;
 mod idle_reasons;
+mod interaction_control;
 mod interactions;
 mod json;
 mod limiter;
@@ -50,7 +53,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
+use crate::runtime::contact_center::CoreHandle;
 use crate::store::Store;
+use events::EventBus;
 
 /// Login attempts allowed at once per client IP and per agent id ...
 const LOGIN_BURST: u32 = 5;
@@ -69,6 +74,11 @@ pub struct ApiState {
     pub store: Store,
     /// Brakes password guessing on `POST /api/v1/sessions`.
     pub login_limiter: Arc<RateLimiter>,
+    /// The switch core (ACD and calls); `None` when the API runs without one (route tests),
+    /// where live commands answer 503.
+    pub core: Option<CoreHandle>,
+    /// Events for desktops.
+    pub bus: EventBus,
 }
 
 impl ApiState {
@@ -78,7 +88,22 @@ impl ApiState {
         ApiState {
             store,
             login_limiter: Arc::new(RateLimiter::new(LOGIN_BURST, LOGIN_REFILL)),
+            core: None,
+            bus: EventBus::new(),
         }
+    }
+
+    /// The same state driving a live core and publishing on `bus`.
+    #[must_use]
+    pub fn with_core(mut self, core: CoreHandle, bus: EventBus) -> ApiState {
+        self.core = Some(core);
+        self.bus = bus;
+        self
+    }
+
+    /// The core, or 503 when there is none.
+    pub fn core(&self) -> Result<&CoreHandle, ApiError> {
+        self.core.as_ref().ok_or(ApiError::CoreUnavailable)
     }
 }
 
@@ -99,6 +124,9 @@ pub fn app(state: ApiState) -> Router {
         .merge(tokens::routes())
         .merge(agents::routes())
         .merge(agent_states::routes())
+        .merge(agent_session::routes())
+        .merge(interaction_control::routes())
+        .merge(event_stream::routes())
         .merge(teams::routes())
         .merge(queues::routes())
         .merge(skills::routes())

@@ -6,6 +6,7 @@
 //! core's next timer, feeds what arrives in, and drains every output before waiting again.
 
 pub mod clock;
+pub mod contact_center;
 pub mod media;
 pub mod transport;
 
@@ -17,6 +18,8 @@ use crate::media::player::Announcement;
 use crate::sip::digest::StoredSecret;
 use crate::sip::registrar::{BindingChange, PersistedBinding, RegistrarConfig, Transport};
 use crate::sip::transaction::Timing;
+use crate::cti::events::EventBus;
+use crate::routing::{Acd, Command};
 use crate::store::{Cdr, Store, StoredBinding, UnixMillis};
 use anyhow::Context;
 use media::MediaEngine;
@@ -25,6 +28,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
+use contact_center::{ContactCenter, ContactCenterJob, CoreHandle, CoreRequest, Effect};
 use transport::{Inbound, TransportKind, Transports};
 
 /// Command-line overrides of profile keys.
@@ -58,6 +62,8 @@ impl Overrides {
 
 /// Work for the single store writer, in the order the core produced it.
 enum StoreJob {
+    /// Interactions, CAD and agent states from the contact center.
+    ContactCenter(ContactCenterJob),
     Binding(BindingChange),
     Cdr { token: u64, cdr: Box<Cdr> },
 }
@@ -190,7 +196,11 @@ pub async fn serve(profile: Profile, shutdown: oneshot::Receiver<()>) -> anyhow:
         .await
         .with_context(|| format!("binding HTTP on {}", profile.http.listen))?;
     tracing::info!(addr = %http.local_addr()?, "CTI API listening");
-    let app = crate::cti::app(crate::cti::ApiState::new(store.clone()));
+    let bus = EventBus::new();
+    let (core_handle, core_requests) = CoreHandle::channel();
+    let api_state =
+        crate::cti::ApiState::new(store.clone()).with_core(core_handle.clone(), bus.clone());
+    let app = crate::cti::app(api_state);
     tokio::spawn(async move {
         let app = app.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(error) = axum::serve(http, app).await {
@@ -233,21 +243,60 @@ pub async fn serve(profile: Profile, shutdown: oneshot::Receiver<()>) -> anyhow:
     tracing::info!(bindings = count, "registrations restored");
 
     let music = load_music(&profile);
+    let cc = load_contact_center(&store, &mut switch, bus).await?;
     let mut core = CoreLoop {
         switch,
+        cc,
         music,
         queue_events: Vec::new(),
         transports,
         engine,
         store_tx,
     };
-    core.run(inbound_rx, media_rx, persisted_rx, shutdown).await;
+    core.run(inbound_rx, media_rx, persisted_rx, core_requests, shutdown)
+        .await;
     drop(core);
     // Let the writer finish what it was given, then close the pool cleanly.
     let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The ACD configured from the database: org settings, queues (their numbers also go to the
+/// switch, which answers them) and agents (all logged out: a restart ends every session).
+async fn load_contact_center(
+    store: &Store,
+    switch: &mut Switch,
+    bus: EventBus,
+) -> anyhow::Result<ContactCenter> {
+    let settings = store.get_settings().await.context("loading org settings")?;
+    let now = clock::now();
+    let mut acd = Acd::new(routing_settings(&settings));
+    let queues = store.list_queues().await.context("loading queues")?;
+    let mut numbers = HashMap::new();
+    for queue in queues {
+        numbers.insert(queue.number.clone(), queue.id.0.clone());
+        acd.handle_command(now, Command::UpsertQueue(queue))?;
+    }
+    let agents = store.list_agents().await.context("loading agents")?;
+    for agent in agents.iter().filter(|a| a.enabled) {
+        acd.handle_command(now, Command::UpsertAgent(agent.config()))?;
+    }
+    tracing::info!(queues = numbers.len(), agents = agents.len(), "contact center loaded");
+    switch.set_queue_numbers(numbers);
+    // Configuration commands produce no work for anyone yet.
+    while acd.poll_output().is_some() {}
+    Ok(ContactCenter::new(acd, bus, settings.offered_cad_keys))
+}
+
+/// The routing core's view of the org settings.
+pub fn routing_settings(settings: &crate::store::OrgSettings) -> crate::routing::model::OrgSettings {
+    crate::routing::model::OrgSettings {
+        default_wrap_up_max: Duration::from_secs(u64::from(settings.wrap_up_max_seconds)),
+        default_ring_timeout: Duration::from_secs(u64::from(settings.rona_timeout_seconds)),
+        ..Default::default()
+    }
 }
 
 /// Music on hold from the profile's `media.music_on_hold`, or a generated chime when it is
@@ -288,6 +337,8 @@ fn to_persisted(b: &StoredBinding) -> Option<PersistedBinding> {
 
 struct CoreLoop {
     switch: Switch,
+    /// The ACD and its event publishing.
+    cc: ContactCenter,
     /// Music on hold, decoded once.
     music: Announcement,
     /// Queue events for the ACD, handed over after each drain.
@@ -303,11 +354,15 @@ impl CoreLoop {
         mut inbound: mpsc::Receiver<Inbound>,
         mut media: mpsc::Receiver<MediaEvent>,
         mut persisted: mpsc::Receiver<u64>,
+        mut requests: mpsc::Receiver<CoreRequest>,
         mut shutdown: oneshot::Receiver<()>,
     ) {
         loop {
             self.drain().await;
-            let deadline = self.switch.poll_timeout();
+            let deadline = match (self.switch.poll_timeout(), self.cc.poll_timeout()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             let sleep = async {
                 match deadline {
                     Some(at) => tokio::time::sleep_until(at.into()).await,
@@ -319,6 +374,7 @@ impl CoreLoop {
                 _ = &mut shutdown => break,
                 Some(token) = persisted.recv() => self.switch.handle_persisted(clock::now(), token),
                 Some(event) = media.recv() => self.switch.handle_media_event(clock::now(), event),
+                Some(request) = requests.recv() => self.cc.on_request(clock::now(), request),
                 Some(msg) = inbound.recv() => {
                     let transport = match msg.transport {
                         TransportKind::Udp => Transport::Udp,
@@ -326,7 +382,11 @@ impl CoreLoop {
                     };
                     self.switch.handle_datagram(clock::now(), msg.from, transport, &msg.bytes);
                 }
-                _ = sleep => self.switch.handle_timeout(clock::now()),
+                _ = sleep => {
+                    let now = clock::now();
+                    self.switch.handle_timeout(now);
+                    self.cc.handle_timeout(now);
+                }
             }
         }
         tracing::info!(
@@ -350,7 +410,36 @@ impl CoreLoop {
         }
     }
 
+    /// Drains the switch and the ACD until neither has anything left: their outputs feed
+    /// each other (an offer rings a phone; the phone's answer connects the interaction).
     async fn drain(&mut self) {
+        loop {
+            self.drain_switch().await;
+            let now = clock::now();
+            for event in std::mem::take(&mut self.queue_events) {
+                self.cc.on_switch(now, event);
+            }
+            let mut quiet = true;
+            while let Some(effect) = self.cc.poll_effect() {
+                match effect {
+                    Effect::Switch(command) => {
+                        quiet = false;
+                        self.switch.handle_queue_command(now, command);
+                    }
+                    Effect::Store(job) => {
+                        if self.store_tx.send(StoreJob::ContactCenter(job)).await.is_err() {
+                            tracing::error!("store writer gone: contact-center record lost");
+                        }
+                    }
+                }
+            }
+            if quiet && self.queue_events.is_empty() {
+                return;
+            }
+        }
+    }
+
+    async fn drain_switch(&mut self) {
         while let Some(output) = self.switch.poll_output() {
             match output {
                 Output::Transmit {
@@ -405,6 +494,9 @@ impl CoreLoop {
                         tracing::error!("store writer gone: CDR not persisted");
                     }
                 }
+                Output::Event(SwitchEvent::QueueCallArrived { interaction, cad }) => {
+                    self.cc.on_cad(interaction, cad);
+                }
                 Output::Event(event) => log_event(&event),
                 Output::Queue(event) => self.queue_events.push(event),
             }
@@ -423,6 +515,9 @@ fn log_event(event: &SwitchEvent) {
             cause,
             code,
         } => tracing::info!(%call_id, %cause, code, "call ended"),
+        SwitchEvent::QueueCallArrived { interaction, .. } => {
+            tracing::info!(%interaction, "queue call arrived");
+        }
     }
 }
 
@@ -462,6 +557,7 @@ async fn store_writer(
                     tracing::error!(%error, "removing a binding failed");
                 }
             }
+            StoreJob::ContactCenter(job) => write_contact_center(&store, job).await,
             StoreJob::Cdr { token, cdr } => {
                 // Retry briefly: a CDR is billing data and must not be lost to a busy database.
                 let mut attempt = 0;
@@ -482,5 +578,30 @@ async fn store_writer(
                 let _ = persisted.send(token).await;
             }
         }
+    }
+}
+
+/// Persists one contact-center record; failures are logged (the live state is in the core,
+/// and the interaction's next step writes its columns again).
+async fn write_contact_center(store: &Store, job: ContactCenterJob) {
+    let result = match &job {
+        ContactCenterJob::Arrived(ix) => store.insert_interaction(ix).await,
+        ContactCenterJob::Cad(interaction, variables) => {
+            let mut result = Ok(());
+            for variable in variables {
+                if let Err(error) = store.set_cad_variable(interaction, variable).await {
+                    result = Err(error);
+                }
+            }
+            result
+        }
+        ContactCenterJob::Progress(progress) => store
+            .record_interaction_progress(progress)
+            .await
+            .map(|_| ()),
+        ContactCenterJob::AgentState(change) => store.record_agent_state(change).await,
+    };
+    if let Err(error) = result {
+        tracing::error!(%error, "persisting a contact-center record failed");
     }
 }

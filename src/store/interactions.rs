@@ -83,6 +83,25 @@ pub struct Interaction {
     pub abandoned: bool,
 }
 
+/// A step in a live interaction's life (see [`Store::record_interaction_progress`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InteractionProgress {
+    /// The interaction.
+    pub id: InteractionId,
+    /// The state it entered.
+    pub state: InteractionState,
+    /// The queue it is in, if that changed.
+    pub queue: Option<QueueId>,
+    /// The agent now handling it (set when an agent connects).
+    pub agent: Option<AgentId>,
+    /// When.
+    pub at: UnixMillis,
+    /// The customer hung up before reaching an agent.
+    pub abandoned: bool,
+    /// A disposition chosen at wrap-up.
+    pub disposition: Option<String>,
+}
+
 /// Whose interactions a search may return.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Scope {
@@ -270,6 +289,41 @@ impl Store {
             .await
             .map_err(|e| map_unique(e, "interaction"))?;
         Ok(result.rows_affected())
+    }
+
+    /// Records how a live interaction progressed, as the ACD reports it, touching only the
+    /// columns the switch owns (never notes, CAD or a wrap-up the desktop already wrote): the
+    /// state, the queue, the handling agent when given, and the first time each milestone
+    /// was reached. `false` if there is no such interaction.
+    pub async fn record_interaction_progress(
+        &self,
+        progress: &InteractionProgress,
+    ) -> Result<bool, StoreError> {
+        let at = |state: InteractionState| (progress.state == state).then_some(progress.at.0);
+        let n = sqlx::query(
+            "UPDATE interactions SET \
+             state = CASE WHEN state = 'wrapped_up' THEN state ELSE $2 END, \
+             queue_id = COALESCE($3, queue_id), agent_id = COALESCE($4, agent_id), \
+             offered_ms = COALESCE(offered_ms, $5), connected_ms = COALESCE(connected_ms, $6), \
+             ended_ms = COALESCE(ended_ms, $7), wrapped_up_ms = COALESCE(wrapped_up_ms, $8), \
+             abandoned = CASE WHEN $9 = 1 THEN 1 ELSE abandoned END, \
+             disposition_code = COALESCE(disposition_code, $10) \
+             WHERE id = $1",
+        )
+        .bind(progress.id.as_str())
+        .bind(progress.state.as_str())
+        .bind(progress.queue.as_ref().map(QueueId::as_str))
+        .bind(progress.agent.as_ref().map(AgentId::as_str))
+        .bind(at(InteractionState::Offered))
+        .bind(at(InteractionState::Connected))
+        .bind(at(InteractionState::Ended))
+        .bind(at(InteractionState::WrappedUp))
+        .bind(i64::from(progress.abandoned))
+        .bind(progress.disposition.as_deref())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n > 0)
     }
 
     /// One interaction by id.

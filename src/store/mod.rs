@@ -46,6 +46,7 @@ pub use dispositions::DispositionCode;
 pub use extensions::Extension;
 pub use idle_reasons::IdleReason;
 pub use interactions::{
+    InteractionProgress,
     Direction, Interaction, InteractionFilter, Participant, Scope, WrapUpOutcome,
 };
 pub use registrations::StoredBinding;

@@ -1,0 +1,172 @@
+//! Live commands on an interaction from the agent's desktop:
+//! - `POST /api/v1/interactions/{id}/accept`: the desktop accepts the ringing offer (the
+//!   phone's answer is what connects the call; this records the agent's intent);
+//! - `POST /api/v1/interactions/{id}/decline`: refuses the offer: counted as Declined (not
+//!   RONA), the caller goes back to the head of the queue;
+//! - `POST /api/v1/interactions/{id}/end`: hangs up a connected call (BYE on every leg); the
+//!   agent goes to wrap-up;
+//! - `GET /api/v1/interactions/{id}/position`: a waiting caller's position and expected wait.
+//!
+//! Accept, decline and end act on the caller's own offer or call (a supervisor or admin may
+//! end any call in scope). Refusals are 409s with the reason, mirrored as
+//! `interaction.<command>.failed` events.
+
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::json;
+
+use super::ApiState;
+use super::agent_session::run;
+use super::auth::Principal;
+use super::error::ApiError;
+use super::events::Audience;
+use super::params::ApiPath;
+use crate::routing::Command;
+use crate::routing::model::{AgentId, InteractionId, Role};
+use crate::runtime::clock;
+
+/// The routes of this resource.
+pub(super) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/v1/interactions/{id}/accept", post(accept))
+        .route("/api/v1/interactions/{id}/decline", post(decline))
+        .route("/api/v1/interactions/{id}/end", post(end))
+        .route("/api/v1/interactions/{id}/position", get(position))
+}
+
+/// The outcome of a live command.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Done {
+    /// The interaction.
+    pub interaction: String,
+    /// What was done: `accepted`, `declined`, `ending`.
+    pub status: &'static str,
+}
+
+/// Where a waiting caller stands.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Position {
+    /// The interaction.
+    pub interaction: String,
+    /// The queue.
+    pub queue: String,
+    /// 1 is next.
+    pub position: usize,
+    /// Estimated seconds until an agent is offered the call.
+    pub expected_wait_secs: u64,
+}
+
+fn own_agent(principal: &Principal) -> Result<AgentId, ApiError> {
+    principal.agent.clone().ok_or(ApiError::Forbidden)
+}
+
+/// Accepts the offer ringing this agent.
+#[utoipa::path(post, path = "/api/v1/interactions/{id}/accept", tag = "interactions",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Done), (status = 409)), security(("bearer" = [])))]
+pub(super) async fn accept(
+    State(state): State<ApiState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Done>, ApiError> {
+    let agent = own_agent(&principal)?;
+    let command = Command::AcceptOffer {
+        agent: agent.clone(),
+        interaction: InteractionId(id.clone()),
+    };
+    run(&state, &agent, "interaction.accept", command).await?;
+    Ok(Json(Done {
+        interaction: id,
+        status: "accepted",
+    }))
+}
+
+/// Declines the offer ringing this agent.
+#[utoipa::path(post, path = "/api/v1/interactions/{id}/decline", tag = "interactions",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Done), (status = 409)), security(("bearer" = [])))]
+pub(super) async fn decline(
+    State(state): State<ApiState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Done>, ApiError> {
+    let agent = own_agent(&principal)?;
+    let command = Command::DeclineOffer {
+        agent: agent.clone(),
+        interaction: InteractionId(id.clone()),
+    };
+    run(&state, &agent, "interaction.decline", command).await?;
+    Ok(Json(Done {
+        interaction: id,
+        status: "declined",
+    }))
+}
+
+/// Ends a connected call.
+#[utoipa::path(post, path = "/api/v1/interactions/{id}/end", tag = "interactions",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Done), (status = 403), (status = 409)),
+    security(("bearer" = [])))]
+pub(super) async fn end(
+    State(state): State<ApiState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Done>, ApiError> {
+    let interaction = InteractionId(id.clone());
+    let only = if principal.role == Role::Agent {
+        Some(own_agent(&principal)?)
+    } else {
+        // Supervisors end calls of their teams' agents; the stored record tells whose it is.
+        if principal.role == Role::Supervisor {
+            super::interactions::visible(&state, &principal, &id).await?;
+        }
+        None
+    };
+    match state.core()?.end(interaction, only.clone()).await? {
+        Ok(()) => Ok(Json(Done {
+            interaction: id,
+            status: "ending",
+        })),
+        Err(refused) => {
+            if let Some(agent) = only {
+                let team = state.store.get_agent(&agent).await?.and_then(|a| a.team);
+                state.bus.publish(
+                    "interaction.end.failed",
+                    clock::unix_ms(),
+                    Audience::Agent {
+                        agent: agent.clone(),
+                        team,
+                    },
+                    json!({"agent": agent, "interaction": id, "reason": refused.to_string()}),
+                );
+            }
+            Err(ApiError::conflict(refused.to_string(), None))
+        }
+    }
+}
+
+/// A waiting caller's position (supervisors and admins; agents see queue stats events).
+#[utoipa::path(get, path = "/api/v1/interactions/{id}/position", tag = "interactions",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Position), (status = 403), (status = 404)),
+    security(("bearer" = [])))]
+pub(super) async fn position(
+    State(state): State<ApiState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Position>, ApiError> {
+    principal.require(Role::Supervisor)?;
+    let found = state
+        .core()?
+        .position(InteractionId(id.clone()))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(Position {
+        interaction: id,
+        queue: found.queue.0,
+        position: found.position,
+        expected_wait_secs: found.expected_wait.as_secs(),
+    }))
+}

@@ -1,0 +1,486 @@
+//! The contact-center half of the core loop: the ACD lives in the same task as the switch,
+//! so a queue call's SIP side and its routing side never disagree (no locks, no second copy
+//! of agent state). The CTI API reaches it through [`CoreHandle`], a bounded request channel
+//! with a reply per request; desktops see its effects on the [`EventBus`].
+//!
+//! ```text
+//!  switch ──QueueEvent──▶ ACD ──QueueCommand──▶ switch        (same task, drained together)
+//!                          │
+//!                          ├──Event──▶ EventBus ──▶ WebSocket / SSE desktops
+//!                          └──Record─▶ store writer (interactions, agent state log)
+//!  CTI handlers ──CoreRequest──▶ ACD (reply: done, or why not)
+//! ```
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+
+use super::clock;
+use crate::call::{CadFromSip, QueueCommand, QueueEvent};
+use crate::cti::events::{Audience, EventBus};
+use crate::routing::model::{AgentId, AgentState, InteractionId, InteractionState, TeamId};
+use crate::routing::{Acd, Command, Event, Output, QueuePosition, Record, RoutingError};
+use crate::store::{
+    AgentStateChange, CadVariable, Direction, Interaction, InteractionProgress, UnixMillis,
+};
+
+/// Requests waiting for the core; beyond this, API calls get 503 instead of piling up.
+pub const REQUEST_QUEUE: usize = 1024;
+
+/// What the CTI API asks the core.
+#[derive(Debug)]
+pub enum CoreRequest {
+    /// A routing command (login, state change, accept, decline, wrap-up, configuration).
+    Acd {
+        command: Command,
+        reply: oneshot::Sender<Result<(), RoutingError>>,
+    },
+    /// An agent's live state and the extension it is logged in with.
+    AgentState {
+        agent: AgentId,
+        reply: oneshot::Sender<Option<(AgentState, Option<String>)>>,
+    },
+    /// Where a waiting caller stands.
+    Position {
+        interaction: InteractionId,
+        reply: oneshot::Sender<Option<QueuePosition>>,
+    },
+    /// Hang up a connected interaction; with `agent`, only if that agent is engaged on it.
+    End {
+        interaction: InteractionId,
+        agent: Option<AgentId>,
+        reply: oneshot::Sender<Result<(), EndRefused>>,
+    },
+    /// The org's offer pop-up CAD keys changed.
+    OfferedCadKeys(Vec<String>),
+}
+
+/// Why an interaction could not be ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EndRefused {
+    /// The interaction is not connected to this agent (or not live at all).
+    #[error("the interaction is not connected to this agent")]
+    NotEngaged,
+}
+
+/// The API's handle on the core. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct CoreHandle {
+    tx: mpsc::Sender<CoreRequest>,
+}
+
+/// The core is not running (shutting down) or is too busy to take the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the switch core is unavailable")]
+pub struct CoreUnavailable;
+
+impl CoreHandle {
+    /// A handle and the receiving end the core loop reads.
+    #[must_use]
+    pub fn channel() -> (CoreHandle, mpsc::Receiver<CoreRequest>) {
+        let (tx, rx) = mpsc::channel(REQUEST_QUEUE);
+        (CoreHandle { tx }, rx)
+    }
+
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> CoreRequest,
+    ) -> Result<T, CoreUnavailable> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .try_send(make(reply))
+            .map_err(|_| CoreUnavailable)?;
+        answer.await.map_err(|_| CoreUnavailable)
+    }
+
+    /// Runs a routing command.
+    pub async fn acd(&self, command: Command) -> Result<Result<(), RoutingError>, CoreUnavailable> {
+        self.ask(|reply| CoreRequest::Acd { command, reply }).await
+    }
+
+    /// An agent's live state and extension (`None`: unknown to the ACD).
+    pub async fn agent_state(
+        &self,
+        agent: AgentId,
+    ) -> Result<Option<(AgentState, Option<String>)>, CoreUnavailable> {
+        self.ask(|reply| CoreRequest::AgentState { agent, reply })
+            .await
+    }
+
+    /// A waiting caller's position and expected wait.
+    pub async fn position(
+        &self,
+        interaction: InteractionId,
+    ) -> Result<Option<QueuePosition>, CoreUnavailable> {
+        self.ask(|reply| CoreRequest::Position { interaction, reply })
+            .await
+    }
+
+    /// Hangs up a connected interaction.
+    pub async fn end(
+        &self,
+        interaction: InteractionId,
+        agent: Option<AgentId>,
+    ) -> Result<Result<(), EndRefused>, CoreUnavailable> {
+        self.ask(|reply| CoreRequest::End {
+            interaction,
+            agent,
+            reply,
+        })
+        .await
+    }
+
+    /// Tells the core which CAD keys offers show (fire and forget).
+    pub fn set_offered_cad_keys(&self, keys: Vec<String>) {
+        let _ = self.tx.try_send(CoreRequest::OfferedCadKeys(keys));
+    }
+}
+
+/// What the contact center asks the rest of the loop to do.
+#[derive(Debug)]
+pub enum Effect {
+    /// A command for the switch.
+    Switch(QueueCommand),
+    /// Something to persist, in order.
+    Store(ContactCenterJob),
+}
+
+/// Writes for the store writer.
+#[derive(Debug)]
+pub enum ContactCenterJob {
+    /// A caller reached a queue.
+    Arrived(Box<Interaction>),
+    /// CAD variables from the caller's INVITE.
+    Cad(InteractionId, Vec<CadVariable>),
+    /// A live interaction progressed.
+    Progress(InteractionProgress),
+    /// An agent changed state.
+    AgentState(AgentStateChange),
+}
+
+/// The ACD and what the loop keeps beside it.
+pub struct ContactCenter {
+    acd: Acd,
+    bus: EventBus,
+    /// CAD of live queue calls, for offer pop-ups (the store has the editable copy).
+    cad: HashMap<InteractionId, Vec<CadFromSip>>,
+    offered_cad_keys: Vec<String>,
+    effects: Vec<Effect>,
+}
+
+impl ContactCenter {
+    /// Wraps a configured ACD.
+    #[must_use]
+    pub fn new(acd: Acd, bus: EventBus, offered_cad_keys: Vec<String>) -> ContactCenter {
+        ContactCenter {
+            acd,
+            bus,
+            cad: HashMap::new(),
+            offered_cad_keys,
+            effects: Vec::new(),
+        }
+    }
+
+    /// The ACD's next timer.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.acd.poll_timeout()
+    }
+
+    /// Fires due ACD timers.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.acd.handle_timeout(now);
+    }
+
+    /// CAD the INVITE of a queue call carried: kept for offers and persisted.
+    pub fn on_cad(&mut self, interaction: String, cad: Vec<CadFromSip>) {
+        if cad.is_empty() {
+            return;
+        }
+        let id = InteractionId(interaction);
+        let variables = cad
+            .iter()
+            .enumerate()
+            .map(|(order, c)| CadVariable {
+                key: c.key.clone(),
+                value: c.value.clone(),
+                editable: !c.secure,
+                secure: c.secure,
+                display_order: i32::try_from(order).unwrap_or(i32::MAX),
+                version: 1,
+            })
+            .collect();
+        self.effects
+            .push(Effect::Store(ContactCenterJob::Cad(id.clone(), variables)));
+        self.cad.insert(id, cad);
+    }
+
+    /// News from the switch about a queue call.
+    pub fn on_switch(&mut self, now: Instant, event: QueueEvent) {
+        if let QueueEvent::Arrived {
+            interaction,
+            queue,
+            ani,
+            dnis,
+        } = &event
+        {
+            // The switch names the queue by id (it maps dialled numbers to ids).
+            let queue_id = self
+                .acd
+                .queue(&crate::routing::model::QueueId(queue.clone()))
+                .map(|q| q.config().id.clone());
+            let record = Interaction {
+                id: InteractionId(interaction.clone()),
+                media: Default::default(),
+                direction: Direction::Inbound,
+                ani: ani.clone(),
+                dnis: dnis.clone(),
+                queue: queue_id,
+                state: InteractionState::Queued,
+                agent: None,
+                participants: Vec::new(),
+                notes: String::new(),
+                disposition: None,
+                created_ms: UnixMillis(clock::unix_ms()),
+                offered_ms: None,
+                connected_ms: None,
+                ended_ms: None,
+                wrapped_up_ms: None,
+                abandoned: false,
+            };
+            self.effects
+                .push(Effect::Store(ContactCenterJob::Arrived(Box::new(record))));
+        }
+        if let QueueEvent::Ended { interaction } | QueueEvent::Abandoned { interaction } = &event {
+            self.cad.remove(&InteractionId(interaction.clone()));
+        }
+        // Stale or unknown events (a call the ACD already let go) are no-ops in the ACD.
+        if let Err(error) = self.acd.handle_command(now, Command::Switch(event)) {
+            tracing::debug!(%error, "switch event refused by the ACD");
+        }
+    }
+
+    /// A request from the API. `End` needs the switch, so it comes back as an effect.
+    pub fn on_request(&mut self, now: Instant, request: CoreRequest) {
+        match request {
+            CoreRequest::Acd { command, reply } => {
+                let result = self.acd.handle_command(now, command);
+                let _ = reply.send(result);
+            }
+            CoreRequest::AgentState { agent, reply } => {
+                let state = self
+                    .acd
+                    .agent(&agent)
+                    .map(|a| (a.state().clone(), a.extension().map(str::to_owned)));
+                let _ = reply.send(state);
+            }
+            CoreRequest::Position { interaction, reply } => {
+                let _ = reply.send(self.acd.queue_position(&interaction));
+            }
+            CoreRequest::End {
+                interaction,
+                agent,
+                reply,
+            } => {
+                let live = self
+                    .acd
+                    .interaction(&interaction)
+                    .is_some_and(|ix| ix.state == InteractionState::Connected);
+                let engaged = agent.as_ref().is_none_or(|agent| {
+                    self.acd.agent_state(agent)
+                        == Some(&AgentState::Engaged {
+                            interaction: interaction.clone(),
+                        })
+                });
+                if live && engaged {
+                    self.effects.push(Effect::Switch(QueueCommand::Hangup {
+                        interaction: interaction.0,
+                    }));
+                    let _ = reply.send(Ok(()));
+                } else {
+                    let _ = reply.send(Err(EndRefused::NotEngaged));
+                }
+            }
+            CoreRequest::OfferedCadKeys(keys) => self.offered_cad_keys = keys,
+        }
+    }
+
+    /// The next thing for the loop to do; events are published on the way.
+    pub fn poll_effect(&mut self) -> Option<Effect> {
+        loop {
+            if !self.effects.is_empty() {
+                return Some(self.effects.remove(0));
+            }
+            match self.acd.poll_output()? {
+                Output::Queue(command) => return Some(Effect::Switch(command)),
+                Output::Overflow {
+                    interaction,
+                    number,
+                } => {
+                    // The number rings like an agent's extension; when it answers the caller
+                    // is bridged to it and the ACD has already let the interaction go.
+                    return Some(Effect::Switch(QueueCommand::Offer {
+                        interaction: interaction.0,
+                        agent: format!("overflow:{number}"),
+                        extension: number,
+                    }));
+                }
+                Output::Reject {
+                    interaction,
+                    reason,
+                } => {
+                    tracing::info!(%interaction, ?reason, "caller turned away");
+                    return Some(Effect::Switch(QueueCommand::Hangup {
+                        interaction: interaction.0,
+                    }));
+                }
+                Output::Event(event) => self.publish(event),
+                Output::Persist(record) => return Some(Effect::Store(self.record(record))),
+            }
+        }
+    }
+
+    fn record(&self, record: Record) -> ContactCenterJob {
+        match record {
+            Record::AgentTransition(t) => ContactCenterJob::AgentState(AgentStateChange {
+                agent: t.agent,
+                from: t.from,
+                to: t.to,
+                reason: Some(t.reason.as_str().to_owned()),
+                actor: t.actor,
+                at: unix_at(t.at),
+            }),
+            Record::Interaction(change) => ContactCenterJob::Progress(InteractionProgress {
+                id: change.interaction,
+                state: change.state,
+                queue: change.queue,
+                // Only the agent who connects owns the interaction (history scoping); an
+                // agent whose phone merely rang does not.
+                agent: (change.state == InteractionState::Connected)
+                    .then_some(change.agent)
+                    .flatten(),
+                at: unix_at(change.at),
+                abandoned: change.reason == crate::routing::InteractionReason::Abandoned,
+                disposition: change.disposition,
+            }),
+        }
+    }
+
+    fn team_of(&self, agent: &AgentId) -> Option<TeamId> {
+        self.acd.agent(agent).and_then(|a| a.config().team.clone())
+    }
+
+    fn about(&self, agent: &AgentId) -> Audience {
+        Audience::Agent {
+            agent: agent.clone(),
+            team: self.team_of(agent),
+        }
+    }
+
+    /// The offer pop-up's CAD: the admin-chosen keys, in the admin's order, never secure ones.
+    fn offered_cad(&self, interaction: &InteractionId) -> Value {
+        let Some(cad) = self.cad.get(interaction) else {
+            return json!({});
+        };
+        let mut shown = serde_json::Map::new();
+        for key in self.offered_cad_keys.iter().take(6) {
+            if let Some(c) = cad.iter().find(|c| &c.key == key && !c.secure) {
+                shown.insert(c.key.clone(), Value::String(c.value.clone()));
+            }
+        }
+        Value::Object(shown)
+    }
+
+    fn publish(&mut self, event: Event) {
+        let at = clock::unix_ms();
+        let (kind, audience, data) = match event {
+            Event::AgentStateChanged(t) => {
+                let audience = self.about(&t.agent);
+                let data = json!({
+                    "agent": t.agent, "from": t.from, "to": t.to,
+                    "actor": t.actor, "reason": t.reason.as_str(),
+                });
+                ("agent.state_changed", audience, data)
+            }
+            Event::InteractionOffered {
+                interaction,
+                agent,
+                queue,
+                ani,
+                dnis,
+            } => {
+                let cad = self.offered_cad(&interaction);
+                let data = json!({
+                    "interaction": interaction, "agent": agent, "queue": queue,
+                    "ani": ani, "dnis": dnis, "cad": cad,
+                });
+                ("interaction.offered", self.about(&agent), data)
+            }
+            Event::InteractionConnected {
+                interaction,
+                agent,
+                queue,
+            } => {
+                let data = json!({"interaction": interaction, "agent": agent, "queue": queue});
+                ("interaction.connected", self.about(&agent), data)
+            }
+            Event::InteractionEnded {
+                interaction,
+                agent,
+                queue,
+                abandoned,
+            } => {
+                let audience = match &agent {
+                    Some(agent) => self.about(agent),
+                    None => Audience::Supervisors,
+                };
+                let data = json!({
+                    "interaction": interaction, "agent": agent, "queue": queue,
+                    "abandoned": abandoned,
+                });
+                ("interaction.ended", audience, data)
+            }
+            Event::WrapUpRequired {
+                interaction,
+                agent,
+                queue,
+                disposition_required,
+            } => {
+                let data = json!({
+                    "interaction": interaction, "agent": agent, "queue": queue,
+                    "disposition_required": disposition_required,
+                });
+                ("interaction.wrapup_required", self.about(&agent), data)
+            }
+            Event::AgentRona { agent, interaction } => {
+                let data = json!({"agent": agent, "interaction": interaction});
+                ("agent.rona", self.about(&agent), data)
+            }
+            Event::QueueStats {
+                queue,
+                waiting,
+                longest_wait,
+                available_agents,
+            } => {
+                let data = json!({
+                    "queue": queue, "waiting": waiting,
+                    "longest_wait_secs": longest_wait.as_secs(),
+                    "available_agents": available_agents,
+                });
+                ("queue.stats", Audience::Everyone, data)
+            }
+        };
+        self.bus.publish(kind, at, audience, data);
+    }
+}
+
+/// Wall-clock milliseconds of a monotonic instant in the recent past.
+fn unix_at(at: Instant) -> UnixMillis {
+    let ago = clock::now().saturating_duration_since(at);
+    UnixMillis(clock::unix_ms() - i64::try_from(ago.as_millis()).unwrap_or(0))
+}
+
+/// How long a CTI request may wait for the core before the API answers 503.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
