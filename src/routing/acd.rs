@@ -174,16 +174,17 @@ impl Acd {
                 actor,
             } => self.finish_wrap_up(now, &agent, disposition, actor),
             Command::AcceptOffer { agent, interaction } => {
-                let known = self.agents.get(&agent).ok_or(RoutingError::UnknownAgent(agent))?;
+                let known = self
+                    .agents
+                    .get(&agent)
+                    .ok_or(RoutingError::UnknownAgent(agent))?;
                 if known.reserved_for() == Some(&interaction) {
                     Ok(())
                 } else {
                     Err(super::agent::AgentError::NoSuchOffer.into())
                 }
             }
-            Command::DeclineOffer { agent, interaction } => {
-                self.decline(now, &agent, &interaction)
-            }
+            Command::DeclineOffer { agent, interaction } => self.decline(now, &agent, &interaction),
             Command::Enqueue {
                 interaction,
                 queue,
@@ -317,8 +318,8 @@ impl Acd {
             })
             .count()
             .max(1);
-        let expected_wait =
-            handle_time.saturating_mul(u32::try_from(position).unwrap_or(u32::MAX)) / staffed as u32;
+        let expected_wait = handle_time.saturating_mul(u32::try_from(position).unwrap_or(u32::MAX))
+            / staffed as u32;
         Some(QueuePosition {
             queue: ix.queue.clone(),
             position,
@@ -408,7 +409,9 @@ impl Acd {
     pub(super) fn available_agents(&self, queue: &Queue) -> usize {
         self.agents
             .values()
-            .filter(|agent| agent.is_available() && strategy::serves(agent.config(), queue.config()))
+            .filter(|agent| {
+                agent.is_available() && strategy::serves(agent.config(), queue.config())
+            })
             .count()
     }
 
@@ -485,16 +488,16 @@ impl Acd {
                 at: now,
             })));
         }
-        if transition.from == AgentState::Available || transition.to == AgentState::Available {
-            if let Some(agent) = self.agents.get(&transition.agent) {
-                let serving: Vec<QueueId> = self
-                    .queues
-                    .values()
-                    .filter(|q| strategy::serves(agent.config(), q.config()))
-                    .map(|q| q.config().id.clone())
-                    .collect();
-                self.dirty.extend(serving);
-            }
+        if (transition.from == AgentState::Available || transition.to == AgentState::Available)
+            && let Some(agent) = self.agents.get(&transition.agent)
+        {
+            let serving: Vec<QueueId> = self
+                .queues
+                .values()
+                .filter(|q| strategy::serves(agent.config(), q.config()))
+                .map(|q| q.config().id.clone())
+                .collect();
+            self.dirty.extend(serving);
         }
         self.push(Output::Event(Event::AgentStateChanged(transition.clone())));
         self.push(Output::Persist(Record::AgentTransition(transition)));
@@ -511,10 +514,13 @@ impl Acd {
             .agents
             .get(agent)
             .ok_or_else(|| RoutingError::UnknownAgent(agent.clone()))?;
-        if let Some(context) = known.wrap_up() {
-            if context.disposition_required && disposition.is_none() {
-                return Err(RoutingError::DispositionRequired(context.interaction.clone()));
-            }
+        if let Some(context) = known.wrap_up()
+            && context.disposition_required
+            && disposition.is_none()
+        {
+            return Err(RoutingError::DispositionRequired(
+                context.interaction.clone(),
+            ));
         }
         self.agent_input(now, agent, AgentInput::FinishWrapUp, actor, disposition)
             .map(drop)
@@ -569,7 +575,11 @@ impl Acd {
         if !self.queues.contains_key(id) {
             return Err(RoutingError::UnknownQueue(id.clone()));
         }
-        let callers = self.interactions.values().filter(|ix| &ix.queue == id).count();
+        let callers = self
+            .interactions
+            .values()
+            .filter(|ix| &ix.queue == id)
+            .count();
         if callers > 0 {
             return Err(RoutingError::QueueBusy {
                 queue: id.clone(),
@@ -622,7 +632,13 @@ impl Acd {
             agent: agent.0.clone(),
         }));
         // The agent may have been removed or already moved on; nothing to undo then.
-        let _ = self.agent_input(now, agent, AgentInput::Rescind { reason }, Actor::System, None);
+        let _ = self.agent_input(
+            now,
+            agent,
+            AgentInput::Rescind { reason },
+            Actor::System,
+            None,
+        );
     }
 }
 

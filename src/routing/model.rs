@@ -368,6 +368,9 @@ mod tests {
             reason: "lunch".into(),
         })
         .unwrap();
-        assert_eq!(json, serde_json::json!({"state": "idle", "reason": "lunch"}));
+        assert_eq!(
+            json,
+            serde_json::json!({"state": "idle", "reason": "lunch"})
+        );
     }
 }
