@@ -10,10 +10,10 @@
 //! - callers of one queue and priority are first offered in arrival order (FIFO);
 //! - after `handle_timeout(deadline)`, `poll_timeout()` is later or `None`.
 
-use super::tests::{Harness, agent, queue, secs};
 use super::*;
 use crate::call::{OfferFailure, QueueCommand, QueueEvent};
 use crate::routing::model::{OverflowTarget, Skill, Strategy as Distribution};
+use crate::routing::test_harness::{Harness, agent, queue, secs};
 use proptest::prelude::*;
 
 const QUEUES: [&str; 4] = ["general", "french", "help", "all"];

@@ -23,6 +23,9 @@ pub mod queue;
 pub mod strategy;
 pub mod timer;
 
+#[cfg(test)]
+mod test_harness;
+
 pub use acd::{Acd, AgentSnapshot, QueuePosition, QueueSnapshot, Snapshot};
 pub use agent::{AgentError, AgentTransition, TransitionReason};
 pub use command::{Command, RequestedState};

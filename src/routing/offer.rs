@@ -722,3 +722,7 @@ impl Acd {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "offer_tests.rs"]
+mod tests;
