@@ -274,7 +274,9 @@ impl Acd {
                 break;
             }
             match queue.config().overflow.clone() {
-                Some(OverflowTarget::Queue(next)) if hops < MAX_OVERFLOW_HOPS => {
+                Some(OverflowTarget::Queue(next))
+                    if hops < MAX_OVERFLOW_HOPS && self.queues.contains_key(&next) =>
+                {
                     ix.queue = next;
                     reason = InteractionReason::OverflowedIn;
                     hops += 1;

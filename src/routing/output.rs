@@ -1,5 +1,10 @@
 //! What the ACD asks of the runtime: commands for the switch, events for agent desktops and
 //! records for the store. Outputs are data; the runtime acts on them.
+//!
+//! Wiring notes: `Queue` maps onto the switch's existing `QueueCommand`s. `Overflow` and
+//! `Reject` are new for the switch (transfer the answered caller to a number; play a refusal
+//! and hang up). Timestamps are `Instant`s; the runtime turns them into wall-clock time
+//! (`runtime::clock`) when it persists or publishes them.
 
 use super::agent::AgentTransition;
 use super::model::{AgentId, InteractionId, InteractionState, QueueId};
