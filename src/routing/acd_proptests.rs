@@ -21,7 +21,7 @@ const AGENTS: [&str; 4] = ["a0", "a1", "a2", "a3"];
 
 #[derive(Debug, Clone)]
 enum Op {
-    Arrive { queue: usize, priority: u8 },
+    Arrive { queue: usize, priority: u8, ani: u8 },
     Login(usize),
     Logout(usize),
     Available(usize),
@@ -38,7 +38,8 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        4 => (0..QUEUES.len(), 0u8..3).prop_map(|(queue, priority)| Op::Arrive { queue, priority }),
+        4 => (0..QUEUES.len(), 0u8..3, 0u8..3)
+            .prop_map(|(queue, priority, ani)| Op::Arrive { queue, priority, ani }),
         2 => (0..AGENTS.len()).prop_map(Op::Login),
         1 => (0..AGENTS.len()).prop_map(Op::Logout),
         3 => (0..AGENTS.len()).prop_map(Op::Available),
@@ -63,10 +64,12 @@ struct Checker {
     first_offered: BTreeSet<String>,
     queue_of: HashMap<String, String>,
     next_caller: usize,
+    /// Last-agent routing is on, so FIFO is deliberately not kept.
+    last_agent: bool,
 }
 
 impl Checker {
-    fn new() -> Self {
+    fn new(last_agent: bool) -> Self {
         let mut h = Harness::new();
         h.ok(Command::SetOrgSettings(OrgSettings {
             max_waiting_per_queue: 4,
@@ -100,6 +103,13 @@ impl Checker {
             strategy: Distribution::RingAll,
             ..queue("all", "7003")
         });
+        if last_agent {
+            for id in QUEUES {
+                let mut config = h.acd.queue(&id.into()).unwrap().config().clone();
+                config.last_agent_routing = true;
+                h.add_queue(config);
+            }
+        }
         for (id, skills, team) in [
             ("a0", &[("fr", 5)][..], Some("t1")),
             ("a1", &[("fr", 2)][..], None),
@@ -122,6 +132,7 @@ impl Checker {
             first_offered: BTreeSet::new(),
             queue_of: HashMap::new(),
             next_caller: 0,
+            last_agent,
         }
     }
 
@@ -153,21 +164,26 @@ impl Checker {
     fn apply(&mut self, op: Op) {
         let actor = |a: usize| Actor::Agent(AGENTS[a].into());
         match op {
-            Op::Arrive { queue, priority } => {
+            Op::Arrive {
+                queue,
+                priority,
+                ani,
+            } => {
+                let ani = format!("10{ani}");
                 self.next_caller += 1;
                 let id = format!("c{:03}", self.next_caller);
                 if priority == 0 {
                     self.command(Command::Switch(QueueEvent::Arrived {
                         interaction: id,
                         queue: format!("700{queue}"),
-                        ani: "100".into(),
+                        ani,
                         dnis: "7000".into(),
                     }));
                 } else {
                     self.command(Command::Enqueue {
                         interaction: id.as_str().into(),
                         queue: QUEUES[queue].into(),
-                        ani: "100".into(),
+                        ani,
                         dnis: "7000".into(),
                         priority,
                     });
@@ -326,7 +342,9 @@ impl Checker {
             }
         }
         self.check_reservations();
-        self.check_fifo(&first_offers);
+        if !self.last_agent {
+            self.check_fifo(&first_offers);
+        }
     }
 
     fn check_reservations(&self) {
@@ -397,7 +415,17 @@ proptest! {
     fn random_command_sequences_keep_the_routing_invariants(
         ops in proptest::collection::vec(op(), 1..80)
     ) {
-        let mut checker = Checker::new();
+        let mut checker = Checker::new(false);
+        for op in ops {
+            checker.apply(op);
+        }
+    }
+
+    #[test]
+    fn with_last_agent_routing_offers_stay_single_and_reservations_stay_live(
+        ops in proptest::collection::vec(op(), 1..80)
+    ) {
+        let mut checker = Checker::new(true);
         for op in ops {
             checker.apply(op);
         }
