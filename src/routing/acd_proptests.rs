@@ -121,13 +121,28 @@ impl Checker {
                 ..agent(id, skills)
             }));
         }
+        // Half the floor starts logged in and Available, so sequences reach offers sooner.
+        for id in ["a0", "a3"] {
+            h.ok(Command::Login {
+                agent: id.into(),
+                extension: format!("ext-{id}"),
+                actor: Actor::System,
+            });
+            h.available(id);
+        }
         h.take();
         Checker {
             h,
             live: BTreeSet::new(),
             agents: AGENTS
                 .iter()
-                .map(|a| ((*a).to_owned(), AgentState::LoggedOut))
+                .map(|a| {
+                    let state = match *a {
+                        "a0" | "a3" => AgentState::Available,
+                        _ => AgentState::LoggedOut,
+                    };
+                    ((*a).to_owned(), state)
+                })
                 .collect(),
             first_offered: BTreeSet::new(),
             queue_of: HashMap::new(),
