@@ -39,6 +39,11 @@ use std::time::{Duration, Instant};
 /// Undrained outputs beyond which informational queue stats are dropped.
 pub const MAX_PENDING_OUTPUTS: usize = 65_536;
 
+/// The shortest ring timeout and max wait the ACD arms: a zero from configuration would
+/// otherwise re-arm a timer at the very instant it fired (two queues overflowing into each
+/// other with no max wait would spin forever inside one `handle_timeout`).
+pub const MIN_TIMER: Duration = Duration::from_secs(1);
+
 /// The ACD's own timers (agents keep theirs).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(super) enum Timer {
@@ -536,10 +541,11 @@ impl Acd {
 
     /// The ring timeout for a queue's offers.
     pub(super) fn ring_timeout(&self, queue: &QueueId) -> Duration {
-        match self.queues.get(queue).map(|q| q.config().ring_timeout) {
+        let timeout = match self.queues.get(queue).map(|q| q.config().ring_timeout) {
             Some(timeout) if !timeout.is_zero() => timeout,
             _ => self.settings.default_ring_timeout,
-        }
+        };
+        timeout.max(MIN_TIMER)
     }
 
     fn upsert_queue(&mut self, now: Instant, config: QueueConfig) {
@@ -562,7 +568,10 @@ impl Acd {
         for (interaction, enqueued_at) in waiting {
             let timer = Timer::MaxWait(interaction);
             match max_wait {
-                Some(max_wait) => self.timers.set(timer, (enqueued_at + max_wait).max(now)),
+                Some(max_wait) => {
+                    let at = enqueued_at + max_wait.max(MIN_TIMER);
+                    self.timers.set(timer, at.max(now));
+                }
                 None => {
                     self.timers.cancel(&timer);
                 }

@@ -27,7 +27,7 @@
 //! - An answer from a phone whose offer was already withdrawn (the 200 OK crossed the
 //!   CANCEL) wins: the switch has bridged the call, so the ACD connects that agent too.
 
-use super::acd::{Acd, Timer};
+use super::acd::{Acd, MIN_TIMER, Timer};
 use super::agent::{Agent, AgentInput, TransitionReason, WrapUpContext};
 use super::error::RoutingError;
 use super::interaction::Interaction;
@@ -51,7 +51,7 @@ enum Match {
     Offered,
     /// No agent for this caller, and none for anyone behind it in the queue either.
     QueueBlocked,
-    /// No agent for this caller (it declined some), but maybe for those behind it.
+    /// No agent for this caller (some declined it), but maybe for those behind it.
     Skipped,
 }
 
@@ -310,7 +310,10 @@ impl Acd {
         };
         queue.enqueue(waiting);
         match queue.config().max_wait {
-            Some(max_wait) => self.timers.set(Timer::MaxWait(id.clone()), now + max_wait),
+            Some(max_wait) => {
+                let at = now + max_wait.max(MIN_TIMER);
+                self.timers.set(Timer::MaxWait(id.clone()), at);
+            }
             None => {
                 self.timers.cancel(&Timer::MaxWait(id.clone()));
             }

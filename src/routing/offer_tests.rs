@@ -1,11 +1,12 @@
 //! Tests of `offer`: max wait, overflow, full queues and the timer paths of the call flow,
 //! in virtual time.
 use crate::call::QueueEvent;
-use crate::routing::acd::MAX_PENDING_OUTPUTS;
+use crate::routing::acd::{MAX_PENDING_OUTPUTS, MIN_TIMER};
 use crate::routing::command::Command;
 use crate::routing::model::{AgentState, OrgSettings, OverflowTarget, QueueConfig};
 use crate::routing::output::{Event, InteractionReason, Output, RejectReason};
 use crate::routing::test_harness::{Harness, agent, queue, secs};
+use std::time::Duration;
 
 /// One queue "sales" at 7000 with the given agents staffed one second apart.
 fn sales_with(agents: &[&str]) -> Harness {
@@ -215,4 +216,26 @@ fn undrained_outputs_drop_only_queue_stats() {
     }
     assert_eq!(records, 2 * n, "records are never dropped");
     assert_eq!(ended, n, "nor are desktop events other than stats");
+}
+
+#[test]
+fn queues_overflowing_into_each_other_with_zero_max_wait_do_not_spin() {
+    let mut h = Harness::new();
+    h.add_queue(QueueConfig {
+        max_wait: Some(Duration::ZERO),
+        overflow: Some(OverflowTarget::Queue("b".into())),
+        ..queue("a", "7000")
+    });
+    h.add_queue(QueueConfig {
+        max_wait: Some(Duration::ZERO),
+        overflow: Some(OverflowTarget::Queue("a".into())),
+        ring_timeout: Duration::ZERO,
+        ..queue("b", "7001")
+    });
+    h.arrive("c1", "7000", "100");
+    h.advance(secs(1));
+    assert_eq!(h.waiting("b"), ["c1"]);
+    h.advance(secs(1));
+    assert_eq!(h.waiting("a"), ["c1"]);
+    assert_eq!(h.acd.poll_timeout(), Some(h.now + MIN_TIMER));
 }
