@@ -2,14 +2,21 @@
 //! with `Rona` after an unanswered offer, and the agent's own wrap-up timer.
 //!
 //! ```text
-//!             login              set Available           offer
-//!  LoggedOut -------> Idle{..} -----------------> Available ------> Reserved{ix}
-//!      ^               ^  ^                         ^  ^  ^           |  |  |  |
-//!      |   logout      |  | device unavailable      |  |  | declined/ |  |  |  | ring timeout
-//!      +-- (not while  |  +-------------------------|--|--|-----------+  |  |  v
-//!          Reserved    |                            |  |  +- abandoned --+  |  Rona --set Available-->
-//!          or Engaged) |    wrap-up done/expired    |  |                    | answered
-//!                      +---- set Idle ---- WrapUp{ix} <-- call ended -- Engaged{ix}
+//!  from                        input                                 to
+//!  LoggedOut                   login {extension}                     Idle{"logged_in"}
+//!  Idle | Available | Rona     set Available / set Idle{r} / logout  Available / Idle{r} /
+//!  WrapUp (ends the wrap-up)                                         LoggedOut
+//!  Available                   offer                                 Reserved{ix}
+//!  Reserved{ix}                phone answered                        Engaged{ix}
+//!  Reserved{ix}                ring timeout                          Rona
+//!  Reserved{ix}                declined (desktop or 603)             Available
+//!  Reserved{ix}                device unavailable                    Idle{"device_unavailable"}
+//!  Reserved{ix}                abandoned / answered elsewhere /      Available
+//!                              ring-all round over / withdrawn
+//!  Available | Rona | Idle     answer that crossed a withdrawal      Engaged{ix}
+//!  Engaged{ix}                 call ended / transferred away         WrapUp{ix}, wrap-up timer
+//!  WrapUp{ix}                  finish wrap-up / wrap-up timer        Available
+//!  Reserved | Engaged          logout / set state                    refused (typed error)
 //! ```
 //!
 //! Choices where the issue is silent, with Webex Contact Center and FreeSWITCH
