@@ -19,6 +19,11 @@
 //!   time until the queue has observed a call from answer to wrap-up done.
 //! - A queue with callers in it cannot be removed; an agent cannot be removed while Reserved
 //!   or Engaged (removing otherwise logs them out).
+//! - The cap on waiting callers is org-wide (`OrgSettings::max_waiting_per_queue`), so
+//!   `QueueConfig` keeps the shape the store and the API already use; beyond it a caller
+//!   overflows to the queue's overflow target or is rejected.
+//! - The ACD does not check permissions: `Actor` records who asked; the CTI layer decides
+//!   whether a supervisor may change another agent's state.
 
 use super::agent::{Agent, AgentInput, AgentTransition, TransitionReason, WrapUpContext};
 use super::command::{Command, RequestedState};
@@ -628,7 +633,7 @@ impl Acd {
         Ok(())
     }
 
-    /// Records the reasons agents were rescinded, for call-flow code.
+    /// Withdraws an agent's ringing offer and returns the agent to Available for `reason`.
     pub(super) fn rescind(
         &mut self,
         now: Instant,

@@ -1,5 +1,5 @@
-//! One agent's state machine: `LoggedOut → Idle → Available → Reserved → Engaged → WrapUp`,
-//! with `Rona` after an unanswered offer, and the agent's own wrap-up timer.
+//! One agent's state machine (`LoggedOut → Idle → Available → Reserved → Engaged →
+//! WrapUp`, with `Rona` after an unanswered offer) and the agent's own wrap-up timer.
 //!
 //! ```text
 //!  from                        input                                 to
