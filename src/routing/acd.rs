@@ -19,6 +19,11 @@
 //!   time until the queue has observed a call from answer to wrap-up done.
 //! - A queue with callers in it cannot be removed; an agent cannot be removed while Reserved
 //!   or Engaged (removing otherwise logs them out).
+//! - The cap on waiting callers is org-wide (`OrgSettings::max_waiting_per_queue`), so
+//!   `QueueConfig` keeps the shape the store and the API already use; beyond it a caller
+//!   overflows to the queue's overflow target or is rejected.
+//! - The ACD does not check permissions: `Actor` records who asked; the CTI layer decides
+//!   whether a supervisor may change another agent's state.
 
 use super::agent::{Agent, AgentInput, AgentTransition, TransitionReason, WrapUpContext};
 use super::command::{Command, RequestedState};
@@ -38,6 +43,11 @@ use std::time::{Duration, Instant};
 
 /// Undrained outputs beyond which informational queue stats are dropped.
 pub const MAX_PENDING_OUTPUTS: usize = 65_536;
+
+/// The shortest ring timeout and max wait the ACD arms: a zero from configuration would
+/// otherwise re-arm a timer at the very instant it fired (two queues overflowing into each
+/// other with no max wait would spin forever inside one `handle_timeout`).
+pub const MIN_TIMER: Duration = Duration::from_secs(1);
 
 /// The ACD's own timers (agents keep theirs).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -174,16 +184,17 @@ impl Acd {
                 actor,
             } => self.finish_wrap_up(now, &agent, disposition, actor),
             Command::AcceptOffer { agent, interaction } => {
-                let known = self.agents.get(&agent).ok_or(RoutingError::UnknownAgent(agent))?;
+                let known = self
+                    .agents
+                    .get(&agent)
+                    .ok_or(RoutingError::UnknownAgent(agent))?;
                 if known.reserved_for() == Some(&interaction) {
                     Ok(())
                 } else {
                     Err(super::agent::AgentError::NoSuchOffer.into())
                 }
             }
-            Command::DeclineOffer { agent, interaction } => {
-                self.decline(now, &agent, &interaction)
-            }
+            Command::DeclineOffer { agent, interaction } => self.decline(now, &agent, &interaction),
             Command::Enqueue {
                 interaction,
                 queue,
@@ -317,8 +328,8 @@ impl Acd {
             })
             .count()
             .max(1);
-        let expected_wait =
-            handle_time.saturating_mul(u32::try_from(position).unwrap_or(u32::MAX)) / staffed as u32;
+        let expected_wait = handle_time.saturating_mul(u32::try_from(position).unwrap_or(u32::MAX))
+            / staffed as u32;
         Some(QueuePosition {
             queue: ix.queue.clone(),
             position,
@@ -408,7 +419,9 @@ impl Acd {
     pub(super) fn available_agents(&self, queue: &Queue) -> usize {
         self.agents
             .values()
-            .filter(|agent| agent.is_available() && strategy::serves(agent.config(), queue.config()))
+            .filter(|agent| {
+                agent.is_available() && strategy::serves(agent.config(), queue.config())
+            })
             .count()
     }
 
@@ -485,16 +498,16 @@ impl Acd {
                 at: now,
             })));
         }
-        if transition.from == AgentState::Available || transition.to == AgentState::Available {
-            if let Some(agent) = self.agents.get(&transition.agent) {
-                let serving: Vec<QueueId> = self
-                    .queues
-                    .values()
-                    .filter(|q| strategy::serves(agent.config(), q.config()))
-                    .map(|q| q.config().id.clone())
-                    .collect();
-                self.dirty.extend(serving);
-            }
+        if (transition.from == AgentState::Available || transition.to == AgentState::Available)
+            && let Some(agent) = self.agents.get(&transition.agent)
+        {
+            let serving: Vec<QueueId> = self
+                .queues
+                .values()
+                .filter(|q| strategy::serves(agent.config(), q.config()))
+                .map(|q| q.config().id.clone())
+                .collect();
+            self.dirty.extend(serving);
         }
         self.push(Output::Event(Event::AgentStateChanged(transition.clone())));
         self.push(Output::Persist(Record::AgentTransition(transition)));
@@ -511,10 +524,13 @@ impl Acd {
             .agents
             .get(agent)
             .ok_or_else(|| RoutingError::UnknownAgent(agent.clone()))?;
-        if let Some(context) = known.wrap_up() {
-            if context.disposition_required && disposition.is_none() {
-                return Err(RoutingError::DispositionRequired(context.interaction.clone()));
-            }
+        if let Some(context) = known.wrap_up()
+            && context.disposition_required
+            && disposition.is_none()
+        {
+            return Err(RoutingError::DispositionRequired(
+                context.interaction.clone(),
+            ));
         }
         self.agent_input(now, agent, AgentInput::FinishWrapUp, actor, disposition)
             .map(drop)
@@ -530,10 +546,11 @@ impl Acd {
 
     /// The ring timeout for a queue's offers.
     pub(super) fn ring_timeout(&self, queue: &QueueId) -> Duration {
-        match self.queues.get(queue).map(|q| q.config().ring_timeout) {
+        let timeout = match self.queues.get(queue).map(|q| q.config().ring_timeout) {
             Some(timeout) if !timeout.is_zero() => timeout,
             _ => self.settings.default_ring_timeout,
-        }
+        };
+        timeout.max(MIN_TIMER)
     }
 
     fn upsert_queue(&mut self, now: Instant, config: QueueConfig) {
@@ -556,7 +573,10 @@ impl Acd {
         for (interaction, enqueued_at) in waiting {
             let timer = Timer::MaxWait(interaction);
             match max_wait {
-                Some(max_wait) => self.timers.set(timer, (enqueued_at + max_wait).max(now)),
+                Some(max_wait) => {
+                    let at = enqueued_at + max_wait.max(MIN_TIMER);
+                    self.timers.set(timer, at.max(now));
+                }
                 None => {
                     self.timers.cancel(&timer);
                 }
@@ -569,7 +589,11 @@ impl Acd {
         if !self.queues.contains_key(id) {
             return Err(RoutingError::UnknownQueue(id.clone()));
         }
-        let callers = self.interactions.values().filter(|ix| &ix.queue == id).count();
+        let callers = self
+            .interactions
+            .values()
+            .filter(|ix| &ix.queue == id)
+            .count();
         if callers > 0 {
             return Err(RoutingError::QueueBusy {
                 queue: id.clone(),
@@ -609,7 +633,7 @@ impl Acd {
         Ok(())
     }
 
-    /// Records the reasons agents were rescinded, for call-flow code.
+    /// Withdraws an agent's ringing offer and returns the agent to Available for `reason`.
     pub(super) fn rescind(
         &mut self,
         now: Instant,
@@ -622,7 +646,13 @@ impl Acd {
             agent: agent.0.clone(),
         }));
         // The agent may have been removed or already moved on; nothing to undo then.
-        let _ = self.agent_input(now, agent, AgentInput::Rescind { reason }, Actor::System, None);
+        let _ = self.agent_input(
+            now,
+            agent,
+            AgentInput::Rescind { reason },
+            Actor::System,
+            None,
+        );
     }
 }
 

@@ -10,10 +10,10 @@
 //! - callers of one queue and priority are first offered in arrival order (FIFO);
 //! - after `handle_timeout(deadline)`, `poll_timeout()` is later or `None`.
 
-use super::tests::{Harness, agent, queue, secs};
 use super::*;
 use crate::call::{OfferFailure, QueueCommand, QueueEvent};
 use crate::routing::model::{OverflowTarget, Skill, Strategy as Distribution};
+use crate::routing::test_harness::{Harness, agent, queue, secs};
 use proptest::prelude::*;
 
 const QUEUES: [&str; 4] = ["general", "french", "help", "all"];
@@ -21,7 +21,7 @@ const AGENTS: [&str; 4] = ["a0", "a1", "a2", "a3"];
 
 #[derive(Debug, Clone)]
 enum Op {
-    Arrive { queue: usize, priority: u8 },
+    Arrive { queue: usize, priority: u8, ani: u8 },
     Login(usize),
     Logout(usize),
     Available(usize),
@@ -38,7 +38,8 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        4 => (0..QUEUES.len(), 0u8..3).prop_map(|(queue, priority)| Op::Arrive { queue, priority }),
+        4 => (0..QUEUES.len(), 0u8..3, 0u8..3)
+            .prop_map(|(queue, priority, ani)| Op::Arrive { queue, priority, ani }),
         2 => (0..AGENTS.len()).prop_map(Op::Login),
         1 => (0..AGENTS.len()).prop_map(Op::Logout),
         3 => (0..AGENTS.len()).prop_map(Op::Available),
@@ -63,10 +64,12 @@ struct Checker {
     first_offered: BTreeSet<String>,
     queue_of: HashMap<String, String>,
     next_caller: usize,
+    /// Last-agent routing is on, so FIFO is deliberately not kept.
+    last_agent: bool,
 }
 
 impl Checker {
-    fn new() -> Self {
+    fn new(last_agent: bool) -> Self {
         let mut h = Harness::new();
         h.ok(Command::SetOrgSettings(OrgSettings {
             max_waiting_per_queue: 4,
@@ -100,6 +103,13 @@ impl Checker {
             strategy: Distribution::RingAll,
             ..queue("all", "7003")
         });
+        if last_agent {
+            for id in QUEUES {
+                let mut config = h.acd.queue(&id.into()).unwrap().config().clone();
+                config.last_agent_routing = true;
+                h.add_queue(config);
+            }
+        }
         for (id, skills, team) in [
             ("a0", &[("fr", 5)][..], Some("t1")),
             ("a1", &[("fr", 2)][..], None),
@@ -111,23 +121,41 @@ impl Checker {
                 ..agent(id, skills)
             }));
         }
+        // Half the floor starts logged in and Available, so sequences reach offers sooner.
+        for id in ["a0", "a3"] {
+            h.ok(Command::Login {
+                agent: id.into(),
+                extension: format!("ext-{id}"),
+                actor: Actor::System,
+            });
+            h.available(id);
+        }
         h.take();
         Checker {
             h,
             live: BTreeSet::new(),
             agents: AGENTS
                 .iter()
-                .map(|a| ((*a).to_owned(), AgentState::LoggedOut))
+                .map(|a| {
+                    let state = match *a {
+                        "a0" | "a3" => AgentState::Available,
+                        _ => AgentState::LoggedOut,
+                    };
+                    ((*a).to_owned(), state)
+                })
                 .collect(),
             first_offered: BTreeSet::new(),
             queue_of: HashMap::new(),
             next_caller: 0,
+            last_agent,
         }
     }
 
     fn nth_live(&self, i: usize) -> Option<(String, String)> {
         let n = self.live.len();
-        (n > 0).then(|| self.live.iter().nth(i % n).cloned()).flatten()
+        (n > 0)
+            .then(|| self.live.iter().nth(i % n).cloned())
+            .flatten()
     }
 
     fn nth_interaction(&self, i: usize, connected: Option<bool>) -> Option<String> {
@@ -136,9 +164,7 @@ impl Checker {
             .acd
             .interactions
             .values()
-            .filter(|ix| {
-                connected.is_none_or(|c| c == (ix.state == InteractionState::Connected))
-            })
+            .filter(|ix| connected.is_none_or(|c| c == (ix.state == InteractionState::Connected)))
             .map(|ix| ix.id.0.clone())
             .collect();
         ids.sort();
@@ -153,21 +179,26 @@ impl Checker {
     fn apply(&mut self, op: Op) {
         let actor = |a: usize| Actor::Agent(AGENTS[a].into());
         match op {
-            Op::Arrive { queue, priority } => {
+            Op::Arrive {
+                queue,
+                priority,
+                ani,
+            } => {
+                let ani = format!("10{ani}");
                 self.next_caller += 1;
                 let id = format!("c{:03}", self.next_caller);
                 if priority == 0 {
                     self.command(Command::Switch(QueueEvent::Arrived {
                         interaction: id,
                         queue: format!("700{queue}"),
-                        ani: "100".into(),
+                        ani,
                         dnis: "7000".into(),
                     }));
                 } else {
                     self.command(Command::Enqueue {
                         interaction: id.as_str().into(),
                         queue: QUEUES[queue].into(),
-                        ani: "100".into(),
+                        ani,
                         dnis: "7000".into(),
                         priority,
                     });
@@ -326,7 +357,9 @@ impl Checker {
             }
         }
         self.check_reservations();
-        self.check_fifo(&first_offers);
+        if !self.last_agent {
+            self.check_fifo(&first_offers);
+        }
     }
 
     fn check_reservations(&self) {
@@ -335,7 +368,8 @@ impl Checker {
             assert_eq!(state, &self.agents[agent], "published state of {agent}");
             if let AgentState::Reserved { interaction } = state {
                 assert!(
-                    self.live.contains(&(interaction.0.clone(), agent.to_owned())),
+                    self.live
+                        .contains(&(interaction.0.clone(), agent.to_owned())),
                     "{agent} Reserved for {interaction} without a live offer"
                 );
                 let ix = self.h.acd.interaction(interaction).unwrap();
@@ -379,7 +413,10 @@ impl Checker {
             }
             for later in &first_offers[k + 1..] {
                 if let Some(x) = acd.interaction(&later.as_str().into()) {
-                    assert!(!ahead(x), "{y} was offered before {later} who was ahead of it");
+                    assert!(
+                        !ahead(x),
+                        "{y} was offered before {later} who was ahead of it"
+                    );
                 }
             }
         }
@@ -393,7 +430,17 @@ proptest! {
     fn random_command_sequences_keep_the_routing_invariants(
         ops in proptest::collection::vec(op(), 1..80)
     ) {
-        let mut checker = Checker::new();
+        let mut checker = Checker::new(false);
+        for op in ops {
+            checker.apply(op);
+        }
+    }
+
+    #[test]
+    fn with_last_agent_routing_offers_stay_single_and_reservations_stay_live(
+        ops in proptest::collection::vec(op(), 1..80)
+    ) {
+        let mut checker = Checker::new(true);
         for op in ops {
             checker.apply(op);
         }

@@ -1,215 +1,10 @@
-//! Tests of the ACD core: whole queue-call flows in virtual time (an `Instant` origin plus
-//! durations; the clock is never read again).
+//! Tests of the ACD core: whole queue-call flows in virtual time.
 use super::*;
 use crate::call::{OfferFailure, QueueCommand, QueueEvent};
-use crate::routing::model::{OverflowTarget, Role, Skill, Strategy, TeamId};
 use crate::routing::agent::AgentError;
+use crate::routing::model::{Skill, Strategy, TeamId};
 use crate::routing::output::RejectReason;
-
-pub(super) fn secs(n: u64) -> Duration {
-    Duration::from_secs(n)
-}
-
-/// A queue answering `number`, longest-idle, 15 s ring timeout, no max wait.
-pub(super) fn queue(id: &str, number: &str) -> QueueConfig {
-    QueueConfig {
-        id: id.into(),
-        name: id.into(),
-        number: number.into(),
-        strategy: Strategy::LongestIdle,
-        required_skills: vec![],
-        teams: vec![],
-        ring_timeout: secs(15),
-        max_wait: None,
-        overflow: None,
-        wrap_up_max: Some(secs(30)),
-        last_agent_routing: false,
-        disposition_required: false,
-        music: None,
-    }
-}
-
-pub(super) fn agent(id: &str, skills: &[(&str, u8)]) -> AgentConfig {
-    AgentConfig {
-        id: id.into(),
-        name: id.into(),
-        team: None,
-        skills: skills
-            .iter()
-            .map(|(name, level)| Skill {
-                name: (*name).to_owned(),
-                level: *level,
-            })
-            .collect(),
-        role: Role::Agent,
-    }
-}
-
-/// An ACD in virtual time with every output collected.
-pub(super) struct Harness {
-    pub acd: Acd,
-    pub t0: Instant,
-    pub now: Instant,
-    pub out: Vec<Output>,
-}
-
-impl Harness {
-    pub fn new() -> Self {
-        let t0 = crate::runtime::clock::now();
-        Harness {
-            acd: Acd::default(),
-            t0,
-            now: t0,
-            out: Vec::new(),
-        }
-    }
-
-    fn drain(&mut self) {
-        while let Some(output) = self.acd.poll_output() {
-            self.out.push(output);
-        }
-    }
-
-    pub fn cmd(&mut self, command: Command) -> Result<(), RoutingError> {
-        let result = self.acd.handle_command(self.now, command);
-        self.drain();
-        result
-    }
-
-    pub fn ok(&mut self, command: Command) {
-        self.cmd(command).unwrap();
-    }
-
-    /// Moves virtual time forward by `d`, firing every timer due on the way, each at its own
-    /// deadline, and checking that deadlines move forward.
-    pub fn advance(&mut self, d: Duration) {
-        let target = self.now + d;
-        while let Some(at) = self.acd.poll_timeout() {
-            if at > target {
-                break;
-            }
-            self.now = self.now.max(at);
-            self.acd.handle_timeout(self.now);
-            self.drain();
-            if let Some(next) = self.acd.poll_timeout() {
-                assert!(next > self.now, "poll_timeout must move past a handled deadline");
-            }
-        }
-        self.now = target;
-    }
-
-    pub fn take(&mut self) -> Vec<Output> {
-        std::mem::take(&mut self.out)
-    }
-
-    pub fn switch(&mut self, event: QueueEvent) {
-        self.ok(Command::Switch(event));
-    }
-
-    pub fn add_queue(&mut self, config: QueueConfig) {
-        self.ok(Command::UpsertQueue(config));
-    }
-
-    /// Configures, logs in and makes Available an agent at extension `1<id>`.
-    pub fn staff(&mut self, config: AgentConfig) {
-        let id = config.id.clone();
-        self.ok(Command::UpsertAgent(config));
-        self.ok(Command::Login {
-            agent: id.clone(),
-            extension: format!("ext-{id}"),
-            actor: Actor::Agent(id.clone()),
-        });
-        self.available(id.as_str());
-    }
-
-    pub fn available(&mut self, id: &str) {
-        self.ok(Command::SetState {
-            agent: id.into(),
-            state: RequestedState::Available,
-            actor: Actor::Agent(id.into()),
-        });
-    }
-
-    pub fn arrive(&mut self, interaction: &str, number: &str, ani: &str) {
-        self.switch(QueueEvent::Arrived {
-            interaction: interaction.into(),
-            queue: number.into(),
-            ani: ani.into(),
-            dnis: number.into(),
-        });
-    }
-
-    pub fn answer(&mut self, interaction: &str, agent: &str) {
-        self.switch(QueueEvent::OfferAnswered {
-            interaction: interaction.into(),
-            agent: agent.into(),
-        });
-    }
-
-    pub fn end(&mut self, interaction: &str) {
-        self.switch(QueueEvent::Ended {
-            interaction: interaction.into(),
-        });
-    }
-
-    pub fn state(&self, agent: &str) -> AgentState {
-        self.acd.agent_state(&agent.into()).cloned().unwrap()
-    }
-
-    /// (interaction, agent) of every Offer sent to the switch since the last `take`.
-    pub fn offers(&self) -> Vec<(String, String)> {
-        self.out
-            .iter()
-            .filter_map(|o| match o {
-                Output::Queue(QueueCommand::Offer {
-                    interaction, agent, ..
-                }) => Some((interaction.clone(), agent.clone())),
-                _ => None,
-            })
-            .collect()
-    }
-
-    pub fn withdrawals(&self) -> Vec<(String, String)> {
-        self.out
-            .iter()
-            .filter_map(|o| match o {
-                Output::Queue(QueueCommand::Withdraw { interaction, agent }) => {
-                    Some((interaction.clone(), agent.clone()))
-                }
-                _ => None,
-            })
-            .collect()
-    }
-
-    pub fn events(&self) -> Vec<Event> {
-        self.out
-            .iter()
-            .filter_map(|o| match o {
-                Output::Event(e) => Some(e.clone()),
-                _ => None,
-            })
-            .collect()
-    }
-
-    pub fn interaction_records(&self) -> Vec<InteractionChange> {
-        self.out
-            .iter()
-            .filter_map(|o| match o {
-                Output::Persist(Record::Interaction(c)) => Some(c.clone()),
-                _ => None,
-            })
-            .collect()
-    }
-
-    pub fn waiting(&self, queue: &str) -> Vec<String> {
-        self.acd
-            .queue(&queue.into())
-            .unwrap()
-            .iter()
-            .map(|w| w.interaction.0)
-            .collect()
-    }
-}
+use crate::routing::test_harness::{Harness, agent, queue, secs};
 
 fn pair(interaction: &str, agent: &str) -> (String, String) {
     (interaction.to_owned(), agent.to_owned())
@@ -341,7 +136,11 @@ fn round_robin_continues_after_the_last_agent_offered() {
         h.take();
     }
     h.arrive("c4", "7000", "100");
-    assert_eq!(h.offers(), [pair("c4", "a")], "wraps around after the last agent");
+    assert_eq!(
+        h.offers(),
+        [pair("c4", "a")],
+        "wraps around after the last agent"
+    );
 }
 
 #[test]
@@ -390,8 +189,16 @@ fn a_ring_all_round_nobody_answers_starts_again_without_rona() {
     h.take();
     h.advance(secs(15));
     assert_eq!(h.withdrawals(), [pair("c1", "a"), pair("c1", "b")]);
-    assert_eq!(h.offers(), [pair("c1", "a"), pair("c1", "b")], "a new round at once");
-    assert!(!h.events().iter().any(|e| matches!(e, Event::AgentRona { .. })));
+    assert_eq!(
+        h.offers(),
+        [pair("c1", "a"), pair("c1", "b")],
+        "a new round at once"
+    );
+    assert!(
+        !h.events()
+            .iter()
+            .any(|e| matches!(e, Event::AgentRona { .. }))
+    );
 }
 
 #[test]
@@ -574,7 +381,11 @@ fn desktop_decline_is_not_rona_and_requeues_the_caller_at_the_head() {
     });
     assert_eq!(h.withdrawals(), [pair("c1", "alice")]);
     assert_eq!(h.state("alice"), AgentState::Available);
-    assert!(!h.events().iter().any(|e| matches!(e, Event::AgentRona { .. })));
+    assert!(
+        !h.events()
+            .iter()
+            .any(|e| matches!(e, Event::AgentRona { .. }))
+    );
     assert_eq!(h.offers(), [pair("c1", "bob")], "the next agent at once");
     let declined = h.out.iter().any(|o| {
         matches!(o, Output::Persist(Record::AgentTransition(t))
@@ -614,7 +425,11 @@ fn declining_an_offer_that_is_not_ringing_is_refused() {
         }),
         Ok(())
     );
-    assert_eq!(h.state("alice"), reserved("c1"), "accepting is informational");
+    assert_eq!(
+        h.state("alice"),
+        reserved("c1"),
+        "accepting is informational"
+    );
 }
 
 #[test]
@@ -628,7 +443,11 @@ fn a_phone_decline_counts_as_declined_not_rona() {
         failure: OfferFailure::Declined,
     });
     assert_eq!(h.state("alice"), AgentState::Available);
-    assert_eq!(h.withdrawals(), [], "the phone already refused; nothing to cancel");
+    assert_eq!(
+        h.withdrawals(),
+        [],
+        "the phone already refused; nothing to cancel"
+    );
     assert_eq!(h.waiting("sales"), ["c1"]);
 }
 
@@ -660,7 +479,11 @@ fn abandon_while_ringing_frees_the_agent() {
         interaction: "c1".into(),
     });
     assert_eq!(h.withdrawals(), [pair("c1", "alice")]);
-    assert_eq!(h.state("alice"), AgentState::Available, "Available, not Rona");
+    assert_eq!(
+        h.state("alice"),
+        AgentState::Available,
+        "Available, not Rona"
+    );
     assert!(h.events().contains(&Event::InteractionEnded {
         interaction: "c1".into(),
         agent: Some("alice".into()),
@@ -724,7 +547,11 @@ fn agent_cannot_log_out_while_engaged_but_can_during_wrap_up() {
     h.take();
     h.ok(logout);
     assert_eq!(h.state("alice"), AgentState::LoggedOut);
-    assert!(h.interaction_records().iter().any(|r| r.state == InteractionState::WrappedUp));
+    assert!(
+        h.interaction_records()
+            .iter()
+            .any(|r| r.state == InteractionState::WrappedUp)
+    );
 }
 
 #[test]
@@ -829,93 +656,6 @@ fn finishing_wrap_up_early_makes_the_agent_available_and_needs_a_disposition_if_
 }
 
 #[test]
-fn max_wait_overflows_to_another_queue_keeping_arrival_time() {
-    let mut h = Harness::new();
-    h.add_queue(QueueConfig {
-        max_wait: Some(secs(60)),
-        overflow: Some(OverflowTarget::Queue("backup".into())),
-        ..queue("sales", "7000")
-    });
-    h.add_queue(queue("backup", "7001"));
-    h.arrive("old", "7000", "100");
-    h.advance(secs(30));
-    h.arrive("newer", "7001", "101");
-    h.take();
-    h.advance(secs(30));
-    assert!(h.waiting("sales").is_empty());
-    assert_eq!(h.waiting("backup"), ["old", "newer"], "the overflowed caller keeps its place");
-    assert!(
-        h.interaction_records()
-            .iter()
-            .any(|r| r.reason == InteractionReason::OverflowedIn
-                && r.queue == Some("backup".into()))
-    );
-    assert_eq!(h.acd.interaction(&"old".into()).unwrap().arrived_at, h.t0);
-}
-
-#[test]
-fn max_wait_overflows_to_a_number() {
-    let mut h = Harness::new();
-    h.add_queue(QueueConfig {
-        max_wait: Some(secs(60)),
-        overflow: Some(OverflowTarget::Number("+15559999".into())),
-        ..queue("sales", "7000")
-    });
-    h.arrive("c1", "7000", "100");
-    h.take();
-    h.advance(secs(60));
-    assert_eq!(
-        h.out.first(),
-        Some(&Output::Overflow {
-            interaction: "c1".into(),
-            number: "+15559999".into(),
-        })
-    );
-    assert!(h.acd.interaction(&"c1".into()).is_none());
-    assert!(h.waiting("sales").is_empty());
-}
-
-#[test]
-fn max_wait_while_ringing_lets_the_offer_finish_then_overflows() {
-    let mut h = sales_with(&["alice"]);
-    h.ok(Command::UpsertQueue(QueueConfig {
-        max_wait: Some(secs(10)),
-        overflow: Some(OverflowTarget::Number("+15559999".into())),
-        ..queue("sales", "7000")
-    }));
-    h.arrive("c1", "7000", "100");
-    h.take();
-    h.advance(secs(10));
-    assert!(!h.out.iter().any(|o| matches!(o, Output::Overflow { .. })));
-    h.advance(secs(5));
-    assert!(h.out.iter().any(|o| matches!(o, Output::Overflow { .. })));
-    assert_eq!(h.state("alice"), AgentState::Rona);
-}
-
-#[test]
-fn a_full_queue_overflows_or_turns_callers_away() {
-    let mut h = Harness::new();
-    h.ok(Command::SetOrgSettings(OrgSettings {
-        max_waiting_per_queue: 2,
-        ..OrgSettings::default()
-    }));
-    h.add_queue(QueueConfig {
-        overflow: Some(OverflowTarget::Queue("backup".into())),
-        ..queue("sales", "7000")
-    });
-    h.add_queue(queue("backup", "7001"));
-    for n in ["c1", "c2", "c3", "c4", "c5"] {
-        h.arrive(n, "7000", "100");
-    }
-    assert_eq!(h.waiting("sales"), ["c1", "c2"]);
-    assert_eq!(h.waiting("backup"), ["c3", "c4"]);
-    assert!(h.out.contains(&Output::Reject {
-        interaction: "c5".into(),
-        reason: RejectReason::QueueFull,
-    }));
-}
-
-#[test]
 fn last_agent_routing_prefers_the_previous_agent() {
     let mut h = Harness::new();
     h.add_queue(QueueConfig {
@@ -931,7 +671,11 @@ fn last_agent_routing_prefers_the_previous_agent() {
     });
     h.take();
     h.arrive("c1", "7000", "+15550001");
-    assert_eq!(h.offers(), [pair("c1", "bob")], "bob, though alice is idle longer");
+    assert_eq!(
+        h.offers(),
+        [pair("c1", "bob")],
+        "bob, though alice is idle longer"
+    );
     h.answer("c1", "bob");
     h.take();
     h.arrive("c2", "7000", "+15550002");
@@ -1030,7 +774,11 @@ fn queue_position_and_expected_wait_follow_the_handle_time() {
     });
     h.available("alice");
     h.answer("c1", "alice");
-    assert_eq!(h.acd.queue_position(&"c1".into()), None, "connected callers have no position");
+    assert_eq!(
+        h.acd.queue_position(&"c1".into()),
+        None,
+        "connected callers have no position"
+    );
     assert_eq!(h.acd.queue_position(&"c3".into()).unwrap().position, 2);
 }
 

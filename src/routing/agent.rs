@@ -1,15 +1,22 @@
-//! One agent's state machine: `LoggedOut → Idle → Available → Reserved → Engaged → WrapUp`,
-//! with `Rona` after an unanswered offer, and the agent's own wrap-up timer.
+//! One agent's state machine (`LoggedOut → Idle → Available → Reserved → Engaged →
+//! WrapUp`, with `Rona` after an unanswered offer) and the agent's own wrap-up timer.
 //!
 //! ```text
-//!             login              set Available           offer
-//!  LoggedOut -------> Idle{..} -----------------> Available ------> Reserved{ix}
-//!      ^               ^  ^                         ^  ^  ^           |  |  |  |
-//!      |   logout      |  | device unavailable      |  |  | declined/ |  |  |  | ring timeout
-//!      +-- (not while  |  +-------------------------|--|--|-----------+  |  |  v
-//!          Reserved    |                            |  |  +- abandoned --+  |  Rona --set Available-->
-//!          or Engaged) |    wrap-up done/expired    |  |                    | answered
-//!                      +---- set Idle ---- WrapUp{ix} <-- call ended -- Engaged{ix}
+//!  from                        input                                 to
+//!  LoggedOut                   login {extension}                     Idle{"logged_in"}
+//!  Idle | Available | Rona     set Available / set Idle{r} / logout  Available / Idle{r} /
+//!  WrapUp (ends the wrap-up)                                         LoggedOut
+//!  Available                   offer                                 Reserved{ix}
+//!  Reserved{ix}                phone answered                        Engaged{ix}
+//!  Reserved{ix}                ring timeout                          Rona
+//!  Reserved{ix}                declined (desktop or 603)             Available
+//!  Reserved{ix}                device unavailable                    Idle{"device_unavailable"}
+//!  Reserved{ix}                abandoned / answered elsewhere /      Available
+//!                              ring-all round over / withdrawn
+//!  Available | Rona | Idle     answer that crossed a withdrawal      Engaged{ix}
+//!  Engaged{ix}                 call ended / transferred away         WrapUp{ix}, wrap-up timer
+//!  WrapUp{ix}                  finish wrap-up / wrap-up timer        Available
+//!  Reserved | Engaged          logout / set state                    refused (typed error)
 //! ```
 //!
 //! Choices where the issue is silent, with Webex Contact Center and FreeSWITCH
@@ -406,14 +413,22 @@ impl Agent {
                 });
             }
             (state, In::Offer { .. }) => {
-                return Err(AgentError::NotAvailable { state: state.name() });
+                return Err(AgentError::NotAvailable {
+                    state: state.name(),
+                });
             }
 
-            (S::Reserved { interaction }, In::Answer { interaction: answered })
-                if *interaction == answered =>
-            {
-                (S::Engaged { interaction: answered }, TransitionReason::Answered)
-            }
+            (
+                S::Reserved { interaction },
+                In::Answer {
+                    interaction: answered,
+                },
+            ) if *interaction == answered => (
+                S::Engaged {
+                    interaction: answered,
+                },
+                TransitionReason::Answered,
+            ),
             (
                 S::Available | S::Rona | S::Idle { .. },
                 In::AnswerAfterWithdrawal { interaction },

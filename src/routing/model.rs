@@ -312,7 +312,7 @@ pub enum Actor {
     System,
 }
 
-mod duration_secs {
+pub(crate) mod duration_secs {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
 

@@ -27,7 +27,7 @@
 //! - An answer from a phone whose offer was already withdrawn (the 200 OK crossed the
 //!   CANCEL) wins: the switch has bridged the call, so the ACD connects that agent too.
 
-use super::acd::{Acd, Timer};
+use super::acd::{Acd, MIN_TIMER, Timer};
 use super::agent::{Agent, AgentInput, TransitionReason, WrapUpContext};
 use super::error::RoutingError;
 use super::interaction::Interaction;
@@ -51,7 +51,7 @@ enum Match {
     Offered,
     /// No agent for this caller, and none for anyone behind it in the queue either.
     QueueBlocked,
-    /// No agent for this caller (it declined some), but maybe for those behind it.
+    /// No agent for this caller (some declined it), but maybe for those behind it.
     Skipped,
 }
 
@@ -74,8 +74,7 @@ impl Acd {
                 .iter()
                 .enumerate()
                 .filter_map(|(i, (_, line))| {
-                    line.front()
-                        .map(|w| (Reverse(w.priority), w.arrived_at, i))
+                    line.front().map(|w| (Reverse(w.priority), w.arrived_at, i))
                 })
                 .min();
             let Some((_, _, i)) = next else { break };
@@ -96,8 +95,7 @@ impl Acd {
     }
 
     fn try_offer(&mut self, now: Instant, queue_id: &QueueId, id: &InteractionId) -> Match {
-        let (Some(ix), Some(queue)) = (self.interactions.get(id), self.queues.get(queue_id))
-        else {
+        let (Some(ix), Some(queue)) = (self.interactions.get(id), self.queues.get(queue_id)) else {
             return Match::Skipped;
         };
         let candidates: Vec<&Agent> = self
@@ -276,7 +274,9 @@ impl Acd {
                 break;
             }
             match queue.config().overflow.clone() {
-                Some(OverflowTarget::Queue(next)) if hops < MAX_OVERFLOW_HOPS => {
+                Some(OverflowTarget::Queue(next))
+                    if hops < MAX_OVERFLOW_HOPS && self.queues.contains_key(&next) =>
+                {
                     ix.queue = next;
                     reason = InteractionReason::OverflowedIn;
                     hops += 1;
@@ -310,7 +310,10 @@ impl Acd {
         };
         queue.enqueue(waiting);
         match queue.config().max_wait {
-            Some(max_wait) => self.timers.set(Timer::MaxWait(id.clone()), now + max_wait),
+            Some(max_wait) => {
+                let at = now + max_wait.max(MIN_TIMER);
+                self.timers.set(Timer::MaxWait(id.clone()), at);
+            }
             None => {
                 self.timers.cancel(&Timer::MaxWait(id.clone()));
             }
@@ -372,9 +375,14 @@ impl Acd {
             return false;
         };
         let from = ix.queue.clone();
-        let target = self.queues.get(&from).and_then(|q| q.config().overflow.clone());
+        let target = self
+            .queues
+            .get(&from)
+            .and_then(|q| q.config().overflow.clone());
         match target {
-            Some(OverflowTarget::Queue(next)) if next != from && self.queues.contains_key(&next) => {
+            Some(OverflowTarget::Queue(next))
+                if next != from && self.queues.contains_key(&next) =>
+            {
                 let Some(mut ix) = self.take(id) else {
                     return false;
                 };
@@ -719,3 +727,7 @@ impl Acd {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "offer_tests.rs"]
+mod tests;

@@ -1,5 +1,10 @@
 //! What the ACD asks of the runtime: commands for the switch, events for agent desktops and
 //! records for the store. Outputs are data; the runtime acts on them.
+//!
+//! Wiring notes: `Queue` maps onto the switch's existing `QueueCommand`s. `Overflow` and
+//! `Reject` are new for the switch (transfer the answered caller to a number; play a refusal
+//! and hang up). Timestamps are `Instant`s; the runtime turns them into wall-clock time
+//! (`runtime::clock`) when it persists or publishes them.
 
 use super::agent::AgentTransition;
 use super::model::{AgentId, InteractionId, InteractionState, QueueId};
@@ -105,7 +110,8 @@ pub enum Event {
         queue: QueueId,
         /// Callers waiting (not ringing).
         waiting: usize,
-        /// The longest-waiting caller's wait, since reaching the ACD.
+        /// The longest-waiting caller's wait, since reaching the ACD (whole seconds in JSON).
+        #[serde(with = "crate::routing::model::duration_secs")]
         longest_wait: Duration,
         /// Available agents who serve the queue.
         available_agents: usize,
@@ -197,5 +203,50 @@ impl InteractionReason {
             InteractionReason::Rejected => "rejected",
             InteractionReason::WrappedUp => "wrapped_up",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routing::agent::TransitionReason;
+    use crate::routing::model::{Actor, AgentState};
+
+    #[test]
+    fn desktop_events_serialise_with_a_type_tag() {
+        let event = Event::AgentStateChanged(AgentTransition {
+            agent: "alice".into(),
+            from: AgentState::Available,
+            to: AgentState::Rona,
+            actor: Actor::System,
+            reason: TransitionReason::RingTimeout,
+            at: crate::runtime::clock::now(),
+        });
+        assert_eq!(
+            serde_json::to_value(&event).unwrap(),
+            serde_json::json!({
+                "type": "agent_state_changed",
+                "agent": "alice",
+                "from": {"state": "available"},
+                "to": {"state": "rona"},
+                "actor": {"type": "system"},
+                "reason": "ring_timeout",
+            })
+        );
+        let rona = Event::AgentRona {
+            agent: "alice".into(),
+            interaction: "ix-1".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&rona).unwrap(),
+            serde_json::json!({"type": "agent_rona", "agent": "alice", "interaction": "ix-1"})
+        );
+        let stats = Event::QueueStats {
+            queue: "sales".into(),
+            waiting: 2,
+            longest_wait: Duration::from_millis(61_500),
+            available_agents: 1,
+        };
+        assert_eq!(serde_json::to_value(&stats).unwrap()["longest_wait"], 61);
     }
 }
