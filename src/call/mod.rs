@@ -27,8 +27,7 @@ mod register;
 mod switch;
 
 pub use model::{
-    CadFromSip,
-    EndpointId, MediaCommand, MediaEvent, OfferFailure, Output, QueueCommand, QueueEvent,
-    SwitchEvent,
+    CadFromSip, EndpointId, MediaCommand, MediaEvent, OfferFailure, Output, QueueCommand,
+    QueueEvent, SwitchEvent,
 };
 pub use switch::{Switch, SwitchConfig};

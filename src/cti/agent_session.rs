@@ -82,7 +82,11 @@ pub(super) fn actor(principal: &Principal) -> Actor {
 
 /// 403 unless `principal` may act on `agent`: itself, its teams' agents as a supervisor,
 /// anyone as an admin. 404 when the agent does not exist (to those allowed to know).
-async fn may_act_on(state: &ApiState, principal: &Principal, agent: &AgentId) -> Result<(), ApiError> {
+async fn may_act_on(
+    state: &ApiState,
+    principal: &Principal,
+    agent: &AgentId,
+) -> Result<(), ApiError> {
     if principal.agent.as_ref() == Some(agent) || principal.role == Role::Admin {
         return Ok(());
     }
@@ -151,9 +155,14 @@ pub(super) async fn login(
         .ok_or_else(|| ApiError::field("extension", "is required (the agent has none)"))?;
     if extension.is_empty()
         || extension.len() > 64
-        || !extension.chars().all(|c| c.is_ascii_alphanumeric() || "._-+".contains(c))
+        || !extension
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-+".contains(c))
     {
-        return Err(ApiError::field("extension", "must be a SIP user (letters, digits, . _ - +)"));
+        return Err(ApiError::field(
+            "extension",
+            "must be a SIP user (letters, digits, . _ - +)",
+        ));
     }
     let command = Command::Login {
         agent: agent.clone(),

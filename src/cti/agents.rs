@@ -16,6 +16,7 @@ use super::error::ApiError;
 use super::json::ApiJson;
 use super::params::ApiPath;
 use super::validate;
+use crate::routing::Command;
 use crate::routing::model::{AgentId, Role, Skill, TeamId};
 use crate::store::Agent;
 
@@ -168,6 +169,11 @@ pub(super) async fn create(
         .as_deref()
         .ok_or_else(|| ApiError::field("password", "is required"))?;
     state.store.create_agent(&agent, password).await?;
+    if agent.enabled {
+        state
+            .reconfigure(Command::UpsertAgent(agent.config()))
+            .await?;
+    }
     Ok((StatusCode::CREATED, Json(agent)))
 }
 
@@ -190,6 +196,12 @@ pub(super) async fn update(
         .update_agent(&agent, body.password.as_deref())
         .await?
     {
+        let command = if agent.enabled {
+            Command::UpsertAgent(agent.config())
+        } else {
+            Command::RemoveAgent(agent.id.clone())
+        };
+        state.reconfigure(command).await?;
         Ok(Json(agent))
     } else {
         Err(ApiError::NotFound)
@@ -213,6 +225,8 @@ pub(super) async fn remove(
             Some("id"),
         ));
     }
+    // The ACD first: it refuses to forget an agent whose phone rings or who is on a call.
+    state.reconfigure(Command::RemoveAgent(id.clone())).await?;
     if state.store.delete_agent(&id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -274,6 +274,18 @@ pub(super) async fn wrap_up(
             ));
         }
     }
+    // The agent leaves wrap-up now rather than when its timer runs out. If the timer already
+    // made it Available (or a supervisor moved it), there is nothing left to finish.
+    if let (Some(agent), Some(core)) = (&ix.agent, &state.core) {
+        let finish = crate::routing::Command::FinishWrapUp {
+            agent: agent.clone(),
+            disposition: body.code.clone(),
+            actor: super::agent_session::actor(&principal),
+        };
+        if let Ok(Err(refusal)) = core.acd(finish).await {
+            tracing::debug!(%agent, %refusal, "wrap-up finished outside the ACD's wrap-up");
+        }
+    }
     let ix = state.store.get_interaction(&ix.id).await?;
     ix.map(Json).ok_or(ApiError::NotFound)
 }

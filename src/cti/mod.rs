@@ -105,6 +105,21 @@ impl ApiState {
     pub fn core(&self) -> Result<&CoreHandle, ApiError> {
         self.core.as_ref().ok_or(ApiError::CoreUnavailable)
     }
+
+    /// Applies a configuration change to the live ACD; a refusal (a queue that still holds
+    /// callers, an agent on a call) is a 409. Without a core there is nothing to change.
+    pub(crate) async fn reconfigure(
+        &self,
+        command: crate::routing::Command,
+    ) -> Result<(), ApiError> {
+        let Some(core) = &self.core else {
+            return Ok(());
+        };
+        match core.acd(command).await? {
+            Ok(()) => Ok(()),
+            Err(refusal) => Err(ApiError::conflict(refusal.to_string(), None)),
+        }
+    }
 }
 
 /// The CTI API:

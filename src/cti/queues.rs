@@ -20,6 +20,7 @@ use super::error::ApiError;
 use super::json::ApiJson;
 use super::params::ApiPath;
 use super::validate;
+use crate::routing::Command;
 use crate::routing::model::{OverflowTarget, QueueConfig, QueueId, Role, Skill, Strategy, TeamId};
 
 /// Longest ring timeout, maximum wait or wrap-up: one day.
@@ -231,6 +232,9 @@ pub(super) async fn create(
     principal.require(Role::Admin)?;
     let queue = body.validate(&state).await?;
     state.store.create_queue(&queue).await?;
+    state
+        .reconfigure(Command::UpsertQueue(queue.clone()))
+        .await?;
     Ok((StatusCode::CREATED, Json(queue.into())))
 }
 
@@ -249,6 +253,9 @@ pub(super) async fn update(
     validate::same_id(&id, &body.id)?;
     let queue = body.validate(&state).await?;
     if state.store.update_queue(&queue).await? {
+        state
+            .reconfigure(Command::UpsertQueue(queue.clone()))
+            .await?;
         Ok(Json(queue.into()))
     } else {
         Err(ApiError::NotFound)
@@ -265,6 +272,10 @@ pub(super) async fn remove(
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     principal.require(Role::Admin)?;
+    // The ACD first: it refuses to drop a queue that still holds callers.
+    state
+        .reconfigure(Command::RemoveQueue(QueueId(id.clone())))
+        .await?;
     if state.store.delete_queue(&QueueId(id)).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -91,6 +91,13 @@ pub(super) async fn update(
     let settings: OrgSettings = decode(&bytes)?;
     check(&settings)?;
     state.store.put_settings(&settings).await?;
+    if let Some(core) = &state.core {
+        core.set_offered_cad_keys(settings.offered_cad_keys.clone());
+    }
+    let routing = crate::runtime::routing_settings(&settings);
+    state
+        .reconfigure(crate::routing::Command::SetOrgSettings(routing))
+        .await?;
     Ok(Json(settings))
 }
 

@@ -89,9 +89,7 @@ impl CoreHandle {
         make: impl FnOnce(oneshot::Sender<T>) -> CoreRequest,
     ) -> Result<T, CoreUnavailable> {
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .try_send(make(reply))
-            .map_err(|_| CoreUnavailable)?;
+        self.tx.try_send(make(reply)).map_err(|_| CoreUnavailable)?;
         answer.await.map_err(|_| CoreUnavailable)
     }
 
@@ -145,6 +143,8 @@ pub enum Effect {
     Switch(QueueCommand),
     /// Something to persist, in order.
     Store(ContactCenterJob),
+    /// The numbers that reach queues changed: dialled number → queue id.
+    QueueNumbers(HashMap<String, String>),
 }
 
 /// Writes for the store writer.
@@ -266,7 +266,19 @@ impl ContactCenter {
     pub fn on_request(&mut self, now: Instant, request: CoreRequest) {
         match request {
             CoreRequest::Acd { command, reply } => {
+                let queues_changed =
+                    matches!(command, Command::UpsertQueue(_) | Command::RemoveQueue(_));
                 let result = self.acd.handle_command(now, command);
+                if queues_changed && result.is_ok() {
+                    let numbers = self
+                        .acd
+                        .snapshot(now)
+                        .queues
+                        .into_iter()
+                        .map(|q| (q.config.number, q.config.id.0))
+                        .collect();
+                    self.effects.push(Effect::QueueNumbers(numbers));
+                }
                 let _ = reply.send(result);
             }
             CoreRequest::AgentState { agent, reply } => {

@@ -14,21 +14,21 @@ use crate::call::{
     MediaCommand, MediaEvent, Output, QueueEvent, Switch, SwitchConfig, SwitchEvent,
 };
 use crate::config::Profile;
+use crate::cti::events::EventBus;
 use crate::media::player::Announcement;
+use crate::routing::{Acd, Command};
 use crate::sip::digest::StoredSecret;
 use crate::sip::registrar::{BindingChange, PersistedBinding, RegistrarConfig, Transport};
 use crate::sip::transaction::Timing;
-use crate::cti::events::EventBus;
-use crate::routing::{Acd, Command};
 use crate::store::{Cdr, Store, StoredBinding, UnixMillis};
 use anyhow::Context;
+use contact_center::{ContactCenter, ContactCenterJob, CoreHandle, CoreRequest, Effect};
 use media::MediaEngine;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-use contact_center::{ContactCenter, ContactCenterJob, CoreHandle, CoreRequest, Effect};
 use transport::{Inbound, TransportKind, Transports};
 
 /// Command-line overrides of profile keys.
@@ -65,7 +65,10 @@ enum StoreJob {
     /// Interactions, CAD and agent states from the contact center.
     ContactCenter(ContactCenterJob),
     Binding(BindingChange),
-    Cdr { token: u64, cdr: Box<Cdr> },
+    Cdr {
+        token: u64,
+        cdr: Box<Cdr>,
+    },
 }
 
 /// Runs the switch until SIGINT or SIGTERM.
@@ -283,7 +286,11 @@ async fn load_contact_center(
     for agent in agents.iter().filter(|a| a.enabled) {
         acd.handle_command(now, Command::UpsertAgent(agent.config()))?;
     }
-    tracing::info!(queues = numbers.len(), agents = agents.len(), "contact center loaded");
+    tracing::info!(
+        queues = numbers.len(),
+        agents = agents.len(),
+        "contact center loaded"
+    );
     switch.set_queue_numbers(numbers);
     // Configuration commands produce no work for anyone yet.
     while acd.poll_output().is_some() {}
@@ -291,7 +298,9 @@ async fn load_contact_center(
 }
 
 /// The routing core's view of the org settings.
-pub fn routing_settings(settings: &crate::store::OrgSettings) -> crate::routing::model::OrgSettings {
+pub fn routing_settings(
+    settings: &crate::store::OrgSettings,
+) -> crate::routing::model::OrgSettings {
     crate::routing::model::OrgSettings {
         default_wrap_up_max: Duration::from_secs(u64::from(settings.wrap_up_max_seconds)),
         default_ring_timeout: Duration::from_secs(u64::from(settings.rona_timeout_seconds)),
@@ -426,8 +435,14 @@ impl CoreLoop {
                         quiet = false;
                         self.switch.handle_queue_command(now, command);
                     }
+                    Effect::QueueNumbers(numbers) => self.switch.set_queue_numbers(numbers),
                     Effect::Store(job) => {
-                        if self.store_tx.send(StoreJob::ContactCenter(job)).await.is_err() {
+                        if self
+                            .store_tx
+                            .send(StoreJob::ContactCenter(job))
+                            .await
+                            .is_err()
+                        {
                             tracing::error!("store writer gone: contact-center record lost");
                         }
                     }

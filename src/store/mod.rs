@@ -46,8 +46,8 @@ pub use dispositions::DispositionCode;
 pub use extensions::Extension;
 pub use idle_reasons::IdleReason;
 pub use interactions::{
-    InteractionProgress,
-    Direction, Interaction, InteractionFilter, Participant, Scope, WrapUpOutcome,
+    Direction, Interaction, InteractionFilter, InteractionProgress, Participant, Scope,
+    WrapUpOutcome,
 };
 pub use registrations::StoredBinding;
 pub use settings::OrgSettings;

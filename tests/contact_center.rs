@@ -1,0 +1,622 @@
+//! The contact center end to end: a real switch, SIPp as the customer and as the agents'
+//! phones, and a desktop made of plain HTTP requests and a WebSocket (tungstenite), so
+//! nothing here shares code with the switch.
+//!
+//! ```text
+//!  customer (SIPp)      switch               agent phone (SIPp)     desktop (WS + REST)
+//!    INVITE 7000 ───────▶ 200, music                                 login, Available
+//!                        ACD picks alice ──── INVITE ──────▶ 180    ◀── interaction.offered
+//!                                         ◀── 200 ───────────        ◀── interaction.connected
+//!    RTP ══════════════════════════════════▶ (counted)
+//!                        ◀──────────────────────────────────────── POST .../end
+//!    ◀── BYE             BYE ────────────────▶                      ◀── wrapup_required
+//!                                                                    POST .../wrapup {code}
+//! ```
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn call(
+    sw: &SwitchProcess,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let body = body.map(|b| b.to_string());
+    let (status, text) = http_request(sw.http, method, path, Some(token), body.as_deref()).unwrap();
+    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+    (status, json)
+}
+
+fn ok(sw: &SwitchProcess, method: &str, path: &str, token: &str, body: Value) -> Value {
+    let (status, json) = call(sw, method, path, token, Some(body));
+    assert!(
+        (200..300).contains(&status),
+        "{method} {path}: {status} {json}"
+    );
+    json
+}
+
+/// Admin set-up: a team, a queue on 7000, agents with extensions, a disposition code.
+fn provision(sw: &SwitchProcess, ring_timeout_secs: u64, agents: &[(&str, &str)]) {
+    let admin = sw.cti_token().to_owned();
+    ok(
+        sw,
+        "POST",
+        "/api/v1/teams",
+        &admin,
+        json!({"id": "blue", "name": "Blue"}),
+    );
+    ok(
+        sw,
+        "POST",
+        "/api/v1/queues",
+        &admin,
+        json!({"id": "sales", "name": "Sales", "number": "7000",
+               "ring_timeout_secs": ring_timeout_secs, "wrap_up_max_secs": 300}),
+    );
+    for (id, extension) in agents {
+        ok(
+            sw,
+            "POST",
+            "/api/v1/agents",
+            &admin,
+            json!({"id": id, "name": id, "password": format!("{id}-password"),
+                   "extension": extension, "team": "blue", "role": "agent"}),
+        );
+    }
+    ok(
+        sw,
+        "POST",
+        "/api/v1/dispositions",
+        &admin,
+        json!({"id": "sold", "name": "Sold"}),
+    );
+    ok(
+        sw,
+        "PUT",
+        "/api/v1/settings",
+        &admin,
+        json!({"offered_cad_keys": ["account", "card"]}),
+    );
+}
+
+/// An agent's desktop: a session token and a WebSocket of events read by a thread.
+struct Desktop {
+    agent: String,
+    token: String,
+    events: mpsc::Receiver<Value>,
+    seen: Vec<Value>,
+}
+
+impl Desktop {
+    fn open(sw: &SwitchProcess, agent: &str) -> Desktop {
+        let (status, text) = http_request(
+            sw.http,
+            "POST",
+            "/api/v1/sessions",
+            None,
+            Some(&json!({"agent_id": agent, "password": format!("{agent}-password")}).to_string()),
+        )
+        .unwrap();
+        assert_eq!(status, 201, "{agent} login: {text}");
+        let token = serde_json::from_str::<Value>(&text).unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let events = follow(sw.http, &token, None);
+        Desktop {
+            agent: agent.to_owned(),
+            token,
+            events,
+            seen: Vec::new(),
+        }
+    }
+
+    fn post(&self, sw: &SwitchProcess, path: &str, body: Value) -> (u16, Value) {
+        call(sw, "POST", path, &self.token, Some(body))
+    }
+
+    fn go_available(&self, sw: &SwitchProcess) {
+        let (status, json) = self.post(
+            sw,
+            &format!("/api/v1/agents/{}/login", self.agent),
+            json!({}),
+        );
+        assert_eq!(status, 200, "{json}");
+        let (status, json) = call(
+            sw,
+            "PUT",
+            &format!("/api/v1/agents/{}/state", self.agent),
+            &self.token,
+            Some(json!({"state": "available"})),
+        );
+        assert_eq!(
+            (status, json["state"]["state"].as_str()),
+            (200, Some("available")),
+            "{json}"
+        );
+    }
+
+    /// Waits (bounded) for an event of `kind` matching `when`; every event read is kept.
+    fn expect(&mut self, kind: &str, when: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + WAIT;
+        if let Some(e) = self.seen.iter().find(|e| e["type"] == kind && when(e)) {
+            return e.clone();
+        }
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            let Ok(event) = self.events.recv_timeout(left) else {
+                break;
+            };
+            self.seen.push(event.clone());
+            if event["type"] == kind && when(&event) {
+                return event;
+            }
+        }
+        panic!("{}: no {kind} event; saw {:#?}", self.agent, self.seen);
+    }
+
+    fn state(&self, sw: &SwitchProcess) -> String {
+        let (status, json) = call(
+            sw,
+            "GET",
+            &format!("/api/v1/agents/{}/state", self.agent),
+            &self.token,
+            None,
+        );
+        assert_eq!(status, 200, "{json}");
+        json["state"]["state"].as_str().unwrap().to_owned()
+    }
+}
+
+/// Reads the event WebSocket in a thread; the receiver ends when the socket closes.
+fn follow(http: SocketAddr, token: &str, since: Option<u64>) -> mpsc::Receiver<Value> {
+    let mut url = format!("ws://{http}/api/v1/events?token={token}");
+    if let Some(since) = since {
+        url.push_str(&format!("&since={since}"));
+    }
+    let stream = TcpStream::connect(http).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let (mut socket, response) = tungstenite::client::client(url, stream).unwrap();
+    assert_eq!(response.status().as_u16(), 101);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        while let Ok(message) = socket.read() {
+            if let tungstenite::Message::Text(text) = message {
+                let Ok(event) = serde_json::from_str::<Value>(&text) else {
+                    continue;
+                };
+                if tx.send(event).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    rx
+}
+
+fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting until {what}");
+}
+
+#[test]
+fn a_queued_call_is_offered_answered_ended_wrapped_up_and_found_in_history() {
+    let sw = SwitchProcess::start(SwitchOptions::default());
+    provision(&sw, 10, &[("alice", "1011")]);
+    let phone = free_udp_port();
+    register(&sw, "1011", phone);
+    let agent_media = port_block(4);
+    let agent_phone = Sipp::new("uas_answer", phone)
+        .media(agent_media)
+        .spawn(None);
+    let mut alice = Desktop::open(&sw, "alice");
+    alice.go_available(&sw);
+
+    let capture = Capture::start(&[agent_media]);
+    let customer = Sipp::new("uac_queue_call", free_udp_port())
+        .arg("-s")
+        .arg("7000")
+        .auth("1001")
+        .spawn(Some(sw.sip));
+    let offered = alice.expect("interaction.offered", |_| true);
+    let ix = offered["data"]["interaction"].as_str().unwrap().to_owned();
+    assert_eq!(offered["data"]["ani"], "1001");
+    assert_eq!(offered["data"]["dnis"], "7000");
+    assert_eq!(offered["data"]["queue"], "sales");
+    // The admin chose account and card for the pop-up; the card is secure and never shown.
+    assert_eq!(offered["data"]["cad"], json!({"account": "ACME-42"}));
+    alice.expect("interaction.connected", |e| {
+        e["data"]["interaction"] == ix.as_str()
+    });
+    assert_eq!(alice.state(&sw), "engaged");
+
+    // Customer audio reaches the agent's phone through the bridge.
+    std::thread::sleep(Duration::from_secs(2));
+    let (status, json) = alice.post(&sw, &format!("/api/v1/interactions/{ix}/end"), json!({}));
+    assert_eq!(status, 200, "{json}");
+    customer.expect_success();
+    agent_phone.expect_success();
+    let received = capture.stop()[&agent_media];
+    assert!(
+        received > 20,
+        "agent's phone got {received} RTP packets from the customer"
+    );
+
+    alice.expect("interaction.ended", |e| {
+        e["data"]["interaction"] == ix.as_str()
+    });
+    alice.expect("interaction.wrapup_required", |e| {
+        e["data"]["interaction"] == ix.as_str()
+    });
+    assert_eq!(alice.state(&sw), "wrap_up");
+    let (status, json) = alice.post(
+        &sw,
+        &format!("/api/v1/interactions/{ix}/wrapup"),
+        json!({"code": "sold", "notes": "upgraded to premium"}),
+    );
+    assert_eq!(status, 200, "{json}");
+    alice.expect("agent.state_changed", |e| {
+        e["data"]["to"]["state"] == "available"
+    });
+    assert_eq!(alice.state(&sw), "available");
+
+    let (status, page) = call(
+        &sw,
+        "GET",
+        "/api/v1/interactions?number=1001",
+        &alice.token,
+        None,
+    );
+    assert_eq!(status, 200, "{page}");
+    let found = &page["items"][0];
+    assert_eq!(found["id"], ix.as_str(), "{page}");
+    assert_eq!(found["disposition"], "sold");
+    assert_eq!(found["notes"], "upgraded to premium");
+    assert_eq!(found["agent"], "alice");
+    assert_eq!(found["state"], "wrapped_up");
+    assert!(found["connected_ms"].as_i64().is_some() && found["ended_ms"].as_i64().is_some());
+    assert_eq!(found["abandoned"], false);
+}
+
+#[test]
+fn an_unanswered_offer_puts_the_agent_in_rona_and_the_next_agent_gets_the_call() {
+    let sw = SwitchProcess::start(SwitchOptions::default());
+    provision(&sw, 2, &[("alice", "1011"), ("bob", "1012")]);
+    let (alice_port, bob_port) = (free_udp_port(), free_udp_port());
+    register(&sw, "1011", alice_port);
+    register(&sw, "1012", bob_port);
+    let alice_phone = Sipp::new("uas_ring_until_cancel", alice_port).spawn(None);
+    let bob_phone = Sipp::new("uas_answer", bob_port).spawn(None);
+    let mut alice = Desktop::open(&sw, "alice");
+    let mut bob = Desktop::open(&sw, "bob");
+    // Alice has been idle longest, so she is offered first (longest-idle strategy).
+    alice.go_available(&sw);
+    std::thread::sleep(Duration::from_millis(300));
+    bob.go_available(&sw);
+
+    let customer = Sipp::new("uac_queue_hangup", free_udp_port())
+        .arg("-s")
+        .arg("7000")
+        .arg("-d")
+        .arg("8000")
+        .auth("1001")
+        .spawn(Some(sw.sip));
+    let first = alice.expect("interaction.offered", |_| true);
+    let ix = first["data"]["interaction"].as_str().unwrap().to_owned();
+    alice.expect("agent.rona", |e| e["data"]["interaction"] == ix.as_str());
+    alice_phone.expect_success(); // its INVITE was CANCELled
+    assert_eq!(alice.state(&sw), "rona");
+    bob.expect("interaction.offered", |e| {
+        e["data"]["interaction"] == ix.as_str()
+    });
+    bob.expect("interaction.connected", |e| {
+        e["data"]["interaction"] == ix.as_str()
+    });
+    customer.expect_success();
+    bob_phone.expect_success();
+    bob.expect("interaction.wrapup_required", |e| {
+        e["data"]["interaction"] == ix.as_str()
+    });
+    // RONA is distinct in the persisted state log.
+    let (_, log) = call(
+        &sw,
+        "GET",
+        "/api/v1/agents/alice/states",
+        &alice.token,
+        None,
+    );
+    assert!(
+        log.as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["to"]["state"] == "rona"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_caller_who_hangs_up_while_queued_or_ringing_leaves_no_agent_reserved() {
+    let sw = SwitchProcess::start(SwitchOptions::default());
+    provision(&sw, 30, &[("alice", "1011")]);
+    let alice_port = free_udp_port();
+    register(&sw, "1011", alice_port);
+    let mut alice = Desktop::open(&sw, "alice");
+    let admin = sw.cti_token().to_owned();
+
+    // Queued: nobody is Available; the caller gives up after 1.5 s of music.
+    Sipp::new("uac_queue_hangup", free_udp_port())
+        .arg("-s")
+        .arg("7000")
+        .arg("-d")
+        .arg("1500")
+        .auth("1001")
+        .run(sw.sip);
+    wait_until(
+        "the queued caller's interaction is ended as abandoned",
+        || {
+            let (_, page) = call(&sw, "GET", "/api/v1/interactions?number=1001", &admin, None);
+            page["items"][0]["abandoned"] == true && page["items"][0]["state"] == "ended"
+        },
+    );
+
+    // Ringing: alice's phone rings; the caller hangs up before she answers.
+    let alice_phone = Sipp::new("uas_ring_until_cancel", alice_port).spawn(None);
+    alice.go_available(&sw);
+    let customer = Sipp::new("uac_queue_hangup", free_udp_port())
+        .arg("-s")
+        .arg("7000")
+        .arg("-d")
+        .arg("3000")
+        .auth("1002")
+        .spawn(Some(sw.sip));
+    let offered = alice.expect("interaction.offered", |_| true);
+    let ix = offered["data"]["interaction"].as_str().unwrap().to_owned();
+    assert_eq!(alice.state(&sw), "reserved");
+    customer.expect_success();
+    alice_phone.expect_success(); // the offer was withdrawn with CANCEL
+    alice.expect("interaction.ended", |e| {
+        e["data"]["interaction"] == ix.as_str() && e["data"]["abandoned"] == true
+    });
+    wait_until("alice is Available again, not Reserved or RONA", || {
+        alice.state(&sw) == "available"
+    });
+    let (_, got) = call(
+        &sw,
+        "GET",
+        &format!("/api/v1/interactions/{ix}"),
+        &admin,
+        None,
+    );
+    assert_eq!(
+        (got["state"].as_str(), got["abandoned"].as_bool()),
+        (Some("ended"), Some(true))
+    );
+}
+
+#[test]
+fn agents_are_scoped_to_their_own_interactions_and_cad_is_masked_and_versioned() {
+    let sw = SwitchProcess::start(SwitchOptions::default());
+    provision(&sw, 10, &[("alice", "1011"), ("bob", "1012")]);
+    let phone = free_udp_port();
+    register(&sw, "1011", phone);
+    let agent_phone = Sipp::new("uas_answer", phone).spawn(None);
+    let mut alice = Desktop::open(&sw, "alice");
+    let bob = Desktop::open(&sw, "bob");
+    alice.go_available(&sw);
+    let customer = Sipp::new("uac_queue_call", free_udp_port())
+        .arg("-s")
+        .arg("7000")
+        .auth("1001")
+        .spawn(Some(sw.sip));
+    let connected = alice.expect("interaction.connected", |_| true);
+    let ix = connected["data"]["interaction"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_until("the connected interaction is stored", || {
+        call(
+            &sw,
+            "GET",
+            &format!("/api/v1/interactions/{ix}"),
+            &alice.token,
+            None,
+        )
+        .0 == 200
+    });
+
+    // Bob may neither read nor act on Alice's interaction; he sees none of her events.
+    for (method, path) in [
+        ("GET", format!("/api/v1/interactions/{ix}")),
+        ("GET", format!("/api/v1/interactions/{ix}/cad")),
+    ] {
+        assert_eq!(call(&sw, method, &path, &bob.token, None).0, 403, "{path}");
+    }
+    let (status, _) = bob.post(&sw, &format!("/api/v1/interactions/{ix}/end"), json!({}));
+    assert_eq!(status, 409, "bob cannot end alice's call");
+
+    // The secure card number is masked for the agent; the admin (allowed by default) sees it.
+    let (_, cad) = call(
+        &sw,
+        "GET",
+        &format!("/api/v1/interactions/{ix}/cad"),
+        &alice.token,
+        None,
+    );
+    let card = cad
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["key"] == "card")
+        .unwrap()
+        .clone();
+    assert_ne!(card["value"], "4111111111111111", "{cad}");
+    let admin = sw.cti_token().to_owned();
+    let (_, cad_admin) = call(
+        &sw,
+        "GET",
+        &format!("/api/v1/interactions/{ix}/cad"),
+        &admin,
+        None,
+    );
+    assert!(cad_admin.to_string().contains("4111111111111111"));
+    assert!(
+        !alice
+            .seen
+            .iter()
+            .any(|e| e.to_string().contains("4111111111111111"))
+    );
+
+    // Two saves of the same version: the first wins, the second is told (409, current value).
+    let account = cad
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["key"] == "account")
+        .unwrap()
+        .clone();
+    let version = account["version"].clone();
+    let patch = |value: &str| {
+        call(
+            &sw,
+            "PATCH",
+            &format!("/api/v1/interactions/{ix}/cad"),
+            &alice.token,
+            Some(json!({"key": "account", "value": value, "version": version})),
+        )
+    };
+    assert_eq!(patch("ACME-43").0, 200);
+    let (status, stale) = patch("ACME-44");
+    assert_eq!(status, 409, "{stale}");
+    assert!(stale.to_string().contains("ACME-43"), "{stale}");
+    let (status, long) = patch(&"x".repeat(257));
+    assert_eq!(status, 422);
+    assert_eq!(long["error"]["field"], "value");
+
+    alice.post(&sw, &format!("/api/v1/interactions/{ix}/end"), json!({}));
+    customer.expect_success();
+    agent_phone.expect_success();
+}
+
+#[test]
+fn a_desktop_that_reconnects_with_since_gets_exactly_the_events_it_missed() {
+    let sw = SwitchProcess::start(SwitchOptions::default());
+    provision(&sw, 10, &[("alice", "1011")]);
+    let admin = sw.cti_token().to_owned();
+    ok(
+        &sw,
+        "POST",
+        "/api/v1/idle-reasons",
+        &admin,
+        json!({"id": "lunch", "name": "Lunch"}),
+    );
+    let mut alice = Desktop::open(&sw, "alice");
+    alice.go_available(&sw);
+    let last = alice.expect("agent.state_changed", |e| {
+        e["data"]["to"]["state"] == "available"
+    });
+    let since = last["seq"].as_u64().unwrap();
+    drop(alice.events); // the desktop goes away
+    let set = |state: Value| {
+        let (status, json) = call(
+            &sw,
+            "PUT",
+            "/api/v1/agents/alice/state",
+            &alice.token,
+            Some(state),
+        );
+        assert_eq!(status, 200, "{json}");
+    };
+    set(json!({"state": "idle", "reason": "lunch"}));
+    set(json!({"state": "available"}));
+    set(json!({"state": "idle", "reason": "lunch"}));
+
+    let events = follow(sw.http, &alice.token, Some(since));
+    let mut missed = Vec::new();
+    let mut last_seq = since;
+    while missed.len() < 3 {
+        let event = events
+            .recv_timeout(WAIT)
+            .expect("three missed state changes");
+        let seq = event["seq"].as_u64().unwrap();
+        assert!(seq > last_seq, "in order, no repeats: {event}");
+        last_seq = seq;
+        // Queue statistics go to every desktop too; this test follows the agent's state.
+        if event["type"] == "agent.state_changed" {
+            missed.push((
+                event["type"].as_str().unwrap().to_owned(),
+                event["data"]["to"]["state"].clone(),
+            ));
+        }
+    }
+    assert_eq!(
+        missed,
+        vec![
+            ("agent.state_changed".to_owned(), json!("idle")),
+            ("agent.state_changed".to_owned(), json!("available")),
+            ("agent.state_changed".to_owned(), json!("idle")),
+        ]
+    );
+    // Nothing more for the agent: whatever comes next is not a replayed state change.
+    while let Ok(event) = events.recv_timeout(Duration::from_millis(500)) {
+        assert_ne!(event["type"], "agent.state_changed", "{event}");
+    }
+}
+
+#[test]
+fn agents_queues_codes_and_finished_interactions_survive_a_restart() {
+    let dir = std::env::temp_dir().join(format!("switchboard-cc-restart-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let opts = SwitchOptions {
+        dir: Some(dir.clone()),
+        ..SwitchOptions::default()
+    };
+    let sw = SwitchProcess::start(opts.clone());
+    provision(&sw, 10, &[("alice", "1011")]);
+    Sipp::new("uac_queue_hangup", free_udp_port())
+        .arg("-s")
+        .arg("7000")
+        .arg("-d")
+        .arg("500")
+        .auth("1001")
+        .run(sw.sip);
+    let admin = sw.cti_token().to_owned();
+    wait_until("the abandoned interaction is stored", || {
+        let (_, page) = call(&sw, "GET", "/api/v1/interactions", &admin, None);
+        page["items"][0]["state"] == "ended"
+    });
+    assert!(sw.stop().success());
+
+    let sw = SwitchProcess::start(opts);
+    let admin = sw.cti_token().to_owned();
+    let (_, agents) = call(&sw, "GET", "/api/v1/agents", &admin, None);
+    assert!(agents.to_string().contains("\"alice\""), "{agents}");
+    let (_, queues) = call(&sw, "GET", "/api/v1/queues/sales", &admin, None);
+    assert_eq!(queues["number"], "7000");
+    let (_, codes) = call(&sw, "GET", "/api/v1/dispositions", &admin, None);
+    assert!(codes.to_string().contains("\"sold\""), "{codes}");
+    let (_, page) = call(&sw, "GET", "/api/v1/interactions", &admin, None);
+    assert_eq!(page["items"][0]["abandoned"], true, "{page}");
+    // And the restarted ACD routes again: alice can log in and go Available.
+    let alice = Desktop::open(&sw, "alice");
+    alice.go_available(&sw);
+    let _ = std::fs::remove_dir_all(&dir);
+}
