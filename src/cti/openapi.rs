@@ -7,8 +7,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    ApiState, agent_states, agents, cad, cdrs, dispositions, idle_reasons, interactions, queues,
-    sessions, settings, skills, teams, tokens,
+    ApiState, agent_session, agent_states, agents, cad, cdrs, dispositions, event_stream,
+    idle_reasons, interaction_control, interactions, queues, sessions, settings, skills, teams,
+    tokens,
 };
 use crate::store::{
     Agent, AgentStateChange, ApiToken, CadVariable, Direction, DispositionCode, IdleReason,
@@ -35,6 +36,9 @@ use crate::store::{
         settings::read, settings::update,
         interactions::search, interactions::read, interactions::notes, interactions::wrap_up,
         cad::list, cad::change,
+        agent_session::login, agent_session::logout, agent_session::set, agent_session::read,
+        interaction_control::accept, interaction_control::decline, interaction_control::end,
+        interaction_control::position, event_stream::stream,
     ),
     components(schemas(
         sessions::LoginRequest, sessions::SessionResponse, tokens::MintRequest,
@@ -42,13 +46,17 @@ use crate::store::{
         interactions::NotesBody, interactions::WrapUpBody, cad::CadPatch, Agent, ApiToken,
         AgentStateChange,
         TokenKind, CadVariable, Direction, DispositionCode, IdleReason, Interaction,
-        OrgSettings, Participant, SkillDef, Team,
+        OrgSettings, Participant, SkillDef, Team, agent_session::LoginBody,
+        agent_session::StateBody, agent_session::LiveState, interaction_control::Done,
+        interaction_control::Position,
     )),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Sessions and API tokens"),
         (name = "admin", description = "Directory and configuration"),
-        (name = "interactions", description = "History, notes, wrap-up and CAD"),
+        (name = "interactions", description = "Live control, history, notes, wrap-up and CAD"),
+        (name = "agent", description = "An agent's live session: login, state"),
+        (name = "events", description = "WebSocket / Server-Sent Events stream with resume"),
         (name = "cdrs", description = "Call detail records"),
         (name = "health", description = "Liveness"),
     )
@@ -106,6 +114,14 @@ mod tests {
             "/api/v1/interactions/{id}/wrapup",
             "/api/v1/cdrs",
             "/api/v1/health",
+            "/api/v1/agents/{id}/login",
+            "/api/v1/agents/{id}/logout",
+            "/api/v1/agents/{id}/state",
+            "/api/v1/interactions/{id}/accept",
+            "/api/v1/interactions/{id}/decline",
+            "/api/v1/interactions/{id}/end",
+            "/api/v1/interactions/{id}/position",
+            "/api/v1/events",
         ] {
             assert!(paths.contains_key(path), "{path} missing");
         }

@@ -1,0 +1,334 @@
+//! The CTI API under load, against the real switch process over loopback:
+//!
+//! 1. request latency: `--rps` requests per second for `--secs` seconds over 32 keep-alive
+//!    connections, half reading an agent's live state (`GET /api/v1/agents/{id}/state`), half
+//!    changing it (`PUT .../state`, Available ⇄ Idle, which goes through the ACD, the state
+//!    log and the event bus); p50, p99 and max per kind. Requests are sent on a fixed
+//!    schedule (open loop) and latency counts from the scheduled time, so a stall shows up
+//!    as latency instead of silently lowering the rate.
+//! 2. event fan-out: `--desktops` WebSocket desktops follow the event stream; one state change
+//!    is made and the time until the last desktop has received it is measured, 10 times.
+//!
+//! `cargo bench --bench cti_load` runs the issue's targets (2,000 requests per second, 1,000
+//! desktops); under `cargo test` it runs a small smoke version that asserts every request
+//! succeeded and every desktop got every event.
+
+#[allow(dead_code)]
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::*;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+struct Plan {
+    rps: u32,
+    secs: u32,
+    desktops: usize,
+    smoke: bool,
+}
+
+impl Plan {
+    fn from_args() -> Plan {
+        let args: Vec<String> = std::env::args().collect();
+        let value = |flag: &str, default: u32| {
+            args.iter()
+                .position(|a| a == flag)
+                .and_then(|i| args.get(i + 1))
+                .map_or(default, |v| {
+                    v.parse().unwrap_or_else(|_| panic!("{flag} {v}"))
+                })
+        };
+        if args.iter().any(|a| a == "--bench") {
+            Plan {
+                rps: value("--rps", 2000),
+                secs: value("--secs", 10),
+                desktops: value("--desktops", 1000) as usize,
+                smoke: false,
+            }
+        } else {
+            Plan {
+                rps: 100,
+                secs: 2,
+                desktops: 20,
+                smoke: true,
+            }
+        }
+    }
+}
+
+/// One keep-alive HTTP/1.1 connection.
+struct Client {
+    reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
+    writer: tokio::net::tcp::OwnedWriteHalf,
+    host: SocketAddr,
+}
+
+impl Client {
+    async fn connect(host: SocketAddr) -> Client {
+        let stream = TcpStream::connect(host).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        let (read, writer) = stream.into_split();
+        Client {
+            reader: BufReader::new(read),
+            writer,
+            host,
+        }
+    }
+
+    async fn send(&mut self, method: &str, path: &str, token: &str, body: Option<&str>) -> u16 {
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n",
+            self.host
+        );
+        if let Some(body) = body {
+            request.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ));
+        } else {
+            request.push_str("\r\n");
+        }
+        self.writer.write_all(request.as_bytes()).await.unwrap();
+        let mut line = String::new();
+        self.reader.read_line(&mut line).await.unwrap();
+        let status = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let mut length = 0;
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line).await.unwrap();
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0u8; length];
+        self.reader.read_exact(&mut body).await.unwrap();
+        status
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn admin_post(sw: &SwitchProcess, path: &str, body: Value) -> Value {
+    let (status, text) = http_request(
+        sw.http,
+        "POST",
+        path,
+        Some(sw.cti_token()),
+        Some(&body.to_string()),
+    )
+    .unwrap();
+    assert!((200..300).contains(&status), "{path}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// Agents logged in with an admin-minted API token (the login rate limit is for people).
+fn provision(sw: &SwitchProcess, agents: usize) -> String {
+    admin_post(sw, "/api/v1/teams", json!({"id": "load", "name": "Load"}));
+    admin_post(
+        sw,
+        "/api/v1/idle-reasons",
+        json!({"id": "break", "name": "Break"}),
+    );
+    let minted = admin_post(
+        sw,
+        "/api/v1/tokens",
+        json!({"role": "admin", "name": "load", "expires_in": 3600}),
+    );
+    let token = minted["token"].as_str().unwrap().to_owned();
+    for i in 0..agents {
+        let id = format!("agent{i}");
+        admin_post(
+            sw,
+            "/api/v1/agents",
+            json!({"id": id, "name": id, "password": format!("{id}-password"),
+                   "extension": format!("2{i:03}"), "team": "load", "role": "agent"}),
+        );
+        let (status, text) = http_request(
+            sw.http,
+            "POST",
+            &format!("/api/v1/agents/{id}/login"),
+            Some(&token),
+            Some("{}"),
+        )
+        .unwrap();
+        assert_eq!(status, 200, "{text}");
+    }
+    token
+}
+
+async fn latency(sw: &SwitchProcess, plan: &Plan, token: &str, agents: usize) {
+    const CONNECTIONS: usize = 32;
+    let total = (plan.rps * plan.secs) as usize;
+    let interval = Duration::from_secs_f64(f64::from(plan.secs) / total as f64);
+    let start = Instant::now() + Duration::from_millis(200);
+    let mut tasks = Vec::new();
+    for c in 0..CONNECTIONS {
+        let host = sw.http;
+        let token = token.to_owned();
+        let agent = format!("agent{}", c % agents);
+        tasks.push(tokio::spawn(async move {
+            let mut client = Client::connect(host).await;
+            let (mut reads, mut writes, mut failed) = (Vec::new(), Vec::new(), 0usize);
+            let mut idle = false;
+            for n in (c..total).step_by(CONNECTIONS) {
+                let scheduled = start + interval * n as u32;
+                tokio::time::sleep_until(scheduled).await;
+                let path = format!("/api/v1/agents/{agent}/state");
+                if n % 2 == 0 {
+                    let status = client.send("GET", &path, &token, None).await;
+                    failed += usize::from(status != 200);
+                    reads.push(scheduled.elapsed());
+                } else {
+                    idle = !idle;
+                    let body = if idle {
+                        r#"{"state":"idle","reason":"break"}"#
+                    } else {
+                        r#"{"state":"available"}"#
+                    };
+                    let status = client.send("PUT", &path, &token, Some(body)).await;
+                    failed += usize::from(status != 200);
+                    writes.push(scheduled.elapsed());
+                }
+            }
+            (reads, writes, failed)
+        }));
+    }
+    let (mut reads, mut writes, mut failed) = (Vec::new(), Vec::new(), 0);
+    for task in tasks {
+        let (r, w, f) = task.await.unwrap();
+        reads.extend(r);
+        writes.extend(w);
+        failed += f;
+    }
+    let elapsed = start.elapsed();
+    reads.sort();
+    writes.sort();
+    println!(
+        "CTI latency: {} requests in {:.1} s ({:.0}/s, asked {}/s), {failed} failed; \
+         read state p50 {:.2} ms p99 {:.2} ms max {:.2} ms; \
+         change state p50 {:.2} ms p99 {:.2} ms max {:.2} ms",
+        reads.len() + writes.len(),
+        elapsed.as_secs_f64(),
+        (reads.len() + writes.len()) as f64 / elapsed.as_secs_f64(),
+        plan.rps,
+        ms(percentile(&reads, 0.5)),
+        ms(percentile(&reads, 0.99)),
+        ms(percentile(&reads, 1.0)),
+        ms(percentile(&writes, 0.5)),
+        ms(percentile(&writes, 0.99)),
+        ms(percentile(&writes, 1.0)),
+    );
+    if plan.smoke {
+        assert_eq!(failed, 0, "smoke requests failed");
+    }
+}
+
+async fn fan_out(sw: &SwitchProcess, plan: &Plan, token: &str) {
+    // Admin desktops see every agent's events; one API token serves them all.
+    let url = format!("ws://{}/api/v1/events?token={token}", sw.http);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant)>();
+    let mut sockets = Vec::new();
+    for _ in 0..plan.desktops {
+        let (socket, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        sockets.push(socket);
+    }
+    let ready = Arc::new(tokio::sync::Barrier::new(plan.desktops + 1));
+    for (i, socket) in sockets.into_iter().enumerate() {
+        let tx = tx.clone();
+        let ready = ready.clone();
+        tokio::spawn(async move {
+            let mut socket = socket;
+            ready.wait().await;
+            while let Some(Ok(message)) = socket.next().await {
+                if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+                    if text.contains("\"agent.state_changed\"") {
+                        let _ = tx.send((i, Instant::now()));
+                    }
+                }
+            }
+        });
+    }
+    ready.wait().await;
+    let mut client = Client::connect(sw.http).await;
+    let mut samples = Vec::new();
+    let mut idle = false;
+    for _ in 0..10 {
+        idle = !idle;
+        let body = if idle {
+            r#"{"state":"idle","reason":"break"}"#
+        } else {
+            r#"{"state":"available"}"#
+        };
+        let sent = Instant::now();
+        let status = client
+            .send("PUT", "/api/v1/agents/agent0/state", token, Some(body))
+            .await;
+        assert_eq!(status, 200);
+        let mut got = 0;
+        let mut last = sent;
+        while got < plan.desktops {
+            let (_, at) = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+                .await
+                .expect("every desktop receives the state change")
+                .unwrap();
+            got += 1;
+            last = last.max(at);
+        }
+        samples.push(last - sent);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    samples.sort();
+    println!(
+        "event fan-out to {} WebSocket desktops: state change to last desktop p50 {:.1} ms, \
+         max {:.1} ms over {} changes",
+        plan.desktops,
+        ms(percentile(&samples, 0.5)),
+        ms(percentile(&samples, 1.0)),
+        samples.len()
+    );
+}
+
+fn main() {
+    let plan = Plan::from_args();
+    let sw = SwitchProcess::start(SwitchOptions {
+        log_filter: "warn",
+        ..SwitchOptions::default()
+    });
+    const AGENTS: usize = 8;
+    let token = provision(&sw, AGENTS);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        latency(&sw, &plan, &token, AGENTS).await;
+        fan_out(&sw, &plan, &token).await;
+    });
+}
