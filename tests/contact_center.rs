@@ -620,3 +620,66 @@ fn agents_queues_codes_and_finished_interactions_survive_a_restart() {
     alice.go_available(&sw);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_skills_based_queue_offers_only_qualified_agents_even_over_a_longer_idle_one() {
+    let sw = SwitchProcess::start(SwitchOptions::default());
+    let admin = sw.cti_token().to_owned();
+    provision(&sw, 10, &[]);
+    ok(
+        &sw,
+        "POST",
+        "/api/v1/skills",
+        &admin,
+        json!({"name": "french", "description": "French"}),
+    );
+    ok(
+        &sw,
+        "POST",
+        "/api/v1/queues",
+        &admin,
+        json!({"id": "paris", "name": "Paris", "number": "7001", "strategy": "skills_based",
+               "required_skills": [{"name": "french", "level": 5}], "ring_timeout_secs": 10}),
+    );
+    for (id, extension, level) in [("alice", "1011", 3), ("bob", "1012", 7)] {
+        ok(
+            &sw,
+            "POST",
+            "/api/v1/agents",
+            &admin,
+            json!({"id": id, "name": id, "password": format!("{id}-password"),
+                   "extension": extension, "team": "blue", "role": "agent",
+                   "skills": [{"name": "french", "level": level}]}),
+        );
+    }
+    let bob_port = free_udp_port();
+    register(&sw, "1012", bob_port);
+    let bob_phone = Sipp::new("uas_answer", bob_port).spawn(None);
+    let mut alice = Desktop::open(&sw, "alice");
+    let mut bob = Desktop::open(&sw, "bob");
+    alice.go_available(&sw); // idle longest, but only French level 3
+    std::thread::sleep(Duration::from_millis(300));
+    bob.go_available(&sw);
+    let customer = Sipp::new("uac_queue_hangup", free_udp_port())
+        .arg("-s")
+        .arg("7001")
+        .arg("-d")
+        .arg("2000")
+        .auth("1001")
+        .spawn(Some(sw.sip));
+    let offered = bob.expect("interaction.offered", |_| true);
+    assert_eq!(offered["data"]["queue"], "paris");
+    bob.expect("interaction.connected", |_| true);
+    customer.expect_success();
+    bob_phone.expect_success();
+    let pending: Vec<Value> = alice.events.try_iter().collect();
+    alice.seen.extend(pending);
+    assert!(
+        !alice
+            .seen
+            .iter()
+            .any(|e| e["type"] == "interaction.offered"),
+        "alice (French 3) must never be offered a French 5 call"
+    );
+    assert_eq!(alice.state(&sw), "available");
+}
