@@ -116,6 +116,17 @@ impl Switch {
             self.respond(now, &key, r);
             return;
         }
+        // The agent's phone holding or resuming the customer: answered here, not relayed.
+        if from == Side::Callee
+            && call.queue.is_some()
+            && matches!(request.method(), Some(Method::Invite))
+            && self.answer_agent_reinvite(now, call_key, &key, &request)
+        {
+            return;
+        }
+        let Some(call) = self.calls.get(&call_key) else {
+            return;
+        };
         let to = from.other();
         let to_reliable = match to {
             Side::Caller => call.caller.dialog.reliable,
@@ -307,7 +318,7 @@ impl Switch {
         }
     }
 
-    fn send_relayed_2xx(
+    pub(super) fn send_relayed_2xx(
         &mut self,
         now: Instant,
         call_key: CallKey,

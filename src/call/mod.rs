@@ -19,6 +19,7 @@
 //! [`Output`]s, following the drain contract in the crate docs.
 
 mod cdr;
+mod hold;
 mod in_dialog;
 mod invite;
 mod model;

@@ -87,6 +87,10 @@ pub enum QueueCommand {
     /// End the call on every leg with BYE: the agent ended it from the desktop, or the ACD
     /// refused the caller (queue full, unknown queue).
     Hangup { interaction: String },
+    /// Put the customer on hold: music to the customer, nothing to the agent.
+    Hold { interaction: String },
+    /// Take the customer off hold: the two legs talk again.
+    Resume { interaction: String },
 }
 
 /// The queue side of a call that reached a queue number.
@@ -95,6 +99,8 @@ pub struct QueueLeg {
     pub interaction: String,
     /// The agent currently being offered the call, if any.
     pub offered_to: Option<String>,
+    /// The customer is on hold (hears music; the agent's leg hears nothing).
+    pub held: bool,
 }
 
 /// Media plane commands. Endpoints are bound by the runtime; the core owns port allocation.
@@ -159,6 +165,13 @@ pub enum SwitchEvent {
     QueueCallArrived {
         interaction: String,
         cad: Vec<CadFromSip>,
+    },
+    /// A connected queue call went on or off hold, from the desktop (CTI) or from the agent's
+    /// phone (a re-INVITE with `a=sendonly`/`a=inactive`, then `a=sendrecv`).
+    QueueCallHeld {
+        interaction: String,
+        held: bool,
+        by_phone: bool,
     },
 }
 

@@ -35,6 +35,7 @@ impl Switch {
         call.queue = Some(QueueLeg {
             interaction: interaction.clone(),
             offered_to: None,
+            held: false,
         });
         call.state = CallState::Answered;
         call.answered_unix_ms = Some(answered_at);
@@ -82,6 +83,8 @@ impl Switch {
                 agent,
                 extension,
             } => self.offer_to_agent(now, interaction, agent, extension),
+            QueueCommand::Hold { interaction } => self.set_held(&interaction, true, false),
+            QueueCommand::Resume { interaction } => self.set_held(&interaction, false, false),
             QueueCommand::Hangup { interaction } => {
                 if let Some(&call_key) = self.interactions.get(&interaction) {
                     self.end_call(now, call_key, Ending::Hangup, None);

@@ -5,6 +5,8 @@
 //!   RONA), the caller goes back to the head of the queue;
 //! - `POST /api/v1/interactions/{id}/end`: hangs up a connected call (BYE on every leg); the
 //!   agent goes to wrap-up;
+//! - `POST /api/v1/interactions/{id}/hold` and `.../resume`: music on hold to the customer,
+//!   silence to the agent, and back (the end button is refused while the customer is held);
 //! - `GET /api/v1/interactions/{id}/position`: a waiting caller's position and expected wait.
 //!
 //! Accept, decline and end act on the caller's own offer or call (a supervisor or admin may
@@ -33,6 +35,8 @@ pub(super) fn routes() -> Router<ApiState> {
         .route("/api/v1/interactions/{id}/accept", post(accept))
         .route("/api/v1/interactions/{id}/decline", post(decline))
         .route("/api/v1/interactions/{id}/end", post(end))
+        .route("/api/v1/interactions/{id}/hold", post(hold))
+        .route("/api/v1/interactions/{id}/resume", post(resume))
         .route("/api/v1/interactions/{id}/position", get(position))
 }
 
@@ -41,7 +45,7 @@ pub(super) fn routes() -> Router<ApiState> {
 pub struct Done {
     /// The interaction.
     pub interaction: String,
-    /// What was done: `accepted`, `declined`, `ending`.
+    /// What was done: `accepted`, `declined`, `ending`, `held`, `resumed`.
     pub status: &'static str,
 }
 
@@ -104,7 +108,7 @@ pub(super) async fn decline(
     }))
 }
 
-/// Ends a connected call.
+/// Ends a connected call (refused while the customer is on hold).
 #[utoipa::path(post, path = "/api/v1/interactions/{id}/end", tag = "interactions",
     params(("id" = String, Path)),
     responses((status = 200, body = Done), (status = 403), (status = 409)),
@@ -114,26 +118,91 @@ pub(super) async fn end(
     principal: Principal,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Done>, ApiError> {
+    live(&state, &principal, id, Live::End).await
+}
+
+/// Puts the customer on hold: music on hold to the customer, silence to the agent.
+#[utoipa::path(post, path = "/api/v1/interactions/{id}/hold", tag = "interactions",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Done), (status = 403), (status = 409)),
+    security(("bearer" = [])))]
+pub(super) async fn hold(
+    State(state): State<ApiState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Done>, ApiError> {
+    live(&state, &principal, id, Live::Hold).await
+}
+
+/// Takes the customer off hold.
+#[utoipa::path(post, path = "/api/v1/interactions/{id}/resume", tag = "interactions",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Done), (status = 403), (status = 409)),
+    security(("bearer" = [])))]
+pub(super) async fn resume(
+    State(state): State<ApiState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Done>, ApiError> {
+    live(&state, &principal, id, Live::Resume).await
+}
+
+#[derive(Clone, Copy)]
+enum Live {
+    End,
+    Hold,
+    Resume,
+}
+
+impl Live {
+    fn name(self) -> &'static str {
+        match self {
+            Live::End => "end",
+            Live::Hold => "hold",
+            Live::Resume => "resume",
+        }
+    }
+}
+
+/// Runs a live command on a connected call: an agent on its own call, a supervisor on its
+/// teams' calls, an admin on any. A refusal is a 409 and an `interaction.<command>.failed`
+/// event for the agent.
+async fn live(
+    state: &ApiState,
+    principal: &Principal,
+    id: String,
+    command: Live,
+) -> Result<Json<Done>, ApiError> {
     let interaction = InteractionId(id.clone());
     let only = if principal.role == Role::Agent {
-        Some(own_agent(&principal)?)
+        Some(own_agent(principal)?)
     } else {
-        // Supervisors end calls of their teams' agents; the stored record tells whose it is.
+        // Supervisors act on calls of their teams' agents; the stored record tells whose.
         if principal.role == Role::Supervisor {
-            super::interactions::visible(&state, &principal, &id).await?;
+            super::interactions::visible(state, principal, &id).await?;
         }
         None
     };
-    match state.core()?.end(interaction, only.clone()).await? {
+    let core = state.core()?;
+    let result = match command {
+        Live::End => core.end(interaction, only.clone()).await?,
+        Live::Hold => core.hold(interaction, only.clone(), true).await?,
+        Live::Resume => core.hold(interaction, only.clone(), false).await?,
+    };
+    match result {
         Ok(()) => Ok(Json(Done {
             interaction: id,
-            status: "ending",
+            status: match command {
+                Live::End => "ending",
+                Live::Hold => "held",
+                Live::Resume => "resumed",
+            },
         })),
         Err(refused) => {
             if let Some(agent) = only {
                 let team = state.store.get_agent(&agent).await?.and_then(|a| a.team);
                 state.bus.publish(
-                    "interaction.end.failed",
+                    &format!("interaction.{}.failed", command.name()),
                     clock::unix_ms(),
                     Audience::Agent {
                         agent: agent.clone(),

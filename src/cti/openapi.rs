@@ -38,6 +38,7 @@ use crate::store::{
         cad::list, cad::change,
         agent_session::login, agent_session::logout, agent_session::set, agent_session::read,
         interaction_control::accept, interaction_control::decline, interaction_control::end,
+        interaction_control::hold, interaction_control::resume,
         interaction_control::position, event_stream::stream,
     ),
     components(schemas(

@@ -11,7 +11,7 @@
 //!  CTI handlers ──CoreRequest──▶ ACD (reply: done, or why not)
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -55,14 +55,28 @@ pub enum CoreRequest {
     },
     /// The org's offer pop-up CAD keys changed.
     OfferedCadKeys(Vec<String>),
+    /// Hold (`true`) or resume (`false`) a connected interaction; with `agent`, only if
+    /// that agent is engaged on it.
+    Hold {
+        interaction: InteractionId,
+        agent: Option<AgentId>,
+        held: bool,
+        reply: oneshot::Sender<Result<(), EndRefused>>,
+    },
 }
 
-/// Why an interaction could not be ended.
+/// Why a live command on an interaction was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum EndRefused {
     /// The interaction is not connected to this agent (or not live at all).
     #[error("the interaction is not connected to this agent")]
     NotEngaged,
+    /// The customer is on hold: resume first (Webex refuses ending a held call).
+    #[error("the customer is on hold; resume before ending the call")]
+    Held,
+    /// Hold asked of a held call, or resume of one that is not held.
+    #[error("the customer is already {0}")]
+    AlreadyThere(&'static str),
 }
 
 /// The API's handle on the core. Cheap to clone.
@@ -130,6 +144,22 @@ impl CoreHandle {
         .await
     }
 
+    /// Holds (`held`) or resumes a connected interaction.
+    pub async fn hold(
+        &self,
+        interaction: InteractionId,
+        agent: Option<AgentId>,
+        held: bool,
+    ) -> Result<Result<(), EndRefused>, CoreUnavailable> {
+        self.ask(|reply| CoreRequest::Hold {
+            interaction,
+            agent,
+            held,
+            reply,
+        })
+        .await
+    }
+
     /// Tells the core which CAD keys offers show (fire and forget).
     pub fn set_offered_cad_keys(&self, keys: Vec<String>) {
         let _ = self.tx.try_send(CoreRequest::OfferedCadKeys(keys));
@@ -167,6 +197,8 @@ pub struct ContactCenter {
     /// CAD of live queue calls, for offer pop-ups (the store has the editable copy).
     cad: HashMap<InteractionId, Vec<CadFromSip>>,
     offered_cad_keys: Vec<String>,
+    /// Connected interactions whose customer is on hold.
+    held: HashSet<InteractionId>,
     effects: Vec<Effect>,
 }
 
@@ -179,6 +211,7 @@ impl ContactCenter {
             bus,
             cad: HashMap::new(),
             offered_cad_keys,
+            held: HashSet::new(),
             effects: Vec::new(),
         }
     }
@@ -215,6 +248,48 @@ impl ContactCenter {
         self.effects
             .push(Effect::Store(ContactCenterJob::Cad(id.clone(), variables)));
         self.cad.insert(id, cad);
+    }
+
+    /// A connected call went on or off hold (desktop or phone): recorded and published.
+    pub fn on_held(&mut self, interaction: String, held: bool, by_phone: bool) {
+        let id = InteractionId(interaction);
+        let agent = self
+            .acd
+            .interaction(&id)
+            .and_then(|ix| ix.connected.as_ref().map(|(agent, _)| agent.clone()));
+        if held {
+            self.held.insert(id.clone());
+        } else {
+            self.held.remove(&id);
+        }
+        let state = if held {
+            InteractionState::Held
+        } else {
+            InteractionState::Connected
+        };
+        self.effects.push(Effect::Store(ContactCenterJob::Progress(
+            InteractionProgress {
+                id: id.clone(),
+                state,
+                queue: None,
+                agent: None,
+                at: UnixMillis(clock::unix_ms()),
+                abandoned: false,
+                disposition: None,
+            },
+        )));
+        let audience = match &agent {
+            Some(agent) => self.about(agent),
+            None => Audience::Supervisors,
+        };
+        let kind = if held {
+            "interaction.held"
+        } else {
+            "interaction.resumed"
+        };
+        let by = if by_phone { "phone" } else { "desktop" };
+        let data = json!({"interaction": id, "agent": agent, "by": by});
+        self.bus.publish(kind, clock::unix_ms(), audience, data);
     }
 
     /// News from the switch about a queue call.
@@ -254,7 +329,9 @@ impl ContactCenter {
                 .push(Effect::Store(ContactCenterJob::Arrived(Box::new(record))));
         }
         if let QueueEvent::Ended { interaction } | QueueEvent::Abandoned { interaction } = &event {
-            self.cad.remove(&InteractionId(interaction.clone()));
+            let id = InteractionId(interaction.clone());
+            self.cad.remove(&id);
+            self.held.remove(&id);
         }
         // Stale or unknown events (a call the ACD already let go) are no-ops in the ACD.
         if let Err(error) = self.acd.handle_command(now, Command::Switch(event)) {
@@ -296,24 +373,42 @@ impl ContactCenter {
                 agent,
                 reply,
             } => {
-                let live = self
-                    .acd
-                    .interaction(&interaction)
-                    .is_some_and(|ix| ix.state == InteractionState::Connected);
-                let engaged = agent.as_ref().is_none_or(|agent| {
-                    self.acd.agent_state(agent)
-                        == Some(&AgentState::Engaged {
-                            interaction: interaction.clone(),
-                        })
-                });
-                if live && engaged {
+                let result = if !self.engaged(&interaction, agent.as_ref()) {
+                    Err(EndRefused::NotEngaged)
+                } else if self.held.contains(&interaction) {
+                    Err(EndRefused::Held)
+                } else {
                     self.effects.push(Effect::Switch(QueueCommand::Hangup {
                         interaction: interaction.0,
                     }));
-                    let _ = reply.send(Ok(()));
+                    Ok(())
+                };
+                let _ = reply.send(result);
+            }
+            CoreRequest::Hold {
+                interaction,
+                agent,
+                held,
+                reply,
+            } => {
+                let result = if !self.engaged(&interaction, agent.as_ref()) {
+                    Err(EndRefused::NotEngaged)
+                } else if self.held.contains(&interaction) == held {
+                    Err(EndRefused::AlreadyThere(if held {
+                        "on hold"
+                    } else {
+                        "not on hold"
+                    }))
                 } else {
-                    let _ = reply.send(Err(EndRefused::NotEngaged));
-                }
+                    let interaction = interaction.0;
+                    self.effects.push(Effect::Switch(if held {
+                        QueueCommand::Hold { interaction }
+                    } else {
+                        QueueCommand::Resume { interaction }
+                    }));
+                    Ok(())
+                };
+                let _ = reply.send(result);
             }
             CoreRequest::OfferedCadKeys(keys) => self.offered_cad_keys = keys,
         }
@@ -378,6 +473,20 @@ impl ContactCenter {
                 disposition: change.disposition,
             }),
         }
+    }
+
+    /// The interaction is connected, and to `agent` when one is named.
+    fn engaged(&self, interaction: &InteractionId, agent: Option<&AgentId>) -> bool {
+        let live = self
+            .acd
+            .interaction(interaction)
+            .is_some_and(|ix| ix.state == InteractionState::Connected);
+        live && agent.is_none_or(|agent| {
+            self.acd.agent_state(agent)
+                == Some(&AgentState::Engaged {
+                    interaction: interaction.clone(),
+                })
+        })
     }
 
     fn team_of(&self, agent: &AgentId) -> Option<TeamId> {

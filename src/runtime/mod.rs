@@ -512,6 +512,11 @@ impl CoreLoop {
                 Output::Event(SwitchEvent::QueueCallArrived { interaction, cad }) => {
                     self.cc.on_cad(interaction, cad);
                 }
+                Output::Event(SwitchEvent::QueueCallHeld {
+                    interaction,
+                    held,
+                    by_phone,
+                }) => self.cc.on_held(interaction, held, by_phone),
                 Output::Event(event) => log_event(&event),
                 Output::Queue(event) => self.queue_events.push(event),
             }
@@ -533,6 +538,7 @@ fn log_event(event: &SwitchEvent) {
         SwitchEvent::QueueCallArrived { interaction, .. } => {
             tracing::info!(%interaction, "queue call arrived");
         }
+        SwitchEvent::QueueCallHeld { .. } => {}
     }
 }
 

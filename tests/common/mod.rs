@@ -4,6 +4,8 @@
 //! writes its own profile with its own RTP range and database. Every wait is bounded.
 #![allow(dead_code)]
 
+pub mod desktop;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -519,6 +521,8 @@ impl Capture {
                 "-T",
                 "fields",
                 "-e",
+                "frame.time_epoch",
+                "-e",
                 "udp.dstport",
             ])
             .stdout(Stdio::piped())
@@ -550,7 +554,17 @@ impl Capture {
     }
 
     /// Stops and returns packets per destination port.
-    pub fn stop(mut self) -> HashMap<u16, usize> {
+    pub fn stop(self) -> HashMap<u16, usize> {
+        let ports = self.ports.clone();
+        let mut counts: HashMap<u16, usize> = ports.iter().map(|p| (*p, 0)).collect();
+        for (_, port) in self.stop_timed() {
+            *counts.entry(port).or_default() += 1;
+        }
+        counts
+    }
+
+    /// Stops and returns every packet as (Unix time in seconds, destination port).
+    pub fn stop_timed(mut self) -> Vec<(f64, u16)> {
         std::thread::sleep(Duration::from_millis(300));
         let _ = Command::new("kill")
             .args(["-INT", &self.child.id().to_string()])
@@ -560,14 +574,29 @@ impl Capture {
             let _ = stdout.read_to_string(&mut out);
         }
         let _ = self.child.wait();
-        let mut counts: HashMap<u16, usize> = self.ports.iter().map(|p| (*p, 0)).collect();
-        for l in out.lines() {
-            if let Ok(p) = l.trim().parse::<u16>() {
-                *counts.entry(p).or_default() += 1;
-            }
-        }
-        counts
+        out.lines()
+            .filter_map(|l| {
+                let (time, port) = l.trim().split_once('\t')?;
+                Some((time.parse().ok()?, port.trim().parse().ok()?))
+            })
+            .collect()
     }
+}
+
+/// Seconds since the Unix epoch (to compare with [`Capture::stop_timed`]).
+pub fn unix_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// Packets to `port` captured between `from` and `to` (Unix seconds).
+pub fn packets_between(packets: &[(f64, u16)], port: u16, from: f64, to: f64) -> usize {
+    packets
+        .iter()
+        .filter(|(t, p)| *p == port && *t >= from && *t < to)
+        .count()
 }
 
 /// Sends raw bytes over UDP and returns the first response, if any arrives within `wait`.

@@ -1,0 +1,109 @@
+//! Hold and resume of a connected queue call. The switch anchors both legs, so hold is a
+//! change of bridge, not of signalling: the customer's endpoint plays music on hold (which
+//! unbridges it) and the agent's endpoint hears nothing; resume stops the music and bridges
+//! the two again. The phones need not know.
+//!
+//! The agent's phone may ask too: a re-INVITE from the agent's leg with `a=sendonly` or
+//! `a=inactive` (RFC 3264 §8.4) is answered by the switch itself (`a=recvonly`/`a=inactive`)
+//! instead of being relayed to the customer, and puts the customer on hold exactly as the
+//! desktop's hold button does; a later re-INVITE with `a=sendrecv` resumes. Both ways leave
+//! the same state and raise the same event.
+//!
+//! ```text
+//!  customer           switch                     agent phone
+//!     |<== RTP ===========|<========= RTP ===========|
+//!     |                   |<-- re-INVITE sendonly ---|
+//!     |                   |--- 200 recvonly -------->|
+//!     |<== music ========|    (agent hears nothing)  |
+//!     |                   |<-- re-INVITE sendrecv ---|
+//!     |<== RTP ===========|=========== RTP =========>|
+//! ```
+
+use super::model::*;
+use super::switch::Switch;
+use crate::media::sdp::{Direction, SessionDescription};
+use crate::sip::message::Message;
+use crate::sip::transaction::TransactionKey;
+use bytes::Bytes;
+use std::time::Instant;
+
+impl Switch {
+    /// Puts the customer of a connected queue call on or off hold; a no-op when it already
+    /// is in that state or is not connected.
+    pub(super) fn set_held(&mut self, interaction: &str, held: bool, by_phone: bool) {
+        let Some(&call_key) = self.interactions.get(interaction) else {
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return;
+        };
+        if call.state == CallState::Ended || call.winner.is_none() {
+            return;
+        }
+        let (customer, agent) = (call.caller.endpoint.id, call.callee_endpoint.id);
+        let Some(q) = call.queue.as_mut() else { return };
+        if q.held == held {
+            return;
+        }
+        q.held = held;
+        let interaction = q.interaction.clone();
+        if held {
+            self.outputs
+                .push_back(Output::Media(MediaCommand::PlayMusic {
+                    endpoint: customer,
+                }));
+        } else {
+            self.outputs
+                .push_back(Output::Media(MediaCommand::StopMusic {
+                    endpoint: customer,
+                }));
+            self.outputs.push_back(Output::Media(MediaCommand::Bridge {
+                a: customer,
+                b: agent,
+            }));
+        }
+        self.outputs
+            .push_back(Output::Event(SwitchEvent::QueueCallHeld {
+                interaction,
+                held,
+                by_phone,
+            }));
+    }
+
+    /// A re-INVITE from the agent's phone on a connected queue call: answered here, as hold
+    /// or resume. `false` when it is not such a request (the caller relays it as usual).
+    pub(super) fn answer_agent_reinvite(
+        &mut self,
+        now: Instant,
+        call_key: CallKey,
+        key: &TransactionKey,
+        request: &Message,
+    ) -> bool {
+        let Some(call) = self.calls.get(&call_key) else {
+            return false;
+        };
+        let Some(q) = &call.queue else { return false };
+        let interaction = q.interaction.clone();
+        let Ok(offer) = SessionDescription::parse(request.body()) else {
+            return false;
+        };
+        let Some((_, audio)) = offer.audio() else {
+            return false;
+        };
+        let hold = matches!(audio.direction, Direction::SendOnly | Direction::Inactive);
+        let Some((answer, _)) = call.callee_endpoint.local.to_answer(&offer) else {
+            return false;
+        };
+        let Some(transport) = call.winner_leg().map(|l| l.transport) else {
+            return false;
+        };
+        self.configure_from_answer(call_key, Side::Callee, request);
+        let mut ok = Message::response_to(request, 200, "OK");
+        ok.push("Contact", self.our_contact(transport));
+        ok.push("Allow", super::switch::ALLOW);
+        ok.set_body("application/sdp", Bytes::from(answer.to_string()));
+        self.send_relayed_2xx(now, call_key, Side::Callee, key.clone(), ok);
+        self.set_held(&interaction, hold, true);
+        true
+    }
+}

@@ -1,0 +1,161 @@
+//! Call control on a connected queue call, from the desktop (CTI) and from the agent's phone
+//! (SIP), with SIPp as customer and agent phone and media checked on the wire: RTP to each
+//! party is captured with timestamps and counted per phase.
+//!
+//! ```text
+//!  phase        customer hears            agent hears
+//!  connected    agent's audio             customer's audio
+//!  held         music on hold             nothing
+//!  resumed      agent's audio             customer's audio
+//! ```
+
+mod common;
+
+use common::desktop::*;
+use common::*;
+use serde_json::json;
+use std::time::Duration;
+
+/// A connected call: alice's phone (`agent_scenario`) answered a customer who plays audio
+/// and waits for the switch's BYE. Returns everything the test needs to drive and observe it.
+struct Connected {
+    sw: SwitchProcess,
+    alice: Desktop,
+    interaction: String,
+    customer: SippRun,
+    agent_phone: SippRun,
+    customer_media: u16,
+    agent_media: u16,
+    capture: Capture,
+}
+
+fn connect(agent_scenario: &str) -> Connected {
+    let sw = SwitchProcess::start(SwitchOptions::default());
+    provision(&sw, 10, &[("alice", "1011")]);
+    let phone = free_udp_port();
+    register(&sw, "1011", phone);
+    let (customer_media, agent_media) = (port_block(4), port_block(4));
+    let capture = Capture::start(&[customer_media, agent_media]);
+    let agent_phone = Sipp::new(agent_scenario, phone)
+        .media(agent_media)
+        .spawn(None);
+    let mut alice = Desktop::open(&sw, "alice");
+    alice.go_available(&sw);
+    let customer = Sipp::new("uac_queue_call", free_udp_port())
+        .media(customer_media)
+        .arg("-s")
+        .arg("7000")
+        .auth("1001")
+        .spawn(Some(sw.sip));
+    let connected = alice.expect("interaction.connected", |_| true);
+    let interaction = connected["data"]["interaction"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Connected {
+        sw,
+        alice,
+        interaction,
+        customer,
+        agent_phone,
+        customer_media,
+        agent_media,
+        capture,
+    }
+}
+
+/// Packets each party received in `[from, to)`, with a margin at both ends for packets in
+/// flight when the bridge changed.
+fn heard(packets: &[(f64, u16)], ports: (u16, u16), from: f64, to: f64) -> (usize, usize) {
+    let (from, to) = (from + 0.3, to - 0.1);
+    (
+        packets_between(packets, ports.0, from, to),
+        packets_between(packets, ports.1, from, to),
+    )
+}
+
+#[test]
+fn hold_from_the_desktop_plays_music_to_the_customer_and_silences_the_agent_until_resume() {
+    let mut c = connect("uas_answer");
+    let path = |what: &str| format!("/api/v1/interactions/{}/{what}", c.interaction);
+    std::thread::sleep(Duration::from_millis(1200));
+    let held_at = unix_seconds();
+    let (status, json) = c.alice.post(&c.sw, &path("hold"), json!({}));
+    assert_eq!(status, 200, "{json}");
+    c.alice
+        .expect("interaction.held", |e| e["data"]["by"] == "desktop");
+    // The end button is refused while the customer is held.
+    let (status, json) = c.alice.post(&c.sw, &path("end"), json!({}));
+    assert_eq!(status, 409, "{json}");
+    c.alice.expect("interaction.end.failed", |_| true);
+    let (status, _) = c.alice.post(&c.sw, &path("hold"), json!({}));
+    assert_eq!(status, 409, "holding a held call is refused");
+    std::thread::sleep(Duration::from_millis(1800));
+    let resumed_at = unix_seconds();
+    let (status, json) = c.alice.post(&c.sw, &path("resume"), json!({}));
+    assert_eq!(status, 200, "{json}");
+    c.alice.expect("interaction.resumed", |_| true);
+    std::thread::sleep(Duration::from_millis(1500));
+    let ended_at = unix_seconds();
+    let (status, json) = c.alice.post(&c.sw, &path("end"), json!({}));
+    assert_eq!(status, 200, "{json}");
+    c.customer.expect_success();
+    c.agent_phone.expect_success();
+    let ports = (c.customer_media, c.agent_media);
+    let packets = c.capture.stop_timed();
+
+    let (customer, agent) = heard(&packets, ports, held_at, resumed_at);
+    assert!(
+        customer > 40,
+        "the held customer hears music: {customer} packets"
+    );
+    assert!(
+        agent <= 2,
+        "the agent hears nothing while the customer is held: {agent}"
+    );
+    let (customer, agent) = heard(&packets, ports, resumed_at, ended_at);
+    assert!(
+        customer > 30 && agent > 30,
+        "two-way audio after resume: {customer}/{agent}"
+    );
+    let (_, stored) = call(
+        &c.sw,
+        "GET",
+        &format!("/api/v1/interactions/{}", c.interaction),
+        &c.alice.token,
+        None,
+    );
+    assert_eq!(stored["state"], "ended", "{stored}");
+}
+
+#[test]
+fn hold_from_the_phone_with_a_sendonly_reinvite_leaves_the_same_state_as_the_desktop() {
+    let mut c = connect("uas_answer_phone_hold");
+    let held = c.alice.expect("interaction.held", |_| true);
+    let held_at = unix_seconds();
+    assert_eq!(held["data"]["by"], "phone");
+    assert_eq!(held["data"]["agent"], "alice");
+    let path = format!("/api/v1/interactions/{}", c.interaction);
+    wait_until("the interaction is stored as held", || {
+        call(&c.sw, "GET", &path, &c.alice.token, None).1["state"] == "held"
+    });
+    c.alice
+        .expect("interaction.resumed", |e| e["data"]["by"] == "phone");
+    let resumed_at = unix_seconds();
+    std::thread::sleep(Duration::from_millis(1200));
+    let ended_at = unix_seconds();
+    let (status, json) = c.alice.post(&c.sw, &format!("{path}/end"), json!({}));
+    assert_eq!(status, 200, "{json}");
+    c.customer.expect_success();
+    c.agent_phone.expect_success();
+    let ports = (c.customer_media, c.agent_media);
+    let packets = c.capture.stop_timed();
+    let (customer, agent) = heard(&packets, ports, held_at, resumed_at);
+    assert!(customer > 30, "music to the held customer: {customer}");
+    assert!(agent <= 2, "nothing to the holding phone: {agent}");
+    let (customer, agent) = heard(&packets, ports, resumed_at, ended_at);
+    assert!(
+        customer > 20 && agent > 20,
+        "two-way audio after resume: {customer}/{agent}"
+    );
+}

@@ -1,0 +1,204 @@
+//! A desktop for tests: plain HTTP requests to the CTI API and a WebSocket of events read
+//! by a thread (tungstenite), plus the admin provisioning the contact-center tests share.
+
+use super::{SwitchProcess, http_request};
+use serde_json::{Value, json};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite;
+
+pub const WAIT: Duration = Duration::from_secs(15);
+
+pub fn call(
+    sw: &SwitchProcess,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let body = body.map(|b| b.to_string());
+    let (status, text) = http_request(sw.http, method, path, Some(token), body.as_deref()).unwrap();
+    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+    (status, json)
+}
+
+pub fn ok(sw: &SwitchProcess, method: &str, path: &str, token: &str, body: Value) -> Value {
+    let (status, json) = call(sw, method, path, token, Some(body));
+    assert!(
+        (200..300).contains(&status),
+        "{method} {path}: {status} {json}"
+    );
+    json
+}
+
+/// Admin set-up: a team, a queue on 7000, agents with extensions, a disposition code.
+pub fn provision(sw: &SwitchProcess, ring_timeout_secs: u64, agents: &[(&str, &str)]) {
+    let admin = sw.cti_token().to_owned();
+    ok(
+        sw,
+        "POST",
+        "/api/v1/teams",
+        &admin,
+        json!({"id": "blue", "name": "Blue"}),
+    );
+    ok(
+        sw,
+        "POST",
+        "/api/v1/queues",
+        &admin,
+        json!({"id": "sales", "name": "Sales", "number": "7000",
+               "ring_timeout_secs": ring_timeout_secs, "wrap_up_max_secs": 300}),
+    );
+    for (id, extension) in agents {
+        ok(
+            sw,
+            "POST",
+            "/api/v1/agents",
+            &admin,
+            json!({"id": id, "name": id, "password": format!("{id}-password"),
+                   "extension": extension, "team": "blue", "role": "agent"}),
+        );
+    }
+    ok(
+        sw,
+        "POST",
+        "/api/v1/dispositions",
+        &admin,
+        json!({"id": "sold", "name": "Sold"}),
+    );
+    ok(
+        sw,
+        "PUT",
+        "/api/v1/settings",
+        &admin,
+        json!({"offered_cad_keys": ["account", "card"]}),
+    );
+}
+
+/// An agent's desktop: a session token and a WebSocket of events read by a thread.
+pub struct Desktop {
+    pub agent: String,
+    pub token: String,
+    pub events: mpsc::Receiver<Value>,
+    pub seen: Vec<Value>,
+}
+
+impl Desktop {
+    pub fn open(sw: &SwitchProcess, agent: &str) -> Desktop {
+        let (status, text) = http_request(
+            sw.http,
+            "POST",
+            "/api/v1/sessions",
+            None,
+            Some(&json!({"agent_id": agent, "password": format!("{agent}-password")}).to_string()),
+        )
+        .unwrap();
+        assert_eq!(status, 201, "{agent} login: {text}");
+        let token = serde_json::from_str::<Value>(&text).unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let events = follow(sw.http, &token, None);
+        Desktop {
+            agent: agent.to_owned(),
+            token,
+            events,
+            seen: Vec::new(),
+        }
+    }
+
+    pub fn post(&self, sw: &SwitchProcess, path: &str, body: Value) -> (u16, Value) {
+        call(sw, "POST", path, &self.token, Some(body))
+    }
+
+    pub fn go_available(&self, sw: &SwitchProcess) {
+        let (status, json) = self.post(
+            sw,
+            &format!("/api/v1/agents/{}/login", self.agent),
+            json!({}),
+        );
+        assert_eq!(status, 200, "{json}");
+        let (status, json) = call(
+            sw,
+            "PUT",
+            &format!("/api/v1/agents/{}/state", self.agent),
+            &self.token,
+            Some(json!({"state": "available"})),
+        );
+        assert_eq!(
+            (status, json["state"]["state"].as_str()),
+            (200, Some("available")),
+            "{json}"
+        );
+    }
+
+    /// Waits (bounded) for an event of `kind` matching `when`; every event read is kept.
+    pub fn expect(&mut self, kind: &str, when: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + WAIT;
+        if let Some(e) = self.seen.iter().find(|e| e["type"] == kind && when(e)) {
+            return e.clone();
+        }
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            let Ok(event) = self.events.recv_timeout(left) else {
+                break;
+            };
+            self.seen.push(event.clone());
+            if event["type"] == kind && when(&event) {
+                return event;
+            }
+        }
+        panic!("{}: no {kind} event; saw {:#?}", self.agent, self.seen);
+    }
+
+    pub fn state(&self, sw: &SwitchProcess) -> String {
+        let (status, json) = call(
+            sw,
+            "GET",
+            &format!("/api/v1/agents/{}/state", self.agent),
+            &self.token,
+            None,
+        );
+        assert_eq!(status, 200, "{json}");
+        json["state"]["state"].as_str().unwrap().to_owned()
+    }
+}
+
+/// Reads the event WebSocket in a thread; the receiver ends when the socket closes.
+pub fn follow(http: SocketAddr, token: &str, since: Option<u64>) -> mpsc::Receiver<Value> {
+    let mut url = format!("ws://{http}/api/v1/events?token={token}");
+    if let Some(since) = since {
+        url.push_str(&format!("&since={since}"));
+    }
+    let stream = TcpStream::connect(http).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let (mut socket, response) = tungstenite::client::client(url, stream).unwrap();
+    assert_eq!(response.status().as_u16(), 101);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        while let Ok(message) = socket.read() {
+            if let tungstenite::Message::Text(text) = message {
+                let Ok(event) = serde_json::from_str::<Value>(&text) else {
+                    continue;
+                };
+                if tx.send(event).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    rx
+}
+
+pub fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting until {what}");
+}
