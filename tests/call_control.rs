@@ -159,3 +159,98 @@ fn hold_from_the_phone_with_a_sendonly_reinvite_leaves_the_same_state_as_the_des
         "two-way audio after resume: {customer}/{agent}"
     );
 }
+
+/// Alice on a call with a customer; bob (1012) registered with `bob_scenario` and Available
+/// in queue `support` (7002). Returns the pieces and bob's desktop and media port.
+fn with_second_agent(bob_scenario: &str) -> (Connected, Desktop, SippRun, u16) {
+    let c = connect("uas_answer");
+    let admin = c.sw.cti_token().to_owned();
+    ok(
+        &c.sw,
+        "POST",
+        "/api/v1/queues",
+        &admin,
+        json!({"id": "support", "name": "Support", "number": "7002", "ring_timeout_secs": 10}),
+    );
+    ok(
+        &c.sw,
+        "POST",
+        "/api/v1/agents",
+        &admin,
+        json!({"id": "bob", "name": "bob", "password": "bob-password", "extension": "1012",
+               "team": "blue", "role": "agent"}),
+    );
+    let bob_port = free_udp_port();
+    register(&c.sw, "1012", bob_port);
+    let bob_media = port_block(4);
+    let bob_phone = Sipp::new(bob_scenario, bob_port)
+        .media(bob_media)
+        .spawn(None);
+    let bob = Desktop::open(&c.sw, "bob");
+    bob.go_available(&c.sw);
+    (c, bob, bob_phone, bob_media)
+}
+
+#[test]
+fn blind_transfer_to_a_queue_reconnects_the_customer_to_that_queues_agent() {
+    let (mut c, mut bob, bob_phone, bob_media) = with_second_agent("uas_answer");
+    let capture = Capture::start(&[bob_media]);
+    let path = format!("/api/v1/interactions/{}", c.interaction);
+    let (status, json) = c.alice.post(
+        &c.sw,
+        &format!("{path}/transfer"),
+        json!({"target": {"type": "queue", "id": "support"}}),
+    );
+    assert_eq!(status, 200, "{json}");
+    c.alice.expect("interaction.transferred", |_| true);
+    c.agent_phone.expect_success(); // alice's phone got its BYE
+    assert_eq!(c.alice.state(&c.sw), "wrap_up");
+    bob.expect("interaction.offered", |e| {
+        e["data"]["interaction"] == c.interaction.as_str()
+    });
+    bob.expect("interaction.connected", |e| {
+        e["data"]["interaction"] == c.interaction.as_str()
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let (status, json) = bob.post(&c.sw, &format!("{path}/end"), json!({}));
+    assert_eq!(status, 200, "{json}");
+    c.customer.expect_success();
+    bob_phone.expect_success();
+    let received = capture.stop()[&bob_media];
+    assert!(received > 20, "bob hears the customer: {received} packets");
+    let (_, stored) = call(&c.sw, "GET", &path, &bob.token, None);
+    assert_eq!(stored["agent"], "bob", "{stored}");
+}
+
+#[test]
+fn blind_transfer_to_a_number_that_does_not_answer_returns_the_customer_to_the_queue() {
+    let (c, mut bob, bob_phone, _) = with_second_agent("uas_answer");
+    let path = format!("/api/v1/interactions/{}", c.interaction);
+    let (status, json) = c.alice.post(
+        &c.sw,
+        &format!("{path}/transfer"),
+        json!({"target": {"type": "number", "id": "1-0-1-9"}}),
+    );
+    assert_eq!(status, 200, "{json}");
+    c.agent_phone.expect_success();
+    // 1019 is not registered: the customer goes back to the head of sales, whose queue
+    // serves every team, and bob is the Available agent.
+    bob.expect("interaction.offered", |e| {
+        e["data"]["interaction"] == c.interaction.as_str()
+    });
+    bob.expect("interaction.connected", |_| true);
+    let (status, _) = bob.post(&c.sw, &format!("{path}/end"), json!({}));
+    assert_eq!(status, 200);
+    c.customer.expect_success();
+    bob_phone.expect_success();
+    // A number that is not one is refused before anything is dialled.
+    let (status, json) = c.alice.post(
+        &c.sw,
+        &format!("{path}/transfer"),
+        json!({"target": {"type": "number", "id": "12"}}),
+    );
+    assert_eq!(
+        (status, json["error"]["field"].as_str()),
+        (422, Some("target.id"))
+    );
+}

@@ -26,6 +26,7 @@ mod model;
 mod queue;
 mod register;
 mod switch;
+mod transfer;
 
 pub use model::{
     CadFromSip, EndpointId, MediaCommand, MediaEvent, OfferFailure, Output, QueueCommand,

@@ -91,6 +91,9 @@ pub enum QueueCommand {
     Hold { interaction: String },
     /// Take the customer off hold: the two legs talk again.
     Resume { interaction: String },
+    /// Release the agent's leg (BYE) and put the customer back on music, ready to be offered
+    /// again: the first half of a blind transfer.
+    ReleaseAgent { interaction: String },
 }
 
 /// The queue side of a call that reached a queue number.

@@ -83,6 +83,7 @@ impl Switch {
                 agent,
                 extension,
             } => self.offer_to_agent(now, interaction, agent, extension),
+            QueueCommand::ReleaseAgent { interaction } => self.detach_agent(now, &interaction),
             QueueCommand::Hold { interaction } => self.set_held(&interaction, true, false),
             QueueCommand::Resume { interaction } => self.set_held(&interaction, false, false),
             QueueCommand::Hangup { interaction } => {

@@ -7,6 +7,10 @@
 //!   agent goes to wrap-up;
 //! - `POST /api/v1/interactions/{id}/hold` and `.../resume`: music on hold to the customer,
 //!   silence to the agent, and back (the end button is refused while the customer is held);
+//! - `POST /api/v1/interactions/{id}/transfer` `{"target": {"type": "queue"|"number", "id"}}`:
+//!   blind transfer; the agent's leg is released and the agent goes to wrap-up; the customer
+//!   hears music until the queue's agent or the number answers, and goes back to the head of
+//!   its queue if the number does not;
 //! - `GET /api/v1/interactions/{id}/position`: a waiting caller's position and expected wait.
 //!
 //! Accept, decline and end act on the caller's own offer or call (a supervisor or admin may
@@ -16,18 +20,21 @@
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::ApiState;
 use super::agent_session::run;
 use super::auth::Principal;
+use super::dial_number::normalise;
 use super::error::ApiError;
 use super::events::Audience;
+use super::json::ApiJson;
 use super::params::ApiPath;
 use crate::routing::Command;
-use crate::routing::model::{AgentId, InteractionId, Role};
+use crate::routing::model::{AgentId, InteractionId, QueueId, Role};
 use crate::runtime::clock;
+use crate::runtime::contact_center::TransferTarget;
 
 /// The routes of this resource.
 pub(super) fn routes() -> Router<ApiState> {
@@ -36,6 +43,7 @@ pub(super) fn routes() -> Router<ApiState> {
         .route("/api/v1/interactions/{id}/decline", post(decline))
         .route("/api/v1/interactions/{id}/end", post(end))
         .route("/api/v1/interactions/{id}/hold", post(hold))
+        .route("/api/v1/interactions/{id}/transfer", post(transfer))
         .route("/api/v1/interactions/{id}/resume", post(resume))
         .route("/api/v1/interactions/{id}/position", get(position))
 }
@@ -147,19 +155,61 @@ pub(super) async fn resume(
     live(&state, &principal, id, Live::Resume).await
 }
 
-#[derive(Clone, Copy)]
+/// A blind transfer.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferBody {
+    /// Where the customer goes.
+    pub target: TransferTargetBody,
+}
+
+/// A transfer target.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferTargetBody {
+    /// `queue` or `number`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The queue's id, or the number (formatting characters are stripped).
+    pub id: String,
+}
+
+/// Blind transfer to a queue or a number.
+#[utoipa::path(post, path = "/api/v1/interactions/{id}/transfer", tag = "interactions",
+    params(("id" = String, Path)), request_body = TransferBody,
+    responses((status = 200, body = Done), (status = 403), (status = 409), (status = 422)),
+    security(("bearer" = [])))]
+pub(super) async fn transfer(
+    State(state): State<ApiState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<TransferBody>,
+) -> Result<Json<Done>, ApiError> {
+    let target = match body.target.kind.as_str() {
+        "queue" => TransferTarget::Queue(QueueId(body.target.id)),
+        "number" => TransferTarget::Number(
+            normalise(&body.target.id).map_err(|e| ApiError::field("target.id", e.to_string()))?,
+        ),
+        _ => return Err(ApiError::field("target.type", "must be queue or number")),
+    };
+    live(&state, &principal, id, Live::Transfer(target)).await
+}
+
+#[derive(Clone)]
 enum Live {
     End,
     Hold,
     Resume,
+    Transfer(TransferTarget),
 }
 
 impl Live {
-    fn name(self) -> &'static str {
+    fn name(&self) -> &'static str {
         match self {
             Live::End => "end",
             Live::Hold => "hold",
             Live::Resume => "resume",
+            Live::Transfer(_) => "transfer",
         }
     }
 }
@@ -184,7 +234,8 @@ async fn live(
         None
     };
     let core = state.core()?;
-    let result = match command {
+    let result = match command.clone() {
+        Live::Transfer(target) => core.transfer(interaction, only.clone(), target).await?,
         Live::End => core.end(interaction, only.clone()).await?,
         Live::Hold => core.hold(interaction, only.clone(), true).await?,
         Live::Resume => core.hold(interaction, only.clone(), false).await?,
@@ -196,6 +247,7 @@ async fn live(
                 Live::End => "ending",
                 Live::Hold => "held",
                 Live::Resume => "resumed",
+                Live::Transfer(_) => "transferred",
             },
         })),
         Err(refused) => {

@@ -18,6 +18,7 @@ mod agents;
 pub mod auth;
 mod cad;
 mod cdrs;
+mod dial_number;
 mod dispositions;
 mod error;
 mod event_stream;

@@ -38,7 +38,7 @@ use crate::store::{
         cad::list, cad::change,
         agent_session::login, agent_session::logout, agent_session::set, agent_session::read,
         interaction_control::accept, interaction_control::decline, interaction_control::end,
-        interaction_control::hold, interaction_control::resume,
+        interaction_control::hold, interaction_control::resume, interaction_control::transfer,
         interaction_control::position, event_stream::stream,
     ),
     components(schemas(
@@ -49,7 +49,8 @@ use crate::store::{
         TokenKind, CadVariable, Direction, DispositionCode, IdleReason, Interaction,
         OrgSettings, Participant, SkillDef, Team, agent_session::LoginBody,
         agent_session::StateBody, agent_session::LiveState, interaction_control::Done,
-        interaction_control::Position,
+        interaction_control::Position, interaction_control::TransferBody,
+        interaction_control::TransferTargetBody,
     )),
     modifiers(&BearerAuth),
     tags(

@@ -55,6 +55,14 @@ pub enum CoreRequest {
     },
     /// The org's offer pop-up CAD keys changed.
     OfferedCadKeys(Vec<String>),
+    /// Blind transfer of a connected interaction; with `agent`, only if that agent is
+    /// engaged on it.
+    Transfer {
+        interaction: InteractionId,
+        agent: Option<AgentId>,
+        target: TransferTarget,
+        reply: oneshot::Sender<Result<(), EndRefused>>,
+    },
     /// Hold (`true`) or resume (`false`) a connected interaction; with `agent`, only if
     /// that agent is engaged on it.
     Hold {
@@ -63,6 +71,15 @@ pub enum CoreRequest {
         held: bool,
         reply: oneshot::Sender<Result<(), EndRefused>>,
     },
+}
+
+/// Where a blind transfer sends the customer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferTarget {
+    /// Routed by the ACD like a new arrival in that queue.
+    Queue(crate::routing::model::QueueId),
+    /// Rung like an agent's phone (a normalised number or SIP user).
+    Number(String),
 }
 
 /// Why a live command on an interaction was refused.
@@ -77,6 +94,9 @@ pub enum EndRefused {
     /// Hold asked of a held call, or resume of one that is not held.
     #[error("the customer is already {0}")]
     AlreadyThere(&'static str),
+    /// The transfer target queue does not exist.
+    #[error("no such queue")]
+    UnknownQueue,
 }
 
 /// The API's handle on the core. Cheap to clone.
@@ -144,6 +164,22 @@ impl CoreHandle {
         .await
     }
 
+    /// Blindly transfers a connected interaction.
+    pub async fn transfer(
+        &self,
+        interaction: InteractionId,
+        agent: Option<AgentId>,
+        target: TransferTarget,
+    ) -> Result<Result<(), EndRefused>, CoreUnavailable> {
+        self.ask(|reply| CoreRequest::Transfer {
+            interaction,
+            agent,
+            target,
+            reply,
+        })
+        .await
+    }
+
     /// Holds (`held`) or resumes a connected interaction.
     pub async fn hold(
         &self,
@@ -190,6 +226,18 @@ pub enum ContactCenterJob {
     AgentState(AgentStateChange),
 }
 
+/// Where a customer transferred to a number returns if the number does not answer.
+#[derive(Debug, Clone)]
+struct Returning {
+    queue: crate::routing::model::QueueId,
+    ani: String,
+    dnis: String,
+    priority: u8,
+}
+
+/// The agent-id prefix of offers that ring a transfer target, not an agent.
+const TRANSFER_PREFIX: &str = "transfer:";
+
 /// The ACD and what the loop keeps beside it.
 pub struct ContactCenter {
     acd: Acd,
@@ -199,6 +247,9 @@ pub struct ContactCenter {
     offered_cad_keys: Vec<String>,
     /// Connected interactions whose customer is on hold.
     held: HashSet<InteractionId>,
+    /// Customers blindly transferred to a number, until it answers: where they go back to
+    /// if it does not (the customer is never dropped).
+    transfers: HashMap<InteractionId, Returning>,
     effects: Vec<Effect>,
 }
 
@@ -212,6 +263,7 @@ impl ContactCenter {
             cad: HashMap::new(),
             offered_cad_keys,
             held: HashSet::new(),
+            transfers: HashMap::new(),
             effects: Vec::new(),
         }
     }
@@ -333,6 +385,9 @@ impl ContactCenter {
             self.cad.remove(&id);
             self.held.remove(&id);
         }
+        if self.on_transfer_outcome(now, &event) {
+            return;
+        }
         // Stale or unknown events (a call the ACD already let go) are no-ops in the ACD.
         if let Err(error) = self.acd.handle_command(now, Command::Switch(event)) {
             tracing::debug!(%error, "switch event refused by the ACD");
@@ -383,6 +438,15 @@ impl ContactCenter {
                     }));
                     Ok(())
                 };
+                let _ = reply.send(result);
+            }
+            CoreRequest::Transfer {
+                interaction,
+                agent,
+                target,
+                reply,
+            } => {
+                let result = self.transfer(now, interaction, agent.as_ref(), target);
                 let _ = reply.send(result);
             }
             CoreRequest::Hold {
@@ -473,6 +537,125 @@ impl ContactCenter {
                 disposition: change.disposition,
             }),
         }
+    }
+
+    fn transfer(
+        &mut self,
+        now: Instant,
+        interaction: InteractionId,
+        agent: Option<&AgentId>,
+        target: TransferTarget,
+    ) -> Result<(), EndRefused> {
+        if !self.engaged(&interaction, agent) {
+            return Err(EndRefused::NotEngaged);
+        }
+        let Some(ix) = self.acd.interaction(&interaction) else {
+            return Err(EndRefused::NotEngaged);
+        };
+        let returning = Returning {
+            queue: ix.queue.clone(),
+            ani: ix.ani.clone(),
+            dnis: ix.dnis.clone(),
+            priority: ix.priority,
+        };
+        let from_agent = ix.connected.as_ref().map(|(a, _)| a.clone());
+        if let TransferTarget::Queue(queue) = &target
+            && self.acd.queue(queue).is_none()
+        {
+            return Err(EndRefused::UnknownQueue);
+        }
+        self.held.remove(&interaction);
+        self.effects
+            .push(Effect::Switch(QueueCommand::ReleaseAgent {
+                interaction: interaction.0.clone(),
+            }));
+        let target_json = match &target {
+            TransferTarget::Queue(queue) => json!({"type": "queue", "id": queue}),
+            TransferTarget::Number(number) => json!({"type": "number", "id": number}),
+        };
+        match target {
+            TransferTarget::Queue(queue) => {
+                let enqueue = Command::Enqueue {
+                    interaction: interaction.clone(),
+                    queue,
+                    ani: returning.ani,
+                    dnis: returning.dnis,
+                    priority: returning.priority,
+                };
+                if let Err(error) = self.acd.handle_command(now, enqueue) {
+                    tracing::warn!(%error, "transfer to queue refused after release");
+                }
+            }
+            TransferTarget::Number(number) => {
+                // The agent's conversation is over (wrap-up); the switch rings the number.
+                let ended = QueueEvent::Ended {
+                    interaction: interaction.0.clone(),
+                };
+                if let Err(error) = self.acd.handle_command(now, Command::Switch(ended)) {
+                    tracing::debug!(%error, "transfer: the ACD had already let go");
+                }
+                self.effects.push(Effect::Switch(QueueCommand::Offer {
+                    interaction: interaction.0.clone(),
+                    agent: format!("{TRANSFER_PREFIX}{number}"),
+                    extension: number,
+                }));
+                self.transfers.insert(interaction.clone(), returning);
+            }
+        }
+        let audience = match &from_agent {
+            Some(agent) => self.about(agent),
+            None => Audience::Supervisors,
+        };
+        let data = json!({"interaction": interaction, "agent": from_agent, "target": target_json});
+        self.bus
+            .publish("interaction.transferred", clock::unix_ms(), audience, data);
+        Ok(())
+    }
+
+    /// Whether the number a customer was transferred to answered or failed; a failure
+    /// returns the customer to the head of its queue. `true` when the event was about such a
+    /// transfer (the ACD knows nothing of it).
+    fn on_transfer_outcome(&mut self, now: Instant, event: &QueueEvent) -> bool {
+        let (interaction, agent, answered) = match event {
+            QueueEvent::OfferAnswered { interaction, agent } => (interaction, agent, true),
+            QueueEvent::OfferFailed {
+                interaction, agent, ..
+            } => (interaction, agent, false),
+            QueueEvent::Ended { interaction } | QueueEvent::Abandoned { interaction } => {
+                self.transfers.remove(&InteractionId(interaction.clone()));
+                return false;
+            }
+            _ => return false,
+        };
+        if !agent.starts_with(TRANSFER_PREFIX) {
+            return false;
+        }
+        let id = InteractionId(interaction.clone());
+        let Some(returning) = self.transfers.remove(&id) else {
+            return true;
+        };
+        if !answered {
+            tracing::info!(%id, "transfer target did not answer; back to the queue");
+            let enqueue = Command::Enqueue {
+                interaction: id.clone(),
+                queue: returning.queue.clone(),
+                ani: returning.ani,
+                dnis: returning.dnis,
+                priority: returning.priority,
+            };
+            if let Err(error) = self.acd.handle_command(now, enqueue) {
+                tracing::warn!(%error, "could not return a transferred customer to its queue");
+            }
+            let data = json!({"interaction": id, "queue": returning.queue,
+                              "reason": "target did not answer"});
+            self.bus.publish(
+                "interaction.transfer.failed",
+                clock::unix_ms(),
+                Audience::Supervisors,
+                data,
+            );
+        }
+        true
     }
 
     /// The interaction is connected, and to `agent` when one is named.
