@@ -160,6 +160,8 @@ impl Run {
         let sw = SwitchProcess::start(SwitchOptions {
             log_filter: "warn",
             rtp_ports: u16::try_from(calls * 4 + 40).expect("calls fit the port range"),
+            // Idle anchored calls send no RTP; they must outlive the hold time.
+            rtp_timeout_secs: 900,
             ..SwitchOptions::default()
         });
         let dir = sw.dir.join("load");
@@ -173,13 +175,16 @@ impl Run {
         }
     }
 
-    fn sipp(&self, scenario: &Path, port: u16, tag: &str) -> Command {
+    fn sipp(&self, scenario: &Path, port: u16, tag: &str, media_base: &str) -> Command {
         let mut cmd = Command::new("sipp");
         cmd.current_dir(&self.dir)
             .arg("-sf")
             .arg(scenario)
             .args(["-i", "127.0.0.1", "-p", &port.to_string()])
             .args(["-mi", "127.0.0.1", "-t", "u1", "-nostdin"])
+            // [auto_media_port] counts up from -mp: keep SIPp's media ports below the
+            // switch's range (36000 and up), callers and callees apart.
+            .args(["-mp", media_base])
             .args(["-trace_stat", "-fd", "1", "-stf"])
             .arg(self.dir.join(format!("{tag}.csv")))
             .args(["-trace_err", "-error_file"])
@@ -191,20 +196,20 @@ impl Run {
 
     fn callee(&self, media: &str, calls: u32) -> Child {
         let uas = scenario("uas", media, &self.dir);
-        self.sipp(&uas, self.callee_port, "uas")
+        self.sipp(&uas, self.callee_port, "uas", "22000")
             .args(["-m", &calls.to_string()])
             .spawn()
             .expect("sipp is installed (scripts/test-all installs sip-tester)")
     }
 
-    fn caller(&self, media: &str, rate: u32, calls: u32, hold: Duration) -> Child {
+    fn caller(&self, media: &str, rate: u32, calls: u32, limit: u32, hold: Duration) -> Child {
         let uac = scenario("uac", media, &self.dir);
         let password = password("1001");
-        self.sipp(&uac, free_udp_port(), "uac")
+        self.sipp(&uac, free_udp_port(), "uac", "10000")
             .args(["-s", "1002", "-au", "1001", "-ap", &password])
             .args(["-key", "caller", "1001"])
             .args(["-r", &rate.to_string(), "-m", &calls.to_string()])
-            .args(["-l", &calls.to_string()])
+            .args(["-l", &limit.to_string()])
             .args(["-d", &hold.as_millis().to_string()])
             .args(["-timeout", &format!("{}s", hold.as_secs() + 120)])
             .arg(self.sw.sip.to_string())
@@ -249,12 +254,13 @@ fn wait(child: &mut Child, limit: Duration) -> i32 {
 
 fn calls_per_second(plan: &Plan) {
     let total = plan.cps * plan.cps_secs;
-    let run = Run::start(64);
+    // Calls overlap for a moment (setup, teardown, linger): room for 4,000 at once.
+    let run = Run::start(4000.min(total.max(16)));
     let pid = run.sw.pid();
     let mut callee = run.callee("", total);
     let cpu0 = cpu_seconds(pid);
     let started = Instant::now();
-    let mut caller = run.caller("", plan.cps, total, Duration::ZERO);
+    let mut caller = run.caller("", plan.cps, total, 4000, Duration::ZERO);
     let code = wait(
         &mut caller,
         Duration::from_secs(u64::from(plan.cps_secs) * 3 + 60),
@@ -298,7 +304,7 @@ fn concurrent_calls(plan: &Plan, with_media: bool) {
     let hold = Duration::from_secs(u64::from(plan.hold_secs));
     // Ramp up at 200 calls per second, so setup load does not blur the steady state.
     let rate = 200.min(plan.calls);
-    let mut caller = run.caller(&media, rate, plan.calls, hold);
+    let mut caller = run.caller(&media, rate, plan.calls, plan.calls, hold);
     let ramp =
         Duration::from_secs_f64(f64::from(plan.calls) / f64::from(rate)) + Duration::from_secs(2);
     std::thread::sleep(ramp.min(hold / 2));

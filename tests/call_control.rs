@@ -254,3 +254,52 @@ fn blind_transfer_to_a_number_that_does_not_answer_returns_the_customer_to_the_q
         (422, Some("target.id"))
     );
 }
+
+#[test]
+fn refer_from_the_agents_phone_transfers_the_customer_like_the_desktop_does() {
+    let sw = SwitchProcess::start(SwitchOptions::default());
+    provision(&sw, 10, &[("alice", "1011")]);
+    let (alice_port, target_port) = (free_udp_port(), free_udp_port());
+    register(&sw, "1011", alice_port);
+    register(&sw, "1012", target_port);
+    let target_media = port_block(4);
+    let capture = Capture::start(&[target_media]);
+    let alice_phone = Sipp::new("uas_answer_refer", alice_port)
+        .key("target", "1012")
+        .spawn(None);
+    let target_phone = Sipp::new("uas_answer", target_port)
+        .media(target_media)
+        .spawn(None);
+    let mut alice = Desktop::open(&sw, "alice");
+    alice.go_available(&sw);
+    let customer = Sipp::new("uac_queue_hangup", free_udp_port())
+        .arg("-s")
+        .arg("7000")
+        .arg("-d")
+        .arg("4500")
+        .auth("1001")
+        .spawn(Some(sw.sip));
+    let connected = alice.expect("interaction.connected", |_| true);
+    let ix = connected["data"]["interaction"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let transferred = alice.expect("interaction.transferred", |_| true);
+    assert_eq!(
+        transferred["data"]["target"],
+        json!({"type": "number", "id": "1012"})
+    );
+    alice_phone.expect_success(); // 202, NOTIFY, BYE
+    customer.expect_success(); // talked to 1012 and hung up
+    target_phone.expect_success();
+    let received = capture.stop()[&target_media];
+    assert!(
+        received > 20,
+        "the transfer target hears the customer: {received}"
+    );
+    // Same end state as the desktop path: alice in wrap-up for that interaction.
+    alice.expect("interaction.wrapup_required", |e| {
+        e["data"]["interaction"] == ix.as_str()
+    });
+    assert_eq!(alice.state(&sw), "wrap_up");
+}

@@ -84,6 +84,7 @@ impl Switch {
             Some(Method::Invite | Method::Update | Method::Info) => {
                 self.relay_request(now, call_key, side, key, request)
             }
+            Some(Method::Refer) => self.on_refer(now, call_key, side, key, request),
             Some(Method::Options) => {
                 let mut ok = Message::response_to(&request, 200, "OK");
                 ok.push("Allow", super::switch::ALLOW);

@@ -26,7 +26,7 @@ impl Switch {
         key: TransactionKey,
         request: Message,
     ) {
-        if self.calls.len() >= self.cfg.max_calls {
+        if self.calls.len() - self.lingering >= self.cfg.max_calls {
             self.respond_simple_to(now, &key, &request, 503, "Service Unavailable");
             return;
         }
@@ -790,6 +790,7 @@ impl Switch {
             return;
         };
         call.state = CallState::Ended;
+        self.lingering += 1;
         call.caller.awaiting_final = false;
         call.caller.pending_2xx = None;
         let linger = now + self.cfg.timing.t1 * 64;

@@ -176,6 +176,13 @@ pub enum SwitchEvent {
         held: bool,
         by_phone: bool,
     },
+    /// The agent's phone asked (REFER) to transfer the customer to `target` (a SIP user or
+    /// number); the switch accepted and the contact center carries it out.
+    QueueCallReferred {
+        interaction: String,
+        target: String,
+        referred_by: Option<String>,
+    },
 }
 
 /// One call-associated data variable set by whoever routed the call to us (an IVR, a

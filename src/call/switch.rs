@@ -88,6 +88,9 @@ pub struct Switch {
     pub(super) rng: SmallRng,
     pub(super) outputs: VecDeque<Output>,
     pub(super) calls: HashMap<CallKey, Call>,
+    /// Ended calls still kept to absorb retransmissions; they do not count against
+    /// `max_calls` (at 2,000 calls per second, 64·T1 of lingering is 64,000 calls).
+    pub(super) lingering: usize,
     pub(super) dialogs: HashMap<DialogKey, (CallKey, Side)>,
     pub(super) server_txns: HashMap<TransactionKey, CallKey>,
     pub(super) client_txns: HashMap<TransactionKey, ClientPurpose>,
@@ -115,7 +118,9 @@ impl Switch {
         Switch {
             layer: TransactionLayer::new(LayerConfig {
                 timing: cfg.timing,
-                max_transactions: 200_000,
+                // Completed and Accepted transactions linger 64·T1 (32 s) to absorb
+                // retransmissions: at 2,000 calls per second with ~3 per call that is ~200,000.
+                max_transactions: 600_000,
                 // The TU answers every INVITE at once (a challenge, a lookup), so the standard
                 // 200 ms rule would only add a timer per call.
                 trying: TryingPolicy::After(Duration::from_millis(200)),
@@ -127,6 +132,7 @@ impl Switch {
             rng,
             outputs: VecDeque::new(),
             calls: HashMap::new(),
+            lingering: 0,
             dialogs: HashMap::new(),
             server_txns: HashMap::new(),
             client_txns: HashMap::new(),
@@ -715,6 +721,9 @@ impl Switch {
         let Some(call) = self.calls.remove(&key) else {
             return;
         };
+        if call.state == CallState::Ended {
+            self.lingering = self.lingering.saturating_sub(1);
+        }
         if let Some(q) = &call.queue {
             self.interactions.remove(&q.interaction);
         }

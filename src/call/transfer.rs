@@ -4,6 +4,12 @@
 //! leg, its dialog and its media endpoint never change, so the customer sees nothing but
 //! music, then the new party.
 //!
+//! The agent's phone may ask too, with REFER (RFC 3515) on its leg: the switch accepts it
+//! (202), reports with one NOTIFY carrying `SIP/2.0 200 OK` as sipfrag (the switch, not the
+//! phone, now owns the customer's fate: it returns them to the queue if the target fails),
+//! and transfers exactly as the desktop's transfer to a number does. `Referred-By` is kept
+//! on the event. A REFER with `Replaces` (attended transfer) is not handled yet: 501.
+//!
 //! ```text
 //!  customer          switch                 agent 1           target
 //!     |<== RTP ========|<======= RTP ==========|                  |
@@ -15,8 +21,9 @@
 
 use super::model::*;
 use super::switch::{ClientPurpose, Switch};
-use crate::sip::message::Method;
+use crate::sip::message::{Message, Method};
 use crate::sip::registrar::Transport;
+use crate::sip::transaction::TransactionKey;
 use std::time::Instant;
 
 impl Switch {
@@ -66,5 +73,92 @@ impl Switch {
             .push_back(Output::Media(MediaCommand::PlayMusic {
                 endpoint: customer,
             }));
+    }
+}
+
+impl Switch {
+    /// A REFER on a call's leg. Only the agent's leg of a connected queue call may transfer;
+    /// anything else is refused like before (405).
+    pub(super) fn on_refer(
+        &mut self,
+        now: Instant,
+        call_key: CallKey,
+        side: Side,
+        key: TransactionKey,
+        request: Message,
+    ) {
+        let interaction = self
+            .calls
+            .get(&call_key)
+            .filter(|c| side == Side::Callee && c.winner.is_some() && c.state != CallState::Ended)
+            .and_then(|c| c.queue.as_ref())
+            .map(|q| q.interaction.clone());
+        let Some(interaction) = interaction else {
+            self.respond_simple_to(now, &key, &request, 405, "Method Not Allowed");
+            return;
+        };
+        let Some(refer_to) = request.refer_to() else {
+            self.respond_simple_to(now, &key, &request, 400, "Missing Refer-To");
+            return;
+        };
+        if refer_to.uri.to_ascii_lowercase().contains("replaces") {
+            self.respond_simple_to(now, &key, &request, 501, "Attended Transfer Not Supported");
+            return;
+        }
+        let Some(target) = crate::sip::uri::uri_user(&refer_to.uri).filter(|u| !u.is_empty())
+        else {
+            self.respond_simple_to(now, &key, &request, 400, "Bad Refer-To");
+            return;
+        };
+        let referred_by = request.referred_by().map(|r| r.uri);
+        self.respond_simple_to(now, &key, &request, 202, "Accepted");
+        self.notify_refer_done(now, call_key);
+        self.outputs
+            .push_back(Output::Event(SwitchEvent::QueueCallReferred {
+                interaction,
+                target,
+                referred_by,
+            }));
+    }
+
+    /// The one NOTIFY of an accepted REFER, ending its implicit subscription.
+    fn notify_refer_done(&mut self, now: Instant, call_key: CallKey) {
+        let Some(transport) = self
+            .calls
+            .get(&call_key)
+            .and_then(|c| c.winner_leg())
+            .map(|l| l.transport)
+        else {
+            return;
+        };
+        let via = self.our_via(transport);
+        let contact = self.our_contact(transport);
+        let Some(leg) = self
+            .calls
+            .get_mut(&call_key)
+            .and_then(|c| c.winner_leg_mut())
+        else {
+            return;
+        };
+        let dest = leg.dest;
+        let Some(dialog) = leg.dialog.as_mut() else {
+            return;
+        };
+        let mut notify = dialog.request(Method::Notify);
+        notify.push_front("Via", via);
+        notify.push("Contact", contact);
+        notify.push("Event", "refer");
+        notify.push("Subscription-State", "terminated;reason=noresource");
+        notify.set_body(
+            "message/sipfrag;version=2.0",
+            bytes::Bytes::from_static(b"SIP/2.0 200 OK\r\n"),
+        );
+        self.request(
+            now,
+            dest,
+            transport == Transport::Tcp,
+            notify,
+            ClientPurpose::FireAndForget,
+        );
     }
 }

@@ -344,6 +344,22 @@ impl ContactCenter {
         self.bus.publish(kind, clock::unix_ms(), audience, data);
     }
 
+    /// The agent's phone transferred the customer with REFER: the same blind transfer to a
+    /// number as the desktop's.
+    pub fn on_referred(
+        &mut self,
+        now: Instant,
+        interaction: String,
+        target: String,
+        referred_by: Option<String>,
+    ) {
+        let id = InteractionId(interaction);
+        tracing::info!(%id, referred_by = referred_by.as_deref().unwrap_or("-"), "REFER from the agent's phone");
+        if let Err(refused) = self.transfer(now, id.clone(), None, TransferTarget::Number(target)) {
+            tracing::warn!(%id, %refused, "REFER accepted but the transfer was refused");
+        }
+    }
+
     /// News from the switch about a queue call.
     pub fn on_switch(&mut self, now: Instant, event: QueueEvent) {
         if let QueueEvent::Arrived {

@@ -517,6 +517,13 @@ impl CoreLoop {
                     held,
                     by_phone,
                 }) => self.cc.on_held(interaction, held, by_phone),
+                Output::Event(SwitchEvent::QueueCallReferred {
+                    interaction,
+                    target,
+                    referred_by,
+                }) => self
+                    .cc
+                    .on_referred(clock::now(), interaction, target, referred_by),
                 Output::Event(event) => log_event(&event),
                 Output::Queue(event) => self.queue_events.push(event),
             }
@@ -538,7 +545,7 @@ fn log_event(event: &SwitchEvent) {
         SwitchEvent::QueueCallArrived { interaction, .. } => {
             tracing::info!(%interaction, "queue call arrived");
         }
-        SwitchEvent::QueueCallHeld { .. } => {}
+        SwitchEvent::QueueCallHeld { .. } | SwitchEvent::QueueCallReferred { .. } => {}
     }
 }
 

@@ -583,6 +583,14 @@ impl Capture {
     }
 }
 
+impl Drop for Capture {
+    // A capture a test never stopped (it failed, or did not need the counts) must not outlive it.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Seconds since the Unix epoch (to compare with [`Capture::stop_timed`]).
 pub fn unix_seconds() -> f64 {
     std::time::SystemTime::now()
