@@ -19,6 +19,16 @@ use std::time::{Duration, Instant};
 pub const FRAME: usize = 160;
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
+/// Names one recording: the interaction id it records.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RecordingId(pub String);
+
+impl std::fmt::Display for RecordingId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// What a pause writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
