@@ -24,3 +24,5 @@ pub mod resample;
 pub mod rewrite;
 pub mod rtp;
 pub mod sdp;
+#[cfg(test)]
+pub(crate) mod test_signals;

@@ -543,3 +543,15 @@ async fn rtcp_loop(endpoint: Arc<Endpoint>, epoch: Instant, stats: Arc<MediaStat
         stats.rtcp_in.fetch_add(1, Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+#[path = "media_harness.rs"]
+mod harness;
+
+#[cfg(test)]
+#[path = "media_tests.rs"]
+mod tests;
+
+#[cfg(test)]
+#[path = "recording_tests.rs"]
+mod recording_tests;
