@@ -324,3 +324,47 @@ async fn a_full_disk_mid_call_fails_the_recording_but_not_the_call() {
         sent.agent
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn music_on_hold_is_never_recorded() {
+    let mut call = harness::call().await;
+    let dir = temp_dir();
+    let id = RecordingId("ix-hold".into());
+    let (customer, agent) = (call.customer.endpoint, call.agent.endpoint);
+    call.engine
+        .start_recording(id.clone(), customer, &[agent], dir.clone());
+    let path = expect_started(&mut call).await;
+    // Both legs on hold: the switch plays music to each phone, the phones say nothing.
+    call.engine
+        .play(customer, crate::media::player::Announcement::chime());
+    call.engine
+        .play(agent, crate::media::player::Announcement::chime());
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(
+        call.agent.recv(WAIT).await.is_some(),
+        "music reaches the agent"
+    );
+    call.engine.stop_recording(&id);
+    expect_stopped(&mut call).await;
+    let (left, right) = read_wav(&path);
+    assert!(ms(left.len()) >= 500);
+    assert!(left.iter().chain(&right).all(|s| *s == 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_cut_off_mid_call_is_already_a_readable_wav() {
+    let mut call = harness::call().await;
+    let dir = temp_dir();
+    let id = RecordingId("ix-crash".into());
+    let (customer, agent) = (call.customer.endpoint, call.agent.endpoint);
+    call.engine
+        .start_recording(id.clone(), customer, &[agent], dir.clone());
+    let path = expect_started(&mut call).await;
+    talk(&mut call, &tones(65), |_, _| None).await;
+    // What a SIGKILL now would leave: the header as of the last once-a-second flush.
+    let reader = hound::WavReader::open(&path).expect("readable mid-call");
+    let seconds = f64::from(reader.duration()) / 8000.0;
+    assert!((0.9..=1.4).contains(&seconds), "{seconds} s readable");
+    call.engine.stop_recording(&id);
+    expect_stopped(&mut call).await;
+}
