@@ -113,8 +113,16 @@ impl Recording {
                 }
             })
             .collect();
-        let wav_path = folder.join(format!("{safe}.wav"));
-        let sidecar_path = folder.join(format!("{safe}.json"));
+        // A second recording of the same interaction (restarted after a stop or a failure)
+        // gets its own file: an existing recording is evidence and is never truncated.
+        let mut name = safe.clone();
+        let mut n = 1;
+        while folder.join(format!("{name}.wav")).is_file() {
+            n += 1;
+            name = format!("{safe}-{n}");
+        }
+        let wav_path = folder.join(format!("{name}.wav"));
+        let sidecar_path = folder.join(format!("{name}.json"));
         let writer = hound::WavWriter::create(&wav_path, spec()).map_err(to_io)?;
         let sidecar = Sidecar {
             interaction: interaction.to_owned(),
@@ -410,5 +418,15 @@ mod tests {
             10 * FRAME as u32
         );
         assert!(!repair(&path).unwrap());
+    }
+
+    #[test]
+    fn recording_an_interaction_again_never_overwrites_the_first_file() {
+        let d = dir();
+        let first = Recording::create(&d, "day", "ix-4", 0).unwrap();
+        let first = first.finish(10).unwrap();
+        let second = Recording::create(&d, "day", "ix-4", 20).unwrap();
+        assert_eq!(second.wav_path(), d.join("day").join("ix-4-2.wav"));
+        assert!(first.exists());
     }
 }

@@ -178,6 +178,14 @@ impl MediaEngine {
             self.stats.clone(),
         ));
         let rtcp_task = tokio::spawn(rtcp_loop(endpoint.clone(), self.epoch, self.stats.clone()));
+        // A recording may name an endpoint before it is opened (a conference joiner).
+        for (name, r) in &self.recordings {
+            if r.endpoints.contains(&id) {
+                lock(&endpoint.inbound)
+                    .taps
+                    .push((name.clone(), r.feeds.clone()));
+            }
+        }
         self.endpoints.insert(
             id,
             Handle {

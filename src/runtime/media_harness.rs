@@ -124,7 +124,8 @@ fn open(engine: &mut MediaEngine, id: EndpointId) -> SocketAddr {
     panic!("no free port pair on loopback");
 }
 
-async fn phone(engine: &mut MediaEngine, id: EndpointId, ssrc: u32) -> Phone {
+/// Opens endpoint `id` and a phone for it, configured but not bridged.
+pub async fn phone(engine: &mut MediaEngine, id: EndpointId, ssrc: u32) -> Phone {
     let switch = open(engine, id);
     let socket = UdpSocket::bind((LOOPBACK, 0)).await.expect("phone socket");
     let addr = socket.local_addr().expect("phone address");

@@ -131,6 +131,7 @@ enum Control {
 /// The engine's handle on one running recording.
 #[derive(Debug)]
 pub struct RecordingHandle {
+    /// Where the tapped endpoints' receive tasks queue their frames.
     pub feeds: SharedFeeds,
     /// Every endpoint tapped for this recording.
     pub endpoints: Vec<EndpointId>,

@@ -368,3 +368,39 @@ async fn a_recording_cut_off_mid_call_is_already_a_readable_wav() {
     call.engine.stop_recording(&id);
     expect_stopped(&mut call).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conference_records_every_agent_side_phone_mixed_on_the_right() {
+    let mut call = harness::call().await;
+    let dir = temp_dir();
+    let id = RecordingId("ix-conf".into());
+    let (customer, agent) = (call.customer.endpoint, call.agent.endpoint);
+    let supervisor_id = crate::call::EndpointId(3);
+    // The supervisor's endpoint is named before it is opened, as when a conference is set up.
+    call.engine
+        .start_recording(id.clone(), customer, &[agent, supervisor_id], dir.clone());
+    let path = expect_started(&mut call).await;
+    let mut supervisor = harness::phone(&mut call.engine, supervisor_id, 0x3333).await;
+    let third = harness::packets(&sig::to_pcm(&sig::tone(1500.0, 60 * 160, 8000.0)));
+    talk(&mut call, &tones(60), |_, _| None).await;
+    // Then agent and supervisor talk together.
+    let agent_tone = tones(1).agent.remove(0);
+    let mut ticker = tokio::time::interval(Duration::from_millis(20));
+    for p in &third {
+        ticker.tick().await;
+        supervisor.send_audio(p).await;
+        call.agent.send_audio(&agent_tone).await;
+    }
+    call.engine.stop_recording(&id);
+    expect_stopped(&mut call).await;
+    let (left, right) = read_wav(&path);
+    let second_half = &right[right.len() / 2 + 800..];
+    let db = |f: f32, g: f32| {
+        10.0 * (sig::goertzel(second_half, f) / sig::goertzel(second_half, g)).log10()
+    };
+    assert!(
+        db(1000.0, 440.0) > 30.0 && db(1500.0, 440.0) > 30.0,
+        "both agent-side phones"
+    );
+    assert!(sig::goertzel(&left, 1500.0) < sig::goertzel(&left, 440.0) / 1000.0);
+}
