@@ -1,13 +1,15 @@
 //! One 20 ms G.711 packet (160 µ-law bytes) through the noise-suppression path the relay
 //! uses when a direction is cleaned: decode → 8 → 48 kHz → two RNNoise frames → 48 → 8 kHz →
 //! encode, with filter state carried across packets as on a live call. Also the same call
-//! with suppression off, which is the relay's undecoded fast path.
+//! with suppression off, which is the relay's undecoded fast path, and the two halves of
+//! the cost on their own: the resamplers, and RNNoise's two 480-sample frames.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use switchboard::media::denoise::{PACKET, SwitchableDenoiser};
 use switchboard::media::g711::Law;
+use switchboard::media::resample::{Downsampler, Upsampler};
 
 /// One second of a noisy voiced sound (a 150 Hz harmonic complex plus xorshift noise),
 /// µ-law encoded, as 50 packets: RNNoise's cost depends on content, digital silence is cheaper.
@@ -59,6 +61,30 @@ fn benches(c: &mut Criterion) {
                 off.process_payload(Law::Mu, black_box(&mut payload));
             }
             black_box(&payload);
+        });
+    });
+    let pcm: Vec<f32> = packets[10]
+        .iter()
+        .map(|c| f32::from(Law::Mu.decode(*c)))
+        .collect();
+    let (mut up, mut down) = (Upsampler::new(), Downsampler::new());
+    let (mut wide, mut narrow) = (Vec::with_capacity(960), Vec::with_capacity(160));
+    c.bench_function("media_frame_resample_up_and_down_only", |b| {
+        b.iter(|| {
+            wide.clear();
+            narrow.clear();
+            up.process(black_box(&pcm), &mut wide);
+            down.process(&wide, &mut narrow);
+            black_box(&narrow);
+        });
+    });
+    let mut state = nnnoiseless::DenoiseState::new();
+    let mut out = [0f32; 480];
+    c.bench_function("media_frame_rnnoise_two_frames_only", |b| {
+        b.iter(|| {
+            for frame in wide.chunks_exact(480) {
+                black_box(state.process_frame(&mut out, black_box(frame)));
+            }
         });
     });
 }
