@@ -174,17 +174,16 @@ impl Acd {
                 actor,
             } => self.finish_wrap_up(now, &agent, disposition, actor),
             Command::AcceptOffer { agent, interaction } => {
-                let known = self
-                    .agents
-                    .get(&agent)
-                    .ok_or(RoutingError::UnknownAgent(agent))?;
+                let known = self.agents.get(&agent).ok_or(RoutingError::UnknownAgent(agent))?;
                 if known.reserved_for() == Some(&interaction) {
                     Ok(())
                 } else {
                     Err(super::agent::AgentError::NoSuchOffer.into())
                 }
             }
-            Command::DeclineOffer { agent, interaction } => self.decline(now, &agent, &interaction),
+            Command::DeclineOffer { agent, interaction } => {
+                self.decline(now, &agent, &interaction)
+            }
             Command::Enqueue {
                 interaction,
                 queue,
@@ -318,8 +317,8 @@ impl Acd {
             })
             .count()
             .max(1);
-        let expected_wait = handle_time.saturating_mul(u32::try_from(position).unwrap_or(u32::MAX))
-            / staffed as u32;
+        let expected_wait =
+            handle_time.saturating_mul(u32::try_from(position).unwrap_or(u32::MAX)) / staffed as u32;
         Some(QueuePosition {
             queue: ix.queue.clone(),
             position,
@@ -409,9 +408,7 @@ impl Acd {
     pub(super) fn available_agents(&self, queue: &Queue) -> usize {
         self.agents
             .values()
-            .filter(|agent| {
-                agent.is_available() && strategy::serves(agent.config(), queue.config())
-            })
+            .filter(|agent| agent.is_available() && strategy::serves(agent.config(), queue.config()))
             .count()
     }
 
@@ -516,9 +513,7 @@ impl Acd {
             .ok_or_else(|| RoutingError::UnknownAgent(agent.clone()))?;
         if let Some(context) = known.wrap_up() {
             if context.disposition_required && disposition.is_none() {
-                return Err(RoutingError::DispositionRequired(
-                    context.interaction.clone(),
-                ));
+                return Err(RoutingError::DispositionRequired(context.interaction.clone()));
             }
         }
         self.agent_input(now, agent, AgentInput::FinishWrapUp, actor, disposition)
@@ -574,11 +569,7 @@ impl Acd {
         if !self.queues.contains_key(id) {
             return Err(RoutingError::UnknownQueue(id.clone()));
         }
-        let callers = self
-            .interactions
-            .values()
-            .filter(|ix| &ix.queue == id)
-            .count();
+        let callers = self.interactions.values().filter(|ix| &ix.queue == id).count();
         if callers > 0 {
             return Err(RoutingError::QueueBusy {
                 queue: id.clone(),
@@ -631,13 +622,7 @@ impl Acd {
             agent: agent.0.clone(),
         }));
         // The agent may have been removed or already moved on; nothing to undo then.
-        let _ = self.agent_input(
-            now,
-            agent,
-            AgentInput::Rescind { reason },
-            Actor::System,
-            None,
-        );
+        let _ = self.agent_input(now, agent, AgentInput::Rescind { reason }, Actor::System, None);
     }
 }
 

@@ -127,9 +127,7 @@ impl Checker {
 
     fn nth_live(&self, i: usize) -> Option<(String, String)> {
         let n = self.live.len();
-        (n > 0)
-            .then(|| self.live.iter().nth(i % n).cloned())
-            .flatten()
+        (n > 0).then(|| self.live.iter().nth(i % n).cloned()).flatten()
     }
 
     fn nth_interaction(&self, i: usize, connected: Option<bool>) -> Option<String> {
@@ -138,7 +136,9 @@ impl Checker {
             .acd
             .interactions
             .values()
-            .filter(|ix| connected.is_none_or(|c| c == (ix.state == InteractionState::Connected)))
+            .filter(|ix| {
+                connected.is_none_or(|c| c == (ix.state == InteractionState::Connected))
+            })
             .map(|ix| ix.id.0.clone())
             .collect();
         ids.sort();
@@ -335,8 +335,7 @@ impl Checker {
             assert_eq!(state, &self.agents[agent], "published state of {agent}");
             if let AgentState::Reserved { interaction } = state {
                 assert!(
-                    self.live
-                        .contains(&(interaction.0.clone(), agent.to_owned())),
+                    self.live.contains(&(interaction.0.clone(), agent.to_owned())),
                     "{agent} Reserved for {interaction} without a live offer"
                 );
                 let ix = self.h.acd.interaction(interaction).unwrap();
@@ -380,10 +379,7 @@ impl Checker {
             }
             for later in &first_offers[k + 1..] {
                 if let Some(x) = acd.interaction(&later.as_str().into()) {
-                    assert!(
-                        !ahead(x),
-                        "{y} was offered before {later} who was ahead of it"
-                    );
+                    assert!(!ahead(x), "{y} was offered before {later} who was ahead of it");
                 }
             }
         }

@@ -2,8 +2,8 @@
 //! durations; the clock is never read again).
 use super::*;
 use crate::call::{OfferFailure, QueueCommand, QueueEvent};
-use crate::routing::agent::AgentError;
 use crate::routing::model::{OverflowTarget, Role, Skill, Strategy, TeamId};
+use crate::routing::agent::AgentError;
 use crate::routing::output::RejectReason;
 
 pub(super) fn secs(n: u64) -> Duration {
@@ -92,10 +92,7 @@ impl Harness {
             self.acd.handle_timeout(self.now);
             self.drain();
             if let Some(next) = self.acd.poll_timeout() {
-                assert!(
-                    next > self.now,
-                    "poll_timeout must move past a handled deadline"
-                );
+                assert!(next > self.now, "poll_timeout must move past a handled deadline");
             }
         }
         self.now = target;
@@ -344,11 +341,7 @@ fn round_robin_continues_after_the_last_agent_offered() {
         h.take();
     }
     h.arrive("c4", "7000", "100");
-    assert_eq!(
-        h.offers(),
-        [pair("c4", "a")],
-        "wraps around after the last agent"
-    );
+    assert_eq!(h.offers(), [pair("c4", "a")], "wraps around after the last agent");
 }
 
 #[test]
@@ -397,16 +390,8 @@ fn a_ring_all_round_nobody_answers_starts_again_without_rona() {
     h.take();
     h.advance(secs(15));
     assert_eq!(h.withdrawals(), [pair("c1", "a"), pair("c1", "b")]);
-    assert_eq!(
-        h.offers(),
-        [pair("c1", "a"), pair("c1", "b")],
-        "a new round at once"
-    );
-    assert!(
-        !h.events()
-            .iter()
-            .any(|e| matches!(e, Event::AgentRona { .. }))
-    );
+    assert_eq!(h.offers(), [pair("c1", "a"), pair("c1", "b")], "a new round at once");
+    assert!(!h.events().iter().any(|e| matches!(e, Event::AgentRona { .. })));
 }
 
 #[test]
@@ -589,11 +574,7 @@ fn desktop_decline_is_not_rona_and_requeues_the_caller_at_the_head() {
     });
     assert_eq!(h.withdrawals(), [pair("c1", "alice")]);
     assert_eq!(h.state("alice"), AgentState::Available);
-    assert!(
-        !h.events()
-            .iter()
-            .any(|e| matches!(e, Event::AgentRona { .. }))
-    );
+    assert!(!h.events().iter().any(|e| matches!(e, Event::AgentRona { .. })));
     assert_eq!(h.offers(), [pair("c1", "bob")], "the next agent at once");
     let declined = h.out.iter().any(|o| {
         matches!(o, Output::Persist(Record::AgentTransition(t))
@@ -633,11 +614,7 @@ fn declining_an_offer_that_is_not_ringing_is_refused() {
         }),
         Ok(())
     );
-    assert_eq!(
-        h.state("alice"),
-        reserved("c1"),
-        "accepting is informational"
-    );
+    assert_eq!(h.state("alice"), reserved("c1"), "accepting is informational");
 }
 
 #[test]
@@ -651,11 +628,7 @@ fn a_phone_decline_counts_as_declined_not_rona() {
         failure: OfferFailure::Declined,
     });
     assert_eq!(h.state("alice"), AgentState::Available);
-    assert_eq!(
-        h.withdrawals(),
-        [],
-        "the phone already refused; nothing to cancel"
-    );
+    assert_eq!(h.withdrawals(), [], "the phone already refused; nothing to cancel");
     assert_eq!(h.waiting("sales"), ["c1"]);
 }
 
@@ -687,11 +660,7 @@ fn abandon_while_ringing_frees_the_agent() {
         interaction: "c1".into(),
     });
     assert_eq!(h.withdrawals(), [pair("c1", "alice")]);
-    assert_eq!(
-        h.state("alice"),
-        AgentState::Available,
-        "Available, not Rona"
-    );
+    assert_eq!(h.state("alice"), AgentState::Available, "Available, not Rona");
     assert!(h.events().contains(&Event::InteractionEnded {
         interaction: "c1".into(),
         agent: Some("alice".into()),
@@ -755,11 +724,7 @@ fn agent_cannot_log_out_while_engaged_but_can_during_wrap_up() {
     h.take();
     h.ok(logout);
     assert_eq!(h.state("alice"), AgentState::LoggedOut);
-    assert!(
-        h.interaction_records()
-            .iter()
-            .any(|r| r.state == InteractionState::WrappedUp)
-    );
+    assert!(h.interaction_records().iter().any(|r| r.state == InteractionState::WrappedUp));
 }
 
 #[test]
@@ -878,15 +843,12 @@ fn max_wait_overflows_to_another_queue_keeping_arrival_time() {
     h.take();
     h.advance(secs(30));
     assert!(h.waiting("sales").is_empty());
-    assert_eq!(
-        h.waiting("backup"),
-        ["old", "newer"],
-        "the overflowed caller keeps its place"
-    );
+    assert_eq!(h.waiting("backup"), ["old", "newer"], "the overflowed caller keeps its place");
     assert!(
-        h.interaction_records().iter().any(
-            |r| r.reason == InteractionReason::OverflowedIn && r.queue == Some("backup".into())
-        )
+        h.interaction_records()
+            .iter()
+            .any(|r| r.reason == InteractionReason::OverflowedIn
+                && r.queue == Some("backup".into()))
     );
     assert_eq!(h.acd.interaction(&"old".into()).unwrap().arrived_at, h.t0);
 }
@@ -969,11 +931,7 @@ fn last_agent_routing_prefers_the_previous_agent() {
     });
     h.take();
     h.arrive("c1", "7000", "+15550001");
-    assert_eq!(
-        h.offers(),
-        [pair("c1", "bob")],
-        "bob, though alice is idle longer"
-    );
+    assert_eq!(h.offers(), [pair("c1", "bob")], "bob, though alice is idle longer");
     h.answer("c1", "bob");
     h.take();
     h.arrive("c2", "7000", "+15550002");
@@ -1072,11 +1030,7 @@ fn queue_position_and_expected_wait_follow_the_handle_time() {
     });
     h.available("alice");
     h.answer("c1", "alice");
-    assert_eq!(
-        h.acd.queue_position(&"c1".into()),
-        None,
-        "connected callers have no position"
-    );
+    assert_eq!(h.acd.queue_position(&"c1".into()), None, "connected callers have no position");
     assert_eq!(h.acd.queue_position(&"c3".into()).unwrap().position, 2);
 }
 

@@ -406,22 +406,14 @@ impl Agent {
                 });
             }
             (state, In::Offer { .. }) => {
-                return Err(AgentError::NotAvailable {
-                    state: state.name(),
-                });
+                return Err(AgentError::NotAvailable { state: state.name() });
             }
 
-            (
-                S::Reserved { interaction },
-                In::Answer {
-                    interaction: answered,
-                },
-            ) if *interaction == answered => (
-                S::Engaged {
-                    interaction: answered,
-                },
-                TransitionReason::Answered,
-            ),
+            (S::Reserved { interaction }, In::Answer { interaction: answered })
+                if *interaction == answered =>
+            {
+                (S::Engaged { interaction: answered }, TransitionReason::Answered)
+            }
             (
                 S::Available | S::Rona | S::Idle { .. },
                 In::AnswerAfterWithdrawal { interaction },

@@ -36,7 +36,8 @@ impl LastAgents {
             return;
         }
         self.generation += 1;
-        self.by_ani.insert(ani.to_owned(), (agent, self.generation));
+        self.by_ani
+            .insert(ani.to_owned(), (agent, self.generation));
         self.order.push_back((ani.to_owned(), self.generation));
         while self.by_ani.len() > self.capacity {
             let Some((old, generation)) = self.order.pop_front() else {

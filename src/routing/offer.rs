@@ -74,7 +74,8 @@ impl Acd {
                 .iter()
                 .enumerate()
                 .filter_map(|(i, (_, line))| {
-                    line.front().map(|w| (Reverse(w.priority), w.arrived_at, i))
+                    line.front()
+                        .map(|w| (Reverse(w.priority), w.arrived_at, i))
                 })
                 .min();
             let Some((_, _, i)) = next else { break };
@@ -95,7 +96,8 @@ impl Acd {
     }
 
     fn try_offer(&mut self, now: Instant, queue_id: &QueueId, id: &InteractionId) -> Match {
-        let (Some(ix), Some(queue)) = (self.interactions.get(id), self.queues.get(queue_id)) else {
+        let (Some(ix), Some(queue)) = (self.interactions.get(id), self.queues.get(queue_id))
+        else {
             return Match::Skipped;
         };
         let candidates: Vec<&Agent> = self
@@ -370,14 +372,9 @@ impl Acd {
             return false;
         };
         let from = ix.queue.clone();
-        let target = self
-            .queues
-            .get(&from)
-            .and_then(|q| q.config().overflow.clone());
+        let target = self.queues.get(&from).and_then(|q| q.config().overflow.clone());
         match target {
-            Some(OverflowTarget::Queue(next))
-                if next != from && self.queues.contains_key(&next) =>
-            {
+            Some(OverflowTarget::Queue(next)) if next != from && self.queues.contains_key(&next) => {
                 let Some(mut ix) = self.take(id) else {
                     return false;
                 };

@@ -70,8 +70,7 @@ pub fn choose(queue: &Queue, candidates: &[&Agent]) -> Vec<AgentId> {
                 .or_else(|| candidates.iter().min_by_key(|a| a.id()))
         }
     };
-    pick.map(|agent| vec![agent.id().clone()])
-        .unwrap_or_default()
+    pick.map(|agent| vec![agent.id().clone()]).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -116,19 +115,10 @@ mod tests {
     #[test]
     fn an_agent_needs_every_required_skill_at_the_required_level() {
         let q = queue(&[], &[("french", 5), ("billing", 2)]);
-        assert!(serves(
-            &agent("a", None, &[("french", 5), ("billing", 9)]),
-            &q
-        ));
-        assert!(!serves(
-            &agent("b", None, &[("french", 4), ("billing", 9)]),
-            &q
-        ));
+        assert!(serves(&agent("a", None, &[("french", 5), ("billing", 9)]), &q));
+        assert!(!serves(&agent("b", None, &[("french", 4), ("billing", 9)]), &q));
         assert!(!serves(&agent("c", None, &[("french", 9)]), &q));
-        assert_eq!(
-            skill_score(&agent("a", None, &[("french", 5), ("billing", 9)]), &q),
-            14
-        );
+        assert_eq!(skill_score(&agent("a", None, &[("french", 5), ("billing", 9)]), &q), 14);
     }
 
     #[test]
