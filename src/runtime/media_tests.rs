@@ -135,3 +135,20 @@ async fn denoise_toggled_mid_call_changes_what_arrives_and_only_in_that_directio
     assert_ne!(got[0], third[0], "one packet crossfades back to raw");
     assert_eq!(got[1..], third[1..], "then the fast path again");
 }
+
+#[test]
+fn only_g711_audio_is_decoded_telephone_events_and_comfort_noise_are_not() {
+    use crate::media::g711::Law;
+    use crate::media::rtp::PayloadType;
+    use crate::media::sdp::{Codec, Negotiated};
+    let negotiated = Negotiated {
+        codec: Codec::pcma(),
+        telephone_event: None,
+    };
+    let pt = |n| PayloadType::new(n).unwrap_or(PayloadType::PCMU);
+    assert_eq!(super::audio_law(&negotiated, pt(8)), Some(Law::A));
+    assert_eq!(super::audio_law(&negotiated, pt(0)), Some(Law::Mu));
+    for other in [13, 101, 18, 96] {
+        assert_eq!(super::audio_law(&negotiated, pt(other)), None, "PT {other}");
+    }
+}
