@@ -496,9 +496,10 @@ fn inbound_stage(
     if !inbound.taps.is_empty() && rtp.payload().len() == FRAME {
         let mut frame = [0i16; FRAME];
         g711::decode_into(law, rtp.payload(), &mut frame);
-        for (_, feeds) in &inbound.taps {
-            lock(feeds).push(id, &frame);
-        }
+        // Taps of recordings that failed go, so the fast path comes back.
+        inbound
+            .taps
+            .retain(|(_, feeds)| lock(feeds).push(id, &frame));
     }
 }
 

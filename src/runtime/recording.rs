@@ -79,10 +79,14 @@ impl Feeds {
         }
     }
 
-    /// Queues a frame `from` an endpoint's phone, unless paused or ended.
-    pub fn push(&mut self, from: EndpointId, frame: &Frame) {
-        if !self.active || self.paused {
-            return;
+    /// Queues a frame `from` an endpoint's phone, unless paused or ended. `false` once the
+    /// recording has ended (stopped or failed): the tap can go.
+    pub fn push(&mut self, from: EndpointId, frame: &Frame) -> bool {
+        if !self.active {
+            return false;
+        }
+        if self.paused {
+            return true;
         }
         if let Some(q) = self.queues.iter_mut().find(|q| q.endpoint == from) {
             q.frames.push_back(*frame);
@@ -90,6 +94,7 @@ impl Feeds {
                 q.frames.pop_front();
             }
         }
+        true
     }
 
     /// The next (left, right) frame: one queued frame per endpoint, agent side mixed.
