@@ -14,7 +14,7 @@ pub const FACTOR: usize = 6;
 pub const TAPS: usize = 192;
 const PER_PHASE: usize = TAPS / FACTOR;
 // `dot` works in chunks of eight.
-const _: () = assert!(TAPS % 8 == 0 && PER_PHASE % 8 == 0);
+const _: () = assert!(TAPS.is_multiple_of(8) && PER_PHASE.is_multiple_of(8));
 
 fn bessel_i0(x: f64) -> f64 {
     let mut sum = 1.0;
