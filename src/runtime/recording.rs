@@ -338,6 +338,28 @@ mod tests {
     }
 
     #[test]
+    fn a_late_packet_costs_one_silent_frame_and_nothing_else() {
+        let mut feeds = Feeds::new(EndpointId(1), &[EndpointId(2)]);
+        let mut left = Vec::new();
+        // Packets 1..=6; packet 3 misses its tick and arrives with packet 4.
+        for arrivals in [
+            vec![1],
+            vec![2],
+            vec![],
+            vec![3, 4],
+            vec![5],
+            vec![6],
+            vec![],
+        ] {
+            for v in arrivals {
+                feeds.push(EndpointId(1), &[v; FRAME]);
+            }
+            left.push(feeds.next_frame().0[0]);
+        }
+        assert_eq!(left, [1, 2, 0, 3, 4, 5, 6], "one frame deeper from then on");
+    }
+
+    #[test]
     fn nothing_is_queued_while_paused_and_queues_stay_short() {
         let mut feeds = Feeds::new(EndpointId(1), &[EndpointId(2)]);
         feeds.pause();
