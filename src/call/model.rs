@@ -128,6 +128,40 @@ pub enum MediaCommand {
     Bridge { a: EndpointId, b: EndpointId },
     /// Release the ports.
     Close { endpoint: EndpointId },
+    /// Clean what `endpoint`'s phone sends (RNNoise) before relaying it to the bridged peer,
+    /// or stop cleaning it (`enabled: false`, the default: relayed without decoding). Each
+    /// direction is switched on its own, at any time during the call; the usual one is the
+    /// customer's endpoint, so the agent hears the customer without the room behind them.
+    /// A cleaned direction is delayed by about 14 ms: one RNNoise frame (10 ms) plus the
+    /// 8 ↔ 48 kHz resamplers' group delay (about 4 ms). RFC 4733 events and comfort noise
+    /// pass untouched.
+    Denoise { endpoint: EndpointId, enabled: bool },
+    /// Record the call as a stereo WAV `dir/YYYY-MM-DD/<recording>.wav` with a JSON sidecar:
+    /// left what `customer`'s phone sends, right what the `agent_side` phones send (mixed
+    /// when there are several). Music on hold is never recorded.
+    StartRecording {
+        recording: crate::media::recorder::RecordingId,
+        customer: EndpointId,
+        agent_side: Vec<EndpointId>,
+        dir: std::path::PathBuf,
+    },
+    /// Stop capturing until resumed: silence keeps the timeline, skip leaves the span out.
+    /// Nothing received while paused (audio or DTMF) is kept anywhere.
+    PauseRecording {
+        recording: crate::media::recorder::RecordingId,
+        behavior: crate::media::recorder::PauseBehavior,
+        who: String,
+        why: Option<String>,
+    },
+    /// Capture again; `auto` when a timer rather than a person resumed it.
+    ResumeRecording {
+        recording: crate::media::recorder::RecordingId,
+        auto: bool,
+    },
+    /// Finalise the WAV and its sidecar.
+    StopRecording {
+        recording: crate::media::recorder::RecordingId,
+    },
 }
 
 /// What the media plane tells the core.
@@ -137,6 +171,33 @@ pub enum MediaEvent {
     Inactive { endpoint: EndpointId },
     /// The runtime could not bind the endpoint's ports.
     OpenFailed { endpoint: EndpointId },
+    /// The WAV and its sidecar are created; capture has begun.
+    RecordingStarted {
+        recording: crate::media::recorder::RecordingId,
+        path: std::path::PathBuf,
+    },
+    /// Capture is paused.
+    RecordingPaused {
+        recording: crate::media::recorder::RecordingId,
+        path: std::path::PathBuf,
+    },
+    /// Capture resumed; `auto` when a timer resumed it.
+    RecordingResumed {
+        recording: crate::media::recorder::RecordingId,
+        path: std::path::PathBuf,
+        auto: bool,
+    },
+    /// The WAV and sidecar are finalised.
+    RecordingStopped {
+        recording: crate::media::recorder::RecordingId,
+        path: std::path::PathBuf,
+    },
+    /// The recording could not be created or written (disk full, unwritable folder) and has
+    /// ended; the call goes on.
+    RecordingFailed {
+        recording: crate::media::recorder::RecordingId,
+        error: String,
+    },
 }
 
 /// Call progress for observers.

@@ -330,6 +330,8 @@ impl Switch {
         }
         let endpoint = match event {
             MediaEvent::Inactive { endpoint } | MediaEvent::OpenFailed { endpoint } => endpoint,
+            // Recording news is for observers: the call goes on whatever became of it.
+            _ => return,
         };
         let call = self
             .calls
@@ -339,7 +341,7 @@ impl Switch {
         if let Some(call) = call {
             let ending = match event {
                 MediaEvent::Inactive { .. } => Ending::RtpTimeout,
-                MediaEvent::OpenFailed { .. } => Ending::Failed(503),
+                _ => Ending::Failed(503),
             };
             self.end_call(now, call, ending, None);
         }

@@ -11,9 +11,14 @@
 //!   RFC 3264).
 //! - [`rewrite`]: the continuous outgoing stream toward one leg.
 //! - [`ports`]: RTP/RTCP port pair allocation from the profile's range.
+//! - [`denoise`]: RNNoise on 8 kHz G.711 audio, switchable per relay direction mid-call.
+//! - [`resample`]: the 8 kHz ↔ 48 kHz polyphase filters the suppressor runs in.
+//! - [`recorder`]: stereo WAV call recordings with a JSON sidecar, crash-safe (file IO).
+//! - [`player`]: looped announcements and music on hold as G.711 packets.
 //!
 //! Nothing here reads the clock or touches a socket: time is an `Instant` argument and the
-//! runtime binds the ports it is given.
+//! runtime binds the ports it is given. [`recorder`] writes files (the architecture allows it)
+//! but reads no clock either.
 
 pub mod denoise;
 pub mod g711;
@@ -24,3 +29,5 @@ pub mod resample;
 pub mod rewrite;
 pub mod rtp;
 pub mod sdp;
+#[cfg(test)]
+pub(crate) mod test_signals;

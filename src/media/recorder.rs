@@ -19,6 +19,16 @@ use std::time::{Duration, Instant};
 pub const FRAME: usize = 160;
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
+/// Names one recording: the interaction id it records.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RecordingId(pub String);
+
+impl std::fmt::Display for RecordingId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// What a pause writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -103,8 +113,16 @@ impl Recording {
                 }
             })
             .collect();
-        let wav_path = folder.join(format!("{safe}.wav"));
-        let sidecar_path = folder.join(format!("{safe}.json"));
+        // A second recording of the same interaction (restarted after a stop or a failure)
+        // gets its own file: an existing recording is evidence and is never truncated.
+        let mut name = safe.clone();
+        let mut n = 1;
+        while folder.join(format!("{name}.wav")).is_file() {
+            n += 1;
+            name = format!("{safe}-{n}");
+        }
+        let wav_path = folder.join(format!("{name}.wav"));
+        let sidecar_path = folder.join(format!("{name}.json"));
         let writer = hound::WavWriter::create(&wav_path, spec()).map_err(to_io)?;
         let sidecar = Sidecar {
             interaction: interaction.to_owned(),
@@ -400,5 +418,15 @@ mod tests {
             10 * FRAME as u32
         );
         assert!(!repair(&path).unwrap());
+    }
+
+    #[test]
+    fn recording_an_interaction_again_never_overwrites_the_first_file() {
+        let d = dir();
+        let first = Recording::create(&d, "day", "ix-4", 0).unwrap();
+        let first = first.finish(10).unwrap();
+        let second = Recording::create(&d, "day", "ix-4", 20).unwrap();
+        assert_eq!(second.wav_path(), d.join("day").join("ix-4-2.wav"));
+        assert!(first.exists());
     }
 }

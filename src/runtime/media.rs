@@ -9,17 +9,28 @@
 //! RTCP is terminated here: the switch is the media endpoint of each leg, so relaying one
 //! leg's reports to the other would describe streams the other never saw. It still counts as
 //! life for the inactivity timer.
+//!
+//! Between receiving and rewriting, a packet passes the endpoint's inbound stage, which is
+//! empty (no decoding, the fast path) unless asked for: noise suppression of what the phone
+//! sends ([`SwitchableDenoiser`], G.711 audio only: RFC 4733 events, comfort noise and
+//! anything else pass untouched) and taps for recordings ([`recording`](super::recording)),
+//! which take the audio as relayed, after suppression: what the other side heard.
 
 use crate::call::{EndpointId, MediaEvent};
+use crate::media::denoise::SwitchableDenoiser;
+use crate::media::g711::{self, Law};
 use crate::media::player::{Announcement, Player};
+use crate::media::recorder::{FRAME, PauseBehavior, RecordingId};
 use crate::media::rewrite::{PayloadMap, StreamRewriter, StreamStart};
-use crate::media::rtp::{Ssrc, is_rtcp};
+use crate::media::rtp::{PayloadType, RtpPacketMut, Ssrc, is_rtcp};
 use crate::media::sdp::{Direction, Negotiated};
 use crate::runtime::clock;
+use crate::runtime::recording::{RecordingHandle, SharedFeeds};
 use rand::rngs::SmallRng;
 use rand::{RngCore, SeedableRng};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -62,10 +73,20 @@ enum MapKey {
     Local,
 }
 
+/// What happens to packets from the endpoint's phone before they are relayed. Its own lock,
+/// so suppression never holds up the peer's task sending toward this endpoint.
+#[derive(Default)]
+struct Inbound {
+    denoise: SwitchableDenoiser,
+    /// Recordings this endpoint's audio goes to.
+    taps: Vec<(RecordingId, SharedFeeds)>,
+}
+
 struct Endpoint {
     rtp: UdpSocket,
     rtcp: UdpSocket,
     state: Mutex<EndpointState>,
+    inbound: Mutex<Inbound>,
     /// Milliseconds since the engine started when the last packet arrived.
     last_activity: AtomicU64,
 }
@@ -80,6 +101,7 @@ struct Handle {
 pub struct MediaEngine {
     bind_ip: IpAddr,
     endpoints: HashMap<EndpointId, Handle>,
+    recordings: HashMap<RecordingId, RecordingHandle>,
     events: mpsc::Sender<MediaEvent>,
     rtp_timeout: Duration,
     epoch: Instant,
@@ -96,6 +118,7 @@ impl MediaEngine {
         MediaEngine {
             bind_ip,
             endpoints: HashMap::new(),
+            recordings: HashMap::new(),
             events,
             rtp_timeout,
             epoch: clock::now(),
@@ -143,6 +166,7 @@ impl MediaEngine {
                 rewriter: StreamRewriter::new(ssrc, start, PayloadMap::new()),
                 map_key: MapKey::None,
             }),
+            inbound: Mutex::new(Inbound::default()),
             last_activity: AtomicU64::new(self.elapsed_ms()),
         });
         let rtp_task = tokio::spawn(rtp_loop(
@@ -154,6 +178,14 @@ impl MediaEngine {
             self.stats.clone(),
         ));
         let rtcp_task = tokio::spawn(rtcp_loop(endpoint.clone(), self.epoch, self.stats.clone()));
+        // A recording may name an endpoint before it is opened (a conference joiner).
+        for (name, r) in &self.recordings {
+            if r.endpoints.contains(&id) {
+                lock(&endpoint.inbound)
+                    .taps
+                    .push((name.clone(), r.feeds.clone()));
+            }
+        }
         self.endpoints.insert(
             id,
             Handle {
@@ -248,6 +280,81 @@ impl MediaEngine {
         }
     }
 
+    /// Cleans what `id`'s phone sends before it is relayed (or stops cleaning it). Takes
+    /// effect within two packets, crossfaded.
+    pub fn set_denoise(&mut self, id: EndpointId, enabled: bool) {
+        if let Some(handle) = self.endpoints.get(&id) {
+            lock(&handle.endpoint.inbound).denoise.set_enabled(enabled);
+        }
+    }
+
+    /// Starts recording `customer` (left) and `agent_side` (right, mixed) into
+    /// `dir/YYYY-MM-DD/<recording>.wav`. Outcome: [`MediaEvent::RecordingStarted`] or
+    /// [`MediaEvent::RecordingFailed`]; either way the call's media is untouched.
+    pub fn start_recording(
+        &mut self,
+        recording: RecordingId,
+        customer: EndpointId,
+        agent_side: &[EndpointId],
+        dir: PathBuf,
+    ) {
+        self.recordings.retain(|_, r| !r.is_finished());
+        if self.recordings.contains_key(&recording) {
+            tracing::warn!(%recording, "already recording");
+            return;
+        }
+        let handle = RecordingHandle::spawn(
+            recording.clone(),
+            dir,
+            customer,
+            agent_side,
+            self.events.clone(),
+        );
+        for id in &handle.endpoints {
+            if let Some(h) = self.endpoints.get(id) {
+                lock(&h.endpoint.inbound)
+                    .taps
+                    .push((recording.clone(), handle.feeds.clone()));
+            }
+        }
+        self.recordings.insert(recording, handle);
+    }
+
+    /// Stops capturing for `recording` at once; see [`PauseBehavior`] for what is written.
+    pub fn pause_recording(
+        &mut self,
+        recording: &RecordingId,
+        behavior: PauseBehavior,
+        who: String,
+        why: Option<String>,
+    ) {
+        if let Some(r) = self.recordings.get(recording) {
+            r.pause(behavior, who, why);
+        }
+    }
+
+    /// Resumes capturing; `auto` when a timer asked.
+    pub fn resume_recording(&mut self, recording: &RecordingId, auto: bool) {
+        if let Some(r) = self.recordings.get(recording) {
+            r.resume(auto);
+        }
+    }
+
+    /// Finalises the recording; [`MediaEvent::RecordingStopped`] follows.
+    pub fn stop_recording(&mut self, recording: &RecordingId) {
+        let Some(r) = self.recordings.remove(recording) else {
+            return;
+        };
+        for id in &r.endpoints {
+            if let Some(h) = self.endpoints.get(id) {
+                lock(&h.endpoint.inbound)
+                    .taps
+                    .retain(|(name, _)| name != recording);
+            }
+        }
+        r.stop();
+    }
+
     pub fn close(&mut self, id: EndpointId) {
         if let Some(handle) = self.endpoints.remove(&id) {
             for task in handle.tasks.iter().chain(handle.player.iter()) {
@@ -310,6 +417,9 @@ async fn rtp_loop(
             }
             (s.peer.clone(), s.negotiated.clone())
         };
+        if let Some(negotiated) = &source_negotiated {
+            inbound_stage(id, &endpoint.inbound, negotiated, packet);
+        }
         let (Some(peer), Some(source_negotiated)) = (peer, source_negotiated) else {
             stats.dropped.fetch_add(1, Ordering::Relaxed);
             continue;
@@ -345,6 +455,51 @@ async fn rtp_loop(
         } else {
             stats.dropped.fetch_add(1, Ordering::Relaxed);
         }
+    }
+}
+
+/// The G.711 law of an audio payload type from a leg that negotiated `negotiated`: its codec,
+/// or the other static G.711 type (answerers may switch between them, RFC 3264 §6.1).
+/// `None` for telephone-event, comfort noise (PT 13) and everything else.
+fn audio_law(negotiated: &Negotiated, pt: PayloadType) -> Option<Law> {
+    if pt == negotiated.codec.payload_type {
+        return negotiated.codec.name.law();
+    }
+    match pt {
+        PayloadType::PCMU => Some(Law::Mu),
+        PayloadType::PCMA => Some(Law::A),
+        _ => None,
+    }
+}
+
+/// Suppression and recording taps for one packet from `id`'s phone, in place.
+fn inbound_stage(
+    id: EndpointId,
+    inbound: &Mutex<Inbound>,
+    negotiated: &Negotiated,
+    packet: &mut [u8],
+) {
+    let mut inbound = lock(inbound);
+    if !inbound.denoise.is_active() && inbound.taps.is_empty() {
+        return;
+    }
+    let Ok(mut rtp) = RtpPacketMut::parse(packet) else {
+        return;
+    };
+    let Some(law) = audio_law(negotiated, rtp.header().payload_type) else {
+        return;
+    };
+    if inbound.denoise.is_active() {
+        inbound.denoise.process_payload(law, rtp.payload_mut());
+    }
+    // Other packet times are not recorded: our phones negotiate 20 ms.
+    if !inbound.taps.is_empty() && rtp.payload().len() == FRAME {
+        let mut frame = [0i16; FRAME];
+        g711::decode_into(law, rtp.payload(), &mut frame);
+        // Taps of recordings that failed go, so the fast path comes back.
+        inbound
+            .taps
+            .retain(|(_, feeds)| lock(feeds).push(id, &frame));
     }
 }
 
@@ -397,3 +552,15 @@ async fn rtcp_loop(endpoint: Arc<Endpoint>, epoch: Instant, stats: Arc<MediaStat
         stats.rtcp_in.fetch_add(1, Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+#[path = "media_harness.rs"]
+mod harness;
+
+#[cfg(test)]
+#[path = "media_tests.rs"]
+mod tests;
+
+#[cfg(test)]
+#[path = "recording_tests.rs"]
+mod recording_tests;

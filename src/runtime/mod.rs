@@ -8,6 +8,7 @@
 pub mod clock;
 pub mod contact_center;
 pub mod media;
+pub mod recording;
 pub mod transport;
 
 use crate::call::{
@@ -493,6 +494,29 @@ impl CoreLoop {
                     }
                     MediaCommand::StopMusic { endpoint } => self.engine.stop_playing(endpoint),
                     MediaCommand::Close { endpoint } => self.engine.close(endpoint),
+                    MediaCommand::Denoise { endpoint, enabled } => {
+                        self.engine.set_denoise(endpoint, enabled)
+                    }
+                    MediaCommand::StartRecording {
+                        recording,
+                        customer,
+                        agent_side,
+                        dir,
+                    } => self
+                        .engine
+                        .start_recording(recording, customer, &agent_side, dir),
+                    MediaCommand::PauseRecording {
+                        recording,
+                        behavior,
+                        who,
+                        why,
+                    } => self.engine.pause_recording(&recording, behavior, who, why),
+                    MediaCommand::ResumeRecording { recording, auto } => {
+                        self.engine.resume_recording(&recording, auto)
+                    }
+                    MediaCommand::StopRecording { recording } => {
+                        self.engine.stop_recording(&recording)
+                    }
                 },
                 Output::PersistBinding(change) => {
                     if self.store_tx.send(StoreJob::Binding(change)).await.is_err() {

@@ -1,0 +1,93 @@
+//! One 20 ms G.711 packet (160 µ-law bytes) through the noise-suppression path the relay
+//! uses when a direction is cleaned: decode → 8 → 48 kHz → two RNNoise frames → 48 → 8 kHz →
+//! encode, with filter state carried across packets as on a live call. Also the same call
+//! with suppression off, which is the relay's undecoded fast path, and the two halves of
+//! the cost on their own: the resamplers, and RNNoise's two 480-sample frames.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use switchboard::media::denoise::{PACKET, SwitchableDenoiser};
+use switchboard::media::g711::Law;
+use switchboard::media::resample::{Downsampler, Upsampler};
+
+/// One second of a noisy voiced sound (a 150 Hz harmonic complex plus xorshift noise),
+/// µ-law encoded, as 50 packets: RNNoise's cost depends on content, digital silence is cheaper.
+fn packets() -> Vec<Vec<u8>> {
+    let mut x = 7u32;
+    let samples: Vec<i16> = (0..8000)
+        .map(|i| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let t = i as f32 / 8000.0;
+            let voice: f32 = (1..20)
+                .map(|k| (2.0 * std::f32::consts::PI * 150.0 * k as f32 * t).sin() / k as f32)
+                .sum();
+            let noise = (x as f32 / u32::MAX as f32 - 0.5) * 1200.0;
+            (voice * 3000.0 + noise) as i16
+        })
+        .collect();
+    samples
+        .chunks_exact(PACKET)
+        .map(|c| c.iter().map(|s| Law::Mu.encode(*s)).collect())
+        .collect()
+}
+
+fn benches(c: &mut Criterion) {
+    let packets = packets();
+    let mut denoiser = SwitchableDenoiser::new();
+    denoiser.set_enabled(true);
+    // Past the warm-up and crossfade packets: steady state.
+    for p in &packets[..4] {
+        denoiser.process_payload(Law::Mu, &mut p.clone());
+    }
+    let mut i = 0;
+    let mut payload = vec![0u8; PACKET];
+    c.bench_function("media_frame_pcmu_20ms_denoised", |b| {
+        b.iter(|| {
+            payload.copy_from_slice(&packets[i % packets.len()]);
+            i += 1;
+            denoiser.process_payload(Law::Mu, black_box(&mut payload));
+            black_box(&payload);
+        });
+    });
+    let mut off = SwitchableDenoiser::new();
+    c.bench_function("media_frame_pcmu_20ms_fast_path", |b| {
+        b.iter(|| {
+            payload.copy_from_slice(&packets[i % packets.len()]);
+            i += 1;
+            if off.is_active() {
+                off.process_payload(Law::Mu, black_box(&mut payload));
+            }
+            black_box(&payload);
+        });
+    });
+    let pcm: Vec<f32> = packets[10]
+        .iter()
+        .map(|c| f32::from(Law::Mu.decode(*c)))
+        .collect();
+    let (mut up, mut down) = (Upsampler::new(), Downsampler::new());
+    let (mut wide, mut narrow) = (Vec::with_capacity(960), Vec::with_capacity(160));
+    c.bench_function("media_frame_resample_up_and_down_only", |b| {
+        b.iter(|| {
+            wide.clear();
+            narrow.clear();
+            up.process(black_box(&pcm), &mut wide);
+            down.process(&wide, &mut narrow);
+            black_box(&narrow);
+        });
+    });
+    let mut state = nnnoiseless::DenoiseState::new();
+    let mut out = [0f32; 480];
+    c.bench_function("media_frame_rnnoise_two_frames_only", |b| {
+        b.iter(|| {
+            for frame in wide.chunks_exact(480) {
+                black_box(state.process_frame(&mut out, black_box(frame)));
+            }
+        });
+    });
+}
+
+criterion_group!(media_frame, benches);
+criterion_main!(media_frame);

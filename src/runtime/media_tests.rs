@@ -1,0 +1,154 @@
+//! Noise suppression in the relay path, end to end over loopback UDP: a customer phone sends
+//! noisy speech as PCMU RTP, the agent phone captures what the switch relays.
+//!
+//! The engine does not care about pacing (the rewriter only re-anchors timestamps that run
+//! ahead of the clock, which leaves payloads alone), so audio is sent at four times real
+//! time.
+
+use super::harness::{self, Call, Phone};
+use crate::media::test_signals as sig;
+use std::time::Duration;
+
+const QUIET: Duration = Duration::from_millis(400);
+
+/// Eight seconds of a talker (0.6 s spurts, 0.6 s pauses) over white noise and babble.
+fn noisy_speech() -> (Vec<i16>, Vec<bool>) {
+    let n = 8000 * 8;
+    let (speech, talking) = sig::talker(n, 0.6, 0.6, 8000.0);
+    let white = sig::white_noise(n, 600.0, 9);
+    let babble = sig::babble(n, 200.0);
+    let mixed: Vec<f32> = (0..n).map(|i| speech[i] + white[i] + babble[i]).collect();
+    (sig::to_pcm(&mixed), talking)
+}
+
+/// Sends `payloads` from `from` at 5 ms intervals while `to` captures; returns what `to` got.
+async fn send_and_capture(from: &mut Phone, to: &Phone, payloads: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let send = async {
+        let mut ticker = tokio::time::interval(Duration::from_millis(5));
+        for p in payloads {
+            ticker.tick().await;
+            from.send_audio(p).await;
+        }
+    };
+    let (_, got) = tokio::join!(send, to.drain_audio(QUIET));
+    got
+}
+
+/// (speech, pause) energy in dB over the interiors of spurts and pauses after the first two
+/// seconds (RNNoise's noise estimate settles), with `out` shifted back by `lag` samples.
+fn speech_and_pause_db(out: &[i16], talking: &[bool], lag: usize) -> (f32, f32) {
+    let n = talking.len();
+    let edge = 400;
+    let interior = move |i: usize| {
+        i >= 16_000
+            && i + edge + lag < n
+            && (i - edge..i + edge)
+                .step_by(50)
+                .all(|j| talking[j] == talking[i])
+    };
+    let shifted = &out[lag.min(out.len())..];
+    (
+        sig::energy_db(shifted, |i| interior(i) && talking[i]),
+        sig::energy_db(shifted, |i| interior(i) && !talking[i]),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn denoising_the_customer_cuts_noise_in_pauses_by_10_db_and_keeps_speech_within_3_db() {
+    let Call {
+        mut engine,
+        mut customer,
+        agent,
+        ..
+    } = harness::call().await;
+    engine.set_denoise(customer.endpoint, true);
+    let (input, talking) = noisy_speech();
+    let sent = harness::packets(&input);
+    let got = send_and_capture(&mut customer, &agent, &sent).await;
+    assert_eq!(got.len(), sent.len(), "every packet is relayed");
+    let before = harness::decode(&sent);
+    let after = harness::decode(&got);
+    let (speech_in, noise_in) = speech_and_pause_db(&before, &talking, 0);
+    // RNNoise plus the resamplers delay the cleaned stream by 111 samples (13.9 ms).
+    let (speech_out, noise_out) = speech_and_pause_db(&after, &talking, 111);
+    eprintln!(
+        "speech {speech_in:.1} → {speech_out:.1} dB, pauses {noise_in:.1} → {noise_out:.1} dB"
+    );
+    assert!(
+        noise_in - noise_out >= 10.0,
+        "noise in pauses only {:.1} dB lower",
+        noise_in - noise_out
+    );
+    assert!(
+        (speech_in - speech_out).abs() <= 3.0,
+        "speech moved by {:.1} dB",
+        speech_out - speech_in
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_denoise_the_agent_receives_the_customers_bytes_unchanged() {
+    let Call {
+        mut customer,
+        agent,
+        ..
+    } = harness::call().await;
+    let (input, _) = noisy_speech();
+    let sent = harness::packets(&input[..8000 * 2]);
+    let got = send_and_capture(&mut customer, &agent, &sent).await;
+    assert_eq!(got, sent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn denoise_toggled_mid_call_changes_what_arrives_and_only_in_that_direction() {
+    let Call {
+        mut engine,
+        mut customer,
+        mut agent,
+        ..
+    } = harness::call().await;
+    let (input, _) = noisy_speech();
+    let sent = harness::packets(&input[..8000 * 6]);
+    let (first, rest) = sent.split_at(100);
+    let (second, third) = rest.split_at(100);
+
+    let got = send_and_capture(&mut customer, &agent, first).await;
+    assert_eq!(got, first, "off: fast path");
+
+    engine.set_denoise(customer.endpoint, true);
+    let got = send_and_capture(&mut customer, &agent, second).await;
+    assert_eq!(got.len(), second.len());
+    assert_eq!(got[0], second[0], "the warm-up packet is relayed raw");
+    let changed = got.iter().zip(second).filter(|(a, b)| a != b).count();
+    assert!(changed > 95, "only {changed} packets cleaned");
+    // The agent's direction is a separate switch, still on the fast path.
+    let back = send_and_capture(&mut agent, &customer, first).await;
+    assert_eq!(back, first);
+    // Telephone-events pass the suppressor untouched.
+    customer.send_event(5, false, 160).await;
+    let event = agent.recv(QUIET).await;
+    assert_eq!(event, Some((harness::EVENT_PT, vec![5, 10, 0, 160])));
+
+    engine.set_denoise(customer.endpoint, false);
+    let got = send_and_capture(&mut customer, &agent, third).await;
+    assert_eq!(got.len(), third.len());
+    assert_ne!(got[0], third[0], "one packet crossfades back to raw");
+    assert_eq!(got[1..], third[1..], "then the fast path again");
+}
+
+#[test]
+fn only_g711_audio_is_decoded_telephone_events_and_comfort_noise_are_not() {
+    use crate::media::g711::Law;
+    use crate::media::rtp::PayloadType;
+    use crate::media::sdp::{Codec, Negotiated};
+    let negotiated = Negotiated {
+        codec: Codec::pcma(),
+        telephone_event: None,
+    };
+    let pt = |n| PayloadType::new(n).unwrap_or(PayloadType::PCMU);
+    assert_eq!(super::audio_law(&negotiated, pt(8)), Some(Law::A));
+    assert_eq!(super::audio_law(&negotiated, pt(0)), Some(Law::Mu));
+    for other in [13, 101, 18, 96] {
+        assert_eq!(super::audio_law(&negotiated, pt(other)), None, "PT {other}");
+    }
+}

@@ -1,0 +1,414 @@
+//! Recording in the media path, end to end over loopback UDP at real-time pacing: what the
+//! WAV and its sidecar hold after the phones talked through a [`MediaEngine`].
+
+use super::harness::{self, Call};
+use crate::call::MediaEvent;
+use crate::media::recorder::{PauseBehavior, RecordingId, Sidecar};
+use crate::media::test_signals as sig;
+use crate::runtime::clock;
+use crate::runtime::recording::day_folder;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(3);
+
+fn temp_dir() -> PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "sb-media-rec-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// 440 Hz from the customer, 1 kHz from the agent, one packet each per 20 ms.
+struct Tones {
+    customer: Vec<Vec<u8>>,
+    agent: Vec<Vec<u8>>,
+}
+
+fn tones(packets: usize) -> Tones {
+    let n = packets * 160;
+    Tones {
+        customer: harness::packets(&sig::to_pcm(&sig::tone(440.0, n, 8000.0))),
+        agent: harness::packets(&sig::to_pcm(&sig::tone(1000.0, n, 8000.0))),
+    }
+}
+
+async fn expect_started(call: &mut Call) -> PathBuf {
+    match harness::next_event(&mut call.events, WAIT).await {
+        Some(MediaEvent::RecordingStarted { path, .. }) => path,
+        other => panic!("expected RecordingStarted, got {other:?}"),
+    }
+}
+
+async fn expect_stopped(call: &mut Call) -> PathBuf {
+    loop {
+        match harness::next_event(&mut call.events, WAIT).await {
+            Some(MediaEvent::RecordingStopped { path, .. }) => return path,
+            Some(MediaEvent::RecordingPaused { .. } | MediaEvent::RecordingResumed { .. }) => {}
+            other => panic!("expected RecordingStopped, got {other:?}"),
+        }
+    }
+}
+
+/// Interleaved stereo samples of a WAV.
+fn read_wav(path: &Path) -> (Vec<i16>, Vec<i16>) {
+    let mut reader = hound::WavReader::open(path).expect("readable WAV");
+    assert_eq!(reader.spec().channels, 2);
+    assert_eq!(reader.spec().sample_rate, 8000);
+    let samples: Vec<i16> = reader.samples::<i16>().map(Result::unwrap).collect();
+    (
+        samples.iter().step_by(2).copied().collect(),
+        samples.iter().skip(1).step_by(2).copied().collect(),
+    )
+}
+
+fn ms(samples: usize) -> i64 {
+    i64::try_from(samples / 8).unwrap_or(i64::MAX)
+}
+
+/// Longest run of stereo samples that are zero on both channels, in samples.
+fn longest_digital_silence(left: &[i16], right: &[i16]) -> usize {
+    let (mut best, mut run) = (0, 0);
+    for (l, r) in left.iter().zip(right) {
+        run = if *l == 0 && *r == 0 { run + 1 } else { 0 };
+        best = best.max(run);
+    }
+    best
+}
+
+/// Plays `tones` from both phones at 20 ms pacing, calling `at(packet index, call)` before
+/// each packet is sent; returns how long it took.
+async fn talk<F>(call: &mut Call, tones: &Tones, mut at: F) -> Duration
+where
+    F: FnMut(usize, &mut Call) -> Option<Vec<u8>>,
+{
+    let started = clock::now();
+    let mut ticker = tokio::time::interval(Duration::from_millis(20));
+    for i in 0..tones.customer.len() {
+        ticker.tick().await;
+        if let Some(digit) = at(i, call) {
+            for d in digit {
+                call.customer.send_event(d, true, 400).await;
+            }
+        }
+        call.customer.send_audio(&tones.customer[i]).await;
+        call.agent.send_audio(&tones.agent[i]).await;
+    }
+    clock::now().duration_since(started)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recording_puts_the_customer_left_and_the_agent_right_for_the_length_of_the_call() {
+    let mut call = harness::call().await;
+    let dir = temp_dir();
+    let id = RecordingId("ix-tones".into());
+    let (customer, agent) = (call.customer.endpoint, call.agent.endpoint);
+    call.engine
+        .start_recording(id.clone(), customer, &[agent], dir.clone());
+    let path = expect_started(&mut call).await;
+    assert_eq!(
+        path,
+        dir.join(day_folder(clock::unix_now())).join("ix-tones.wav")
+    );
+    let sent = tones(100);
+    let took = talk(&mut call, &sent, |_, _| None).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    call.engine.stop_recording(&id);
+    assert_eq!(expect_stopped(&mut call).await, path);
+
+    let (left, right) = read_wav(&path);
+    eprintln!(
+        "sent {} ms of packets in {took:?}; WAV {} ms",
+        100 * 20,
+        ms(left.len())
+    );
+    assert!((ms(left.len()) - 2000).abs() <= 60, "{} ms", ms(left.len()));
+    let db = |x: &[i16], f: f32, g: f32| 10.0 * (sig::goertzel(x, f) / sig::goertzel(x, g)).log10();
+    assert!(db(&left, 440.0, 1000.0) > 30.0, "left is the customer");
+    assert!(db(&right, 1000.0, 440.0) > 30.0, "right is the agent");
+    let sidecar: Sidecar =
+        serde_json::from_slice(&std::fs::read(path.with_extension("json")).unwrap()).unwrap();
+    assert_eq!(sidecar.interaction, "ix-tones");
+    assert!(sidecar.ended_at_ms.is_some() && !sidecar.interrupted);
+    // Both phones still heard each other.
+    assert!(call.agent.recv(WAIT).await.is_some());
+    assert!(call.customer.recv(WAIT).await.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_pause_writes_digital_zero_for_its_span_and_dtmf_while_paused_is_kept_nowhere() {
+    let mut call = harness::call().await;
+    let dir = temp_dir();
+    let id = RecordingId("ix-secure".into());
+    let (customer, agent) = (call.customer.endpoint, call.agent.endpoint);
+    call.engine
+        .start_recording(id.clone(), customer, &[agent], dir.clone());
+    let path = expect_started(&mut call).await;
+    let sent = tones(150);
+    let mut paused_at = None;
+    let mut span = Duration::ZERO;
+    let rid = id.clone();
+    talk(&mut call, &sent, |i, call| match i {
+        50 => {
+            paused_at = Some(clock::now());
+            call.engine.pause_recording(
+                &rid,
+                PauseBehavior::Silence,
+                "agent-7".into(),
+                Some("card number".into()),
+            );
+            None
+        }
+        // The card number, keyed on the phone while paused: RFC 4733 events.
+        60..=75 if i % 4 == 0 => Some(vec![4, 1, 1, 1]),
+        100 => {
+            span = paused_at
+                .map(|t| clock::now().duration_since(t))
+                .unwrap_or_default();
+            call.engine.resume_recording(&rid, true);
+            None
+        }
+        _ => None,
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    call.engine.stop_recording(&id);
+    expect_stopped(&mut call).await;
+
+    let (left, right) = read_wav(&path);
+    let zero = longest_digital_silence(&left, &right);
+    let span_ms = i64::try_from(span.as_millis()).unwrap_or(0);
+    eprintln!(
+        "paused {span_ms} ms, digital silence {} ms, WAV {} ms",
+        ms(zero),
+        ms(left.len())
+    );
+    assert!(
+        (ms(zero) - span_ms).abs() <= 60,
+        "{} ms of zero for {span_ms} ms",
+        ms(zero)
+    );
+    assert!((ms(left.len()) - 3000).abs() <= 60, "{} ms", ms(left.len()));
+    // No DTMF tone anywhere in the file: the only tones are 440 Hz and 1 kHz.
+    for f in [697.0, 770.0, 852.0, 941.0, 1209.0, 1336.0, 1477.0] {
+        let leak = 10.0 * (sig::goertzel(&left, f) / sig::goertzel(&left, 440.0)).log10();
+        assert!(leak < -30.0, "{f} Hz at {leak:.1} dB");
+    }
+    let text = std::fs::read_to_string(path.with_extension("json")).unwrap();
+    for word in ["event", "dtmf", "digit", "\"4\"", "\"1\""] {
+        assert!(
+            !text.to_lowercase().contains(word),
+            "sidecar mentions {word}"
+        );
+    }
+    let sidecar: Sidecar = serde_json::from_str(&text).unwrap();
+    assert_eq!(sidecar.pauses.len(), 1);
+    let pause = &sidecar.pauses[0];
+    assert_eq!(pause.by, "agent-7");
+    assert_eq!(pause.behavior, PauseBehavior::Silence);
+    assert!(pause.auto_resumed);
+    let recorded = pause.resumed_at_ms.unwrap_or(0) - pause.paused_at_ms;
+    assert!(
+        (recorded - span_ms).abs() <= 60,
+        "sidecar span {recorded} ms"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_skipping_pause_makes_the_file_shorter_by_the_paused_span() {
+    let mut call = harness::call().await;
+    let dir = temp_dir();
+    let id = RecordingId("ix-skip".into());
+    let (customer, agent) = (call.customer.endpoint, call.agent.endpoint);
+    call.engine
+        .start_recording(id.clone(), customer, &[agent], dir.clone());
+    let path = expect_started(&mut call).await;
+    let sent = tones(150);
+    let mut paused_at = None;
+    let mut span = Duration::ZERO;
+    let rid = id.clone();
+    talk(&mut call, &sent, |i, call| {
+        if i == 50 {
+            paused_at = Some(clock::now());
+            call.engine
+                .pause_recording(&rid, PauseBehavior::Skip, "agent-7".into(), None);
+        }
+        if i == 100 {
+            span = paused_at
+                .map(|t| clock::now().duration_since(t))
+                .unwrap_or_default();
+            call.engine.resume_recording(&rid, false);
+        }
+        None
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    call.engine.stop_recording(&id);
+    expect_stopped(&mut call).await;
+
+    let (left, right) = read_wav(&path);
+    let span_ms = i64::try_from(span.as_millis()).unwrap_or(0);
+    eprintln!("skipped {span_ms} ms, WAV {} ms", ms(left.len()));
+    assert!(
+        (ms(left.len()) - (3000 - span_ms)).abs() <= 60,
+        "{} ms",
+        ms(left.len())
+    );
+    assert!(longest_digital_silence(&left, &right) < 8 * 60);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unwritable_recordings_folder_fails_the_recording_but_not_the_call() {
+    let mut call = harness::call().await;
+    let dir = temp_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    // A folder under a regular file: unwritable even for root.
+    let file = dir.join("not-a-folder");
+    std::fs::write(&file, b"x").unwrap();
+    let id = RecordingId("ix-fail".into());
+    let (customer, agent) = (call.customer.endpoint, call.agent.endpoint);
+    call.engine
+        .start_recording(id.clone(), customer, &[agent], file.join("recordings"));
+    match harness::next_event(&mut call.events, WAIT).await {
+        Some(MediaEvent::RecordingFailed { recording, error }) => {
+            assert_eq!(recording, id);
+            assert!(!error.is_empty());
+        }
+        other => panic!("expected RecordingFailed, got {other:?}"),
+    }
+    let sent = tones(10);
+    for p in &sent.customer {
+        call.customer.send_audio(p).await;
+    }
+    assert_eq!(
+        call.agent.drain_audio(Duration::from_millis(300)).await,
+        sent.customer
+    );
+    let taps = super::lock(&call.engine.endpoints[&customer].endpoint.inbound)
+        .taps
+        .len();
+    assert_eq!(taps, 0, "the customer's packets are back on the fast path");
+    // Commands for the failed recording are harmless.
+    call.engine
+        .pause_recording(&id, PauseBehavior::Silence, "agent-7".into(), None);
+    call.engine.stop_recording(&id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_mid_call_fails_the_recording_but_not_the_call() {
+    let mut call = harness::call().await;
+    let dir = temp_dir();
+    let day = dir.join(day_folder(clock::unix_now()));
+    std::fs::create_dir_all(&day).unwrap();
+    // The WAV lands on /dev/full: creating it works, the first flush reports ENOSPC.
+    std::os::unix::fs::symlink("/dev/full", day.join("ix-full.wav")).unwrap();
+    let id = RecordingId("ix-full".into());
+    let (customer, agent) = (call.customer.endpoint, call.agent.endpoint);
+    call.engine
+        .start_recording(id.clone(), customer, &[agent], dir.clone());
+    let mut failed = None;
+    while let Some(event) = harness::next_event(&mut call.events, WAIT).await {
+        if let MediaEvent::RecordingFailed { error, .. } = event {
+            failed = Some(error);
+            break;
+        }
+    }
+    let error = failed.expect("RecordingFailed");
+    assert!(error.to_lowercase().contains("space"), "{error}");
+    let sent = tones(10);
+    for p in &sent.agent {
+        call.agent.send_audio(p).await;
+    }
+    assert_eq!(
+        call.customer.drain_audio(Duration::from_millis(300)).await,
+        sent.agent
+    );
+    let taps = super::lock(&call.engine.endpoints[&agent].endpoint.inbound)
+        .taps
+        .len();
+    assert_eq!(taps, 0, "the agent's packets are back on the fast path");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn music_on_hold_is_never_recorded() {
+    let mut call = harness::call().await;
+    let dir = temp_dir();
+    let id = RecordingId("ix-hold".into());
+    let (customer, agent) = (call.customer.endpoint, call.agent.endpoint);
+    call.engine
+        .start_recording(id.clone(), customer, &[agent], dir.clone());
+    let path = expect_started(&mut call).await;
+    // Both legs on hold: the switch plays music to each phone, the phones say nothing.
+    call.engine
+        .play(customer, crate::media::player::Announcement::chime());
+    call.engine
+        .play(agent, crate::media::player::Announcement::chime());
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(
+        call.agent.recv(WAIT).await.is_some(),
+        "music reaches the agent"
+    );
+    call.engine.stop_recording(&id);
+    expect_stopped(&mut call).await;
+    let (left, right) = read_wav(&path);
+    assert!(ms(left.len()) >= 500);
+    assert!(left.iter().chain(&right).all(|s| *s == 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_cut_off_mid_call_is_already_a_readable_wav() {
+    let mut call = harness::call().await;
+    let dir = temp_dir();
+    let id = RecordingId("ix-crash".into());
+    let (customer, agent) = (call.customer.endpoint, call.agent.endpoint);
+    call.engine
+        .start_recording(id.clone(), customer, &[agent], dir.clone());
+    let path = expect_started(&mut call).await;
+    talk(&mut call, &tones(65), |_, _| None).await;
+    // What a SIGKILL now would leave: the header as of the last once-a-second flush.
+    let reader = hound::WavReader::open(&path).expect("readable mid-call");
+    let seconds = f64::from(reader.duration()) / 8000.0;
+    assert!((0.9..=1.4).contains(&seconds), "{seconds} s readable");
+    call.engine.stop_recording(&id);
+    expect_stopped(&mut call).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conference_records_every_agent_side_phone_mixed_on_the_right() {
+    let mut call = harness::call().await;
+    let dir = temp_dir();
+    let id = RecordingId("ix-conf".into());
+    let (customer, agent) = (call.customer.endpoint, call.agent.endpoint);
+    let supervisor_id = crate::call::EndpointId(3);
+    // The supervisor's endpoint is named before it is opened, as when a conference is set up.
+    call.engine
+        .start_recording(id.clone(), customer, &[agent, supervisor_id], dir.clone());
+    let path = expect_started(&mut call).await;
+    let mut supervisor = harness::phone(&mut call.engine, supervisor_id, 0x3333).await;
+    let third = harness::packets(&sig::to_pcm(&sig::tone(1500.0, 60 * 160, 8000.0)));
+    talk(&mut call, &tones(60), |_, _| None).await;
+    // Then agent and supervisor talk together.
+    let agent_tone = tones(1).agent.remove(0);
+    let mut ticker = tokio::time::interval(Duration::from_millis(20));
+    for p in &third {
+        ticker.tick().await;
+        supervisor.send_audio(p).await;
+        call.agent.send_audio(&agent_tone).await;
+    }
+    call.engine.stop_recording(&id);
+    expect_stopped(&mut call).await;
+    let (left, right) = read_wav(&path);
+    let second_half = &right[right.len() / 2 + 800..];
+    let db = |f: f32, g: f32| {
+        10.0 * (sig::goertzel(second_half, f) / sig::goertzel(second_half, g)).log10()
+    };
+    assert!(
+        db(1000.0, 440.0) > 30.0 && db(1500.0, 440.0) > 30.0,
+        "both agent-side phones"
+    );
+    assert!(sig::goertzel(&left, 1500.0) < sig::goertzel(&left, 440.0) / 1000.0);
+}
