@@ -64,7 +64,7 @@ mod tests {
         assert_eq!(normalise("011 44 20 7946 0958").unwrap(), "011442079460958");
         assert_eq!(normalise("00.33.1.23.45.67.89").unwrap(), "0033123456789");
         assert_eq!(normalise("1012").unwrap(), "1012");
-        assert_eq!(normalise("*72").unwrap(), "*72");
+        assert_eq!(normalise("*725").unwrap(), "*725");
         assert_eq!(normalise("1234:56#").unwrap(), "1234:56#");
     }
 
