@@ -786,6 +786,13 @@ impl Switch {
             self.cancel_other_forks(now, call_key, None);
         }
         // Media and records.
+        if let Some(q) = self.calls.get(&call_key).and_then(|c| c.queue.as_ref())
+            && q.recording
+        {
+            let recording = crate::media::recorder::RecordingId(q.interaction.clone());
+            self.outputs
+                .push_back(Output::Media(MediaCommand::StopRecording { recording }));
+        }
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
         };

@@ -29,7 +29,7 @@ mod switch;
 mod transfer;
 
 pub use model::{
-    CadFromSip, EndpointId, MediaCommand, MediaEvent, OfferFailure, Output, QueueCommand,
-    QueueEvent, SwitchEvent,
+    CadFromSip, EndpointId, MediaCommand, MediaEvent, MediaPolicy, OfferFailure, Output,
+    QueueCommand, QueueEvent, SwitchEvent,
 };
 pub use switch::{Switch, SwitchConfig};

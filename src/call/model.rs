@@ -104,6 +104,20 @@ pub struct QueueLeg {
     pub offered_to: Option<String>,
     /// The customer is on hold (hears music; the agent's leg hears nothing).
     pub held: bool,
+    /// A recording of this call was started (it follows the call through transfers).
+    pub recording: bool,
+}
+
+/// What the switch does with the media of queue calls when an agent connects, as the org
+/// (and later the queue) settings say.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MediaPolicy {
+    /// Record connected queue calls under `recordings_dir`.
+    pub record: bool,
+    /// Where recordings go (dated folders inside).
+    pub recordings_dir: std::path::PathBuf,
+    /// Clean the customer's audio before the agent hears it.
+    pub denoise_customer: bool,
 }
 
 /// Media plane commands. Endpoints are bound by the runtime; the core owns port allocation.

@@ -36,6 +36,7 @@ impl Switch {
             interaction: interaction.clone(),
             offered_to: None,
             held: false,
+            recording: false,
         });
         call.state = CallState::Answered;
         call.answered_unix_ms = Some(answered_at);
@@ -176,11 +177,28 @@ impl Switch {
         let Some(q) = call.queue.as_mut() else { return };
         q.offered_to = None;
         let interaction = q.interaction.clone();
+        // The first agent to connect starts the recording; after a transfer the new agent
+        // answers on the same switch endpoint, so the recording simply continues.
+        let start_recording = self.media_policy.record && !q.recording;
+        q.recording |= start_recording;
         let keep = vec![index];
         self.outputs
             .push_back(Output::Media(MediaCommand::StopMusic { endpoint: a }));
         self.outputs
             .push_back(Output::Media(MediaCommand::Bridge { a, b }));
+        self.outputs.push_back(Output::Media(MediaCommand::Denoise {
+            endpoint: a,
+            enabled: self.media_policy.denoise_customer,
+        }));
+        if start_recording {
+            self.outputs
+                .push_back(Output::Media(MediaCommand::StartRecording {
+                    recording: crate::media::recorder::RecordingId(interaction.clone()),
+                    customer: a,
+                    agent_side: vec![b],
+                    dir: self.media_policy.recordings_dir.clone(),
+                }));
+        }
         self.outputs
             .push_back(Output::Queue(QueueEvent::OfferAnswered {
                 interaction,

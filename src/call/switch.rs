@@ -91,6 +91,8 @@ pub struct Switch {
     /// Ended calls still kept to absorb retransmissions; they do not count against
     /// `max_calls` (at 2,000 calls per second, 64·T1 of lingering is 64,000 calls).
     pub(super) lingering: usize,
+    /// Recording and noise suppression of queue calls.
+    pub(super) media_policy: MediaPolicy,
     pub(super) dialogs: HashMap<DialogKey, (CallKey, Side)>,
     pub(super) server_txns: HashMap<TransactionKey, CallKey>,
     pub(super) client_txns: HashMap<TransactionKey, ClientPurpose>,
@@ -133,6 +135,7 @@ impl Switch {
             outputs: VecDeque::new(),
             calls: HashMap::new(),
             lingering: 0,
+            media_policy: MediaPolicy::default(),
             dialogs: HashMap::new(),
             server_txns: HashMap::new(),
             client_txns: HashMap::new(),
@@ -386,6 +389,28 @@ impl Switch {
     }
 
     /// Replaces the numbers that reach queues (the CTI changed a queue).
+    /// What happens to the media of queue calls from the next connection on.
+    pub fn set_media_policy(&mut self, policy: MediaPolicy) {
+        self.media_policy = policy;
+    }
+
+    /// Turns noise suppression of a live queue call's customer on or off (a supervisor's
+    /// per-interaction override). `false` when no such connected call exists.
+    pub fn set_denoise(&mut self, interaction: &str, enabled: bool) -> bool {
+        let Some(call) = self
+            .interactions
+            .get(interaction)
+            .and_then(|key| self.calls.get(key))
+            .filter(|c| c.state != CallState::Ended)
+        else {
+            return false;
+        };
+        let endpoint = call.caller.endpoint.id;
+        self.outputs
+            .push_back(Output::Media(MediaCommand::Denoise { endpoint, enabled }));
+        true
+    }
+
     pub fn set_queue_numbers(&mut self, numbers: HashMap<String, String>) {
         self.cfg.queue_numbers = numbers;
     }

@@ -31,6 +31,7 @@ mod limiter;
 pub mod openapi;
 mod params;
 mod queues;
+mod recordings;
 mod sessions;
 mod settings;
 mod skills;
@@ -143,6 +144,7 @@ pub fn app(state: ApiState) -> Router {
         .merge(agent_session::routes())
         .merge(interaction_control::routes())
         .merge(event_stream::routes())
+        .merge(recordings::routes())
         .merge(teams::routes())
         .merge(queues::routes())
         .merge(skills::routes())

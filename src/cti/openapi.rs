@@ -8,8 +8,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     ApiState, agent_session, agent_states, agents, cad, cdrs, dispositions, event_stream,
-    idle_reasons, interaction_control, interactions, queues, sessions, settings, skills, teams,
-    tokens,
+    idle_reasons, interaction_control, interactions, queues, recordings, sessions, settings,
+    skills, teams, tokens,
 };
 use crate::store::{
     Agent, AgentStateChange, ApiToken, CadVariable, Direction, DispositionCode, IdleReason,
@@ -40,6 +40,8 @@ use crate::store::{
         interaction_control::accept, interaction_control::decline, interaction_control::end,
         interaction_control::hold, interaction_control::resume, interaction_control::transfer,
         interaction_control::position, event_stream::stream,
+        recordings::pause, recordings::resume, recordings::noise, recordings::list,
+        recordings::download,
     ),
     components(schemas(
         sessions::LoginRequest, sessions::SessionResponse, tokens::MintRequest,
@@ -50,7 +52,8 @@ use crate::store::{
         OrgSettings, Participant, SkillDef, Team, agent_session::LoginBody,
         agent_session::StateBody, agent_session::LiveState, interaction_control::Done,
         interaction_control::Position, interaction_control::TransferBody,
-        interaction_control::TransferTargetBody,
+        interaction_control::TransferTargetBody, recordings::PauseBody, recordings::NoiseBody,
+        recordings::RecordingDone, crate::store::RecordingRow, crate::store::RecordingStatus,
     )),
     modifiers(&BearerAuth),
     tags(
@@ -58,6 +61,7 @@ use crate::store::{
         (name = "admin", description = "Directory and configuration"),
         (name = "interactions", description = "Live control, history, notes, wrap-up and CAD"),
         (name = "agent", description = "An agent's live session: login, state"),
+        (name = "recordings", description = "Recording pause/resume, Data Shield, downloads, noise suppression"),
         (name = "events", description = "WebSocket / Server-Sent Events stream with resume"),
         (name = "cdrs", description = "Call detail records"),
         (name = "health", description = "Liveness"),

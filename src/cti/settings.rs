@@ -92,7 +92,7 @@ pub(super) async fn update(
     check(&settings)?;
     state.store.put_settings(&settings).await?;
     if let Some(core) = &state.core {
-        core.set_offered_cad_keys(settings.offered_cad_keys.clone());
+        core.settings_changed(settings.clone());
     }
     let routing = crate::runtime::routing_settings(&settings);
     state

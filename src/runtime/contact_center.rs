@@ -18,12 +18,14 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
 use super::clock;
-use crate::call::{CadFromSip, QueueCommand, QueueEvent};
+use crate::call::{CadFromSip, MediaCommand, MediaEvent, MediaPolicy, QueueCommand, QueueEvent};
 use crate::cti::events::{Audience, EventBus};
-use crate::routing::model::{AgentId, AgentState, InteractionId, InteractionState, TeamId};
+use crate::media::recorder::{PauseBehavior, RecordingId};
+use crate::routing::model::{Actor, AgentId, AgentState, InteractionId, InteractionState, TeamId};
 use crate::routing::{Acd, Command, Event, Output, QueuePosition, Record, RoutingError};
 use crate::store::{
-    AgentStateChange, CadVariable, Direction, Interaction, InteractionProgress, UnixMillis,
+    AgentStateChange, CadVariable, Direction, Interaction, InteractionProgress, OrgSettings,
+    RecordingStatus, UnixMillis,
 };
 
 /// Requests waiting for the core; beyond this, API calls get 503 instead of piling up.
@@ -53,8 +55,28 @@ pub enum CoreRequest {
         agent: Option<AgentId>,
         reply: oneshot::Sender<Result<(), EndRefused>>,
     },
-    /// The org's offer pop-up CAD keys changed.
-    OfferedCadKeys(Vec<String>),
+    /// The org settings changed (offer pop-up keys, recording, noise suppression).
+    Settings(Box<OrgSettings>),
+    /// Pause or resume the recording of a connected interaction; with `agent`, only if that
+    /// agent is engaged on it.
+    Recording {
+        interaction: InteractionId,
+        agent: Option<AgentId>,
+        action: RecordingAction,
+        reply: oneshot::Sender<Result<(), EndRefused>>,
+    },
+    /// Data Shield: the timer of a pause ran out.
+    AutoResume {
+        interaction: InteractionId,
+        pause: u64,
+    },
+    /// Turn noise suppression of one live interaction on or off (supervisor override).
+    Denoise {
+        interaction: InteractionId,
+        enabled: bool,
+        by: Actor,
+        reply: oneshot::Sender<Result<(), EndRefused>>,
+    },
     /// Blind transfer of a connected interaction; with `agent`, only if that agent is
     /// engaged on it.
     Transfer {
@@ -71,6 +93,19 @@ pub enum CoreRequest {
         held: bool,
         reply: oneshot::Sender<Result<(), EndRefused>>,
     },
+}
+
+/// What to do with a recording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordingAction {
+    /// Pause, writing silence or skipping the span.
+    Pause {
+        behavior: PauseBehavior,
+        who: String,
+        why: Option<String>,
+    },
+    /// Resume (a person did it).
+    Resume { who: String },
 }
 
 /// Where a blind transfer sends the customer.
@@ -97,6 +132,12 @@ pub enum EndRefused {
     /// The transfer target queue does not exist.
     #[error("no such queue")]
     UnknownQueue,
+    /// The interaction is not being recorded.
+    #[error("the interaction is not being recorded")]
+    NotRecording,
+    /// Pause of a paused recording, or resume of one that is not paused.
+    #[error("the recording is already {0}")]
+    RecordingAlready(&'static str),
 }
 
 /// The API's handle on the core. Cheap to clone.
@@ -196,9 +237,49 @@ impl CoreHandle {
         .await
     }
 
-    /// Tells the core which CAD keys offers show (fire and forget).
-    pub fn set_offered_cad_keys(&self, keys: Vec<String>) {
-        let _ = self.tx.try_send(CoreRequest::OfferedCadKeys(keys));
+    /// Tells the core the org settings changed (fire and forget).
+    pub fn settings_changed(&self, settings: OrgSettings) {
+        let _ = self.tx.try_send(CoreRequest::Settings(Box::new(settings)));
+    }
+
+    /// Data Shield's timer ran out for pause number `pause` (fire and forget; a pause that
+    /// was already resumed is left alone).
+    pub fn auto_resume(&self, interaction: InteractionId, pause: u64) {
+        let _ = self
+            .tx
+            .try_send(CoreRequest::AutoResume { interaction, pause });
+    }
+
+    /// Pauses or resumes a recording.
+    pub async fn recording(
+        &self,
+        interaction: InteractionId,
+        agent: Option<AgentId>,
+        action: RecordingAction,
+    ) -> Result<Result<(), EndRefused>, CoreUnavailable> {
+        self.ask(|reply| CoreRequest::Recording {
+            interaction,
+            agent,
+            action,
+            reply,
+        })
+        .await
+    }
+
+    /// Turns noise suppression of one live interaction on or off.
+    pub async fn denoise(
+        &self,
+        interaction: InteractionId,
+        enabled: bool,
+        by: Actor,
+    ) -> Result<Result<(), EndRefused>, CoreUnavailable> {
+        self.ask(|reply| CoreRequest::Denoise {
+            interaction,
+            enabled,
+            by,
+            reply,
+        })
+        .await
     }
 }
 
@@ -211,6 +292,12 @@ pub enum Effect {
     Store(ContactCenterJob),
     /// The numbers that reach queues changed: dialled number → queue id.
     QueueNumbers(HashMap<String, String>),
+    /// A command for the media engine.
+    Media(MediaCommand),
+    /// What the switch does with queue calls' media changed.
+    MediaPolicy(MediaPolicy),
+    /// Noise suppression of one live call's customer.
+    Denoise { interaction: String, enabled: bool },
 }
 
 /// Writes for the store writer.
@@ -224,6 +311,10 @@ pub enum ContactCenterJob {
     Progress(InteractionProgress),
     /// An agent changed state.
     AgentState(AgentStateChange),
+    /// A recording started, at this path.
+    RecordingStarted(InteractionId, String),
+    /// A recording ended (complete or failed).
+    RecordingEnded(InteractionId, RecordingStatus, Option<String>),
 }
 
 /// Where a customer transferred to a number returns if the number does not answer.
@@ -250,18 +341,39 @@ pub struct ContactCenter {
     /// Customers blindly transferred to a number, until it answers: where they go back to
     /// if it does not (the customer is never dropped).
     transfers: HashMap<InteractionId, Returning>,
+    /// Recordings being written, and their current pause if any.
+    recordings: HashMap<InteractionId, Option<u64>>,
+    /// Who a recording's events go to (the call may be over when it stops).
+    recording_agents: HashMap<InteractionId, AgentId>,
+    next_pause: u64,
+    settings: OrgSettings,
+    recordings_dir: std::path::PathBuf,
+    /// For Data Shield timers, which come back as requests.
+    handle: Option<CoreHandle>,
     effects: Vec<Effect>,
 }
 
 impl ContactCenter {
     /// Wraps a configured ACD.
     #[must_use]
-    pub fn new(acd: Acd, bus: EventBus, offered_cad_keys: Vec<String>) -> ContactCenter {
+    pub fn new(
+        acd: Acd,
+        bus: EventBus,
+        settings: OrgSettings,
+        recordings_dir: std::path::PathBuf,
+        handle: Option<CoreHandle>,
+    ) -> ContactCenter {
         ContactCenter {
             acd,
             bus,
             cad: HashMap::new(),
-            offered_cad_keys,
+            offered_cad_keys: settings.offered_cad_keys.clone(),
+            recordings: HashMap::new(),
+            recording_agents: HashMap::new(),
+            next_pause: 0,
+            settings,
+            recordings_dir,
+            handle,
             held: HashSet::new(),
             transfers: HashMap::new(),
             effects: Vec::new(),
@@ -490,7 +602,60 @@ impl ContactCenter {
                 };
                 let _ = reply.send(result);
             }
-            CoreRequest::OfferedCadKeys(keys) => self.offered_cad_keys = keys,
+            CoreRequest::Settings(settings) => {
+                self.offered_cad_keys = settings.offered_cad_keys.clone();
+                self.settings = *settings;
+                self.effects.push(Effect::MediaPolicy(self.media_policy()));
+            }
+            CoreRequest::Recording {
+                interaction,
+                agent,
+                action,
+                reply,
+            } => {
+                let result = self.recording(&interaction, agent.as_ref(), action);
+                let _ = reply.send(result);
+            }
+            CoreRequest::AutoResume { interaction, pause } => {
+                if self.recordings.get(&interaction) == Some(&Some(pause)) {
+                    self.recordings.insert(interaction.clone(), None);
+                    self.effects
+                        .push(Effect::Media(MediaCommand::ResumeRecording {
+                            recording: RecordingId(interaction.0),
+                            auto: true,
+                        }));
+                }
+            }
+            CoreRequest::Denoise {
+                interaction,
+                enabled,
+                by,
+                reply,
+            } => {
+                let result = if self.engaged(&interaction, None) {
+                    self.effects.push(Effect::Denoise {
+                        interaction: interaction.0.clone(),
+                        enabled,
+                    });
+                    let agent = self.connected_agent(&interaction);
+                    let audience = match &agent {
+                        Some(agent) => self.about(agent),
+                        None => Audience::Supervisors,
+                    };
+                    let data = json!({"interaction": interaction, "agent": agent,
+                                      "enabled": enabled, "by": by});
+                    self.bus.publish(
+                        "interaction.noise_suppression_changed",
+                        clock::unix_ms(),
+                        audience,
+                        data,
+                    );
+                    Ok(())
+                } else {
+                    Err(EndRefused::NotEngaged)
+                };
+                let _ = reply.send(result);
+            }
         }
     }
 
@@ -672,6 +837,160 @@ impl ContactCenter {
             );
         }
         true
+    }
+
+    /// What the switch does with queue calls' media under the current settings.
+    #[must_use]
+    pub fn media_policy(&self) -> MediaPolicy {
+        MediaPolicy {
+            record: self.settings.recording,
+            recordings_dir: self.recordings_dir.clone(),
+            denoise_customer: self.settings.noise_suppression,
+        }
+    }
+
+    fn connected_agent(&self, interaction: &InteractionId) -> Option<AgentId> {
+        self.acd
+            .interaction(interaction)
+            .and_then(|ix| ix.connected.as_ref().map(|(agent, _)| agent.clone()))
+    }
+
+    fn recording(
+        &mut self,
+        interaction: &InteractionId,
+        agent: Option<&AgentId>,
+        action: RecordingAction,
+    ) -> Result<(), EndRefused> {
+        if !self.engaged(interaction, agent) {
+            return Err(EndRefused::NotEngaged);
+        }
+        let Some(paused) = self.recordings.get(interaction).copied() else {
+            return Err(EndRefused::NotRecording);
+        };
+        let recording = RecordingId(interaction.0.clone());
+        match action {
+            RecordingAction::Pause { behavior, who, why } => {
+                if paused.is_some() {
+                    return Err(EndRefused::RecordingAlready("paused"));
+                }
+                self.next_pause += 1;
+                let pause = self.next_pause;
+                self.recordings.insert(interaction.clone(), Some(pause));
+                self.effects
+                    .push(Effect::Media(MediaCommand::PauseRecording {
+                        recording,
+                        behavior,
+                        who,
+                        why,
+                    }));
+                // Data Shield: the pause ends by itself; the timer comes back as a request so
+                // the recording's state stays owned here.
+                if self.settings.data_shield
+                    && let Some(handle) = self.handle.clone()
+                {
+                    let after =
+                        Duration::from_secs(u64::from(self.settings.data_shield_pause_seconds));
+                    let interaction = interaction.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(after).await;
+                        handle.auto_resume(interaction, pause);
+                    });
+                }
+            }
+            RecordingAction::Resume { who: _ } => {
+                if paused.is_none() {
+                    return Err(EndRefused::RecordingAlready("recording"));
+                }
+                self.recordings.insert(interaction.clone(), None);
+                self.effects
+                    .push(Effect::Media(MediaCommand::ResumeRecording {
+                        recording,
+                        auto: false,
+                    }));
+            }
+        }
+        Ok(())
+    }
+
+    /// What the media engine reports about a recording: persisted and published.
+    pub fn on_recording_event(&mut self, event: MediaEvent) {
+        let (kind, id, data) = match event {
+            MediaEvent::RecordingStarted { recording, path } => {
+                let id = InteractionId(recording.0);
+                self.recordings.insert(id.clone(), None);
+                if let Some(agent) = self.connected_agent(&id) {
+                    self.recording_agents.insert(id.clone(), agent);
+                }
+                let path = path.display().to_string();
+                self.effects
+                    .push(Effect::Store(ContactCenterJob::RecordingStarted(
+                        id.clone(),
+                        path.clone(),
+                    )));
+                (
+                    "recording.started",
+                    id.clone(),
+                    json!({"interaction": id, "path": path}),
+                )
+            }
+            MediaEvent::RecordingPaused { recording, .. } => {
+                let id = InteractionId(recording.0);
+                let data = json!({"interaction": id,
+                    "auto_resume_secs": self.settings.data_shield.then_some(self.settings.data_shield_pause_seconds)});
+                ("recording.paused", id, data)
+            }
+            MediaEvent::RecordingResumed {
+                recording, auto, ..
+            } => {
+                let id = InteractionId(recording.0);
+                (
+                    "recording.resumed",
+                    id.clone(),
+                    json!({"interaction": id, "autoResumed": auto}),
+                )
+            }
+            MediaEvent::RecordingStopped { recording, path } => {
+                let id = InteractionId(recording.0);
+                self.recordings.remove(&id);
+                self.effects
+                    .push(Effect::Store(ContactCenterJob::RecordingEnded(
+                        id.clone(),
+                        RecordingStatus::Complete,
+                        None,
+                    )));
+                let data = json!({"interaction": id, "path": path.display().to_string()});
+                ("recording.stopped", id, data)
+            }
+            MediaEvent::RecordingFailed { recording, error } => {
+                let id = InteractionId(recording.0);
+                self.recordings.remove(&id);
+                self.effects
+                    .push(Effect::Store(ContactCenterJob::RecordingEnded(
+                        id.clone(),
+                        RecordingStatus::Failed,
+                        Some(error.clone()),
+                    )));
+                (
+                    "recording.failed",
+                    id.clone(),
+                    json!({"interaction": id, "error": error}),
+                )
+            }
+            _ => return,
+        };
+        let agent = self
+            .recording_agents
+            .get(&id)
+            .cloned()
+            .or_else(|| self.connected_agent(&id));
+        if matches!(kind, "recording.stopped" | "recording.failed") {
+            self.recording_agents.remove(&id);
+        }
+        let audience = match agent {
+            Some(agent) => self.about(&agent),
+            None => Audience::Supervisors,
+        };
+        self.bus.publish(kind, clock::unix_ms(), audience, data);
     }
 
     /// The interaction is connected, and to `agent` when one is named.

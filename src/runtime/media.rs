@@ -80,7 +80,13 @@ struct Inbound {
     denoise: SwitchableDenoiser,
     /// Recordings this endpoint's audio goes to.
     taps: Vec<(RecordingId, SharedFeeds)>,
+    /// Decoded samples not yet making a whole 20 ms frame: phones that send 10, 30 or 40 ms
+    /// packets are recorded too (desk phones often use 30 ms).
+    carry: Vec<i16>,
 }
+
+/// Largest payload recorded (200 ms of G.711); longer packets are not audio we expect.
+const MAX_RECORDED_PAYLOAD: usize = 1600;
 
 struct Endpoint {
     rtp: UdpSocket,
@@ -492,14 +498,22 @@ fn inbound_stage(
     if inbound.denoise.is_active() {
         inbound.denoise.process_payload(law, rtp.payload_mut());
     }
-    // Other packet times are not recorded: our phones negotiate 20 ms.
-    if !inbound.taps.is_empty() && rtp.payload().len() == FRAME {
-        let mut frame = [0i16; FRAME];
-        g711::decode_into(law, rtp.payload(), &mut frame);
-        // Taps of recordings that failed go, so the fast path comes back.
-        inbound
-            .taps
-            .retain(|(_, feeds)| lock(feeds).push(id, &frame));
+    let payload = rtp.payload();
+    if !inbound.taps.is_empty() && payload.len() <= MAX_RECORDED_PAYLOAD {
+        let mut pcm = [0i16; MAX_RECORDED_PAYLOAD];
+        let pcm = &mut pcm[..payload.len()];
+        g711::decode_into(law, payload, pcm);
+        let inbound = &mut *inbound;
+        inbound.carry.extend_from_slice(pcm);
+        while inbound.carry.len() >= FRAME {
+            let mut frame = [0i16; FRAME];
+            frame.copy_from_slice(&inbound.carry[..FRAME]);
+            inbound.carry.drain(..FRAME);
+            // Taps of recordings that failed go, so the fast path comes back.
+            inbound
+                .taps
+                .retain(|(_, feeds)| lock(feeds).push(id, &frame));
+        }
     }
 }
 

@@ -247,7 +247,7 @@ pub async fn serve(profile: Profile, shutdown: oneshot::Receiver<()>) -> anyhow:
     tracing::info!(bindings = count, "registrations restored");
 
     let music = load_music(&profile);
-    let cc = load_contact_center(&store, &mut switch, bus).await?;
+    let cc = load_contact_center(&store, &mut switch, bus, &profile, core_handle).await?;
     let mut core = CoreLoop {
         switch,
         cc,
@@ -273,7 +273,10 @@ async fn load_contact_center(
     store: &Store,
     switch: &mut Switch,
     bus: EventBus,
+    profile: &Profile,
+    handle: CoreHandle,
 ) -> anyhow::Result<ContactCenter> {
+    mark_interrupted_recordings(store).await;
     let settings = store.get_settings().await.context("loading org settings")?;
     let now = clock::now();
     let mut acd = Acd::new(routing_settings(&settings));
@@ -295,7 +298,47 @@ async fn load_contact_center(
     switch.set_queue_numbers(numbers);
     // Configuration commands produce no work for anyone yet.
     while acd.poll_output().is_some() {}
-    Ok(ContactCenter::new(acd, bus, settings.offered_cad_keys))
+    let cc = ContactCenter::new(
+        acd,
+        bus,
+        settings,
+        profile.recordings.dir.clone(),
+        Some(handle),
+    );
+    switch.set_media_policy(cc.media_policy());
+    Ok(cc)
+}
+
+/// Recordings still marked as being written belong to a switch that died: their WAV headers
+/// are repaired from the data length and they are marked interrupted, not lost.
+async fn mark_interrupted_recordings(store: &Store) {
+    let unfinished = match store.unfinished_recordings().await {
+        Ok(rows) => rows,
+        Err(error) => {
+            tracing::error!(%error, "listing unfinished recordings failed");
+            return;
+        }
+    };
+    for row in unfinished {
+        let wav = PathBuf::from(&row.path);
+        if let Err(error) = crate::media::recorder::repair(&wav) {
+            tracing::warn!(path = %wav.display(), %error, "repairing an interrupted recording failed");
+        }
+        let _ = crate::media::recorder::mark_interrupted(&wav.with_extension("json"));
+        let at = UnixMillis(clock::unix_ms());
+        if let Err(error) = store
+            .recording_ended(
+                &row.interaction,
+                crate::store::RecordingStatus::Interrupted,
+                Some("the switch stopped while recording"),
+                at,
+            )
+            .await
+        {
+            tracing::error!(%error, "marking a recording interrupted failed");
+        }
+        tracing::warn!(interaction = %row.interaction, "recording interrupted by a restart; kept");
+    }
 }
 
 /// The routing core's view of the org settings.
@@ -383,7 +426,12 @@ impl CoreLoop {
                 biased;
                 _ = &mut shutdown => break,
                 Some(token) = persisted.recv() => self.switch.handle_persisted(clock::now(), token),
-                Some(event) = media.recv() => self.switch.handle_media_event(clock::now(), event),
+                Some(event) = media.recv() => match event {
+                    MediaEvent::Inactive { .. } | MediaEvent::OpenFailed { .. } => {
+                        self.switch.handle_media_event(clock::now(), event);
+                    }
+                    recording => self.cc.on_recording_event(recording),
+                },
                 Some(request) = requests.recv() => self.cc.on_request(clock::now(), request),
                 Some(msg) = inbound.recv() => {
                     let transport = match msg.transport {
@@ -420,6 +468,46 @@ impl CoreLoop {
         }
     }
 
+    fn apply_media(&mut self, command: MediaCommand) {
+        match command {
+            MediaCommand::Open { endpoint, rtp_port } => self.engine.open(endpoint, rtp_port),
+            MediaCommand::Configure {
+                endpoint,
+                remote,
+                negotiated,
+                direction,
+                rtcp_mux: _,
+            } => self
+                .engine
+                .configure(endpoint, remote, negotiated, direction),
+            MediaCommand::Bridge { a, b } => self.engine.bridge(a, b),
+            MediaCommand::PlayMusic { endpoint } => self.engine.play(endpoint, self.music.clone()),
+            MediaCommand::StopMusic { endpoint } => self.engine.stop_playing(endpoint),
+            MediaCommand::Close { endpoint } => self.engine.close(endpoint),
+            MediaCommand::Denoise { endpoint, enabled } => {
+                self.engine.set_denoise(endpoint, enabled)
+            }
+            MediaCommand::StartRecording {
+                recording,
+                customer,
+                agent_side,
+                dir,
+            } => self
+                .engine
+                .start_recording(recording, customer, &agent_side, dir),
+            MediaCommand::PauseRecording {
+                recording,
+                behavior,
+                who,
+                why,
+            } => self.engine.pause_recording(&recording, behavior, who, why),
+            MediaCommand::ResumeRecording { recording, auto } => {
+                self.engine.resume_recording(&recording, auto)
+            }
+            MediaCommand::StopRecording { recording } => self.engine.stop_recording(&recording),
+        }
+    }
+
     /// Drains the switch and the ACD until neither has anything left: their outputs feed
     /// each other (an offer rings a phone; the phone's answer connects the interaction).
     async fn drain(&mut self) {
@@ -437,6 +525,15 @@ impl CoreLoop {
                         self.switch.handle_queue_command(now, command);
                     }
                     Effect::QueueNumbers(numbers) => self.switch.set_queue_numbers(numbers),
+                    Effect::Media(command) => self.apply_media(command),
+                    Effect::MediaPolicy(policy) => self.switch.set_media_policy(policy),
+                    Effect::Denoise {
+                        interaction,
+                        enabled,
+                    } => {
+                        quiet = false;
+                        self.switch.set_denoise(&interaction, enabled);
+                    }
                     Effect::Store(job) => {
                         if self
                             .store_tx
@@ -475,49 +572,7 @@ impl CoreLoop {
                         self.transports.send(to, kind, bytes).await;
                     }
                 }
-                Output::Media(command) => match command {
-                    MediaCommand::Open { endpoint, rtp_port } => {
-                        self.engine.open(endpoint, rtp_port)
-                    }
-                    MediaCommand::Configure {
-                        endpoint,
-                        remote,
-                        negotiated,
-                        direction,
-                        rtcp_mux: _,
-                    } => self
-                        .engine
-                        .configure(endpoint, remote, negotiated, direction),
-                    MediaCommand::Bridge { a, b } => self.engine.bridge(a, b),
-                    MediaCommand::PlayMusic { endpoint } => {
-                        self.engine.play(endpoint, self.music.clone())
-                    }
-                    MediaCommand::StopMusic { endpoint } => self.engine.stop_playing(endpoint),
-                    MediaCommand::Close { endpoint } => self.engine.close(endpoint),
-                    MediaCommand::Denoise { endpoint, enabled } => {
-                        self.engine.set_denoise(endpoint, enabled)
-                    }
-                    MediaCommand::StartRecording {
-                        recording,
-                        customer,
-                        agent_side,
-                        dir,
-                    } => self
-                        .engine
-                        .start_recording(recording, customer, &agent_side, dir),
-                    MediaCommand::PauseRecording {
-                        recording,
-                        behavior,
-                        who,
-                        why,
-                    } => self.engine.pause_recording(&recording, behavior, who, why),
-                    MediaCommand::ResumeRecording { recording, auto } => {
-                        self.engine.resume_recording(&recording, auto)
-                    }
-                    MediaCommand::StopRecording { recording } => {
-                        self.engine.stop_recording(&recording)
-                    }
-                },
+                Output::Media(command) => self.apply_media(command),
                 Output::PersistBinding(change) => {
                     if self.store_tx.send(StoreJob::Binding(change)).await.is_err() {
                         tracing::error!("store writer gone: binding not persisted");
@@ -652,6 +707,21 @@ async fn write_contact_center(store: &Store, job: ContactCenterJob) {
             .await
             .map(|_| ()),
         ContactCenterJob::AgentState(change) => store.record_agent_state(change).await,
+        ContactCenterJob::RecordingStarted(interaction, path) => {
+            store
+                .recording_started(interaction, path, UnixMillis(clock::unix_ms()))
+                .await
+        }
+        ContactCenterJob::RecordingEnded(interaction, status, error) => {
+            store
+                .recording_ended(
+                    interaction,
+                    *status,
+                    error.as_deref(),
+                    UnixMillis(clock::unix_ms()),
+                )
+                .await
+        }
     };
     if let Err(error) = result {
         tracing::error!(%error, "persisting a contact-center record failed");

@@ -32,6 +32,7 @@ mod idle_reasons;
 mod interactions;
 pub mod passwords;
 mod queues;
+mod recordings;
 mod registrations;
 mod settings;
 mod skills;
@@ -49,6 +50,7 @@ pub use interactions::{
     Direction, Interaction, InteractionFilter, InteractionProgress, Participant, Scope,
     WrapUpOutcome,
 };
+pub use recordings::{RecordingRow, RecordingStatus};
 pub use registrations::StoredBinding;
 pub use settings::OrgSettings;
 pub use skills::SkillDef;
@@ -101,6 +103,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         7,
         "api_tokens",
         include_str!("../../migrations/0007_api_tokens.sql"),
+    ),
+    (
+        8,
+        "recordings",
+        include_str!("../../migrations/0008_recordings.sql"),
     ),
 ];
 
@@ -475,7 +482,7 @@ mod tests {
                 .fetch_all(&db.store.pool)
                 .await
                 .unwrap();
-        assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 7, 8]);
     }
 
     #[tokio::test]
@@ -486,7 +493,7 @@ mod tests {
             .fetch_one(&again.pool)
             .await
             .unwrap();
-        assert_eq!(n, 7);
+        assert_eq!(n, i64::try_from(MIGRATIONS.len()).unwrap());
         again.close().await;
     }
 

@@ -15,6 +15,11 @@ const TABLE: &str = "org_settings";
 pub struct OrgSettings {
     /// Denoise callers' audio before agents hear it.
     pub noise_suppression: bool,
+    /// Record every connected queue call (customer left, agent side right).
+    pub recording: bool,
+    /// Data Shield: a recording pause resumes by itself after
+    /// `data_shield_pause_seconds` (the agent may resume earlier).
+    pub data_shield: bool,
     /// How long recording pauses while an agent takes sensitive data (card numbers).
     pub data_shield_pause_seconds: u32,
     /// Longest wrap-up before an agent is made Available again (queues may override).
@@ -38,6 +43,8 @@ impl Default for OrgSettings {
     fn default() -> Self {
         OrgSettings {
             noise_suppression: true,
+            recording: true,
+            data_shield: true,
             data_shield_pause_seconds: 60,
             wrap_up_max_seconds: 120,
             rona_timeout_seconds: 15,
