@@ -486,3 +486,46 @@ fn a_skills_based_queue_offers_only_qualified_agents_even_over_a_longer_idle_one
     );
     assert_eq!(alice.state(&sw), "available");
 }
+
+#[test]
+fn an_urgent_caller_is_offered_before_a_caller_who_waited_longer() {
+    let sw = SwitchProcess::start(SwitchOptions::default());
+    provision(&sw, 10, &[("alice", "1011")]);
+    let phone = free_udp_port();
+    register(&sw, "1011", phone);
+    let agent_phone = Sipp::new("uas_ring_until_cancel", phone).spawn(None);
+    let mut alice = Desktop::open(&sw, "alice");
+    let admin = sw.cti_token().to_owned();
+    // Nobody is Available: a normal caller, then an urgent one, wait.
+    let normal = Sipp::new("uac_queue_hangup", free_udp_port())
+        .arg("-s")
+        .arg("7000")
+        .arg("-d")
+        .arg("5000")
+        .auth("1001")
+        .spawn(Some(sw.sip));
+    wait_until("the normal caller waits", || {
+        call(&sw, "GET", "/api/v1/interactions?number=1001", &admin, None).1["items"][0]["state"]
+            == "queued"
+    });
+    let urgent = Sipp::new("uac_queue_urgent", free_udp_port())
+        .arg("-s")
+        .arg("7000")
+        .arg("-d")
+        .arg("4000")
+        .auth("1002")
+        .spawn(Some(sw.sip));
+    wait_until("the urgent caller waits", || {
+        call(&sw, "GET", "/api/v1/interactions?number=1002", &admin, None).1["items"][0]["state"]
+            == "queued"
+    });
+    alice.go_available(&sw);
+    let offered = alice.expect("interaction.offered", |_| true);
+    assert_eq!(
+        offered["data"]["ani"], "1002",
+        "the urgent caller goes first: {offered}"
+    );
+    normal.expect_success();
+    urgent.expect_success();
+    agent_phone.kill();
+}

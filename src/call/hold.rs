@@ -51,6 +51,7 @@ impl Switch {
             self.outputs
                 .push_back(Output::Media(MediaCommand::PlayMusic {
                     endpoint: customer,
+                    music: None,
                 }));
         } else {
             self.outputs

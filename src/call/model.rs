@@ -126,7 +126,11 @@ pub enum MediaCommand {
     /// Bind `rtp_port` and `rtp_port + 1`.
     Open { endpoint: EndpointId, rtp_port: u16 },
     /// Loop music on hold to the endpoint's phone instead of relaying.
-    PlayMusic { endpoint: EndpointId },
+    PlayMusic {
+        endpoint: EndpointId,
+        /// A queue's own music (a WAV path relative to the profile); `None`: the profile's.
+        music: Option<String>,
+    },
     /// Stop the music.
     StopMusic { endpoint: EndpointId },
     /// What the leg's phone agreed to: where it listens, its codecs and direction. `remote` is
@@ -243,6 +247,9 @@ pub enum SwitchEvent {
     QueueCallArrived {
         interaction: String,
         cad: Vec<CadFromSip>,
+        /// From the INVITE's `Priority` header (RFC 3261 §20.26): emergency 9, urgent 5,
+        /// anything else 0. Higher-priority callers are offered first.
+        priority: u8,
     },
     /// A connected queue call went on or off hold, from the desktop (CTI) or from the agent's
     /// phone (a re-INVITE with `a=sendonly`/`a=inactive`, then `a=sendrecv`).

@@ -44,6 +44,12 @@ impl Switch {
         let dnis = call.callee_user.clone();
         let endpoint = call.caller.endpoint.id;
         let cad = CadFromSip::from_headers(&call.caller.invite, MAX_CAD_VARIABLES);
+        let priority = match call.caller.invite.header("Priority").map(str::trim) {
+            Some(p) if p.eq_ignore_ascii_case("emergency") => 9,
+            Some(p) if p.eq_ignore_ascii_case("urgent") => 5,
+            _ => 0,
+        };
+        let music = self.queue_music.get(&queue).cloned();
         self.interactions.insert(interaction.clone(), call_key);
         let Some(call) = self.calls.get(&call_key) else {
             return;
@@ -63,11 +69,12 @@ impl Switch {
         }
         self.send_caller_2xx(now, call_key, ok);
         self.outputs
-            .push_back(Output::Media(MediaCommand::PlayMusic { endpoint }));
+            .push_back(Output::Media(MediaCommand::PlayMusic { endpoint, music }));
         self.outputs
             .push_back(Output::Event(SwitchEvent::QueueCallArrived {
                 interaction: interaction.clone(),
                 cad,
+                priority,
             }));
         self.outputs.push_back(Output::Queue(QueueEvent::Arrived {
             interaction,

@@ -93,6 +93,8 @@ pub struct Switch {
     pub(super) lingering: usize,
     /// Recording and noise suppression of queue calls.
     pub(super) media_policy: MediaPolicy,
+    /// Queue id → its own music on hold (a WAV path relative to the profile).
+    pub(super) queue_music: HashMap<String, String>,
     pub(super) dialogs: HashMap<DialogKey, (CallKey, Side)>,
     pub(super) server_txns: HashMap<TransactionKey, CallKey>,
     pub(super) client_txns: HashMap<TransactionKey, ClientPurpose>,
@@ -136,6 +138,7 @@ impl Switch {
             calls: HashMap::new(),
             lingering: 0,
             media_policy: MediaPolicy::default(),
+            queue_music: HashMap::new(),
             dialogs: HashMap::new(),
             server_txns: HashMap::new(),
             client_txns: HashMap::new(),
@@ -409,6 +412,11 @@ impl Switch {
         self.outputs
             .push_back(Output::Media(MediaCommand::Denoise { endpoint, enabled }));
         true
+    }
+
+    /// Queues with their own music on hold (queue id → WAV path relative to the profile).
+    pub fn set_queue_music(&mut self, music: HashMap<String, String>) {
+        self.queue_music = music;
     }
 
     pub fn set_queue_numbers(&mut self, numbers: HashMap<String, String>) {

@@ -72,6 +72,7 @@ impl Switch {
         self.outputs
             .push_back(Output::Media(MediaCommand::PlayMusic {
                 endpoint: customer,
+                music: None,
             }));
     }
 }

@@ -290,8 +290,9 @@ pub enum Effect {
     Switch(QueueCommand),
     /// Something to persist, in order.
     Store(ContactCenterJob),
-    /// The numbers that reach queues changed: dialled number → queue id.
-    QueueNumbers(HashMap<String, String>),
+    /// The numbers that reach queues changed: dialled number → queue id, and queue id →
+    /// its own music on hold.
+    QueueNumbers(HashMap<String, String>, HashMap<String, String>),
     /// A command for the media engine.
     Media(MediaCommand),
     /// What the switch does with queue calls' media changed.
@@ -343,6 +344,8 @@ pub struct ContactCenter {
     transfers: HashMap<InteractionId, Returning>,
     /// Recordings being written, and their current pause if any.
     recordings: HashMap<InteractionId, Option<u64>>,
+    /// Priorities of callers about to be admitted (bounded by the calls arriving at once).
+    priorities: HashMap<InteractionId, u8>,
     /// Who a recording's events go to (the call may be over when it stops).
     recording_agents: HashMap<InteractionId, AgentId>,
     next_pause: u64,
@@ -370,6 +373,7 @@ impl ContactCenter {
             offered_cad_keys: settings.offered_cad_keys.clone(),
             recordings: HashMap::new(),
             recording_agents: HashMap::new(),
+            priorities: HashMap::new(),
             next_pause: 0,
             settings,
             recordings_dir,
@@ -391,12 +395,16 @@ impl ContactCenter {
         self.acd.handle_timeout(now);
     }
 
-    /// CAD the INVITE of a queue call carried: kept for offers and persisted.
-    pub fn on_cad(&mut self, interaction: String, cad: Vec<CadFromSip>) {
+    /// What the INVITE of a queue call carried beyond numbers: its CAD (kept for offers and
+    /// persisted) and its priority (used when the ACD admits the caller, which comes next).
+    pub fn on_arrival_details(&mut self, interaction: String, cad: Vec<CadFromSip>, priority: u8) {
+        let id = InteractionId(interaction);
+        if priority > 0 {
+            self.priorities.insert(id.clone(), priority);
+        }
         if cad.is_empty() {
             return;
         }
-        let id = InteractionId(interaction);
         let variables = cad
             .iter()
             .enumerate()
@@ -516,6 +524,27 @@ impl ContactCenter {
         if self.on_transfer_outcome(now, &event) {
             return;
         }
+        // A caller with a priority is admitted with it (the same admission as an arrival).
+        if let QueueEvent::Arrived {
+            interaction,
+            queue,
+            ani,
+            dnis,
+        } = &event
+            && let Some(priority) = self.priorities.remove(&InteractionId(interaction.clone()))
+        {
+            let enqueue = Command::Enqueue {
+                interaction: InteractionId(interaction.clone()),
+                queue: crate::routing::model::QueueId(queue.clone()),
+                ani: ani.clone(),
+                dnis: dnis.clone(),
+                priority,
+            };
+            if let Err(error) = self.acd.handle_command(now, enqueue) {
+                tracing::debug!(%error, "priority caller refused by the ACD");
+            }
+            return;
+        }
         // Stale or unknown events (a call the ACD already let go) are no-ops in the ACD.
         if let Err(error) = self.acd.handle_command(now, Command::Switch(event)) {
             tracing::debug!(%error, "switch event refused by the ACD");
@@ -530,14 +559,16 @@ impl ContactCenter {
                     matches!(command, Command::UpsertQueue(_) | Command::RemoveQueue(_));
                 let result = self.acd.handle_command(now, command);
                 if queues_changed && result.is_ok() {
-                    let numbers = self
-                        .acd
-                        .snapshot(now)
-                        .queues
+                    let queues = self.acd.snapshot(now).queues;
+                    let music = queues
+                        .iter()
+                        .filter_map(|q| Some((q.config.id.0.clone(), q.config.music.clone()?)))
+                        .collect();
+                    let numbers = queues
                         .into_iter()
                         .map(|q| (q.config.number, q.config.id.0))
                         .collect();
-                    self.effects.push(Effect::QueueNumbers(numbers));
+                    self.effects.push(Effect::QueueNumbers(numbers, music));
                 }
                 let _ = reply.send(result);
             }

@@ -252,6 +252,12 @@ pub async fn serve(profile: Profile, shutdown: oneshot::Receiver<()>) -> anyhow:
         switch,
         cc,
         music,
+        music_cache: HashMap::new(),
+        profile_dir: profile
+            .music_on_hold_path()
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_default(),
         queue_events: Vec::new(),
         transports,
         engine,
@@ -282,8 +288,12 @@ async fn load_contact_center(
     let mut acd = Acd::new(routing_settings(&settings));
     let queues = store.list_queues().await.context("loading queues")?;
     let mut numbers = HashMap::new();
+    let mut music = HashMap::new();
     for queue in queues {
         numbers.insert(queue.number.clone(), queue.id.0.clone());
+        if let Some(path) = &queue.music {
+            music.insert(queue.id.0.clone(), path.clone());
+        }
         acd.handle_command(now, Command::UpsertQueue(queue))?;
     }
     let agents = store.list_agents().await.context("loading agents")?;
@@ -296,6 +306,7 @@ async fn load_contact_center(
         "contact center loaded"
     );
     switch.set_queue_numbers(numbers);
+    switch.set_queue_music(music);
     // Configuration commands produce no work for anyone yet.
     while acd.poll_output().is_some() {}
     let cc = ContactCenter::new(
@@ -394,6 +405,10 @@ struct CoreLoop {
     cc: ContactCenter,
     /// Music on hold, decoded once.
     music: Announcement,
+    /// Queues' own music, decoded on first use.
+    music_cache: HashMap<String, Announcement>,
+    /// The profile's directory, which queue music paths are relative to.
+    profile_dir: PathBuf,
     /// Queue events for the ACD, handed over after each drain.
     queue_events: Vec<QueueEvent>,
     transports: Transports,
@@ -468,6 +483,27 @@ impl CoreLoop {
         }
     }
 
+    /// A queue's music, decoded once; the profile's music when the file is missing or bad
+    /// (logged once: callers must hear something).
+    fn queue_music(&mut self, path: &str) -> Announcement {
+        if let Some(found) = self.music_cache.get(path) {
+            return found.clone();
+        }
+        let full = self.profile_dir.join(path);
+        let loaded = std::fs::read(&full)
+            .map_err(|e| e.to_string())
+            .and_then(|b| Announcement::from_wav(&b).map_err(|e| e.to_string()))
+            .unwrap_or_else(|error| {
+                tracing::warn!(path = %full.display(), %error, "queue music unavailable; using the profile's");
+                self.music.clone()
+            });
+        // Bounded: one entry per configured queue music file, at most.
+        if self.music_cache.len() < 256 {
+            self.music_cache.insert(path.to_owned(), loaded.clone());
+        }
+        loaded
+    }
+
     fn apply_media(&mut self, command: MediaCommand) {
         match command {
             MediaCommand::Open { endpoint, rtp_port } => self.engine.open(endpoint, rtp_port),
@@ -481,7 +517,13 @@ impl CoreLoop {
                 .engine
                 .configure(endpoint, remote, negotiated, direction),
             MediaCommand::Bridge { a, b } => self.engine.bridge(a, b),
-            MediaCommand::PlayMusic { endpoint } => self.engine.play(endpoint, self.music.clone()),
+            MediaCommand::PlayMusic { endpoint, music } => {
+                let announcement = match music {
+                    Some(path) => self.queue_music(&path),
+                    None => self.music.clone(),
+                };
+                self.engine.play(endpoint, announcement);
+            }
             MediaCommand::StopMusic { endpoint } => self.engine.stop_playing(endpoint),
             MediaCommand::Close { endpoint } => self.engine.close(endpoint),
             MediaCommand::Denoise { endpoint, enabled } => {
@@ -524,7 +566,10 @@ impl CoreLoop {
                         quiet = false;
                         self.switch.handle_queue_command(now, command);
                     }
-                    Effect::QueueNumbers(numbers) => self.switch.set_queue_numbers(numbers),
+                    Effect::QueueNumbers(numbers, music) => {
+                        self.switch.set_queue_numbers(numbers);
+                        self.switch.set_queue_music(music);
+                    }
                     Effect::Media(command) => self.apply_media(command),
                     Effect::MediaPolicy(policy) => self.switch.set_media_policy(policy),
                     Effect::Denoise {
@@ -588,9 +633,11 @@ impl CoreLoop {
                         tracing::error!("store writer gone: CDR not persisted");
                     }
                 }
-                Output::Event(SwitchEvent::QueueCallArrived { interaction, cad }) => {
-                    self.cc.on_cad(interaction, cad);
-                }
+                Output::Event(SwitchEvent::QueueCallArrived {
+                    interaction,
+                    cad,
+                    priority,
+                }) => self.cc.on_arrival_details(interaction, cad, priority),
                 Output::Event(SwitchEvent::QueueCallHeld {
                     interaction,
                     held,
