@@ -1,0 +1,258 @@
+//! The API's side of the core: requests with a reply each, over a bounded channel.
+
+use super::*;
+
+/// Requests waiting for the core; beyond this, API calls get 503 instead of piling up.
+pub const REQUEST_QUEUE: usize = 1024;
+
+/// What the CTI API asks the core.
+#[derive(Debug)]
+pub enum CoreRequest {
+    /// A routing command (login, state change, accept, decline, wrap-up, configuration).
+    Acd {
+        command: Command,
+        reply: oneshot::Sender<Result<(), RoutingError>>,
+    },
+    /// An agent's live state and the extension it is logged in with.
+    AgentState {
+        agent: AgentId,
+        reply: oneshot::Sender<Option<(AgentState, Option<String>)>>,
+    },
+    /// Where a waiting caller stands.
+    Position {
+        interaction: InteractionId,
+        reply: oneshot::Sender<Option<QueuePosition>>,
+    },
+    /// Hang up a connected interaction; with `agent`, only if that agent is engaged on it.
+    End {
+        interaction: InteractionId,
+        agent: Option<AgentId>,
+        reply: oneshot::Sender<Result<(), EndRefused>>,
+    },
+    /// The org settings changed (offer pop-up keys, recording, noise suppression).
+    Settings(Box<OrgSettings>),
+    /// Pause or resume the recording of a connected interaction; with `agent`, only if that
+    /// agent is engaged on it.
+    Recording {
+        interaction: InteractionId,
+        agent: Option<AgentId>,
+        action: RecordingAction,
+        reply: oneshot::Sender<Result<(), EndRefused>>,
+    },
+    /// Data Shield: the timer of a pause ran out.
+    AutoResume {
+        interaction: InteractionId,
+        pause: u64,
+    },
+    /// Turn noise suppression of one live interaction on or off (supervisor override).
+    Denoise {
+        interaction: InteractionId,
+        enabled: bool,
+        by: Actor,
+        reply: oneshot::Sender<Result<(), EndRefused>>,
+    },
+    /// Blind transfer of a connected interaction; with `agent`, only if that agent is
+    /// engaged on it.
+    Transfer {
+        interaction: InteractionId,
+        agent: Option<AgentId>,
+        target: TransferTarget,
+        reply: oneshot::Sender<Result<(), EndRefused>>,
+    },
+    /// Hold (`true`) or resume (`false`) a connected interaction; with `agent`, only if
+    /// that agent is engaged on it.
+    Hold {
+        interaction: InteractionId,
+        agent: Option<AgentId>,
+        held: bool,
+        reply: oneshot::Sender<Result<(), EndRefused>>,
+    },
+}
+
+/// What to do with a recording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordingAction {
+    /// Pause, writing silence or skipping the span.
+    Pause {
+        behavior: PauseBehavior,
+        who: String,
+        why: Option<String>,
+    },
+    /// Resume (a person did it).
+    Resume { who: String },
+}
+
+/// Where a blind transfer sends the customer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferTarget {
+    /// Routed by the ACD like a new arrival in that queue.
+    Queue(crate::routing::model::QueueId),
+    /// Rung like an agent's phone (a normalised number or SIP user).
+    Number(String),
+}
+
+/// Why a live command on an interaction was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EndRefused {
+    /// The interaction is not connected to this agent (or not live at all).
+    #[error("the interaction is not connected to this agent")]
+    NotEngaged,
+    /// The customer is on hold: resume first (Webex refuses ending a held call).
+    #[error("the customer is on hold; resume before ending the call")]
+    Held,
+    /// Hold asked of a held call, or resume of one that is not held.
+    #[error("the customer is already {0}")]
+    AlreadyThere(&'static str),
+    /// The transfer target queue does not exist.
+    #[error("no such queue")]
+    UnknownQueue,
+    /// The interaction is not being recorded.
+    #[error("the interaction is not being recorded")]
+    NotRecording,
+    /// Pause of a paused recording, or resume of one that is not paused.
+    #[error("the recording is already {0}")]
+    RecordingAlready(&'static str),
+}
+
+/// The API's handle on the core. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct CoreHandle {
+    tx: mpsc::Sender<CoreRequest>,
+}
+
+/// The core is not running (shutting down) or is too busy to take the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the switch core is unavailable")]
+pub struct CoreUnavailable;
+
+impl CoreHandle {
+    /// A handle and the receiving end the core loop reads.
+    #[must_use]
+    pub fn channel() -> (CoreHandle, mpsc::Receiver<CoreRequest>) {
+        let (tx, rx) = mpsc::channel(REQUEST_QUEUE);
+        (CoreHandle { tx }, rx)
+    }
+
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> CoreRequest,
+    ) -> Result<T, CoreUnavailable> {
+        let (reply, answer) = oneshot::channel();
+        self.tx.try_send(make(reply)).map_err(|_| CoreUnavailable)?;
+        answer.await.map_err(|_| CoreUnavailable)
+    }
+
+    /// Runs a routing command.
+    pub async fn acd(&self, command: Command) -> Result<Result<(), RoutingError>, CoreUnavailable> {
+        self.ask(|reply| CoreRequest::Acd { command, reply }).await
+    }
+
+    /// An agent's live state and extension (`None`: unknown to the ACD).
+    pub async fn agent_state(
+        &self,
+        agent: AgentId,
+    ) -> Result<Option<(AgentState, Option<String>)>, CoreUnavailable> {
+        self.ask(|reply| CoreRequest::AgentState { agent, reply })
+            .await
+    }
+
+    /// A waiting caller's position and expected wait.
+    pub async fn position(
+        &self,
+        interaction: InteractionId,
+    ) -> Result<Option<QueuePosition>, CoreUnavailable> {
+        self.ask(|reply| CoreRequest::Position { interaction, reply })
+            .await
+    }
+
+    /// Hangs up a connected interaction.
+    pub async fn end(
+        &self,
+        interaction: InteractionId,
+        agent: Option<AgentId>,
+    ) -> Result<Result<(), EndRefused>, CoreUnavailable> {
+        self.ask(|reply| CoreRequest::End {
+            interaction,
+            agent,
+            reply,
+        })
+        .await
+    }
+
+    /// Blindly transfers a connected interaction.
+    pub async fn transfer(
+        &self,
+        interaction: InteractionId,
+        agent: Option<AgentId>,
+        target: TransferTarget,
+    ) -> Result<Result<(), EndRefused>, CoreUnavailable> {
+        self.ask(|reply| CoreRequest::Transfer {
+            interaction,
+            agent,
+            target,
+            reply,
+        })
+        .await
+    }
+
+    /// Holds (`held`) or resumes a connected interaction.
+    pub async fn hold(
+        &self,
+        interaction: InteractionId,
+        agent: Option<AgentId>,
+        held: bool,
+    ) -> Result<Result<(), EndRefused>, CoreUnavailable> {
+        self.ask(|reply| CoreRequest::Hold {
+            interaction,
+            agent,
+            held,
+            reply,
+        })
+        .await
+    }
+
+    /// Tells the core the org settings changed (fire and forget).
+    pub fn settings_changed(&self, settings: OrgSettings) {
+        let _ = self.tx.try_send(CoreRequest::Settings(Box::new(settings)));
+    }
+
+    /// Data Shield's timer ran out for pause number `pause` (fire and forget; a pause that
+    /// was already resumed is left alone).
+    pub fn auto_resume(&self, interaction: InteractionId, pause: u64) {
+        let _ = self
+            .tx
+            .try_send(CoreRequest::AutoResume { interaction, pause });
+    }
+
+    /// Pauses or resumes a recording.
+    pub async fn recording(
+        &self,
+        interaction: InteractionId,
+        agent: Option<AgentId>,
+        action: RecordingAction,
+    ) -> Result<Result<(), EndRefused>, CoreUnavailable> {
+        self.ask(|reply| CoreRequest::Recording {
+            interaction,
+            agent,
+            action,
+            reply,
+        })
+        .await
+    }
+
+    /// Turns noise suppression of one live interaction on or off.
+    pub async fn denoise(
+        &self,
+        interaction: InteractionId,
+        enabled: bool,
+        by: Actor,
+    ) -> Result<Result<(), EndRefused>, CoreUnavailable> {
+        self.ask(|reply| CoreRequest::Denoise {
+            interaction,
+            enabled,
+            by,
+            reply,
+        })
+        .await
+    }
+}

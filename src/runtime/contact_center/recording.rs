@@ -1,0 +1,154 @@
+//! Recording control: pause and resume with Data Shield's auto-resume, and what the media
+//! engine reports about recordings (persisted and published).
+
+use super::*;
+
+impl ContactCenter {
+    /// What the switch does with queue calls' media under the current settings.
+    #[must_use]
+    pub fn media_policy(&self) -> MediaPolicy {
+        MediaPolicy {
+            record: self.settings.recording,
+            recordings_dir: self.recordings_dir.clone(),
+            denoise_customer: self.settings.noise_suppression,
+        }
+    }
+
+    pub(super) fn recording(
+        &mut self,
+        interaction: &InteractionId,
+        agent: Option<&AgentId>,
+        action: RecordingAction,
+    ) -> Result<(), EndRefused> {
+        if !self.engaged(interaction, agent) {
+            return Err(EndRefused::NotEngaged);
+        }
+        let Some(paused) = self.recordings.get(interaction).copied() else {
+            return Err(EndRefused::NotRecording);
+        };
+        let recording = RecordingId(interaction.0.clone());
+        match action {
+            RecordingAction::Pause { behavior, who, why } => {
+                if paused.is_some() {
+                    return Err(EndRefused::RecordingAlready("paused"));
+                }
+                self.next_pause += 1;
+                let pause = self.next_pause;
+                self.recordings.insert(interaction.clone(), Some(pause));
+                self.effects
+                    .push(Effect::Media(MediaCommand::PauseRecording {
+                        recording,
+                        behavior,
+                        who,
+                        why,
+                    }));
+                // Data Shield: the pause ends by itself; the timer comes back as a request so
+                // the recording's state stays owned here.
+                if self.settings.data_shield
+                    && let Some(handle) = self.handle.clone()
+                {
+                    let after =
+                        Duration::from_secs(u64::from(self.settings.data_shield_pause_seconds));
+                    let interaction = interaction.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(after).await;
+                        handle.auto_resume(interaction, pause);
+                    });
+                }
+            }
+            RecordingAction::Resume { who: _ } => {
+                if paused.is_none() {
+                    return Err(EndRefused::RecordingAlready("recording"));
+                }
+                self.recordings.insert(interaction.clone(), None);
+                self.effects
+                    .push(Effect::Media(MediaCommand::ResumeRecording {
+                        recording,
+                        auto: false,
+                    }));
+            }
+        }
+        Ok(())
+    }
+
+    /// What the media engine reports about a recording: persisted and published.
+    pub fn on_recording_event(&mut self, event: MediaEvent) {
+        let (kind, id, data) = match event {
+            MediaEvent::RecordingStarted { recording, path } => {
+                let id = InteractionId(recording.0);
+                self.recordings.insert(id.clone(), None);
+                if let Some(agent) = self.connected_agent(&id) {
+                    self.recording_agents.insert(id.clone(), agent);
+                }
+                let path = path.display().to_string();
+                self.effects
+                    .push(Effect::Store(ContactCenterJob::RecordingStarted(
+                        id.clone(),
+                        path.clone(),
+                    )));
+                (
+                    "recording.started",
+                    id.clone(),
+                    json!({"interaction": id, "path": path}),
+                )
+            }
+            MediaEvent::RecordingPaused { recording, .. } => {
+                let id = InteractionId(recording.0);
+                let data = json!({"interaction": id,
+                    "auto_resume_secs": self.settings.data_shield.then_some(self.settings.data_shield_pause_seconds)});
+                ("recording.paused", id, data)
+            }
+            MediaEvent::RecordingResumed {
+                recording, auto, ..
+            } => {
+                let id = InteractionId(recording.0);
+                (
+                    "recording.resumed",
+                    id.clone(),
+                    json!({"interaction": id, "autoResumed": auto}),
+                )
+            }
+            MediaEvent::RecordingStopped { recording, path } => {
+                let id = InteractionId(recording.0);
+                self.recordings.remove(&id);
+                self.effects
+                    .push(Effect::Store(ContactCenterJob::RecordingEnded(
+                        id.clone(),
+                        RecordingStatus::Complete,
+                        None,
+                    )));
+                let data = json!({"interaction": id, "path": path.display().to_string()});
+                ("recording.stopped", id, data)
+            }
+            MediaEvent::RecordingFailed { recording, error } => {
+                let id = InteractionId(recording.0);
+                self.recordings.remove(&id);
+                self.effects
+                    .push(Effect::Store(ContactCenterJob::RecordingEnded(
+                        id.clone(),
+                        RecordingStatus::Failed,
+                        Some(error.clone()),
+                    )));
+                (
+                    "recording.failed",
+                    id.clone(),
+                    json!({"interaction": id, "error": error}),
+                )
+            }
+            _ => return,
+        };
+        let agent = self
+            .recording_agents
+            .get(&id)
+            .cloned()
+            .or_else(|| self.connected_agent(&id));
+        if matches!(kind, "recording.stopped" | "recording.failed") {
+            self.recording_agents.remove(&id);
+        }
+        let audience = match agent {
+            Some(agent) => self.about(&agent),
+            None => Audience::Supervisors,
+        };
+        self.bus.publish(kind, clock::unix_ms(), audience, data);
+    }
+}

@@ -1,0 +1,138 @@
+//! Blind transfers carried out for the desktop (CTI) or the agent's phone (REFER): the agent's
+//! leg is released and the customer offered again, to a queue or a number; a number that does
+//! not answer sends the customer back to the head of its queue.
+
+use super::*;
+
+/// Where a customer transferred to a number returns if the number does not answer.
+#[derive(Debug, Clone)]
+pub(super) struct Returning {
+    pub(super) queue: crate::routing::model::QueueId,
+    pub(super) ani: String,
+    pub(super) dnis: String,
+    pub(super) priority: u8,
+}
+
+/// The agent-id prefix of offers that ring a transfer target, not an agent.
+pub(super) const TRANSFER_PREFIX: &str = "transfer:";
+
+impl ContactCenter {
+    pub(super) fn transfer(
+        &mut self,
+        now: Instant,
+        interaction: InteractionId,
+        agent: Option<&AgentId>,
+        target: TransferTarget,
+    ) -> Result<(), EndRefused> {
+        if !self.engaged(&interaction, agent) {
+            return Err(EndRefused::NotEngaged);
+        }
+        let Some(ix) = self.acd.interaction(&interaction) else {
+            return Err(EndRefused::NotEngaged);
+        };
+        let returning = Returning {
+            queue: ix.queue.clone(),
+            ani: ix.ani.clone(),
+            dnis: ix.dnis.clone(),
+            priority: ix.priority,
+        };
+        let from_agent = ix.connected.as_ref().map(|(a, _)| a.clone());
+        if let TransferTarget::Queue(queue) = &target
+            && self.acd.queue(queue).is_none()
+        {
+            return Err(EndRefused::UnknownQueue);
+        }
+        self.held.remove(&interaction);
+        self.effects
+            .push(Effect::Switch(QueueCommand::ReleaseAgent {
+                interaction: interaction.0.clone(),
+            }));
+        let target_json = match &target {
+            TransferTarget::Queue(queue) => json!({"type": "queue", "id": queue}),
+            TransferTarget::Number(number) => json!({"type": "number", "id": number}),
+        };
+        match target {
+            TransferTarget::Queue(queue) => {
+                let enqueue = Command::Enqueue {
+                    interaction: interaction.clone(),
+                    queue,
+                    ani: returning.ani,
+                    dnis: returning.dnis,
+                    priority: returning.priority,
+                };
+                if let Err(error) = self.acd.handle_command(now, enqueue) {
+                    tracing::warn!(%error, "transfer to queue refused after release");
+                }
+            }
+            TransferTarget::Number(number) => {
+                // The agent's conversation is over (wrap-up); the switch rings the number.
+                let ended = QueueEvent::Ended {
+                    interaction: interaction.0.clone(),
+                };
+                if let Err(error) = self.acd.handle_command(now, Command::Switch(ended)) {
+                    tracing::debug!(%error, "transfer: the ACD had already let go");
+                }
+                self.effects.push(Effect::Switch(QueueCommand::Offer {
+                    interaction: interaction.0.clone(),
+                    agent: format!("{TRANSFER_PREFIX}{number}"),
+                    extension: number,
+                }));
+                self.transfers.insert(interaction.clone(), returning);
+            }
+        }
+        let audience = match &from_agent {
+            Some(agent) => self.about(agent),
+            None => Audience::Supervisors,
+        };
+        let data = json!({"interaction": interaction, "agent": from_agent, "target": target_json});
+        self.bus
+            .publish("interaction.transferred", clock::unix_ms(), audience, data);
+        Ok(())
+    }
+
+    /// Whether the number a customer was transferred to answered or failed; a failure
+    /// returns the customer to the head of its queue. `true` when the event was about such a
+    /// transfer (the ACD knows nothing of it).
+    pub(super) fn on_transfer_outcome(&mut self, now: Instant, event: &QueueEvent) -> bool {
+        let (interaction, agent, answered) = match event {
+            QueueEvent::OfferAnswered { interaction, agent } => (interaction, agent, true),
+            QueueEvent::OfferFailed {
+                interaction, agent, ..
+            } => (interaction, agent, false),
+            QueueEvent::Ended { interaction } | QueueEvent::Abandoned { interaction } => {
+                self.transfers.remove(&InteractionId(interaction.clone()));
+                return false;
+            }
+            _ => return false,
+        };
+        if !agent.starts_with(TRANSFER_PREFIX) {
+            return false;
+        }
+        let id = InteractionId(interaction.clone());
+        let Some(returning) = self.transfers.remove(&id) else {
+            return true;
+        };
+        if !answered {
+            tracing::info!(%id, "transfer target did not answer; back to the queue");
+            let enqueue = Command::Enqueue {
+                interaction: id.clone(),
+                queue: returning.queue.clone(),
+                ani: returning.ani,
+                dnis: returning.dnis,
+                priority: returning.priority,
+            };
+            if let Err(error) = self.acd.handle_command(now, enqueue) {
+                tracing::warn!(%error, "could not return a transferred customer to its queue");
+            }
+            let data = json!({"interaction": id, "queue": returning.queue,
+                              "reason": "target did not answer"});
+            self.bus.publish(
+                "interaction.transfer.failed",
+                clock::unix_ms(),
+                Audience::Supervisors,
+                data,
+            );
+        }
+        true
+    }
+}
