@@ -152,3 +152,47 @@ fn a_connected_call_is_recorded_in_stereo_with_a_data_shield_pause_that_resumes_
         "recording resumed after the pause"
     );
 }
+
+#[test]
+fn a_recording_cut_by_sigkill_is_readable_and_marked_interrupted_after_a_restart() {
+    let dir = std::env::temp_dir().join(format!("switchboard-rec-kill-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let opts = SwitchOptions {
+        dir: Some(dir.clone()),
+        ..SwitchOptions::default()
+    };
+    let sw = SwitchProcess::start(opts.clone());
+    provision(&sw, 10, &[("alice", "1011")]);
+    let phone = free_udp_port();
+    register(&sw, "1011", phone);
+    let agent_phone = Sipp::new("uas_answer", phone).spawn(None);
+    let mut alice = Desktop::open(&sw, "alice");
+    alice.go_available(&sw);
+    let customer = Sipp::new("uac_queue_call", free_udp_port())
+        .arg("-s")
+        .arg("7000")
+        .auth("1001")
+        .spawn(Some(sw.sip));
+    let started = alice.expect("recording.started", |_| true);
+    let ix = started["data"]["interaction"].as_str().unwrap().to_owned();
+    std::thread::sleep(Duration::from_millis(2500));
+    sw.kill(); // SIGKILL mid-call
+    customer.kill();
+    agent_phone.kill();
+
+    let sw = SwitchProcess::start(opts);
+    let admin = sw.cti_token().to_owned();
+    let (_, list) = call(&sw, "GET", "/api/v1/recordings", &admin, None);
+    assert_eq!(list[0]["interaction"], ix.as_str(), "{list}");
+    assert_eq!(list[0]["status"], "interrupted", "{list}");
+    let (status, head, wav) = get_bytes(&sw, &format!("/api/v1/recordings/{ix}"), &admin, None);
+    assert_eq!(status, 200, "{head}");
+    let reader = hound::WavReader::new(std::io::Cursor::new(wav)).expect("a readable WAV");
+    let seconds = reader.duration() as f64 / 8000.0;
+    assert!(
+        seconds >= 1.0,
+        "the WAV keeps what was finalised: {seconds:.2} s"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
