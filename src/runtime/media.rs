@@ -389,19 +389,29 @@ async fn rtp_loop(
     stats: Arc<MediaStats>,
 ) {
     let mut buf = vec![0u8; 2048];
+    let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+    // One inactivity timer per endpoint, re-armed only when it fires: arming a timer per
+    // packet (100 per second per call) was a measurable share of the relay's CPU.
+    let inactivity = tokio::time::sleep(timeout);
+    tokio::pin!(inactivity);
     loop {
-        let received = tokio::time::timeout(timeout, endpoint.rtp.recv_from(&mut buf)).await;
-        let (n, from) = match received {
-            Ok(Ok(r)) => r,
-            Ok(Err(_)) => continue,
-            Err(_) => {
+        let (n, from) = tokio::select! {
+            biased;
+            received = endpoint.rtp.recv_from(&mut buf) => match received {
+                Ok(r) => r,
+                Err(_) => continue,
+            },
+            () = &mut inactivity => {
                 let idle = elapsed_ms(epoch)
                     .saturating_sub(endpoint.last_activity.load(Ordering::Relaxed));
                 let expects_media = lock(&endpoint.state).direction.sends();
-                if expects_media && idle >= u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX) {
+                if expects_media && idle >= timeout_ms {
                     let _ = events.send(MediaEvent::Inactive { endpoint: id }).await;
                     return;
                 }
+                let left = if expects_media { timeout_ms - idle } else { timeout_ms };
+                let at = clock::now() + Duration::from_millis(left.max(1));
+                inactivity.as_mut().reset(at.into());
                 continue;
             }
         };
