@@ -196,3 +196,34 @@ fn a_recording_cut_by_sigkill_is_readable_and_marked_interrupted_after_a_restart
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_queue_that_says_no_recording_overrides_the_org_setting() {
+    let sw = SwitchProcess::start(SwitchOptions::default());
+    provision(&sw, 10, &[("alice", "1011")]);
+    let admin = sw.cti_token().to_owned();
+    let (status, queue) = call(&sw, "GET", "/api/v1/queues/sales", &admin, None);
+    assert_eq!(status, 200);
+    let mut queue = queue;
+    queue["recording"] = json!(false);
+    ok(&sw, "PUT", "/api/v1/queues/sales", &admin, queue);
+    let phone = free_udp_port();
+    register(&sw, "1011", phone);
+    let agent_phone = Sipp::new("uas_answer", phone).spawn(None);
+    let mut alice = Desktop::open(&sw, "alice");
+    alice.go_available(&sw);
+    let customer = Sipp::new("uac_queue_hangup", free_udp_port())
+        .arg("-s")
+        .arg("7000")
+        .arg("-d")
+        .arg("1500")
+        .auth("1001")
+        .spawn(Some(sw.sip));
+    alice.expect("interaction.connected", |_| true);
+    customer.expect_success();
+    agent_phone.expect_success();
+    alice.expect("interaction.ended", |_| true);
+    let (_, list) = call(&sw, "GET", "/api/v1/recordings", &admin, None);
+    assert_eq!(list, json!([]), "the org records, this queue does not");
+    assert!(!alice.seen.iter().any(|e| e["type"] == "recording.started"));
+}

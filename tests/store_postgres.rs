@@ -394,6 +394,8 @@ mod suite {
             last_agent_routing: true,
             disposition_required: true,
             music: None,
+            recording: Some(true),
+            noise_suppression: None,
         };
         store.create_queue(&queue).await.unwrap();
         assert_eq!(

@@ -30,6 +30,6 @@ mod transfer;
 
 pub use model::{
     CadFromSip, EndpointId, MediaCommand, MediaEvent, MediaPolicy, OfferFailure, Output,
-    QueueCommand, QueueEvent, SwitchEvent,
+    QueueCommand, QueueEvent, QueueMedia, SwitchEvent,
 };
 pub use switch::{Switch, SwitchConfig};

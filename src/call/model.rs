@@ -106,6 +106,15 @@ pub struct QueueLeg {
     pub held: bool,
     /// A recording of this call was started (it follows the call through transfers).
     pub recording: bool,
+    /// The queue (id) the call reached.
+    pub queue: String,
+}
+
+/// A queue's overrides of the org's media settings (`None`: follow the org).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueMedia {
+    pub record: Option<bool>,
+    pub denoise_customer: Option<bool>,
 }
 
 /// What the switch does with the media of queue calls when an agent connects, as the org

@@ -37,6 +37,7 @@ impl Switch {
             offered_to: None,
             held: false,
             recording: false,
+            queue: queue.clone(),
         });
         call.state = CallState::Answered;
         call.answered_unix_ms = Some(answered_at);
@@ -186,7 +187,12 @@ impl Switch {
         let interaction = q.interaction.clone();
         // The first agent to connect starts the recording; after a transfer the new agent
         // answers on the same switch endpoint, so the recording simply continues.
-        let start_recording = self.media_policy.record && !q.recording;
+        let overrides = self.queue_media.get(&q.queue).copied().unwrap_or_default();
+        let record = overrides.record.unwrap_or(self.media_policy.record);
+        let denoise = overrides
+            .denoise_customer
+            .unwrap_or(self.media_policy.denoise_customer);
+        let start_recording = record && !q.recording;
         q.recording |= start_recording;
         let keep = vec![index];
         self.outputs
@@ -195,7 +201,7 @@ impl Switch {
             .push_back(Output::Media(MediaCommand::Bridge { a, b }));
         self.outputs.push_back(Output::Media(MediaCommand::Denoise {
             endpoint: a,
-            enabled: self.media_policy.denoise_customer,
+            enabled: denoise,
         }));
         if start_recording {
             self.outputs

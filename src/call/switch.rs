@@ -95,6 +95,8 @@ pub struct Switch {
     pub(super) media_policy: MediaPolicy,
     /// Queue id → its own music on hold (a WAV path relative to the profile).
     pub(super) queue_music: HashMap<String, String>,
+    /// Queue id → its overrides of the org's recording and noise suppression.
+    pub(super) queue_media: HashMap<String, QueueMedia>,
     pub(super) dialogs: HashMap<DialogKey, (CallKey, Side)>,
     pub(super) server_txns: HashMap<TransactionKey, CallKey>,
     pub(super) client_txns: HashMap<TransactionKey, ClientPurpose>,
@@ -139,6 +141,7 @@ impl Switch {
             lingering: 0,
             media_policy: MediaPolicy::default(),
             queue_music: HashMap::new(),
+            queue_media: HashMap::new(),
             dialogs: HashMap::new(),
             server_txns: HashMap::new(),
             client_txns: HashMap::new(),
@@ -417,6 +420,11 @@ impl Switch {
     /// Queues with their own music on hold (queue id → WAV path relative to the profile).
     pub fn set_queue_music(&mut self, music: HashMap<String, String>) {
         self.queue_music = music;
+    }
+
+    /// Queues' overrides of the org's recording and noise-suppression settings.
+    pub fn set_queue_media(&mut self, media: HashMap<String, QueueMedia>) {
+        self.queue_media = media;
     }
 
     pub fn set_queue_numbers(&mut self, numbers: HashMap<String, String>) {

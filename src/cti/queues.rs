@@ -74,6 +74,12 @@ pub struct QueueBody {
     /// Music on hold, a WAV path relative to `sip-profiles/`.
     #[serde(default)]
     pub music: Option<String>,
+    /// Record this queue's calls; absent follows the org setting.
+    #[serde(default)]
+    pub recording: Option<bool>,
+    /// Clean callers' audio before agents hear it; absent follows the org setting.
+    #[serde(default)]
+    pub noise_suppression: Option<bool>,
 }
 
 impl From<QueueConfig> for QueueBody {
@@ -99,6 +105,8 @@ impl From<QueueConfig> for QueueBody {
             last_agent_routing: q.last_agent_routing,
             disposition_required: q.disposition_required,
             music: q.music,
+            recording: q.recording,
+            noise_suppression: q.noise_suppression,
         }
     }
 }
@@ -191,6 +199,8 @@ impl QueueBody {
             last_agent_routing: self.last_agent_routing,
             disposition_required: self.disposition_required,
             music: self.music.clone(),
+            recording: self.recording,
+            noise_suppression: self.noise_suppression,
         })
     }
 }

@@ -25,6 +25,7 @@
 //!     strategy: Strategy::LongestIdle, required_skills: vec![], teams: vec![],
 //!     ring_timeout: Duration::from_secs(15), max_wait: None, overflow: None,
 //!     wrap_up_max: None, last_agent_routing: false, disposition_required: false, music: None,
+//!     recording: None, noise_suppression: None,
 //! }))?;
 //! acd.handle_command(t0, Command::UpsertAgent(AgentConfig {
 //!     id: "alice".into(), name: "Alice".into(), team: None, skills: vec![], role: Role::Agent,

@@ -182,6 +182,12 @@ pub struct QueueConfig {
     pub disposition_required: bool,
     /// Music on hold while queued: a WAV path under `sip-profiles/`; `None` uses the profile's.
     pub music: Option<String>,
+    /// Record this queue's calls; `None` follows the org setting.
+    #[serde(default)]
+    pub recording: Option<bool>,
+    /// Clean this queue's callers' audio before agents hear it; `None` follows the org setting.
+    #[serde(default)]
+    pub noise_suppression: Option<bool>,
 }
 
 /// A routable agent's configuration (what the ACD needs; credentials live in the store).

@@ -186,6 +186,8 @@ mod tests {
             last_agent_routing: false,
             disposition_required: false,
             music: None,
+            recording: None,
+            noise_suppression: None,
         }
     }
 

@@ -110,6 +110,8 @@ mod tests {
             last_agent_routing: false,
             disposition_required: false,
             music: None,
+            recording: None,
+            noise_suppression: None,
         }
     }
 

@@ -30,6 +30,8 @@ pub fn queue(id: &str, number: &str) -> QueueConfig {
         last_agent_routing: false,
         disposition_required: false,
         music: None,
+        recording: None,
+        noise_suppression: None,
     }
 }
 

@@ -18,7 +18,9 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
 use super::clock;
-use crate::call::{CadFromSip, MediaCommand, MediaEvent, MediaPolicy, QueueCommand, QueueEvent};
+use crate::call::{
+    CadFromSip, MediaCommand, MediaEvent, MediaPolicy, QueueCommand, QueueEvent, QueueMedia,
+};
 use crate::cti::events::{Audience, EventBus};
 use crate::media::recorder::{PauseBehavior, RecordingId};
 use crate::routing::model::{Actor, AgentId, AgentState, InteractionId, InteractionState, TeamId};
@@ -48,7 +50,11 @@ pub enum Effect {
     Store(ContactCenterJob),
     /// The numbers that reach queues changed: dialled number → queue id, and queue id →
     /// its own music on hold.
-    QueueNumbers(HashMap<String, String>, HashMap<String, String>),
+    QueueNumbers(
+        HashMap<String, String>,
+        HashMap<String, String>,
+        HashMap<String, QueueMedia>,
+    ),
     /// A command for the media engine.
     Media(MediaCommand),
     /// What the switch does with queue calls' media changed.
@@ -308,11 +314,16 @@ impl ContactCenter {
                         .iter()
                         .filter_map(|q| Some((q.config.id.0.clone(), q.config.music.clone()?)))
                         .collect();
+                    let media = queues
+                        .iter()
+                        .map(|q| (q.config.id.0.clone(), queue_media(&q.config)))
+                        .collect();
                     let numbers = queues
                         .into_iter()
                         .map(|q| (q.config.number, q.config.id.0))
                         .collect();
-                    self.effects.push(Effect::QueueNumbers(numbers, music));
+                    self.effects
+                        .push(Effect::QueueNumbers(numbers, music, media));
                 }
                 let _ = reply.send(result);
             }
@@ -524,6 +535,15 @@ impl ContactCenter {
             agent: agent.clone(),
             team: self.team_of(agent),
         }
+    }
+}
+
+/// A queue's overrides of the org's media settings.
+#[must_use]
+pub fn queue_media(config: &crate::routing::model::QueueConfig) -> QueueMedia {
+    QueueMedia {
+        record: config.recording,
+        denoise_customer: config.noise_suppression,
     }
 }
 

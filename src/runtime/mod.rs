@@ -289,7 +289,9 @@ async fn load_contact_center(
     let queues = store.list_queues().await.context("loading queues")?;
     let mut numbers = HashMap::new();
     let mut music = HashMap::new();
+    let mut media = HashMap::new();
     for queue in queues {
+        media.insert(queue.id.0.clone(), contact_center::queue_media(&queue));
         numbers.insert(queue.number.clone(), queue.id.0.clone());
         if let Some(path) = &queue.music {
             music.insert(queue.id.0.clone(), path.clone());
@@ -307,6 +309,7 @@ async fn load_contact_center(
     );
     switch.set_queue_numbers(numbers);
     switch.set_queue_music(music);
+    switch.set_queue_media(media);
     // Configuration commands produce no work for anyone yet.
     while acd.poll_output().is_some() {}
     let cc = ContactCenter::new(
@@ -566,9 +569,10 @@ impl CoreLoop {
                         quiet = false;
                         self.switch.handle_queue_command(now, command);
                     }
-                    Effect::QueueNumbers(numbers, music) => {
+                    Effect::QueueNumbers(numbers, music, media) => {
                         self.switch.set_queue_numbers(numbers);
                         self.switch.set_queue_music(music);
+                        self.switch.set_queue_media(media);
                     }
                     Effect::Media(command) => self.apply_media(command),
                     Effect::MediaPolicy(policy) => self.switch.set_media_policy(policy),

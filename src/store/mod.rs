@@ -109,6 +109,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "recordings",
         include_str!("../../migrations/0008_recordings.sql"),
     ),
+    (
+        9,
+        "queue_media",
+        include_str!("../../migrations/0009_queue_media.sql"),
+    ),
 ];
 
 /// A handle on the database: cheap to clone, all clones share one connection pool.
@@ -482,7 +487,7 @@ mod tests {
                 .fetch_all(&db.store.pool)
                 .await
                 .unwrap();
-        assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 7, 8, 9]);
     }
 
     #[tokio::test]

@@ -24,6 +24,8 @@ struct QueueRow {
     last_agent_routing: i64,
     disposition_required: i64,
     music: Option<String>,
+    recording: Option<i64>,
+    noise_suppression: Option<i64>,
 }
 
 fn secs(value: i64, column: &'static str) -> Result<Duration, StoreError> {
@@ -61,13 +63,22 @@ impl TryFrom<QueueRow> for QueueConfig {
             last_agent_routing: flag(row.last_agent_routing, TABLE, "last_agent_routing")?,
             disposition_required: flag(row.disposition_required, TABLE, "disposition_required")?,
             music: row.music,
+            recording: row
+                .recording
+                .map(|v| flag(v, TABLE, "recording"))
+                .transpose()?,
+            noise_suppression: row
+                .noise_suppression
+                .map(|v| flag(v, TABLE, "noise_suppression"))
+                .transpose()?,
         })
     }
 }
 
 const SELECT: &str = "SELECT id, name, number, strategy, required_skills, teams, \
                       ring_timeout_secs, max_wait_secs, overflow, wrap_up_max_secs, \
-                      last_agent_routing, disposition_required, music FROM queues";
+                      last_agent_routing, disposition_required, music, recording, \
+                      noise_suppression FROM queues";
 
 impl Store {
     /// Adds a queue; an existing id or number is [`StoreError::Duplicate`].
@@ -76,8 +87,8 @@ impl Store {
             q,
             "INSERT INTO queues (name, number, strategy, required_skills, teams, \
              ring_timeout_secs, max_wait_secs, overflow, wrap_up_max_secs, last_agent_routing, \
-             disposition_required, music, id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             disposition_required, music, recording, noise_suppression, id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .await
         .map(|_| ())
@@ -90,7 +101,7 @@ impl Store {
             "UPDATE queues SET name = $1, number = $2, strategy = $3, required_skills = $4, \
              teams = $5, ring_timeout_secs = $6, max_wait_secs = $7, overflow = $8, \
              wrap_up_max_secs = $9, last_agent_routing = $10, disposition_required = $11, \
-             music = $12 WHERE id = $13",
+             music = $12, recording = $13, noise_suppression = $14 WHERE id = $15",
         )
         .await
         .map(|n| n > 0)
@@ -115,6 +126,8 @@ impl Store {
             .bind(i64::from(q.last_agent_routing))
             .bind(i64::from(q.disposition_required))
             .bind(q.music.as_deref())
+            .bind(q.recording.map(i64::from))
+            .bind(q.noise_suppression.map(i64::from))
             .bind(q.id.as_str())
             .execute(&self.pool)
             .await
@@ -171,6 +184,8 @@ pub(crate) mod tests {
             last_agent_routing: false,
             disposition_required: false,
             music: None,
+            recording: None,
+            noise_suppression: None,
         }
     }
 
@@ -192,6 +207,8 @@ pub(crate) mod tests {
             last_agent_routing: true,
             disposition_required: true,
             music: Some("jazz.wav".into()),
+            recording: Some(false),
+            noise_suppression: Some(true),
             ..queue("sales", "7000")
         };
         db.store.create_queue(&full).await.unwrap();
