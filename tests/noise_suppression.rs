@@ -186,6 +186,15 @@ fn a_supervisor_turning_suppression_off_mid_call_lets_the_noise_through() {
     let on_from = unix_seconds() + 0.5;
     std::thread::sleep(Duration::from_millis(3500));
     let on_to = unix_seconds();
+    // Agents may not switch it unless the admin allows it.
+    let (status, _) = call(
+        &sw,
+        "PUT",
+        &format!("/api/v1/interactions/{ix}/noise-suppression"),
+        &alice.token,
+        Some(json!({"enabled": false})),
+    );
+    assert_eq!(status, 403);
     let (status, json) = call(
         &sw,
         "PUT",

@@ -72,6 +72,13 @@ fn a_connected_call_is_recorded_in_stereo_with_a_data_shield_pause_that_resumes_
     assert_eq!(status, 200, "{json}");
     let paused = alice.expect("recording.paused", |_| true);
     assert_eq!(paused["data"]["auto_resume_secs"], 1);
+    assert_eq!(
+        (
+            paused["data"]["by"].as_str(),
+            paused["data"]["reason"].as_str()
+        ),
+        (Some("alice"), Some("card number"))
+    );
     let (status, _) = alice.post(&sw, &pause, json!({}));
     assert_eq!(status, 409, "pausing a paused recording is refused");
     let resumed = alice.expect("recording.resumed", |_| true);

@@ -127,6 +127,8 @@ pub struct MediaPolicy {
     pub recordings_dir: std::path::PathBuf,
     /// Clean the customer's audio before the agent hears it.
     pub denoise_customer: bool,
+    /// Clean the agent's audio before the customer hears it.
+    pub denoise_agent: bool,
 }
 
 /// Media plane commands. Endpoints are bound by the runtime; the core owns port allocation.

@@ -203,6 +203,10 @@ impl Switch {
             endpoint: a,
             enabled: denoise,
         }));
+        self.outputs.push_back(Output::Media(MediaCommand::Denoise {
+            endpoint: b,
+            enabled: self.media_policy.denoise_agent,
+        }));
         if start_recording {
             self.outputs
                 .push_back(Output::Media(MediaCommand::StartRecording {

@@ -9,7 +9,8 @@
 //!   hear the customer's faulty machine (Webex only offers the org-wide switch);
 //! - `GET /api/v1/recordings` and `GET /api/v1/recordings/{interaction}`: supervisors (their
 //!   teams' calls) and admins list and download recordings; downloads honour one HTTP
-//!   `Range` (206), so a player can seek. Agents cannot download recordings.
+//!   `Range` (206), so a player can seek. Agents may only when the org setting
+//!   `agents_may_download_recordings` says so, and only their own.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -157,7 +158,8 @@ pub(super) async fn resume(
     .await
 }
 
-/// Turns noise suppression of one live call on or off (supervisors and admins).
+/// Turns noise suppression of one live call on or off (supervisors and admins; agents on
+/// their own call when the org allows it).
 #[utoipa::path(put, path = "/api/v1/interactions/{id}/noise-suppression", tag = "recordings",
     params(("id" = String, Path)), request_body = NoiseBody,
     responses((status = 200, body = RecordingDone), (status = 403), (status = 409)),
@@ -168,13 +170,26 @@ pub(super) async fn noise(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<NoiseBody>,
 ) -> Result<Json<RecordingDone>, ApiError> {
-    principal.require(Role::Supervisor)?;
+    if principal.role == Role::Agent
+        && !state
+            .store
+            .get_settings()
+            .await?
+            .agents_may_toggle_noise_suppression
+    {
+        return Err(ApiError::Forbidden);
+    }
     if principal.role == Role::Supervisor {
         super::interactions::visible(&state, &principal, &id).await?;
     }
     match state
         .core()?
-        .denoise(InteractionId(id.clone()), body.enabled, actor(&principal))
+        .denoise(
+            InteractionId(id.clone()),
+            agent_only(&principal),
+            body.enabled,
+            actor(&principal),
+        )
         .await?
     {
         Ok(()) => Ok(Json(RecordingDone {
@@ -199,7 +214,7 @@ pub(super) async fn list(
     principal: Principal,
     params: QueryParams,
 ) -> Result<Json<Vec<RecordingRow>>, ApiError> {
-    principal.require(Role::Supervisor)?;
+    may_download(&state, &principal).await?;
     let params = params.only(&["limit"])?;
     let limit = match params.u64("limit")? {
         None => 50,
@@ -207,7 +222,7 @@ pub(super) async fn list(
         Some(_) => return Err(ApiError::out_of_range("limit", "must be 1 to 500")),
     };
     let mut rows = state.store.list_recordings(limit).await?;
-    if principal.role == Role::Supervisor {
+    if principal.role != Role::Admin {
         let mut visible = Vec::with_capacity(rows.len());
         for row in rows {
             if super::interactions::visible(&state, &principal, row.interaction.as_str())
@@ -234,7 +249,7 @@ pub(super) async fn download(
     ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    principal.require(Role::Supervisor)?;
+    may_download(&state, &principal).await?;
     super::interactions::visible(&state, &principal, &id).await?;
     let row = state
         .store
@@ -272,6 +287,20 @@ pub(super) async fn download(
         h.insert(header::CONTENT_RANGE, v);
     }
     Ok(response)
+}
+
+/// Supervisors and admins may; agents only when the org allows it (their own calls).
+async fn may_download(state: &ApiState, principal: &Principal) -> Result<(), ApiError> {
+    if principal.role == Role::Agent
+        && !state
+            .store
+            .get_settings()
+            .await?
+            .agents_may_download_recordings
+    {
+        return Err(ApiError::Forbidden);
+    }
+    Ok(())
 }
 
 /// One `bytes=` range (RFC 9110 §14.1.2) as inclusive offsets; `None` when unsatisfiable or

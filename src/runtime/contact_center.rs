@@ -96,6 +96,8 @@ pub struct ContactCenter {
     recordings: HashMap<InteractionId, Option<u64>>,
     /// Priorities of callers about to be admitted (bounded by the calls arriving at once).
     priorities: HashMap<InteractionId, u8>,
+    /// Who paused a recording and why, for its events.
+    pause_reasons: HashMap<InteractionId, (String, Option<String>)>,
     /// Who a recording's events go to (the call may be over when it stops).
     recording_agents: HashMap<InteractionId, AgentId>,
     next_pause: u64,
@@ -123,6 +125,7 @@ impl ContactCenter {
             offered_cad_keys: settings.offered_cad_keys.clone(),
             recordings: HashMap::new(),
             recording_agents: HashMap::new(),
+            pause_reasons: HashMap::new(),
             priorities: HashMap::new(),
             next_pause: 0,
             settings,
@@ -414,11 +417,12 @@ impl ContactCenter {
             }
             CoreRequest::Denoise {
                 interaction,
+                agent,
                 enabled,
                 by,
                 reply,
             } => {
-                let result = if self.engaged(&interaction, None) {
+                let result = if self.engaged(&interaction, agent.as_ref()) {
                     self.effects.push(Effect::Denoise {
                         interaction: interaction.0.clone(),
                         enabled,

@@ -15,6 +15,14 @@ const TABLE: &str = "org_settings";
 pub struct OrgSettings {
     /// Denoise callers' audio before agents hear it.
     pub noise_suppression: bool,
+    /// Also clean the agent's audio before the customer hears it (off: only the customer's
+    /// audio is cleaned, the case noisy callers need).
+    pub noise_suppression_agent_audio: bool,
+    /// Agents may turn noise suppression off and on for their own live call (otherwise only
+    /// supervisors and admins may).
+    pub agents_may_toggle_noise_suppression: bool,
+    /// Agents may list and download the recordings of their own interactions.
+    pub agents_may_download_recordings: bool,
     /// Record every connected queue call (customer left, agent side right).
     pub recording: bool,
     /// Data Shield: a recording pause resumes by itself after
@@ -43,6 +51,9 @@ impl Default for OrgSettings {
     fn default() -> Self {
         OrgSettings {
             noise_suppression: true,
+            noise_suppression_agent_audio: false,
+            agents_may_toggle_noise_suppression: false,
+            agents_may_download_recordings: false,
             recording: true,
             data_shield: true,
             data_shield_pause_seconds: 60,

@@ -47,6 +47,8 @@ pub enum CoreRequest {
     /// Turn noise suppression of one live interaction on or off (supervisor override).
     Denoise {
         interaction: InteractionId,
+        /// With an agent, only if that agent is engaged on it.
+        agent: Option<AgentId>,
         enabled: bool,
         by: Actor,
         reply: oneshot::Sender<Result<(), EndRefused>>,
@@ -244,11 +246,13 @@ impl CoreHandle {
     pub async fn denoise(
         &self,
         interaction: InteractionId,
+        agent: Option<AgentId>,
         enabled: bool,
         by: Actor,
     ) -> Result<Result<(), EndRefused>, CoreUnavailable> {
         self.ask(|reply| CoreRequest::Denoise {
             interaction,
+            agent,
             enabled,
             by,
             reply,

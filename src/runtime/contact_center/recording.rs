@@ -11,6 +11,7 @@ impl ContactCenter {
             record: self.settings.recording,
             recordings_dir: self.recordings_dir.clone(),
             denoise_customer: self.settings.noise_suppression,
+            denoise_agent: self.settings.noise_suppression_agent_audio,
         }
     }
 
@@ -35,6 +36,8 @@ impl ContactCenter {
                 self.next_pause += 1;
                 let pause = self.next_pause;
                 self.recordings.insert(interaction.clone(), Some(pause));
+                self.pause_reasons
+                    .insert(interaction.clone(), (who.clone(), why.clone()));
                 self.effects
                     .push(Effect::Media(MediaCommand::PauseRecording {
                         recording,
@@ -56,7 +59,8 @@ impl ContactCenter {
                     });
                 }
             }
-            RecordingAction::Resume { who: _ } => {
+            RecordingAction::Resume { who } => {
+                self.pause_reasons.insert(interaction.clone(), (who, None));
                 if paused.is_none() {
                     return Err(EndRefused::RecordingAlready("recording"));
                 }
@@ -94,7 +98,8 @@ impl ContactCenter {
             }
             MediaEvent::RecordingPaused { recording, .. } => {
                 let id = InteractionId(recording.0);
-                let data = json!({"interaction": id,
+                let (who, why) = self.pause_reasons.get(&id).cloned().unwrap_or_default();
+                let data = json!({"interaction": id, "by": who, "reason": why,
                     "auto_resume_secs": self.settings.data_shield.then_some(self.settings.data_shield_pause_seconds)});
                 ("recording.paused", id, data)
             }
@@ -102,10 +107,15 @@ impl ContactCenter {
                 recording, auto, ..
             } => {
                 let id = InteractionId(recording.0);
+                let by = match self.pause_reasons.remove(&id) {
+                    _ if auto => "data_shield".to_owned(),
+                    Some((who, _)) => who,
+                    None => String::new(),
+                };
                 (
                     "recording.resumed",
                     id.clone(),
-                    json!({"interaction": id, "autoResumed": auto}),
+                    json!({"interaction": id, "autoResumed": auto, "by": by}),
                 )
             }
             MediaEvent::RecordingStopped { recording, path } => {
