@@ -15,8 +15,9 @@
 //! --calls 300 --hold-secs 30` overrides them. Under `cargo test` (no `--bench` argument) it
 //! runs a seconds-long smoke version that asserts every call succeeded, so the harness itself
 //! is tested with everything else.
+// Test harnesses are the IO side: they read the clock to bound waits and time phases.
+#![allow(clippy::disallowed_methods)]
 
-#[allow(dead_code)]
 #[path = "../tests/common/mod.rs"]
 mod common;
 

@@ -283,6 +283,12 @@ impl std::fmt::Display for Chain<'_> {
     }
 }
 
+impl From<crate::runtime::contact_center::CoreUnavailable> for ApiError {
+    fn from(_: crate::runtime::contact_center::CoreUnavailable) -> Self {
+        ApiError::CoreUnavailable
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,11 +347,5 @@ mod tests {
         let (_, json) = json_of(ApiError::UnknownParameter { field }).await;
         let echoed = json["error"]["field"].as_str().unwrap();
         assert_eq!(echoed, "é".repeat(32));
-    }
-}
-
-impl From<crate::runtime::contact_center::CoreUnavailable> for ApiError {
-    fn from(_: crate::runtime::contact_center::CoreUnavailable) -> Self {
-        ApiError::CoreUnavailable
     }
 }

@@ -1,5 +1,7 @@
 //! A desktop for tests: plain HTTP requests to the CTI API and a WebSocket of events read
 //! by a thread (tungstenite), plus the admin provisioning the contact-center tests share.
+// Test harnesses are the IO side: they read the clock to bound waits and time phases.
+#![allow(clippy::disallowed_methods)]
 
 use super::{SwitchProcess, http_request};
 use serde_json::{Value, json};

@@ -2,6 +2,8 @@
 //!
 //! Every test picks its own ports (bound to port 0 first, so parallel tests never collide) and
 //! writes its own profile with its own RTP range and database. Every wait is bounded.
+// Test harnesses are the IO side: they read the clock to bound waits and time phases.
+#![allow(clippy::disallowed_methods)]
 #![allow(dead_code)]
 
 pub mod desktop;
