@@ -529,3 +529,43 @@ fn an_urgent_caller_is_offered_before_a_caller_who_waited_longer() {
     urgent.expect_success();
     agent_phone.kill();
 }
+
+#[test]
+fn ring_all_rings_every_available_agent_and_the_first_answer_wins() {
+    let sw = SwitchProcess::start(SwitchOptions::default());
+    provision(&sw, 10, &[("alice", "1011"), ("bob", "1012")]);
+    let admin = sw.cti_token().to_owned();
+    let (_, mut queue) = call(&sw, "GET", "/api/v1/queues/sales", &admin, None);
+    queue["strategy"] = json!("ring_all");
+    ok(&sw, "PUT", "/api/v1/queues/sales", &admin, queue);
+    let (alice_port, bob_port) = (free_udp_port(), free_udp_port());
+    register(&sw, "1011", alice_port);
+    register(&sw, "1012", bob_port);
+    let alice_phone = Sipp::new("uas_ring_until_cancel", alice_port).spawn(None);
+    let bob_phone = Sipp::new("uas_answer", bob_port).spawn(None);
+    let mut alice = Desktop::open(&sw, "alice");
+    let mut bob = Desktop::open(&sw, "bob");
+    alice.go_available(&sw);
+    bob.go_available(&sw);
+    let customer = Sipp::new("uac_queue_hangup", free_udp_port())
+        .arg("-s")
+        .arg("7000")
+        .arg("-d")
+        .arg("2500")
+        .auth("1001")
+        .spawn(Some(sw.sip));
+    let offered = alice.expect("interaction.offered", |_| true);
+    let ix = offered["data"]["interaction"].as_str().unwrap().to_owned();
+    bob.expect("interaction.offered", |e| {
+        e["data"]["interaction"] == ix.as_str()
+    });
+    bob.expect("interaction.connected", |e| {
+        e["data"]["interaction"] == ix.as_str()
+    });
+    alice_phone.expect_success(); // CANCELled when bob answered
+    wait_until("alice is Available again, not RONA", || {
+        alice.state(&sw) == "available"
+    });
+    customer.expect_success();
+    bob_phone.expect_success();
+}

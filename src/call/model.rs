@@ -100,8 +100,9 @@ pub enum QueueCommand {
 #[derive(Debug, Clone)]
 pub struct QueueLeg {
     pub interaction: String,
-    /// The agent currently being offered the call, if any.
-    pub offered_to: Option<String>,
+    /// The agents whose phones ring for the call now: one, or several for ring-all. Each
+    /// one's failure is reported on its own.
+    pub offered_to: Vec<String>,
     /// The customer is on hold (hears music; the agent's leg hears nothing).
     pub held: bool,
     /// A recording of this call was started (it follows the call through transfers).

@@ -34,7 +34,7 @@ impl Switch {
         };
         call.queue = Some(QueueLeg {
             interaction: interaction.clone(),
-            offered_to: None,
+            offered_to: Vec::new(),
             held: false,
             recording: false,
             queue: queue.clone(),
@@ -108,9 +108,7 @@ impl Switch {
                     return;
                 };
                 let Some(q) = call.queue.as_mut() else { return };
-                if q.offered_to.as_deref() == Some(agent.as_str()) {
-                    q.offered_to = None;
-                }
+                q.offered_to.retain(|a| a != &agent);
                 let keep: Vec<usize> = call
                     .forks
                     .iter()
@@ -151,7 +149,9 @@ impl Switch {
             return;
         }
         if let Some(q) = call.queue.as_mut() {
-            q.offered_to = Some(agent.clone());
+            if !q.offered_to.contains(&agent) {
+                q.offered_to.push(agent.clone());
+            }
         }
         let invite = call.caller.invite.clone();
         for (contact, dest, transport) in targets {
@@ -183,7 +183,7 @@ impl Switch {
         let (a, b) = (call.caller.endpoint.id, call.callee_endpoint.id);
         let agent = call.forks[index].agent.clone().unwrap_or_default();
         let Some(q) = call.queue.as_mut() else { return };
-        q.offered_to = None;
+        q.offered_to.clear();
         let interaction = q.interaction.clone();
         // The first agent to connect starts the recording; after a transfer the new agent
         // answers on the same switch endpoint, so the recording simply continues.
@@ -224,40 +224,46 @@ impl Switch {
         self.cancel_forks_except(now, call_key, &keep);
     }
 
-    /// A leg of the current offer failed; when all of them have, the ACD is told.
+    /// A leg of a current offer failed; when every leg of one agent's phone has, the ACD is
+    /// told about that agent (ring-all rings several agents; each fails on its own).
     pub(super) fn on_agent_leg_failed(&mut self, _now: Instant, call_key: CallKey) {
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
         };
-        let Some(q) = call.queue.as_mut() else { return };
-        let Some(agent) = q.offered_to.clone() else {
-            return;
-        };
-        let legs: Vec<&CalleeLeg> = call
-            .forks
-            .iter()
-            .filter(|f| f.agent.as_deref() == Some(agent.as_str()))
-            .collect();
-        let done = legs
-            .iter()
-            .all(|f| matches!(f.state, ForkState::Failed(_) | ForkState::Cancelled));
-        if !done || call.winner.is_some() {
+        if call.winner.is_some() {
             return;
         }
-        let declined = legs
-            .iter()
-            .any(|f| matches!(f.state, ForkState::Failed(603)));
-        q.offered_to = None;
+        let Some(q) = call.queue.as_mut() else { return };
+        let mut failed = Vec::new();
+        for agent in &q.offered_to {
+            let legs: Vec<&CalleeLeg> = call
+                .forks
+                .iter()
+                .filter(|f| f.agent.as_deref() == Some(agent.as_str()))
+                .collect();
+            let done = legs
+                .iter()
+                .all(|f| matches!(f.state, ForkState::Failed(_) | ForkState::Cancelled));
+            if done {
+                let declined = legs
+                    .iter()
+                    .any(|f| matches!(f.state, ForkState::Failed(603)));
+                failed.push((agent.clone(), declined));
+            }
+        }
+        q.offered_to.retain(|a| !failed.iter().any(|(f, _)| f == a));
         let interaction = q.interaction.clone();
-        self.outputs
-            .push_back(Output::Queue(QueueEvent::OfferFailed {
-                interaction,
-                agent,
-                failure: if declined {
-                    OfferFailure::Declined
-                } else {
-                    OfferFailure::DeviceUnavailable
-                },
-            }));
+        for (agent, declined) in failed {
+            self.outputs
+                .push_back(Output::Queue(QueueEvent::OfferFailed {
+                    interaction: interaction.clone(),
+                    agent,
+                    failure: if declined {
+                        OfferFailure::Declined
+                    } else {
+                        OfferFailure::DeviceUnavailable
+                    },
+                }));
+        }
     }
 }

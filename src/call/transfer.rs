@@ -63,7 +63,7 @@ impl Switch {
         call.callee_pending_2xx = None;
         if let Some(q) = call.queue.as_mut() {
             q.held = false;
-            q.offered_to = None;
+            q.offered_to.clear();
         }
         if let Some((key, bye, dest, reliable)) = release {
             self.dialogs.remove(&key);
