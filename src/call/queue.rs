@@ -148,10 +148,10 @@ impl Switch {
                 }));
             return;
         }
-        if let Some(q) = call.queue.as_mut() {
-            if !q.offered_to.contains(&agent) {
-                q.offered_to.push(agent.clone());
-            }
+        if let Some(q) = call.queue.as_mut()
+            && !q.offered_to.contains(&agent)
+        {
+            q.offered_to.push(agent.clone());
         }
         let invite = call.caller.invite.clone();
         for (contact, dest, transport) in targets {

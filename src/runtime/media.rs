@@ -394,7 +394,11 @@ async fn rtp_loop(
     // packet (100 per second per call) was a measurable share of the relay's CPU.
     let inactivity = tokio::time::sleep(timeout);
     tokio::pin!(inactivity);
+    // Counted here and added to the shared statistics now and then: every relay task
+    // incrementing the same atomics per packet made the cores fight over one cache line.
+    let mut counts = LocalCounts::default();
     loop {
+        counts.flush_if_due(&stats);
         let (n, from) = tokio::select! {
             biased;
             received = endpoint.rtp.recv_from(&mut buf) => match received {
@@ -406,6 +410,7 @@ async fn rtp_loop(
                     .saturating_sub(endpoint.last_activity.load(Ordering::Relaxed));
                 let expects_media = lock(&endpoint.state).direction.sends();
                 if expects_media && idle >= timeout_ms {
+                    counts.flush(&stats);
                     let _ = events.send(MediaEvent::Inactive { endpoint: id }).await;
                     return;
                 }
@@ -421,10 +426,10 @@ async fn rtp_loop(
         let packet = &mut buf[..n];
         if is_rtcp(packet) {
             // rtcp-mux (RFC 5761): terminated like the RTCP port's reports.
-            stats.rtcp_in.fetch_add(1, Ordering::Relaxed);
+            counts.rtcp_in += 1;
             continue;
         }
-        stats.rtp_in.fetch_add(1, Ordering::Relaxed);
+        counts.rtp_in += 1;
         let (peer, source_negotiated) = {
             let mut s = lock(&endpoint.state);
             if !s.latched || s.remote.is_none() {
@@ -437,13 +442,13 @@ async fn rtp_loop(
             inbound_stage(id, &endpoint.inbound, negotiated, packet);
         }
         let (Some(peer), Some(source_negotiated)) = (peer, source_negotiated) else {
-            stats.dropped.fetch_add(1, Ordering::Relaxed);
+            counts.dropped += 1;
             continue;
         };
         let destination = {
             let mut p = lock(&peer.state);
             let Some(peer_negotiated) = p.negotiated.clone() else {
-                stats.dropped.fetch_add(1, Ordering::Relaxed);
+                counts.dropped += 1;
                 continue;
             };
             let key = MapKey::Peer(source_negotiated);
@@ -461,16 +466,52 @@ async fn rtp_loop(
             match (forward, p.remote) {
                 (true, Some(remote)) => remote,
                 _ => {
-                    stats.dropped.fetch_add(1, Ordering::Relaxed);
+                    counts.dropped += 1;
                     continue;
                 }
             }
         };
         if peer.rtp.try_send_to(packet, destination).is_ok() {
-            stats.rtp_out.fetch_add(1, Ordering::Relaxed);
+            counts.rtp_out += 1;
         } else {
-            stats.dropped.fetch_add(1, Ordering::Relaxed);
+            counts.dropped += 1;
         }
+    }
+}
+
+/// A relay task's own counters, added to [`MediaStats`] every [`FLUSH_EVERY`] packets.
+#[derive(Default)]
+struct LocalCounts {
+    rtp_in: u64,
+    rtp_out: u64,
+    rtcp_in: u64,
+    dropped: u64,
+    since_flush: u32,
+}
+
+/// Packets between two flushes of a relay task's counters (about 2.5 s of one stream).
+const FLUSH_EVERY: u32 = 128;
+
+impl LocalCounts {
+    fn flush_if_due(&mut self, stats: &MediaStats) {
+        self.since_flush += 1;
+        if self.since_flush >= FLUSH_EVERY {
+            self.flush(stats);
+        }
+    }
+
+    fn flush(&mut self, stats: &MediaStats) {
+        for (total, local) in [
+            (&stats.rtp_in, &mut self.rtp_in),
+            (&stats.rtp_out, &mut self.rtp_out),
+            (&stats.rtcp_in, &mut self.rtcp_in),
+            (&stats.dropped, &mut self.dropped),
+        ] {
+            if *local > 0 {
+                total.fetch_add(std::mem::take(local), Ordering::Relaxed);
+            }
+        }
+        self.since_flush = 0;
     }
 }
 
