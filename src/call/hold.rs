@@ -31,6 +31,9 @@ impl Switch {
     /// Puts the customer of a connected queue call on or off hold; a no-op when it already
     /// is in that state or is not connected.
     pub(super) fn set_held(&mut self, interaction: &str, held: bool, by_phone: bool) {
+        if self.swap_consult(interaction, held) {
+            return;
+        }
         let Some(&call_key) = self.interactions.get(interaction) else {
             return;
         };

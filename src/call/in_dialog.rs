@@ -32,6 +32,14 @@ impl Switch {
         self.dialogs.get(&key).copied()
     }
 
+    fn find_consult_dialog(&self, request: &Message) -> Option<CallKey> {
+        let key = DialogKey {
+            call_id: request.call_id()?.to_owned(),
+            local_tag: request.to_tag()?,
+        };
+        self.consult_dialogs.get(&key).copied()
+    }
+
     /// ACK for a 2xx (no transaction): stops our retransmissions; may carry the SDP answer.
     pub(super) fn on_ack(&mut self, _now: Instant, ack: Message) {
         let Some((call_key, side)) = self.find_dialog(&ack) else {
@@ -58,6 +66,10 @@ impl Switch {
     }
 
     pub(super) fn on_in_dialog(&mut self, now: Instant, key: TransactionKey, request: Message) {
+        if let Some(call_key) = self.find_consult_dialog(&request) {
+            self.on_consult_request(now, call_key, key, request);
+            return;
+        }
         let Some((call_key, side)) = self.find_dialog(&request) else {
             if !matches!(request.method(), Some(Method::Ack)) {
                 self.respond_simple_to(now, &key, &request, 481, "Call/Transaction Does Not Exist");
@@ -74,6 +86,9 @@ impl Switch {
             return;
         }
         match request.method().cloned() {
+            Some(Method::Bye) if side == Side::Callee && self.agent_hands_over(now, call_key) => {
+                self.respond_simple_to(now, &key, &request, 200, "OK");
+            }
             Some(Method::Bye) => {
                 let ending = match side {
                     Side::Caller => Ending::ByeFromCaller,
@@ -368,6 +383,16 @@ impl Switch {
                 self.on_fork_response(now, call, index, response);
             }
             Some(ClientPurpose::Relay { call }) => self.on_relay_response(now, call, key, response),
+            Some(ClientPurpose::ConsultFork {
+                call,
+                consult,
+                index,
+            }) => {
+                if response.status().is_some_and(|c| c >= 300) {
+                    self.client_txns.remove(&key);
+                }
+                self.on_consult_response(now, call, consult, index, response);
+            }
             Some(ClientPurpose::FireAndForget) | None => {}
         }
     }
@@ -384,6 +409,11 @@ impl Switch {
                 }
                 self.end_call(now, call, Ending::Failed(408), None);
             }
+            ClientPurpose::ConsultFork {
+                call,
+                consult,
+                index,
+            } => self.on_consult_failure(now, call, consult, index, 408),
             ClientPurpose::FireAndForget => {}
         }
     }

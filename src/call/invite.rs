@@ -182,6 +182,8 @@ impl Switch {
             relay: None,
             callee_pending_2xx: None,
             queue: None,
+            consult: None,
+            past_consults: Vec::new(),
         };
         self.calls.insert(call_key, call);
         if let Some(queue) = queue {
@@ -232,34 +234,11 @@ impl Switch {
         transport: Transport,
         agent: Option<String>,
     ) {
-        let via = self.our_via(transport);
-        let call_id = format!("{}@{}", self.token(20), self.advertised_ip());
-        let from_tag = self.token(10);
-        let mut from = original.from().expect("validated request has From");
-        from.params.retain(|(n, _)| n != "tag");
-        from.set_param("tag", Some(from_tag));
-        let max_forwards = original
-            .max_forwards()
-            .unwrap_or(70)
-            .saturating_sub(1)
-            .max(1);
-        let contact_header = self.our_contact(transport);
         let Some(call) = self.calls.get(&call_key) else {
             return;
         };
         let offer = call.callee_endpoint.local.render_offer();
-        let domain = self.cfg.domain.clone();
-        let mut invite = Message::request(Method::Invite, contact)
-            .with("Via", via)
-            .with("Max-Forwards", max_forwards.to_string())
-            .with("From", from.render())
-            .with("To", format!("<sip:{callee_user}@{domain}>"))
-            .with("Call-ID", call_id)
-            .with("CSeq", "1 INVITE")
-            .with("Contact", contact_header)
-            .with("Allow", super::switch::ALLOW)
-            .with("User-Agent", "Switchboard");
-        invite.set_body("application/sdp", Bytes::from(offer));
+        let invite = self.fork_invite(original, callee_user, contact, transport, offer);
         let Some(index) = self.calls.get(&call_key).map(|c| c.forks.len()) else {
             return;
         };
@@ -291,6 +270,43 @@ impl Switch {
             ack: None,
             agent,
         });
+    }
+
+    /// An INVITE for a new outbound leg to `contact`, with its own Call-ID and From tag, the
+    /// caller's identity and `offer` as SDP.
+    pub(super) fn fork_invite(
+        &mut self,
+        original: &Message,
+        callee_user: &str,
+        contact: String,
+        transport: Transport,
+        offer: String,
+    ) -> Message {
+        let via = self.our_via(transport);
+        let call_id = format!("{}@{}", self.token(20), self.advertised_ip());
+        let from_tag = self.token(10);
+        let mut from = original.from().expect("validated request has From");
+        from.params.retain(|(n, _)| n != "tag");
+        from.set_param("tag", Some(from_tag));
+        let max_forwards = original
+            .max_forwards()
+            .unwrap_or(70)
+            .saturating_sub(1)
+            .max(1);
+        let contact_header = self.our_contact(transport);
+        let domain = self.cfg.domain.clone();
+        let mut invite = Message::request(Method::Invite, contact)
+            .with("Via", via)
+            .with("Max-Forwards", max_forwards.to_string())
+            .with("From", from.render())
+            .with("To", format!("<sip:{callee_user}@{domain}>"))
+            .with("Call-ID", call_id)
+            .with("CSeq", "1 INVITE")
+            .with("Contact", contact_header)
+            .with("Allow", super::switch::ALLOW)
+            .with("User-Agent", "Switchboard");
+        invite.set_body("application/sdp", Bytes::from(offer));
+        invite
     }
 
     /// A response from a callee fork.
@@ -684,34 +700,12 @@ impl Switch {
         side: Side,
         message: &Message,
     ) {
-        let Ok(sdp) = SessionDescription::parse(message.body()) else {
-            return;
-        };
-        let Some((_, audio)) = sdp.audio() else {
-            return;
-        };
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
         };
-        let endpoint = call.endpoint_mut(side);
-        let supported: Vec<_> = endpoint
-            .local
-            .codecs
-            .iter()
-            .map(|c| c.name.clone())
-            .collect();
-        let Some(negotiated) = answer_codecs(audio, &supported) else {
-            return;
-        };
-        endpoint.negotiated = Some(negotiated.clone());
-        let command = MediaCommand::Configure {
-            endpoint: endpoint.id,
-            remote: audio.rtp_address(),
-            negotiated,
-            direction: audio.direction,
-            rtcp_mux: audio.rtcp_mux,
-        };
-        self.outputs.push_back(Output::Media(command));
+        if let Some(command) = configure_endpoint(call.endpoint_mut(side), message) {
+            self.outputs.push_back(Output::Media(command));
+        }
     }
 
     /// Ends a call however it stands: final answer or BYE to the caller, CANCEL or BYE to the
@@ -785,6 +779,14 @@ impl Switch {
         } else {
             self.cancel_other_forks(now, call_key, None);
         }
+        // A consult dies with the call.
+        if self
+            .calls
+            .get(&call_key)
+            .is_some_and(|c| c.consult.is_some())
+        {
+            self.drop_consult(now, call_key);
+        }
         // Media and records.
         if let Some(q) = self.calls.get(&call_key).and_then(|c| c.queue.as_ref())
             && q.recording
@@ -813,6 +815,31 @@ impl Switch {
         }
         self.set_call_timer(linger, call_key, CallTimer::Linger);
     }
+}
+
+/// Takes what the phone agreed to in `message`'s SDP into `endpoint`; the media command that
+/// tells the runtime, or `None` when the SDP is unusable.
+pub(super) fn configure_endpoint(
+    endpoint: &mut Endpoint,
+    message: &Message,
+) -> Option<MediaCommand> {
+    let sdp = SessionDescription::parse(message.body()).ok()?;
+    let (_, audio) = sdp.audio()?;
+    let supported: Vec<_> = endpoint
+        .local
+        .codecs
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+    let negotiated = answer_codecs(audio, &supported)?;
+    endpoint.negotiated = Some(negotiated.clone());
+    Some(MediaCommand::Configure {
+        endpoint: endpoint.id,
+        remote: audio.rtp_address(),
+        negotiated,
+        direction: audio.direction,
+        rtcp_mux: audio.rtcp_mux,
+    })
 }
 
 /// Where to send requests for a binding. UDP: the REGISTER's source (NAT-friendly, RFC 3581

@@ -19,6 +19,7 @@
 //! [`Output`]s, following the drain contract in the crate docs.
 
 mod cdr;
+mod consult;
 mod hold;
 mod in_dialog;
 mod invite;
@@ -29,7 +30,7 @@ mod switch;
 mod transfer;
 
 pub use model::{
-    CadFromSip, EndpointId, MediaCommand, MediaEvent, MediaPolicy, OfferFailure, Output,
-    QueueCommand, QueueEvent, QueueMedia, SwitchEvent,
+    CadFromSip, ConsultFailure, EndpointId, MediaCommand, MediaEvent, MediaPolicy, OfferFailure,
+    Output, QueueCommand, QueueEvent, QueueMedia, SwitchEvent,
 };
 pub use switch::{Switch, SwitchConfig};

@@ -71,6 +71,47 @@ pub enum QueueEvent {
     Abandoned { interaction: String },
     /// A connected queue call ended.
     Ended { interaction: String },
+    /// The party the agent consults answered: agent and party talk, the customer is held.
+    ConsultAnswered { interaction: String, party: String },
+    /// The consult was not answered (ring timeout), declined or could not ring; the customer
+    /// is still held by the agent.
+    ConsultFailed {
+        interaction: String,
+        party: String,
+        reason: ConsultFailure,
+    },
+    /// The consulted party left (hung up, or the agent ended the consult); in a conference
+    /// the agent and the customer talk again.
+    ConsultEnded {
+        interaction: String,
+        party: String,
+        by_party: bool,
+    },
+    /// The consulted party took over the customer (warm transfer, or the agent left the
+    /// conference or hung up while consulting); the first agent's leg is gone.
+    ConsultTransferred { interaction: String, party: String },
+}
+
+/// Why a consult did not connect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsultFailure {
+    /// Rang out.
+    NoAnswer,
+    /// The phone answered 603 Decline.
+    Declined,
+    /// Not registered, busy, rejecting or unreachable.
+    Unavailable,
+}
+
+impl ConsultFailure {
+    /// As events spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsultFailure::NoAnswer => "no_answer",
+            ConsultFailure::Declined => "declined",
+            ConsultFailure::Unavailable => "unavailable",
+        }
+    }
 }
 
 /// What the ACD asks the switch to do with queue calls.
@@ -94,6 +135,22 @@ pub enum QueueCommand {
     /// Release the agent's leg (BYE) and put the customer back on music, ready to be offered
     /// again: the first half of a blind transfer.
     ReleaseAgent { interaction: String },
+    /// Ring `extension` (an agent's phone or a number) for a consult on a connected call:
+    /// the customer goes on hold, the agent talks to the party once it answers. `party` names
+    /// it in events (an agent id, or `number:<digits>`).
+    Consult {
+        interaction: String,
+        party: String,
+        extension: String,
+        ring_timeout: std::time::Duration,
+    },
+    /// End the consult (CANCEL or BYE to the party); from a conference, the agent and the
+    /// customer talk again, otherwise the customer stays held.
+    ConsultEnd { interaction: String },
+    /// Warm transfer: the customer talks to the consulted party, the agent's leg is released.
+    ConsultTransfer { interaction: String },
+    /// Three-way conference of customer, agent and consulted party (mix-minus).
+    Conference { interaction: String },
 }
 
 /// The queue side of a call that reached a queue number.
@@ -188,6 +245,16 @@ pub enum MediaCommand {
         recording: crate::media::recorder::RecordingId,
         auto: bool,
     },
+    /// Add an endpoint to the agent side (right channel) of a running recording: a
+    /// consulted party who joins a conference or takes the call over.
+    RecordAgentSide {
+        recording: crate::media::recorder::RecordingId,
+        endpoint: EndpointId,
+    },
+    /// Mix-minus conference: each endpoint's phone hears the sum of the others (20 ms
+    /// frames, i32 sum, saturated). Replaces any bridge or music of those endpoints; a later
+    /// `Bridge` or `PlayMusic` of a member takes it out of the mix.
+    Mix { endpoints: Vec<EndpointId> },
     /// Finalise the WAV and its sidecar.
     StopRecording {
         recording: crate::media::recorder::RecordingId,
@@ -423,6 +490,45 @@ pub struct Call {
     pub callee_pending_2xx: Option<Pending2xx>,
     /// Set when the call reached a queue number instead of an extension.
     pub queue: Option<QueueLeg>,
+    /// The agent's consult of a third party, while there is one.
+    pub consult: Option<ConsultLeg>,
+    /// Consults that are over, kept (a few) so late answers to their INVITEs find them.
+    pub past_consults: Vec<ConsultLeg>,
+}
+
+/// Where a consult stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsultMode {
+    /// The party's phone rings; the customer is held.
+    Ringing,
+    /// Agent and party talk; the customer is held.
+    Talking,
+    /// The agent went back to the customer; the party is held (hears music).
+    Parked,
+    /// All three talk.
+    Conference,
+}
+
+/// A consult leg: the switch's own call to a third party on behalf of the agent, with its
+/// own media endpoint, so it can be bridged to the agent, to the customer, or mixed.
+#[derive(Debug)]
+pub struct ConsultLeg {
+    /// Tells this consult's INVITE answers from an earlier consult's on the same call.
+    pub id: u64,
+    /// An agent id, or `number:<digits>`.
+    pub party: String,
+    pub forks: Vec<CalleeLeg>,
+    pub winner: Option<usize>,
+    pub endpoint: Endpoint,
+    pub mode: ConsultMode,
+    /// When an unanswered consult gives up.
+    pub ring_deadline: Instant,
+}
+
+impl ConsultLeg {
+    pub fn winner_leg(&self) -> Option<&CalleeLeg> {
+        self.winner.and_then(|i| self.forks.get(i))
+    }
 }
 
 /// Which side of a call.

@@ -93,6 +93,17 @@ impl Switch {
                 extension,
             } => self.offer_to_agent(now, interaction, agent, extension),
             QueueCommand::ReleaseAgent { interaction } => self.detach_agent(now, &interaction),
+            QueueCommand::Consult {
+                interaction,
+                party,
+                extension,
+                ring_timeout,
+            } => self.start_consult(now, interaction, party, extension, ring_timeout),
+            QueueCommand::ConsultEnd { interaction } => self.end_consult(now, &interaction, false),
+            QueueCommand::ConsultTransfer { interaction } => {
+                self.consult_transfer(now, &interaction, false);
+            }
+            QueueCommand::Conference { interaction } => self.conference(&interaction),
             QueueCommand::Hold { interaction } => self.set_held(&interaction, true, false),
             QueueCommand::Resume { interaction } => self.set_held(&interaction, false, false),
             QueueCommand::Hangup { interaction } => {

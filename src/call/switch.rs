@@ -62,6 +62,8 @@ pub(super) enum CallTimer {
     Ring,
     Retransmit2xx,
     Linger,
+    /// An unanswered consult gives up.
+    ConsultRing,
 }
 
 /// What a client transaction of ours was for.
@@ -73,6 +75,12 @@ pub(super) enum ClientPurpose {
     },
     Relay {
         call: CallKey,
+    },
+    /// An INVITE of a consult leg.
+    ConsultFork {
+        call: CallKey,
+        consult: u64,
+        index: usize,
     },
     /// BYE or CANCEL whose answer does not matter.
     FireAndForget,
@@ -98,6 +106,8 @@ pub struct Switch {
     /// Queue id → its overrides of the org's recording and noise suppression.
     pub(super) queue_media: HashMap<String, QueueMedia>,
     pub(super) dialogs: HashMap<DialogKey, (CallKey, Side)>,
+    /// Dialogs of answered consult legs.
+    pub(super) consult_dialogs: HashMap<DialogKey, CallKey>,
     pub(super) server_txns: HashMap<TransactionKey, CallKey>,
     pub(super) client_txns: HashMap<TransactionKey, ClientPurpose>,
     pub(super) call_timers: BinaryHeap<Reverse<(Instant, CallKey, CallTimer)>>,
@@ -143,6 +153,7 @@ impl Switch {
             queue_music: HashMap::new(),
             queue_media: HashMap::new(),
             dialogs: HashMap::new(),
+            consult_dialogs: HashMap::new(),
             server_txns: HashMap::new(),
             client_txns: HashMap::new(),
             call_timers: BinaryHeap::new(),
@@ -744,6 +755,7 @@ impl Switch {
         match timer {
             CallTimer::Ring => self.on_ring_timeout(now, call, at),
             CallTimer::Retransmit2xx => self.on_retransmit_2xx(now, call, at),
+            CallTimer::ConsultRing => self.on_consult_ring_timeout(now, call, at),
             CallTimer::Linger => {
                 let expired = self
                     .calls
@@ -774,6 +786,13 @@ impl Switch {
         for fork in &call.forks {
             if let Some(dialog) = &fork.dialog {
                 self.dialogs.remove(&dialog.key());
+            }
+        }
+        for consult in call.consult.iter().chain(&call.past_consults) {
+            for fork in &consult.forks {
+                if let Some(dialog) = &fork.dialog {
+                    self.consult_dialogs.remove(&dialog.key());
+                }
             }
         }
         self.server_txns.remove(&call.caller.server_txn);

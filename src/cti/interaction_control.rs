@@ -34,7 +34,7 @@ use super::params::ApiPath;
 use crate::routing::Command;
 use crate::routing::model::{AgentId, InteractionId, QueueId, Role};
 use crate::runtime::clock;
-use crate::runtime::contact_center::TransferTarget;
+use crate::runtime::contact_center::{ConsultAction, TransferTarget};
 
 /// The routes of this resource.
 pub(super) fn routes() -> Router<ApiState> {
@@ -53,7 +53,9 @@ pub(super) fn routes() -> Router<ApiState> {
 pub struct Done {
     /// The interaction.
     pub interaction: String,
-    /// What was done: `accepted`, `declined`, `ending`, `held`, `resumed`.
+    /// What was done: `accepted`, `declined`, `ending`, `held`, `resumed`, `transferred`,
+    /// or for consults `consulting`, `consult_ending`, `transferring`, `conferencing`,
+    /// `leaving`, `dropping` (the outcome follows as an event).
     pub status: &'static str,
 }
 
@@ -195,21 +197,46 @@ pub(super) async fn transfer(
     live(&state, &principal, id, Live::Transfer(target)).await
 }
 
+/// A live command, as [`live`] runs it.
 #[derive(Clone)]
-enum Live {
+pub(super) enum Live {
     End,
     Hold,
     Resume,
     Transfer(TransferTarget),
+    Consult(ConsultAction),
 }
 
 impl Live {
+    /// The command's name in `interaction.<name>.failed` events.
     fn name(&self) -> &'static str {
         match self {
             Live::End => "end",
             Live::Hold => "hold",
             Live::Resume => "resume",
             Live::Transfer(_) => "transfer",
+            Live::Consult(ConsultAction::Start(_)) => "consult",
+            Live::Consult(ConsultAction::End) => "consult.end",
+            Live::Consult(ConsultAction::Transfer) => "consult.transfer",
+            Live::Consult(ConsultAction::Conference) => "conference",
+            Live::Consult(ConsultAction::Leave) => "conference.leave",
+            Live::Consult(ConsultAction::Drop(_)) => "conference.drop",
+        }
+    }
+
+    /// The `status` of a successful command.
+    fn done(&self) -> &'static str {
+        match self {
+            Live::End => "ending",
+            Live::Hold => "held",
+            Live::Resume => "resumed",
+            Live::Transfer(_) => "transferred",
+            Live::Consult(ConsultAction::Start(_)) => "consulting",
+            Live::Consult(ConsultAction::End) => "consult_ending",
+            Live::Consult(ConsultAction::Transfer) => "transferring",
+            Live::Consult(ConsultAction::Conference) => "conferencing",
+            Live::Consult(ConsultAction::Leave) => "leaving",
+            Live::Consult(ConsultAction::Drop(_)) => "dropping",
         }
     }
 }
@@ -217,7 +244,7 @@ impl Live {
 /// Runs a live command on a connected call: an agent on its own call, a supervisor on its
 /// teams' calls, an admin on any. A refusal is a 409 and an `interaction.<command>.failed`
 /// event for the agent.
-async fn live(
+pub(super) async fn live(
     state: &ApiState,
     principal: &Principal,
     id: String,
@@ -239,16 +266,12 @@ async fn live(
         Live::End => core.end(interaction, only.clone()).await?,
         Live::Hold => core.hold(interaction, only.clone(), true).await?,
         Live::Resume => core.hold(interaction, only.clone(), false).await?,
+        Live::Consult(action) => core.consult(interaction, only.clone(), action).await?,
     };
     match result {
         Ok(()) => Ok(Json(Done {
             interaction: id,
-            status: match command {
-                Live::End => "ending",
-                Live::Hold => "held",
-                Live::Resume => "resumed",
-                Live::Transfer(_) => "transferred",
-            },
+            status: command.done(),
         })),
         Err(refused) => {
             if let Some(agent) = only {

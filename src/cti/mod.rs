@@ -18,6 +18,7 @@ mod agents;
 pub mod auth;
 mod cad;
 mod cdrs;
+mod consult_control;
 mod dial_number;
 mod dispositions;
 mod error;
@@ -143,6 +144,7 @@ pub fn app(state: ApiState) -> Router {
         .merge(agent_states::routes())
         .merge(agent_session::routes())
         .merge(interaction_control::routes())
+        .merge(consult_control::routes())
         .merge(event_stream::routes())
         .merge(recordings::routes())
         .merge(teams::routes())

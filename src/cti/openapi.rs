@@ -7,9 +7,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    ApiState, agent_session, agent_states, agents, cad, cdrs, dispositions, event_stream,
-    idle_reasons, interaction_control, interactions, queues, recordings, sessions, settings,
-    skills, teams, tokens,
+    ApiState, agent_session, agent_states, agents, cad, cdrs, consult_control, dispositions,
+    event_stream, idle_reasons, interaction_control, interactions, queues, recordings, sessions,
+    settings, skills, teams, tokens,
 };
 use crate::store::{
     Agent, AgentStateChange, ApiToken, CadVariable, Direction, DispositionCode, IdleReason,
@@ -40,6 +40,8 @@ use crate::store::{
         interaction_control::accept, interaction_control::decline, interaction_control::end,
         interaction_control::hold, interaction_control::resume, interaction_control::transfer,
         interaction_control::position, event_stream::stream,
+        consult_control::consult, consult_control::end, consult_control::transfer,
+        consult_control::conference, consult_control::leave, consult_control::drop_participant,
         recordings::pause, recordings::resume, recordings::noise, recordings::list,
         recordings::download,
     ),
@@ -52,7 +54,8 @@ use crate::store::{
         OrgSettings, Participant, SkillDef, Team, agent_session::LoginBody,
         agent_session::StateBody, agent_session::LiveState, interaction_control::Done,
         interaction_control::Position, interaction_control::TransferBody,
-        interaction_control::TransferTargetBody, recordings::PauseBody, recordings::NoiseBody,
+        interaction_control::TransferTargetBody, consult_control::ConsultBody,
+        consult_control::ConsultTargetBody, recordings::PauseBody, recordings::NoiseBody,
         recordings::RecordingDone, crate::store::RecordingRow, crate::store::RecordingStatus,
     )),
     modifiers(&BearerAuth),

@@ -14,6 +14,7 @@
 //! - [`denoise`]: RNNoise on 8 kHz G.711 audio, switchable per relay direction mid-call.
 //! - [`resample`]: the 8 kHz ↔ 48 kHz polyphase filters the suppressor runs in.
 //! - [`recorder`]: stereo WAV call recordings with a JSON sidecar, crash-safe (file IO).
+//! - [`mixer`]: mix-minus conferencing of 20 ms frames.
 //! - [`player`]: looped announcements and music on hold as G.711 packets.
 //!
 //! Nothing here reads the clock or touches a socket: time is an `Instant` argument and the
@@ -22,6 +23,7 @@
 
 pub mod denoise;
 pub mod g711;
+pub mod mixer;
 pub mod player;
 pub mod ports;
 pub mod recorder;

@@ -383,14 +383,14 @@ impl Acd {
     // ---- internals shared with offer.rs ----
 
     /// Time never goes backwards: an earlier `now` is treated as the latest seen.
-    fn clock(&mut self, now: Instant) -> Instant {
+    pub(super) fn clock(&mut self, now: Instant) -> Instant {
         let now = self.last_now.map_or(now, |last| last.max(now));
         self.last_now = Some(now);
         now
     }
 
     /// After every input: route, then publish changed queue figures.
-    fn settle(&mut self, now: Instant) {
+    pub(super) fn settle(&mut self, now: Instant) {
         self.dispatch(now);
         for id in std::mem::take(&mut self.dirty) {
             let Some(queue) = self.queues.get(&id) else {

@@ -17,6 +17,9 @@
 //!  Engaged{ix}                 call ended / transferred away         WrapUp{ix}, wrap-up timer
 //!  WrapUp{ix}                  finish wrap-up / wrap-up timer        Available
 //!  Reserved | Engaged          logout / set state                    refused (typed error)
+//!  Available | Idle            consulted by another agent            Reserved{ix}
+//!  Reserved | Engaged (consult) consult failed / ended                the state before it
+//!  Engaged (consult)           takes the customer over               Engaged (own call now)
 //! ```
 //!
 //! Choices where the issue is silent, with Webex Contact Center and FreeSWITCH
@@ -33,6 +36,9 @@
 //!   of rotation. The agent sets Available once the phone is back.
 //! - Setting a state during wrap-up ends the wrap-up (Available or Idle, as asked); logging
 //!   out during wrap-up is allowed. While Reserved or Engaged every state change is refused.
+//! - A consulted agent may be Available or Idle (Webex lets an agent consult an idle
+//!   colleague); when the consult ends or fails they return to exactly that state, without
+//!   wrap-up and without RONA (the consulting agent, not the queue, rang them).
 //! - Idle time (for longest-idle) runs from when the agent's last call ended, or from when
 //!   they last became Available from LoggedOut, Idle or Rona; a withdrawn or declined offer
 //!   does not reset it.
@@ -83,6 +89,12 @@ pub enum TransitionReason {
     WrapUpFinished,
     /// The wrap-up time ran out.
     WrapUpExpired,
+    /// Another agent consults this one: the phone rings.
+    ConsultOffered,
+    /// The consult is over (ended, or the consulted agent left); no wrap-up for them.
+    ConsultEnded,
+    /// The consult was not answered or was declined.
+    ConsultFailed,
 }
 
 impl TransitionReason {
@@ -106,6 +118,9 @@ impl TransitionReason {
             TransitionReason::Transferred => "transferred",
             TransitionReason::WrapUpFinished => "wrap_up_finished",
             TransitionReason::WrapUpExpired => "wrap_up_expired",
+            TransitionReason::ConsultOffered => "consult_offered",
+            TransitionReason::ConsultEnded => "consult_ended",
+            TransitionReason::ConsultFailed => "consult_failed",
         }
     }
 }
@@ -218,6 +233,19 @@ pub enum AgentInput {
     Decline,
     /// The phone could not be reached.
     DeviceUnavailable,
+    /// Another agent consults this one (Available or Idle) on `interaction`.
+    ConsultOffer {
+        /// The consulting agent's interaction.
+        interaction: InteractionId,
+    },
+    /// The consult rang out, was declined, or is over: back to the state before it.
+    ConsultRelease {
+        /// Why.
+        reason: TransitionReason,
+    },
+    /// The consulted agent took the customer over (warm transfer, or the consulting agent
+    /// left the conference): from now on this is the agent's own call.
+    ConsultTakeOver,
     /// The ACD took the offer back for `reason` (abandon, ring-all, withdrawal).
     Rescind {
         /// Why.
@@ -254,6 +282,8 @@ pub struct Agent {
     call_ended_at: Option<Instant>,
     wrap_up: Option<WrapUpContext>,
     timers: TimerTable<AgentTimer>,
+    /// While consulted: the state to return to when the consult is over.
+    before_consult: Option<AgentState>,
 }
 
 impl Agent {
@@ -269,6 +299,7 @@ impl Agent {
             call_ended_at: None,
             wrap_up: None,
             timers: TimerTable::new(),
+            before_consult: None,
         }
     }
 
@@ -404,6 +435,30 @@ impl Agent {
             (_, In::SetAvailable) => (S::Available, TransitionReason::Requested),
             (_, In::SetIdle { reason }) => (S::Idle { reason }, TransitionReason::Requested),
 
+            (S::Available | S::Idle { .. }, In::ConsultOffer { interaction }) => {
+                self.before_consult = Some(self.state.clone());
+                (
+                    S::Reserved { interaction },
+                    TransitionReason::ConsultOffered,
+                )
+            }
+            (state, In::ConsultOffer { .. }) => {
+                return Err(AgentError::NotAvailable {
+                    state: state.name(),
+                });
+            }
+            (S::Reserved { .. } | S::Engaged { .. }, In::ConsultRelease { reason })
+                if self.before_consult.is_some() =>
+            {
+                let to = self.before_consult.take().unwrap_or(S::Available);
+                (to, reason)
+            }
+            (_, In::ConsultRelease { .. }) => return Err(AgentError::NoSuchOffer),
+            (S::Engaged { .. }, In::ConsultTakeOver) => {
+                self.before_consult = None;
+                return Ok(None);
+            }
+            (_, In::ConsultTakeOver) => return Err(AgentError::NotOnCall),
             (S::Available, In::Offer { interaction }) => {
                 (S::Reserved { interaction }, TransitionReason::Offered)
             }

@@ -24,6 +24,9 @@ pub enum RoutingError {
         /// How many callers are in it.
         callers: usize,
     },
+    /// The interaction is not a connected call.
+    #[error("interaction {0} is not connected")]
+    NotConnected(InteractionId),
     /// The queue requires a disposition code to finish wrap-up.
     #[error("a disposition is required to finish wrap-up of {0}")]
     DispositionRequired(InteractionId),

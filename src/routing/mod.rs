@@ -61,6 +61,7 @@
 pub mod acd;
 pub mod agent;
 pub mod command;
+mod consult;
 pub mod error;
 pub mod interaction;
 pub mod last_agent;

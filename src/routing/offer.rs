@@ -232,6 +232,11 @@ impl Acd {
             QueueEvent::Abandoned { interaction } | QueueEvent::Ended { interaction } => {
                 self.on_caller_gone(now, &InteractionId(interaction));
             }
+            // Consults are the contact-center runtime's to translate (`Acd::consult_*`).
+            QueueEvent::ConsultAnswered { .. }
+            | QueueEvent::ConsultFailed { .. }
+            | QueueEvent::ConsultEnded { .. }
+            | QueueEvent::ConsultTransferred { .. } => {}
         }
     }
 
@@ -659,7 +664,7 @@ impl Acd {
     }
 
     /// The agent's part of a connected call is over: wrap-up starts.
-    fn end_call(
+    pub(super) fn end_call(
         &mut self,
         now: Instant,
         ix: &Interaction,

@@ -30,14 +30,15 @@ use crate::store::{
     RecordingStatus, UnixMillis,
 };
 
+mod consult;
 mod events;
 mod handle;
 mod recording;
 mod transfer;
 
 pub use handle::{
-    CoreHandle, CoreRequest, CoreUnavailable, EndRefused, REQUEST_QUEUE, RecordingAction,
-    TransferTarget,
+    ConsultAction, ConsultTarget, CoreHandle, CoreRequest, CoreUnavailable, EndRefused,
+    REQUEST_QUEUE, RecordingAction, TransferTarget,
 };
 use transfer::Returning;
 
@@ -92,6 +93,8 @@ pub struct ContactCenter {
     /// Customers blindly transferred to a number, until it answers: where they go back to
     /// if it does not (the customer is never dropped).
     transfers: HashMap<InteractionId, Returning>,
+    /// Consults going on, by the consulting agent's interaction.
+    consults: HashMap<InteractionId, consult::Consulting>,
     /// Recordings being written, and their current pause if any.
     recordings: HashMap<InteractionId, Option<u64>>,
     /// Priorities of callers about to be admitted (bounded by the calls arriving at once).
@@ -133,6 +136,7 @@ impl ContactCenter {
             handle,
             held: HashSet::new(),
             transfers: HashMap::new(),
+            consults: HashMap::new(),
             effects: Vec::new(),
         }
     }
@@ -274,7 +278,7 @@ impl ContactCenter {
             self.cad.remove(&id);
             self.held.remove(&id);
         }
-        if self.on_transfer_outcome(now, &event) {
+        if self.on_consult_event(now, &event) || self.on_transfer_outcome(now, &event) {
             return;
         }
         // A caller with a priority is admitted with it (the same admission as an arrival).
@@ -374,6 +378,8 @@ impl ContactCenter {
             } => {
                 let result = if !self.engaged(&interaction, agent.as_ref()) {
                     Err(EndRefused::NotEngaged)
+                } else if let Some(refused) = self.consult_blocks_hold(&interaction) {
+                    Err(refused)
                 } else if self.held.contains(&interaction) == held {
                     Err(EndRefused::AlreadyThere(if held {
                         "on hold"
@@ -389,6 +395,15 @@ impl ContactCenter {
                     }));
                     Ok(())
                 };
+                let _ = reply.send(result);
+            }
+            CoreRequest::Consult {
+                interaction,
+                agent,
+                action,
+                reply,
+            } => {
+                let result = self.consult_action(now, interaction, agent, action);
                 let _ = reply.send(result);
             }
             CoreRequest::Settings(settings) => {
@@ -516,17 +531,19 @@ impl ContactCenter {
             .and_then(|ix| ix.connected.as_ref().map(|(agent, _)| agent.clone()))
     }
 
-    /// The interaction is connected, and to `agent` when one is named.
+    /// The interaction is connected, and to `agent` when one is named: the agent who owns
+    /// it, not one merely consulted on it.
     fn engaged(&self, interaction: &InteractionId, agent: Option<&AgentId>) -> bool {
         let live = self
             .acd
             .interaction(interaction)
             .is_some_and(|ix| ix.state == InteractionState::Connected);
         live && agent.is_none_or(|agent| {
-            self.acd.agent_state(agent)
-                == Some(&AgentState::Engaged {
-                    interaction: interaction.clone(),
-                })
+            self.connected_agent(interaction).as_ref() == Some(agent)
+                && self.acd.agent_state(agent)
+                    == Some(&AgentState::Engaged {
+                        interaction: interaction.clone(),
+                    })
         })
     }
 

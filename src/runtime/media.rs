@@ -19,6 +19,7 @@
 use crate::call::{EndpointId, MediaEvent};
 use crate::media::denoise::SwitchableDenoiser;
 use crate::media::g711::{self, Law};
+use crate::media::mixer::{FRAME as MIX_FRAME, Frame, MixStream, mix_minus};
 use crate::media::player::{Announcement, Player};
 use crate::media::recorder::{FRAME, PauseBehavior, RecordingId};
 use crate::media::rewrite::{PayloadMap, StreamRewriter, StreamStart};
@@ -59,6 +60,9 @@ struct EndpointState {
     peer: Option<Arc<Endpoint>>,
     /// The stream we send to this endpoint's phone.
     rewriter: StreamRewriter,
+    /// Set while the endpoint is in a conference: what its phone sends goes to the mixer
+    /// instead of a bridged peer.
+    mix: Option<Arc<Mutex<MixInput>>>,
     /// What the rewriter's payload map was built for.
     map_key: MapKey,
 }
@@ -97,6 +101,33 @@ struct Endpoint {
     last_activity: AtomicU64,
 }
 
+/// Decoded audio from one conference member's phone, waiting for the mixer's next tick.
+#[derive(Default)]
+struct MixInput {
+    frames: std::collections::VecDeque<Frame>,
+    /// Samples not yet making a whole frame (phones sending 10 or 30 ms packets).
+    carry: Vec<i16>,
+}
+
+/// Frames a member may be ahead of the mixer before the oldest is dropped (60 ms): bounds the
+/// delay a fast sender's clock can build up.
+const MIX_QUEUE: usize = 3;
+
+impl MixInput {
+    fn push(&mut self, pcm: &[i16]) {
+        self.carry.extend_from_slice(pcm);
+        while self.carry.len() >= MIX_FRAME {
+            let mut frame = [0i16; MIX_FRAME];
+            frame.copy_from_slice(&self.carry[..MIX_FRAME]);
+            self.carry.drain(..MIX_FRAME);
+            self.frames.push_back(frame);
+            if self.frames.len() > MIX_QUEUE {
+                self.frames.pop_front();
+            }
+        }
+    }
+}
+
 struct Handle {
     endpoint: Arc<Endpoint>,
     tasks: [JoinHandle<()>; 2],
@@ -108,6 +139,8 @@ pub struct MediaEngine {
     bind_ip: IpAddr,
     endpoints: HashMap<EndpointId, Handle>,
     recordings: HashMap<RecordingId, RecordingHandle>,
+    /// Conference mixer tasks; each ends by itself when its members have all left.
+    mixers: Vec<JoinHandle<()>>,
     events: mpsc::Sender<MediaEvent>,
     rtp_timeout: Duration,
     epoch: Instant,
@@ -125,6 +158,7 @@ impl MediaEngine {
             bind_ip,
             endpoints: HashMap::new(),
             recordings: HashMap::new(),
+            mixers: Vec::new(),
             events,
             rtp_timeout,
             epoch: clock::now(),
@@ -170,6 +204,7 @@ impl MediaEngine {
                 direction: Direction::SendRecv,
                 peer: None,
                 rewriter: StreamRewriter::new(ssrc, start, PayloadMap::new()),
+                mix: None,
                 map_key: MapKey::None,
             }),
             inbound: Mutex::new(Inbound::default()),
@@ -239,6 +274,7 @@ impl MediaEngine {
         for (from, to) in [(&ea, &eb), (&eb, &ea)] {
             let mut s = lock(&from.state);
             s.peer = Some(to.clone());
+            s.mix = None;
             drop(s);
             let mut t = lock(&to.state);
             t.rewriter.on_source_change();
@@ -251,7 +287,11 @@ impl MediaEngine {
         let Some(handle) = self.endpoints.get(&id) else {
             return;
         };
-        let peer = lock(&handle.endpoint.state).peer.take();
+        let peer = {
+            let mut s = lock(&handle.endpoint.state);
+            s.mix = None;
+            s.peer.take()
+        };
         if let Some(peer) = peer {
             let mut p = lock(&peer.state);
             if p.peer
@@ -346,6 +386,52 @@ impl MediaEngine {
         }
     }
 
+    /// Adds `endpoint`'s audio to the agent side of a running recording.
+    pub fn record_agent_side(&mut self, recording: &RecordingId, endpoint: EndpointId) {
+        let Some(r) = self.recordings.get_mut(recording) else {
+            return;
+        };
+        if r.endpoints.contains(&endpoint) {
+            return;
+        }
+        lock(&r.feeds).add_agent(endpoint);
+        r.endpoints.push(endpoint);
+        if let Some(h) = self.endpoints.get(&endpoint) {
+            lock(&h.endpoint.inbound)
+                .taps
+                .push((recording.clone(), r.feeds.clone()));
+        }
+    }
+
+    /// Mixes `ids` mix-minus: each phone hears the others. Their bridges and music stop.
+    pub fn mix(&mut self, ids: &[EndpointId]) {
+        self.mixers.retain(|m| !m.is_finished());
+        let mut members = Vec::new();
+        for id in ids {
+            self.unbridge(*id);
+            self.stop_playing(*id);
+            let Some(handle) = self.endpoints.get(id) else {
+                continue;
+            };
+            let input = Arc::new(Mutex::new(MixInput::default()));
+            let mut s = lock(&handle.endpoint.state);
+            s.mix = Some(input.clone());
+            s.rewriter.on_source_change();
+            s.map_key = MapKey::None;
+            drop(s);
+            members.push(Member {
+                endpoint: handle.endpoint.clone(),
+                input,
+                stream: None,
+                ssrc: Ssrc(self.rng.next_u32()),
+            });
+        }
+        if members.len() >= 2 {
+            self.mixers
+                .push(tokio::spawn(mix_loop(members, self.stats.clone())));
+        }
+    }
+
     /// Finalises the recording; [`MediaEvent::RecordingStopped`] follows.
     pub fn stop_recording(&mut self, recording: &RecordingId) {
         let Some(r) = self.recordings.remove(recording) else {
@@ -366,8 +452,10 @@ impl MediaEngine {
             for task in handle.tasks.iter().chain(handle.player.iter()) {
                 task.abort();
             }
-            // Break reference cycles between bridged endpoints.
-            lock(&handle.endpoint.state).peer = None;
+            // Break reference cycles between bridged endpoints; leave any mix.
+            let mut s = lock(&handle.endpoint.state);
+            s.peer = None;
+            s.mix = None;
         }
     }
 }
@@ -430,16 +518,20 @@ async fn rtp_loop(
             continue;
         }
         counts.rtp_in += 1;
-        let (peer, source_negotiated) = {
+        let (peer, source_negotiated, mix) = {
             let mut s = lock(&endpoint.state);
             if !s.latched || s.remote.is_none() {
                 s.remote = Some(from);
                 s.latched = true;
             }
-            (s.peer.clone(), s.negotiated.clone())
+            (s.peer.clone(), s.negotiated.clone(), s.mix.clone())
         };
         if let Some(negotiated) = &source_negotiated {
             inbound_stage(id, &endpoint.inbound, negotiated, packet);
+            if let Some(mix) = mix {
+                to_mixer(negotiated, packet, &mix);
+                continue;
+            }
         }
         let (Some(peer), Some(source_negotiated)) = (peer, source_negotiated) else {
             counts.dropped += 1;
@@ -564,6 +656,93 @@ fn inbound_stage(
             inbound
                 .taps
                 .retain(|(_, feeds)| lock(feeds).push(id, &frame));
+        }
+    }
+}
+
+/// Decodes one packet from a conference member's phone for the mixer (audio only: RFC 4733
+/// events and comfort noise do not mix).
+fn to_mixer(negotiated: &Negotiated, packet: &[u8], mix: &Mutex<MixInput>) {
+    let Ok(rtp) = crate::media::rtp::RtpPacket::parse(packet) else {
+        return;
+    };
+    let Some(law) = audio_law(negotiated, rtp.payload_type()) else {
+        return;
+    };
+    let payload = rtp.payload();
+    if payload.len() > MAX_RECORDED_PAYLOAD {
+        return;
+    }
+    let mut pcm = [0i16; MAX_RECORDED_PAYLOAD];
+    let pcm = &mut pcm[..payload.len()];
+    g711::decode_into(law, payload, pcm);
+    lock(mix).push(pcm);
+}
+
+/// One conference member as the mixer task holds it.
+struct Member {
+    endpoint: Arc<Endpoint>,
+    input: Arc<Mutex<MixInput>>,
+    stream: Option<MixStream>,
+    ssrc: Ssrc,
+}
+
+/// Every 20 ms: one frame from each member (silence if none came), mix-minus, and each
+/// member's mix out to its phone through its rewriter. Members whose endpoint was bridged,
+/// given music or closed since are left out; the task ends when none is left.
+async fn mix_loop(mut members: Vec<Member>, stats: Arc<MediaStats>) {
+    let mut ticker = tokio::time::interval(PACKET_TIME);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut inputs: Vec<Frame> = Vec::with_capacity(members.len());
+    let mut outputs: Vec<Frame> = Vec::with_capacity(members.len());
+    let mut packet = Vec::with_capacity(200);
+    loop {
+        ticker.tick().await;
+        members.retain(|m| {
+            lock(&m.endpoint.state)
+                .mix
+                .as_ref()
+                .is_some_and(|x| Arc::ptr_eq(x, &m.input))
+        });
+        if members.is_empty() {
+            return;
+        }
+        inputs.clear();
+        for m in &members {
+            inputs.push(lock(&m.input).frames.pop_front().unwrap_or([0; MIX_FRAME]));
+        }
+        outputs.resize(members.len(), [0; MIX_FRAME]);
+        mix_minus(&inputs, &mut outputs);
+        for (m, frame) in members.iter_mut().zip(&outputs) {
+            let destination = {
+                let mut s = lock(&m.endpoint.state);
+                let (Some(negotiated), Some(remote)) = (s.negotiated.clone(), s.remote) else {
+                    continue;
+                };
+                let Some(law) = negotiated.codec.name.law() else {
+                    continue;
+                };
+                let pt = negotiated.codec.payload_type;
+                if m.stream.as_ref().is_none_or(|st| st.law() != law) {
+                    m.stream = Some(MixStream::new(m.ssrc, law, pt));
+                }
+                let Some(stream) = m.stream.as_mut() else {
+                    continue;
+                };
+                stream.next_packet(frame, &mut packet);
+                if s.map_key != MapKey::Local {
+                    s.rewriter.set_payload_map(PayloadMap::new().relay(pt, pt));
+                    s.rewriter.on_source_change();
+                    s.map_key = MapKey::Local;
+                }
+                match s.rewriter.rewrite(clock::now(), &mut packet) {
+                    Ok(r) if r.is_forward() => remote,
+                    _ => continue,
+                }
+            };
+            if m.endpoint.rtp.try_send_to(&packet, destination).is_ok() {
+                stats.rtp_out.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 }

@@ -550,6 +550,11 @@ impl CoreLoop {
                 self.engine.resume_recording(&recording, auto)
             }
             MediaCommand::StopRecording { recording } => self.engine.stop_recording(&recording),
+            MediaCommand::RecordAgentSide {
+                recording,
+                endpoint,
+            } => self.engine.record_agent_side(&recording, endpoint),
+            MediaCommand::Mix { endpoints } => self.engine.mix(&endpoints),
         }
     }
 

@@ -97,6 +97,18 @@ impl Feeds {
         true
     }
 
+    /// Adds `endpoint` to the agent side (right channel), once.
+    pub fn add_agent(&mut self, endpoint: EndpointId) {
+        if self.queues.iter().any(|q| q.endpoint == endpoint) {
+            return;
+        }
+        self.queues.push(Queue {
+            endpoint,
+            channel: Channel::Agent,
+            frames: VecDeque::with_capacity(MAX_QUEUE + 1),
+        });
+    }
+
     /// The next (left, right) frame: one queued frame per endpoint, agent side mixed.
     fn next_frame(&mut self) -> (Frame, Frame) {
         let (mut left, mut right) = ([0i16; FRAME], [0i16; FRAME]);

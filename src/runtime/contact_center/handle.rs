@@ -61,6 +61,13 @@ pub enum CoreRequest {
         target: TransferTarget,
         reply: oneshot::Sender<Result<(), EndRefused>>,
     },
+    /// A consult step; with `agent`, only as that agent may (see [`ConsultAction`]).
+    Consult {
+        interaction: InteractionId,
+        agent: Option<AgentId>,
+        action: ConsultAction,
+        reply: oneshot::Sender<Result<(), EndRefused>>,
+    },
     /// Hold (`true`) or resume (`false`) a connected interaction; with `agent`, only if
     /// that agent is engaged on it.
     Hold {
@@ -69,6 +76,35 @@ pub enum CoreRequest {
         held: bool,
         reply: oneshot::Sender<Result<(), EndRefused>>,
     },
+}
+
+/// A consult step asked from the desktop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsultAction {
+    /// Consult an agent, a queue's next agent, or a number; the customer goes on hold.
+    Start(ConsultTarget),
+    /// End the consult (the consulting agent) or leave it (the consulted agent).
+    End,
+    /// Warm transfer: the customer talks to the consulted party; the agent wraps up.
+    Transfer,
+    /// Three-way conference.
+    Conference,
+    /// Leave the conference: the consulted agent leaves it to the other two; the consulting
+    /// agent hands it to the consulted party.
+    Leave,
+    /// The consulting agent drops a participant (the consulted party) from the conference.
+    Drop(String),
+}
+
+/// Who a consult rings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsultTarget {
+    /// An Available or Idle agent.
+    Agent(AgentId),
+    /// The agent the queue's strategy picks among its Available agents.
+    Queue(crate::routing::model::QueueId),
+    /// A normalised number or SIP user.
+    Number(String),
 }
 
 /// What to do with a recording.
@@ -114,6 +150,30 @@ pub enum EndRefused {
     /// Pause of a paused recording, or resume of one that is not paused.
     #[error("the recording is already {0}")]
     RecordingAlready(&'static str),
+    /// A consult is already going on.
+    #[error("a consult is already in progress")]
+    ConsultInProgress,
+    /// No consult is going on.
+    #[error("there is no consult on this interaction")]
+    NoConsult,
+    /// Transfer, conference, hold or resume before the consulted party answered.
+    #[error("the consult has not been answered yet")]
+    ConsultNotAnswered,
+    /// The agent to consult is not logged in, not Available or Idle, or is the caller.
+    #[error("that agent cannot be consulted now (only Available or Idle agents can)")]
+    AgentUnavailable,
+    /// A consult to a queue found no Available agent.
+    #[error("no agent of that queue is available")]
+    NobodyAvailable,
+    /// Hold or resume during a conference.
+    #[error("refused during a conference")]
+    InConference,
+    /// Leave asked outside a conference.
+    #[error("the interaction is not in a conference")]
+    NotInConference,
+    /// Drop of someone who is not in the conference.
+    #[error("no such participant")]
+    NoSuchParticipant,
 }
 
 /// The API's handle on the core. Cheap to clone.
@@ -192,6 +252,22 @@ impl CoreHandle {
             interaction,
             agent,
             target,
+            reply,
+        })
+        .await
+    }
+
+    /// A consult step.
+    pub async fn consult(
+        &self,
+        interaction: InteractionId,
+        agent: Option<AgentId>,
+        action: ConsultAction,
+    ) -> Result<Result<(), EndRefused>, CoreUnavailable> {
+        self.ask(|reply| CoreRequest::Consult {
+            interaction,
+            agent,
+            action,
             reply,
         })
         .await

@@ -1,0 +1,748 @@
+//! Consult, warm transfer and three-way conference of a connected queue call. The consult is
+//! the switch's own outbound leg to a third party (another agent's phone, or a number), with
+//! its own media endpoint; the customer's and the agent's legs never change, so every step is
+//! a change of bridge and the phones see nothing but audio.
+//!
+//! ```text
+//!  customer         switch (C | A | P endpoints)            agent 1        party
+//!     |<== RTP ======|  C<->A                        ==========>|              |
+//!     |              |-- INVITE (consult, own Call-ID) ------------------------>|
+//!     |<== music ====|  C: music, A<->P  (consulting)          |<== RTP ======>|
+//!     |              |  A<->C, P: music (party parked: `resume`)               |
+//!     |              |  mix C+A+P        (conference)                          |
+//!     |<== RTP ======|  C<->P, BYE to agent 1 (warm transfer) ->|              |
+//! ```
+//! Hold and resume while consulting swap who the agent talks to, so the customer and the
+//! party are never both held. An agent who hangs up while the party is on the line hands the
+//! customer over (as Asterisk's attended transfer does): the customer is never dropped.
+
+use super::invite::configure_endpoint;
+use super::model::*;
+use super::switch::{CallTimer, ClientPurpose, Switch};
+use crate::media::sdp::SessionDescription;
+use crate::sip::dialog::Dialog;
+use crate::sip::message::{Message, Method};
+use crate::sip::registrar::Transport;
+use crate::sip::transaction::TransactionKey;
+use bytes::Bytes;
+use std::time::{Duration, Instant};
+
+impl Switch {
+    /// Starts a consult on a connected queue call; failures come back as
+    /// [`QueueEvent::ConsultFailed`].
+    pub(super) fn start_consult(
+        &mut self,
+        now: Instant,
+        interaction: String,
+        party: String,
+        extension: String,
+        ring_timeout: Duration,
+    ) {
+        let failed = QueueEvent::ConsultFailed {
+            interaction: interaction.clone(),
+            party: party.clone(),
+            reason: ConsultFailure::Unavailable,
+        };
+        let fail = |switch: &mut Switch, _reason: ConsultFailure| {
+            switch.outputs.push_back(Output::Queue(failed.clone()));
+        };
+        let Some(&call_key) = self.interactions.get(&interaction) else {
+            return;
+        };
+        let ready = self.calls.get(&call_key).is_some_and(|c| {
+            c.state != CallState::Ended && c.winner.is_some() && c.consult.is_none()
+        });
+        let targets = self.targets_of(now, &extension);
+        if !ready || targets.is_empty() {
+            fail(self, ConsultFailure::Unavailable);
+            return;
+        }
+        let Some(endpoint) = self.open_endpoint() else {
+            fail(self, ConsultFailure::Unavailable);
+            return;
+        };
+        self.set_held(&interaction, true, false);
+        let id = self.next_id();
+        let deadline = now + ring_timeout;
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return;
+        };
+        let offer = endpoint.local.render_offer();
+        call.consult = Some(ConsultLeg {
+            id,
+            party,
+            forks: Vec::new(),
+            winner: None,
+            endpoint,
+            mode: ConsultMode::Ringing,
+            ring_deadline: deadline,
+        });
+        let original = call.caller.invite.clone();
+        self.set_call_timer(deadline, call_key, CallTimer::ConsultRing);
+        for (contact, dest, transport) in targets {
+            let invite = self.fork_invite(&original, &extension, contact, transport, offer.clone());
+            let Some(index) = self
+                .calls
+                .get(&call_key)
+                .and_then(|c| c.consult.as_ref())
+                .map(|c| c.forks.len())
+            else {
+                return;
+            };
+            let purpose = ClientPurpose::ConsultFork {
+                call: call_key,
+                consult: id,
+                index,
+            };
+            let reliable = transport == Transport::Tcp;
+            if self
+                .request(now, dest, reliable, invite.clone(), purpose)
+                .is_none()
+            {
+                continue;
+            }
+            if let Some(consult) = self
+                .calls
+                .get_mut(&call_key)
+                .and_then(|c| c.consult.as_mut())
+            {
+                consult.forks.push(CalleeLeg {
+                    invite,
+                    dest,
+                    transport,
+                    state: ForkState::Trying,
+                    dialog: None,
+                    ack: None,
+                    agent: None,
+                });
+            }
+        }
+        let started = self
+            .calls
+            .get(&call_key)
+            .and_then(|c| c.consult.as_ref())
+            .is_some_and(|c| !c.forks.is_empty());
+        if !started {
+            self.drop_consult(now, call_key);
+            fail(self, ConsultFailure::Unavailable);
+        }
+    }
+
+    /// The consult leg `id` of a call, live or already over (answers may still arrive).
+    fn consult_leg_mut(&mut self, call_key: CallKey, id: u64) -> Option<&mut ConsultLeg> {
+        let call = self.calls.get_mut(&call_key)?;
+        if call.consult.as_ref().is_some_and(|c| c.id == id) {
+            return call.consult.as_mut();
+        }
+        call.past_consults.iter_mut().find(|c| c.id == id)
+    }
+
+    /// A response to one of a consult's INVITEs.
+    pub(super) fn on_consult_response(
+        &mut self,
+        now: Instant,
+        call_key: CallKey,
+        id: u64,
+        index: usize,
+        response: Message,
+    ) {
+        let Some(code) = response.status() else {
+            return;
+        };
+        let live = self.consult_ringing(call_key, id);
+        let Some(consult) = self.consult_leg_mut(call_key, id) else {
+            return;
+        };
+        let Some(fork) = consult.forks.get_mut(index) else {
+            return;
+        };
+        match code {
+            100 => {}
+            101..=199 => match fork.state {
+                ForkState::CancelPending => {
+                    fork.state = ForkState::Cancelled;
+                    let cancel = super::invite::cancel_for(&fork.invite);
+                    let (dest, reliable) = (fork.dest, fork.transport == Transport::Tcp);
+                    self.request(now, dest, reliable, cancel, ClientPurpose::FireAndForget);
+                }
+                ForkState::Trying => fork.state = ForkState::Early,
+                _ => {}
+            },
+            200..=299 => self.on_consult_answer(now, call_key, id, index, live, &response),
+            _ => self.on_consult_failure(now, call_key, id, index, code),
+        }
+    }
+
+    /// A consult INVITE failed (a final answer of 300 or more, or a timeout).
+    pub(super) fn on_consult_failure(
+        &mut self,
+        now: Instant,
+        call_key: CallKey,
+        id: u64,
+        index: usize,
+        code: u16,
+    ) {
+        let live = self.consult_ringing(call_key, id);
+        let Some(consult) = self.consult_leg_mut(call_key, id) else {
+            return;
+        };
+        let Some(fork) = consult.forks.get_mut(index) else {
+            return;
+        };
+        if !matches!(fork.state, ForkState::Answered | ForkState::Cancelled) {
+            fork.state = ForkState::Failed(code);
+        }
+        let done = consult
+            .forks
+            .iter()
+            .all(|f| matches!(f.state, ForkState::Failed(_) | ForkState::Cancelled));
+        let declined = consult
+            .forks
+            .iter()
+            .any(|f| f.state == ForkState::Failed(603));
+        if live && done {
+            let reason = if declined {
+                ConsultFailure::Declined
+            } else {
+                ConsultFailure::Unavailable
+            };
+            self.fail_consult(now, call_key, reason);
+        }
+    }
+
+    /// Consult `id` is the call's current one and still rings.
+    fn consult_ringing(&self, call_key: CallKey, id: u64) -> bool {
+        self.calls.get(&call_key).is_some_and(|c| {
+            c.state != CallState::Ended
+                && c.consult
+                    .as_ref()
+                    .is_some_and(|k| k.id == id && k.mode == ConsultMode::Ringing)
+        })
+    }
+
+    fn on_consult_answer(
+        &mut self,
+        now: Instant,
+        call_key: CallKey,
+        id: u64,
+        index: usize,
+        live: bool,
+        response: &Message,
+    ) {
+        let Some(consult) = self.consult_leg_mut(call_key, id) else {
+            return;
+        };
+        let fork = &mut consult.forks[index];
+        if let Some(ack) = &fork.ack {
+            let (to, transport, bytes) = (fork.dest, fork.transport, ack.clone());
+            self.outputs.push_back(Output::Transmit {
+                to,
+                transport,
+                bytes,
+            });
+            return;
+        }
+        let (dest, transport) = (fork.dest, fork.transport);
+        let Some(mut dialog) =
+            Dialog::as_uac(&fork.invite, response, dest, transport == Transport::Tcp)
+        else {
+            return;
+        };
+        let seq = fork.invite.cseq().map(|c| c.seq).unwrap_or(1);
+        let via = self.our_via(transport);
+        let mut ack = dialog.ack(seq);
+        ack.push_front("Via", via);
+        let ack_bytes = ack.to_bytes();
+        self.outputs.push_back(Output::Transmit {
+            to: dest,
+            transport,
+            bytes: ack_bytes.clone(),
+        });
+        let bye_via = self.our_via(transport);
+        let Some(consult) = self.consult_leg_mut(call_key, id) else {
+            return;
+        };
+        let lost = !live
+            || consult.winner.is_some()
+            || matches!(
+                consult.forks[index].state,
+                ForkState::Cancelled | ForkState::CancelPending
+            );
+        let fork = &mut consult.forks[index];
+        fork.ack = Some(ack_bytes);
+        if lost {
+            // Answered after the consult was over (or another phone won): hang it up.
+            fork.state = ForkState::Cancelled;
+            let mut bye = dialog.request(Method::Bye);
+            bye.push_front("Via", bye_via);
+            self.request(
+                now,
+                dest,
+                transport == Transport::Tcp,
+                bye,
+                ClientPurpose::FireAndForget,
+            );
+            return;
+        }
+        fork.state = ForkState::Answered;
+        let dialog_key = dialog.key();
+        fork.dialog = Some(dialog);
+        consult.winner = Some(index);
+        consult.mode = ConsultMode::Talking;
+        let party = consult.party.clone();
+        let command = configure_endpoint(&mut consult.endpoint, response);
+        let consult_endpoint = consult.endpoint.id;
+        self.consult_dialogs.insert(dialog_key, call_key);
+        if let Some(command) = command {
+            self.outputs.push_back(Output::Media(command));
+        }
+        self.cancel_consult_forks(now, call_key, Some(index));
+        let Some(call) = self.calls.get(&call_key) else {
+            return;
+        };
+        let agent = call.callee_endpoint.id;
+        let interaction = call
+            .queue
+            .as_ref()
+            .map(|q| q.interaction.clone())
+            .unwrap_or_default();
+        self.outputs.push_back(Output::Media(MediaCommand::Bridge {
+            a: agent,
+            b: consult_endpoint,
+        }));
+        self.outputs
+            .push_back(Output::Queue(QueueEvent::ConsultAnswered {
+                interaction,
+                party,
+            }));
+    }
+
+    /// CANCEL every consult fork still ringing except `keep`.
+    fn cancel_consult_forks(&mut self, now: Instant, call_key: CallKey, keep: Option<usize>) {
+        let Some(consult) = self
+            .calls
+            .get_mut(&call_key)
+            .and_then(|c| c.consult.as_mut())
+        else {
+            return;
+        };
+        let mut cancels = Vec::new();
+        for (i, fork) in consult.forks.iter_mut().enumerate() {
+            if Some(i) == keep {
+                continue;
+            }
+            match fork.state {
+                ForkState::Early => {
+                    fork.state = ForkState::Cancelled;
+                    cancels.push((
+                        super::invite::cancel_for(&fork.invite),
+                        fork.dest,
+                        fork.transport,
+                    ));
+                }
+                ForkState::Trying => fork.state = ForkState::CancelPending,
+                _ => {}
+            }
+        }
+        for (cancel, dest, transport) in cancels {
+            self.request(
+                now,
+                dest,
+                transport == Transport::Tcp,
+                cancel,
+                ClientPurpose::FireAndForget,
+            );
+        }
+    }
+
+    /// Hangs up the consult leg however it stands (CANCEL or BYE), releases its endpoint and
+    /// keeps its forks for stragglers. The bridges of the other legs are the caller's business.
+    pub(super) fn drop_consult(&mut self, now: Instant, call_key: CallKey) -> Option<String> {
+        self.cancel_consult_forks(now, call_key, None);
+        let transport = self
+            .calls
+            .get(&call_key)
+            .and_then(|c| c.consult.as_ref())
+            .and_then(|c| c.winner_leg())
+            .map(|l| l.transport);
+        let via = transport.map(|t| self.our_via(t));
+        let call = self.calls.get_mut(&call_key)?;
+        let mut consult = call.consult.take()?;
+        let mut bye = None;
+        if let (Some(i), Some(via)) = (consult.winner, via)
+            && let Some(leg) = consult.forks.get_mut(i)
+            && let Some(dialog) = leg.dialog.as_mut()
+        {
+            let mut request = dialog.request(Method::Bye);
+            request.push_front("Via", via);
+            bye = Some((
+                dialog.key(),
+                request,
+                leg.dest,
+                leg.transport == Transport::Tcp,
+            ));
+        }
+        let party = consult.party.clone();
+        let endpoint = consult.endpoint.clone();
+        // A few past consults are kept so late answers to their INVITEs can be hung up.
+        if call.past_consults.len() >= 4 {
+            call.past_consults.remove(0);
+        }
+        call.past_consults.push(consult);
+        if let Some((key, request, dest, reliable)) = bye {
+            self.consult_dialogs.remove(&key);
+            self.request(now, dest, reliable, request, ClientPurpose::FireAndForget);
+        }
+        self.close_endpoint(&endpoint);
+        Some(party)
+    }
+
+    fn fail_consult(&mut self, now: Instant, call_key: CallKey, reason: ConsultFailure) {
+        let interaction = self.interaction_of(call_key);
+        if let Some(party) = self.drop_consult(now, call_key) {
+            self.outputs
+                .push_back(Output::Queue(QueueEvent::ConsultFailed {
+                    interaction,
+                    party,
+                    reason,
+                }));
+        }
+    }
+
+    fn interaction_of(&self, call_key: CallKey) -> String {
+        self.calls
+            .get(&call_key)
+            .and_then(|c| c.queue.as_ref())
+            .map(|q| q.interaction.clone())
+            .unwrap_or_default()
+    }
+
+    pub(super) fn on_consult_ring_timeout(&mut self, now: Instant, call_key: CallKey, at: Instant) {
+        let due = self
+            .calls
+            .get(&call_key)
+            .and_then(|c| c.consult.as_ref())
+            .is_some_and(|c| c.mode == ConsultMode::Ringing && c.ring_deadline == at);
+        if due {
+            self.fail_consult(now, call_key, ConsultFailure::NoAnswer);
+        }
+    }
+
+    /// Ends the consult: by the agent (`by_party: false`) or because the party hung up.
+    pub(super) fn end_consult(&mut self, now: Instant, interaction: &str, by_party: bool) {
+        let Some(&call_key) = self.interactions.get(interaction) else {
+            return;
+        };
+        let Some(mode) = self
+            .calls
+            .get(&call_key)
+            .and_then(|c| c.consult.as_ref())
+            .map(|c| c.mode)
+        else {
+            return;
+        };
+        let Some(party) = self.drop_consult(now, call_key) else {
+            return;
+        };
+        if mode == ConsultMode::Conference {
+            // Agent and customer go on talking.
+            if let Some(call) = self.calls.get_mut(&call_key) {
+                let (a, b) = (call.caller.endpoint.id, call.callee_endpoint.id);
+                if let Some(q) = call.queue.as_mut() {
+                    q.held = false;
+                }
+                self.outputs
+                    .push_back(Output::Media(MediaCommand::Bridge { a, b }));
+            }
+        }
+        self.outputs
+            .push_back(Output::Queue(QueueEvent::ConsultEnded {
+                interaction: interaction.to_owned(),
+                party,
+                by_party,
+            }));
+    }
+
+    /// Warm transfer: the consulted party takes the agent's place; the agent's leg is
+    /// released with BYE. `false` when there is no answered consult.
+    pub(super) fn consult_transfer(
+        &mut self,
+        now: Instant,
+        interaction: &str,
+        agent_left: bool,
+    ) -> bool {
+        let Some(&call_key) = self.interactions.get(interaction) else {
+            return false;
+        };
+        let Some(call) = self.calls.get(&call_key) else {
+            return false;
+        };
+        let answered = call
+            .consult
+            .as_ref()
+            .is_some_and(|c| c.mode != ConsultMode::Ringing && c.winner.is_some());
+        if call.state == CallState::Ended || !answered {
+            return false;
+        }
+        let agent_transport = call
+            .winner_leg()
+            .map(|l| l.transport)
+            .filter(|_| !agent_left);
+        let via = agent_transport.map(|t| self.our_via(t));
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return false;
+        };
+        // Release the first agent's leg.
+        let mut release = None;
+        let mut gone = None;
+        if let Some(leg) = call.winner_leg_mut() {
+            if let Some(mut dialog) = leg.dialog.take() {
+                gone = Some(dialog.key());
+                if let Some(via) = via {
+                    let mut bye = dialog.request(Method::Bye);
+                    bye.push_front("Via", via);
+                    release = Some((bye, leg.dest, leg.transport == Transport::Tcp));
+                }
+            }
+            leg.state = ForkState::Cancelled;
+        }
+        // The consult leg becomes the agent's leg.
+        let Some(mut consult) = call.consult.take() else {
+            return false;
+        };
+        let Some(winner) = consult.winner else {
+            return false;
+        };
+        let mut leg = consult.forks.swap_remove(winner);
+        leg.agent = Some(consult.party.clone());
+        let dialog_key = leg.dialog.as_ref().map(|d| d.key());
+        call.forks.push(leg);
+        call.winner = Some(call.forks.len() - 1);
+        call.callee_pending_2xx = None;
+        let old_agent = std::mem::replace(&mut call.callee_endpoint, consult.endpoint);
+        let (customer, party_endpoint) = (call.caller.endpoint.id, call.callee_endpoint.id);
+        let mut recording = None;
+        if let Some(q) = call.queue.as_mut() {
+            q.held = false;
+            if q.recording {
+                recording = Some(crate::media::recorder::RecordingId(q.interaction.clone()));
+            }
+        }
+        if let Some(key) = dialog_key {
+            self.consult_dialogs.remove(&key);
+            self.dialogs.insert(key, (call_key, Side::Callee));
+        }
+        if let Some(key) = gone {
+            self.dialogs.remove(&key);
+        }
+        if let Some((bye, dest, reliable)) = release {
+            self.request(now, dest, reliable, bye, ClientPurpose::FireAndForget);
+        }
+        self.close_endpoint(&old_agent);
+        for endpoint in [customer, party_endpoint] {
+            self.outputs
+                .push_back(Output::Media(MediaCommand::StopMusic { endpoint }));
+        }
+        self.outputs.push_back(Output::Media(MediaCommand::Bridge {
+            a: customer,
+            b: party_endpoint,
+        }));
+        if let Some(recording) = recording {
+            self.outputs
+                .push_back(Output::Media(MediaCommand::RecordAgentSide {
+                    recording,
+                    endpoint: party_endpoint,
+                }));
+        }
+        self.outputs
+            .push_back(Output::Queue(QueueEvent::ConsultTransferred {
+                interaction: interaction.to_owned(),
+                party: consult.party,
+            }));
+        true
+    }
+
+    /// The agent's phone hung up: with the party on the line (consulting, parked or in
+    /// conference) the party takes the customer over. `false` when there is no such party
+    /// (the call ends as usual).
+    pub(super) fn agent_hands_over(&mut self, now: Instant, call_key: CallKey) -> bool {
+        let interaction = self.interaction_of(call_key);
+        !interaction.is_empty() && self.consult_transfer(now, &interaction, true)
+    }
+
+    /// Customer, agent and consulted party all hear each other.
+    pub(super) fn conference(&mut self, interaction: &str) {
+        let Some(&call_key) = self.interactions.get(interaction) else {
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return;
+        };
+        let Some(consult) = call.consult.as_mut() else {
+            return;
+        };
+        if consult.mode == ConsultMode::Ringing || call.state == CallState::Ended {
+            return;
+        }
+        consult.mode = ConsultMode::Conference;
+        let party = consult.endpoint.id;
+        let (customer, agent) = (call.caller.endpoint.id, call.callee_endpoint.id);
+        let mut recording = None;
+        if let Some(q) = call.queue.as_mut() {
+            q.held = false;
+            if q.recording {
+                recording = Some(crate::media::recorder::RecordingId(q.interaction.clone()));
+            }
+        }
+        for endpoint in [customer, party] {
+            self.outputs
+                .push_back(Output::Media(MediaCommand::StopMusic { endpoint }));
+        }
+        self.outputs.push_back(Output::Media(MediaCommand::Mix {
+            endpoints: vec![customer, agent, party],
+        }));
+        if let Some(recording) = recording {
+            self.outputs
+                .push_back(Output::Media(MediaCommand::RecordAgentSide {
+                    recording,
+                    endpoint: party,
+                }));
+        }
+    }
+
+    /// Hold and resume while a consult is answered swap who the agent talks to. `true` when
+    /// handled here.
+    pub(super) fn swap_consult(&mut self, interaction: &str, hold_customer: bool) -> bool {
+        let Some(&call_key) = self.interactions.get(interaction) else {
+            return false;
+        };
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return false;
+        };
+        let Some(consult) = call.consult.as_mut() else {
+            return false;
+        };
+        let (customer, agent, party) = (
+            call.caller.endpoint.id,
+            call.callee_endpoint.id,
+            consult.endpoint.id,
+        );
+        let media = match (consult.mode, hold_customer) {
+            (ConsultMode::Parked, true) => {
+                consult.mode = ConsultMode::Talking;
+                [
+                    MediaCommand::PlayMusic {
+                        endpoint: customer,
+                        music: None,
+                    },
+                    MediaCommand::StopMusic { endpoint: party },
+                    MediaCommand::Bridge { a: agent, b: party },
+                ]
+            }
+            (ConsultMode::Talking, false) => {
+                consult.mode = ConsultMode::Parked;
+                [
+                    MediaCommand::PlayMusic {
+                        endpoint: party,
+                        music: None,
+                    },
+                    MediaCommand::StopMusic { endpoint: customer },
+                    MediaCommand::Bridge {
+                        a: customer,
+                        b: agent,
+                    },
+                ]
+            }
+            _ => return false,
+        };
+        let Some(q) = call.queue.as_mut() else {
+            return false;
+        };
+        q.held = hold_customer;
+        let interaction = q.interaction.clone();
+        for command in media {
+            self.outputs.push_back(Output::Media(command));
+        }
+        self.outputs
+            .push_back(Output::Event(SwitchEvent::QueueCallHeld {
+                interaction,
+                held: hold_customer,
+                by_phone: false,
+            }));
+        true
+    }
+
+    /// A request inside the consult leg's dialog (from the consulted party's phone).
+    pub(super) fn on_consult_request(
+        &mut self,
+        now: Instant,
+        call_key: CallKey,
+        key: TransactionKey,
+        request: Message,
+    ) {
+        let in_order = self
+            .calls
+            .get_mut(&call_key)
+            .and_then(|c| c.consult.as_mut())
+            .and_then(|c| c.winner.and_then(|i| c.forks.get_mut(i)))
+            .and_then(|l| l.dialog.as_mut())
+            .is_some_and(|d| d.accept_remote_cseq(&request));
+        if !in_order {
+            self.respond_simple_to(now, &key, &request, 500, "Out Of Order CSeq");
+            return;
+        }
+        match request.method() {
+            Some(Method::Bye) => {
+                self.respond_simple_to(now, &key, &request, 200, "OK");
+                let interaction = self.interaction_of(call_key);
+                // The party's dialog is over: no BYE back.
+                if let Some(consult) = self
+                    .calls
+                    .get_mut(&call_key)
+                    .and_then(|c| c.consult.as_mut())
+                    && let Some(leg) = consult.winner.and_then(|i| consult.forks.get_mut(i))
+                    && let Some(dialog) = leg.dialog.take()
+                {
+                    self.consult_dialogs.remove(&dialog.key());
+                }
+                self.end_consult(now, &interaction, true);
+            }
+            Some(Method::Invite) => {
+                // A re-INVITE (the party's phone holding, or refreshing): answered here with
+                // the consult endpoint's SDP; the other legs need not know.
+                let Some(consult) = self
+                    .calls
+                    .get_mut(&call_key)
+                    .and_then(|c| c.consult.as_mut())
+                else {
+                    return;
+                };
+                let answer = SessionDescription::parse(request.body())
+                    .ok()
+                    .and_then(|offer| consult.endpoint.local.to_answer(&offer))
+                    .map(|(answer, _)| answer.to_string());
+                let Some(answer) = answer else {
+                    self.respond_simple_to(now, &key, &request, 488, "Not Acceptable Here");
+                    return;
+                };
+                if let Some(command) = configure_endpoint(&mut consult.endpoint, &request) {
+                    self.outputs.push_back(Output::Media(command));
+                }
+                let transport = consult
+                    .winner_leg()
+                    .map(|l| l.transport)
+                    .unwrap_or(Transport::Udp);
+                let mut ok = Message::response_to(&request, 200, "OK");
+                ok.push("Contact", self.our_contact(transport));
+                ok.push("Allow", super::switch::ALLOW);
+                ok.set_body("application/sdp", Bytes::from(answer));
+                self.respond(now, &key, ok);
+            }
+            Some(Method::Ack) => {}
+            Some(Method::Options | Method::Info | Method::Update) => {
+                self.respond_simple_to(now, &key, &request, 200, "OK");
+            }
+            _ => self.respond_simple_to(now, &key, &request, 405, "Method Not Allowed"),
+        }
+    }
+}

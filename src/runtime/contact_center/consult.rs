@@ -1,0 +1,392 @@
+//! Consult, warm transfer and conference for the desktop (CTI): checks who may do what, keeps
+//! the consult's stage, and turns the switch's consult events into agent states (through the
+//! ACD) and desktop events.
+//!
+//! ```text
+//!  desktop              contact center                switch            ACD
+//!  consult{agent:bob} ─▶ consult.requested ──Consult──▶ rings bob    bob: Reserved
+//!                       consult.offered (bob)
+//!                       ◀──ConsultAnswered──          bridged       bob: Engaged
+//!  consult/transfer   ─▶ ──ConsultTransfer──▶ BYE alice
+//!                       ◀──ConsultTransferred──                     alice: WrapUp, bob owns
+//!  consult/conference ─▶ ──Conference──▶ mix-minus                   (both Engaged)
+//! ```
+//! Choices where the issue is silent (Webex Contact Center as the yardstick):
+//! - Only the agent who owns the call starts, transfers or conferences; the consulted agent
+//!   may leave (`consult/end`, `conference/leave`) without wrap-up.
+//! - Hold and resume while consulting swap who the agent talks to; both are refused while the
+//!   consult rings (the customer stays held until it is answered or fails) and during a
+//!   conference.
+//! - When the consulting agent leaves a conference, the consulted party takes the customer
+//!   over (as if transferred) and the first agent wraps up.
+
+use super::*;
+
+/// Who is consulted, and how far it got.
+#[derive(Debug, Clone)]
+pub(super) struct Consulting {
+    /// The agent who owns the call and started the consult.
+    pub(super) by: AgentId,
+    /// The switch's name for the party: an agent id, or `number:<digits>`.
+    pub(super) party: String,
+    /// The consulted agent, when the party is one.
+    pub(super) agent: Option<AgentId>,
+    pub(super) stage: Stage,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Stage {
+    Ringing,
+    Answered,
+    Conference,
+}
+
+/// The prefix of consult parties that are numbers, not agents.
+const NUMBER_PARTY: &str = "number:";
+
+impl ContactCenter {
+    pub(super) fn consult_action(
+        &mut self,
+        now: Instant,
+        interaction: InteractionId,
+        requester: Option<AgentId>,
+        action: ConsultAction,
+    ) -> Result<(), EndRefused> {
+        let owner = self
+            .connected_agent(&interaction)
+            .ok_or(EndRefused::NotEngaged)?;
+        let consult = self.consults.get(&interaction).cloned();
+        let is_owner = requester.as_ref().is_none_or(|r| *r == owner);
+        let is_party = |c: &Consulting| requester.is_some() && c.agent == requester;
+        match (action, consult) {
+            (ConsultAction::Start(_), Some(_)) => Err(EndRefused::ConsultInProgress),
+            (ConsultAction::Start(target), None) => {
+                if !is_owner {
+                    return Err(EndRefused::NotEngaged);
+                }
+                self.start_consult(now, interaction, owner, target)
+            }
+            (_, None) => Err(EndRefused::NoConsult),
+            (ConsultAction::End, Some(c)) if is_owner || is_party(&c) => {
+                self.command_switch(QueueCommand::ConsultEnd {
+                    interaction: interaction.0,
+                });
+                Ok(())
+            }
+            (ConsultAction::Drop(participant), Some(c)) if is_owner => {
+                let named = participant == c.party
+                    || c.agent.as_ref().is_some_and(|a| a.0 == participant)
+                    || c.party.strip_prefix(NUMBER_PARTY) == Some(participant.as_str());
+                if !named {
+                    return Err(EndRefused::NoSuchParticipant);
+                }
+                self.command_switch(QueueCommand::ConsultEnd {
+                    interaction: interaction.0,
+                });
+                Ok(())
+            }
+            (ConsultAction::Transfer | ConsultAction::Conference, Some(c))
+                if is_owner && c.stage == Stage::Ringing =>
+            {
+                Err(EndRefused::ConsultNotAnswered)
+            }
+            (ConsultAction::Transfer, Some(_)) if is_owner => {
+                self.command_switch(QueueCommand::ConsultTransfer {
+                    interaction: interaction.0,
+                });
+                Ok(())
+            }
+            (ConsultAction::Conference, Some(c)) if is_owner => {
+                if c.stage == Stage::Conference {
+                    return Err(EndRefused::AlreadyThere("in a conference"));
+                }
+                self.held.remove(&interaction);
+                if let Some(c) = self.consults.get_mut(&interaction) {
+                    c.stage = Stage::Conference;
+                }
+                self.command_switch(QueueCommand::Conference {
+                    interaction: interaction.0.clone(),
+                });
+                self.publish_consult("conference.started", &interaction, &c, json!({}));
+                Ok(())
+            }
+            (ConsultAction::Leave, Some(c)) if c.stage == Stage::Conference => {
+                if is_party(&c) {
+                    self.command_switch(QueueCommand::ConsultEnd {
+                        interaction: interaction.0,
+                    });
+                    Ok(())
+                } else if is_owner {
+                    // Agent 1 hands the conference to the party.
+                    self.command_switch(QueueCommand::ConsultTransfer {
+                        interaction: interaction.0,
+                    });
+                    Ok(())
+                } else {
+                    Err(EndRefused::NotEngaged)
+                }
+            }
+            (ConsultAction::Leave, Some(_)) => Err(EndRefused::NotInConference),
+            _ => Err(EndRefused::NotEngaged),
+        }
+    }
+
+    fn start_consult(
+        &mut self,
+        now: Instant,
+        interaction: InteractionId,
+        owner: AgentId,
+        target: ConsultTarget,
+    ) -> Result<(), EndRefused> {
+        let queue = self
+            .acd
+            .interaction(&interaction)
+            .map(|ix| ix.queue.clone())
+            .ok_or(EndRefused::NotEngaged)?;
+        let agent = match &target {
+            ConsultTarget::Agent(agent) => Some(agent.clone()),
+            ConsultTarget::Queue(q) => {
+                if self.acd.queue(q).is_none() {
+                    return Err(EndRefused::UnknownQueue);
+                }
+                Some(
+                    self.acd
+                        .consult_pick(q, &owner)
+                        .ok_or(EndRefused::NobodyAvailable)?,
+                )
+            }
+            ConsultTarget::Number(_) => None,
+        };
+        let (party, extension) = match (&agent, &target) {
+            (Some(agent), _) => {
+                if *agent == owner {
+                    return Err(EndRefused::AgentUnavailable);
+                }
+                let extension = self
+                    .acd
+                    .agent(agent)
+                    .and_then(|a| a.extension().map(str::to_owned))
+                    .ok_or(EndRefused::AgentUnavailable)?;
+                self.acd
+                    .consult_offer(now, agent, &interaction)
+                    .map_err(|_| EndRefused::AgentUnavailable)?;
+                (agent.0.clone(), extension)
+            }
+            (None, ConsultTarget::Number(number)) => {
+                (format!("{NUMBER_PARTY}{number}"), number.clone())
+            }
+            (None, _) => return Err(EndRefused::AgentUnavailable),
+        };
+        let ring_timeout = self
+            .acd
+            .queue(&queue)
+            .map_or(Duration::from_secs(20), |q| q.config().ring_timeout);
+        let consult = Consulting {
+            by: owner.clone(),
+            party: party.clone(),
+            agent: agent.clone(),
+            stage: Stage::Ringing,
+        };
+        self.consults.insert(interaction.clone(), consult.clone());
+        self.command_switch(QueueCommand::Consult {
+            interaction: interaction.0.clone(),
+            party,
+            extension,
+            ring_timeout,
+        });
+        let target_json = consult_target_json(&target, agent.as_ref());
+        self.publish_consult(
+            "consult.requested",
+            &interaction,
+            &consult,
+            json!({"target": target_json}),
+        );
+        if let Some(agent) = &agent {
+            // The consulted agent's pop-up: who is asking, and the CAD the admin chose.
+            let from = self.acd.agent(&owner);
+            let cad: Vec<Value> = self
+                .cad
+                .get(&interaction)
+                .map(|vars| {
+                    vars.iter()
+                        .filter(|v| !v.secure && self.offered_cad_keys.contains(&v.key))
+                        .map(|v| json!({"key": v.key, "value": v.value}))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let data = json!({
+                "interaction": interaction,
+                "agent": agent,
+                "from": {
+                    "agent": owner,
+                    "name": from.map(|a| a.config().name.clone()),
+                    "extension": from.and_then(|a| a.extension().map(str::to_owned)),
+                    "team": from.and_then(|a| a.config().team.clone()),
+                },
+                "cad": cad,
+            });
+            let audience = self.about(agent);
+            self.bus
+                .publish("consult.offered", clock::unix_ms(), audience, data);
+        }
+        Ok(())
+    }
+
+    /// The switch's news about a consult; `true` when `event` was one.
+    pub(super) fn on_consult_event(&mut self, now: Instant, event: &QueueEvent) -> bool {
+        match event {
+            QueueEvent::ConsultAnswered { interaction, .. } => {
+                let id = InteractionId(interaction.clone());
+                let Some(c) = self.consults.get_mut(&id) else {
+                    return true;
+                };
+                c.stage = Stage::Answered;
+                let c = c.clone();
+                if let Some(agent) = &c.agent {
+                    self.acd.consult_answered(now, agent, &id);
+                }
+                self.publish_consult("consult.answered", &id, &c, json!({}));
+                true
+            }
+            QueueEvent::ConsultFailed {
+                interaction,
+                reason,
+                ..
+            } => {
+                let id = InteractionId(interaction.clone());
+                let Some(c) = self.consults.remove(&id) else {
+                    return true;
+                };
+                if let Some(agent) = &c.agent {
+                    self.acd.consult_released(now, agent, true);
+                }
+                self.publish_consult(
+                    "consult.failed",
+                    &id,
+                    &c,
+                    json!({"reason": reason.as_str()}),
+                );
+                true
+            }
+            QueueEvent::ConsultEnded {
+                interaction,
+                by_party,
+                ..
+            } => {
+                let id = InteractionId(interaction.clone());
+                let Some(c) = self.consults.remove(&id) else {
+                    return true;
+                };
+                if c.stage == Stage::Conference {
+                    self.held.remove(&id);
+                }
+                if let Some(agent) = &c.agent {
+                    self.acd.consult_released(now, agent, false);
+                }
+                self.publish_consult(
+                    "consult.ended",
+                    &id,
+                    &c,
+                    json!({"by_party": by_party, "conference": c.stage == Stage::Conference}),
+                );
+                true
+            }
+            QueueEvent::ConsultTransferred { interaction, .. } => {
+                let id = InteractionId(interaction.clone());
+                let Some(c) = self.consults.remove(&id) else {
+                    return true;
+                };
+                self.held.remove(&id);
+                match &c.agent {
+                    Some(agent) => self.acd.consult_take_over(now, agent, &id),
+                    None => {
+                        // A number took the customer over: the agent's conversation is over
+                        // (wrap-up) and the ACD lets the interaction go.
+                        let ended = QueueEvent::Ended {
+                            interaction: interaction.clone(),
+                        };
+                        if let Err(error) = self.acd.handle_command(now, Command::Switch(ended)) {
+                            tracing::debug!(%error, "warm transfer: the ACD had already let go");
+                        }
+                    }
+                }
+                let target = match &c.agent {
+                    Some(agent) => json!({"type": "agent", "id": agent}),
+                    None => json!({"type": "number",
+                                   "id": c.party.strip_prefix(NUMBER_PARTY).unwrap_or(&c.party)}),
+                };
+                let audience = self.about(&c.by);
+                let data = json!({"interaction": id, "agent": c.by, "target": target,
+                                  "warm": true});
+                self.bus
+                    .publish("interaction.transferred", clock::unix_ms(), audience, data);
+                true
+            }
+            QueueEvent::Ended { interaction } | QueueEvent::Abandoned { interaction } => {
+                // The customer left: the consulted agent leaves without wrap-up.
+                let id = InteractionId(interaction.clone());
+                if let Some(c) = self.consults.remove(&id) {
+                    if let Some(agent) = &c.agent {
+                        self.acd.consult_released(now, agent, false);
+                    }
+                    self.publish_consult(
+                        "consult.ended",
+                        &id,
+                        &c,
+                        json!({"by_party": false, "customer_left": true}),
+                    );
+                }
+                false
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether hold/resume is refused because of a consult.
+    pub(super) fn consult_blocks_hold(&self, interaction: &InteractionId) -> Option<EndRefused> {
+        match self.consults.get(interaction)?.stage {
+            Stage::Ringing => Some(EndRefused::ConsultNotAnswered),
+            Stage::Conference => Some(EndRefused::InConference),
+            Stage::Answered => None,
+        }
+    }
+
+    fn command_switch(&mut self, command: QueueCommand) {
+        self.effects.push(Effect::Switch(command));
+    }
+
+    /// Publishes a consult event to both agents (and their supervisors).
+    fn publish_consult(
+        &self,
+        kind: &str,
+        interaction: &InteractionId,
+        c: &Consulting,
+        extra: Value,
+    ) {
+        let mut data = json!({
+            "interaction": interaction,
+            "agent": c.by,
+            "party": c.agent.as_ref().map_or_else(
+                || json!({"type": "number", "id": c.party.strip_prefix(NUMBER_PARTY)}),
+                |a| json!({"type": "agent", "id": a})),
+        });
+        if let (Value::Object(data), Value::Object(extra)) = (&mut data, extra) {
+            data.extend(extra);
+        }
+        let at = clock::unix_ms();
+        self.bus.publish(kind, at, self.about(&c.by), data.clone());
+        if let Some(agent) = &c.agent {
+            self.bus.publish(kind, at, self.about(agent), data);
+        }
+    }
+}
+
+fn consult_target_json(target: &ConsultTarget, agent: Option<&AgentId>) -> Value {
+    match (target, agent) {
+        (ConsultTarget::Queue(q), Some(agent)) => {
+            json!({"type": "queue", "id": q, "agent": agent})
+        }
+        (ConsultTarget::Number(n), _) => json!({"type": "number", "id": n}),
+        (_, agent) => json!({"type": "agent", "id": agent}),
+    }
+}
