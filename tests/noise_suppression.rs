@@ -9,11 +9,10 @@
 
 mod common;
 
+use common::audio::{PayloadCapture, level_db, streaming_scenario};
 use common::desktop::*;
 use common::*;
 use serde_json::json;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 use switchboard::media::g711::Law;
 
@@ -47,93 +46,6 @@ fn noisy_talker() -> Vec<u8> {
         .collect()
 }
 
-/// The customer scenario with the stream file's absolute path written in.
-fn customer_scenario(dir: &std::path::Path, stream: &std::path::Path) -> String {
-    let template = std::fs::read_to_string(format!("{SIPP_DIR}/uac_queue_call.xml")).unwrap();
-    let scenario = template
-        .replace("m=audio [media_port]", "m=audio [auto_media_port]")
-        .replace(
-            r#"<exec play_pcap_audio="/usr/share/sip-tester/g711a.pcap"/>"#,
-            &format!(r#"<exec rtp_stream="{},-1,8"/>"#, stream.display()),
-        );
-    let path = dir.join("uac_noisy_customer.xml");
-    std::fs::write(&path, scenario).unwrap();
-    path.with_extension("").display().to_string()
-}
-
-/// Decoded 20 ms frames arriving at `port`, with their arrival time (Unix seconds).
-struct PayloadCapture {
-    child: std::process::Child,
-}
-
-impl PayloadCapture {
-    fn start(port: u16) -> PayloadCapture {
-        let mut child = Command::new("tshark")
-            .args([
-                "-i",
-                "lo",
-                "-l",
-                "-n",
-                "-f",
-                &format!("udp dst port {port}"),
-            ])
-            .args(["-d", &format!("udp.port=={port},rtp")])
-            .args([
-                "-T",
-                "fields",
-                "-e",
-                "frame.time_epoch",
-                "-e",
-                "rtp.p_type",
-                "-e",
-                "rtp.payload",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("tshark is installed");
-        let mut err = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        while err.read_line(&mut line).unwrap_or(0) > 0 && !line.contains("Capturing on") {
-            line.clear();
-        }
-        std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-        PayloadCapture { child }
-    }
-
-    fn stop(mut self) -> Vec<(f64, f64)> {
-        std::thread::sleep(Duration::from_millis(300));
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        let mut out = String::new();
-        std::io::Read::read_to_string(self.child.stdout.as_mut().unwrap(), &mut out).unwrap();
-        let _ = self.child.wait();
-        out.lines()
-            .filter_map(|l| {
-                let mut f = l.split('\t');
-                let time: f64 = f.next()?.parse().ok()?;
-                let law = match f.next()?.trim() {
-                    "0" => Law::Mu,
-                    "8" => Law::A,
-                    _ => return None,
-                };
-                // tshark prints payload bytes as `aa:bb:..` or, in newer versions, `aabb..`.
-                let hex: String = f.next()?.chars().filter(char::is_ascii_hexdigit).collect();
-                let bytes: Vec<u8> = (0..hex.len() / 2)
-                    .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
-                    .collect();
-                let energy = bytes
-                    .iter()
-                    .map(|b| f64::from(law.decode(*b)).powi(2))
-                    .sum::<f64>()
-                    / bytes.len().max(1) as f64;
-                Some((time, 10.0 * (energy + 1.0).log10()))
-            })
-            .collect()
-    }
-}
-
 /// The mean level (dB) of the quietest and loudest quarter of frames in `[from, to)`.
 fn pause_and_voice(frames: &[(f64, f64)], from: f64, to: f64) -> (f64, f64) {
     let mut levels: Vec<f64> = frames
@@ -163,7 +75,7 @@ fn a_supervisor_turning_suppression_off_mid_call_lets_the_noise_through() {
     let phone = free_udp_port();
     register(&sw, "1011", phone);
     let agent_media = port_block(4);
-    let capture = PayloadCapture::start(agent_media);
+    let capture = PayloadCapture::start(&[agent_media]);
     let agent_phone = Sipp::new("uas_answer_silent", phone)
         .media(agent_media)
         .spawn(None);
@@ -171,7 +83,7 @@ fn a_supervisor_turning_suppression_off_mid_call_lets_the_noise_through() {
     alice.go_available(&sw);
     let stream = sw.dir.join("noisy.al");
     std::fs::write(&stream, noisy_talker()).unwrap();
-    let scenario = customer_scenario(&sw.dir, &stream);
+    let scenario = streaming_scenario(&sw.dir, "uac_queue_call", "uac_noisy_customer", &stream);
     let customer = Sipp::new(&scenario, free_udp_port())
         .arg("-s")
         .arg("7000")
@@ -213,7 +125,11 @@ fn a_supervisor_turning_suppression_off_mid_call_lets_the_noise_through() {
     assert_eq!(status, 200);
     customer.expect_success();
     agent_phone.expect_success();
-    let frames = capture.stop();
+    let frames: Vec<(f64, f64)> = capture
+        .stop()
+        .iter()
+        .map(|f| (f.time, level_db(&f.samples)))
+        .collect();
 
     let (pause_on, voice_on) = pause_and_voice(&frames, on_from, on_to);
     let (pause_off, voice_off) = pause_and_voice(&frames, off_from, off_to);

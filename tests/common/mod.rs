@@ -6,6 +6,7 @@
 #![allow(clippy::disallowed_methods)]
 #![allow(dead_code)]
 
+pub mod audio;
 pub mod desktop;
 
 use std::collections::HashMap;

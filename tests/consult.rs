@@ -1,0 +1,422 @@
+//! Consult, warm transfer and three-way conference from the desktop, with SIPp as the
+//! customer and as both agents' phones, and what each party hears checked on the wire.
+//!
+//! ```text
+//!  phase         customer hears         alice hears         bob hears
+//!  consulting    music on hold          bob                 alice
+//!  conference    alice + bob            customer + bob      customer + alice
+//!  transferred   bob                    (released: BYE)     customer
+//! ```
+//! In the conference test every party plays its own tone (customer 500 Hz, alice 900 Hz, bob
+//! 1400 Hz) and the decoded RTP each receives is checked per frequency (Goertzel): each hears
+//! the other two and not itself.
+
+mod common;
+
+use common::audio::{PayloadCapture, heard, streaming_scenario, tone, tone_db};
+use common::desktop::*;
+use common::*;
+use serde_json::json;
+use std::time::Duration;
+
+const CUSTOMER_HZ: f64 = 500.0;
+const ALICE_HZ: f64 = 900.0;
+const BOB_HZ: f64 = 1400.0;
+
+/// Alice (1011) on a queue call with a customer; bob (1012) logged in and Available with his
+/// phone running `bob_scenario`. `tones` makes every party play its own tone instead of the
+/// pcap (and turns noise suppression off, which would take pure tones for noise).
+struct Consult {
+    sw: SwitchProcess,
+    alice: Desktop,
+    bob: Desktop,
+    interaction: String,
+    customer: SippRun,
+    alice_phone: SippRun,
+    bob_phone: SippRun,
+    customer_media: u16,
+    alice_media: u16,
+    bob_media: u16,
+}
+
+fn scenario(sw: &SwitchProcess, tones: bool, template: &str, hz: f64) -> String {
+    if !tones || template == "uas_ring_until_cancel" {
+        return template.to_owned();
+    }
+    let stream = sw.dir.join(format!("{hz}.al"));
+    std::fs::write(&stream, tone(hz, 1.0)).unwrap();
+    streaming_scenario(&sw.dir, template, &format!("{template}_{hz}"), &stream)
+}
+
+/// Options of [`start`] beyond the defaults.
+#[derive(Default)]
+struct Setup {
+    /// The queue's ring timeout (default 10 s).
+    ring_timeout_secs: Option<u64>,
+    /// Bob's phone (default `uas_answer`).
+    bob_scenario: Option<&'static str>,
+    /// Every party plays its own tone.
+    tones: bool,
+    /// The customer hangs up this long after the call connected.
+    customer_hangs_up_after_ms: Option<u64>,
+}
+
+fn start(setup: Setup) -> Consult {
+    let ring_timeout_secs = setup.ring_timeout_secs.unwrap_or(10);
+    let bob_scenario = setup.bob_scenario.unwrap_or("uas_answer");
+    let tones = setup.tones;
+    let sw = SwitchProcess::start(SwitchOptions::default());
+    provision(
+        &sw,
+        ring_timeout_secs,
+        &[("alice", "1011"), ("bob", "1012")],
+    );
+    if tones {
+        let admin = sw.cti_token().to_owned();
+        ok(
+            &sw,
+            "PUT",
+            "/api/v1/settings",
+            &admin,
+            json!({"noise_suppression": false}),
+        );
+    }
+    let (alice_port, bob_port) = (free_udp_port(), free_udp_port());
+    register(&sw, "1011", alice_port);
+    register(&sw, "1012", bob_port);
+    let (customer_media, alice_media, bob_media) = (port_block(4), port_block(4), port_block(4));
+    let alice_phone = Sipp::new(&scenario(&sw, tones, "uas_answer", ALICE_HZ), alice_port)
+        .media(alice_media)
+        .spawn(None);
+    let mut alice = Desktop::open(&sw, "alice");
+    alice.go_available(&sw);
+    let customer = match setup.customer_hangs_up_after_ms {
+        Some(ms) => Sipp::new("uac_queue_hangup", free_udp_port())
+            .arg("-d")
+            .arg(&ms.to_string()),
+        None => Sipp::new(
+            &scenario(&sw, tones, "uac_queue_call", CUSTOMER_HZ),
+            free_udp_port(),
+        ),
+    }
+    .auth("1001")
+    .media(customer_media)
+    .arg("-s")
+    .arg("7000")
+    .spawn(Some(sw.sip));
+    let connected = alice.expect("interaction.connected", |_| true);
+    let interaction = connected["data"]["interaction"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Bob goes Available only now, so the customer's call went to alice.
+    let bob_phone = Sipp::new(&scenario(&sw, tones, bob_scenario, BOB_HZ), bob_port)
+        .media(bob_media)
+        .spawn(None);
+    let bob = Desktop::open(&sw, "bob");
+    bob.go_available(&sw);
+    Consult {
+        sw,
+        alice,
+        bob,
+        interaction,
+        customer,
+        alice_phone,
+        bob_phone,
+        customer_media,
+        alice_media,
+        bob_media,
+    }
+}
+
+/// The path of a command on `interaction`.
+fn path(interaction: &str, what: &str) -> String {
+    format!("/api/v1/interactions/{interaction}/{what}")
+}
+
+impl Consult {
+    /// Alice consults bob, and bob's phone answers.
+    fn consult_bob(&mut self) {
+        let (status, json) = self.alice.post(
+            &self.sw,
+            &path(&self.interaction, "consult"),
+            json!({"target": {"type": "agent", "id": "bob"}}),
+        );
+        assert_eq!(
+            (status, json["status"].as_str()),
+            (200, Some("consulting")),
+            "{json}"
+        );
+        let offered = self.bob.expect("consult.offered", |_| true);
+        assert_eq!(offered["data"]["from"]["agent"], "alice", "{offered}");
+        self.alice.expect("consult.answered", |_| true);
+        self.bob.expect("consult.answered", |_| true);
+    }
+}
+
+/// Packets to `port` in `[from, to)`, leaving a margin for packets in flight at a change.
+fn count(packets: &[(f64, u16)], port: u16, from: f64, to: f64) -> usize {
+    packets_between(packets, port, from + 0.3, to - 0.1)
+}
+
+#[test]
+fn a_warm_transfer_to_an_agent_hands_the_customer_over_after_they_talked() {
+    let mut c = start(Setup {
+        tones: true,
+        ..Setup::default()
+    });
+    let capture = PayloadCapture::start(&[c.customer_media, c.alice_media, c.bob_media]);
+    c.consult_bob();
+    let consulting_from = unix_seconds() + 0.5;
+    // The consulted agent's pop-up carries who asks and the CAD the admin offers, never a
+    // secure value.
+    let offered = c.bob.expect("consult.offered", |_| true);
+    let cad = offered["data"]["cad"].as_array().unwrap().clone();
+    assert!(
+        cad.iter().any(|v| v["key"] == "account"),
+        "offered CAD: {offered}"
+    );
+    assert!(
+        !cad.iter().any(|v| v["key"] == "card"),
+        "secure CAD offered: {offered}"
+    );
+    assert_eq!(c.alice.state(&c.sw), "engaged");
+    assert_eq!(c.bob.state(&c.sw), "engaged");
+    // A second consult while one is going on is refused, and bob may not transfer alice's
+    // customer.
+    let consult_again = json!({"target": {"type": "number", "id": "1019"}});
+    let (status, _) = c
+        .alice
+        .post(&c.sw, &path(&c.interaction, "consult"), consult_again);
+    assert_eq!(status, 409);
+    let transfer = path(&c.interaction, "consult/transfer");
+    let (status, _) = c.bob.post(&c.sw, &transfer, json!({}));
+    assert_eq!(status, 409);
+    std::thread::sleep(Duration::from_millis(2000));
+    let consulting_to = unix_seconds();
+    let (status, json) = c.alice.post(&c.sw, &transfer, json!({}));
+    assert_eq!(status, 200, "{json}");
+    let transferred = c.alice.expect("interaction.transferred", |_| true);
+    assert_eq!(transferred["data"]["warm"], true, "{transferred}");
+    assert_eq!(transferred["data"]["target"]["id"], "bob", "{transferred}");
+    c.alice_phone.expect_success(); // alice's leg got its BYE
+    assert_eq!(c.alice.state(&c.sw), "wrap_up");
+    assert_eq!(c.bob.state(&c.sw), "engaged");
+    let transferred_from = unix_seconds() + 0.5;
+    std::thread::sleep(Duration::from_millis(2000));
+    let transferred_to = unix_seconds();
+    let (status, json) = c.bob.post(&c.sw, &path(&c.interaction, "end"), json!({}));
+    assert_eq!(status, 200, "{json}");
+    c.customer.expect_success();
+    c.bob_phone.expect_success();
+    assert_eq!(c.bob.state(&c.sw), "wrap_up");
+    let frames = capture.stop();
+
+    let (from, to) = (consulting_from, consulting_to);
+    let customer = tones_heard(&frames, c.customer_media, from, to);
+    let alice = tones_heard(&frames, c.alice_media, from, to);
+    let bob = tones_heard(&frames, c.bob_media, from, to);
+    println!("consulting: customer {customer:.1?} alice {alice:.1?} bob {bob:.1?}");
+    assert_hears("alice", alice, &[2], 0);
+    assert_hears("bob", bob, &[1], 0);
+    assert!(
+        customer[1] < 40.0 && customer[2] < 40.0,
+        "the held customer hears music, not the agents: {customer:.1?}"
+    );
+    let (from, to) = (transferred_from, transferred_to);
+    let customer = tones_heard(&frames, c.customer_media, from, to);
+    let bob = tones_heard(&frames, c.bob_media, from, to);
+    println!("transferred: customer {customer:.1?} bob {bob:.1?}");
+    assert_hears("the customer", customer, &[2], 1);
+    assert_hears("bob", bob, &[0], 1);
+    let (_, stored) = call(
+        &c.sw,
+        "GET",
+        &format!("/api/v1/interactions/{}", c.interaction),
+        &c.bob.token,
+        None,
+    );
+    assert_eq!(stored["agent"], "bob", "{stored}");
+}
+
+/// Each party's tones in `[from, to)`: (customer's, alice's, bob's) in dB.
+fn tones_heard(frames: &[common::audio::Frame], port: u16, from: f64, to: f64) -> [f64; 3] {
+    let samples = heard(frames, port, from, to);
+    assert!(
+        samples.len() > 8000,
+        "{port} received {} samples",
+        samples.len()
+    );
+    [CUSTOMER_HZ, ALICE_HZ, BOB_HZ].map(|hz| tone_db(&samples, hz))
+}
+
+/// `heard[i]` loud and `heard[silent]` at least 25 dB below every loud one.
+fn assert_hears(who: &str, heard: [f64; 3], loud: &[usize], silent: usize) {
+    for &i in loud {
+        assert!(
+            heard[i] > 50.0 && heard[i] - heard[silent] > 25.0,
+            "{who} hears (customer, alice, bob) = {heard:.1?} dB"
+        );
+    }
+}
+
+#[test]
+fn in_a_conference_each_party_hears_the_other_two_and_not_itself() {
+    let mut c = start(Setup {
+        tones: true,
+        ..Setup::default()
+    });
+    let capture = PayloadCapture::start(&[c.customer_media, c.alice_media, c.bob_media]);
+    c.consult_bob();
+    let (status, json) = c.alice.post(
+        &c.sw,
+        &path(&c.interaction, "consult/conference"),
+        json!({}),
+    );
+    assert_eq!(
+        (status, json["status"].as_str()),
+        (200, Some("conferencing")),
+        "{json}"
+    );
+    c.bob.expect("conference.started", |_| true);
+    let conference_from = unix_seconds() + 0.5;
+    std::thread::sleep(Duration::from_millis(2500));
+    let conference_to = unix_seconds();
+    // Hold is refused in a conference; bob cannot drop anyone; alice drops bob.
+    let (status, _) = c
+        .alice
+        .post(&c.sw, &path(&c.interaction, "hold"), json!({}));
+    assert_eq!(status, 409);
+    let drop_bob = path(&c.interaction, "conference/participants/bob");
+    let (status, _) = call(&c.sw, "DELETE", &drop_bob, &c.bob.token, None);
+    assert_eq!(status, 409);
+    let (status, json) = call(&c.sw, "DELETE", &drop_bob, &c.alice.token, None);
+    assert_eq!(status, 200, "{json}");
+    let ended = c.alice.expect("consult.ended", |_| true);
+    assert_eq!(ended["data"]["conference"], true, "{ended}");
+    c.bob_phone.expect_success(); // bob's phone got its BYE
+    wait_until("bob is Available again, without wrap-up", || {
+        c.bob.state(&c.sw) == "available"
+    });
+    let two_way_from = unix_seconds() + 0.5;
+    std::thread::sleep(Duration::from_millis(2000));
+    let two_way_to = unix_seconds();
+    let (status, json) = c.alice.post(&c.sw, &path(&c.interaction, "end"), json!({}));
+    assert_eq!(status, 200, "{json}");
+    c.customer.expect_success();
+    c.alice_phone.expect_success();
+    let frames = capture.stop();
+
+    let (from, to) = (conference_from, conference_to);
+    let customer = tones_heard(&frames, c.customer_media, from, to);
+    let alice = tones_heard(&frames, c.alice_media, from, to);
+    let bob = tones_heard(&frames, c.bob_media, from, to);
+    println!("conference: customer {customer:.1?} alice {alice:.1?} bob {bob:.1?}");
+    assert_hears("the customer", customer, &[1, 2], 0);
+    assert_hears("alice", alice, &[0, 2], 1);
+    assert_hears("bob", bob, &[0, 1], 2);
+    // After bob is dropped, customer and alice hear each other only.
+    let customer = tones_heard(&frames, c.customer_media, two_way_from, two_way_to);
+    let alice = tones_heard(&frames, c.alice_media, two_way_from, two_way_to);
+    println!("after the drop: customer {customer:.1?} alice {alice:.1?}");
+    assert_hears("the customer", customer, &[1], 2);
+    assert_hears("alice", alice, &[0], 2);
+}
+
+#[test]
+fn a_consult_nobody_answers_fails_and_the_agent_resumes_the_customer() {
+    let mut c = start(Setup {
+        ring_timeout_secs: Some(3),
+        bob_scenario: Some("uas_ring_until_cancel"),
+        ..Setup::default()
+    });
+    let (status, json) = c.alice.post(
+        &c.sw,
+        &path(&c.interaction, "consult"),
+        json!({"target": {"type": "queue", "id": "sales"}}),
+    );
+    assert_eq!(status, 200, "{json}");
+    // The queue's strategy picks its only other Available agent.
+    c.bob.expect("consult.offered", |_| true);
+    assert_eq!(c.bob.state(&c.sw), "reserved");
+    // Nothing to transfer to, and the customer stays held, while the consult rings.
+    let (status, _) = c
+        .alice
+        .post(&c.sw, &path(&c.interaction, "consult/transfer"), json!({}));
+    assert_eq!(status, 409);
+    c.alice
+        .expect("interaction.consult.transfer.failed", |_| true);
+    let (status, _) = c
+        .alice
+        .post(&c.sw, &path(&c.interaction, "resume"), json!({}));
+    assert_eq!(status, 409);
+    let failed = c.alice.expect("consult.failed", |_| true);
+    assert_eq!(failed["data"]["reason"], "no_answer", "{failed}");
+    c.bob_phone.expect_success(); // CANCELled
+    assert_eq!(
+        c.bob.state(&c.sw),
+        "available",
+        "a consult is not an ACD offer: no RONA"
+    );
+    let capture = Capture::start(&[c.customer_media, c.alice_media]);
+    let (status, json) = c
+        .alice
+        .post(&c.sw, &path(&c.interaction, "resume"), json!({}));
+    assert_eq!(status, 200, "{json}");
+    let resumed_at = unix_seconds();
+    std::thread::sleep(Duration::from_millis(1500));
+    let ended_at = unix_seconds();
+    let (status, _) = c.alice.post(&c.sw, &path(&c.interaction, "end"), json!({}));
+    assert_eq!(status, 200);
+    c.customer.expect_success();
+    c.alice_phone.expect_success();
+    let packets = capture.stop_timed();
+    assert!(count(&packets, c.customer_media, resumed_at, ended_at) > 20);
+    assert!(count(&packets, c.alice_media, resumed_at, ended_at) > 20);
+}
+
+#[test]
+fn a_customer_hanging_up_during_a_consult_frees_both_agents() {
+    // The customer hangs up 6 s into the call, while alice consults bob.
+    let mut c = start(Setup {
+        customer_hangs_up_after_ms: Some(6000),
+        ..Setup::default()
+    });
+    // First a consult to a number: a phone that is not an agent's (1019, answering).
+    let number_port = free_udp_port();
+    register(&c.sw, "1019", number_port);
+    let number_phone = Sipp::new("uas_answer", number_port)
+        .media(port_block(4))
+        .spawn(None);
+    let (status, json) = c.alice.post(
+        &c.sw,
+        &path(&c.interaction, "consult"),
+        json!({"target": {"type": "number", "id": "10-19"}}),
+    );
+    assert_eq!(status, 200, "{json}");
+    c.alice
+        .expect("consult.answered", |e| e["data"]["party"]["id"] == "1019");
+    let (status, json) = c
+        .alice
+        .post(&c.sw, &path(&c.interaction, "consult/end"), json!({}));
+    assert_eq!(status, 200, "{json}");
+    c.alice.expect("consult.ended", |_| true);
+    number_phone.expect_success(); // BYE to the number
+    // Then bob; the customer hangs up while alice and bob talk.
+    c.consult_bob();
+    c.customer.expect_success();
+    c.bob_phone.expect_success();
+    c.alice_phone.expect_success();
+    wait_until("bob is Available again", || {
+        c.bob.state(&c.sw) == "available"
+    });
+    wait_until("alice wraps up", || c.alice.state(&c.sw) == "wrap_up");
+    let (_, stored) = call(
+        &c.sw,
+        "GET",
+        &format!("/api/v1/interactions/{}", c.interaction),
+        &c.alice.token,
+        None,
+    );
+    assert_eq!(stored["state"], "ended", "{stored}");
+}
