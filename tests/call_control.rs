@@ -191,17 +191,23 @@ fn with_second_agent(bob_scenario: &str) -> (Connected, Desktop, SippRun, u16) {
     (c, bob, bob_phone, bob_media)
 }
 
-#[test]
-fn blind_transfer_to_a_queue_reconnects_the_customer_to_that_queues_agent() {
-    let (mut c, mut bob, bob_phone, bob_media) = with_second_agent("uas_answer");
-    let capture = Capture::start(&[bob_media]);
+/// Alice blind-transfers her customer to `kind` `id`; returns the interaction's path.
+fn blind_transfer(c: &Connected, kind: &str, id: &str) -> String {
     let path = format!("/api/v1/interactions/{}", c.interaction);
     let (status, json) = c.alice.post(
         &c.sw,
         &format!("{path}/transfer"),
-        json!({"target": {"type": "queue", "id": "support"}}),
+        json!({"target": {"type": kind, "id": id}}),
     );
     assert_eq!(status, 200, "{json}");
+    path
+}
+
+#[test]
+fn blind_transfer_to_a_queue_reconnects_the_customer_to_that_queues_agent() {
+    let (mut c, mut bob, bob_phone, bob_media) = with_second_agent("uas_answer");
+    let capture = Capture::start(&[bob_media]);
+    let path = blind_transfer(&c, "queue", "support");
     c.alice.expect("interaction.transferred", |_| true);
     c.agent_phone.expect_success(); // alice's phone got its BYE
     assert_eq!(c.alice.state(&c.sw), "wrap_up");
@@ -223,15 +229,62 @@ fn blind_transfer_to_a_queue_reconnects_the_customer_to_that_queues_agent() {
 }
 
 #[test]
-fn blind_transfer_to_a_number_that_does_not_answer_returns_the_customer_to_the_queue() {
-    let (c, mut bob, bob_phone, _) = with_second_agent("uas_answer");
-    let path = format!("/api/v1/interactions/{}", c.interaction);
-    let (status, json) = c.alice.post(
+fn blind_transfer_to_an_agent_connects_that_agent_and_never_one_in_wrap_up() {
+    let (mut c, mut bob, bob_phone, bob_media) = with_second_agent("uas_answer");
+    let capture = Capture::start(&[bob_media]);
+    let path = blind_transfer(&c, "agent", "bob");
+    c.alice.expect("interaction.transferred", |e| {
+        e["data"]["target"]["id"] == "bob"
+    });
+    c.agent_phone.expect_success();
+    assert_eq!(c.alice.state(&c.sw), "wrap_up");
+    bob.expect("interaction.connected", |e| {
+        e["data"]["interaction"] == c.interaction.as_str()
+    });
+    // Alice is wrapping up: bob cannot hand the customer back to her.
+    let (status, json) = bob.post(
         &c.sw,
         &format!("{path}/transfer"),
-        json!({"target": {"type": "number", "id": "1-0-1-9"}}),
+        json!({"target": {"type": "agent", "id": "alice"}}),
     );
-    assert_eq!(status, 200, "{json}");
+    assert_eq!(status, 409, "{json}");
+    bob.expect("interaction.transfer.failed", |_| true);
+    std::thread::sleep(Duration::from_millis(1500));
+    let (status, _) = bob.post(&c.sw, &format!("{path}/end"), json!({}));
+    assert_eq!(status, 200);
+    c.customer.expect_success();
+    bob_phone.expect_success();
+    let received = capture.stop()[&bob_media];
+    assert!(received > 20, "bob hears the customer: {received} packets");
+}
+
+#[test]
+fn blind_transfer_to_an_agent_who_does_not_answer_puts_the_customer_back_in_the_queue() {
+    let (c, mut bob, bob_phone, _) = with_second_agent("uas_ring_until_cancel");
+    let path = blind_transfer(&c, "agent", "bob");
+    c.agent_phone.expect_success();
+    bob.expect("interaction.offered", |e| {
+        e["data"]["interaction"] == c.interaction.as_str()
+    });
+    // The queue's 10 s ring timeout: bob goes to RONA, his phone is CANCELled, and the
+    // customer waits at the head of sales (alice is wrapping up, nobody else is free).
+    bob_phone.expect_success();
+    wait_until("bob is in RONA", || bob.state(&c.sw) == "rona");
+    let admin = c.sw.cti_token().to_owned();
+    let (status, position) = call(&c.sw, "GET", &format!("{path}/position"), &admin, None);
+    assert_eq!(status, 200, "{position}");
+    assert_eq!(
+        (position["queue"].as_str(), position["position"].as_u64()),
+        (Some("sales"), Some(1)),
+        "{position}"
+    );
+    c.customer.kill();
+}
+
+#[test]
+fn blind_transfer_to_a_number_that_does_not_answer_returns_the_customer_to_the_queue() {
+    let (c, mut bob, bob_phone, _) = with_second_agent("uas_answer");
+    let path = blind_transfer(&c, "number", "1-0-1-9");
     c.agent_phone.expect_success();
     // 1019 is not registered: the customer goes back to the head of sales, whose queue
     // serves every team, and bob is the Available agent.

@@ -287,10 +287,10 @@ fn in_a_conference_each_party_hears_the_other_two_and_not_itself() {
         .alice
         .post(&c.sw, &path(&c.interaction, "hold"), json!({}));
     assert_eq!(status, 409);
-    let drop_bob = path(&c.interaction, "conference/participants/bob");
-    let (status, _) = call(&c.sw, "DELETE", &drop_bob, &c.bob.token, None);
+    let drop_bob = path(&c.interaction, "conference/participants/bob/drop");
+    let (status, _) = c.bob.post(&c.sw, &drop_bob, json!({}));
     assert_eq!(status, 409);
-    let (status, json) = call(&c.sw, "DELETE", &drop_bob, &c.alice.token, None);
+    let (status, json) = c.alice.post(&c.sw, &drop_bob, json!({}));
     assert_eq!(status, 200, "{json}");
     let ended = c.alice.expect("consult.ended", |_| true);
     assert_eq!(ended["data"]["conference"], true, "{ended}");
@@ -419,4 +419,41 @@ fn a_customer_hanging_up_during_a_consult_frees_both_agents() {
         None,
     );
     assert_eq!(stored["state"], "ended", "{stored}");
+    wait_until("every RTP port is released", || {
+        c.sw.rtp_ports_in_use().is_empty()
+    });
+}
+
+#[test]
+fn a_customer_hanging_up_during_a_conference_ends_it_for_everyone() {
+    let mut c = start(Setup {
+        customer_hangs_up_after_ms: Some(4000),
+        ..Setup::default()
+    });
+    c.consult_bob();
+    let (status, json) = c.alice.post(
+        &c.sw,
+        &path(&c.interaction, "consult/conference"),
+        json!({}),
+    );
+    assert_eq!(status, 200, "{json}");
+    c.alice.expect("conference.started", |_| true);
+    assert!(
+        !c.sw.rtp_ports_in_use().is_empty(),
+        "a live conference holds ports"
+    );
+    // The customer's BYE ends the interaction: both agents' phones get theirs.
+    c.customer.expect_success();
+    c.alice_phone.expect_success();
+    c.bob_phone.expect_success();
+    c.alice.expect("interaction.ended", |_| true);
+    // The seed's participant table: the consulted agent leaves without wrap-up, the
+    // consulting agent wraps up.
+    wait_until("bob is Available again", || {
+        c.bob.state(&c.sw) == "available"
+    });
+    wait_until("alice wraps up", || c.alice.state(&c.sw) == "wrap_up");
+    wait_until("every RTP port is released", || {
+        c.sw.rtp_ports_in_use().is_empty()
+    });
 }

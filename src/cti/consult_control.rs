@@ -10,7 +10,7 @@
 //!   the other two);
 //! - `POST .../conference/leave`: the consulted agent leaves the conference to the other two;
 //!   the consulting agent leaving hands the customer over to the consulted party;
-//! - `DELETE .../conference/participants/{participant}`: the consulting agent drops the
+//! - `POST .../conference/participants/{participant}/drop`: the consulting agent drops the
 //!   consulted party (an agent id or the dialled number).
 //!
 //! Each answer is 200 once the switch has the command; how it ends (`consult.answered`,
@@ -20,7 +20,7 @@
 //! `conference`, `conference.leave`, `conference.drop`).
 
 use axum::extract::State;
-use axum::routing::{delete, post};
+use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
 
@@ -46,8 +46,8 @@ pub(super) fn routes() -> Router<ApiState> {
         )
         .route("/api/v1/interactions/{id}/conference/leave", post(leave))
         .route(
-            "/api/v1/interactions/{id}/conference/participants/{participant}",
-            delete(drop_participant),
+            "/api/v1/interactions/{id}/conference/participants/{participant}/drop",
+            post(drop_participant),
         )
 }
 
@@ -175,7 +175,8 @@ pub(super) async fn leave(
 }
 
 /// Drops the consulted party from the conference (the consulting agent only).
-#[utoipa::path(delete, path = "/api/v1/interactions/{id}/conference/participants/{participant}",
+#[utoipa::path(post,
+    path = "/api/v1/interactions/{id}/conference/participants/{participant}/drop",
     tag = "interactions",
     params(("id" = String, Path), ("participant" = String, Path)),
     responses((status = 200, body = Done), (status = 403), (status = 409)),

@@ -78,4 +78,24 @@ mod tests {
         assert_eq!(normalise("+1 415 155 0123"), Err(BadNumber::NotNanp));
         assert_eq!(normalise("+1234"), Err(BadNumber::NotE164));
     }
+
+    /// The table: what the Webex desktop accepts and refuses.
+    #[test]
+    fn the_dial_table() {
+        let table: [(&str, Result<&str, BadNumber>); 10] = [
+            ("+12015532447", Ok("+12015532447")),
+            ("+11234567890", Err(BadNumber::NotNanp)),
+            ("01161123456789", Ok("01161123456789")),
+            ("+61 2 9374 4000", Ok("+61293744000")),
+            ("1-800-FLOWERS", Ok("1800")),
+            ("(201) 553.2447 x12", Ok("201553244712")),
+            ("45", Err(BadNumber::Length)),
+            ("1234567890123456789", Err(BadNumber::Length)),
+            ("CALL ME", Err(BadNumber::Length)),
+            ("555+1234", Err(BadNumber::MisplacedPlus)),
+        ];
+        for (raw, expected) in table {
+            assert_eq!(normalise(raw).as_deref().map_err(|e| *e), expected, "{raw}");
+        }
+    }
 }

@@ -7,10 +7,11 @@
 //!   agent goes to wrap-up;
 //! - `POST /api/v1/interactions/{id}/hold` and `.../resume`: music on hold to the customer,
 //!   silence to the agent, and back (the end button is refused while the customer is held);
-//! - `POST /api/v1/interactions/{id}/transfer` `{"target": {"type": "queue"|"number", "id"}}`:
-//!   blind transfer; the agent's leg is released and the agent goes to wrap-up; the customer
-//!   hears music until the queue's agent or the number answers, and goes back to the head of
-//!   its queue if the number does not;
+//! - `POST /api/v1/interactions/{id}/transfer`
+//!   `{"target": {"type": "agent"|"queue"|"number", "id"}}`: blind transfer; the agent's leg
+//!   is released and the agent goes to wrap-up; the customer hears music until the agent, the
+//!   queue's agent or the number answers, and goes back to the head of its queue if the agent
+//!   or the number does not (an agent who lets it ring goes to RONA);
 //! - `GET /api/v1/interactions/{id}/position`: a waiting caller's position and expected wait.
 //!
 //! Accept, decline and end act on the caller's own offer or call (a supervisor or admin may
@@ -169,14 +170,14 @@ pub struct TransferBody {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransferTargetBody {
-    /// `queue` or `number`.
+    /// `agent` (Available agents only), `queue` or `number`.
     #[serde(rename = "type")]
     pub kind: String,
     /// The queue's id, or the number (formatting characters are stripped).
     pub id: String,
 }
 
-/// Blind transfer to a queue or a number.
+/// Blind transfer to an Available agent, a queue or a number.
 #[utoipa::path(post, path = "/api/v1/interactions/{id}/transfer", tag = "interactions",
     params(("id" = String, Path)), request_body = TransferBody,
     responses((status = 200, body = Done), (status = 403), (status = 409), (status = 422)),
@@ -188,11 +189,17 @@ pub(super) async fn transfer(
     ApiJson(body): ApiJson<TransferBody>,
 ) -> Result<Json<Done>, ApiError> {
     let target = match body.target.kind.as_str() {
+        "agent" => TransferTarget::Agent(AgentId(body.target.id)),
         "queue" => TransferTarget::Queue(QueueId(body.target.id)),
         "number" => TransferTarget::Number(
             normalise(&body.target.id).map_err(|e| ApiError::field("target.id", e.to_string()))?,
         ),
-        _ => return Err(ApiError::field("target.type", "must be queue or number")),
+        _ => {
+            return Err(ApiError::field(
+                "target.type",
+                "must be agent, queue or number",
+            ));
+        }
     };
     live(&state, &principal, id, Live::Transfer(target)).await
 }

@@ -24,6 +24,9 @@ pub enum RoutingError {
         /// How many callers are in it.
         callers: usize,
     },
+    /// The agent is not Available (or has no device to ring).
+    #[error("agent {0} is not available")]
+    NotAvailable(AgentId),
     /// The interaction is not a connected call.
     #[error("interaction {0} is not connected")]
     NotConnected(InteractionId),

@@ -71,6 +71,7 @@ pub mod output;
 pub mod queue;
 pub mod strategy;
 pub mod timer;
+mod transfer;
 
 #[cfg(test)]
 mod test_harness;
@@ -81,3 +82,4 @@ pub use command::{Command, RequestedState};
 pub use error::RoutingError;
 pub use offer::MAX_OVERFLOW_HOPS;
 pub use output::{Event, InteractionChange, InteractionReason, Output, Record, RejectReason};
+pub use transfer::Requeue;

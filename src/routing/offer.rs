@@ -136,7 +136,13 @@ impl Acd {
     }
 
     /// Rings `agents` for a waiting caller.
-    fn offer(&mut self, now: Instant, id: &InteractionId, agents: Vec<AgentId>, ring_all: bool) {
+    pub(super) fn offer(
+        &mut self,
+        now: Instant,
+        id: &InteractionId,
+        agents: Vec<AgentId>,
+        ring_all: bool,
+    ) {
         let Some(ix) = self.interactions.get(id) else {
             return;
         };

@@ -106,6 +106,8 @@ pub struct SwitchProcess {
     pub http: SocketAddr,
     pub dir: PathBuf,
     pub database: String,
+    /// The profile's RTP port range (first, count).
+    pub rtp_range: (u16, u16),
     log: PathBuf,
     /// A CTI session of the profile's seeded admin, opened on first use.
     cti_token: std::sync::OnceLock<String>,
@@ -189,6 +191,7 @@ impl SwitchProcess {
             http: format!("127.0.0.1:{http_port}").parse().unwrap(),
             dir,
             database,
+            rtp_range: (rtp, opts.rtp_ports),
             log,
             cti_token: std::sync::OnceLock::new(),
         };
@@ -205,6 +208,15 @@ impl SwitchProcess {
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("switch did not start; log:\n{}", self.log());
+    }
+
+    /// The ports of the switch's RTP range something still holds (binding them fails):
+    /// empty once every call's endpoints are closed.
+    pub fn rtp_ports_in_use(&self) -> Vec<u16> {
+        let (first, count) = self.rtp_range;
+        (first..first + count)
+            .filter(|p| UdpSocket::bind(("127.0.0.1", *p)).is_err())
+            .collect()
     }
 
     /// The switch's process id (load runs read its CPU time and memory from /proc).

@@ -123,6 +123,9 @@ pub enum RecordingAction {
 /// Where a blind transfer sends the customer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransferTarget {
+    /// Rung directly; only an Available agent (never one in wrap-up). If the agent does not
+    /// answer, the customer waits at the head of the queue it came from.
+    Agent(AgentId),
     /// Routed by the ACD like a new arrival in that queue.
     Queue(crate::routing::model::QueueId),
     /// Rung like an agent's phone (a normalised number or SIP user).
@@ -159,6 +162,9 @@ pub enum EndRefused {
     /// Transfer, conference, hold or resume before the consulted party answered.
     #[error("the consult has not been answered yet")]
     ConsultNotAnswered,
+    /// A blind transfer's agent is not Available (or is the transferring agent).
+    #[error("that agent cannot take a transfer now (only Available agents can)")]
+    TransferAgentUnavailable,
     /// The agent to consult is not logged in, not Available or Idle, or is the caller.
     #[error("that agent cannot be consulted now (only Available or Idle agents can)")]
     AgentUnavailable,

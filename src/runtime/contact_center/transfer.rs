@@ -3,6 +3,7 @@
 //! not answer sends the customer back to the head of its queue.
 
 use super::*;
+use crate::routing::Requeue;
 
 /// Where a customer transferred to a number returns if the number does not answer.
 #[derive(Debug, Clone)]
@@ -42,16 +43,40 @@ impl ContactCenter {
         {
             return Err(EndRefused::UnknownQueue);
         }
+        if let TransferTarget::Agent(target) = &target {
+            let available = self
+                .acd
+                .agent(target)
+                .is_some_and(|a| a.is_available() && a.extension().is_some());
+            if !available || from_agent.as_ref() == Some(target) {
+                return Err(EndRefused::TransferAgentUnavailable);
+            }
+        }
         self.held.remove(&interaction);
         self.effects
             .push(Effect::Switch(QueueCommand::ReleaseAgent {
                 interaction: interaction.0.clone(),
             }));
         let target_json = match &target {
+            TransferTarget::Agent(agent) => json!({"type": "agent", "id": agent}),
             TransferTarget::Queue(queue) => json!({"type": "queue", "id": queue}),
             TransferTarget::Number(number) => json!({"type": "number", "id": number}),
         };
         match target {
+            TransferTarget::Agent(agent) => {
+                let requeue = Requeue {
+                    queue: returning.queue,
+                    ani: returning.ani,
+                    dnis: returning.dnis,
+                    priority: returning.priority,
+                };
+                if let Err(error) =
+                    self.acd
+                        .transfer_to_agent(now, interaction.clone(), requeue, &agent)
+                {
+                    tracing::warn!(%error, "transfer to agent refused after release");
+                }
+            }
             TransferTarget::Queue(queue) => {
                 let enqueue = Command::Enqueue {
                     interaction: interaction.clone(),
