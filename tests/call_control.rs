@@ -12,6 +12,7 @@
 mod common;
 
 use common::desktop::*;
+use common::phone::PjPhone;
 use common::*;
 use serde_json::json;
 use std::time::Duration;
@@ -355,4 +356,73 @@ fn refer_from_the_agents_phone_transfers_the_customer_like_the_desktop_does() {
         e["data"]["interaction"] == ix.as_str()
     });
     assert_eq!(alice.state(&sw), "wrap_up");
+}
+
+#[test]
+fn attended_transfer_from_a_real_phone_hands_the_customer_over_like_the_desktop() {
+    let sw = SwitchProcess::start(SwitchOptions::default());
+    provision(&sw, 10, &[("alice", "1011"), ("bob", "1012")]);
+    // Alice's desk phone is PJSIP (pjsua2); bob's is SIPp.
+    let mut alice_phone = PjPhone::start(&sw, "1011", "1012");
+    let bob_port = free_udp_port();
+    register(&sw, "1012", bob_port);
+    let bob_media = port_block(4);
+    let bob_phone = Sipp::new("uas_answer", bob_port)
+        .media(bob_media)
+        .spawn(None);
+    let mut alice = Desktop::open(&sw, "alice");
+    alice.go_available(&sw);
+    let customer_media = port_block(4);
+    let customer = Sipp::new("uac_queue_call", free_udp_port())
+        .media(customer_media)
+        .arg("-s")
+        .arg("7000")
+        .auth("1001")
+        .spawn(Some(sw.sip));
+    let connected = alice.expect("interaction.connected", |_| true);
+    let interaction = connected["data"]["interaction"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    alice_phone.expect("answered");
+    let mut bob = Desktop::open(&sw, "bob");
+    bob.go_available(&sw);
+    // The transfer key: hold, call 1012, REFER with Replaces once bob answers.
+    alice_phone.send("attended");
+    alice.expect("interaction.held", |e| e["data"]["by"] == "phone");
+    alice_phone.expect("consult_answered");
+    let transferred = alice.expect("interaction.transferred", |_| true);
+    assert_eq!(transferred["data"]["warm"], true, "{transferred}");
+    assert_eq!(transferred["data"]["by"], "phone", "{transferred}");
+    assert_eq!(
+        transferred["data"]["target"],
+        json!({"type": "agent", "id": "bob"}),
+        "{transferred}"
+    );
+    assert_eq!(alice_phone.expect("transfer"), "transfer 200");
+    alice_phone.expect("done"); // the switch released both of the phone's calls
+    alice_phone.expect_success();
+    bob.expect("interaction.connected", |e| {
+        e["data"]["interaction"] == interaction.as_str()
+    });
+    // The same end state as the desktop's warm transfer.
+    assert_eq!(alice.state(&sw), "wrap_up");
+    assert_eq!(bob.state(&sw), "engaged");
+    let capture = Capture::start(&[bob_media, customer_media]);
+    let from = unix_seconds();
+    std::thread::sleep(Duration::from_millis(2000));
+    let to = unix_seconds();
+    let path = format!("/api/v1/interactions/{interaction}");
+    let (status, json) = bob.post(&sw, &format!("{path}/end"), json!({}));
+    assert_eq!(status, 200, "{json}");
+    customer.expect_success();
+    bob_phone.expect_success();
+    let packets = capture.stop_timed();
+    let (customer_heard, bob_heard) = heard(&packets, (customer_media, bob_media), from, to);
+    assert!(
+        customer_heard > 20 && bob_heard > 20,
+        "customer and bob hear each other: {customer_heard}/{bob_heard}"
+    );
+    let (_, stored) = call(&sw, "GET", &path, &bob.token, None);
+    assert_eq!(stored["agent"], "bob", "{stored}");
 }

@@ -18,6 +18,7 @@
 //! calls. The runtime feeds it datagrams, media events and timeouts and carries out its
 //! [`Output`]s, following the drain contract in the crate docs.
 
+mod attended;
 mod cdr;
 mod consult;
 mod hold;

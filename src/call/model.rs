@@ -344,6 +344,14 @@ pub enum SwitchEvent {
         target: String,
         referred_by: Option<String>,
     },
+    /// The agent's phone completed an attended transfer (REFER with Replaces): the switch
+    /// already bridged the customer to `target` (the user the phone's second call reached)
+    /// and released the agent's legs.
+    QueueCallReplaced {
+        interaction: String,
+        target: String,
+        referred_by: Option<String>,
+    },
 }
 
 /// One call-associated data variable set by whoever routed the call to us (an IVR, a

@@ -8,7 +8,7 @@
 //! (202), reports with one NOTIFY carrying `SIP/2.0 200 OK` as sipfrag (the switch, not the
 //! phone, now owns the customer's fate: it returns them to the queue if the target fails),
 //! and transfers exactly as the desktop's transfer to a number does. `Referred-By` is kept
-//! on the event. A REFER with `Replaces` (attended transfer) is not handled yet: 501.
+//! on the event. A REFER with `Replaces` (attended transfer) is in [`super::attended`].
 //!
 //! ```text
 //!  customer          switch                 agent 1           target
@@ -103,7 +103,10 @@ impl Switch {
             return;
         };
         if refer_to.uri.to_ascii_lowercase().contains("replaces") {
-            self.respond_simple_to(now, &key, &request, 501, "Attended Transfer Not Supported");
+            match crate::sip::message::Replaces::from_refer_to_uri(&refer_to.uri) {
+                Some(replaces) => self.on_attended_refer(now, call_key, key, request, replaces),
+                None => self.respond_simple_to(now, &key, &request, 400, "Bad Replaces"),
+            }
             return;
         }
         let Some(target) = crate::sip::uri::uri_user(&refer_to.uri).filter(|u| !u.is_empty())
@@ -113,7 +116,7 @@ impl Switch {
         };
         let referred_by = request.referred_by().map(|r| r.uri);
         self.respond_simple_to(now, &key, &request, 202, "Accepted");
-        self.notify_refer_done(now, call_key);
+        self.notify_refer_outcome(now, call_key, "SIP/2.0 200 OK");
         self.outputs
             .push_back(Output::Event(SwitchEvent::QueueCallReferred {
                 interaction,
@@ -122,8 +125,14 @@ impl Switch {
             }));
     }
 
-    /// The one NOTIFY of an accepted REFER, ending its implicit subscription.
-    fn notify_refer_done(&mut self, now: Instant, call_key: CallKey) {
+    /// The one NOTIFY of an accepted REFER (`status_line` as its sipfrag), ending its
+    /// implicit subscription.
+    pub(super) fn notify_refer_outcome(
+        &mut self,
+        now: Instant,
+        call_key: CallKey,
+        status_line: &str,
+    ) {
         let Some(transport) = self
             .calls
             .get(&call_key)
@@ -152,7 +161,7 @@ impl Switch {
         notify.push("Subscription-State", "terminated;reason=noresource");
         notify.set_body(
             "message/sipfrag;version=2.0",
-            bytes::Bytes::from_static(b"SIP/2.0 200 OK\r\n"),
+            bytes::Bytes::from(format!("{status_line}\r\n")),
         );
         self.request(
             now,

@@ -20,6 +20,8 @@
 //!  Available | Idle            consulted by another agent            Reserved{ix}
 //!  Reserved | Engaged (consult) consult failed / ended                the state before it
 //!  Engaged (consult)           takes the customer over               Engaged (own call now)
+//!  Available | Idle            handed a customer by a phone's        Engaged{ix}
+//!                              attended transfer
 //! ```
 //!
 //! Choices where the issue is silent, with Webex Contact Center and FreeSWITCH
@@ -95,6 +97,9 @@ pub enum TransitionReason {
     ConsultEnded,
     /// The consult was not answered or was declined.
     ConsultFailed,
+    /// A colleague's phone handed this agent its customer (attended transfer from the phone)
+    /// without a desktop consult first.
+    TransferReceived,
 }
 
 impl TransitionReason {
@@ -121,6 +126,7 @@ impl TransitionReason {
             TransitionReason::ConsultOffered => "consult_offered",
             TransitionReason::ConsultEnded => "consult_ended",
             TransitionReason::ConsultFailed => "consult_failed",
+            TransitionReason::TransferReceived => "transfer_received",
         }
     }
 }
@@ -245,7 +251,10 @@ pub enum AgentInput {
     },
     /// The consulted agent took the customer over (warm transfer, or the consulting agent
     /// left the conference): from now on this is the agent's own call.
-    ConsultTakeOver,
+    ConsultTakeOver {
+        /// The interaction taken over.
+        interaction: InteractionId,
+    },
     /// The ACD took the offer back for `reason` (abandon, ring-all, withdrawal).
     Rescind {
         /// Why.
@@ -454,11 +463,16 @@ impl Agent {
                 (to, reason)
             }
             (_, In::ConsultRelease { .. }) => return Err(AgentError::NoSuchOffer),
-            (S::Engaged { .. }, In::ConsultTakeOver) => {
+            (S::Engaged { .. }, In::ConsultTakeOver { .. }) if self.before_consult.is_some() => {
                 self.before_consult = None;
                 return Ok(None);
             }
-            (_, In::ConsultTakeOver) => return Err(AgentError::NotOnCall),
+            // A phone's attended transfer reaches an agent the desktop never consulted.
+            (S::Available | S::Idle { .. }, In::ConsultTakeOver { interaction }) => (
+                S::Engaged { interaction },
+                TransitionReason::TransferReceived,
+            ),
+            (_, In::ConsultTakeOver { .. }) => return Err(AgentError::NotOnCall),
             (S::Available, In::Offer { interaction }) => {
                 (S::Reserved { interaction }, TransitionReason::Offered)
             }

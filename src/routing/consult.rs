@@ -66,7 +66,8 @@ impl Acd {
     }
 
     /// The consulted agent took the customer over: the interaction is theirs, and the agent
-    /// it was connected to goes to wrap-up.
+    /// it was connected to goes to wrap-up. An Available or Idle agent may take over too (an
+    /// attended transfer done on the phones, with no desktop consult).
     pub fn consult_take_over(
         &mut self,
         now: Instant,
@@ -79,9 +80,10 @@ impl Acd {
         };
         let previous = ix.connected.replace((agent.clone(), now));
         let ix = ix.clone();
-        if let Err(error) =
-            self.agent_input(now, agent, AgentInput::ConsultTakeOver, Actor::System, None)
-        {
+        let take_over = AgentInput::ConsultTakeOver {
+            interaction: interaction.clone(),
+        };
+        if let Err(error) = self.agent_input(now, agent, take_over, Actor::System, None) {
             tracing::debug!(%error, "take-over by an agent not on the consult");
         }
         if let Some((first, answered_at)) = previous
@@ -107,6 +109,15 @@ impl Acd {
 }
 
 impl Acd {
+    /// The logged-in agent whose device is `extension`.
+    #[must_use]
+    pub fn agent_at(&self, extension: &str) -> Option<&AgentId> {
+        self.agents
+            .values()
+            .find(|a| a.extension() == Some(extension))
+            .map(super::agent::Agent::id)
+    }
+
     /// The agent a consult to `queue` rings: chosen by the queue's strategy among its
     /// Available agents, other than `except` (the consulting agent). Ring-all picks the
     /// first of its round: a consult rings one phone.

@@ -659,6 +659,13 @@ impl CoreLoop {
                 }) => self
                     .cc
                     .on_referred(clock::now(), interaction, target, referred_by),
+                Output::Event(SwitchEvent::QueueCallReplaced {
+                    interaction,
+                    target,
+                    referred_by,
+                }) => self
+                    .cc
+                    .on_replaced(clock::now(), interaction, target, referred_by),
                 Output::Event(event) => log_event(&event),
                 Output::Queue(event) => self.queue_events.push(event),
             }
@@ -680,7 +687,9 @@ fn log_event(event: &SwitchEvent) {
         SwitchEvent::QueueCallArrived { interaction, .. } => {
             tracing::info!(%interaction, "queue call arrived");
         }
-        SwitchEvent::QueueCallHeld { .. } | SwitchEvent::QueueCallReferred { .. } => {}
+        SwitchEvent::QueueCallHeld { .. }
+        | SwitchEvent::QueueCallReferred { .. }
+        | SwitchEvent::QueueCallReplaced { .. } => {}
     }
 }
 

@@ -8,6 +8,7 @@
 
 pub mod audio;
 pub mod desktop;
+pub mod phone;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -296,30 +296,9 @@ impl ContactCenter {
                 let Some(c) = self.consults.remove(&id) else {
                     return true;
                 };
-                self.held.remove(&id);
-                match &c.agent {
-                    Some(agent) => self.acd.consult_take_over(now, agent, &id),
-                    None => {
-                        // A number took the customer over: the agent's conversation is over
-                        // (wrap-up) and the ACD lets the interaction go.
-                        let ended = QueueEvent::Ended {
-                            interaction: interaction.clone(),
-                        };
-                        if let Err(error) = self.acd.handle_command(now, Command::Switch(ended)) {
-                            tracing::debug!(%error, "warm transfer: the ACD had already let go");
-                        }
-                    }
-                }
-                let target = match &c.agent {
-                    Some(agent) => json!({"type": "agent", "id": agent}),
-                    None => json!({"type": "number",
-                                   "id": c.party.strip_prefix(NUMBER_PARTY).unwrap_or(&c.party)}),
-                };
-                let audience = self.about(&c.by);
-                let data = json!({"interaction": id, "agent": c.by, "target": target,
-                                  "warm": true});
-                self.bus
-                    .publish("interaction.transferred", clock::unix_ms(), audience, data);
+                let number = c.party.strip_prefix(NUMBER_PARTY).unwrap_or(&c.party);
+                let extra = json!({});
+                self.hand_over(now, &id, &c.by, c.agent.as_ref(), number, extra);
                 true
             }
             QueueEvent::Ended { interaction } | QueueEvent::Abandoned { interaction } => {
@@ -340,6 +319,73 @@ impl ContactCenter {
             }
             _ => false,
         }
+    }
+
+    /// The customer of `id` now talks to the consulted party (an agent, or a number that is
+    /// no agent's): the agent `by` goes to wrap-up and the desktops hear of the warm transfer
+    /// (`extra` adds to the event, e.g. what the phone sent).
+    fn hand_over(
+        &mut self,
+        now: Instant,
+        id: &InteractionId,
+        by: &AgentId,
+        to_agent: Option<&AgentId>,
+        number: &str,
+        extra: Value,
+    ) {
+        self.held.remove(id);
+        match to_agent {
+            Some(agent) => self.acd.consult_take_over(now, agent, id),
+            None => {
+                // A number took the customer over: the agent's conversation is over
+                // (wrap-up) and the ACD lets the interaction go.
+                let ended = QueueEvent::Ended {
+                    interaction: id.0.clone(),
+                };
+                if let Err(error) = self.acd.handle_command(now, Command::Switch(ended)) {
+                    tracing::debug!(%error, "warm transfer: the ACD had already let go");
+                }
+            }
+        }
+        let target = match to_agent {
+            Some(agent) => json!({"type": "agent", "id": agent}),
+            None => json!({"type": "number", "id": number}),
+        };
+        let mut data = json!({"interaction": id, "agent": by, "target": target, "warm": true});
+        if let (Value::Object(data), Value::Object(extra)) = (&mut data, extra) {
+            data.extend(extra);
+        }
+        let audience = self.about(by);
+        self.bus
+            .publish("interaction.transferred", clock::unix_ms(), audience, data);
+    }
+
+    /// The agent's phone finished an attended transfer (REFER with Replaces) to `target`:
+    /// the switch already bridged the customer there. An Available or Idle agent logged in
+    /// at `target` takes the interaction over, exactly as after the desktop's warm transfer;
+    /// any other phone is treated as a number.
+    pub fn on_replaced(
+        &mut self,
+        now: Instant,
+        interaction: String,
+        target: String,
+        referred_by: Option<String>,
+    ) {
+        let id = InteractionId(interaction);
+        let Some(by) = self.connected_agent(&id) else {
+            tracing::warn!(%id, "attended transfer on an interaction with no agent");
+            return;
+        };
+        let to_agent = self.acd.agent_at(&target).cloned().filter(|a| {
+            *a != by
+                && matches!(
+                    self.acd.agent_state(a),
+                    Some(AgentState::Available | AgentState::Idle { .. })
+                )
+        });
+        tracing::info!(%id, %target, agent = ?to_agent, "attended transfer from the agent's phone");
+        let extra = json!({"by": "phone", "referred_by": referred_by});
+        self.hand_over(now, &id, &by, to_agent.as_ref(), &target, extra);
     }
 
     /// Whether hold/resume is refused because of a consult.

@@ -1,0 +1,117 @@
+//! A real phone in tests: `tests/phones/agent_phone.py`, PJSIP's pjsua2 driven from Python,
+//! for behaviour only a real phone shows (a desk phone's attended-transfer key). The README's
+//! test command installs pjsua2 in `target/test-venv`; without it the test fails, naming
+//! the command.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use super::{SwitchProcess, free_udp_port, password, port_block};
+
+const PHONES_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/phones");
+
+/// The Python that has pjsua2.
+fn python() -> String {
+    let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/target/test-venv/bin/python");
+    std::env::var("SWITCHBOARD_TEST_PYTHON").unwrap_or_else(|_| {
+        assert!(
+            std::path::Path::new(venv).exists(),
+            "pjsua2 is not installed: run scripts/test-all (it creates {venv})"
+        );
+        venv.to_owned()
+    })
+}
+
+/// A running pjsua2 agent phone.
+pub struct PjPhone {
+    child: Child,
+    stdin: ChildStdin,
+    lines: mpsc::Receiver<String>,
+    pub seen: Vec<String>,
+    pub rtp: u16,
+}
+
+impl PjPhone {
+    /// Registers `user` with the switch; `consult` is the extension its transfer key calls.
+    pub fn start(sw: &SwitchProcess, user: &str, consult: &str) -> PjPhone {
+        let rtp = port_block(4);
+        let log = std::fs::File::create(sw.dir.join(format!("pjsua-{user}.log"))).unwrap();
+        let mut child = Command::new(python())
+            .arg(format!("{PHONES_DIR}/agent_phone.py"))
+            .args(["--registrar", &sw.sip.to_string()])
+            .args(["--user", user, "--password", &password(user)])
+            .args(["--port", &free_udp_port().to_string()])
+            .args(["--rtp", &rtp.to_string(), "--consult", consult])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("python runs");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut phone = PjPhone {
+            child,
+            stdin,
+            lines,
+            seen: Vec::new(),
+            rtp,
+        };
+        phone.expect("registered");
+        phone
+    }
+
+    /// Waits (bounded) for a progress line starting with `word`; returns it.
+    pub fn expect(&mut self, word: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            let Ok(line) = self.lines.recv_timeout(left) else {
+                break;
+            };
+            self.seen.push(line.clone());
+            if line.starts_with(word) {
+                return line;
+            }
+        }
+        panic!("pjsua phone: no `{word}`; saw {:?}", self.seen);
+    }
+
+    /// Sends a command line (`attended`).
+    pub fn send(&mut self, command: &str) {
+        writeln!(self.stdin, "{command}").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    /// Waits (bounded) for the phone to exit and asserts it succeeded.
+    pub fn expect_success(mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(
+                    status.success(),
+                    "pjsua phone failed: {status}; saw {:?}",
+                    self.seen
+                );
+                return;
+            }
+            assert!(Instant::now() < deadline, "pjsua phone did not finish");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for PjPhone {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""A real SIP phone (pjsua2, PJSIP's own API) playing an agent's desk phone for tests.
+
+It registers, answers the call it is offered, and on a line `attended` from stdin does what
+a desk phone's transfer key does: holds the customer (re-INVITE sendonly), calls the consult
+target, and once that answers sends REFER with Replaces on the customer's call
+(`Call.xferReplaces`). Progress is printed one word per line (`registered`, `answered`,
+`held`, `consult_answered`, `transfer <code>`, `done`) for the test to follow. It exits 0
+once both of its calls are over after a successful transfer, 1 on failure, 2 on timeout.
+"""
+
+import argparse
+import os
+import select
+import sys
+import time
+
+import pjsua2 as pj
+
+
+def say(*words):
+    print(*words, flush=True)
+
+
+def leave(code):
+    """Exits at once: PJSIP's teardown at interpreter exit is not worth the risk of a crash."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+class Call(pj.Call):
+    def __init__(self, phone, acc, call_id=pj.PJSUA_INVALID_ID):
+        super().__init__(acc, call_id)
+        self.phone = phone
+        self.confirmed = False
+        self.disconnected = False
+
+    def onCallState(self, prm):
+        info = self.getInfo()
+        if info.state == pj.PJSIP_INV_STATE_CONFIRMED:
+            self.confirmed = True
+        elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            self.disconnected = True
+
+    def onCallMediaState(self, prm):
+        info = self.getInfo()
+        for i, media in enumerate(info.media):
+            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status in (
+                pj.PJSUA_CALL_MEDIA_ACTIVE,
+                pj.PJSUA_CALL_MEDIA_REMOTE_HOLD,
+            ):
+                # Null sound device: connect the call to the bridge so RTP flows.
+                audio = self.getAudioMedia(i)
+                self.phone.ep.audDevManager().getCaptureDevMedia().startTransmit(audio)
+            if media.status == pj.PJSUA_CALL_MEDIA_LOCAL_HOLD:
+                self.phone.held = True
+
+    def onCallTransferStatus(self, prm):
+        if prm.finalNotify or prm.statusCode >= 200:
+            self.phone.transfer_code = prm.statusCode
+            prm.cont = False
+
+
+class Account(pj.Account):
+    def __init__(self, phone):
+        super().__init__()
+        self.phone = phone
+
+    def onRegState(self, prm):
+        if prm.code == 200 and not self.phone.registered:
+            self.phone.registered = True
+            say("registered")
+
+    def onIncomingCall(self, prm):
+        call = Call(self.phone, self, prm.callId)
+        self.phone.customer = call
+        answer = pj.CallOpParam()
+        answer.statusCode = 200
+        call.answer(answer)
+        say("answered")
+
+
+class Phone:
+    def __init__(self, args):
+        self.args = args
+        self.registered = False
+        self.held = False
+        self.customer = None
+        self.consult = None
+        self.transfer_code = None
+        self.ep = pj.Endpoint()
+        self.ep.libCreate()
+        config = pj.EpConfig()
+        config.uaConfig.threadCnt = 0
+        config.uaConfig.mainThreadOnly = True
+        config.logConfig.level = 3
+        config.logConfig.consoleLevel = 3
+        config.medConfig.noVad = True
+        self.ep.libInit(config)
+        sip = pj.TransportConfig()
+        sip.port = args.port
+        sip.boundAddress = "127.0.0.1"
+        self.ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, sip)
+        self.ep.libStart()
+        self.ep.audDevManager().setNullDev()
+        acc = pj.AccountConfig()
+        acc.idUri = f"sip:{args.user}@{args.host}"
+        acc.regConfig.registrarUri = f"sip:{args.registrar}"
+        acc.sipConfig.authCreds.append(
+            pj.AuthCredInfo("digest", "*", args.user, 0, args.password)
+        )
+        acc.natConfig.contactRewriteUse = 0
+        acc.natConfig.viaRewriteUse = 0
+        acc.natConfig.sdpNatRewriteUse = 0
+        acc.mediaConfig.transportConfig.port = args.rtp
+        acc.mediaConfig.transportConfig.portRange = 4
+        acc.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
+        self.account = Account(self)
+        self.account.create(acc)
+
+    def pump(self, seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.ep.libHandleEvents(10)
+
+    def until(self, what, check, timeout):
+        end = time.monotonic() + timeout
+        while not check():
+            if time.monotonic() > end:
+                say("timeout", what)
+                leave(2)
+            self.ep.libHandleEvents(10)
+
+    def attended_transfer(self):
+        hold = pj.CallOpParam(True)
+        self.customer.setHold(hold)
+        self.until("hold", lambda: self.held, 10)
+        say("held")
+        self.consult = Call(self, self.account)
+        self.consult.makeCall(f"sip:{self.args.consult}@{self.args.registrar}", pj.CallOpParam(True))
+        self.until("consult answer", lambda: self.consult.confirmed, 15)
+        say("consult_answered")
+        self.pump(1.0)
+        self.customer.xferReplaces(self.consult, pj.CallOpParam(True))
+        self.until("transfer outcome", lambda: self.transfer_code is not None, 15)
+        say("transfer", self.transfer_code)
+        if self.transfer_code != 200:
+            leave(1)
+        # The switch releases both of this phone's legs.
+        self.until(
+            "both calls released",
+            lambda: self.customer.disconnected and self.consult.disconnected,
+            15,
+        )
+        say("done")
+
+    def run(self):
+        self.until("registration", lambda: self.registered, 15)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            self.ep.libHandleEvents(10)
+            ready, _, _ = select.select([sys.stdin], [], [], 0)
+            if ready:
+                line = sys.stdin.readline().strip()
+                if line == "attended":
+                    self.until("an answered call", lambda: self.customer is not None and self.customer.confirmed, 15)
+                    self.attended_transfer()
+                    return
+                if line == "" or line == "quit":
+                    return
+        say("timeout", "no command")
+        leave(2)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--registrar", required=True, help="host:port of the switch")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--user", required=True)
+    parser.add_argument("--password", required=True)
+    parser.add_argument("--port", type=int, required=True, help="local SIP port")
+    parser.add_argument("--rtp", type=int, required=True, help="first local RTP port")
+    parser.add_argument("--consult", required=True, help="extension to consult")
+    phone = Phone(parser.parse_args())
+    phone.run()
+    # Leave without unregistering noise: the test is over.
+    phone.ep.hangupAllCalls()
+    phone.pump(0.2)
+    leave(0)
+
+
+if __name__ == "__main__":
+    main()
