@@ -20,14 +20,14 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "load/support.rs"]
+mod support;
 
 use common::*;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use switchboard::media::g711::Law;
-
-const LOAD_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/load");
+use support::*;
 
 struct Plan {
     cps: u32,
@@ -70,16 +70,6 @@ impl Plan {
     }
 }
 
-/// CPU seconds (user + system) a process has used so far.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // The command name may hold spaces; fields resume after its closing parenthesis.
-    let rest = &stat[stat.rfind(')').unwrap() + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-    ticks / 100.0
-}
-
 /// UDP datagrams sent on this machine so far (`OutDatagrams` of /proc/net/snmp): SIPp's
 /// streams plus what the switch relays, so relaying shows as twice what SIPp sends alone.
 fn udp_datagrams_sent() -> u64 {
@@ -99,55 +89,6 @@ fn rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap()
-}
-
-/// Datagrams the kernel dropped because the switch's UDP sockets were full (the `d` counter
-/// of `ss -m` summed over the sockets the process owns): packets the switch failed to read.
-/// SIPp's rtpstream never reads what it receives, so machine-wide counters would count its
-/// sockets too; this one only counts the switch.
-fn switch_socket_drops(pid: u32) -> u64 {
-    let out = Command::new("ss")
-        .args(["-uanmp"])
-        .output()
-        .expect("ss (iproute2) is installed");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let owner = format!("pid={pid},");
-    let mut total = 0;
-    let mut ours = false;
-    for line in text.lines() {
-        if !line.starts_with(char::is_whitespace) {
-            ours = line.contains(&owner);
-        }
-        if let Some(at) = line.find("skmem:(").filter(|_| ours) {
-            total += line[at + 7..]
-                .trim_end_matches(')')
-                .split(',')
-                .find_map(|f| f.strip_prefix('d')?.parse::<u64>().ok())
-                .unwrap_or(0);
-        }
-    }
-    total
-}
-
-/// A scenario from benches/load with its media comment replaced, written to `dir`.
-fn scenario(name: &str, media: &str, dir: &Path) -> PathBuf {
-    let text = std::fs::read_to_string(Path::new(LOAD_DIR).join(format!("{name}.xml"))).unwrap();
-    let path = dir.join(format!("{name}.xml"));
-    std::fs::write(&path, text.replace("<!-- media -->", media)).unwrap();
-    path
-}
-
-/// One second of a 440 Hz tone, A-law, looped by rtpstream.
-fn write_tone(dir: &Path) -> PathBuf {
-    let path = dir.join("tone.al");
-    let samples: Vec<u8> = (0..8000)
-        .map(|n| {
-            let s = (2.0 * std::f64::consts::PI * 440.0 * f64::from(n) / 8000.0).sin() * 8000.0;
-            Law::A.encode(s as i16)
-        })
-        .collect();
-    std::fs::write(&path, samples).unwrap();
-    path
 }
 
 struct Run {
@@ -195,27 +136,31 @@ impl Run {
         cmd
     }
 
-    fn callee(&self, media: &str, calls: u32) -> Child {
-        let uas = scenario("uas", media, &self.dir);
-        self.sipp(&uas, self.callee_port, "uas", "22000")
-            .args(["-m", &calls.to_string()])
-            .spawn()
-            .expect("sipp is installed (scripts/test-all installs sip-tester)")
+    fn callee(&self, media: &str, calls: u32) -> Reaped {
+        let uas = scenario("uas", &self.dir, &[("<!-- media -->", media)]);
+        Reaped(
+            self.sipp(&uas, self.callee_port, "uas", "22000")
+                .args(["-m", &calls.to_string()])
+                .spawn()
+                .expect("sipp is installed (scripts/test-all installs sip-tester)"),
+        )
     }
 
-    fn caller(&self, media: &str, rate: u32, calls: u32, limit: u32, hold: Duration) -> Child {
-        let uac = scenario("uac", media, &self.dir);
+    fn caller(&self, media: &str, rate: u32, calls: u32, limit: u32, hold: Duration) -> Reaped {
+        let uac = scenario("uac", &self.dir, &[("<!-- media -->", media)]);
         let password = password("1001");
-        self.sipp(&uac, free_udp_port(), "uac", "10000")
-            .args(["-s", "1002", "-au", "1001", "-ap", &password])
-            .args(["-key", "caller", "1001"])
-            .args(["-r", &rate.to_string(), "-m", &calls.to_string()])
-            .args(["-l", &limit.to_string()])
-            .args(["-d", &hold.as_millis().to_string()])
-            .args(["-timeout", &format!("{}s", hold.as_secs() + 120)])
-            .arg(self.sw.sip.to_string())
-            .spawn()
-            .expect("sipp is installed")
+        Reaped(
+            self.sipp(&uac, free_udp_port(), "uac", "10000")
+                .args(["-s", "1002", "-au", "1001", "-ap", &password])
+                .args(["-key", "caller", "1001"])
+                .args(["-r", &rate.to_string(), "-m", &calls.to_string()])
+                .args(["-l", &limit.to_string()])
+                .args(["-d", &hold.as_millis().to_string()])
+                .args(["-timeout", &format!("{}s", hold.as_secs() + 120)])
+                .arg(self.sw.sip.to_string())
+                .spawn()
+                .expect("sipp is installed"),
+        )
     }
 
     /// Successful and failed calls from a SIPp statistics file's last line.
@@ -235,21 +180,6 @@ impl Run {
                 .unwrap_or(0)
         };
         (get("SuccessfulCall(C)"), get("FailedCall(C)"))
-    }
-}
-
-fn wait(child: &mut Child, limit: Duration) -> i32 {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code().unwrap_or(-1);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return -2;
-        }
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

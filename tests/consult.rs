@@ -22,6 +22,8 @@ use std::time::Duration;
 const CUSTOMER_HZ: f64 = 500.0;
 const ALICE_HZ: f64 = 900.0;
 const BOB_HZ: f64 = 1400.0;
+/// What the consulted agent gets for ending a conference he only joined.
+const BOB_ENDING_STATUS: u16 = 409;
 
 /// Alice (1011) on a queue call with a customer; bob (1012) logged in and Available with his
 /// phone running `bob_scenario`. `tones` makes every party play its own tone instead of the
@@ -152,6 +154,40 @@ impl Consult {
         self.alice.expect("consult.answered", |_| true);
         self.bob.expect("consult.answered", |_| true);
     }
+
+    /// The conference ended for everyone: every phone got its BYE, and by the seed's
+    /// participant table the consulted agent is free without wrap-up while the consulting
+    /// agent wraps up; no RTP port is left.
+    fn expect_conference_over(mut self) {
+        self.customer.expect_success();
+        self.alice_phone.expect_success();
+        self.bob_phone.expect_success();
+        self.alice.expect("interaction.ended", |_| true);
+        wait_until("bob is Available again", || {
+            self.bob.state(&self.sw) == "available"
+        });
+        wait_until("alice wraps up", || self.alice.state(&self.sw) == "wrap_up");
+        wait_until("every RTP port is released", || {
+            self.sw.rtp_ports_in_use().is_empty()
+        });
+    }
+
+    /// Alice consults bob, then turns the consult into a three-way conference.
+    fn conference_with_bob(&mut self) {
+        self.consult_bob();
+        let (status, json) = self.alice.post(
+            &self.sw,
+            &path(&self.interaction, "consult/conference"),
+            json!({}),
+        );
+        assert_eq!(
+            (status, json["status"].as_str()),
+            (200, Some("conferencing")),
+            "{json}"
+        );
+        self.alice.expect("conference.started", |_| true);
+        self.bob.expect("conference.started", |_| true);
+    }
 }
 
 /// Packets to `port` in `[from, to)`, leaving a margin for packets in flight at a change.
@@ -267,18 +303,7 @@ fn in_a_conference_each_party_hears_the_other_two_and_not_itself() {
         ..Setup::default()
     });
     let capture = PayloadCapture::start(&[c.customer_media, c.alice_media, c.bob_media]);
-    c.consult_bob();
-    let (status, json) = c.alice.post(
-        &c.sw,
-        &path(&c.interaction, "consult/conference"),
-        json!({}),
-    );
-    assert_eq!(
-        (status, json["status"].as_str()),
-        (200, Some("conferencing")),
-        "{json}"
-    );
-    c.bob.expect("conference.started", |_| true);
+    c.conference_with_bob();
     let conference_from = unix_seconds() + 0.5;
     std::thread::sleep(Duration::from_millis(2500));
     let conference_to = unix_seconds();
@@ -430,30 +455,102 @@ fn a_customer_hanging_up_during_a_conference_ends_it_for_everyone() {
         customer_hangs_up_after_ms: Some(4000),
         ..Setup::default()
     });
-    c.consult_bob();
-    let (status, json) = c.alice.post(
-        &c.sw,
-        &path(&c.interaction, "consult/conference"),
-        json!({}),
-    );
-    assert_eq!(status, 200, "{json}");
-    c.alice.expect("conference.started", |_| true);
+    c.conference_with_bob();
     assert!(
         !c.sw.rtp_ports_in_use().is_empty(),
         "a live conference holds ports"
     );
     // The customer's BYE ends the interaction: both agents' phones get theirs.
-    c.customer.expect_success();
-    c.alice_phone.expect_success();
-    c.bob_phone.expect_success();
-    c.alice.expect("interaction.ended", |_| true);
-    // The seed's participant table: the consulted agent leaves without wrap-up, the
-    // consulting agent wraps up.
-    wait_until("bob is Available again", || {
-        c.bob.state(&c.sw) == "available"
+    c.expect_conference_over();
+}
+
+#[test]
+fn the_consulting_agent_ending_a_conference_hangs_up_everyone() {
+    let mut c = start(Setup::default());
+    c.conference_with_bob();
+    // Bob was brought in: he may leave, but ending it for everyone is the owner's call.
+    let (status, json) = c.bob.post(&c.sw, &path(&c.interaction, "end"), json!({}));
+    assert_eq!(status, BOB_ENDING_STATUS, "{json}");
+    assert_eq!(c.bob.state(&c.sw), "engaged");
+    let (status, json) = c.alice.post(&c.sw, &path(&c.interaction, "end"), json!({}));
+    assert_eq!(status, 200, "{json}");
+    // The customer and both agents' phones each get a BYE.
+    c.expect_conference_over();
+}
+
+#[test]
+fn the_consulting_agent_leaving_a_conference_hands_the_customer_to_the_consulted_one() {
+    let mut c = start(Setup {
+        tones: true,
+        ..Setup::default()
     });
+    let capture = PayloadCapture::start(&[c.customer_media, c.alice_media, c.bob_media]);
+    c.conference_with_bob();
+    std::thread::sleep(Duration::from_millis(500));
+    let (status, json) = c
+        .alice
+        .post(&c.sw, &path(&c.interaction, "conference/leave"), json!({}));
+    assert_eq!(status, 200, "{json}");
+    // As after a warm transfer: alice's desktop hears where the customer went, bob's that
+    // the interaction is now his.
+    let transferred = c.alice.expect("interaction.transferred", |_| true);
+    assert_eq!(transferred["data"]["target"]["id"], "bob", "{transferred}");
+    let connected = c.bob.expect("interaction.connected", |_| true);
+    assert_eq!(
+        connected["data"]["interaction"],
+        c.interaction.as_str(),
+        "{connected}"
+    );
+    c.alice_phone.expect_success(); // alice's leg got its BYE
     wait_until("alice wraps up", || c.alice.state(&c.sw) == "wrap_up");
+    assert_eq!(c.bob.state(&c.sw), "engaged");
+    let handed_from = unix_seconds() + 0.5;
+    std::thread::sleep(Duration::from_millis(2000));
+    let handed_to = unix_seconds();
+    // Bob owns the call now: he ends it and wraps up.
+    let (status, json) = c.bob.post(&c.sw, &path(&c.interaction, "end"), json!({}));
+    assert_eq!(status, 200, "{json}");
+    c.customer.expect_success();
+    c.bob_phone.expect_success();
+    wait_until("bob wraps up", || c.bob.state(&c.sw) == "wrap_up");
+    let frames = capture.stop();
+
+    let customer = tones_heard(&frames, c.customer_media, handed_from, handed_to);
+    let bob = tones_heard(&frames, c.bob_media, handed_from, handed_to);
+    println!("handed over: customer {customer:.1?} bob {bob:.1?}");
+    assert_hears("the customer", customer, &[2], 1);
+    assert_hears("bob", bob, &[0], 1);
     wait_until("every RTP port is released", || {
         c.sw.rtp_ports_in_use().is_empty()
     });
+}
+
+#[test]
+fn the_consulted_agent_leaving_a_conference_leaves_the_customer_with_the_first() {
+    let mut c = start(Setup::default());
+    c.conference_with_bob();
+    let (status, json) = c
+        .bob
+        .post(&c.sw, &path(&c.interaction, "conference/leave"), json!({}));
+    assert_eq!(status, 200, "{json}");
+    c.alice.expect("consult.ended", |_| true);
+    c.bob_phone.expect_success(); // bob's leg got its BYE
+    wait_until("bob is Available again, without wrap-up", || {
+        c.bob.state(&c.sw) == "available"
+    });
+    assert_eq!(c.alice.state(&c.sw), "engaged");
+    // Alice still has her customer: hold works, and the call ends normally after resume.
+    let (status, json) = c
+        .alice
+        .post(&c.sw, &path(&c.interaction, "hold"), json!({}));
+    assert_eq!(status, 200, "{json}");
+    let (status, json) = c
+        .alice
+        .post(&c.sw, &path(&c.interaction, "resume"), json!({}));
+    assert_eq!(status, 200, "{json}");
+    let (status, json) = c.alice.post(&c.sw, &path(&c.interaction, "end"), json!({}));
+    assert_eq!(status, 200, "{json}");
+    c.customer.expect_success();
+    c.alice_phone.expect_success();
+    wait_until("alice wraps up", || c.alice.state(&c.sw) == "wrap_up");
 }

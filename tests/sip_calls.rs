@@ -132,6 +132,33 @@ fn unknown_numbers_get_404() {
         .run(sw.sip);
 }
 
+/// Both phones re-INVITE at once: the switch, still relaying the caller's offer, answers the
+/// callee's 491, relays the callee's own 491 back to the caller, and relays each retry
+/// (RFC 3261 §14.1: retrying is the phones' job; the switch never re-offers on its own).
+/// The scenarios fail on any other order; the caller's audio reaches the callee throughout.
+#[test]
+fn reinvite_glare_gets_491_on_both_sides_and_both_retries_go_through() {
+    let sw = SwitchProcess::start(SwitchOptions::default());
+    let (uas, _, callee_media) = callee(&sw, "uas_answer_glare", "1001");
+    let caller_media = port_block(4);
+    let capture = Capture::start(&[callee_media]);
+    Sipp::new("uac_reinvite_glare", free_udp_port())
+        .arg("-s")
+        .arg("1001")
+        .auth("1000")
+        .media(caller_media)
+        .arg("-d")
+        .arg("1000")
+        .run(sw.sip);
+    uas.expect_success();
+    let counts = capture.stop();
+    // About 3.5 s of the caller's pcap (50 packets a second) across both offers.
+    assert!(counts[&callee_media] >= 100, "callee received {counts:?}");
+    let cdr = &sw.wait_for_cdrs(1)["items"][0];
+    assert_eq!(cdr["hangup_cause"], "normal_clearing");
+    assert_eq!(cdr["hangup_side"], "caller");
+}
+
 #[test]
 fn a_bye_from_the_callee_ends_the_call_on_both_legs() {
     let sw = SwitchProcess::start(SwitchOptions::default());

@@ -2,13 +2,11 @@
 //! SIPp plays (`rtp_stream`), captured RTP payloads decoded back to samples (tshark), and
 //! the energy of a frequency in them (Goertzel).
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 use switchboard::media::g711::Law;
 
 use super::SIPP_DIR;
+use super::tshark::Tshark;
 
 /// `secs` of a pure tone as A-law at 8 kHz, about -12 dBFS.
 pub fn tone(frequency: f64, secs: f64) -> Vec<u8> {
@@ -53,54 +51,25 @@ pub struct Frame {
 
 /// A tshark capture of the G.711 RTP payloads sent to some UDP ports on loopback.
 pub struct PayloadCapture {
-    child: Child,
+    tshark: Tshark,
 }
 
 impl PayloadCapture {
     pub fn start(ports: &[u16]) -> PayloadCapture {
-        let filter = ports
-            .iter()
-            .map(|p| format!("udp dst port {p}"))
-            .collect::<Vec<_>>()
-            .join(" or ");
-        let mut command = Command::new("tshark");
-        command.args(["-i", "lo", "-l", "-n", "-f", &filter]);
-        for port in ports {
-            command.args(["-d", &format!("udp.port=={port},rtp")]);
+        let fields = [
+            "frame.time_epoch",
+            "udp.dstport",
+            "rtp.p_type",
+            "rtp.payload",
+        ];
+        PayloadCapture {
+            tshark: Tshark::start(&Tshark::to_ports(ports), ports, true, &fields),
         }
-        let mut child = command
-            .args([
-                "-T",
-                "fields",
-                "-e",
-                "frame.time_epoch",
-                "-e",
-                "udp.dstport",
-            ])
-            .args(["-e", "rtp.p_type", "-e", "rtp.payload"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("tshark is installed (the README test command installs it)");
-        let mut err = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        while err.read_line(&mut line).unwrap_or(0) > 0 && !line.contains("Capturing on") {
-            line.clear();
-        }
-        std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-        PayloadCapture { child }
     }
 
     /// Stops and returns every PCMU/PCMA packet, decoded.
-    pub fn stop(mut self) -> Vec<Frame> {
-        std::thread::sleep(Duration::from_millis(300));
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        let mut out = String::new();
-        std::io::Read::read_to_string(self.child.stdout.as_mut().unwrap(), &mut out).unwrap();
-        let _ = self.child.wait();
-        out.lines().filter_map(parse_frame).collect()
+    pub fn stop(self) -> Vec<Frame> {
+        self.tshark.stop().lines().filter_map(parse_frame).collect()
     }
 }
 

@@ -9,9 +9,10 @@
 pub mod audio;
 pub mod desktop;
 pub mod phone;
+pub mod tshark;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -83,6 +84,9 @@ pub struct SwitchOptions {
     pub log_filter: &'static str,
     /// How many RTP ports the switch may use (two per leg, two legs per call).
     pub rtp_ports: u16,
+    /// Lab extensions 2000, 2001, ... added to the profile's 1000-1019 (load runs with many
+    /// agents' phones).
+    pub extra_extensions: u16,
 }
 
 impl Default for SwitchOptions {
@@ -96,6 +100,7 @@ impl Default for SwitchOptions {
             dir: None,
             log_filter: "switchboard=debug,info",
             rtp_ports: 40,
+            extra_extensions: 0,
         }
     }
 }
@@ -138,7 +143,17 @@ impl SwitchProcess {
             "/sip-profiles/default.toml"
         ))
         .unwrap();
+        let extra: String = (0..opts.extra_extensions)
+            .map(|i| {
+                let user = 2000 + u32::from(i);
+                format!(
+                    "  {{ user = \"{user}\", password = \"{}\", display_name = \"Load {user}\" }},\n",
+                    password(&user.to_string())
+                )
+            })
+            .collect();
         let profile = default
+            .replace("extensions = [\n", &format!("extensions = [\n{extra}"))
             // SIPp 3.6 answers only the first challenge and only knows MD5.
             .replace(
                 r#"digest_algorithms = ["SHA-256", "MD5"]"#,
@@ -515,56 +530,20 @@ pub fn register(switch: &SwitchProcess, user: &str, port: u16) {
 
 /// A packet capture on loopback (tshark), counting UDP datagrams per destination port.
 pub struct Capture {
-    child: Child,
+    tshark: tshark::Tshark,
     ports: Vec<u16>,
 }
 
 impl Capture {
     pub fn start(ports: &[u16]) -> Capture {
-        let filter = ports
-            .iter()
-            .map(|p| format!("udp dst port {p}"))
-            .collect::<Vec<_>>()
-            .join(" or ");
-        let mut child = Command::new("tshark")
-            .args([
-                "-i",
-                "lo",
-                "-l",
-                "-n",
-                "-f",
-                &filter,
-                "-T",
-                "fields",
-                "-e",
-                "frame.time_epoch",
-                "-e",
-                "udp.dstport",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("tshark is installed (the README test command installs it)");
-        // Wait until it is really capturing.
-        let stderr = child.stderr.take().unwrap();
-        let mut reader = BufReader::new(stderr);
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let mut line = String::new();
-        while Instant::now() < deadline {
-            line.clear();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                break;
-            }
-            if line.contains("Capturing on") {
-                break;
-            }
-        }
-        std::thread::spawn(move || {
-            let mut sink = String::new();
-            let _ = reader.read_to_string(&mut sink);
-        });
+        let filter = tshark::Tshark::to_ports(ports);
         Capture {
-            child,
+            tshark: tshark::Tshark::start(
+                &filter,
+                ports,
+                false,
+                &["frame.time_epoch", "udp.dstport"],
+            ),
             ports: ports.to_vec(),
         }
     }
@@ -580,30 +559,14 @@ impl Capture {
     }
 
     /// Stops and returns every packet as (Unix time in seconds, destination port).
-    pub fn stop_timed(mut self) -> Vec<(f64, u16)> {
-        std::thread::sleep(Duration::from_millis(300));
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        let mut out = String::new();
-        if let Some(mut stdout) = self.child.stdout.take() {
-            let _ = stdout.read_to_string(&mut out);
-        }
-        let _ = self.child.wait();
+    pub fn stop_timed(self) -> Vec<(f64, u16)> {
+        let out = self.tshark.stop();
         out.lines()
             .filter_map(|l| {
                 let (time, port) = l.trim().split_once('\t')?;
                 Some((time.parse().ok()?, port.trim().parse().ok()?))
             })
             .collect()
-    }
-}
-
-impl Drop for Capture {
-    // A capture a test never stopped (it failed, or did not need the counts) must not outlive it.
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
