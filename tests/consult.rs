@@ -59,13 +59,20 @@ struct Setup {
     bob_scenario: Option<&'static str>,
     /// Every party plays its own tone.
     tones: bool,
+    /// Alice's phone hangs up this long after it answered.
+    alice_hangs_up_after_ms: Option<u64>,
+    /// Bob's phone hangs up this long after it answered.
+    bob_hangs_up_after_ms: Option<u64>,
     /// The customer hangs up this long after the call connected.
     customer_hangs_up_after_ms: Option<u64>,
 }
 
 fn start(setup: Setup) -> Consult {
     let ring_timeout_secs = setup.ring_timeout_secs.unwrap_or(10);
-    let bob_scenario = setup.bob_scenario.unwrap_or("uas_answer");
+    let bob_scenario = match setup.bob_hangs_up_after_ms {
+        Some(_) => "uas_answer_then_hang_up",
+        None => setup.bob_scenario.unwrap_or("uas_answer"),
+    };
     let tones = setup.tones;
     let sw = SwitchProcess::start(SwitchOptions::default());
     provision(
@@ -87,9 +94,16 @@ fn start(setup: Setup) -> Consult {
     register(&sw, "1011", alice_port);
     register(&sw, "1012", bob_port);
     let (customer_media, alice_media, bob_media) = (port_block(4), port_block(4), port_block(4));
-    let alice_phone = Sipp::new(&scenario(&sw, tones, "uas_answer", ALICE_HZ), alice_port)
-        .media(alice_media)
-        .spawn(None);
+    let alice_scenario = match setup.alice_hangs_up_after_ms {
+        Some(_) => "uas_answer_then_hang_up",
+        None => "uas_answer",
+    };
+    let mut alice_phone =
+        Sipp::new(&scenario(&sw, tones, alice_scenario, ALICE_HZ), alice_port).media(alice_media);
+    if let Some(ms) = setup.alice_hangs_up_after_ms {
+        alice_phone = alice_phone.arg("-d").arg(&ms.to_string());
+    }
+    let alice_phone = alice_phone.spawn(None);
     let mut alice = Desktop::open(&sw, "alice");
     alice.go_available(&sw);
     let customer = match setup.customer_hangs_up_after_ms {
@@ -112,9 +126,12 @@ fn start(setup: Setup) -> Consult {
         .unwrap()
         .to_owned();
     // Bob goes Available only now, so the customer's call went to alice.
-    let bob_phone = Sipp::new(&scenario(&sw, tones, bob_scenario, BOB_HZ), bob_port)
-        .media(bob_media)
-        .spawn(None);
+    let mut bob_phone =
+        Sipp::new(&scenario(&sw, tones, bob_scenario, BOB_HZ), bob_port).media(bob_media);
+    if let Some(ms) = setup.bob_hangs_up_after_ms {
+        bob_phone = bob_phone.arg("-d").arg(&ms.to_string());
+    }
+    let bob_phone = bob_phone.spawn(None);
     let bob = Desktop::open(&sw, "bob");
     bob.go_available(&sw);
     Consult {
@@ -553,4 +570,120 @@ fn the_consulted_agent_leaving_a_conference_leaves_the_customer_with_the_first()
     c.customer.expect_success();
     c.alice_phone.expect_success();
     wait_until("alice wraps up", || c.alice.state(&c.sw) == "wrap_up");
+}
+
+#[test]
+fn the_consulted_phone_hanging_up_mid_consult_leaves_the_customer_held_with_the_first_agent() {
+    let mut c = start(Setup {
+        bob_hangs_up_after_ms: Some(1500),
+        ..Setup::default()
+    });
+    c.consult_bob();
+    // Bob's phone sends BYE: the consult is over, the customer still on hold with alice.
+    c.bob_phone.expect_success();
+    c.alice.expect("consult.ended", |_| true);
+    wait_until("bob is Available again, without wrap-up", || {
+        c.bob.state(&c.sw) == "available"
+    });
+    assert_eq!(c.alice.state(&c.sw), "engaged");
+    let (status, _) = c.alice.post(&c.sw, &path(&c.interaction, "end"), json!({}));
+    assert_eq!(status, 409, "the customer is held: end is refused");
+    let (status, json) = c
+        .alice
+        .post(&c.sw, &path(&c.interaction, "resume"), json!({}));
+    assert_eq!(status, 200, "{json}");
+    let (status, json) = c.alice.post(&c.sw, &path(&c.interaction, "end"), json!({}));
+    assert_eq!(status, 200, "{json}");
+    c.customer.expect_success();
+    c.alice_phone.expect_success();
+    wait_until("alice wraps up", || c.alice.state(&c.sw) == "wrap_up");
+    wait_until("every RTP port is released", || {
+        c.sw.rtp_ports_in_use().is_empty()
+    });
+}
+
+#[test]
+fn the_consulted_phone_hanging_up_mid_conference_leaves_the_first_agent_with_the_customer() {
+    let mut c = start(Setup {
+        bob_hangs_up_after_ms: Some(2500),
+        ..Setup::default()
+    });
+    c.conference_with_bob();
+    c.bob_phone.expect_success();
+    let ended = c.alice.expect("consult.ended", |_| true);
+    assert_eq!(ended["data"]["conference"], true, "{ended}");
+    wait_until("bob is Available again, without wrap-up", || {
+        c.bob.state(&c.sw) == "available"
+    });
+    assert_eq!(c.alice.state(&c.sw), "engaged");
+    let (status, json) = c.alice.post(&c.sw, &path(&c.interaction, "end"), json!({}));
+    assert_eq!(status, 200, "{json}");
+    c.customer.expect_success();
+    c.alice_phone.expect_success();
+    wait_until("alice wraps up", || c.alice.state(&c.sw) == "wrap_up");
+    wait_until("every RTP port is released", || {
+        c.sw.rtp_ports_in_use().is_empty()
+    });
+}
+
+/// Asterisk's and FreeSWITCH's attended-transfer habit: the consulting agent hanging up the
+/// phone while the consulted agent is on the line completes the transfer.
+#[test]
+fn the_first_agents_phone_hanging_up_mid_consult_hands_the_customer_to_the_consulted_agent() {
+    let mut c = start(Setup {
+        alice_hangs_up_after_ms: Some(2500),
+        ..Setup::default()
+    });
+    c.consult_bob();
+    c.alice_phone.expect_success(); // alice's phone sent its BYE, and got 200
+    let transferred = c.alice.expect("interaction.transferred", |_| true);
+    assert_eq!(transferred["data"]["target"]["id"], "bob", "{transferred}");
+    assert_eq!(transferred["data"]["warm"], true, "{transferred}");
+    c.bob.expect("interaction.connected", |_| true);
+    wait_until("alice wraps up", || c.alice.state(&c.sw) == "wrap_up");
+    assert_eq!(c.bob.state(&c.sw), "engaged");
+    let (status, json) = c.bob.post(&c.sw, &path(&c.interaction, "end"), json!({}));
+    assert_eq!(status, 200, "{json}");
+    c.customer.expect_success();
+    c.bob_phone.expect_success();
+    wait_until("bob wraps up", || c.bob.state(&c.sw) == "wrap_up");
+    wait_until("every RTP port is released", || {
+        c.sw.rtp_ports_in_use().is_empty()
+    });
+}
+
+/// Webex refuses pausing the recording during a consult or conference; here that is the
+/// default of an org setting the admin may turn off.
+#[test]
+fn recording_pause_is_refused_during_a_consult_unless_the_admin_allows_it() {
+    let mut c = start(Setup::default());
+    let pause = path(&c.interaction, "recording/pause");
+    let resume = path(&c.interaction, "recording/resume");
+    c.consult_bob();
+    let (status, json) = c.alice.post(&c.sw, &pause, json!({"behavior": "silence"}));
+    assert_eq!(status, 409, "{json}");
+    let message = json["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("recording_pause_during_consult"), "{json}");
+    let admin = c.sw.cti_token().to_owned();
+    ok(
+        &c.sw,
+        "PUT",
+        "/api/v1/settings",
+        &admin,
+        json!({"recording_pause_during_consult": true}),
+    );
+    let (status, json) = c.alice.post(&c.sw, &pause, json!({"behavior": "silence"}));
+    assert_eq!(status, 200, "{json}");
+    c.alice.expect("recording.paused", |_| true);
+    let (status, json) = c.alice.post(&c.sw, &resume, json!({}));
+    assert_eq!(status, 200, "{json}");
+    c.alice.expect("recording.resumed", |_| true);
+    // Done: end the consult, take the customer back and hang up.
+    for step in ["consult/end", "resume", "end"] {
+        let (status, json) = c.alice.post(&c.sw, &path(&c.interaction, step), json!({}));
+        assert_eq!(status, 200, "{step}: {json}");
+    }
+    c.customer.expect_success();
+    c.alice_phone.expect_success();
+    c.bob_phone.expect_success();
 }

@@ -30,6 +30,10 @@ pub struct OrgSettings {
     pub data_shield: bool,
     /// How long recording pauses while an agent takes sensitive data (card numbers).
     pub data_shield_pause_seconds: u32,
+    /// Agents may pause and resume recording during a consult or a conference. Off by
+    /// default, as the Webex desktop refuses it there: a third party is on the line who did
+    /// not ask for the pause.
+    pub recording_pause_during_consult: bool,
     /// Longest wrap-up before an agent is made Available again (queues may override).
     pub wrap_up_max_seconds: u32,
     /// How long an offer rings an agent before RONA.
@@ -57,6 +61,7 @@ impl Default for OrgSettings {
             recording: true,
             data_shield: true,
             data_shield_pause_seconds: 60,
+            recording_pause_during_consult: false,
             wrap_up_max_seconds: 120,
             rona_timeout_seconds: 15,
             offered_cad_keys: Vec::new(),

@@ -150,6 +150,12 @@ pub enum EndRefused {
     /// The interaction is not being recorded.
     #[error("the interaction is not being recorded")]
     NotRecording,
+    /// Pause or resume during a consult or conference while the org setting forbids it.
+    #[error(
+        "recording cannot be paused or resumed during a consult or conference \
+         (setting recording_pause_during_consult)"
+    )]
+    RecordingLockedInConsult,
     /// Pause of a paused recording, or resume of one that is not paused.
     #[error("the recording is already {0}")]
     RecordingAlready(&'static str),

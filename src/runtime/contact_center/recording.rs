@@ -27,6 +27,10 @@ impl ContactCenter {
         let Some(paused) = self.recordings.get(interaction).copied() else {
             return Err(EndRefused::NotRecording);
         };
+        if !self.settings.recording_pause_during_consult && self.consults.contains_key(interaction)
+        {
+            return Err(EndRefused::RecordingLockedInConsult);
+        }
         let recording = RecordingId(interaction.0.clone());
         match action {
             RecordingAction::Pause { behavior, who, why } => {
