@@ -207,6 +207,25 @@ impl Consult {
     }
 }
 
+/// Alice, alone with the customer again, ends the call: both phones get their BYE, alice
+/// wraps up and no RTP port is left.
+fn alice_ends_the_call(
+    sw: &SwitchProcess,
+    alice: &Desktop,
+    interaction: &str,
+    customer: SippRun,
+    alice_phone: SippRun,
+) {
+    let (status, json) = alice.post(sw, &path(interaction, "end"), json!({}));
+    assert_eq!(status, 200, "{json}");
+    customer.expect_success();
+    alice_phone.expect_success();
+    wait_until("alice wraps up", || alice.state(sw) == "wrap_up");
+    wait_until("every RTP port is released", || {
+        sw.rtp_ports_in_use().is_empty()
+    });
+}
+
 /// Packets to `port` in `[from, to)`, leaving a margin for packets in flight at a change.
 fn count(packets: &[(f64, u16)], port: u16, from: f64, to: f64) -> usize {
     packets_between(packets, port, from + 0.3, to - 0.1)
@@ -592,14 +611,7 @@ fn the_consulted_phone_hanging_up_mid_consult_leaves_the_customer_held_with_the_
         .alice
         .post(&c.sw, &path(&c.interaction, "resume"), json!({}));
     assert_eq!(status, 200, "{json}");
-    let (status, json) = c.alice.post(&c.sw, &path(&c.interaction, "end"), json!({}));
-    assert_eq!(status, 200, "{json}");
-    c.customer.expect_success();
-    c.alice_phone.expect_success();
-    wait_until("alice wraps up", || c.alice.state(&c.sw) == "wrap_up");
-    wait_until("every RTP port is released", || {
-        c.sw.rtp_ports_in_use().is_empty()
-    });
+    alice_ends_the_call(&c.sw, &c.alice, &c.interaction, c.customer, c.alice_phone);
 }
 
 #[test]
@@ -616,14 +628,7 @@ fn the_consulted_phone_hanging_up_mid_conference_leaves_the_first_agent_with_the
         c.bob.state(&c.sw) == "available"
     });
     assert_eq!(c.alice.state(&c.sw), "engaged");
-    let (status, json) = c.alice.post(&c.sw, &path(&c.interaction, "end"), json!({}));
-    assert_eq!(status, 200, "{json}");
-    c.customer.expect_success();
-    c.alice_phone.expect_success();
-    wait_until("alice wraps up", || c.alice.state(&c.sw) == "wrap_up");
-    wait_until("every RTP port is released", || {
-        c.sw.rtp_ports_in_use().is_empty()
-    });
+    alice_ends_the_call(&c.sw, &c.alice, &c.interaction, c.customer, c.alice_phone);
 }
 
 /// Asterisk's and FreeSWITCH's attended-transfer habit: the consulting agent hanging up the
