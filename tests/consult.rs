@@ -16,7 +16,7 @@ mod common;
 use common::audio::{PayloadCapture, heard, streaming_scenario, tone, tone_db};
 use common::desktop::*;
 use common::*;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::time::Duration;
 
 const CUSTOMER_HZ: f64 = 500.0;
@@ -189,6 +189,14 @@ impl Consult {
         });
     }
 
+    /// Alice asks for a consult to `target`; the desktop's request is accepted.
+    fn consult(&self, target: Value) {
+        let (status, json) = self
+            .alice
+            .post(&self.sw, &path(&self.interaction, "consult"), target);
+        assert_eq!(status, 200, "{json}");
+    }
+
     /// Alice consults bob, then turns the consult into a three-way conference.
     fn conference_with_bob(&mut self) {
         self.consult_bob();
@@ -207,20 +215,20 @@ impl Consult {
     }
 }
 
-/// Alice, alone with the customer again, ends the call: both phones get their BYE, alice
+/// The agent alone with the customer ends the call: both phones get their BYE, the agent
 /// wraps up and no RTP port is left.
-fn alice_ends_the_call(
+fn agent_ends_the_call(
     sw: &SwitchProcess,
-    alice: &Desktop,
+    agent: &Desktop,
     interaction: &str,
     customer: SippRun,
-    alice_phone: SippRun,
+    phone: SippRun,
 ) {
-    let (status, json) = alice.post(sw, &path(interaction, "end"), json!({}));
+    let (status, json) = agent.post(sw, &path(interaction, "end"), json!({}));
     assert_eq!(status, 200, "{json}");
     customer.expect_success();
-    alice_phone.expect_success();
-    wait_until("alice wraps up", || alice.state(sw) == "wrap_up");
+    phone.expect_success();
+    wait_until("the agent wraps up", || agent.state(sw) == "wrap_up");
     wait_until("every RTP port is released", || {
         sw.rtp_ports_in_use().is_empty()
     });
@@ -391,12 +399,7 @@ fn a_consult_nobody_answers_fails_and_the_agent_resumes_the_customer() {
         bob_scenario: Some("uas_ring_until_cancel"),
         ..Setup::default()
     });
-    let (status, json) = c.alice.post(
-        &c.sw,
-        &path(&c.interaction, "consult"),
-        json!({"target": {"type": "queue", "id": "sales"}}),
-    );
-    assert_eq!(status, 200, "{json}");
+    c.consult(json!({"target": {"type": "queue", "id": "sales"}}));
     // The queue's strategy picks its only other Available agent.
     c.bob.expect("consult.offered", |_| true);
     assert_eq!(c.bob.state(&c.sw), "reserved");
@@ -449,12 +452,7 @@ fn a_customer_hanging_up_during_a_consult_frees_both_agents() {
     let number_phone = Sipp::new("uas_answer", number_port)
         .media(port_block(4))
         .spawn(None);
-    let (status, json) = c.alice.post(
-        &c.sw,
-        &path(&c.interaction, "consult"),
-        json!({"target": {"type": "number", "id": "10-19"}}),
-    );
-    assert_eq!(status, 200, "{json}");
+    c.consult(json!({"target": {"type": "number", "id": "10-19"}}));
     c.alice
         .expect("consult.answered", |e| e["data"]["party"]["id"] == "1019");
     let (status, json) = c
@@ -611,7 +609,7 @@ fn the_consulted_phone_hanging_up_mid_consult_leaves_the_customer_held_with_the_
         .alice
         .post(&c.sw, &path(&c.interaction, "resume"), json!({}));
     assert_eq!(status, 200, "{json}");
-    alice_ends_the_call(&c.sw, &c.alice, &c.interaction, c.customer, c.alice_phone);
+    agent_ends_the_call(&c.sw, &c.alice, &c.interaction, c.customer, c.alice_phone);
 }
 
 #[test]
@@ -628,7 +626,7 @@ fn the_consulted_phone_hanging_up_mid_conference_leaves_the_first_agent_with_the
         c.bob.state(&c.sw) == "available"
     });
     assert_eq!(c.alice.state(&c.sw), "engaged");
-    alice_ends_the_call(&c.sw, &c.alice, &c.interaction, c.customer, c.alice_phone);
+    agent_ends_the_call(&c.sw, &c.alice, &c.interaction, c.customer, c.alice_phone);
 }
 
 /// Asterisk's and FreeSWITCH's attended-transfer habit: the consulting agent hanging up the
@@ -647,14 +645,7 @@ fn the_first_agents_phone_hanging_up_mid_consult_hands_the_customer_to_the_consu
     c.bob.expect("interaction.connected", |_| true);
     wait_until("alice wraps up", || c.alice.state(&c.sw) == "wrap_up");
     assert_eq!(c.bob.state(&c.sw), "engaged");
-    let (status, json) = c.bob.post(&c.sw, &path(&c.interaction, "end"), json!({}));
-    assert_eq!(status, 200, "{json}");
-    c.customer.expect_success();
-    c.bob_phone.expect_success();
-    wait_until("bob wraps up", || c.bob.state(&c.sw) == "wrap_up");
-    wait_until("every RTP port is released", || {
-        c.sw.rtp_ports_in_use().is_empty()
-    });
+    agent_ends_the_call(&c.sw, &c.bob, &c.interaction, c.customer, c.bob_phone);
 }
 
 /// Webex refuses pausing the recording during a consult or conference; here that is the
@@ -691,4 +682,66 @@ fn recording_pause_is_refused_during_a_consult_unless_the_admin_allows_it() {
     c.customer.expect_success();
     c.alice_phone.expect_success();
     c.bob_phone.expect_success();
+}
+
+/// The first agent's phone hangs up while bob's still rings: the customer stays on music and
+/// bob answering completes the transfer (Asterisk's and FreeSWITCH's attended transfer).
+#[test]
+fn the_first_agents_phone_hanging_up_while_the_consult_rings_transfers_on_answer() {
+    let mut c = start(Setup {
+        alice_hangs_up_after_ms: Some(1500),
+        bob_scenario: Some("uas_ring_then_answer"),
+        ..Setup::default()
+    });
+    c.consult(json!({"target": {"type": "agent", "id": "bob"}}));
+    c.alice_phone.expect_success(); // alice's BYE got its 200 while bob rang
+    assert_eq!(c.bob.state(&c.sw), "reserved", "bob's phone still rings");
+    let (_, stored) = call(
+        &c.sw,
+        "GET",
+        &format!("/api/v1/interactions/{}", c.interaction),
+        c.sw.cti_token(),
+        None,
+    );
+    assert_ne!(stored["state"], "ended", "the customer was kept: {stored}");
+    c.bob.expect("consult.answered", |_| true);
+    let transferred = c.alice.expect("interaction.transferred", |_| true);
+    assert_eq!(transferred["data"]["target"]["id"], "bob", "{transferred}");
+    c.bob.expect("interaction.connected", |_| true);
+    wait_until("alice wraps up", || c.alice.state(&c.sw) == "wrap_up");
+    assert_eq!(c.bob.state(&c.sw), "engaged");
+    agent_ends_the_call(&c.sw, &c.bob, &c.interaction, c.customer, c.bob_phone);
+}
+
+/// ... and when bob never answers, the customer goes back to the queue, not to nobody.
+#[test]
+fn the_first_agents_phone_hanging_up_before_a_failed_consult_requeues_the_customer() {
+    let mut c = start(Setup {
+        ring_timeout_secs: Some(3),
+        alice_hangs_up_after_ms: Some(1000),
+        bob_scenario: Some("uas_ring_until_cancel"),
+        ..Setup::default()
+    });
+    c.consult(json!({"target": {"type": "agent", "id": "bob"}}));
+    c.alice_phone.expect_success();
+    let failed = c.alice.expect("consult.failed", |_| true);
+    assert_eq!(failed["data"]["agent_left"], true, "{failed}");
+    c.bob_phone.expect_success(); // bob's ring was CANCELled
+    let transferred = c.alice.expect("interaction.transferred", |_| true);
+    assert_eq!(
+        transferred["data"]["target"]["type"], "queue",
+        "{transferred}"
+    );
+    wait_until("alice wraps up", || c.alice.state(&c.sw) == "wrap_up");
+    let admin = c.sw.cti_token().to_owned();
+    wait_until("the customer waits in the queue again", || {
+        let (_, stored) = call(
+            &c.sw,
+            "GET",
+            &format!("/api/v1/interactions/{}", c.interaction),
+            &admin,
+            None,
+        );
+        matches!(stored["state"].as_str(), Some("queued" | "offered"))
+    });
 }

@@ -42,6 +42,7 @@ impl Switch {
             interaction: interaction.clone(),
             party: party.clone(),
             reason: ConsultFailure::Unavailable,
+            agent_left: false,
         };
         let fail = |switch: &mut Switch, _reason: ConsultFailure| {
             switch.outputs.push_back(Output::Queue(failed.clone()));
@@ -76,6 +77,7 @@ impl Switch {
             endpoint,
             mode: ConsultMode::Ringing,
             ring_deadline: deadline,
+            agent_left: false,
         });
         let original = call.caller.invite.clone();
         self.set_call_timer(deadline, call_key, CallTimer::ConsultRing);
@@ -310,11 +312,15 @@ impl Switch {
             a: agent,
             b: consult_endpoint,
         }));
+        let agent_left = call.consult.as_ref().is_some_and(|c| c.agent_left);
         self.outputs
             .push_back(Output::Queue(QueueEvent::ConsultAnswered {
-                interaction,
+                interaction: interaction.clone(),
                 party,
             }));
+        if agent_left {
+            self.consult_transfer(now, &interaction, true);
+        }
     }
 
     /// CANCEL every consult fork still ringing except `keep`.
@@ -399,12 +405,18 @@ impl Switch {
 
     fn fail_consult(&mut self, now: Instant, call_key: CallKey, reason: ConsultFailure) {
         let interaction = self.interaction_of(call_key);
+        let agent_left = self
+            .calls
+            .get(&call_key)
+            .and_then(|c| c.consult.as_ref())
+            .is_some_and(|c| c.agent_left);
         if let Some(party) = self.drop_consult(now, call_key) {
             self.outputs
                 .push_back(Output::Queue(QueueEvent::ConsultFailed {
                     interaction,
                     party,
                     reason,
+                    agent_left,
                 }));
         }
     }
@@ -563,11 +575,41 @@ impl Switch {
     }
 
     /// The agent's phone hung up: with the party on the line (consulting, parked or in
-    /// conference) the party takes the customer over. `false` when there is no such party
-    /// (the call ends as usual).
+    /// conference) the party takes the customer over; while the consult still rings, it goes
+    /// on without the agent (see [`ConsultLeg::agent_left`]). `false` when there is no
+    /// consult (the call ends as usual).
     pub(super) fn agent_hands_over(&mut self, now: Instant, call_key: CallKey) -> bool {
         let interaction = self.interaction_of(call_key);
-        !interaction.is_empty() && self.consult_transfer(now, &interaction, true)
+        if interaction.is_empty() {
+            return false;
+        }
+        if self.consult_transfer(now, &interaction, true) {
+            return true;
+        }
+        // The consult still rings: the customer, held, must not be dropped with the agent.
+        // The phone's leg is over (no BYE back: it sent one); the consult goes on.
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return false;
+        };
+        let ringing = call.state != CallState::Ended
+            && call
+                .consult
+                .as_ref()
+                .is_some_and(|c| c.mode == ConsultMode::Ringing);
+        if !ringing {
+            return false;
+        }
+        let gone = call
+            .winner_leg_mut()
+            .and_then(|leg| leg.dialog.take())
+            .map(|dialog| dialog.key());
+        if let Some(consult) = call.consult.as_mut() {
+            consult.agent_left = true;
+        }
+        if let Some(key) = gone {
+            self.dialogs.remove(&key);
+        }
+        true
     }
 
     /// Customer, agent and consulted party all hear each other.

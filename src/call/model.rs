@@ -74,11 +74,13 @@ pub enum QueueEvent {
     /// The party the agent consults answered: agent and party talk, the customer is held.
     ConsultAnswered { interaction: String, party: String },
     /// The consult was not answered (ring timeout), declined or could not ring; the customer
-    /// is still held by the agent.
+    /// is still held by the agent, unless `agent_left`: the agent's phone hung up while the
+    /// consult rang, and the customer now has nobody (the contact center requeues it).
     ConsultFailed {
         interaction: String,
         party: String,
         reason: ConsultFailure,
+        agent_left: bool,
     },
     /// The consulted party left (hung up, or the agent ended the consult); in a conference
     /// the agent and the customer talk again.
@@ -531,6 +533,9 @@ pub struct ConsultLeg {
     pub mode: ConsultMode,
     /// When an unanswered consult gives up.
     pub ring_deadline: Instant,
+    /// The agent's phone hung up while this consult rang: an answer completes the transfer
+    /// (as Asterisk's and FreeSWITCH's attended transfers do), a failure requeues the customer.
+    pub agent_left: bool,
 }
 
 impl ConsultLeg {

@@ -251,6 +251,7 @@ impl ContactCenter {
             QueueEvent::ConsultFailed {
                 interaction,
                 reason,
+                agent_left,
                 ..
             } => {
                 let id = InteractionId(interaction.clone());
@@ -264,8 +265,11 @@ impl ContactCenter {
                     "consult.failed",
                     &id,
                     &c,
-                    json!({"reason": reason.as_str()}),
+                    json!({"reason": reason.as_str(), "agent_left": agent_left}),
                 );
+                if *agent_left {
+                    self.requeue_orphan(now, &id);
+                }
                 true
             }
             QueueEvent::ConsultEnded {
@@ -386,6 +390,18 @@ impl ContactCenter {
         tracing::info!(%id, %target, agent = ?to_agent, "attended transfer from the agent's phone");
         let extra = json!({"by": "phone", "referred_by": referred_by});
         self.hand_over(now, &id, &by, to_agent.as_ref(), &target, extra);
+    }
+
+    /// The agent's phone hung up while a consult rang and the consult failed: nobody has the
+    /// customer, who goes back to the queue it came from (a blind transfer there, so the
+    /// agent wraps up and the desktop hears `interaction.transferred`), never dropped.
+    fn requeue_orphan(&mut self, now: Instant, id: &InteractionId) {
+        let Some(queue) = self.acd.interaction(id).map(|ix| ix.queue.clone()) else {
+            return;
+        };
+        if let Err(refused) = self.transfer(now, id.clone(), None, TransferTarget::Queue(queue)) {
+            tracing::warn!(%id, %refused, "could not requeue a customer whose agent hung up");
+        }
     }
 
     /// Whether hold/resume is refused because of a consult.
