@@ -317,6 +317,12 @@ fn a_warm_transfer_to_an_agent_hands_the_customer_over_after_they_talked() {
         None,
     );
     assert_eq!(stored["agent"], "bob", "{stored}");
+    // Who took part, in the roles they came in.
+    assert_eq!(
+        stored["participants"],
+        json!([{"role": "consult", "address": "bob"}, {"role": "transfer", "address": "bob"}]),
+        "{stored}"
+    );
 }
 
 /// Each party's tones in `[from, to)`: (customer's, alice's, bob's) in dB.

@@ -125,6 +125,22 @@ fn a_supervisor_turning_suppression_off_mid_call_lets_the_noise_through() {
     assert_eq!(status, 200);
     customer.expect_success();
     agent_phone.expect_success();
+    // The change is kept on the interaction: what, when and who.
+    let (_, stored) = call(
+        &sw,
+        "GET",
+        &format!("/api/v1/interactions/{ix}"),
+        &admin,
+        None,
+    );
+    let changes = stored["media_changes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(changes.len(), 1, "{stored}");
+    assert_eq!(changes[0]["setting"], "noise_suppression", "{stored}");
+    assert_eq!(changes[0]["enabled"], false, "{stored}");
+    assert_eq!(changes[0]["by"], "admin", "{stored}");
     let frames: Vec<(f64, f64)> = capture
         .stop()
         .iter()

@@ -491,6 +491,7 @@ mod suite {
             state: InteractionState::Ended,
             agent: Some(AgentId::from(who)),
             participants: vec![],
+            media_changes: vec![],
             notes: String::new(),
             disposition: None,
             created_ms: UnixMillis(at),

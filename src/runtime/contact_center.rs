@@ -79,6 +79,10 @@ pub enum ContactCenterJob {
     RecordingStarted(InteractionId, String),
     /// A recording ended (complete or failed).
     RecordingEnded(InteractionId, RecordingStatus, Option<String>),
+    /// Someone joined the interaction (consult, conference, transfer target).
+    Participant(InteractionId, crate::store::Participant),
+    /// Its media processing changed while live.
+    MediaChange(InteractionId, crate::store::MediaChange),
 }
 
 /// The ACD and what the loop keeps beside it.
@@ -261,6 +265,7 @@ impl ContactCenter {
                 state: InteractionState::Queued,
                 agent: None,
                 participants: Vec::new(),
+                media_changes: Vec::new(),
                 notes: String::new(),
                 disposition: None,
                 created_ms: UnixMillis(clock::unix_ms()),
@@ -447,6 +452,21 @@ impl ContactCenter {
                         Some(agent) => self.about(agent),
                         None => Audience::Supervisors,
                     };
+                    let change = crate::store::MediaChange {
+                        at_ms: clock::unix_ms(),
+                        setting: "noise_suppression".into(),
+                        enabled,
+                        by: match &by {
+                            Actor::Agent(id) => id.to_string(),
+                            Actor::Token(id) => format!("token:{id}"),
+                            Actor::System => "system".into(),
+                        },
+                    };
+                    self.effects
+                        .push(Effect::Store(ContactCenterJob::MediaChange(
+                            interaction.clone(),
+                            change,
+                        )));
                     let data = json!({"interaction": interaction, "agent": agent,
                                       "enabled": enabled, "by": by});
                     self.bus.publish(
@@ -545,6 +565,19 @@ impl ContactCenter {
                         interaction: interaction.clone(),
                     })
         })
+    }
+
+    /// Keeps `address` on the interaction's participants, in the role it came in.
+    fn add_participant(&mut self, interaction: &InteractionId, role: &str, address: &str) {
+        let participant = crate::store::Participant {
+            role: role.to_owned(),
+            address: address.to_owned(),
+        };
+        self.effects
+            .push(Effect::Store(ContactCenterJob::Participant(
+                interaction.clone(),
+                participant,
+            )));
     }
 
     fn team_of(&self, agent: &AgentId) -> Option<TeamId> {

@@ -777,6 +777,14 @@ async fn write_contact_center(store: &Store, job: ContactCenterJob) {
                 .recording_started(interaction, path, UnixMillis(clock::unix_ms()))
                 .await
         }
+        ContactCenterJob::Participant(interaction, participant) => store
+            .add_participant(interaction, participant)
+            .await
+            .map(|_| ()),
+        ContactCenterJob::MediaChange(interaction, change) => store
+            .add_media_change(interaction, change)
+            .await
+            .map(|_| ()),
         ContactCenterJob::RecordingEnded(interaction, status, error) => {
             store
                 .recording_ended(

@@ -34,6 +34,19 @@ pub struct Participant {
     pub address: String,
 }
 
+/// A change to a live interaction's media processing, kept on the interaction.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MediaChange {
+    /// When (Unix milliseconds).
+    pub at_ms: i64,
+    /// What changed: `noise_suppression`.
+    pub setting: String,
+    /// On or off from then on.
+    pub enabled: bool,
+    /// Who changed it (a user id).
+    pub by: String,
+}
+
 /// One customer contact.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Interaction {
@@ -60,6 +73,8 @@ pub struct Interaction {
     pub agent: Option<AgentId>,
     /// Other parties that took part.
     pub participants: Vec<Participant>,
+    /// Media-processing changes made while it was live.
+    pub media_changes: Vec<MediaChange>,
     /// The agent's notes.
     pub notes: String,
     /// The disposition code chosen at wrap-up.
@@ -184,6 +199,7 @@ struct InteractionRow {
     state: String,
     agent_id: Option<String>,
     participants: String,
+    media_changes: String,
     notes: String,
     disposition_code: Option<String>,
     created_ms: i64,
@@ -212,6 +228,7 @@ impl TryFrom<InteractionRow> for Interaction {
             })?,
             agent: row.agent_id.map(AgentId),
             participants: from_json(&row.participants, TABLE, "participants")?,
+            media_changes: from_json(&row.media_changes, TABLE, "media_changes")?,
             notes: row.notes,
             disposition: row.disposition_code,
             created_ms: UnixMillis(row.created_ms),
@@ -225,8 +242,33 @@ impl TryFrom<InteractionRow> for Interaction {
 }
 
 const COLUMNS: &str = "id, media, direction, ani, dnis, queue_id, state, agent_id, participants, \
-                       notes, disposition_code, created_ms, offered_ms, connected_ms, ended_ms, \
+                       media_changes, notes, disposition_code, created_ms, offered_ms, connected_ms, ended_ms, \
                        wrapped_up_ms, abandoned";
+
+/// The JSON list columns of an interaction that grow while it lives.
+#[derive(Clone, Copy)]
+enum ListColumn {
+    Participants,
+    MediaChanges,
+}
+
+impl ListColumn {
+    /// The column's name, and the statements that read and write it.
+    fn sql(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            ListColumn::Participants => (
+                "participants",
+                "SELECT participants FROM interactions WHERE id = $1",
+                "UPDATE interactions SET participants = $1 WHERE id = $2",
+            ),
+            ListColumn::MediaChanges => (
+                "media_changes",
+                "SELECT media_changes FROM interactions WHERE id = $1",
+                "UPDATE interactions SET media_changes = $1 WHERE id = $2",
+            ),
+        }
+    }
+}
 
 /// A value bound to a numbered placeholder of a dynamically built query.
 enum Arg {
@@ -241,8 +283,9 @@ impl Store {
             ix,
             "INSERT INTO interactions (media, direction, ani, dnis, queue_id, state, agent_id, \
              participants, notes, disposition_code, created_ms, offered_ms, connected_ms, \
-             ended_ms, wrapped_up_ms, abandoned, id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+             ended_ms, wrapped_up_ms, abandoned, id, media_changes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+             $18)",
         )
         .await
         .map(|_| ())
@@ -256,7 +299,8 @@ impl Store {
             "UPDATE interactions SET media = $1, direction = $2, ani = $3, dnis = $4, \
              queue_id = $5, state = $6, agent_id = $7, participants = $8, notes = $9, \
              disposition_code = $10, created_ms = $11, offered_ms = $12, connected_ms = $13, \
-             ended_ms = $14, wrapped_up_ms = $15, abandoned = $16 WHERE id = $17",
+             ended_ms = $14, wrapped_up_ms = $15, abandoned = $16, media_changes = $18 \
+             WHERE id = $17",
         )
         .await
         .map(|n| n > 0)
@@ -285,10 +329,78 @@ impl Store {
             .bind(ix.wrapped_up_ms.map(|t| t.0))
             .bind(i64::from(ix.abandoned))
             .bind(ix.id.as_str())
+            .bind(to_json(&ix.media_changes, TABLE, "media_changes")?)
             .execute(&self.pool)
             .await
             .map_err(|e| map_unique(e, "interaction"))?;
         Ok(result.rows_affected())
+    }
+
+    /// Adds a party to the interaction's participants (once per role and address); `false`
+    /// if there is no such interaction.
+    pub async fn add_participant(
+        &self,
+        id: &InteractionId,
+        participant: &Participant,
+    ) -> Result<bool, StoreError> {
+        self.append_to_list(
+            id,
+            ListColumn::Participants,
+            |list: &mut Vec<Participant>| {
+                if !list.contains(participant) {
+                    list.push(participant.clone());
+                }
+            },
+        )
+        .await
+    }
+
+    /// Adds a media-processing change to the interaction; `false` if there is no such
+    /// interaction.
+    pub async fn add_media_change(
+        &self,
+        id: &InteractionId,
+        change: &MediaChange,
+    ) -> Result<bool, StoreError> {
+        self.append_to_list(
+            id,
+            ListColumn::MediaChanges,
+            |list: &mut Vec<MediaChange>| {
+                list.push(change.clone());
+            },
+        )
+        .await
+    }
+
+    /// Read, change and write back one JSON list column, in one transaction.
+    async fn append_to_list<T, F>(
+        &self,
+        id: &InteractionId,
+        column: ListColumn,
+        change: F,
+    ) -> Result<bool, StoreError>
+    where
+        T: Serialize + serde::de::DeserializeOwned,
+        F: FnOnce(&mut Vec<T>),
+    {
+        let mut tx = self.pool.begin().await?;
+        let (column, select, update) = column.sql();
+        let current: Option<(String,)> = sqlx::query_as(select)
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some((text,)) = current else {
+            return Ok(false);
+        };
+        let mut list: Vec<T> = from_json(&text, TABLE, column)?;
+        change(&mut list);
+        sqlx::query(update)
+            .bind(to_json(&list, TABLE, column)?)
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Records how a live interaction progressed, as the ACD reports it, touching only the
@@ -513,6 +625,7 @@ pub(crate) mod tests {
             state: InteractionState::Ended,
             agent: agent.map(AgentId::from),
             participants: vec![],
+            media_changes: vec![],
             notes: String::new(),
             disposition: None,
             created_ms: UnixMillis(created),
@@ -577,6 +690,55 @@ pub(crate) mod tests {
                 .unwrap()
                 .notes,
             "called back"
+        );
+    }
+
+    #[tokio::test]
+    async fn participants_and_media_changes_accumulate_on_a_live_interaction() {
+        let db = TempDb::new().await;
+        let ix = interaction("ix1", "+15550001", Some("alice"), 1_000);
+        db.store.insert_interaction(&ix).await.unwrap();
+        let bob = |role: &str| Participant {
+            role: role.into(),
+            address: "bob".into(),
+        };
+        for role in ["consult", "consult", "conference"] {
+            assert!(db.store.add_participant(&ix.id, &bob(role)).await.unwrap());
+        }
+        let off = MediaChange {
+            at_ms: 2_000,
+            setting: "noise_suppression".into(),
+            enabled: false,
+            by: "sup".into(),
+        };
+        let on = MediaChange {
+            at_ms: 3_000,
+            enabled: true,
+            ..off.clone()
+        };
+        for change in [&off, &on] {
+            assert!(db.store.add_media_change(&ix.id, change).await.unwrap());
+        }
+        let stored = db.store.get_interaction(&ix.id).await.unwrap().unwrap();
+        assert_eq!(stored.participants, vec![bob("consult"), bob("conference")]);
+        assert_eq!(stored.media_changes, vec![off.clone(), on]);
+        // A progress write from the switch leaves both lists alone.
+        let mut whole = stored.clone();
+        whole.notes = "kept".into();
+        assert!(db.store.update_interaction(&whole).await.unwrap());
+        let again = db.store.get_interaction(&ix.id).await.unwrap().unwrap();
+        assert_eq!(again.participants.len(), 2);
+        assert!(
+            !db.store
+                .add_participant(&"nope".into(), &bob("consult"))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !db.store
+                .add_media_change(&"nope".into(), &off)
+                .await
+                .unwrap()
         );
     }
 

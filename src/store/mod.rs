@@ -47,8 +47,8 @@ pub use dispositions::DispositionCode;
 pub use extensions::Extension;
 pub use idle_reasons::IdleReason;
 pub use interactions::{
-    Direction, Interaction, InteractionFilter, InteractionProgress, Participant, Scope,
-    WrapUpOutcome,
+    Direction, Interaction, InteractionFilter, InteractionProgress, MediaChange, Participant,
+    Scope, WrapUpOutcome,
 };
 pub use recordings::{RecordingRow, RecordingStatus};
 pub use registrations::StoredBinding;
@@ -113,6 +113,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         9,
         "queue_media",
         include_str!("../../migrations/0009_queue_media.sql"),
+    ),
+    (
+        10,
+        "interaction_media_changes",
+        include_str!("../../migrations/0010_interaction_media_changes.sql"),
     ),
 ];
 
@@ -487,7 +492,7 @@ mod tests {
                 .fetch_all(&db.store.pool)
                 .await
                 .unwrap();
-        assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        assert_eq!(versions, (1..=10).collect::<Vec<i64>>());
     }
 
     #[tokio::test]

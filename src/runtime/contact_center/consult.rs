@@ -44,6 +44,13 @@ pub(super) enum Stage {
 /// The prefix of consult parties that are numbers, not agents.
 const NUMBER_PARTY: &str = "number:";
 
+impl Consulting {
+    /// The consulted party as the interaction's participants name it: an agent id or digits.
+    fn address(&self) -> &str {
+        self.party.strip_prefix(NUMBER_PARTY).unwrap_or(&self.party)
+    }
+}
+
 impl ContactCenter {
     pub(super) fn consult_action(
         &mut self,
@@ -108,6 +115,7 @@ impl ContactCenter {
                     interaction: interaction.0.clone(),
                 });
                 self.publish_consult("conference.started", &interaction, &c, json!({}));
+                self.add_participant(&interaction, "conference", c.address());
                 Ok(())
             }
             (ConsultAction::Leave, Some(c)) if c.stage == Stage::Conference => {
@@ -246,6 +254,7 @@ impl ContactCenter {
                     self.acd.consult_answered(now, agent, &id);
                 }
                 self.publish_consult("consult.answered", &id, &c, json!({}));
+                self.add_participant(&id, "consult", c.address());
                 true
             }
             QueueEvent::ConsultFailed {
@@ -355,6 +364,8 @@ impl ContactCenter {
             Some(agent) => json!({"type": "agent", "id": agent}),
             None => json!({"type": "number", "id": number}),
         };
+        let address = to_agent.map_or(number, AgentId::as_str);
+        self.add_participant(id, "transfer", address);
         let mut data = json!({"interaction": id, "agent": by, "target": target, "warm": true});
         if let (Value::Object(data), Value::Object(extra)) = (&mut data, extra) {
             data.extend(extra);

@@ -62,6 +62,12 @@ impl ContactCenter {
             TransferTarget::Queue(queue) => json!({"type": "queue", "id": queue}),
             TransferTarget::Number(number) => json!({"type": "number", "id": number}),
         };
+        let (role, address) = match &target {
+            TransferTarget::Agent(agent) => ("transfer", agent.to_string()),
+            TransferTarget::Queue(queue) => ("transfer_queue", queue.to_string()),
+            TransferTarget::Number(number) => ("transfer", number.clone()),
+        };
+        self.add_participant(&interaction, role, &address);
         match target {
             TransferTarget::Agent(agent) => {
                 let requeue = Requeue {
