@@ -323,6 +323,29 @@ fn a_warm_transfer_to_an_agent_hands_the_customer_over_after_they_talked() {
         json!([{"role": "consult", "address": "bob"}, {"role": "transfer", "address": "bob"}]),
         "{stored}"
     );
+    // The recording's sidecar names them too, after the customer and the first agent.
+    let admin = c.sw.cti_token().to_owned();
+    let mut listed = Value::Null;
+    wait_until("the recording is complete", || {
+        let (_, list) = call(&c.sw, "GET", "/api/v1/recordings", &admin, None);
+        listed = list[0].clone();
+        listed["status"] == "complete"
+    });
+    let wav = std::path::PathBuf::from(listed["path"].as_str().unwrap());
+    let sidecar: Value =
+        serde_json::from_slice(&std::fs::read(wav.with_extension("json")).unwrap()).unwrap();
+    let names: Vec<&str> = sidecar["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(names[0].starts_with("customer:"), "{sidecar}");
+    assert_eq!(
+        names[1..],
+        ["agent:alice", "consult:bob", "transfer:bob"],
+        "{sidecar}"
+    );
 }
 
 /// Each party's tones in `[from, to)`: (customer's, alice's, bob's) in dB.

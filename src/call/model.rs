@@ -253,6 +253,12 @@ pub enum MediaCommand {
         recording: crate::media::recorder::RecordingId,
         endpoint: EndpointId,
     },
+    /// Name a party in a running recording's sidecar (`customer:<number>`, `agent:<id>`,
+    /// `consult:<id>`...).
+    RecordingParticipant {
+        recording: crate::media::recorder::RecordingId,
+        who: String,
+    },
     /// Mix-minus conference: each endpoint's phone hears the sum of the others (20 ms
     /// frames, i32 sum, saturated). Replaces any bridge or music of those endpoints; a later
     /// `Bridge` or `PlayMusic` of a member takes it out of the mix.

@@ -578,6 +578,10 @@ impl ContactCenter {
                 interaction.clone(),
                 participant,
             )));
+        if self.recordings.contains_key(interaction) {
+            let recording = RecordingId(interaction.0.clone());
+            self.name_in_recording(&recording, format!("{role}:{address}"));
+        }
     }
 
     fn team_of(&self, agent: &AgentId) -> Option<TeamId> {

@@ -386,6 +386,13 @@ impl MediaEngine {
         }
     }
 
+    /// Names a party in a running recording's sidecar.
+    pub fn recording_participant(&mut self, recording: &RecordingId, who: String) {
+        if let Some(r) = self.recordings.get(recording) {
+            r.participant(who);
+        }
+    }
+
     /// Adds `endpoint`'s audio to the agent side of a running recording.
     pub fn record_agent_side(&mut self, recording: &RecordingId, endpoint: EndpointId) {
         let Some(r) = self.recordings.get_mut(recording) else {

@@ -142,6 +142,7 @@ enum Control {
     Resume {
         auto: bool,
     },
+    Participant(String),
     Stop,
 }
 
@@ -194,6 +195,11 @@ impl RecordingHandle {
     /// Capture resumes once the recorder has noted the resume.
     pub fn resume(&self, auto: bool) {
         let _ = self.control.send(Control::Resume { auto });
+    }
+
+    /// Names a party in the sidecar.
+    pub fn participant(&self, who: String) {
+        let _ = self.control.send(Control::Participant(who));
     }
 
     /// Finalises the file; the task ends by itself.
@@ -280,6 +286,7 @@ async fn record_loop(
                     }
                     r
                 }
+                Some(Control::Participant(who)) => rec.add_participant(&who),
                 Some(Control::Stop) | None => {
                     lock(&feeds).active = false;
                     match rec.finish(clock::unix_ms()) {

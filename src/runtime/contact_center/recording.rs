@@ -79,13 +79,27 @@ impl ContactCenter {
         Ok(())
     }
 
+    /// Names a party in the sidecar of a running recording.
+    pub(super) fn name_in_recording(&mut self, recording: &RecordingId, who: String) {
+        self.effects
+            .push(Effect::Media(MediaCommand::RecordingParticipant {
+                recording: recording.clone(),
+                who,
+            }));
+    }
+
     /// What the media engine reports about a recording: persisted and published.
     pub fn on_recording_event(&mut self, event: MediaEvent) {
         let (kind, id, data) = match event {
             MediaEvent::RecordingStarted { recording, path } => {
                 let id = InteractionId(recording.0);
                 self.recordings.insert(id.clone(), None);
+                let recording = RecordingId(id.0.clone());
+                if let Some(ani) = self.acd.interaction(&id).map(|ix| ix.ani.clone()) {
+                    self.name_in_recording(&recording, format!("customer:{ani}"));
+                }
                 if let Some(agent) = self.connected_agent(&id) {
+                    self.name_in_recording(&recording, format!("agent:{agent}"));
                     self.recording_agents.insert(id.clone(), agent);
                 }
                 let path = path.display().to_string();
