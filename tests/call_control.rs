@@ -127,6 +127,13 @@ fn hold_from_the_desktop_plays_music_to_the_customer_and_silences_the_agent_unti
         None,
     );
     assert_eq!(stored["state"], "ended", "{stored}");
+    // The recording marks the hold, so a listener knows why the customer's side is quiet.
+    let sidecar = recording_sidecar(&c.sw, &c.interaction);
+    let holds = sidecar["holds"].as_array().cloned().unwrap_or_default();
+    assert_eq!(holds.len(), 1, "{sidecar}");
+    let held_ms = holds[0]["resumed_at_ms"].as_i64().unwrap_or(0)
+        - holds[0]["held_at_ms"].as_i64().unwrap_or(0);
+    assert!(held_ms >= 1000, "held {held_ms} ms: {sidecar}");
 }
 
 #[test]

@@ -324,16 +324,7 @@ fn a_warm_transfer_to_an_agent_hands_the_customer_over_after_they_talked() {
         "{stored}"
     );
     // The recording's sidecar names them too, after the customer and the first agent.
-    let admin = c.sw.cti_token().to_owned();
-    let mut listed = Value::Null;
-    wait_until("the recording is complete", || {
-        let (_, list) = call(&c.sw, "GET", "/api/v1/recordings", &admin, None);
-        listed = list[0].clone();
-        listed["status"] == "complete"
-    });
-    let wav = std::path::PathBuf::from(listed["path"].as_str().unwrap());
-    let sidecar: Value =
-        serde_json::from_slice(&std::fs::read(wav.with_extension("json")).unwrap()).unwrap();
+    let sidecar = recording_sidecar(&c.sw, &c.interaction);
     let names: Vec<&str> = sidecar["participants"]
         .as_array()
         .unwrap()

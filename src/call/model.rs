@@ -253,6 +253,11 @@ pub enum MediaCommand {
         recording: crate::media::recorder::RecordingId,
         endpoint: EndpointId,
     },
+    /// Mark a hold (or its end) in a running recording's sidecar.
+    RecordingHold {
+        recording: crate::media::recorder::RecordingId,
+        held: bool,
+    },
     /// Name a party in a running recording's sidecar (`customer:<number>`, `agent:<id>`,
     /// `consult:<id>`...).
     RecordingParticipant {

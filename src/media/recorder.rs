@@ -51,6 +51,13 @@ pub struct PauseRecord {
     pub auto_resumed: bool,
 }
 
+/// A span during which the customer was on hold (music to the customer, not recorded).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldRecord {
+    pub held_at_ms: i64,
+    pub resumed_at_ms: Option<i64>,
+}
+
 /// The JSON written beside the WAV.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sidecar {
@@ -59,6 +66,9 @@ pub struct Sidecar {
     pub started_at_ms: i64,
     pub ended_at_ms: Option<i64>,
     pub pauses: Vec<PauseRecord>,
+    /// Holds, so a listener knows why the customer's side is quiet there.
+    #[serde(default)]
+    pub holds: Vec<HoldRecord>,
     /// Set when the recording stopped because of a crash or a write failure.
     pub interrupted: bool,
 }
@@ -130,6 +140,7 @@ impl Recording {
             started_at_ms,
             ended_at_ms: None,
             pauses: Vec::new(),
+            holds: Vec::new(),
             interrupted: false,
         };
         let mut recording = Recording {
@@ -241,9 +252,36 @@ impl Recording {
         self.write_sidecar()
     }
 
+    /// Marks the customer held (or taken off hold) at `at_ms`; repeats change nothing.
+    pub fn mark_hold(&mut self, at_ms: i64, held: bool) -> std::io::Result<()> {
+        let open = self
+            .sidecar
+            .holds
+            .last()
+            .is_some_and(|h| h.resumed_at_ms.is_none());
+        match (held, open) {
+            (true, false) => self.sidecar.holds.push(HoldRecord {
+                held_at_ms: at_ms,
+                resumed_at_ms: None,
+            }),
+            (false, true) => {
+                if let Some(h) = self.sidecar.holds.last_mut() {
+                    h.resumed_at_ms = Some(at_ms);
+                }
+            }
+            _ => return Ok(()),
+        }
+        self.write_sidecar()
+    }
+
     /// Finalises the WAV header and the sidecar.
     pub fn finish(mut self, ended_at_ms: i64) -> std::io::Result<PathBuf> {
         self.sidecar.ended_at_ms = Some(ended_at_ms);
+        if let Some(h) = self.sidecar.holds.last_mut()
+            && h.resumed_at_ms.is_none()
+        {
+            h.resumed_at_ms = Some(ended_at_ms);
+        }
         if self.paused
             && let Some(p) = self.sidecar.pauses.last_mut()
         {

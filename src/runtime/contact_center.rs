@@ -215,6 +215,13 @@ impl ContactCenter {
             Some(agent) => self.about(agent),
             None => Audience::Supervisors,
         };
+        if self.recordings.contains_key(&id) {
+            self.effects
+                .push(Effect::Media(MediaCommand::RecordingHold {
+                    recording: RecordingId(id.0.clone()),
+                    held,
+                }));
+        }
         let kind = if held {
             "interaction.held"
         } else {

@@ -386,6 +386,13 @@ impl MediaEngine {
         }
     }
 
+    /// Marks a hold, or its end, in a running recording's sidecar.
+    pub fn recording_hold(&mut self, recording: &RecordingId, held: bool) {
+        if let Some(r) = self.recordings.get(recording) {
+            r.hold(held);
+        }
+    }
+
     /// Names a party in a running recording's sidecar.
     pub fn recording_participant(&mut self, recording: &RecordingId, who: String) {
         if let Some(r) = self.recordings.get(recording) {

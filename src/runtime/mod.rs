@@ -554,6 +554,9 @@ impl CoreLoop {
                 recording,
                 endpoint,
             } => self.engine.record_agent_side(&recording, endpoint),
+            MediaCommand::RecordingHold { recording, held } => {
+                self.engine.recording_hold(&recording, held)
+            }
             MediaCommand::RecordingParticipant { recording, who } => {
                 self.engine.recording_participant(&recording, who)
             }

@@ -143,6 +143,7 @@ enum Control {
         auto: bool,
     },
     Participant(String),
+    Hold(bool),
     Stop,
 }
 
@@ -195,6 +196,11 @@ impl RecordingHandle {
     /// Capture resumes once the recorder has noted the resume.
     pub fn resume(&self, auto: bool) {
         let _ = self.control.send(Control::Resume { auto });
+    }
+
+    /// Marks a hold, or its end, in the sidecar.
+    pub fn hold(&self, held: bool) {
+        let _ = self.control.send(Control::Hold(held));
     }
 
     /// Names a party in the sidecar.
@@ -287,6 +293,7 @@ async fn record_loop(
                     r
                 }
                 Some(Control::Participant(who)) => rec.add_participant(&who),
+                Some(Control::Hold(held)) => rec.mark_hold(clock::unix_ms(), held),
                 Some(Control::Stop) | None => {
                     lock(&feeds).active = false;
                     match rec.finish(clock::unix_ms()) {

@@ -371,6 +371,7 @@ async fn music_on_hold_is_never_recorded() {
         .start_recording(id.clone(), customer, &[agent], dir.clone());
     let path = expect_started(&mut call).await;
     // Both legs on hold: the switch plays music to each phone, the phones say nothing.
+    call.engine.recording_hold(&id, true);
     call.engine
         .play(customer, crate::media::player::Announcement::chime());
     call.engine
@@ -380,11 +381,21 @@ async fn music_on_hold_is_never_recorded() {
         call.agent.recv(WAIT).await.is_some(),
         "music reaches the agent"
     );
+    call.engine.recording_hold(&id, false);
+    call.engine.recording_hold(&id, false);
+    tokio::time::sleep(Duration::from_millis(100)).await;
     call.engine.stop_recording(&id);
     expect_stopped(&mut call).await;
     let (left, right) = read_wav(&path);
     assert!(ms(left.len()) >= 500);
     assert!(left.iter().chain(&right).all(|s| *s == 0));
+    // The hold is marked in the sidecar, once, with its end.
+    let sidecar: Sidecar =
+        serde_json::from_slice(&std::fs::read(path.with_extension("json")).unwrap()).unwrap();
+    assert_eq!(sidecar.holds.len(), 1, "{sidecar:?}");
+    let hold = &sidecar.holds[0];
+    let held_ms = hold.resumed_at_ms.unwrap_or(0) - hold.held_at_ms;
+    assert!((550..=1500).contains(&held_ms), "held {held_ms} ms");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -208,3 +208,20 @@ pub fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
     }
     panic!("timed out waiting until {what}");
 }
+
+/// The JSON sidecar of `interaction`'s recording, once the recording is complete.
+pub fn recording_sidecar(sw: &SwitchProcess, interaction: &str) -> Value {
+    let admin = sw.cti_token().to_owned();
+    let mut listed = Value::Null;
+    wait_until("the recording is complete", || {
+        let (_, list) = call(sw, "GET", "/api/v1/recordings", &admin, None);
+        listed = list
+            .as_array()
+            .and_then(|l| l.iter().find(|r| r["interaction"] == interaction))
+            .cloned()
+            .unwrap_or(Value::Null);
+        listed["status"] == "complete"
+    });
+    let wav = std::path::PathBuf::from(listed["path"].as_str().unwrap_or_default());
+    serde_json::from_slice(&std::fs::read(wav.with_extension("json")).unwrap()).unwrap()
+}
