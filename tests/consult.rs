@@ -654,7 +654,7 @@ fn the_consulted_phone_hanging_up_mid_conference_leaves_the_first_agent_with_the
 #[test]
 fn the_first_agents_phone_hanging_up_mid_consult_hands_the_customer_to_the_consulted_agent() {
     let mut c = start(Setup {
-        alice_hangs_up_after_ms: Some(2500),
+        alice_hangs_up_after_ms: Some(4000),
         ..Setup::default()
     });
     c.consult_bob();
@@ -708,8 +708,10 @@ fn recording_pause_is_refused_during_a_consult_unless_the_admin_allows_it() {
 /// bob answering completes the transfer (Asterisk's and FreeSWITCH's attended transfer).
 #[test]
 fn the_first_agents_phone_hanging_up_while_the_consult_rings_transfers_on_answer() {
+    // Alice's phone hangs up 2.5 s after answering: after the consult is asked for, before
+    // bob's phone answers it (it rings 5 s), with room for a slow machine on both sides.
     let mut c = start(Setup {
-        alice_hangs_up_after_ms: Some(1500),
+        alice_hangs_up_after_ms: Some(2500),
         bob_scenario: Some("uas_ring_then_answer"),
         ..Setup::default()
     });
@@ -737,8 +739,8 @@ fn the_first_agents_phone_hanging_up_while_the_consult_rings_transfers_on_answer
 #[test]
 fn the_first_agents_phone_hanging_up_before_a_failed_consult_requeues_the_customer() {
     let mut c = start(Setup {
-        ring_timeout_secs: Some(3),
-        alice_hangs_up_after_ms: Some(1000),
+        ring_timeout_secs: Some(5),
+        alice_hangs_up_after_ms: Some(2500),
         bob_scenario: Some("uas_ring_until_cancel"),
         ..Setup::default()
     });
