@@ -37,20 +37,12 @@ struct Plan {
 
 impl Plan {
     fn from_args() -> Plan {
-        let args: Vec<String> = std::env::args().collect();
-        let value = |flag: &str, default: u32| {
-            args.iter()
-                .position(|a| a == flag)
-                .and_then(|i| args.get(i + 1))
-                .map_or(default, |v| {
-                    v.parse().unwrap_or_else(|_| panic!("{flag} {v}"))
-                })
-        };
-        if args.iter().any(|a| a == "--bench") {
+        let args = BenchArgs::from_env();
+        if args.full() {
             Plan {
-                rps: value("--rps", 2000),
-                secs: value("--secs", 10),
-                desktops: value("--desktops", 1000) as usize,
+                rps: args.value("--rps", 2000),
+                secs: args.value("--secs", 10),
+                desktops: args.value("--desktops", 1000),
                 smoke: false,
             }
         } else {

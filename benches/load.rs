@@ -40,22 +40,13 @@ struct Plan {
 
 impl Plan {
     fn from_args() -> Plan {
-        let args: Vec<String> = std::env::args().collect();
-        let full = args.iter().any(|a| a == "--bench");
-        let value = |flag: &str, default: u32| {
-            args.iter()
-                .position(|a| a == flag)
-                .and_then(|i| args.get(i + 1))
-                .map_or(default, |v| {
-                    v.parse().unwrap_or_else(|_| panic!("{flag} {v}"))
-                })
-        };
-        if full {
+        let args = BenchArgs::from_env();
+        if args.full() {
             Plan {
-                cps: value("--cps", 2000),
-                cps_secs: value("--cps-secs", 20),
-                calls: value("--calls", 1500),
-                hold_secs: value("--hold-secs", 60),
+                cps: args.value("--cps", 2000),
+                cps_secs: args.value("--cps-secs", 20),
+                calls: args.value("--calls", 1500),
+                hold_secs: args.value("--hold-secs", 60),
                 smoke: false,
             }
         } else {

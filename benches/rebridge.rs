@@ -43,21 +43,13 @@ struct Plan {
 
 impl Plan {
     fn from_args() -> Plan {
-        let args: Vec<String> = std::env::args().collect();
-        let value = |flag: &str, default: u64| {
-            args.iter()
-                .position(|a| a == flag)
-                .and_then(|i| args.get(i + 1))
-                .map_or(default, |v| {
-                    v.parse().unwrap_or_else(|_| panic!("{flag} {v}"))
-                })
-        };
-        let smoke = !args.iter().any(|a| a == "--bench");
+        let args = BenchArgs::from_env();
+        let smoke = !args.full();
         let (calls, cycles, hold_ms) = if smoke { (4, 1, 1500) } else { (100, 5, 2000) };
         Plan {
-            calls: u16::try_from(value("--calls", calls)).expect("--calls fits u16"),
-            cycles: u32::try_from(value("--cycles", cycles)).expect("--cycles fits u32"),
-            hold_ms: value("--hold-ms", hold_ms),
+            calls: args.value("--calls", calls),
+            cycles: args.value("--cycles", cycles),
+            hold_ms: args.value("--hold-ms", hold_ms),
             smoke,
         }
     }

@@ -22,8 +22,6 @@ use std::time::Duration;
 const CUSTOMER_HZ: f64 = 500.0;
 const ALICE_HZ: f64 = 900.0;
 const BOB_HZ: f64 = 1400.0;
-/// What the consulted agent gets for ending a conference he only joined.
-const BOB_ENDING_STATUS: u16 = 409;
 
 /// Alice (1011) on a queue call with a customer; bob (1012) logged in and Available with his
 /// phone running `bob_scenario`. `tones` makes every party play its own tone instead of the
@@ -180,13 +178,9 @@ impl Consult {
         self.alice_phone.expect_success();
         self.bob_phone.expect_success();
         self.alice.expect("interaction.ended", |_| true);
-        wait_until("bob is Available again", || {
-            self.bob.state(&self.sw) == "available"
-        });
-        wait_until("alice wraps up", || self.alice.state(&self.sw) == "wrap_up");
-        wait_until("every RTP port is released", || {
-            self.sw.rtp_ports_in_use().is_empty()
-        });
+        self.bob.wait_for_state(&self.sw, "available");
+        self.alice.wait_for_state(&self.sw, "wrap_up");
+        expect_ports_released(&self.sw);
     }
 
     /// Alice asks for a consult to `target`; the desktop's request is accepted.
@@ -215,6 +209,25 @@ impl Consult {
     }
 }
 
+/// No RTP port of the switch is left open.
+fn expect_ports_released(sw: &SwitchProcess) {
+    wait_until("every RTP port is released", || {
+        sw.rtp_ports_in_use().is_empty()
+    });
+}
+
+/// The interaction as the API stores it (read as the admin).
+fn stored(sw: &SwitchProcess, interaction: &str) -> Value {
+    call(
+        sw,
+        "GET",
+        &format!("/api/v1/interactions/{interaction}"),
+        sw.cti_token(),
+        None,
+    )
+    .1
+}
+
 /// The agent alone with the customer ends the call: both phones get their BYE, the agent
 /// wraps up and no RTP port is left.
 fn agent_ends_the_call(
@@ -229,9 +242,7 @@ fn agent_ends_the_call(
     customer.expect_success();
     phone.expect_success();
     wait_until("the agent wraps up", || agent.state(sw) == "wrap_up");
-    wait_until("every RTP port is released", || {
-        sw.rtp_ports_in_use().is_empty()
-    });
+    expect_ports_released(sw);
 }
 
 /// Packets to `port` in `[from, to)`, leaving a margin for packets in flight at a change.
@@ -285,8 +296,7 @@ fn a_warm_transfer_to_an_agent_hands_the_customer_over_after_they_talked() {
     let transferred_from = unix_seconds() + 0.5;
     std::thread::sleep(Duration::from_millis(2000));
     let transferred_to = unix_seconds();
-    let (status, json) = c.bob.post(&c.sw, &path(&c.interaction, "end"), json!({}));
-    assert_eq!(status, 200, "{json}");
+    c.bob.post_ok(&c.sw, &path(&c.interaction, "end"));
     c.customer.expect_success();
     c.bob_phone.expect_success();
     assert_eq!(c.bob.state(&c.sw), "wrap_up");
@@ -309,13 +319,7 @@ fn a_warm_transfer_to_an_agent_hands_the_customer_over_after_they_talked() {
     println!("transferred: customer {customer:.1?} bob {bob:.1?}");
     assert_hears("the customer", customer, &[2], 1);
     assert_hears("bob", bob, &[0], 1);
-    let (_, stored) = call(
-        &c.sw,
-        "GET",
-        &format!("/api/v1/interactions/{}", c.interaction),
-        &c.bob.token,
-        None,
-    );
+    let stored = stored(&c.sw, &c.interaction);
     assert_eq!(stored["agent"], "bob", "{stored}");
     // Who took part, in the roles they came in.
     assert_eq!(
@@ -384,14 +388,11 @@ fn in_a_conference_each_party_hears_the_other_two_and_not_itself() {
     let ended = c.alice.expect("consult.ended", |_| true);
     assert_eq!(ended["data"]["conference"], true, "{ended}");
     c.bob_phone.expect_success(); // bob's phone got its BYE
-    wait_until("bob is Available again, without wrap-up", || {
-        c.bob.state(&c.sw) == "available"
-    });
+    c.bob.wait_for_state(&c.sw, "available");
     let two_way_from = unix_seconds() + 0.5;
     std::thread::sleep(Duration::from_millis(2000));
     let two_way_to = unix_seconds();
-    let (status, json) = c.alice.post(&c.sw, &path(&c.interaction, "end"), json!({}));
-    assert_eq!(status, 200, "{json}");
+    c.alice.post_ok(&c.sw, &path(&c.interaction, "end"));
     c.customer.expect_success();
     c.alice_phone.expect_success();
     let frames = capture.stop();
@@ -443,10 +444,7 @@ fn a_consult_nobody_answers_fails_and_the_agent_resumes_the_customer() {
         "a consult is not an ACD offer: no RONA"
     );
     let capture = Capture::start(&[c.customer_media, c.alice_media]);
-    let (status, json) = c
-        .alice
-        .post(&c.sw, &path(&c.interaction, "resume"), json!({}));
-    assert_eq!(status, 200, "{json}");
+    c.alice.post_ok(&c.sw, &path(&c.interaction, "resume"));
     let resumed_at = unix_seconds();
     std::thread::sleep(Duration::from_millis(1500));
     let ended_at = unix_seconds();
@@ -475,10 +473,7 @@ fn a_customer_hanging_up_during_a_consult_frees_both_agents() {
     c.consult(json!({"target": {"type": "number", "id": "10-19"}}));
     c.alice
         .expect("consult.answered", |e| e["data"]["party"]["id"] == "1019");
-    let (status, json) = c
-        .alice
-        .post(&c.sw, &path(&c.interaction, "consult/end"), json!({}));
-    assert_eq!(status, 200, "{json}");
+    c.alice.post_ok(&c.sw, &path(&c.interaction, "consult/end"));
     c.alice.expect("consult.ended", |_| true);
     number_phone.expect_success(); // BYE to the number
     // Then bob; the customer hangs up while alice and bob talk.
@@ -486,21 +481,11 @@ fn a_customer_hanging_up_during_a_consult_frees_both_agents() {
     c.customer.expect_success();
     c.bob_phone.expect_success();
     c.alice_phone.expect_success();
-    wait_until("bob is Available again", || {
-        c.bob.state(&c.sw) == "available"
-    });
-    wait_until("alice wraps up", || c.alice.state(&c.sw) == "wrap_up");
-    let (_, stored) = call(
-        &c.sw,
-        "GET",
-        &format!("/api/v1/interactions/{}", c.interaction),
-        &c.alice.token,
-        None,
-    );
+    c.bob.wait_for_state(&c.sw, "available");
+    c.alice.wait_for_state(&c.sw, "wrap_up");
+    let stored = stored(&c.sw, &c.interaction);
     assert_eq!(stored["state"], "ended", "{stored}");
-    wait_until("every RTP port is released", || {
-        c.sw.rtp_ports_in_use().is_empty()
-    });
+    expect_ports_released(&c.sw);
 }
 
 #[test]
@@ -524,10 +509,9 @@ fn the_consulting_agent_ending_a_conference_hangs_up_everyone() {
     c.conference_with_bob();
     // Bob was brought in: he may leave, but ending it for everyone is the owner's call.
     let (status, json) = c.bob.post(&c.sw, &path(&c.interaction, "end"), json!({}));
-    assert_eq!(status, BOB_ENDING_STATUS, "{json}");
+    assert_eq!(status, 409, "{json}");
     assert_eq!(c.bob.state(&c.sw), "engaged");
-    let (status, json) = c.alice.post(&c.sw, &path(&c.interaction, "end"), json!({}));
-    assert_eq!(status, 200, "{json}");
+    c.alice.post_ok(&c.sw, &path(&c.interaction, "end"));
     // The customer and both agents' phones each get a BYE.
     c.expect_conference_over();
 }
@@ -541,10 +525,8 @@ fn the_consulting_agent_leaving_a_conference_hands_the_customer_to_the_consulted
     let capture = PayloadCapture::start(&[c.customer_media, c.alice_media, c.bob_media]);
     c.conference_with_bob();
     std::thread::sleep(Duration::from_millis(500));
-    let (status, json) = c
-        .alice
-        .post(&c.sw, &path(&c.interaction, "conference/leave"), json!({}));
-    assert_eq!(status, 200, "{json}");
+    c.alice
+        .post_ok(&c.sw, &path(&c.interaction, "conference/leave"));
     // As after a warm transfer: alice's desktop hears where the customer went, bob's that
     // the interaction is now his.
     let transferred = c.alice.expect("interaction.transferred", |_| true);
@@ -556,17 +538,16 @@ fn the_consulting_agent_leaving_a_conference_hands_the_customer_to_the_consulted
         "{connected}"
     );
     c.alice_phone.expect_success(); // alice's leg got its BYE
-    wait_until("alice wraps up", || c.alice.state(&c.sw) == "wrap_up");
+    c.alice.wait_for_state(&c.sw, "wrap_up");
     assert_eq!(c.bob.state(&c.sw), "engaged");
     let handed_from = unix_seconds() + 0.5;
     std::thread::sleep(Duration::from_millis(2000));
     let handed_to = unix_seconds();
     // Bob owns the call now: he ends it and wraps up.
-    let (status, json) = c.bob.post(&c.sw, &path(&c.interaction, "end"), json!({}));
-    assert_eq!(status, 200, "{json}");
+    c.bob.post_ok(&c.sw, &path(&c.interaction, "end"));
     c.customer.expect_success();
     c.bob_phone.expect_success();
-    wait_until("bob wraps up", || c.bob.state(&c.sw) == "wrap_up");
+    c.bob.wait_for_state(&c.sw, "wrap_up");
     let frames = capture.stop();
 
     let customer = tones_heard(&frames, c.customer_media, handed_from, handed_to);
@@ -574,39 +555,26 @@ fn the_consulting_agent_leaving_a_conference_hands_the_customer_to_the_consulted
     println!("handed over: customer {customer:.1?} bob {bob:.1?}");
     assert_hears("the customer", customer, &[2], 1);
     assert_hears("bob", bob, &[0], 1);
-    wait_until("every RTP port is released", || {
-        c.sw.rtp_ports_in_use().is_empty()
-    });
+    expect_ports_released(&c.sw);
 }
 
 #[test]
 fn the_consulted_agent_leaving_a_conference_leaves_the_customer_with_the_first() {
     let mut c = start(Setup::default());
     c.conference_with_bob();
-    let (status, json) = c
-        .bob
-        .post(&c.sw, &path(&c.interaction, "conference/leave"), json!({}));
-    assert_eq!(status, 200, "{json}");
+    c.bob
+        .post_ok(&c.sw, &path(&c.interaction, "conference/leave"));
     c.alice.expect("consult.ended", |_| true);
     c.bob_phone.expect_success(); // bob's leg got its BYE
-    wait_until("bob is Available again, without wrap-up", || {
-        c.bob.state(&c.sw) == "available"
-    });
+    c.bob.wait_for_state(&c.sw, "available");
     assert_eq!(c.alice.state(&c.sw), "engaged");
     // Alice still has her customer: hold works, and the call ends normally after resume.
-    let (status, json) = c
-        .alice
-        .post(&c.sw, &path(&c.interaction, "hold"), json!({}));
-    assert_eq!(status, 200, "{json}");
-    let (status, json) = c
-        .alice
-        .post(&c.sw, &path(&c.interaction, "resume"), json!({}));
-    assert_eq!(status, 200, "{json}");
-    let (status, json) = c.alice.post(&c.sw, &path(&c.interaction, "end"), json!({}));
-    assert_eq!(status, 200, "{json}");
+    c.alice.post_ok(&c.sw, &path(&c.interaction, "hold"));
+    c.alice.post_ok(&c.sw, &path(&c.interaction, "resume"));
+    c.alice.post_ok(&c.sw, &path(&c.interaction, "end"));
     c.customer.expect_success();
     c.alice_phone.expect_success();
-    wait_until("alice wraps up", || c.alice.state(&c.sw) == "wrap_up");
+    c.alice.wait_for_state(&c.sw, "wrap_up");
 }
 
 #[test]
@@ -619,16 +587,11 @@ fn the_consulted_phone_hanging_up_mid_consult_leaves_the_customer_held_with_the_
     // Bob's phone sends BYE: the consult is over, the customer still on hold with alice.
     c.bob_phone.expect_success();
     c.alice.expect("consult.ended", |_| true);
-    wait_until("bob is Available again, without wrap-up", || {
-        c.bob.state(&c.sw) == "available"
-    });
+    c.bob.wait_for_state(&c.sw, "available");
     assert_eq!(c.alice.state(&c.sw), "engaged");
     let (status, _) = c.alice.post(&c.sw, &path(&c.interaction, "end"), json!({}));
     assert_eq!(status, 409, "the customer is held: end is refused");
-    let (status, json) = c
-        .alice
-        .post(&c.sw, &path(&c.interaction, "resume"), json!({}));
-    assert_eq!(status, 200, "{json}");
+    c.alice.post_ok(&c.sw, &path(&c.interaction, "resume"));
     agent_ends_the_call(&c.sw, &c.alice, &c.interaction, c.customer, c.alice_phone);
 }
 
@@ -642,9 +605,7 @@ fn the_consulted_phone_hanging_up_mid_conference_leaves_the_first_agent_with_the
     c.bob_phone.expect_success();
     let ended = c.alice.expect("consult.ended", |_| true);
     assert_eq!(ended["data"]["conference"], true, "{ended}");
-    wait_until("bob is Available again, without wrap-up", || {
-        c.bob.state(&c.sw) == "available"
-    });
+    c.bob.wait_for_state(&c.sw, "available");
     assert_eq!(c.alice.state(&c.sw), "engaged");
     agent_ends_the_call(&c.sw, &c.alice, &c.interaction, c.customer, c.alice_phone);
 }
@@ -663,7 +624,7 @@ fn the_first_agents_phone_hanging_up_mid_consult_hands_the_customer_to_the_consu
     assert_eq!(transferred["data"]["target"]["id"], "bob", "{transferred}");
     assert_eq!(transferred["data"]["warm"], true, "{transferred}");
     c.bob.expect("interaction.connected", |_| true);
-    wait_until("alice wraps up", || c.alice.state(&c.sw) == "wrap_up");
+    c.alice.wait_for_state(&c.sw, "wrap_up");
     assert_eq!(c.bob.state(&c.sw), "engaged");
     agent_ends_the_call(&c.sw, &c.bob, &c.interaction, c.customer, c.bob_phone);
 }
@@ -718,19 +679,13 @@ fn the_first_agents_phone_hanging_up_while_the_consult_rings_transfers_on_answer
     c.consult(json!({"target": {"type": "agent", "id": "bob"}}));
     c.alice_phone.expect_success(); // alice's BYE got its 200 while bob rang
     assert_eq!(c.bob.state(&c.sw), "reserved", "bob's phone still rings");
-    let (_, stored) = call(
-        &c.sw,
-        "GET",
-        &format!("/api/v1/interactions/{}", c.interaction),
-        c.sw.cti_token(),
-        None,
-    );
+    let stored = stored(&c.sw, &c.interaction);
     assert_ne!(stored["state"], "ended", "the customer was kept: {stored}");
     c.bob.expect("consult.answered", |_| true);
     let transferred = c.alice.expect("interaction.transferred", |_| true);
     assert_eq!(transferred["data"]["target"]["id"], "bob", "{transferred}");
     c.bob.expect("interaction.connected", |_| true);
-    wait_until("alice wraps up", || c.alice.state(&c.sw) == "wrap_up");
+    c.alice.wait_for_state(&c.sw, "wrap_up");
     assert_eq!(c.bob.state(&c.sw), "engaged");
     agent_ends_the_call(&c.sw, &c.bob, &c.interaction, c.customer, c.bob_phone);
 }
@@ -754,16 +709,9 @@ fn the_first_agents_phone_hanging_up_before_a_failed_consult_requeues_the_custom
         transferred["data"]["target"]["type"], "queue",
         "{transferred}"
     );
-    wait_until("alice wraps up", || c.alice.state(&c.sw) == "wrap_up");
-    let admin = c.sw.cti_token().to_owned();
+    c.alice.wait_for_state(&c.sw, "wrap_up");
     wait_until("the customer waits in the queue again", || {
-        let (_, stored) = call(
-            &c.sw,
-            "GET",
-            &format!("/api/v1/interactions/{}", c.interaction),
-            &admin,
-            None,
-        );
+        let stored = stored(&c.sw, &c.interaction);
         matches!(stored["state"].as_str(), Some("queued" | "offered"))
     });
 }

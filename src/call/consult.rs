@@ -308,11 +308,13 @@ impl Switch {
             .as_ref()
             .map(|q| q.interaction.clone())
             .unwrap_or_default();
-        self.outputs.push_back(Output::Media(MediaCommand::Bridge {
-            a: agent,
-            b: consult_endpoint,
-        }));
         let agent_left = call.consult.as_ref().is_some_and(|c| c.agent_left);
+        if !agent_left {
+            self.outputs.push_back(Output::Media(MediaCommand::Bridge {
+                a: agent,
+                b: consult_endpoint,
+            }));
+        }
         self.outputs
             .push_back(Output::Queue(QueueEvent::ConsultAnswered {
                 interaction: interaction.clone(),

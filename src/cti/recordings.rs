@@ -122,11 +122,7 @@ pub(super) async fn pause(
     {
         return Err(ApiError::field("reason", "at most 256 characters"));
     }
-    let who = match actor(&principal) {
-        crate::routing::model::Actor::Agent(a) => a.0,
-        crate::routing::model::Actor::Token(t) => format!("token:{t}"),
-        crate::routing::model::Actor::System => "system".into(),
-    };
+    let who = actor(&principal).label();
     let action = RecordingAction::Pause {
         behavior,
         who,

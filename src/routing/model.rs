@@ -318,6 +318,18 @@ pub enum Actor {
     System,
 }
 
+impl Actor {
+    /// As one string for logs and sidecars: the agent id, `token:<id>` or `system`.
+    #[must_use]
+    pub fn label(&self) -> String {
+        match self {
+            Actor::Agent(id) => id.to_string(),
+            Actor::Token(id) => format!("token:{id}"),
+            Actor::System => "system".into(),
+        }
+    }
+}
+
 pub(crate) mod duration_secs {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;

@@ -215,13 +215,10 @@ impl ContactCenter {
             Some(agent) => self.about(agent),
             None => Audience::Supervisors,
         };
-        if self.recordings.contains_key(&id) {
-            self.effects
-                .push(Effect::Media(MediaCommand::RecordingHold {
-                    recording: RecordingId(id.0.clone()),
-                    held,
-                }));
-        }
+        self.command_recording(&id, |recording| MediaCommand::RecordingHold {
+            recording,
+            held,
+        });
         let kind = if held {
             "interaction.held"
         } else {
@@ -463,11 +460,7 @@ impl ContactCenter {
                         at_ms: clock::unix_ms(),
                         setting: "noise_suppression".into(),
                         enabled,
-                        by: match &by {
-                            Actor::Agent(id) => id.to_string(),
-                            Actor::Token(id) => format!("token:{id}"),
-                            Actor::System => "system".into(),
-                        },
+                        by: by.label(),
                     };
                     self.effects
                         .push(Effect::Store(ContactCenterJob::MediaChange(
@@ -585,10 +578,7 @@ impl ContactCenter {
                 interaction.clone(),
                 participant,
             )));
-        if self.recordings.contains_key(interaction) {
-            let recording = RecordingId(interaction.0.clone());
-            self.name_in_recording(&recording, format!("{role}:{address}"));
-        }
+        self.name_in_recording(interaction, format!("{role}:{address}"));
     }
 
     fn team_of(&self, agent: &AgentId) -> Option<TeamId> {

@@ -55,6 +55,11 @@ async fn expect_stopped(call: &mut Call) -> PathBuf {
 }
 
 /// Interleaved stereo samples of a WAV.
+/// The JSON sidecar beside the WAV at `path`.
+fn read_sidecar(path: &Path) -> Sidecar {
+    serde_json::from_slice(&std::fs::read(path.with_extension("json")).unwrap()).unwrap()
+}
+
 fn read_wav(path: &Path) -> (Vec<i16>, Vec<i16>) {
     let mut reader = hound::WavReader::open(path).expect("readable WAV");
     assert_eq!(reader.spec().channels, 2);
@@ -137,8 +142,7 @@ async fn recording_puts_the_customer_left_and_the_agent_right_for_the_length_of_
     let db = |x: &[i16], f: f32, g: f32| 10.0 * (sig::goertzel(x, f) / sig::goertzel(x, g)).log10();
     assert!(db(&left, 440.0, 1000.0) > 30.0, "left is the customer");
     assert!(db(&right, 1000.0, 440.0) > 30.0, "right is the agent");
-    let sidecar: Sidecar =
-        serde_json::from_slice(&std::fs::read(path.with_extension("json")).unwrap()).unwrap();
+    let sidecar = read_sidecar(&path);
     assert_eq!(sidecar.interaction, "ix-tones");
     assert!(sidecar.ended_at_ms.is_some() && !sidecar.interrupted);
     // Both phones still heard each other.
@@ -269,8 +273,7 @@ async fn a_skipping_pause_makes_the_file_shorter_by_the_paused_span() {
 
     let (left, right) = read_wav(&path);
     let span_ms = i64::try_from(span.as_millis()).unwrap_or(0);
-    let sidecar: Sidecar =
-        serde_json::from_slice(&std::fs::read(path.with_extension("json")).unwrap()).unwrap();
+    let sidecar = read_sidecar(&path);
     let pause = &sidecar.pauses[0];
     let skipped_ms = pause.resumed_at_ms.unwrap_or(0) - pause.paused_at_ms;
     eprintln!(
@@ -383,15 +386,14 @@ async fn music_on_hold_is_never_recorded() {
     );
     call.engine.recording_hold(&id, false);
     call.engine.recording_hold(&id, false);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Stop follows the marks on the same control queue: no wait needed.
     call.engine.stop_recording(&id);
     expect_stopped(&mut call).await;
     let (left, right) = read_wav(&path);
     assert!(ms(left.len()) >= 500);
     assert!(left.iter().chain(&right).all(|s| *s == 0));
     // The hold is marked in the sidecar, once, with its end.
-    let sidecar: Sidecar =
-        serde_json::from_slice(&std::fs::read(path.with_extension("json")).unwrap()).unwrap();
+    let sidecar = read_sidecar(&path);
     assert_eq!(sidecar.holds.len(), 1, "{sidecar:?}");
     let hold = &sidecar.holds[0];
     let held_ms = hold.resumed_at_ms.unwrap_or(0) - hold.held_at_ms;

@@ -242,8 +242,8 @@ impl TryFrom<InteractionRow> for Interaction {
 }
 
 const COLUMNS: &str = "id, media, direction, ani, dnis, queue_id, state, agent_id, participants, \
-                       media_changes, notes, disposition_code, created_ms, offered_ms, connected_ms, ended_ms, \
-                       wrapped_up_ms, abandoned";
+                       media_changes, notes, disposition_code, created_ms, offered_ms, \
+                       connected_ms, ended_ms, wrapped_up_ms, abandoned";
 
 /// The JSON list columns of an interaction that grow while it lives.
 #[derive(Clone, Copy)]
@@ -722,12 +722,13 @@ pub(crate) mod tests {
         let stored = db.store.get_interaction(&ix.id).await.unwrap().unwrap();
         assert_eq!(stored.participants, vec![bob("consult"), bob("conference")]);
         assert_eq!(stored.media_changes, vec![off.clone(), on]);
-        // A progress write from the switch leaves both lists alone.
+        // A whole-row update carries both lists through unchanged.
         let mut whole = stored.clone();
         whole.notes = "kept".into();
         assert!(db.store.update_interaction(&whole).await.unwrap());
         let again = db.store.get_interaction(&ix.id).await.unwrap().unwrap();
         assert_eq!(again.participants.len(), 2);
+        assert_eq!(again, whole);
         assert!(
             !db.store
                 .add_participant(&"nope".into(), &bob("consult"))

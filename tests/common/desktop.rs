@@ -168,6 +168,20 @@ impl Desktop {
         assert_eq!(status, 200, "{json}");
         json["state"]["state"].as_str().unwrap().to_owned()
     }
+
+    /// POSTs an empty command to `path` and asserts it was accepted (200).
+    pub fn post_ok(&self, sw: &SwitchProcess, path: &str) -> Value {
+        let (status, json) = self.post(sw, path, json!({}));
+        assert_eq!(status, 200, "{path}: {json}");
+        json
+    }
+
+    /// Waits (bounded) until the agent is in `state`.
+    pub fn wait_for_state(&self, sw: &SwitchProcess, state: &str) {
+        wait_until(&format!("{} is {state}", self.agent), || {
+            self.state(sw) == state
+        });
+    }
 }
 
 /// Reads the event WebSocket in a thread; the receiver ends when the socket closes.

@@ -597,3 +597,29 @@ pub fn udp_exchange(to: SocketAddr, bytes: &[u8], wait: Duration) -> Option<Stri
         Err(_) => None,
     }
 }
+
+/// A load bench's command line: `cargo bench` passes `--bench` (a full run that reports),
+/// `cargo test` does not (a small smoke run that asserts); `--flag value` overrides.
+pub struct BenchArgs(Vec<String>);
+
+impl BenchArgs {
+    pub fn from_env() -> BenchArgs {
+        BenchArgs(std::env::args().collect())
+    }
+
+    /// Whether this is the full run.
+    pub fn full(&self) -> bool {
+        self.0.iter().any(|a| a == "--bench")
+    }
+
+    /// The value after `flag`, or `default`; an unparseable one stops the run.
+    pub fn value<T: std::str::FromStr>(&self, flag: &str, default: T) -> T {
+        self.0
+            .iter()
+            .position(|a| a == flag)
+            .and_then(|i| self.0.get(i + 1))
+            .map_or(default, |v| {
+                v.parse().unwrap_or_else(|_| panic!("{flag} {v}"))
+            })
+    }
+}

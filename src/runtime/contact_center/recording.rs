@@ -79,13 +79,23 @@ impl ContactCenter {
         Ok(())
     }
 
-    /// Names a party in the sidecar of a running recording.
-    pub(super) fn name_in_recording(&mut self, recording: &RecordingId, who: String) {
-        self.effects
-            .push(Effect::Media(MediaCommand::RecordingParticipant {
-                recording: recording.clone(),
-                who,
-            }));
+    /// Sends the media engine a command about `interaction`'s recording, if it has one.
+    pub(super) fn command_recording(
+        &mut self,
+        interaction: &InteractionId,
+        command: impl FnOnce(RecordingId) -> MediaCommand,
+    ) {
+        if self.recordings.contains_key(interaction) {
+            let recording = RecordingId(interaction.0.clone());
+            self.effects.push(Effect::Media(command(recording)));
+        }
+    }
+
+    /// Names a party in the sidecar of `interaction`'s recording, if it has one.
+    pub(super) fn name_in_recording(&mut self, interaction: &InteractionId, who: String) {
+        self.command_recording(interaction, |recording| {
+            MediaCommand::RecordingParticipant { recording, who }
+        });
     }
 
     /// What the media engine reports about a recording: persisted and published.
@@ -94,12 +104,11 @@ impl ContactCenter {
             MediaEvent::RecordingStarted { recording, path } => {
                 let id = InteractionId(recording.0);
                 self.recordings.insert(id.clone(), None);
-                let recording = RecordingId(id.0.clone());
                 if let Some(ani) = self.acd.interaction(&id).map(|ix| ix.ani.clone()) {
-                    self.name_in_recording(&recording, format!("customer:{ani}"));
+                    self.name_in_recording(&id, format!("customer:{ani}"));
                 }
                 if let Some(agent) = self.connected_agent(&id) {
-                    self.name_in_recording(&recording, format!("agent:{agent}"));
+                    self.name_in_recording(&id, format!("agent:{agent}"));
                     self.recording_agents.insert(id.clone(), agent);
                 }
                 let path = path.display().to_string();
