@@ -2,7 +2,9 @@
 //! uses when a direction is cleaned: decode → 8 → 48 kHz → two RNNoise frames → 48 → 8 kHz →
 //! encode, with filter state carried across packets as on a live call. Also the same call
 //! with suppression off, which is the relay's undecoded fast path, and the two halves of
-//! the cost on their own: the resamplers, and RNNoise's two 480-sample frames.
+//! the cost on their own: the resamplers, and RNNoise's two 480-sample frames (through our
+//! network, `media::rnnoise`, and through `nnnoiseless::DenoiseState` for reference), on the
+//! packet's audio and on digital silence.
 
 use std::hint::black_box;
 
@@ -10,6 +12,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use switchboard::media::denoise::{PACKET, SwitchableDenoiser};
 use switchboard::media::g711::Law;
 use switchboard::media::resample::{Downsampler, Upsampler};
+use switchboard::media::rnnoise::FrameDenoiser;
 
 /// One second of a noisy voiced sound (a 150 Hz harmonic complex plus xorshift noise),
 /// µ-law encoded, as 50 packets: RNNoise's cost depends on content, digital silence is cheaper.
@@ -78,15 +81,33 @@ fn benches(c: &mut Criterion) {
             black_box(&narrow);
         });
     });
-    let mut state = nnnoiseless::DenoiseState::new();
+    // RNNoise alone on the same packet at 48 kHz (filled here, so a filtered run of only
+    // these benches still has audio), through our network and through nnnoiseless's own.
+    wide.clear();
+    up.process(&pcm, &mut wide);
+    let silence = [0f32; 960];
     let mut out = [0f32; 480];
-    c.bench_function("media_frame_rnnoise_two_frames_only", |b| {
-        b.iter(|| {
-            for frame in wide.chunks_exact(480) {
-                black_box(state.process_frame(&mut out, black_box(frame)));
-            }
+    for (name, input) in [("speech", &wide[..]), ("digital_silence", &silence[..])] {
+        let mut ours = FrameDenoiser::new();
+        c.bench_function(&format!("media_frame_rnnoise_two_frames_{name}"), |b| {
+            b.iter(|| {
+                for frame in input.chunks_exact(480) {
+                    black_box(ours.process_frame(&mut out, black_box(frame)));
+                }
+            });
         });
-    });
+        let mut reference = nnnoiseless::DenoiseState::new();
+        c.bench_function(
+            &format!("media_frame_rnnoise_two_frames_{name}_nnnoiseless_reference"),
+            |b| {
+                b.iter(|| {
+                    for frame in input.chunks_exact(480) {
+                        black_box(reference.process_frame(&mut out, black_box(frame)));
+                    }
+                });
+            },
+        );
+    }
 }
 
 criterion_group!(media_frame, benches);

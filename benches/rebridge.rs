@@ -12,6 +12,14 @@
 //!
 //! `cargo bench --bench rebridge` runs the full target; `-- --calls N --cycles N --hold-ms N`
 //! override it. Under `cargo test` a small run asserts that no call broke.
+//!
+//! The same harness measures noise suppression at scale: `--cycles 0` keeps every call
+//! talking for `--hold-ms` with no hold at all, `--denoise off|customer|both` sets which
+//! directions RNNoise cleans (org settings; the default is the lab profile's, customer) and
+//! `--record on|off` whether calls are recorded (default on). For instance, 100 calls with
+//! both directions cleaned are 200 denoised legs:
+//! `cargo bench --bench rebridge -- --calls 100 --cycles 0 --hold-ms 30000 --denoise both
+//! --record off`, against the same with `--denoise off` for the relay alone.
 // Test harnesses are the IO side: they read the clock to bound waits and time phases.
 #![allow(clippy::disallowed_methods)]
 
@@ -36,8 +44,12 @@ const AGENT_MEDIA: u16 = 22_000;
 
 struct Plan {
     calls: u16,
+    /// Zero: no hold at all, the agents' phones just talk.
     cycles: u32,
     hold_ms: u64,
+    /// Which directions RNNoise cleans: `off`, `customer` or `both`; `None` keeps the profile's.
+    denoise: Option<String>,
+    record: bool,
     smoke: bool,
 }
 
@@ -50,6 +62,8 @@ impl Plan {
             calls: args.value("--calls", calls),
             cycles: args.value("--cycles", cycles),
             hold_ms: args.value("--hold-ms", hold_ms),
+            denoise: Some(args.value("--denoise", String::new())).filter(|d| !d.is_empty()),
+            record: args.value("--record", "on".to_owned()) != "off",
             smoke,
         }
     }
@@ -162,7 +176,11 @@ fn main() {
     let hold_ms = plan.hold_ms.to_string();
     let cycles = plan.cycles.to_string();
     let agent_scenario = scenario(
-        "holding_agent",
+        if plan.cycles == 0 {
+            "uas"
+        } else {
+            "holding_agent"
+        },
         &dir,
         &[
             ("<!-- media -->", &media),
@@ -195,9 +213,25 @@ fn main() {
             json!({"state": "available"}),
         );
     }
+    let mut settings = json!({ "recording": plan.record });
+    match plan.denoise.as_deref() {
+        None => {}
+        Some("off") => settings["noise_suppression"] = json!(false),
+        Some("customer") => {
+            settings["noise_suppression"] = json!(true);
+            settings["noise_suppression_agent_audio"] = json!(false);
+        }
+        Some("both") => {
+            settings["noise_suppression"] = json!(true);
+            settings["noise_suppression_agent_audio"] = json!(true);
+        }
+        Some(other) => panic!("--denoise {other}: off, customer or both"),
+    }
+    ok(&sw, "PUT", "/api/v1/settings", &admin, settings);
     let ports: Vec<u16> = (0..calls).map(|i| CUSTOMER_MEDIA + 4 * i).collect();
     let capture = RtpCapture::start(&ports);
     let talk = Duration::from_millis(plan.hold_ms * (2 * u64::from(plan.cycles) + 1) + 1000);
+    let denoising = plan.denoise.as_deref().unwrap_or("profile default");
     let caller_scenario = scenario("queue_caller", &dir, &[("<!-- media -->", &media)]);
     let pid = sw.pid();
     let (cpu0, drops0, started) = (cpu_seconds(pid), switch_socket_drops(pid), Instant::now());
@@ -221,6 +255,18 @@ fn main() {
         .spawn()
         .expect("sipp is installed"),
     );
+    // While every call is up (after the 20-per-second ramp, before the first hangs up), the
+    // switch's CPU is that of `calls` calls in steady state.
+    let ramp = Duration::from_millis(u64::from(calls) * 50 + 2000);
+    let steady = talk.checked_sub(ramp + Duration::from_secs(2));
+    let steady_cpu = steady
+        .filter(|s| *s >= Duration::from_secs(5))
+        .map(|window| {
+            std::thread::sleep(ramp);
+            let cpu1 = cpu_seconds(pid);
+            std::thread::sleep(window);
+            (cpu_seconds(pid) - cpu1) / window.as_secs_f64()
+        });
     let customers_code = wait(&mut customers, talk + Duration::from_secs(180));
     let elapsed = started.elapsed().as_secs_f64();
     let (cpu, drops) = (cpu_seconds(pid) - cpu0, switch_socket_drops(pid) - drops0);
@@ -256,11 +302,16 @@ fn main() {
         "re-bridges under load: {calls} concurrent queue calls, {rebridges} hold/resume \
          re-bridges in {elapsed:.1} s; customers received {packets} RTP packets: largest gap \
          {:.0} ms, {jumps} sequence jumps, {ssrc_changes} SSRC changes ({} streams), {broken} \
-         streams with a gap over 100 ms or a jump; switch CPU {:.2} cores; packets dropped at \
-         the switch's sockets {drops}; SIPp exit codes customers {customers_code}, agents {agents_code}",
+         streams with a gap over 100 ms or a jump; switch CPU {:.2} cores (noise suppression: \
+         {denoising}; recording {}); packets dropped at the switch's sockets {drops}; SIPp exit \
+         codes customers {customers_code}, agents {agents_code}; {}",
         worst_gap * 1000.0,
         streams.len(),
         cpu / elapsed,
+        if plan.record { "on" } else { "off" },
+        steady_cpu.map_or("no steady window (talk too short)".to_owned(), |c| format!(
+            "with all {calls} calls up: switch CPU {c:.3} cores"
+        )),
     );
     for (tag, code) in [("customers", customers_code), ("agents", agents_code)] {
         if code != 0 {

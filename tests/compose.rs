@@ -50,6 +50,20 @@ fn every_path_the_dockerfile_copies_exists() {
         })
         .collect();
     assert!(copies.len() >= 5, "{copies:?}");
+    // What `cargo build` reads: a build script left out fails only inside the image.
+    for needed in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "build.rs",
+        "src",
+        "migrations",
+        "benches",
+    ] {
+        assert!(
+            copies.contains(&needed),
+            "the Dockerfile must copy {needed}"
+        );
+    }
     for path in copies {
         assert!(
             root().join(path).exists(),

@@ -1,4 +1,5 @@
-//! Background-noise suppression with RNNoise (`nnnoiseless`) on 8 kHz telephone audio.
+//! Background-noise suppression with RNNoise (`nnnoiseless`'s features and model, our
+//! [`FrameDenoiser`] running the network) on 8 kHz telephone audio.
 //!
 //! RNNoise works on 480-sample frames at 48 kHz with samples as `f32` in the i16 range. One
 //! 20 ms G.711 packet (160 samples) becomes 960 samples at 48 kHz, exactly two RNNoise frames,
@@ -21,15 +22,15 @@
 
 use super::g711::{self, Law};
 use super::resample::{Downsampler, Upsampler};
-use nnnoiseless::DenoiseState;
+use super::rnnoise::FrameDenoiser;
 
 /// Samples per 20 ms packet at 8 kHz.
 pub const PACKET: usize = 160;
-const FRAME: usize = DenoiseState::FRAME_SIZE;
+const FRAME: usize = FrameDenoiser::FRAME_SIZE;
 
 /// One direction of one leg: keeps every filter's state across packets.
 pub struct Denoiser {
-    state: Box<DenoiseState<'static>>,
+    state: FrameDenoiser,
     up: Upsampler,
     down: Downsampler,
     wide: Vec<f32>,
@@ -57,7 +58,7 @@ impl Default for Denoiser {
 impl Denoiser {
     pub fn new() -> Denoiser {
         Denoiser {
-            state: DenoiseState::new(),
+            state: FrameDenoiser::new(),
             up: Upsampler::new(),
             down: Downsampler::new(),
             wide: Vec::with_capacity(PACKET * 6),
