@@ -31,7 +31,7 @@ mod support;
 use common::desktop::{ok, provision};
 use common::tshark::Tshark;
 use common::*;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -47,9 +47,11 @@ struct Plan {
     /// Zero: no hold at all, the agents' phones just talk.
     cycles: u32,
     hold_ms: u64,
-    /// Which directions RNNoise cleans: `off`, `customer` or `both`; `None` keeps the profile's.
-    denoise: Option<String>,
+    /// `--denoise` as given (`off`, `customer`, `both`), or the profile's default.
+    denoise: String,
     record: bool,
+    /// The org settings PUT before the calls: recording and noise suppression.
+    settings: Value,
     smoke: bool,
 }
 
@@ -58,12 +60,27 @@ impl Plan {
         let args = BenchArgs::from_env();
         let smoke = !args.full();
         let (calls, cycles, hold_ms) = if smoke { (4, 1, 1500) } else { (100, 5, 2000) };
+        let record = args.value("--record", "on".to_owned()) != "off";
+        let denoise = args.value("--denoise", "profile default".to_owned());
+        let mut settings = json!({ "recording": record });
+        let directions = match denoise.as_str() {
+            "profile default" => None,
+            "off" => Some((false, false)),
+            "customer" => Some((true, false)),
+            "both" => Some((true, true)),
+            other => panic!("--denoise {other}: off, customer or both"),
+        };
+        if let Some((customer, agent)) = directions {
+            settings["noise_suppression"] = json!(customer);
+            settings["noise_suppression_agent_audio"] = json!(agent);
+        }
         Plan {
             calls: args.value("--calls", calls),
             cycles: args.value("--cycles", cycles),
             hold_ms: args.value("--hold-ms", hold_ms),
-            denoise: Some(args.value("--denoise", String::new())).filter(|d| !d.is_empty()),
-            record: args.value("--record", "on".to_owned()) != "off",
+            denoise,
+            record,
+            settings,
             smoke,
         }
     }
@@ -213,25 +230,16 @@ fn main() {
             json!({"state": "available"}),
         );
     }
-    let mut settings = json!({ "recording": plan.record });
-    match plan.denoise.as_deref() {
-        None => {}
-        Some("off") => settings["noise_suppression"] = json!(false),
-        Some("customer") => {
-            settings["noise_suppression"] = json!(true);
-            settings["noise_suppression_agent_audio"] = json!(false);
-        }
-        Some("both") => {
-            settings["noise_suppression"] = json!(true);
-            settings["noise_suppression_agent_audio"] = json!(true);
-        }
-        Some(other) => panic!("--denoise {other}: off, customer or both"),
-    }
-    ok(&sw, "PUT", "/api/v1/settings", &admin, settings);
+    ok(
+        &sw,
+        "PUT",
+        "/api/v1/settings",
+        &admin,
+        plan.settings.clone(),
+    );
     let ports: Vec<u16> = (0..calls).map(|i| CUSTOMER_MEDIA + 4 * i).collect();
     let capture = RtpCapture::start(&ports);
     let talk = Duration::from_millis(plan.hold_ms * (2 * u64::from(plan.cycles) + 1) + 1000);
-    let denoising = plan.denoise.as_deref().unwrap_or("profile default");
     let caller_scenario = scenario("queue_caller", &dir, &[("<!-- media -->", &media)]);
     let pid = sw.pid();
     let (cpu0, drops0, started) = (cpu_seconds(pid), switch_socket_drops(pid), Instant::now());
@@ -303,11 +311,12 @@ fn main() {
          re-bridges in {elapsed:.1} s; customers received {packets} RTP packets: largest gap \
          {:.0} ms, {jumps} sequence jumps, {ssrc_changes} SSRC changes ({} streams), {broken} \
          streams with a gap over 100 ms or a jump; switch CPU {:.2} cores (noise suppression: \
-         {denoising}; recording {}); packets dropped at the switch's sockets {drops}; SIPp exit \
+         {}; recording {}); packets dropped at the switch's sockets {drops}; SIPp exit \
          codes customers {customers_code}, agents {agents_code}; {}",
         worst_gap * 1000.0,
         streams.len(),
         cpu / elapsed,
+        plan.denoise,
         if plan.record { "on" } else { "off" },
         steady_cpu.map_or("no steady window (talk too short)".to_owned(), |c| format!(
             "with all {calls} calls up: switch CPU {c:.3} cores"

@@ -185,10 +185,8 @@ impl Consult {
 
     /// Alice asks for a consult to `target`; the desktop's request is accepted.
     fn consult(&self, target: Value) {
-        let (status, json) = self
-            .alice
-            .post(&self.sw, &path(&self.interaction, "consult"), target);
-        assert_eq!(status, 200, "{json}");
+        self.alice
+            .post_body_ok(&self.sw, &path(&self.interaction, "consult"), target);
     }
 
     /// Alice consults bob, then turns the consult into a three-way conference.
@@ -237,8 +235,7 @@ fn agent_ends_the_call(
     customer: SippRun,
     phone: SippRun,
 ) {
-    let (status, json) = agent.post(sw, &path(interaction, "end"), json!({}));
-    assert_eq!(status, 200, "{json}");
+    agent.post_ok(sw, &path(interaction, "end"));
     customer.expect_success();
     phone.expect_success();
     wait_until("the agent wraps up", || agent.state(sw) == "wrap_up");
@@ -285,8 +282,7 @@ fn a_warm_transfer_to_an_agent_hands_the_customer_over_after_they_talked() {
     assert_eq!(status, 409);
     std::thread::sleep(Duration::from_millis(2000));
     let consulting_to = unix_seconds();
-    let (status, json) = c.alice.post(&c.sw, &transfer, json!({}));
-    assert_eq!(status, 200, "{json}");
+    c.alice.post_ok(&c.sw, &transfer);
     let transferred = c.alice.expect("interaction.transferred", |_| true);
     assert_eq!(transferred["data"]["warm"], true, "{transferred}");
     assert_eq!(transferred["data"]["target"]["id"], "bob", "{transferred}");
@@ -383,8 +379,7 @@ fn in_a_conference_each_party_hears_the_other_two_and_not_itself() {
     let drop_bob = path(&c.interaction, "conference/participants/bob/drop");
     let (status, _) = c.bob.post(&c.sw, &drop_bob, json!({}));
     assert_eq!(status, 409);
-    let (status, json) = c.alice.post(&c.sw, &drop_bob, json!({}));
-    assert_eq!(status, 200, "{json}");
+    c.alice.post_ok(&c.sw, &drop_bob);
     let ended = c.alice.expect("consult.ended", |_| true);
     assert_eq!(ended["data"]["conference"], true, "{ended}");
     c.bob_phone.expect_success(); // bob's phone got its BYE
@@ -649,16 +644,14 @@ fn recording_pause_is_refused_during_a_consult_unless_the_admin_allows_it() {
         &admin,
         json!({"recording_pause_during_consult": true}),
     );
-    let (status, json) = c.alice.post(&c.sw, &pause, json!({"behavior": "silence"}));
-    assert_eq!(status, 200, "{json}");
+    c.alice
+        .post_body_ok(&c.sw, &pause, json!({"behavior": "silence"}));
     c.alice.expect("recording.paused", |_| true);
-    let (status, json) = c.alice.post(&c.sw, &resume, json!({}));
-    assert_eq!(status, 200, "{json}");
+    c.alice.post_ok(&c.sw, &resume);
     c.alice.expect("recording.resumed", |_| true);
     // Done: end the consult, take the customer back and hang up.
     for step in ["consult/end", "resume", "end"] {
-        let (status, json) = c.alice.post(&c.sw, &path(&c.interaction, step), json!({}));
-        assert_eq!(status, 200, "{step}: {json}");
+        c.alice.post_ok(&c.sw, &path(&c.interaction, step));
     }
     c.customer.expect_success();
     c.alice_phone.expect_success();

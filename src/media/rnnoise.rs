@@ -19,32 +19,28 @@
 //! The network, as RNNoise defines it: a dense layer (42 features → 24, tanh), a voice
 //! activity GRU (24), a noise GRU (fed the dense output, the VAD state and the features), a
 //! denoise GRU (fed the VAD and noise states and the features), and a dense sigmoid layer
-//! giving 22 band gains; weights are int8 scaled by 1/256. Scaling by 1/256 is exact in
-//! floating point, so scaling the weights up front changes no sum.
+//! giving 22 band gains; weights and biases are int8 with 8 fractional bits, so each sum is
+//! scaled by 1/256 before its activation, as RNNoise does.
 
 use std::sync::OnceLock;
 
 use easyfft::dyn_size::realfft::DynRealIfft;
 use nnnoiseless::{DenoiseFeatures, EBAND_5MS, FRAME_SIZE, FRAME_SIZE_SHIFT, FREQ_SIZE, NB_BANDS};
 
+use super::resample::{DOT_LANES as LANES, dot};
+
 /// The model bytes `nnnoiseless` ships, in its documented layer format.
 static WEIGHTS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/rnnoise-weights.rnn"));
 
-const LANES: usize = 8;
 /// The file's int8 weights and biases are fixed-point with 8 fractional bits.
 const WEIGHT_SCALE: f32 = 1.0 / 256.0;
 const WINDOW_SIZE: usize = 2 * FRAME_SIZE;
 const NB_FEATURES: usize = nnnoiseless::NB_FEATURES;
 
 /// The shipped model, parsed once for the whole process and shared by every leg.
-pub fn model() -> &'static Model {
+fn model() -> &'static Model {
     static MODEL: OnceLock<Model> = OnceLock::new();
     MODEL.get_or_init(|| Model::parse(WEIGHTS).expect("nnnoiseless ships a well-formed model"))
-}
-
-/// The raw weights, for tests that load them into `nnnoiseless` to prove they are its own.
-pub fn weight_bytes() -> &'static [u8] {
-    WEIGHTS
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +73,6 @@ impl Activation {
 /// [`LANES`] so a dot product never needs a scalar tail.
 #[derive(Debug)]
 struct Matrix {
-    rows: usize,
     stride: usize,
     data: Vec<f32>,
 }
@@ -98,40 +93,17 @@ impl Matrix {
                 data[k * stride + i] = f32::from(w[i * row_step + offset + k]);
             }
         }
-        Matrix {
-            rows: neurons,
-            stride,
-            data,
-        }
+        Matrix { stride, data }
     }
 
     /// `out[k] += row_k · x` for every neuron; `x` is padded to the row stride with zeros.
     /// (Four rows per pass, sharing each load of `x`, measured no faster here.)
     fn mul_add(&self, out: &mut [f32], x: &[f32]) {
         let x = &x[..self.stride];
-        for (o, row) in out[..self.rows]
-            .iter_mut()
-            .zip(self.data.chunks_exact(self.stride))
-        {
+        for (o, row) in out.iter_mut().zip(self.data.chunks_exact(self.stride)) {
             *o += dot(row, x);
         }
     }
-}
-
-/// A dot product in [`LANES`] independent accumulators: lane-wise, so the compiler turns it
-/// into SIMD multiply-adds without reassociating anything it must not.
-fn dot(w: &[f32], x: &[f32]) -> f32 {
-    let mut acc = [0f32; LANES];
-    for (w, x) in w.chunks_exact(LANES).zip(x.chunks_exact(LANES)) {
-        for l in 0..LANES {
-            acc[l] += w[l] * x[l];
-        }
-    }
-    reduce(acc)
-}
-
-fn reduce(acc: [f32; LANES]) -> f32 {
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
 }
 
 #[derive(Debug)]
@@ -206,7 +178,7 @@ const MAX_PADDED: usize = MAX_NEURONS.next_multiple_of(LANES);
 
 /// The whole network, widened and laid out for [`dot`].
 #[derive(Debug)]
-pub struct Model {
+struct Model {
     input_dense: Dense,
     vad_gru: Gru,
     noise_gru: Gru,
@@ -281,7 +253,7 @@ impl Model {
     /// Parses the `nnnoiseless` model format (int8 throughout): for each layer its input
     /// count, neuron count and activation, then weights (input-major) and biases; a GRU has
     /// input weights, then recurrent weights, for the three gates side by side.
-    pub fn parse(bytes: &[u8]) -> Option<Model> {
+    fn parse(bytes: &[u8]) -> Option<Model> {
         let signed: Vec<i8> = bytes.iter().map(|b| i8::from_ne_bytes([*b])).collect();
         let mut r = Reader { bytes: &signed };
         let model = Model {
@@ -340,22 +312,25 @@ impl NetState {
         let mut vad = [0f32; 1];
         m.vad_output.compute(&mut vad, &self.vad);
 
-        let mut buf = [0f32; 3 * MAX_PADDED];
-        buf[..dense_n].copy_from_slice(&dense[..dense_n]);
-        buf[dense_n..dense_n + vad_n].copy_from_slice(&self.vad[..vad_n]);
-        buf[dense_n + vad_n..dense_n + vad_n + NB_FEATURES]
-            .copy_from_slice(&features[..NB_FEATURES]);
-        m.noise_gru.compute(&mut self.noise, &buf);
-
-        let mut buf = [0f32; 3 * MAX_PADDED];
-        buf[..vad_n].copy_from_slice(&self.vad[..vad_n]);
-        buf[vad_n..vad_n + noise_n].copy_from_slice(&self.noise[..noise_n]);
-        buf[vad_n + noise_n..vad_n + noise_n + NB_FEATURES]
-            .copy_from_slice(&features[..NB_FEATURES]);
-        m.denoise_gru.compute(&mut self.denoise, &buf);
+        let features = &features[..NB_FEATURES];
+        let noise_in = concat([&dense[..dense_n], &self.vad[..vad_n], features]);
+        m.noise_gru.compute(&mut self.noise, &noise_in);
+        let denoise_in = concat([&self.vad[..vad_n], &self.noise[..noise_n], features]);
+        m.denoise_gru.compute(&mut self.denoise, &denoise_in);
         m.denoise_output.compute(gains, &self.denoise);
         vad[0]
     }
+}
+
+/// A GRU's input: three vectors end to end, zero-padded for [`dot`].
+fn concat(parts: [&[f32]; 3]) -> [f32; 3 * MAX_PADDED] {
+    let mut out = [0f32; 3 * MAX_PADDED];
+    let mut at = 0;
+    for part in parts {
+        out[at..at + part.len()].copy_from_slice(part);
+        at += part.len();
+    }
+    out
 }
 
 /// RNNoise's tanh: a table every 0.04 with a first-order correction, as fast as a lookup and
@@ -503,7 +478,7 @@ mod tests {
     fn the_shipped_weights_are_nnnoiseless_own_model() {
         // Loaded into nnnoiseless itself, the bytes build.rs found give bit-identical output
         // to its built-in model: they are the same network.
-        let model = nnnoiseless::RnnModel::from_static_bytes(weight_bytes()).expect("parses");
+        let model = nnnoiseless::RnnModel::from_static_bytes(WEIGHTS).expect("parses");
         let mut ours = nnnoiseless::DenoiseState::from_model(model);
         let mut builtin = nnnoiseless::DenoiseState::new();
         let (mut a, mut b) = ([0f32; FRAME_SIZE], [0f32; FRAME_SIZE]);
@@ -512,12 +487,12 @@ mod tests {
             builtin.process_frame(&mut b, frame);
             assert_eq!(a, b);
         }
-        assert!(Model::parse(weight_bytes()).is_some());
+        assert!(Model::parse(WEIGHTS).is_some());
     }
 
     #[test]
     fn a_truncated_or_padded_model_is_refused() {
-        let bytes = weight_bytes();
+        let bytes = WEIGHTS;
         assert!(Model::parse(&bytes[..bytes.len() - 1]).is_none());
         let mut longer = bytes.to_vec();
         longer.push(0);

@@ -171,7 +171,12 @@ impl Desktop {
 
     /// POSTs an empty command to `path` and asserts it was accepted (200).
     pub fn post_ok(&self, sw: &SwitchProcess, path: &str) -> Value {
-        let (status, json) = self.post(sw, path, json!({}));
+        self.post_body_ok(sw, path, json!({}))
+    }
+
+    /// POSTs `body` to `path` and asserts it was accepted (200).
+    pub fn post_body_ok(&self, sw: &SwitchProcess, path: &str, body: Value) -> Value {
+        let (status, json) = self.post(sw, path, body);
         assert_eq!(status, 200, "{path}: {json}");
         json
     }
