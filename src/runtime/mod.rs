@@ -136,12 +136,32 @@ async fn extensions(
     Ok(all)
 }
 
+/// Per-extension digest algorithms: the profile's, and SHA-256 alone for a stored extension
+/// that keeps no MD5 hash (it could never answer an MD5 challenge).
+fn extension_digest_algorithms(
+    profile: &Profile,
+    extensions: &HashMap<String, StoredSecret>,
+) -> HashMap<String, Vec<String>> {
+    let mut algorithms: HashMap<String, Vec<String>> = profile
+        .extensions
+        .iter()
+        .filter_map(|e| Some((e.user.clone(), e.digest_algorithms.clone()?)))
+        .collect();
+    for (user, secret) in extensions {
+        if let StoredSecret::Ha1 { md5: None, .. } = secret {
+            algorithms.insert(user.clone(), vec!["SHA-256".to_owned()]);
+        }
+    }
+    algorithms
+}
+
 fn switch_config(
     profile: &Profile,
     advertised: SocketAddr,
     seed: u64,
     extensions: HashMap<String, StoredSecret>,
 ) -> SwitchConfig {
+    let extension_digest_algorithms = extension_digest_algorithms(profile, &extensions);
     SwitchConfig {
         domain: profile.sip.domain.clone(),
         advertised,
@@ -162,6 +182,7 @@ fn switch_config(
         extensions,
         rtp_ports: (profile.media.rtp_port_min, profile.media.rtp_port_max),
         digest_algorithms: profile.sip.digest_algorithms.clone(),
+        extension_digest_algorithms,
         queue_numbers: HashMap::new(),
         seed,
     }
@@ -234,6 +255,7 @@ pub async fn serve(profile: Profile, shutdown: oneshot::Receiver<()>) -> anyhow:
         now,
         clock::unix_now(),
     );
+    switch.set_port_binder(Box::new(engine.port_binder()));
     let restored = store
         .load_registrations(UnixMillis(clock::unix_ms()))
         .await
