@@ -324,9 +324,11 @@ async fn load_contact_center(
     for agent in agents.iter().filter(|a| a.enabled) {
         acd.handle_command(now, Command::UpsertAgent(agent.config()))?;
     }
+    let remembered = seed_last_agents(store, &mut acd, &agents, &settings, now).await?;
     tracing::info!(
         queues = numbers.len(),
         agents = agents.len(),
+        remembered,
         "contact center loaded"
     );
     switch.set_queue_numbers(numbers);
@@ -343,6 +345,35 @@ async fn load_contact_center(
     );
     switch.set_media_policy(cc.media_policy());
     Ok(cc)
+}
+
+/// Last-agent routing's memory, as the stored interactions left it: each caller's newest
+/// connected agent (if still enabled), oldest first so the newest are kept longest.
+async fn seed_last_agents(
+    store: &Store,
+    acd: &mut Acd,
+    agents: &[crate::store::Agent],
+    settings: &crate::store::OrgSettings,
+    now: std::time::Instant,
+) -> anyhow::Result<usize> {
+    let memory = routing_settings(settings).last_agent_memory;
+    let enabled: std::collections::HashSet<&str> = agents
+        .iter()
+        .filter(|a| a.enabled)
+        .map(|a| a.id.as_str())
+        .collect();
+    let last = store
+        .last_agents(memory)
+        .await
+        .context("loading last agents")?;
+    let mut remembered = 0;
+    for (ani, agent) in last.into_iter().rev() {
+        if enabled.contains(agent.as_str()) {
+            acd.handle_command(now, Command::RememberLastAgent { ani, agent })?;
+            remembered += 1;
+        }
+    }
+    Ok(remembered)
 }
 
 /// Recordings still marked as being written belong to a switch that died: their WAV headers
