@@ -22,7 +22,8 @@ use crate::media::g711::{self, Law};
 use crate::media::mixer::{FRAME as MIX_FRAME, Frame, MixStream, mix_minus};
 use crate::media::player::{Announcement, Player};
 use crate::media::ports::{PortBinder, PortPair};
-use crate::media::recorder::{FRAME, PauseBehavior, RecordingId};
+use crate::media::recorder::timeline::AudioPacket;
+use crate::media::recorder::{PauseBehavior, RecordingId};
 use crate::media::rewrite::{PayloadMap, StreamRewriter, StreamStart};
 use crate::media::rtp::{PayloadType, RtpPacketMut, Ssrc, is_rtcp};
 use crate::media::sdp::{Direction, Negotiated};
@@ -85,9 +86,6 @@ struct Inbound {
     denoise: SwitchableDenoiser,
     /// Recordings this endpoint's audio goes to.
     taps: Vec<(RecordingId, SharedFeeds)>,
-    /// Decoded samples not yet making a whole 20 ms frame: phones that send 10, 30 or 40 ms
-    /// packets are recorded too (desk phones often use 30 ms).
-    carry: Vec<i16>,
 }
 
 /// Largest payload recorded (200 ms of G.711); longer packets are not audio we expect.
@@ -707,17 +705,20 @@ fn inbound_stage(
         let mut pcm = [0i16; MAX_RECORDED_PAYLOAD];
         let pcm = &mut pcm[..payload.len()];
         g711::decode_into(law, payload, pcm);
-        let inbound = &mut *inbound;
-        inbound.carry.extend_from_slice(pcm);
-        while inbound.carry.len() >= FRAME {
-            let mut frame = [0i16; FRAME];
-            frame.copy_from_slice(&inbound.carry[..FRAME]);
-            inbound.carry.drain(..FRAME);
-            // Taps of recordings that failed go, so the fast path comes back.
-            inbound
-                .taps
-                .retain(|(_, feeds)| lock(feeds).push(id, &frame));
-        }
+        let header = rtp.header();
+        // Placed by its numbering, so packets of any length (10, 30, 40 ms) fit.
+        let packet = AudioPacket {
+            ssrc: header.ssrc,
+            sequence: header.sequence,
+            timestamp: header.timestamp,
+            marker: header.marker,
+            samples: pcm,
+        };
+        let now = clock::now();
+        // Taps of recordings that failed go, so the fast path comes back.
+        inbound
+            .taps
+            .retain(|(_, feeds)| lock(feeds).push(now, id, &packet));
     }
 }
 
