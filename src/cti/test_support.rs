@@ -8,6 +8,8 @@ use tower::ServiceExt;
 
 use super::{ApiState, app};
 use crate::routing::model::{AgentId, Role, TeamId};
+use crate::runtime::clock;
+use crate::runtime::contact_center::{ContactCenter, CoreHandle};
 use crate::store::test_support::TempDb;
 use crate::store::{Agent, Store, TokenKind, UnixMillis};
 
@@ -34,6 +36,24 @@ impl Api {
         let db = TempDb::new().await;
         let state = ApiState::new(db.store.clone());
         Api { db, state }
+    }
+
+    /// The API driving a live contact-center core with no switch behind it: routing
+    /// commands, snapshots and refusals are real, and the effects meant for the switch, the
+    /// media engine and the store writer are dropped.
+    pub(crate) async fn with_core() -> Api {
+        let mut api = Api::new().await;
+        let (handle, mut requests) = CoreHandle::channel();
+        let bus = api.state.bus.clone();
+        let mut core = ContactCenter::detached(bus.clone());
+        tokio::spawn(async move {
+            while let Some(request) = requests.recv().await {
+                core.on_request(clock::now(), request);
+                while core.poll_effect().is_some() {}
+            }
+        });
+        api.state = api.state.with_core(handle, bus);
+        api
     }
 
     pub(crate) fn store(&self) -> &Store {

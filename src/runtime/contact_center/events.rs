@@ -208,13 +208,7 @@ mod tests {
     #[test]
     fn every_acd_and_recording_event_payload_has_only_snake_case_keys() {
         let bus = EventBus::new();
-        let mut cc = ContactCenter::new(
-            Acd::default(),
-            bus.clone(),
-            OrgSettings::default(),
-            std::env::temp_dir(),
-            None,
-        );
+        let mut cc = ContactCenter::detached(bus.clone());
         for event in one_of_each() {
             cc.publish(event);
         }

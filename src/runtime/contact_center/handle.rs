@@ -18,6 +18,10 @@ pub enum CoreRequest {
         agent: AgentId,
         reply: oneshot::Sender<Option<(AgentState, Option<String>)>>,
     },
+    /// Every agent and queue as the ACD sees them now (the desktop's directory).
+    Snapshot {
+        reply: oneshot::Sender<crate::routing::Snapshot>,
+    },
     /// Where a waiting caller stands.
     Position {
         interaction: InteractionId,
@@ -228,6 +232,11 @@ impl CoreHandle {
     ) -> Result<Option<(AgentState, Option<String>)>, CoreUnavailable> {
         self.ask(|reply| CoreRequest::AgentState { agent, reply })
             .await
+    }
+
+    /// Every agent and queue with their live state.
+    pub async fn snapshot(&self) -> Result<crate::routing::Snapshot, CoreUnavailable> {
+        self.ask(|reply| CoreRequest::Snapshot { reply }).await
     }
 
     /// A waiting caller's position and expected wait.
