@@ -18,6 +18,7 @@ mod agents;
 pub mod auth;
 mod cad;
 mod cdrs;
+mod command_events;
 mod consult_control;
 mod dial_number;
 mod directory;

@@ -6,6 +6,7 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
+use super::events::Viewer;
 use super::{ApiState, app};
 use crate::routing::model::{AgentId, Role, TeamId};
 use crate::runtime::clock;
@@ -54,6 +55,23 @@ impl Api {
         });
         api.state = api.state.with_core(handle, bus);
         api
+    }
+
+    /// The events published so far that `agent` (with `role`, in `teams`) may see, as its
+    /// event stream would deliver them.
+    pub(crate) fn events_for(&self, agent: &str, role: Role, teams: &[&str]) -> Vec<Value> {
+        let viewer = Viewer {
+            agent: agent.into(),
+            role,
+            teams: teams.iter().map(|t| TeamId::from(*t)).collect(),
+        };
+        self.state
+            .bus
+            .after(0)
+            .iter()
+            .filter(|e| e.audience.admits(&viewer))
+            .map(|e| serde_json::from_str(&e.json).unwrap())
+            .collect()
     }
 
     pub(crate) fn store(&self) -> &Store {
