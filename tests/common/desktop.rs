@@ -149,6 +149,11 @@ impl Desktop {
             let Ok(event) = self.events.recv_timeout(left) else {
                 break;
             };
+            let camel = switchboard::cti::events::non_snake_case_keys(&event);
+            assert!(
+                camel.is_empty(),
+                "event keys are snake_case: {camel:?} in {event}"
+            );
             self.seen.push(event.clone());
             if event["type"] == kind && when(&event) {
                 return event;
