@@ -6,7 +6,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use switchboard::sip::message::Message;
+use switchboard::sip::message::{Message, SipUri};
 
 const INVITE: &[u8] = b"INVITE sip:1002@switchboard.local SIP/2.0\r\n\
 Via: SIP/2.0/UDP 192.0.2.10:5062;rport;branch=z9hG4bK-524287-1---4f0b6e6e1a\r\n\
@@ -52,6 +52,28 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             let m = Message::parse(black_box(INVITE)).expect("parses");
             black_box((m.top_via(), m.from(), m.to(), m.cseq(), m.contacts()))
+        });
+    });
+    // The URIs routing reads on every INVITE (Request-URI, To, From, Contact), through rsip
+    // behind `SipUri`, and the same with a dotted user and an IPv6 reference rsip cannot
+    // read alone (the facade's own work).
+    let uris = [
+        parsed.request_uri().expect("a request").to_owned(),
+        parsed.to().expect("To").uri,
+        parsed.from().expect("From").uri,
+        "sip:1001@192.0.2.10:5062;transport=udp".to_owned(),
+    ];
+    c.bench_function("sip_uri_parse_four_invite_uris", |b| {
+        b.iter(|| {
+            for uri in &uris {
+                black_box(SipUri::parse(black_box(uri)).expect("parses"));
+            }
+        });
+    });
+    c.bench_function("sip_uri_parse_dotted_user_and_ipv6", |b| {
+        b.iter(|| {
+            black_box(SipUri::parse(black_box("sip:j.doe@example.com;transport=tcp")));
+            black_box(SipUri::parse(black_box("sip:1001@[2001:db8::10]:5070;transport=udp")));
         });
     });
     c.bench_function("sip_serialise_invite_sdp", |b| {

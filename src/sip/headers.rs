@@ -3,7 +3,7 @@
 //! Parsers tolerate LWS around separators (RFC 4475 `wsinv`) and never panic on any input.
 
 use super::message::{Method, is_token_char};
-use super::uri::{host_for_uri, parse_host_port, parse_uri, percent_decode, uri_user};
+use super::uri::{SipUri, host_for_uri, parse_host_port, percent_decode, uri_user};
 use std::fmt;
 use std::time::Duration;
 
@@ -249,9 +249,9 @@ impl NameAddr {
         param(&self.params, name)
     }
 
-    /// The URI parsed by rsip.
-    pub fn parsed_uri(&self) -> Option<rsip::Uri> {
-        parse_uri(&self.uri)
+    /// The URI, when it is a `sip:` or `sips:` one ([`SipUri`], parsed with rsip).
+    pub fn sip_uri(&self) -> Option<SipUri> {
+        SipUri::parse(&self.uri)
     }
 
     /// The user part of the URI, without parameters (`sip:1001;x@h` gives `1001;x`).

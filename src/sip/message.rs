@@ -1,7 +1,7 @@
 //! SIP messages (RFC 3261 §7, §20, §25): framing, the header list, typed access, serialising.
 //!
 //! # Why not `rsip::SipMessage`
-//! rsip 0.4 is our URI grammar ([`parse_uri`] wraps `rsip::Uri`), but its message type cannot
+//! rsip 0.4 parses our URIs (behind [`SipUri`], which works around its gaps), but its message type cannot
 //! be the wire model: it does not frame by Content-Length (the body is "everything after the
 //! blank line", so RFC 4475 `dblreq` would be misread), it rejects unknown methods (RFC 4475
 //! `intmeth` must get a 501, not be dropped), it serialises bodies with `from_utf8_lossy`
