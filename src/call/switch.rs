@@ -64,6 +64,8 @@ pub(super) enum CallTimer {
     Linger,
     /// An unanswered consult gives up.
     ConsultRing,
+    /// A phone's blind transfer whose target does not answer gives up.
+    TransferRing,
 }
 
 /// What a client transaction of ours was for.
@@ -81,6 +83,17 @@ pub(super) enum ClientPurpose {
         call: CallKey,
         consult: u64,
         index: usize,
+    },
+    /// An INVITE of a phone's blind transfer of a plain call.
+    TransferFork {
+        call: CallKey,
+        transfer: u64,
+        index: usize,
+    },
+    /// A re-INVITE of the switch's own (the transferee's new offer after a transfer).
+    Reoffer {
+        call: CallKey,
+        side: Side,
     },
     /// BYE or CANCEL whose answer does not matter.
     FireAndForget,
@@ -261,6 +274,7 @@ impl Switch {
             port: pair.rtp(),
             local,
             negotiated: None,
+            offered: Direction::SendRecv,
         })
     }
 
@@ -756,6 +770,7 @@ impl Switch {
             CallTimer::Ring => self.on_ring_timeout(now, call, at),
             CallTimer::Retransmit2xx => self.on_retransmit_2xx(now, call, at),
             CallTimer::ConsultRing => self.on_consult_ring_timeout(now, call, at),
+            CallTimer::TransferRing => self.on_transfer_ring_timeout(now, call, at),
             CallTimer::Linger => {
                 let expired = self
                     .calls
@@ -782,10 +797,17 @@ impl Switch {
         if let Some(q) = &call.queue {
             self.interactions.remove(&q.interaction);
         }
-        self.dialogs.remove(&call.caller.dialog.key());
-        for fork in &call.forks {
-            if let Some(dialog) = &fork.dialog {
-                self.dialogs.remove(&dialog.key());
+        // A leg moved to another call by a transfer keeps its dialog there.
+        let keys = std::iter::once(&call.caller.dialog)
+            .chain(call.forks.iter().filter_map(|f| f.dialog.as_ref()))
+            .map(|d| d.key());
+        for dialog in keys {
+            if self
+                .dialogs
+                .get(&dialog)
+                .is_some_and(|(owner, _)| *owner == key)
+            {
+                self.dialogs.remove(&dialog);
             }
         }
         for consult in call.consult.iter().chain(&call.past_consults) {
