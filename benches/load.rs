@@ -140,9 +140,13 @@ impl Run {
     fn caller(&self, media: &str, rate: u32, calls: u32, limit: u32, hold: Duration) -> Reaped {
         let uac = scenario("uac", &self.dir, &[("<!-- media -->", media)]);
         let password = password("1001");
+        let scenario_text = std::fs::read_to_string(&uac).expect("the load scenario was written");
+        let auth_uri = sipp_auth_uri(&scenario_text, "1002", self.sw.sip)
+            .expect("the load caller's INVITE carries [authentication]");
         Reaped(
             self.sipp(&uac, free_udp_port(), "uac", "10000")
                 .args(["-s", "1002", "-au", "1001", "-ap", &password])
+                .args(["-auth_uri", &auth_uri])
                 .args(["-key", "caller", "1001"])
                 .args(["-r", &rate.to_string(), "-m", &calls.to_string()])
                 .args(["-l", &limit.to_string()])

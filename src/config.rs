@@ -163,6 +163,11 @@ pub struct Extension {
     pub password: String,
     #[serde(default)]
     pub display_name: Option<String>,
+    /// This extension's digest algorithms, replacing `sip.digest_algorithms` for it: it is
+    /// challenged with these, and credentials computed with any other are refused (so
+    /// `["SHA-256"]` makes an extension SHA-256 only).
+    #[serde(default)]
+    pub digest_algorithms: Option<Vec<String>>,
 }
 
 fn default_t1() -> u64 {
@@ -177,8 +182,14 @@ fn default_t4() -> u64 {
 fn default_ring_timeout() -> u64 {
     30
 }
+/// MD5 alone, as FreeSWITCH, Asterisk and Kamailio challenge unless told otherwise: some
+/// phones (baresip 1.0, SIPp 3.6) refuse the whole challenge when any offer names SHA-256.
 fn default_digest_algorithms() -> Vec<String> {
-    vec!["SHA-256".into(), "MD5".into()]
+    vec!["MD5".into()]
+}
+
+fn valid_digest_algorithms(list: &[String]) -> bool {
+    !list.is_empty() && list.iter().all(|a| a == "SHA-256" || a == "MD5")
 }
 fn default_max_calls() -> usize {
     20_000
@@ -249,11 +260,7 @@ impl Profile {
         if s.ring_timeout_secs == 0 {
             return Err(self.invalid("sip.ring_timeout_secs", "must be positive"));
         }
-        if s.digest_algorithms.is_empty()
-            || s.digest_algorithms
-                .iter()
-                .any(|a| a != "SHA-256" && a != "MD5")
-        {
+        if !valid_digest_algorithms(&s.digest_algorithms) {
             return Err(self.invalid("sip.digest_algorithms", "must list SHA-256 and/or MD5"));
         }
         if s.max_calls == 0 {
@@ -337,6 +344,16 @@ impl Profile {
                     self.invalid("extensions.password", format!("too short for `{}`", e.user))
                 );
             }
+            if e
+                .digest_algorithms
+                .as_ref()
+                .is_some_and(|list| !valid_digest_algorithms(list))
+            {
+                return Err(self.invalid(
+                    "extensions.digest_algorithms",
+                    format!("must list SHA-256 and/or MD5 for `{}`", e.user),
+                ));
+            }
             if !seen.insert(e.user.as_str()) {
                 return Err(
                     self.invalid("extensions.user", format!("`{}` is listed twice", e.user))
@@ -397,6 +414,32 @@ mod tests {
         assert_eq!(p.extensions[0].user, "1000");
         assert_eq!(p.extensions[19].user, "1019");
         assert_eq!(p.sip.listen.port(), 5060);
+    }
+
+    #[test]
+    fn every_phone_can_answer_the_default_challenge() {
+        // baresip 1.0 and SIPp 3.6 give up on a challenge set that names SHA-256 at all.
+        let p = Profile::parse(&default_text(), Path::new("default.toml")).unwrap();
+        assert_eq!(p.sip.digest_algorithms, ["MD5"]);
+        let bare = default_text().replace("digest_algorithms = [\"MD5\"]\n", "");
+        let p = Profile::parse(&bare, Path::new("default.toml")).unwrap();
+        assert_eq!(p.sip.digest_algorithms, ["MD5"], "the built-in default");
+    }
+
+    #[test]
+    fn an_extension_may_be_set_to_sha256_alone_but_not_to_an_unknown_algorithm() {
+        let sha = default_text().replace(
+            "display_name = \"Extension 1000\" }",
+            "display_name = \"Extension 1000\", digest_algorithms = [\"SHA-256\"] }",
+        );
+        let p = Profile::parse(&sha, Path::new("default.toml")).unwrap();
+        assert_eq!(
+            p.extensions[0].digest_algorithms.as_deref(),
+            Some(&["SHA-256".to_owned()][..])
+        );
+        let bad = sha.replace("[\"SHA-256\"] }", "[\"SHA-512\"] }");
+        let err = Profile::parse(&bad, Path::new("default.toml")).unwrap_err().to_string();
+        assert!(err.contains("extensions.digest_algorithms"), "{err}");
     }
 
     #[test]

@@ -569,3 +569,64 @@ fn ring_all_rings_every_available_agent_and_the_first_answer_wins() {
     customer.expect_success();
     bob_phone.expect_success();
 }
+
+/// Last-agent routing remembers across a restart: the memory is seeded from stored
+/// interactions. Bob took 1001's call before the restart; after it, alice has been idle
+/// longer (longest-idle would pick her), yet 1001's next call is offered to bob.
+#[test]
+fn a_returning_caller_reaches_the_last_agent_after_a_restart() {
+    let dir = std::env::temp_dir().join(format!("switchboard-cc-last-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let opts = SwitchOptions {
+        dir: Some(dir.clone()),
+        ..SwitchOptions::default()
+    };
+    let sw = SwitchProcess::start(opts.clone());
+    provision(&sw, 10, &[("alice", "1011"), ("bob", "1012")]);
+    ok(
+        &sw,
+        "PUT",
+        "/api/v1/queues/sales",
+        sw.cti_token(),
+        json!({"id": "sales", "name": "Sales", "number": "7000", "ring_timeout_secs": 10,
+               "wrap_up_max_secs": 300, "last_agent_routing": true}),
+    );
+    let mut bob = Desktop::open(&sw, "bob");
+    answered_queue_call(&sw, "1012", &mut bob, 3000);
+    assert!(sw.stop().success());
+
+    let sw = SwitchProcess::start(opts);
+    wait_until("the restarted switch seeds one caller's last agent", || {
+        sw.log().contains("remembered=1")
+    });
+    let (alice_port, bob_port) = (free_udp_port(), free_udp_port());
+    register(&sw, "1011", alice_port);
+    register(&sw, "1012", bob_port);
+    let _alice_phone = Sipp::new("uas_answer", alice_port).spawn(None);
+    let _bob_phone = Sipp::new("uas_answer", bob_port).spawn(None);
+    let alice = Desktop::open(&sw, "alice");
+    let mut bob = Desktop::open(&sw, "bob");
+    alice.go_available(&sw);
+    std::thread::sleep(Duration::from_millis(300));
+    bob.go_available(&sw);
+    let _customer = Sipp::new("uac_queue_hangup", free_udp_port())
+        .arg("-s")
+        .arg("7000")
+        .arg("-d")
+        .arg("2000")
+        .auth("1001")
+        .spawn(Some(sw.sip));
+    let offered = bob.expect("interaction.offered", |_| true);
+    assert_eq!(offered["data"]["ani"], "1001");
+    let alice_saw: Vec<Value> = alice.events.try_iter().collect();
+    assert!(
+        alice_saw.iter().any(|e| e["type"] == "agent.state_changed"),
+        "alice's stream is live: {alice_saw:?}"
+    );
+    assert!(
+        !alice_saw.iter().any(|e| e["type"] == "interaction.offered"),
+        "alice, idle longer, was not offered the returning caller: {alice_saw:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

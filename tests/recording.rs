@@ -84,7 +84,7 @@ fn a_connected_call_is_recorded_in_stereo_with_a_data_shield_pause_that_resumes_
     let (status, _) = alice.post(&sw, &pause, json!({}));
     assert_eq!(status, 409, "pausing a paused recording is refused");
     let resumed = alice.expect("recording.resumed", |_| true);
-    assert_eq!(resumed["data"]["autoResumed"], true, "{resumed}");
+    assert_eq!(resumed["data"]["auto_resumed"], true, "{resumed}");
     std::thread::sleep(Duration::from_millis(1500));
     let (status, json) = alice.post(&sw, &format!("/api/v1/interactions/{ix}/end"), json!({}));
     assert_eq!(status, 200, "{json}");

@@ -59,10 +59,10 @@ fn callee(sw: &SwitchProcess, scenario: &str, user: &str) -> (SippRun, u16, u16)
     (run, port, media)
 }
 
-#[test]
-fn a_call_between_two_sipp_phones_connects_with_rtp_both_ways_and_leaves_a_cdr() {
-    let sw = SwitchProcess::start(SwitchOptions::default());
-    let (uas, _, callee_media) = callee(&sw, "uas_answer", "1001");
+/// SIPp 1000 calls SIPp 1001, they talk for `talk_ms`; RTP packets the callee and the caller
+/// received.
+fn talk(sw: &SwitchProcess, talk_ms: u32) -> (usize, usize) {
+    let (uas, _, callee_media) = callee(sw, "uas_answer", "1001");
     let caller_media = port_block(4);
     let capture = Capture::start(&[caller_media, callee_media]);
     Sipp::new("uac_call", free_udp_port())
@@ -71,13 +71,20 @@ fn a_call_between_two_sipp_phones_connects_with_rtp_both_ways_and_leaves_a_cdr()
         .auth("1000")
         .media(caller_media)
         .arg("-d")
-        .arg("4000")
+        .arg(&talk_ms.to_string())
         .run(sw.sip);
     uas.expect_success();
     let counts = capture.stop();
+    (counts[&callee_media], counts[&caller_media])
+}
+
+#[test]
+fn a_call_between_two_sipp_phones_connects_with_rtp_both_ways_and_leaves_a_cdr() {
+    let sw = SwitchProcess::start(SwitchOptions::default());
+    let (callee_received, caller_received) = talk(&sw, 4000);
     // g711a.pcap is 236 packets over 7 s; 4 s of talk carries well over 100 each way.
-    assert!(counts[&callee_media] >= 100, "callee received {counts:?}");
-    assert!(counts[&caller_media] >= 100, "caller received {counts:?}");
+    assert!(callee_received >= 100, "callee received {callee_received}");
+    assert!(caller_received >= 100, "caller received {caller_received}");
     let page = sw.wait_for_cdrs(1);
     let cdr = &page["items"][0];
     assert_eq!(cdr["caller"], "1000");
@@ -274,4 +281,29 @@ fn a_call_over_tcp_connects_both_legs() {
     uas.expect_success();
     let cdr = &sw.wait_for_cdrs(1)["items"][0];
     assert_eq!(cdr["hangup_cause"], "normal_clearing");
+}
+
+/// Another process holds most of the switch's media ports: calls draw the free pairs instead
+/// of failing on a held one (before, a call that drew a held pair was ended with 503).
+#[test]
+fn calls_skip_media_ports_another_process_holds() {
+    let sw = SwitchProcess::start(SwitchOptions::default());
+    let (first, count) = sw.rtp_range;
+    // Every pair's RTP port but the first two pairs': one call's two legs fit.
+    let held: Vec<std::net::UdpSocket> = (first..first + count)
+        .step_by(2)
+        .skip(2)
+        .map(|port| std::net::UdpSocket::bind(("127.0.0.1", port)).expect("port in the test's block"))
+        .collect();
+    assert!(held.len() >= 10, "{} pairs held", held.len());
+    for call in 0..3 {
+        let (callee_received, caller_received) = talk(&sw, 1000);
+        assert!(callee_received >= 20, "call {call}: callee received {callee_received}");
+        assert!(caller_received >= 20, "call {call}: caller received {caller_received}");
+    }
+    assert!(
+        !sw.log().contains("cannot bind media ports"),
+        "no endpoint was handed a held pair"
+    );
+    drop(held);
 }

@@ -247,6 +247,26 @@ fn rfc4475_and_rfc5118_messages_get_the_compliant_answer_and_the_switch_keeps_se
     assert!(sw.stop().success(), "clean exit after the torture run");
 }
 
+/// RFC 5118 §4.5's messages carry a `received` the sender wrote. Over UDP, with the sent-by
+/// pointed at the test's socket, the answer must come back to the address the switch saw, not
+/// to the `received` in the message (before, it went to 2001:db8::9:255 and was lost).
+#[test]
+fn a_received_in_the_message_does_not_steer_the_answer_over_udp() {
+    let sw = SwitchProcess::start(SwitchOptions::default());
+    for file in [
+        "via-received-param-with-delim.dat",
+        "via-received-param-no-delim.dat",
+    ] {
+        let bytes = std::fs::read(torture_dir().join("rfc5118").join(file)).unwrap();
+        let answer = send_udp(sw.sip, &bytes, ANSWER_WAIT);
+        assert!(
+            answer.is_some_and(|code| code != 400),
+            "{file}: answered {answer:?} over UDP"
+        );
+    }
+    assert!(sw.stop().success());
+}
+
 fn tail(log: &str, n: usize) -> String {
     let lines: Vec<_> = log.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")

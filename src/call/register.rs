@@ -2,7 +2,7 @@
 
 use super::switch::Switch;
 use crate::sip::digest::{Credentials, Verdict};
-use crate::sip::message::{Contacts, Message};
+use crate::sip::message::{Contacts, Message, same_uri, uri_user};
 use crate::sip::registrar::{Aor, ContactInput, ContactsSpec, RegisterInput, Transport};
 use crate::sip::transaction::TransactionKey;
 use std::net::SocketAddr;
@@ -39,18 +39,27 @@ impl Switch {
         let unix = self.unix(now);
         let mut stale = false;
         let realm = self.cfg.domain.clone();
-        for value in request.headers_named(header) {
-            let Ok(creds) = Credentials::parse(value) else {
-                continue;
-            };
-            if !creds.realm.eq_ignore_ascii_case(&realm) {
-                continue;
-            }
+        // Only the first credentials for our realm are checked (RFC 3261 §22.3): trying every
+        // header would hand a guesser as many tries per request as it has headers.
+        let credentials = request
+            .headers_named(header)
+            .filter_map(|value| Credentials::parse(value).ok())
+            .find(|creds| creds.realm.eq_ignore_ascii_case(&realm));
+        if let Some(creds) = credentials {
             let verdict = match self.secret_of(&creds.username).cloned() {
                 Some(secret) => self.verifier.verify(unix, &creds, &method, &secret),
                 None => self.verifier.verify_unknown_user(unix, &creds, &method),
             };
+            // Checked after the hash so a refused algorithm or URI costs the same work.
+            let algorithm_allowed = self
+                .digest_algorithms_of(&creds.username)
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(creds.algorithm.as_str()));
+            let uri_matches = request
+                .request_uri()
+                .is_some_and(|request_uri| same_uri(&creds.uri, request_uri));
             match verdict {
+                _ if !algorithm_allowed || !uri_matches => {}
                 Verdict::Ok => return Auth::User(creds.username),
                 Verdict::Stale => stale = true,
                 Verdict::Fail => {}
@@ -64,7 +73,11 @@ impl Switch {
         let mut response = Message::response_to(request, code, reason);
         self.add_to_tag(&mut response, request);
         let challenges = self.verifier.challenges(unix, &mut self.rng, stale);
-        for algorithm in &self.cfg.digest_algorithms {
+        // The user the request speaks for (To of a REGISTER, From of the rest) picks the
+        // algorithms offered, so an extension set to SHA-256 alone is offered nothing else.
+        let claimed = if registrar { request.to() } else { request.from() };
+        let claimed_user = claimed.and_then(|n| uri_user(&n.uri)).unwrap_or_default();
+        for algorithm in &self.digest_algorithms_of(&claimed_user).to_vec() {
             let wanted = format!("algorithm={algorithm},");
             if let Some(c) = challenges
                 .iter()
@@ -75,6 +88,14 @@ impl Switch {
         }
         self.respond(now, key, response);
         Auth::Challenged
+    }
+
+    /// The digest algorithms `user` may use: its own when configured, else the switch's.
+    fn digest_algorithms_of(&self, user: &str) -> &[String] {
+        self.cfg
+            .extension_digest_algorithms
+            .get(user)
+            .unwrap_or(&self.cfg.digest_algorithms)
     }
 
     pub(super) fn on_register(
@@ -201,6 +222,10 @@ fn httpdate(unix: std::time::Duration) -> String {
         s
     )
 }
+
+#[cfg(test)]
+#[path = "register_tests.rs"]
+mod auth_tests;
 
 #[cfg(test)]
 mod tests {

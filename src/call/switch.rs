@@ -2,7 +2,7 @@
 
 use super::cdr;
 use super::model::*;
-use crate::media::ports::PortAllocator;
+use crate::media::ports::{BooksOnly, PortAllocator, PortBinder};
 use crate::media::sdp::{Codec, Direction, LocalMedia};
 use crate::sip::dialog::DialogKey;
 use crate::sip::digest::{NonceIssuer, StoredSecret, Verifier};
@@ -40,8 +40,11 @@ pub struct SwitchConfig {
     /// (lab) merged with the database's `extensions` table at start-up.
     pub extensions: HashMap<String, StoredSecret>,
     pub rtp_ports: (u16, u16),
-    /// Digest algorithms to challenge with, most preferred first.
+    /// Digest algorithms to challenge with, most preferred first; credentials computed with
+    /// any other are refused.
     pub digest_algorithms: Vec<String>,
+    /// Extensions whose digest algorithms replace `digest_algorithms` for them.
+    pub extension_digest_algorithms: HashMap<String, Vec<String>>,
     /// Numbers (SIP users) that reach a queue, and the queue's id.
     pub queue_numbers: HashMap<String, String>,
     /// Seeds branches, tags, Call-IDs and nonces; tests fix it for reproducible traces.
@@ -106,6 +109,8 @@ pub struct Switch {
     pub(super) registrar: Registrar,
     pub(super) verifier: Verifier,
     pub(super) ports: PortAllocator,
+    /// Binds each pair before it is handed out (the runtime's sockets; [`BooksOnly`] until set).
+    port_binder: Box<dyn PortBinder>,
     pub(super) rng: SmallRng,
     pub(super) outputs: VecDeque<Output>,
     pub(super) calls: HashMap<CallKey, Call>,
@@ -158,6 +163,7 @@ impl Switch {
             verifier,
             ports: PortAllocator::new(cfg.rtp_ports.0..=cfg.rtp_ports.1)
                 .expect("profile validated the port range"),
+            port_binder: Box::new(BooksOnly),
             rng,
             outputs: VecDeque::new(),
             calls: HashMap::new(),
@@ -262,7 +268,10 @@ impl Switch {
 
     /// Allocates a port pair and asks the runtime to open it.
     pub(super) fn open_endpoint(&mut self) -> Option<Endpoint> {
-        let pair = self.ports.allocate().ok()?;
+        let pair = self
+            .ports
+            .allocate(&mut self.rng, self.port_binder.as_mut())
+            .ok()?;
         let id = EndpointId(self.next_id());
         self.outputs.push_back(Output::Media(MediaCommand::Open {
             endpoint: id,
@@ -421,6 +430,11 @@ impl Switch {
 
     /// Replaces the numbers that reach queues (the CTI changed a queue).
     /// What happens to the media of queue calls from the next connection on.
+    /// Makes port allocation bind the pair's sockets first (see [`crate::media::ports`]).
+    pub fn set_port_binder(&mut self, binder: Box<dyn PortBinder>) {
+        self.port_binder = binder;
+    }
+
     pub fn set_media_policy(&mut self, policy: MediaPolicy) {
         self.media_policy = policy;
     }
@@ -858,7 +872,10 @@ impl Switch {
 }
 
 /// Where a response goes (RFC 3261 §18.2.2 and RFC 3581 §4): back over the connection for
-/// TCP; for UDP to `received`:`rport` when the client asked for rport, else to the Via's port.
+/// TCP; for UDP to the source address and port when the client asked for rport, else to the
+/// source address at the Via's port. The address is always the one the packet came from,
+/// which is what `received` says once [`stamp_received`] ran: a `received` the sender wrote
+/// itself is never trusted (it would let anyone aim our responses at a third party).
 pub(super) fn response_destination(
     via: &crate::sip::message::Via,
     from: SocketAddr,
@@ -867,11 +884,7 @@ pub(super) fn response_destination(
     if transport == Transport::Tcp || via.param("rport").is_some() {
         return from;
     }
-    let ip = via
-        .param("received")
-        .and_then(|r| r.trim_matches(['[', ']']).parse().ok())
-        .unwrap_or(from.ip());
-    SocketAddr::new(ip, via.port.unwrap_or(5060))
+    SocketAddr::new(from.ip(), via.port.unwrap_or(5060))
 }
 
 /// Adds `received` (and fills `rport`) to the top Via of a request (RFC 3261 §18.2.1, RFC 3581).
@@ -883,7 +896,11 @@ fn stamp_received(request: &mut Message, from: SocketAddr) {
     if wants_rport {
         via.set_param("rport", Some(from.port().to_string()));
     }
-    if wants_rport || via.host != from.ip().to_string() {
+    // A `received` already there came from the sender (RFC 5118 §4.5 sends one): replace it
+    // with what we saw.
+    let claims_received = via.param("received").is_some();
+    let sent_by_is_source = via.host.parse::<std::net::IpAddr>().ok() == Some(from.ip());
+    if wants_rport || claims_received || !sent_by_is_source {
         via.set_param("received", Some(from.ip().to_string()));
     }
     request.remove_first("Via");
@@ -897,5 +914,48 @@ pub(super) fn transport_name(t: Transport) -> &'static str {
         Transport::Tls => "TLS",
         Transport::Ws => "WS",
         Transport::Wss => "WSS",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request_with_via(via: &str) -> Message {
+        let text = format!(
+            "OPTIONS sip:switch SIP/2.0\r\nVia: {via}\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\n\
+             Call-ID: x\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        );
+        Message::parse(text.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn a_received_written_by_the_sender_is_replaced_by_the_source_address() {
+        let from: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        for via in [
+            "SIP/2.0/UDP 127.0.0.1:40000;received=[2001:db8::9:255];branch=z9hG4bKa",
+            "SIP/2.0/UDP 127.0.0.1:40000;received=2001:db8::9:255;branch=z9hG4bKa",
+            "SIP/2.0/UDP [2001:db8::9:1]:40000;received=192.0.2.9;branch=z9hG4bKa",
+        ] {
+            let mut request = request_with_via(via);
+            stamp_received(&mut request, from);
+            let stamped = request.top_via().unwrap();
+            assert_eq!(stamped.param("received"), Some("127.0.0.1"), "{via}");
+            assert_eq!(response_destination(&stamped, from, Transport::Udp), from, "{via}");
+        }
+    }
+
+    #[test]
+    fn responses_never_go_to_an_address_named_in_the_message() {
+        let from: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let unstamped = request_with_via("SIP/2.0/UDP 127.0.0.1:5070;received=192.0.2.9;branch=z9hG4bKa")
+            .top_via()
+            .unwrap();
+        let to = response_destination(&unstamped, from, Transport::Udp);
+        assert_eq!(to, "127.0.0.1:5070".parse().unwrap(), "source address, Via port");
+        let rport = request_with_via("SIP/2.0/UDP 192.0.2.9:5070;rport;branch=z9hG4bKa")
+            .top_via()
+            .unwrap();
+        assert_eq!(response_destination(&rport, from, Transport::Udp), from);
     }
 }

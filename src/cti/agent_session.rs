@@ -11,25 +11,24 @@
 //!
 //! An agent acts on itself; a supervisor on agents of its teams (Webex lets supervisors change
 //! an agent's state and log it out); an admin on anyone. A refusal by the ACD (logging out
-//! with an offer ringing, Available while engaged) is a 409 naming the reason, and the same
-//! reason goes to the agent's desktops as an `agent.<command>.failed` event, so a desktop that
-//! did not send the command still learns why nothing changed.
+//! with an offer ringing, Available while engaged) is a 409 naming the reason; every refusal
+//! also goes to the agent's desktops as an `agent.<command>.failed` event (see
+//! `command_events`), so a desktop that did not send the command still learns why nothing
+//! changed.
 
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::ApiState;
 use super::auth::Principal;
+use super::command_events::{Concerning, reported};
 use super::error::ApiError;
-use super::events::Audience;
 use super::json::ApiJson;
 use super::params::ApiPath;
 use crate::routing::model::{Actor, AgentId, AgentState, Role};
 use crate::routing::{Command, RequestedState, RoutingError};
-use crate::runtime::clock;
 
 /// The routes of this resource.
 pub(super) fn routes() -> Router<ApiState> {
@@ -104,29 +103,12 @@ async fn may_act_on(
     }
 }
 
-/// Runs a command for `agent`; a refusal is a 409 and an `<kind>.failed` event.
-pub(super) async fn run(
-    state: &ApiState,
-    agent: &AgentId,
-    kind: &str,
-    command: Command,
-) -> Result<(), ApiError> {
+/// Runs a routing command; a refusal is a 409 naming its reason (the caller reports it).
+pub(super) async fn run(state: &ApiState, command: Command) -> Result<(), ApiError> {
     match state.core()?.acd(command).await? {
         Ok(()) => Ok(()),
         Err(RoutingError::UnknownAgent(_)) => Err(ApiError::NotFound),
-        Err(refusal) => {
-            let team = state.store.get_agent(agent).await?.and_then(|a| a.team);
-            state.bus.publish(
-                &format!("{kind}.failed"),
-                clock::unix_ms(),
-                Audience::Agent {
-                    agent: agent.clone(),
-                    team,
-                },
-                json!({"agent": agent, "reason": refusal.to_string()}),
-            );
-            Err(ApiError::conflict(refusal.to_string(), None))
-        }
+        Err(refusal) => Err(ApiError::refused(refusal.code(), refusal.to_string())),
     }
 }
 
@@ -142,10 +124,27 @@ pub(super) async fn login(
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Json<LiveState>, ApiError> {
     let agent = AgentId(id);
-    may_act_on(&state, &principal, &agent).await?;
+    let result = log_in(&state, &principal, &agent, body).await;
+    reported(
+        &state,
+        &principal,
+        "agent.login",
+        Concerning::Agent(&agent),
+        result,
+    )
+    .await
+}
+
+async fn log_in(
+    state: &ApiState,
+    principal: &Principal,
+    agent: &AgentId,
+    body: LoginBody,
+) -> Result<Json<LiveState>, ApiError> {
+    may_act_on(state, principal, agent).await?;
     let configured = state
         .store
-        .get_agent(&agent)
+        .get_agent(agent)
         .await?
         .ok_or(ApiError::NotFound)?
         .extension;
@@ -167,10 +166,10 @@ pub(super) async fn login(
     let command = Command::Login {
         agent: agent.clone(),
         extension,
-        actor: actor(&principal),
+        actor: actor(principal),
     };
-    run(&state, &agent, "agent.login", command).await?;
-    live(&state, agent).await
+    run(state, command).await?;
+    live(state, agent.clone()).await
 }
 
 /// Logs the agent out (refused while an offer rings or a call is connected).
@@ -184,13 +183,29 @@ pub(super) async fn logout(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<LiveState>, ApiError> {
     let agent = AgentId(id);
-    may_act_on(&state, &principal, &agent).await?;
+    let result = log_out(&state, &principal, &agent).await;
+    reported(
+        &state,
+        &principal,
+        "agent.logout",
+        Concerning::Agent(&agent),
+        result,
+    )
+    .await
+}
+
+async fn log_out(
+    state: &ApiState,
+    principal: &Principal,
+    agent: &AgentId,
+) -> Result<Json<LiveState>, ApiError> {
+    may_act_on(state, principal, agent).await?;
     let command = Command::Logout {
         agent: agent.clone(),
-        actor: actor(&principal),
+        actor: actor(principal),
     };
-    run(&state, &agent, "agent.logout", command).await?;
-    live(&state, agent).await
+    run(state, command).await?;
+    live(state, agent.clone()).await
 }
 
 /// Sets Available, or Idle with a reason code.
@@ -205,7 +220,18 @@ pub(super) async fn set(
     ApiJson(body): ApiJson<StateBody>,
 ) -> Result<Json<LiveState>, ApiError> {
     let agent = AgentId(id);
-    may_act_on(&state, &principal, &agent).await?;
+    let result = change_state(&state, &principal, &agent, body).await;
+    let about = Concerning::Agent(&agent);
+    reported(&state, &principal, "agent.state_change", about, result).await
+}
+
+async fn change_state(
+    state: &ApiState,
+    principal: &Principal,
+    agent: &AgentId,
+    body: StateBody,
+) -> Result<Json<LiveState>, ApiError> {
+    may_act_on(state, principal, agent).await?;
     let requested = match (body.state.as_str(), body.reason) {
         ("available", None) => RequestedState::Available,
         ("available", Some(_)) => {
@@ -223,10 +249,10 @@ pub(super) async fn set(
     let command = Command::SetState {
         agent: agent.clone(),
         state: requested,
-        actor: actor(&principal),
+        actor: actor(principal),
     };
-    run(&state, &agent, "agent.state_change", command).await?;
-    live(&state, agent).await
+    run(state, command).await?;
+    live(state, agent.clone()).await
 }
 
 /// The agent's live state.

@@ -11,9 +11,11 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
+use serde_json::json;
 
 use super::ApiState;
 use super::auth::Principal;
+use super::command_events::{Concerning, reported, succeeded};
 use super::error::ApiError;
 use super::interactions::visible;
 use super::json::ApiJson;
@@ -87,38 +89,51 @@ pub(super) async fn change(
     ApiPath(id): ApiPath<String>,
     ApiJson(patch): ApiJson<CadPatch>,
 ) -> Result<Json<CadVariable>, ApiError> {
-    let ix = visible(&state, &principal, &id).await?;
-    if patch.value.chars().count() > CadVariable::MAX_VALUE_CHARS {
-        return Err(ApiError::field(
-            "value",
-            format!("at most {} characters", CadVariable::MAX_VALUE_CHARS),
-        ));
+    let result = async {
+        let ix = visible(&state, &principal, &id).await?;
+        if patch.value.chars().count() > CadVariable::MAX_VALUE_CHARS {
+            return Err::<Json<CadVariable>, _>(ApiError::field(
+                "value",
+                format!("at most {} characters", CadVariable::MAX_VALUE_CHARS),
+            ));
+        }
+        let var = state
+            .store
+            .get_cad_variable(&ix.id, &patch.key)
+            .await?
+            .ok_or_else(|| ApiError::field("key", "no such CAD variable on this interaction"))?;
+        let see = may_see_secure(&state, principal.role).await?;
+        if !var.editable || (var.secure && !see) {
+            return Err::<Json<CadVariable>, _>(ApiError::Forbidden);
+        }
+        match state
+            .store
+            .update_cad_value(&ix.id, &patch.key, &patch.value, patch.version)
+            .await?
+        {
+            CadUpdate::Updated(var) => Ok(Json(masked(var, see))),
+            CadUpdate::Stale(current) => Err(ApiError::Conflict {
+                message: format!(
+                    "version {} is stale; the variable is at version {}",
+                    patch.version, current.version
+                ),
+                field: Some("version".into()),
+                current: serde_json::to_value(masked(current, see)).ok(),
+                reason: Some("stale_version"),
+            }),
+            CadUpdate::NotFound => Err(ApiError::NotFound),
+        }
     }
-    let var = state
-        .store
-        .get_cad_variable(&ix.id, &patch.key)
-        .await?
-        .ok_or_else(|| ApiError::field("key", "no such CAD variable on this interaction"))?;
-    let see = may_see_secure(&state, principal.role).await?;
-    if !var.editable || (var.secure && !see) {
-        return Err(ApiError::Forbidden);
+    .await;
+    let about = Concerning::Interaction(&id);
+    let done = reported(&state, &principal, "interaction.cad", about, result).await?;
+    // Everyone the event reaches may not see a secure value, so it never carries one.
+    let mut data = json!({"key": done.key, "version": done.version, "secure": done.secure});
+    if !done.secure {
+        data["value"] = json!(done.value);
     }
-    match state
-        .store
-        .update_cad_value(&ix.id, &patch.key, &patch.value, patch.version)
-        .await?
-    {
-        CadUpdate::Updated(var) => Ok(Json(masked(var, see))),
-        CadUpdate::Stale(current) => Err(ApiError::Conflict {
-            message: format!(
-                "version {} is stale; the variable is at version {}",
-                patch.version, current.version
-            ),
-            field: Some("version".into()),
-            current: serde_json::to_value(masked(current, see)).ok(),
-        }),
-        CadUpdate::NotFound => Err(ApiError::NotFound),
-    }
+    succeeded(&state, &principal, "interaction.cad_changed", about, data).await?;
+    Ok(done)
 }
 
 #[cfg(test)]

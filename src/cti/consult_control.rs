@@ -15,7 +15,7 @@
 //!
 //! Each answer is 200 once the switch has the command; how it ends (`consult.answered`,
 //! `consult.failed` with `no_answer`/`declined`/`unavailable`, `consult.ended`,
-//! `interaction.transferred`) arrives as events. Refusals are 409s with the reason and an
+//! `interaction.transferred`) arrives as events. Refusals are 4xx with the reason and an
 //! `interaction.<command>.failed` event (`consult`, `consult.end`, `consult.transfer`,
 //! `conference`, `conference.leave`, `conference.drop`).
 
@@ -26,6 +26,7 @@ use serde::Deserialize;
 
 use super::ApiState;
 use super::auth::Principal;
+use super::command_events::{Concerning, reported};
 use super::dial_number::normalise;
 use super::error::ApiError;
 use super::interaction_control::{Done, Live, live};
@@ -81,14 +82,23 @@ pub(super) async fn consult(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ConsultBody>,
 ) -> Result<Json<Done>, ApiError> {
-    let target = target(body.target)?;
-    live(
-        &state,
-        &principal,
-        id,
-        Live::Consult(ConsultAction::Start(target)),
-    )
-    .await
+    match target(body.target) {
+        Ok(target) => {
+            let action = ConsultAction::Start(target);
+            live(&state, &principal, id, Live::Consult(action)).await
+        }
+        Err(invalid) => {
+            let about = Concerning::Interaction(&id);
+            reported(
+                &state,
+                &principal,
+                "interaction.consult",
+                about,
+                Err(invalid),
+            )
+            .await
+        }
+    }
 }
 
 /// Validates a consult target: an id must not be blank; a number must be dialable.

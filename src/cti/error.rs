@@ -80,6 +80,8 @@ pub enum ApiError {
         field: Option<String>,
         /// The current state, so the client can retry against it.
         current: Option<Value>,
+        /// Why, as a stable snake_case code (`held`, `stale_version`, ...), when one is known.
+        reason: Option<&'static str>,
     },
     /// Too many attempts; retry after the given number of seconds.
     #[error("too many requests")]
@@ -135,6 +137,43 @@ impl ApiError {
             message: message.into(),
             field: field.map(str::to_owned),
             current: None,
+            reason: None,
+        }
+    }
+
+    /// A command refused by the state of things (409), with its reason code.
+    pub fn refused(reason: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::Conflict {
+            message: message.into(),
+            field: None,
+            current: None,
+            reason: Some(reason),
+        }
+    }
+
+    /// The most specific code for why: a conflict's reason when it has one, else [`Self::code`].
+    #[must_use]
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ApiError::Conflict {
+                reason: Some(reason),
+                ..
+            } => reason,
+            _ => self.code(),
+        }
+    }
+
+    /// The field at fault, if the error names one.
+    #[must_use]
+    pub fn field_name(&self) -> Option<&str> {
+        match self {
+            ApiError::InvalidParameter { field, .. }
+            | ApiError::UnknownParameter { field }
+            | ApiError::OutOfRange { field, .. }
+            | ApiError::InvalidField { field, .. }
+            | ApiError::UnknownField { field } => Some(truncate(field)),
+            ApiError::Conflict { field, .. } => field.as_deref().map(truncate),
+            _ => None,
         }
     }
 
@@ -210,34 +249,30 @@ struct Detail<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     current: Option<&'a Value>,
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let (message, field) = match &self {
-            ApiError::Unavailable(cause) | ApiError::Internal(cause) => {
-                tracing::error!(error = %Chain(cause), status = status.as_u16(), "CTI request failed");
-                (self.to_string(), None)
-            }
-            ApiError::InvalidParameter { field, .. }
-            | ApiError::UnknownParameter { field }
-            | ApiError::OutOfRange { field, .. }
-            | ApiError::InvalidField { field, .. }
-            | ApiError::UnknownField { field } => (self.to_string(), Some(truncate(field))),
-            ApiError::Conflict { field, .. } => (self.to_string(), field.as_deref().map(truncate)),
-            _ => (self.to_string(), None),
-        };
-        let current = match &self {
-            ApiError::Conflict { current, .. } => current.as_ref(),
-            _ => None,
+        if let ApiError::Unavailable(cause) | ApiError::Internal(cause) = &self {
+            tracing::error!(error = %Chain(cause), status = status.as_u16(), "CTI request failed");
+        }
+        let (message, field) = (self.to_string(), self.field_name());
+        let (current, reason) = match &self {
+            ApiError::Conflict {
+                current, reason, ..
+            } => (current.as_ref(), *reason),
+            _ => (None, None),
         };
         let body = Body {
             error: Detail {
                 code: self.code(),
                 message,
                 field,
+                reason,
                 current,
             },
         };

@@ -206,6 +206,35 @@ impl EventBus {
     }
 }
 
+/// Keys of `value` (at any depth) that are not snake_case: event payloads use snake_case
+/// everywhere, and tests check every event they see with this. The keys of a `cad` object
+/// are skipped: they are the caller's variable names (`X-Cad-<key>`), data rather than ours.
+#[must_use]
+pub fn non_snake_case_keys(value: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![value];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Object(map) => {
+                for (key, inner) in map {
+                    let snake = key
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                    if !snake {
+                        found.push(key.clone());
+                    }
+                    if key != "cad" {
+                        stack.push(inner);
+                    }
+                }
+            }
+            Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    found
+}
+
 /// Follows a subscription for one viewer: backlog first, then live events, catching up from
 /// the ring after a lag, never yielding a sequence number twice or out of order.
 pub struct Follower {
@@ -359,5 +388,14 @@ mod tests {
         assert_eq!(gap["data"], json!({"from": 11, "to": 1000}));
         let next: Value = serde_json::from_str(&follower.next().await.unwrap().1).unwrap();
         assert_eq!(next["seq"], 1001);
+    }
+
+    #[test]
+    fn camel_case_keys_are_found_at_any_depth_but_not_among_cad_names() {
+        let event = json!({"seq": 1, "data": {"interaction": "ix", "autoResumed": true,
+            "party": [{"agentId": "bob"}], "cad": {"accountNumber": "42"}}});
+        let mut found = non_snake_case_keys(&event);
+        found.sort();
+        assert_eq!(found, ["agentId", "autoResumed"]);
     }
 }

@@ -15,8 +15,8 @@
 //! - `GET /api/v1/interactions/{id}/position`: a waiting caller's position and expected wait.
 //!
 //! Accept, decline and end act on the caller's own offer or call (a supervisor or admin may
-//! end any call in scope). Refusals are 409s with the reason, mirrored as
-//! `interaction.<command>.failed` events.
+//! end any call in scope). Refusals are 4xx with the reason, mirrored as
+//! `interaction.<command>.failed` events (see `command_events`).
 
 use axum::extract::State;
 use axum::routing::{get, post};
@@ -27,14 +27,13 @@ use serde_json::json;
 use super::ApiState;
 use super::agent_session::run;
 use super::auth::Principal;
+use super::command_events::{Concerning, reported, succeeded};
 use super::dial_number::normalise;
 use super::error::ApiError;
-use super::events::Audience;
 use super::json::ApiJson;
 use super::params::ApiPath;
 use crate::routing::Command;
 use crate::routing::model::{AgentId, InteractionId, QueueId, Role};
-use crate::runtime::clock;
 use crate::runtime::contact_center::{ConsultAction, TransferTarget};
 
 /// The routes of this resource.
@@ -86,16 +85,7 @@ pub(super) async fn accept(
     principal: Principal,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Done>, ApiError> {
-    let agent = own_agent(&principal)?;
-    let command = Command::AcceptOffer {
-        agent: agent.clone(),
-        interaction: InteractionId(id.clone()),
-    };
-    run(&state, &agent, "interaction.accept", command).await?;
-    Ok(Json(Done {
-        interaction: id,
-        status: "accepted",
-    }))
+    answer_offer(&state, &principal, id, true).await
 }
 
 /// Declines the offer ringing this agent.
@@ -107,15 +97,40 @@ pub(super) async fn decline(
     principal: Principal,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Done>, ApiError> {
-    let agent = own_agent(&principal)?;
-    let command = Command::DeclineOffer {
-        agent: agent.clone(),
-        interaction: InteractionId(id.clone()),
+    answer_offer(&state, &principal, id, false).await
+}
+
+/// Accepts or declines the offer ringing the caller, reported as
+/// `interaction.accepted`/`interaction.declined` or `interaction.<command>.failed`.
+async fn answer_offer(
+    state: &ApiState,
+    principal: &Principal,
+    id: String,
+    accept: bool,
+) -> Result<Json<Done>, ApiError> {
+    let (name, status) = if accept {
+        ("interaction.accept", "accepted")
+    } else {
+        ("interaction.decline", "declined")
     };
-    run(&state, &agent, "interaction.decline", command).await?;
+    let result = async {
+        let agent = own_agent(principal)?;
+        let interaction = InteractionId(id.clone());
+        let command = if accept {
+            Command::AcceptOffer { agent, interaction }
+        } else {
+            Command::DeclineOffer { agent, interaction }
+        };
+        run(state, command).await
+    }
+    .await;
+    let about = Concerning::Interaction(&id);
+    reported(state, principal, name, about, result).await?;
+    let kind = format!("interaction.{status}");
+    succeeded(state, principal, &kind, about, json!({})).await?;
     Ok(Json(Done {
         interaction: id,
-        status: "declined",
+        status,
     }))
 }
 
@@ -189,19 +204,30 @@ pub(super) async fn transfer(
     ApiJson(body): ApiJson<TransferBody>,
 ) -> Result<Json<Done>, ApiError> {
     let target = match body.target.kind.as_str() {
-        "agent" => TransferTarget::Agent(AgentId(body.target.id)),
-        "queue" => TransferTarget::Queue(QueueId(body.target.id)),
-        "number" => TransferTarget::Number(
-            normalise(&body.target.id).map_err(|e| ApiError::field("target.id", e.to_string()))?,
-        ),
-        _ => {
-            return Err(ApiError::field(
-                "target.type",
-                "must be agent, queue or number",
-            ));
-        }
+        "agent" => Ok(TransferTarget::Agent(AgentId(body.target.id))),
+        "queue" => Ok(TransferTarget::Queue(QueueId(body.target.id))),
+        "number" => normalise(&body.target.id)
+            .map(TransferTarget::Number)
+            .map_err(|e| ApiError::field("target.id", e.to_string())),
+        _ => Err(ApiError::field(
+            "target.type",
+            "must be agent, queue or number",
+        )),
     };
-    live(&state, &principal, id, Live::Transfer(target)).await
+    match target {
+        Ok(target) => live(&state, &principal, id, Live::Transfer(target)).await,
+        Err(invalid) => {
+            let about = Concerning::Interaction(&id);
+            reported(
+                &state,
+                &principal,
+                "interaction.transfer",
+                about,
+                Err(invalid),
+            )
+            .await
+        }
+    }
 }
 
 /// A live command, as [`live`] runs it.
@@ -215,7 +241,7 @@ pub(super) enum Live {
 }
 
 impl Live {
-    /// The command's name in `interaction.<name>.failed` events.
+    /// The command's name after `interaction.` in its `.failed` event.
     fn name(&self) -> &'static str {
         match self {
             Live::End => "end",
@@ -249,53 +275,54 @@ impl Live {
 }
 
 /// Runs a live command on a connected call: an agent on its own call, a supervisor on its
-/// teams' calls, an admin on any. A refusal is a 409 and an `interaction.<command>.failed`
-/// event for the agent.
+/// teams' calls, an admin on any. A refusal is a 4xx and an
+/// `interaction.<command>.failed` event; success events come from the core as it acts.
 pub(super) async fn live(
     state: &ApiState,
     principal: &Principal,
     id: String,
     command: Live,
 ) -> Result<Json<Done>, ApiError> {
-    let interaction = InteractionId(id.clone());
+    let name = format!("interaction.{}", command.name());
+    let result = run_live(state, principal, &id, command).await;
+    reported(
+        state,
+        principal,
+        &name,
+        Concerning::Interaction(&id),
+        result,
+    )
+    .await
+}
+
+async fn run_live(
+    state: &ApiState,
+    principal: &Principal,
+    id: &str,
+    command: Live,
+) -> Result<Json<Done>, ApiError> {
+    let interaction = InteractionId(id.to_owned());
     let only = if principal.role == Role::Agent {
         Some(own_agent(principal)?)
     } else {
         // Supervisors act on calls of their teams' agents; the stored record tells whose.
         if principal.role == Role::Supervisor {
-            super::interactions::visible(state, principal, &id).await?;
+            super::interactions::visible(state, principal, id).await?;
         }
         None
     };
     let core = state.core()?;
-    let result = match command.clone() {
-        Live::Transfer(target) => core.transfer(interaction, only.clone(), target).await?,
-        Live::End => core.end(interaction, only.clone()).await?,
-        Live::Hold => core.hold(interaction, only.clone(), true).await?,
-        Live::Resume => core.hold(interaction, only.clone(), false).await?,
-        Live::Consult(action) => core.consult(interaction, only.clone(), action).await?,
-    };
-    match result {
-        Ok(()) => Ok(Json(Done {
-            interaction: id,
-            status: command.done(),
-        })),
-        Err(refused) => {
-            if let Some(agent) = only {
-                let team = state.store.get_agent(&agent).await?.and_then(|a| a.team);
-                state.bus.publish(
-                    &format!("interaction.{}.failed", command.name()),
-                    clock::unix_ms(),
-                    Audience::Agent {
-                        agent: agent.clone(),
-                        team,
-                    },
-                    json!({"agent": agent, "interaction": id, "reason": refused.to_string()}),
-                );
-            }
-            Err(ApiError::conflict(refused.to_string(), None))
-        }
-    }
+    match command.clone() {
+        Live::Transfer(target) => core.transfer(interaction, only, target).await?,
+        Live::End => core.end(interaction, only).await?,
+        Live::Hold => core.hold(interaction, only, true).await?,
+        Live::Resume => core.hold(interaction, only, false).await?,
+        Live::Consult(action) => core.consult(interaction, only, action).await?,
+    }?;
+    Ok(Json(Done {
+        interaction: id.to_owned(),
+        status: command.done(),
+    }))
 }
 
 /// A waiting caller's position (supervisors and admins; agents see queue stats events).

@@ -14,9 +14,11 @@ use axum::extract::State;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
+use serde_json::json;
 
 use super::ApiState;
 use super::auth::Principal;
+use super::command_events::{Concerning, reported, succeeded};
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::params::ApiPath;
@@ -184,17 +186,25 @@ pub(super) async fn notes(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<NotesBody>,
 ) -> Result<Json<Interaction>, ApiError> {
-    let mut ix = visible(&state, &principal, &id).await?;
-    check_notes(&body.notes)?;
-    if !state
-        .store
-        .set_interaction_notes(&ix.id, &body.notes)
-        .await?
-    {
-        return Err(ApiError::NotFound);
+    let result = async {
+        let mut ix = visible(&state, &principal, &id).await?;
+        check_notes(&body.notes)?;
+        if !state
+            .store
+            .set_interaction_notes(&ix.id, &body.notes)
+            .await?
+        {
+            return Err::<Json<Interaction>, _>(ApiError::NotFound);
+        }
+        ix.notes = body.notes;
+        Ok(Json(ix))
     }
-    ix.notes = body.notes;
-    Ok(Json(ix))
+    .await;
+    let about = Concerning::Interaction(&id);
+    let done = reported(&state, &principal, "interaction.notes", about, result).await?;
+    let data = json!({"notes": done.notes});
+    succeeded(&state, &principal, "interaction.notes_changed", about, data).await?;
+    Ok(done)
 }
 
 /// Wrap-up of an interaction.
@@ -221,73 +231,86 @@ pub(super) async fn wrap_up(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<WrapUpBody>,
 ) -> Result<Json<Interaction>, ApiError> {
-    let ix = visible(&state, &principal, &id).await?;
-    if let Some(notes) = &body.notes {
-        check_notes(notes)?;
-    }
-    match &body.code {
-        Some(code) => match state.store.get_disposition(code).await? {
-            Some(c) if !c.folder => {}
-            Some(_) => {
-                return Err(ApiError::field(
-                    "code",
-                    "is a folder; choose a code inside it",
+    let result = async {
+        let ix = visible(&state, &principal, &id).await?;
+        if let Some(notes) = &body.notes {
+            check_notes(notes)?;
+        }
+        match &body.code {
+            Some(code) => match state.store.get_disposition(code).await? {
+                Some(c) if !c.folder => {}
+                Some(_) => {
+                    return Err::<Json<Interaction>, _>(ApiError::field(
+                        "code",
+                        "is a folder; choose a code inside it",
+                    ));
+                }
+                None => {
+                    return Err::<Json<Interaction>, _>(ApiError::field(
+                        "code",
+                        "no such disposition code",
+                    ));
+                }
+            },
+            None => {
+                let required = match &ix.queue {
+                    Some(q) => state
+                        .store
+                        .get_queue(q)
+                        .await?
+                        .is_some_and(|q| q.disposition_required),
+                    None => false,
+                };
+                if required {
+                    return Err::<Json<Interaction>, _>(ApiError::field(
+                        "code",
+                        "this queue requires a disposition code",
+                    ));
+                }
+            }
+        }
+        let now = UnixMillis(clock::unix_ms());
+        match state
+            .store
+            .wrap_up_interaction(&ix.id, body.code.as_deref(), body.notes.as_deref(), now)
+            .await?
+        {
+            WrapUpOutcome::Done => {}
+            WrapUpOutcome::NotFound => return Err::<Json<Interaction>, _>(ApiError::NotFound),
+            WrapUpOutcome::AlreadyWrappedUp => {
+                return Err::<Json<Interaction>, _>(ApiError::refused(
+                    "already_wrapped_up",
+                    "the interaction is already wrapped up",
                 ));
             }
-            None => return Err(ApiError::field("code", "no such disposition code")),
-        },
-        None => {
-            let required = match &ix.queue {
-                Some(q) => state
-                    .store
-                    .get_queue(q)
-                    .await?
-                    .is_some_and(|q| q.disposition_required),
-                None => false,
+            WrapUpOutcome::NotEnded(live) => {
+                return Err::<Json<Interaction>, _>(ApiError::refused(
+                    "not_ended",
+                    format!("the interaction is still {}", live.as_str()),
+                ));
+            }
+        }
+        // The agent leaves wrap-up now rather than when its timer runs out. If the timer already
+        // made it Available (or a supervisor moved it), there is nothing left to finish.
+        if let (Some(agent), Some(core)) = (&ix.agent, &state.core) {
+            let finish = crate::routing::Command::FinishWrapUp {
+                agent: agent.clone(),
+                disposition: body.code.clone(),
+                actor: super::agent_session::actor(&principal),
             };
-            if required {
-                return Err(ApiError::field(
-                    "code",
-                    "this queue requires a disposition code",
-                ));
+            if let Ok(Err(refusal)) = core.acd(finish).await {
+                tracing::debug!(%agent, %refusal, "wrap-up finished outside the ACD's wrap-up");
             }
         }
+        let ix = state.store.get_interaction(&ix.id).await?;
+        ix.map(Json).ok_or(ApiError::NotFound)
     }
-    let now = UnixMillis(clock::unix_ms());
-    match state
-        .store
-        .wrap_up_interaction(&ix.id, body.code.as_deref(), body.notes.as_deref(), now)
-        .await?
-    {
-        WrapUpOutcome::Done => {}
-        WrapUpOutcome::NotFound => return Err(ApiError::NotFound),
-        WrapUpOutcome::AlreadyWrappedUp => {
-            return Err(ApiError::conflict(
-                "the interaction is already wrapped up",
-                None,
-            ));
-        }
-        WrapUpOutcome::NotEnded(live) => {
-            return Err(ApiError::conflict(
-                format!("the interaction is still {}", live.as_str()),
-                None,
-            ));
-        }
-    }
-    // The agent leaves wrap-up now rather than when its timer runs out. If the timer already
-    // made it Available (or a supervisor moved it), there is nothing left to finish.
-    if let (Some(agent), Some(core)) = (&ix.agent, &state.core) {
-        let finish = crate::routing::Command::FinishWrapUp {
-            agent: agent.clone(),
-            disposition: body.code.clone(),
-            actor: super::agent_session::actor(&principal),
-        };
-        if let Ok(Err(refusal)) = core.acd(finish).await {
-            tracing::debug!(%agent, %refusal, "wrap-up finished outside the ACD's wrap-up");
-        }
-    }
-    let ix = state.store.get_interaction(&ix.id).await?;
-    ix.map(Json).ok_or(ApiError::NotFound)
+    .await;
+    let about = Concerning::Interaction(&id);
+    let done = reported(&state, &principal, "interaction.wrapup", about, result).await?;
+    let data = json!({"disposition": done.disposition, "notes": done.notes});
+    succeeded(&state, &principal, "interaction.wrapped_up", about, data).await?;
+    Ok(done)
 }
 
 #[cfg(test)]
@@ -310,7 +333,11 @@ pub(super) mod tests {
 
     /// The cast, with interaction `ix-a` (alice's, queue `sales`) and `ix-b` (bob's).
     pub(in crate::cti) async fn cast() -> Cast {
-        let api = Api::new().await;
+        cast_on(Api::new().await).await
+    }
+
+    /// The cast on `api` (for instance one with a core).
+    pub(in crate::cti) async fn cast_on(api: Api) -> Cast {
         let alice = api.agent("alice", Role::Agent, Some("t1")).await;
         let bob = api.agent("bob", Role::Agent, Some("t2")).await;
         let sue = api.agent("sue", Role::Supervisor, Some("t1")).await;

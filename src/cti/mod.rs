@@ -18,8 +18,10 @@ mod agents;
 pub mod auth;
 mod cad;
 mod cdrs;
+mod command_events;
 mod consult_control;
 mod dial_number;
+mod directory;
 mod dispositions;
 mod error;
 mod event_stream;
@@ -132,6 +134,7 @@ impl ApiState {
 /// - `/api/v1/tokens`: API tokens (admin);
 /// - `/api/v1/{agents,teams,queues,skills,dispositions,idle-reasons}` and
 ///   `/api/v1/settings`: configuration (admin writes, supervisors read);
+/// - `GET /api/v1/directory/{agents,queues}`: the consult and transfer picker (any role);
 /// - `/api/v1/interactions`: history search, notes, wrap-up and CAD (scoped by role);
 /// - `GET /api/v1/cdrs`: call detail records (supervisor; see the `cdrs` module).
 pub fn app(state: ApiState) -> Router {
@@ -142,6 +145,7 @@ pub fn app(state: ApiState) -> Router {
         .merge(tokens::routes())
         .merge(agents::routes())
         .merge(agent_states::routes())
+        .merge(directory::routes())
         .merge(agent_session::routes())
         .merge(interaction_control::routes())
         .merge(consult_control::routes())

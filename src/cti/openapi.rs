@@ -7,9 +7,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    ApiState, agent_session, agent_states, agents, cad, cdrs, consult_control, dispositions,
-    event_stream, idle_reasons, interaction_control, interactions, queues, recordings, sessions,
-    settings, skills, teams, tokens,
+    ApiState, agent_session, agent_states, agents, cad, cdrs, consult_control, directory,
+    dispositions, event_stream, idle_reasons, interaction_control, interactions, queues,
+    recordings, sessions, settings, skills, teams, tokens,
 };
 use crate::store::{
     Agent, AgentStateChange, ApiToken, CadVariable, Direction, DispositionCode, IdleReason,
@@ -25,7 +25,7 @@ use crate::store::{
         sessions::create, sessions::remove,
         tokens::mint, tokens::list, tokens::revoke,
         agents::list, agents::read, agents::create, agents::update, agents::remove,
-        agent_states::list,
+        agent_states::list, directory::agents, directory::queues,
         teams::list, teams::read, teams::create, teams::update, teams::remove,
         queues::list, queues::read, queues::create, queues::update, queues::remove,
         skills::list, skills::read, skills::create, skills::update, skills::remove,
@@ -56,13 +56,14 @@ use crate::store::{
         interaction_control::Position, interaction_control::TransferBody,
         interaction_control::TransferTargetBody, consult_control::ConsultBody,
         consult_control::ConsultTargetBody, recordings::PauseBody, recordings::NoiseBody,
-        recordings::RecordingDone, crate::store::RecordingRow, crate::store::RecordingStatus,
+        recordings::RecordingDone, directory::DirectoryAgent, directory::DirectoryQueue, crate::store::RecordingRow, crate::store::RecordingStatus,
     )),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Sessions and API tokens"),
         (name = "admin", description = "Directory and configuration"),
         (name = "interactions", description = "Live control, history, notes, wrap-up and CAD"),
+        (name = "directory", description = "Agents and queues for the consult and transfer pickers (every role)"),
         (name = "agent", description = "An agent's live session: login, state"),
         (name = "recordings", description = "Recording pause/resume, Data Shield, downloads, noise suppression"),
         (name = "events", description = "WebSocket / Server-Sent Events stream with resume"),
@@ -131,6 +132,8 @@ mod tests {
             "/api/v1/interactions/{id}/end",
             "/api/v1/interactions/{id}/position",
             "/api/v1/events",
+            "/api/v1/directory/agents",
+            "/api/v1/directory/queues",
         ] {
             assert!(paths.contains_key(path), "{path} missing");
         }
@@ -139,7 +142,12 @@ mod tests {
                 .get("patch")
                 .is_some()
         );
-        assert!(json["components"]["schemas"].get("CadPatch").is_some());
+        for schema in ["CadPatch", "DirectoryAgent", "DirectoryQueue"] {
+            assert!(
+                json["components"]["schemas"].get(schema).is_some(),
+                "{schema}"
+            );
+        }
         assert!(
             json["components"]["securitySchemes"]
                 .get("bearer")

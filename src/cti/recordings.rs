@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::ApiState;
 use super::agent_session::actor;
 use super::auth::Principal;
+use super::command_events::{Concerning, reported};
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::params::{ApiPath, QueryParams};
@@ -95,7 +96,7 @@ async fn run(
             interaction: id,
             status,
         })),
-        Err(refused) => Err(ApiError::conflict(refused.to_string(), None)),
+        Err(refused) => Err(refused.into()),
     }
 }
 
@@ -110,25 +111,38 @@ pub(super) async fn pause(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<PauseBody>,
 ) -> Result<Json<RecordingDone>, ApiError> {
-    let behavior = match body.behavior.as_deref() {
-        None | Some("silence") => PauseBehavior::Silence,
-        Some("skip") => PauseBehavior::Skip,
-        Some(_) => return Err(ApiError::field("behavior", "must be silence or skip")),
-    };
-    if body
-        .reason
-        .as_ref()
-        .is_some_and(|r| r.chars().count() > 256)
-    {
-        return Err(ApiError::field("reason", "at most 256 characters"));
+    let result = async {
+        let behavior = match body.behavior.as_deref() {
+            None | Some("silence") => PauseBehavior::Silence,
+            Some("skip") => PauseBehavior::Skip,
+            Some(_) => {
+                return Err::<Json<RecordingDone>, _>(ApiError::field(
+                    "behavior",
+                    "must be silence or skip",
+                ));
+            }
+        };
+        if body
+            .reason
+            .as_ref()
+            .is_some_and(|r| r.chars().count() > 256)
+        {
+            return Err::<Json<RecordingDone>, _>(ApiError::field(
+                "reason",
+                "at most 256 characters",
+            ));
+        }
+        let who = actor(&principal).label();
+        let action = RecordingAction::Pause {
+            behavior,
+            who,
+            why: body.reason,
+        };
+        run(&state, &principal, id.clone(), action, "paused").await
     }
-    let who = actor(&principal).label();
-    let action = RecordingAction::Pause {
-        behavior,
-        who,
-        why: body.reason,
-    };
-    run(&state, &principal, id, action, "paused").await
+    .await;
+    let about = Concerning::Interaction(&id);
+    reported(&state, &principal, "recording.pause", about, result).await
 }
 
 /// Resumes a paused recording.
@@ -144,14 +158,10 @@ pub(super) async fn resume(
         .agent
         .as_ref()
         .map_or_else(|| principal.token_id.clone(), |a| a.0.clone());
-    run(
-        &state,
-        &principal,
-        id,
-        RecordingAction::Resume { who },
-        "resumed",
-    )
-    .await
+    let action = RecordingAction::Resume { who };
+    let result = run(&state, &principal, id.clone(), action, "resumed").await;
+    let about = Concerning::Interaction(&id);
+    reported(&state, &principal, "recording.resume", about, result).await
 }
 
 /// Turns noise suppression of one live call on or off (supervisors and admins; agents on
@@ -166,38 +176,50 @@ pub(super) async fn noise(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<NoiseBody>,
 ) -> Result<Json<RecordingDone>, ApiError> {
-    if principal.role == Role::Agent
-        && !state
-            .store
-            .get_settings()
+    let result = async {
+        if principal.role == Role::Agent
+            && !state
+                .store
+                .get_settings()
+                .await?
+                .agents_may_toggle_noise_suppression
+        {
+            return Err::<Json<RecordingDone>, _>(ApiError::Forbidden);
+        }
+        if principal.role == Role::Supervisor {
+            super::interactions::visible(&state, &principal, &id).await?;
+        }
+        match state
+            .core()?
+            .denoise(
+                InteractionId(id.clone()),
+                agent_only(&principal),
+                body.enabled,
+                actor(&principal),
+            )
             .await?
-            .agents_may_toggle_noise_suppression
-    {
-        return Err(ApiError::Forbidden);
+        {
+            Ok(()) => Ok(Json(RecordingDone {
+                interaction: id.clone(),
+                status: if body.enabled {
+                    "noise_suppression_on"
+                } else {
+                    "noise_suppression_off"
+                },
+            })),
+            Err(refused) => Err(refused.into()),
+        }
     }
-    if principal.role == Role::Supervisor {
-        super::interactions::visible(&state, &principal, &id).await?;
-    }
-    match state
-        .core()?
-        .denoise(
-            InteractionId(id.clone()),
-            agent_only(&principal),
-            body.enabled,
-            actor(&principal),
-        )
-        .await?
-    {
-        Ok(()) => Ok(Json(RecordingDone {
-            interaction: id,
-            status: if body.enabled {
-                "noise_suppression_on"
-            } else {
-                "noise_suppression_off"
-            },
-        })),
-        Err(refused) => Err(ApiError::conflict(refused.to_string(), None)),
-    }
+    .await;
+    let about = Concerning::Interaction(&id);
+    reported(
+        &state,
+        &principal,
+        "interaction.noise_suppression",
+        about,
+        result,
+    )
+    .await
 }
 
 /// The latest recordings (supervisors and admins).

@@ -6,8 +6,11 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
+use super::events::Viewer;
 use super::{ApiState, app};
 use crate::routing::model::{AgentId, Role, TeamId};
+use crate::runtime::clock;
+use crate::runtime::contact_center::{ContactCenter, CoreHandle};
 use crate::store::test_support::TempDb;
 use crate::store::{Agent, Store, TokenKind, UnixMillis};
 
@@ -34,6 +37,41 @@ impl Api {
         let db = TempDb::new().await;
         let state = ApiState::new(db.store.clone());
         Api { db, state }
+    }
+
+    /// The API driving a live contact-center core with no switch behind it: routing
+    /// commands, snapshots and refusals are real, and the effects meant for the switch, the
+    /// media engine and the store writer are dropped.
+    pub(crate) async fn with_core() -> Api {
+        let mut api = Api::new().await;
+        let (handle, mut requests) = CoreHandle::channel();
+        let bus = api.state.bus.clone();
+        let mut core = ContactCenter::detached(bus.clone());
+        tokio::spawn(async move {
+            while let Some(request) = requests.recv().await {
+                core.on_request(clock::now(), request);
+                while core.poll_effect().is_some() {}
+            }
+        });
+        api.state = api.state.with_core(handle, bus);
+        api
+    }
+
+    /// The events published so far that `agent` (with `role`, in `teams`) may see, as its
+    /// event stream would deliver them.
+    pub(crate) fn events_for(&self, agent: &str, role: Role, teams: &[&str]) -> Vec<Value> {
+        let viewer = Viewer {
+            agent: agent.into(),
+            role,
+            teams: teams.iter().map(|t| TeamId::from(*t)).collect(),
+        };
+        self.state
+            .bus
+            .after(0)
+            .iter()
+            .filter(|e| e.audience.admits(&viewer))
+            .map(|e| serde_json::from_str(&e.json).unwrap())
+            .collect()
     }
 
     pub(crate) fn store(&self) -> &Store {

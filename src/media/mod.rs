@@ -14,7 +14,8 @@
 //! - [`denoise`]: RNNoise on 8 kHz G.711 audio, switchable per relay direction mid-call.
 //! - [`resample`]: the 8 kHz ↔ 48 kHz polyphase filters the suppressor runs in.
 //! - [`rnnoise`]: RNNoise's network with SIMD-friendly inference, one 10 ms frame at a time.
-//! - [`recorder`]: stereo WAV call recordings with a JSON sidecar, crash-safe (file IO).
+//! - [`recorder`]: stereo WAV call recordings with a JSON sidecar, crash-safe (file IO);
+//!   [`recorder::timeline`] places the recorded packets by their RTP numbering (sans-IO).
 //! - [`mixer`]: mix-minus conferencing of 20 ms frames.
 //! - [`player`]: looped announcements and music on hold as G.711 packets.
 //!

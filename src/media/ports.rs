@@ -1,13 +1,19 @@
 //! RTP/RTCP port pairs from the profile's range: RTP on an even port, RTCP on the next odd
 //! one (RFC 3550 §11; with rtcp-mux, RFC 5761, the odd port simply stays reserved).
 //!
-//! Pure bookkeeping: the runtime binds the sockets, and when a bind fails (another process
-//! holds the port) it releases the pair and asks again. Allocation is round-robin so a pair
-//! just released is reused last, which keeps late packets of an ended call away from the
-//! next one.
+//! Bookkeeping plus one injected act of IO: a pair is handed out only once its two sockets
+//! are bound ([`PortBinder`], which the runtime implements and tests fake). That settles two
+//! races the books alone cannot see: a pair whose previous sockets are still closing (the
+//! media tasks of an ended call drop them a moment later) and a pair another process holds.
+//! Either fails to bind and is skipped for another free pair, so a call is refused only when
+//! no free pair at all can be bound.
+//!
+//! Pairs are drawn at random, not round-robin: a predictable next port helps whoever sprays
+//! RTP at the range hoping to be latched by the next call.
 
 use std::ops::RangeInclusive;
 
+use rand::{Rng, RngCore};
 use thiserror::Error;
 
 /// Why a pair could not be allocated or released.
@@ -21,8 +27,8 @@ pub enum PortError {
         /// Last port of the range.
         last: u16,
     },
-    /// Every pair is in use: the call must be refused (503).
-    #[error("all {0} RTP port pairs are in use")]
+    /// Every pair is in use or cannot be bound: the call must be refused (503).
+    #[error("none of the {0} RTP port pairs is free and bindable")]
     Exhausted(usize),
     /// Released a pair that was not allocated (internal error in the caller).
     #[error("RTP port {0} is not an allocated pair")]
@@ -49,13 +55,31 @@ impl PortPair {
     }
 }
 
-/// Hands out RTP/RTCP port pairs from a range, round-robin.
+/// Binds a pair's two sockets and keeps them for the endpoint that will use the pair.
+pub trait PortBinder: Send {
+    /// `true` when both ports are now bound (and held) for the caller.
+    fn bind(&mut self, pair: PortPair) -> bool;
+}
+
+/// A binder for cores run without sockets (tests, simulations): every pair binds.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct BooksOnly;
+
+impl PortBinder for BooksOnly {
+    fn bind(&mut self, _pair: PortPair) -> bool {
+        true
+    }
+}
+
+/// Random draws before falling back to a scan of every free pair.
+const RANDOM_DRAWS: usize = 16;
+
+/// Hands out RTP/RTCP port pairs from a range, at random among the free ones.
 #[derive(Debug, Clone)]
 pub struct PortAllocator {
     first_rtp: u16,
     in_use: Vec<bool>,
     used: usize,
-    cursor: usize,
 }
 
 impl PortAllocator {
@@ -72,23 +96,33 @@ impl PortAllocator {
             first_rtp,
             in_use: vec![false; pairs],
             used: 0,
-            cursor: 0,
         })
     }
 
-    /// Allocates the next free pair after the last one handed out.
-    pub fn allocate(&mut self) -> Result<PortPair, PortError> {
+    /// Allocates a free pair drawn at random that `binder` could bind. A pair that does not
+    /// bind stays free in the books (its holder may let go) and another is tried: first a few
+    /// random draws, then every free pair from a random start.
+    pub fn allocate(
+        &mut self,
+        rng: &mut impl RngCore,
+        binder: &mut dyn PortBinder,
+    ) -> Result<PortPair, PortError> {
         let pairs = self.in_use.len();
         if self.used == pairs {
             return Err(PortError::Exhausted(pairs));
         }
-        for step in 0..pairs {
-            let index = (self.cursor + step) % pairs;
-            if let Some(slot) = self.in_use.get_mut(index).filter(|used| !**used) {
-                *slot = true;
+        let start = rng.random_range(0..pairs);
+        let draws = (0..RANDOM_DRAWS).map(|_| rng.random_range(0..pairs));
+        let scan = (0..pairs).map(|step| (start + step) % pairs);
+        for index in draws.chain(scan) {
+            if self.in_use[index] {
+                continue;
+            }
+            let pair = self.pair(index);
+            if binder.bind(pair) {
+                self.in_use[index] = true;
                 self.used += 1;
-                self.cursor = (index + 1) % pairs;
-                return Ok(self.pair(index));
+                return Ok(pair);
             }
         }
         Err(PortError::Exhausted(pairs))
@@ -152,7 +186,22 @@ impl PortAllocator {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use rand::SeedableRng;
+    use rand::rngs::SmallRng;
     use std::collections::HashSet;
+
+    fn rng() -> SmallRng {
+        SmallRng::seed_from_u64(11)
+    }
+
+    /// A binder that refuses the pairs another process holds.
+    struct Held(HashSet<u16>);
+
+    impl PortBinder for Held {
+        fn bind(&mut self, pair: PortPair) -> bool {
+            !self.0.contains(&pair.rtp())
+        }
+    }
 
     #[test]
     fn pairs_are_even_rtp_and_odd_rtcp_within_the_range() {
@@ -162,46 +211,63 @@ mod tests {
             3,
             "10002, 10004, 10006 (10008 has no RTCP port)"
         );
-        let pairs: Vec<PortPair> = (0..3).map(|_| ports.allocate().unwrap()).collect();
-        assert_eq!(
-            pairs
-                .iter()
-                .map(|p| (p.rtp(), p.rtcp()))
-                .collect::<Vec<_>>(),
-            [(10002, 10003), (10004, 10005), (10006, 10007)]
-        );
+        let mut pairs: Vec<(u16, u16)> = (0..3)
+            .map(|_| ports.allocate(&mut rng(), &mut BooksOnly).unwrap())
+            .map(|p| (p.rtp(), p.rtcp()))
+            .collect();
+        pairs.sort();
+        assert_eq!(pairs, [(10002, 10003), (10004, 10005), (10006, 10007)]);
     }
 
     #[test]
     fn exhaustion_is_an_error_until_a_pair_is_released() {
         let mut ports = PortAllocator::new(20000..=20003).unwrap();
-        let a = ports.allocate().unwrap();
-        let b = ports.allocate().unwrap();
-        assert_eq!(ports.allocate(), Err(PortError::Exhausted(2)));
+        let mut rng = rng();
+        let a = ports.allocate(&mut rng, &mut BooksOnly).unwrap();
+        let b = ports.allocate(&mut rng, &mut BooksOnly).unwrap();
+        assert_eq!(ports.allocate(&mut rng, &mut BooksOnly), Err(PortError::Exhausted(2)));
         assert_eq!(ports.available(), 0);
         ports.release(a.rtp()).unwrap();
-        assert_eq!(ports.allocate(), Ok(a));
+        assert_eq!(ports.allocate(&mut rng, &mut BooksOnly), Ok(a));
         assert!(ports.is_allocated(b.rtp()));
     }
 
     #[test]
-    fn a_released_pair_is_reused_last() {
-        let mut ports = PortAllocator::new(30000..=30009).unwrap();
-        let first = ports.allocate().unwrap();
-        ports.release(first.rtp()).unwrap();
-        let next: Vec<u16> = (0..4).map(|_| ports.allocate().unwrap().rtp()).collect();
-        assert_eq!(next, [30002, 30004, 30006, 30008]);
-        assert_eq!(ports.allocate().unwrap(), first);
+    fn a_pair_that_cannot_be_bound_is_skipped_for_the_next_free_one() {
+        let mut ports = PortAllocator::new(30000..=30199).unwrap();
+        // Another process holds every pair but one.
+        let mut held = Held((30000..30200).step_by(2).filter(|p| *p != 30150).collect());
+        let pair = ports.allocate(&mut rng(), &mut held).unwrap();
+        assert_eq!(pair.rtp(), 30150);
+        assert_eq!(ports.allocate(&mut rng(), &mut held), Err(PortError::Exhausted(100)));
+        // The refused pairs stay free in the books: once their holder lets go they bind.
+        held.0.clear();
+        assert!(ports.allocate(&mut rng(), &mut held).is_ok());
+        assert_eq!(ports.in_use(), 2);
+    }
+
+    #[test]
+    fn the_next_pair_cannot_be_predicted_from_the_previous_ones() {
+        let mut ports = PortAllocator::new(20000..=29999).unwrap();
+        let mut rng = rng();
+        let drawn: Vec<i32> = (0..200)
+            .map(|_| i32::from(ports.allocate(&mut rng, &mut BooksOnly).unwrap().rtp()))
+            .collect();
+        // Round-robin would step by 2 every time; random draws almost never do.
+        let steps_of_two = drawn.windows(2).filter(|w| w[1] - w[0] == 2).count();
+        assert!(steps_of_two < 5, "{steps_of_two} consecutive pairs in {drawn:?}");
+        let spread = drawn.iter().max().unwrap() - drawn.iter().min().unwrap();
+        assert!(spread > 8_000, "draws cover the range: spread {spread}");
     }
 
     #[test]
     fn double_or_foreign_release_is_refused() {
         let mut ports = PortAllocator::new(40000..=40009).unwrap();
-        let pair = ports.allocate().unwrap();
+        let pair = ports.allocate(&mut rng(), &mut BooksOnly).unwrap();
         ports.release(pair.rtp()).unwrap();
         assert_eq!(
             ports.release(pair.rtp()),
-            Err(PortError::NotAllocated(40000))
+            Err(PortError::NotAllocated(pair.rtp()))
         );
         assert_eq!(ports.release(40001), Err(PortError::NotAllocated(40001)));
         assert_eq!(ports.release(39998), Err(PortError::NotAllocated(39998)));
@@ -228,13 +294,15 @@ mod tests {
     proptest! {
         #[test]
         fn a_pair_is_never_handed_out_twice(
-            first in 1024u16..2000, width in 4u16..64, ops in proptest::collection::vec(any::<(bool, u8)>(), 0..300)
+            first in 1024u16..2000, width in 4u16..64, seed in any::<u64>(),
+            ops in proptest::collection::vec(any::<(bool, u8)>(), 0..300)
         ) {
             let mut ports = PortAllocator::new(first..=first + width).unwrap();
+            let mut rng = SmallRng::seed_from_u64(seed);
             let mut held: Vec<PortPair> = Vec::new();
             for (allocate, pick) in ops {
                 if allocate || held.is_empty() {
-                    match ports.allocate() {
+                    match ports.allocate(&mut rng, &mut BooksOnly) {
                         Ok(pair) => {
                             prop_assert!(!held.contains(&pair));
                             prop_assert!(pair.rtp() % 2 == 0 && pair.rtp() >= first && pair.rtcp() <= first + width);

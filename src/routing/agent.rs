@@ -187,6 +187,23 @@ pub enum AgentError {
     NotOnCall,
 }
 
+impl AgentError {
+    /// A stable snake_case code for the refusal.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            AgentError::NotLoggedIn => "logged_out",
+            AgentError::AlreadyLoggedIn => "already_logged_in",
+            AgentError::OfferPending { .. } => "offer_pending",
+            AgentError::Engaged { .. } => "engaged",
+            AgentError::NotAvailable { .. } => "not_available",
+            AgentError::NoSuchOffer => "no_such_offer",
+            AgentError::NotInWrapUp => "not_in_wrap_up",
+            AgentError::NotOnCall => "not_on_call",
+        }
+    }
+}
+
 /// What the ACD knows about the call an agent wraps up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WrapUpContext {

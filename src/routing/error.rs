@@ -34,3 +34,19 @@ pub enum RoutingError {
     #[error("a disposition is required to finish wrap-up of {0}")]
     DispositionRequired(InteractionId),
 }
+
+impl RoutingError {
+    /// A stable snake_case code for the refusal, for `<command>.failed` events.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            RoutingError::UnknownAgent(_) => "unknown_agent",
+            RoutingError::UnknownQueue(_) => "unknown_queue",
+            RoutingError::Agent(e) => e.code(),
+            RoutingError::QueueBusy { .. } => "queue_busy",
+            RoutingError::NotAvailable(_) => "agent_not_available",
+            RoutingError::NotConnected(_) => "not_connected",
+            RoutingError::DispositionRequired(_) => "disposition_required",
+        }
+    }
+}

@@ -145,6 +145,18 @@ impl ContactCenter {
         }
     }
 
+    /// An empty contact center on default settings with no switch behind it, for tests.
+    #[cfg(test)]
+    pub(crate) fn detached(bus: EventBus) -> ContactCenter {
+        ContactCenter::new(
+            Acd::default(),
+            bus,
+            OrgSettings::default(),
+            std::env::temp_dir(),
+            None,
+        )
+    }
+
     /// The ACD's next timer.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
@@ -349,6 +361,9 @@ impl ContactCenter {
                     .agent(&agent)
                     .map(|a| (a.state().clone(), a.extension().map(str::to_owned)));
                 let _ = reply.send(state);
+            }
+            CoreRequest::Snapshot { reply } => {
+                let _ = reply.send(self.acd.snapshot(now));
             }
             CoreRequest::Position { interaction, reply } => {
                 let _ = reply.send(self.acd.queue_position(&interaction));

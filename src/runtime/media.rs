@@ -21,7 +21,9 @@ use crate::media::denoise::SwitchableDenoiser;
 use crate::media::g711::{self, Law};
 use crate::media::mixer::{FRAME as MIX_FRAME, Frame, MixStream, mix_minus};
 use crate::media::player::{Announcement, Player};
-use crate::media::recorder::{FRAME, PauseBehavior, RecordingId};
+use crate::media::ports::{PortBinder, PortPair};
+use crate::media::recorder::timeline::AudioPacket;
+use crate::media::recorder::{PauseBehavior, RecordingId};
 use crate::media::rewrite::{PayloadMap, StreamRewriter, StreamStart};
 use crate::media::rtp::{PayloadType, RtpPacketMut, Ssrc, is_rtcp};
 use crate::media::sdp::{Direction, Negotiated};
@@ -84,9 +86,6 @@ struct Inbound {
     denoise: SwitchableDenoiser,
     /// Recordings this endpoint's audio goes to.
     taps: Vec<(RecordingId, SharedFeeds)>,
-    /// Decoded samples not yet making a whole 20 ms frame: phones that send 10, 30 or 40 ms
-    /// packets are recorded too (desk phones often use 30 ms).
-    carry: Vec<i16>,
 }
 
 /// Largest payload recorded (200 ms of G.711); longer packets are not audio we expect.
@@ -135,8 +134,38 @@ struct Handle {
 }
 
 /// The media plane. Owned by the runtime's core task; its receive tasks run on their own.
+/// Sockets bound for a pair by the switch's allocator, waiting for their endpoint's `open`.
+type BoundPairs = Arc<Mutex<HashMap<u16, (std::net::UdpSocket, std::net::UdpSocket)>>>;
+
+/// The runtime's [`PortBinder`]: binds a pair's two sockets on the media address when the
+/// switch allocates it, and parks them for [`MediaEngine::open`]. A pair whose sockets are
+/// still closing after its last call, or that another process holds, fails here and the
+/// allocator moves on to another.
+pub struct SocketBinder {
+    bind_ip: IpAddr,
+    bound: BoundPairs,
+}
+
+impl PortBinder for SocketBinder {
+    fn bind(&mut self, pair: PortPair) -> bool {
+        let rtp = std::net::UdpSocket::bind(SocketAddr::new(self.bind_ip, pair.rtp()));
+        let rtcp = std::net::UdpSocket::bind(SocketAddr::new(self.bind_ip, pair.rtcp()));
+        match (rtp, rtcp) {
+            (Ok(rtp), Ok(rtcp)) => {
+                lock(&self.bound).insert(pair.rtp(), (rtp, rtcp));
+                true
+            }
+            (Err(error), _) | (_, Err(error)) => {
+                tracing::debug!(port = pair.rtp(), %error, "media pair skipped: cannot bind");
+                false
+            }
+        }
+    }
+}
+
 pub struct MediaEngine {
     bind_ip: IpAddr,
+    bound: BoundPairs,
     endpoints: HashMap<EndpointId, Handle>,
     recordings: HashMap<RecordingId, RecordingHandle>,
     /// Conference mixer tasks; each ends by itself when its members have all left.
@@ -156,6 +185,7 @@ impl MediaEngine {
     ) -> MediaEngine {
         MediaEngine {
             bind_ip,
+            bound: BoundPairs::default(),
             endpoints: HashMap::new(),
             recordings: HashMap::new(),
             mixers: Vec::new(),
@@ -172,9 +202,24 @@ impl MediaEngine {
         self.endpoints.len()
     }
 
+    /// The binder the switch's port allocator uses, sharing this engine's parked sockets.
+    pub fn port_binder(&self) -> SocketBinder {
+        SocketBinder {
+            bind_ip: self.bind_ip,
+            bound: self.bound.clone(),
+        }
+    }
+
     pub fn open(&mut self, id: EndpointId, rtp_port: u16) {
-        let rtp = std::net::UdpSocket::bind(SocketAddr::new(self.bind_ip, rtp_port));
-        let rtcp = std::net::UdpSocket::bind(SocketAddr::new(self.bind_ip, rtp_port + 1));
+        let parked = lock(&self.bound).remove(&rtp_port);
+        let (rtp, rtcp) = match parked {
+            Some((rtp, rtcp)) => (Ok(rtp), Ok(rtcp)),
+            // Not allocated through `port_binder` (the media test harness).
+            None => (
+                std::net::UdpSocket::bind(SocketAddr::new(self.bind_ip, rtp_port)),
+                std::net::UdpSocket::bind(SocketAddr::new(self.bind_ip, rtp_port + 1)),
+            ),
+        };
         let sockets = match (rtp, rtcp) {
             (Ok(a), Ok(b)) => a
                 .set_nonblocking(true)
@@ -660,17 +705,20 @@ fn inbound_stage(
         let mut pcm = [0i16; MAX_RECORDED_PAYLOAD];
         let pcm = &mut pcm[..payload.len()];
         g711::decode_into(law, payload, pcm);
-        let inbound = &mut *inbound;
-        inbound.carry.extend_from_slice(pcm);
-        while inbound.carry.len() >= FRAME {
-            let mut frame = [0i16; FRAME];
-            frame.copy_from_slice(&inbound.carry[..FRAME]);
-            inbound.carry.drain(..FRAME);
-            // Taps of recordings that failed go, so the fast path comes back.
-            inbound
-                .taps
-                .retain(|(_, feeds)| lock(feeds).push(id, &frame));
-        }
+        let header = rtp.header();
+        // Placed by its numbering, so packets of any length (10, 30, 40 ms) fit.
+        let packet = AudioPacket {
+            ssrc: header.ssrc,
+            sequence: header.sequence,
+            timestamp: header.timestamp,
+            marker: header.marker,
+            samples: pcm,
+        };
+        let now = clock::now();
+        // Taps of recordings that failed go, so the fast path comes back.
+        inbound
+            .taps
+            .retain(|(_, feeds)| lock(feeds).push(now, id, &packet));
     }
 }
 

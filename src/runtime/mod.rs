@@ -136,12 +136,32 @@ async fn extensions(
     Ok(all)
 }
 
+/// Per-extension digest algorithms: the profile's, and SHA-256 alone for a stored extension
+/// that keeps no MD5 hash (it could never answer an MD5 challenge).
+fn extension_digest_algorithms(
+    profile: &Profile,
+    extensions: &HashMap<String, StoredSecret>,
+) -> HashMap<String, Vec<String>> {
+    let mut algorithms: HashMap<String, Vec<String>> = profile
+        .extensions
+        .iter()
+        .filter_map(|e| Some((e.user.clone(), e.digest_algorithms.clone()?)))
+        .collect();
+    for (user, secret) in extensions {
+        if let StoredSecret::Ha1 { md5: None, .. } = secret {
+            algorithms.insert(user.clone(), vec!["SHA-256".to_owned()]);
+        }
+    }
+    algorithms
+}
+
 fn switch_config(
     profile: &Profile,
     advertised: SocketAddr,
     seed: u64,
     extensions: HashMap<String, StoredSecret>,
 ) -> SwitchConfig {
+    let extension_digest_algorithms = extension_digest_algorithms(profile, &extensions);
     SwitchConfig {
         domain: profile.sip.domain.clone(),
         advertised,
@@ -162,6 +182,7 @@ fn switch_config(
         extensions,
         rtp_ports: (profile.media.rtp_port_min, profile.media.rtp_port_max),
         digest_algorithms: profile.sip.digest_algorithms.clone(),
+        extension_digest_algorithms,
         queue_numbers: HashMap::new(),
         seed,
     }
@@ -234,6 +255,7 @@ pub async fn serve(profile: Profile, shutdown: oneshot::Receiver<()>) -> anyhow:
         now,
         clock::unix_now(),
     );
+    switch.set_port_binder(Box::new(engine.port_binder()));
     let restored = store
         .load_registrations(UnixMillis(clock::unix_ms()))
         .await
@@ -302,9 +324,11 @@ async fn load_contact_center(
     for agent in agents.iter().filter(|a| a.enabled) {
         acd.handle_command(now, Command::UpsertAgent(agent.config()))?;
     }
+    let remembered = seed_last_agents(store, &mut acd, &agents, &settings, now).await?;
     tracing::info!(
         queues = numbers.len(),
         agents = agents.len(),
+        remembered,
         "contact center loaded"
     );
     switch.set_queue_numbers(numbers);
@@ -321,6 +345,35 @@ async fn load_contact_center(
     );
     switch.set_media_policy(cc.media_policy());
     Ok(cc)
+}
+
+/// Last-agent routing's memory, as the stored interactions left it: each caller's newest
+/// connected agent (if still enabled), oldest first so the newest are kept longest.
+async fn seed_last_agents(
+    store: &Store,
+    acd: &mut Acd,
+    agents: &[crate::store::Agent],
+    settings: &crate::store::OrgSettings,
+    now: std::time::Instant,
+) -> anyhow::Result<usize> {
+    let memory = routing_settings(settings).last_agent_memory;
+    let enabled: std::collections::HashSet<&str> = agents
+        .iter()
+        .filter(|a| a.enabled)
+        .map(|a| a.id.as_str())
+        .collect();
+    let last = store
+        .last_agents(memory)
+        .await
+        .context("loading last agents")?;
+    let mut remembered = 0;
+    for (ani, agent) in last.into_iter().rev() {
+        if enabled.contains(agent.as_str()) {
+            acd.handle_command(now, Command::RememberLastAgent { ani, agent })?;
+            remembered += 1;
+        }
+    }
+    Ok(remembered)
 }
 
 /// Recordings still marked as being written belong to a switch that died: their WAV headers

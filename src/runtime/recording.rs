@@ -1,135 +1,76 @@
-//! Call recording in the media path: the receive tasks of the recorded endpoints hand decoded
-//! 20 ms frames to a recording's [`Feeds`]; one task per recording takes a frame per channel
-//! every 20 ms of wall-clock time and writes it with [`crate::media::recorder::Recording`].
+//! Call recording in the media path: the receive tasks of the recorded endpoints hand each
+//! decoded audio packet, with its RTP numbering, to a recording's [`Feeds`]; one task per
+//! recording takes the frames its [`Timeline`] has ready and writes them with
+//! [`crate::media::recorder::Recording`].
 //!
-//! The timeline is the clock, not the packets: every 20 ms tick writes one stereo frame, so
-//! both channels stay in step and the file lasts as long as the recording did. A channel
-//! with nothing queued at a tick gets silence. Jitter is handled simply: each endpoint has a
-//! short FIFO; a late packet costs one silent frame and leaves its FIFO one frame deeper,
-//! which absorbs the next late packet, up to [`MAX_QUEUE`] frames (then the oldest goes).
+//! Packets are placed by their RTP timestamps, not by when they arrive (see
+//! [`timeline`](crate::media::recorder::timeline)): jitter, reordering and stalls up to
+//! [`DEPTH`](crate::media::recorder::timeline::DEPTH) move no audio, a longer stall loses
+//! none, and silence is written only where no packet came. Frames leave the timeline that
+//! depth behind the wall clock, and stopping writes what is still buffered, so the file lasts
+//! as long as the recording did.
 //!
-//! Pausing is enforced where frames come in: while paused nothing is queued, so audio (and
-//! in-band DTMF) from the paused span cannot reach the file even after a resume, and RFC 4733
-//! events are never decoded or kept at all. Nothing here logs payloads.
+//! Pausing is enforced where packets come in: from the pause command on, nothing is placed,
+//! so audio (and in-band DTMF) from the paused span cannot reach the file even after a
+//! resume, and RFC 4733 events are never decoded or kept at all. Nothing here logs payloads.
 
 use crate::call::{EndpointId, MediaEvent};
-use crate::media::recorder::{self, FRAME, PauseBehavior, Recording, RecordingId};
+use crate::media::recorder::timeline::{AudioPacket, Channel, Timeline};
+use crate::media::recorder::{self, PauseBehavior, Recording, RecordingId};
 use crate::runtime::clock;
-use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-/// One frame per channel every 20 ms.
-const TICK: Duration = Duration::from_millis(20);
-/// Frames an endpoint may have waiting (80 ms of jitter) before the oldest is dropped.
-pub const MAX_QUEUE: usize = 4;
-
-/// One 20 ms frame of 8 kHz linear PCM.
-pub type Frame = [i16; FRAME];
-
-/// Which side of the stereo file an endpoint feeds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Channel {
-    /// Left.
-    Customer,
-    /// Right, mixed over every agent-side endpoint.
-    Agent,
-}
-
-#[derive(Debug)]
-struct Queue {
-    endpoint: EndpointId,
-    channel: Channel,
-    frames: VecDeque<Frame>,
-}
-
-/// Frames waiting for the next tick, shared between receive tasks and the recording task.
+/// Packets from the tapped endpoints, placed on the recording's timeline; shared between
+/// the receive tasks and the recording task.
 #[derive(Debug)]
 pub struct Feeds {
-    /// Cleared when the recording ends or fails: receive tasks stop queueing.
+    /// Cleared when the recording ends or fails: receive tasks stop feeding.
     active: bool,
-    paused: bool,
-    queues: Vec<Queue>,
+    /// Which side each tapped endpoint feeds.
+    channels: Vec<(EndpointId, Channel)>,
+    timeline: Timeline<EndpointId>,
 }
 
 /// [`Feeds`] as the receive tasks and the recording task hold them.
 pub type SharedFeeds = Arc<Mutex<Feeds>>;
 
 impl Feeds {
-    fn new(customer: EndpointId, agent_side: &[EndpointId]) -> Feeds {
-        let queue = |endpoint, channel| Queue {
-            endpoint,
-            channel,
-            frames: VecDeque::with_capacity(MAX_QUEUE + 1),
-        };
-        let mut queues = vec![queue(customer, Channel::Customer)];
-        queues.extend(
+    fn new(start: Instant, customer: EndpointId, agent_side: &[EndpointId]) -> Feeds {
+        let mut channels = vec![(customer, Channel::Customer)];
+        channels.extend(
             agent_side
                 .iter()
                 .filter(|e| **e != customer)
-                .map(|e| queue(*e, Channel::Agent)),
+                .map(|e| (*e, Channel::Agent)),
         );
         Feeds {
             active: true,
-            paused: false,
-            queues,
+            channels,
+            timeline: Timeline::new(start),
         }
     }
 
-    /// Queues a frame `from` an endpoint's phone, unless paused or ended. `false` once the
+    /// Places a packet `from` an endpoint's phone (not while paused). `false` once the
     /// recording has ended (stopped or failed): the tap can go.
-    pub fn push(&mut self, from: EndpointId, frame: &Frame) -> bool {
+    pub fn push(&mut self, now: Instant, from: EndpointId, packet: &AudioPacket<'_>) -> bool {
         if !self.active {
             return false;
         }
-        if self.paused {
-            return true;
-        }
-        if let Some(q) = self.queues.iter_mut().find(|q| q.endpoint == from) {
-            q.frames.push_back(*frame);
-            if q.frames.len() > MAX_QUEUE {
-                q.frames.pop_front();
-            }
+        if let Some((_, channel)) = self.channels.iter().find(|(e, _)| *e == from) {
+            self.timeline.handle_packet(now, from, *channel, packet);
         }
         true
     }
 
     /// Adds `endpoint` to the agent side (right channel), once.
     pub fn add_agent(&mut self, endpoint: EndpointId) {
-        if self.queues.iter().any(|q| q.endpoint == endpoint) {
-            return;
+        if !self.channels.iter().any(|(e, _)| *e == endpoint) {
+            self.channels.push((endpoint, Channel::Agent));
         }
-        self.queues.push(Queue {
-            endpoint,
-            channel: Channel::Agent,
-            frames: VecDeque::with_capacity(MAX_QUEUE + 1),
-        });
-    }
-
-    /// The next (left, right) frame: one queued frame per endpoint, agent side mixed.
-    fn next_frame(&mut self) -> (Frame, Frame) {
-        let (mut left, mut right) = ([0i16; FRAME], [0i16; FRAME]);
-        for q in &mut self.queues {
-            if let Some(frame) = q.frames.pop_front() {
-                let out = match q.channel {
-                    Channel::Customer => &mut left,
-                    Channel::Agent => &mut right,
-                };
-                for (o, s) in out.iter_mut().zip(frame) {
-                    *o = o.saturating_add(s);
-                }
-            }
-        }
-        (left, right)
-    }
-
-    /// Stops queueing now; whatever is queued is still written (as silence once the
-    /// recorder is paused too, or not at all when it skips).
-    fn pause(&mut self) {
-        self.paused = true;
     }
 }
 
@@ -150,7 +91,7 @@ enum Control {
 /// The engine's handle on one running recording.
 #[derive(Debug)]
 pub struct RecordingHandle {
-    /// Where the tapped endpoints' receive tasks queue their frames.
+    /// Where the tapped endpoints' receive tasks place their packets.
     pub feeds: SharedFeeds,
     /// Every endpoint tapped for this recording.
     pub endpoints: Vec<EndpointId>,
@@ -168,7 +109,7 @@ impl RecordingHandle {
         agent_side: &[EndpointId],
         events: mpsc::Sender<MediaEvent>,
     ) -> RecordingHandle {
-        let feeds = Arc::new(Mutex::new(Feeds::new(customer, agent_side)));
+        let feeds = Arc::new(Mutex::new(Feeds::new(clock::now(), customer, agent_side)));
         let (control, control_rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(record_loop(
             recording,
@@ -189,7 +130,7 @@ impl RecordingHandle {
 
     /// Stops capture at once, then tells the recorder.
     pub fn pause(&self, behavior: PauseBehavior, who: String, why: Option<String>) {
-        lock(&self.feeds).pause();
+        lock(&self.feeds).timeline.pause(clock::now(), behavior);
         let _ = self.control.send(Control::Pause { behavior, who, why });
     }
 
@@ -263,11 +204,8 @@ async fn record_loop(
             path: path.clone(),
         })
         .await;
-    let mut ticker = tokio::time::interval(TICK);
-    // Burst: ticks missed while the runtime was busy are caught up, so the file's length
-    // follows the wall clock.
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     loop {
+        let due = lock(&feeds).timeline.poll_timeout();
         let result = tokio::select! {
             biased;
             command = control.recv() => match command {
@@ -284,7 +222,7 @@ async fn record_loop(
                 Some(Control::Resume { auto }) => {
                     let was = rec.is_paused();
                     let r = rec.resume(clock::unix_ms(), auto);
-                    lock(&feeds).paused = false;
+                    lock(&feeds).timeline.resume(clock::now());
                     if r.is_ok() && was {
                         let _ = events
                             .send(MediaEvent::RecordingResumed { recording: id.clone(), path: path.clone(), auto })
@@ -295,10 +233,24 @@ async fn record_loop(
                 Some(Control::Participant(who)) => rec.add_participant(&who),
                 Some(Control::Hold(held)) => rec.mark_hold(clock::unix_ms(), held),
                 Some(Control::Stop) | None => {
-                    lock(&feeds).active = false;
-                    match rec.finish(clock::unix_ms()) {
+                    let stats = {
+                        let mut feeds = lock(&feeds);
+                        feeds.active = false;
+                        feeds.timeline.close(clock::now());
+                        feeds.timeline.stats()
+                    };
+                    let result = write_due(&feeds, &mut rec)
+                        .and_then(|()| rec.finish(clock::unix_ms()));
+                    match result {
                         Ok(path) => {
-                            tracing::info!(recording = %id, "recording stopped");
+                            tracing::info!(
+                                recording = %id,
+                                placed = stats.placed,
+                                duplicates = stats.duplicates,
+                                late = stats.late,
+                                reanchored = stats.reanchored,
+                                "recording stopped"
+                            );
                             let _ = events.send(MediaEvent::RecordingStopped { recording: id, path }).await;
                         }
                         Err(error) => fail(&events, id, Some(&path), &error).await,
@@ -306,10 +258,7 @@ async fn record_loop(
                     return;
                 }
             },
-            _ = ticker.tick() => {
-                let (left, right) = lock(&feeds).next_frame();
-                rec.write_frame(&left, &right).and_then(|()| rec.flush_if_due(clock::now()))
-            }
+            () = tokio::time::sleep_until(due.into()) => write_due(&feeds, &mut rec),
         };
         if let Err(error) = result {
             lock(&feeds).active = false;
@@ -317,6 +266,18 @@ async fn record_loop(
             fail(&events, id, Some(&path), &error).await;
             return;
         }
+    }
+}
+
+/// Writes every frame the timeline has ready (all of them once closed).
+fn write_due(feeds: &SharedFeeds, rec: &mut Recording) -> std::io::Result<()> {
+    loop {
+        let now = clock::now();
+        // One frame per lock, so receive tasks never wait on the file.
+        let Some((left, right)) = lock(feeds).timeline.poll_frame(now) else {
+            return rec.flush_if_due(now);
+        };
+        rec.write_frame(&left, &right)?;
     }
 }
 
@@ -352,49 +313,36 @@ mod tests {
     }
 
     #[test]
-    fn agent_side_endpoints_are_mixed_into_the_right_channel() {
-        let mut feeds = Feeds::new(EndpointId(1), &[EndpointId(2), EndpointId(3)]);
-        feeds.push(EndpointId(1), &[100; FRAME]);
-        feeds.push(EndpointId(2), &[200; FRAME]);
-        feeds.push(EndpointId(3), &[30; FRAME]);
-        feeds.push(EndpointId(9), &[5000; FRAME]);
-        let (l, r) = feeds.next_frame();
-        assert_eq!((l[0], r[0]), (100, 230));
-        assert_eq!(feeds.next_frame(), ([0; FRAME], [0; FRAME]));
-    }
-
-    #[test]
-    fn a_late_packet_costs_one_silent_frame_and_nothing_else() {
-        let mut feeds = Feeds::new(EndpointId(1), &[EndpointId(2)]);
-        let mut left = Vec::new();
-        // Packets 1..=6; packet 3 misses its tick and arrives with packet 4.
-        for arrivals in [
-            vec![1],
-            vec![2],
-            vec![],
-            vec![3, 4],
-            vec![5],
-            vec![6],
-            vec![],
-        ] {
-            for v in arrivals {
-                feeds.push(EndpointId(1), &[v; FRAME]);
+    fn agent_side_endpoints_are_mixed_into_the_right_channel_and_others_are_ignored() {
+        #[allow(clippy::disallowed_methods)] // a base for virtual time
+        let t0 = Instant::now();
+        let mut feeds = Feeds::new(t0, EndpointId(1), &[EndpointId(2)]);
+        feeds.add_agent(EndpointId(3));
+        fn packet(ssrc: u32, samples: &[i16]) -> AudioPacket<'_> {
+            AudioPacket {
+                ssrc: crate::media::rtp::Ssrc(ssrc),
+                sequence: 1,
+                timestamp: 0,
+                marker: false,
+                samples,
             }
-            left.push(feeds.next_frame().0[0]);
         }
-        assert_eq!(left, [1, 2, 0, 3, 4, 5, 6], "one frame deeper from then on");
-    }
-
-    #[test]
-    fn nothing_is_queued_while_paused_and_queues_stay_short() {
-        let mut feeds = Feeds::new(EndpointId(1), &[EndpointId(2)]);
-        feeds.pause();
-        feeds.push(EndpointId(1), &[100; FRAME]);
-        assert_eq!(feeds.next_frame(), ([0; FRAME], [0; FRAME]));
-        feeds.paused = false;
-        for v in 0..10 {
-            feeds.push(EndpointId(1), &[v; FRAME]);
+        for (endpoint, value) in [(1, 100), (2, 200), (3, 30), (9, 5000)] {
+            let samples = [value; crate::media::recorder::FRAME];
+            assert!(feeds.push(
+                t0,
+                EndpointId(u64::from(endpoint)),
+                &packet(endpoint, &samples)
+            ));
         }
-        assert_eq!(feeds.next_frame().0[0], 10 - MAX_QUEUE as i16);
+        feeds.timeline.close(t0);
+        let (l, r) = feeds.timeline.poll_frame(t0).expect("one frame");
+        assert_eq!((l[0], r[0]), (100, 230));
+        assert!(feeds.timeline.poll_frame(t0).is_none());
+        feeds.active = false;
+        assert!(
+            !feeds.push(t0, EndpointId(1), &packet(1, &[1])),
+            "the tap can go"
+        );
     }
 }

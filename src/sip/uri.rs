@@ -115,3 +115,20 @@ pub fn percent_decode(s: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// Whether two URIs name the same resource, for the digest `uri` check (RFC 3261 §22.4 wants
+/// it to be the Request-URI): scheme, user, host (case-insensitive) and port as RFC 3261
+/// §19.1.4 compares them, parsed by rsip. URI parameters are not compared: phones add or
+/// drop `;transport=` between the request line and their credentials.
+pub fn same_uri(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    let (Some(a), Some(b)) = (parse_uri(a), parse_uri(b)) else {
+        return false;
+    };
+    a.scheme == b.scheme
+        && a.user() == b.user()
+        && a.host().to_string().eq_ignore_ascii_case(&b.host().to_string())
+        && a.port() == b.port()
+}

@@ -451,6 +451,26 @@ impl Store {
         row.map(Interaction::try_from).transpose()
     }
 
+    /// The agent who last connected with each caller, newest first, at most `limit` callers:
+    /// what last-agent routing remembered before a restart.
+    pub async fn last_agents(&self, limit: usize) -> Result<Vec<(String, AgentId)>, StoreError> {
+        // The newest connected interaction per ANI; a caller's older ones are shadowed.
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT ani, agent_id FROM interactions i \
+             WHERE agent_id IS NOT NULL AND connected_ms IS NOT NULL \
+             AND connected_ms = (SELECT MAX(connected_ms) FROM interactions j \
+                                 WHERE j.ani = i.ani AND j.agent_id IS NOT NULL) \
+             ORDER BY connected_ms DESC LIMIT $1",
+        )
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(ani, agent)| (ani, AgentId::from(agent.as_str())))
+            .collect())
+    }
+
     /// Replaces an interaction's notes; `false` if there is no such interaction.
     pub async fn set_interaction_notes(
         &self,
@@ -691,6 +711,28 @@ pub(crate) mod tests {
                 .notes,
             "called back"
         );
+    }
+
+    #[tokio::test]
+    async fn the_last_agent_of_each_caller_is_the_newest_connected_one() {
+        let db = TempDb::new().await;
+        for ix in [
+            interaction("a1", "+15550001", Some("alice"), 1_000),
+            interaction("a2", "+15550001", Some("bob"), 2_000),
+            interaction("b1", "+15550002", Some("carol"), 3_000),
+            // Abandoned in the queue: no agent, no connection.
+            interaction("b2", "+15550002", None, 4_000),
+            interaction("c1", "+15550003", Some("dave"), 500),
+        ] {
+            db.store.insert_interaction(&ix).await.unwrap();
+        }
+        let last = db.store.last_agents(10).await.unwrap();
+        let last: Vec<(&str, &str)> = last.iter().map(|(a, g)| (a.as_str(), g.as_str())).collect();
+        assert_eq!(
+            last,
+            [("+15550002", "carol"), ("+15550001", "bob"), ("+15550003", "dave")]
+        );
+        assert_eq!(db.store.last_agents(1).await.unwrap().len(), 1);
     }
 
     #[tokio::test]

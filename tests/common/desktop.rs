@@ -3,7 +3,7 @@
 // Test harnesses are the IO side: they read the clock to bound waits and time phases.
 #![allow(clippy::disallowed_methods)]
 
-use super::{SwitchProcess, http_request};
+use super::{Sipp, SwitchProcess, free_udp_port, http_request, register};
 use serde_json::{Value, json};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
@@ -149,6 +149,11 @@ impl Desktop {
             let Ok(event) = self.events.recv_timeout(left) else {
                 break;
             };
+            let camel = switchboard::cti::events::non_snake_case_keys(&event);
+            assert!(
+                camel.is_empty(),
+                "event keys are snake_case: {camel:?} in {event}"
+            );
             self.seen.push(event.clone());
             if event["type"] == kind && when(&event) {
                 return event;
@@ -244,3 +249,31 @@ pub fn recording_sidecar(sw: &SwitchProcess, interaction: &str) -> Value {
     let wav = std::path::PathBuf::from(listed["path"].as_str().unwrap_or_default());
     serde_json::from_slice(&std::fs::read(wav.with_extension("json")).unwrap()).unwrap()
 }
+
+/// One queue call, start to end: `extension`'s phone (SIPp) is registered and answers, the
+/// agent behind `desktop` goes Available, customer 1001 calls 7000 and hangs up after
+/// `talk_ms` of conversation. Returns once the desktop has seen the interaction end.
+pub fn answered_queue_call(
+    sw: &SwitchProcess,
+    extension: &str,
+    desktop: &mut Desktop,
+    talk_ms: u32,
+) -> Value {
+    let phone = free_udp_port();
+    register(sw, extension, phone);
+    let agent_phone = Sipp::new("uas_answer", phone).spawn(None);
+    desktop.go_available(sw);
+    let customer = Sipp::new("uac_queue_hangup", free_udp_port())
+        .arg("-s")
+        .arg("7000")
+        .arg("-d")
+        .arg(&talk_ms.to_string())
+        .auth("1001")
+        .spawn(Some(sw.sip));
+    let connected = desktop.expect("interaction.connected", |_| true);
+    customer.expect_success();
+    agent_phone.expect_success();
+    desktop.expect("interaction.ended", |_| true);
+    connected
+}
+

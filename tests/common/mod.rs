@@ -155,11 +155,6 @@ impl SwitchProcess {
             .collect();
         let profile = default
             .replace("extensions = [\n", &format!("extensions = [\n{extra}"))
-            // SIPp 3.6 answers only the first challenge and only knows MD5.
-            .replace(
-                r#"digest_algorithms = ["SHA-256", "MD5"]"#,
-                r#"digest_algorithms = ["MD5", "SHA-256"]"#,
-            )
             .replace(
                 r#"music_on_hold = "music-on-hold.wav""#,
                 concat!(
@@ -378,6 +373,24 @@ fn dechunk(body: &str) -> String {
     out
 }
 
+/// The Request-URI (without `sip:`, as `-auth_uri` wants it) of the request a SIPp scenario
+/// sends with `[authentication]`, its keywords filled in.
+pub fn sipp_auth_uri(scenario: &str, service: &str, target: SocketAddr) -> Option<String> {
+    let send = scenario
+        .split("<send")
+        .find(|block| block.contains("[authentication"))?;
+    let request_line = send
+        .lines()
+        .map(str::trim)
+        .find(|l| l.ends_with(" SIP/2.0") && l.contains(" sip:"))?;
+    let uri = request_line.split_whitespace().nth(1)?;
+    let uri = uri
+        .replace("[service]", service)
+        .replace("[remote_ip]", &target.ip().to_string())
+        .replace("[remote_port]", &target.port().to_string());
+    uri.strip_prefix("sip:").map(str::to_owned)
+}
+
 /// One SIPp run.
 pub struct Sipp {
     pub scenario: String,
@@ -453,6 +466,12 @@ impl Sipp {
             cmd.args(["-mi", "127.0.0.1", "-mp", &port_block(4).to_string()]);
         }
         cmd.args(&self.args);
+        if let Some(t) = target
+            && self.args.iter().any(|a| a == "-au")
+            && let Some(uri) = self.auth_uri(t)
+        {
+            cmd.args(["-auth_uri", &uri]);
+        }
         if let Some(t) = target {
             cmd.arg(t.to_string());
         }
@@ -467,6 +486,19 @@ impl Sipp {
             stdout: dir,
             started: Instant::now(),
         }
+    }
+
+    /// What SIPp must put in its credentials' `uri`: the switch checks it against the
+    /// Request-URI (RFC 3261 §22.4), and SIPp 3.6 otherwise writes `sip:<remote ip>:<port>`.
+    fn auth_uri(&self, target: SocketAddr) -> Option<String> {
+        let path = Path::new(SIPP_DIR).join(format!("{}.xml", self.scenario));
+        let service = self
+            .args
+            .iter()
+            .position(|a| a == "-s")
+            .and_then(|i| self.args.get(i + 1))
+            .map_or("service", String::as_str);
+        sipp_auth_uri(&std::fs::read_to_string(path).ok()?, service, target)
     }
 
     /// Runs to completion and asserts success.

@@ -100,3 +100,132 @@ impl ContactCenter {
         self.bus.publish(kind, at, audience, data);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cti::events::{Viewer, non_snake_case_keys};
+    use crate::routing::model::Role;
+    use crate::routing::{AgentTransition, TransitionReason};
+
+    /// One of each ACD event; the match makes a new variant a compile error here, so it
+    /// cannot skip this test.
+    fn one_of_each() -> Vec<Event> {
+        let ix = InteractionId::from("ix-1");
+        let (agent, queue) = (
+            AgentId::from("alice"),
+            crate::routing::model::QueueId::from("sales"),
+        );
+        let events = vec![
+            Event::AgentStateChanged(AgentTransition {
+                agent: agent.clone(),
+                from: AgentState::LoggedOut,
+                to: AgentState::Idle {
+                    reason: "lunch".into(),
+                },
+                actor: Actor::Agent(agent.clone()),
+                reason: TransitionReason::Login,
+                at: clock::now(),
+            }),
+            Event::InteractionOffered {
+                interaction: ix.clone(),
+                agent: agent.clone(),
+                queue: queue.clone(),
+                ani: "+15550001".into(),
+                dnis: "7000".into(),
+            },
+            Event::InteractionConnected {
+                interaction: ix.clone(),
+                agent: agent.clone(),
+                queue: queue.clone(),
+            },
+            Event::InteractionEnded {
+                interaction: ix.clone(),
+                agent: Some(agent.clone()),
+                queue: queue.clone(),
+                abandoned: false,
+            },
+            Event::WrapUpRequired {
+                interaction: ix.clone(),
+                agent: agent.clone(),
+                queue: queue.clone(),
+                disposition_required: true,
+            },
+            Event::AgentRona {
+                agent,
+                interaction: ix,
+            },
+            Event::QueueStats {
+                queue,
+                waiting: 1,
+                longest_wait: Duration::from_secs(3),
+                available_agents: 0,
+            },
+        ];
+        for event in &events {
+            match event {
+                Event::AgentStateChanged(_)
+                | Event::InteractionOffered { .. }
+                | Event::InteractionConnected { .. }
+                | Event::InteractionEnded { .. }
+                | Event::WrapUpRequired { .. }
+                | Event::AgentRona { .. }
+                | Event::QueueStats { .. } => {}
+            }
+        }
+        events
+    }
+
+    /// One of each recording report the media engine sends.
+    fn recording_reports() -> Vec<MediaEvent> {
+        let recording = || RecordingId("ix-1".into());
+        let path = std::path::PathBuf::from("recordings/ix-1.wav");
+        vec![
+            MediaEvent::RecordingStarted {
+                recording: recording(),
+                path: path.clone(),
+            },
+            MediaEvent::RecordingPaused {
+                recording: recording(),
+                path: path.clone(),
+            },
+            MediaEvent::RecordingResumed {
+                recording: recording(),
+                path: path.clone(),
+                auto: true,
+            },
+            MediaEvent::RecordingStopped {
+                recording: recording(),
+                path,
+            },
+            MediaEvent::RecordingFailed {
+                recording: recording(),
+                error: "disk full".into(),
+            },
+        ]
+    }
+
+    #[test]
+    fn every_acd_and_recording_event_payload_has_only_snake_case_keys() {
+        let bus = EventBus::new();
+        let mut cc = ContactCenter::detached(bus.clone());
+        for event in one_of_each() {
+            cc.publish(event);
+        }
+        for report in recording_reports() {
+            cc.on_recording_event(report);
+        }
+        let published = bus.after(0);
+        assert_eq!(published.len(), 7 + 5, "every event was published");
+        let root = Viewer {
+            agent: "root".into(),
+            role: Role::Admin,
+            teams: vec![],
+        };
+        for event in published {
+            assert!(event.audience.admits(&root));
+            let json: Value = serde_json::from_str(&event.json).unwrap();
+            assert_eq!(non_snake_case_keys(&json), Vec::<String>::new(), "{json}");
+        }
+    }
+}

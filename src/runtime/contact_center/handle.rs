@@ -18,6 +18,10 @@ pub enum CoreRequest {
         agent: AgentId,
         reply: oneshot::Sender<Option<(AgentState, Option<String>)>>,
     },
+    /// Every agent and queue as the ACD sees them now (the desktop's directory).
+    Snapshot {
+        reply: oneshot::Sender<crate::routing::Snapshot>,
+    },
     /// Where a waiting caller stands.
     Position {
         interaction: InteractionId,
@@ -188,6 +192,40 @@ pub enum EndRefused {
     NoSuchParticipant,
 }
 
+impl EndRefused {
+    /// A stable snake_case code for the refusal, for `<command>.failed` events.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            EndRefused::NotEngaged => "not_engaged",
+            EndRefused::Held => "held",
+            EndRefused::AlreadyThere("on hold") => "already_held",
+            EndRefused::AlreadyThere("not on hold") => "not_held",
+            EndRefused::AlreadyThere(_) => "already_in_conference",
+            EndRefused::UnknownQueue => "unknown_queue",
+            EndRefused::NotRecording => "not_recording",
+            EndRefused::RecordingLockedInConsult => "recording_locked_in_consult",
+            EndRefused::RecordingAlready("paused") => "already_paused",
+            EndRefused::RecordingAlready(_) => "not_paused",
+            EndRefused::ConsultInProgress => "consult_in_progress",
+            EndRefused::NoConsult => "no_consult",
+            EndRefused::ConsultNotAnswered => "consult_not_answered",
+            EndRefused::TransferAgentUnavailable => "transfer_agent_unavailable",
+            EndRefused::AgentUnavailable => "agent_unavailable",
+            EndRefused::NobodyAvailable => "nobody_available",
+            EndRefused::InConference => "in_conference",
+            EndRefused::NotInConference => "not_in_conference",
+            EndRefused::NoSuchParticipant => "no_such_participant",
+        }
+    }
+}
+
+impl From<EndRefused> for crate::cti::ApiError {
+    fn from(refused: EndRefused) -> Self {
+        crate::cti::ApiError::refused(refused.code(), refused.to_string())
+    }
+}
+
 /// The API's handle on the core. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct CoreHandle {
@@ -228,6 +266,11 @@ impl CoreHandle {
     ) -> Result<Option<(AgentState, Option<String>)>, CoreUnavailable> {
         self.ask(|reply| CoreRequest::AgentState { agent, reply })
             .await
+    }
+
+    /// Every agent and queue with their live state.
+    pub async fn snapshot(&self) -> Result<crate::routing::Snapshot, CoreUnavailable> {
+        self.ask(|reply| CoreRequest::Snapshot { reply }).await
     }
 
     /// A waiting caller's position and expected wait.

@@ -142,7 +142,7 @@ impl ContactCenter {
                 (
                     "recording.resumed",
                     id.clone(),
-                    json!({"interaction": id, "autoResumed": auto, "by": by}),
+                    json!({"interaction": id, "auto_resumed": auto, "by": by}),
                 )
             }
             MediaEvent::RecordingStopped { recording, path } => {

@@ -156,7 +156,7 @@ impl ContactCenter {
                 tracing::warn!(%error, "could not return a transferred customer to its queue");
             }
             let data = json!({"interaction": id, "queue": returning.queue,
-                              "reason": "target did not answer"});
+                              "reason": "no_answer", "message": "the target did not answer"});
             self.bus.publish(
                 "interaction.transfer.failed",
                 clock::unix_ms(),
