@@ -61,11 +61,12 @@ impl Lab {
             extensions,
             rtp_ports: (20_000, 20_099),
             digest_algorithms: vec!["MD5".into()],
+            extension_digest_algorithms: HashMap::new(),
             queue_numbers: HashMap::new(),
             seed: 7,
         };
-        #[allow(clippy::disallowed_methods)] // the one real clock read: a base for virtual time
-        let now = Instant::now();
+        // The origin of virtual time; only differences from it matter.
+        let now = crate::runtime::clock::now();
         Lab {
             sw: Switch::new(cfg, now, Duration::from_secs(1_800_000_000)),
             now,
