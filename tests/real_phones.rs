@@ -85,7 +85,17 @@ fn cdr<'a>(page: &'a serde_json::Value, caller: &str, callee: &str) -> &'a serde
 #[test]
 fn baresip_registers_with_the_default_profile() {
     let sw = SwitchProcess::start(SwitchOptions::default());
-    let _phone = Baresip::start(&sw, "1000", A_TONE); // waits for REGISTER_OK
+    // The digest challenge is the default profile's own.
+    let digest = |profile: &str| {
+        profile
+            .lines()
+            .find(|l| l.starts_with("digest_algorithms"))
+            .map(str::to_owned)
+    };
+    let default = include_str!("../sip-profiles/default.toml");
+    let used = std::fs::read_to_string(sw.dir.join("profile.toml")).unwrap();
+    assert_eq!(digest(&used), digest(default));
+    let _phone = Baresip::start(&sw, "1000", A_TONE); // returns once it is registered
     assert!(
         sw.log().contains("registered aor=1000@switchboard.local"),
         "{}",

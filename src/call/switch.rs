@@ -941,18 +941,27 @@ mod tests {
             stamp_received(&mut request, from);
             let stamped = request.top_via().unwrap();
             assert_eq!(stamped.param("received"), Some("127.0.0.1"), "{via}");
-            assert_eq!(response_destination(&stamped, from, Transport::Udp), from, "{via}");
+            assert_eq!(
+                response_destination(&stamped, from, Transport::Udp),
+                from,
+                "{via}"
+            );
         }
     }
 
     #[test]
     fn responses_never_go_to_an_address_named_in_the_message() {
         let from: SocketAddr = "127.0.0.1:40000".parse().unwrap();
-        let unstamped = request_with_via("SIP/2.0/UDP 127.0.0.1:5070;received=192.0.2.9;branch=z9hG4bKa")
-            .top_via()
-            .unwrap();
+        let unstamped =
+            request_with_via("SIP/2.0/UDP 127.0.0.1:5070;received=192.0.2.9;branch=z9hG4bKa")
+                .top_via()
+                .unwrap();
         let to = response_destination(&unstamped, from, Transport::Udp);
-        assert_eq!(to, "127.0.0.1:5070".parse().unwrap(), "source address, Via port");
+        assert_eq!(
+            to,
+            "127.0.0.1:5070".parse().unwrap(),
+            "source address, Via port"
+        );
         let rport = request_with_via("SIP/2.0/UDP 192.0.2.9:5070;rport;branch=z9hG4bKa")
             .top_via()
             .unwrap();

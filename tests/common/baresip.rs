@@ -5,7 +5,7 @@
 //! `aubridge` device nobody reads), and every call's decoded audio dumped to WAV (`sndfile`)
 //! so a test can tell which tone a phone heard. The test drives it through `ctrl_tcp`
 //! (netstring JSON commands, the same as its keyboard menu's: `dial`, `accept`, `hold`,
-//! `resume`, `transfer`, `hangup`) and follows its events (`REGISTER_OK`,
+//! `resume`, `transfer`, `hangup`, `reginfo`) and follows its events (`CALL_INCOMING`,
 //! `CALL_ESTABLISHED`, `CALL_CLOSED`...). scripts/test-all installs baresip; without it the
 //! test fails, naming the command.
 
@@ -27,6 +27,7 @@ pub struct Baresip {
     child: Child,
     ctrl: TcpStream,
     events: mpsc::Receiver<serde_json::Value>,
+    pending: std::collections::VecDeque<serde_json::Value>,
     /// Everything the phone reported so far, for failure messages.
     pub seen: Vec<serde_json::Value>,
     pub user: String,
@@ -100,14 +101,28 @@ impl Baresip {
             child,
             ctrl,
             events,
+            pending: Default::default(),
             seen: Vec::new(),
             user: user.to_owned(),
             dir,
             rtp,
             token: 0,
         };
-        phone.expect("REGISTER_OK");
+        // It registers as it starts, before the control connection can hear the event: ask.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !phone.command("reginfo", "").contains("OK") {
+            assert!(
+                Instant::now() < deadline,
+                "baresip {user} did not register; log:\n{}",
+                phone.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
         phone
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("baresip.log")).unwrap_or_default()
     }
 
     /// The ports of its RTP range, for a capture.
@@ -115,9 +130,9 @@ impl Baresip {
         (self.rtp..self.rtp + RTP_PORTS).collect()
     }
 
-    /// Runs a menu command (`dial`, `accept`, `hold`, `resume`, `transfer`, `hangup`) and
-    /// asserts baresip took it.
-    pub fn command(&mut self, command: &str, params: &str) {
+    /// Runs a menu command (`dial`, `accept`, `hold`, `resume`, `transfer`, `hangup`),
+    /// asserts baresip took it and returns what it printed.
+    pub fn command(&mut self, command: &str, params: &str) -> String {
         self.token += 1;
         let token = format!("t{}", self.token);
         let body =
@@ -130,6 +145,7 @@ impl Baresip {
             "baresip {}: `{command} {params}` refused: {response}",
             self.user
         );
+        response["data"].as_str().unwrap_or_default().to_owned()
     }
 
     /// Waits (bounded) for the event `kind` (`CALL_ESTABLISHED`...); returns it.
@@ -137,7 +153,12 @@ impl Baresip {
         self.next_matching(|m| m["event"] == true && m["type"] == kind)
     }
 
+    /// The first message, kept or new, that is `wanted`; the others are kept for later
+    /// (events arrive while a command waits for its response).
     fn next_matching(&mut self, wanted: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        if let Some(i) = self.pending.iter().position(&wanted) {
+            return self.pending.remove(i).expect("found");
+        }
         let deadline = Instant::now() + Duration::from_secs(30);
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             let Ok(message) = self.events.recv_timeout(left) else {
@@ -147,8 +168,9 @@ impl Baresip {
             if wanted(&message) {
                 return message;
             }
+            self.pending.push_back(message);
         }
-        let log = std::fs::read_to_string(self.dir.join("baresip.log")).unwrap_or_default();
+        let log = self.log();
         let tail: String = log
             .chars()
             .rev()

@@ -276,4 +276,3 @@ pub fn answered_queue_call(
     desktop.expect("interaction.ended", |_| true);
     connected
 }
-
