@@ -92,17 +92,14 @@ impl Switch {
             return;
         }
         self.respond_simple_to(now, &key, &request, 202, "Accepted");
-        let targets = if self.secret_of(&target).is_some() {
+        let known = self.secret_of(&target).is_some();
+        let targets = if known {
             self.targets_of(now, &target)
         } else {
             Vec::new()
         };
         if targets.is_empty() {
-            let code = if self.secret_of(&target).is_some() {
-                480
-            } else {
-                404
-            };
+            let code = if known { 480 } else { 404 };
             self.notify_failure(now, call_key, referrer, code);
             return;
         }
@@ -742,6 +739,14 @@ mod tests {
             (lab.cdrs[0].caller.as_str(), lab.cdrs[0].callee.as_str()),
             ("1000", "1001")
         );
+    }
+
+    #[test]
+    fn a_transfer_to_an_unknown_number_is_reported_404_without_ringing_anything() {
+        let (mut lab, _, _) = referred("7777");
+        assert_eq!(notified(&mut lab, phone("1001")), ["SIP/2.0 404 Not Found"]);
+        assert!(lab.try_take(phone("1002"), "INVITE").is_none());
+        assert!(lab.try_take(phone("1001"), "BYE").is_none());
     }
 
     #[test]
