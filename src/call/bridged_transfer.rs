@@ -615,6 +615,13 @@ pub(super) struct Referrer {
     referrer_left: bool,
 }
 
+impl Referrer {
+    /// The referrer's side if its phone already hung up.
+    pub(super) fn left_side(&self) -> Option<Side> {
+        self.referrer_left.then_some(self.referrer)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Whole transfers in virtual time against scripted phones (see [`super::super::lab`]):
@@ -783,6 +790,23 @@ mod tests {
             "it already left"
         );
         assert_eq!(lab.cdrs.len(), 1);
+    }
+
+    #[test]
+    fn a_caller_hanging_up_while_the_target_rings_cancels_it_and_spares_a_referrer_that_left() {
+        let (mut lab, to_b, to_a) = referred("1002");
+        let invite = lab.take(phone("1002"), "INVITE");
+        lab.reply(&invite, 180, phone("1002"));
+        hang_up(&mut lab, &to_b, "1001", 2, false);
+        hang_up(&mut lab, &to_a, "1000", 3, true);
+        lab.take(phone("1002"), "CANCEL");
+        assert!(
+            lab.try_take(phone("1001"), "BYE").is_none(),
+            "it already left"
+        );
+        assert_eq!(lab.cdrs.len(), 1);
+        lab.advance(Duration::from_secs(40));
+        assert_eq!(lab.sw.call_count(), 0, "forgotten after lingering");
     }
 
     #[test]

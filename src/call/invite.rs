@@ -734,6 +734,14 @@ impl Switch {
             return;
         }
         let answered = call.winner.is_some();
+        // A ringing transfer dies with the call; a referrer that already hung up gets no BYE.
+        let left = self
+            .drop_transfer(now, call_key)
+            .and_then(|r| r.left_side());
+        let byes = |side: Side| ending.byes(side) && left != Some(side);
+        let Some(call) = self.calls.get(&call_key) else {
+            return;
+        };
         // Caller side.
         if call.caller.awaiting_final {
             let (code, reason) = match ending {
@@ -746,7 +754,7 @@ impl Switch {
             let response = self.caller_response(call, code, reason);
             let key = call.caller.server_txn.clone();
             self.respond(now, &key, response);
-        } else if ending.byes(Side::Caller) {
+        } else if byes(Side::Caller) {
             let reliable = call.caller.dialog.reliable;
             let peer = call.caller.dialog.peer;
             let transport = if reliable {
@@ -764,7 +772,7 @@ impl Switch {
         }
         // Callee side.
         if answered {
-            if ending.byes(Side::Callee) {
+            if byes(Side::Callee) {
                 let Some(call) = self.calls.get(&call_key) else {
                     return;
                 };
@@ -784,8 +792,7 @@ impl Switch {
         } else {
             self.cancel_other_forks(now, call_key, None);
         }
-        // A consult or a ringing transfer dies with the call.
-        self.drop_transfer(now, call_key);
+        // A consult dies with the call.
         if self
             .calls
             .get(&call_key)
