@@ -293,21 +293,13 @@ fn calls_skip_media_ports_another_process_holds() {
     let held: Vec<std::net::UdpSocket> = (first..first + count)
         .step_by(2)
         .skip(2)
-        .map(|port| {
-            std::net::UdpSocket::bind(("127.0.0.1", port)).expect("port in the test's block")
-        })
+        .map(|port| std::net::UdpSocket::bind(("127.0.0.1", port)).expect("port in the test's block"))
         .collect();
     assert!(held.len() >= 10, "{} pairs held", held.len());
     for call in 0..3 {
         let (callee_received, caller_received) = talk(&sw, 1000);
-        assert!(
-            callee_received >= 20,
-            "call {call}: callee received {callee_received}"
-        );
-        assert!(
-            caller_received >= 20,
-            "call {call}: caller received {caller_received}"
-        );
+        assert!(callee_received >= 20, "call {call}: callee received {callee_received}");
+        assert!(caller_received >= 20, "call {call}: caller received {caller_received}");
     }
     assert!(
         !sw.log().contains("cannot bind media ports"),

@@ -129,8 +129,6 @@ pub fn same_uri(a: &str, b: &str) -> bool {
     };
     a.scheme == b.scheme
         && a.user() == b.user()
-        && a.host()
-            .to_string()
-            .eq_ignore_ascii_case(&b.host().to_string())
+        && a.host().to_string().eq_ignore_ascii_case(&b.host().to_string())
         && a.port() == b.port()
 }

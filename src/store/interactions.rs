@@ -730,11 +730,7 @@ pub(crate) mod tests {
         let last: Vec<(&str, &str)> = last.iter().map(|(a, g)| (a.as_str(), g.as_str())).collect();
         assert_eq!(
             last,
-            [
-                ("+15550002", "carol"),
-                ("+15550001", "bob"),
-                ("+15550003", "dave")
-            ]
+            [("+15550002", "carol"), ("+15550001", "bob"), ("+15550003", "dave")]
         );
         assert_eq!(db.store.last_agents(1).await.unwrap().len(), 1);
     }

@@ -276,3 +276,4 @@ pub fn answered_queue_call(
     desktop.expect("interaction.ended", |_| true);
     connected
 }
+
