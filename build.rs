@@ -56,14 +56,23 @@ fn locate_in_registry(manifest_dir: &Path) -> Result<PathBuf, String> {
         .filter_map(Result::ok)
         .map(|index| index.path().join(&package_dir).join("src/weights.rnn"))
         .find(|candidate| candidate.is_file())
-        .ok_or_else(|| format!("no {package_dir}/src/weights.rnn under {}", registry_src.display()))
+        .ok_or_else(|| {
+            format!(
+                "no {package_dir}/src/weights.rnn under {}",
+                registry_src.display()
+            )
+        })
 }
 
 /// `(version, source)` of the one locked package called `name` (a string scan of the
 /// `[[package]]` tables keeps a TOML parser out of the build script).
 fn locked_package(lock: &str, name: &str) -> Option<(String, String)> {
     let quoted = |line: &str, key: &str| {
-        let rest = line.strip_prefix(key)?.trim_start().strip_prefix('=')?.trim();
+        let rest = line
+            .strip_prefix(key)?
+            .trim_start()
+            .strip_prefix('=')?
+            .trim();
         Some(rest.trim_matches('"').to_string())
     };
     lock.split("[[package]]").find_map(|table| {
@@ -83,7 +92,13 @@ fn locate_with_cargo_metadata(manifest_dir: &Path) -> Result<PathBuf, String> {
     // downloaded, and the build may be offline.
     let target = std::env::var("TARGET").map_err(|_| "TARGET unset")?;
     let output = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--offline", "--filter-platform"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--offline",
+            "--filter-platform",
+        ])
         .arg(&target)
         .arg("--manifest-path")
         .arg(manifest_dir.join("Cargo.toml"))
@@ -105,7 +120,8 @@ fn locate_with_cargo_metadata(manifest_dir: &Path) -> Result<PathBuf, String> {
             let path = &rest[..rest.find('"')?];
             let dir = Path::new(path).parent()?;
             let name = dir.file_name()?.to_str()?;
-            name.starts_with(PACKAGE).then(|| dir.join("src/weights.rnn"))
+            name.starts_with(PACKAGE)
+                .then(|| dir.join("src/weights.rnn"))
         })
         .find(|candidate| candidate.is_file())
         .ok_or_else(|| format!("no {PACKAGE} package with src/weights.rnn in cargo metadata"))

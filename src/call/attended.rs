@@ -30,7 +30,7 @@ use crate::sip::transaction::TransactionKey;
 use std::time::Instant;
 
 /// Whether `dialog` is the one `replaces` names.
-fn names(dialog: &Dialog, replaces: &Replaces) -> bool {
+pub(super) fn names(dialog: &Dialog, replaces: &Replaces) -> bool {
     let remote = dialog.remote_tag.as_deref().unwrap_or_default();
     dialog.call_id == replaces.call_id
         && ((dialog.local_tag == replaces.to_tag && remote == replaces.from_tag)
@@ -38,6 +38,35 @@ fn names(dialog: &Dialog, replaces: &Replaces) -> bool {
 }
 
 impl Switch {
+    /// The answered plain call, other than `except`, with a leg to `phone` (on the side
+    /// returned) whose dialog is the one `replaces` names.
+    pub(super) fn find_replaced(
+        &self,
+        except: CallKey,
+        phone: std::net::SocketAddr,
+        replaces: &Replaces,
+    ) -> Option<(CallKey, Side)> {
+        self.calls
+            .iter()
+            .filter(|(k, c)| {
+                **k != except
+                    && c.state == CallState::Connected
+                    && c.queue.is_none()
+                    && c.consult.is_none()
+                    && !c.transfer_ringing()
+                    && c.winner_leg().is_some_and(|l| l.dialog.is_some())
+            })
+            .find_map(|(k, c)| {
+                [Side::Caller, Side::Callee]
+                    .into_iter()
+                    .find(|side| {
+                        c.dialog(*side)
+                            .is_some_and(|d| d.peer == phone && names(d, replaces))
+                    })
+                    .map(|side| (*k, side))
+            })
+    }
+
     /// A REFER with Replaces on the agent's leg of the connected queue call `call_key`.
     pub(super) fn on_attended_refer(
         &mut self,
@@ -67,27 +96,24 @@ impl Switch {
             .as_ref()
             .map(|q| q.interaction.clone())
             .unwrap_or_default();
+        // The phone placed the replaced call: its leg there is the caller's.
         let replaced = self
-            .calls
-            .iter()
-            .find(|(k, c)| {
-                **k != call_key
-                    && c.state == CallState::Connected
-                    && c.queue.is_none()
-                    && c.consult.is_none()
-                    && c.caller.dialog.peer == phone
-                    && names(&c.caller.dialog, &replaces)
-                    && c.winner_leg().is_some_and(|l| l.dialog.is_some())
-            })
-            .map(|(k, _)| *k);
+            .find_replaced(call_key, phone, &replaces)
+            .filter(|(_, side)| *side == Side::Caller)
+            .map(|(k, _)| k);
         let referred_by = request.referred_by().map(|r| r.uri);
         self.respond_simple_to(now, &key, &request, 202, "Accepted");
         let Some(replaced) = replaced else {
             tracing::info!(%interaction, call_id = %replaces.call_id, "REFER names no call of this phone");
-            self.notify_refer_outcome(now, call_key, "SIP/2.0 481 Call/Transaction Does Not Exist");
+            self.notify_refer(
+                now,
+                call_key,
+                Side::Callee,
+                "SIP/2.0 481 Call/Transaction Does Not Exist",
+            );
             return;
         };
-        self.notify_refer_outcome(now, call_key, "SIP/2.0 200 OK");
+        self.notify_refer(now, call_key, Side::Callee, "SIP/2.0 200 OK");
         let Some(target) = self.splice(now, call_key, replaced) else {
             return;
         };

@@ -1,6 +1,6 @@
 //! Call detail records: what a finished call leaves behind.
 
-use super::model::{Call, Ending, ForkState};
+use super::model::{Call, Ending, ForkState, Side};
 use crate::store::{Cdr, CdrId, CdrLeg, HangupCause, HangupSide, UnixMillis};
 use std::time::Duration;
 
@@ -17,6 +17,23 @@ pub(super) fn build(call: &Call, ending: Ending, end_ms: i64, id: String) -> Cdr
         Ending::RtpTimeout => (HangupCause::RtpTimeout, HangupSide::Switch),
         Ending::Shutdown => (HangupCause::Shutdown, HangupSide::Switch),
         Ending::Hangup => (HangupCause::NormalClearing, HangupSide::Switch),
+        Ending::Transferred { left: Side::Caller } => {
+            (HangupCause::NormalClearing, HangupSide::Caller)
+        }
+        Ending::Transferred { left: Side::Callee } => {
+            (HangupCause::NormalClearing, HangupSide::Callee)
+        }
+    };
+    // After a transfer the record is the transferee's conversation with the target.
+    let target = call.transferred_to;
+    let role = |side: Side, usual: &'static str| match target {
+        Some(t) if t == side => "transfer_target",
+        Some(_) => "transferee",
+        None => usual,
+    };
+    let (caller, callee) = match target {
+        Some(t) => (call.user(t.other()), call.user(t)),
+        None => (call.user(Side::Caller), call.user(Side::Callee)),
     };
     let sip_code = match (call.answered_unix_ms, ending) {
         (Some(_), _) => 200,
@@ -32,7 +49,7 @@ pub(super) fn build(call: &Call, ending: Ending, end_ms: i64, id: String) -> Cdr
         .unwrap_or_default();
     let mut legs = vec![CdrLeg {
         call_id: call.caller.dialog.call_id.clone(),
-        role: "caller".into(),
+        role: role(Side::Caller, "caller").into(),
         remote: call.caller.dialog.peer.to_string(),
         codec: call
             .caller
@@ -42,14 +59,17 @@ pub(super) fn build(call: &Call, ending: Ending, end_ms: i64, id: String) -> Cdr
             .map(|n| n.codec.name.as_str().to_owned()),
         final_code: Some(sip_code),
     }];
-    for (i, fork) in call.forks.iter().enumerate() {
+    for (i, fork) in call.forks.iter().enumerate().skip(call.first_fork) {
         legs.push(CdrLeg {
             call_id: fork.invite.call_id().unwrap_or_default().to_owned(),
-            role: if fork.agent.is_some() {
-                "agent"
-            } else {
-                "callee"
-            }
+            role: role(
+                Side::Callee,
+                if fork.agent.is_some() {
+                    "agent"
+                } else {
+                    "callee"
+                },
+            )
             .into(),
             remote: fork.dest.to_string(),
             codec: (call.winner == Some(i))
@@ -71,8 +91,8 @@ pub(super) fn build(call: &Call, ending: Ending, end_ms: i64, id: String) -> Cdr
     Cdr {
         id: CdrId(id),
         call_id: call.caller.dialog.call_id.clone(),
-        caller: call.caller_user.clone(),
-        callee: call.callee_user.clone(),
+        caller: caller.to_owned(),
+        callee: callee.to_owned(),
         start_ms: UnixMillis(call.started_unix_ms),
         answer_ms: call.answered_unix_ms.map(UnixMillis),
         end_ms: UnixMillis(end_ms),

@@ -20,7 +20,6 @@ use super::invite::configure_endpoint;
 use super::model::*;
 use super::switch::{CallTimer, ClientPurpose, Switch};
 use crate::media::sdp::SessionDescription;
-use crate::sip::dialog::Dialog;
 use crate::sip::message::{Message, Method};
 use crate::sip::registrar::Transport;
 use crate::sip::transaction::TransactionKey;
@@ -81,43 +80,19 @@ impl Switch {
         });
         let original = call.caller.invite.clone();
         self.set_call_timer(deadline, call_key, CallTimer::ConsultRing);
-        for (contact, dest, transport) in targets {
-            let invite = self.fork_invite(&original, &extension, contact, transport, offer.clone());
-            let Some(index) = self
-                .calls
-                .get(&call_key)
-                .and_then(|c| c.consult.as_ref())
-                .map(|c| c.forks.len())
-            else {
-                return;
-            };
-            let purpose = ClientPurpose::ConsultFork {
+        let forks = self.ring_all(now, &original, &extension, &offer, targets, None, |index| {
+            ClientPurpose::ConsultFork {
                 call: call_key,
                 consult: id,
                 index,
-            };
-            let reliable = transport == Transport::Tcp;
-            if self
-                .request(now, dest, reliable, invite.clone(), purpose)
-                .is_none()
-            {
-                continue;
             }
-            if let Some(consult) = self
-                .calls
-                .get_mut(&call_key)
-                .and_then(|c| c.consult.as_mut())
-            {
-                consult.forks.push(CalleeLeg {
-                    invite,
-                    dest,
-                    transport,
-                    state: ForkState::Trying,
-                    dialog: None,
-                    ack: None,
-                    agent: None,
-                });
-            }
+        });
+        if let Some(consult) = self
+            .calls
+            .get_mut(&call_key)
+            .and_then(|c| c.consult.as_mut())
+        {
+            consult.forks = forks;
         }
         let started = self
             .calls
@@ -160,16 +135,11 @@ impl Switch {
         };
         match code {
             100 => {}
-            101..=199 => match fork.state {
-                ForkState::CancelPending => {
-                    fork.state = ForkState::Cancelled;
-                    let cancel = super::invite::cancel_for(&fork.invite);
-                    let (dest, reliable) = (fork.dest, fork.transport == Transport::Tcp);
-                    self.request(now, dest, reliable, cancel, ClientPurpose::FireAndForget);
+            101..=199 => {
+                if let Some(cancel) = super::invite::provisional_seen(fork) {
+                    self.send_cancels(now, vec![cancel]);
                 }
-                ForkState::Trying => fork.state = ForkState::Early,
-                _ => {}
-            },
+            }
             200..=299 => self.on_consult_answer(now, call_key, id, index, live, &response),
             _ => self.on_consult_failure(now, call_key, id, index, code),
         }
@@ -235,31 +205,16 @@ impl Switch {
             return;
         };
         let fork = &mut consult.forks[index];
-        if let Some(ack) = &fork.ack {
-            let (to, transport, bytes) = (fork.dest, fork.transport, ack.clone());
-            self.outputs.push_back(Output::Transmit {
-                to,
-                transport,
-                bytes,
-            });
+        if let Some(again) = super::invite::ack_again(fork) {
+            self.outputs.push_back(again);
             return;
         }
         let (dest, transport) = (fork.dest, fork.transport);
-        let Some(mut dialog) =
-            Dialog::as_uac(&fork.invite, response, dest, transport == Transport::Tcp)
+        let invite = fork.invite.clone();
+        let Some((mut dialog, ack_bytes)) = self.acknowledge(&invite, dest, transport, response)
         else {
             return;
         };
-        let seq = fork.invite.cseq().map(|c| c.seq).unwrap_or(1);
-        let via = self.our_via(transport);
-        let mut ack = dialog.ack(seq);
-        ack.push_front("Via", via);
-        let ack_bytes = ack.to_bytes();
-        self.outputs.push_back(Output::Transmit {
-            to: dest,
-            transport,
-            bytes: ack_bytes.clone(),
-        });
         let bye_via = self.our_via(transport);
         let Some(consult) = self.consult_leg_mut(call_key, id) else {
             return;
@@ -334,33 +289,9 @@ impl Switch {
         else {
             return;
         };
-        let mut cancels = Vec::new();
-        for (i, fork) in consult.forks.iter_mut().enumerate() {
-            if Some(i) == keep {
-                continue;
-            }
-            match fork.state {
-                ForkState::Early => {
-                    fork.state = ForkState::Cancelled;
-                    cancels.push((
-                        super::invite::cancel_for(&fork.invite),
-                        fork.dest,
-                        fork.transport,
-                    ));
-                }
-                ForkState::Trying => fork.state = ForkState::CancelPending,
-                _ => {}
-            }
-        }
-        for (cancel, dest, transport) in cancels {
-            self.request(
-                now,
-                dest,
-                transport == Transport::Tcp,
-                cancel,
-                ClientPurpose::FireAndForget,
-            );
-        }
+        let keep: Vec<usize> = keep.into_iter().collect();
+        let cancels = super::invite::cancel_ringing(&mut consult.forks, &keep);
+        self.send_cancels(now, cancels);
     }
 
     /// Hangs up the consult leg however it stands (CANCEL or BYE), releases its endpoint and

@@ -89,6 +89,9 @@ impl Switch {
             Some(Method::Bye) if side == Side::Callee && self.agent_hands_over(now, call_key) => {
                 self.respond_simple_to(now, &key, &request, 200, "OK");
             }
+            Some(Method::Bye) if self.referrer_leaves(now, call_key, side) => {
+                self.respond_simple_to(now, &key, &request, 200, "OK");
+            }
             Some(Method::Bye) => {
                 let ending = match side {
                     Side::Caller => Ending::ByeFromCaller,
@@ -107,6 +110,24 @@ impl Switch {
             }
             _ => self.respond_simple_to(now, &key, &request, 405, "Method Not Allowed"),
         }
+    }
+
+    /// A request of the switch's own in `side`'s dialog, with our Via and Contact, and where
+    /// it goes: the peer's address and whether the transport is reliable.
+    pub(super) fn dialog_request(
+        &mut self,
+        call_key: CallKey,
+        side: Side,
+        method: Method,
+    ) -> Option<(Message, std::net::SocketAddr, bool)> {
+        let transport = self.calls.get(&call_key)?.transport(side)?;
+        let via = self.our_via(transport);
+        let contact = self.our_contact(transport);
+        let dialog = self.calls.get_mut(&call_key)?.dialog_mut(side)?;
+        let mut request = dialog.request(method);
+        request.push_front("Via", via);
+        request.push("Contact", contact);
+        Some((request, dialog.peer, dialog.reliable))
     }
 
     /// Relays an in-dialog request to the other leg.
@@ -173,6 +194,7 @@ impl Switch {
         let endpoint = call.endpoint_mut(to);
         let body = if is_offer && offer.is_some() {
             endpoint.local.session_version += 1;
+            endpoint.offered = direction;
             let mut local = endpoint.local.clone();
             local.direction = direction;
             Some((
@@ -393,6 +415,19 @@ impl Switch {
                 }
                 self.on_consult_response(now, call, consult, index, response);
             }
+            Some(ClientPurpose::TransferFork {
+                call,
+                transfer,
+                index,
+            }) => {
+                if response.status().is_some_and(|c| c >= 300) {
+                    self.client_txns.remove(&key);
+                }
+                self.on_transfer_response(now, call, transfer, index, response);
+            }
+            Some(ClientPurpose::Reoffer { call, side }) => {
+                self.on_reoffer_response(now, call, side, response)
+            }
             Some(ClientPurpose::FireAndForget) | None => {}
         }
     }
@@ -414,7 +449,12 @@ impl Switch {
                 consult,
                 index,
             } => self.on_consult_failure(now, call, consult, index, 408),
-            ClientPurpose::FireAndForget => {}
+            ClientPurpose::TransferFork {
+                call,
+                transfer,
+                index,
+            } => self.on_transfer_failure(now, call, transfer, index, 408),
+            ClientPurpose::Reoffer { .. } | ClientPurpose::FireAndForget => {}
         }
     }
 }

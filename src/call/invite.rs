@@ -184,6 +184,9 @@ impl Switch {
             queue: None,
             consult: None,
             past_consults: Vec::new(),
+            transfer: None,
+            transferred_to: None,
+            first_fork: 0,
         };
         self.calls.insert(call_key, call);
         if let Some(queue) = queue {
@@ -261,15 +264,40 @@ impl Switch {
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
         };
-        call.forks.push(CalleeLeg {
-            invite,
-            dest,
-            transport,
-            state: ForkState::Trying,
-            dialog: None,
-            ack: None,
-            agent,
-        });
+        call.forks
+            .push(CalleeLeg::trying(invite, dest, transport, agent));
+    }
+
+    /// Rings every target with its own INVITE offering `offer` (see [`Self::fork_invite`];
+    /// `extra` is one more header), `purpose(i)` naming the i-th leg started. Returns the
+    /// legs whose INVITE could be sent, in that order.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn ring_all(
+        &mut self,
+        now: Instant,
+        original: &Message,
+        user: &str,
+        offer: &str,
+        targets: Vec<(String, SocketAddr, Transport)>,
+        extra: Option<(&str, String)>,
+        purpose: impl Fn(usize) -> ClientPurpose,
+    ) -> Vec<CalleeLeg> {
+        let mut legs = Vec::new();
+        for (contact, dest, transport) in targets {
+            let mut invite = self.fork_invite(original, user, contact, transport, offer.to_owned());
+            if let Some((name, value)) = &extra {
+                invite.push(name, value.clone());
+            }
+            let reliable = transport == Transport::Tcp;
+            if self
+                .request(now, dest, reliable, invite.clone(), purpose(legs.len()))
+                .is_none()
+            {
+                continue;
+            }
+            legs.push(CalleeLeg::trying(invite, dest, transport, None));
+        }
+        legs
     }
 
     /// An INVITE for a new outbound leg to `contact`, with its own Call-ID and From tag, the
@@ -341,16 +369,9 @@ impl Switch {
         let Some(fork) = call.forks.get_mut(index) else {
             return;
         };
-        match fork.state {
-            ForkState::CancelPending => {
-                fork.state = ForkState::Cancelled;
-                let cancel = cancel_for(&fork.invite);
-                let (dest, reliable) = (fork.dest, fork.transport == Transport::Tcp);
-                self.request(now, dest, reliable, cancel, ClientPurpose::FireAndForget);
-                return;
-            }
-            ForkState::Trying => fork.state = ForkState::Early,
-            _ => {}
+        if let Some(cancel) = provisional_seen(fork) {
+            self.send_cancels(now, vec![cancel]);
+            return;
         }
         if call.queue.is_some() || call.state != CallState::Routing || !call.caller.awaiting_final {
             return;
@@ -384,35 +405,16 @@ impl Switch {
             return;
         };
         // A retransmitted 2xx of the winner gets the same ACK again (§13.2.2.4).
-        if let Some(ack) = &fork.ack {
-            let (to, transport, bytes) = (fork.dest, fork.transport, ack.clone());
-            self.outputs.push_back(Output::Transmit {
-                to,
-                transport,
-                bytes,
-            });
+        if let Some(again) = ack_again(fork) {
+            self.outputs.push_back(again);
             return;
         }
-        let Some(mut dialog) = Dialog::as_uac(
-            &fork.invite,
-            &response,
-            fork.dest,
-            fork.transport == Transport::Tcp,
-        ) else {
+        let (transport, dest) = (fork.transport, fork.dest);
+        let invite = fork.invite.clone();
+        let Some((mut dialog, ack_bytes)) = self.acknowledge(&invite, dest, transport, &response)
+        else {
             return;
         };
-        let transport = fork.transport;
-        let dest = fork.dest;
-        let seq = fork.invite.cseq().map(|c| c.seq).unwrap_or(1);
-        let via = self.our_via(transport);
-        let mut ack = dialog.ack(seq);
-        ack.push_front("Via", via);
-        let ack_bytes = ack.to_bytes();
-        self.outputs.push_back(Output::Transmit {
-            to: dest,
-            transport,
-            bytes: ack_bytes.clone(),
-        });
         let answered_at = self.unix_ms(now);
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
@@ -562,23 +564,12 @@ impl Switch {
             self.on_agent_leg_failed(now, call_key);
             return;
         }
-        let all_done = call
-            .forks
-            .iter()
-            .all(|f| matches!(f.state, ForkState::Failed(_) | ForkState::Cancelled));
-        if call.state != CallState::Routing || call.winner.is_some() || !all_done {
+        if call.state != CallState::Routing || call.winner.is_some() {
             return;
         }
-        let codes: Vec<u16> = call
-            .forks
-            .iter()
-            .filter_map(|f| match f.state {
-                ForkState::Failed(c) => Some(c),
-                _ => None,
-            })
-            .collect();
-        let best = best_failure(&codes);
-        self.end_call(now, call_key, Ending::Failed(best), None);
+        if let Some(best) = settled_failure(&call.forks) {
+            self.end_call(now, call_key, Ending::Failed(best), None);
+        }
     }
 
     pub(super) fn on_fork_timeout(&mut self, now: Instant, call_key: CallKey, index: usize) {
@@ -611,20 +602,12 @@ impl Switch {
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
         };
-        let mut cancels = Vec::new();
-        for (i, fork) in call.forks.iter_mut().enumerate() {
-            if keep.contains(&i) {
-                continue;
-            }
-            match fork.state {
-                ForkState::Early => {
-                    fork.state = ForkState::Cancelled;
-                    cancels.push((cancel_for(&fork.invite), fork.dest, fork.transport));
-                }
-                ForkState::Trying => fork.state = ForkState::CancelPending,
-                _ => {}
-            }
-        }
+        let cancels = cancel_ringing(&mut call.forks, keep);
+        self.send_cancels(now, cancels);
+    }
+
+    /// Sends CANCELs made by [`cancel_ringing`] or [`provisional_seen`].
+    pub(super) fn send_cancels(&mut self, now: Instant, cancels: Vec<OutboundCancel>) {
         for (cancel, dest, transport) in cancels {
             self.request(
                 now,
@@ -634,6 +617,28 @@ impl Switch {
                 ClientPurpose::FireAndForget,
             );
         }
+    }
+
+    /// The dialog a 2xx to our `invite` creates, and the ACK for it (already sent).
+    pub(super) fn acknowledge(
+        &mut self,
+        invite: &Message,
+        dest: SocketAddr,
+        transport: Transport,
+        response: &Message,
+    ) -> Option<(Dialog, Bytes)> {
+        let dialog = Dialog::as_uac(invite, response, dest, transport == Transport::Tcp)?;
+        let seq = invite.cseq().map(|c| c.seq).unwrap_or(1);
+        let via = self.our_via(transport);
+        let mut ack = dialog.ack(seq);
+        ack.push_front("Via", via);
+        let bytes = ack.to_bytes();
+        self.outputs.push_back(Output::Transmit {
+            to: dest,
+            transport,
+            bytes: bytes.clone(),
+        });
+        Some((dialog, bytes))
     }
 
     /// CANCEL from the caller (RFC 3261 §9.2).
@@ -729,6 +734,14 @@ impl Switch {
             return;
         }
         let answered = call.winner.is_some();
+        // A ringing transfer dies with the call; a referrer that already hung up gets no BYE.
+        let left = self
+            .drop_transfer(now, call_key)
+            .and_then(|r| r.left_side());
+        let byes = |side: Side| ending.byes(side) && left != Some(side);
+        let Some(call) = self.calls.get(&call_key) else {
+            return;
+        };
         // Caller side.
         if call.caller.awaiting_final {
             let (code, reason) = match ending {
@@ -741,7 +754,7 @@ impl Switch {
             let response = self.caller_response(call, code, reason);
             let key = call.caller.server_txn.clone();
             self.respond(now, &key, response);
-        } else if ending != Ending::ByeFromCaller {
+        } else if byes(Side::Caller) {
             let reliable = call.caller.dialog.reliable;
             let peer = call.caller.dialog.peer;
             let transport = if reliable {
@@ -759,7 +772,7 @@ impl Switch {
         }
         // Callee side.
         if answered {
-            if ending != Ending::ByeFromCallee {
+            if byes(Side::Callee) {
                 let Some(call) = self.calls.get(&call_key) else {
                     return;
                 };
@@ -853,6 +866,68 @@ fn binding_destination(b: &crate::sip::registrar::Binding) -> Option<SocketAddr>
         return Some(SocketAddr::new(ip, port.unwrap_or(5060)));
     }
     b.received
+}
+
+/// The ACK for a retransmission of `fork`'s 2xx, when it was already acknowledged.
+pub(super) fn ack_again(fork: &CalleeLeg) -> Option<Output> {
+    Some(Output::Transmit {
+        to: fork.dest,
+        transport: fork.transport,
+        bytes: fork.ack.clone()?,
+    })
+}
+
+/// The best failure of `forks` once every one of them failed or was cancelled; `None` while
+/// one still rings or answered.
+pub(super) fn settled_failure(forks: &[CalleeLeg]) -> Option<u16> {
+    let mut codes = Vec::new();
+    for fork in forks {
+        match fork.state {
+            ForkState::Failed(code) => codes.push(code),
+            ForkState::Cancelled => {}
+            _ => return None,
+        }
+    }
+    Some(best_failure(&codes))
+}
+
+/// A CANCEL and where it goes.
+pub(super) type OutboundCancel = (Message, SocketAddr, Transport);
+
+/// A provisional answer reached `fork`: it is early now, or, if a CANCEL waited for that
+/// (RFC 3261 §9.1), cancelled, and the CANCEL to send is returned.
+pub(super) fn provisional_seen(fork: &mut CalleeLeg) -> Option<OutboundCancel> {
+    match fork.state {
+        ForkState::CancelPending => {
+            fork.state = ForkState::Cancelled;
+            Some((cancel_for(&fork.invite), fork.dest, fork.transport))
+        }
+        ForkState::Trying => {
+            fork.state = ForkState::Early;
+            None
+        }
+        _ => None,
+    }
+}
+
+/// Marks every ringing fork not in `keep` cancelled (or cancel-pending when it has not
+/// answered provisionally yet) and returns the CANCELs to send now.
+pub(super) fn cancel_ringing(forks: &mut [CalleeLeg], keep: &[usize]) -> Vec<OutboundCancel> {
+    let mut cancels = Vec::new();
+    for (i, fork) in forks.iter_mut().enumerate() {
+        if keep.contains(&i) {
+            continue;
+        }
+        match fork.state {
+            ForkState::Early => {
+                fork.state = ForkState::Cancelled;
+                cancels.push((cancel_for(&fork.invite), fork.dest, fork.transport));
+            }
+            ForkState::Trying => fork.state = ForkState::CancelPending,
+            _ => {}
+        }
+    }
+    cancels
 }
 
 /// CANCEL for one of our INVITEs (RFC 3261 §9.1): same Request-URI, Call-ID, From, To, CSeq

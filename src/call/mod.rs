@@ -19,11 +19,14 @@
 //! [`Output`]s, following the drain contract in the crate docs.
 
 mod attended;
+mod bridged_transfer;
 mod cdr;
 mod consult;
 mod hold;
 mod in_dialog;
 mod invite;
+#[cfg(test)]
+mod lab;
 mod model;
 mod queue;
 mod register;

@@ -409,6 +409,9 @@ pub struct Endpoint {
     pub port: u16,
     pub local: LocalMedia,
     pub negotiated: Option<Negotiated>,
+    /// The direction of the last offer relayed to this leg's phone: not `sendrecv` while the
+    /// other phone holds it.
+    pub offered: Direction,
 }
 
 /// Where a call stands, from the caller's point of view.
@@ -474,6 +477,26 @@ pub struct CalleeLeg {
     pub agent: Option<String>,
 }
 
+impl CalleeLeg {
+    /// A leg whose INVITE was just sent.
+    pub fn trying(
+        invite: Message,
+        dest: SocketAddr,
+        transport: Transport,
+        agent: Option<String>,
+    ) -> CalleeLeg {
+        CalleeLeg {
+            invite,
+            dest,
+            transport,
+            state: ForkState::Trying,
+            dialog: None,
+            ack: None,
+            agent,
+        }
+    }
+}
+
 /// Why a call ended, for the CDR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ending {
@@ -488,6 +511,24 @@ pub enum Ending {
     /// Ended by the switch for the contact-center layer (an agent's end button, a refused
     /// caller).
     Hangup,
+    /// The conversation so far is over because of a transfer: the phone on side `left`
+    /// referred it elsewhere (its leg is released or already gone), or, in the call a
+    /// replaced dialog belonged to, that side's leg moved to another call. No BYE goes to
+    /// side `left` from the call this ends.
+    Transferred {
+        left: Side,
+    },
+}
+
+impl Ending {
+    /// Whether ending the call this way sends BYE to the answered leg on `side`.
+    pub fn byes(self, side: Side) -> bool {
+        match (self, side) {
+            (Ending::ByeFromCaller, Side::Caller) | (Ending::ByeFromCallee, Side::Callee) => false,
+            (Ending::Transferred { left }, side) => left != side,
+            _ => true,
+        }
+    }
 }
 
 /// One call.
@@ -515,6 +556,39 @@ pub struct Call {
     pub consult: Option<ConsultLeg>,
     /// Consults that are over, kept (a few) so late answers to their INVITEs find them.
     pub past_consults: Vec<ConsultLeg>,
+    /// A phone's blind transfer of this (plain) call: the latest one, kept after it is over
+    /// so late answers to its INVITEs find it.
+    pub transfer: Option<TransferLeg>,
+    /// Set once a transfer put the target's leg on this side: the record written at the end
+    /// names the other side's user as caller (the transferee) and this side's as callee.
+    pub transferred_to: Option<Side>,
+    /// Forks before this index belong to a conversation already recorded (before a
+    /// transfer); the record at the end lists the ones from here on.
+    pub first_fork: usize,
+}
+
+/// A phone's blind transfer (REFER) of a plain bridged call: the switch's own outbound leg
+/// to the target, with its own media endpoint, while the referrer and the transferee stay
+/// bridged until the target answers.
+#[derive(Debug)]
+pub struct TransferLeg {
+    /// Tells this transfer's INVITE answers from an earlier transfer's on the same call.
+    pub id: u64,
+    /// The side whose phone sent the REFER.
+    pub referrer: Side,
+    /// The user (extension) being rung.
+    pub target: String,
+    pub forks: Vec<CalleeLeg>,
+    pub winner: Option<usize>,
+    pub endpoint: Endpoint,
+    pub started_unix_ms: i64,
+    /// When an unanswered target gives up.
+    pub ring_deadline: Instant,
+    /// The target still rings; `false` once it answered or failed.
+    pub ringing: bool,
+    /// The referrer's phone hung up while the target rang: the transferee waits on music,
+    /// and a failure ends the call.
+    pub referrer_left: bool,
 }
 
 /// Where a consult stands.
@@ -601,6 +675,38 @@ impl Call {
 
     pub fn winner_leg_mut(&mut self) -> Option<&mut CalleeLeg> {
         self.winner.and_then(|i| self.forks.get_mut(i))
+    }
+
+    /// The transport of a side's dialog, once it exists.
+    pub fn transport(&self, side: Side) -> Option<Transport> {
+        self.dialog(side).map(|d| {
+            if d.reliable {
+                Transport::Tcp
+            } else {
+                Transport::Udp
+            }
+        })
+    }
+
+    /// The dialog of a side, once it exists.
+    pub fn dialog(&self, side: Side) -> Option<&Dialog> {
+        match side {
+            Side::Caller => Some(&self.caller.dialog),
+            Side::Callee => self.winner_leg().and_then(|l| l.dialog.as_ref()),
+        }
+    }
+
+    /// The user (extension) of a side's phone.
+    pub fn user(&self, side: Side) -> &str {
+        match side {
+            Side::Caller => &self.caller_user,
+            Side::Callee => &self.callee_user,
+        }
+    }
+
+    /// A blind transfer of this call is ringing its target.
+    pub fn transfer_ringing(&self) -> bool {
+        self.transfer.as_ref().is_some_and(|t| t.ringing)
     }
 
     /// The dialog of a side, once it exists.

@@ -67,6 +67,8 @@ pub(super) enum CallTimer {
     Linger,
     /// An unanswered consult gives up.
     ConsultRing,
+    /// A phone's blind transfer whose target does not answer gives up.
+    TransferRing,
 }
 
 /// What a client transaction of ours was for.
@@ -84,6 +86,17 @@ pub(super) enum ClientPurpose {
         call: CallKey,
         consult: u64,
         index: usize,
+    },
+    /// An INVITE of a phone's blind transfer of a plain call.
+    TransferFork {
+        call: CallKey,
+        transfer: u64,
+        index: usize,
+    },
+    /// A re-INVITE of the switch's own (the transferee's new offer after a transfer).
+    Reoffer {
+        call: CallKey,
+        side: Side,
     },
     /// BYE or CANCEL whose answer does not matter.
     FireAndForget,
@@ -270,6 +283,7 @@ impl Switch {
             port: pair.rtp(),
             local,
             negotiated: None,
+            offered: Direction::SendRecv,
         })
     }
 
@@ -770,6 +784,7 @@ impl Switch {
             CallTimer::Ring => self.on_ring_timeout(now, call, at),
             CallTimer::Retransmit2xx => self.on_retransmit_2xx(now, call, at),
             CallTimer::ConsultRing => self.on_consult_ring_timeout(now, call, at),
+            CallTimer::TransferRing => self.on_transfer_ring_timeout(now, call, at),
             CallTimer::Linger => {
                 let expired = self
                     .calls
@@ -796,10 +811,17 @@ impl Switch {
         if let Some(q) = &call.queue {
             self.interactions.remove(&q.interaction);
         }
-        self.dialogs.remove(&call.caller.dialog.key());
-        for fork in &call.forks {
-            if let Some(dialog) = &fork.dialog {
-                self.dialogs.remove(&dialog.key());
+        // A leg moved to another call by a transfer keeps its dialog there.
+        let keys = std::iter::once(&call.caller.dialog)
+            .chain(call.forks.iter().filter_map(|f| f.dialog.as_ref()))
+            .map(|d| d.key());
+        for dialog in keys {
+            if self
+                .dialogs
+                .get(&dialog)
+                .is_some_and(|(owner, _)| *owner == key)
+            {
+                self.dialogs.remove(&dialog);
             }
         }
         for consult in call.consult.iter().chain(&call.past_consults) {
@@ -919,18 +941,27 @@ mod tests {
             stamp_received(&mut request, from);
             let stamped = request.top_via().unwrap();
             assert_eq!(stamped.param("received"), Some("127.0.0.1"), "{via}");
-            assert_eq!(response_destination(&stamped, from, Transport::Udp), from, "{via}");
+            assert_eq!(
+                response_destination(&stamped, from, Transport::Udp),
+                from,
+                "{via}"
+            );
         }
     }
 
     #[test]
     fn responses_never_go_to_an_address_named_in_the_message() {
         let from: SocketAddr = "127.0.0.1:40000".parse().unwrap();
-        let unstamped = request_with_via("SIP/2.0/UDP 127.0.0.1:5070;received=192.0.2.9;branch=z9hG4bKa")
-            .top_via()
-            .unwrap();
+        let unstamped =
+            request_with_via("SIP/2.0/UDP 127.0.0.1:5070;received=192.0.2.9;branch=z9hG4bKa")
+                .top_via()
+                .unwrap();
         let to = response_destination(&unstamped, from, Transport::Udp);
-        assert_eq!(to, "127.0.0.1:5070".parse().unwrap(), "source address, Via port");
+        assert_eq!(
+            to,
+            "127.0.0.1:5070".parse().unwrap(),
+            "source address, Via port"
+        );
         let rport = request_with_via("SIP/2.0/UDP 192.0.2.9:5070;rport;branch=z9hG4bKa")
             .top_via()
             .unwrap();

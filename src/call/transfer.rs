@@ -78,8 +78,9 @@ impl Switch {
 }
 
 impl Switch {
-    /// A REFER on a call's leg. Only the agent's leg of a connected queue call may transfer;
-    /// anything else is refused like before (405).
+    /// A REFER on a call's leg. A plain (extension to extension) call may be transferred by
+    /// either phone ([`super::bridged_transfer`]); of a queue call only the agent's leg of a
+    /// connected call may (405 otherwise).
     pub(super) fn on_refer(
         &mut self,
         now: Instant,
@@ -88,22 +89,29 @@ impl Switch {
         key: TransactionKey,
         request: Message,
     ) {
-        let interaction = self
-            .calls
-            .get(&call_key)
-            .filter(|c| side == Side::Callee && c.winner.is_some() && c.state != CallState::Ended)
-            .and_then(|c| c.queue.as_ref())
-            .map(|q| q.interaction.clone());
-        let Some(interaction) = interaction else {
-            self.respond_simple_to(now, &key, &request, 405, "Method Not Allowed");
+        let Some(call) = self.calls.get(&call_key) else {
             return;
         };
+        let bridged = call.queue.is_none();
+        let interaction = call
+            .queue
+            .as_ref()
+            .filter(|_| side == Side::Callee && call.winner.is_some())
+            .filter(|_| call.state != CallState::Ended)
+            .map(|q| q.interaction.clone());
+        if !bridged && interaction.is_none() {
+            self.respond_simple_to(now, &key, &request, 405, "Method Not Allowed");
+            return;
+        }
         let Some(refer_to) = request.refer_to() else {
             self.respond_simple_to(now, &key, &request, 400, "Missing Refer-To");
             return;
         };
         if refer_to.uri.to_ascii_lowercase().contains("replaces") {
             match crate::sip::message::Replaces::from_refer_to_uri(&refer_to.uri) {
+                Some(replaces) if bridged => {
+                    self.on_bridged_attended_refer(now, call_key, side, key, request, replaces)
+                }
                 Some(replaces) => self.on_attended_refer(now, call_key, key, request, replaces),
                 None => self.respond_simple_to(now, &key, &request, 400, "Bad Replaces"),
             }
@@ -114,9 +122,13 @@ impl Switch {
             self.respond_simple_to(now, &key, &request, 400, "Bad Refer-To");
             return;
         };
+        let Some(interaction) = interaction else {
+            self.on_bridged_refer(now, call_key, side, key, request, target);
+            return;
+        };
         let referred_by = request.referred_by().map(|r| r.uri);
         self.respond_simple_to(now, &key, &request, 202, "Accepted");
-        self.notify_refer_outcome(now, call_key, "SIP/2.0 200 OK");
+        self.notify_refer(now, call_key, Side::Callee, "SIP/2.0 200 OK");
         self.outputs
             .push_back(Output::Event(SwitchEvent::QueueCallReferred {
                 interaction,
@@ -125,50 +137,34 @@ impl Switch {
             }));
     }
 
-    /// The one NOTIFY of an accepted REFER (`status_line` as its sipfrag), ending its
-    /// implicit subscription.
-    pub(super) fn notify_refer_outcome(
+    /// A NOTIFY of an accepted REFER (`status_line` as its sipfrag) to `side`'s phone; a final
+    /// status ends the REFER's implicit subscription.
+    pub(super) fn notify_refer(
         &mut self,
         now: Instant,
         call_key: CallKey,
+        side: Side,
         status_line: &str,
     ) {
-        let Some(transport) = self
-            .calls
-            .get(&call_key)
-            .and_then(|c| c.winner_leg())
-            .map(|l| l.transport)
+        let Some((mut notify, dest, reliable)) =
+            self.dialog_request(call_key, side, Method::Notify)
         else {
             return;
         };
-        let via = self.our_via(transport);
-        let contact = self.our_contact(transport);
-        let Some(leg) = self
-            .calls
-            .get_mut(&call_key)
-            .and_then(|c| c.winner_leg_mut())
-        else {
-            return;
-        };
-        let dest = leg.dest;
-        let Some(dialog) = leg.dialog.as_mut() else {
-            return;
-        };
-        let mut notify = dialog.request(Method::Notify);
-        notify.push_front("Via", via);
-        notify.push("Contact", contact);
         notify.push("Event", "refer");
-        notify.push("Subscription-State", "terminated;reason=noresource");
+        let provisional = status_line.starts_with("SIP/2.0 1");
+        notify.push(
+            "Subscription-State",
+            if provisional {
+                "active;expires=60"
+            } else {
+                "terminated;reason=noresource"
+            },
+        );
         notify.set_body(
             "message/sipfrag;version=2.0",
             bytes::Bytes::from(format!("{status_line}\r\n")),
         );
-        self.request(
-            now,
-            dest,
-            transport == Transport::Tcp,
-            notify,
-            ClientPurpose::FireAndForget,
-        );
+        self.request(now, dest, reliable, notify, ClientPurpose::FireAndForget);
     }
 }

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod audio;
+pub mod baresip;
 pub mod desktop;
 pub mod phone;
 pub mod tshark;
@@ -183,7 +184,11 @@ impl SwitchProcess {
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", dir.join("switchboard.db").display()));
         let log = dir.join("switch.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        // Worktrees that share one target folder overwrite each other's binary there; they
+        // may point the tests at a copy of their own.
+        let binary = std::env::var_os("SWITCHBOARD_TEST_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_switchboard").into());
+        let child = Command::new(binary)
             .arg("--profile")
             .arg(&profile_path)
             .args(["--sip-listen", &format!("127.0.0.1:{sip_port}")])

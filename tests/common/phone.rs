@@ -1,5 +1,6 @@
 //! A real phone in tests: `tests/phones/agent_phone.py`, PJSIP's pjsua2 driven from Python,
-//! for behaviour only a real phone shows (a desk phone's attended-transfer key). The README's
+//! for behaviour only a real phone shows (a desk phone's attended-transfer key, its blind
+//! transfer, its own calls; the script's doc lists the commands). The README's
 //! test command installs pjsua2 in `target/test-venv`; without it the test fails, naming
 //! the command.
 
@@ -34,7 +35,8 @@ pub struct PjPhone {
 }
 
 impl PjPhone {
-    /// Registers `user` with the switch; `consult` is the extension its transfer key calls.
+    /// Registers `user` with the switch; `consult` is the extension its transfer key calls
+    /// (empty when the test never presses it).
     pub fn start(sw: &SwitchProcess, user: &str, consult: &str) -> PjPhone {
         let rtp = port_block(4);
         let log = std::fs::File::create(sw.dir.join(format!("pjsua-{user}.log"))).unwrap();
@@ -85,7 +87,7 @@ impl PjPhone {
         panic!("pjsua phone: no `{word}`; saw {:?}", self.seen);
     }
 
-    /// Sends a command line (`attended`).
+    /// Sends a command line (`attended`, `call 1012`, `blind 1012`, `hangup`, `quit`).
     pub fn send(&mut self, command: &str) {
         writeln!(self.stdin, "{command}").unwrap();
         self.stdin.flush().unwrap();

@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
-"""A real SIP phone (pjsua2, PJSIP's own API) playing an agent's desk phone for tests.
+"""A real SIP phone (pjsua2, PJSIP's own API) playing a desk phone for tests.
 
-It registers, answers the call it is offered, and on a line `attended` from stdin does what
-a desk phone's transfer key does: holds the customer (re-INVITE sendonly), calls the consult
-target, and once that answers sends REFER with Replaces on the customer's call
-(`Call.xferReplaces`). Progress is printed one word per line (`registered`, `answered`,
-`held`, `consult_answered`, `transfer <code>`, `done`) for the test to follow. It exits 0
-once both of its calls are over after a successful transfer, 1 on failure, 2 on timeout.
+It registers and answers the call it is offered, then obeys lines from stdin:
+- `attended`: what a desk phone's transfer key does: holds the answered call (re-INVITE
+  sendonly), calls the consult target, and once that answers sends REFER with Replaces on
+  the held call (`Call.xferReplaces`); then exits once both of its calls are over.
+- `call EXT`: calls an extension and waits for the answer.
+- `blind EXT`: sends REFER (`Call.xfer`) on its call, then waits for the switch to release it.
+- `hangup`: hangs its calls up; `quit`: leaves.
+Progress is printed one word per line (`registered`, `answered`, `call_answered`, `held`,
+`consult_answered`, `transfer <code>`, `released`, `done`) for the test to follow. It exits 0
+when told to quit or after an attended transfer, 1 on a failed attended transfer, 2 on a
+timeout.
 """
 
 import argparse
@@ -87,6 +92,7 @@ class Phone:
         self.registered = False
         self.held = False
         self.customer = None
+        self.placed = None
         self.consult = None
         self.transfer_code = None
         self.ep = pj.Endpoint()
@@ -155,20 +161,48 @@ class Phone:
         )
         say("done")
 
+    def call(self, extension):
+        self.placed = Call(self, self.account)
+        self.placed.makeCall(f"sip:{extension}@{self.args.registrar}", pj.CallOpParam(True))
+        self.until("answer", lambda: self.placed.confirmed, 15)
+        say("call_answered")
+
+    def blind_transfer(self, extension):
+        call = self.placed or self.customer
+        self.until("an answered call", lambda: call is not None and call.confirmed, 15)
+        self.transfer_code = None
+        call.xfer(f"sip:{extension}@{self.args.host}", pj.CallOpParam(True))
+        self.until("transfer outcome", lambda: self.transfer_code is not None, 40)
+        say("transfer", self.transfer_code)
+        if self.transfer_code == 200:
+            # The switch releases the transferred call.
+            self.until("call released", lambda: call.disconnected, 15)
+            say("released")
+
     def run(self):
         self.until("registration", lambda: self.registered, 15)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             self.ep.libHandleEvents(10)
             ready, _, _ = select.select([sys.stdin], [], [], 0)
-            if ready:
-                line = sys.stdin.readline().strip()
-                if line == "attended":
-                    self.until("an answered call", lambda: self.customer is not None and self.customer.confirmed, 15)
-                    self.attended_transfer()
-                    return
-                if line == "" or line == "quit":
-                    return
+            if not ready:
+                continue
+            line = sys.stdin.readline().strip()
+            command, _, argument = line.partition(" ")
+            if command == "attended":
+                self.until("an answered call", lambda: self.customer is not None and self.customer.confirmed, 15)
+                self.attended_transfer()
+                return
+            if command == "call":
+                self.call(argument)
+            elif command == "blind":
+                self.blind_transfer(argument)
+            elif command == "hangup":
+                self.ep.hangupAllCalls()
+                self.pump(0.5)
+                say("hung_up")
+            elif command in ("", "quit"):
+                return
         say("timeout", "no command")
         leave(2)
 
@@ -181,7 +215,7 @@ def main():
     parser.add_argument("--password", required=True)
     parser.add_argument("--port", type=int, required=True, help="local SIP port")
     parser.add_argument("--rtp", type=int, required=True, help="first local RTP port")
-    parser.add_argument("--consult", required=True, help="extension to consult")
+    parser.add_argument("--consult", default="", help="extension the transfer key consults")
     phone = Phone(parser.parse_args())
     phone.run()
     # Leave without unregistering noise: the test is over.
