@@ -621,7 +621,11 @@ impl Store {
             Scope::All => {}
             Scope::Agent(agent) => {
                 let p = push(&mut args, Arg::Text(agent.0.clone()));
-                conditions.push(format!("agent_id = ${p}"));
+                // An agent's history also holds the parts it handed over.
+                let q = push(&mut args, Arg::Text(part_pattern(agent)?));
+                conditions.push(format!(
+                    "(agent_id = ${p} OR participants LIKE ${q} ESCAPE '\\')"
+                ));
             }
             Scope::Teams(teams) if teams.is_empty() => conditions.push("1 = 0".into()),
             Scope::Teams(teams) => {
@@ -703,6 +707,25 @@ impl Store {
             offset: filter.offset,
         })
     }
+}
+
+/// A `LIKE` pattern matching the participants JSON of an interaction `agent` handed over
+/// (serde writes a part's `role` then its `address`), with `\` as the escape.
+fn part_pattern(agent: &AgentId) -> Result<String, StoreError> {
+    let part = to_json(
+        &Participant::new(AGENT_PART, agent.as_str()),
+        TABLE,
+        "participants",
+    )?;
+    let head = part.trim_end_matches('}');
+    let escaped: String = head
+        .chars()
+        .flat_map(|c| match c {
+            '\\' | '%' | '_' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    Ok(format!("%{escaped}%"))
 }
 
 #[cfg(test)]
@@ -817,6 +840,60 @@ pub(crate) mod tests {
             ]
         );
         assert_eq!(db.store.last_agents(1).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_part_handed_over_is_wrapped_up_once_and_leaves_the_interaction_alone() {
+        let db = TempDb::new().await;
+        let mut ix = interaction("ix1", "+15550001", Some("bob"), 1_000);
+        ix.state = InteractionState::Connected;
+        ix.ended_ms = None;
+        db.store.insert_interaction(&ix).await.unwrap();
+        let handed = Participant {
+            connected_ms: Some(1_100),
+            ended_ms: Some(1_500),
+            ..Participant::new(AGENT_PART, "alice")
+        };
+        db.store.add_participant(&ix.id, &handed).await.unwrap();
+        let wrap = |agent: &str, code: Option<&'static str>| {
+            let agent = AgentId::from(agent);
+            let store = db.store.clone();
+            async move {
+                store
+                    .wrap_up_part(
+                        &"ix1".into(),
+                        &agent,
+                        code,
+                        Some("passed on"),
+                        UnixMillis(2_000),
+                    )
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(wrap("carol", Some("sold")).await, WrapUpOutcome::NotFound);
+        assert_eq!(wrap("alice", Some("sold")).await, WrapUpOutcome::Done);
+        // The timer's later close changes nothing.
+        assert_eq!(wrap("alice", None).await, WrapUpOutcome::AlreadyWrappedUp);
+        let stored = db.store.get_interaction(&ix.id).await.unwrap().unwrap();
+        let part = stored.part_of(&"alice".into()).unwrap();
+        assert_eq!(
+            (
+                part.disposition.as_deref(),
+                part.notes.as_deref(),
+                part.wrapped_up_ms
+            ),
+            (Some("sold"), Some("passed on"), Some(2_000))
+        );
+        assert_eq!(stored.state, InteractionState::Connected);
+        assert_eq!((stored.disposition, stored.ended_ms), (None, None));
+        // Alice's history lists the interaction she handed over; an id that only matches
+        // as a LIKE wildcard does not.
+        for (agent, found) in [("alice", 1), ("bob", 1), ("al_ce", 0), ("%", 0)] {
+            let filter = InteractionFilter::scoped(Scope::Agent(agent.into()));
+            let page = db.store.search_interactions(&filter).await.unwrap();
+            assert_eq!(page.total, found, "{agent}");
+        }
     }
 
     #[tokio::test]
