@@ -433,3 +433,103 @@ fn attended_transfer_from_a_real_phone_hands_the_customer_over_like_the_desktop(
     let (_, stored) = call(&sw, "GET", &path, &bob.token, None);
     assert_eq!(stored["agent"], "bob", "{stored}");
 }
+
+/// Alice blind-transfers to bob and lets go of her wrap-up with `alice_leaves` while bob
+/// still talks; bob then ends and wraps up. Returns the stored interaction and its path.
+fn transfer_then_both_wrap_up(
+    alice_leaves: impl FnOnce(&SwitchProcess, &Desktop, &str),
+) -> serde_json::Value {
+    let (mut c, mut bob, bob_phone, _) = with_second_agent("uas_answer");
+    let path = blind_transfer(&c, "agent", "bob");
+    c.agent_phone.expect_success();
+    // Alice is told to wrap up her part of the call, and may.
+    c.alice.expect("interaction.wrapup_required", |e| {
+        e["data"]["interaction"] == c.interaction.as_str()
+    });
+    bob.expect("interaction.connected", |e| {
+        e["data"]["interaction"] == c.interaction.as_str()
+    });
+    alice_leaves(&c.sw, &c.alice, &path);
+    c.alice.wait_for_state(&c.sw, "available");
+    let (_, live) = call(&c.sw, "GET", &path, &bob.token, None);
+    assert_eq!(
+        live["state"], "connected",
+        "alice's wrap-up left bob's call alone: {live}"
+    );
+    bob.post_ok(&c.sw, &format!("{path}/end"));
+    c.customer.expect_success();
+    bob_phone.expect_success();
+    bob.expect("interaction.wrapup_required", |e| {
+        e["data"]["interaction"] == c.interaction.as_str()
+    });
+    let wrapped = bob.post_body_ok(
+        &c.sw,
+        &format!("{path}/wrapup"),
+        json!({"code": "sold", "notes": "bob closed the sale"}),
+    );
+    assert_eq!(wrapped["state"], "wrapped_up", "{wrapped}");
+    bob.wait_for_state(&c.sw, "available");
+    let (status, stored) = call(&c.sw, "GET", &path, c.sw.cti_token(), None);
+    assert_eq!(status, 200, "{stored}");
+    assert_eq!(stored["agent"], "bob", "{stored}");
+    assert_eq!(stored["state"], "wrapped_up", "{stored}");
+    assert_eq!(stored["disposition"], "sold", "{stored}");
+    assert_eq!(stored["notes"], "bob closed the sale", "{stored}");
+    let (ended, wrapped_up) = (
+        stored["ended_ms"].as_i64(),
+        stored["wrapped_up_ms"].as_i64(),
+    );
+    assert!(
+        matches!((ended, wrapped_up), (Some(e), Some(w)) if e <= w),
+        "the customer's end, then bob's wrap-up: {stored}"
+    );
+    stored
+}
+
+/// Alice's part of the interaction, as history keeps it.
+fn alices_part(stored: &serde_json::Value) -> serde_json::Value {
+    let parts = stored["participants"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mine: Vec<_> = parts
+        .into_iter()
+        .filter(|p| p["role"] == "agent" && p["address"] == "alice")
+        .collect();
+    assert_eq!(mine.len(), 1, "alice's part is kept once: {stored}");
+    assert!(mine[0]["ended_ms"].as_i64().is_some(), "{stored}");
+    assert!(mine[0]["wrapped_up_ms"].as_i64().is_some(), "{stored}");
+    mine[0].clone()
+}
+
+#[test]
+fn a_transferring_agent_who_goes_available_leaves_the_new_agents_wrap_up_intact() {
+    let stored = transfer_then_both_wrap_up(|sw, alice, _| {
+        let (status, json) = call(
+            sw,
+            "PUT",
+            "/api/v1/agents/alice/state",
+            &alice.token,
+            Some(json!({"state": "available"})),
+        );
+        assert_eq!(status, 200, "{json}");
+    });
+    let part = alices_part(&stored);
+    assert_eq!(part["disposition"], serde_json::Value::Null, "{part}");
+}
+
+#[test]
+fn a_transferring_agent_wraps_up_its_own_part_and_the_new_agent_the_interaction() {
+    let stored = transfer_then_both_wrap_up(|sw, alice, path| {
+        let part = alice.post_body_ok(
+            sw,
+            &format!("{path}/wrapup"),
+            json!({"code": "sold", "notes": "alice passed it to bob"}),
+        );
+        // The answer is the interaction, still bob's and live.
+        assert_eq!(part["state"], "connected", "{part}");
+    });
+    let part = alices_part(&stored);
+    assert_eq!(part["disposition"], "sold", "{part}");
+    assert_eq!(part["notes"], "alice passed it to bob", "{part}");
+}

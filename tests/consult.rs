@@ -317,10 +317,23 @@ fn a_warm_transfer_to_an_agent_hands_the_customer_over_after_they_talked() {
     assert_hears("bob", bob, &[0], 1);
     let stored = stored(&c.sw, &c.interaction);
     assert_eq!(stored["agent"], "bob", "{stored}");
-    // Who took part, in the roles they came in.
+    // Who took part, in the roles they came in; alice keeps her own part, to wrap up.
+    let participants = stored["participants"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let (parts, others): (Vec<Value>, Vec<Value>) =
+        participants.into_iter().partition(|p| p["role"] == "agent");
     assert_eq!(
-        stored["participants"],
-        json!([{"role": "consult", "address": "bob"}, {"role": "transfer", "address": "bob"}]),
+        others,
+        [
+            json!({"role": "consult", "address": "bob"}),
+            json!({"role": "transfer", "address": "bob"})
+        ],
+        "{stored}"
+    );
+    assert!(
+        matches!(&parts[..], [p] if p["address"] == "alice" && p["ended_ms"].is_i64()),
         "{stored}"
     );
     // The recording's sidecar names them too, after the customer and the first agent.

@@ -630,3 +630,146 @@ fn a_returning_caller_reaches_the_last_agent_after_a_restart() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Alice's state changes to `state` (login first when `login`), as her desktop asks.
+fn alice_goes(sw: &SwitchProcess, alice: &Desktop, login: bool, state: &str) {
+    if login {
+        alice.post_ok(sw, "/api/v1/agents/alice/login");
+    }
+    let (status, json) = call(
+        sw,
+        "PUT",
+        "/api/v1/agents/alice/state",
+        &alice.token,
+        Some(json!({"state": state})),
+    );
+    assert_eq!(status, 200, "{json}");
+}
+
+#[test]
+fn server_sent_events_resume_after_last_event_id_with_exactly_the_missed_events() {
+    let sw = SwitchProcess::start(SwitchOptions::default());
+    provision(&sw, 10, &[("alice", "1011")]);
+    let admin = sw.cti_token().to_owned();
+    let alice = Desktop::open(&sw, "alice");
+    let to = |state: &'static str| move |e: &Value| e["data"]["to"]["state"] == state;
+    // One stream stays open and sees everything; the other drops and comes back.
+    let steady = SseStream::open(sw.http, &admin, None);
+    let dropping = SseStream::open(sw.http, &admin, None);
+    assert!(
+        dropping.content_type.starts_with("text/event-stream"),
+        "{}",
+        dropping.content_type
+    );
+    alice_goes(&sw, &alice, true, "available");
+    let before = dropping.until("agent.state_changed", to("available"));
+    let last = before.last().unwrap().0;
+    assert!(
+        before.windows(2).all(|w| w[0].0 < w[1].0),
+        "ids increase: {before:?}"
+    );
+    drop(dropping);
+    // Missed while away: alice goes idle and available again.
+    alice.post_ok(&sw, "/api/v1/agents/alice/logout");
+    alice_goes(&sw, &alice, true, "available");
+    let everything = steady.until("agent.state_changed", |e| {
+        to("available")(e) && e["seq"].as_u64() > Some(last)
+    });
+    let missed: Vec<_> = everything
+        .into_iter()
+        .filter(|(id, _)| *id > last)
+        .collect();
+    assert!(missed.len() >= 3, "logout, login, available: {missed:?}");
+    let resumed = SseStream::open(sw.http, &admin, Some(last));
+    let got: Vec<_> = (0..missed.len())
+        .map(|_| {
+            resumed
+                .events
+                .recv_timeout(WAIT)
+                .expect("a missed event comes back")
+        })
+        .collect();
+    assert_eq!(
+        got, missed,
+        "exactly the missed events, in order, none before"
+    );
+    for (id, event) in &got {
+        assert_eq!(
+            event["seq"].as_u64(),
+            Some(*id),
+            "the SSE id is the event's seq"
+        );
+    }
+}
+
+#[test]
+fn a_caller_waiting_in_a_queue_with_no_agent_hears_the_music_on_hold_file() {
+    use common::audio::{PayloadCapture, level_db};
+    let sw = SwitchProcess::start(SwitchOptions::default());
+    provision(&sw, 10, &[("alice", "1011")]);
+    let customer_media = port_block(4);
+    let capture = PayloadCapture::start(&[customer_media]);
+    // Nobody is logged in: the caller waits, answered with music.
+    let customer = Sipp::new("uac_queue_hangup", free_udp_port())
+        .media(customer_media)
+        .arg("-s")
+        .arg("7000")
+        .arg("-d")
+        .arg("4000")
+        .auth("1001")
+        .spawn(Some(sw.sip));
+    customer.expect_success();
+    let frames: Vec<Vec<i16>> = capture
+        .stop()
+        .into_iter()
+        .filter(|f| f.port == customer_media && f.samples.len() == 160)
+        .map(|f| f.samples)
+        .collect();
+    assert!(
+        frames.len() > 100,
+        "about 4 s of RTP: {} packets",
+        frames.len()
+    );
+    let loud = frames.iter().filter(|f| level_db(f) > 40.0).count();
+    assert!(
+        loud * 2 > frames.len(),
+        "music, not silence: {loud} of {}",
+        frames.len()
+    );
+    // Each packet is a 20 ms slice of the WAV, as G.711 carries it, in the file's order.
+    let mut wav = hound::WavReader::open(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/sip-profiles/music-on-hold.wav"
+    ))
+    .unwrap();
+    assert_eq!((wav.spec().sample_rate, wav.spec().channels), (8000, 1));
+    let law = switchboard::media::g711::Law::A;
+    let music: Vec<i16> = wav
+        .samples::<i16>()
+        .map(|s| law.decode(law.encode(s.unwrap())))
+        .collect();
+    let slices: std::collections::HashMap<&[i16], usize> = music
+        .chunks_exact(160)
+        .enumerate()
+        .map(|(i, c)| (c, i))
+        .collect();
+    let found: Vec<Option<usize>> = frames
+        .iter()
+        .map(|f| slices.get(f.as_slice()).copied())
+        .collect();
+    let matched = found.iter().flatten().count();
+    assert!(
+        matched * 10 >= frames.len() * 9,
+        "{matched} of {} packets are slices of the music file",
+        frames.len()
+    );
+    let slices_in_file = music.len() / 160;
+    let in_order = found
+        .windows(2)
+        .filter(|w| matches!(w, [Some(a), Some(b)] if *b == (a + 1) % slices_in_file))
+        .count();
+    assert!(
+        in_order * 10 >= matched * 9,
+        "{in_order} of {matched} packets follow the previous one"
+    );
+}

@@ -72,6 +72,16 @@ fn a_supervisor_turning_suppression_off_mid_call_lets_the_noise_through() {
     let sw = SwitchProcess::start(SwitchOptions::default());
     provision(&sw, 10, &[("alice", "1011")]);
     let admin = sw.cti_token().to_owned();
+    // Sam supervises alice's team; the change below is his, not the admin's.
+    ok(
+        &sw,
+        "POST",
+        "/api/v1/agents",
+        &admin,
+        json!({"id": "sam", "name": "Sam", "password": "sam-password", "team": "blue",
+               "role": "supervisor"}),
+    );
+    let sam = Desktop::open(&sw, "sam");
     let phone = free_udp_port();
     register(&sw, "1011", phone);
     let agent_media = port_block(4);
@@ -98,22 +108,19 @@ fn a_supervisor_turning_suppression_off_mid_call_lets_the_noise_through() {
     let on_from = unix_seconds() + 0.5;
     std::thread::sleep(Duration::from_millis(3500));
     let on_to = unix_seconds();
+    let switch = |token: &str, enabled: bool| {
+        call(
+            &sw,
+            "PUT",
+            &format!("/api/v1/interactions/{ix}/noise-suppression"),
+            token,
+            Some(json!({"enabled": enabled})),
+        )
+    };
     // Agents may not switch it unless the admin allows it.
-    let (status, _) = call(
-        &sw,
-        "PUT",
-        &format!("/api/v1/interactions/{ix}/noise-suppression"),
-        &alice.token,
-        Some(json!({"enabled": false})),
-    );
-    assert_eq!(status, 403);
-    let (status, json) = call(
-        &sw,
-        "PUT",
-        &format!("/api/v1/interactions/{ix}/noise-suppression"),
-        &admin,
-        Some(json!({"enabled": false})),
-    );
+    let (status, json) = switch(&alice.token, false);
+    assert_eq!(status, 403, "{json}");
+    let (status, json) = switch(&sam.token, false);
     assert_eq!(status, 200, "{json}");
     alice.expect("interaction.noise_suppression_changed", |e| {
         e["data"]["enabled"] == false
@@ -121,6 +128,16 @@ fn a_supervisor_turning_suppression_off_mid_call_lets_the_noise_through() {
     let off_from = unix_seconds() + 0.3;
     std::thread::sleep(Duration::from_millis(3000));
     let off_to = unix_seconds();
+    // Once the admin allows it, the agent may switch it on its own call.
+    ok(
+        &sw,
+        "PUT",
+        "/api/v1/settings",
+        &admin,
+        json!({"agents_may_toggle_noise_suppression": true}),
+    );
+    let (status, json) = switch(&alice.token, true);
+    assert_eq!(status, 200, "{json}");
     let (status, _) = alice.post(&sw, &format!("/api/v1/interactions/{ix}/end"), json!({}));
     assert_eq!(status, 200);
     customer.expect_success();
@@ -137,10 +154,12 @@ fn a_supervisor_turning_suppression_off_mid_call_lets_the_noise_through() {
         .as_array()
         .cloned()
         .unwrap_or_default();
-    assert_eq!(changes.len(), 1, "{stored}");
+    assert_eq!(changes.len(), 2, "{stored}");
     assert_eq!(changes[0]["setting"], "noise_suppression", "{stored}");
     assert_eq!(changes[0]["enabled"], false, "{stored}");
-    assert_eq!(changes[0]["by"], "admin", "{stored}");
+    assert_eq!(changes[0]["by"], "sam", "{stored}");
+    assert_eq!(changes[1]["enabled"], true, "{stored}");
+    assert_eq!(changes[1]["by"], "alice", "{stored}");
     let frames: Vec<(f64, f64)> = capture
         .stop()
         .iter()

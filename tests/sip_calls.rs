@@ -293,17 +293,59 @@ fn calls_skip_media_ports_another_process_holds() {
     let held: Vec<std::net::UdpSocket> = (first..first + count)
         .step_by(2)
         .skip(2)
-        .map(|port| std::net::UdpSocket::bind(("127.0.0.1", port)).expect("port in the test's block"))
+        .map(|port| {
+            std::net::UdpSocket::bind(("127.0.0.1", port)).expect("port in the test's block")
+        })
         .collect();
     assert!(held.len() >= 10, "{} pairs held", held.len());
     for call in 0..3 {
         let (callee_received, caller_received) = talk(&sw, 1000);
-        assert!(callee_received >= 20, "call {call}: callee received {callee_received}");
-        assert!(caller_received >= 20, "call {call}: caller received {caller_received}");
+        assert!(
+            callee_received >= 20,
+            "call {call}: callee received {callee_received}"
+        );
+        assert!(
+            caller_received >= 20,
+            "call {call}: caller received {caller_received}"
+        );
     }
     assert!(
         !sw.log().contains("cannot bind media ports"),
         "no endpoint was handed a held pair"
     );
     drop(held);
+}
+
+#[test]
+fn a_switch_at_max_calls_answers_another_invite_with_503_and_takes_calls_again_once_one_ends() {
+    let sw = SwitchProcess::start(SwitchOptions {
+        max_calls: Some(1),
+        ..SwitchOptions::default()
+    });
+    let (uas, _, _) = callee(&sw, "uas_answer", "1001");
+    let first = Sipp::new("uac_call", free_udp_port())
+        .arg("-s")
+        .arg("1001")
+        .arg("-d")
+        .arg("4000")
+        .auth("1000")
+        .spawn(Some(sw.sip));
+    std::thread::sleep(Duration::from_millis(1500));
+    // The profile allows one call and it is up: the next INVITE is refused before any
+    // challenge.
+    Sipp::new("uac_expect_503", free_udp_port())
+        .arg("-s")
+        .arg("1002")
+        .key("caller", "1003")
+        .run(sw.sip);
+    first.expect_success();
+    uas.expect_success();
+    // The limit counts live calls, not calls ever made.
+    let (uas, _, _) = callee(&sw, "uas_answer", "1001");
+    Sipp::new("uac_call", free_udp_port())
+        .arg("-s")
+        .arg("1001")
+        .auth("1000")
+        .run(sw.sip);
+    uas.expect_success();
 }

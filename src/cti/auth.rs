@@ -116,7 +116,8 @@ impl Principal {
     ) -> Result<(), ApiError> {
         let allowed = match self.scope() {
             Scope::All => true,
-            Scope::Agent(me) => ix.agent.as_ref() == Some(&me),
+            // An agent who handed the call over still sees it, to wrap up its own part.
+            Scope::Agent(me) => ix.agent.as_ref() == Some(&me) || ix.part_of(&me).is_some(),
             Scope::Teams(teams) => {
                 (ix.agent.is_some() && ix.agent.as_ref() == self.agent.as_ref())
                     || agent_team.is_some_and(|t| teams.contains(t))

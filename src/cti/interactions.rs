@@ -7,7 +7,9 @@
 //! - `GET /api/v1/interactions/{id}`: one interaction; 403 outside the caller's scope.
 //! - `PUT /api/v1/interactions/{id}/notes`: `{"notes": "..."}` replaces the notes.
 //! - `POST /api/v1/interactions/{id}/wrapup`: `{"code": "...", "notes": "..."}` closes an
-//!   ended interaction (409 while it is live or once wrapped up). The code must exist and not
+//!   ended interaction (409 while it is live or once wrapped up). An agent who transferred
+//!   the interaction away closes its own part instead (kept in `participants`, role
+//!   `agent`), whatever the interaction's state; the new agent's wrap-up is untouched. The code must exist and not
 //!   be a folder; a queue with `disposition_required` needs one.
 
 use axum::extract::State;
@@ -207,6 +209,13 @@ pub(super) async fn notes(
     Ok(done)
 }
 
+/// The agent whose own part a wrap-up closes: the acting agent, when it handed this
+/// interaction over to someone else (transfer). `None` wraps up the interaction itself.
+fn own_part(principal: &Principal, ix: &Interaction) -> Option<AgentId> {
+    let me = principal.agent.as_ref()?;
+    (ix.agent.as_ref() != Some(me) && ix.part_of(me).is_some()).then(|| me.clone())
+}
+
 /// Wrap-up of an interaction.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -270,11 +279,23 @@ pub(super) async fn wrap_up(
             }
         }
         let now = UnixMillis(clock::unix_ms());
-        match state
-            .store
-            .wrap_up_interaction(&ix.id, body.code.as_deref(), body.notes.as_deref(), now)
-            .await?
-        {
+        let (code, notes) = (body.code.as_deref(), body.notes.as_deref());
+        let part = own_part(&principal, &ix);
+        let outcome = match &part {
+            Some(me) => {
+                state
+                    .store
+                    .wrap_up_part(&ix.id, me, code, notes, now)
+                    .await?
+            }
+            None => {
+                state
+                    .store
+                    .wrap_up_interaction(&ix.id, code, notes, now)
+                    .await?
+            }
+        };
+        match outcome {
             WrapUpOutcome::Done => {}
             WrapUpOutcome::NotFound => return Err::<Json<Interaction>, _>(ApiError::NotFound),
             WrapUpOutcome::AlreadyWrappedUp => {
@@ -292,7 +313,7 @@ pub(super) async fn wrap_up(
         }
         // The agent leaves wrap-up now rather than when its timer runs out. If the timer already
         // made it Available (or a supervisor moved it), there is nothing left to finish.
-        if let (Some(agent), Some(core)) = (&ix.agent, &state.core) {
+        if let (Some(agent), Some(core)) = (part.as_ref().or(ix.agent.as_ref()), &state.core) {
             let finish = crate::routing::Command::FinishWrapUp {
                 agent: agent.clone(),
                 disposition: body.code.clone(),
@@ -308,7 +329,11 @@ pub(super) async fn wrap_up(
     .await;
     let about = Concerning::Interaction(&id);
     let done = reported(&state, &principal, "interaction.wrapup", about, result).await?;
-    let data = json!({"disposition": done.disposition, "notes": done.notes});
+    let data = match own_part(&principal, &done).and_then(|me| done.part_of(&me)) {
+        Some(part) => json!({"disposition": part.disposition, "notes": part.notes,
+                             "agent": part.address, "handed_over": true}),
+        None => json!({"disposition": done.disposition, "notes": done.notes}),
+    };
     succeeded(&state, &principal, "interaction.wrapped_up", about, data).await?;
     Ok(done)
 }

@@ -21,7 +21,7 @@ use crate::store::{
 #[openapi(
     info(title = "Switchboard CTI API", description = "Contact-center control and history."),
     paths(
-        super::health, cdrs::list,
+        super::health, document, cdrs::list,
         sessions::create, sessions::remove,
         tokens::mint, tokens::list, tokens::revoke,
         agents::list, agents::read, agents::create, agents::update, agents::remove,
@@ -91,15 +91,138 @@ pub(super) fn routes() -> Router<ApiState> {
     Router::new().route("/api/v1/openapi.json", get(document))
 }
 
+/// This document (open).
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "health",
+    responses((status = 200, description = "The OpenAPI 3.1 document of this API")))]
 async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 
 #[cfg(test)]
 mod tests {
-    use axum::http::{Method, StatusCode};
+    use std::collections::BTreeSet;
 
+    use axum::body::Body;
+    use axum::http::{Method, Request, StatusCode};
+    use tower::ServiceExt;
+    use utoipa::OpenApi;
+
+    use crate::cti::app;
     use crate::cti::test_support::Api;
+
+    const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+
+    /// Every `(method, path)` the CTI's resources register, read from their `.route(..)`
+    /// calls: the router is built from these and nothing else (each route's path must be a
+    /// literal, checked here, so no route escapes the list).
+    fn registered_routes() -> BTreeSet<(String, String)> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/cti");
+        let mut routes = BTreeSet::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            // Only the code before the file's test module registers routes.
+            let code = text.split("mod tests {").next().unwrap_or_default();
+            for call in code.split(".route(").skip(1) {
+                let call = call.trim_start();
+                let literal = call
+                    .strip_prefix('"')
+                    .and_then(|rest| rest.split_once('"'))
+                    .unwrap_or_else(|| panic!("{path:?}: a route whose path is not a literal"));
+                let (route, rest) = literal;
+                // The method router runs to the call's closing parenthesis.
+                let mut depth = 1;
+                let end = rest
+                    .char_indices()
+                    .find(|&(_, c)| {
+                        depth += match c {
+                            '(' => 1,
+                            ')' => -1,
+                            _ => 0,
+                        };
+                        depth == 0
+                    })
+                    .map_or(rest.len(), |(i, _)| i);
+                let methods = &rest[..end];
+                let before = routes.len();
+                for method in METHODS {
+                    let as_call = format!("{method}(");
+                    let chained = format!(".{method}(");
+                    let first = methods
+                        .trim_start_matches([',', ' ', '\n'])
+                        .starts_with(&as_call);
+                    if first || methods.contains(&chained) {
+                        routes.insert((method.to_owned(), route.to_owned()));
+                    }
+                }
+                assert!(routes.len() > before, "{path:?}: no method for {route}");
+            }
+        }
+        routes
+    }
+
+    fn documented_routes() -> BTreeSet<(String, String)> {
+        let json = serde_json::to_value(super::ApiDoc::openapi()).unwrap();
+        let mut routes = BTreeSet::new();
+        for (path, item) in json["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                if METHODS.contains(&method.as_str()) {
+                    routes.insert((method.clone(), path.clone()));
+                }
+            }
+        }
+        routes
+    }
+
+    /// The status the router gives `method path` without a token (path parameters filled).
+    async fn status_of(api: &Api, method: &str, path: &str) -> StatusCode {
+        let uri = path
+            .split('/')
+            .map(|s| if s.starts_with('{') { "x" } else { s })
+            .collect::<Vec<_>>()
+            .join("/");
+        let request = Request::builder()
+            .method(Method::from_bytes(method.to_uppercase().as_bytes()).unwrap())
+            .uri(uri)
+            .body(Body::empty())
+            .unwrap();
+        app(api.state.clone())
+            .oneshot(request)
+            .await
+            .unwrap()
+            .status()
+    }
+
+    #[tokio::test]
+    async fn every_served_route_is_documented_and_every_documented_route_is_served() {
+        let registered = registered_routes();
+        let documented = documented_routes();
+        assert!(registered.len() > 40, "{registered:?}");
+        let undocumented: Vec<_> = registered.difference(&documented).collect();
+        let unserved: Vec<_> = documented.difference(&registered).collect();
+        assert!(
+            undocumented.is_empty(),
+            "served, not documented: {undocumented:?}"
+        );
+        assert!(unserved.is_empty(), "documented, not served: {unserved:?}");
+        // And the router itself agrees: each documented method reaches a handler (an
+        // unauthenticated request is refused by the route, never by the fallback's 404 or
+        // 405), and every other method on a documented path is 405.
+        let api = Api::new().await;
+        let paths: BTreeSet<&String> = documented.iter().map(|(_, path)| path).collect();
+        for path in paths {
+            for method in METHODS {
+                let status = status_of(&api, method, path).await;
+                let listed = documented.contains(&(method.to_owned(), path.clone()));
+                let served =
+                    status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED;
+                assert_eq!(served, listed, "{method} {path}: {status}");
+            }
+        }
+    }
 
     #[tokio::test]
     async fn the_openapi_document_parses_and_lists_the_key_paths_without_a_token() {

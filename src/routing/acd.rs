@@ -488,15 +488,25 @@ impl Acd {
             if let Some(queue) = self.queues.get_mut(&context.queue) {
                 queue.observe_handle_time(now.saturating_duration_since(context.answered_at));
             }
-            self.push(Output::Persist(Record::Interaction(InteractionChange {
-                interaction: context.interaction,
-                state: InteractionState::WrappedUp,
-                queue: Some(context.queue),
-                agent: Some(transition.agent.clone()),
-                reason: InteractionReason::WrappedUp,
-                disposition,
-                at: now,
-            })));
+            let record = if context.handed_over {
+                Record::PartWrappedUp {
+                    interaction: context.interaction,
+                    agent: transition.agent.clone(),
+                    disposition,
+                    at: now,
+                }
+            } else {
+                Record::Interaction(InteractionChange {
+                    interaction: context.interaction,
+                    state: InteractionState::WrappedUp,
+                    queue: Some(context.queue),
+                    agent: Some(transition.agent.clone()),
+                    reason: InteractionReason::WrappedUp,
+                    disposition,
+                    at: now,
+                })
+            };
+            self.push(Output::Persist(record));
         }
         if (transition.from == AgentState::Available || transition.to == AgentState::Available)
             && let Some(agent) = self.agents.get(&transition.agent)

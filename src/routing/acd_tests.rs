@@ -576,6 +576,7 @@ fn ended_call_puts_the_agent_in_wrap_up_and_asks_for_it() {
         agent: "alice".into(),
         queue: "sales".into(),
         disposition_required: true,
+        handed_over: false,
     }));
     assert!(h.events().contains(&Event::InteractionEnded {
         interaction: "c1".into(),

@@ -215,6 +215,9 @@ pub struct WrapUpContext {
     pub answered_at: Instant,
     /// A disposition code must be given to finish.
     pub disposition_required: bool,
+    /// The agent handed the interaction over (transfer): its wrap-up closes only its own
+    /// part, never the interaction the next agent now owns.
+    pub handed_over: bool,
 }
 
 /// Inputs to the agent state machine.

@@ -52,6 +52,7 @@ fn available(now: Instant) -> Agent {
 fn end_call(interaction: &str, now: Instant, wrap_up_max: Duration) -> AgentInput {
     AgentInput::EndCall {
         context: WrapUpContext {
+            handed_over: false,
             interaction: ix(interaction),
             queue: "sales".into(),
             answered_at: now,

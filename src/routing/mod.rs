@@ -81,5 +81,7 @@ pub use agent::{AgentError, AgentTransition, TransitionReason};
 pub use command::{Command, RequestedState};
 pub use error::RoutingError;
 pub use offer::MAX_OVERFLOW_HOPS;
-pub use output::{Event, InteractionChange, InteractionReason, Output, Record, RejectReason};
+pub use output::{
+    AgentPart, Event, InteractionChange, InteractionReason, Output, Record, RejectReason,
+};
 pub use transfer::Requeue;

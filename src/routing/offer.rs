@@ -34,7 +34,7 @@ use super::interaction::Interaction;
 use super::model::{
     Actor, AgentId, InteractionId, InteractionState, OverflowTarget, QueueId, Strategy,
 };
-use super::output::{Event, InteractionReason, Output, RejectReason};
+use super::output::{AgentPart, Event, InteractionReason, Output, Record, RejectReason};
 use super::queue::Waiting;
 use super::strategy;
 use crate::call::{OfferFailure, QueueCommand, QueueEvent};
@@ -669,7 +669,9 @@ impl Acd {
         }
     }
 
-    /// The agent's part of a connected call is over: wrap-up starts.
+    /// The agent's part of a connected call is over: wrap-up starts. An agent who hands the
+    /// call over (transfer) wraps up its own part, as Webex Contact Center's transferring
+    /// agent does; the interaction stays the next agent's to wrap up.
     pub(super) fn end_call(
         &mut self,
         now: Instant,
@@ -682,12 +684,22 @@ impl Acd {
             .queues
             .get(&ix.queue)
             .is_some_and(|q| q.config().disposition_required);
+        let handed_over = reason == TransitionReason::Transferred;
+        if handed_over {
+            self.push(Output::Persist(Record::HandedOver(AgentPart {
+                interaction: ix.id.clone(),
+                agent: agent.clone(),
+                answered_at,
+                at: now,
+            })));
+        }
         let input = AgentInput::EndCall {
             context: WrapUpContext {
                 interaction: ix.id.clone(),
                 queue: ix.queue.clone(),
                 answered_at,
                 disposition_required,
+                handed_over,
             },
             wrap_up_max: self.wrap_up_max(&ix.queue),
             reason,
@@ -701,6 +713,7 @@ impl Acd {
                 agent: agent.clone(),
                 queue: ix.queue.clone(),
                 disposition_required,
+                handed_over,
             }));
         }
     }

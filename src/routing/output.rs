@@ -96,6 +96,8 @@ pub enum Event {
         queue: QueueId,
         /// A disposition code must be given.
         disposition_required: bool,
+        /// The agent handed the call over: the wrap-up is of the agent's own part.
+        handed_over: bool,
     },
     /// The offer rang out; the agent is in RONA.
     AgentRona {
@@ -125,6 +127,32 @@ pub enum Record {
     AgentTransition(AgentTransition),
     /// An interaction state change.
     Interaction(InteractionChange),
+    /// An agent handed a connected interaction over (transfer): its own part ended.
+    HandedOver(AgentPart),
+    /// The wrap-up of a part handed over ended (finished or expired), `at`.
+    PartWrappedUp {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The agent whose part it was.
+        agent: AgentId,
+        /// The disposition code given to the ACD, if any.
+        disposition: Option<String>,
+        /// When.
+        at: Instant,
+    },
+}
+
+/// An agent's part of an interaction it handed over to someone else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentPart {
+    /// The interaction.
+    pub interaction: InteractionId,
+    /// The agent.
+    pub agent: AgentId,
+    /// When the agent answered.
+    pub answered_at: Instant,
+    /// When it handed the interaction over.
+    pub at: Instant,
 }
 
 /// One interaction state change.

@@ -59,8 +59,9 @@ impl Acd {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::routing::model::AgentState;
+    use crate::routing::model::{AgentState, InteractionState};
     use crate::routing::test_harness::{Harness, agent, queue, secs};
+    use crate::routing::{Event, Output, Record};
 
     fn requeue() -> Requeue {
         Requeue {
@@ -103,5 +104,48 @@ mod tests {
             ("i1".to_owned(), "b".to_owned()),
         ];
         assert_eq!(h.offers(), offers);
+    }
+
+    #[test]
+    fn the_transferring_agents_wrap_up_closes_its_own_part_never_the_new_agents_interaction() {
+        let mut h = Harness::new();
+        h.add_queue(queue("q", "7000"));
+        for id in ["a", "b"] {
+            h.staff(agent(id, &[]));
+            h.advance(secs(1));
+        }
+        h.arrive("i1", "7000", "555");
+        h.answer("i1", "a");
+        h.acd
+            .transfer_to_agent(h.now, "i1".into(), requeue(), &"b".into())
+            .unwrap();
+        h.answer("i1", "b");
+        // a's wrap-up runs out (30 s) while b still talks.
+        h.advance(secs(31));
+        assert_eq!(h.state("a"), AgentState::Available);
+        let records: Vec<Record> = h
+            .take()
+            .into_iter()
+            .filter_map(|o| match o {
+                Output::Persist(r @ (Record::HandedOver(_) | Record::PartWrappedUp { .. })) => {
+                    Some(r)
+                }
+                Output::Persist(Record::Interaction(c)) => {
+                    assert_ne!(c.state, InteractionState::WrappedUp, "{c:?}");
+                    None
+                }
+                _ => None,
+            })
+            .collect();
+        assert!(
+            matches!(&records[..], [Record::HandedOver(p), Record::PartWrappedUp { agent, .. }]
+                if p.agent.as_str() == "a" && agent.as_str() == "a"),
+            "{records:?}"
+        );
+        // b's own end starts b's wrap-up, of the interaction itself.
+        h.end("i1");
+        assert!(matches!(h.state("b"), AgentState::WrapUp { .. }));
+        assert!(h.events().iter().any(|e| matches!(e,
+            Event::WrapUpRequired { agent, handed_over: false, .. } if agent.as_str() == "b")));
     }
 }

@@ -83,6 +83,17 @@ pub enum ContactCenterJob {
     Participant(InteractionId, crate::store::Participant),
     /// Its media processing changed while live.
     MediaChange(InteractionId, crate::store::MediaChange),
+    /// The wrap-up of an agent's part handed over ended without the desktop closing it.
+    PartWrappedUp {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The agent whose part it is.
+        agent: AgentId,
+        /// The code given to the ACD, if any.
+        disposition: Option<String>,
+        /// When.
+        at: UnixMillis,
+    },
 }
 
 /// The ACD and what the loop keeps beside it.
@@ -557,6 +568,25 @@ impl ContactCenter {
                 abandoned: change.reason == crate::routing::InteractionReason::Abandoned,
                 disposition: change.disposition,
             }),
+            Record::HandedOver(part) => ContactCenterJob::Participant(
+                part.interaction,
+                crate::store::Participant {
+                    connected_ms: Some(unix_at(part.answered_at).0),
+                    ended_ms: Some(unix_at(part.at).0),
+                    ..crate::store::Participant::new(crate::store::AGENT_PART, part.agent.as_str())
+                },
+            ),
+            Record::PartWrappedUp {
+                interaction,
+                agent,
+                disposition,
+                at,
+            } => ContactCenterJob::PartWrappedUp {
+                interaction,
+                agent,
+                disposition,
+                at: unix_at(at),
+            },
         }
     }
 
@@ -584,10 +614,7 @@ impl ContactCenter {
 
     /// Keeps `address` on the interaction's participants, in the role it came in.
     fn add_participant(&mut self, interaction: &InteractionId, role: &str, address: &str) {
-        let participant = crate::store::Participant {
-            role: role.to_owned(),
-            address: address.to_owned(),
-        };
+        let participant = crate::store::Participant::new(role, address);
         self.effects
             .push(Effect::Store(ContactCenterJob::Participant(
                 interaction.clone(),

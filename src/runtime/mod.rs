@@ -840,6 +840,15 @@ async fn write_contact_center(store: &Store, job: ContactCenterJob) {
             .add_participant(interaction, participant)
             .await
             .map(|_| ()),
+        ContactCenterJob::PartWrappedUp {
+            interaction,
+            agent,
+            disposition,
+            at,
+        } => store
+            .wrap_up_part(interaction, agent, disposition.as_deref(), None, *at)
+            .await
+            .map(|_| ()),
         ContactCenterJob::MediaChange(interaction, change) => store
             .add_media_change(interaction, change)
             .await

@@ -38,6 +38,18 @@ fn tones(packets: usize) -> Tones {
     }
 }
 
+/// `packets` packets of a steady tone plus an in-band DTMF pair (`row` Hz and 1209 Hz).
+fn keyed_packets(steady: f32, row: f32, packets: usize) -> Vec<Vec<u8>> {
+    let n = packets * 160;
+    let (a, b, c) = (
+        sig::tone(steady, n, 8000.0),
+        sig::tone(row, n, 6000.0),
+        sig::tone(1209.0, n, 6000.0),
+    );
+    let mixed: Vec<f32> = (0..n).map(|i| a[i] + b[i] + c[i]).collect();
+    harness::packets(&sig::to_pcm(&mixed))
+}
+
 async fn expect_started(call: &mut Call) -> PathBuf {
     match harness::next_event(&mut call.events, WAIT).await {
         Some(MediaEvent::RecordingStarted { path, .. }) => path,
@@ -160,7 +172,12 @@ async fn recording_puts_the_customer_left_and_the_agent_right_for_the_length_of_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_pause_writes_digital_zero_for_its_span_and_dtmf_while_paused_is_kept_nowhere() {
     let (mut call, id, path, began) = recorded_call("ix-secure").await;
-    let sent = tones(150);
+    // The card number is also heard in band while paused: DTMF 4 from the customer, 1 from
+    // the agent, on top of their steady tones. Without the pause these reach the WAV.
+    let mut sent = tones(150);
+    let keyed = 60..76;
+    sent.customer[keyed.clone()].clone_from_slice(&keyed_packets(440.0, 770.0, keyed.len()));
+    sent.agent[keyed.clone()].clone_from_slice(&keyed_packets(1000.0, 697.0, keyed.len()));
     let mut paused_at = None;
     let mut span = Duration::ZERO;
     let rid = id.clone();
@@ -190,9 +207,35 @@ async fn a_silent_pause_writes_digital_zero_for_its_span_and_dtmf_while_paused_i
     tokio::time::sleep(Duration::from_millis(20)).await;
     call.engine.stop_recording(&id);
     let lived_ms = i64::try_from(began.elapsed().as_millis()).unwrap_or(0);
-    expect_stopped(&mut call).await;
+    let mut events = Vec::new();
+    while let Some(event) = harness::next_event(&mut call.events, WAIT).await {
+        let stopped = matches!(event, MediaEvent::RecordingStopped { .. });
+        events.push(format!("{event:?}").to_lowercase());
+        if stopped {
+            break;
+        }
+    }
+    assert!(
+        events
+            .last()
+            .is_some_and(|e| e.contains("recordingstopped")),
+        "{events:?}"
+    );
+    for word in ["dtmf", "digit", "telephone"] {
+        assert!(
+            events.iter().all(|e| !e.contains(word)),
+            "a media event mentions {word}: {events:?}"
+        );
+    }
 
     let (left, right) = read_wav(&path);
+    // No DTMF tone anywhere in the file, on either side: the only tones are 440 Hz and 1 kHz.
+    for (side, x, steady) in [("customer", &left, 440.0), ("agent", &right, 1000.0)] {
+        for f in [697.0, 770.0, 852.0, 941.0, 1209.0, 1336.0, 1477.0] {
+            let leak = 10.0 * (sig::goertzel(x, f) / sig::goertzel(x, steady)).log10();
+            assert!(leak < -30.0, "{side}: {f} Hz at {leak:.1} dB");
+        }
+    }
     let zero = longest_digital_silence(&left, &right);
     let span_ms = i64::try_from(span.as_millis()).unwrap_or(0);
     eprintln!(
@@ -210,11 +253,6 @@ async fn a_silent_pause_writes_digital_zero_for_its_span_and_dtmf_while_paused_i
         "{} ms for {lived_ms} ms",
         ms(left.len())
     );
-    // No DTMF tone anywhere in the file: the only tones are 440 Hz and 1 kHz.
-    for f in [697.0, 770.0, 852.0, 941.0, 1209.0, 1336.0, 1477.0] {
-        let leak = 10.0 * (sig::goertzel(&left, f) / sig::goertzel(&left, 440.0)).log10();
-        assert!(leak < -30.0, "{f} Hz at {leak:.1} dB");
-    }
     let text = std::fs::read_to_string(path.with_extension("json")).unwrap();
     for word in ["event", "dtmf", "digit", "\"4\"", "\"1\""] {
         assert!(

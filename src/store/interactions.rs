@@ -25,13 +25,59 @@ pub enum Direction {
 }
 
 /// A party of an interaction other than the customer and the agent (consult targets,
-/// conference members).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+/// conference members), or an agent's own part of an interaction it handed over.
+///
+/// An agent who transfers the customer away keeps a part (role `"agent"`): when it answered
+/// and handed over, and its own wrap-up (disposition, notes, when). The interaction's own
+/// columns stay the last agent's.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Participant {
-    /// What the party was for, e.g. `"consult"`, `"conference"`, `"supervisor"`.
+    /// What the party was for, e.g. `"consult"`, `"conference"`, `"transfer"`, or `"agent"`
+    /// for a part handed over.
     pub role: String,
     /// A number, SIP user or agent id.
     pub address: String,
+    /// A part's start: when the agent answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connected_ms: Option<i64>,
+    /// A part's end: when the agent handed the interaction over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_ms: Option<i64>,
+    /// When the agent's wrap-up of its part ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wrapped_up_ms: Option<i64>,
+    /// The disposition code the agent gave its part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disposition: Option<String>,
+    /// The agent's notes on its part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+/// The role of an agent's own part in [`Interaction::participants`].
+pub const AGENT_PART: &str = "agent";
+
+impl Participant {
+    /// A party in `role` at `address`.
+    #[must_use]
+    pub fn new(role: &str, address: &str) -> Participant {
+        Participant {
+            role: role.to_owned(),
+            address: address.to_owned(),
+            ..Participant::default()
+        }
+    }
+}
+
+impl Interaction {
+    /// The newest part `agent` handed over, if it handed this interaction over.
+    #[must_use]
+    pub fn part_of(&self, agent: &AgentId) -> Option<&Participant> {
+        self.participants
+            .iter()
+            .rev()
+            .find(|p| p.role == AGENT_PART && p.address == agent.as_str())
+    }
 }
 
 /// A change to a live interaction's media processing, kept on the interaction.
@@ -486,6 +532,43 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// Closes `agent`'s part of an interaction it handed over (its newest part still open)
+    /// with `code` and, if given, `notes`. The ACD closes a part without a code when the
+    /// agent leaves wrap-up otherwise; a part already closed is
+    /// [`WrapUpOutcome::AlreadyWrappedUp`], and an agent with no part
+    /// [`WrapUpOutcome::NotFound`]. The interaction's own columns are never touched.
+    pub async fn wrap_up_part(
+        &self,
+        id: &InteractionId,
+        agent: &AgentId,
+        code: Option<&str>,
+        notes: Option<&str>,
+        at: UnixMillis,
+    ) -> Result<WrapUpOutcome, StoreError> {
+        let mut outcome = WrapUpOutcome::NotFound;
+        self.append_to_list(
+            id,
+            ListColumn::Participants,
+            |list: &mut Vec<Participant>| {
+                let mine =
+                    |p: &&mut Participant| p.role == AGENT_PART && p.address == agent.as_str();
+                let Some(part) = list.iter_mut().rev().find(mine) else {
+                    return;
+                };
+                if part.wrapped_up_ms.is_some() {
+                    outcome = WrapUpOutcome::AlreadyWrappedUp;
+                    return;
+                }
+                part.wrapped_up_ms = Some(at.0);
+                part.disposition = code.map(str::to_owned);
+                part.notes = notes.map(str::to_owned);
+                outcome = WrapUpOutcome::Done;
+            },
+        )
+        .await?;
+        Ok(outcome)
+    }
+
     /// Closes an [`InteractionState::Ended`] interaction with disposition `code` (callers
     /// check it is a choosable code) and, if given, replaces its notes.
     pub async fn wrap_up_interaction(
@@ -538,7 +621,11 @@ impl Store {
             Scope::All => {}
             Scope::Agent(agent) => {
                 let p = push(&mut args, Arg::Text(agent.0.clone()));
-                conditions.push(format!("agent_id = ${p}"));
+                // An agent's history also holds the parts it handed over.
+                let q = push(&mut args, Arg::Text(part_pattern(agent)?));
+                conditions.push(format!(
+                    "(agent_id = ${p} OR participants LIKE ${q} ESCAPE '\\')"
+                ));
             }
             Scope::Teams(teams) if teams.is_empty() => conditions.push("1 = 0".into()),
             Scope::Teams(teams) => {
@@ -622,6 +709,25 @@ impl Store {
     }
 }
 
+/// A `LIKE` pattern matching the participants JSON of an interaction `agent` handed over
+/// (serde writes a part's `role` then its `address`), with `\` as the escape.
+fn part_pattern(agent: &AgentId) -> Result<String, StoreError> {
+    let part = to_json(
+        &Participant::new(AGENT_PART, agent.as_str()),
+        TABLE,
+        "participants",
+    )?;
+    let head = part.trim_end_matches('}');
+    let escaped: String = head
+        .chars()
+        .flat_map(|c| match c {
+            '\\' | '%' | '_' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    Ok(format!("%{escaped}%"))
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -665,10 +771,7 @@ pub(crate) mod tests {
     async fn an_interaction_reads_back_exactly_as_written_and_updates() {
         let db = TempDb::new().await;
         let mut ix = interaction("ix1", "+15550001", Some("alice"), 1_000);
-        ix.participants = vec![Participant {
-            role: "consult".into(),
-            address: "bob".into(),
-        }];
+        ix.participants = vec![Participant::new("consult", "bob")];
         db.store.insert_interaction(&ix).await.unwrap();
         let err = db.store.insert_interaction(&ix).await.unwrap_err();
         assert!(
@@ -730,9 +833,67 @@ pub(crate) mod tests {
         let last: Vec<(&str, &str)> = last.iter().map(|(a, g)| (a.as_str(), g.as_str())).collect();
         assert_eq!(
             last,
-            [("+15550002", "carol"), ("+15550001", "bob"), ("+15550003", "dave")]
+            [
+                ("+15550002", "carol"),
+                ("+15550001", "bob"),
+                ("+15550003", "dave")
+            ]
         );
         assert_eq!(db.store.last_agents(1).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_part_handed_over_is_wrapped_up_once_and_leaves_the_interaction_alone() {
+        let db = TempDb::new().await;
+        let mut ix = interaction("ix1", "+15550001", Some("bob"), 1_000);
+        ix.state = InteractionState::Connected;
+        ix.ended_ms = None;
+        db.store.insert_interaction(&ix).await.unwrap();
+        let handed = Participant {
+            connected_ms: Some(1_100),
+            ended_ms: Some(1_500),
+            ..Participant::new(AGENT_PART, "alice")
+        };
+        db.store.add_participant(&ix.id, &handed).await.unwrap();
+        let wrap = |agent: &str, code: Option<&'static str>| {
+            let agent = AgentId::from(agent);
+            let store = db.store.clone();
+            async move {
+                store
+                    .wrap_up_part(
+                        &"ix1".into(),
+                        &agent,
+                        code,
+                        Some("passed on"),
+                        UnixMillis(2_000),
+                    )
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(wrap("carol", Some("sold")).await, WrapUpOutcome::NotFound);
+        assert_eq!(wrap("alice", Some("sold")).await, WrapUpOutcome::Done);
+        // The timer's later close changes nothing.
+        assert_eq!(wrap("alice", None).await, WrapUpOutcome::AlreadyWrappedUp);
+        let stored = db.store.get_interaction(&ix.id).await.unwrap().unwrap();
+        let part = stored.part_of(&"alice".into()).unwrap();
+        assert_eq!(
+            (
+                part.disposition.as_deref(),
+                part.notes.as_deref(),
+                part.wrapped_up_ms
+            ),
+            (Some("sold"), Some("passed on"), Some(2_000))
+        );
+        assert_eq!(stored.state, InteractionState::Connected);
+        assert_eq!((stored.disposition, stored.ended_ms), (None, None));
+        // Alice's history lists the interaction she handed over; an id that only matches
+        // as a LIKE wildcard does not.
+        for (agent, found) in [("alice", 1), ("bob", 1), ("al_ce", 0), ("%", 0)] {
+            let filter = InteractionFilter::scoped(Scope::Agent(agent.into()));
+            let page = db.store.search_interactions(&filter).await.unwrap();
+            assert_eq!(page.total, found, "{agent}");
+        }
     }
 
     #[tokio::test]
@@ -740,10 +901,7 @@ pub(crate) mod tests {
         let db = TempDb::new().await;
         let ix = interaction("ix1", "+15550001", Some("alice"), 1_000);
         db.store.insert_interaction(&ix).await.unwrap();
-        let bob = |role: &str| Participant {
-            role: role.into(),
-            address: "bob".into(),
-        };
+        let bob = |role: &str| Participant::new(role, "bob");
         for role in ["consult", "consult", "conference"] {
             assert!(db.store.add_participant(&ix.id, &bob(role)).await.unwrap());
         }

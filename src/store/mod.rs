@@ -47,8 +47,8 @@ pub use dispositions::DispositionCode;
 pub use extensions::Extension;
 pub use idle_reasons::IdleReason;
 pub use interactions::{
-    Direction, Interaction, InteractionFilter, InteractionProgress, MediaChange, Participant,
-    Scope, WrapUpOutcome,
+    AGENT_PART, Direction, Interaction, InteractionFilter, InteractionProgress, MediaChange,
+    Participant, Scope, WrapUpOutcome,
 };
 pub use recordings::{RecordingRow, RecordingStatus};
 pub use registrations::StoredBinding;

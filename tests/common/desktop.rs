@@ -277,3 +277,113 @@ pub fn answered_queue_call(
     connected
 }
 
+/// An open Server-Sent Events stream of `/api/v1/events`: the response's content type and
+/// each event's `id:` with its JSON, read by a thread. Dropping it closes the connection.
+pub struct SseStream {
+    pub content_type: String,
+    pub events: mpsc::Receiver<(u64, Value)>,
+    socket: TcpStream,
+}
+
+impl SseStream {
+    /// Opens the stream as a browser's `EventSource` does, resuming after `last_event_id`.
+    pub fn open(http: SocketAddr, token: &str, last_event_id: Option<u64>) -> SseStream {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let mut socket = TcpStream::connect(http).unwrap();
+        let resume = last_event_id.map_or(String::new(), |id| format!("Last-Event-ID: {id}\r\n"));
+        write!(
+            socket,
+            "GET /api/v1/events HTTP/1.1\r\nHost: {http}\r\nAccept: text/event-stream\r\n\
+             Authorization: Bearer {token}\r\n{resume}\r\n"
+        )
+        .unwrap();
+        let mut reader = BufReader::new(socket.try_clone().unwrap());
+        let mut status = String::new();
+        reader.read_line(&mut status).unwrap();
+        assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+        let (mut content_type, mut chunked) = (String::new(), false);
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            let (name, value) = line.split_once(':').unwrap_or((line, ""));
+            match name.to_ascii_lowercase().as_str() {
+                "content-type" => content_type = value.trim().to_owned(),
+                "transfer-encoding" => chunked = value.trim().eq_ignore_ascii_case("chunked"),
+                _ => {}
+            }
+        }
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            // The body, de-chunked, then split into events at blank lines.
+            let mut text = String::new();
+            let mut next_body = || -> Option<Vec<u8>> {
+                if !chunked {
+                    let mut buf = [0; 4096];
+                    let n = reader.read(&mut buf).ok().filter(|&n| n > 0)?;
+                    return Some(buf[..n].to_vec());
+                }
+                let mut size = String::new();
+                reader.read_line(&mut size).ok().filter(|&n| n > 0)?;
+                let size = usize::from_str_radix(size.trim(), 16)
+                    .ok()
+                    .filter(|&n| n > 0)?;
+                let mut chunk = vec![0; size + 2];
+                reader.read_exact(&mut chunk).ok()?;
+                chunk.truncate(size);
+                Some(chunk)
+            };
+            while let Some(bytes) = next_body() {
+                text.push_str(&String::from_utf8_lossy(&bytes));
+                while let Some(end) = text.find("\n\n") {
+                    let block: String = text.drain(..end + 2).collect();
+                    let (mut id, mut data) = (None, String::new());
+                    for line in block.lines() {
+                        if let Some(v) = line.strip_prefix("id:") {
+                            id = v.trim().parse::<u64>().ok();
+                        } else if let Some(v) = line.strip_prefix("data:") {
+                            data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                        }
+                    }
+                    // Keep-alives are comments: no id, no data.
+                    if let (Some(id), Ok(json)) = (id, serde_json::from_str::<Value>(&data))
+                        && tx.send((id, json)).is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+        });
+        SseStream {
+            content_type,
+            events: rx,
+            socket,
+        }
+    }
+
+    /// Events read until one of `kind` matching `when` (inclusive), bounded by [`WAIT`].
+    pub fn until(&self, kind: &str, when: impl Fn(&Value) -> bool) -> Vec<(u64, Value)> {
+        let deadline = Instant::now() + WAIT;
+        let mut seen = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            let Ok((id, event)) = self.events.recv_timeout(left) else {
+                break;
+            };
+            let done = event["type"] == kind && when(&event);
+            seen.push((id, event));
+            if done {
+                return seen;
+            }
+        }
+        panic!("no {kind} event on the SSE stream; saw {seen:#?}");
+    }
+}
+
+impl Drop for SseStream {
+    fn drop(&mut self) {
+        let _ = self.socket.shutdown(std::net::Shutdown::Both);
+    }
+}

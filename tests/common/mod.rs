@@ -88,6 +88,8 @@ pub struct SwitchOptions {
     /// Lab extensions 2000, 2001, ... added to the profile's 1000-1019 (load runs with many
     /// agents' phones).
     pub extra_extensions: u16,
+    /// The profile's `sip.max_calls`, when a test needs a small one.
+    pub max_calls: Option<usize>,
 }
 
 impl Default for SwitchOptions {
@@ -102,6 +104,7 @@ impl Default for SwitchOptions {
             log_filter: "switchboard=debug,info",
             rtp_ports: 40,
             extra_extensions: 0,
+            max_calls: None,
         }
     }
 }
@@ -177,6 +180,14 @@ impl SwitchProcess {
                 "rtp_port_max = 30000",
                 &format!("rtp_port_max = {}", rtp + opts.rtp_ports - 1),
             );
+        let profile = match opts.max_calls {
+            Some(n) => {
+                let line = "max_calls = 20000";
+                assert!(profile.contains(line), "the default profile sets {line}");
+                profile.replacen(line, &format!("max_calls = {n}"), 1)
+            }
+            None => profile,
+        };
         let profile_path = dir.join("profile.toml");
         std::fs::write(&profile_path, profile).unwrap();
         let database = opts

@@ -72,10 +72,12 @@ impl ContactCenter {
                 agent,
                 queue,
                 disposition_required,
+                handed_over,
             } => {
+                // `handed_over`: the agent transferred the call and wraps up its own part.
                 let data = json!({
                     "interaction": interaction, "agent": agent, "queue": queue,
-                    "disposition_required": disposition_required,
+                    "disposition_required": disposition_required, "handed_over": handed_over,
                 });
                 ("interaction.wrapup_required", self.about(&agent), data)
             }
@@ -150,6 +152,7 @@ mod tests {
                 agent: agent.clone(),
                 queue: queue.clone(),
                 disposition_required: true,
+                handed_over: true,
             },
             Event::AgentRona {
                 agent,
