@@ -1,11 +1,13 @@
-//! Call detail records: what a finished call leaves behind.
+//! Call detail records: what a call leaves behind. The record is written when the call
+//! starts, again when it is answered (each time as [`Ending::Interrupted`], what it would say
+//! if the switch died then) and a last time when it ends, always under the call's one id.
 
 use super::model::{Call, Ending, ForkState};
 use crate::store::{Cdr, CdrId, CdrLeg, HangupCause, HangupSide, UnixMillis};
 use std::time::Duration;
 
 /// The record of `call`, ended by `ending` at `end_ms`.
-pub(super) fn build(call: &Call, ending: Ending, end_ms: i64, id: String) -> Cdr {
+pub(super) fn build(call: &Call, ending: Ending, end_ms: i64) -> Cdr {
     let (cause, side) = match ending {
         Ending::ByeFromCaller => (HangupCause::NormalClearing, HangupSide::Caller),
         Ending::ByeFromCallee => (HangupCause::NormalClearing, HangupSide::Callee),
@@ -17,6 +19,7 @@ pub(super) fn build(call: &Call, ending: Ending, end_ms: i64, id: String) -> Cdr
         Ending::RtpTimeout => (HangupCause::RtpTimeout, HangupSide::Switch),
         Ending::Shutdown => (HangupCause::Shutdown, HangupSide::Switch),
         Ending::Hangup => (HangupCause::NormalClearing, HangupSide::Switch),
+        Ending::Interrupted => (HangupCause::Interrupted, HangupSide::Switch),
     };
     let sip_code = match (call.answered_unix_ms, ending) {
         (Some(_), _) => 200,
@@ -43,24 +46,22 @@ pub(super) fn build(call: &Call, ending: Ending, end_ms: i64, id: String) -> Cdr
         final_code: Some(sip_code),
     }];
     for (i, fork) in call.forks.iter().enumerate() {
+        // A leg a transfer released answered and talked: its record says so, not the
+        // `Cancelled` its state machine moved on with.
+        let released = fork.released.as_ref();
+        let agent = fork.agent.is_some() || released.is_some_and(|r| r.agent.is_some());
         legs.push(CdrLeg {
             call_id: fork.invite.call_id().unwrap_or_default().to_owned(),
-            role: if fork.agent.is_some() {
-                "agent"
-            } else {
-                "callee"
-            }
-            .into(),
+            role: if agent { "agent" } else { "callee" }.into(),
             remote: fork.dest.to_string(),
-            codec: (call.winner == Some(i))
-                .then(|| {
-                    call.callee_endpoint
-                        .negotiated
-                        .as_ref()
-                        .map(|n| n.codec.name.as_str().to_owned())
-                })
-                .flatten(),
+            codec: match released {
+                Some(r) => r.codec.clone(),
+                None => (call.winner == Some(i))
+                    .then(|| call.callee_codec())
+                    .flatten(),
+            },
             final_code: match fork.state {
+                _ if released.is_some() => Some(200),
                 ForkState::Answered => Some(200),
                 ForkState::Failed(code) => Some(code),
                 ForkState::Cancelled | ForkState::CancelPending => Some(487),
@@ -69,7 +70,7 @@ pub(super) fn build(call: &Call, ending: Ending, end_ms: i64, id: String) -> Cdr
         });
     }
     Cdr {
-        id: CdrId(id),
+        id: CdrId(call.cdr_id.clone()),
         call_id: call.caller.dialog.call_id.clone(),
         caller: call.caller_user.clone(),
         callee: call.callee_user.clone(),

@@ -116,6 +116,7 @@ impl Switch {
                     dialog: None,
                     ack: None,
                     agent: None,
+                    released: None,
                 });
             }
         }
@@ -509,6 +510,7 @@ impl Switch {
         // Release the first agent's leg.
         let mut release = None;
         let mut gone = None;
+        let codec = call.callee_codec();
         if let Some(leg) = call.winner_leg_mut() {
             if let Some(mut dialog) = leg.dialog.take() {
                 gone = Some(dialog.key());
@@ -518,7 +520,7 @@ impl Switch {
                     release = Some((bye, leg.dest, leg.transport == Transport::Tcp));
                 }
             }
-            leg.state = ForkState::Cancelled;
+            leg.release(codec);
         }
         // The consult leg becomes the agent's leg.
         let Some(mut consult) = call.consult.take() else {

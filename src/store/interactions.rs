@@ -66,7 +66,6 @@ pub struct Interaction {
     #[schema(value_type = Option<String>)]
     pub queue: Option<QueueId>,
     /// Where the contact is in its life.
-    #[schema(value_type = String)]
     pub state: InteractionState,
     /// The agent who handled (or is handling) it.
     #[schema(value_type = Option<String>)]
@@ -436,6 +435,29 @@ impl Store {
         .await?
         .rows_affected();
         Ok(n > 0)
+    }
+
+    /// Closes the interactions a crash left live (queued, ringing, talking, held,
+    /// consulting, conferenced) as [`InteractionState::Interrupted`], ended at `last_alive`
+    /// (the switch's last heartbeat, or their creation when that is later). Those already
+    /// ended keep their state: their wrap-up is still owed. Returns how many were closed.
+    pub async fn interrupt_live_interactions(
+        &self,
+        last_alive: UnixMillis,
+    ) -> Result<u64, StoreError> {
+        let n = sqlx::query(
+            "UPDATE interactions SET state = $1, \
+             ended_ms = CASE WHEN created_ms > $2 THEN created_ms ELSE $2 END \
+             WHERE state NOT IN ($3, $4, $1)",
+        )
+        .bind(InteractionState::Interrupted.as_str())
+        .bind(last_alive.0)
+        .bind(InteractionState::Ended.as_str())
+        .bind(InteractionState::WrappedUp.as_str())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n)
     }
 
     /// One interaction by id.
