@@ -71,7 +71,9 @@ async fn log_agents_out(
                 to: AgentState::LoggedOut,
                 reason: Some(SWITCH_RESTART.to_owned()),
                 actor: Actor::System,
-                at: UnixMillis(last_alive.0.max(last.at.0)),
+                // After the last logged transition even when that came after the heartbeat:
+                // the log is read newest first by time, and a tie would read either way.
+                at: UnixMillis(last_alive.0.max(last.at.0 + 1)),
             })
             .await?;
         logged_out += 1;
