@@ -679,6 +679,44 @@ pub(crate) mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn a_crash_interrupts_live_interactions_and_leaves_ended_ones_for_wrap_up() {
+        let db = TempDb::new().await;
+        let live = |id, state, created| {
+            let mut ix = interaction(id, "1001", Some("alice"), created);
+            ix.state = state;
+            ix.ended_ms = None;
+            ix
+        };
+        let talking = live("talking", InteractionState::Connected, 1_000);
+        let queued = live("queued", InteractionState::Queued, 50_000);
+        let ended = interaction("ended", "1002", Some("bob"), 1_000);
+        for ix in [&talking, &queued, &ended] {
+            db.store.insert_interaction(ix).await.unwrap();
+        }
+        let closed = db
+            .store
+            .interrupt_live_interactions(UnixMillis(40_000))
+            .await
+            .unwrap();
+        assert_eq!(closed, 2);
+        let store = &db.store;
+        let get = |id: &'static str| async move {
+            store
+                .get_interaction(&InteractionId::from(id))
+                .await
+                .unwrap()
+                .unwrap()
+        };
+        let got = get("talking").await;
+        assert_eq!(got.state, InteractionState::Interrupted);
+        assert_eq!(got.ended_ms, Some(UnixMillis(40_000)), "the last heartbeat");
+        let got = get("queued").await;
+        assert_eq!(got.state, InteractionState::Interrupted);
+        assert_eq!(got.ended_ms, Some(UnixMillis(50_000)), "never before it began");
+        assert_eq!(get("ended").await, ended);
+    }
+
     fn ids(page: &Page<Interaction>) -> Vec<&str> {
         page.items.iter().map(|i| i.id.as_str()).collect()
     }
