@@ -575,6 +575,7 @@ impl Switch {
                 interaction: interaction.to_owned(),
                 party: consult.party,
             }));
+        self.persist_cdr_in_progress(now, call_key);
         true
     }
 
