@@ -234,6 +234,8 @@ fn blind_transfer_to_a_queue_reconnects_the_customer_to_that_queues_agent() {
     assert!(received > 20, "bob hears the customer: {received} packets");
     let (_, stored) = call(&c.sw, "GET", &path, &bob.token, None);
     assert_eq!(stored["agent"], "bob", "{stored}");
+    // Each agent's leg answered, talked and got a BYE, and its record says so.
+    assert_agents_legs_answered(&c.sw.wait_for_cdrs(1)["items"][0], 2);
 }
 
 #[test]

@@ -350,6 +350,8 @@ fn a_warm_transfer_to_an_agent_hands_the_customer_over_after_they_talked() {
         ["agent:alice", "consult:bob", "transfer:bob"],
         "{sidecar}"
     );
+    // Alice's leg answered, talked and got a BYE; bob's took over: both records say so.
+    assert_agents_legs_answered(&c.sw.wait_for_cdrs(1)["items"][0], 2);
 }
 
 /// Each party's tones in `[from, to)`: (customer's, alice's, bob's) in dB.

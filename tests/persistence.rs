@@ -170,3 +170,121 @@ fn sigterm_ends_live_calls_with_bye_and_records_them() {
     let page = again.wait_for_cdrs(1);
     assert_eq!(page["items"][0]["hangup_cause"], "shutdown", "{page}");
 }
+
+/// Three extension-to-extension calls and one queue call answered by alice are up when the
+/// switch is killed with SIGKILL; the switch restarts on the same database.
+///
+/// ```text
+///  1000 ─▶ 1003, 1004, 1005 (answered, silent)      1001 ─▶ 7000 ─▶ alice's phone 1011
+///                       ── kill -9 ──▶  restart
+///  GET /cdrs: four records, interrupted, with caller, callee, answer time and legs;
+///  the interaction is interrupted; alice's state log says engaged → logged_out (switch_restart)
+/// ```
+fn a_crash_leaves_every_call_that_was_up_recorded_as_interrupted(database: Option<String>) {
+    use common::desktop::*;
+    use serde_json::Value;
+
+    let dir = std::env::temp_dir().join(format!(
+        "switchboard-crash-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let opts = SwitchOptions {
+        database,
+        dir: Some(dir),
+        ..SwitchOptions::default()
+    };
+    let sw = SwitchProcess::start(opts.clone());
+    provision(&sw, 30, &[("alice", "1011")]);
+    let mut phones = Vec::new();
+    let callees = ["1003", "1004", "1005"];
+    for callee in callees {
+        let port = free_udp_port();
+        register(&sw, callee, port);
+        phones.push(Sipp::new("uas_answer_silent", port).spawn(None));
+    }
+    let agent_port = free_udp_port();
+    register(&sw, "1011", agent_port);
+    phones.push(Sipp::new("uas_answer", agent_port).spawn(None));
+    let mut alice = Desktop::open(&sw, "alice");
+    alice.go_available(&sw);
+    std::thread::sleep(Duration::from_millis(300));
+    for callee in callees {
+        phones.push(
+            Sipp::new("uac_callee_hangs_up", free_udp_port())
+                .arg("-s")
+                .arg(callee)
+                .auth("1000")
+                .spawn(Some(sw.sip)),
+        );
+    }
+    phones.push(
+        Sipp::new("uac_queue_call", free_udp_port())
+            .arg("-s")
+            .arg("7000")
+            .auth("1001")
+            .spawn(Some(sw.sip)),
+    );
+    alice.expect("interaction.connected", |_| true);
+    // The extension calls were answered long before the queue call's agent.
+    std::thread::sleep(Duration::from_millis(500));
+    sw.kill();
+    for phone in phones {
+        phone.kill();
+    }
+
+    let again = SwitchProcess::start(opts);
+    let page = again.cdrs("");
+    assert_eq!(page["total"], 4, "{page}");
+    let items = page["items"].as_array().unwrap();
+    for cdr in items {
+        assert_eq!(cdr["hangup_cause"], "interrupted", "{cdr}");
+        assert_eq!(cdr["hangup_side"], "switch", "{cdr}");
+        let answer = cdr["answer_ms"].as_i64().expect("answered");
+        assert!(cdr["end_ms"].as_i64().unwrap() >= answer, "{cdr}");
+        assert_eq!(cdr["legs"][0]["role"], "caller", "{cdr}");
+    }
+    let mut extension_calls: Vec<(&str, &str)> = items
+        .iter()
+        .filter(|c| c["callee"] != "7000")
+        .map(|c| (c["caller"].as_str().unwrap(), c["callee"].as_str().unwrap()))
+        .collect();
+    extension_calls.sort_unstable();
+    assert_eq!(
+        extension_calls,
+        [("1000", "1003"), ("1000", "1004"), ("1000", "1005")]
+    );
+    let queue_call = items.iter().find(|c| c["callee"] == "7000").unwrap();
+    assert_eq!(queue_call["caller"], "1001");
+    let agent_leg = &queue_call["legs"][1];
+    assert_eq!(agent_leg["role"], "agent", "{queue_call}");
+    assert_eq!(agent_leg["final_code"], 200, "{queue_call}");
+    assert!(agent_leg["codec"].is_string(), "{queue_call}");
+
+    let admin = again.cti_token().to_owned();
+    let (_, interactions) = call(&again, "GET", "/api/v1/interactions", &admin, None);
+    let ix: &Value = &interactions["items"][0];
+    assert_eq!(ix["state"], "interrupted", "{interactions}");
+    assert_eq!(ix["agent"], "alice");
+    assert!(ix["ended_ms"].as_i64().is_some(), "{ix}");
+
+    let (_, states) = call(&again, "GET", "/api/v1/agents/alice/states", &admin, None);
+    let last = &states[0];
+    assert_eq!(last["to"]["state"], "logged_out", "{states}");
+    assert_eq!(last["from"]["state"], "engaged", "{states}");
+    assert_eq!(last["reason"], "switch_restart", "{states}");
+    assert_eq!(last["actor"]["type"], "system", "{states}");
+}
+
+#[test]
+fn a_crash_leaves_every_call_that_was_up_recorded_as_interrupted_on_sqlite() {
+    a_crash_leaves_every_call_that_was_up_recorded_as_interrupted(None);
+}
+
+#[test]
+fn a_crash_leaves_every_call_that_was_up_recorded_as_interrupted_on_postgresql() {
+    if let Some(db) = postgres_database() {
+        a_crash_leaves_every_call_that_was_up_recorded_as_interrupted(Some(db));
+    }
+}

@@ -26,9 +26,9 @@ use switchboard::routing::model::{
 };
 use switchboard::store::{
     Agent, AgentStateChange, Backend, CadUpdate, CadVariable, Cdr, CdrFilter, CdrId, CdrLeg,
-    Direction, DispositionCode, Extension, HangupCause, HangupSide, IdleReason, Interaction,
-    InteractionFilter, OrgSettings, Scope, SkillDef, Store, StoreError, StoredBinding, Team,
-    TokenKind, UnixMillis, WrapUpOutcome,
+    CdrStage, Direction, DispositionCode, Extension, HangupCause, HangupSide, IdleReason,
+    Interaction, InteractionFilter, OrgSettings, Scope, SkillDef, Store, StoreError, StoredBinding,
+    Team, TokenKind, UnixMillis, WrapUpOutcome,
 };
 
 const URL_VAR: &str = "SWITCHBOARD_TEST_POSTGRES_URL";
@@ -194,7 +194,10 @@ mod suite {
         unanswered.hangup_side = HangupSide::Caller;
         unanswered.sip_code = 487;
         unanswered.legs.clear();
-        store.insert_cdr(&unanswered).await.unwrap();
+        store
+            .upsert_cdr(&unanswered, CdrStage::Final)
+            .await
+            .unwrap();
         assert_eq!(
             store.get_cdr(&unanswered.id).await.unwrap(),
             Some(unanswered.clone())
@@ -203,12 +206,25 @@ mod suite {
         for i in 0..5_i64 {
             let callee = if i % 2 == 0 { "2000" } else { "3000" };
             store
-                .insert_cdr(&cdr(&format!("c{i}"), "1002", callee, 1_000 * (i + 1)))
+                .upsert_cdr(
+                    &cdr(&format!("c{i}"), "1002", callee, 1_000 * (i + 1)),
+                    CdrStage::Final,
+                )
                 .await
                 .unwrap();
         }
-        let err = store.insert_cdr(&unanswered).await.unwrap_err();
-        assert!(matches!(err, StoreError::Duplicate(_)), "{err:?}");
+        // A retried final write changes nothing; neither does a stale in-progress one.
+        let mut stale = unanswered.clone();
+        stale.hangup_cause = HangupCause::Interrupted;
+        store.upsert_cdr(&stale, CdrStage::Final).await.unwrap();
+        store
+            .upsert_cdr(&stale, CdrStage::InProgress)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.get_cdr(&unanswered.id).await.unwrap(),
+            Some(unanswered.clone())
+        );
 
         let ids = |items: &[Cdr]| items.iter().map(|c| c.id.0.clone()).collect::<Vec<_>>();
         let all = store.list_cdrs(&CdrFilter::default()).await.unwrap();
@@ -234,6 +250,37 @@ mod suite {
             ..CdrFilter::default()
         };
         assert_eq!(store.list_cdrs(&by_caller).await.unwrap().total, 1);
+
+        // A call in progress is hidden; a crash's restart closes it at the last heartbeat.
+        let mut live = cdr("live", "1003", "2000", 9_000);
+        live.end_ms = live.answer_ms.unwrap();
+        live.hangup_cause = HangupCause::Interrupted;
+        store.upsert_cdr(&live, CdrStage::InProgress).await.unwrap();
+        assert_eq!(store.get_cdr(&live.id).await.unwrap(), None);
+        assert_eq!(
+            store.list_cdrs(&CdrFilter::default()).await.unwrap().total,
+            6
+        );
+        assert_eq!(
+            store
+                .interrupt_unfinished_cdrs(UnixMillis(20_000), UnixMillis(30_000))
+                .await
+                .unwrap(),
+            1
+        );
+        let closed = store.get_cdr(&live.id).await.unwrap().unwrap();
+        assert_eq!(closed.end_ms, UnixMillis(20_000));
+        assert_eq!(
+            closed.duration,
+            Duration::from_millis(u64::try_from(20_000 - live.answer_ms.unwrap().0).unwrap())
+        );
+        assert_eq!(store.last_heartbeat().await.unwrap(), None);
+        store.heartbeat(UnixMillis(1_000)).await.unwrap();
+        store.heartbeat(UnixMillis(6_000)).await.unwrap();
+        assert_eq!(
+            store.last_heartbeat().await.unwrap(),
+            Some(UnixMillis(6_000))
+        );
     }
 
     pub async fn registrations_upsert_delete_and_load(store: &Store) {
@@ -646,7 +693,9 @@ async fn postgres_switches_starting_together_migrate_once() {
     let (a, b) = tokio::join!(db.store(), db.store());
     let again = db.store().await;
     // Data written through one handle is visible through the others: one schema, applied once.
-    a.insert_cdr(&suite::cdr("x", "1", "2", 1)).await.unwrap();
+    a.upsert_cdr(&suite::cdr("x", "1", "2", 1), CdrStage::Final)
+        .await
+        .unwrap();
     assert_eq!(b.list_cdrs(&CdrFilter::default()).await.unwrap().total, 1);
     assert_eq!(
         again.list_cdrs(&CdrFilter::default()).await.unwrap().total,

@@ -143,6 +143,7 @@ impl Switch {
             dialog: Some(dialog),
             ack: donor_leg.ack.clone(),
             agent: Some(target.clone()),
+            released: None,
         };
         let colleague_endpoint = donor.callee_endpoint.clone();
         // The agent's leg of the customer's call is released.
@@ -150,13 +151,14 @@ impl Switch {
         let via = self.our_via(agent_transport);
         let call = self.calls.get_mut(&into)?;
         let mut release = None;
+        let codec = call.callee_codec();
         if let Some(leg) = call.winner_leg_mut() {
             if let Some(mut dialog) = leg.dialog.take() {
                 let mut bye = dialog.request(Method::Bye);
                 bye.push_front("Via", via);
                 release = Some((dialog.key(), bye, leg.dest, leg.transport == Transport::Tcp));
             }
-            leg.state = ForkState::Cancelled;
+            leg.release(codec);
         }
         let moved_key = moved.dialog.as_ref().map(Dialog::key);
         call.forks.push(moved);

@@ -397,6 +397,7 @@ impl Switch {
         started_unix_ms: i64,
     ) -> Option<Endpoint> {
         let _ = self.persist_cdr(now, call_key, Ending::Transferred { left: side });
+        let new_cdr_id = self.token(24);
         let answered = self.unix_ms(now);
         let call = self.calls.get_mut(&call_key)?;
         let old_key = call.dialog(side).map(Dialog::key)?;
@@ -434,6 +435,7 @@ impl Switch {
                     dialog: Some(leg.dialog),
                     ack: leg.ack,
                     agent: None,
+                    released: None,
                 });
                 call.winner = Some(call.forks.len() - 1);
                 call.callee_pending_2xx = None;
@@ -445,10 +447,14 @@ impl Switch {
         call.transferred_to = Some(side);
         call.started_unix_ms = started_unix_ms;
         call.answered_unix_ms = Some(answered);
+        // The conversation from here on is a record of its own: the one written above is
+        // final, and a final record is never rewritten.
+        call.cdr_id = new_cdr_id;
         let (a, b) = (call.endpoint(side.other()).id, call.endpoint(side).id);
         self.outputs
             .push_back(Output::Media(MediaCommand::Bridge { a, b }));
         self.reoffer(now, call_key, side.other());
+        self.persist_cdr_in_progress(now, call_key);
         Some(old)
     }
 

@@ -440,6 +440,7 @@ impl Switch {
         // Release the first agent's leg.
         let mut release = None;
         let mut gone = None;
+        let codec = call.callee_codec();
         if let Some(leg) = call.winner_leg_mut() {
             if let Some(mut dialog) = leg.dialog.take() {
                 gone = Some(dialog.key());
@@ -449,7 +450,7 @@ impl Switch {
                     release = Some((bye, leg.dest, leg.transport == Transport::Tcp));
                 }
             }
-            leg.state = ForkState::Cancelled;
+            leg.release(codec);
         }
         // The consult leg becomes the agent's leg.
         let Some(mut consult) = call.consult.take() else {
@@ -504,6 +505,7 @@ impl Switch {
                 interaction: interaction.to_owned(),
                 party: consult.party,
             }));
+        self.persist_cdr_in_progress(now, call_key);
         true
     }
 

@@ -159,8 +159,10 @@ impl Switch {
             }));
         self.dialogs.insert(dialog.key(), (call_key, Side::Caller));
         self.server_txns.insert(key.clone(), call_key);
+        let cdr_id = self.token(24);
         let call = Call {
             key: call_key,
+            cdr_id,
             caller_user,
             callee_user: callee_user.clone(),
             state: CallState::Routing,
@@ -193,6 +195,7 @@ impl Switch {
             self.answer_queue_call(now, call_key, queue);
             return;
         }
+        self.persist_cdr_in_progress(now, call_key);
         self.set_call_timer(now + self.cfg.ring_timeout, call_key, CallTimer::Ring);
         for (contact, dest, transport) in targets {
             self.start_fork(
@@ -484,6 +487,7 @@ impl Switch {
                 call_id: call.caller.dialog.call_id.clone(),
             }));
         self.send_caller_2xx(now, call_key, ok);
+        self.persist_cdr_in_progress(now, call_key);
     }
 
     /// Sends a 2xx to the caller through its transaction and keeps retransmitting it.

@@ -34,6 +34,10 @@ pub enum Output {
     /// Write a CDR, then call [`crate::call::Switch::handle_persisted`] with `token`: the
     /// answer to the BYE that ended the call waits for it.
     PersistCdr { token: u64, cdr: Box<Cdr> },
+    /// Write (replace) the record of a call still in progress, as it would read if the switch
+    /// died now: the crash journal [`Output::PersistCdr`] overwrites when the call ends.
+    /// Nobody waits for it.
+    PersistCdrInProgress(Box<Cdr>),
     /// Something observers (logs, CTI) may want to know.
     Event(SwitchEvent),
     /// News for the queueing core (the ACD).
@@ -475,6 +479,30 @@ pub struct CalleeLeg {
     pub ack: Option<Bytes>,
     /// The agent this leg offers a queue call to.
     pub agent: Option<String>,
+    /// What this leg was while it talked, once the switch released it to move the customer
+    /// on (a transfer): its state says `Cancelled` so the call treats it as gone.
+    pub released: Option<ReleasedLeg>,
+}
+
+/// An answered leg the switch hung up to transfer the customer, as its record shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleasedLeg {
+    /// The agent it reached, if it was a queue offer.
+    pub agent: Option<String>,
+    /// The codec it talked.
+    pub codec: Option<String>,
+}
+
+impl CalleeLeg {
+    /// The switch hangs this answered leg up (a transfer moves the customer on): the call no
+    /// longer counts it, and its record keeps that it answered and talked `codec`.
+    pub fn release(&mut self, codec: Option<String>) {
+        self.released = Some(ReleasedLeg {
+            agent: self.agent.clone(),
+            codec,
+        });
+        self.state = ForkState::Cancelled;
+    }
 }
 
 impl CalleeLeg {
@@ -493,6 +521,7 @@ impl CalleeLeg {
             dialog: None,
             ack: None,
             agent,
+            released: None,
         }
     }
 }
@@ -518,6 +547,8 @@ pub enum Ending {
     Transferred {
         left: Side,
     },
+    /// Not ended: what the in-progress record says, should the switch die before the end.
+    Interrupted,
 }
 
 impl Ending {
@@ -535,6 +566,8 @@ impl Ending {
 #[derive(Debug)]
 pub struct Call {
     pub key: CallKey,
+    /// The id of its CDR, chosen at the start: every write of the record replaces one row.
+    pub cdr_id: String,
     pub caller_user: String,
     pub callee_user: String,
     pub state: CallState,
@@ -675,6 +708,14 @@ impl Call {
 
     pub fn winner_leg_mut(&mut self) -> Option<&mut CalleeLeg> {
         self.winner.and_then(|i| self.forks.get_mut(i))
+    }
+
+    /// The codec the answered callee side talks, once negotiated.
+    pub fn callee_codec(&self) -> Option<String> {
+        self.callee_endpoint
+            .negotiated
+            .as_ref()
+            .map(|n| n.codec.name.as_str().to_owned())
     }
 
     /// The transport of a side's dialog, once it exists.

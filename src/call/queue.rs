@@ -83,6 +83,7 @@ impl Switch {
             ani,
             dnis,
         }));
+        self.persist_cdr_in_progress(now, call_key);
     }
 
     pub(super) fn on_queue_command(&mut self, now: Instant, command: QueueCommand) {
@@ -233,6 +234,7 @@ impl Switch {
                 agent,
             }));
         self.cancel_forks_except(now, call_key, &keep);
+        self.persist_cdr_in_progress(now, call_key);
     }
 
     /// A leg of a current offer failed; when every leg of one agent's phone has, the ACD is

@@ -225,7 +225,7 @@ fn httpdate(unix: std::time::Duration) -> String {
 
 #[cfg(test)]
 #[path = "register_tests.rs"]
-mod auth_tests;
+pub(super) mod auth_tests;
 
 #[cfg(test)]
 mod tests {

@@ -14,7 +14,11 @@ use std::time::{Duration, Instant};
 const DOMAIN: &str = "switchboard.local";
 const PHONE: &str = "127.0.0.1:40000";
 
-fn switch(global: &[&str], per_extension: &[(&str, &[&str])]) -> (Switch, Instant) {
+/// A switch core with extensions 1000 and 1001, at the origin of virtual time.
+pub(in crate::call) fn switch(
+    global: &[&str],
+    per_extension: &[(&str, &[&str])],
+) -> (Switch, Instant) {
     let strings = |list: &[&str]| list.iter().map(|a| a.to_string()).collect::<Vec<_>>();
     let extensions = ["1000", "1001"]
         .into_iter()

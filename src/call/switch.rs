@@ -834,6 +834,17 @@ impl Switch {
         self.server_txns.remove(&call.caller.server_txn);
     }
 
+    /// Writes the record of a call in progress (started, answered, a new agent), as it would
+    /// read if the switch died now, so a crash leaves it behind marked interrupted.
+    pub(super) fn persist_cdr_in_progress(&mut self, now: Instant, call: CallKey) {
+        let now_ms = self.unix_ms(now);
+        if let Some(live) = self.calls.get(&call) {
+            let record = cdr::build(live, Ending::Interrupted, now_ms);
+            self.outputs
+                .push_back(Output::PersistCdrInProgress(Box::new(record)));
+        }
+    }
+
     /// Builds and stores the CDR; returns the token to hold a reply on.
     pub(super) fn persist_cdr(
         &mut self,
@@ -842,9 +853,8 @@ impl Switch {
         ending: Ending,
     ) -> Option<u64> {
         let end_ms = self.unix_ms(now);
-        let id = self.token(24);
         let ended = self.calls.get(&call)?;
-        let record = cdr::build(ended, ending, end_ms, id);
+        let record = cdr::build(ended, ending, end_ms);
         // The ACD hears about every end of a queue call: after an agent answered it is the
         // end of a conversation (wrap-up follows); before, the caller gave up.
         if let Some(q) = &ended.queue {

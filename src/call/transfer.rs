@@ -46,6 +46,7 @@ impl Switch {
             return;
         };
         let customer = call.caller.endpoint.id;
+        let codec = call.callee_codec();
         let Some(leg) = call.winner_leg_mut() else {
             return;
         };
@@ -57,7 +58,7 @@ impl Switch {
         }
         // The old leg is over for this call: a late BYE from that phone must not end the
         // customer's call, and a new winner may be chosen.
-        leg.state = ForkState::Cancelled;
+        leg.release(codec);
         leg.agent = None;
         call.winner = None;
         call.callee_pending_2xx = None;

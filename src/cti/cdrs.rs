@@ -104,7 +104,7 @@ mod tests {
     use crate::cti::{ApiState, app};
     use crate::routing::model::Role;
     use crate::store::test_support::{TempDb, sample_cdr};
-    use crate::store::{CdrFilter, Store};
+    use crate::store::{CdrFilter, CdrStage, Store};
 
     async fn get(store: &Store, uri: &str) -> (StatusCode, Value) {
         let token = crate::cti::test_support::token_for_role(store, Role::Supervisor).await;
@@ -145,7 +145,7 @@ mod tests {
         {
             let start = 1_700_000_000_000 + 1_000 * i as i64;
             let cdr = sample_cdr(&format!("c{i}"), caller, callee, start);
-            db.store.insert_cdr(&cdr).await.unwrap();
+            db.store.upsert_cdr(&cdr, CdrStage::Final).await.unwrap();
         }
         db
     }

@@ -57,6 +57,7 @@ use crate::store::{
         interaction_control::TransferTargetBody, consult_control::ConsultBody,
         consult_control::ConsultTargetBody, recordings::PauseBody, recordings::NoiseBody,
         recordings::RecordingDone, directory::DirectoryAgent, directory::DirectoryQueue, crate::store::RecordingRow, crate::store::RecordingStatus,
+        crate::routing::model::InteractionState,
     )),
     modifiers(&BearerAuth),
     tags(
@@ -276,5 +277,18 @@ mod tests {
                 .get("bearer")
                 .is_some()
         );
+    }
+
+    #[test]
+    fn the_interaction_states_are_an_enum_that_includes_interrupted() {
+        use utoipa::OpenApi;
+        let json = serde_json::to_value(super::ApiDoc::openapi()).unwrap();
+        let states = &json["components"]["schemas"]["InteractionState"]["enum"];
+        for state in ["queued", "connected", "ended", "wrapped_up", "interrupted"] {
+            assert!(
+                states.as_array().is_some_and(|s| s.contains(&state.into())),
+                "{state} missing from {states}"
+            );
+        }
     }
 }

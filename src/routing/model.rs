@@ -238,7 +238,7 @@ impl Default for OrgSettings {
 }
 
 /// Interaction states (one customer contact, whatever the media).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InteractionState {
     /// Waiting in a queue.
@@ -257,6 +257,8 @@ pub enum InteractionState {
     Ended,
     /// Wrap-up is done; the interaction is closed.
     WrappedUp,
+    /// The switch stopped (a crash) while the contact was live; closed at the next start.
+    Interrupted,
 }
 
 impl InteractionState {
@@ -272,6 +274,7 @@ impl InteractionState {
             InteractionState::Conferenced => "conferenced",
             InteractionState::Ended => "ended",
             InteractionState::WrappedUp => "wrapped_up",
+            InteractionState::Interrupted => "interrupted",
         }
     }
 
@@ -287,6 +290,7 @@ impl InteractionState {
             InteractionState::Conferenced,
             InteractionState::Ended,
             InteractionState::WrappedUp,
+            InteractionState::Interrupted,
         ]
         .into_iter()
         .find(|state| state.as_str() == s)

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod contact_center;
 pub mod media;
 pub mod recording;
+mod recovery;
 pub mod transport;
 
 use crate::call::{
@@ -21,7 +22,7 @@ use crate::routing::{Acd, Command};
 use crate::sip::digest::StoredSecret;
 use crate::sip::registrar::{BindingChange, PersistedBinding, RegistrarConfig, Transport};
 use crate::sip::transaction::Timing;
-use crate::store::{Cdr, Store, StoredBinding, UnixMillis};
+use crate::store::{Cdr, CdrStage, Store, StoredBinding, UnixMillis};
 use anyhow::Context;
 use contact_center::{ContactCenter, ContactCenterJob, CoreHandle, CoreRequest, Effect};
 use media::MediaEngine;
@@ -70,6 +71,8 @@ enum StoreJob {
         token: u64,
         cdr: Box<Cdr>,
     },
+    /// A call's record while it is up: start, answer, a new agent (the crash journal).
+    CdrInProgress(Box<Cdr>),
 }
 
 /// Runs the switch until SIGINT or SIGTERM.
@@ -203,6 +206,10 @@ pub async fn serve(profile: Profile, shutdown: oneshot::Receiver<()>) -> anyhow:
             tracing::info!(admin = %id, "created the first CTI admin from the profile");
         }
     }
+    // Before the API answers or anything new is written: history first says what a crash
+    // interrupted.
+    recovery::close_what_a_crash_left(&store).await;
+    tokio::spawn(recovery::heartbeat(store.clone()));
     std::fs::create_dir_all(&profile.recordings.dir).with_context(|| {
         format!(
             "creating the recordings directory {}",
@@ -691,6 +698,13 @@ impl CoreLoop {
                         tracing::error!("store writer gone: binding not persisted");
                     }
                 }
+                Output::PersistCdrInProgress(cdr) => {
+                    // Never waits: when the writer is behind, the call goes on and only a
+                    // crash before its end would miss this write (the final one waits).
+                    if let Err(error) = self.store_tx.try_send(StoreJob::CdrInProgress(cdr)) {
+                        tracing::debug!(%error, "in-progress CDR skipped: store writer busy");
+                    }
+                }
                 Output::PersistCdr { token, cdr } => {
                     if self
                         .store_tx
@@ -789,11 +803,16 @@ async fn store_writer(
                 }
             }
             StoreJob::ContactCenter(job) => write_contact_center(&store, job).await,
+            StoreJob::CdrInProgress(cdr) => {
+                if let Err(error) = store.upsert_cdr(&cdr, CdrStage::InProgress).await {
+                    tracing::warn!(%error, cdr = ?cdr.id, "writing an in-progress CDR failed");
+                }
+            }
             StoreJob::Cdr { token, cdr } => {
                 // Retry briefly: a CDR is billing data and must not be lost to a busy database.
                 let mut attempt = 0;
                 loop {
-                    match store.insert_cdr(&cdr).await {
+                    match store.upsert_cdr(&cdr, CdrStage::Final).await {
                         Ok(()) => break,
                         Err(error) if attempt < 3 => {
                             attempt += 1;

@@ -1,10 +1,13 @@
-//! Call detail records: the `cdrs` table, written once when a call ends, listed by the CTI.
+//! Call detail records: the `cdrs` table, listed by the CTI. A call's row is written when it
+//! starts and is answered ([`CdrStage::InProgress`], hidden from readers) and replaced when it
+//! ends ([`CdrStage::Final`]); rows a crash left in progress are closed as
+//! [`HangupCause::Interrupted`] at the next start ([`Store::interrupt_unfinished_cdrs`]).
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Page, Store, StoreError, UnixMillis, duration_to_millis, map_unique, narrow};
+use super::{Page, Store, StoreError, UnixMillis, duration_to_millis, narrow};
 
 /// Identifier of a CDR, chosen by the writer (UUID-like).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -29,10 +32,13 @@ pub enum HangupCause {
     RtpTimeout,
     /// The switch was shutting down.
     Shutdown,
+    /// The switch stopped without ending the call (a crash, `kill -9`, power loss): the
+    /// record says what was known at its last write, closed when the switch started again.
+    Interrupted,
 }
 
 impl HangupCause {
-    const ALL: [HangupCause; 7] = [
+    const ALL: [HangupCause; 8] = [
         HangupCause::NormalClearing,
         HangupCause::NoAnswer,
         HangupCause::Busy,
@@ -40,6 +46,7 @@ impl HangupCause {
         HangupCause::Rejected,
         HangupCause::RtpTimeout,
         HangupCause::Shutdown,
+        HangupCause::Interrupted,
     ];
 
     /// The stored (and JSON) spelling, e.g. `"normal_clearing"`.
@@ -53,6 +60,7 @@ impl HangupCause {
             HangupCause::Rejected => "rejected",
             HangupCause::RtpTimeout => "rtp_timeout",
             HangupCause::Shutdown => "shutdown",
+            HangupCause::Interrupted => "interrupted",
         }
     }
 
@@ -144,6 +152,15 @@ pub struct Cdr {
     pub created_ms: UnixMillis,
 }
 
+/// Which write of a call's record [`Store::upsert_cdr`] makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CdrStage {
+    /// The call is still up; the record reads as if the switch died now. Readers do not see it.
+    InProgress,
+    /// The call ended; the record is complete.
+    Final,
+}
+
 /// Which CDRs [`Store::list_cdrs`] returns: newest first, `from <= start < to`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CdrFilter {
@@ -232,9 +249,10 @@ impl TryFrom<CdrRow> for Cdr {
 }
 
 impl Store {
-    /// Writes a CDR. A second CDR with the same id is [`StoreError::Duplicate`], so a writer
-    /// that retries after an unclear failure can treat that as success.
-    pub async fn insert_cdr(&self, cdr: &Cdr) -> Result<(), StoreError> {
+    /// Writes the record of a call, replacing an earlier write under the same id (the call's
+    /// start and answer, or a retry after an unclear failure). A final record is never
+    /// replaced by an in-progress one, so a stale write cannot reopen an ended call.
+    pub async fn upsert_cdr(&self, cdr: &Cdr, stage: CdrStage) -> Result<(), StoreError> {
         let legs = serde_json::to_string(&cdr.legs).map_err(|e| StoreError::Corrupt {
             table: TABLE,
             column: "legs",
@@ -242,8 +260,16 @@ impl Store {
         })?;
         sqlx::query(
             "INSERT INTO cdrs (id, call_id, caller, callee, start_ms, answer_ms, end_ms, \
-             duration_ms, hangup_cause, hangup_side, sip_code, legs, created_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             duration_ms, hangup_cause, hangup_side, sip_code, legs, created_ms, in_progress) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+             ON CONFLICT (id) DO UPDATE SET call_id = excluded.call_id, \
+             caller = excluded.caller, callee = excluded.callee, start_ms = excluded.start_ms, \
+             answer_ms = excluded.answer_ms, end_ms = excluded.end_ms, \
+             duration_ms = excluded.duration_ms, hangup_cause = excluded.hangup_cause, \
+             hangup_side = excluded.hangup_side, sip_code = excluded.sip_code, \
+             legs = excluded.legs, created_ms = excluded.created_ms, \
+             in_progress = excluded.in_progress \
+             WHERE cdrs.in_progress = 1",
         )
         .bind(&cdr.id.0)
         .bind(&cdr.call_id)
@@ -258,15 +284,39 @@ impl Store {
         .bind(i64::from(cdr.sip_code))
         .bind(legs)
         .bind(cdr.created_ms.0)
+        .bind(i64::from(stage == CdrStage::InProgress))
         .execute(&self.pool)
-        .await
-        .map_err(|e| map_unique(e, "cdr"))?;
+        .await?;
         Ok(())
+    }
+
+    /// Closes the records a crash left in progress (each already reads `interrupted`): they
+    /// end at `last_alive`, the switch's last heartbeat, or at their own last write when that
+    /// is later. Returns how many were closed.
+    pub async fn interrupt_unfinished_cdrs(
+        &self,
+        last_alive: UnixMillis,
+        now: UnixMillis,
+    ) -> Result<u64, StoreError> {
+        let end = "CASE WHEN end_ms < $1 THEN $1 ELSE end_ms END";
+        let sql = sqlx::AssertSqlSafe(format!(
+            "UPDATE cdrs SET end_ms = {end}, \
+             duration_ms = CASE WHEN answer_ms IS NULL THEN 0 ELSE {end} - answer_ms END, \
+             created_ms = $2, in_progress = 0 WHERE in_progress = 1"
+        ));
+        let done = sqlx::query(sql)
+            .bind(last_alive.0)
+            .bind(now.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     /// One CDR by id.
     pub async fn get_cdr(&self, id: &CdrId) -> Result<Option<Cdr>, StoreError> {
-        let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM cdrs WHERE id = $1"));
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM cdrs WHERE id = $1 AND in_progress = 0"
+        ));
         let row: Option<CdrRow> = sqlx::query_as(sql)
             .bind(&id.0)
             .fetch_optional(&self.pool)
@@ -281,7 +331,8 @@ impl Store {
         let offset = i64::try_from(filter.offset).unwrap_or(i64::MAX);
 
         // Only fixed fragments and numbered placeholders go into the SQL; values are bound.
-        let mut conditions = Vec::new();
+        // Calls still up are not records yet.
+        let mut conditions = vec!["in_progress = 0".to_owned()];
         let mut n = 0;
         let mut next = || {
             n += 1;
@@ -298,11 +349,7 @@ impl Store {
             conditions.push(format!("start_ms < ${}", next()));
         }
         let (p_limit, p_offset) = (next(), next());
-        let where_clause = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", conditions.join(" AND "))
-        };
+        let where_clause = format!(" WHERE {}", conditions.join(" AND "));
 
         macro_rules! bind_filter {
             ($query:expr) => {{
@@ -405,7 +452,7 @@ pub(crate) mod tests {
     async fn a_cdr_reads_back_exactly_as_written() {
         let db = TempDb::new().await;
         let mut cdr = sample_cdr("c1", "1001", "1002", 1_700_000_000_000);
-        db.store.insert_cdr(&cdr).await.unwrap();
+        db.store.upsert_cdr(&cdr, CdrStage::Final).await.unwrap();
         assert_eq!(db.store.get_cdr(&cdr.id).await.unwrap(), Some(cdr.clone()));
 
         cdr.id = CdrId("c2".into());
@@ -414,18 +461,93 @@ pub(crate) mod tests {
         cdr.hangup_cause = HangupCause::NoAnswer;
         cdr.hangup_side = HangupSide::Switch;
         cdr.sip_code = 480;
-        db.store.insert_cdr(&cdr).await.unwrap();
+        db.store.upsert_cdr(&cdr, CdrStage::Final).await.unwrap();
         assert_eq!(db.store.get_cdr(&cdr.id).await.unwrap(), Some(cdr));
         assert_eq!(db.store.get_cdr(&CdrId("nope".into())).await.unwrap(), None);
     }
 
     #[tokio::test]
-    async fn a_second_cdr_with_the_same_id_is_a_duplicate() {
+    async fn a_final_cdr_written_again_stays_as_first_written() {
         let db = TempDb::new().await;
         let cdr = sample_cdr("c1", "1001", "1002", 1_000);
-        db.store.insert_cdr(&cdr).await.unwrap();
-        let err = db.store.insert_cdr(&cdr).await.unwrap_err();
-        assert!(matches!(err, StoreError::Duplicate("cdr")), "{err:?}");
+        db.store.upsert_cdr(&cdr, CdrStage::Final).await.unwrap();
+        let mut retry = cdr.clone();
+        retry.hangup_cause = HangupCause::Interrupted;
+        db.store.upsert_cdr(&retry, CdrStage::Final).await.unwrap();
+        db.store
+            .upsert_cdr(&retry, CdrStage::InProgress)
+            .await
+            .unwrap();
+        assert_eq!(db.store.get_cdr(&cdr.id).await.unwrap(), Some(cdr));
+    }
+
+    #[tokio::test]
+    async fn a_call_in_progress_is_hidden_until_its_end_replaces_it() {
+        let db = TempDb::new().await;
+        let end = sample_cdr("c1", "1001", "1002", 1_000);
+        let mut started = end.clone();
+        started.answer_ms = None;
+        started.end_ms = started.start_ms;
+        started.hangup_cause = HangupCause::Interrupted;
+        let mut answered = end.clone();
+        answered.end_ms = UnixMillis(4_000);
+        answered.hangup_cause = HangupCause::Interrupted;
+        for write in [&started, &answered] {
+            db.store
+                .upsert_cdr(write, CdrStage::InProgress)
+                .await
+                .unwrap();
+            assert_eq!(db.store.get_cdr(&end.id).await.unwrap(), None);
+            let page = db.store.list_cdrs(&CdrFilter::default()).await.unwrap();
+            assert_eq!(page.total, 0);
+        }
+        db.store.upsert_cdr(&end, CdrStage::Final).await.unwrap();
+        assert_eq!(db.store.get_cdr(&end.id).await.unwrap(), Some(end.clone()));
+        // Nothing left to interrupt.
+        let closed = db
+            .store
+            .interrupt_unfinished_cdrs(UnixMillis(90_000), UnixMillis(99_000))
+            .await
+            .unwrap();
+        assert_eq!(closed, 0);
+        assert_eq!(db.store.get_cdr(&end.id).await.unwrap(), Some(end));
+    }
+
+    #[tokio::test]
+    async fn a_call_a_crash_left_in_progress_ends_interrupted_at_the_last_heartbeat() {
+        let db = TempDb::new().await;
+        let mut answered = sample_cdr("c1", "1001", "1002", 1_000);
+        answered.end_ms = UnixMillis(4_000); // written when answered at 4_000
+        answered.hangup_cause = HangupCause::Interrupted;
+        answered.hangup_side = HangupSide::Switch;
+        let mut ringing = sample_cdr("c2", "1001", "1003", 20_000);
+        ringing.answer_ms = None;
+        ringing.end_ms = ringing.start_ms;
+        ringing.hangup_cause = HangupCause::Interrupted;
+        ringing.sip_code = 500;
+        for write in [&answered, &ringing] {
+            db.store
+                .upsert_cdr(write, CdrStage::InProgress)
+                .await
+                .unwrap();
+        }
+        let closed = db
+            .store
+            .interrupt_unfinished_cdrs(UnixMillis(10_000), UnixMillis(99_000))
+            .await
+            .unwrap();
+        assert_eq!(closed, 2);
+        let got = db.store.get_cdr(&answered.id).await.unwrap().unwrap();
+        assert_eq!(got.hangup_cause, HangupCause::Interrupted);
+        assert_eq!(got.end_ms, UnixMillis(10_000), "the last heartbeat");
+        assert_eq!(got.duration, Duration::from_millis(10_000 - 4_000));
+        assert_eq!((got.caller.as_str(), got.callee.as_str()), ("1001", "1002"));
+        assert_eq!(got.legs, answered.legs);
+        assert_eq!(got.created_ms, UnixMillis(99_000));
+        // Started after the last heartbeat: it ends where its own record does.
+        let got = db.store.get_cdr(&ringing.id).await.unwrap().unwrap();
+        assert_eq!(got.end_ms, UnixMillis(20_000));
+        assert_eq!(got.duration, Duration::ZERO);
     }
 
     #[tokio::test]
@@ -437,7 +559,7 @@ pub(crate) mod tests {
         {
             let start = 1_000 * (i as i64 + 1);
             let cdr = sample_cdr(&format!("c{i}"), caller, callee, start);
-            db.store.insert_cdr(&cdr).await.unwrap();
+            db.store.upsert_cdr(&cdr, CdrStage::Final).await.unwrap();
         }
         let ids = |page: &Page<Cdr>| {
             page.items
@@ -484,7 +606,7 @@ pub(crate) mod tests {
         // Equal start times: the id tie-break keeps pages disjoint.
         for i in 0..7 {
             let cdr = sample_cdr(&format!("c{i}"), "1001", "1002", 5_000);
-            db.store.insert_cdr(&cdr).await.unwrap();
+            db.store.upsert_cdr(&cdr, CdrStage::Final).await.unwrap();
         }
         let mut seen = Vec::new();
         for offset in (0..8).step_by(3) {
@@ -518,7 +640,7 @@ pub(crate) mod tests {
     async fn a_hand_written_row_with_an_unknown_cause_is_reported_corrupt() {
         let db = TempDb::new().await;
         db.store
-            .insert_cdr(&sample_cdr("c1", "1001", "1002", 1_000))
+            .upsert_cdr(&sample_cdr("c1", "1001", "1002", 1_000), CdrStage::Final)
             .await
             .unwrap();
         sqlx::query("UPDATE cdrs SET hangup_cause = 'gremlins'")

@@ -112,7 +112,6 @@ pub struct Interaction {
     #[schema(value_type = Option<String>)]
     pub queue: Option<QueueId>,
     /// Where the contact is in its life.
-    #[schema(value_type = String)]
     pub state: InteractionState,
     /// The agent who handled (or is handling) it.
     #[schema(value_type = Option<String>)]
@@ -484,6 +483,29 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// Closes the interactions a crash left live (queued, ringing, talking, held,
+    /// consulting, conferenced) as [`InteractionState::Interrupted`], ended at `last_alive`
+    /// (the switch's last heartbeat, or their creation when that is later). Those already
+    /// ended keep their state: their wrap-up is still owed. Returns how many were closed.
+    pub async fn interrupt_live_interactions(
+        &self,
+        last_alive: UnixMillis,
+    ) -> Result<u64, StoreError> {
+        let n = sqlx::query(
+            "UPDATE interactions SET state = $1, \
+             ended_ms = CASE WHEN created_ms > $2 THEN created_ms ELSE $2 END \
+             WHERE state NOT IN ($3, $4, $1)",
+        )
+        .bind(InteractionState::Interrupted.as_str())
+        .bind(last_alive.0)
+        .bind(InteractionState::Ended.as_str())
+        .bind(InteractionState::WrappedUp.as_str())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n)
+    }
+
     /// One interaction by id.
     pub async fn get_interaction(
         &self,
@@ -761,6 +783,44 @@ pub(crate) mod tests {
             wrapped_up_ms: None,
             abandoned: false,
         }
+    }
+
+    #[tokio::test]
+    async fn a_crash_interrupts_live_interactions_and_leaves_ended_ones_for_wrap_up() {
+        let db = TempDb::new().await;
+        let live = |id, state, created| {
+            let mut ix = interaction(id, "1001", Some("alice"), created);
+            ix.state = state;
+            ix.ended_ms = None;
+            ix
+        };
+        let talking = live("talking", InteractionState::Connected, 1_000);
+        let queued = live("queued", InteractionState::Queued, 50_000);
+        let ended = interaction("ended", "1002", Some("bob"), 1_000);
+        for ix in [&talking, &queued, &ended] {
+            db.store.insert_interaction(ix).await.unwrap();
+        }
+        let closed = db
+            .store
+            .interrupt_live_interactions(UnixMillis(40_000))
+            .await
+            .unwrap();
+        assert_eq!(closed, 2);
+        let store = &db.store;
+        let get = |id: &'static str| async move {
+            store
+                .get_interaction(&InteractionId::from(id))
+                .await
+                .unwrap()
+                .unwrap()
+        };
+        let got = get("talking").await;
+        assert_eq!(got.state, InteractionState::Interrupted);
+        assert_eq!(got.ended_ms, Some(UnixMillis(40_000)), "the last heartbeat");
+        let got = get("queued").await;
+        assert_eq!(got.state, InteractionState::Interrupted);
+        assert_eq!(got.ended_ms, Some(UnixMillis(50_000)), "never before it began");
+        assert_eq!(get("ended").await, ended);
     }
 
     fn ids(page: &Page<Interaction>) -> Vec<&str> {

@@ -28,6 +28,7 @@ mod cad;
 mod cdrs;
 mod dispositions;
 mod extensions;
+mod heartbeat;
 mod idle_reasons;
 mod interactions;
 pub mod passwords;
@@ -42,7 +43,7 @@ mod tokens;
 pub use agent_states::AgentStateChange;
 pub use agents::Agent;
 pub use cad::{CadUpdate, CadVariable};
-pub use cdrs::{Cdr, CdrFilter, CdrId, CdrLeg, HangupCause, HangupSide};
+pub use cdrs::{Cdr, CdrFilter, CdrId, CdrLeg, CdrStage, HangupCause, HangupSide};
 pub use dispositions::DispositionCode;
 pub use extensions::Extension;
 pub use idle_reasons::IdleReason;
@@ -118,6 +119,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         10,
         "interaction_media_changes",
         include_str!("../../migrations/0010_interaction_media_changes.sql"),
+    ),
+    (
+        11,
+        "crash_journal",
+        include_str!("../../migrations/0011_crash_journal.sql"),
     ),
 ];
 
@@ -492,7 +498,7 @@ mod tests {
                 .fetch_all(&db.store.pool)
                 .await
                 .unwrap();
-        assert_eq!(versions, (1..=10).collect::<Vec<i64>>());
+        assert_eq!(versions, (1..=11).collect::<Vec<i64>>());
     }
 
     #[tokio::test]

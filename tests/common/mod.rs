@@ -320,6 +320,18 @@ impl Drop for SwitchProcess {
     }
 }
 
+/// Asserts that `cdr` (as JSON) lists the customer's leg then `agents` agents' legs, each
+/// answered (200) with the codec it talked: what a queue call handed between agents records.
+pub fn assert_agents_legs_answered(cdr: &serde_json::Value, agents: usize) {
+    let legs = cdr["legs"].as_array().unwrap();
+    assert_eq!(legs.len(), 1 + agents, "the customer and each agent: {cdr}");
+    for leg in &legs[1..] {
+        assert_eq!(leg["role"], "agent", "{cdr}");
+        assert_eq!(leg["final_code"], 200, "{cdr}");
+        assert!(leg["codec"].is_string(), "{cdr}");
+    }
+}
+
 /// A minimal HTTP/1.1 GET over loopback (the test must not depend on the code under test).
 pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
     http_request(addr, "GET", path, None, None)
