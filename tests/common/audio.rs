@@ -117,19 +117,135 @@ pub fn heard(frames: &[Frame], port: u16, from: f64, to: f64) -> Vec<i16> {
 
 /// The mean power of `frequency` in `samples` (Goertzel over 160-sample blocks), in dB.
 pub fn tone_db(samples: &[i16], frequency: f64) -> f64 {
-    let coefficient = 2.0 * (2.0 * std::f64::consts::PI * frequency / 8000.0).cos();
     let blocks: Vec<f64> = samples
         .chunks_exact(160)
-        .map(|block| {
-            let (mut s1, mut s2) = (0.0_f64, 0.0_f64);
-            for x in block {
-                let s0 = f64::from(*x) + coefficient * s1 - s2;
-                s2 = s1;
-                s1 = s0;
-            }
-            (s1 * s1 + s2 * s2 - coefficient * s1 * s2) / (160.0 * 160.0)
-        })
+        .map(|block| goertzel(block, frequency))
         .collect();
     let mean = blocks.iter().sum::<f64>() / blocks.len().max(1) as f64;
     10.0 * (mean + 1.0).log10()
+}
+
+/// The power of `frequency` in `block` (Goertzel), scaled so a sine of amplitude A gives A²/4.
+fn goertzel(block: &[i16], frequency: f64) -> f64 {
+    let coefficient = 2.0 * (2.0 * std::f64::consts::PI * frequency / 8000.0).cos();
+    let (mut s1, mut s2) = (0.0_f64, 0.0_f64);
+    for x in block {
+        let s0 = f64::from(*x) + coefficient * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    let n = block.len().max(1) as f64;
+    (s1 * s1 + s2 * s2 - coefficient * s1 * s2) / (n * n)
+}
+
+/// The keypad in DTMF order: row `i / 4` and column `i % 4` of the digit at `i`.
+const KEYPAD: &str = "123A456B789C*0#D";
+const DTMF_ROWS: [f64; 4] = [697.0, 770.0, 852.0, 941.0];
+const DTMF_COLUMNS: [f64; 4] = [1209.0, 1336.0, 1477.0, 1633.0];
+
+/// `secs` of the DTMF tone pair of `digit` as A-law at 8 kHz, each tone about -15 dBFS.
+pub fn dtmf_tone(digit: char, secs: f64) -> Vec<u8> {
+    let key = KEYPAD.find(digit).expect("a DTMF digit");
+    let (row, column) = (DTMF_ROWS[key / 4], DTMF_COLUMNS[key % 4]);
+    let samples = (secs * 8000.0) as usize;
+    (0..samples)
+        .map(|n| {
+            let w = 2.0 * std::f64::consts::PI * n as f64 / 8000.0;
+            Law::A.encode((6000.0 * ((w * row).sin() + (w * column).sin())) as i16)
+        })
+        .collect()
+}
+
+/// The DTMF digits keyed in band in `samples` (8 kHz), in order: a 20 ms block holds a digit
+/// when its strongest row and column tones each carry a tenth of the block's power or more.
+pub fn dtmf_digits(samples: &[i16]) -> String {
+    let strongest = |block: &[i16], tones: &[f64; 4]| {
+        (0..4)
+            .map(|i| (i, goertzel(block, tones[i])))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap_or((0, 0.0))
+    };
+    let mut digits = String::new();
+    let mut last = None;
+    for block in samples.chunks_exact(160) {
+        let power = block.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / 160.0;
+        let (row, row_power) = strongest(block, &DTMF_ROWS);
+        let (column, column_power) = strongest(block, &DTMF_COLUMNS);
+        let key = (power > 1e4 && row_power > power / 10.0 && column_power > power / 10.0)
+            .then(|| KEYPAD.as_bytes()[4 * row + column] as char);
+        if key != last {
+            digits.extend(key);
+            last = key;
+        }
+    }
+    digits
+}
+
+/// The RFC 4733 event code of a DTMF digit (§3.2: 0-9, `*` 10, `#` 11, A-D 12-15).
+pub fn telephone_event_code(digit: char) -> u8 {
+    match digit {
+        '0'..='9' => digit as u8 - b'0',
+        '*' => 10,
+        '#' => 11,
+        'A'..='D' => digit as u8 - b'A' + 12,
+        _ => panic!("{digit} is no DTMF digit"),
+    }
+}
+
+/// One RTP packet of a stream written with [`write_rtp_pcap`].
+pub struct RtpPacket {
+    pub payload_type: u8,
+    pub marker: bool,
+    pub sequence: u16,
+    pub timestamp: u32,
+    pub payload: Vec<u8>,
+}
+
+/// Writes `packets`, each at its offset from the start, as a pcap (Ethernet, IPv4, UDP on
+/// loopback) for SIPp's `play_pcap_audio`, which keeps the RTP and the timing and puts the
+/// call's addresses and ports in.
+pub fn write_rtp_pcap(path: &Path, ssrc: u32, packets: &[(std::time::Duration, RtpPacket)]) {
+    // Global header: magic, version 2.4, UTC offset, accuracy, snap length, link type Ethernet.
+    let mut out = Vec::new();
+    for word in [0xa1b2_c3d4_u32, 0x0004_0002, 0, 0, 65_535, 1] {
+        out.extend(word.to_le_bytes());
+    }
+    for (at, rtp) in packets {
+        let mut udp_payload = vec![rtp.payload_type | if rtp.marker { 0x80 } else { 0 }];
+        udp_payload.insert(0, 0x80);
+        udp_payload.extend(rtp.sequence.to_be_bytes());
+        udp_payload.extend(rtp.timestamp.to_be_bytes());
+        udp_payload.extend(ssrc.to_be_bytes());
+        udp_payload.extend(&rtp.payload);
+        let udp_len = 8 + udp_payload.len() as u16;
+        let ip_len = 20 + udp_len;
+        let mut frame = vec![0; 12];
+        frame.extend([0x08, 0x00]);
+        frame.extend([
+            0x45,
+            0,
+            (ip_len >> 8) as u8,
+            ip_len as u8,
+            0,
+            0,
+            0x40,
+            0,
+            64,
+            17,
+            0,
+            0,
+        ]);
+        frame.extend([127, 0, 0, 1, 127, 0, 0, 1]);
+        frame.extend(6000_u16.to_be_bytes());
+        frame.extend(6002_u16.to_be_bytes());
+        frame.extend(udp_len.to_be_bytes());
+        frame.extend([0, 0]);
+        frame.extend(udp_payload);
+        let length = frame.len() as u32;
+        for word in [at.as_secs() as u32, at.subsec_micros(), length, length] {
+            out.extend(word.to_le_bytes());
+        }
+        out.extend(frame);
+    }
+    std::fs::write(path, out).unwrap();
 }
