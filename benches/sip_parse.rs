@@ -72,8 +72,12 @@ fn benches(c: &mut Criterion) {
     });
     c.bench_function("sip_uri_parse_dotted_user_and_ipv6", |b| {
         b.iter(|| {
-            black_box(SipUri::parse(black_box("sip:j.doe@example.com;transport=tcp")));
-            black_box(SipUri::parse(black_box("sip:1001@[2001:db8::10]:5070;transport=udp")));
+            black_box(SipUri::parse(black_box(
+                "sip:j.doe@example.com;transport=tcp",
+            )));
+            black_box(SipUri::parse(black_box(
+                "sip:1001@[2001:db8::10]:5070;transport=udp",
+            )));
         });
     });
     c.bench_function("sip_serialise_invite_sdp", |b| {

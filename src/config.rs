@@ -344,8 +344,7 @@ impl Profile {
                     self.invalid("extensions.password", format!("too short for `{}`", e.user))
                 );
             }
-            if e
-                .digest_algorithms
+            if e.digest_algorithms
                 .as_ref()
                 .is_some_and(|list| !valid_digest_algorithms(list))
             {
@@ -438,7 +437,9 @@ mod tests {
             Some(&["SHA-256".to_owned()][..])
         );
         let bad = sha.replace("[\"SHA-256\"] }", "[\"SHA-512\"] }");
-        let err = Profile::parse(&bad, Path::new("default.toml")).unwrap_err().to_string();
+        let err = Profile::parse(&bad, Path::new("default.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("extensions.digest_algorithms"), "{err}");
     }
 

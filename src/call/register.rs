@@ -75,7 +75,11 @@ impl Switch {
         let challenges = self.verifier.challenges(unix, &mut self.rng, stale);
         // The user the request speaks for (To of a REGISTER, From of the rest) picks the
         // algorithms offered, so an extension set to SHA-256 alone is offered nothing else.
-        let claimed = if registrar { request.to() } else { request.from() };
+        let claimed = if registrar {
+            request.to()
+        } else {
+            request.from()
+        };
         let claimed_user = claimed.and_then(|n| uri_user(&n.uri)).unwrap_or_default();
         for algorithm in &self.digest_algorithms_of(&claimed_user).to_vec() {
             let wanted = format!("algorithm={algorithm},");

@@ -53,7 +53,10 @@ pub(in crate::call) fn switch(
     };
     // The origin of virtual time; only differences from it matter.
     let now = crate::runtime::clock::now();
-    (Switch::new(cfg, now, Duration::from_secs(1_800_000_000)), now)
+    (
+        Switch::new(cfg, now, Duration::from_secs(1_800_000_000)),
+        now,
+    )
 }
 
 /// A REGISTER; every one is a new transaction (its own branch and CSeq).
@@ -74,7 +77,12 @@ fn register(user: &str, authorizations: &[String]) -> Vec<u8> {
 
 /// Sends `bytes` and returns the one response the switch sends back.
 fn exchange(sw: &mut Switch, now: Instant, bytes: &[u8]) -> Message {
-    sw.handle_datagram(now, PHONE.parse::<SocketAddr>().unwrap(), Transport::Udp, bytes);
+    sw.handle_datagram(
+        now,
+        PHONE.parse::<SocketAddr>().unwrap(),
+        Transport::Udp,
+        bytes,
+    );
     let mut responses = Vec::new();
     while let Some(out) = sw.poll_output() {
         if let Output::Transmit { bytes, .. } = out {
@@ -110,16 +118,39 @@ fn answer(user: &str, password: &str, algorithm: Algorithm, nonce: &str, uri: &s
         cnonce: "c0ffee".into(),
         nc: 1.into(),
     };
-    Credentials::answer(algorithm, user, DOMAIN, password, nonce, "REGISTER", uri, Some(qop))
-        .to_string()
+    Credentials::answer(
+        algorithm,
+        user,
+        DOMAIN,
+        password,
+        nonce,
+        "REGISTER",
+        uri,
+        Some(qop),
+    )
+    .to_string()
 }
 
 /// Challenges `user`, answers with `algorithm` and `uri`, returns the final status.
-fn register_with(sw: &mut Switch, now: Instant, user: &str, algorithm: Algorithm, uri: &str) -> u16 {
+fn register_with(
+    sw: &mut Switch,
+    now: Instant,
+    user: &str,
+    algorithm: Algorithm,
+    uri: &str,
+) -> u16 {
     let challenge = exchange(sw, now, &register(user, &[]));
     assert_eq!(challenge.status(), Some(401));
-    let creds = answer(user, &format!("pw-{user}"), algorithm, &nonce_of(&challenge), uri);
-    exchange(sw, now, &register(user, &[creds])).status().unwrap()
+    let creds = answer(
+        user,
+        &format!("pw-{user}"),
+        algorithm,
+        &nonce_of(&challenge),
+        uri,
+    );
+    exchange(sw, now, &register(user, &[creds]))
+        .status()
+        .unwrap()
 }
 
 #[test]
@@ -128,7 +159,10 @@ fn the_default_challenge_offers_md5_alone_and_md5_registers() {
     let challenge = exchange(&mut sw, now, &register("1000", &[]));
     assert_eq!(challenged_algorithms(&challenge), ["MD5"]);
     let uri = format!("sip:{DOMAIN}");
-    assert_eq!(register_with(&mut sw, now, "1000", Algorithm::Md5, &uri), 200);
+    assert_eq!(
+        register_with(&mut sw, now, "1000", Algorithm::Md5, &uri),
+        200
+    );
 }
 
 #[test]
@@ -138,32 +172,60 @@ fn an_extension_set_to_sha256_is_offered_and_accepts_only_sha256() {
     assert_eq!(challenged_algorithms(&challenge), ["SHA-256"]);
     let uri = format!("sip:{DOMAIN}");
     for refused in [Algorithm::Md5, Algorithm::Md5Sess, Algorithm::Sha256Sess] {
-        assert_eq!(register_with(&mut sw, now, "1001", refused, &uri), 401, "{refused}");
+        assert_eq!(
+            register_with(&mut sw, now, "1001", refused, &uri),
+            401,
+            "{refused}"
+        );
     }
-    assert_eq!(register_with(&mut sw, now, "1001", Algorithm::Sha256, &uri), 200);
+    assert_eq!(
+        register_with(&mut sw, now, "1001", Algorithm::Sha256, &uri),
+        200
+    );
     // The others keep the switch's choice.
-    assert_eq!(register_with(&mut sw, now, "1000", Algorithm::Md5, &uri), 200);
-    assert_eq!(register_with(&mut sw, now, "1000", Algorithm::Sha256, &uri), 401);
+    assert_eq!(
+        register_with(&mut sw, now, "1000", Algorithm::Md5, &uri),
+        200
+    );
+    assert_eq!(
+        register_with(&mut sw, now, "1000", Algorithm::Sha256, &uri),
+        401
+    );
 }
 
 #[test]
 fn sess_variants_are_refused_unless_listed() {
     let (mut sw, now) = switch(&["SHA-256", "MD5"], &[]);
     let uri = format!("sip:{DOMAIN}");
-    assert_eq!(register_with(&mut sw, now, "1000", Algorithm::Md5Sess, &uri), 401);
-    assert_eq!(register_with(&mut sw, now, "1000", Algorithm::Sha256, &uri), 200);
+    assert_eq!(
+        register_with(&mut sw, now, "1000", Algorithm::Md5Sess, &uri),
+        401
+    );
+    assert_eq!(
+        register_with(&mut sw, now, "1000", Algorithm::Sha256, &uri),
+        200
+    );
 }
 
 #[test]
 fn credentials_for_another_uri_than_the_request_uri_are_refused() {
     let (mut sw, now) = switch(&["MD5"], &[]);
     assert_eq!(
-        register_with(&mut sw, now, "1000", Algorithm::Md5, "sip:elsewhere.example"),
+        register_with(
+            &mut sw,
+            now,
+            "1000",
+            Algorithm::Md5,
+            "sip:elsewhere.example"
+        ),
         401
     );
     // The same URI written differently (host case, a transport parameter) still matches.
     let same = "sip:SwitchBoard.Local;transport=udp";
-    assert_eq!(register_with(&mut sw, now, "1000", Algorithm::Md5, same), 200);
+    assert_eq!(
+        register_with(&mut sw, now, "1000", Algorithm::Md5, same),
+        200
+    );
 }
 
 #[test]
@@ -175,7 +237,11 @@ fn only_the_first_credentials_for_our_realm_are_checked() {
     let wrong = answer("1000", "guess", Algorithm::Md5, &nonce, &uri);
     let right = answer("1000", "pw-1000", Algorithm::Md5, &nonce, &uri);
     let guesses = exchange(&mut sw, now, &register("1000", &[wrong, right.clone()]));
-    assert_eq!(guesses.status(), Some(401), "a second guess in the same request is ignored");
+    assert_eq!(
+        guesses.status(),
+        Some(401),
+        "a second guess in the same request is ignored"
+    );
     // Credentials for another realm before ours do not hide ours.
     let other_realm = right.replace(&format!("realm=\"{DOMAIN}\""), "realm=\"other\"");
     let fresh = exchange(&mut sw, now, &register("1000", &[]));

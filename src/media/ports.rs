@@ -225,7 +225,10 @@ mod tests {
         let mut rng = rng();
         let a = ports.allocate(&mut rng, &mut BooksOnly).unwrap();
         let b = ports.allocate(&mut rng, &mut BooksOnly).unwrap();
-        assert_eq!(ports.allocate(&mut rng, &mut BooksOnly), Err(PortError::Exhausted(2)));
+        assert_eq!(
+            ports.allocate(&mut rng, &mut BooksOnly),
+            Err(PortError::Exhausted(2))
+        );
         assert_eq!(ports.available(), 0);
         ports.release(a.rtp()).unwrap();
         assert_eq!(ports.allocate(&mut rng, &mut BooksOnly), Ok(a));
@@ -239,7 +242,10 @@ mod tests {
         let mut held = Held((30000..30200).step_by(2).filter(|p| *p != 30150).collect());
         let pair = ports.allocate(&mut rng(), &mut held).unwrap();
         assert_eq!(pair.rtp(), 30150);
-        assert_eq!(ports.allocate(&mut rng(), &mut held), Err(PortError::Exhausted(100)));
+        assert_eq!(
+            ports.allocate(&mut rng(), &mut held),
+            Err(PortError::Exhausted(100))
+        );
         // The refused pairs stay free in the books: once their holder lets go they bind.
         held.0.clear();
         assert!(ports.allocate(&mut rng(), &mut held).is_ok());
@@ -255,7 +261,10 @@ mod tests {
             .collect();
         // Round-robin would step by 2 every time; random draws almost never do.
         let steps_of_two = drawn.windows(2).filter(|w| w[1] - w[0] == 2).count();
-        assert!(steps_of_two < 5, "{steps_of_two} consecutive pairs in {drawn:?}");
+        assert!(
+            steps_of_two < 5,
+            "{steps_of_two} consecutive pairs in {drawn:?}"
+        );
         let spread = drawn.iter().max().unwrap() - drawn.iter().min().unwrap();
         assert!(spread > 8_000, "draws cover the range: spread {spread}");
     }

@@ -266,16 +266,26 @@ mod tests {
     #[test]
     fn users_with_dots_escapes_and_parameters_keep_their_user() {
         let u = parsed("sip:a.g.bell@example.com");
-        assert_eq!((u.user.as_deref(), u.host.as_str()), (Some("a.g.bell"), "example.com"));
+        assert_eq!(
+            (u.user.as_deref(), u.host.as_str()),
+            (Some("a.g.bell"), "example.com")
+        );
         let u = parsed("sip:1001;x=y@h:5070;transport=tcp;lr");
         assert_eq!(u.user.as_deref(), Some("1001;x=y"));
         assert_eq!((u.host.as_str(), u.port), ("h", Some(5070)));
         // rsip types the transport (and renders it uppercase): values are case-insensitive.
-        assert!(u.param("transport").is_some_and(|t| t.eq_ignore_ascii_case("tcp")));
+        assert!(
+            u.param("transport")
+                .is_some_and(|t| t.eq_ignore_ascii_case("tcp"))
+        );
         assert_eq!(u.param("lr"), Some(""));
         let u = parsed("sips:j.doe:secret@example.com?subject=project");
         assert!(u.secure);
-        assert_eq!(u.user.as_deref(), Some("j.doe"), "the password is not the user");
+        assert_eq!(
+            u.user.as_deref(),
+            Some("j.doe"),
+            "the password is not the user"
+        );
         assert_eq!(u.headers.as_deref(), Some("subject=project"));
     }
 
@@ -285,24 +295,43 @@ mod tests {
         assert_eq!((u.host.as_str(), u.port), ("2001:db8::10", Some(5070)));
         assert_eq!(u.param("maddr"), Some("239.255.255.1"));
         assert_eq!(u.param("ttl"), Some("15"));
-        assert_eq!(parsed("sip:[2001:db8::10:5070]").port, None, "one address, no port");
-        for bad in ["sip:2001:db8::10", "sip:user@[2001:db8::10", "sip:user@", "sip:@h", "tel:+1555"] {
+        assert_eq!(
+            parsed("sip:[2001:db8::10:5070]").port,
+            None,
+            "one address, no port"
+        );
+        for bad in [
+            "sip:2001:db8::10",
+            "sip:user@[2001:db8::10",
+            "sip:user@",
+            "sip:@h",
+            "tel:+1555",
+        ] {
             assert!(SipUri::parse(bad).is_none(), "{bad}");
         }
     }
 
     #[test]
     fn the_same_resource_ignores_host_case_escapes_and_parameters() {
-        assert!(same_uri("sip:%61lice@Example.COM;transport=udp", "sip:alice@example.com"));
-        assert!(!same_uri("sip:alice@example.com", "sip:alice@example.com:5060"));
+        assert!(same_uri(
+            "sip:%61lice@Example.COM;transport=udp",
+            "sip:alice@example.com"
+        ));
+        assert!(!same_uri(
+            "sip:alice@example.com",
+            "sip:alice@example.com:5060"
+        ));
         assert!(!same_uri("sip:alice@example.com", "sips:alice@example.com"));
-        assert!(!same_uri("sip:Alice@example.com", "sip:alice@example.com"), "users are case-sensitive");
+        assert!(
+            !same_uri("sip:Alice@example.com", "sip:alice@example.com"),
+            "users are case-sensitive"
+        );
     }
 
     /// Every sip/sips URI in the torture messages' request lines, From, To and Contact.
     fn torture_uris() -> Vec<(String, String)> {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/testdata/sip-torture");
+        let root =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata/sip-torture");
         let mut uris = Vec::new();
         for set in ["rfc4475", "rfc5118"] {
             let mut files: Vec<_> = std::fs::read_dir(root.join(set))
@@ -317,7 +346,8 @@ mod tests {
                     continue;
                 };
                 let name = path.file_name().unwrap().to_string_lossy().into_owned();
-                let mut found: Vec<String> = m.request_uri().map(str::to_owned).into_iter().collect();
+                let mut found: Vec<String> =
+                    m.request_uri().map(str::to_owned).into_iter().collect();
                 found.extend(m.from().map(|n| n.uri));
                 found.extend(m.to().map(|n| n.uri));
                 if let Contacts::List(list) = m.contacts() {
@@ -355,6 +385,9 @@ mod tests {
             }
         }
         // 24 fail outright (IPv6 references, URI headers); the rest lose a dotted user.
-        assert!(rsip_wrong >= 30, "rsip alone got {rsip_wrong} wrong: update the module doc");
+        assert!(
+            rsip_wrong >= 30,
+            "rsip alone got {rsip_wrong} wrong: update the module doc"
+        );
     }
 }

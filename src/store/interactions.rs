@@ -819,7 +819,11 @@ pub(crate) mod tests {
         assert_eq!(got.ended_ms, Some(UnixMillis(40_000)), "the last heartbeat");
         let got = get("queued").await;
         assert_eq!(got.state, InteractionState::Interrupted);
-        assert_eq!(got.ended_ms, Some(UnixMillis(50_000)), "never before it began");
+        assert_eq!(
+            got.ended_ms,
+            Some(UnixMillis(50_000)),
+            "never before it began"
+        );
         assert_eq!(get("ended").await, ended);
     }
 
