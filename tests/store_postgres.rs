@@ -255,8 +255,16 @@ mod suite {
         let mut live = cdr("live", "1003", "2000", 9_000);
         live.end_ms = live.answer_ms.unwrap();
         live.hangup_cause = HangupCause::Interrupted;
-        store.upsert_cdr(&live, CdrStage::InProgress).await.unwrap();
+        // The journal's batch: one statement, and the final record in it stays final.
+        store
+            .upsert_cdrs_in_progress(&[live.clone(), stale.clone()])
+            .await
+            .unwrap();
         assert_eq!(store.get_cdr(&live.id).await.unwrap(), None);
+        assert_eq!(
+            store.get_cdr(&unanswered.id).await.unwrap(),
+            Some(unanswered.clone())
+        );
         assert_eq!(
             store.list_cdrs(&CdrFilter::default()).await.unwrap().total,
             6

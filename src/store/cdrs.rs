@@ -253,40 +253,37 @@ impl Store {
     /// start and answer, or a retry after an unclear failure). A final record is never
     /// replaced by an in-progress one, so a stale write cannot reopen an ended call.
     pub async fn upsert_cdr(&self, cdr: &Cdr, stage: CdrStage) -> Result<(), StoreError> {
-        let legs = serde_json::to_string(&cdr.legs).map_err(|e| StoreError::Corrupt {
-            table: TABLE,
-            column: "legs",
-            reason: e.to_string(),
-        })?;
-        sqlx::query(
-            "INSERT INTO cdrs (id, call_id, caller, callee, start_ms, answer_ms, end_ms, \
-             duration_ms, hangup_cause, hangup_side, sip_code, legs, created_ms, in_progress) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-             ON CONFLICT (id) DO UPDATE SET call_id = excluded.call_id, \
-             caller = excluded.caller, callee = excluded.callee, start_ms = excluded.start_ms, \
-             answer_ms = excluded.answer_ms, end_ms = excluded.end_ms, \
-             duration_ms = excluded.duration_ms, hangup_cause = excluded.hangup_cause, \
-             hangup_side = excluded.hangup_side, sip_code = excluded.sip_code, \
-             legs = excluded.legs, created_ms = excluded.created_ms, \
-             in_progress = excluded.in_progress \
-             WHERE cdrs.in_progress = 1",
-        )
-        .bind(&cdr.id.0)
-        .bind(&cdr.call_id)
-        .bind(&cdr.caller)
-        .bind(&cdr.callee)
-        .bind(cdr.start_ms.0)
-        .bind(cdr.answer_ms.map(|t| t.0))
-        .bind(cdr.end_ms.0)
-        .bind(duration_to_millis(cdr.duration))
-        .bind(cdr.hangup_cause.as_str())
-        .bind(cdr.hangup_side.as_str())
-        .bind(i64::from(cdr.sip_code))
-        .bind(legs)
-        .bind(cdr.created_ms.0)
-        .bind(i64::from(stage == CdrStage::InProgress))
-        .execute(&self.pool)
-        .await?;
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{UPSERT_HEAD} ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) {UPSERT_TAIL}"
+        ));
+        bind_cdr(sqlx::query(sql), cdr, stage)?
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// [`Store::upsert_cdr`] for many in-progress records in one statement (the crash journal
+    /// writes up to two per call; one statement each cost more than the call itself). Ids
+    /// must be distinct: PostgreSQL refuses one statement that touches a row twice.
+    pub async fn upsert_cdrs_in_progress(&self, cdrs: &[Cdr]) -> Result<(), StoreError> {
+        // 14 parameters a row: 500 rows stay under every database's parameter limit.
+        for chunk in cdrs.chunks(500) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|row| {
+                    let first = row * 14 + 1;
+                    let params: Vec<String> =
+                        (first..first + 14).map(|n| format!("${n}")).collect();
+                    format!("({})", params.join(", "))
+                })
+                .collect();
+            let sql =
+                sqlx::AssertSqlSafe(format!("{UPSERT_HEAD} {} {UPSERT_TAIL}", rows.join(", ")));
+            let mut query = sqlx::query(sql);
+            for cdr in chunk {
+                query = bind_cdr(query, cdr, CdrStage::InProgress)?;
+            }
+            query.execute(&self.pool).await?;
+        }
         Ok(())
     }
 
@@ -409,6 +406,49 @@ mod duration_ms {
     }
 }
 
+const UPSERT_HEAD: &str = "INSERT INTO cdrs (id, call_id, caller, callee, start_ms, answer_ms, \
+     end_ms, duration_ms, hangup_cause, hangup_side, sip_code, legs, created_ms, in_progress) VALUES";
+
+// A final record is never replaced: only rows still in progress are updated.
+const UPSERT_TAIL: &str = "ON CONFLICT (id) DO UPDATE SET call_id = excluded.call_id, \
+     caller = excluded.caller, callee = excluded.callee, start_ms = excluded.start_ms, \
+     answer_ms = excluded.answer_ms, end_ms = excluded.end_ms, \
+     duration_ms = excluded.duration_ms, hangup_cause = excluded.hangup_cause, \
+     hangup_side = excluded.hangup_side, sip_code = excluded.sip_code, \
+     legs = excluded.legs, created_ms = excluded.created_ms, \
+     in_progress = excluded.in_progress \
+     WHERE cdrs.in_progress = 1";
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// Binds one record's 14 columns, in `UPSERT_HEAD`'s order.
+fn bind_cdr<'q>(
+    query: AnyQuery<'q>,
+    cdr: &Cdr,
+    stage: CdrStage,
+) -> Result<AnyQuery<'q>, StoreError> {
+    let legs = serde_json::to_string(&cdr.legs).map_err(|e| StoreError::Corrupt {
+        table: TABLE,
+        column: "legs",
+        reason: e.to_string(),
+    })?;
+    Ok(query
+        .bind(cdr.id.0.clone())
+        .bind(cdr.call_id.clone())
+        .bind(cdr.caller.clone())
+        .bind(cdr.callee.clone())
+        .bind(cdr.start_ms.0)
+        .bind(cdr.answer_ms.map(|t| t.0))
+        .bind(cdr.end_ms.0)
+        .bind(duration_to_millis(cdr.duration))
+        .bind(cdr.hangup_cause.as_str())
+        .bind(cdr.hangup_side.as_str())
+        .bind(i64::from(cdr.sip_code))
+        .bind(legs)
+        .bind(cdr.created_ms.0)
+        .bind(i64::from(stage == CdrStage::InProgress)))
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -479,6 +519,33 @@ pub(crate) mod tests {
             .await
             .unwrap();
         assert_eq!(db.store.get_cdr(&cdr.id).await.unwrap(), Some(cdr));
+    }
+
+    #[tokio::test]
+    async fn a_batch_of_calls_in_progress_is_one_write_that_never_reopens_a_final_record() {
+        let db = TempDb::new().await;
+        let ended = sample_cdr("done", "1001", "1002", 1_000);
+        db.store.upsert_cdr(&ended, CdrStage::Final).await.unwrap();
+        let live: Vec<Cdr> = (0..1_200)
+            .map(|i| {
+                let mut cdr = sample_cdr(&format!("live{i}"), "1003", "1004", 2_000 + i);
+                cdr.hangup_cause = HangupCause::Interrupted;
+                cdr
+            })
+            .collect();
+        let mut stale = ended.clone();
+        stale.hangup_cause = HangupCause::Interrupted;
+        let mut batch = live.clone();
+        batch.push(stale);
+        // More rows than one statement takes: chunked.
+        db.store.upsert_cdrs_in_progress(&batch).await.unwrap();
+        assert_eq!(db.store.get_cdr(&ended.id).await.unwrap(), Some(ended));
+        let closed = db
+            .store
+            .interrupt_unfinished_cdrs(UnixMillis(90_000), UnixMillis(99_000))
+            .await
+            .unwrap();
+        assert_eq!(closed, 1_200);
     }
 
     #[tokio::test]
