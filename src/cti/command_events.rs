@@ -76,26 +76,16 @@ pub(super) async fn reported<T>(
         }
         // Telling whoever may see the event is best effort: the refusal is what matters.
         let kind = format!("{command}.failed");
-        if let Err(e) = publish(state, principal, &kind, about, data).await {
+        if let Err(e) = succeeded(state, principal, &kind, about, data).await {
             tracing::warn!(%e, "could not publish a refusal");
         }
     }
     result
 }
 
-/// Publishes a success event `kind` with `data` (to which `agent`, `interaction` and `by`
-/// are added).
+/// Publishes `kind` with `data` (to which `agent`, `interaction` and `by` are added): a
+/// success event, or from [`reported`] a refusal.
 pub(super) async fn succeeded(
-    state: &ApiState,
-    principal: &Principal,
-    kind: &str,
-    about: Concerning<'_>,
-    data: Value,
-) -> Result<(), ApiError> {
-    publish(state, principal, kind, about, data).await
-}
-
-async fn publish(
     state: &ApiState,
     principal: &Principal,
     kind: &str,
