@@ -48,7 +48,10 @@ pub fn free_port() -> u16 {
 }
 
 /// A block of `len` consecutive ports no other test in this process uses (RTP ranges, SIPp
-/// media ports). Spread by process id so parallel test binaries don't collide either.
+/// media ports). Spread by process id so parallel test binaries don't collide either, and
+/// kept below Linux's ephemeral range (32768 and up): a port the kernel hands to some other
+/// socket (`free_udp_port`, a phone's own) could otherwise land inside a block after it was
+/// checked free, and the media bound there later would fail.
 pub fn port_block(len: u16) -> u16 {
     static NEXT: AtomicU16 = AtomicU16::new(0);
     if len > 400 {
@@ -62,7 +65,7 @@ pub fn port_block(len: u16) -> u16 {
         }
         panic!("no free block of {len} UDP ports");
     }
-    let base = 30_000 + (std::process::id() % 60) as u16 * 500;
+    let base = 12_000 + (std::process::id() % 40) as u16 * 500;
     loop {
         let start = base + NEXT.fetch_add(len, Ordering::SeqCst) % 480;
         let start = start & !1;
@@ -118,7 +121,7 @@ pub struct SwitchProcess {
     pub database: String,
     /// The profile's RTP port range (first, count).
     pub rtp_range: (u16, u16),
-    log: PathBuf,
+    pub log: PathBuf,
     /// A CTI session of the profile's seeded admin, opened on first use.
     cti_token: std::sync::OnceLock<String>,
 }

@@ -32,6 +32,8 @@ pub struct PjPhone {
     lines: mpsc::Receiver<String>,
     pub seen: Vec<String>,
     pub rtp: u16,
+    /// The switch's log and the phone's own, shown when a wait fails.
+    logs: [std::path::PathBuf; 2],
 }
 
 impl PjPhone {
@@ -39,7 +41,8 @@ impl PjPhone {
     /// (empty when the test never presses it).
     pub fn start(sw: &SwitchProcess, user: &str, consult: &str) -> PjPhone {
         let rtp = port_block(4);
-        let log = std::fs::File::create(sw.dir.join(format!("pjsua-{user}.log"))).unwrap();
+        let phone_log = sw.dir.join(format!("pjsua-{user}.log"));
+        let log = std::fs::File::create(&phone_log).unwrap();
         let mut child = Command::new(python())
             .arg(format!("{PHONES_DIR}/agent_phone.py"))
             .args(["--registrar", &sw.sip.to_string()])
@@ -67,6 +70,7 @@ impl PjPhone {
             lines,
             seen: Vec::new(),
             rtp,
+            logs: [sw.log.clone(), phone_log],
         };
         phone.expect("registered");
         phone
@@ -84,7 +88,11 @@ impl PjPhone {
                 return line;
             }
         }
-        panic!("pjsua phone: no `{word}`; saw {:?}", self.seen);
+        let tails: Vec<String> = self.logs.iter().map(|p| log_tail(p, 60)).collect();
+        panic!(
+            "pjsua phone: no `{word}`; saw {:?}\n--- switch log ---\n{}\n--- phone log ---\n{}",
+            self.seen, tails[0], tails[1]
+        );
     }
 
     /// Sends a command line (`attended`, `call 1012`, `blind 1012`, `hangup`, `quit`).
@@ -109,6 +117,13 @@ impl PjPhone {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// The last `lines` lines of a log file (empty when it cannot be read).
+fn log_tail(path: &std::path::Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 impl Drop for PjPhone {

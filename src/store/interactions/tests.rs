@@ -1,8 +1,8 @@
 //! The interactions store against a fresh SQLite database per test.
 
 use super::*;
-use crate::store::Page;
 use crate::routing::model::Role;
+use crate::store::Page;
 use crate::store::test_support::TempDb;
 
 /// An ended inbound voice interaction from `ani` handled by `agent` in `queue`.
