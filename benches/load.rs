@@ -1,9 +1,13 @@
 //! The SIPp load harness: starts the real switch (release build), registers a SIPp callee and
 //! drives calls at it from a SIPp caller over loopback, then prints what the issue asks for:
 //!
-//! 1. calls per second: `--cps` new calls per second for `--cps-secs` seconds, no media, each
-//!    call INVITE → 407 → INVITE with digest → 200 → ACK → BYE (two INVITE transactions, as a
-//!    real authenticated phone makes); sustained rate, failed-call ratio, switch CPU per call;
+//! 1. calls per second: `--cps` new calls per second for `--cps-secs` seconds, each call
+//!    INVITE → 407 → INVITE with digest → 180 → 200 with SDP → ACK, `--talk-ms` of talk
+//!    (1,000 by default: a call that lasts shows what a live call costs, its media endpoints
+//!    and dialogs included; 0 gives the old zero-length calls) → BYE; sustained rate,
+//!    failed-call ratio, switch CPU per call, and the switch's resident memory at the end
+//!    and at its peak (ended calls are remembered for 64·T1 to absorb retransmissions, so
+//!    memory grows for the first 32 s of a run and must then stay flat);
 //! 2. idle anchored calls: `--calls` calls established and held without media; resident
 //!    memory per call;
 //! 3. concurrent calls with RTP: `--calls` calls, each streaming G.711 A-law both ways through
@@ -32,6 +36,8 @@ use support::*;
 struct Plan {
     cps: u32,
     cps_secs: u32,
+    /// How long each call of the calls-per-second run talks.
+    talk_ms: u32,
     calls: u32,
     hold_secs: u32,
     /// Smoke runs assert; full runs report.
@@ -45,6 +51,7 @@ impl Plan {
             Plan {
                 cps: args.value("--cps", 2000),
                 cps_secs: args.value("--cps-secs", 20),
+                talk_ms: args.value("--talk-ms", 1000),
                 calls: args.value("--calls", 1500),
                 hold_secs: args.value("--hold-secs", 60),
                 smoke: false,
@@ -53,6 +60,7 @@ impl Plan {
             Plan {
                 cps: 20,
                 cps_secs: 2,
+                talk_ms: 1000,
                 calls: 10,
                 hold_secs: 4,
                 smoke: true,
@@ -180,29 +188,48 @@ impl Run {
 
 fn calls_per_second(plan: &Plan) {
     let total = plan.cps * plan.cps_secs;
-    // Calls overlap for a moment (setup, teardown, linger): room for 4,000 at once.
-    let run = Run::start(4000.min(total.max(16)));
+    let talk = Duration::from_millis(u64::from(plan.talk_ms));
+    // Calls overlap: each talks `talk` and takes a moment to set up and tear down.
+    let overlap = f64::from(plan.cps) * (talk.as_secs_f64() + 0.5);
+    let limit = (overlap as u32 + 1000).min(6000);
+    let run = Run::start(limit.min(total.max(16)));
     let pid = run.sw.pid();
+    let rss0 = rss_kib(pid);
     let mut callee = run.callee("", total);
     let cpu0 = cpu_seconds(pid);
     let started = Instant::now();
-    let mut caller = run.caller("", plan.cps, total, 4000, Duration::ZERO);
-    let code = wait(
-        &mut caller,
-        Duration::from_secs(u64::from(plan.cps_secs) * 3 + 60),
-    );
-    let elapsed = started.elapsed().as_secs_f64();
+    let mut caller = run.caller("", plan.cps, total, limit, talk);
+    let budget = Duration::from_secs(u64::from(plan.cps_secs) * 3 + 60) + talk;
+    let mut peak = rss0;
+    let code = loop {
+        if let Some(status) = caller.0.try_wait().unwrap() {
+            break status.code().unwrap_or(-1);
+        }
+        if started.elapsed() > budget {
+            break wait(&mut caller, Duration::ZERO);
+        }
+        peak = peak.max(rss_kib(pid));
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    // The last calls talked `talk` after the last was placed: the rate is over placing time.
+    let elapsed = (started.elapsed() - talk).as_secs_f64();
     let cpu = cpu_seconds(pid) - cpu0;
+    let rss = rss_kib(pid);
     let _ = wait(&mut callee, Duration::from_secs(5));
     let (ok, failed) = run.stats("uac");
     let failed_ratio = failed as f64 / (ok + failed).max(1) as f64;
     println!(
-        "calls per second: {ok} calls in {elapsed:.1} s = {:.0} calls/s sustained \
-         (asked {} calls/s), {failed} failed ({:.3}%), switch CPU {:.0} µs per call",
+        "calls per second: {ok} calls of {} ms in {elapsed:.1} s = {:.0} calls/s sustained \
+         (asked {} calls/s), {failed} failed ({:.3}%), switch CPU {:.0} µs per call; switch \
+         RSS {} MiB at the start, {} MiB at the end, {} MiB at its peak",
+        plan.talk_ms,
         ok as f64 / elapsed,
         plan.cps,
         failed_ratio * 100.0,
-        cpu / ok.max(1) as f64 * 1e6
+        cpu / ok.max(1) as f64 * 1e6,
+        rss0 / 1024,
+        rss / 1024,
+        peak / 1024,
     );
     if plan.smoke {
         assert_eq!(

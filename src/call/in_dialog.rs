@@ -397,7 +397,16 @@ impl Switch {
 
     /// Routes a response to whatever client transaction of ours it belongs to.
     pub(super) fn on_response(&mut self, now: Instant, key: TransactionKey, response: Message) {
-        match self.client_txns.get(&key).cloned() {
+        let purpose = self.client_txns.get(&key).cloned();
+        if let Some(call) = purpose.as_ref().and_then(ClientPurpose::call)
+            && self.on_late_response(now, call, purpose.as_ref().expect("matched"), &response)
+        {
+            if response.status().is_some_and(|c| c >= 300) {
+                self.client_txns.remove(&key);
+            }
+            return;
+        }
+        match purpose {
             Some(ClientPurpose::Fork { call, index }) => {
                 if response.status().is_some_and(|c| c >= 300) {
                     self.client_txns.remove(&key);
@@ -433,6 +442,13 @@ impl Switch {
     }
 
     pub(super) fn on_client_timeout(&mut self, now: Instant, purpose: ClientPurpose) {
+        // A buried call's leg that never answered has nothing left to do.
+        if purpose
+            .call()
+            .is_some_and(|c| self.tombstones.contains_key(&c))
+        {
+            return;
+        }
         match purpose {
             ClientPurpose::Fork { call, index } => self.on_fork_timeout(now, call, index),
             ClientPurpose::Relay { call } => {

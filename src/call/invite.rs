@@ -26,7 +26,7 @@ impl Switch {
         key: TransactionKey,
         request: Message,
     ) {
-        if self.calls.len() - self.lingering >= self.cfg.max_calls {
+        if self.calls.len() >= self.cfg.max_calls {
             self.respond_simple_to(now, &key, &request, 503, "Service Unavailable");
             return;
         }
@@ -180,7 +180,6 @@ impl Switch {
             callee_endpoint,
             started_unix_ms: self.unix_ms(now),
             answered_unix_ms: None,
-            linger_until: None,
             relay: None,
             callee_pending_2xx: None,
             queue: None,
@@ -190,7 +189,7 @@ impl Switch {
             transferred_to: None,
             first_fork: 0,
         };
-        self.calls.insert(call_key, call);
+        self.calls.insert(call_key, Box::new(call));
         if let Some(queue) = queue {
             self.answer_queue_call(now, call_key, queue);
             return;
@@ -816,11 +815,9 @@ impl Switch {
             return;
         };
         call.state = CallState::Ended;
-        self.lingering += 1;
         call.caller.awaiting_final = false;
         call.caller.pending_2xx = None;
         let linger = now + self.cfg.timing.t1 * 64;
-        call.linger_until = Some(linger);
         let endpoints = [call.caller.endpoint.clone(), call.callee_endpoint.clone()];
         for endpoint in &endpoints {
             self.close_endpoint(endpoint);
@@ -830,6 +827,7 @@ impl Switch {
             let ok = Message::response_to(&request, 200, "OK");
             self.held_replies.insert(token, (key, ok));
         }
+        self.bury(call_key, linger);
         self.set_call_timer(linger, call_key, CallTimer::Linger);
     }
 }

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-const DOMAIN: &str = "switchboard.local";
+pub const DOMAIN: &str = "switchboard.local";
 
 /// A phone's SDP offer or answer: PCMU on `port`.
 pub fn sdp(port: u16) -> String {
@@ -153,6 +153,12 @@ impl Lab {
         })
     }
 
+    /// Everything sent to `to` and not taken yet, summarised.
+    pub fn take_all(&mut self, to: SocketAddr) -> Vec<String> {
+        let inbox = self.inbox.remove(&to).unwrap_or_default();
+        inbox.iter().map(summary).collect()
+    }
+
     /// Like [`Lab::take`], `None` when there is no such message.
     pub fn try_take(&mut self, to: SocketAddr, what: &str) -> Option<Message> {
         let inbox = self.inbox.entry(to).or_default();
@@ -179,6 +185,20 @@ impl Lab {
     /// the switch sent to the callee, whose dialog the callee's requests must use, and the
     /// 200 the caller got.
     pub fn call(&mut self, caller: &str, callee: &str) -> (Message, Message) {
+        let from = phone(caller);
+        let to_callee = self.ring(caller, callee);
+        self.reply(&to_callee, 200, phone(callee));
+        let _ack = self.take(phone(callee), "ACK");
+        let ok = self.take(from, "200");
+        let ack = in_dialog(&ok, "ACK", 2, from, true, "");
+        self.send_text(from, &ack);
+        (to_callee, ok)
+    }
+
+    /// `caller` calls `callee` (both registered), answering the switch's challenge: returns
+    /// the INVITE the switch sent the callee. The caller's INVITE has branch
+    /// `z9hG4bK-<caller>-2`, Call-ID `call-<caller>-<callee>` and CSeq 2.
+    pub fn ring(&mut self, caller: &str, callee: &str) -> Message {
         let from = phone(caller);
         let invite = |cseq: u32, auth: &str| {
             format!(
@@ -221,13 +241,7 @@ impl Lab {
             from,
             &invite(2, &format!("Proxy-Authorization: {credentials}\n")),
         );
-        let to_callee = self.take(phone(callee), "INVITE");
-        self.reply(&to_callee, 200, phone(callee));
-        let _ack = self.take(phone(callee), "ACK");
-        let ok = self.take(from, "200");
-        let ack = in_dialog(&ok, "ACK", 2, from, true, "");
-        self.send_text(from, &ack);
-        (to_callee, ok)
+        self.take(phone(callee), "INVITE")
     }
 }
 

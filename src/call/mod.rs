@@ -31,6 +31,7 @@ mod model;
 mod queue;
 mod register;
 mod switch;
+mod tombstone;
 mod transfer;
 
 pub use model::{

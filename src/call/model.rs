@@ -577,8 +577,6 @@ pub struct Call {
     pub callee_endpoint: Endpoint,
     pub started_unix_ms: i64,
     pub answered_unix_ms: Option<i64>,
-    /// When an ended call may be forgotten.
-    pub linger_until: Option<Instant>,
     /// A re-INVITE/UPDATE relayed from one leg to the other and not yet answered.
     pub relay: Option<Relay>,
     /// A re-INVITE 2xx retransmitted to the leg that sent the re-INVITE, until its ACK.

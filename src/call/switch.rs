@@ -102,6 +102,20 @@ pub(super) enum ClientPurpose {
     FireAndForget,
 }
 
+impl ClientPurpose {
+    /// The call the transaction belongs to.
+    pub(super) fn call(&self) -> Option<CallKey> {
+        match *self {
+            ClientPurpose::Fork { call, .. }
+            | ClientPurpose::Relay { call }
+            | ClientPurpose::ConsultFork { call, .. }
+            | ClientPurpose::TransferFork { call, .. }
+            | ClientPurpose::Reoffer { call, .. } => Some(call),
+            ClientPurpose::FireAndForget => None,
+        }
+    }
+}
+
 /// The core. See the module docs of [`crate::call`].
 pub struct Switch {
     pub(super) cfg: SwitchConfig,
@@ -113,10 +127,12 @@ pub struct Switch {
     port_binder: Box<dyn PortBinder>,
     pub(super) rng: SmallRng,
     pub(super) outputs: VecDeque<Output>,
-    pub(super) calls: HashMap<CallKey, Call>,
-    /// Ended calls still kept to absorb retransmissions; they do not count against
-    /// `max_calls` (at 2,000 calls per second, 64·T1 of lingering is 64,000 calls).
-    pub(super) lingering: usize,
+    /// Live calls, boxed: a call is a few kilobytes, and a map's slots are as large as
+    /// what it holds.
+    pub(super) calls: HashMap<CallKey, Box<Call>>,
+    /// Ended calls, kept 64·T1 as what late answers still need; they do not count against
+    /// `max_calls` (at 2,000 calls per second that is 64,000 of them).
+    pub(super) tombstones: HashMap<CallKey, super::tombstone::Tombstone>,
     /// Recording and noise suppression of queue calls.
     pub(super) media_policy: MediaPolicy,
     /// Queue id → its own music on hold (a WAV path relative to the profile).
@@ -167,7 +183,7 @@ impl Switch {
             rng,
             outputs: VecDeque::new(),
             calls: HashMap::new(),
-            lingering: 0,
+            tombstones: HashMap::new(),
             media_policy: MediaPolicy::default(),
             queue_music: HashMap::new(),
             queue_media: HashMap::new(),
@@ -512,7 +528,7 @@ impl Switch {
 
     /// Number of live calls.
     pub fn call_count(&self) -> usize {
-        self.calls.len()
+        self.calls.len() + self.tombstones.len()
     }
 
     // ----- plumbing -----
@@ -786,28 +802,18 @@ impl Switch {
             CallTimer::ConsultRing => self.on_consult_ring_timeout(now, call, at),
             CallTimer::TransferRing => self.on_transfer_ring_timeout(now, call, at),
             CallTimer::Linger => {
-                let expired = self
-                    .calls
-                    .get(&call)
-                    .is_some_and(|c| c.linger_until.is_some_and(|t| t <= now));
-                if expired {
-                    self.forget_call(call);
+                if self.tombstones.get(&call).is_some_and(|t| t.until <= now) {
+                    self.tombstones.remove(&call);
                 }
             }
         }
     }
 
-    /// Removes every trace of a call.
-    pub(super) fn forget_call(&mut self, key: CallKey) {
+    /// Forgets every way of finding an ended call but its key (its tombstone's).
+    pub(super) fn unregister(&mut self, key: CallKey, call: &Call) {
         // Removal is by key, never a scan: at thousands of calls per second a scan of every
         // live dialog per ended call would dominate. Transactions clean their own entries
         // when they terminate; a purpose naming a forgotten call is ignored meanwhile.
-        let Some(call) = self.calls.remove(&key) else {
-            return;
-        };
-        if call.state == CallState::Ended {
-            self.lingering = self.lingering.saturating_sub(1);
-        }
         if let Some(q) = &call.queue {
             self.interactions.remove(&q.interaction);
         }

@@ -564,7 +564,9 @@ impl Message {
     /// Serialises the message. Content-Length is always written from the actual body so a
     /// relayed message can never carry a stale length.
     pub fn to_bytes(&self) -> Bytes {
-        let mut out = BytesMut::with_capacity(512 + self.body.len());
+        // Sized exactly: transactions keep these bytes for 64·T1, and a buffer grown by
+        // doubling would keep up to twice the message that long.
+        let mut out = BytesMut::with_capacity(self.serialised_len());
         match &self.start {
             StartLine::Request { method, uri } => {
                 out.put_slice(method.as_str().as_bytes());
@@ -591,7 +593,27 @@ impl Message {
         }
         out.put_slice(format!("Content-Length: {}\r\n\r\n", self.body.len()).as_bytes());
         out.put_slice(&self.body);
+        debug_assert_eq!(out.len(), self.serialised_len());
         out.freeze()
+    }
+
+    /// The length [`Message::to_bytes`] writes.
+    fn serialised_len(&self) -> usize {
+        let start = match &self.start {
+            StartLine::Request { method, uri } => method.as_str().len() + uri.len() + 2,
+            StartLine::Response { code, reason } => {
+                decimal_len(usize::from(*code)) + reason.len() + 2
+            }
+        } + self.version.len()
+            + 2;
+        let headers: usize = self
+            .headers
+            .iter()
+            .filter(|h| h.name != "Content-Length")
+            .map(|h| h.name.len() + h.value.len() + 4)
+            .sum();
+        let length = "Content-Length: ".len() + decimal_len(self.body.len()) + 4;
+        start + headers + length + self.body.len()
     }
 
     // ----- typed access -----
@@ -753,6 +775,11 @@ fn parse_start_line(line: &str) -> Result<(StartLine, String, Option<Rejection>)
         version.to_owned(),
         problem,
     ))
+}
+
+/// Digits in `n` written in decimal.
+fn decimal_len(n: usize) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
 }
 
 #[cfg(test)]

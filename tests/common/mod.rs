@@ -55,13 +55,14 @@ pub fn free_port() -> u16 {
 pub fn port_block(len: u16) -> u16 {
     static NEXT: AtomicU16 = AtomicU16::new(0);
     if len > 400 {
-        // Load runs: one large range above the small per-test blocks.
-        let mut start: u16 = 36_000;
+        // Load runs: one large range above the small per-test blocks. It slides in small
+        // steps: other processes' ephemeral ports are scattered over this range.
+        let mut start: u16 = 33_000;
         while start.checked_add(len).is_some_and(|end| end < 65_000) {
-            if (start..start + len).all(|p| UdpSocket::bind(("127.0.0.1", p)).is_ok()) {
-                return start;
+            match (start..start + len).find(|p| UdpSocket::bind(("127.0.0.1", *p)).is_err()) {
+                None => return start,
+                Some(taken) => start = (taken + 2) & !1,
             }
-            start += len;
         }
         panic!("no free block of {len} UDP ports");
     }

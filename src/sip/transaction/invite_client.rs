@@ -47,8 +47,9 @@ enum Input {
 #[derive(Debug)]
 pub struct InviteClientTransaction {
     state: State,
-    /// Kept to build the ACK for a non-2xx final response.
-    request: Message,
+    /// Kept to build the ACK for a non-2xx final response; released, with its bytes, at the
+    /// final response (the transaction then lingers 64·T1 with only what it still needs).
+    request: Option<Message>,
     request_bytes: Bytes,
     /// The ACK generated for the non-2xx final response, re-sent for its retransmissions.
     ack: Option<Bytes>,
@@ -68,7 +69,7 @@ impl InviteClientTransaction {
         let request_bytes = request.to_bytes();
         let mut tx = InviteClientTransaction {
             state: State::Calling,
-            request,
+            request: Some(request),
             request_bytes,
             ack: None,
             reliable,
@@ -76,7 +77,7 @@ impl InviteClientTransaction {
             timers: TimerTable::new(),
             interval: timing.initial(Timer::A, reliable),
             last_now: now,
-            outputs: VecDeque::with_capacity(2),
+            outputs: VecDeque::new(),
         };
         tx.outputs
             .push_back(Output::Transmit(tx.request_bytes.clone()));
@@ -93,14 +94,22 @@ impl InviteClientTransaction {
         self.state
     }
 
+    /// Frees the output queue's buffer once the machine only waits out its last timer
+    /// (64·T1 for some): it rarely sends again, and thousands of them linger at once.
+    pub fn release_buffers(&mut self) {
+        if matches!(self.state, State::Completed | State::Accepted) && self.outputs.is_empty() {
+            self.outputs = VecDeque::new();
+        }
+    }
+
     /// True once the transaction is over and may be dropped.
     pub fn is_terminated(&self) -> bool {
         self.state == State::Terminated
     }
 
-    /// The INVITE this transaction sends (the TU builds a CANCEL from it, §9.1).
-    pub fn request(&self) -> &Message {
-        &self.request
+    /// The INVITE this transaction sends, until its final answer.
+    pub fn request(&self) -> Option<&Message> {
+        self.request.as_ref()
     }
 
     /// A response whose top Via branch and CSeq method matched this transaction.
@@ -172,6 +181,7 @@ impl InviteClientTransaction {
                 self.timers.cancel(Timer::A);
                 self.timers.cancel(Timer::B);
                 self.state = Accepted;
+                self.release_request();
                 self.timers
                     .set(Timer::M, now + self.timing.initial(Timer::M, self.reliable));
                 self.outputs.push_back(Output::Response(r));
@@ -179,10 +189,16 @@ impl InviteClientTransaction {
             (Calling | Proceeding, Input::Response(r)) if is_failure(&r) => {
                 self.timers.cancel(Timer::A);
                 self.timers.cancel(Timer::B);
-                let ack = ack_for_non_2xx(&self.request, &r).to_bytes();
+                let ack = self
+                    .request
+                    .as_ref()
+                    .map(|request| ack_for_non_2xx(request, &r).to_bytes());
+                self.release_request();
                 self.outputs.push_back(Output::Response(r));
-                self.outputs.push_back(Output::Transmit(ack.clone()));
-                self.ack = Some(ack);
+                if let Some(ack) = &ack {
+                    self.outputs.push_back(Output::Transmit(ack.clone()));
+                }
+                self.ack = ack;
                 let wait = self.timing.initial(Timer::D, self.reliable);
                 if wait.is_zero() {
                     self.terminate();
@@ -210,6 +226,11 @@ impl InviteClientTransaction {
             // Completed, any input once Terminated, timers this machine does not arm.
             (_, Input::Response(_) | Input::Timer(_) | Input::TransportError) => {}
         }
+    }
+
+    fn release_request(&mut self) {
+        self.request = None;
+        self.request_bytes = Bytes::new();
     }
 
     fn terminate(&mut self) {

@@ -84,7 +84,7 @@ pub struct InviteServerTransaction {
     timing: Timing,
     timers: TimerTable,
     /// The automatic 100 Trying, until it is sent or made pointless by the TU.
-    trying: Option<Message>,
+    trying: Option<Box<Message>>,
     last_provisional: Option<Bytes>,
     final_response: Option<Bytes>,
     /// The current Timer G interval.
@@ -117,7 +117,7 @@ impl InviteServerTransaction {
             final_response: None,
             interval: timing.initial(Timer::G, reliable),
             last_now: now,
-            outputs: VecDeque::with_capacity(2),
+            outputs: VecDeque::new(),
         };
         match trying {
             TryingPolicy::Immediately => {
@@ -126,7 +126,7 @@ impl InviteServerTransaction {
                 tx.last_provisional = Some(bytes);
             }
             TryingPolicy::After(delay) => {
-                tx.trying = Some(hundred);
+                tx.trying = Some(Box::new(hundred));
                 tx.timers.set(Timer::Trying, now + delay);
             }
         }
@@ -136,6 +136,18 @@ impl InviteServerTransaction {
     /// The current state (named as in the RFC figure).
     pub fn state(&self) -> State {
         self.state
+    }
+
+    /// Frees the output queue's buffer once the machine only waits out its last timer
+    /// (64·T1 for some): it rarely sends again, and thousands of them linger at once.
+    pub fn release_buffers(&mut self) {
+        if matches!(
+            self.state,
+            State::Completed | State::Confirmed | State::Accepted
+        ) && self.outputs.is_empty()
+        {
+            self.outputs = VecDeque::new();
+        }
     }
 
     /// True once the transaction is over and may be dropped.
@@ -225,6 +237,9 @@ impl InviteServerTransaction {
                 self.stop_trying();
                 self.outputs.push_back(Output::Transmit(r.to_bytes()));
                 self.state = Accepted;
+                // Accepted absorbs INVITE retransmissions without answering them (the TU
+                // retransmits its 2xx), so the provisional is never sent again.
+                self.last_provisional = None;
                 self.timers
                     .set(Timer::L, now + self.timing.initial(Timer::L, self.reliable));
             }

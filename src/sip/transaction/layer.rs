@@ -189,15 +189,27 @@ pub enum LayerOutput {
     Event(TransactionKey, TransactionEvent),
 }
 
+/// Each machine boxed on its own: they differ in size (an INVITE client holds its request
+/// until a final answer), and the map's slots would otherwise all be as large as the
+/// largest, for the 64·T1 that finished transactions linger.
 #[derive(Debug)]
 enum Machine {
-    InviteClient(InviteClientTransaction),
-    NonInviteClient(NonInviteClientTransaction),
-    InviteServer(InviteServerTransaction),
-    NonInviteServer(NonInviteServerTransaction),
+    InviteClient(Box<InviteClientTransaction>),
+    NonInviteClient(Box<NonInviteClientTransaction>),
+    InviteServer(Box<InviteServerTransaction>),
+    NonInviteServer(Box<NonInviteServerTransaction>),
 }
 
 impl Machine {
+    fn release_buffers(&mut self) {
+        match self {
+            Machine::InviteClient(m) => m.release_buffers(),
+            Machine::NonInviteClient(m) => m.release_buffers(),
+            Machine::InviteServer(m) => m.release_buffers(),
+            Machine::NonInviteServer(m) => m.release_buffers(),
+        }
+    }
+
     fn poll_output(&mut self) -> Option<Output> {
         match self {
             Machine::InviteClient(m) => m.poll_output(),
@@ -366,15 +378,17 @@ impl TransactionLayer {
             arrived_reliably.unwrap_or_else(|| !via.transport.eq_ignore_ascii_case("UDP"));
         let timing = self.config.timing;
         let machine = if method == Some(Method::Invite) {
-            Machine::InviteServer(InviteServerTransaction::new(
+            Machine::InviteServer(Box::new(InviteServerTransaction::new(
                 now,
                 &msg,
                 reliable,
                 timing,
                 self.config.trying,
-            ))
+            )))
         } else {
-            Machine::NonInviteServer(NonInviteServerTransaction::new(now, reliable, timing))
+            Machine::NonInviteServer(Box::new(NonInviteServerTransaction::new(
+                now, reliable, timing,
+            )))
         };
         self.insert(key.clone(), machine, from, reliable);
         Ok(Incoming::Request { key, request: msg })
@@ -398,12 +412,12 @@ impl TransactionLayer {
             None => return Err(TransactionError::Malformed("not a request")),
             Some(Method::Ack) => return Err(TransactionError::AckOutsideTransaction),
             _ if self.ids.contains_key(&key) => return Err(TransactionError::Duplicate),
-            Some(Method::Invite) => {
-                Machine::InviteClient(InviteClientTransaction::new(now, request, reliable, timing))
-            }
-            Some(_) => Machine::NonInviteClient(NonInviteClientTransaction::new(
+            Some(Method::Invite) => Machine::InviteClient(Box::new(InviteClientTransaction::new(
+                now, request, reliable, timing,
+            ))),
+            Some(_) => Machine::NonInviteClient(Box::new(NonInviteClientTransaction::new(
                 now, &request, reliable, timing,
-            )),
+            ))),
         };
         self.insert(key.clone(), machine, to, reliable);
         Ok(key)
@@ -584,6 +598,7 @@ impl TransactionLayer {
                     .push_back(LayerOutput::Event(entry.key, TransactionEvent::Terminated));
             }
         } else {
+            entry.machine.release_buffers();
             let next = entry.machine.poll_timeout();
             if next != entry.scheduled {
                 entry.scheduled = next;

@@ -63,7 +63,7 @@ impl NonInviteClientTransaction {
             timers: TimerTable::new(),
             interval: timing.initial(Timer::E, reliable),
             last_now: now,
-            outputs: VecDeque::with_capacity(2),
+            outputs: VecDeque::new(),
         };
         tx.outputs.push_back(Output::Transmit(tx.request.clone()));
         if !reliable {
@@ -77,6 +77,14 @@ impl NonInviteClientTransaction {
     /// The current state (named as in the RFC figure).
     pub fn state(&self) -> State {
         self.state
+    }
+
+    /// Frees the output queue's buffer once the machine only waits out its last timer
+    /// (64·T1 for some): it rarely sends again, and thousands of them linger at once.
+    pub fn release_buffers(&mut self) {
+        if matches!(self.state, State::Completed) && self.outputs.is_empty() {
+            self.outputs = VecDeque::new();
+        }
     }
 
     /// True once the transaction is over and may be dropped.
@@ -140,6 +148,8 @@ impl NonInviteClientTransaction {
                 self.outputs.push_back(Output::Response(r));
                 self.timers.cancel(Timer::E);
                 self.timers.cancel(Timer::F);
+                // Nothing is sent again from here on.
+                self.request = Bytes::new();
                 let wait = self.timing.initial(Timer::K, self.reliable);
                 if wait.is_zero() {
                     self.terminate();

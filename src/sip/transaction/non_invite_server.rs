@@ -70,13 +70,21 @@ impl NonInviteServerTransaction {
             timers: TimerTable::new(),
             last_response: None,
             last_now: now,
-            outputs: VecDeque::with_capacity(1),
+            outputs: VecDeque::new(),
         }
     }
 
     /// The current state (named as in the RFC figure).
     pub fn state(&self) -> State {
         self.state
+    }
+
+    /// Frees the output queue's buffer once the machine only waits out its last timer
+    /// (64·T1 for some): it rarely sends again, and thousands of them linger at once.
+    pub fn release_buffers(&mut self) {
+        if matches!(self.state, State::Completed) && self.outputs.is_empty() {
+            self.outputs = VecDeque::new();
+        }
     }
 
     /// True once the transaction is over and may be dropped.

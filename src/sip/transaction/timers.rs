@@ -105,10 +105,16 @@ impl Timing {
     }
 }
 
-/// The armed timers of one transaction: at most one deadline per [`Timer`].
+/// Timers one transaction can have armed at once: no RFC machine arms more than two
+/// (Timers A and B in Calling, G and H in Completed, E and F in Trying), plus room to spare.
+pub const TIMER_SLOTS: usize = 4;
+
+/// The armed timers of one transaction: at most one deadline per [`Timer`], in a few slots
+/// rather than one per timer kind, because finished transactions linger for 64·T1 by the
+/// thousand.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TimerTable {
-    deadlines: [Option<Instant>; Timer::COUNT],
+    slots: [Option<(Instant, Timer)>; TIMER_SLOTS],
 }
 
 impl TimerTable {
@@ -119,42 +125,62 @@ impl TimerTable {
 
     /// Arms `timer` to fire at `at`, replacing any earlier deadline for it.
     pub fn set(&mut self, timer: Timer, at: Instant) {
-        self.deadlines[timer.index()] = Some(at);
+        let slot = self
+            .slots
+            .iter()
+            .position(|s| s.is_some_and(|(_, t)| t == timer))
+            .or_else(|| self.slots.iter().position(Option::is_none));
+        debug_assert!(slot.is_some(), "more than {TIMER_SLOTS} timers armed");
+        // Never reached by the RFC machines; if it were, the latest deadline gives way.
+        let slot = slot.unwrap_or_else(|| {
+            (0..TIMER_SLOTS)
+                .max_by_key(|i| self.slots[*i].map(|(at, _)| at))
+                .unwrap_or(0)
+        });
+        self.slots[slot] = Some((at, timer));
     }
 
     /// Disarms `timer` (a no-op when it is not armed).
     pub fn cancel(&mut self, timer: Timer) {
-        self.deadlines[timer.index()] = None;
+        for slot in &mut self.slots {
+            if slot.is_some_and(|(_, t)| t == timer) {
+                *slot = None;
+            }
+        }
     }
 
     /// Disarms every timer.
     pub fn clear(&mut self) {
-        self.deadlines = [None; Timer::COUNT];
+        self.slots = [None; TIMER_SLOTS];
     }
 
     /// The deadline of `timer`, if armed.
     pub fn get(&self, timer: Timer) -> Option<Instant> {
-        self.deadlines[timer.index()]
+        self.slots
+            .iter()
+            .flatten()
+            .find(|(_, t)| *t == timer)
+            .map(|(at, _)| *at)
     }
 
     /// The soonest deadline of all armed timers.
     pub fn earliest(&self) -> Option<Instant> {
-        self.deadlines.iter().flatten().min().copied()
+        self.slots.iter().flatten().map(|(at, _)| *at).min()
     }
 
     /// Disarms and returns every timer whose deadline is at or before `now`, soonest first
     /// (ties in declaration order, so Timer F's timeout comes after an E due at the same time).
     pub fn take_expired(&mut self, now: Instant) -> Expired {
-        let mut due: [Option<(Instant, Timer)>; Timer::COUNT] = [None; Timer::COUNT];
+        let mut due: [Option<(Instant, Timer)>; TIMER_SLOTS] = [None; TIMER_SLOTS];
         let mut len = 0;
-        for timer in Timer::ALL {
-            if let Some(at) = self.deadlines[timer.index()].filter(|at| *at <= now) {
-                self.deadlines[timer.index()] = None;
+        for slot in &mut self.slots {
+            if let Some((at, timer)) = slot.filter(|(at, _)| *at <= now) {
+                *slot = None;
                 due[len] = Some((at, timer));
                 len += 1;
             }
         }
-        due[..len].sort_unstable();
+        due[..len].sort_unstable_by_key(|d| d.map(|(at, timer)| (at, timer.index())));
         Expired { due, next: 0, len }
     }
 }
@@ -163,7 +189,7 @@ impl TimerTable {
 /// Detached from the table, so the machine may re-arm timers while iterating.
 #[derive(Debug, Clone)]
 pub struct Expired {
-    due: [Option<(Instant, Timer)>; Timer::COUNT],
+    due: [Option<(Instant, Timer)>; TIMER_SLOTS],
     next: usize,
     len: usize,
 }
