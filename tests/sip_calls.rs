@@ -1,9 +1,11 @@
 //! Registration and calls through a real switch process, driven by SIPp over loopback.
+// Test harnesses are the IO side: they read the clock to bound waits and time phases.
+#![allow(clippy::disallowed_methods)]
 
 mod common;
 
 use common::*;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[test]
 fn register_refuses_a_wrong_password_accepts_the_right_one_and_unregisters() {
@@ -281,6 +283,35 @@ fn a_call_over_tcp_connects_both_legs() {
     uas.expect_success();
     let cdr = &sw.wait_for_cdrs(1)["items"][0];
     assert_eq!(cdr["hangup_cause"], "normal_clearing");
+}
+
+/// A phone registered over TCP is gone (its connection closed, nothing listens at its
+/// address): the connection the switch opens to ring it is refused, and the call fails at
+/// once (RFC 3261 §17.1.4) rather than when Timer B fires 32 s later.
+#[test]
+fn a_call_to_a_tcp_phone_that_is_gone_fails_at_once() {
+    let sw = SwitchProcess::start(SwitchOptions::default());
+    let gone = free_port();
+    Sipp::new("register", gone)
+        .tcp()
+        .arg("-s")
+        .arg("1009")
+        .auth("1009")
+        .key("expires", "300")
+        .run(sw.sip);
+    let started = Instant::now();
+    Sipp::new("uac_expect_408", free_udp_port())
+        .arg("-s")
+        .arg("1009")
+        .auth("1000")
+        .run(sw.sip);
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_secs(15),
+        "the caller waited {waited:?} for its answer"
+    );
+    let cdr = &sw.wait_for_cdrs(1)["items"][0];
+    assert_eq!(cdr["legs"][1]["final_code"], 408, "{cdr}");
 }
 
 /// Another process holds most of the switch's media ports: calls draw the free pairs instead

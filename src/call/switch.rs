@@ -435,6 +435,17 @@ impl Switch {
         self.drain_layer(now);
     }
 
+    /// The transport could not reach `to` (a TCP connection that could not be opened or
+    /// written): every transaction sending there fails now rather than at its timeout.
+    pub fn handle_transport_error(&mut self, now: Instant, to: SocketAddr, transport: Transport) {
+        if !self.advance(now) {
+            return;
+        }
+        self.layer
+            .handle_transport_error(now, to, transport == Transport::Tcp);
+        self.drain_layer(now);
+    }
+
     /// Ends every call (BYE to answered legs, CANCEL and 503 for ringing ones).
     pub fn handle_shutdown(&mut self, now: Instant) {
         let keys: Vec<CallKey> = self.calls.keys().copied().collect();

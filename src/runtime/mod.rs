@@ -218,7 +218,8 @@ pub async fn serve(profile: Profile, shutdown: oneshot::Receiver<()>) -> anyhow:
     })?;
 
     let (inbound_tx, inbound_rx) = mpsc::channel::<Inbound>(16_384);
-    let transports = Transports::bind(profile.sip.listen, inbound_tx)
+    let (failed_tx, failed_rx) = mpsc::channel::<SocketAddr>(1024);
+    let transports = Transports::bind(profile.sip.listen, inbound_tx, failed_tx)
         .await
         .with_context(|| format!("binding SIP on {}", profile.sip.listen))?;
     let advertised = SocketAddr::new(profile.advertised_ip(), transports.local.port());
@@ -292,8 +293,14 @@ pub async fn serve(profile: Profile, shutdown: oneshot::Receiver<()>) -> anyhow:
         engine,
         store_tx,
     };
-    core.run(inbound_rx, media_rx, persisted_rx, core_requests, shutdown)
-        .await;
+    core.run(
+        (inbound_rx, failed_rx),
+        media_rx,
+        persisted_rx,
+        core_requests,
+        shutdown,
+    )
+    .await;
     drop(core);
     // Let the writer finish what it was given, then close the pool cleanly.
     let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
@@ -482,7 +489,7 @@ struct CoreLoop {
 impl CoreLoop {
     async fn run(
         &mut self,
-        mut inbound: mpsc::Receiver<Inbound>,
+        (mut inbound, mut failed): (mpsc::Receiver<Inbound>, mpsc::Receiver<SocketAddr>),
         mut media: mpsc::Receiver<MediaEvent>,
         mut persisted: mpsc::Receiver<u64>,
         mut requests: mpsc::Receiver<CoreRequest>,
@@ -517,6 +524,9 @@ impl CoreLoop {
                         TransportKind::Tcp => Transport::Tcp,
                     };
                     self.switch.handle_datagram(clock::now(), msg.from, transport, &msg.bytes);
+                }
+                Some(peer) = failed.recv() => {
+                    self.switch.handle_transport_error(clock::now(), peer, Transport::Tcp);
                 }
                 _ = sleep => {
                     let now = clock::now();
@@ -685,12 +695,7 @@ impl CoreLoop {
                     } else {
                         TransportKind::Udp
                     };
-                    if kind == TransportKind::Tcp {
-                        let t = self.transports.clone();
-                        tokio::spawn(async move { t.send(to, kind, bytes).await });
-                    } else {
-                        self.transports.send(to, kind, bytes).await;
-                    }
+                    self.transports.send(to, kind, bytes).await;
                 }
                 Output::Media(command) => self.apply_media(command),
                 Output::PersistBinding(change) => {

@@ -3,6 +3,13 @@
 //! Inbound bytes go to the switch core through a bounded channel; when it is full, UDP
 //! datagrams are dropped and counted (the peer retransmits) rather than queued without bound.
 //! TCP connections are framed by Content-Length; CRLF keep-alive pings get a CRLF pong.
+//!
+//! Each TCP connection has one writer task fed by a bounded queue, whether we accepted it or
+//! opened it: messages to a peer leave in the order the core produced them, including those
+//! queued while the connection was still being opened. When a connection cannot be opened or
+//! written, or its queue is full (a peer that stopped reading), the peer's address goes back
+//! to the core on the failures channel, and the transactions sending there fail at once
+//! (RFC 3261 §17.1.4, §17.2.4) instead of waiting out Timer B.
 
 use crate::sip::framing::{Frame, frame_stream};
 use crate::sip::message::MAX_MESSAGE_SIZE;
@@ -56,8 +63,12 @@ pub struct TransportStats {
 #[derive(Clone)]
 pub struct Transports {
     udp: Arc<UdpSocket>,
-    tcp: Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Bytes>>>>,
+    /// Each TCP peer's write queue, with the number of the connection it feeds.
+    tcp: Arc<Mutex<HashMap<SocketAddr, (u64, WriteQueue)>>>,
+    next_connection: Arc<AtomicU64>,
     inbound: mpsc::Sender<Inbound>,
+    /// TCP peers that could not be reached or written to.
+    failures: mpsc::Sender<SocketAddr>,
     pub stats: Arc<TransportStats>,
     pub local: SocketAddr,
 }
@@ -65,11 +76,18 @@ pub struct Transports {
 /// Per-connection write queue bound: a peer that stops reading loses its connection.
 const TCP_WRITE_QUEUE: usize = 256;
 
+/// How long opening a connection may take before its messages fail.
+const TCP_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+type WriteQueue = mpsc::Sender<Bytes>;
+
 impl Transports {
-    /// Binds UDP and TCP on `listen` and starts the receive tasks.
+    /// Binds UDP and TCP on `listen` and starts the receive tasks. TCP peers that fail go to
+    /// `failures` (dropped when it is full: the transactions then time out as before).
     pub async fn bind(
         listen: SocketAddr,
         inbound: mpsc::Sender<Inbound>,
+        failures: mpsc::Sender<SocketAddr>,
     ) -> std::io::Result<Transports> {
         let udp = Arc::new(UdpSocket::bind(listen).await?);
         let local = udp.local_addr()?;
@@ -78,7 +96,9 @@ impl Transports {
         let transports = Transports {
             udp,
             tcp: Arc::default(),
+            next_connection: Arc::default(),
             inbound,
+            failures,
             stats: Arc::default(),
             local,
         };
@@ -125,66 +145,159 @@ impl Transports {
         }
     }
 
-    fn start_connection(self, stream: TcpStream, peer: SocketAddr) -> mpsc::Sender<Bytes> {
-        let (tx, mut rx) = mpsc::channel::<Bytes>(TCP_WRITE_QUEUE);
-        self.tcp
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(peer, tx.clone());
-        let (mut reader, mut writer) = stream.into_split();
-        let pong = tx.clone();
-        tokio::spawn(async move {
-            while let Some(bytes) = rx.recv().await {
-                if writer.write_all(&bytes).await.is_err() {
-                    break;
-                }
+    fn connections(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, (u64, WriteQueue)>> {
+        self.tcp.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers a new write queue for `peer`, replacing any older one. Its writer holds no
+    /// sender, so a connection closes once its reader and the map let go of the queue.
+    fn register(&self, peer: SocketAddr) -> (u64, WriteQueue, mpsc::Receiver<Bytes>) {
+        let (tx, rx) = mpsc::channel::<Bytes>(TCP_WRITE_QUEUE);
+        let id = self.next_connection.fetch_add(1, Ordering::Relaxed);
+        self.connections().insert(peer, (id, tx.clone()));
+        (id, tx, rx)
+    }
+
+    /// A connection a peer opened: its write queue is registered before anything is read,
+    /// so our answers go back on it.
+    fn start_connection(self, stream: TcpStream, peer: SocketAddr) {
+        let (id, tx, rx) = self.register(peer);
+        let (reader, writer) = stream.into_split();
+        tokio::spawn(self.clone().write_loop(peer, id, writer, rx));
+        tokio::spawn(self.read_loop(peer, id, reader, tx));
+    }
+
+    /// A connection we open to send to `peer`; `rx` already holds what is to go first.
+    async fn open_connection(
+        self,
+        peer: SocketAddr,
+        id: u64,
+        pong: WriteQueue,
+        rx: mpsc::Receiver<Bytes>,
+    ) {
+        let connected = tokio::time::timeout(TCP_CONNECT_TIMEOUT, TcpStream::connect(peer)).await;
+        let stream = match connected {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(error)) => {
+                tracing::debug!(%peer, %error, "tcp connect failed");
+                self.fail(peer, id);
+                return;
             }
-        });
-        tokio::spawn(async move {
-            let mut buf = BytesMut::with_capacity(8192);
-            'conn: loop {
-                match reader.read_buf(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {}
-                }
-                loop {
-                    match frame_stream(&buf) {
-                        Frame::Incomplete => break,
-                        Frame::KeepAlive { len, ping } => {
-                            let _ = buf.split_to(len);
-                            if ping {
-                                let _ = pong.try_send(Bytes::from_static(b"\r\n"));
-                            }
+            Err(_) => {
+                tracing::debug!(%peer, "tcp connect timed out");
+                self.fail(peer, id);
+                return;
+            }
+        };
+        self.stats.tcp_connections.fetch_add(1, Ordering::Relaxed);
+        let (reader, writer) = stream.into_split();
+        tokio::spawn(self.clone().read_loop(peer, id, reader, pong));
+        self.write_loop(peer, id, writer, rx).await;
+    }
+
+    /// The connection's only writer: sends in queue order until the queue closes or a write
+    /// fails.
+    async fn write_loop(
+        self,
+        peer: SocketAddr,
+        id: u64,
+        mut writer: tokio::net::tcp::OwnedWriteHalf,
+        mut rx: mpsc::Receiver<Bytes>,
+    ) {
+        while let Some(bytes) = rx.recv().await {
+            if let Err(error) = writer.write_all(&bytes).await {
+                tracing::debug!(%peer, %error, "tcp write failed");
+                self.fail(peer, id);
+                return;
+            }
+        }
+    }
+
+    /// Reads framed messages until the peer closes or sends garbage; `pong` answers CRLF
+    /// keep-alives on the same connection.
+    async fn read_loop(
+        self,
+        peer: SocketAddr,
+        id: u64,
+        mut reader: tokio::net::tcp::OwnedReadHalf,
+        pong: WriteQueue,
+    ) {
+        let mut buf = BytesMut::with_capacity(8192);
+        'conn: loop {
+            match reader.read_buf(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            loop {
+                match frame_stream(&buf) {
+                    Frame::Incomplete => break,
+                    Frame::KeepAlive { len, ping } => {
+                        let _ = buf.split_to(len);
+                        if ping {
+                            let _ = pong.try_send(Bytes::from_static(b"\r\n"));
                         }
-                        Frame::Message(len) => {
-                            let bytes = buf.split_to(len).freeze();
-                            self.stats.received.fetch_add(1, Ordering::Relaxed);
-                            let msg = Inbound {
-                                from: peer,
-                                transport: TransportKind::Tcp,
-                                bytes,
-                            };
-                            // Back-pressure on TCP: wait for room instead of dropping.
-                            if self.inbound.send(msg).await.is_err() {
-                                break 'conn;
-                            }
-                        }
-                        Frame::Invalid(why) => {
-                            self.stats
-                                .tcp_framing_errors
-                                .fetch_add(1, Ordering::Relaxed);
-                            tracing::debug!(%peer, why, "closing tcp connection");
+                    }
+                    Frame::Message(len) => {
+                        let bytes = buf.split_to(len).freeze();
+                        self.stats.received.fetch_add(1, Ordering::Relaxed);
+                        let msg = Inbound {
+                            from: peer,
+                            transport: TransportKind::Tcp,
+                            bytes,
+                        };
+                        // Back-pressure on TCP: wait for room instead of dropping.
+                        if self.inbound.send(msg).await.is_err() {
                             break 'conn;
                         }
                     }
+                    Frame::Invalid(why) => {
+                        self.stats
+                            .tcp_framing_errors
+                            .fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(%peer, why, "closing tcp connection");
+                        break 'conn;
+                    }
                 }
             }
-            self.tcp
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&peer);
-        });
-        tx
+        }
+        self.forget(peer, id);
+    }
+
+    /// Forgets connection `id` as `peer`'s (a newer one may have replaced it).
+    fn forget(&self, peer: SocketAddr, id: u64) {
+        let mut connections = self.connections();
+        if connections.get(&peer).is_some_and(|(i, _)| *i == id) {
+            connections.remove(&peer);
+        }
+    }
+
+    /// `peer` cannot be sent to over connection `id`: forgotten, and reported to the core.
+    fn fail(&self, peer: SocketAddr, id: u64) {
+        self.forget(peer, id);
+        self.stats.send_errors.fetch_add(1, Ordering::Relaxed);
+        let _ = self.failures.try_send(peer);
+    }
+
+    /// Queues bytes on `to`'s connection, opening one when there is none. Never waits: the
+    /// connection's writer sends them in order.
+    fn send_tcp(&self, to: SocketAddr, bytes: Bytes) {
+        let existing = self
+            .connections()
+            .get(&to)
+            .filter(|(_, queue)| !queue.is_closed())
+            .cloned();
+        let (id, queue) = match existing {
+            Some(found) => found,
+            None => {
+                let (id, tx, rx) = self.register(to);
+                tokio::spawn(self.clone().open_connection(to, id, tx.clone(), rx));
+                (id, tx)
+            }
+        };
+        if queue.try_send(bytes).is_err() {
+            tracing::debug!(peer = %to, "tcp write queue full or closed");
+            self.fail(to, id);
+        }
     }
 
     /// Sends bytes; over TCP reuses the peer's connection or opens one.
@@ -195,27 +308,7 @@ impl Transports {
                     self.stats.send_errors.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            TransportKind::Tcp => {
-                let existing = self
-                    .tcp
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get(&to)
-                    .cloned();
-                let sender = match existing {
-                    Some(s) => s,
-                    None => match TcpStream::connect(to).await {
-                        Ok(stream) => self.clone().start_connection(stream, to),
-                        Err(_) => {
-                            self.stats.send_errors.fetch_add(1, Ordering::Relaxed);
-                            return;
-                        }
-                    },
-                };
-                if sender.try_send(bytes).is_err() {
-                    self.stats.send_errors.fetch_add(1, Ordering::Relaxed);
-                }
-            }
+            TransportKind::Tcp => self.send_tcp(to, bytes),
         }
     }
 }
