@@ -257,7 +257,7 @@ impl Machine {
 }
 
 /// Internal handle of a live transaction (cheap to copy into the timer heap).
-type TxId = u64;
+use super::key_index::TxId;
 
 #[derive(Debug)]
 struct Entry {
@@ -275,7 +275,7 @@ pub struct TransactionLayer {
     config: LayerConfig,
     last_now: Option<Instant>,
     next_id: TxId,
-    ids: HashMap<TransactionKey, TxId>,
+    ids: super::key_index::KeyIndex,
     entries: HashMap<TxId, Entry>,
     deadlines: BinaryHeap<Reverse<(Instant, TxId)>>,
     /// Scratch list for `handle_timeout`, kept to avoid allocating on every tick.
@@ -290,7 +290,7 @@ impl TransactionLayer {
             config,
             last_now: None,
             next_id: 0,
-            ids: HashMap::new(),
+            ids: super::key_index::KeyIndex::default(),
             entries: HashMap::new(),
             deadlines: BinaryHeap::new(),
             due: Vec::new(),
@@ -310,7 +310,12 @@ impl TransactionLayer {
 
     /// Whether a transaction with this key is live.
     pub fn contains(&self, key: &TransactionKey) -> bool {
-        self.ids.contains_key(key)
+        self.find(key).is_some()
+    }
+
+    fn find(&self, key: &TransactionKey) -> Option<TxId> {
+        self.ids
+            .get(key, |id| self.entries.get(&id).map(|e| &e.key))
     }
 
     /// A message from the network, already parsed (and, for requests, validated with
@@ -342,7 +347,7 @@ impl TransactionLayer {
             let key = TransactionKey::client(&msg).ok_or(TransactionError::Malformed(
                 "response without Via branch or CSeq",
             ))?;
-            let Some(&id) = self.ids.get(&key) else {
+            let Some(id) = self.find(&key) else {
                 return Ok(Incoming::StrayResponse(msg));
             };
             return Ok(match self.deliver(id, now, msg) {
@@ -355,7 +360,7 @@ impl TransactionLayer {
             TransactionError::Malformed("request without Via, CSeq or Call-ID");
         let via = msg.top_via().ok_or(BAD_REQUEST)?;
         let key = TransactionKey::server_with_via(&msg, &via).ok_or(BAD_REQUEST)?;
-        if let Some(&id) = self.ids.get(&key) {
+        if let Some(id) = self.find(&key) {
             return Ok(match self.deliver(id, now, msg) {
                 Some(Output::Request(ack)) => Incoming::Ack {
                     key: Some(key),
@@ -411,7 +416,7 @@ impl TransactionLayer {
         let machine = match request.method() {
             None => return Err(TransactionError::Malformed("not a request")),
             Some(Method::Ack) => return Err(TransactionError::AckOutsideTransaction),
-            _ if self.ids.contains_key(&key) => return Err(TransactionError::Duplicate),
+            _ if self.find(&key).is_some() => return Err(TransactionError::Duplicate),
             Some(Method::Invite) => Machine::InviteClient(Box::new(InviteClientTransaction::new(
                 now, request, reliable, timing,
             ))),
@@ -431,10 +436,7 @@ impl TransactionLayer {
         response: Message,
     ) -> Result<(), TransactionError> {
         let now = self.advance_for_input(now);
-        let id = *self
-            .ids
-            .get(key)
-            .ok_or(TransactionError::UnknownTransaction)?;
+        let id = self.find(key).ok_or(TransactionError::UnknownTransaction)?;
         let entry = self
             .entries
             .get_mut(&id)
@@ -515,7 +517,7 @@ impl TransactionLayer {
             return None;
         }
         let key = TransactionKey::server_with_method(cancel, &cancel.top_via()?, Method::Invite)?;
-        self.ids.contains_key(&key).then_some(key)
+        self.find(&key).map(|_| key)
     }
 
     /// The next output; drain to `None` after every `handle_*`/`send_*`.
@@ -544,7 +546,7 @@ impl TransactionLayer {
     fn insert(&mut self, key: TransactionKey, machine: Machine, to: SocketAddr, reliable: bool) {
         let id = self.next_id;
         self.next_id += 1;
-        self.ids.insert(key.clone(), id);
+        self.ids.insert(&key, id);
         self.entries.insert(
             id,
             Entry {
@@ -593,7 +595,7 @@ impl TransactionLayer {
         }
         if terminated {
             if let Some(entry) = self.entries.remove(&id) {
-                self.ids.remove(&entry.key);
+                self.ids.remove(&entry.key, id);
                 self.outputs
                     .push_back(LayerOutput::Event(entry.key, TransactionEvent::Terminated));
             }

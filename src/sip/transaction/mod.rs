@@ -17,6 +17,7 @@
 
 mod invite_client;
 mod invite_server;
+mod key_index;
 mod layer;
 mod non_invite_client;
 mod non_invite_server;
