@@ -74,7 +74,7 @@ pub mod timer;
 mod transfer;
 
 #[cfg(test)]
-mod test_harness;
+pub(crate) mod test_harness;
 
 pub use acd::{Acd, AgentSnapshot, QueuePosition, QueueSnapshot, Snapshot};
 pub use agent::{AgentError, AgentTransition, TransitionReason};

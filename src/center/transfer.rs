@@ -24,12 +24,12 @@ impl ContactCenter {
         interaction: InteractionId,
         agent: Option<&AgentId>,
         target: TransferTarget,
-    ) -> Result<(), EndRefused> {
+    ) -> Result<(), Refused> {
         if !self.engaged(&interaction, agent) {
-            return Err(EndRefused::NotEngaged);
+            return Err(Refused::NotEngaged);
         }
         let Some(ix) = self.acd.interaction(&interaction) else {
-            return Err(EndRefused::NotEngaged);
+            return Err(Refused::NotEngaged);
         };
         let returning = Returning {
             queue: ix.queue.clone(),
@@ -41,7 +41,7 @@ impl ContactCenter {
         if let TransferTarget::Queue(queue) = &target
             && self.acd.queue(queue).is_none()
         {
-            return Err(EndRefused::UnknownQueue);
+            return Err(Refused::UnknownQueue);
         }
         if let TransferTarget::Agent(target) = &target {
             let available = self
@@ -49,14 +49,13 @@ impl ContactCenter {
                 .agent(target)
                 .is_some_and(|a| a.is_available() && a.extension().is_some());
             if !available || from_agent.as_ref() == Some(target) {
-                return Err(EndRefused::TransferAgentUnavailable);
+                return Err(Refused::TransferAgentUnavailable);
             }
         }
         self.held.remove(&interaction);
-        self.effects
-            .push(Effect::Switch(QueueCommand::ReleaseAgent {
-                interaction: interaction.0.clone(),
-            }));
+        self.command_switch(QueueCommand::ReleaseAgent {
+            interaction: interaction.0.clone(),
+        });
         let target_json = match &target {
             TransferTarget::Agent(agent) => json!({"type": "agent", "id": agent}),
             TransferTarget::Queue(queue) => json!({"type": "queue", "id": queue}),
@@ -103,11 +102,11 @@ impl ContactCenter {
                 if let Err(error) = self.acd.handle_command(now, Command::Switch(ended)) {
                     tracing::debug!(%error, "transfer: the ACD had already let go");
                 }
-                self.effects.push(Effect::Switch(QueueCommand::Offer {
+                self.command_switch(QueueCommand::Offer {
                     interaction: interaction.0.clone(),
                     agent: format!("{TRANSFER_PREFIX}{number}"),
                     extension: number,
-                }));
+                });
                 self.transfers.insert(interaction.clone(), returning);
             }
         }
@@ -116,8 +115,7 @@ impl ContactCenter {
             None => Audience::Supervisors,
         };
         let data = json!({"interaction": interaction, "agent": from_agent, "target": target_json});
-        self.bus
-            .publish("interaction.transferred", clock::unix_ms(), audience, data);
+        self.publish_to("interaction.transferred", audience, data);
         Ok(())
     }
 
@@ -157,12 +155,7 @@ impl ContactCenter {
             }
             let data = json!({"interaction": id, "queue": returning.queue,
                               "reason": "no_answer", "message": "the target did not answer"});
-            self.bus.publish(
-                "interaction.transfer.failed",
-                clock::unix_ms(),
-                Audience::Supervisors,
-                data,
-            );
+            self.publish_to("interaction.transfer.failed", Audience::Supervisors, data);
         }
         true
     }

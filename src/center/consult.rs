@@ -58,22 +58,22 @@ impl ContactCenter {
         interaction: InteractionId,
         requester: Option<AgentId>,
         action: ConsultAction,
-    ) -> Result<(), EndRefused> {
+    ) -> Result<(), Refused> {
         let owner = self
             .connected_agent(&interaction)
-            .ok_or(EndRefused::NotEngaged)?;
+            .ok_or(Refused::NotEngaged)?;
         let consult = self.consults.get(&interaction).cloned();
         let is_owner = requester.as_ref().is_none_or(|r| *r == owner);
         let is_party = |c: &Consulting| requester.is_some() && c.agent == requester;
         match (action, consult) {
-            (ConsultAction::Start(_), Some(_)) => Err(EndRefused::ConsultInProgress),
+            (ConsultAction::Start(_), Some(_)) => Err(Refused::ConsultInProgress),
             (ConsultAction::Start(target), None) => {
                 if !is_owner {
-                    return Err(EndRefused::NotEngaged);
+                    return Err(Refused::NotEngaged);
                 }
                 self.start_consult(now, interaction, owner, target)
             }
-            (_, None) => Err(EndRefused::NoConsult),
+            (_, None) => Err(Refused::NoConsult),
             (ConsultAction::End, Some(c)) if is_owner || is_party(&c) => {
                 self.command_switch(QueueCommand::ConsultEnd {
                     interaction: interaction.0,
@@ -85,7 +85,7 @@ impl ContactCenter {
                     || c.agent.as_ref().is_some_and(|a| a.0 == participant)
                     || c.party.strip_prefix(NUMBER_PARTY) == Some(participant.as_str());
                 if !named {
-                    return Err(EndRefused::NoSuchParticipant);
+                    return Err(Refused::NoSuchParticipant);
                 }
                 self.command_switch(QueueCommand::ConsultEnd {
                     interaction: interaction.0,
@@ -95,7 +95,7 @@ impl ContactCenter {
             (ConsultAction::Transfer | ConsultAction::Conference, Some(c))
                 if is_owner && c.stage == Stage::Ringing =>
             {
-                Err(EndRefused::ConsultNotAnswered)
+                Err(Refused::ConsultNotAnswered)
             }
             (ConsultAction::Transfer, Some(_)) if is_owner => {
                 self.command_switch(QueueCommand::ConsultTransfer {
@@ -105,7 +105,7 @@ impl ContactCenter {
             }
             (ConsultAction::Conference, Some(c)) if is_owner => {
                 if c.stage == Stage::Conference {
-                    return Err(EndRefused::AlreadyThere("in a conference"));
+                    return Err(Refused::AlreadyThere("in a conference"));
                 }
                 self.held.remove(&interaction);
                 if let Some(c) = self.consults.get_mut(&interaction) {
@@ -131,11 +131,11 @@ impl ContactCenter {
                     });
                     Ok(())
                 } else {
-                    Err(EndRefused::NotEngaged)
+                    Err(Refused::NotEngaged)
                 }
             }
-            (ConsultAction::Leave, Some(_)) => Err(EndRefused::NotInConference),
-            _ => Err(EndRefused::NotEngaged),
+            (ConsultAction::Leave, Some(_)) => Err(Refused::NotInConference),
+            _ => Err(Refused::NotEngaged),
         }
     }
 
@@ -145,22 +145,22 @@ impl ContactCenter {
         interaction: InteractionId,
         owner: AgentId,
         target: ConsultTarget,
-    ) -> Result<(), EndRefused> {
+    ) -> Result<(), Refused> {
         let queue = self
             .acd
             .interaction(&interaction)
             .map(|ix| ix.queue.clone())
-            .ok_or(EndRefused::NotEngaged)?;
+            .ok_or(Refused::NotEngaged)?;
         let agent = match &target {
             ConsultTarget::Agent(agent) => Some(agent.clone()),
             ConsultTarget::Queue(q) => {
                 if self.acd.queue(q).is_none() {
-                    return Err(EndRefused::UnknownQueue);
+                    return Err(Refused::UnknownQueue);
                 }
                 Some(
                     self.acd
                         .consult_pick(q, &owner)
-                        .ok_or(EndRefused::NobodyAvailable)?,
+                        .ok_or(Refused::NobodyAvailable)?,
                 )
             }
             ConsultTarget::Number(_) => None,
@@ -168,22 +168,22 @@ impl ContactCenter {
         let (party, extension) = match (&agent, &target) {
             (Some(agent), _) => {
                 if *agent == owner {
-                    return Err(EndRefused::AgentUnavailable);
+                    return Err(Refused::AgentUnavailable);
                 }
                 let extension = self
                     .acd
                     .agent(agent)
                     .and_then(|a| a.extension().map(str::to_owned))
-                    .ok_or(EndRefused::AgentUnavailable)?;
+                    .ok_or(Refused::AgentUnavailable)?;
                 self.acd
                     .consult_offer(now, agent, &interaction)
-                    .map_err(|_| EndRefused::AgentUnavailable)?;
+                    .map_err(|_| Refused::AgentUnavailable)?;
                 (agent.0.clone(), extension)
             }
             (None, ConsultTarget::Number(number)) => {
                 (format!("{NUMBER_PARTY}{number}"), number.clone())
             }
-            (None, _) => return Err(EndRefused::AgentUnavailable),
+            (None, _) => return Err(Refused::AgentUnavailable),
         };
         let ring_timeout = self
             .acd
@@ -234,8 +234,7 @@ impl ContactCenter {
                 "cad": cad,
             });
             let audience = self.about(agent);
-            self.bus
-                .publish("consult.offered", clock::unix_ms(), audience, data);
+            self.publish_to("consult.offered", audience, data);
         }
         Ok(())
     }
@@ -371,15 +370,14 @@ impl ContactCenter {
             data.extend(extra);
         }
         let audience = self.about(by);
-        self.bus
-            .publish("interaction.transferred", clock::unix_ms(), audience, data);
+        self.publish_to("interaction.transferred", audience, data);
     }
 
     /// The agent's phone finished an attended transfer (REFER with Replaces) to `target`:
     /// the switch already bridged the customer there. An Available or Idle agent logged in
     /// at `target` takes the interaction over, exactly as after the desktop's warm transfer;
     /// any other phone is treated as a number.
-    pub fn on_replaced(
+    pub(super) fn on_replaced(
         &mut self,
         now: Instant,
         interaction: String,
@@ -416,22 +414,18 @@ impl ContactCenter {
     }
 
     /// Whether hold/resume is refused because of a consult.
-    pub(super) fn consult_blocks_hold(&self, interaction: &InteractionId) -> Option<EndRefused> {
+    pub(super) fn consult_blocks_hold(&self, interaction: &InteractionId) -> Option<Refused> {
         match self.consults.get(interaction)?.stage {
-            Stage::Ringing => Some(EndRefused::ConsultNotAnswered),
-            Stage::Conference => Some(EndRefused::InConference),
+            Stage::Ringing => Some(Refused::ConsultNotAnswered),
+            Stage::Conference => Some(Refused::InConference),
             Stage::Answered => None,
         }
     }
 
-    fn command_switch(&mut self, command: QueueCommand) {
-        self.effects.push(Effect::Switch(command));
-    }
-
     /// Publishes a consult event to both agents (and their supervisors).
     fn publish_consult(
-        &self,
-        kind: &str,
+        &mut self,
+        kind: &'static str,
         interaction: &InteractionId,
         c: &Consulting,
         extra: Value,
@@ -446,10 +440,9 @@ impl ContactCenter {
         if let (Value::Object(data), Value::Object(extra)) = (&mut data, extra) {
             data.extend(extra);
         }
-        let at = clock::unix_ms();
-        self.bus.publish(kind, at, self.about(&c.by), data.clone());
+        self.publish_to(kind, self.about(&c.by), data.clone());
         if let Some(agent) = &c.agent {
-            self.bus.publish(kind, at, self.about(agent), data);
+            self.publish_to(kind, self.about(agent), data);
         }
     }
 }
