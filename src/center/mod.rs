@@ -157,8 +157,6 @@ pub struct ContactCenter {
     consults: HashMap<InteractionId, consult::Consulting>,
     /// Recordings being written: their pause and whose desktop hears of them.
     recordings: HashMap<InteractionId, recording::Recording>,
-    /// Priorities of callers about to be admitted (bounded by the calls arriving at once).
-    priorities: HashMap<InteractionId, u8>,
     settings: OrgSettings,
     recordings_dir: std::path::PathBuf,
     timers: TimerTable<Timer>,
@@ -182,7 +180,6 @@ impl ContactCenter {
             cad: HashMap::new(),
             offered_cad_keys: settings.offered_cad_keys.clone(),
             recordings: HashMap::new(),
-            priorities: HashMap::new(),
             settings,
             recordings_dir,
             held: HashSet::new(),
@@ -231,16 +228,11 @@ impl ContactCenter {
         }
     }
 
-    /// What the switch reports beyond queue events: an arrival's details, hold changes and
-    /// transfers the agent's phone made. Other switch events are not the contact center's.
+    /// What the switch reports beyond queue events: hold changes and transfers the agent's
+    /// phone made. Other switch events are not the contact center's.
     pub fn handle_switch_event(&mut self, now: Instant, event: SwitchEvent) {
         let now = self.advance(now);
         match event {
-            SwitchEvent::QueueCallArrived {
-                interaction,
-                cad,
-                priority,
-            } => self.on_arrival_details(interaction, cad, priority),
             SwitchEvent::QueueCallHeld {
                 interaction,
                 held,
@@ -260,13 +252,8 @@ impl ContactCenter {
         }
     }
 
-    /// What the INVITE of a queue call carried beyond numbers: its CAD (kept for offers and
-    /// persisted) and its priority (used when the ACD admits the caller, which comes next).
-    fn on_arrival_details(&mut self, interaction: String, cad: Vec<CadFromSip>, priority: u8) {
-        let id = InteractionId(interaction);
-        if priority > 0 {
-            self.priorities.insert(id.clone(), priority);
-        }
+    /// The CAD a queue call's INVITE carried: kept for offers and persisted.
+    fn on_arrival_cad(&mut self, id: &InteractionId, cad: &[CadFromSip]) {
         if cad.is_empty() {
             return;
         }
@@ -283,7 +270,7 @@ impl ContactCenter {
             })
             .collect();
         self.persist(Job::Cad(id.clone(), variables));
-        self.cad.insert(id, cad);
+        self.cad.insert(id.clone(), cad.to_vec());
     }
 
     /// A connected call went on or off hold (desktop or phone): recorded and published.
@@ -352,15 +339,19 @@ impl ContactCenter {
             queue,
             ani,
             dnis,
+            cad,
+            ..
         } = &event
         {
+            let id = InteractionId(interaction.clone());
+            self.on_arrival_cad(&id, cad);
             // The switch names the queue by id (it maps dialled numbers to ids).
             let queue_id = self
                 .acd
                 .queue(&QueueId(queue.clone()))
                 .map(|q| q.config().id.clone());
             let record = Interaction {
-                id: InteractionId(interaction.clone()),
+                id,
                 media: Default::default(),
                 direction: Direction::Inbound,
                 ani: ani.clone(),
@@ -385,31 +376,9 @@ impl ContactCenter {
             let id = InteractionId(interaction.clone());
             self.cad.remove(&id);
             self.held.remove(&id);
-            self.priorities.remove(&id);
             self.forget_pause(&id);
         }
         if self.on_consult_event(now, &event) || self.on_transfer_outcome(now, &event) {
-            return;
-        }
-        // A caller with a priority is admitted with it (the same admission as an arrival).
-        if let QueueEvent::Arrived {
-            interaction,
-            queue,
-            ani,
-            dnis,
-        } = &event
-            && let Some(priority) = self.priorities.remove(&InteractionId(interaction.clone()))
-        {
-            let enqueue = Command::Enqueue {
-                interaction: InteractionId(interaction.clone()),
-                queue: QueueId(queue.clone()),
-                ani: ani.clone(),
-                dnis: dnis.clone(),
-                priority,
-            };
-            if let Err(error) = self.acd.handle_command(now, enqueue) {
-                tracing::debug!(%error, "priority caller refused by the ACD");
-            }
             return;
         }
         // Stale or unknown events (a call the ACD already let go) are no-ops in the ACD.

@@ -184,20 +184,17 @@ impl Harness {
     }
 
     fn arrive(&mut self) {
-        self.report(SwitchEvent::QueueCallArrived {
+        self.switch(QueueEvent::Arrived {
             interaction: IX.into(),
+            queue: "sales".into(),
+            ani: "+15550001".into(),
+            dnis: "7000".into(),
             cad: vec![CadFromSip {
                 key: "account".into(),
                 value: "42".into(),
                 secure: false,
             }],
             priority: 0,
-        });
-        self.switch(QueueEvent::Arrived {
-            interaction: IX.into(),
-            queue: "sales".into(),
-            ani: "+15550001".into(),
-            dnis: "7000".into(),
         });
     }
 
@@ -253,7 +250,6 @@ impl Harness {
         assert!(cc.held.is_empty(), "hold stage left");
         assert!(cc.consults.is_empty(), "consult left");
         assert!(cc.transfers.is_empty(), "transfer left");
-        assert!(cc.priorities.is_empty(), "priority left");
         assert!(cc.timers.is_empty(), "timer left");
     }
 }
@@ -359,6 +355,35 @@ fn a_queue_call_is_offered_to_the_available_agent_then_connected_when_the_phone_
             interaction: IX.into()
         }
     );
+}
+
+#[test]
+fn an_urgent_caller_from_the_one_arrival_event_is_offered_before_one_who_waited_longer() {
+    let mut h = Harness::new(OrgSettings::default());
+    h.command(Command::SetState {
+        agent: "alice".into(),
+        state: RequestedState::Idle {
+            reason: "lunch".into(),
+        },
+        actor: Actor::Agent("alice".into()),
+    });
+    for (interaction, priority) in [("ix-normal", 0), ("ix-urgent", 5)] {
+        h.switch(QueueEvent::Arrived {
+            interaction: interaction.into(),
+            queue: "sales".into(),
+            ani: "+15550001".into(),
+            dnis: "7000".into(),
+            cad: vec![],
+            priority,
+        });
+        h.advance(secs(1));
+    }
+    h.take();
+    h.available("alice");
+    assert!(matches!(
+        &h.to_switch()[..],
+        [QueueCommand::Offer { interaction, .. }] if interaction == "ix-urgent"
+    ));
 }
 
 #[test]

@@ -713,7 +713,12 @@ impl CoreLoop {
                     log_event(&event);
                     self.cc.handle_switch_event(clock::now(), event);
                 }
-                Output::Queue(event) => self.queue_events.push(event),
+                Output::Queue(event) => {
+                    if let QueueEvent::Arrived { interaction, .. } = &event {
+                        tracing::info!(%interaction, "queue call arrived");
+                    }
+                    self.queue_events.push(event);
+                }
             }
         }
     }
@@ -730,9 +735,6 @@ fn log_event(event: &SwitchEvent) {
             cause,
             code,
         } => tracing::info!(%call_id, %cause, code, "call ended"),
-        SwitchEvent::QueueCallArrived { interaction, .. } => {
-            tracing::info!(%interaction, "queue call arrived");
-        }
         SwitchEvent::QueueCallHeld { .. }
         | SwitchEvent::QueueCallReferred { .. }
         | SwitchEvent::QueueCallReplaced { .. } => {}
