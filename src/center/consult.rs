@@ -27,11 +27,20 @@ use super::*;
 pub(super) struct Consulting {
     /// The agent who owns the call and started the consult.
     pub(super) by: AgentId,
-    /// The switch's name for the party: an agent id, or `number:<digits>`.
-    pub(super) party: String,
-    /// The consulted agent, when the party is one.
-    pub(super) agent: Option<AgentId>,
+    /// Who is consulted.
+    pub(super) party: Party,
     pub(super) stage: Stage,
+}
+
+/// A consulted party. Parties cross the switch boundary as names (an agent id, or
+/// `number:<digits>`); inside this core they are this enum, so "is it an agent" has one
+/// answer instead of a name and an optional agent that could disagree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Party {
+    /// A logged-in agent, rung at its extension.
+    Agent(AgentId),
+    /// A normalised number or SIP user that is no agent's.
+    Number(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,10 +53,37 @@ pub(super) enum Stage {
 /// The prefix of consult parties that are numbers, not agents.
 const NUMBER_PARTY: &str = "number:";
 
-impl Consulting {
-    /// The consulted party as the interaction's participants name it: an agent id or digits.
+impl Party {
+    /// The switch's name for the party.
+    fn switch_name(&self) -> String {
+        match self {
+            Party::Agent(agent) => agent.0.clone(),
+            Party::Number(number) => format!("{NUMBER_PARTY}{number}"),
+        }
+    }
+
+    /// The party as the interaction's participants name it: an agent id or digits.
     fn address(&self) -> &str {
-        self.party.strip_prefix(NUMBER_PARTY).unwrap_or(&self.party)
+        match self {
+            Party::Agent(agent) => agent.as_str(),
+            Party::Number(number) => number,
+        }
+    }
+
+    /// The consulted agent, when the party is one.
+    pub(super) fn agent(&self) -> Option<&AgentId> {
+        match self {
+            Party::Agent(agent) => Some(agent),
+            Party::Number(_) => None,
+        }
+    }
+
+    /// As events name it.
+    fn json(&self) -> Value {
+        match self {
+            Party::Agent(agent) => json!({"type": "agent", "id": agent}),
+            Party::Number(number) => json!({"type": "number", "id": number}),
+        }
     }
 }
 
@@ -64,7 +100,8 @@ impl ContactCenter {
             .ok_or(Refused::NotEngaged)?;
         let consult = self.consults.get(&interaction).cloned();
         let is_owner = requester.as_ref().is_none_or(|r| *r == owner);
-        let is_party = |c: &Consulting| requester.is_some() && c.agent == requester;
+        let is_party =
+            |c: &Consulting| requester.is_some() && c.party.agent() == requester.as_ref();
         match (action, consult) {
             (ConsultAction::Start(_), Some(_)) => Err(Refused::ConsultInProgress),
             (ConsultAction::Start(target), None) => {
@@ -81,9 +118,8 @@ impl ContactCenter {
                 Ok(())
             }
             (ConsultAction::Drop(participant), Some(c)) if is_owner => {
-                let named = participant == c.party
-                    || c.agent.as_ref().is_some_and(|a| a.0 == participant)
-                    || c.party.strip_prefix(NUMBER_PARTY) == Some(participant.as_str());
+                let named =
+                    participant == c.party.switch_name() || participant == c.party.address();
                 if !named {
                     return Err(Refused::NoSuchParticipant);
                 }
@@ -115,7 +151,7 @@ impl ContactCenter {
                     interaction: interaction.0.clone(),
                 });
                 self.publish_consult("conference.started", &interaction, &c, json!({}));
-                self.add_participant(&interaction, "conference", c.address());
+                self.add_participant(&interaction, "conference", c.party.address());
                 Ok(())
             }
             (ConsultAction::Leave, Some(c)) if c.stage == Stage::Conference => {
@@ -178,10 +214,10 @@ impl ContactCenter {
                 self.acd
                     .consult_offer(now, agent, &interaction)
                     .map_err(|_| Refused::AgentUnavailable)?;
-                (agent.0.clone(), extension)
+                (Party::Agent(agent.clone()), extension)
             }
             (None, ConsultTarget::Number(number)) => {
-                (format!("{NUMBER_PARTY}{number}"), number.clone())
+                (Party::Number(number.clone()), number.clone())
             }
             (None, _) => return Err(Refused::AgentUnavailable),
         };
@@ -191,14 +227,13 @@ impl ContactCenter {
             .map_or(Duration::from_secs(20), |q| q.config().ring_timeout);
         let consult = Consulting {
             by: owner.clone(),
-            party: party.clone(),
-            agent: agent.clone(),
+            party,
             stage: Stage::Ringing,
         };
         self.consults.insert(interaction.clone(), consult.clone());
         self.command_switch(QueueCommand::Consult {
             interaction: interaction.0.clone(),
-            party,
+            party: consult.party.switch_name(),
             extension,
             ring_timeout,
         });
@@ -249,11 +284,11 @@ impl ContactCenter {
                 };
                 c.stage = Stage::Answered;
                 let c = c.clone();
-                if let Some(agent) = &c.agent {
+                if let Some(agent) = c.party.agent() {
                     self.acd.consult_answered(now, agent, &id);
                 }
                 self.publish_consult("consult.answered", &id, &c, json!({}));
-                self.add_participant(&id, "consult", c.address());
+                self.add_participant(&id, "consult", c.party.address());
                 true
             }
             QueueEvent::ConsultFailed {
@@ -266,7 +301,7 @@ impl ContactCenter {
                 let Some(c) = self.consults.remove(&id) else {
                     return true;
                 };
-                if let Some(agent) = &c.agent {
+                if let Some(agent) = c.party.agent() {
                     self.acd.consult_released(now, agent, true);
                 }
                 self.publish_consult(
@@ -292,7 +327,7 @@ impl ContactCenter {
                 if c.stage == Stage::Conference {
                     self.held.remove(&id);
                 }
-                if let Some(agent) = &c.agent {
+                if let Some(agent) = c.party.agent() {
                     self.acd.consult_released(now, agent, false);
                 }
                 self.publish_consult(
@@ -308,16 +343,16 @@ impl ContactCenter {
                 let Some(c) = self.consults.remove(&id) else {
                     return true;
                 };
-                let number = c.party.strip_prefix(NUMBER_PARTY).unwrap_or(&c.party);
+                let number = c.party.address();
                 let extra = json!({});
-                self.hand_over(now, &id, &c.by, c.agent.as_ref(), number, extra);
+                self.hand_over(now, &id, &c.by, c.party.agent(), number, extra);
                 true
             }
             QueueEvent::Ended { interaction } | QueueEvent::Abandoned { interaction } => {
                 // The customer left: the consulted agent leaves without wrap-up.
                 let id = InteractionId(interaction.clone());
                 if let Some(c) = self.consults.remove(&id) {
-                    if let Some(agent) = &c.agent {
+                    if let Some(agent) = c.party.agent() {
                         self.acd.consult_released(now, agent, false);
                     }
                     self.publish_consult(
@@ -433,15 +468,13 @@ impl ContactCenter {
         let mut data = json!({
             "interaction": interaction,
             "agent": c.by,
-            "party": c.agent.as_ref().map_or_else(
-                || json!({"type": "number", "id": c.party.strip_prefix(NUMBER_PARTY)}),
-                |a| json!({"type": "agent", "id": a})),
+            "party": c.party.json(),
         });
         if let (Value::Object(data), Value::Object(extra)) = (&mut data, extra) {
             data.extend(extra);
         }
         self.publish_to(kind, self.about(&c.by), data.clone());
-        if let Some(agent) = &c.agent {
+        if let Some(agent) = c.party.agent() {
             self.publish_to(kind, self.about(agent), data);
         }
     }

@@ -680,6 +680,48 @@ fn a_consult_rings_is_answered_and_the_warm_transfer_hands_the_customer_over() {
 }
 
 #[test]
+fn a_consulted_number_is_named_number_to_the_switch_and_by_its_digits_everywhere_else() {
+    let mut h = Harness::connected();
+    let start = consult(ConsultAction::Start(ConsultTarget::Number(
+        "5550100".into(),
+    )));
+    assert_eq!(h.request(start), Ok(()));
+    assert!(matches!(
+        &h.to_switch()[..],
+        [QueueCommand::Consult { party, extension, .. }]
+            if party == "number:5550100" && extension == "5550100"
+    ));
+    let requested = h.publication("consult.requested");
+    assert_eq!(
+        requested.data["party"],
+        json!({"type": "number", "id": "5550100"})
+    );
+    assert!(
+        !h.published().contains(&"consult.offered"),
+        "no desktop to pop up"
+    );
+    h.take();
+    h.switch(QueueEvent::ConsultAnswered {
+        interaction: IX.into(),
+        party: "number:5550100".into(),
+    });
+    assert!(
+        h.out.iter().any(
+            |o| matches!(o, Output::Persist(Job::Participant(_, p)) if p.address == "5550100")
+        )
+    );
+    h.take();
+    // Dropped by either name.
+    for name in ["5550100", "number:5550100"] {
+        assert_eq!(h.request(consult(ConsultAction::Drop(name.into()))), Ok(()));
+    }
+    assert_eq!(
+        h.request(consult(ConsultAction::Drop("bob".into()))),
+        Err(Refused::NoSuchParticipant)
+    );
+}
+
+#[test]
 fn a_conference_refuses_hold_and_ends_back_to_the_two_parties_when_the_consult_ends() {
     let mut h = Harness::connected();
     h.available("bob");
