@@ -616,6 +616,28 @@ fn poll_timeout_moves_forward_after_handle_timeout() {
 }
 
 #[test]
+fn time_never_goes_backwards_a_late_timeout_from_the_past_fires_nothing_early() {
+    let mut h = Harness::recorded(OrgSettings {
+        data_shield: true,
+        data_shield_pause_seconds: 30,
+        ..OrgSettings::default()
+    });
+    h.advance(secs(10));
+    h.request(pause()).unwrap();
+    let deadline = h.cc.poll_timeout().unwrap();
+    h.take();
+    // A request stamped before the latest `now` is handled at the latest `now`...
+    let earlier = h.now - secs(5);
+    h.cc.handle_request(earlier, resume()).unwrap();
+    h.cc.handle_request(earlier, pause()).unwrap();
+    assert_eq!(h.cc.poll_timeout(), Some(deadline));
+    // ...and a timeout from the past fires nothing that is not due.
+    h.cc.handle_timeout(earlier);
+    h.drain();
+    assert_eq!(auto_resumes(&h.to_media()), 0);
+}
+
+#[test]
 fn a_consult_rings_is_answered_and_the_warm_transfer_hands_the_customer_over() {
     let mut h = Harness::connected();
     h.available("bob");

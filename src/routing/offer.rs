@@ -243,7 +243,7 @@ impl Acd {
             QueueEvent::Abandoned { interaction } | QueueEvent::Ended { interaction } => {
                 self.on_caller_gone(now, &InteractionId(interaction));
             }
-            // Consults are the contact-center runtime's to translate (`Acd::consult_*`).
+            // Consults are the contact-center core's to translate (`Acd::consult_*`).
             QueueEvent::ConsultAnswered { .. }
             | QueueEvent::ConsultFailed { .. }
             | QueueEvent::ConsultEnded { .. }
