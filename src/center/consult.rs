@@ -21,6 +21,7 @@
 //!   over (as if transferred) and the first agent wraps up.
 
 use super::*;
+use party::Party;
 
 /// Who is consulted, and how far it got.
 #[derive(Debug, Clone)]
@@ -32,59 +33,11 @@ pub(super) struct Consulting {
     pub(super) stage: Stage,
 }
 
-/// A consulted party. Parties cross the switch boundary as names (an agent id, or
-/// `number:<digits>`); inside this core they are this enum, so "is it an agent" has one
-/// answer instead of a name and an optional agent that could disagree.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Party {
-    /// A logged-in agent, rung at its extension.
-    Agent(AgentId),
-    /// A normalised number or SIP user that is no agent's.
-    Number(String),
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Stage {
     Ringing,
     Answered,
     Conference,
-}
-
-/// The prefix of consult parties that are numbers, not agents.
-const NUMBER_PARTY: &str = "number:";
-
-impl Party {
-    /// The switch's name for the party.
-    fn switch_name(&self) -> String {
-        match self {
-            Party::Agent(agent) => agent.0.clone(),
-            Party::Number(number) => format!("{NUMBER_PARTY}{number}"),
-        }
-    }
-
-    /// The party as the interaction's participants name it: an agent id or digits.
-    fn address(&self) -> &str {
-        match self {
-            Party::Agent(agent) => agent.as_str(),
-            Party::Number(number) => number,
-        }
-    }
-
-    /// The consulted agent, when the party is one.
-    pub(super) fn agent(&self) -> Option<&AgentId> {
-        match self {
-            Party::Agent(agent) => Some(agent),
-            Party::Number(_) => None,
-        }
-    }
-
-    /// As events name it.
-    fn json(&self) -> Value {
-        match self {
-            Party::Agent(agent) => json!({"type": "agent", "id": agent}),
-            Party::Number(number) => json!({"type": "number", "id": number}),
-        }
-    }
 }
 
 impl ContactCenter {

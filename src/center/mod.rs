@@ -58,6 +58,7 @@ use crate::store::{
 
 mod consult;
 mod events;
+mod party;
 mod recording;
 mod request;
 #[cfg(test)]
@@ -570,7 +571,7 @@ impl ContactCenter {
                 // is bridged to it and the ACD has already let the interaction go.
                 Output::Switch(QueueCommand::Offer {
                     interaction: interaction.0,
-                    agent: format!("overflow:{number}"),
+                    agent: party::Party::Overflow(number.clone()).switch_name(),
                     extension: number,
                 })
             }

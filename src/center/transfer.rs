@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::routing::Requeue;
+use party::Party;
 
 /// Where a customer transferred to a number returns if the number does not answer.
 #[derive(Debug, Clone)]
@@ -13,9 +14,6 @@ pub(super) struct Returning {
     pub(super) dnis: String,
     pub(super) priority: u8,
 }
-
-/// The agent-id prefix of offers that ring a transfer target, not an agent.
-pub(super) const TRANSFER_PREFIX: &str = "transfer:";
 
 impl ContactCenter {
     pub(super) fn transfer(
@@ -104,7 +102,7 @@ impl ContactCenter {
                 }
                 self.command_switch(QueueCommand::Offer {
                     interaction: interaction.0.clone(),
-                    agent: format!("{TRANSFER_PREFIX}{number}"),
+                    agent: Party::Transfer(number.clone()).switch_name(),
                     extension: number,
                 });
                 self.transfers.insert(interaction.clone(), returning);
@@ -134,7 +132,7 @@ impl ContactCenter {
             }
             _ => return false,
         };
-        if !agent.starts_with(TRANSFER_PREFIX) {
+        if !matches!(Party::from_switch_name(agent), Party::Transfer(_)) {
             return false;
         }
         let id = InteractionId(interaction.clone());
