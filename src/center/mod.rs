@@ -15,18 +15,26 @@
 //!
 //! # Who owns which fact
 //! - **SIP and media facts** belong to the switch (`call::Switch`): dialogs, which leg hears
-//!   music, whether a consult leg rings, whether a recorder is attached. It reports them
-//!   ([`QueueEvent`], [`SwitchEvent`]); this core never guesses them.
-//! - **Agent state and the interaction's routing state** (queued, offered, connected, who
-//!   owns it) belong to the ACD inside this core ([`Acd`]); the consulted agent's state
-//!   goes through it too (`consult_offer`, `consult_answered`, ...).
+//!   music (its `QueueLeg::held`), whether a consult leg rings, whether a recorder was
+//!   started for the call. It reports them ([`QueueEvent`], [`SwitchEvent`]) and this core
+//!   never guesses them. One arrival is one report: `QueueEvent::Arrived` carries the
+//!   caller's numbers, CAD and priority.
+//! - **Agent state, the interaction's routing state and the caller's priority** (queued,
+//!   offered, connected, who owns it) belong to the ACD inside this core ([`Acd`]); the
+//!   consulted agent's state goes through it too (`consult_offer`, `consult_answered`, ...).
 //! - **Business stages** belong to this core, each in one field:
-//!   the hold stage in `held`, set from the switch's hold reports and cleared when a
-//!   conference or transfer takes the customer off hold; the consult stage in `consults`
-//!   ([`consult`]); where a blindly transferred customer returns in `transfers`
-//!   ([`transfer`]); a recording's pause, who paused it and whose desktop hears of it in
-//!   `recordings` ([`recording`]), with Data Shield's auto-resume as a named timer in
-//!   `timers`.
+//!   - the hold stage in `held`: set only from the switch's hold reports, and cleared where
+//!     a conference, a warm or blind transfer ends the hold as a business matter (the switch
+//!     takes the legs off music there without a report);
+//!   - the consult stage (ringing, answered, conference) and who is consulted in `consults`
+//!     (`consult.rs`; a party is an agent or a number, never a name and an optional agent);
+//!   - where a customer blindly transferred to a number returns, in `transfers`
+//!     (`transfer.rs`);
+//!   - a recording's pause, who paused or resumed it and whose desktop hears of it in
+//!     `recordings` (`recording.rs`), with Data Shield's auto-resume
+//!     as the named timer `Timer::DataShieldResume` in `timers`, armed by a pause and
+//!     cancelled by a manual resume, the recording's end or the call's;
+//!   - the CAD shown in offer pop-ups in `cad` (the store keeps the editable copy).
 //!
 //! # Time
 //! Every `handle_*` takes `now`; wall-clock milliseconds for records and events come from
