@@ -54,11 +54,7 @@ impl Harness {
     }
 
     fn with_data_shield(seconds: u32) -> Harness {
-        Harness::new(OrgSettings {
-            data_shield: true,
-            data_shield_pause_seconds: seconds,
-            ..OrgSettings::default()
-        })
+        Harness::new(data_shield(seconds))
     }
 
     fn drain(&mut self) {
@@ -251,6 +247,15 @@ impl Harness {
         assert!(cc.consults.is_empty(), "consult left");
         assert!(cc.transfers.is_empty(), "transfer left");
         assert!(cc.timers.is_empty(), "timer left");
+    }
+}
+
+/// Default settings with Data Shield ending pauses after `seconds`.
+fn data_shield(seconds: u32) -> OrgSettings {
+    OrgSettings {
+        data_shield: true,
+        data_shield_pause_seconds: seconds,
+        ..OrgSettings::default()
     }
 }
 
@@ -473,11 +478,7 @@ fn another_agent_may_not_hold_end_or_pause_a_call_that_is_not_theirs() {
 
 #[test]
 fn data_shield_resumes_a_paused_recording_exactly_when_the_pause_runs_out() {
-    let mut h = Harness::recorded(OrgSettings {
-        data_shield: true,
-        data_shield_pause_seconds: 30,
-        ..OrgSettings::default()
-    });
+    let mut h = Harness::recorded(data_shield(30));
     let paused_at = h.now;
     assert_eq!(h.request(pause()), Ok(()));
     assert!(matches!(
@@ -511,11 +512,7 @@ fn data_shield_resumes_a_paused_recording_exactly_when_the_pause_runs_out() {
 
 #[test]
 fn a_manual_resume_cancels_data_shields_timer() {
-    let mut h = Harness::recorded(OrgSettings {
-        data_shield: true,
-        data_shield_pause_seconds: 30,
-        ..OrgSettings::default()
-    });
+    let mut h = Harness::recorded(data_shield(30));
     h.request(pause()).unwrap();
     h.advance(secs(10));
     assert_eq!(h.request(resume()), Ok(()));
@@ -532,11 +529,7 @@ fn a_manual_resume_cancels_data_shields_timer() {
 
 #[test]
 fn a_hang_up_cancels_data_shields_timer() {
-    let mut h = Harness::recorded(OrgSettings {
-        data_shield: true,
-        data_shield_pause_seconds: 30,
-        ..OrgSettings::default()
-    });
+    let mut h = Harness::recorded(data_shield(30));
     h.request(pause()).unwrap();
     h.advance(secs(5));
     h.end();
@@ -617,11 +610,7 @@ fn poll_timeout_moves_forward_after_handle_timeout() {
 
 #[test]
 fn time_never_goes_backwards_a_late_timeout_from_the_past_fires_nothing_early() {
-    let mut h = Harness::recorded(OrgSettings {
-        data_shield: true,
-        data_shield_pause_seconds: 30,
-        ..OrgSettings::default()
-    });
+    let mut h = Harness::recorded(data_shield(30));
     h.advance(secs(10));
     h.request(pause()).unwrap();
     let deadline = h.cc.poll_timeout().unwrap();
@@ -863,6 +852,102 @@ fn a_blind_transfer_to_an_agent_in_wrap_up_is_refused() {
     };
     // bob is logged in but Idle.
     assert_eq!(h.request(transfer), Err(Refused::TransferAgentUnavailable));
+}
+
+#[test]
+fn a_refer_from_the_agents_phone_is_the_same_blind_transfer_as_the_desktops() {
+    let mut h = Harness::connected();
+    h.report(SwitchEvent::QueueCallReferred {
+        interaction: IX.into(),
+        target: "5551234".into(),
+        referred_by: Some("sip:ext-alice@lab".into()),
+    });
+    assert!(h.to_switch().contains(&QueueCommand::Offer {
+        interaction: IX.into(),
+        agent: "transfer:5551234".into(),
+        extension: "5551234".into(),
+    }));
+    assert!(h.published().contains(&"interaction.transferred"));
+    assert!(matches!(h.state("alice"), AgentState::WrapUp { .. }));
+}
+
+#[test]
+fn an_attended_transfer_from_the_phone_to_an_available_agent_hands_the_interaction_over() {
+    let mut h = Harness::connected();
+    h.available("bob");
+    h.take();
+    h.report(SwitchEvent::QueueCallReplaced {
+        interaction: IX.into(),
+        target: "ext-bob".into(),
+        referred_by: None,
+    });
+    let transferred = h.publication("interaction.transferred");
+    assert_eq!(
+        transferred.data["target"],
+        json!({"type": "agent", "id": "bob"})
+    );
+    assert_eq!(transferred.data["by"], "phone");
+    assert_eq!(
+        h.state("bob"),
+        AgentState::Engaged {
+            interaction: IX.into()
+        }
+    );
+    assert!(matches!(h.state("alice"), AgentState::WrapUp { .. }));
+}
+
+#[test]
+fn a_supervisor_turning_noise_suppression_off_is_carried_out_recorded_and_published() {
+    let mut h = Harness::connected();
+    let request = Request::Denoise {
+        interaction: IX.into(),
+        agent: None,
+        enabled: false,
+        by: Actor::Agent("sue".into()),
+    };
+    assert_eq!(h.request(request), Ok(()));
+    assert!(matches!(
+        &h.out[0],
+        Output::Denoise { interaction, enabled: false } if interaction == IX
+    ));
+    assert!(matches!(
+        &h.out[1],
+        Output::Persist(Job::MediaChange(_, change))
+            if change.setting == "noise_suppression" && !change.enabled
+    ));
+    let changed = h.publication("interaction.noise_suppression_changed");
+    assert_eq!(changed.data["agent"], "alice");
+}
+
+#[test]
+fn a_pause_is_published_with_who_paused_it_why_and_when_it_resumes_by_itself() {
+    let mut h = Harness::recorded(data_shield(45));
+    h.request(pause()).unwrap();
+    h.media(MediaEvent::RecordingPaused {
+        recording: RecordingId(IX.into()),
+        path: "recordings/ix-1.wav".into(),
+    });
+    let paused = h.publication("recording.paused");
+    assert_eq!(paused.data["by"], "alice");
+    assert_eq!(paused.data["reason"], "card number");
+    assert_eq!(paused.data["auto_resume_secs"], 45);
+}
+
+#[test]
+fn settings_changes_reach_the_switchs_media_policy() {
+    let mut h = Harness::new(OrgSettings::default());
+    h.cc.handle_settings(
+        h.now,
+        OrgSettings {
+            recording: false,
+            ..OrgSettings::default()
+        },
+    );
+    h.drain();
+    assert!(matches!(
+        &h.out[..],
+        [Output::MediaPolicy(policy)] if !policy.record
+    ));
 }
 
 #[test]
