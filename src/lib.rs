@@ -5,9 +5,15 @@
 //! - [`media`]: RTP, G.711, SDP and the packet rewriting that keeps streams continuous (sans-IO).
 //! - [`call`]: the B2BUA: calls made of legs and bridges (sans-IO).
 //! - [`routing`]: agents, queues, the ACD and RONA (sans-IO).
+//! - [`center`]: the contact center: the ACD plus hold, consult, transfer and recording
+//!   stages of queue calls (sans-IO).
 //! - [`store`]: sqlx repositories (SQLite by default, PostgreSQL).
+//! - [`bus`]: the event bus to desktops and the request channel from the API to the core.
 //! - [`cti`]: the REST API agent desktops drive.
-//! - [`runtime`]: the IO shell: sockets, tasks and the clock.
+//! - [`runtime`]: the IO shell: sockets, tasks and the loop that drives the cores.
+//! - [`clock`]: the one place that reads clocks.
+//!
+//! `runtime` and `cti` do not import each other; `main.rs` composes them.
 //!
 //! # The drain contract
 //! Every sans-IO core in this crate is driven the same way: one mutation goes in
@@ -16,7 +22,10 @@
 //! `poll_timeout()` (or until the next input arrives). Cores never read the clock, touch a
 //! socket or draw randomness themselves: time is an argument and RNGs are passed in.
 
+pub mod bus;
 pub mod call;
+pub mod center;
+pub mod clock;
 pub mod config;
 pub mod cti;
 pub mod media;

@@ -1,9 +1,11 @@
-//! `switchboard`: runs the switch on a profile.
+//! `switchboard`: runs the switch on a profile. Composes the layers: the runtime (sockets,
+//! cores, store writer) serves the CTI API built here.
 
 use clap::Parser;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use switchboard::config::Profile;
+use switchboard::cti::{self, ApiState};
 use switchboard::runtime::{self, Overrides};
 
 /// SIP/RTP softswitch for contact centers.
@@ -48,5 +50,7 @@ fn main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    rt.block_on(runtime::run(profile))
+    let api: runtime::ApiFactory =
+        Box::new(|store, core, bus| cti::app(ApiState::new(store).with_core(core, bus)));
+    rt.block_on(runtime::run(profile, api))
 }

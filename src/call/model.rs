@@ -56,12 +56,18 @@ pub enum OfferFailure {
 /// What the switch tells the ACD about queue calls.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QueueEvent {
-    /// A caller reached a queue number; the switch answered and plays music on hold.
+    /// A caller reached a queue number; the switch answered and plays music on hold. One
+    /// arrival is this one event, with everything the INVITE said about the caller.
     Arrived {
         interaction: String,
         queue: String,
         ani: String,
         dnis: String,
+        /// The call-associated data the INVITE carried (see [`CadFromSip`]).
+        cad: Vec<CadFromSip>,
+        /// From the INVITE's `Priority` header (RFC 3261 §20.26): emergency 9, urgent 5,
+        /// anything else 0. Higher-priority callers are offered first.
+        priority: u8,
     },
     /// The agent's phone answered; caller and agent are bridged.
     OfferAnswered { interaction: String, agent: String },
@@ -337,15 +343,6 @@ pub enum SwitchEvent {
         call_id: String,
         cause: String,
         code: u16,
-    },
-    /// A caller reached a queue; emitted just before [`QueueEvent::Arrived`] with the
-    /// call-associated data the INVITE carried (see [`CadFromSip`]).
-    QueueCallArrived {
-        interaction: String,
-        cad: Vec<CadFromSip>,
-        /// From the INVITE's `Priority` header (RFC 3261 §20.26): emergency 9, urgent 5,
-        /// anything else 0. Higher-priority callers are offered first.
-        priority: u8,
     },
     /// A connected queue call went on or off hold, from the desktop (CTI) or from the agent's
     /// phone (a re-INVITE with `a=sendonly`/`a=inactive`, then `a=sendrecv`).

@@ -71,17 +71,13 @@ impl Switch {
         self.send_caller_2xx(now, call_key, ok);
         self.outputs
             .push_back(Output::Media(MediaCommand::PlayMusic { endpoint, music }));
-        self.outputs
-            .push_back(Output::Event(SwitchEvent::QueueCallArrived {
-                interaction: interaction.clone(),
-                cad,
-                priority,
-            }));
         self.outputs.push_back(Output::Queue(QueueEvent::Arrived {
             interaction,
             queue,
             ani,
             dnis,
+            cad,
+            priority,
         }));
         self.persist_cdr_in_progress(now, call_key);
     }

@@ -12,8 +12,8 @@ use axum::http::request::Parts;
 
 use super::ApiState;
 use super::error::ApiError;
+use crate::clock;
 use crate::routing::model::{AgentId, Role, TeamId};
-use crate::runtime::clock;
 use crate::store::{Interaction, Scope, TokenKind, UnixMillis};
 
 /// The authenticated caller of a request.

@@ -41,9 +41,9 @@ use super::ApiState;
 use super::agent_session::actor;
 use super::auth::Principal;
 use super::error::ApiError;
-use super::events::Audience;
+use crate::bus::events::Audience;
+use crate::clock;
 use crate::routing::model::{AgentId, InteractionId, TeamId};
-use crate::runtime::clock;
 
 /// What a command was about, to find the agent concerned.
 #[derive(Debug, Clone, Copy)]
@@ -135,7 +135,7 @@ mod tests {
     use axum::http::{Method, StatusCode};
     use serde_json::{Value, json};
 
-    use crate::cti::events::non_snake_case_keys;
+    use crate::bus::events::non_snake_case_keys;
     use crate::cti::interactions::tests::{Cast, cast, cast_on};
     use crate::cti::test_support::Api;
     use crate::routing::model::{InteractionState, Role};

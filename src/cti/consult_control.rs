@@ -32,8 +32,8 @@ use super::error::ApiError;
 use super::interaction_control::{Done, Live, live};
 use super::json::ApiJson;
 use super::params::ApiPath;
+use crate::center::{ConsultAction, ConsultTarget};
 use crate::routing::model::{AgentId, QueueId};
-use crate::runtime::contact_center::{ConsultAction, ConsultTarget};
 
 /// The routes of this resource.
 pub(super) fn routes() -> Router<ApiState> {

@@ -318,9 +318,15 @@ impl std::fmt::Display for Chain<'_> {
     }
 }
 
-impl From<crate::runtime::contact_center::CoreUnavailable> for ApiError {
-    fn from(_: crate::runtime::contact_center::CoreUnavailable) -> Self {
+impl From<crate::bus::requests::CoreUnavailable> for ApiError {
+    fn from(_: crate::bus::requests::CoreUnavailable) -> Self {
         ApiError::CoreUnavailable
+    }
+}
+
+impl From<crate::center::Refused> for ApiError {
+    fn from(refused: crate::center::Refused) -> Self {
+        ApiError::refused(refused.code(), refused.to_string())
     }
 }
 

@@ -2,7 +2,7 @@
 //! for an upgrade, else as Server-Sent Events.
 //!
 //! Each message is one event's JSON: `{"seq", "type", "at", "data"}`, limited to what the
-//! caller may see (see [`super::events::Audience`]). `?since=SEQ` (or SSE's standard
+//! caller may see (see [`crate::bus::events::Audience`]). `?since=SEQ` (or SSE's standard
 //! `Last-Event-ID` header) resumes after the last event the desktop saw, with nothing lost
 //! or repeated. Browsers cannot put headers on a WebSocket request, so the bearer token may
 //! also come as `?token=...`.
@@ -22,8 +22,8 @@ use axum::routing::get;
 use super::ApiState;
 use super::auth::Principal;
 use super::error::ApiError;
-use super::events::{Follower, Viewer};
 use super::params::QueryParams;
+use crate::bus::events::{Follower, Viewer};
 
 /// How often an idle stream sends a keep-alive (proxies drop silent connections).
 const KEEP_ALIVE: Duration = Duration::from_secs(15);

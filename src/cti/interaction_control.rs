@@ -32,9 +32,9 @@ use super::dial_number::normalise;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::params::ApiPath;
+use crate::center::{ConsultAction, TransferTarget};
 use crate::routing::Command;
 use crate::routing::model::{AgentId, InteractionId, QueueId, Role};
-use crate::runtime::contact_center::{ConsultAction, TransferTarget};
 
 /// The routes of this resource.
 pub(super) fn routes() -> Router<ApiState> {

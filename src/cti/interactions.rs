@@ -25,8 +25,8 @@ use super::error::ApiError;
 use super::json::ApiJson;
 use super::params::ApiPath;
 use super::params::QueryParams;
+use crate::clock;
 use crate::routing::model::{AgentId, InteractionId, QueueId};
-use crate::runtime::clock;
 use crate::store::{Interaction, InteractionFilter, Page, UnixMillis, WrapUpOutcome};
 
 /// Longest notes, in characters.

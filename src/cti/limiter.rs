@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::runtime::clock;
+use crate::clock;
 
 /// Beyond this many tracked keys, full buckets are forgotten.
 const MAX_KEYS: usize = 10_000;

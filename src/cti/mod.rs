@@ -25,7 +25,6 @@ mod directory;
 mod dispositions;
 mod error;
 mod event_stream;
-pub mod events;
 mod idle_reasons;
 mod interaction_control;
 mod interactions;
@@ -58,9 +57,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use crate::runtime::contact_center::CoreHandle;
+use crate::bus::events::EventBus;
+use crate::bus::requests::CoreHandle;
 use crate::store::Store;
-use events::EventBus;
 
 /// Login attempts allowed at once per client IP and per agent id ...
 const LOGIN_BURST: u32 = 5;

@@ -27,9 +27,9 @@ use super::command_events::{Concerning, reported};
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::params::{ApiPath, QueryParams};
+use crate::center::RecordingAction;
 use crate::media::recorder::PauseBehavior;
 use crate::routing::model::{InteractionId, Role};
-use crate::runtime::contact_center::RecordingAction;
 use crate::store::RecordingRow;
 
 /// The routes of this resource.

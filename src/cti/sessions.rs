@@ -18,8 +18,8 @@ use super::ApiState;
 use super::auth::Principal;
 use super::error::ApiError;
 use super::json::ApiJson;
+use crate::clock;
 use crate::routing::model::{AgentId, Role};
-use crate::runtime::clock;
 use crate::store::{TokenKind, UnixMillis};
 
 /// How long a session token stays valid.

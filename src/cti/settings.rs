@@ -94,7 +94,7 @@ pub(super) async fn update(
     if let Some(core) = &state.core {
         core.settings_changed(settings.clone());
     }
-    let routing = crate::runtime::routing_settings(&settings);
+    let routing = crate::center::routing_settings(&settings);
     state
         .reconfigure(crate::routing::Command::SetOrgSettings(routing))
         .await?;

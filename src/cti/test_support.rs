@@ -6,11 +6,12 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
-use super::events::Viewer;
 use super::{ApiState, app};
+use crate::bus::events::Viewer;
+use crate::bus::requests::CoreHandle;
+use crate::center::{ContactCenter, Output};
+use crate::clock;
 use crate::routing::model::{AgentId, Role, TeamId};
-use crate::runtime::clock;
-use crate::runtime::contact_center::{ContactCenter, CoreHandle};
 use crate::store::test_support::TempDb;
 use crate::store::{Agent, Store, TokenKind, UnixMillis};
 
@@ -41,16 +42,21 @@ impl Api {
 
     /// The API driving a live contact-center core with no switch behind it: routing
     /// commands, snapshots and refusals are real, and the effects meant for the switch, the
-    /// media engine and the store writer are dropped.
+    /// media engine and the store writer are dropped (events go to the bus).
     pub(crate) async fn with_core() -> Api {
         let mut api = Api::new().await;
         let (handle, mut requests) = CoreHandle::channel();
         let bus = api.state.bus.clone();
-        let mut core = ContactCenter::detached(bus.clone());
+        let mut core = ContactCenter::detached(clock::now());
+        let events = bus.clone();
         tokio::spawn(async move {
             while let Some(request) = requests.recv().await {
-                core.on_request(clock::now(), request);
-                while core.poll_effect().is_some() {}
+                request.answer(&mut core, clock::now());
+                while let Some(output) = core.poll_output() {
+                    if let Output::Publish(event) = output {
+                        events.send(event);
+                    }
+                }
             }
         });
         api.state = api.state.with_core(handle, bus);

@@ -17,8 +17,8 @@ use super::auth::Principal;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::params::ApiPath;
+use crate::clock;
 use crate::routing::model::{AgentId, Role};
-use crate::runtime::clock;
 use crate::store::{ApiToken, TokenKind, UnixMillis};
 
 /// Longest lifetime of a minted token: one year.

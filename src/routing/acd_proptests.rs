@@ -193,6 +193,8 @@ impl Checker {
                         queue: format!("700{queue}"),
                         ani,
                         dnis: "7000".into(),
+                        cad: vec![],
+                        priority: 0,
                     }));
                 } else {
                     self.command(Command::Enqueue {

@@ -1,6 +1,6 @@
 //! The ACD's side of consults: the consulted agent's state, and who owns the interaction after
-//! a warm transfer. The switch does the calling; the contact-center runtime tells the ACD
-//! what happened, so agent state keeps one owner.
+//! a warm transfer. The switch does the calling; the contact-center core (`center`) tells the
+//! ACD what happened, so agent state keeps one owner.
 
 use super::acd::Acd;
 use super::agent::{AgentInput, TransitionReason};

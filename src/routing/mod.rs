@@ -39,7 +39,7 @@
 //! })?;
 //! acd.handle_command(t0, Command::Switch(QueueEvent::Arrived {
 //!     interaction: "ix-1".into(), queue: "7000".into(), ani: "+15550001".into(),
-//!     dnis: "7000".into(),
+//!     dnis: "7000".into(), cad: vec![], priority: 0,
 //! }))?;
 //! let mut rang = false;
 //! while let Some(output) = acd.poll_output() {
@@ -74,7 +74,7 @@ pub mod timer;
 mod transfer;
 
 #[cfg(test)]
-mod test_harness;
+pub(crate) mod test_harness;
 
 pub use acd::{Acd, AgentSnapshot, QueuePosition, QueueSnapshot, Snapshot};
 pub use agent::{AgentError, AgentTransition, TransitionReason};

@@ -217,7 +217,12 @@ impl Acd {
                 queue,
                 ani,
                 dnis,
-            } => self.on_arrived(now, InteractionId(interaction), &queue, ani, dnis),
+                priority,
+                cad: _,
+            } => {
+                let id = InteractionId(interaction);
+                self.on_arrived(now, id, &queue, ani, dnis, priority);
+            }
             QueueEvent::OfferAnswered { interaction, agent } => {
                 self.on_answered(now, &InteractionId(interaction), &AgentId(agent));
             }
@@ -238,7 +243,7 @@ impl Acd {
             QueueEvent::Abandoned { interaction } | QueueEvent::Ended { interaction } => {
                 self.on_caller_gone(now, &InteractionId(interaction));
             }
-            // Consults are the contact-center runtime's to translate (`Acd::consult_*`).
+            // Consults are the contact-center core's to translate (`Acd::consult_*`).
             QueueEvent::ConsultAnswered { .. }
             | QueueEvent::ConsultFailed { .. }
             | QueueEvent::ConsultEnded { .. }
@@ -253,6 +258,7 @@ impl Acd {
         dialled: &str,
         ani: String,
         dnis: String,
+        priority: u8,
     ) {
         if self.interactions.contains_key(&id) {
             return;
@@ -265,7 +271,7 @@ impl Acd {
             .map(|queue| queue.config().id.clone());
         match queue {
             Some(queue) => {
-                let ix = Interaction::new(id, queue, ani, dnis, 0, now);
+                let ix = Interaction::new(id, queue, ani, dnis, priority, now);
                 self.admit(now, ix, InteractionReason::Arrived);
             }
             None => self.reject(now, &id, None, RejectReason::UnknownQueue),

@@ -198,6 +198,8 @@ fn undrained_outputs_drop_only_queue_stats() {
             queue: if n % 2 == 0 { "7000" } else { "7001" }.into(),
             ani: "100".into(),
             dnis: "7000".into(),
+            cad: vec![],
+            priority: 0,
         };
         let _ = h.acd.handle_command(h.now, Command::Switch(event));
         // Free the queues again so every arrival changes the figures.

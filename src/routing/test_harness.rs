@@ -145,6 +145,8 @@ impl Harness {
             queue: number.into(),
             ani: ani.into(),
             dnis: number.into(),
+            cad: vec![],
+            priority: 0,
         });
     }
 

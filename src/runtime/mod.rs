@@ -1,22 +1,25 @@
-//! The IO shell: binds sockets, runs the switch core in one task, carries out its outputs,
-//! persists what it asks for and serves the CTI API.
+//! The IO shell: binds sockets, runs the switch and contact-center cores in one task,
+//! carries out their outputs, persists what they ask for and serves the API it is given.
 //!
-//! One task owns the [`Switch`] (no locks around SIP state). It waits on four bounded
-//! channels (SIP bytes, media events, persistence acknowledgements, shutdown) and on the
-//! core's next timer, feeds what arrives in, and drains every output before waiting again.
+//! One task owns the [`Switch`] and the [`ContactCenter`] (no locks around SIP or routing
+//! state). It waits on five bounded channels (SIP bytes, media events, persistence
+//! acknowledgements, API requests, shutdown) and on the cores' next timer, feeds what arrives
+//! in, and drains every output before waiting again. It does not know the CTI API: `main.rs`
+//! hands it the router to serve ([`ApiFactory`]).
 
-pub mod clock;
-pub mod contact_center;
+pub use crate::clock;
 pub mod media;
 pub mod recording;
 mod recovery;
 pub mod transport;
 
+use crate::bus::events::EventBus;
+use crate::bus::requests::{CoreHandle, CoreRequest};
 use crate::call::{
     MediaCommand, MediaEvent, Output, QueueEvent, Switch, SwitchConfig, SwitchEvent,
 };
+use crate::center::{ContactCenter, Job, Output as CenterOutput, routing_settings};
 use crate::config::Profile;
-use crate::cti::events::EventBus;
 use crate::media::player::Announcement;
 use crate::routing::{Acd, Command};
 use crate::sip::digest::StoredSecret;
@@ -24,7 +27,6 @@ use crate::sip::registrar::{BindingChange, PersistedBinding, RegistrarConfig, Tr
 use crate::sip::transaction::Timing;
 use crate::store::{Cdr, CdrStage, Store, StoredBinding, UnixMillis};
 use anyhow::Context;
-use contact_center::{ContactCenter, ContactCenterJob, CoreHandle, CoreRequest, Effect};
 use media::MediaEngine;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -65,7 +67,7 @@ impl Overrides {
 /// Work for the single store writer, in the order the core produced it.
 enum StoreJob {
     /// Interactions, CAD and agent states from the contact center.
-    ContactCenter(ContactCenterJob),
+    ContactCenter(Job),
     Binding(BindingChange),
     Cdr {
         token: u64,
@@ -75,14 +77,17 @@ enum StoreJob {
     CdrInProgress(Box<Cdr>),
 }
 
+/// Builds the HTTP API over the store, the core's request channel and the event bus.
+pub type ApiFactory = Box<dyn FnOnce(Store, CoreHandle, EventBus) -> axum::Router + Send>;
+
 /// Runs the switch until SIGINT or SIGTERM.
-pub async fn run(profile: Profile) -> anyhow::Result<()> {
+pub async fn run(profile: Profile, api: ApiFactory) -> anyhow::Result<()> {
     let (shutdown_tx, shutdown_rx) = oneshot::channel();
     tokio::spawn(async move {
         wait_for_signal().await;
         let _ = shutdown_tx.send(());
     });
-    serve(profile, shutdown_rx).await
+    serve(profile, api, shutdown_rx).await
 }
 
 async fn wait_for_signal() {
@@ -192,7 +197,11 @@ fn switch_config(
 }
 
 /// Runs the switch until `shutdown` fires.
-pub async fn serve(profile: Profile, shutdown: oneshot::Receiver<()>) -> anyhow::Result<()> {
+pub async fn serve(
+    profile: Profile,
+    api: ApiFactory,
+    shutdown: oneshot::Receiver<()>,
+) -> anyhow::Result<()> {
     let store = Store::connect(&profile.database.url)
         .await
         .context("opening the database")?;
@@ -231,9 +240,7 @@ pub async fn serve(profile: Profile, shutdown: oneshot::Receiver<()>) -> anyhow:
     tracing::info!(addr = %http.local_addr()?, "CTI API listening");
     let bus = EventBus::new();
     let (core_handle, core_requests) = CoreHandle::channel();
-    let api_state =
-        crate::cti::ApiState::new(store.clone()).with_core(core_handle.clone(), bus.clone());
-    let app = crate::cti::app(api_state);
+    let app = api(store.clone(), core_handle, bus.clone());
     tokio::spawn(async move {
         let app = app.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(error) = axum::serve(http, app).await {
@@ -277,7 +284,7 @@ pub async fn serve(profile: Profile, shutdown: oneshot::Receiver<()>) -> anyhow:
     tracing::info!(bindings = count, "registrations restored");
 
     let music = load_music(&profile);
-    let cc = load_contact_center(&store, &mut switch, bus, &profile, core_handle).await?;
+    let cc = load_contact_center(&store, &mut switch, &profile).await?;
     let mut core = CoreLoop {
         switch,
         cc,
@@ -289,6 +296,7 @@ pub async fn serve(profile: Profile, shutdown: oneshot::Receiver<()>) -> anyhow:
             .map(PathBuf::from)
             .unwrap_or_default(),
         queue_events: Vec::new(),
+        bus,
         transports,
         engine,
         store_tx,
@@ -314,24 +322,15 @@ pub async fn serve(profile: Profile, shutdown: oneshot::Receiver<()>) -> anyhow:
 async fn load_contact_center(
     store: &Store,
     switch: &mut Switch,
-    bus: EventBus,
     profile: &Profile,
-    handle: CoreHandle,
 ) -> anyhow::Result<ContactCenter> {
     mark_interrupted_recordings(store).await;
     let settings = store.get_settings().await.context("loading org settings")?;
     let now = clock::now();
     let mut acd = Acd::new(routing_settings(&settings));
     let queues = store.list_queues().await.context("loading queues")?;
-    let mut numbers = HashMap::new();
-    let mut music = HashMap::new();
-    let mut media = HashMap::new();
+    let queue_count = queues.len();
     for queue in queues {
-        media.insert(queue.id.0.clone(), contact_center::queue_media(&queue));
-        numbers.insert(queue.number.clone(), queue.id.0.clone());
-        if let Some(path) = &queue.music {
-            music.insert(queue.id.0.clone(), path.clone());
-        }
         acd.handle_command(now, Command::UpsertQueue(queue))?;
     }
     let agents = store.list_agents().await.context("loading agents")?;
@@ -340,23 +339,24 @@ async fn load_contact_center(
     }
     let remembered = seed_last_agents(store, &mut acd, &agents, &settings, now).await?;
     tracing::info!(
-        queues = numbers.len(),
+        queues = queue_count,
         agents = agents.len(),
         remembered,
         "contact center loaded"
     );
-    switch.set_queue_numbers(numbers);
-    switch.set_queue_music(music);
-    switch.set_queue_media(media);
     // Configuration commands produce no work for anyone yet.
     while acd.poll_output().is_some() {}
     let cc = ContactCenter::new(
         acd,
-        bus,
         settings,
         profile.recordings.dir.clone(),
-        Some(handle),
+        now,
+        clock::unix_now(),
     );
+    let routing = cc.queue_routing();
+    switch.set_queue_numbers(routing.numbers);
+    switch.set_queue_music(routing.music);
+    switch.set_queue_media(routing.media);
     switch.set_media_policy(cc.media_policy());
     Ok(cc)
 }
@@ -422,17 +422,6 @@ async fn mark_interrupted_recordings(store: &Store) {
     }
 }
 
-/// The routing core's view of the org settings.
-pub fn routing_settings(
-    settings: &crate::store::OrgSettings,
-) -> crate::routing::model::OrgSettings {
-    crate::routing::model::OrgSettings {
-        default_wrap_up_max: Duration::from_secs(u64::from(settings.wrap_up_max_seconds)),
-        default_ring_timeout: Duration::from_secs(u64::from(settings.rona_timeout_seconds)),
-        ..Default::default()
-    }
-}
-
 /// Music on hold from the profile's `media.music_on_hold`, or a generated chime when it is
 /// missing or unreadable (logged, never fatal: callers must still hear something).
 fn load_music(profile: &Profile) -> Announcement {
@@ -471,7 +460,7 @@ fn to_persisted(b: &StoredBinding) -> Option<PersistedBinding> {
 
 struct CoreLoop {
     switch: Switch,
-    /// The ACD and its event publishing.
+    /// The ACD and the business stages of queue calls.
     cc: ContactCenter,
     /// Music on hold, decoded once.
     music: Announcement,
@@ -481,6 +470,8 @@ struct CoreLoop {
     profile_dir: PathBuf,
     /// Queue events for the ACD, handed over after each drain.
     queue_events: Vec<QueueEvent>,
+    /// Where the contact center's events go to desktops.
+    bus: EventBus,
     transports: Transports,
     engine: MediaEngine,
     store_tx: mpsc::Sender<StoreJob>,
@@ -515,9 +506,9 @@ impl CoreLoop {
                     MediaEvent::Inactive { .. } | MediaEvent::OpenFailed { .. } => {
                         self.switch.handle_media_event(clock::now(), event);
                     }
-                    recording => self.cc.on_recording_event(recording),
+                    recording => self.cc.handle_media_event(clock::now(), recording),
                 },
-                Some(request) = requests.recv() => self.cc.on_request(clock::now(), request),
+                Some(request) = requests.recv() => request.answer(&mut self.cc, clock::now()),
                 Some(msg) = inbound.recv() => {
                     let transport = match msg.transport {
                         TransportKind::Udp => Transport::Udp,
@@ -641,30 +632,33 @@ impl CoreLoop {
             self.drain_switch().await;
             let now = clock::now();
             for event in std::mem::take(&mut self.queue_events) {
-                self.cc.on_switch(now, event);
+                self.cc.handle_queue_event(now, event);
             }
             let mut quiet = true;
-            while let Some(effect) = self.cc.poll_effect() {
-                match effect {
-                    Effect::Switch(command) => {
+            while let Some(output) = self.cc.poll_output() {
+                match output {
+                    CenterOutput::Switch(command) => {
                         quiet = false;
                         self.switch.handle_queue_command(now, command);
                     }
-                    Effect::QueueNumbers(numbers, music, media) => {
-                        self.switch.set_queue_numbers(numbers);
-                        self.switch.set_queue_music(music);
-                        self.switch.set_queue_media(media);
+                    CenterOutput::QueueRouting(routing) => {
+                        self.switch.set_queue_numbers(routing.numbers);
+                        self.switch.set_queue_music(routing.music);
+                        self.switch.set_queue_media(routing.media);
                     }
-                    Effect::Media(command) => self.apply_media(command),
-                    Effect::MediaPolicy(policy) => self.switch.set_media_policy(policy),
-                    Effect::Denoise {
+                    CenterOutput::Media(command) => self.apply_media(command),
+                    CenterOutput::MediaPolicy(policy) => self.switch.set_media_policy(policy),
+                    CenterOutput::Denoise {
                         interaction,
                         enabled,
                     } => {
                         quiet = false;
                         self.switch.set_denoise(&interaction, enabled);
                     }
-                    Effect::Store(job) => {
+                    CenterOutput::Publish(event) => {
+                        self.bus.send(event);
+                    }
+                    CenterOutput::Persist(job) => {
                         if self
                             .store_tx
                             .send(StoreJob::ContactCenter(job))
@@ -720,32 +714,16 @@ impl CoreLoop {
                         tracing::error!("store writer gone: CDR not persisted");
                     }
                 }
-                Output::Event(SwitchEvent::QueueCallArrived {
-                    interaction,
-                    cad,
-                    priority,
-                }) => self.cc.on_arrival_details(interaction, cad, priority),
-                Output::Event(SwitchEvent::QueueCallHeld {
-                    interaction,
-                    held,
-                    by_phone,
-                }) => self.cc.on_held(interaction, held, by_phone),
-                Output::Event(SwitchEvent::QueueCallReferred {
-                    interaction,
-                    target,
-                    referred_by,
-                }) => self
-                    .cc
-                    .on_referred(clock::now(), interaction, target, referred_by),
-                Output::Event(SwitchEvent::QueueCallReplaced {
-                    interaction,
-                    target,
-                    referred_by,
-                }) => self
-                    .cc
-                    .on_replaced(clock::now(), interaction, target, referred_by),
-                Output::Event(event) => log_event(&event),
-                Output::Queue(event) => self.queue_events.push(event),
+                Output::Event(event) => {
+                    log_event(&event);
+                    self.cc.handle_switch_event(clock::now(), event);
+                }
+                Output::Queue(event) => {
+                    if let QueueEvent::Arrived { interaction, .. } = &event {
+                        tracing::info!(%interaction, "queue call arrived");
+                    }
+                    self.queue_events.push(event);
+                }
             }
         }
     }
@@ -762,9 +740,6 @@ fn log_event(event: &SwitchEvent) {
             cause,
             code,
         } => tracing::info!(%call_id, %cause, code, "call ended"),
-        SwitchEvent::QueueCallArrived { interaction, .. } => {
-            tracing::info!(%interaction, "queue call arrived");
-        }
         SwitchEvent::QueueCallHeld { .. }
         | SwitchEvent::QueueCallReferred { .. }
         | SwitchEvent::QueueCallReplaced { .. } => {}
@@ -881,10 +856,10 @@ async fn store_writer(
 
 /// Persists one contact-center record; failures are logged (the live state is in the core,
 /// and the interaction's next step writes its columns again).
-async fn write_contact_center(store: &Store, job: ContactCenterJob) {
+async fn write_contact_center(store: &Store, job: Job) {
     let result = match &job {
-        ContactCenterJob::Arrived(ix) => store.insert_interaction(ix).await,
-        ContactCenterJob::Cad(interaction, variables) => {
+        Job::Arrived(ix) => store.insert_interaction(ix).await,
+        Job::Cad(interaction, variables) => {
             let mut result = Ok(());
             for variable in variables {
                 if let Err(error) = store.set_cad_variable(interaction, variable).await {
@@ -893,21 +868,19 @@ async fn write_contact_center(store: &Store, job: ContactCenterJob) {
             }
             result
         }
-        ContactCenterJob::Progress(progress) => store
+        Job::Progress(progress) => store
             .record_interaction_progress(progress)
             .await
             .map(|_| ()),
-        ContactCenterJob::AgentState(change) => store.record_agent_state(change).await,
-        ContactCenterJob::RecordingStarted(interaction, path) => {
-            store
-                .recording_started(interaction, path, UnixMillis(clock::unix_ms()))
-                .await
+        Job::AgentState(change) => store.record_agent_state(change).await,
+        Job::RecordingStarted(interaction, path, at) => {
+            store.recording_started(interaction, path, *at).await
         }
-        ContactCenterJob::Participant(interaction, participant) => store
+        Job::Participant(interaction, participant) => store
             .add_participant(interaction, participant)
             .await
             .map(|_| ()),
-        ContactCenterJob::PartWrappedUp {
+        Job::PartWrappedUp {
             interaction,
             agent,
             disposition,
@@ -916,18 +889,13 @@ async fn write_contact_center(store: &Store, job: ContactCenterJob) {
             .wrap_up_part(interaction, agent, disposition.as_deref(), None, *at)
             .await
             .map(|_| ()),
-        ContactCenterJob::MediaChange(interaction, change) => store
+        Job::MediaChange(interaction, change) => store
             .add_media_change(interaction, change)
             .await
             .map(|_| ()),
-        ContactCenterJob::RecordingEnded(interaction, status, error) => {
+        Job::RecordingEnded(interaction, status, error, at) => {
             store
-                .recording_ended(
-                    interaction,
-                    *status,
-                    error.as_deref(),
-                    UnixMillis(clock::unix_ms()),
-                )
+                .recording_ended(interaction, *status, error.as_deref(), *at)
                 .await
         }
     };

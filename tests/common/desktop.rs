@@ -149,7 +149,7 @@ impl Desktop {
             let Ok(event) = self.events.recv_timeout(left) else {
                 break;
             };
-            let camel = switchboard::cti::events::non_snake_case_keys(&event);
+            let camel = switchboard::bus::events::non_snake_case_keys(&event);
             assert!(
                 camel.is_empty(),
                 "event keys are snake_case: {camel:?} in {event}"

@@ -21,16 +21,15 @@
 //!   over (as if transferred) and the first agent wraps up.
 
 use super::*;
+use party::Party;
 
 /// Who is consulted, and how far it got.
 #[derive(Debug, Clone)]
 pub(super) struct Consulting {
     /// The agent who owns the call and started the consult.
     pub(super) by: AgentId,
-    /// The switch's name for the party: an agent id, or `number:<digits>`.
-    pub(super) party: String,
-    /// The consulted agent, when the party is one.
-    pub(super) agent: Option<AgentId>,
+    /// Who is consulted.
+    pub(super) party: Party,
     pub(super) stage: Stage,
 }
 
@@ -41,16 +40,6 @@ pub(super) enum Stage {
     Conference,
 }
 
-/// The prefix of consult parties that are numbers, not agents.
-const NUMBER_PARTY: &str = "number:";
-
-impl Consulting {
-    /// The consulted party as the interaction's participants name it: an agent id or digits.
-    fn address(&self) -> &str {
-        self.party.strip_prefix(NUMBER_PARTY).unwrap_or(&self.party)
-    }
-}
-
 impl ContactCenter {
     pub(super) fn consult_action(
         &mut self,
@@ -58,22 +47,23 @@ impl ContactCenter {
         interaction: InteractionId,
         requester: Option<AgentId>,
         action: ConsultAction,
-    ) -> Result<(), EndRefused> {
+    ) -> Result<(), Refused> {
         let owner = self
             .connected_agent(&interaction)
-            .ok_or(EndRefused::NotEngaged)?;
+            .ok_or(Refused::NotEngaged)?;
         let consult = self.consults.get(&interaction).cloned();
         let is_owner = requester.as_ref().is_none_or(|r| *r == owner);
-        let is_party = |c: &Consulting| requester.is_some() && c.agent == requester;
+        let is_party =
+            |c: &Consulting| requester.is_some() && c.party.agent() == requester.as_ref();
         match (action, consult) {
-            (ConsultAction::Start(_), Some(_)) => Err(EndRefused::ConsultInProgress),
+            (ConsultAction::Start(_), Some(_)) => Err(Refused::ConsultInProgress),
             (ConsultAction::Start(target), None) => {
                 if !is_owner {
-                    return Err(EndRefused::NotEngaged);
+                    return Err(Refused::NotEngaged);
                 }
                 self.start_consult(now, interaction, owner, target)
             }
-            (_, None) => Err(EndRefused::NoConsult),
+            (_, None) => Err(Refused::NoConsult),
             (ConsultAction::End, Some(c)) if is_owner || is_party(&c) => {
                 self.command_switch(QueueCommand::ConsultEnd {
                     interaction: interaction.0,
@@ -81,11 +71,10 @@ impl ContactCenter {
                 Ok(())
             }
             (ConsultAction::Drop(participant), Some(c)) if is_owner => {
-                let named = participant == c.party
-                    || c.agent.as_ref().is_some_and(|a| a.0 == participant)
-                    || c.party.strip_prefix(NUMBER_PARTY) == Some(participant.as_str());
+                let named =
+                    participant == c.party.switch_name() || participant == c.party.address();
                 if !named {
-                    return Err(EndRefused::NoSuchParticipant);
+                    return Err(Refused::NoSuchParticipant);
                 }
                 self.command_switch(QueueCommand::ConsultEnd {
                     interaction: interaction.0,
@@ -95,7 +84,7 @@ impl ContactCenter {
             (ConsultAction::Transfer | ConsultAction::Conference, Some(c))
                 if is_owner && c.stage == Stage::Ringing =>
             {
-                Err(EndRefused::ConsultNotAnswered)
+                Err(Refused::ConsultNotAnswered)
             }
             (ConsultAction::Transfer, Some(_)) if is_owner => {
                 self.command_switch(QueueCommand::ConsultTransfer {
@@ -105,7 +94,7 @@ impl ContactCenter {
             }
             (ConsultAction::Conference, Some(c)) if is_owner => {
                 if c.stage == Stage::Conference {
-                    return Err(EndRefused::AlreadyThere("in a conference"));
+                    return Err(Refused::AlreadyThere("in a conference"));
                 }
                 self.held.remove(&interaction);
                 if let Some(c) = self.consults.get_mut(&interaction) {
@@ -115,7 +104,7 @@ impl ContactCenter {
                     interaction: interaction.0.clone(),
                 });
                 self.publish_consult("conference.started", &interaction, &c, json!({}));
-                self.add_participant(&interaction, "conference", c.address());
+                self.add_participant(&interaction, "conference", c.party.address());
                 Ok(())
             }
             (ConsultAction::Leave, Some(c)) if c.stage == Stage::Conference => {
@@ -131,11 +120,11 @@ impl ContactCenter {
                     });
                     Ok(())
                 } else {
-                    Err(EndRefused::NotEngaged)
+                    Err(Refused::NotEngaged)
                 }
             }
-            (ConsultAction::Leave, Some(_)) => Err(EndRefused::NotInConference),
-            _ => Err(EndRefused::NotEngaged),
+            (ConsultAction::Leave, Some(_)) => Err(Refused::NotInConference),
+            _ => Err(Refused::NotEngaged),
         }
     }
 
@@ -145,22 +134,22 @@ impl ContactCenter {
         interaction: InteractionId,
         owner: AgentId,
         target: ConsultTarget,
-    ) -> Result<(), EndRefused> {
+    ) -> Result<(), Refused> {
         let queue = self
             .acd
             .interaction(&interaction)
             .map(|ix| ix.queue.clone())
-            .ok_or(EndRefused::NotEngaged)?;
+            .ok_or(Refused::NotEngaged)?;
         let agent = match &target {
             ConsultTarget::Agent(agent) => Some(agent.clone()),
             ConsultTarget::Queue(q) => {
                 if self.acd.queue(q).is_none() {
-                    return Err(EndRefused::UnknownQueue);
+                    return Err(Refused::UnknownQueue);
                 }
                 Some(
                     self.acd
                         .consult_pick(q, &owner)
-                        .ok_or(EndRefused::NobodyAvailable)?,
+                        .ok_or(Refused::NobodyAvailable)?,
                 )
             }
             ConsultTarget::Number(_) => None,
@@ -168,22 +157,22 @@ impl ContactCenter {
         let (party, extension) = match (&agent, &target) {
             (Some(agent), _) => {
                 if *agent == owner {
-                    return Err(EndRefused::AgentUnavailable);
+                    return Err(Refused::AgentUnavailable);
                 }
                 let extension = self
                     .acd
                     .agent(agent)
                     .and_then(|a| a.extension().map(str::to_owned))
-                    .ok_or(EndRefused::AgentUnavailable)?;
+                    .ok_or(Refused::AgentUnavailable)?;
                 self.acd
                     .consult_offer(now, agent, &interaction)
-                    .map_err(|_| EndRefused::AgentUnavailable)?;
-                (agent.0.clone(), extension)
+                    .map_err(|_| Refused::AgentUnavailable)?;
+                (Party::Agent(agent.clone()), extension)
             }
             (None, ConsultTarget::Number(number)) => {
-                (format!("{NUMBER_PARTY}{number}"), number.clone())
+                (Party::Number(number.clone()), number.clone())
             }
-            (None, _) => return Err(EndRefused::AgentUnavailable),
+            (None, _) => return Err(Refused::AgentUnavailable),
         };
         let ring_timeout = self
             .acd
@@ -191,14 +180,13 @@ impl ContactCenter {
             .map_or(Duration::from_secs(20), |q| q.config().ring_timeout);
         let consult = Consulting {
             by: owner.clone(),
-            party: party.clone(),
-            agent: agent.clone(),
+            party,
             stage: Stage::Ringing,
         };
         self.consults.insert(interaction.clone(), consult.clone());
         self.command_switch(QueueCommand::Consult {
             interaction: interaction.0.clone(),
-            party,
+            party: consult.party.switch_name(),
             extension,
             ring_timeout,
         });
@@ -234,8 +222,7 @@ impl ContactCenter {
                 "cad": cad,
             });
             let audience = self.about(agent);
-            self.bus
-                .publish("consult.offered", clock::unix_ms(), audience, data);
+            self.publish_to("consult.offered", audience, data);
         }
         Ok(())
     }
@@ -250,11 +237,11 @@ impl ContactCenter {
                 };
                 c.stage = Stage::Answered;
                 let c = c.clone();
-                if let Some(agent) = &c.agent {
+                if let Some(agent) = c.party.agent() {
                     self.acd.consult_answered(now, agent, &id);
                 }
                 self.publish_consult("consult.answered", &id, &c, json!({}));
-                self.add_participant(&id, "consult", c.address());
+                self.add_participant(&id, "consult", c.party.address());
                 true
             }
             QueueEvent::ConsultFailed {
@@ -267,7 +254,7 @@ impl ContactCenter {
                 let Some(c) = self.consults.remove(&id) else {
                     return true;
                 };
-                if let Some(agent) = &c.agent {
+                if let Some(agent) = c.party.agent() {
                     self.acd.consult_released(now, agent, true);
                 }
                 self.publish_consult(
@@ -293,7 +280,7 @@ impl ContactCenter {
                 if c.stage == Stage::Conference {
                     self.held.remove(&id);
                 }
-                if let Some(agent) = &c.agent {
+                if let Some(agent) = c.party.agent() {
                     self.acd.consult_released(now, agent, false);
                 }
                 self.publish_consult(
@@ -309,16 +296,16 @@ impl ContactCenter {
                 let Some(c) = self.consults.remove(&id) else {
                     return true;
                 };
-                let number = c.party.strip_prefix(NUMBER_PARTY).unwrap_or(&c.party);
+                let number = c.party.address();
                 let extra = json!({});
-                self.hand_over(now, &id, &c.by, c.agent.as_ref(), number, extra);
+                self.hand_over(now, &id, &c.by, c.party.agent(), number, extra);
                 true
             }
             QueueEvent::Ended { interaction } | QueueEvent::Abandoned { interaction } => {
                 // The customer left: the consulted agent leaves without wrap-up.
                 let id = InteractionId(interaction.clone());
                 if let Some(c) = self.consults.remove(&id) {
-                    if let Some(agent) = &c.agent {
+                    if let Some(agent) = c.party.agent() {
                         self.acd.consult_released(now, agent, false);
                     }
                     self.publish_consult(
@@ -371,15 +358,14 @@ impl ContactCenter {
             data.extend(extra);
         }
         let audience = self.about(by);
-        self.bus
-            .publish("interaction.transferred", clock::unix_ms(), audience, data);
+        self.publish_to("interaction.transferred", audience, data);
     }
 
     /// The agent's phone finished an attended transfer (REFER with Replaces) to `target`:
     /// the switch already bridged the customer there. An Available or Idle agent logged in
     /// at `target` takes the interaction over, exactly as after the desktop's warm transfer;
     /// any other phone is treated as a number.
-    pub fn on_replaced(
+    pub(super) fn on_replaced(
         &mut self,
         now: Instant,
         interaction: String,
@@ -416,22 +402,18 @@ impl ContactCenter {
     }
 
     /// Whether hold/resume is refused because of a consult.
-    pub(super) fn consult_blocks_hold(&self, interaction: &InteractionId) -> Option<EndRefused> {
+    pub(super) fn consult_blocks_hold(&self, interaction: &InteractionId) -> Option<Refused> {
         match self.consults.get(interaction)?.stage {
-            Stage::Ringing => Some(EndRefused::ConsultNotAnswered),
-            Stage::Conference => Some(EndRefused::InConference),
+            Stage::Ringing => Some(Refused::ConsultNotAnswered),
+            Stage::Conference => Some(Refused::InConference),
             Stage::Answered => None,
         }
     }
 
-    fn command_switch(&mut self, command: QueueCommand) {
-        self.effects.push(Effect::Switch(command));
-    }
-
     /// Publishes a consult event to both agents (and their supervisors).
     fn publish_consult(
-        &self,
-        kind: &str,
+        &mut self,
+        kind: &'static str,
         interaction: &InteractionId,
         c: &Consulting,
         extra: Value,
@@ -439,17 +421,14 @@ impl ContactCenter {
         let mut data = json!({
             "interaction": interaction,
             "agent": c.by,
-            "party": c.agent.as_ref().map_or_else(
-                || json!({"type": "number", "id": c.party.strip_prefix(NUMBER_PARTY)}),
-                |a| json!({"type": "agent", "id": a})),
+            "party": c.party.json(),
         });
         if let (Value::Object(data), Value::Object(extra)) = (&mut data, extra) {
             data.extend(extra);
         }
-        let at = clock::unix_ms();
-        self.bus.publish(kind, at, self.about(&c.by), data.clone());
-        if let Some(agent) = &c.agent {
-            self.bus.publish(kind, at, self.about(agent), data);
+        self.publish_to(kind, self.about(&c.by), data.clone());
+        if let Some(agent) = c.party.agent() {
+            self.publish_to(kind, self.about(agent), data);
         }
     }
 }

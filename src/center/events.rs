@@ -18,8 +18,8 @@ impl ContactCenter {
         Value::Object(shown)
     }
 
-    pub(super) fn publish(&mut self, event: Event) {
-        let at = clock::unix_ms();
+    /// The desktop event of an ACD event, stamped with the latest time handed in.
+    pub(super) fn publication(&self, event: Event) -> Publication {
         let (kind, audience, data) = match event {
             Event::AgentStateChanged(t) => {
                 let audience = self.about(&t.agent);
@@ -99,14 +99,20 @@ impl ContactCenter {
                 ("queue.stats", Audience::Everyone, data)
             }
         };
-        self.bus.publish(kind, at, audience, data);
+        Publication {
+            kind,
+            at_ms: self.unix_at(self.now).0,
+            audience,
+            data,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cti::events::{Viewer, non_snake_case_keys};
+    use crate::bus::events::{EventBus, Viewer, non_snake_case_keys};
+    use crate::clock;
     use crate::routing::model::Role;
     use crate::routing::{AgentTransition, TransitionReason};
 
@@ -211,12 +217,18 @@ mod tests {
     #[test]
     fn every_acd_and_recording_event_payload_has_only_snake_case_keys() {
         let bus = EventBus::new();
-        let mut cc = ContactCenter::detached(bus.clone());
+        let now = clock::now();
+        let mut cc = ContactCenter::detached(now);
         for event in one_of_each() {
-            cc.publish(event);
+            bus.send(cc.publication(event));
         }
         for report in recording_reports() {
-            cc.on_recording_event(report);
+            cc.handle_media_event(now, report);
+        }
+        while let Some(output) = cc.poll_output() {
+            if let Output::Publish(publication) = output {
+                bus.send(publication);
+            }
         }
         let published = bus.after(0);
         assert_eq!(published.len(), 7 + 5, "every event was published");

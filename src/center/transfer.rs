@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::routing::Requeue;
+use party::Party;
 
 /// Where a customer transferred to a number returns if the number does not answer.
 #[derive(Debug, Clone)]
@@ -14,9 +15,6 @@ pub(super) struct Returning {
     pub(super) priority: u8,
 }
 
-/// The agent-id prefix of offers that ring a transfer target, not an agent.
-pub(super) const TRANSFER_PREFIX: &str = "transfer:";
-
 impl ContactCenter {
     pub(super) fn transfer(
         &mut self,
@@ -24,12 +22,12 @@ impl ContactCenter {
         interaction: InteractionId,
         agent: Option<&AgentId>,
         target: TransferTarget,
-    ) -> Result<(), EndRefused> {
+    ) -> Result<(), Refused> {
         if !self.engaged(&interaction, agent) {
-            return Err(EndRefused::NotEngaged);
+            return Err(Refused::NotEngaged);
         }
         let Some(ix) = self.acd.interaction(&interaction) else {
-            return Err(EndRefused::NotEngaged);
+            return Err(Refused::NotEngaged);
         };
         let returning = Returning {
             queue: ix.queue.clone(),
@@ -41,7 +39,7 @@ impl ContactCenter {
         if let TransferTarget::Queue(queue) = &target
             && self.acd.queue(queue).is_none()
         {
-            return Err(EndRefused::UnknownQueue);
+            return Err(Refused::UnknownQueue);
         }
         if let TransferTarget::Agent(target) = &target {
             let available = self
@@ -49,14 +47,13 @@ impl ContactCenter {
                 .agent(target)
                 .is_some_and(|a| a.is_available() && a.extension().is_some());
             if !available || from_agent.as_ref() == Some(target) {
-                return Err(EndRefused::TransferAgentUnavailable);
+                return Err(Refused::TransferAgentUnavailable);
             }
         }
         self.held.remove(&interaction);
-        self.effects
-            .push(Effect::Switch(QueueCommand::ReleaseAgent {
-                interaction: interaction.0.clone(),
-            }));
+        self.command_switch(QueueCommand::ReleaseAgent {
+            interaction: interaction.0.clone(),
+        });
         let target_json = match &target {
             TransferTarget::Agent(agent) => json!({"type": "agent", "id": agent}),
             TransferTarget::Queue(queue) => json!({"type": "queue", "id": queue}),
@@ -103,11 +100,11 @@ impl ContactCenter {
                 if let Err(error) = self.acd.handle_command(now, Command::Switch(ended)) {
                     tracing::debug!(%error, "transfer: the ACD had already let go");
                 }
-                self.effects.push(Effect::Switch(QueueCommand::Offer {
+                self.command_switch(QueueCommand::Offer {
                     interaction: interaction.0.clone(),
-                    agent: format!("{TRANSFER_PREFIX}{number}"),
+                    agent: Party::Transfer(number.clone()).switch_name(),
                     extension: number,
-                }));
+                });
                 self.transfers.insert(interaction.clone(), returning);
             }
         }
@@ -116,8 +113,7 @@ impl ContactCenter {
             None => Audience::Supervisors,
         };
         let data = json!({"interaction": interaction, "agent": from_agent, "target": target_json});
-        self.bus
-            .publish("interaction.transferred", clock::unix_ms(), audience, data);
+        self.publish_to("interaction.transferred", audience, data);
         Ok(())
     }
 
@@ -136,7 +132,7 @@ impl ContactCenter {
             }
             _ => return false,
         };
-        if !agent.starts_with(TRANSFER_PREFIX) {
+        if !matches!(Party::from_switch_name(agent), Party::Transfer(_)) {
             return false;
         }
         let id = InteractionId(interaction.clone());
@@ -157,12 +153,7 @@ impl ContactCenter {
             }
             let data = json!({"interaction": id, "queue": returning.queue,
                               "reason": "no_answer", "message": "the target did not answer"});
-            self.bus.publish(
-                "interaction.transfer.failed",
-                clock::unix_ms(),
-                Audience::Supervisors,
-                data,
-            );
+            self.publish_to("interaction.transfer.failed", Audience::Supervisors, data);
         }
         true
     }

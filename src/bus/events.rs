@@ -40,6 +40,21 @@ pub enum Audience {
     Supervisors,
 }
 
+/// An event to publish: what happened (`kind`, e.g. `"agent.state_changed"`), when (Unix
+/// milliseconds), who may see it and its payload. Cores emit these as data; the runtime
+/// hands them to the [`EventBus`], which numbers and renders them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Publication {
+    /// The event type.
+    pub kind: &'static str,
+    /// When it happened, in Unix milliseconds.
+    pub at_ms: i64,
+    /// Who may see it.
+    pub audience: Audience,
+    /// The payload (snake_case keys).
+    pub data: Value,
+}
+
 /// Who is watching: the authenticated principal of a stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Viewer {
@@ -168,6 +183,11 @@ impl EventBus {
         // Sent under the lock so live order always equals sequence order. No receivers is fine.
         let _ = self.live.send(event);
         seq
+    }
+
+    /// Publishes a core's event; returns its sequence number.
+    pub fn send(&self, event: Publication) -> u64 {
+        self.publish(event.kind, event.at_ms, event.audience, event.data)
     }
 
     /// Subscribes: with `Some(since)`, the backlog holds the kept events after `since`;

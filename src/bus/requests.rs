@@ -1,0 +1,223 @@
+//! The API's side of the core: requests with a reply each, over a bounded channel. Plain
+//! plumbing: every decision is the contact-center core's ([`ContactCenter::handle_request`]
+//! and its queries); this only carries the question there and the answer back.
+
+use std::time::Instant;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::center::{
+    ConsultAction, ContactCenter, RecordingAction, Refused, Request, TransferTarget,
+};
+use crate::routing::model::{Actor, AgentId, AgentState, InteractionId};
+use crate::routing::{Command, QueuePosition, RoutingError, Snapshot};
+use crate::store::OrgSettings;
+
+/// Requests waiting for the core; beyond this, API calls get 503 instead of piling up.
+pub const REQUEST_QUEUE: usize = 1024;
+
+/// What the CTI API asks the core, with where the answer goes.
+#[derive(Debug)]
+pub enum CoreRequest {
+    /// A routing command (login, state change, accept, decline, wrap-up, configuration).
+    Acd {
+        command: Command,
+        reply: oneshot::Sender<Result<(), RoutingError>>,
+    },
+    /// An agent's live state and the extension it is logged in with.
+    AgentState {
+        agent: AgentId,
+        reply: oneshot::Sender<Option<(AgentState, Option<String>)>>,
+    },
+    /// Every agent and queue as the ACD sees them now (the desktop's directory).
+    Snapshot { reply: oneshot::Sender<Snapshot> },
+    /// Where a waiting caller stands.
+    Position {
+        interaction: InteractionId,
+        reply: oneshot::Sender<Option<QueuePosition>>,
+    },
+    /// A command on a live interaction (end, hold, transfer, consult, recording, denoise).
+    Live {
+        request: Request,
+        reply: oneshot::Sender<Result<(), Refused>>,
+    },
+    /// The org settings changed (offer pop-up keys, recording, noise suppression).
+    Settings(Box<OrgSettings>),
+}
+
+impl CoreRequest {
+    /// Asks `core` and sends its answer back (a caller that gave up is no error).
+    pub fn answer(self, core: &mut ContactCenter, now: Instant) {
+        match self {
+            CoreRequest::Acd { command, reply } => {
+                let _ = reply.send(core.handle_command(now, command));
+            }
+            CoreRequest::AgentState { agent, reply } => {
+                let _ = reply.send(core.agent_state(&agent));
+            }
+            CoreRequest::Snapshot { reply } => {
+                let _ = reply.send(core.snapshot(now));
+            }
+            CoreRequest::Position { interaction, reply } => {
+                let _ = reply.send(core.queue_position(&interaction));
+            }
+            CoreRequest::Live { request, reply } => {
+                let _ = reply.send(core.handle_request(now, request));
+            }
+            CoreRequest::Settings(settings) => core.handle_settings(now, *settings),
+        }
+    }
+}
+
+/// The API's handle on the core. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct CoreHandle {
+    tx: mpsc::Sender<CoreRequest>,
+}
+
+/// The core is not running (shutting down) or is too busy to take the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the switch core is unavailable")]
+pub struct CoreUnavailable;
+
+impl CoreHandle {
+    /// A handle and the receiving end the core loop reads.
+    #[must_use]
+    pub fn channel() -> (CoreHandle, mpsc::Receiver<CoreRequest>) {
+        let (tx, rx) = mpsc::channel(REQUEST_QUEUE);
+        (CoreHandle { tx }, rx)
+    }
+
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> CoreRequest,
+    ) -> Result<T, CoreUnavailable> {
+        let (reply, answer) = oneshot::channel();
+        self.tx.try_send(make(reply)).map_err(|_| CoreUnavailable)?;
+        answer.await.map_err(|_| CoreUnavailable)
+    }
+
+    /// Runs a routing command.
+    pub async fn acd(&self, command: Command) -> Result<Result<(), RoutingError>, CoreUnavailable> {
+        self.ask(|reply| CoreRequest::Acd { command, reply }).await
+    }
+
+    /// An agent's live state and extension (`None`: unknown to the ACD).
+    pub async fn agent_state(
+        &self,
+        agent: AgentId,
+    ) -> Result<Option<(AgentState, Option<String>)>, CoreUnavailable> {
+        self.ask(|reply| CoreRequest::AgentState { agent, reply })
+            .await
+    }
+
+    /// Every agent and queue with their live state.
+    pub async fn snapshot(&self) -> Result<Snapshot, CoreUnavailable> {
+        self.ask(|reply| CoreRequest::Snapshot { reply }).await
+    }
+
+    /// A waiting caller's position and expected wait.
+    pub async fn position(
+        &self,
+        interaction: InteractionId,
+    ) -> Result<Option<QueuePosition>, CoreUnavailable> {
+        self.ask(|reply| CoreRequest::Position { interaction, reply })
+            .await
+    }
+
+    /// A command on a live interaction.
+    pub async fn live(&self, request: Request) -> Result<Result<(), Refused>, CoreUnavailable> {
+        self.ask(|reply| CoreRequest::Live { request, reply }).await
+    }
+
+    /// Hangs up a connected interaction.
+    pub async fn end(
+        &self,
+        interaction: InteractionId,
+        agent: Option<AgentId>,
+    ) -> Result<Result<(), Refused>, CoreUnavailable> {
+        self.live(Request::End { interaction, agent }).await
+    }
+
+    /// Blindly transfers a connected interaction.
+    pub async fn transfer(
+        &self,
+        interaction: InteractionId,
+        agent: Option<AgentId>,
+        target: TransferTarget,
+    ) -> Result<Result<(), Refused>, CoreUnavailable> {
+        self.live(Request::Transfer {
+            interaction,
+            agent,
+            target,
+        })
+        .await
+    }
+
+    /// A consult step.
+    pub async fn consult(
+        &self,
+        interaction: InteractionId,
+        agent: Option<AgentId>,
+        action: ConsultAction,
+    ) -> Result<Result<(), Refused>, CoreUnavailable> {
+        self.live(Request::Consult {
+            interaction,
+            agent,
+            action,
+        })
+        .await
+    }
+
+    /// Holds (`held`) or resumes a connected interaction.
+    pub async fn hold(
+        &self,
+        interaction: InteractionId,
+        agent: Option<AgentId>,
+        held: bool,
+    ) -> Result<Result<(), Refused>, CoreUnavailable> {
+        self.live(Request::Hold {
+            interaction,
+            agent,
+            held,
+        })
+        .await
+    }
+
+    /// Pauses or resumes a recording.
+    pub async fn recording(
+        &self,
+        interaction: InteractionId,
+        agent: Option<AgentId>,
+        action: RecordingAction,
+    ) -> Result<Result<(), Refused>, CoreUnavailable> {
+        self.live(Request::Recording {
+            interaction,
+            agent,
+            action,
+        })
+        .await
+    }
+
+    /// Turns noise suppression of one live interaction on or off.
+    pub async fn denoise(
+        &self,
+        interaction: InteractionId,
+        agent: Option<AgentId>,
+        enabled: bool,
+        by: Actor,
+    ) -> Result<Result<(), Refused>, CoreUnavailable> {
+        self.live(Request::Denoise {
+            interaction,
+            agent,
+            enabled,
+            by,
+        })
+        .await
+    }
+
+    /// Tells the core the org settings changed (fire and forget).
+    pub fn settings_changed(&self, settings: OrgSettings) {
+        let _ = self.tx.try_send(CoreRequest::Settings(Box::new(settings)));
+    }
+}
