@@ -31,6 +31,74 @@ pub fn phone(user: &str) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 10_000 + port))
 }
 
+/// The lab's switch: extensions 1000–1019 (passwords `lab-<ext>-secret`), ring timeout
+/// 30 s, RNG seeded with `seed`.
+pub fn config(seed: u64) -> SwitchConfig {
+    let extensions = (1000..1020)
+        .map(|n| {
+            let user = n.to_string();
+            let secret =
+                StoredSecret::ha1_from_password(&user, DOMAIN, &format!("lab-{user}-secret"));
+            (user, secret)
+        })
+        .collect();
+    SwitchConfig {
+        domain: DOMAIN.into(),
+        advertised: "127.0.0.1:5060".parse().unwrap(),
+        timing: Timing::default(),
+        ring_timeout: Duration::from_secs(30),
+        max_calls: 100,
+        registrar: RegistrarConfig::default(),
+        nonce_lifetime: Duration::from_secs(300),
+        extensions,
+        rtp_ports: (20_000, 20_099),
+        digest_algorithms: vec!["MD5".into()],
+        extension_digest_algorithms: HashMap::new(),
+        queue_numbers: HashMap::new(),
+        seed,
+    }
+}
+
+/// `user`'s phone registered at [`phone`]`(user)` over UDP for an hour.
+pub fn persisted_binding(user: &str) -> PersistedBinding {
+    let addr = phone(user);
+    PersistedBinding {
+        contact_uri: format!("sip:{user}@{addr}"),
+        expires_unix: 1_800_003_600,
+        updated_unix: 1_800_000_000,
+        call_id: format!("reg-{user}"),
+        cseq: 1,
+        q: None,
+        received: Some(addr),
+        transport: Transport::Udp,
+        instance: None,
+        reg_id: None,
+    }
+}
+
+/// `caller`'s credentials for its INVITE to `callee`, answering the switch's 407.
+pub fn answer_challenge(challenge: &Message, caller: &str, callee: &str) -> Credentials {
+    let header = challenge.header("Proxy-Authenticate").unwrap_or_default();
+    let nonce = header
+        .split("nonce=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a nonce");
+    Credentials::answer(
+        Algorithm::Md5,
+        caller,
+        DOMAIN,
+        &format!("lab-{caller}-secret"),
+        nonce,
+        "INVITE",
+        &format!("sip:{callee}@{DOMAIN}"),
+        Some(QopAuth {
+            cnonce: "lab".into(),
+            nc: 1.into(),
+        }),
+    )
+}
+
 pub struct Lab {
     pub sw: Switch,
     pub now: Instant,
@@ -42,33 +110,10 @@ pub struct Lab {
 impl Lab {
     /// A switch for extensions 1000–1019 (passwords `lab-<ext>-secret`), ring timeout 30 s.
     pub fn new() -> Lab {
-        let extensions = (1000..1020)
-            .map(|n| {
-                let user = n.to_string();
-                let secret =
-                    StoredSecret::ha1_from_password(&user, DOMAIN, &format!("lab-{user}-secret"));
-                (user, secret)
-            })
-            .collect();
-        let cfg = SwitchConfig {
-            domain: DOMAIN.into(),
-            advertised: "127.0.0.1:5060".parse().unwrap(),
-            timing: Timing::default(),
-            ring_timeout: Duration::from_secs(30),
-            max_calls: 100,
-            registrar: RegistrarConfig::default(),
-            nonce_lifetime: Duration::from_secs(300),
-            extensions,
-            rtp_ports: (20_000, 20_099),
-            digest_algorithms: vec!["MD5".into()],
-            extension_digest_algorithms: HashMap::new(),
-            queue_numbers: HashMap::new(),
-            seed: 7,
-        };
         // The origin of virtual time; only differences from it matter.
         let now = crate::runtime::clock::now();
         Lab {
-            sw: Switch::new(cfg, now, Duration::from_secs(1_800_000_000)),
+            sw: Switch::new(config(7), now, Duration::from_secs(1_800_000_000)),
             now,
             inbox: HashMap::new(),
             media: Vec::new(),
@@ -78,21 +123,11 @@ impl Lab {
 
     /// Registers `user`'s phone at [`phone`]`(user)`.
     pub fn register(&mut self, user: &str) {
-        let addr = phone(user);
-        let binding = PersistedBinding {
-            contact_uri: format!("sip:{user}@{addr}"),
-            expires_unix: 1_800_003_600,
-            updated_unix: 1_800_000_000,
-            call_id: format!("reg-{user}"),
-            cseq: 1,
-            q: None,
-            received: Some(addr),
-            transport: Transport::Udp,
-            instance: None,
-            reg_id: None,
-        };
-        self.sw
-            .restore_binding(self.now, &format!("{user}@{DOMAIN}"), binding);
+        self.sw.restore_binding(
+            self.now,
+            &format!("{user}@{DOMAIN}"),
+            persisted_binding(user),
+        );
         self.drain();
     }
 
@@ -218,25 +253,7 @@ impl Lab {
         };
         self.send_text(from, &invite(1, ""));
         let challenge = self.take(from, "407");
-        let header = challenge.header("Proxy-Authenticate").unwrap_or_default();
-        let nonce = header
-            .split("nonce=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .expect("a nonce");
-        let credentials = Credentials::answer(
-            Algorithm::Md5,
-            caller,
-            DOMAIN,
-            &format!("lab-{caller}-secret"),
-            nonce,
-            "INVITE",
-            &format!("sip:{callee}@{DOMAIN}"),
-            Some(QopAuth {
-                cnonce: "lab".into(),
-                nc: 1.into(),
-            }),
-        );
+        let credentials = answer_challenge(&challenge, caller, callee);
         self.send_text(
             from,
             &invite(2, &format!("Proxy-Authorization: {credentials}\n")),

@@ -30,6 +30,8 @@ mod lab;
 mod model;
 mod queue;
 mod register;
+#[cfg(test)]
+mod sim;
 mod switch;
 mod tombstone;
 mod transfer;

@@ -53,6 +53,8 @@ pub struct InviteClientTransaction {
     request_bytes: Bytes,
     /// The ACK generated for the non-2xx final response, re-sent for its retransmissions.
     ack: Option<Bytes>,
+    /// The TU sent a CANCEL: Timer B bounds the wait for the final answer.
+    cancelled: bool,
     reliable: bool,
     timing: Timing,
     timers: TimerTable,
@@ -72,6 +74,7 @@ impl InviteClientTransaction {
             request: Some(request),
             request_bytes,
             ack: None,
+            cancelled: false,
             reliable,
             timing,
             timers: TimerTable::new(),
@@ -110,6 +113,18 @@ impl InviteClientTransaction {
     /// The INVITE this transaction sends, until its final answer.
     pub fn request(&self) -> Option<&Message> {
         self.request.as_ref()
+    }
+
+    /// The TU sent a CANCEL for this INVITE: without a final answer 64·T1 from now the
+    /// transaction gives up (RFC 3261 §9.1), as Timer B would in Calling. A phone that
+    /// ignores the CANCEL (no 487) would otherwise keep it forever: Timer B does not run
+    /// once a provisional arrived.
+    pub fn cancel_sent(&mut self, now: Instant) {
+        if self.advance(now) && matches!(self.state, State::Calling | State::Proceeding) {
+            self.cancelled = true;
+            self.timers
+                .set(Timer::B, now + self.timing.initial(Timer::B, self.reliable));
+        }
     }
 
     /// A response whose top Via branch and CSeq method matched this transaction.
@@ -166,14 +181,17 @@ impl InviteClientTransaction {
                 self.interval *= 2;
                 self.timers.set(Timer::A, now + self.interval);
             }
-            (Calling, Input::Timer(Timer::B)) => {
+            (Calling | Proceeding, Input::Timer(Timer::B)) => {
                 self.outputs.push_back(Output::Timeout);
                 self.terminate();
             }
             (Calling | Proceeding, Input::Response(r)) if is_provisional(&r) => {
-                // Timer B only guards Calling (Figure 5); the TU bounds ringing with CANCEL.
+                // Timer B only guards Calling (Figure 5); the TU bounds ringing with CANCEL,
+                // and after a CANCEL it bounds the wait for the final answer (§9.1).
                 self.timers.cancel(Timer::A);
-                self.timers.cancel(Timer::B);
+                if !self.cancelled {
+                    self.timers.cancel(Timer::B);
+                }
                 self.state = Proceeding;
                 self.outputs.push_back(Output::Response(r));
             }
@@ -336,6 +354,21 @@ mod tests {
         assert!(matches!(drain(&mut tx)[..], [Output::Response(_)]));
         assert_eq!(tx.state(), State::Proceeding);
         assert_eq!(tx.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_cancelled_invite_without_a_final_answer_gives_up_64_t1_after_the_cancel() {
+        let (start, mut tx, req) = udp();
+        tx.handle_response(start + ms(100), response(&req, 180));
+        let _ = drain(&mut tx);
+        tx.cancel_sent(start + ms(1_000));
+        // Another provisional does not stop the wait (§9.1).
+        tx.handle_response(start + ms(2_000), response(&req, 183));
+        let _ = drain(&mut tx);
+        assert_eq!(
+            run(start, &mut tx),
+            vec![(33_000, Output::Timeout), (33_000, Output::Terminated)]
+        );
     }
 
     #[test]

@@ -510,6 +510,23 @@ impl TransactionLayer {
         self.prune();
     }
 
+    /// The TU sent a CANCEL for its INVITE `invite` (see
+    /// [`InviteClientTransaction::cancel_sent`]); a no-op for any other transaction.
+    pub fn cancel_sent(&mut self, now: Instant, invite: &TransactionKey) {
+        let now = self.advance_for_input(now);
+        let Some(id) = self.find(invite) else {
+            return;
+        };
+        if let Some(Entry {
+            machine: Machine::InviteClient(m),
+            ..
+        }) = self.entries.get_mut(&id)
+        {
+            m.cancel_sent(now);
+        }
+        let _ = self.settle(id);
+    }
+
     /// The INVITE server transaction a CANCEL targets (§9.2: same branch and sent-by, or the
     /// same RFC 2543 key), if it is still live.
     pub fn find_invite_server_for_cancel(&self, cancel: &Message) -> Option<TransactionKey> {
