@@ -60,6 +60,8 @@ enum Caller {
     HangsUpAfter(Duration),
     /// Gives up (CANCEL) this long after the first 180.
     CancelsAfter(Duration),
+    /// Never acknowledges the 2xx (and never hangs up).
+    NeverAcks,
 }
 
 /// One flow over one seed.
@@ -84,6 +86,10 @@ struct CallerPhone {
     ringing: bool,
     final_code: Option<u16>,
     bye_answered: bool,
+    /// 2xx answers to the INVITE received, repeats included.
+    oks: u32,
+    /// The switch hung up on the caller.
+    bye_received: bool,
 }
 
 struct CalleePhone {
@@ -115,6 +121,8 @@ impl Sim {
                 ringing: false,
                 final_code: None,
                 bye_answered: false,
+                oks: 0,
+                bye_received: false,
             },
             callee: CalleePhone {
                 script: callee,
@@ -266,6 +274,15 @@ impl Sim {
     }
 
     fn caller_receives(&mut self, response: Message) {
+        if !response.is_response() {
+            // The switch ending the call: a BYE is answered, repeats alike.
+            if response.method() == Some(&Method::Bye) {
+                self.caller.bye_received = true;
+                let ok = Message::response_to(&response, 200, "OK");
+                self.phone_sends(phone("1001"), &ok);
+            }
+            return;
+        }
         let (Some(code), Some(cseq)) = (response.status(), response.cseq()) else {
             return;
         };
@@ -295,8 +312,11 @@ impl Sim {
             }
             (200..=299, Method::Invite, 2) => {
                 // Every 2xx gets its ACK, repeats included (§13.2.2.4).
-                let ack = self.caller_request("ACK", 2, "z9hG4bK-sim-ack", &to);
-                self.phone_sends(phone("1001"), &ack);
+                if !matches!(self.caller.script, Caller::NeverAcks) {
+                    let ack = self.caller_request("ACK", 2, "z9hG4bK-sim-ack", &to);
+                    self.phone_sends(phone("1001"), &ack);
+                }
+                self.caller.oks += 1;
                 if !self.caller.answered {
                     self.caller.answered = true;
                     self.caller.final_code = Some(code);
@@ -484,5 +504,21 @@ fn a_callee_that_ignores_cancel_leaves_nothing_behind_over_200_seeds() {
         sim.run(Duration::from_secs(60));
         assert_eq!(sim.caller.final_code, Some(487), "seed {seed}");
         sim.assert_clean(seed, HangupCause::Cancelled);
+    }
+}
+
+/// The switch repeats its 2xx until 64·T1, then hangs up both legs (RFC 3261 §13.3.1.4).
+#[test]
+fn a_caller_that_never_acks_is_hung_up_after_64_t1_over_200_seeds() {
+    for seed in 0..SEEDS {
+        let mut sim = Sim::new(
+            seed,
+            Caller::NeverAcks,
+            Callee::Answers(Duration::from_millis(300)),
+        );
+        sim.run(Duration::from_secs(60));
+        assert!(sim.caller.oks >= 3, "seed {seed}: {} 2xx", sim.caller.oks);
+        assert!(sim.caller.bye_received, "seed {seed}: no BYE to the caller");
+        sim.assert_clean(seed, HangupCause::RtpTimeout);
     }
 }
