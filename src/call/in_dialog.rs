@@ -364,35 +364,24 @@ impl Switch {
         key: TransactionKey,
         ok: Message,
     ) {
-        match side {
-            Side::Caller => {
-                // Same retransmission machinery as the initial 2xx.
-                let t1 = self.cfg.timing.t1;
-                if let Some(call) = self.calls.get_mut(&call_key) {
-                    call.caller.pending_2xx = Some(Pending2xx {
-                        bytes: ok.to_bytes(),
-                        cseq: ok.cseq().map(|c| c.seq).unwrap_or_default(),
-                        interval: t1,
-                        next: now + t1,
-                        give_up: now + t1 * 64,
-                    });
-                    self.set_call_timer(now + t1, call_key, CallTimer::Retransmit2xx);
-                }
-                self.respond(now, &key, ok);
+        // Same retransmission machinery as the initial 2xx, on whichever side asked: an
+        // INVITE server transaction in Accepted leaves repeating a 2xx to its TU (RFC 6026).
+        let t1 = self.cfg.timing.t1;
+        if let Some(call) = self.calls.get_mut(&call_key) {
+            let pending = Some(Pending2xx {
+                bytes: ok.to_bytes(),
+                cseq: ok.cseq().map(|c| c.seq).unwrap_or_default(),
+                interval: t1,
+                next: now + t1,
+                give_up: now + t1 * 64,
+            });
+            match side {
+                Side::Caller => call.caller.pending_2xx = pending,
+                Side::Callee => call.callee_pending_2xx = pending,
             }
-            Side::Callee => {
-                if let Some(call) = self.calls.get_mut(&call_key) {
-                    call.callee_pending_2xx = Some(Pending2xx {
-                        bytes: ok.to_bytes(),
-                        cseq: ok.cseq().map(|c| c.seq).unwrap_or_default(),
-                        interval: self.cfg.timing.t1,
-                        next: now,
-                        give_up: now,
-                    });
-                }
-                self.respond(now, &key, ok);
-            }
+            self.set_call_timer(now + t1, call_key, CallTimer::Retransmit2xx);
         }
+        self.respond(now, &key, ok);
     }
 
     /// Routes a response to whatever client transaction of ours it belongs to.

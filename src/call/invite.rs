@@ -521,28 +521,45 @@ impl Switch {
         self.respond(now, &key, ok);
     }
 
+    /// A 2xx of ours waits for its ACK on either side (the caller's INVITE, or a re-INVITE
+    /// relayed from either phone): sent again, doubling up to T2, until 64·T1 (§13.3.1.4).
     pub(super) fn on_retransmit_2xx(&mut self, now: Instant, call_key: CallKey, at: Instant) {
+        for side in [Side::Caller, Side::Callee] {
+            self.retransmit_2xx(now, call_key, side, at);
+        }
+    }
+
+    fn retransmit_2xx(&mut self, now: Instant, call_key: CallKey, side: Side, at: Instant) {
         let t2 = self.cfg.timing.t2;
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
         };
-        let Some(pending) = call.caller.pending_2xx.as_mut() else {
+        let peer = match side {
+            Side::Caller => Some((call.caller.dialog.peer, call.caller.dialog.reliable)),
+            Side::Callee => call
+                .winner_leg()
+                .map(|leg| (leg.dest, leg.transport == Transport::Tcp)),
+        };
+        let pending = match side {
+            Side::Caller => &mut call.caller.pending_2xx,
+            Side::Callee => &mut call.callee_pending_2xx,
+        };
+        let (Some(state), Some((to, reliable))) = (pending.as_mut(), peer) else {
             return;
         };
-        if pending.next != at {
-            return; // superseded timer entry
+        if state.next != at {
+            return; // superseded timer entry, or the other side's
         }
-        if now >= pending.give_up {
-            call.caller.pending_2xx = None;
-            tracing::info!(call_id = %call.caller.dialog.call_id, "no ACK for 2xx: ending call");
+        if now >= state.give_up {
+            *pending = None;
+            tracing::info!(call_id = %call.caller.dialog.call_id, ?side, "no ACK for 2xx: ending call");
             self.end_call(now, call_key, Ending::NoAck, None);
             return;
         }
-        let bytes = pending.bytes.clone();
-        pending.interval = (pending.interval * 2).min(t2);
-        pending.next = (now + pending.interval).min(pending.give_up);
-        let next = pending.next;
-        let (to, reliable) = (call.caller.dialog.peer, call.caller.dialog.reliable);
+        let bytes = state.bytes.clone();
+        state.interval = (state.interval * 2).min(t2);
+        state.next = (now + state.interval).min(state.give_up);
+        let next = state.next;
         if !reliable {
             self.outputs.push_back(Output::Transmit {
                 to,
@@ -801,6 +818,11 @@ impl Switch {
             }
         } else {
             self.cancel_other_forks(now, call_key, None);
+        }
+        // A re-INVITE or UPDATE still being relayed is answered 487 (RFC 3261 §15.1.2).
+        if let Some(relay) = self.calls.get_mut(&call_key).and_then(|c| c.relay.take()) {
+            let terminated = Message::response_to(&relay.request, 487, "Request Terminated");
+            self.respond(now, &relay.server_txn, terminated);
         }
         // A consult dies with the call.
         if self

@@ -3,8 +3,8 @@
 //!
 //! Each run wires the switch to scripted phones through a network that delays every packet
 //! by a seeded 1–50 ms (so packets overtake each other), duplicates one in ten, and loses
-//! one in ten of what the switch itself repeats until answered (its requests and its 2xx to
-//! INVITEs, RFC 3261 §17.1.1.2, §13.3.1.4). The phones answer a repeated request with
+//! one in ten of what the switch itself repeats until answered (its requests but ACK, and
+//! its 2xx to INVITEs, RFC 3261 §17.1.1.2, §13.3.1.4). The phones answer a repeated request with
 //! their first answer again, as a UA's server transactions do; what they send is never lost,
 //! because these phones do not retransmit. The clock jumps to the next packet, phone action
 //! or switch timeout. After every flow, once 64·T1 has passed, the invariants are checked:
@@ -47,6 +47,9 @@ enum Callee {
     Answers(Duration),
     /// Rings, then busy.
     Busy,
+    /// Answers after this long, then puts the caller on hold (re-INVITE `sendonly`) and
+    /// takes it back (`sendrecv`).
+    AnswersThenHolds(Duration),
     /// Rings until cancelled (then 487).
     Rings,
     /// Rings, and answers a CANCEL with 200 but never ends its INVITE (no 487).
@@ -68,6 +71,7 @@ enum Caller {
 struct Sim {
     sw: Switch,
     now: Instant,
+    start: Instant,
     rng: SmallRng,
     /// Packets in flight: delivery time and sequence, then the packet.
     in_flight: BinaryHeap<Reverse<(Instant, u64)>>,
@@ -90,15 +94,21 @@ struct CallerPhone {
     oks: u32,
     /// The switch hung up on the caller.
     bye_received: bool,
+    /// The direction each re-INVITE the switch relayed asked for, repeats included.
+    reinvites: Vec<String>,
 }
 
 struct CalleePhone {
     script: Callee,
     /// Our answers by the branch of the request they answer, re-sent on repeats.
     answers: HashMap<String, Vec<Message>>,
-    /// The final answer to send later (an answer after ringing).
-    due: Option<(Instant, String, Message)>,
+    /// What to send later: a final answer (kept under its transaction, for repeats) or a
+    /// request of its own.
+    due: Option<(Instant, Option<String>, Message)>,
     invite: Option<Message>,
+    /// Re-INVITEs sent (hold, then resume) and how many of them were answered 2xx.
+    reinvites: u32,
+    reinvites_answered: u32,
 }
 
 impl Sim {
@@ -110,6 +120,7 @@ impl Sim {
         Sim {
             sw,
             now,
+            start: now,
             rng: SmallRng::seed_from_u64(seed),
             in_flight: BinaryHeap::new(),
             packets: HashMap::new(),
@@ -123,12 +134,15 @@ impl Sim {
                 bye_answered: false,
                 oks: 0,
                 bye_received: false,
+                reinvites: Vec::new(),
             },
             callee: CalleePhone {
                 script: callee,
                 answers: HashMap::new(),
                 due: None,
                 invite: None,
+                reinvites: 0,
+                reinvites_answered: 0,
             },
             cdrs: Vec::new(),
         }
@@ -157,8 +171,10 @@ impl Sim {
             match output {
                 Output::Transmit { to, bytes, .. } => {
                     let message = Message::parse(&bytes).expect("the switch sends valid SIP");
-                    // What the switch repeats by itself may be lost; the rest is not.
-                    let repeated = !message.is_response()
+                    // What the switch repeats by itself may be lost; the rest is not. An ACK
+                    // is repeated only when its 2xx is, which these phones do not do.
+                    let repeated = (!message.is_response()
+                        && message.method() != Some(&Method::Ack))
                         || (message.status().is_some_and(|c| (200..300).contains(&c))
                             && message.cseq().is_some_and(|c| c.method == Method::Invite));
                     let from = SWITCH.parse().expect("an address");
@@ -202,11 +218,13 @@ impl Sim {
                 self.phone_sends(phone("1001"), &message);
             } else if self.callee.due.as_ref().is_some_and(|(t, _, _)| *t == at) {
                 let (_, branch, message) = self.callee.due.take().expect("due");
-                self.callee
-                    .answers
-                    .entry(branch)
-                    .or_default()
-                    .push(message.clone());
+                if let Some(branch) = branch {
+                    self.callee
+                        .answers
+                        .entry(branch)
+                        .or_default()
+                        .push(message.clone());
+                }
                 self.phone_sends(phone("1002"), &message);
             } else {
                 self.sw.handle_timeout(self.now);
@@ -215,6 +233,21 @@ impl Sim {
     }
 
     fn deliver(&mut self, from: SocketAddr, to: SocketAddr, bytes: &Bytes) {
+        if std::env::var_os("SIM_TRACE").is_some() {
+            let text = String::from_utf8_lossy(bytes);
+            let first = text.lines().next().unwrap_or_default().to_owned();
+            let cseq = text
+                .lines()
+                .find(|l| l.starts_with("CSeq"))
+                .unwrap_or_default()
+                .to_owned();
+            eprintln!(
+                "{:>8?} {} -> {}: {first} [{cseq}]",
+                self.now.duration_since(self.start),
+                from.port(),
+                to.port()
+            );
+        }
         if to == SWITCH.parse().expect("an address") {
             self.sw
                 .handle_datagram(self.now, from, Transport::Udp, bytes);
@@ -275,6 +308,26 @@ impl Sim {
 
     fn caller_receives(&mut self, response: Message) {
         if !response.is_response() {
+            if response.method() == Some(&Method::Invite) {
+                // A re-INVITE relayed from the callee: answered with our SDP, repeats alike.
+                let direction = ["sendonly", "recvonly", "inactive"]
+                    .into_iter()
+                    .find(|d| String::from_utf8_lossy(response.body()).contains(d))
+                    .unwrap_or("sendrecv");
+                self.caller.reinvites.push(direction.to_owned());
+                let mut ok = Message::response_to(&response, 200, "OK");
+                ok.push("Contact", format!("<sip:1001@{}>", phone("1001")));
+                let answer = match direction {
+                    "sendonly" => "recvonly",
+                    "inactive" => "inactive",
+                    _ => "sendrecv",
+                };
+                let body =
+                    sdp(phone("1001").port() + 1).replace("a=sendrecv", &format!("a={answer}"));
+                ok.set_body("application/sdp", Bytes::from(body));
+                self.phone_sends(phone("1001"), &ok);
+                return;
+            }
             // The switch ending the call: a BYE is answered, repeats alike.
             if response.method() == Some(&Method::Bye) {
                 self.caller.bye_received = true;
@@ -338,8 +391,20 @@ impl Sim {
     }
 
     fn callee_receives(&mut self, message: Message) {
-        // An ACK (for our failure it shares the INVITE's branch) is never answered.
-        if message.is_response() || message.method() == Some(&Method::Ack) {
+        if message.is_response() {
+            self.callee_hears_answer(&message);
+            return;
+        }
+        if message.method() == Some(&Method::Ack) {
+            // The ACK for our 2xx: the call is up, time to hold (once).
+            if matches!(self.callee.script, Callee::AnswersThenHolds(_))
+                && self.callee.reinvites == 0
+                && self.callee.due.is_none()
+            {
+                let hold = self.callee_reinvite("sendonly");
+                self.callee.due = Some((self.now + Duration::from_millis(300), None, hold));
+            }
+            // An ACK (for our failure it shares the INVITE's branch) is never answered.
             return;
         }
         // A CANCEL shares its INVITE's branch: requests are told apart by method too.
@@ -363,19 +428,22 @@ impl Sim {
                 self.callee.invite = Some(message.clone());
                 let ringing = tagged(&message, 180);
                 match self.callee.script {
-                    Callee::Answers(after) => {
+                    Callee::Answers(after) | Callee::AnswersThenHolds(after) => {
                         let mut ok = tagged(&message, 200);
                         ok.push("Contact", format!("<sip:phone@{}>", phone("1002")));
                         ok.set_body(
                             "application/sdp",
                             Bytes::from(sdp(phone("1002").port() + 1)),
                         );
-                        self.callee.due = Some((self.now + after, branch.clone(), ok));
+                        self.callee.due = Some((self.now + after, Some(branch.clone()), ok));
                     }
                     Callee::Busy => {
                         let busy = tagged(&message, 486);
-                        self.callee.due =
-                            Some((self.now + Duration::from_millis(300), branch.clone(), busy));
+                        self.callee.due = Some((
+                            self.now + Duration::from_millis(300),
+                            Some(branch.clone()),
+                            busy,
+                        ));
                     }
                     Callee::Rings | Callee::IgnoresCancel => {}
                 }
@@ -408,6 +476,76 @@ impl Sim {
         }
         if !answers.is_empty() {
             self.callee.answers.insert(branch, answers);
+        }
+    }
+
+    /// The callee's re-INVITE in the dialog the switch's INVITE set up, with `direction`.
+    fn callee_reinvite(&mut self, direction: &str) -> Message {
+        self.callee.reinvites += 1;
+        let cseq = self.callee.reinvites + 1;
+        let invite = self.callee.invite.as_ref().expect("the call is up");
+        let header = |name: &str| invite.header(name).unwrap_or_default().to_owned();
+        let target = header("Contact");
+        let target = target.trim_start_matches('<').trim_end_matches('>');
+        let me = phone("1002");
+        let body = sdp(me.port() + 1).replace("a=sendrecv", &format!("a={direction}"));
+        let text = format!(
+            "INVITE {target} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {me};branch=z9hG4bK-sim-re{cseq}\r\n\
+             From: {};tag=sim1002\r\n\
+             To: {}\r\n\
+             Call-ID: {}\r\n\
+             CSeq: {cseq} INVITE\r\n\
+             Contact: <sip:phone@{me}>\r\n\
+             Max-Forwards: 70\r\n\
+             Content-Type: application/sdp\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            header("To"),
+            header("From"),
+            header("Call-ID"),
+            body.len()
+        );
+        Message::parse(text.as_bytes()).expect("valid SIP")
+    }
+
+    /// An answer to one of the callee's re-INVITEs: every 2xx gets its ACK; the hold's first
+    /// one schedules the resume.
+    fn callee_hears_answer(&mut self, response: &Message) {
+        let (Some(code), Some(cseq)) = (response.status(), response.cseq()) else {
+            return;
+        };
+        if cseq.method != Method::Invite || !(200..300).contains(&code) {
+            return;
+        }
+        let me = phone("1002");
+        let text = format!(
+            "ACK {} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {me};branch=z9hG4bK-sim-reack{}\r\n\
+             From: {}\r\n\
+             To: {}\r\n\
+             Call-ID: {}\r\n\
+             CSeq: {} ACK\r\n\
+             Max-Forwards: 70\r\n\
+             Content-Length: 0\r\n\r\n",
+            response
+                .header("Contact")
+                .unwrap_or("<sip:switchboard@127.0.0.1:5060>")
+                .trim_start_matches('<')
+                .trim_end_matches('>'),
+            cseq.seq,
+            response.header("From").unwrap_or_default(),
+            response.header("To").unwrap_or_default(),
+            response.call_id().unwrap_or_default(),
+            cseq.seq
+        );
+        let ack = Message::parse(text.as_bytes()).expect("valid SIP");
+        self.phone_sends(me, &ack);
+        if cseq.seq == self.callee.reinvites + 1 && self.callee.reinvites_answered < cseq.seq - 1 {
+            self.callee.reinvites_answered = cseq.seq - 1;
+            if self.callee.reinvites == 1 {
+                let resume = self.callee_reinvite("sendrecv");
+                self.callee.due = Some((self.now + Duration::from_millis(500), None, resume));
+            }
         }
     }
 
@@ -520,5 +658,51 @@ fn a_caller_that_never_acks_is_hung_up_after_64_t1_over_200_seeds() {
         assert!(sim.caller.oks >= 3, "seed {seed}: {} 2xx", sim.caller.oks);
         assert!(sim.caller.bye_received, "seed {seed}: no BYE to the caller");
         sim.assert_clean(seed, HangupCause::RtpTimeout);
+    }
+}
+
+/// A plain call's hold and resume from the callee's phone reach the caller as re-INVITEs,
+/// each answered end to end.
+#[test]
+fn a_hold_and_resume_from_the_callee_reach_the_caller_over_200_seeds() {
+    for seed in 0..SEEDS {
+        let mut sim = Sim::new(
+            seed,
+            Caller::HangsUpAfter(Duration::from_secs(10)),
+            Callee::AnswersThenHolds(Duration::from_millis(300)),
+        );
+        sim.run(Duration::from_secs(60));
+        assert_eq!(
+            sim.callee.reinvites_answered, 2,
+            "seed {seed}: both re-INVITEs answered"
+        );
+        let mut asked = sim.caller.reinvites.clone();
+        asked.dedup();
+        assert_eq!(
+            asked,
+            ["sendonly", "sendrecv"],
+            "seed {seed}: {:?}",
+            sim.caller.reinvites
+        );
+        assert!(sim.caller.bye_answered, "seed {seed}");
+        sim.assert_clean(seed, HangupCause::NormalClearing);
+    }
+}
+
+/// The caller hangs up while the callee's hold is still being relayed to it: the pending
+/// re-INVITE is answered 487 (RFC 3261 §15.1.2) and nothing is left behind.
+#[test]
+fn a_hang_up_during_a_relayed_hold_answers_the_hold_and_leaves_nothing_over_200_seeds() {
+    for seed in 0..SEEDS {
+        // The hold goes out 300 ms after the ACK; the BYE comes 0-600 ms after the answer.
+        let talk = Duration::from_millis(seed * 3);
+        let mut sim = Sim::new(
+            seed,
+            Caller::HangsUpAfter(talk),
+            Callee::AnswersThenHolds(Duration::from_millis(300)),
+        );
+        sim.run(Duration::from_secs(60));
+        assert!(sim.caller.bye_answered, "seed {seed}");
+        sim.assert_clean(seed, HangupCause::NormalClearing);
     }
 }
