@@ -8,6 +8,7 @@
 pub mod clock;
 pub mod contact_center;
 pub mod media;
+mod media_shard;
 pub mod recording;
 mod recovery;
 pub mod transport;
