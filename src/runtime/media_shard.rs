@@ -31,7 +31,7 @@ use std::collections::VecDeque;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -105,6 +105,10 @@ pub enum Command {
 pub struct ShardHandle {
     commands: SyncSender<Command>,
     waker: Arc<Waker>,
+    /// Set by the engine when it wakes the shard, cleared by the shard before it reads its
+    /// commands: the commands of a burst (a call's open, configure and bridge) cost one wake-up
+    /// (a syscall here, a context switch there), not one each.
+    notified: Arc<AtomicBool>,
 }
 
 impl ShardHandle {
@@ -118,7 +122,9 @@ impl ShardHandle {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (commands, receiver) = sync_channel(COMMAND_QUEUE);
+        let notified = Arc::new(AtomicBool::new(false));
         let shard = Shard {
+            notified: notified.clone(),
             poll,
             relay: Relay::new(timeout),
             sockets: Vec::new(),
@@ -133,12 +139,19 @@ impl ShardHandle {
         std::thread::Builder::new()
             .name(format!("media-shard-{index}"))
             .spawn(move || shard.run())?;
-        Ok(ShardHandle { commands, waker })
+        Ok(ShardHandle {
+            commands,
+            waker,
+            notified,
+        })
     }
 
-    /// Queues `command` and wakes the shard; waits while the queue is full.
+    /// Queues `command` and wakes the shard unless it is already woken and has not read its
+    /// commands yet; waits while the queue is full.
     pub fn send(&self, command: Command) {
-        if self.commands.send(command).is_ok() {
+        // Both sides swap (AcqRel): the shard's swap reads the engine's, so a command queued
+        // before an unneeded wake-up is seen by the reading that the earlier wake-up caused.
+        if self.commands.send(command).is_ok() && !self.notified.swap(true, Ordering::AcqRel) {
             let _ = self.waker.wake();
         }
     }
@@ -146,6 +159,7 @@ impl ShardHandle {
 
 struct Shard {
     poll: Poll,
+    notified: Arc<AtomicBool>,
     relay: Relay,
     /// Indexed by the relay's [`Slot`]; a socket's token is `2 × slot` (RTP) or `+ 1` (RTCP).
     sockets: Vec<Option<Sockets>>,
@@ -183,6 +197,7 @@ impl Shard {
             for event in &events {
                 match event.token() {
                     WAKER => {
+                        self.notified.swap(false, Ordering::AcqRel);
                         if !self.apply_commands(now, &mut buf) {
                             return;
                         }
