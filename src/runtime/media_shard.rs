@@ -7,7 +7,8 @@
 //! poll's timeout; the clock is read once per wake-up.
 //!
 //! Commands from the [`MediaEngine`](super::media::MediaEngine) come through a bounded
-//! channel and a [`mio::Waker`]. Nothing here ever waits on the engine: events go back with
+//! channel and a [`mio::Waker`], rung only when the shard sleeps and the command cannot wait
+//! for its next packet or timer (see [`WakeState`]). Nothing here ever waits on the engine: events go back with
 //! `try_send`, and those that find the channel full wait here, in order, and are retried a
 //! few milliseconds later; so the engine may block on a shard (a full command channel, or the
 //! reply to [`Command::Evict`]) without any risk of deadlock.
@@ -31,7 +32,7 @@ use std::collections::VecDeque;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -101,14 +102,41 @@ pub enum Command {
     Shutdown,
 }
 
+impl Command {
+    /// Whether the shard must act on it before its next packet or timer: it registers
+    /// sockets, arms a timer, or the engine waits for the answer. The others (a new SDP, a
+    /// bridge's end, suppression, taps) matter only to packets, and the shard applies its
+    /// commands before the packets that woke it, so they need no wake-up of their own.
+    fn is_urgent(&self) -> bool {
+        !matches!(
+            self,
+            Command::Configure { .. }
+                | Command::Unbridge(_)
+                | Command::StopPlaying(_)
+                | Command::Denoise { .. }
+                | Command::Tap { .. }
+                | Command::Untap { .. }
+        )
+    }
+}
+
+/// What the engine needs to know to wake a shard only when it must: a wake-up is a syscall
+/// here and a context switch there, paid per command burst at every call's setup and end.
+#[derive(Default)]
+struct WakeState {
+    /// Commands sent and not yet taken; the shard does not sleep while any is queued.
+    queued: AtomicUsize,
+    /// The shard is in (or about to enter) its poll; a shard awake reads its queue anyway.
+    sleeping: AtomicBool,
+    /// A wake-up is already on its way.
+    woken: AtomicBool,
+}
+
 /// The engine's side of one shard.
 pub struct ShardHandle {
     commands: SyncSender<Command>,
     waker: Arc<Waker>,
-    /// Set by the engine when it wakes the shard, cleared by the shard before it reads its
-    /// commands: the commands of a burst (a call's open, configure and bridge) cost one wake-up
-    /// (a syscall here, a context switch there), not one each.
-    notified: Arc<AtomicBool>,
+    wake: Arc<WakeState>,
 }
 
 impl ShardHandle {
@@ -122,9 +150,9 @@ impl ShardHandle {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (commands, receiver) = sync_channel(COMMAND_QUEUE);
-        let notified = Arc::new(AtomicBool::new(false));
+        let wake = Arc::new(WakeState::default());
         let shard = Shard {
-            notified: notified.clone(),
+            wake: wake.clone(),
             poll,
             relay: Relay::new(timeout),
             sockets: Vec::new(),
@@ -142,16 +170,24 @@ impl ShardHandle {
         Ok(ShardHandle {
             commands,
             waker,
-            notified,
+            wake,
         })
     }
 
-    /// Queues `command` and wakes the shard unless it is already woken and has not read its
-    /// commands yet; waits while the queue is full.
+    /// Queues `command`, waking the shard only if it sleeps, no wake-up is on its way and the
+    /// command is [urgent](Command::is_urgent); waits while the queue is full.
     pub fn send(&self, command: Command) {
-        // Both sides swap (AcqRel): the shard's swap reads the engine's, so a command queued
-        // before an unneeded wake-up is seen by the reading that the earlier wake-up caused.
-        if self.commands.send(command).is_ok() && !self.notified.swap(true, Ordering::AcqRel) {
+        let urgent = command.is_urgent();
+        if self.commands.send(command).is_err() {
+            return;
+        }
+        // Sequentially consistent on both sides (a Dekker handshake): either the shard, about
+        // to sleep, sees the count go up, or this sees it sleeping.
+        self.wake.queued.fetch_add(1, Ordering::SeqCst);
+        if urgent
+            && self.wake.sleeping.load(Ordering::SeqCst)
+            && !self.wake.woken.swap(true, Ordering::SeqCst)
+        {
             let _ = self.waker.wake();
         }
     }
@@ -159,7 +195,7 @@ impl ShardHandle {
 
 struct Shard {
     poll: Poll,
-    notified: Arc<AtomicBool>,
+    wake: Arc<WakeState>,
     relay: Relay,
     /// Indexed by the relay's [`Slot`]; a socket's token is `2 × slot` (RTP) or `+ 1` (RTCP).
     sockets: Vec<Option<Sockets>>,
@@ -186,7 +222,16 @@ impl Shard {
             if !self.undelivered.is_empty() {
                 timeout = Some(timeout.map_or(EVENT_RETRY, |t| t.min(EVENT_RETRY)));
             }
-            if let Err(error) = self.poll.poll(&mut events, timeout) {
+            self.wake.sleeping.store(true, Ordering::SeqCst);
+            let polled = if self.wake.queued.load(Ordering::SeqCst) > 0 {
+                events.clear();
+                Ok(())
+            } else {
+                self.poll.poll(&mut events, timeout)
+            };
+            self.wake.sleeping.store(false, Ordering::SeqCst);
+            self.wake.woken.store(false, Ordering::SeqCst);
+            if let Err(error) = polled {
                 if error.kind() == ErrorKind::Interrupted {
                     continue;
                 }
@@ -194,14 +239,13 @@ impl Shard {
                 return;
             }
             let now = clock::now();
+            // Commands first: a packet that woke the shard sees every command sent before it.
+            if !self.apply_commands(now, &mut buf) {
+                return;
+            }
             for event in &events {
                 match event.token() {
-                    WAKER => {
-                        self.notified.swap(false, Ordering::AcqRel);
-                        if !self.apply_commands(now, &mut buf) {
-                            return;
-                        }
-                    }
+                    WAKER => {}
                     Token(token) => {
                         let port = if token % 2 == 0 {
                             Port::Rtp
@@ -260,12 +304,13 @@ impl Shard {
 
     /// Applies every queued command; `false` when the engine is gone.
     fn apply_commands(&mut self, now: Instant, buf: &mut [u8]) -> bool {
-        loop {
+        while self.wake.queued.load(Ordering::SeqCst) > 0 {
             let command = match self.commands.try_recv() {
                 Ok(command) => command,
                 Err(TryRecvError::Empty) => return true,
                 Err(TryRecvError::Disconnected) => return false,
             };
+            self.wake.queued.fetch_sub(1, Ordering::SeqCst);
             match command {
                 Command::Adopt(adopted) => self.adopt(now, *adopted, buf),
                 Command::Evict { id, reply } => {
@@ -305,6 +350,7 @@ impl Shard {
                 }
             }
         }
+        true
     }
 
     fn adopt(
