@@ -23,6 +23,7 @@
 //! endpoints it taps at once, beside its other endpoints.
 
 use crate::call::{EndpointId, MediaEvent};
+use crate::media::denoise::Denoiser;
 use crate::media::player::Announcement;
 use crate::media::ports::{PortBinder, PortPair};
 use crate::media::recorder::{PauseBehavior, RecordingId};
@@ -319,11 +320,18 @@ impl MediaEngine {
     /// Cleans what `id`'s phone sends before it is relayed (or stops cleaning it). Takes
     /// effect within two packets, crossfaded.
     pub fn set_denoise(&mut self, id: EndpointId, enabled: bool) {
-        self.apply(
-            id,
-            || Command::Denoise { id, enabled },
-            |e| e.set_denoise(enabled),
-        );
+        // Built here, on the core, when one may be needed: a shard building it would hold up
+        // every other call it relays.
+        let prepared = enabled.then(Box::<Denoiser>::default);
+        match self.endpoints.get_mut(&id) {
+            Some(Home::Shard(s)) => self.shards[*s].send(Command::Denoise {
+                id,
+                enabled,
+                prepared,
+            }),
+            Some(Home::Waiting(w)) => w.0.set_denoise(enabled, prepared),
+            None => {}
+        }
     }
 
     /// Sends `id`'s audio to `recording` too. A waiting endpoint joins the shard of the

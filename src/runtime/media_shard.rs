@@ -20,6 +20,7 @@
 use super::media::MediaStats;
 use super::recording::SharedFeeds;
 use crate::call::{EndpointId, MediaEvent};
+use crate::media::denoise::Denoiser;
 use crate::media::player::Announcement;
 use crate::media::recorder::RecordingId;
 use crate::media::relay::{Counts, Event, Port, Relay, RelayEndpoint, Slot, Transmit};
@@ -81,6 +82,8 @@ pub enum Command {
     Denoise {
         id: EndpointId,
         enabled: bool,
+        /// Built by the engine, so the shard never stalls its other calls building one.
+        prepared: Option<Box<Denoiser>>,
     },
     Tap {
         id: EndpointId,
@@ -330,7 +333,11 @@ impl Shard {
                     ssrc,
                 } => self.relay.play(now, id, announcement, ssrc),
                 Command::StopPlaying(id) => self.relay.stop_playing(id),
-                Command::Denoise { id, enabled } => self.relay.set_denoise(id, enabled),
+                Command::Denoise {
+                    id,
+                    enabled,
+                    prepared,
+                } => self.relay.set_denoise(id, enabled, prepared),
                 Command::Tap {
                     id,
                     recording,

@@ -6,7 +6,7 @@
 //! shard holds it yet, and moves it between shards whole.
 
 use crate::call::EndpointId;
-use crate::media::denoise::SwitchableDenoiser;
+use crate::media::denoise::{Denoiser, SwitchableDenoiser};
 use crate::media::g711::{self, Law};
 use crate::media::mixer::{FRAME as MIX_FRAME, Frame};
 use crate::media::player::{Announcement, Player};
@@ -170,9 +170,9 @@ impl RelayEndpoint {
     }
 
     /// Cleans what the phone sends before it is relayed (or stops); crossfaded over two
-    /// packets.
-    pub fn set_denoise(&mut self, enabled: bool) {
-        self.denoise.set_enabled(enabled);
+    /// packets. `prepared` is used if a suppressor must be built.
+    pub fn set_denoise(&mut self, enabled: bool, prepared: Option<Box<Denoiser>>) {
+        self.denoise.set_enabled_with(enabled, prepared);
     }
 
     /// Sends the phone's audio to `recording` too (once per recording).

@@ -299,10 +299,16 @@ impl Relay {
         }
     }
 
-    /// Cleans what `id`'s phone sends before it is relayed (or stops).
-    pub fn set_denoise(&mut self, id: EndpointId, enabled: bool) {
+    /// Cleans what `id`'s phone sends before it is relayed (or stops); `prepared` is used if
+    /// a suppressor must be built.
+    pub fn set_denoise(
+        &mut self,
+        id: EndpointId,
+        enabled: bool,
+        prepared: Option<Box<crate::media::denoise::Denoiser>>,
+    ) {
         if let Some(e) = self.get_mut(id) {
-            e.set_denoise(enabled);
+            e.set_denoise(enabled, prepared);
         }
     }
 
