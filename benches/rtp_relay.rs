@@ -2,14 +2,20 @@
 //! parse, then `StreamRewriter::rewrite` in place, with and without PCMU → PCMA
 //! transcoding. An anchored call is 100 packets per second each way, so this is the
 //! per-packet CPU the media path adds on top of the socket calls.
+//!
+//! `relay_handle_packet_pcmu` is the same packet through the whole sans-IO relay a media
+//! shard runs: latching, the bridged peer's lookup, the rewriter, the counters.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use switchboard::call::EndpointId;
 use switchboard::media::g711::Law;
+use switchboard::media::relay::{Port, Relay, RelayEndpoint};
 use switchboard::media::rewrite::{PayloadMap, StreamRewriter, StreamStart};
 use switchboard::media::rtp::{PayloadType, RtpHeader, RtpPacket, RtpPacketMut, Ssrc};
+use switchboard::media::sdp::{Codec, Direction, Negotiated};
 
 fn template() -> Vec<u8> {
     let payload: Vec<u8> = (0..160u16).map(|i| (i * 37 % 256) as u8).collect();
@@ -27,7 +33,6 @@ fn template() -> Vec<u8> {
 }
 
 fn relay(c: &mut Criterion, name: &str, payloads: PayloadMap) {
-    let template = template();
     let mut rewriter = StreamRewriter::new(
         Ssrc(0xfeed_f00d),
         StreamStart {
@@ -36,21 +41,11 @@ fn relay(c: &mut Criterion, name: &str, payloads: PayloadMap) {
         },
         payloads,
     );
-    // Virtual time: a packet every 20 ms, as a live stream would arrive.
-    #[allow(clippy::disallowed_methods)]
-    let mut now = Instant::now();
-    let mut sequence = 1u16;
-    let mut buf = template.clone();
+    let mut stream = Stream::new();
+    let mut buf = template();
     c.bench_function(name, |b| {
         b.iter(|| {
-            buf.copy_from_slice(&template);
-            sequence = sequence.wrapping_add(1);
-            now += Duration::from_millis(20);
-            {
-                let mut incoming = RtpPacketMut::parse(&mut buf).expect("valid RTP");
-                incoming.set_sequence(sequence);
-                incoming.set_timestamp(u32::from(sequence) * 160);
-            }
+            let now = stream.next(&mut buf);
             let packet = RtpPacket::parse(black_box(&buf)).expect("valid RTP");
             black_box(packet.header());
             let action = rewriter
@@ -61,7 +56,72 @@ fn relay(c: &mut Criterion, name: &str, payloads: PayloadMap) {
     });
 }
 
+/// A live stream in virtual time: the template packet numbered on, one every 20 ms.
+struct Stream {
+    template: Vec<u8>,
+    sequence: u16,
+    now: Instant,
+}
+
+impl Stream {
+    fn new() -> Stream {
+        Stream {
+            template: template(),
+            sequence: 1,
+            #[allow(clippy::disallowed_methods)]
+            now: Instant::now(),
+        }
+    }
+
+    /// Writes the next packet into `buf`; when it arrives.
+    fn next(&mut self, buf: &mut [u8]) -> Instant {
+        buf.copy_from_slice(&self.template);
+        self.sequence = self.sequence.wrapping_add(1);
+        self.now += Duration::from_millis(20);
+        let mut incoming = RtpPacketMut::parse(buf).expect("valid RTP");
+        incoming.set_sequence(self.sequence);
+        incoming.set_timestamp(u32::from(self.sequence) * 160);
+        self.now
+    }
+}
+
+fn relay_core(c: &mut Criterion) {
+    let mut stream = Stream::new();
+    let now = stream.now;
+    let mut relay = Relay::new(Duration::from_secs(60));
+    let phone = |port| std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    for (id, port) in [(1, 40_000), (2, 40_002)] {
+        let start = StreamStart {
+            sequence: 100,
+            timestamp: 1000,
+        };
+        let endpoint = RelayEndpoint::new(EndpointId(id), Ssrc(id as u32), start, now);
+        relay.insert(now, endpoint);
+        let negotiated = Negotiated {
+            codec: Codec::pcmu(),
+            telephone_event: None,
+        };
+        relay.configure(
+            now,
+            EndpointId(id),
+            Some(phone(port)),
+            negotiated,
+            Direction::SendRecv,
+        );
+    }
+    relay.bridge(EndpointId(1), EndpointId(2));
+    let slot = relay.slot(EndpointId(1)).expect("held");
+    let mut buf = template();
+    c.bench_function("relay_handle_packet_pcmu", |b| {
+        b.iter(|| {
+            let now = stream.next(&mut buf);
+            black_box(relay.handle_packet(now, slot, Port::Rtp, phone(40_000), black_box(&mut buf)))
+        });
+    });
+}
+
 fn benches(c: &mut Criterion) {
+    relay_core(c);
     c.bench_function("rtp_parse_172", |b| {
         let packet = template();
         b.iter(|| {

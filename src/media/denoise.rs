@@ -137,9 +137,16 @@ impl SwitchableDenoiser {
 
     /// Asks for suppression on or off; takes effect over the next one or two packets.
     pub fn set_enabled(&mut self, enabled: bool) {
+        self.set_enabled_with(enabled, None);
+    }
+
+    /// [`set_enabled`](Self::set_enabled) with a suppressor built elsewhere, used if one is
+    /// needed: building one is the costly part, and the media shard that runs this relays
+    /// every other call of the shard meanwhile.
+    pub fn set_enabled_with(&mut self, enabled: bool, prepared: Option<Box<Denoiser>>) {
         self.stage = match (self.stage, enabled) {
             (Stage::Off, true) => {
-                self.denoiser = Some(Box::new(Denoiser::new()));
+                self.denoiser = Some(prepared.unwrap_or_default());
                 Stage::Warming
             }
             // Still warm: fade straight back in.

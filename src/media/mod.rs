@@ -18,6 +18,8 @@
 //!   [`recorder::timeline`] places the recorded packets by their RTP numbering (sans-IO).
 //! - [`mixer`]: mix-minus conferencing of 20 ms frames.
 //! - [`player`]: looped announcements and music on hold as G.711 packets.
+//! - [`relay`]: the media relay core: latching, bridging, the stages above and their timers
+//!   for every endpoint of one shard.
 //!
 //! Nothing here reads the clock or touches a socket: time is an `Instant` argument and the
 //! runtime binds the ports it is given. [`recorder`] writes files (the architecture allows it)
@@ -29,6 +31,7 @@ pub mod mixer;
 pub mod player;
 pub mod ports;
 pub mod recorder;
+pub mod relay;
 pub mod resample;
 pub mod rewrite;
 pub mod rnnoise;

@@ -88,7 +88,9 @@ async fn denoising_the_customer_cuts_noise_in_pauses_by_10_db_and_keeps_speech_w
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_denoise_the_agent_receives_the_customers_bytes_unchanged() {
+    // The engine is kept: dropping it stops its shards.
     let Call {
+        engine: _engine,
         mut customer,
         agent,
         ..
@@ -136,19 +138,55 @@ async fn denoise_toggled_mid_call_changes_what_arrives_and_only_in_that_directio
     assert_eq!(got[1..], third[1..], "then the fast path again");
 }
 
-#[test]
-fn only_g711_audio_is_decoded_telephone_events_and_comfort_noise_are_not() {
-    use crate::media::g711::Law;
-    use crate::media::rtp::PayloadType;
-    use crate::media::sdp::{Codec, Negotiated};
-    let negotiated = Negotiated {
-        codec: Codec::pcma(),
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoints_bridged_across_shards_move_together_and_relay_both_ways() {
+    use crate::call::EndpointId;
+    use crate::media::player::Announcement;
+    let (tx, _events) = tokio::sync::mpsc::channel(16);
+    let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
+    let mut engine = super::MediaEngine::with_shards(loopback, Duration::from_secs(30), tx, 2);
+    let mut a = harness::phone(&mut engine, EndpointId(1), 0x1111).await;
+    let mut b = harness::phone(&mut engine, EndpointId(2), 0x2222).await;
+    // Each on hold alone: placed on the shards in turn.
+    engine.play(a.endpoint, Announcement::chime());
+    engine.play(b.endpoint, Announcement::chime());
+    assert_ne!(engine.shard_of(a.endpoint), engine.shard_of(b.endpoint));
+    engine.stop_playing(a.endpoint);
+    engine.stop_playing(b.endpoint);
+    engine.bridge(a.endpoint, b.endpoint);
+    assert_eq!(engine.shard_of(a.endpoint), engine.shard_of(b.endpoint));
+    a.drain_audio(QUIET).await;
+    b.drain_audio(QUIET).await;
+    let (input, _) = noisy_speech();
+    let sent = harness::packets(&input[..8000]);
+    assert_eq!(send_and_capture(&mut a, &b, &sent).await, sent);
+    assert_eq!(send_and_capture(&mut b, &a, &sent).await, sent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_phone_is_reported_inactive_once_and_a_held_one_never() {
+    use crate::call::{EndpointId, MediaEvent};
+    use crate::media::sdp::Direction;
+    let (tx, mut events) = tokio::sync::mpsc::channel(16);
+    let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
+    let mut engine = super::MediaEngine::new(loopback, Duration::from_millis(300), tx);
+    let silent = harness::phone(&mut engine, EndpointId(1), 1).await;
+    let held = harness::phone(&mut engine, EndpointId(2), 2).await;
+    engine.bridge(silent.endpoint, held.endpoint);
+    let negotiated = crate::media::sdp::Negotiated {
+        codec: crate::media::sdp::Codec::pcmu(),
         telephone_event: None,
     };
-    let pt = |n| PayloadType::new(n).unwrap_or(PayloadType::PCMU);
-    assert_eq!(super::audio_law(&negotiated, pt(8)), Some(Law::A));
-    assert_eq!(super::audio_law(&negotiated, pt(0)), Some(Law::Mu));
-    for other in [13, 101, 18, 96] {
-        assert_eq!(super::audio_law(&negotiated, pt(other)), None, "PT {other}");
-    }
+    engine.configure(held.endpoint, None, negotiated, Direction::Inactive);
+    let first = harness::next_event(&mut events, Duration::from_secs(2)).await;
+    assert_eq!(
+        first,
+        Some(MediaEvent::Inactive {
+            endpoint: silent.endpoint
+        })
+    );
+    assert_eq!(
+        harness::next_event(&mut events, Duration::from_millis(800)).await,
+        None
+    );
 }

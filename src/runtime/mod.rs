@@ -9,6 +9,7 @@
 
 pub use crate::clock;
 pub mod media;
+mod media_shard;
 pub mod recording;
 mod recovery;
 pub mod transport;

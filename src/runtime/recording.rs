@@ -1,7 +1,13 @@
-//! Call recording in the media path: the receive tasks of the recorded endpoints hand each
-//! decoded audio packet, with its RTP numbering, to a recording's [`Feeds`]; one task per
-//! recording takes the frames its [`Timeline`] has ready and writes them with
-//! [`crate::media::recorder::Recording`].
+//! Call recording in the media path: the media shard holding a recorded endpoint hands each
+//! decoded audio packet, with its RTP numbering, to the recording's [`Feeds`] (the relay's
+//! [`Tap`]); one task per recording takes the frames its [`Timeline`] has ready and writes
+//! them with [`crate::media::recorder::Recording`], so file IO never runs on a shard.
+//!
+//! The feeds are one mutex per recording, taken per packet by the shard and once per 20 ms
+//! frame by the writer task. It is not contended: a recording's endpoints are relayed to each
+//! other, so they share one shard (see [`media`](super::media)), and the writer holds it for
+//! one frame's copy, never across a write. A channel per packet instead would copy every
+//! packet once more for the same ordering the mutex gives.
 //!
 //! Packets are placed by their RTP timestamps, not by when they arrive (see
 //! [`timeline`](crate::media::recorder::timeline)): jitter, reordering and stalls up to
@@ -17,6 +23,7 @@
 use crate::call::{EndpointId, MediaEvent};
 use crate::media::recorder::timeline::{AudioPacket, Channel, Timeline};
 use crate::media::recorder::{self, PauseBehavior, Recording, RecordingId};
+use crate::media::relay::Tap;
 use crate::runtime::clock;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -25,18 +32,24 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 /// Packets from the tapped endpoints, placed on the recording's timeline; shared between
-/// the receive tasks and the recording task.
+/// the media shards and the recording task.
 #[derive(Debug)]
 pub struct Feeds {
-    /// Cleared when the recording ends or fails: receive tasks stop feeding.
+    /// Cleared when the recording ends or fails: the shards stop feeding.
     active: bool,
     /// Which side each tapped endpoint feeds.
     channels: Vec<(EndpointId, Channel)>,
     timeline: Timeline<EndpointId>,
 }
 
-/// [`Feeds`] as the receive tasks and the recording task hold them.
+/// [`Feeds`] as the media shards and the recording task hold them.
 pub type SharedFeeds = Arc<Mutex<Feeds>>;
+
+impl Tap for SharedFeeds {
+    fn push(&mut self, now: Instant, from: EndpointId, packet: &AudioPacket<'_>) -> bool {
+        lock(self).push(now, from, packet)
+    }
+}
 
 impl Feeds {
     fn new(start: Instant, customer: EndpointId, agent_side: &[EndpointId]) -> Feeds {
@@ -91,7 +104,7 @@ enum Control {
 /// The engine's handle on one running recording.
 #[derive(Debug)]
 pub struct RecordingHandle {
-    /// Where the tapped endpoints' receive tasks place their packets.
+    /// Where the shards holding the tapped endpoints place their packets.
     pub feeds: SharedFeeds,
     /// Every endpoint tapped for this recording.
     pub endpoints: Vec<EndpointId>,
@@ -273,7 +286,7 @@ async fn record_loop(
 fn write_due(feeds: &SharedFeeds, rec: &mut Recording) -> std::io::Result<()> {
     loop {
         let now = clock::now();
-        // One frame per lock, so receive tasks never wait on the file.
+        // One frame per lock, so shards never wait on the file.
         let Some((left, right)) = lock(feeds).timeline.poll_frame(now) else {
             return rec.flush_if_due(now);
         };

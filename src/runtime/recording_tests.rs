@@ -350,9 +350,7 @@ async fn an_unwritable_recordings_folder_fails_the_recording_but_not_the_call() 
         call.agent.drain_audio(Duration::from_millis(300)).await,
         sent.customer
     );
-    let taps = super::lock(&call.engine.endpoints[&customer].endpoint.inbound)
-        .taps
-        .len();
+    let taps = call.engine.tap_count(customer);
     assert_eq!(taps, 0, "the customer's packets are back on the fast path");
     // Commands for the failed recording are harmless.
     call.engine
@@ -389,9 +387,7 @@ async fn a_full_disk_mid_call_fails_the_recording_but_not_the_call() {
         call.customer.drain_audio(Duration::from_millis(300)).await,
         sent.agent
     );
-    let taps = super::lock(&call.engine.endpoints[&agent].endpoint.inbound)
-        .taps
-        .len();
+    let taps = call.engine.tap_count(agent);
     assert_eq!(taps, 0, "the agent's packets are back on the fast path");
 }
 

@@ -1,0 +1,283 @@
+//! One media endpoint as the relay holds it: where its phone is (symmetric RTP latching), what
+//! it negotiated, the continuous stream the switch sends it, and the stages its phone's audio
+//! passes before it is relayed (noise suppression, recording taps, a conference's input).
+//!
+//! A plain value with no sockets: the runtime builds one at `open`, configures it while no
+//! shard holds it yet, and moves it between shards whole.
+
+use crate::call::EndpointId;
+use crate::media::denoise::{Denoiser, SwitchableDenoiser};
+use crate::media::g711::{self, Law};
+use crate::media::mixer::{FRAME as MIX_FRAME, Frame};
+use crate::media::player::{Announcement, Player};
+use crate::media::recorder::RecordingId;
+use crate::media::recorder::timeline::AudioPacket;
+use crate::media::rewrite::{PayloadMap, StreamRewriter, StreamStart};
+use crate::media::rtp::{PayloadType, RtpPacketMut, Ssrc};
+use crate::media::sdp::{Direction, Negotiated};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// Largest payload decoded for a recording or a conference (200 ms of G.711); longer packets
+/// are not audio we expect.
+pub const MAX_DECODED_PAYLOAD: usize = 1600;
+
+/// Frames a conference member may be ahead of the mixer before the oldest is dropped (60 ms):
+/// bounds the delay a fast sender's clock can build up.
+const MIX_QUEUE: usize = 3;
+
+/// Where a recording takes the audio of the endpoints it taps.
+///
+/// The relay calls it once per audio packet from a tapped phone, decoded, after noise
+/// suppression (what the other side heard). Implementations must not block for long: the
+/// relay runs every endpoint of its shard.
+pub trait Tap: Send {
+    /// Places one packet `from` an endpoint's phone. `false` once the recording has ended
+    /// (stopped or failed): the relay drops the tap and the endpoint's fast path comes back.
+    fn push(&mut self, now: Instant, from: EndpointId, packet: &AudioPacket<'_>) -> bool;
+}
+
+/// What the outgoing rewriter's payload map was built for: the map is rebuilt when the source
+/// or either side's negotiation changes, never per packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum MapKey {
+    None,
+    /// Packets relayed from the endpoint `source` configured for the `source_config`th time,
+    /// toward this endpoint configured for the `own_config`th time.
+    Peer {
+        source: EndpointId,
+        source_config: u64,
+        own_config: u64,
+    },
+    /// Packets the switch generates in the leg's own codec (music, announcements, a mix).
+    Local {
+        own_config: u64,
+    },
+}
+
+/// An announcement or music playing to the endpoint's phone; the cursor is made once the
+/// leg's codec is known.
+pub(super) struct Playout {
+    pub announcement: Announcement,
+    pub ssrc: Ssrc,
+    pub player: Option<Player>,
+}
+
+/// Decoded audio from one conference member's phone, waiting for the mixer's next tick.
+#[derive(Default)]
+pub(super) struct MixInput {
+    pub frames: VecDeque<Frame>,
+    /// Samples not yet making a whole frame (phones sending 10 or 30 ms packets).
+    carry: Vec<i16>,
+}
+
+impl MixInput {
+    fn push(&mut self, pcm: &[i16]) {
+        self.carry.extend_from_slice(pcm);
+        while self.carry.len() >= MIX_FRAME {
+            let mut frame = [0i16; MIX_FRAME];
+            frame.copy_from_slice(&self.carry[..MIX_FRAME]);
+            self.carry.drain(..MIX_FRAME);
+            self.frames.push_back(frame);
+            if self.frames.len() > MIX_QUEUE {
+                self.frames.pop_front();
+            }
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.frames.clear();
+        self.carry.clear();
+    }
+}
+
+/// One endpoint's state; see the module doc.
+pub struct RelayEndpoint {
+    pub(super) id: EndpointId,
+    /// Where the phone listens: SDP first, then the latched source.
+    pub(super) remote: Option<SocketAddr>,
+    latched: bool,
+    pub(super) negotiated: Option<Negotiated>,
+    /// Counts `configure` calls, so payload maps know when they are stale.
+    pub(super) config: u64,
+    pub(super) direction: Direction,
+    /// The endpoint this one's phone is relayed to, by slot and, because slots are reused,
+    /// by id: a peer that left is noticed at its next packet, with no scan when it leaves.
+    pub(super) peer: Option<(super::Slot, EndpointId)>,
+    /// The stream we send to this endpoint's phone.
+    pub(super) rewriter: StreamRewriter,
+    pub(super) map_key: MapKey,
+    denoise: SwitchableDenoiser,
+    /// Recordings this endpoint's audio goes to.
+    taps: Vec<(RecordingId, Box<dyn Tap>)>,
+    pub(super) last_activity: Instant,
+    /// Set once [`Event::Inactive`](super::Event::Inactive) went out: reported once.
+    pub(super) reported_inactive: bool,
+    pub(super) playout: Option<Playout>,
+    /// The conference this endpoint's phone feeds, if any.
+    pub(super) mix: Option<u64>,
+    pub(super) mix_input: MixInput,
+}
+
+impl RelayEndpoint {
+    /// A fresh endpoint sending as `ssrc` from `start`, idle since `now`.
+    #[must_use]
+    pub fn new(id: EndpointId, ssrc: Ssrc, start: StreamStart, now: Instant) -> RelayEndpoint {
+        RelayEndpoint {
+            id,
+            remote: None,
+            latched: false,
+            negotiated: None,
+            config: 0,
+            direction: Direction::SendRecv,
+            peer: None,
+            rewriter: StreamRewriter::new(ssrc, start, PayloadMap::new()),
+            map_key: MapKey::None,
+            denoise: SwitchableDenoiser::default(),
+            taps: Vec::new(),
+            last_activity: now,
+            reported_inactive: false,
+            playout: None,
+            mix: None,
+            mix_input: MixInput::default(),
+        }
+    }
+
+    /// The switch endpoint this is.
+    #[must_use]
+    pub fn id(&self) -> EndpointId {
+        self.id
+    }
+
+    /// Applies an SDP negotiation: a new address (or one never latched) is latched again on
+    /// the first packet from the phone (symmetric RTP, RFC 4961, so NATed phones work).
+    pub fn configure(
+        &mut self,
+        now: Instant,
+        remote: Option<SocketAddr>,
+        negotiated: Negotiated,
+        direction: Direction,
+    ) {
+        if remote != self.remote || !self.latched {
+            self.remote = remote.filter(|r| !r.ip().is_unspecified() && r.port() != 0);
+            self.latched = false;
+        }
+        self.negotiated = Some(negotiated);
+        self.config += 1;
+        self.direction = direction;
+        self.last_activity = now;
+    }
+
+    /// Cleans what the phone sends before it is relayed (or stops); crossfaded over two
+    /// packets. `prepared` is used if a suppressor must be built.
+    pub fn set_denoise(&mut self, enabled: bool, prepared: Option<Box<Denoiser>>) {
+        self.denoise.set_enabled_with(enabled, prepared);
+    }
+
+    /// Sends the phone's audio to `recording` too (once per recording).
+    pub fn add_tap(&mut self, recording: RecordingId, tap: Box<dyn Tap>) {
+        if !self.taps.iter().any(|(r, _)| *r == recording) {
+            self.taps.push((recording, tap));
+        }
+    }
+
+    /// Stops sending the phone's audio to `recording`.
+    pub fn remove_tap(&mut self, recording: &RecordingId) {
+        self.taps.retain(|(r, _)| r != recording);
+    }
+
+    /// Recordings the phone's audio goes to.
+    #[must_use]
+    pub fn tap_count(&self) -> usize {
+        self.taps.len()
+    }
+
+    /// A packet arrived from the phone: it is alive, and the first packet after each SDP
+    /// change decides where we send.
+    pub(super) fn heard(&mut self, now: Instant, from: SocketAddr) {
+        self.last_activity = now;
+        if !self.latched || self.remote.is_none() {
+            self.remote = Some(from);
+            self.latched = true;
+        }
+    }
+
+    /// Suppression, recording taps and the conference input for one RTP packet from the
+    /// phone, in place. The fast path (nothing asked for) decodes nothing.
+    pub(super) fn inbound_stage(&mut self, now: Instant, packet: &mut [u8]) {
+        if !self.denoise.is_active() && self.taps.is_empty() && self.mix.is_none() {
+            return;
+        }
+        let Some(negotiated) = &self.negotiated else {
+            return;
+        };
+        let Ok(mut rtp) = RtpPacketMut::parse(packet) else {
+            return;
+        };
+        let Some(law) = audio_law(negotiated, rtp.header().payload_type) else {
+            return;
+        };
+        if self.denoise.is_active() {
+            self.denoise.process_payload(law, rtp.payload_mut());
+        }
+        let payload = rtp.payload();
+        if (self.taps.is_empty() && self.mix.is_none()) || payload.len() > MAX_DECODED_PAYLOAD {
+            return;
+        }
+        let mut pcm = [0i16; MAX_DECODED_PAYLOAD];
+        let pcm = &mut pcm[..payload.len()];
+        g711::decode_into(law, payload, pcm);
+        if self.mix.is_some() {
+            self.mix_input.push(pcm);
+        }
+        if !self.taps.is_empty() {
+            let header = rtp.header();
+            // Placed by its numbering, so packets of any length (10, 30, 40 ms) fit.
+            let packet = AudioPacket {
+                ssrc: header.ssrc,
+                sequence: header.sequence,
+                timestamp: header.timestamp,
+                marker: header.marker,
+                samples: pcm,
+            };
+            let id = self.id;
+            // Taps of recordings that ended go, so the fast path comes back.
+            self.taps.retain_mut(|(_, tap)| tap.push(now, id, &packet));
+        }
+    }
+
+    /// Makes the rewriter's payload map fit packets the switch generates in the leg's codec;
+    /// the codec's (law, payload type), or `None` while the leg has no G.711 codec.
+    pub(super) fn local_source(&mut self) -> Option<(Law, PayloadType)> {
+        let negotiated = self.negotiated.as_ref()?;
+        let law = negotiated.codec.name.law()?;
+        let pt = negotiated.codec.payload_type;
+        let key = MapKey::Local {
+            own_config: self.config,
+        };
+        if self.map_key != key {
+            if !matches!(self.map_key, MapKey::Local { .. }) {
+                self.rewriter.on_source_change();
+            }
+            self.rewriter
+                .set_payload_map(PayloadMap::new().relay(pt, pt));
+            self.map_key = key;
+        }
+        Some((law, pt))
+    }
+}
+
+/// The G.711 law of an audio payload type from a leg that negotiated `negotiated`: its codec,
+/// or the other static G.711 type (answerers may switch between them, RFC 3264 §6.1).
+/// `None` for telephone-event, comfort noise (PT 13) and everything else.
+pub(super) fn audio_law(negotiated: &Negotiated, pt: PayloadType) -> Option<Law> {
+    if pt == negotiated.codec.payload_type {
+        return negotiated.codec.name.law();
+    }
+    match pt {
+        PayloadType::PCMU => Some(Law::Mu),
+        PayloadType::PCMA => Some(Law::A),
+        _ => None,
+    }
+}

@@ -1,0 +1,366 @@
+//! The relay in virtual time: packets in, transmits out, no sockets and no sleeps.
+
+use super::endpoint::audio_law;
+use super::*;
+use crate::media::g711::Law;
+use crate::media::recorder::timeline::AudioPacket;
+use crate::media::rewrite::StreamStart;
+use crate::media::rtp::{PayloadType, RtpHeader, RtpPacket};
+use crate::media::sdp::Codec;
+use std::sync::{Arc, Mutex};
+
+const TIMEOUT: Duration = Duration::from_secs(2);
+const A: EndpointId = EndpointId(1);
+const B: EndpointId = EndpointId(2);
+const C: EndpointId = EndpointId(3);
+
+fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+fn pcmu() -> Negotiated {
+    Negotiated {
+        codec: Codec::pcmu(),
+        telephone_event: None,
+    }
+}
+
+fn pcma() -> Negotiated {
+    Negotiated {
+        codec: Codec::pcma(),
+        telephone_event: None,
+    }
+}
+
+fn t0() -> Instant {
+    #[allow(clippy::disallowed_methods)] // a base for virtual time
+    Instant::now()
+}
+
+fn packet(pt: PayloadType, ssrc: u32, sequence: u16, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    RtpHeader {
+        marker: false,
+        payload_type: pt,
+        sequence,
+        timestamp: u32::from(sequence) * 160,
+        ssrc: Ssrc(ssrc),
+    }
+    .write(payload, &mut out);
+    out
+}
+
+/// A relay holding `ids`, each configured for PCMU with its phone at port 40000 + id.
+fn relay(now: Instant, ids: &[EndpointId]) -> Relay {
+    let mut relay = Relay::new(TIMEOUT);
+    for id in ids {
+        let start = StreamStart {
+            sequence: 1000,
+            timestamp: 5000,
+        };
+        let ssrc = Ssrc(0xAB00 + u32::try_from(id.0).unwrap_or(0));
+        relay.insert(now, RelayEndpoint::new(*id, ssrc, start, now));
+        relay.configure(now, *id, Some(phone(*id)), pcmu(), Direction::SendRecv);
+    }
+    relay
+}
+
+fn phone(id: EndpointId) -> SocketAddr {
+    addr(40_000 + u16::try_from(id.0).unwrap_or(0))
+}
+
+/// Sends one PCMU packet from `id`'s phone; what the relay transmits and the packet as sent.
+fn send(
+    relay: &mut Relay,
+    now: Instant,
+    id: EndpointId,
+    from: SocketAddr,
+    sequence: u16,
+) -> Option<(Transmit, Vec<u8>)> {
+    let mut bytes = packet(PayloadType::PCMU, 0x5000, sequence, &[0x55; 160]);
+    let slot = relay.slot(id).expect("endpoint held");
+    relay
+        .handle_packet(now, slot, Port::Rtp, from, &mut bytes)
+        .map(|t| (t, bytes))
+}
+
+#[test]
+fn bridged_endpoints_relay_both_ways_out_of_the_peers_socket_to_its_phone() {
+    let now = t0();
+    let mut relay = relay(now, &[A, B]);
+    relay.bridge(A, B);
+    let (t, bytes) = send(&mut relay, now, A, phone(A), 1).expect("relayed");
+    assert_eq!(t.from, relay.slot(B).unwrap());
+    assert_eq!(t.to, phone(B));
+    let rtp = RtpPacket::parse(&bytes).unwrap();
+    assert_eq!(rtp.ssrc(), Ssrc(0xAB02), "B's own stream toward B's phone");
+    let (t, _) = send(&mut relay, now, B, phone(B), 1).expect("relayed back");
+    assert_eq!((t.from, t.to), (relay.slot(A).unwrap(), phone(A)));
+    assert_eq!(relay.take_counts().rtp_in, 2);
+}
+
+#[test]
+fn the_first_packet_after_each_sdp_change_latches_the_phones_address() {
+    let now = t0();
+    let mut relay = relay(now, &[A, B]);
+    relay.bridge(A, B);
+    let nat = addr(50_000);
+    send(&mut relay, now, B, nat, 1);
+    let (t, _) = send(&mut relay, now, A, phone(A), 1).unwrap();
+    assert_eq!(t.to, nat, "B's packets came from behind a NAT");
+    send(&mut relay, now, B, addr(50_001), 2);
+    let (t, _) = send(&mut relay, now, A, phone(A), 2).unwrap();
+    assert_eq!(t.to, nat, "latched once until the SDP changes");
+    relay.configure(now, B, Some(phone(B)), pcmu(), Direction::SendRecv);
+    let (t, _) = send(&mut relay, now, A, phone(A), 3).unwrap();
+    assert_eq!(
+        t.to,
+        phone(B),
+        "a new SDP address counts until a packet latches"
+    );
+    send(&mut relay, now, B, addr(50_002), 3);
+    let (t, _) = send(&mut relay, now, A, phone(A), 4).unwrap();
+    assert_eq!(t.to, addr(50_002));
+}
+
+#[test]
+fn an_unbridged_endpoint_drops_and_counts_what_its_phone_sends() {
+    let now = t0();
+    let mut relay = relay(now, &[A, B]);
+    assert!(send(&mut relay, now, A, phone(A), 1).is_none());
+    relay.bridge(A, B);
+    relay.unbridge(B);
+    assert!(send(&mut relay, now, A, phone(A), 2).is_none());
+    assert!(send(&mut relay, now, B, phone(B), 1).is_none());
+    let counts = relay.take_counts();
+    assert_eq!((counts.rtp_in, counts.dropped), (3, 3));
+}
+
+#[test]
+fn rtcp_is_terminated_on_either_port_and_counted() {
+    let now = t0();
+    let mut relay = relay(now, &[A, B]);
+    relay.bridge(A, B);
+    let slot = relay.slot(A).unwrap();
+    let mut report = vec![0x80, 201, 0, 1, 0, 0, 0, 1];
+    assert!(
+        relay
+            .handle_packet(now, slot, Port::Rtp, phone(A), &mut report)
+            .is_none()
+    );
+    let mut any = vec![0u8; 8];
+    assert!(
+        relay
+            .handle_packet(now, slot, Port::Rtcp, phone(A), &mut any)
+            .is_none()
+    );
+    assert_eq!(relay.take_counts().rtcp_in, 2);
+}
+
+#[test]
+fn pcmu_is_transcoded_for_a_pcma_peer() {
+    let now = t0();
+    let mut relay = relay(now, &[A, B]);
+    relay.configure(now, B, Some(phone(B)), pcma(), Direction::SendRecv);
+    relay.bridge(A, B);
+    let (_, bytes) = send(&mut relay, now, A, phone(A), 1).unwrap();
+    let rtp = RtpPacket::parse(&bytes).unwrap();
+    assert_eq!(rtp.payload_type(), PayloadType::PCMA);
+    let expected = Law::A.encode(Law::Mu.decode(0x55));
+    assert!(rtp.payload().iter().all(|b| *b == expected));
+}
+
+#[test]
+fn a_rebridge_keeps_the_stream_toward_a_phone_continuous() {
+    let now = t0();
+    let mut relay = relay(now, &[A, B, C]);
+    relay.bridge(A, B);
+    let mut seen = Vec::new();
+    for i in 0..3 {
+        let at = now + PACKET_TIME * i;
+        let (_, bytes) = send(&mut relay, at, B, phone(B), 100 + i as u16).unwrap();
+        seen.push(RtpPacket::parse(&bytes).unwrap().header());
+    }
+    // A is moved to C, whose phone numbers its stream far away.
+    relay.bridge(A, C);
+    for i in 3..6 {
+        let at = now + PACKET_TIME * i;
+        let mut bytes = packet(PayloadType::PCMU, 0x7777, 60_000 + i as u16, &[1; 160]);
+        let slot = relay.slot(C).unwrap();
+        let t = relay.handle_packet(at, slot, Port::Rtp, phone(C), &mut bytes);
+        assert_eq!(t.map(|t| t.to), Some(phone(A)));
+        seen.push(RtpPacket::parse(&bytes).unwrap().header());
+    }
+    assert!(seen.iter().all(|h| h.ssrc == seen[0].ssrc), "one SSRC");
+    for pair in seen.windows(2) {
+        assert_eq!(pair[1].sequence, pair[0].sequence.wrapping_add(1));
+        assert!(pair[1].timestamp.wrapping_sub(pair[0].timestamp) >= 160);
+    }
+    assert!(seen[3].marker, "the new source starts with a marker");
+}
+
+#[test]
+fn music_goes_out_every_20_ms_on_the_playout_tick_until_stopped() {
+    let now = t0();
+    let mut relay = relay(now, &[A]);
+    relay.play(now, A, Announcement::chime(), Ssrc(9));
+    let mut at = now;
+    let mut sent = Vec::new();
+    let slot = relay.slot(A).unwrap();
+    for _ in 0..5 {
+        at = relay.poll_timeout().expect("the playout tick");
+        relay.handle_timeout(at);
+        while let Some((t, bytes)) = relay.poll_transmit() {
+            assert_eq!((t.from, t.to), (slot, phone(A)));
+            sent.push((at, RtpPacket::parse(bytes).unwrap().header()));
+        }
+    }
+    assert_eq!(sent.len(), 5);
+    for pair in sent.windows(2) {
+        assert_eq!(pair[1].0 - pair[0].0, PACKET_TIME);
+        assert_eq!(pair[1].1.sequence, pair[0].1.sequence.wrapping_add(1));
+    }
+    relay.stop_playing(A);
+    relay.handle_timeout(at + PACKET_TIME);
+    assert!(relay.poll_transmit().is_none());
+    let next = relay.poll_timeout().expect("the inactivity sweep");
+    assert!(
+        next > at + PACKET_TIME,
+        "no playout tick once nothing plays"
+    );
+}
+
+#[test]
+fn a_conference_sends_each_member_the_others_mixed() {
+    let now = t0();
+    let mut relay = relay(now, &[A, B, C]);
+    relay.mix(now, &[(A, Ssrc(1)), (B, Ssrc(2)), (C, Ssrc(3))]);
+    for (id, value) in [(A, 100i16), (B, 200)] {
+        let payload = [Law::Mu.encode(value); 160];
+        let mut bytes = packet(PayloadType::PCMU, 5, 1, &payload);
+        let slot = relay.slot(id).unwrap();
+        assert!(
+            relay
+                .handle_packet(now, slot, Port::Rtp, phone(id), &mut bytes)
+                .is_none()
+        );
+    }
+    relay.handle_timeout(relay.poll_timeout().unwrap());
+    let mut heard = HashMap::new();
+    while let Some((t, bytes)) = relay.poll_transmit() {
+        let rtp = RtpPacket::parse(bytes).unwrap();
+        heard.insert(t.to, Law::Mu.decode(rtp.payload()[0]));
+    }
+    let near = |a: i16, b: i16| (i32::from(a) - i32::from(b)).abs() < 16;
+    assert!(near(heard[&phone(A)], 200), "{heard:?}");
+    assert!(near(heard[&phone(B)], 100), "{heard:?}");
+    assert!(near(heard[&phone(C)], 300), "{heard:?}");
+}
+
+#[test]
+fn inactivity_is_reported_once_and_only_while_the_phone_should_send() {
+    let now = t0();
+    let mut relay = relay(now, &[A, B]);
+    relay.configure(now, B, Some(phone(B)), pcmu(), Direction::Inactive);
+    let mut at = now;
+    while at < now + TIMEOUT * 3 {
+        at = relay.poll_timeout().expect("the sweep");
+        relay.handle_timeout(at);
+        if at < now + TIMEOUT / 2 {
+            send(&mut relay, at, A, phone(A), 1);
+        }
+    }
+    let events: Vec<Event> = std::iter::from_fn(|| relay.poll_event()).collect();
+    assert_eq!(events, vec![Event::Inactive(A)]);
+    let first_quiet = now + TIMEOUT / 2;
+    assert!(at >= first_quiet + TIMEOUT);
+}
+
+#[test]
+fn poll_timeout_moves_forward_after_handle_timeout() {
+    let now = t0();
+    let mut relay = relay(now, &[A, B]);
+    relay.play(now, A, Announcement::chime(), Ssrc(9));
+    let mut last = now;
+    for _ in 0..200 {
+        let due = relay.poll_timeout().expect("timers armed");
+        relay.handle_timeout(due);
+        while relay.poll_transmit().is_some() {}
+        let next = relay.poll_timeout().expect("timers armed");
+        assert!(next > due && due >= last);
+        last = due;
+    }
+}
+
+#[test]
+fn time_going_backwards_is_ignored() {
+    let now = t0();
+    let mut relay = relay(now, &[A, B]);
+    relay.bridge(A, B);
+    relay.handle_timeout(now + TIMEOUT);
+    assert!(send(&mut relay, now, A, phone(A), 1).is_some());
+    relay.handle_timeout(now);
+    assert!(relay.poll_timeout().unwrap() > now + TIMEOUT);
+}
+
+/// A recording's side as the runtime implements it: every packet kept, until told to stop.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Captured>>);
+
+#[derive(Default)]
+struct Captured {
+    /// (from, samples) per packet.
+    packets: Vec<(EndpointId, usize)>,
+    ended: bool,
+}
+
+impl Tap for Capture {
+    fn push(&mut self, _now: Instant, from: EndpointId, packet: &AudioPacket<'_>) -> bool {
+        let mut c = self.0.lock().unwrap();
+        c.packets.push((from, packet.samples.len()));
+        !c.ended
+    }
+}
+
+#[test]
+fn taps_get_decoded_audio_until_their_recording_ends_then_the_fast_path_returns() {
+    let now = t0();
+    let mut relay = relay(now, &[A, B]);
+    relay.bridge(A, B);
+    let capture = Capture::default();
+    relay.add_tap(A, RecordingId("r".into()), Box::new(capture.clone()));
+    send(&mut relay, now, A, phone(A), 1);
+    assert_eq!(capture.0.lock().unwrap().packets, vec![(A, 160)]);
+    capture.0.lock().unwrap().ended = true;
+    send(&mut relay, now, A, phone(A), 2);
+    assert_eq!(relay.endpoint(A).unwrap().tap_count(), 0);
+    send(&mut relay, now, A, phone(A), 3);
+    assert_eq!(capture.0.lock().unwrap().packets.len(), 2);
+}
+
+#[test]
+fn an_endpoint_moved_out_stops_its_peer_relaying_to_it_and_keeps_its_own_state() {
+    let now = t0();
+    let mut relay = relay(now, &[A, B]);
+    relay.bridge(A, B);
+    relay.play(now, B, Announcement::chime(), Ssrc(4));
+    relay.bridge(A, B);
+    let moved = relay.remove(B).expect("held");
+    assert!(send(&mut relay, now, A, phone(A), 1).is_none());
+    let mut other = Relay::new(TIMEOUT);
+    other.insert(now, moved);
+    assert!(
+        other.poll_timeout().unwrap() <= now + PACKET_TIME,
+        "its music plays on"
+    );
+}
+
+#[test]
+fn only_g711_audio_is_decoded_telephone_events_and_comfort_noise_are_not() {
+    let pt = |n| PayloadType::new(n).unwrap_or(PayloadType::PCMU);
+    assert_eq!(audio_law(&pcma(), pt(8)), Some(Law::A));
+    assert_eq!(audio_law(&pcma(), pt(0)), Some(Law::Mu));
+    for other in [13, 101, 18, 96] {
+        assert_eq!(audio_law(&pcma(), pt(other)), None, "PT {other}");
+    }
+}
