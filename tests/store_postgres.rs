@@ -257,7 +257,7 @@ mod suite {
         live.hangup_cause = HangupCause::Interrupted;
         // The journal's batch: one statement, and the final record in it stays final.
         store
-            .upsert_cdrs_in_progress(&[live.clone(), stale.clone()])
+            .upsert_cdrs(&[live.clone(), stale.clone()], CdrStage::InProgress)
             .await
             .unwrap();
         assert_eq!(store.get_cdr(&live.id).await.unwrap(), None);

@@ -262,21 +262,23 @@ impl Store {
         Ok(())
     }
 
-    /// [`Store::upsert_cdr`] for many in-progress records in one statement (the crash journal
-    /// writes up to two per call; one statement each cost more than the call itself). Ids
-    /// must be distinct: PostgreSQL refuses one statement that touches a row twice.
-    pub async fn upsert_cdrs_in_progress(&self, cdrs: &[Cdr]) -> Result<(), StoreError> {
-        // Statements of 256, 128, ... 1 rows: every database keeps prepared statements per
+    /// [`Store::upsert_cdr`] for many records in one statement per up to 64 (the crash
+    /// journal writes up to two per call and every call one final record; one statement each
+    /// cost more than the call itself). Ids must be distinct: PostgreSQL refuses one statement
+    /// that touches a row twice.
+    pub async fn upsert_cdrs(&self, cdrs: &[Cdr], stage: CdrStage) -> Result<(), StoreError> {
+        // Statements of 64, 32, ... 1 rows: every database keeps prepared statements per
         // connection, and one per batch size seen (up to 500) held about 10 MB of SQLite's
-        // memory after a minute of load; nine shapes stay cached and reused. 14 parameters a
-        // row: 256 rows stay under every database's parameter limit.
+        // memory after a minute of load; seven shapes stay cached and reused. Not more rows:
+        // SQLite's driver looks each parameter up by name, so binding costs grow with the
+        // square of a statement's parameters (14 a row).
         let mut rest = cdrs;
         while !rest.is_empty() {
             let rows = 1usize << rest.len().min(MAX_ROWS).ilog2();
             let (chunk, after) = rest.split_at(rows);
             let mut query = sqlx::query(sqlx::AssertSqlSafe(multi_row_upsert(rows)));
             for cdr in chunk {
-                query = bind_cdr(query, cdr, CdrStage::InProgress)?;
+                query = bind_cdr(query, cdr, stage)?;
             }
             query.execute(&self.pool).await?;
             rest = after;
@@ -446,8 +448,8 @@ fn bind_cdr<'q>(
         .bind(i64::from(stage == CdrStage::InProgress)))
 }
 
-/// Most rows in one statement of the crash journal.
-const MAX_ROWS: usize = 256;
+/// Most rows in one statement of [`Store::upsert_cdrs`].
+const MAX_ROWS: usize = 64;
 
 /// The upsert of `rows` in-progress records in one statement.
 fn multi_row_upsert(rows: usize) -> String {
@@ -550,7 +552,10 @@ pub(crate) mod tests {
         let mut batch = live.clone();
         batch.push(stale);
         // More rows than one statement takes: chunked.
-        db.store.upsert_cdrs_in_progress(&batch).await.unwrap();
+        db.store
+            .upsert_cdrs(&batch, CdrStage::InProgress)
+            .await
+            .unwrap();
         assert_eq!(db.store.get_cdr(&ended.id).await.unwrap(), Some(ended));
         let closed = db
             .store
