@@ -387,8 +387,9 @@ impl Switch {
     /// Routes a response to whatever client transaction of ours it belongs to.
     pub(super) fn on_response(&mut self, now: Instant, key: TransactionKey, response: Message) {
         let purpose = self.client_txns.get(&key).cloned();
-        if let Some(call) = purpose.as_ref().and_then(ClientPurpose::call)
-            && self.on_late_response(now, call, purpose.as_ref().expect("matched"), &response)
+        if let Some(p) = &purpose
+            && let Some(call) = p.call()
+            && self.on_late_response(now, call, p, &response)
         {
             if response.status().is_some_and(|c| c >= 300) {
                 self.client_txns.remove(&key);

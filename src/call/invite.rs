@@ -629,13 +629,6 @@ impl Switch {
     /// Sends CANCELs made by [`cancel_ringing`] or [`provisional_seen`].
     pub(super) fn send_cancels(&mut self, now: Instant, cancels: Vec<OutboundCancel>) {
         for (cancel, dest, transport) in cancels {
-            if let Some(TransactionKey::Client { branch, .. }) = TransactionKey::client(&cancel) {
-                let invite = TransactionKey::Client {
-                    branch,
-                    method: Method::Invite,
-                };
-                self.layer.cancel_sent(now, &invite);
-            }
             self.request(
                 now,
                 dest,

@@ -450,7 +450,7 @@ impl Sim {
                 vec![ringing]
             }
             Some(Method::Cancel) => {
-                let mut answers = vec![tagged(&message, 200)];
+                let answers = vec![tagged(&message, 200)];
                 let unanswered =
                     self.callee.due.take().is_some() || matches!(self.callee.script, Callee::Rings);
                 if let Some(invite) = self.callee.invite.clone()
@@ -465,7 +465,6 @@ impl Sim {
                         .push(terminated.clone());
                     self.phone_sends(phone("1002"), &terminated);
                 }
-                answers.truncate(1);
                 answers
             }
             Some(_) => vec![tagged(&message, 200)],

@@ -781,14 +781,13 @@ const FINAL_BATCH: usize = 64;
 
 /// Writes final records, retrying briefly: a CDR is billing data and must not be lost to a
 /// busy database. Each supersedes whatever the journal still holds for its call.
-async fn write_finals(store: &Store, journal: &mut HashMap<String, Cdr>, finals: &[(u64, Cdr)]) {
-    for (_, cdr) in finals {
+async fn write_finals(store: &Store, journal: &mut HashMap<String, Cdr>, records: &[Cdr]) {
+    for cdr in records {
         journal.remove(&cdr.id.0);
     }
-    let records: Vec<Cdr> = finals.iter().map(|(_, cdr)| cdr.clone()).collect();
     let mut attempt = 0;
     loop {
-        match store.upsert_cdrs(&records, CdrStage::Final).await {
+        match store.upsert_cdrs(records, CdrStage::Final).await {
             Ok(()) => return,
             Err(error) if attempt < 3 => {
                 attempt += 1;
@@ -882,8 +881,9 @@ async fn store_writer(
                         Err(_) => break,
                     }
                 }
-                write_finals(&store, &mut journal, &finals).await;
-                for (token, _) in finals {
+                let (tokens, records): (Vec<u64>, Vec<Cdr>) = finals.into_iter().unzip();
+                write_finals(&store, &mut journal, &records).await;
+                for token in tokens {
                     let _ = persisted.send(token).await;
                 }
             }

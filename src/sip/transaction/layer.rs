@@ -420,9 +420,14 @@ impl TransactionLayer {
             Some(Method::Invite) => Machine::InviteClient(Box::new(InviteClientTransaction::new(
                 now, request, reliable, timing,
             ))),
-            Some(_) => Machine::NonInviteClient(Box::new(NonInviteClientTransaction::new(
-                now, &request, reliable, timing,
-            ))),
+            Some(method) => {
+                if *method == Method::Cancel {
+                    self.cancel_sent(now, &key);
+                }
+                Machine::NonInviteClient(Box::new(NonInviteClientTransaction::new(
+                    now, &request, reliable, timing,
+                )))
+            }
         };
         self.insert(key.clone(), machine, to, reliable);
         Ok(key)
@@ -510,11 +515,18 @@ impl TransactionLayer {
         self.prune();
     }
 
-    /// The TU sent a CANCEL for its INVITE `invite` (see
-    /// [`InviteClientTransaction::cancel_sent`]); a no-op for any other transaction.
-    pub fn cancel_sent(&mut self, now: Instant, invite: &TransactionKey) {
-        let now = self.advance_for_input(now);
-        let Some(id) = self.find(invite) else {
+    /// A CANCEL is being sent for the INVITE client transaction with the same branch (§9.1
+    /// gives a CANCEL its INVITE's branch): that INVITE now gives up 64·T1 later without a
+    /// final answer (see [`InviteClientTransaction::cancel_sent`]).
+    fn cancel_sent(&mut self, now: Instant, cancel: &TransactionKey) {
+        let TransactionKey::Client { branch, .. } = cancel else {
+            return;
+        };
+        let invite = TransactionKey::Client {
+            branch: branch.clone(),
+            method: Method::Invite,
+        };
+        let Some(id) = self.find(&invite) else {
             return;
         };
         if let Some(Entry {

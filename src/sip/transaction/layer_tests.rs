@@ -232,6 +232,35 @@ fn the_layer_acks_a_non_2xx_and_absorbs_its_retransmissions() {
     assert!(layer.contains(&key));
 }
 
+/// RFC 3261 §9.1: an INVITE whose CANCEL brings no final answer is given up 64·T1 after the
+/// CANCEL, whichever TU sent it.
+#[test]
+fn sending_a_cancel_bounds_the_wait_of_its_invite_to_64_t1() {
+    let start = t0();
+    let mut layer = layer();
+    let to: SocketAddr = "198.51.100.5:5060".parse().unwrap();
+    let invite = request(Method::Invite, "UDP", "z9hG4bKring");
+    let key = layer
+        .send_request(start, to, false, invite.clone())
+        .unwrap();
+    let _ = layer.handle_message(start + ms(50), to, response(&invite, 180));
+    let cancel = request(Method::Cancel, "UDP", "z9hG4bKring");
+    layer
+        .send_request(start + ms(1_000), to, false, cancel)
+        .unwrap();
+    let _ = drain(&mut layer);
+    layer.handle_timeout(start + ms(1_000 + 32_000 - 1));
+    assert!(layer.contains(&key), "still waiting just before 64·T1");
+    layer.handle_timeout(start + ms(1_000 + 32_000));
+    assert!(!layer.contains(&key));
+    assert!(
+        drain(&mut layer)
+            .iter()
+            .any(|o| matches!(o, LayerOutput::Event(k, TransactionEvent::Timeout) if *k == key)),
+        "the TU hears the INVITE timed out"
+    );
+}
+
 #[test]
 fn accepted_invite_client_passes_2xx_retransmissions_up_with_its_key() {
     let start = t0();
