@@ -135,7 +135,7 @@ impl Switch {
         let target = donor.callee_user.clone();
         let donor_leg = donor.winner_leg_mut()?;
         let dialog = donor_leg.dialog.take()?;
-        let moved = CalleeLeg {
+        let moved = Fork {
             invite: donor_leg.invite.clone(),
             dest: donor_leg.dest,
             transport: donor_leg.transport,
@@ -145,7 +145,7 @@ impl Switch {
             agent: Some(target.clone()),
             released: None,
         };
-        let colleague_endpoint = donor.callee_endpoint.clone();
+        let colleague_endpoint = donor.callee.endpoint.clone();
         // The agent's leg of the customer's call is released.
         let agent_transport = self.calls.get(&into)?.winner_leg()?.transport;
         let via = self.our_via(agent_transport);
@@ -161,11 +161,11 @@ impl Switch {
             leg.release(codec);
         }
         let moved_key = moved.dialog.as_ref().map(Dialog::key);
-        call.forks.push(moved);
-        call.winner = Some(call.forks.len() - 1);
+        call.callee.forks.push(moved);
+        call.callee.winner = Some(call.callee.forks.len() - 1);
         call.callee_pending_2xx = None;
         let old_agent_endpoint =
-            std::mem::replace(&mut call.callee_endpoint, colleague_endpoint.clone());
+            std::mem::replace(&mut call.callee.endpoint, colleague_endpoint.clone());
         let customer = call.caller.endpoint.id;
         let mut recording = None;
         if let Some(q) = call.queue.as_mut() {
@@ -177,7 +177,7 @@ impl Switch {
         }
         // The second call now owns the agent's old endpoint, closed when it ends.
         if let Some(donor) = self.calls.get_mut(&from) {
-            donor.callee_endpoint = old_agent_endpoint;
+            donor.callee.endpoint = old_agent_endpoint;
         }
         if let Some(key) = moved_key {
             self.dialogs.insert(key, (into, Side::Callee));

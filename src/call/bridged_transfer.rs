@@ -41,10 +41,7 @@
 //! when the call ends, the transferee as caller and the target as callee; the second call of
 //! an attended transfer is written when its leg moves.
 
-use super::invite::{
-    ack_again, cancel_ringing, configure_endpoint, failure_reason, provisional_seen,
-    settled_failure,
-};
+use super::invite::failure_reason;
 use super::model::*;
 use super::switch::{CallTimer, ClientPurpose, Switch};
 use crate::media::sdp::Direction;
@@ -117,28 +114,9 @@ impl Switch {
             format!("<sip:{}@{}>", call.user(referrer.other()), self.cfg.domain),
         );
         let id = self.next_id();
-        let offer = endpoint.local.render_offer();
         let referred_by = request
             .header("Referred-By")
             .map(|by| ("Referred-By", by.to_owned()));
-        let forks = self.ring_all(
-            now,
-            &identity,
-            &target,
-            &offer,
-            targets,
-            referred_by,
-            |index| ClientPurpose::TransferFork {
-                call: call_key,
-                transfer: id,
-                index,
-            },
-        );
-        if forks.is_empty() {
-            self.close_endpoint(&endpoint);
-            self.notify_failure(now, call_key, referrer, 503);
-            return;
-        }
         let ring_deadline = now + self.cfg.ring_timeout;
         let started_unix_ms = self.unix_ms(now);
         let Some(call) = self.calls.get_mut(&call_key) else {
@@ -147,15 +125,29 @@ impl Switch {
         call.transfer = Some(TransferLeg {
             id,
             referrer,
-            target,
-            forks,
-            winner: None,
-            endpoint,
+            target: target.clone(),
+            leg: OutboundLeg::new(endpoint),
             started_unix_ms,
             ring_deadline,
             ringing: true,
             referrer_left: false,
         });
+        let role = LegRole::Transfer(id);
+        let rung = self.ring(
+            now,
+            call_key,
+            role,
+            &identity,
+            &target,
+            targets,
+            referred_by,
+            None,
+        );
+        if rung == 0 {
+            self.drop_transfer(now, call_key);
+            self.notify_failure(now, call_key, referrer, 503);
+            return;
+        }
         self.set_call_timer(ring_deadline, call_key, CallTimer::TransferRing);
     }
 
@@ -164,7 +156,7 @@ impl Switch {
     fn transferable(&self, call_key: CallKey) -> bool {
         self.calls.get(&call_key).is_some_and(|c| {
             matches!(c.state, CallState::Answered | CallState::Connected)
-                && c.winner.is_some()
+                && c.callee.winner.is_some()
                 && !c.transfer_ringing()
         })
     }
@@ -172,67 +164,6 @@ impl Switch {
     fn notify_failure(&mut self, now: Instant, call_key: CallKey, side: Side, code: u16) {
         let status = format!("SIP/2.0 {code} {}", failure_reason(code));
         self.notify_refer(now, call_key, side, &status);
-    }
-
-    /// The call's transfer `id`, current or over.
-    fn transfer_mut(&mut self, call_key: CallKey, id: u64) -> Option<&mut TransferLeg> {
-        self.calls
-            .get_mut(&call_key)?
-            .transfer
-            .as_mut()
-            .filter(|t| t.id == id)
-    }
-
-    /// A response to one of a transfer's INVITEs.
-    pub(super) fn on_transfer_response(
-        &mut self,
-        now: Instant,
-        call_key: CallKey,
-        id: u64,
-        index: usize,
-        response: Message,
-    ) {
-        let Some(code) = response.status() else {
-            return;
-        };
-        match code {
-            100 => {}
-            101..=199 => {
-                let cancel = self
-                    .transfer_mut(call_key, id)
-                    .and_then(|t| t.forks.get_mut(index))
-                    .and_then(provisional_seen);
-                self.send_cancels(now, cancel.into_iter().collect());
-            }
-            200..=299 => self.on_transfer_answer(now, call_key, id, index, &response),
-            _ => self.on_transfer_failure(now, call_key, id, index, code),
-        }
-    }
-
-    /// A transfer INVITE failed (a final answer of 300 or more, or a timeout).
-    pub(super) fn on_transfer_failure(
-        &mut self,
-        now: Instant,
-        call_key: CallKey,
-        id: u64,
-        index: usize,
-        code: u16,
-    ) {
-        let Some(transfer) = self.transfer_mut(call_key, id) else {
-            return;
-        };
-        let Some(fork) = transfer.forks.get_mut(index) else {
-            return;
-        };
-        if !matches!(fork.state, ForkState::Answered | ForkState::Cancelled) {
-            fork.state = ForkState::Failed(code);
-        }
-        if !transfer.ringing {
-            return;
-        }
-        if let Some(best) = settled_failure(&transfer.forks) {
-            self.fail_transfer(now, call_key, best);
-        }
     }
 
     pub(super) fn on_transfer_ring_timeout(
@@ -253,7 +184,7 @@ impl Switch {
 
     /// The target did not answer: the referrer hears why and keeps its call, or, when it
     /// already hung up, the transferee is hung up too.
-    fn fail_transfer(&mut self, now: Instant, call_key: CallKey, code: u16) {
+    pub(super) fn fail_transfer(&mut self, now: Instant, call_key: CallKey, code: u16) {
         let Some(transfer) = self.drop_transfer(now, call_key) else {
             return;
         };
@@ -277,8 +208,8 @@ impl Switch {
             .as_mut()
             .filter(|t| t.ringing)?;
         transfer.ringing = false;
-        let cancels = cancel_ringing(&mut transfer.forks, &[]);
-        let endpoint = transfer.endpoint.clone();
+        let cancels = transfer.leg.cancel_ringing(&[]);
+        let endpoint = transfer.leg.endpoint.clone();
         let referrer = Referrer {
             referrer: transfer.referrer,
             referrer_left: transfer.referrer_left,
@@ -288,68 +219,32 @@ impl Switch {
         Some(referrer)
     }
 
-    fn on_transfer_answer(
-        &mut self,
-        now: Instant,
-        call_key: CallKey,
-        id: u64,
-        index: usize,
-        response: &Message,
-    ) {
-        let ended = self
+    /// The target's phone answered (fork `index` of the ringing transfer won): it takes the
+    /// referrer's place.
+    pub(super) fn on_transfer_answered(&mut self, now: Instant, call_key: CallKey, index: usize) {
+        let Some(transfer) = self
             .calls
-            .get(&call_key)
-            .is_none_or(|c| c.state == CallState::Ended);
-        let Some(fork) = self
-            .transfer_mut(call_key, id)
-            .and_then(|t| t.forks.get(index))
+            .get_mut(&call_key)
+            .and_then(|c| c.transfer.as_mut())
         else {
             return;
         };
-        if let Some(again) = ack_again(fork) {
-            self.outputs.push_back(again);
-            return;
-        }
-        let (invite, dest, transport) = (fork.invite.clone(), fork.dest, fork.transport);
-        let Some((mut dialog, ack)) = self.acknowledge(&invite, dest, transport, response) else {
-            return;
-        };
-        let Some(transfer) = self.transfer_mut(call_key, id) else {
-            return;
-        };
-        let fork = &mut transfer.forks[index];
-        fork.ack = Some(ack.clone());
-        let lost = ended
-            || !transfer.ringing
-            || matches!(fork.state, ForkState::Cancelled | ForkState::CancelPending);
-        if lost {
-            // Answered after the transfer was over, or another phone of the target won.
-            fork.state = ForkState::Cancelled;
-            self.send_bye(now, &mut dialog);
-            return;
-        }
-        fork.state = ForkState::Answered;
-        transfer.winner = Some(index);
         transfer.ringing = false;
-        if let Some(command) = configure_endpoint(&mut transfer.endpoint, response) {
-            self.outputs.push_back(Output::Media(command));
-        }
-        let Some(transfer) = self.transfer_mut(call_key, id) else {
+        let fork = &mut transfer.leg.forks[index];
+        let Some(dialog) = fork.dialog.take() else {
             return;
         };
-        let cancels = cancel_ringing(&mut transfer.forks, &[index]);
-        let (referrer, left) = (transfer.referrer, transfer.referrer_left);
         let leg = MovedLeg {
             dialog,
-            endpoint: transfer.endpoint.clone(),
-            invite,
-            dest,
-            transport,
-            ack: Some(ack),
+            endpoint: transfer.leg.endpoint.clone(),
+            invite: fork.invite.clone(),
+            dest: fork.dest,
+            transport: fork.transport,
+            ack: fork.ack.clone(),
             user: transfer.target.clone(),
         };
+        let (referrer, left) = (transfer.referrer, transfer.referrer_left);
         let started = transfer.started_unix_ms;
-        self.send_cancels(now, cancels);
         if !left {
             self.notify_refer(now, call_key, referrer, "SIP/2.0 200 OK");
         }
@@ -427,7 +322,7 @@ impl Switch {
                 std::mem::replace(&mut call.caller.endpoint, leg.endpoint)
             }
             Side::Callee => {
-                call.forks.push(CalleeLeg {
+                call.callee.forks.push(Fork {
                     invite: leg.invite,
                     dest: leg.dest,
                     transport: leg.transport,
@@ -437,13 +332,13 @@ impl Switch {
                     agent: None,
                     released: None,
                 });
-                call.winner = Some(call.forks.len() - 1);
+                call.callee.winner = Some(call.callee.forks.len() - 1);
                 call.callee_pending_2xx = None;
                 call.callee_user = leg.user;
-                std::mem::replace(&mut call.callee_endpoint, leg.endpoint)
+                std::mem::replace(&mut call.callee.endpoint, leg.endpoint)
             }
         };
-        call.first_fork = call.winner.unwrap_or_default();
+        call.first_fork = call.callee.winner.unwrap_or_default();
         call.transferred_to = Some(side);
         call.started_unix_ms = started_unix_ms;
         call.answered_unix_ms = Some(answered);
@@ -456,15 +351,6 @@ impl Switch {
         self.reoffer(now, call_key, side.other());
         self.persist_cdr_in_progress(now, call_key);
         Some(old)
-    }
-
-    /// Sends BYE in `dialog` (whose answer does not matter).
-    pub(super) fn send_bye(&mut self, now: Instant, dialog: &mut Dialog) {
-        let via = self.our_via(transport_of(dialog));
-        let mut bye = dialog.request(Method::Bye);
-        bye.push_front("Via", via);
-        let (dest, reliable) = (dialog.peer, dialog.reliable);
-        self.request(now, dest, reliable, bye, ClientPurpose::FireAndForget);
     }
 
     /// Offers `side`'s phone the switch's media afresh, `sendrecv`, when the referrer had put

@@ -62,7 +62,7 @@ pub(super) fn build(call: &Call, ending: Ending, end_ms: i64) -> Cdr {
             .map(|n| n.codec.name.as_str().to_owned()),
         final_code: Some(sip_code),
     }];
-    for (i, fork) in call.forks.iter().enumerate().skip(call.first_fork) {
+    for (i, fork) in call.callee.forks.iter().enumerate().skip(call.first_fork) {
         // A leg a transfer released answered and talked: its record says so, not the
         // `Cancelled` its state machine moved on with.
         let released = fork.released.as_ref();
@@ -73,7 +73,7 @@ pub(super) fn build(call: &Call, ending: Ending, end_ms: i64) -> Cdr {
             remote: fork.dest.to_string(),
             codec: match released {
                 Some(r) => r.codec.clone(),
-                None => (call.winner == Some(i))
+                None => (call.callee.winner == Some(i))
                     .then(|| call.callee_codec())
                     .flatten(),
             },

@@ -16,8 +16,8 @@
 //! party are never both held. An agent who hangs up while the party is on the line hands the
 //! customer over (as Asterisk's attended transfer does): the customer is never dropped.
 
-use super::invite::configure_endpoint;
 use super::model::*;
+use super::outbound::configure_endpoint;
 use super::switch::{CallTimer, ClientPurpose, Switch};
 use crate::media::sdp::SessionDescription;
 use crate::sip::message::{Message, Method};
@@ -50,7 +50,7 @@ impl Switch {
             return;
         };
         let ready = self.calls.get(&call_key).is_some_and(|c| {
-            c.state != CallState::Ended && c.winner.is_some() && c.consult.is_none()
+            c.state != CallState::Ended && c.callee.winner.is_some() && c.consult.is_none()
         });
         let targets = self.targets_of(now, &extension);
         if !ready || targets.is_empty() {
@@ -67,203 +67,47 @@ impl Switch {
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
         };
-        let offer = endpoint.local.render_offer();
         call.consult = Some(ConsultLeg {
             id,
             party,
-            forks: Vec::new(),
-            winner: None,
-            endpoint,
+            leg: OutboundLeg::new(endpoint),
             mode: ConsultMode::Ringing,
             ring_deadline: deadline,
             agent_left: false,
         });
         let original = call.caller.invite.clone();
         self.set_call_timer(deadline, call_key, CallTimer::ConsultRing);
-        let forks = self.ring_all(now, &original, &extension, &offer, targets, None, |index| {
-            ClientPurpose::ConsultFork {
-                call: call_key,
-                consult: id,
-                index,
-            }
-        });
-        if let Some(consult) = self
-            .calls
-            .get_mut(&call_key)
-            .and_then(|c| c.consult.as_mut())
-        {
-            consult.forks = forks;
-        }
-        let started = self
-            .calls
-            .get(&call_key)
-            .and_then(|c| c.consult.as_ref())
-            .is_some_and(|c| !c.forks.is_empty());
-        if !started {
+        let role = LegRole::Consult(id);
+        let rung = self.ring(
+            now, call_key, role, &original, &extension, targets, None, None,
+        );
+        if rung == 0 {
             self.drop_consult(now, call_key);
             fail(self, ConsultFailure::Unavailable);
         }
     }
 
-    /// The consult leg `id` of a call, live or already over (answers may still arrive).
-    fn consult_leg_mut(&mut self, call_key: CallKey, id: u64) -> Option<&mut ConsultLeg> {
-        let call = self.calls.get_mut(&call_key)?;
-        if call.consult.as_ref().is_some_and(|c| c.id == id) {
-            return call.consult.as_mut();
-        }
-        call.past_consults.iter_mut().find(|c| c.id == id)
-    }
-
-    /// A response to one of a consult's INVITEs.
-    pub(super) fn on_consult_response(
-        &mut self,
-        now: Instant,
-        call_key: CallKey,
-        id: u64,
-        index: usize,
-        response: Message,
-    ) {
-        let Some(code) = response.status() else {
+    /// The consulted party's phone answered (fork `index` of the current consult won): the
+    /// agent talks to it, or, when the agent already hung up, it takes the customer over.
+    pub(super) fn on_consult_answered(&mut self, now: Instant, call_key: CallKey, index: usize) {
+        let Some(call) = self.calls.get_mut(&call_key) else {
             return;
         };
-        let live = self.consult_ringing(call_key, id);
-        let Some(consult) = self.consult_leg_mut(call_key, id) else {
-            return;
-        };
-        let Some(fork) = consult.forks.get_mut(index) else {
-            return;
-        };
-        match code {
-            100 => {}
-            101..=199 => {
-                if let Some(cancel) = super::invite::provisional_seen(fork) {
-                    self.send_cancels(now, vec![cancel]);
-                }
-            }
-            200..=299 => self.on_consult_answer(now, call_key, id, index, live, &response),
-            _ => self.on_consult_failure(now, call_key, id, index, code),
-        }
-    }
-
-    /// A consult INVITE failed (a final answer of 300 or more, or a timeout).
-    pub(super) fn on_consult_failure(
-        &mut self,
-        now: Instant,
-        call_key: CallKey,
-        id: u64,
-        index: usize,
-        code: u16,
-    ) {
-        let live = self.consult_ringing(call_key, id);
-        let Some(consult) = self.consult_leg_mut(call_key, id) else {
-            return;
-        };
-        let Some(fork) = consult.forks.get_mut(index) else {
-            return;
-        };
-        if !matches!(fork.state, ForkState::Answered | ForkState::Cancelled) {
-            fork.state = ForkState::Failed(code);
-        }
-        let done = consult
-            .forks
-            .iter()
-            .all(|f| matches!(f.state, ForkState::Failed(_) | ForkState::Cancelled));
-        let declined = consult
-            .forks
-            .iter()
-            .any(|f| f.state == ForkState::Failed(603));
-        if live && done {
-            let reason = if declined {
-                ConsultFailure::Declined
-            } else {
-                ConsultFailure::Unavailable
-            };
-            self.fail_consult(now, call_key, reason);
-        }
-    }
-
-    /// Consult `id` is the call's current one and still rings.
-    fn consult_ringing(&self, call_key: CallKey, id: u64) -> bool {
-        self.calls.get(&call_key).is_some_and(|c| {
-            c.state != CallState::Ended
-                && c.consult
-                    .as_ref()
-                    .is_some_and(|k| k.id == id && k.mode == ConsultMode::Ringing)
-        })
-    }
-
-    fn on_consult_answer(
-        &mut self,
-        now: Instant,
-        call_key: CallKey,
-        id: u64,
-        index: usize,
-        live: bool,
-        response: &Message,
-    ) {
-        let Some(consult) = self.consult_leg_mut(call_key, id) else {
-            return;
-        };
-        let fork = &mut consult.forks[index];
-        if let Some(again) = super::invite::ack_again(fork) {
-            self.outputs.push_back(again);
-            return;
-        }
-        let (dest, transport) = (fork.dest, fork.transport);
-        let invite = fork.invite.clone();
-        let Some((mut dialog, ack_bytes)) = self.acknowledge(&invite, dest, transport, response)
-        else {
-            return;
-        };
-        let bye_via = self.our_via(transport);
-        let Some(consult) = self.consult_leg_mut(call_key, id) else {
-            return;
-        };
-        let lost = !live
-            || consult.winner.is_some()
-            || matches!(
-                consult.forks[index].state,
-                ForkState::Cancelled | ForkState::CancelPending
-            );
-        let fork = &mut consult.forks[index];
-        fork.ack = Some(ack_bytes);
-        if lost {
-            // Answered after the consult was over (or another phone won): hang it up.
-            fork.state = ForkState::Cancelled;
-            let mut bye = dialog.request(Method::Bye);
-            bye.push_front("Via", bye_via);
-            self.request(
-                now,
-                dest,
-                transport == Transport::Tcp,
-                bye,
-                ClientPurpose::FireAndForget,
-            );
-            return;
-        }
-        fork.state = ForkState::Answered;
-        let dialog_key = dialog.key();
-        fork.dialog = Some(dialog);
-        consult.winner = Some(index);
-        consult.mode = ConsultMode::Talking;
-        let party = consult.party.clone();
-        let command = configure_endpoint(&mut consult.endpoint, response);
-        let consult_endpoint = consult.endpoint.id;
-        self.consult_dialogs.insert(dialog_key, call_key);
-        if let Some(command) = command {
-            self.outputs.push_back(Output::Media(command));
-        }
-        self.cancel_consult_forks(now, call_key, Some(index));
-        let Some(call) = self.calls.get(&call_key) else {
-            return;
-        };
-        let agent = call.callee_endpoint.id;
+        let agent = call.callee.endpoint.id;
         let interaction = call
             .queue
             .as_ref()
             .map(|q| q.interaction.clone())
             .unwrap_or_default();
-        let agent_left = call.consult.as_ref().is_some_and(|c| c.agent_left);
+        let Some(consult) = call.consult.as_mut() else {
+            return;
+        };
+        consult.mode = ConsultMode::Talking;
+        let (party, agent_left) = (consult.party.clone(), consult.agent_left);
+        let consult_endpoint = consult.leg.endpoint.id;
+        if let Some(dialog) = consult.leg.forks[index].dialog.as_ref() {
+            self.consult_dialogs.insert(dialog.key(), call_key);
+        }
         if !agent_left {
             self.outputs.push_back(Output::Media(MediaCommand::Bridge {
                 a: agent,
@@ -290,7 +134,7 @@ impl Switch {
             return;
         };
         let keep: Vec<usize> = keep.into_iter().collect();
-        let cancels = super::invite::cancel_ringing(&mut consult.forks, &keep);
+        let cancels = consult.leg.cancel_ringing(&keep);
         self.send_cancels(now, cancels);
     }
 
@@ -302,14 +146,14 @@ impl Switch {
             .calls
             .get(&call_key)
             .and_then(|c| c.consult.as_ref())
-            .and_then(|c| c.winner_leg())
+            .and_then(|c| c.leg.winner_leg())
             .map(|l| l.transport);
         let via = transport.map(|t| self.our_via(t));
         let call = self.calls.get_mut(&call_key)?;
         let mut consult = call.consult.take()?;
         let mut bye = None;
-        if let (Some(i), Some(via)) = (consult.winner, via)
-            && let Some(leg) = consult.forks.get_mut(i)
+        if let Some(via) = via
+            && let Some(leg) = consult.leg.winner_leg_mut()
             && let Some(dialog) = leg.dialog.as_mut()
         {
             let mut request = dialog.request(Method::Bye);
@@ -322,7 +166,7 @@ impl Switch {
             ));
         }
         let party = consult.party.clone();
-        let endpoint = consult.endpoint.clone();
+        let endpoint = consult.leg.endpoint.clone();
         // A few past consults are kept so late answers to their INVITEs can be hung up.
         if call.past_consults.len() >= 4 {
             call.past_consults.remove(0);
@@ -336,7 +180,7 @@ impl Switch {
         Some(party)
     }
 
-    fn fail_consult(&mut self, now: Instant, call_key: CallKey, reason: ConsultFailure) {
+    pub(super) fn fail_consult(&mut self, now: Instant, call_key: CallKey, reason: ConsultFailure) {
         let interaction = self.interaction_of(call_key);
         let agent_left = self
             .calls
@@ -392,7 +236,7 @@ impl Switch {
         if mode == ConsultMode::Conference {
             // Agent and customer go on talking.
             if let Some(call) = self.calls.get_mut(&call_key) {
-                let (a, b) = (call.caller.endpoint.id, call.callee_endpoint.id);
+                let (a, b) = (call.caller.endpoint.id, call.callee.endpoint.id);
                 if let Some(q) = call.queue.as_mut() {
                     q.held = false;
                 }
@@ -425,7 +269,7 @@ impl Switch {
         let answered = call
             .consult
             .as_ref()
-            .is_some_and(|c| c.mode != ConsultMode::Ringing && c.winner.is_some());
+            .is_some_and(|c| c.mode != ConsultMode::Ringing && c.leg.winner.is_some());
         if call.state == CallState::Ended || !answered {
             return false;
         }
@@ -456,17 +300,17 @@ impl Switch {
         let Some(mut consult) = call.consult.take() else {
             return false;
         };
-        let Some(winner) = consult.winner else {
+        let Some(winner) = consult.leg.winner else {
             return false;
         };
-        let mut leg = consult.forks.swap_remove(winner);
+        let mut leg = consult.leg.forks.swap_remove(winner);
         leg.agent = Some(consult.party.clone());
         let dialog_key = leg.dialog.as_ref().map(|d| d.key());
-        call.forks.push(leg);
-        call.winner = Some(call.forks.len() - 1);
+        call.callee.forks.push(leg);
+        call.callee.winner = Some(call.callee.forks.len() - 1);
         call.callee_pending_2xx = None;
-        let old_agent = std::mem::replace(&mut call.callee_endpoint, consult.endpoint);
-        let (customer, party_endpoint) = (call.caller.endpoint.id, call.callee_endpoint.id);
+        let old_agent = std::mem::replace(&mut call.callee.endpoint, consult.leg.endpoint);
+        let (customer, party_endpoint) = (call.caller.endpoint.id, call.callee.endpoint.id);
         let mut recording = None;
         if let Some(q) = call.queue.as_mut() {
             q.held = false;
@@ -562,8 +406,8 @@ impl Switch {
             return;
         }
         consult.mode = ConsultMode::Conference;
-        let party = consult.endpoint.id;
-        let (customer, agent) = (call.caller.endpoint.id, call.callee_endpoint.id);
+        let party = consult.leg.endpoint.id;
+        let (customer, agent) = (call.caller.endpoint.id, call.callee.endpoint.id);
         let mut recording = None;
         if let Some(q) = call.queue.as_mut() {
             q.held = false;
@@ -601,8 +445,8 @@ impl Switch {
         };
         let (customer, agent, party) = (
             call.caller.endpoint.id,
-            call.callee_endpoint.id,
-            consult.endpoint.id,
+            call.callee.endpoint.id,
+            consult.leg.endpoint.id,
         );
         let media = match (consult.mode, hold_customer) {
             (ConsultMode::Parked, true) => {
@@ -661,7 +505,7 @@ impl Switch {
             .calls
             .get_mut(&call_key)
             .and_then(|c| c.consult.as_mut())
-            .and_then(|c| c.winner.and_then(|i| c.forks.get_mut(i)))
+            .and_then(|c| c.leg.winner_leg_mut())
             .and_then(|l| l.dialog.as_mut())
             .is_some_and(|d| d.accept_remote_cseq(&request));
         if !in_order {
@@ -677,7 +521,7 @@ impl Switch {
                     .calls
                     .get_mut(&call_key)
                     .and_then(|c| c.consult.as_mut())
-                    && let Some(leg) = consult.winner.and_then(|i| consult.forks.get_mut(i))
+                    && let Some(leg) = consult.leg.winner_leg_mut()
                     && let Some(dialog) = leg.dialog.take()
                 {
                     self.consult_dialogs.remove(&dialog.key());
@@ -696,16 +540,17 @@ impl Switch {
                 };
                 let answer = SessionDescription::parse(request.body())
                     .ok()
-                    .and_then(|offer| consult.endpoint.local.to_answer(&offer))
+                    .and_then(|offer| consult.leg.endpoint.local.to_answer(&offer))
                     .map(|(answer, _)| answer.to_string());
                 let Some(answer) = answer else {
                     self.respond_simple_to(now, &key, &request, 488, "Not Acceptable Here");
                     return;
                 };
-                if let Some(command) = configure_endpoint(&mut consult.endpoint, &request) {
+                if let Some(command) = configure_endpoint(&mut consult.leg.endpoint, &request) {
                     self.outputs.push_back(Output::Media(command));
                 }
                 let transport = consult
+                    .leg
                     .winner_leg()
                     .map(|l| l.transport)
                     .unwrap_or(Transport::Udp);

@@ -40,10 +40,10 @@ impl Switch {
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
         };
-        if call.state == CallState::Ended || call.winner.is_none() {
+        if call.state == CallState::Ended || call.callee.winner.is_none() {
             return;
         }
-        let (customer, agent) = (call.caller.endpoint.id, call.callee_endpoint.id);
+        let (customer, agent) = (call.caller.endpoint.id, call.callee.endpoint.id);
         let Some(q) = call.queue.as_mut() else { return };
         if q.held == held {
             return;
@@ -95,7 +95,7 @@ impl Switch {
             return false;
         };
         let hold = matches!(audio.direction, Direction::SendOnly | Direction::Inactive);
-        let Some((answer, _)) = call.callee_endpoint.local.to_answer(&offer) else {
+        let Some((answer, _)) = call.callee.endpoint.local.to_answer(&offer) else {
             return false;
         };
         let Some(transport) = call.winner_leg().map(|l| l.transport) else {

@@ -143,7 +143,7 @@ impl Switch {
             return;
         };
         let is_offer = matches!(request.method(), Some(Method::Invite | Method::Update));
-        if call.state == CallState::Ended || call.winner.is_none() {
+        if call.state == CallState::Ended || call.callee.winner.is_none() {
             self.respond_simple_to(now, &key, &request, 481, "Call/Transaction Does Not Exist");
             return;
         }
@@ -397,33 +397,13 @@ impl Switch {
             return;
         }
         match purpose {
-            Some(ClientPurpose::Fork { call, index }) => {
+            Some(ClientPurpose::Fork { call, role, index }) => {
                 if response.status().is_some_and(|c| c >= 300) {
                     self.client_txns.remove(&key);
                 }
-                self.on_fork_response(now, call, index, response);
+                self.on_outbound_response(now, call, role, index, response);
             }
             Some(ClientPurpose::Relay { call }) => self.on_relay_response(now, call, key, response),
-            Some(ClientPurpose::ConsultFork {
-                call,
-                consult,
-                index,
-            }) => {
-                if response.status().is_some_and(|c| c >= 300) {
-                    self.client_txns.remove(&key);
-                }
-                self.on_consult_response(now, call, consult, index, response);
-            }
-            Some(ClientPurpose::TransferFork {
-                call,
-                transfer,
-                index,
-            }) => {
-                if response.status().is_some_and(|c| c >= 300) {
-                    self.client_txns.remove(&key);
-                }
-                self.on_transfer_response(now, call, transfer, index, response);
-            }
             Some(ClientPurpose::Reoffer { call, side }) => {
                 self.on_reoffer_response(now, call, side, response)
             }
@@ -440,7 +420,9 @@ impl Switch {
             return;
         }
         match purpose {
-            ClientPurpose::Fork { call, index } => self.on_fork_timeout(now, call, index),
+            ClientPurpose::Fork { call, role, index } => {
+                self.on_outbound_failure(now, call, role, index, 408)
+            }
             ClientPurpose::Relay { call } => {
                 // The other leg is gone: answer the sender 408 and end the call (§12.2.1.2).
                 let relay = self.calls.get_mut(&call).and_then(|c| c.relay.take());
@@ -450,16 +432,6 @@ impl Switch {
                 }
                 self.end_call(now, call, Ending::Failed(408), None);
             }
-            ClientPurpose::ConsultFork {
-                call,
-                consult,
-                index,
-            } => self.on_consult_failure(now, call, consult, index, 408),
-            ClientPurpose::TransferFork {
-                call,
-                transfer,
-                index,
-            } => self.on_transfer_failure(now, call, transfer, index, 408),
             ClientPurpose::Reoffer { .. } | ClientPurpose::FireAndForget => {}
         }
     }

@@ -3,9 +3,10 @@
 //! and the UAS's 2xx retransmission until ACK (§13.3.1.4).
 
 use super::model::*;
+use super::outbound::Target;
 use super::register::Auth;
 use super::switch::{CallTimer, ClientPurpose, Switch};
-use crate::media::sdp::{SessionDescription, answer_codecs};
+use crate::media::sdp::SessionDescription;
 use crate::sip::dialog::Dialog;
 use crate::sip::message::{Message, Method, uri_host_port, uri_user};
 use crate::sip::registrar::{Aor, Transport};
@@ -166,7 +167,7 @@ impl Switch {
             caller_user,
             callee_user: callee_user.clone(),
             state: CallState::Routing,
-            caller: CallerLeg {
+            caller: InboundLeg {
                 invite: request.clone(),
                 server_txn: key,
                 dialog,
@@ -175,9 +176,7 @@ impl Switch {
                 pending_2xx: None,
                 awaiting_final: true,
             },
-            forks: Vec::new(),
-            winner: None,
-            callee_endpoint,
+            callee: OutboundLeg::new(callee_endpoint),
             started_unix_ms: self.unix_ms(now),
             answered_unix_ms: None,
             relay: None,
@@ -196,26 +195,20 @@ impl Switch {
         }
         self.persist_cdr_in_progress(now, call_key);
         self.set_call_timer(now + self.cfg.ring_timeout, call_key, CallTimer::Ring);
-        for (contact, dest, transport) in targets {
-            self.start_fork(
-                now,
-                call_key,
-                &request,
-                &callee_user,
-                contact,
-                dest,
-                transport,
-                None,
-            );
-        }
+        self.ring(
+            now,
+            call_key,
+            LegRole::Callee,
+            &request,
+            &callee_user,
+            targets,
+            None,
+            None,
+        );
     }
 
     /// The registered contacts of an extension, as (contact, destination, transport).
-    pub(super) fn targets_of(
-        &self,
-        now: Instant,
-        user: &str,
-    ) -> Vec<(String, SocketAddr, Transport)> {
+    pub(super) fn targets_of(&self, now: Instant, user: &str) -> Vec<Target> {
         let Ok(aor) = Aor::new(user, &self.cfg.domain) else {
             return Vec::new();
         };
@@ -225,81 +218,6 @@ impl Switch {
             .filter_map(|b| Some((b.contact_uri.clone(), binding_destination(b)?, b.transport)))
             .take(MAX_FORKS)
             .collect()
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn start_fork(
-        &mut self,
-        now: Instant,
-        call_key: CallKey,
-        original: &Message,
-        callee_user: &str,
-        contact: String,
-        dest: SocketAddr,
-        transport: Transport,
-        agent: Option<String>,
-    ) {
-        let Some(call) = self.calls.get(&call_key) else {
-            return;
-        };
-        let offer = call.callee_endpoint.local.render_offer();
-        let invite = self.fork_invite(original, callee_user, contact, transport, offer);
-        let Some(index) = self.calls.get(&call_key).map(|c| c.forks.len()) else {
-            return;
-        };
-        let purpose = ClientPurpose::Fork {
-            call: call_key,
-            index,
-        };
-        if self
-            .request(
-                now,
-                dest,
-                transport == Transport::Tcp,
-                invite.clone(),
-                purpose,
-            )
-            .is_none()
-        {
-            return;
-        }
-        let Some(call) = self.calls.get_mut(&call_key) else {
-            return;
-        };
-        call.forks
-            .push(CalleeLeg::trying(invite, dest, transport, agent));
-    }
-
-    /// Rings every target with its own INVITE offering `offer` (see [`Self::fork_invite`];
-    /// `extra` is one more header), `purpose(i)` naming the i-th leg started. Returns the
-    /// legs whose INVITE could be sent, in that order.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn ring_all(
-        &mut self,
-        now: Instant,
-        original: &Message,
-        user: &str,
-        offer: &str,
-        targets: Vec<(String, SocketAddr, Transport)>,
-        extra: Option<(&str, String)>,
-        purpose: impl Fn(usize) -> ClientPurpose,
-    ) -> Vec<CalleeLeg> {
-        let mut legs = Vec::new();
-        for (contact, dest, transport) in targets {
-            let mut invite = self.fork_invite(original, user, contact, transport, offer.to_owned());
-            if let Some((name, value)) = &extra {
-                invite.push(name, value.clone());
-            }
-            let reliable = transport == Transport::Tcp;
-            if self
-                .request(now, dest, reliable, invite.clone(), purpose(legs.len()))
-                .is_none()
-            {
-                continue;
-            }
-            legs.push(CalleeLeg::trying(invite, dest, transport, None));
-        }
-        legs
     }
 
     /// An INVITE for a new outbound leg to `contact`, with its own Call-ID and From tag, the
@@ -339,49 +257,24 @@ impl Switch {
         invite
     }
 
-    /// A response from a callee fork.
-    pub(super) fn on_fork_response(
+    /// A callee's phone rings (or sends early media): the caller hears of it while the call
+    /// still rings. Queue callers were answered already and hear music instead.
+    pub(super) fn relay_provisional(
         &mut self,
         now: Instant,
         call_key: CallKey,
-        index: usize,
-        response: Message,
+        response: &Message,
     ) {
-        let Some(code) = response.status() else {
+        let Some(call) = self.calls.get(&call_key) else {
             return;
         };
-        match code {
-            100 => {}
-            101..=199 => self.on_fork_provisional(now, call_key, index, response),
-            200..=299 => self.on_fork_answer(now, call_key, index, response),
-            _ => self.on_fork_failure(now, call_key, index, code),
-        }
-    }
-
-    fn on_fork_provisional(
-        &mut self,
-        now: Instant,
-        call_key: CallKey,
-        index: usize,
-        response: Message,
-    ) {
-        let Some(call) = self.calls.get_mut(&call_key) else {
-            return;
-        };
-        let Some(fork) = call.forks.get_mut(index) else {
-            return;
-        };
-        if let Some(cancel) = provisional_seen(fork) {
-            self.send_cancels(now, vec![cancel]);
-            return;
-        }
         if call.queue.is_some() || call.state != CallState::Routing || !call.caller.awaiting_final {
             return;
         }
         let early_sdp = !response.body().is_empty()
             && response.content_type().as_deref() == Some("application/sdp");
         if early_sdp {
-            self.configure_from_answer(call_key, Side::Callee, &response);
+            self.configure_from_answer(call_key, Side::Callee, response);
         }
         let Some(call) = self.calls.get(&call_key) else {
             return;
@@ -399,79 +292,27 @@ impl Switch {
         self.respond(now, &key, relay);
     }
 
-    fn on_fork_answer(&mut self, now: Instant, call_key: CallKey, index: usize, response: Message) {
-        let Some(call) = self.calls.get_mut(&call_key) else {
-            return;
-        };
-        let Some(fork) = call.forks.get_mut(index) else {
-            return;
-        };
-        // A retransmitted 2xx of the winner gets the same ACK again (§13.2.2.4).
-        if let Some(again) = ack_again(fork) {
-            self.outputs.push_back(again);
-            return;
-        }
-        let (transport, dest) = (fork.transport, fork.dest);
-        let invite = fork.invite.clone();
-        let Some((mut dialog, ack_bytes)) = self.acknowledge(&invite, dest, transport, &response)
-        else {
-            return;
-        };
+    /// The callee side's fork `index` won (see [`super::outbound`]): a queue call's agent
+    /// connects; a plain call is answered to the caller.
+    pub(super) fn on_callee_answered(&mut self, now: Instant, call_key: CallKey, index: usize) {
         let answered_at = self.unix_ms(now);
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
         };
-        let lost_race = if call.queue.is_some() {
-            call.winner.is_some()
-                || call.state == CallState::Ended
-                || matches!(
-                    call.forks[index].state,
-                    ForkState::Cancelled | ForkState::CancelPending
-                )
-        } else {
-            call.winner.is_some() || call.state != CallState::Routing
-        };
-        let fork = &mut call.forks[index];
-        fork.ack = Some(ack_bytes);
-        if lost_race {
-            // Another fork won (or the caller left): hang this one up (§16.7 step 10 analogue).
-            fork.state = ForkState::Cancelled;
-            let mut bye = dialog.request(Method::Bye);
-            bye.push_front("Via", self.our_via(transport));
-            self.request(
-                now,
-                dest,
-                transport == Transport::Tcp,
-                bye,
-                ClientPurpose::FireAndForget,
-            );
-            return;
+        if let Some(dialog) = call.callee.forks[index].dialog.as_ref() {
+            self.dialogs.insert(dialog.key(), (call_key, Side::Callee));
         }
-        fork.state = ForkState::Answered;
-        self.dialogs.insert(dialog.key(), (call_key, Side::Callee));
-        fork.dialog = Some(dialog);
-        call.winner = Some(index);
         if call.queue.is_some() {
-            self.on_agent_answered(now, call_key, index, &response);
+            self.on_agent_answered(now, call_key, index);
             return;
         }
         call.state = CallState::Answered;
         call.answered_unix_ms = Some(answered_at);
         self.stats.calls_answered += 1;
-        self.cancel_other_forks(now, call_key, Some(index));
-        self.configure_from_answer(call_key, Side::Callee, &response);
         let Some(call) = self.calls.get(&call_key) else {
             return;
         };
         let mut ok = self.caller_response(call, 200, "OK");
-        ok.push(
-            "Contact",
-            self.our_contact(if call.caller.dialog.reliable {
-                Transport::Tcp
-            } else {
-                Transport::Udp
-            }),
-        );
         ok.push("Allow", super::switch::ALLOW);
         let sdp = if call.caller.delayed_offer {
             Some(call.caller.endpoint.local.render_offer())
@@ -570,95 +411,14 @@ impl Switch {
         self.set_call_timer(next, call_key, CallTimer::Retransmit2xx);
     }
 
-    fn on_fork_failure(&mut self, now: Instant, call_key: CallKey, index: usize, code: u16) {
-        let Some(call) = self.calls.get_mut(&call_key) else {
-            return;
-        };
-        let Some(fork) = call.forks.get_mut(index) else {
-            return;
-        };
-        if !matches!(fork.state, ForkState::Answered | ForkState::Cancelled) {
-            fork.state = ForkState::Failed(code);
-        }
-        if call.queue.is_some() {
-            self.on_agent_leg_failed(now, call_key);
-            return;
-        }
-        if call.state != CallState::Routing || call.winner.is_some() {
-            return;
-        }
-        if let Some(best) = settled_failure(&call.forks) {
-            self.end_call(now, call_key, Ending::Failed(best), None);
-        }
-    }
-
-    pub(super) fn on_fork_timeout(&mut self, now: Instant, call_key: CallKey, index: usize) {
-        self.on_fork_failure(now, call_key, index, 408);
-    }
-
     pub(super) fn on_ring_timeout(&mut self, now: Instant, call_key: CallKey, _at: Instant) {
         let ringing = self
             .calls
             .get(&call_key)
-            .is_some_and(|c| c.state == CallState::Routing && c.winner.is_none());
+            .is_some_and(|c| c.state == CallState::Routing && c.callee.winner.is_none());
         if ringing {
             self.end_call(now, call_key, Ending::NoAnswer, None);
         }
-    }
-
-    /// CANCEL every fork still ringing except `keep`.
-    pub(super) fn cancel_other_forks(
-        &mut self,
-        now: Instant,
-        call_key: CallKey,
-        keep: Option<usize>,
-    ) {
-        let keep: Vec<usize> = keep.into_iter().collect();
-        self.cancel_forks_except(now, call_key, &keep);
-    }
-
-    /// CANCEL every fork still ringing whose index is not in `keep`.
-    pub(super) fn cancel_forks_except(&mut self, now: Instant, call_key: CallKey, keep: &[usize]) {
-        let Some(call) = self.calls.get_mut(&call_key) else {
-            return;
-        };
-        let cancels = cancel_ringing(&mut call.forks, keep);
-        self.send_cancels(now, cancels);
-    }
-
-    /// Sends CANCELs made by [`cancel_ringing`] or [`provisional_seen`].
-    pub(super) fn send_cancels(&mut self, now: Instant, cancels: Vec<OutboundCancel>) {
-        for (cancel, dest, transport) in cancels {
-            self.request(
-                now,
-                dest,
-                transport == Transport::Tcp,
-                cancel,
-                ClientPurpose::FireAndForget,
-            );
-        }
-    }
-
-    /// The dialog a 2xx to our `invite` creates, and the ACK for it (already sent).
-    pub(super) fn acknowledge(
-        &mut self,
-        invite: &Message,
-        dest: SocketAddr,
-        transport: Transport,
-        response: &Message,
-    ) -> Option<(Dialog, Bytes)> {
-        let dialog = Dialog::as_uac(invite, response, dest, transport == Transport::Tcp)?;
-        let seq = invite.cseq().map(|c| c.seq).unwrap_or(1);
-        let via = self.our_via(transport);
-        let mut ack = dialog.ack(seq);
-        ack.push_front("Via", via);
-        let bytes = ack.to_bytes();
-        self.outputs.push_back(Output::Transmit {
-            to: dest,
-            transport,
-            bytes: bytes.clone(),
-        });
-        Some((dialog, bytes))
     }
 
     /// CANCEL from the caller (RFC 3261 §9.2).
@@ -728,7 +488,8 @@ impl Switch {
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
         };
-        if let Some(command) = configure_endpoint(call.endpoint_mut(side), message) {
+        if let Some(command) = super::outbound::configure_endpoint(call.endpoint_mut(side), message)
+        {
             self.outputs.push_back(Output::Media(command));
         }
     }
@@ -753,7 +514,7 @@ impl Switch {
             }
             return;
         }
-        let answered = call.winner.is_some();
+        let answered = call.callee.winner.is_some();
         // A ringing transfer dies with the call; a referrer that already hung up gets no BYE.
         let left = self
             .drop_transfer(now, call_key)
@@ -810,7 +571,7 @@ impl Switch {
                 }
             }
         } else {
-            self.cancel_other_forks(now, call_key, None);
+            self.cancel_forks_except(now, call_key, LegRole::Callee, &[]);
         }
         // A re-INVITE or UPDATE still being relayed is answered 487 (RFC 3261 §15.1.2).
         if let Some(relay) = self.calls.get_mut(&call_key).and_then(|c| c.relay.take()) {
@@ -840,7 +601,7 @@ impl Switch {
         call.caller.awaiting_final = false;
         call.caller.pending_2xx = None;
         let linger = now + self.cfg.timing.t1 * 64;
-        let endpoints = [call.caller.endpoint.clone(), call.callee_endpoint.clone()];
+        let endpoints = [call.caller.endpoint.clone(), call.callee.endpoint.clone()];
         for endpoint in &endpoints {
             self.close_endpoint(endpoint);
         }
@@ -852,31 +613,6 @@ impl Switch {
         self.bury(call_key, linger);
         self.set_call_timer(linger, call_key, CallTimer::Linger);
     }
-}
-
-/// Takes what the phone agreed to in `message`'s SDP into `endpoint`; the media command that
-/// tells the runtime, or `None` when the SDP is unusable.
-pub(super) fn configure_endpoint(
-    endpoint: &mut Endpoint,
-    message: &Message,
-) -> Option<MediaCommand> {
-    let sdp = SessionDescription::parse(message.body()).ok()?;
-    let (_, audio) = sdp.audio()?;
-    let supported: Vec<_> = endpoint
-        .local
-        .codecs
-        .iter()
-        .map(|c| c.name.clone())
-        .collect();
-    let negotiated = answer_codecs(audio, &supported)?;
-    endpoint.negotiated = Some(negotiated.clone());
-    Some(MediaCommand::Configure {
-        endpoint: endpoint.id,
-        remote: audio.rtp_address(),
-        negotiated,
-        direction: audio.direction,
-        rtcp_mux: audio.rtcp_mux,
-    })
 }
 
 /// Where to send requests for a binding. UDP: the REGISTER's source (NAT-friendly, RFC 3581
@@ -892,85 +628,6 @@ fn binding_destination(b: &crate::sip::registrar::Binding) -> Option<SocketAddr>
     b.received
 }
 
-/// The ACK for a retransmission of `fork`'s 2xx, when it was already acknowledged.
-pub(super) fn ack_again(fork: &CalleeLeg) -> Option<Output> {
-    Some(Output::Transmit {
-        to: fork.dest,
-        transport: fork.transport,
-        bytes: fork.ack.clone()?,
-    })
-}
-
-/// The best failure of `forks` once every one of them failed or was cancelled; `None` while
-/// one still rings or answered.
-pub(super) fn settled_failure(forks: &[CalleeLeg]) -> Option<u16> {
-    let mut codes = Vec::new();
-    for fork in forks {
-        match fork.state {
-            ForkState::Failed(code) => codes.push(code),
-            ForkState::Cancelled => {}
-            _ => return None,
-        }
-    }
-    Some(best_failure(&codes))
-}
-
-/// A CANCEL and where it goes.
-pub(super) type OutboundCancel = (Message, SocketAddr, Transport);
-
-/// A provisional answer reached `fork`: it is early now, or, if a CANCEL waited for that
-/// (RFC 3261 §9.1), cancelled, and the CANCEL to send is returned.
-pub(super) fn provisional_seen(fork: &mut CalleeLeg) -> Option<OutboundCancel> {
-    match fork.state {
-        ForkState::CancelPending => {
-            fork.state = ForkState::Cancelled;
-            Some((cancel_for(&fork.invite), fork.dest, fork.transport))
-        }
-        ForkState::Trying => {
-            fork.state = ForkState::Early;
-            None
-        }
-        _ => None,
-    }
-}
-
-/// Marks every ringing fork not in `keep` cancelled (or cancel-pending when it has not
-/// answered provisionally yet) and returns the CANCELs to send now.
-pub(super) fn cancel_ringing(forks: &mut [CalleeLeg], keep: &[usize]) -> Vec<OutboundCancel> {
-    let mut cancels = Vec::new();
-    for (i, fork) in forks.iter_mut().enumerate() {
-        if keep.contains(&i) {
-            continue;
-        }
-        match fork.state {
-            ForkState::Early => {
-                fork.state = ForkState::Cancelled;
-                cancels.push((cancel_for(&fork.invite), fork.dest, fork.transport));
-            }
-            ForkState::Trying => fork.state = ForkState::CancelPending,
-            _ => {}
-        }
-    }
-    cancels
-}
-
-/// CANCEL for one of our INVITEs (RFC 3261 §9.1): same Request-URI, Call-ID, From, To, CSeq
-/// number and top Via.
-pub(super) fn cancel_for(invite: &Message) -> Message {
-    let mut cancel = Message::request(Method::Cancel, invite.request_uri().unwrap_or_default());
-    for name in ["Via", "Max-Forwards", "From", "To", "Call-ID"] {
-        if let Some(v) = invite.header_list(name).next() {
-            cancel.push(name, v.to_owned());
-        }
-    }
-    for route in invite.headers_named("Route") {
-        cancel.push("Route", route.to_owned());
-    }
-    let seq = invite.cseq().map(|c| c.seq).unwrap_or(1);
-    cancel.push("CSeq", format!("{seq} CANCEL"));
-    cancel
-}
-
 fn tagged_to(invite: &Message, tag: &str) -> String {
     let to = invite.header("To").unwrap_or_default();
     format!("{to};tag={tag}")
@@ -980,22 +637,6 @@ fn caller_answer_sdp(call: &Call) -> Option<String> {
     let offer = SessionDescription::parse(call.caller.invite.body()).ok()?;
     let (answer, _) = call.caller.endpoint.local.to_answer(&offer)?;
     Some(answer.to_string())
-}
-
-/// Best final failure among forks, as a proxy would pick it (RFC 3261 §16.7 step 6, simplified):
-/// a 6xx wins, then busy, then the lowest class seen.
-pub(super) fn best_failure(codes: &[u16]) -> u16 {
-    if let Some(c) = codes.iter().find(|c| **c >= 600) {
-        return *c;
-    }
-    if codes.contains(&486) {
-        return 486;
-    }
-    codes
-        .iter()
-        .copied()
-        .min_by_key(|c| (c / 100, *c == 487))
-        .unwrap_or(480)
 }
 
 pub(super) fn failure_reason(code: u16) -> &'static str {
@@ -1010,18 +651,5 @@ pub(super) fn failure_reason(code: u16) -> &'static str {
         600 => "Busy Everywhere",
         603 => "Decline",
         _ => "Call Failed",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn busy_beats_other_failures_and_decline_beats_busy() {
-        assert_eq!(best_failure(&[480, 486]), 486);
-        assert_eq!(best_failure(&[486, 603]), 603);
-        assert_eq!(best_failure(&[487, 480]), 480);
-        assert_eq!(best_failure(&[]), 480);
     }
 }

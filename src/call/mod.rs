@@ -28,6 +28,7 @@ mod invite;
 #[cfg(test)]
 mod lab;
 mod model;
+mod outbound;
 mod queue;
 mod register;
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Calls, legs and media endpoints, and what the core asks the runtime to do.
 
+pub use super::outbound::{LegRole, OutboundLeg};
 use crate::media::sdp::{Direction, LocalMedia, Negotiated};
 use crate::sip::dialog::Dialog;
 use crate::sip::message::Message;
@@ -438,9 +439,10 @@ pub struct Pending2xx {
     pub give_up: Instant,
 }
 
-/// The caller's leg: the switch is its UAS.
+/// The inbound leg (the switch's UAS role): the caller's INVITE, which the switch accepts,
+/// answers and whose 2xx it retransmits until the ACK. See [`super::outbound`] for the other role.
 #[derive(Debug)]
-pub struct CallerLeg {
+pub struct InboundLeg {
     pub invite: Message,
     pub server_txn: TransactionKey,
     pub dialog: Dialog,
@@ -464,9 +466,9 @@ pub enum ForkState {
     Failed(u16),
 }
 
-/// One callee leg: the switch is its UAC.
+/// One INVITE of an outbound leg ([`super::outbound::OutboundLeg`]) to one contact.
 #[derive(Debug)]
-pub struct CalleeLeg {
+pub struct Fork {
     pub invite: Message,
     pub dest: SocketAddr,
     pub transport: Transport,
@@ -490,7 +492,7 @@ pub struct ReleasedLeg {
     pub codec: Option<String>,
 }
 
-impl CalleeLeg {
+impl Fork {
     /// The switch hangs this answered leg up (a transfer moves the customer on): the call no
     /// longer counts it, and its record keeps that it answered and talked `codec`.
     pub fn release(&mut self, codec: Option<String>) {
@@ -502,15 +504,15 @@ impl CalleeLeg {
     }
 }
 
-impl CalleeLeg {
+impl Fork {
     /// A leg whose INVITE was just sent.
     pub fn trying(
         invite: Message,
         dest: SocketAddr,
         transport: Transport,
         agent: Option<String>,
-    ) -> CalleeLeg {
-        CalleeLeg {
+    ) -> Fork {
+        Fork {
             invite,
             dest,
             transport,
@@ -568,10 +570,9 @@ pub struct Call {
     pub caller_user: String,
     pub callee_user: String,
     pub state: CallState,
-    pub caller: CallerLeg,
-    pub forks: Vec<CalleeLeg>,
-    pub winner: Option<usize>,
-    pub callee_endpoint: Endpoint,
+    pub caller: InboundLeg,
+    /// The callee side: the extension's phones, or the agents a queue call is offered to.
+    pub callee: OutboundLeg,
     pub started_unix_ms: i64,
     pub answered_unix_ms: Option<i64>,
     /// A re-INVITE/UPDATE relayed from one leg to the other and not yet answered.
@@ -606,9 +607,7 @@ pub struct TransferLeg {
     pub referrer: Side,
     /// The user (extension) being rung.
     pub target: String,
-    pub forks: Vec<CalleeLeg>,
-    pub winner: Option<usize>,
-    pub endpoint: Endpoint,
+    pub leg: OutboundLeg,
     pub started_unix_ms: i64,
     /// When an unanswered target gives up.
     pub ring_deadline: Instant,
@@ -640,21 +639,13 @@ pub struct ConsultLeg {
     pub id: u64,
     /// An agent id, or `number:<digits>`.
     pub party: String,
-    pub forks: Vec<CalleeLeg>,
-    pub winner: Option<usize>,
-    pub endpoint: Endpoint,
+    pub leg: OutboundLeg,
     pub mode: ConsultMode,
     /// When an unanswered consult gives up.
     pub ring_deadline: Instant,
     /// The agent's phone hung up while this consult rang: an answer completes the transfer
     /// (as Asterisk's and FreeSWITCH's attended transfers do), a failure requeues the customer.
     pub agent_left: bool,
-}
-
-impl ConsultLeg {
-    pub fn winner_leg(&self) -> Option<&CalleeLeg> {
-        self.winner.and_then(|i| self.forks.get(i))
-    }
 }
 
 /// Which side of a call.
@@ -686,28 +677,29 @@ impl Call {
     pub fn endpoint(&self, side: Side) -> &Endpoint {
         match side {
             Side::Caller => &self.caller.endpoint,
-            Side::Callee => &self.callee_endpoint,
+            Side::Callee => &self.callee.endpoint,
         }
     }
 
     pub fn endpoint_mut(&mut self, side: Side) -> &mut Endpoint {
         match side {
             Side::Caller => &mut self.caller.endpoint,
-            Side::Callee => &mut self.callee_endpoint,
+            Side::Callee => &mut self.callee.endpoint,
         }
     }
 
-    pub fn winner_leg(&self) -> Option<&CalleeLeg> {
-        self.winner.and_then(|i| self.forks.get(i))
+    pub fn winner_leg(&self) -> Option<&Fork> {
+        self.callee.winner_leg()
     }
 
-    pub fn winner_leg_mut(&mut self) -> Option<&mut CalleeLeg> {
-        self.winner.and_then(|i| self.forks.get_mut(i))
+    pub fn winner_leg_mut(&mut self) -> Option<&mut Fork> {
+        self.callee.winner_leg_mut()
     }
 
     /// The codec the answered callee side talks, once negotiated.
     pub fn callee_codec(&self) -> Option<String> {
-        self.callee_endpoint
+        self.callee
+            .endpoint
             .negotiated
             .as_ref()
             .map(|n| n.codec.name.as_str().to_owned())

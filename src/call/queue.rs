@@ -17,7 +17,6 @@
 
 use super::model::*;
 use super::switch::Switch;
-use crate::sip::message::Message;
 use bytes::Bytes;
 use std::time::Instant;
 
@@ -118,13 +117,14 @@ impl Switch {
                 let Some(q) = call.queue.as_mut() else { return };
                 q.offered_to.retain(|a| a != &agent);
                 let keep: Vec<usize> = call
+                    .callee
                     .forks
                     .iter()
                     .enumerate()
                     .filter(|(_, f)| f.agent.as_deref() != Some(agent.as_str()))
                     .map(|(i, _)| i)
                     .collect();
-                self.cancel_forks_except(now, call_key, &keep);
+                self.cancel_forks_except(now, call_key, LegRole::Callee, &keep);
             }
         }
     }
@@ -144,7 +144,7 @@ impl Switch {
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
         };
-        if call.state == CallState::Ended || call.winner.is_some() {
+        if call.state == CallState::Ended || call.callee.winner.is_some() {
             return;
         }
         if targets.is_empty() {
@@ -162,34 +162,25 @@ impl Switch {
             q.offered_to.push(agent.clone());
         }
         let invite = call.caller.invite.clone();
-        for (contact, dest, transport) in targets {
-            self.start_fork(
-                now,
-                call_key,
-                &invite,
-                &extension,
-                contact,
-                dest,
-                transport,
-                Some(agent.clone()),
-            );
-        }
+        self.ring(
+            now,
+            call_key,
+            LegRole::Callee,
+            &invite,
+            &extension,
+            targets,
+            None,
+            Some(&agent),
+        );
     }
 
     /// The agent's phone answered: stop the music and bridge.
-    pub(super) fn on_agent_answered(
-        &mut self,
-        now: Instant,
-        call_key: CallKey,
-        index: usize,
-        response: &Message,
-    ) {
-        self.configure_from_answer(call_key, Side::Callee, response);
+    pub(super) fn on_agent_answered(&mut self, now: Instant, call_key: CallKey, index: usize) {
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
         };
-        let (a, b) = (call.caller.endpoint.id, call.callee_endpoint.id);
-        let agent = call.forks[index].agent.clone().unwrap_or_default();
+        let (a, b) = (call.caller.endpoint.id, call.callee.endpoint.id);
+        let agent = call.callee.forks[index].agent.clone().unwrap_or_default();
         let Some(q) = call.queue.as_mut() else { return };
         q.offered_to.clear();
         let interaction = q.interaction.clone();
@@ -202,7 +193,6 @@ impl Switch {
             .unwrap_or(self.media_policy.denoise_customer);
         let start_recording = record && !q.recording;
         q.recording |= start_recording;
-        let keep = vec![index];
         self.outputs
             .push_back(Output::Media(MediaCommand::StopMusic { endpoint: a }));
         self.outputs
@@ -229,7 +219,6 @@ impl Switch {
                 interaction,
                 agent,
             }));
-        self.cancel_forks_except(now, call_key, &keep);
         self.persist_cdr_in_progress(now, call_key);
     }
 
@@ -239,13 +228,14 @@ impl Switch {
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
         };
-        if call.winner.is_some() {
+        if call.callee.winner.is_some() {
             return;
         }
         let Some(q) = call.queue.as_mut() else { return };
         let mut failed = Vec::new();
         for agent in &q.offered_to {
-            let legs: Vec<&CalleeLeg> = call
+            let legs: Vec<&Fork> = call
+                .callee
                 .forks
                 .iter()
                 .filter(|f| f.agent.as_deref() == Some(agent.as_str()))

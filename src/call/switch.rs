@@ -74,24 +74,14 @@ pub(super) enum CallTimer {
 /// What a client transaction of ours was for.
 #[derive(Debug, Clone)]
 pub(super) enum ClientPurpose {
+    /// An INVITE of one of the call's outbound legs, to its `index`-th contact.
     Fork {
         call: CallKey,
+        role: LegRole,
         index: usize,
     },
     Relay {
         call: CallKey,
-    },
-    /// An INVITE of a consult leg.
-    ConsultFork {
-        call: CallKey,
-        consult: u64,
-        index: usize,
-    },
-    /// An INVITE of a phone's blind transfer of a plain call.
-    TransferFork {
-        call: CallKey,
-        transfer: u64,
-        index: usize,
     },
     /// A re-INVITE of the switch's own (the transferee's new offer after a transfer).
     Reoffer {
@@ -108,8 +98,6 @@ impl ClientPurpose {
         match *self {
             ClientPurpose::Fork { call, .. }
             | ClientPurpose::Relay { call }
-            | ClientPurpose::ConsultFork { call, .. }
-            | ClientPurpose::TransferFork { call, .. }
             | ClientPurpose::Reoffer { call, .. } => Some(call),
             ClientPurpose::FireAndForget => None,
         }
@@ -395,7 +383,7 @@ impl Switch {
         let call = self
             .calls
             .values()
-            .find(|c| c.caller.endpoint.id == endpoint || c.callee_endpoint.id == endpoint)
+            .find(|c| c.caller.endpoint.id == endpoint || c.callee.endpoint.id == endpoint)
             .map(|c| c.key);
         if let Some(call) = call {
             let ending = match event {
@@ -830,7 +818,7 @@ impl Switch {
         }
         // A leg moved to another call by a transfer keeps its dialog there.
         let keys = std::iter::once(&call.caller.dialog)
-            .chain(call.forks.iter().filter_map(|f| f.dialog.as_ref()))
+            .chain(call.callee.forks.iter().filter_map(|f| f.dialog.as_ref()))
             .map(|d| d.key());
         for dialog in keys {
             if self
@@ -842,7 +830,7 @@ impl Switch {
             }
         }
         for consult in call.consult.iter().chain(&call.past_consults) {
-            for fork in &consult.forks {
+            for fork in &consult.leg.forks {
                 if let Some(dialog) = &fork.dialog {
                     self.consult_dialogs.remove(&dialog.key());
                 }
@@ -876,7 +864,7 @@ impl Switch {
         // end of a conversation (wrap-up follows); before, the caller gave up.
         if let Some(q) = &ended.queue {
             let interaction = q.interaction.clone();
-            let event = if ended.winner.is_some() {
+            let event = if ended.callee.winner.is_some() {
                 QueueEvent::Ended { interaction }
             } else {
                 QueueEvent::Abandoned { interaction }

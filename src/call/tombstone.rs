@@ -21,19 +21,14 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::model::{Call, CallKey, CalleeLeg, ForkState, Output};
+use super::model::{Call, CallKey, Fork, ForkState, LegRole, Output};
 use super::switch::{ClientPurpose, Switch};
-use crate::sip::message::{Message, Method};
+use crate::sip::message::Message;
 use crate::sip::registrar::Transport;
 use std::net::SocketAddr;
 
-/// Which outbound INVITE of the call a leg was.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum LegRef {
-    Fork(usize),
-    Consult { consult: u64, index: usize },
-    Transfer { transfer: u64, index: usize },
-}
+/// Which outbound INVITE of the call a fork was: its leg's role and its index there.
+type LegRef = (LegRole, usize);
 
 /// One outbound leg of an ended call that may still hear from its phone.
 #[derive(Debug)]
@@ -45,7 +40,7 @@ enum Late {
         ack: Bytes,
     },
     /// No final answer yet.
-    Pending(Box<CalleeLeg>),
+    Pending(Box<Fork>),
 }
 
 /// An ended call, kept until `until` to answer what arrives late.
@@ -59,24 +54,22 @@ impl Tombstone {
     /// What `call` leaves behind.
     pub(super) fn of(call: Call, until: Instant) -> Tombstone {
         let mut legs = Vec::new();
-        let mut keep = |leg_ref: LegRef, leg: CalleeLeg| {
+        let mut keep = |leg_ref: LegRef, leg: Fork| {
             if let Some(late) = Late::of(leg) {
                 legs.push((leg_ref, late));
             }
         };
-        for (index, leg) in call.forks.into_iter().enumerate() {
-            keep(LegRef::Fork(index), leg);
+        for (index, leg) in call.callee.forks.into_iter().enumerate() {
+            keep((LegRole::Callee, index), leg);
         }
         for consult in call.consult.into_iter().chain(call.past_consults) {
-            for (index, leg) in consult.forks.into_iter().enumerate() {
-                let consult = consult.id;
-                keep(LegRef::Consult { consult, index }, leg);
+            for (index, leg) in consult.leg.forks.into_iter().enumerate() {
+                keep((LegRole::Consult(consult.id), index), leg);
             }
         }
         if let Some(transfer) = call.transfer {
-            for (index, leg) in transfer.forks.into_iter().enumerate() {
-                let transfer = transfer.id;
-                keep(LegRef::Transfer { transfer, index }, leg);
+            for (index, leg) in transfer.leg.forks.into_iter().enumerate() {
+                keep((LegRole::Transfer(transfer.id), index), leg);
             }
         }
         legs.shrink_to_fit();
@@ -92,7 +85,7 @@ impl Tombstone {
 }
 
 impl Late {
-    fn of(leg: CalleeLeg) -> Option<Late> {
+    fn of(leg: Fork) -> Option<Late> {
         match (&leg.ack, leg.state) {
             (Some(ack), _) => Some(Late::Acked {
                 dest: leg.dest,
@@ -116,14 +109,10 @@ impl Switch {
         purpose: &ClientPurpose,
         response: &Message,
     ) -> bool {
-        let leg_ref = match *purpose {
-            ClientPurpose::Fork { index, .. } => LegRef::Fork(index),
-            ClientPurpose::ConsultFork { consult, index, .. } => LegRef::Consult { consult, index },
-            ClientPurpose::TransferFork {
-                transfer, index, ..
-            } => LegRef::Transfer { transfer, index },
-            _ => return self.tombstones.contains_key(&call),
+        let ClientPurpose::Fork { role, index, .. } = *purpose else {
+            return self.tombstones.contains_key(&call);
         };
+        let leg_ref = (role, index);
         let Some(tombstone) = self.tombstones.get_mut(&call) else {
             return false;
         };
@@ -147,7 +136,7 @@ impl Switch {
             }
             Late::Pending(leg) => match code {
                 101..=199 => {
-                    if let Some(cancel) = super::invite::provisional_seen(leg) {
+                    if let Some(cancel) = leg.provisional_seen() {
                         self.send_cancels(now, vec![cancel]);
                     }
                 }
@@ -157,10 +146,7 @@ impl Switch {
                     if let Some((mut dialog, ack)) =
                         self.acknowledge(&invite, dest, transport, response)
                     {
-                        let mut bye = dialog.request(Method::Bye);
-                        bye.push_front("Via", self.our_via(transport));
-                        let reliable = transport == Transport::Tcp;
-                        self.request(now, dest, reliable, bye, ClientPurpose::FireAndForget);
+                        self.send_bye(now, &mut dialog);
                         if let Some(late) =
                             self.tombstones.get_mut(&call).and_then(|t| t.leg(leg_ref))
                         {

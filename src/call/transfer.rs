@@ -60,7 +60,7 @@ impl Switch {
         // customer's call, and a new winner may be chosen.
         leg.release(codec);
         leg.agent = None;
-        call.winner = None;
+        call.callee.winner = None;
         call.callee_pending_2xx = None;
         if let Some(q) = call.queue.as_mut() {
             q.held = false;
@@ -97,7 +97,7 @@ impl Switch {
         let interaction = call
             .queue
             .as_ref()
-            .filter(|_| side == Side::Callee && call.winner.is_some())
+            .filter(|_| side == Side::Callee && call.callee.winner.is_some())
             .filter(|_| call.state != CallState::Ended)
             .map(|q| q.interaction.clone());
         if !bridged && interaction.is_none() {

@@ -1,0 +1,614 @@
+//! The switch's outbound leg (its UAC role): one INVITE to every registered contact of a
+//! user (the forks), the first 2xx winning, the others cancelled or, when they answer too
+//! late, acknowledged and hung up (RFC 3261 §13.2.2.4, §16.7 step 10 analogue), and a CANCEL
+//! that waits for a provisional answer when none came yet (§9.1).
+//!
+//! One type serves every leg the switch places, whatever it is for: the callee side of a
+//! call, an agent's consult of a third party, a phone's blind transfer to its target (and
+//! later trunk, WebRTC and monitor legs). What each does once a fork wins or every fork
+//! failed is its [`LegRole`]'s business; everything before that (ringing, answers, ACKs,
+//! races, retransmitted 2xx) happens here once.
+//!
+//! The inbound leg (the UAS role, [`super::model::InboundLeg`]) is the other half: the
+//! switch accepts it, answers it and retransmits its 2xx until the ACK.
+
+use super::model::*;
+use super::switch::{ClientPurpose, Switch};
+use crate::media::sdp::SessionDescription;
+use crate::sip::dialog::Dialog;
+use crate::sip::message::{Message, Method};
+use crate::sip::registrar::Transport;
+use bytes::Bytes;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// What an outbound leg of a call is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegRole {
+    /// The call's callee side: the extension dialled, or the agents a queue call is offered to.
+    Callee,
+    /// The agent's consult with this id.
+    Consult(u64),
+    /// The phone's blind transfer with this id.
+    Transfer(u64),
+}
+
+/// A contact rung by an outbound leg, as (contact URI, destination, transport).
+pub(super) type Target = (String, SocketAddr, Transport);
+
+/// The switch's outbound leg: its forks, the one that won, and the switch's media endpoint
+/// facing whichever phone answers.
+#[derive(Debug)]
+pub struct OutboundLeg {
+    pub forks: Vec<Fork>,
+    pub winner: Option<usize>,
+    pub endpoint: Endpoint,
+}
+
+impl OutboundLeg {
+    /// A leg that rings nothing yet.
+    pub fn new(endpoint: Endpoint) -> OutboundLeg {
+        OutboundLeg {
+            forks: Vec::new(),
+            winner: None,
+            endpoint,
+        }
+    }
+
+    pub fn winner_leg(&self) -> Option<&Fork> {
+        self.winner.and_then(|i| self.forks.get(i))
+    }
+
+    pub fn winner_leg_mut(&mut self) -> Option<&mut Fork> {
+        self.winner.and_then(|i| self.forks.get_mut(i))
+    }
+
+    /// The best failure once every fork failed or was cancelled; `None` while one still
+    /// rings or answered.
+    pub fn settled_failure(&self) -> Option<u16> {
+        let mut codes = Vec::new();
+        for fork in &self.forks {
+            match fork.state {
+                ForkState::Failed(code) => codes.push(code),
+                ForkState::Cancelled => {}
+                _ => return None,
+            }
+        }
+        Some(best_failure(&codes))
+    }
+
+    /// A phone of the leg answered 603 Decline.
+    pub fn declined(&self) -> bool {
+        self.forks.iter().any(|f| f.state == ForkState::Failed(603))
+    }
+
+    /// Marks every ringing fork not in `keep` cancelled (or cancel-pending when it has not
+    /// answered provisionally yet) and returns the CANCELs to send now.
+    pub fn cancel_ringing(&mut self, keep: &[usize]) -> Vec<OutboundCancel> {
+        let mut cancels = Vec::new();
+        for (i, fork) in self.forks.iter_mut().enumerate() {
+            if keep.contains(&i) {
+                continue;
+            }
+            match fork.state {
+                ForkState::Early => {
+                    fork.state = ForkState::Cancelled;
+                    cancels.push(fork.cancel());
+                }
+                ForkState::Trying => fork.state = ForkState::CancelPending,
+                _ => {}
+            }
+        }
+        cancels
+    }
+}
+
+/// A CANCEL and where it goes.
+pub(super) type OutboundCancel = (Message, SocketAddr, Transport);
+
+impl Fork {
+    /// A provisional answer reached this fork: it is early now, or, if a CANCEL waited for
+    /// that (RFC 3261 §9.1), cancelled, and the CANCEL to send is returned.
+    pub(super) fn provisional_seen(&mut self) -> Option<OutboundCancel> {
+        match self.state {
+            ForkState::CancelPending => {
+                self.state = ForkState::Cancelled;
+                Some(self.cancel())
+            }
+            ForkState::Trying => {
+                self.state = ForkState::Early;
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// The ACK for a retransmission of this fork's 2xx, when it was already acknowledged.
+    pub(super) fn ack_again(&self) -> Option<Output> {
+        Some(Output::Transmit {
+            to: self.dest,
+            transport: self.transport,
+            bytes: self.ack.clone()?,
+        })
+    }
+
+    fn cancel(&self) -> OutboundCancel {
+        (cancel_for(&self.invite), self.dest, self.transport)
+    }
+}
+
+/// CANCEL for one of our INVITEs (RFC 3261 §9.1): same Request-URI, Call-ID, From, To, CSeq
+/// number and top Via.
+pub(super) fn cancel_for(invite: &Message) -> Message {
+    let mut cancel = Message::request(Method::Cancel, invite.request_uri().unwrap_or_default());
+    for name in ["Via", "Max-Forwards", "From", "To", "Call-ID"] {
+        if let Some(v) = invite.header_list(name).next() {
+            cancel.push(name, v.to_owned());
+        }
+    }
+    for route in invite.headers_named("Route") {
+        cancel.push("Route", route.to_owned());
+    }
+    let seq = invite.cseq().map(|c| c.seq).unwrap_or(1);
+    cancel.push("CSeq", format!("{seq} CANCEL"));
+    cancel
+}
+
+/// Best final failure among forks, as a proxy would pick it (RFC 3261 §16.7 step 6,
+/// simplified): a 6xx wins, then busy, then the lowest class seen.
+pub(super) fn best_failure(codes: &[u16]) -> u16 {
+    if let Some(c) = codes.iter().find(|c| **c >= 600) {
+        return *c;
+    }
+    if codes.contains(&486) {
+        return 486;
+    }
+    codes
+        .iter()
+        .copied()
+        .min_by_key(|c| (c / 100, *c == 487))
+        .unwrap_or(480)
+}
+
+impl Call {
+    /// The outbound leg playing `role`, live or (for consults) already over: answers to its
+    /// INVITEs may still arrive.
+    pub fn outbound(&self, role: LegRole) -> Option<&OutboundLeg> {
+        match role {
+            LegRole::Callee => Some(&self.callee),
+            LegRole::Consult(id) => self
+                .consult
+                .iter()
+                .chain(&self.past_consults)
+                .find(|c| c.id == id)
+                .map(|c| &c.leg),
+            LegRole::Transfer(id) => self
+                .transfer
+                .as_ref()
+                .filter(|t| t.id == id)
+                .map(|t| &t.leg),
+        }
+    }
+
+    pub fn outbound_mut(&mut self, role: LegRole) -> Option<&mut OutboundLeg> {
+        match role {
+            LegRole::Callee => Some(&mut self.callee),
+            LegRole::Consult(id) => self
+                .consult
+                .iter_mut()
+                .chain(&mut self.past_consults)
+                .find(|c| c.id == id)
+                .map(|c| &mut c.leg),
+            LegRole::Transfer(id) => self
+                .transfer
+                .as_mut()
+                .filter(|t| t.id == id)
+                .map(|t| &mut t.leg),
+        }
+    }
+
+    /// Whether a fresh answer on the leg playing `role` is still wanted: the call rings it
+    /// and nothing ended or replaced it.
+    fn wants_answer(&self, role: LegRole) -> bool {
+        if self.state == CallState::Ended {
+            return false;
+        }
+        match role {
+            // A queue call was answered by the switch itself; its agent legs ring after that.
+            LegRole::Callee if self.queue.is_some() => true,
+            LegRole::Callee => self.state == CallState::Routing,
+            LegRole::Consult(id) => self
+                .consult
+                .as_ref()
+                .is_some_and(|c| c.id == id && c.mode == ConsultMode::Ringing),
+            LegRole::Transfer(id) => self
+                .transfer
+                .as_ref()
+                .is_some_and(|t| t.id == id && t.ringing),
+        }
+    }
+}
+
+impl Switch {
+    /// The outbound leg playing `role` in the live call `call_key`.
+    fn outbound_mut(&mut self, call_key: CallKey, role: LegRole) -> Option<&mut OutboundLeg> {
+        self.calls.get_mut(&call_key)?.outbound_mut(role)
+    }
+
+    /// Rings every target with its own INVITE for the outbound leg `role` of `call_key`,
+    /// offering the leg's endpoint (see [`Self::fork_invite`]; `extra` is one more header;
+    /// `agent` is who the forks offer a queue call to). Returns how many INVITEs went out.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn ring(
+        &mut self,
+        now: Instant,
+        call_key: CallKey,
+        role: LegRole,
+        original: &Message,
+        user: &str,
+        targets: Vec<Target>,
+        extra: Option<(&str, String)>,
+        agent: Option<&str>,
+    ) -> usize {
+        let Some(offer) = self
+            .calls
+            .get(&call_key)
+            .and_then(|c| c.outbound(role))
+            .map(|l| l.endpoint.local.render_offer())
+        else {
+            return 0;
+        };
+        let mut started = 0;
+        for (contact, dest, transport) in targets {
+            let mut invite = self.fork_invite(original, user, contact, transport, offer.clone());
+            if let Some((name, value)) = &extra {
+                invite.push(name, value.clone());
+            }
+            let Some(index) = self
+                .calls
+                .get(&call_key)
+                .and_then(|c| c.outbound(role))
+                .map(|l| l.forks.len())
+            else {
+                break;
+            };
+            let purpose = ClientPurpose::Fork {
+                call: call_key,
+                role,
+                index,
+            };
+            let reliable = transport == Transport::Tcp;
+            if self
+                .request(now, dest, reliable, invite.clone(), purpose)
+                .is_none()
+            {
+                continue;
+            }
+            if let Some(leg) = self.outbound_mut(call_key, role) {
+                let agent = agent.map(str::to_owned);
+                leg.forks.push(Fork::trying(invite, dest, transport, agent));
+                started += 1;
+            }
+        }
+        started
+    }
+
+    /// A response to one of the INVITEs of `call_key`'s outbound leg `role`.
+    pub(super) fn on_outbound_response(
+        &mut self,
+        now: Instant,
+        call_key: CallKey,
+        role: LegRole,
+        index: usize,
+        response: Message,
+    ) {
+        let Some(code) = response.status() else {
+            return;
+        };
+        match code {
+            100 => {}
+            101..=199 => {
+                let Some(fork) = self
+                    .outbound_mut(call_key, role)
+                    .and_then(|l| l.forks.get_mut(index))
+                else {
+                    return;
+                };
+                if let Some(cancel) = fork.provisional_seen() {
+                    self.send_cancels(now, vec![cancel]);
+                    return;
+                }
+                if role == LegRole::Callee {
+                    self.relay_provisional(now, call_key, &response);
+                }
+            }
+            200..=299 => self.on_outbound_answer(now, call_key, role, index, &response),
+            _ => self.on_outbound_failure(now, call_key, role, index, code),
+        }
+    }
+
+    /// A 2xx to one of the leg's INVITEs: the same ACK again for a retransmission; otherwise
+    /// acknowledged, then either the winner (the role takes over) or hung up.
+    fn on_outbound_answer(
+        &mut self,
+        now: Instant,
+        call_key: CallKey,
+        role: LegRole,
+        index: usize,
+        response: &Message,
+    ) {
+        let Some(call) = self.calls.get(&call_key) else {
+            return;
+        };
+        let wanted = call.wants_answer(role);
+        let Some(fork) = call.outbound(role).and_then(|l| l.forks.get(index)) else {
+            return;
+        };
+        if let Some(again) = fork.ack_again() {
+            self.outputs.push_back(again);
+            return;
+        }
+        let (invite, dest, transport) = (fork.invite.clone(), fork.dest, fork.transport);
+        let Some((mut dialog, ack)) = self.acknowledge(&invite, dest, transport, response) else {
+            return;
+        };
+        let Some(leg) = self.outbound_mut(call_key, role) else {
+            return;
+        };
+        let lost = !wanted
+            || leg.winner.is_some()
+            || matches!(
+                leg.forks[index].state,
+                ForkState::Cancelled | ForkState::CancelPending
+            );
+        let fork = &mut leg.forks[index];
+        fork.ack = Some(ack);
+        if lost {
+            // Another phone won, or the leg is no longer wanted: hang this one up.
+            fork.state = ForkState::Cancelled;
+            self.send_bye(now, &mut dialog);
+            return;
+        }
+        fork.state = ForkState::Answered;
+        fork.dialog = Some(dialog);
+        leg.winner = Some(index);
+        let cancels = leg.cancel_ringing(&[index]);
+        let configure = configure_endpoint(&mut leg.endpoint, response);
+        self.send_cancels(now, cancels);
+        if let Some(command) = configure {
+            self.outputs.push_back(Output::Media(command));
+        }
+        match role {
+            LegRole::Callee => self.on_callee_answered(now, call_key, index),
+            LegRole::Consult(_) => self.on_consult_answered(now, call_key, index),
+            LegRole::Transfer(_) => self.on_transfer_answered(now, call_key, index),
+        }
+    }
+
+    /// One of the leg's INVITEs failed: a final answer of 300 or more, or no answer at all
+    /// (408). The role decides once every fork is done.
+    pub(super) fn on_outbound_failure(
+        &mut self,
+        now: Instant,
+        call_key: CallKey,
+        role: LegRole,
+        index: usize,
+        code: u16,
+    ) {
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return;
+        };
+        let wanted = call.wants_answer(role);
+        let queue = call.queue.is_some();
+        let Some(leg) = call.outbound_mut(role) else {
+            return;
+        };
+        let Some(fork) = leg.forks.get_mut(index) else {
+            return;
+        };
+        if !matches!(fork.state, ForkState::Answered | ForkState::Cancelled) {
+            fork.state = ForkState::Failed(code);
+        }
+        if role == LegRole::Callee && queue {
+            // Each agent offered the call fails on its own (ring-all rings several).
+            self.on_agent_leg_failed(now, call_key);
+            return;
+        }
+        if !wanted || leg.winner.is_some() {
+            return;
+        }
+        let Some(best) = leg.settled_failure() else {
+            return;
+        };
+        let declined = leg.declined();
+        match role {
+            LegRole::Callee => self.end_call(now, call_key, Ending::Failed(best), None),
+            LegRole::Consult(_) => {
+                let reason = if declined {
+                    ConsultFailure::Declined
+                } else {
+                    ConsultFailure::Unavailable
+                };
+                self.fail_consult(now, call_key, reason);
+            }
+            LegRole::Transfer(_) => self.fail_transfer(now, call_key, best),
+        }
+    }
+
+    /// CANCEL every fork of the leg `role` still ringing whose index is not in `keep`.
+    pub(super) fn cancel_forks_except(
+        &mut self,
+        now: Instant,
+        call_key: CallKey,
+        role: LegRole,
+        keep: &[usize],
+    ) {
+        let Some(leg) = self.outbound_mut(call_key, role) else {
+            return;
+        };
+        let cancels = leg.cancel_ringing(keep);
+        self.send_cancels(now, cancels);
+    }
+
+    /// Sends CANCELs made by [`OutboundLeg::cancel_ringing`] or [`Fork::provisional_seen`].
+    pub(super) fn send_cancels(&mut self, now: Instant, cancels: Vec<OutboundCancel>) {
+        for (cancel, dest, transport) in cancels {
+            self.request(
+                now,
+                dest,
+                transport == Transport::Tcp,
+                cancel,
+                ClientPurpose::FireAndForget,
+            );
+        }
+    }
+
+    /// The dialog a 2xx to our `invite` creates, and the ACK for it (already sent).
+    pub(super) fn acknowledge(
+        &mut self,
+        invite: &Message,
+        dest: SocketAddr,
+        transport: Transport,
+        response: &Message,
+    ) -> Option<(Dialog, Bytes)> {
+        let dialog = Dialog::as_uac(invite, response, dest, transport == Transport::Tcp)?;
+        let seq = invite.cseq().map(|c| c.seq).unwrap_or(1);
+        let via = self.our_via(transport);
+        let mut ack = dialog.ack(seq);
+        ack.push_front("Via", via);
+        let bytes = ack.to_bytes();
+        self.outputs.push_back(Output::Transmit {
+            to: dest,
+            transport,
+            bytes: bytes.clone(),
+        });
+        Some((dialog, bytes))
+    }
+
+    /// Sends BYE in `dialog` (whose answer does not matter).
+    pub(super) fn send_bye(&mut self, now: Instant, dialog: &mut Dialog) {
+        let transport = if dialog.reliable {
+            Transport::Tcp
+        } else {
+            Transport::Udp
+        };
+        let via = self.our_via(transport);
+        let mut bye = dialog.request(Method::Bye);
+        bye.push_front("Via", via);
+        let (dest, reliable) = (dialog.peer, dialog.reliable);
+        self.request(now, dest, reliable, bye, ClientPurpose::FireAndForget);
+    }
+}
+
+/// Takes what the phone agreed to in `message`'s SDP into `endpoint`; the media command that
+/// tells the runtime, or `None` when the SDP is unusable.
+pub(super) fn configure_endpoint(
+    endpoint: &mut Endpoint,
+    message: &Message,
+) -> Option<MediaCommand> {
+    let sdp = SessionDescription::parse(message.body()).ok()?;
+    let (_, audio) = sdp.audio()?;
+    let supported: Vec<_> = endpoint
+        .local
+        .codecs
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+    let negotiated = crate::media::sdp::answer_codecs(audio, &supported)?;
+    endpoint.negotiated = Some(negotiated.clone());
+    Some(MediaCommand::Configure {
+        endpoint: endpoint.id,
+        remote: audio.rtp_address(),
+        negotiated,
+        direction: audio.direction,
+        rtcp_mux: audio.rtcp_mux,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::lab::{DOMAIN, Lab, persisted_binding, phone};
+    use super::*;
+
+    /// 1001 calls 1002, which has two phones (a softphone at its lab address and a desk
+    /// phone): returns each phone's address with the INVITE it got.
+    fn ringing_two_phones() -> (Lab, SocketAddr, Message, SocketAddr, Message) {
+        let mut lab = Lab::new();
+        lab.register("1001");
+        lab.register("1002");
+        let desk: SocketAddr = "127.0.0.1:30002".parse().unwrap();
+        let mut binding = persisted_binding("1002");
+        binding.contact_uri = format!("sip:1002@{desk}");
+        binding.received = Some(desk);
+        binding.call_id = "reg-1002-desk".into();
+        lab.sw
+            .restore_binding(lab.now, &format!("1002@{DOMAIN}"), binding);
+        let to_soft = lab.ring("1001", "1002");
+        let to_desk = lab.take(desk, "INVITE");
+        (lab, phone("1002"), to_soft, desk, to_desk)
+    }
+
+    /// ```text
+    ///  1001        switch        1002 (soft)   1002 (desk)
+    ///   │── INVITE ──▶│── INVITE ───▶│             │
+    ///   │             │── INVITE ─────────────────▶│
+    ///   │             │◀── 180 ──────│◀── 180 ─────│
+    ///   │             │◀── 200 ─────────────────────│   the desk phone wins
+    ///   │             │── ACK, CANCEL ▶│            │
+    ///   │◀── 200 ─────│                             │   one Contact, the switch's
+    ///   │             │◀── 200 ──────│               the soft phone answered anyway:
+    ///   │             │── ACK, BYE ──▶│              acknowledged and hung up
+    /// ```
+    #[test]
+    fn the_first_phone_to_answer_wins_and_a_late_answer_is_acknowledged_and_hung_up() {
+        let (mut lab, soft, to_soft, desk, to_desk) = ringing_two_phones();
+        assert_ne!(
+            to_soft.call_id(),
+            to_desk.call_id(),
+            "each fork is its own dialog"
+        );
+        lab.reply(&to_soft, 180, soft);
+        lab.reply(&to_desk, 180, desk);
+        lab.reply(&to_desk, 200, desk);
+        lab.take(desk, "ACK");
+        let cancel = lab.take(soft, "CANCEL");
+        assert_eq!(cancel.call_id(), to_soft.call_id());
+        let ok = lab.take(phone("1001"), "200");
+        assert_eq!(
+            ok.headers_named("Contact").count(),
+            1,
+            "a 2xx names one Contact: {ok:?}"
+        );
+        lab.reply(&to_soft, 200, soft);
+        lab.take(soft, "ACK");
+        let bye = lab.take(soft, "BYE");
+        assert_eq!(bye.call_id(), to_soft.call_id());
+        assert!(
+            lab.take_all(desk).is_empty(),
+            "the winner hears nothing more"
+        );
+    }
+
+    /// Every phone of the callee refuses: the caller gets the best of their answers.
+    #[test]
+    fn when_every_phone_refuses_the_caller_hears_the_best_refusal() {
+        let (mut lab, soft, to_soft, desk, to_desk) = ringing_two_phones();
+        lab.reply(&to_soft, 480, soft);
+        assert!(
+            lab.try_take(phone("1001"), "480").is_none(),
+            "one still rings"
+        );
+        lab.reply(&to_desk, 486, desk);
+        lab.take(phone("1001"), "486");
+        assert_eq!(lab.cdrs.len(), 1);
+        assert_eq!(lab.cdrs[0].sip_code, 486);
+    }
+
+    #[test]
+    fn busy_beats_other_failures_and_decline_beats_busy() {
+        assert_eq!(best_failure(&[480, 486]), 486);
+        assert_eq!(best_failure(&[486, 603]), 603);
+        assert_eq!(best_failure(&[487, 480]), 480);
+        assert_eq!(best_failure(&[]), 480);
+    }
+}
