@@ -43,7 +43,7 @@
 
 use super::invite::failure_reason;
 use super::model::*;
-use super::switch::{CallTimer, ClientPurpose, Switch};
+use super::switch::{ClientPurpose, Switch};
 use crate::media::sdp::Direction;
 use crate::sip::dialog::Dialog;
 use crate::sip::message::{Message, Method, Replaces};
@@ -148,7 +148,7 @@ impl Switch {
             self.notify_failure(now, call_key, referrer, 503);
             return;
         }
-        self.set_call_timer(ring_deadline, call_key, CallTimer::TransferRing);
+        self.schedule(call_key);
     }
 
     /// A plain call that may be transferred now: answered (the caller's ACK may still be on
@@ -164,22 +164,6 @@ impl Switch {
     fn notify_failure(&mut self, now: Instant, call_key: CallKey, side: Side, code: u16) {
         let status = format!("SIP/2.0 {code} {}", failure_reason(code));
         self.notify_refer(now, call_key, side, &status);
-    }
-
-    pub(super) fn on_transfer_ring_timeout(
-        &mut self,
-        now: Instant,
-        call_key: CallKey,
-        at: Instant,
-    ) {
-        let due = self
-            .calls
-            .get(&call_key)
-            .and_then(|c| c.transfer.as_ref())
-            .is_some_and(|t| t.ringing && t.ring_deadline == at);
-        if due {
-            self.fail_transfer(now, call_key, 408);
-        }
     }
 
     /// The target did not answer: the referrer hears why and keeps its call, or, when it

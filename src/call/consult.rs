@@ -18,7 +18,7 @@
 
 use super::model::*;
 use super::outbound::configure_endpoint;
-use super::switch::{CallTimer, ClientPurpose, Switch};
+use super::switch::{ClientPurpose, Switch};
 use crate::media::sdp::SessionDescription;
 use crate::sip::message::{Message, Method};
 use crate::sip::registrar::Transport;
@@ -76,7 +76,7 @@ impl Switch {
             agent_left: false,
         });
         let original = call.caller.invite.clone();
-        self.set_call_timer(deadline, call_key, CallTimer::ConsultRing);
+        self.schedule(call_key);
         let role = LegRole::Consult(id);
         let rung = self.ring(
             now, call_key, role, &original, &extension, targets, None, None,
@@ -204,17 +204,6 @@ impl Switch {
             .and_then(|c| c.queue.as_ref())
             .map(|q| q.interaction.clone())
             .unwrap_or_default()
-    }
-
-    pub(super) fn on_consult_ring_timeout(&mut self, now: Instant, call_key: CallKey, at: Instant) {
-        let due = self
-            .calls
-            .get(&call_key)
-            .and_then(|c| c.consult.as_ref())
-            .is_some_and(|c| c.mode == ConsultMode::Ringing && c.ring_deadline == at);
-        if due {
-            self.fail_consult(now, call_key, ConsultFailure::NoAnswer);
-        }
     }
 
     /// Ends the consult: by the agent (`by_party: false`) or because the party hung up.

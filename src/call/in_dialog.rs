@@ -14,7 +14,7 @@
 //! A second offer while one is being relayed gets 491 (RFC 3261 §14.2, glare).
 
 use super::model::*;
-use super::switch::{CallTimer, ClientPurpose, Switch};
+use super::switch::{ClientPurpose, Switch};
 use crate::media::sdp::{SessionDescription, answer_direction};
 use crate::sip::dialog::DialogKey;
 use crate::sip::message::{Message, Method};
@@ -379,8 +379,8 @@ impl Switch {
                 Side::Caller => call.caller.pending_2xx = pending,
                 Side::Callee => call.callee_pending_2xx = pending,
             }
-            self.set_call_timer(now + t1, call_key, CallTimer::Retransmit2xx);
         }
+        self.schedule(call_key);
         self.respond(now, &key, ok);
     }
 

@@ -5,7 +5,7 @@
 use super::model::*;
 use super::outbound::Target;
 use super::register::Auth;
-use super::switch::{CallTimer, ClientPurpose, Switch};
+use super::switch::{ClientPurpose, Switch};
 use crate::media::sdp::SessionDescription;
 use crate::sip::dialog::Dialog;
 use crate::sip::message::{Message, Method, uri_host_port, uri_user};
@@ -187,6 +187,8 @@ impl Switch {
             transfer: None,
             transferred_to: None,
             first_fork: 0,
+            ring_deadline: None,
+            scheduled: None,
         };
         self.calls.insert(call_key, Box::new(call));
         if let Some(queue) = queue {
@@ -194,7 +196,10 @@ impl Switch {
             return;
         }
         self.persist_cdr_in_progress(now, call_key);
-        self.set_call_timer(now + self.cfg.ring_timeout, call_key, CallTimer::Ring);
+        if let Some(call) = self.calls.get_mut(&call_key) {
+            call.ring_deadline = Some(now + self.cfg.ring_timeout);
+        }
+        self.schedule(call_key);
         self.ring(
             now,
             call_key,
@@ -347,7 +352,6 @@ impl Switch {
                 next: now + t1,
                 give_up: now + t1 * 64,
             });
-            self.set_call_timer(now + t1, call_key, CallTimer::Retransmit2xx);
         } else {
             // Over TCP the 2xx is not retransmitted, but the ACK must still come (Timer H analogue).
             call.caller.pending_2xx = Some(Pending2xx {
@@ -357,20 +361,15 @@ impl Switch {
                 next: now + t1 * 64,
                 give_up: now + t1 * 64,
             });
-            self.set_call_timer(now + t1 * 64, call_key, CallTimer::Retransmit2xx);
         }
+        self.schedule(call_key);
         self.respond(now, &key, ok);
     }
 
-    /// A 2xx of ours waits for its ACK on either side (the caller's INVITE, or a re-INVITE
-    /// relayed from either phone): sent again, doubling up to T2, until 64·T1 (§13.3.1.4).
-    pub(super) fn on_retransmit_2xx(&mut self, now: Instant, call_key: CallKey, at: Instant) {
-        for side in [Side::Caller, Side::Callee] {
-            self.retransmit_2xx(now, call_key, side, at);
-        }
-    }
-
-    fn retransmit_2xx(&mut self, now: Instant, call_key: CallKey, side: Side, at: Instant) {
+    /// A 2xx of ours waits for its ACK on `side` (the caller's INVITE, or a re-INVITE
+    /// relayed from either phone): sent again when due, doubling up to T2, until 64·T1
+    /// (§13.3.1.4).
+    pub(super) fn retransmit_2xx(&mut self, now: Instant, call_key: CallKey, side: Side) {
         let t2 = self.cfg.timing.t2;
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
@@ -388,8 +387,8 @@ impl Switch {
         let (Some(state), Some((to, reliable))) = (pending.as_mut(), peer) else {
             return;
         };
-        if state.next != at {
-            return; // superseded timer entry, or the other side's
+        if state.next > now {
+            return;
         }
         if now >= state.give_up {
             *pending = None;
@@ -400,7 +399,6 @@ impl Switch {
         let bytes = state.bytes.clone();
         state.interval = (state.interval * 2).min(t2);
         state.next = (now + state.interval).min(state.give_up);
-        let next = state.next;
         if !reliable {
             self.outputs.push_back(Output::Transmit {
                 to,
@@ -408,10 +406,9 @@ impl Switch {
                 bytes,
             });
         }
-        self.set_call_timer(next, call_key, CallTimer::Retransmit2xx);
     }
 
-    pub(super) fn on_ring_timeout(&mut self, now: Instant, call_key: CallKey, _at: Instant) {
+    pub(super) fn on_ring_timeout(&mut self, now: Instant, call_key: CallKey) {
         let ringing = self
             .calls
             .get(&call_key)
@@ -611,7 +608,7 @@ impl Switch {
             self.held_replies.insert(token, (key, ok));
         }
         self.bury(call_key, linger);
-        self.set_call_timer(linger, call_key, CallTimer::Linger);
+        self.lingering.push_back((linger, call_key));
     }
 }
 

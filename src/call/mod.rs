@@ -34,6 +34,7 @@ mod register;
 #[cfg(test)]
 mod sim;
 mod switch;
+mod timers;
 mod tombstone;
 mod transfer;
 

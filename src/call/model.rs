@@ -594,6 +594,11 @@ pub struct Call {
     /// Forks before this index belong to a conversation already recorded (before a
     /// transfer); the record at the end lists the ones from here on.
     pub first_fork: usize,
+    /// When a plain call that still rings gives up (the profile's ring timeout). Queue
+    /// calls have none: the contact center decides how long an offer rings.
+    pub ring_deadline: Option<Instant>,
+    /// The earliest deadline the switch will wake the call at (see [`super::timers`]).
+    pub scheduled: Option<Instant>,
 }
 
 /// A phone's blind transfer (REFER) of a plain bridged call: the switch's own outbound leg

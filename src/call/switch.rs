@@ -60,17 +60,6 @@ pub struct SwitchStats {
     pub calls_answered: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) enum CallTimer {
-    Ring,
-    Retransmit2xx,
-    Linger,
-    /// An unanswered consult gives up.
-    ConsultRing,
-    /// A phone's blind transfer whose target does not answer gives up.
-    TransferRing,
-}
-
 /// What a client transaction of ours was for.
 #[derive(Debug, Clone)]
 pub(super) enum ClientPurpose {
@@ -132,7 +121,10 @@ pub struct Switch {
     pub(super) consult_dialogs: HashMap<DialogKey, CallKey>,
     pub(super) server_txns: HashMap<TransactionKey, CallKey>,
     pub(super) client_txns: HashMap<TransactionKey, ClientPurpose>,
-    pub(super) call_timers: BinaryHeap<Reverse<(Instant, CallKey, CallTimer)>>,
+    /// Each live call at its earliest deadline (see [`super::timers`]).
+    pub(super) call_timers: BinaryHeap<Reverse<(Instant, CallKey)>>,
+    /// Tombstones in the order they expire.
+    pub(super) lingering: VecDeque<(Instant, CallKey)>,
     /// Answers to BYEs held back until the CDR is written.
     pub(super) held_replies: HashMap<u64, (TransactionKey, Message)>,
     /// Queue calls by interaction id.
@@ -180,6 +172,7 @@ impl Switch {
             server_txns: HashMap::new(),
             client_txns: HashMap::new(),
             call_timers: BinaryHeap::new(),
+            lingering: VecDeque::new(),
             held_replies: HashMap::new(),
             interactions: HashMap::new(),
             next_id: 1,
@@ -298,10 +291,6 @@ impl Switch {
         }));
     }
 
-    pub(super) fn set_call_timer(&mut self, at: Instant, call: CallKey, timer: CallTimer) {
-        self.call_timers.push(Reverse((at, call, timer)));
-    }
-
     // ----- inputs -----
 
     fn advance(&mut self, now: Instant) -> bool {
@@ -413,13 +402,7 @@ impl Switch {
         }
         self.layer.handle_timeout(now);
         self.registrar.handle_timeout(now);
-        while let Some(Reverse((at, call, timer))) = self.call_timers.peek().cloned() {
-            if at > now {
-                break;
-            }
-            self.call_timers.pop();
-            self.on_call_timer(now, call, timer, at);
-        }
+        self.fire_call_timers(now);
         self.drain_layer(now);
     }
 
@@ -518,7 +501,7 @@ impl Switch {
         [
             self.layer.poll_timeout(),
             self.registrar.poll_timeout(),
-            self.call_timers.peek().map(|Reverse((at, _, _))| *at),
+            self.next_call_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -790,20 +773,6 @@ impl Switch {
             Err(error) => {
                 tracing::warn!(%error, "request not sent");
                 None
-            }
-        }
-    }
-
-    fn on_call_timer(&mut self, now: Instant, call: CallKey, timer: CallTimer, at: Instant) {
-        match timer {
-            CallTimer::Ring => self.on_ring_timeout(now, call, at),
-            CallTimer::Retransmit2xx => self.on_retransmit_2xx(now, call, at),
-            CallTimer::ConsultRing => self.on_consult_ring_timeout(now, call, at),
-            CallTimer::TransferRing => self.on_transfer_ring_timeout(now, call, at),
-            CallTimer::Linger => {
-                if self.tombstones.get(&call).is_some_and(|t| t.until <= now) {
-                    self.tombstones.remove(&call);
-                }
             }
         }
     }
