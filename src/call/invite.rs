@@ -60,7 +60,7 @@ impl Switch {
             }
         }
         let callee_user = request.request_uri().and_then(uri_user).unwrap_or_default();
-        let queue = self.cfg.queue_numbers.get(&callee_user).cloned();
+        let queue = self.dial_plan.queue_of(&callee_user).map(str::to_owned);
         let (caller_user, targets) = if queue.is_some() {
             // Queue numbers are the public entry (customers from trunks and the web are not
             // extensions): no challenge, and the caller's number is what From says.

@@ -54,7 +54,6 @@ pub fn config(seed: u64) -> SwitchConfig {
         rtp_ports: (20_000, 20_099),
         digest_algorithms: vec!["MD5".into()],
         extension_digest_algorithms: HashMap::new(),
-        queue_numbers: HashMap::new(),
         seed,
     }
 }

@@ -22,6 +22,7 @@ mod attended;
 mod bridged_transfer;
 mod cdr;
 mod consult;
+mod dial_plan;
 mod hold;
 mod in_dialog;
 mod invite;
@@ -38,6 +39,7 @@ mod timers;
 mod tombstone;
 mod transfer;
 
+pub use dial_plan::{DialPlan, QueueTreatment};
 pub use model::{
     CadFromSip, ConsultFailure, EndpointId, MediaCommand, MediaEvent, MediaPolicy, OfferFailure,
     Output, QueueCommand, QueueEvent, QueueMedia, SwitchEvent,

@@ -49,7 +49,7 @@ impl Switch {
             Some(p) if p.eq_ignore_ascii_case("urgent") => 5,
             _ => 0,
         };
-        let music = self.queue_music.get(&queue).cloned();
+        let music = self.dial_plan.music_of(&queue);
         self.interactions.insert(interaction.clone(), call_key);
         let Some(call) = self.calls.get(&call_key) else {
             return;
@@ -186,12 +186,10 @@ impl Switch {
         let interaction = q.interaction.clone();
         // The first agent to connect starts the recording; after a transfer the new agent
         // answers on the same switch endpoint, so the recording simply continues.
-        let overrides = self.queue_media.get(&q.queue).copied().unwrap_or_default();
-        let record = overrides.record.unwrap_or(self.media_policy.record);
-        let denoise = overrides
-            .denoise_customer
-            .unwrap_or(self.media_policy.denoise_customer);
-        let start_recording = record && !q.recording;
+        // The plan as it stands when the agent connects: a setting changed while the caller
+        // waited applies to this call.
+        let treatment = self.dial_plan.treatment(&q.queue);
+        let start_recording = treatment.record && !q.recording;
         q.recording |= start_recording;
         self.outputs
             .push_back(Output::Media(MediaCommand::StopMusic { endpoint: a }));
@@ -199,11 +197,11 @@ impl Switch {
             .push_back(Output::Media(MediaCommand::Bridge { a, b }));
         self.outputs.push_back(Output::Media(MediaCommand::Denoise {
             endpoint: a,
-            enabled: denoise,
+            enabled: treatment.denoise_customer,
         }));
         self.outputs.push_back(Output::Media(MediaCommand::Denoise {
             endpoint: b,
-            enabled: self.media_policy.denoise_agent,
+            enabled: treatment.denoise_agent,
         }));
         if start_recording {
             self.outputs
@@ -211,7 +209,7 @@ impl Switch {
                     recording: crate::media::recorder::RecordingId(interaction.clone()),
                     customer: a,
                     agent_side: vec![b],
-                    dir: self.media_policy.recordings_dir.clone(),
+                    dir: treatment.recordings_dir,
                 }));
         }
         self.outputs

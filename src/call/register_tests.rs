@@ -6,7 +6,6 @@ use crate::sip::digest::{Algorithm, Credentials, QopAuth, StoredSecret};
 use crate::sip::message::Message;
 use crate::sip::registrar::{RegistrarConfig, Transport};
 use crate::sip::transaction::Timing;
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -48,7 +47,6 @@ pub(in crate::call) fn switch(
             .iter()
             .map(|(u, list)| (u.to_string(), strings(list)))
             .collect(),
-        queue_numbers: HashMap::new(),
         seed: 7,
     };
     // The origin of virtual time; only differences from it matter.

@@ -1,6 +1,7 @@
 //! The switch core: receives every SIP message, owns every transaction, dialog and call.
 
 use super::cdr;
+use super::dial_plan::DialPlan;
 use super::model::*;
 use crate::media::ports::{BooksOnly, PortAllocator, PortBinder};
 use crate::media::sdp::{Codec, Direction, LocalMedia};
@@ -45,8 +46,6 @@ pub struct SwitchConfig {
     pub digest_algorithms: Vec<String>,
     /// Extensions whose digest algorithms replace `digest_algorithms` for them.
     pub extension_digest_algorithms: HashMap<String, Vec<String>>,
-    /// Numbers (SIP users) that reach a queue, and the queue's id.
-    pub queue_numbers: HashMap<String, String>,
     /// Seeds branches, tags, Call-IDs and nonces; tests fix it for reproducible traces.
     pub seed: u64,
 }
@@ -110,12 +109,9 @@ pub struct Switch {
     /// Ended calls, kept 64·T1 as what late answers still need; they do not count against
     /// `max_calls` (at 2,000 calls per second that is 64,000 of them).
     pub(super) tombstones: HashMap<CallKey, super::tombstone::Tombstone>,
-    /// Recording and noise suppression of queue calls.
-    pub(super) media_policy: MediaPolicy,
-    /// Queue id → its own music on hold (a WAV path relative to the profile).
-    pub(super) queue_music: HashMap<String, String>,
-    /// Queue id → its overrides of the org's recording and noise suppression.
-    pub(super) queue_media: HashMap<String, QueueMedia>,
+    /// Where new calls go and how queue calls' media is treated: the contact center's,
+    /// injected (see [`super::dial_plan`]).
+    pub(super) dial_plan: DialPlan,
     pub(super) dialogs: HashMap<DialogKey, (CallKey, Side)>,
     /// Dialogs of answered consult legs.
     pub(super) consult_dialogs: HashMap<DialogKey, CallKey>,
@@ -164,9 +160,7 @@ impl Switch {
             outputs: VecDeque::new(),
             calls: HashMap::new(),
             tombstones: HashMap::new(),
-            media_policy: MediaPolicy::default(),
-            queue_music: HashMap::new(),
-            queue_media: HashMap::new(),
+            dial_plan: DialPlan::default(),
             dialogs: HashMap::new(),
             consult_dialogs: HashMap::new(),
             server_txns: HashMap::new(),
@@ -426,15 +420,19 @@ impl Switch {
         self.drain_layer(now);
     }
 
-    /// Replaces the numbers that reach queues (the CTI changed a queue).
-    /// What happens to the media of queue calls from the next connection on.
     /// Makes port allocation bind the pair's sockets first (see [`crate::media::ports`]).
     pub fn set_port_binder(&mut self, binder: Box<dyn PortBinder>) {
         self.port_binder = binder;
     }
 
+    /// Replaces the dial plan: new calls follow it (see [`DialPlan`]).
+    pub fn set_dial_plan(&mut self, plan: DialPlan) {
+        self.dial_plan = plan;
+    }
+
+    /// Replaces the plan's media policy (the org's settings changed).
     pub fn set_media_policy(&mut self, policy: MediaPolicy) {
-        self.media_policy = policy;
+        self.dial_plan.media_policy = policy;
     }
 
     /// Turns noise suppression of a live queue call's customer on or off (a supervisor's
@@ -456,16 +454,17 @@ impl Switch {
 
     /// Queues with their own music on hold (queue id → WAV path relative to the profile).
     pub fn set_queue_music(&mut self, music: HashMap<String, String>) {
-        self.queue_music = music;
+        self.dial_plan.queue_music = music;
     }
 
     /// Queues' overrides of the org's recording and noise-suppression settings.
     pub fn set_queue_media(&mut self, media: HashMap<String, QueueMedia>) {
-        self.queue_media = media;
+        self.dial_plan.queue_media = media;
     }
 
+    /// Replaces the numbers that reach queues (the CTI changed a queue).
     pub fn set_queue_numbers(&mut self, numbers: HashMap<String, String>) {
-        self.cfg.queue_numbers = numbers;
+        self.dial_plan.queue_numbers = numbers;
     }
 
     /// A command from the ACD.

@@ -17,7 +17,7 @@ pub mod transport;
 use crate::bus::events::EventBus;
 use crate::bus::requests::{CoreHandle, CoreRequest};
 use crate::call::{
-    MediaCommand, MediaEvent, Output, QueueEvent, Switch, SwitchConfig, SwitchEvent,
+    DialPlan, MediaCommand, MediaEvent, Output, QueueEvent, Switch, SwitchConfig, SwitchEvent,
 };
 use crate::center::{ContactCenter, Job, Output as CenterOutput, routing_settings};
 use crate::config::Profile;
@@ -192,7 +192,6 @@ fn switch_config(
         rtp_ports: (profile.media.rtp_port_min, profile.media.rtp_port_max),
         digest_algorithms: profile.sip.digest_algorithms.clone(),
         extension_digest_algorithms,
-        queue_numbers: HashMap::new(),
         seed,
     }
 }
@@ -361,10 +360,12 @@ async fn load_contact_center(
         clock::unix_now(),
     );
     let routing = cc.queue_routing();
-    switch.set_queue_numbers(routing.numbers);
-    switch.set_queue_music(routing.music);
-    switch.set_queue_media(routing.media);
-    switch.set_media_policy(cc.media_policy());
+    switch.set_dial_plan(DialPlan {
+        queue_numbers: routing.numbers,
+        queue_music: routing.music,
+        queue_media: routing.media,
+        media_policy: cc.media_policy(),
+    });
     Ok(cc)
 }
 
