@@ -504,7 +504,7 @@ mod tests {
     //! 1000 calls 1001, and 1001 transfers 1000.
     use super::super::lab::{Lab, in_dialog, phone, sdp};
     use super::*;
-    use crate::store::HangupSide;
+    use super::super::record::HangupSide;
     use std::time::Duration;
 
     /// 1000 calls 1001, which sends REFER to `target`; returns the lab, the INVITE the switch

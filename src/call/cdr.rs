@@ -3,7 +3,7 @@
 //! if the switch died then) and a last time when it ends, always under the call's one id.
 
 use super::model::{Call, Ending, ForkState, Side};
-use crate::store::{Cdr, CdrId, CdrLeg, HangupCause, HangupSide, UnixMillis};
+use super::record::{Cdr, CdrId, CdrLeg, HangupCause, HangupSide, UnixMillis};
 use std::time::Duration;
 
 /// The record of `call`, ended by `ending` at `end_ms`.
@@ -109,7 +109,7 @@ mod tests {
     use crate::call::register::auth_tests::switch;
     use crate::sip::message::Message;
     use crate::sip::registrar::Transport;
-    use crate::store::{Cdr, HangupCause};
+    use super::super::record::{Cdr, HangupCause};
     use std::collections::HashMap;
     use std::net::SocketAddr;
 

@@ -31,6 +31,7 @@ mod lab;
 mod model;
 mod outbound;
 mod queue;
+pub mod record;
 mod register;
 #[cfg(test)]
 mod sim;

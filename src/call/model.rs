@@ -1,12 +1,12 @@
 //! Calls, legs and media endpoints, and what the core asks the runtime to do.
 
 pub use super::outbound::{LegRole, OutboundLeg};
+use super::record::Cdr;
 use crate::media::sdp::{Direction, LocalMedia, Negotiated};
 use crate::sip::dialog::Dialog;
 use crate::sip::message::Message;
 use crate::sip::registrar::{BindingChange, Transport};
 use crate::sip::transaction::TransactionKey;
-use crate::store::Cdr;
 use bytes::Bytes;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

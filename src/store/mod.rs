@@ -62,7 +62,7 @@ use std::borrow::Cow;
 use std::sync::Once;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::{MigrateError, Migration, MigrationType, Migrator};
 use sqlx::{AnyConnection, AnyPool, Executor, SqlSafeStr};
@@ -143,18 +143,7 @@ pub enum Backend {
     Postgres,
 }
 
-/// A point in time as milliseconds since the Unix epoch, the way the database stores it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct UnixMillis(pub i64);
-
-impl UnixMillis {
-    /// `self + d`, saturating.
-    #[must_use]
-    pub fn saturating_add(self, d: Duration) -> UnixMillis {
-        UnixMillis(self.0.saturating_add(duration_to_millis(d)))
-    }
-}
+pub use crate::clock::UnixMillis;
 
 /// One page of a listing, with the number of rows matching the filter on all pages.
 #[derive(Clone, Debug, PartialEq, Serialize)]
