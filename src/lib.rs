@@ -28,6 +28,7 @@ pub mod center;
 pub mod clock;
 pub mod config;
 pub mod cti;
+pub mod ids;
 pub mod media;
 pub mod routing;
 pub mod runtime;

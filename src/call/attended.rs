@@ -91,11 +91,9 @@ impl Switch {
         else {
             return;
         };
-        let interaction = call
-            .queue
-            .as_ref()
-            .map(|q| q.interaction.clone())
-            .unwrap_or_default();
+        let Some(interaction) = call.queue.as_ref().map(|q| q.interaction.clone()) else {
+            return;
+        };
         // The phone placed the replaced call: its leg there is the caller's.
         let replaced = self
             .find_replaced(call_key, phone, &replaces)
@@ -142,7 +140,7 @@ impl Switch {
             state: ForkState::Answered,
             dialog: Some(dialog),
             ack: donor_leg.ack.clone(),
-            agent: Some(target.clone()),
+            agent: Some(Party::Number(target.clone())),
             released: None,
         };
         let colleague_endpoint = donor.callee.endpoint.clone();
@@ -172,7 +170,7 @@ impl Switch {
             q.held = false;
             q.offered_to.clear();
             if q.recording {
-                recording = Some(crate::media::recorder::RecordingId(q.interaction.clone()));
+                recording = Some(crate::media::recorder::RecordingId(q.interaction.0.clone()));
             }
         }
         // The second call now owns the agent's old endpoint, closed when it ends.

@@ -503,8 +503,8 @@ mod tests {
     //! Whole transfers in virtual time against scripted phones (see [`super::super::lab`]):
     //! 1000 calls 1001, and 1001 transfers 1000.
     use super::super::lab::{Lab, in_dialog, phone, sdp};
-    use super::*;
     use super::super::record::HangupSide;
+    use super::*;
     use std::time::Duration;
 
     /// 1000 calls 1001, which sends REFER to `target`; returns the lab, the INVITE the switch

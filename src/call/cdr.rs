@@ -105,11 +105,11 @@ pub(super) fn build(call: &Call, ending: Ending, end_ms: i64) -> Cdr {
 
 #[cfg(test)]
 mod tests {
+    use super::super::record::{Cdr, HangupCause};
     use crate::call::Output;
     use crate::call::register::auth_tests::switch;
     use crate::sip::message::Message;
     use crate::sip::registrar::Transport;
-    use super::super::record::{Cdr, HangupCause};
     use std::collections::HashMap;
     use std::net::SocketAddr;
 

@@ -32,8 +32,8 @@ impl Switch {
     pub(super) fn start_consult(
         &mut self,
         now: Instant,
-        interaction: String,
-        party: String,
+        interaction: InteractionId,
+        party: Party,
         extension: String,
         ring_timeout: Duration,
     ) {
@@ -94,11 +94,9 @@ impl Switch {
             return;
         };
         let agent = call.callee.endpoint.id;
-        let interaction = call
-            .queue
-            .as_ref()
-            .map(|q| q.interaction.clone())
-            .unwrap_or_default();
+        let Some(interaction) = call.queue.as_ref().map(|q| q.interaction.clone()) else {
+            return;
+        };
         let Some(consult) = call.consult.as_mut() else {
             return;
         };
@@ -140,7 +138,7 @@ impl Switch {
 
     /// Hangs up the consult leg however it stands (CANCEL or BYE), releases its endpoint and
     /// keeps its forks for stragglers. The bridges of the other legs are the caller's business.
-    pub(super) fn drop_consult(&mut self, now: Instant, call_key: CallKey) -> Option<String> {
+    pub(super) fn drop_consult(&mut self, now: Instant, call_key: CallKey) -> Option<Party> {
         self.cancel_consult_forks(now, call_key, None);
         let transport = self
             .calls
@@ -181,7 +179,9 @@ impl Switch {
     }
 
     pub(super) fn fail_consult(&mut self, now: Instant, call_key: CallKey, reason: ConsultFailure) {
-        let interaction = self.interaction_of(call_key);
+        let Some(interaction) = self.interaction_of(call_key) else {
+            return;
+        };
         let agent_left = self
             .calls
             .get(&call_key)
@@ -198,16 +198,20 @@ impl Switch {
         }
     }
 
-    fn interaction_of(&self, call_key: CallKey) -> String {
+    fn interaction_of(&self, call_key: CallKey) -> Option<InteractionId> {
         self.calls
             .get(&call_key)
             .and_then(|c| c.queue.as_ref())
             .map(|q| q.interaction.clone())
-            .unwrap_or_default()
     }
 
     /// Ends the consult: by the agent (`by_party: false`) or because the party hung up.
-    pub(super) fn end_consult(&mut self, now: Instant, interaction: &str, by_party: bool) {
+    pub(super) fn end_consult(
+        &mut self,
+        now: Instant,
+        interaction: &InteractionId,
+        by_party: bool,
+    ) {
         let Some(&call_key) = self.interactions.get(interaction) else {
             return;
         };
@@ -235,7 +239,7 @@ impl Switch {
         }
         self.outputs
             .push_back(Output::Queue(QueueEvent::ConsultEnded {
-                interaction: interaction.to_owned(),
+                interaction: interaction.clone(),
                 party,
                 by_party,
             }));
@@ -246,7 +250,7 @@ impl Switch {
     pub(super) fn consult_transfer(
         &mut self,
         now: Instant,
-        interaction: &str,
+        interaction: &InteractionId,
         agent_left: bool,
     ) -> bool {
         let Some(&call_key) = self.interactions.get(interaction) else {
@@ -304,7 +308,7 @@ impl Switch {
         if let Some(q) = call.queue.as_mut() {
             q.held = false;
             if q.recording {
-                recording = Some(crate::media::recorder::RecordingId(q.interaction.clone()));
+                recording = Some(crate::media::recorder::RecordingId(q.interaction.0.clone()));
             }
         }
         if let Some(key) = dialog_key {
@@ -335,7 +339,7 @@ impl Switch {
         }
         self.outputs
             .push_back(Output::Queue(QueueEvent::ConsultTransferred {
-                interaction: interaction.to_owned(),
+                interaction: interaction.clone(),
                 party: consult.party,
             }));
         self.persist_cdr_in_progress(now, call_key);
@@ -347,10 +351,9 @@ impl Switch {
     /// on without the agent (see [`ConsultLeg::agent_left`]). `false` when there is no
     /// consult (the call ends as usual).
     pub(super) fn agent_hands_over(&mut self, now: Instant, call_key: CallKey) -> bool {
-        let interaction = self.interaction_of(call_key);
-        if interaction.is_empty() {
+        let Some(interaction) = self.interaction_of(call_key) else {
             return false;
-        }
+        };
         if self.consult_transfer(now, &interaction, true) {
             return true;
         }
@@ -381,7 +384,7 @@ impl Switch {
     }
 
     /// Customer, agent and consulted party all hear each other.
-    pub(super) fn conference(&mut self, interaction: &str) {
+    pub(super) fn conference(&mut self, interaction: &InteractionId) {
         let Some(&call_key) = self.interactions.get(interaction) else {
             return;
         };
@@ -401,7 +404,7 @@ impl Switch {
         if let Some(q) = call.queue.as_mut() {
             q.held = false;
             if q.recording {
-                recording = Some(crate::media::recorder::RecordingId(q.interaction.clone()));
+                recording = Some(crate::media::recorder::RecordingId(q.interaction.0.clone()));
             }
         }
         for endpoint in [customer, party] {
@@ -422,7 +425,11 @@ impl Switch {
 
     /// Hold and resume while a consult is answered swap who the agent talks to. `true` when
     /// handled here.
-    pub(super) fn swap_consult(&mut self, interaction: &str, hold_customer: bool) -> bool {
+    pub(super) fn swap_consult(
+        &mut self,
+        interaction: &InteractionId,
+        hold_customer: bool,
+    ) -> bool {
         let Some(&call_key) = self.interactions.get(interaction) else {
             return false;
         };
@@ -515,7 +522,9 @@ impl Switch {
                 {
                     self.consult_dialogs.remove(&dialog.key());
                 }
-                self.end_consult(now, &interaction, true);
+                if let Some(interaction) = interaction {
+                    self.end_consult(now, &interaction, true);
+                }
             }
             Some(Method::Invite) => {
                 // A re-INVITE (the party's phone holding, or refreshing): answered here with

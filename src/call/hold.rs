@@ -30,7 +30,7 @@ use std::time::Instant;
 impl Switch {
     /// Puts the customer of a connected queue call on or off hold; a no-op when it already
     /// is in that state or is not connected.
-    pub(super) fn set_held(&mut self, interaction: &str, held: bool, by_phone: bool) {
+    pub(super) fn set_held(&mut self, interaction: &InteractionId, held: bool, by_phone: bool) {
         if self.swap_consult(interaction, held) {
             return;
         }

@@ -587,7 +587,7 @@ impl Switch {
         if let Some(q) = self.calls.get(&call_key).and_then(|c| c.queue.as_ref())
             && q.recording
         {
-            let recording = crate::media::recorder::RecordingId(q.interaction.clone());
+            let recording = crate::media::recorder::RecordingId(q.interaction.0.clone());
             self.outputs
                 .push_back(Output::Media(MediaCommand::StopRecording { recording }));
         }

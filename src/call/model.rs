@@ -2,6 +2,7 @@
 
 pub use super::outbound::{LegRole, OutboundLeg};
 use super::record::Cdr;
+pub use crate::ids::{InteractionId, Party, QueueId};
 use crate::media::sdp::{Direction, LocalMedia, Negotiated};
 use crate::sip::dialog::Dialog;
 use crate::sip::message::Message;
@@ -60,8 +61,8 @@ pub enum QueueEvent {
     /// A caller reached a queue number; the switch answered and plays music on hold. One
     /// arrival is this one event, with everything the INVITE said about the caller.
     Arrived {
-        interaction: String,
-        queue: String,
+        interaction: InteractionId,
+        queue: QueueId,
         ani: String,
         dnis: String,
         /// The call-associated data the INVITE carried (see [`CadFromSip`]).
@@ -70,39 +71,49 @@ pub enum QueueEvent {
         /// anything else 0. Higher-priority callers are offered first.
         priority: u8,
     },
-    /// The agent's phone answered; caller and agent are bridged.
-    OfferAnswered { interaction: String, agent: String },
-    /// The agent's phone refused or could not be reached.
+    /// The offered party's phone answered (an agent's, or a number a transfer or an
+    /// overflow rang); caller and party are bridged.
+    OfferAnswered {
+        interaction: InteractionId,
+        party: Party,
+    },
+    /// The offered party's phone refused or could not be reached.
     OfferFailed {
-        interaction: String,
-        agent: String,
+        interaction: InteractionId,
+        party: Party,
         failure: OfferFailure,
     },
     /// The caller hung up before an agent answered.
-    Abandoned { interaction: String },
+    Abandoned { interaction: InteractionId },
     /// A connected queue call ended.
-    Ended { interaction: String },
+    Ended { interaction: InteractionId },
     /// The party the agent consults answered: agent and party talk, the customer is held.
-    ConsultAnswered { interaction: String, party: String },
+    ConsultAnswered {
+        interaction: InteractionId,
+        party: Party,
+    },
     /// The consult was not answered (ring timeout), declined or could not ring; the customer
     /// is still held by the agent, unless `agent_left`: the agent's phone hung up while the
     /// consult rang, and the customer now has nobody (the contact center requeues it).
     ConsultFailed {
-        interaction: String,
-        party: String,
+        interaction: InteractionId,
+        party: Party,
         reason: ConsultFailure,
         agent_left: bool,
     },
     /// The consulted party left (hung up, or the agent ended the consult); in a conference
     /// the agent and the customer talk again.
     ConsultEnded {
-        interaction: String,
-        party: String,
+        interaction: InteractionId,
+        party: Party,
         by_party: bool,
     },
     /// The consulted party took over the customer (warm transfer, or the agent left the
     /// conference or hung up while consulting); the first agent's leg is gone.
-    ConsultTransferred { interaction: String, party: String },
+    ConsultTransferred {
+        interaction: InteractionId,
+        party: Party,
+    },
 }
 
 /// Why a consult did not connect.
@@ -130,55 +141,59 @@ impl ConsultFailure {
 /// What the ACD asks the switch to do with queue calls.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QueueCommand {
-    /// Ring `agent`'s phone (every registered contact of `extension`) for `interaction`.
+    /// Ring `party` (every registered contact of `extension`: an agent's phone, or the
+    /// number a transfer or an overflow goes to) for `interaction`.
     Offer {
-        interaction: String,
-        agent: String,
+        interaction: InteractionId,
+        party: Party,
         extension: String,
     },
-    /// Stop ringing `agent` (RONA or another agent won).
-    Withdraw { interaction: String, agent: String },
+    /// Stop ringing `party` (RONA or another agent won).
+    Withdraw {
+        interaction: InteractionId,
+        party: Party,
+    },
     /// End the call on every leg with BYE: the agent ended it from the desktop, or the ACD
     /// refused the caller (queue full, unknown queue).
-    Hangup { interaction: String },
+    Hangup { interaction: InteractionId },
     /// Put the customer on hold: music to the customer, nothing to the agent.
-    Hold { interaction: String },
+    Hold { interaction: InteractionId },
     /// Take the customer off hold: the two legs talk again.
-    Resume { interaction: String },
+    Resume { interaction: InteractionId },
     /// Release the agent's leg (BYE) and put the customer back on music, ready to be offered
     /// again: the first half of a blind transfer.
-    ReleaseAgent { interaction: String },
+    ReleaseAgent { interaction: InteractionId },
     /// Ring `extension` (an agent's phone or a number) for a consult on a connected call:
     /// the customer goes on hold, the agent talks to the party once it answers. `party` names
-    /// it in events (an agent id, or `number:<digits>`).
+    /// it in events.
     Consult {
-        interaction: String,
-        party: String,
+        interaction: InteractionId,
+        party: Party,
         extension: String,
         ring_timeout: std::time::Duration,
     },
     /// End the consult (CANCEL or BYE to the party); from a conference, the agent and the
     /// customer talk again, otherwise the customer stays held.
-    ConsultEnd { interaction: String },
+    ConsultEnd { interaction: InteractionId },
     /// Warm transfer: the customer talks to the consulted party, the agent's leg is released.
-    ConsultTransfer { interaction: String },
+    ConsultTransfer { interaction: InteractionId },
     /// Three-way conference of customer, agent and consulted party (mix-minus).
-    Conference { interaction: String },
+    Conference { interaction: InteractionId },
 }
 
 /// The queue side of a call that reached a queue number.
 #[derive(Debug, Clone)]
 pub struct QueueLeg {
-    pub interaction: String,
-    /// The agents whose phones ring for the call now: one, or several for ring-all. Each
-    /// one's failure is reported on its own.
-    pub offered_to: Vec<String>,
+    pub interaction: InteractionId,
+    /// The parties whose phones ring for the call now: one, or several agents for
+    /// ring-all. Each one's failure is reported on its own.
+    pub offered_to: Vec<Party>,
     /// The customer is on hold (hears music; the agent's leg hears nothing).
     pub held: bool,
     /// A recording of this call was started (it follows the call through transfers).
     pub recording: bool,
-    /// The queue (id) the call reached.
-    pub queue: String,
+    /// The queue the call reached.
+    pub queue: QueueId,
 }
 
 /// A queue's overrides of the org's media settings (`None`: follow the org).
@@ -348,14 +363,14 @@ pub enum SwitchEvent {
     /// A connected queue call went on or off hold, from the desktop (CTI) or from the agent's
     /// phone (a re-INVITE with `a=sendonly`/`a=inactive`, then `a=sendrecv`).
     QueueCallHeld {
-        interaction: String,
+        interaction: InteractionId,
         held: bool,
         by_phone: bool,
     },
     /// The agent's phone asked (REFER) to transfer the customer to `target` (a SIP user or
     /// number); the switch accepted and the contact center carries it out.
     QueueCallReferred {
-        interaction: String,
+        interaction: InteractionId,
         target: String,
         referred_by: Option<String>,
     },
@@ -363,7 +378,7 @@ pub enum SwitchEvent {
     /// already bridged the customer to `target` (the user the phone's second call reached)
     /// and released the agent's legs.
     QueueCallReplaced {
-        interaction: String,
+        interaction: InteractionId,
         target: String,
         referred_by: Option<String>,
     },
@@ -476,8 +491,8 @@ pub struct Fork {
     pub dialog: Option<Dialog>,
     /// Our ACK for its 2xx, resent when the 2xx is retransmitted.
     pub ack: Option<Bytes>,
-    /// The agent this leg offers a queue call to.
-    pub agent: Option<String>,
+    /// The party this fork offers a queue call to.
+    pub agent: Option<Party>,
     /// What this leg was while it talked, once the switch released it to move the customer
     /// on (a transfer): its state says `Cancelled` so the call treats it as gone.
     pub released: Option<ReleasedLeg>,
@@ -486,8 +501,8 @@ pub struct Fork {
 /// An answered leg the switch hung up to transfer the customer, as its record shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReleasedLeg {
-    /// The agent it reached, if it was a queue offer.
-    pub agent: Option<String>,
+    /// The party it reached, if it was a queue offer.
+    pub agent: Option<Party>,
     /// The codec it talked.
     pub codec: Option<String>,
 }
@@ -510,7 +525,7 @@ impl Fork {
         invite: Message,
         dest: SocketAddr,
         transport: Transport,
-        agent: Option<String>,
+        agent: Option<Party>,
     ) -> Fork {
         Fork {
             invite,
@@ -642,8 +657,7 @@ pub enum ConsultMode {
 pub struct ConsultLeg {
     /// Tells this consult's INVITE answers from an earlier consult's on the same call.
     pub id: u64,
-    /// An agent id, or `number:<digits>`.
-    pub party: String,
+    pub party: Party,
     pub leg: OutboundLeg,
     pub mode: ConsultMode,
     /// When an unanswered consult gives up.

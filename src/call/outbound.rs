@@ -248,7 +248,7 @@ impl Switch {
         user: &str,
         targets: Vec<Target>,
         extra: Option<(&str, String)>,
-        agent: Option<&str>,
+        agent: Option<&Party>,
     ) -> usize {
         let Some(offer) = self
             .calls
@@ -285,7 +285,7 @@ impl Switch {
                 continue;
             }
             if let Some(leg) = self.outbound_mut(call_key, role) {
-                let agent = agent.map(str::to_owned);
+                let agent = agent.cloned();
                 leg.forks.push(Fork::trying(invite, dest, transport, agent));
                 started += 1;
             }

@@ -26,7 +26,8 @@ const MAX_CAD_VARIABLES: usize = 32;
 impl Switch {
     /// Answers a caller who reached `queue` and hands the call to the ACD.
     pub(super) fn answer_queue_call(&mut self, now: Instant, call_key: CallKey, queue: String) {
-        let interaction = format!("ix-{}", self.token(16));
+        let interaction = InteractionId(format!("ix-{}", self.token(16)));
+        let queue = QueueId(queue);
         let answered_at = self.unix_ms(now);
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
@@ -49,7 +50,7 @@ impl Switch {
             Some(p) if p.eq_ignore_ascii_case("urgent") => 5,
             _ => 0,
         };
-        let music = self.dial_plan.music_of(&queue);
+        let music = self.dial_plan.music_of(queue.as_str());
         self.interactions.insert(interaction.clone(), call_key);
         let Some(call) = self.calls.get(&call_key) else {
             return;
@@ -85,9 +86,9 @@ impl Switch {
         match command {
             QueueCommand::Offer {
                 interaction,
-                agent,
+                party,
                 extension,
-            } => self.offer_to_agent(now, interaction, agent, extension),
+            } => self.offer_to(now, interaction, party, extension),
             QueueCommand::ReleaseAgent { interaction } => self.detach_agent(now, &interaction),
             QueueCommand::Consult {
                 interaction,
@@ -107,7 +108,7 @@ impl Switch {
                     self.end_call(now, call_key, Ending::Hangup, None);
                 }
             }
-            QueueCommand::Withdraw { interaction, agent } => {
+            QueueCommand::Withdraw { interaction, party } => {
                 let Some(&call_key) = self.interactions.get(&interaction) else {
                     return;
                 };
@@ -115,13 +116,13 @@ impl Switch {
                     return;
                 };
                 let Some(q) = call.queue.as_mut() else { return };
-                q.offered_to.retain(|a| a != &agent);
+                q.offered_to.retain(|a| a != &party);
                 let keep: Vec<usize> = call
                     .callee
                     .forks
                     .iter()
                     .enumerate()
-                    .filter(|(_, f)| f.agent.as_deref() != Some(agent.as_str()))
+                    .filter(|(_, f)| f.agent.as_ref() != Some(&party))
                     .map(|(i, _)| i)
                     .collect();
                 self.cancel_forks_except(now, call_key, LegRole::Callee, &keep);
@@ -129,11 +130,11 @@ impl Switch {
         }
     }
 
-    fn offer_to_agent(
+    fn offer_to(
         &mut self,
         now: Instant,
-        interaction: String,
-        agent: String,
+        interaction: InteractionId,
+        party: Party,
         extension: String,
     ) {
         let Some(&call_key) = self.interactions.get(&interaction) else {
@@ -151,15 +152,15 @@ impl Switch {
             self.outputs
                 .push_back(Output::Queue(QueueEvent::OfferFailed {
                     interaction,
-                    agent,
+                    party,
                     failure: OfferFailure::DeviceUnavailable,
                 }));
             return;
         }
         if let Some(q) = call.queue.as_mut()
-            && !q.offered_to.contains(&agent)
+            && !q.offered_to.contains(&party)
         {
-            q.offered_to.push(agent.clone());
+            q.offered_to.push(party.clone());
         }
         let invite = call.caller.invite.clone();
         self.ring(
@@ -170,17 +171,19 @@ impl Switch {
             &extension,
             targets,
             None,
-            Some(&agent),
+            Some(&party),
         );
     }
 
-    /// The agent's phone answered: stop the music and bridge.
+    /// The offered party's phone answered: stop the music and bridge.
     pub(super) fn on_agent_answered(&mut self, now: Instant, call_key: CallKey, index: usize) {
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
         };
         let (a, b) = (call.caller.endpoint.id, call.callee.endpoint.id);
-        let agent = call.callee.forks[index].agent.clone().unwrap_or_default();
+        let Some(party) = call.callee.forks[index].agent.clone() else {
+            return;
+        };
         let Some(q) = call.queue.as_mut() else { return };
         q.offered_to.clear();
         let interaction = q.interaction.clone();
@@ -188,7 +191,7 @@ impl Switch {
         // answers on the same switch endpoint, so the recording simply continues.
         // The plan as it stands when the agent connects: a setting changed while the caller
         // waited applies to this call.
-        let treatment = self.dial_plan.treatment(&q.queue);
+        let treatment = self.dial_plan.treatment(q.queue.as_str());
         let start_recording = treatment.record && !q.recording;
         q.recording |= start_recording;
         self.outputs
@@ -206,7 +209,7 @@ impl Switch {
         if start_recording {
             self.outputs
                 .push_back(Output::Media(MediaCommand::StartRecording {
-                    recording: crate::media::recorder::RecordingId(interaction.clone()),
+                    recording: crate::media::recorder::RecordingId(interaction.0.clone()),
                     customer: a,
                     agent_side: vec![b],
                     dir: treatment.recordings_dir,
@@ -215,7 +218,7 @@ impl Switch {
         self.outputs
             .push_back(Output::Queue(QueueEvent::OfferAnswered {
                 interaction,
-                agent,
+                party,
             }));
         self.persist_cdr_in_progress(now, call_key);
     }
@@ -231,12 +234,12 @@ impl Switch {
         }
         let Some(q) = call.queue.as_mut() else { return };
         let mut failed = Vec::new();
-        for agent in &q.offered_to {
+        for party in &q.offered_to {
             let legs: Vec<&Fork> = call
                 .callee
                 .forks
                 .iter()
-                .filter(|f| f.agent.as_deref() == Some(agent.as_str()))
+                .filter(|f| f.agent.as_ref() == Some(party))
                 .collect();
             let done = legs
                 .iter()
@@ -245,16 +248,16 @@ impl Switch {
                 let declined = legs
                     .iter()
                     .any(|f| matches!(f.state, ForkState::Failed(603)));
-                failed.push((agent.clone(), declined));
+                failed.push((party.clone(), declined));
             }
         }
         q.offered_to.retain(|a| !failed.iter().any(|(f, _)| f == a));
         let interaction = q.interaction.clone();
-        for (agent, declined) in failed {
+        for (party, declined) in failed {
             self.outputs
                 .push_back(Output::Queue(QueueEvent::OfferFailed {
                     interaction: interaction.clone(),
-                    agent,
+                    party,
                     failure: if declined {
                         OfferFailure::Declined
                     } else {

@@ -124,7 +124,7 @@ pub struct Switch {
     /// Answers to BYEs held back until the CDR is written.
     pub(super) held_replies: HashMap<u64, (TransactionKey, Message)>,
     /// Queue calls by interaction id.
-    pub(super) interactions: HashMap<String, CallKey>,
+    pub(super) interactions: HashMap<InteractionId, CallKey>,
     pub(super) next_id: u64,
     /// Wall clock at `anchor`, so CDR times and nonces need no clock reads here.
     pub(super) anchor: (Instant, Duration),

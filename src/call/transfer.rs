@@ -29,7 +29,7 @@ use std::time::Instant;
 impl Switch {
     /// Releases the agent's leg of a connected queue call and puts the customer on music, so
     /// the call can be offered again. A no-op unless the call is connected.
-    pub(super) fn detach_agent(&mut self, now: Instant, interaction: &str) {
+    pub(super) fn detach_agent(&mut self, now: Instant, interaction: &InteractionId) {
         let Some(&call_key) = self.interactions.get(interaction) else {
             return;
         };

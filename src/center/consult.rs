@@ -65,20 +65,15 @@ impl ContactCenter {
             }
             (_, None) => Err(Refused::NoConsult),
             (ConsultAction::End, Some(c)) if is_owner || is_party(&c) => {
-                self.command_switch(QueueCommand::ConsultEnd {
-                    interaction: interaction.0,
-                });
+                self.command_switch(QueueCommand::ConsultEnd { interaction });
                 Ok(())
             }
             (ConsultAction::Drop(participant), Some(c)) if is_owner => {
-                let named =
-                    participant == c.party.switch_name() || participant == c.party.address();
+                let named = participant == c.party.label() || participant == c.party.address();
                 if !named {
                     return Err(Refused::NoSuchParticipant);
                 }
-                self.command_switch(QueueCommand::ConsultEnd {
-                    interaction: interaction.0,
-                });
+                self.command_switch(QueueCommand::ConsultEnd { interaction });
                 Ok(())
             }
             (ConsultAction::Transfer | ConsultAction::Conference, Some(c))
@@ -87,9 +82,7 @@ impl ContactCenter {
                 Err(Refused::ConsultNotAnswered)
             }
             (ConsultAction::Transfer, Some(_)) if is_owner => {
-                self.command_switch(QueueCommand::ConsultTransfer {
-                    interaction: interaction.0,
-                });
+                self.command_switch(QueueCommand::ConsultTransfer { interaction });
                 Ok(())
             }
             (ConsultAction::Conference, Some(c)) if is_owner => {
@@ -101,7 +94,7 @@ impl ContactCenter {
                     c.stage = Stage::Conference;
                 }
                 self.command_switch(QueueCommand::Conference {
-                    interaction: interaction.0.clone(),
+                    interaction: interaction.clone(),
                 });
                 self.publish_consult("conference.started", &interaction, &c, json!({}));
                 self.add_participant(&interaction, "conference", c.party.address());
@@ -109,15 +102,11 @@ impl ContactCenter {
             }
             (ConsultAction::Leave, Some(c)) if c.stage == Stage::Conference => {
                 if is_party(&c) {
-                    self.command_switch(QueueCommand::ConsultEnd {
-                        interaction: interaction.0,
-                    });
+                    self.command_switch(QueueCommand::ConsultEnd { interaction });
                     Ok(())
                 } else if is_owner {
                     // Agent 1 hands the conference to the party.
-                    self.command_switch(QueueCommand::ConsultTransfer {
-                        interaction: interaction.0,
-                    });
+                    self.command_switch(QueueCommand::ConsultTransfer { interaction });
                     Ok(())
                 } else {
                     Err(Refused::NotEngaged)
@@ -185,8 +174,8 @@ impl ContactCenter {
         };
         self.consults.insert(interaction.clone(), consult.clone());
         self.command_switch(QueueCommand::Consult {
-            interaction: interaction.0.clone(),
-            party: consult.party.switch_name(),
+            interaction: interaction.clone(),
+            party: consult.party.clone(),
             extension,
             ring_timeout,
         });
@@ -231,7 +220,7 @@ impl ContactCenter {
     pub(super) fn on_consult_event(&mut self, now: Instant, event: &QueueEvent) -> bool {
         match event {
             QueueEvent::ConsultAnswered { interaction, .. } => {
-                let id = InteractionId(interaction.clone());
+                let id = interaction.clone();
                 let Some(c) = self.consults.get_mut(&id) else {
                     return true;
                 };
@@ -250,7 +239,7 @@ impl ContactCenter {
                 agent_left,
                 ..
             } => {
-                let id = InteractionId(interaction.clone());
+                let id = interaction.clone();
                 let Some(c) = self.consults.remove(&id) else {
                     return true;
                 };
@@ -273,7 +262,7 @@ impl ContactCenter {
                 by_party,
                 ..
             } => {
-                let id = InteractionId(interaction.clone());
+                let id = interaction.clone();
                 let Some(c) = self.consults.remove(&id) else {
                     return true;
                 };
@@ -292,7 +281,7 @@ impl ContactCenter {
                 true
             }
             QueueEvent::ConsultTransferred { interaction, .. } => {
-                let id = InteractionId(interaction.clone());
+                let id = interaction.clone();
                 let Some(c) = self.consults.remove(&id) else {
                     return true;
                 };
@@ -303,7 +292,7 @@ impl ContactCenter {
             }
             QueueEvent::Ended { interaction } | QueueEvent::Abandoned { interaction } => {
                 // The customer left: the consulted agent leaves without wrap-up.
-                let id = InteractionId(interaction.clone());
+                let id = interaction.clone();
                 if let Some(c) = self.consults.remove(&id) {
                     if let Some(agent) = c.party.agent() {
                         self.acd.consult_released(now, agent, false);
@@ -340,7 +329,7 @@ impl ContactCenter {
                 // A number took the customer over: the agent's conversation is over
                 // (wrap-up) and the ACD lets the interaction go.
                 let ended = QueueEvent::Ended {
-                    interaction: id.0.clone(),
+                    interaction: id.clone(),
                 };
                 if let Err(error) = self.acd.handle_command(now, Command::Switch(ended)) {
                     tracing::debug!(%error, "warm transfer: the ACD had already let go");
@@ -368,11 +357,10 @@ impl ContactCenter {
     pub(super) fn on_replaced(
         &mut self,
         now: Instant,
-        interaction: String,
+        id: InteractionId,
         target: String,
         referred_by: Option<String>,
     ) {
-        let id = InteractionId(interaction);
         let Some(by) = self.connected_agent(&id) else {
             tracing::warn!(%id, "attended transfer on an interaction with no agent");
             return;

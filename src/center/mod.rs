@@ -52,9 +52,7 @@ use crate::call::{
     SwitchEvent,
 };
 use crate::media::recorder::RecordingId;
-use crate::routing::model::{
-    Actor, AgentId, AgentState, InteractionId, InteractionState, QueueId, TeamId,
-};
+use crate::routing::model::{Actor, AgentId, AgentState, InteractionId, InteractionState, TeamId};
 use crate::routing::timer::TimerTable;
 use crate::routing::{
     Acd, Command, Event, Output as AcdOutput, QueuePosition, Record, RoutingError, Snapshot,
@@ -94,7 +92,10 @@ pub enum Output {
     /// What the switch does with queue calls' media changed.
     MediaPolicy(MediaPolicy),
     /// Noise suppression of one live call's customer.
-    Denoise { interaction: String, enabled: bool },
+    Denoise {
+        interaction: InteractionId,
+        enabled: bool,
+    },
 }
 
 /// How the switch reaches queues: what it needs to answer their numbers.
@@ -283,8 +284,7 @@ impl ContactCenter {
     }
 
     /// A connected call went on or off hold (desktop or phone): recorded and published.
-    fn on_held(&mut self, interaction: String, held: bool, by_phone: bool) {
-        let id = InteractionId(interaction);
+    fn on_held(&mut self, id: InteractionId, held: bool, by_phone: bool) {
         let agent = self.connected_agent(&id);
         // After a blind or warm transfer to a number the ACD has let the interaction go and
         // its record is ended; the far end's hold is news, not a new state for the record.
@@ -329,11 +329,10 @@ impl ContactCenter {
     fn on_referred(
         &mut self,
         now: Instant,
-        interaction: String,
+        id: InteractionId,
         target: String,
         referred_by: Option<String>,
     ) {
-        let id = InteractionId(interaction);
         tracing::info!(%id, referred_by = referred_by.as_deref().unwrap_or("-"), "REFER from the agent's phone");
         if let Err(refused) = self.transfer(now, id.clone(), None, TransferTarget::Number(target)) {
             tracing::warn!(%id, %refused, "REFER accepted but the transfer was refused");
@@ -352,13 +351,10 @@ impl ContactCenter {
             ..
         } = &event
         {
-            let id = InteractionId(interaction.clone());
+            let id = interaction.clone();
             self.on_arrival_cad(&id, cad);
             // The switch names the queue by id (it maps dialled numbers to ids).
-            let queue_id = self
-                .acd
-                .queue(&QueueId(queue.clone()))
-                .map(|q| q.config().id.clone());
+            let queue_id = self.acd.queue(queue).map(|q| q.config().id.clone());
             let record = Interaction {
                 id,
                 media: Default::default(),
@@ -382,7 +378,7 @@ impl ContactCenter {
             self.persist(Job::Arrived(Box::new(record)));
         }
         if let QueueEvent::Ended { interaction } | QueueEvent::Abandoned { interaction } = &event {
-            let id = InteractionId(interaction.clone());
+            let id = interaction.clone();
             self.cad.remove(&id);
             self.held.remove(&id);
             self.forget_pause(&id);
@@ -476,9 +472,7 @@ impl ContactCenter {
                 if self.held.contains(&interaction) {
                     return Err(Refused::Held);
                 }
-                self.command_switch(QueueCommand::Hangup {
-                    interaction: interaction.0,
-                });
+                self.command_switch(QueueCommand::Hangup { interaction });
                 Ok(())
             }
             Request::Transfer {
@@ -504,7 +498,6 @@ impl ContactCenter {
                         "not on hold"
                     }));
                 }
-                let interaction = interaction.0;
                 // The hold stage changes when the switch reports it did (`QueueCallHeld`).
                 self.command_switch(if held {
                     QueueCommand::Hold { interaction }
@@ -544,7 +537,7 @@ impl ContactCenter {
             return Err(Refused::NotEngaged);
         }
         self.outputs.push_back(Output::Denoise {
-            interaction: interaction.0.clone(),
+            interaction: interaction.clone(),
             enabled,
         });
         let agent = self.connected_agent(interaction);
@@ -578,8 +571,8 @@ impl ContactCenter {
                 // The number rings like an agent's extension; when it answers the caller
                 // is bridged to it and the ACD has already let the interaction go.
                 Output::Switch(QueueCommand::Offer {
-                    interaction: interaction.0,
-                    agent: party::Party::Overflow(number.clone()).switch_name(),
+                    interaction,
+                    party: party::Party::Overflow(number.clone()),
                     extension: number,
                 })
             }
@@ -588,9 +581,7 @@ impl ContactCenter {
                 reason,
             } => {
                 tracing::info!(%interaction, ?reason, "caller turned away");
-                Output::Switch(QueueCommand::Hangup {
-                    interaction: interaction.0,
-                })
+                Output::Switch(QueueCommand::Hangup { interaction })
             }
             AcdOutput::Event(event) => Output::Publish(self.publication(event)),
             AcdOutput::Persist(record) => Output::Persist(self.record(record)),

@@ -1,54 +1,21 @@
-//! Parties of a queue call besides its customer. The switch names them by strings in its
-//! queue commands and events (`agent`, `party`); inside the contact center they are
-//! [`Party`], and this file is the one place that maps one to the other.
+//! How the contact center names the parties of a queue call besides its customer
+//! ([`Party`], shared with the switch in [`crate::ids`]) in events and participant lists.
 
 use serde_json::{Value, json};
 
+pub use crate::ids::Party;
 use crate::routing::model::AgentId;
 
-/// The switch's prefix of a consulted number.
-const NUMBER: &str = "number:";
-/// The switch's prefix of a number a customer was blindly transferred to.
-const TRANSFER: &str = "transfer:";
-/// The switch's prefix of a queue's overflow number.
-const OVERFLOW: &str = "overflow:";
-
-/// Who a queue call rings or connects besides the customer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Party {
-    /// A logged-in agent, rung at its extension.
-    Agent(AgentId),
-    /// A normalised number or SIP user an agent consults (no agent's).
-    Number(String),
-    /// A number the customer was blindly transferred to; it returns to its queue if the
-    /// number does not answer.
-    Transfer(String),
-    /// A queue's overflow number; the ACD has already let the caller go.
-    Overflow(String),
-}
-
 impl Party {
-    /// The switch's name for the party.
-    pub(super) fn switch_name(&self) -> String {
+    /// The party's prefixed label (`alice`, `number:5550100`, `transfer:…`, `overflow:…`),
+    /// which a desktop may also use to name the participant it drops.
+    pub(super) fn label(&self) -> String {
         match self {
             Party::Agent(agent) => agent.0.clone(),
-            Party::Number(number) => format!("{NUMBER}{number}"),
-            Party::Transfer(number) => format!("{TRANSFER}{number}"),
-            Party::Overflow(number) => format!("{OVERFLOW}{number}"),
+            Party::Number(number) => format!("number:{number}"),
+            Party::Transfer(number) => format!("transfer:{number}"),
+            Party::Overflow(number) => format!("overflow:{number}"),
         }
-    }
-
-    /// The party the switch names `name`.
-    pub(super) fn from_switch_name(name: &str) -> Party {
-        let prefixed = [
-            (NUMBER, Party::Number as fn(String) -> Party),
-            (TRANSFER, Party::Transfer),
-            (OVERFLOW, Party::Overflow),
-        ];
-        prefixed
-            .into_iter()
-            .find_map(|(prefix, party)| Some(party(name.strip_prefix(prefix)?.to_owned())))
-            .unwrap_or_else(|| Party::Agent(AgentId(name.to_owned())))
     }
 
     /// The party as the interaction's participants name it: an agent id or digits.
@@ -81,17 +48,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_party_survives_the_round_trip_through_the_switchs_name() {
-        let parties = [
-            Party::Agent("alice".into()),
-            Party::Number("5550100".into()),
-            Party::Transfer("5550101".into()),
-            Party::Overflow("5550102".into()),
-        ];
-        for party in parties {
-            assert_eq!(Party::from_switch_name(&party.switch_name()), party);
-        }
-        assert_eq!(Party::Transfer("555".into()).switch_name(), "transfer:555");
+    fn a_party_is_addressed_by_its_number_and_labelled_by_its_kind() {
+        assert_eq!(Party::Transfer("555".into()).label(), "transfer:555");
         assert_eq!(Party::Number("555".into()).address(), "555");
+        assert_eq!(Party::Agent("alice".into()).label(), "alice");
+        assert_eq!(Party::Overflow("555".into()).agent(), None);
     }
 }

@@ -9,6 +9,7 @@
 //! ```
 
 use super::*;
+use crate::ids::Party;
 use crate::routing::model::Actor;
 use crate::routing::test_harness::{agent, queue, secs};
 use crate::routing::{Command, RequestedState};
@@ -204,7 +205,7 @@ impl Harness {
         h.arrive();
         h.switch(QueueEvent::OfferAnswered {
             interaction: IX.into(),
-            agent: "alice".into(),
+            party: Party::Agent("alice".into()),
         });
         h.take();
         h
@@ -321,7 +322,7 @@ fn a_queue_call_is_offered_to_the_available_agent_then_connected_when_the_phone_
         h.to_switch(),
         vec![QueueCommand::Offer {
             interaction: IX.into(),
-            agent: "alice".into(),
+            party: Party::Agent("alice".into()),
             extension: "ext-alice".into(),
         }]
     );
@@ -346,7 +347,7 @@ fn a_queue_call_is_offered_to_the_available_agent_then_connected_when_the_phone_
     });
     h.switch(QueueEvent::OfferAnswered {
         interaction: IX.into(),
-        agent: "alice".into(),
+        party: Party::Agent("alice".into()),
     });
     assert!(h.published().contains(&"interaction.connected"));
     let connected = h.out.iter().find_map(|o| match o {
@@ -596,7 +597,7 @@ fn poll_timeout_moves_forward_after_handle_timeout() {
     h.arrive();
     h.switch(QueueEvent::OfferAnswered {
         interaction: IX.into(),
-        agent: "alice".into(),
+        party: Party::Agent("alice".into()),
     });
     h.media(MediaEvent::RecordingStarted {
         recording: RecordingId(IX.into()),
@@ -635,7 +636,7 @@ fn a_consult_rings_is_answered_and_the_warm_transfer_hands_the_customer_over() {
     assert_eq!(h.request(start.clone()), Ok(()));
     assert!(matches!(
         &h.to_switch()[..],
-        [QueueCommand::Consult { party, extension, .. }] if party == "bob" && extension == "ext-bob"
+        [QueueCommand::Consult { party, extension, .. }] if *party == Party::Agent("bob".into()) && extension == "ext-bob"
     ));
     // The request goes to both agents; the pop-up to bob.
     let kinds = h.published();
@@ -644,7 +645,10 @@ fn a_consult_rings_is_answered_and_the_warm_transfer_hands_the_customer_over() {
         2
     );
     assert!(kinds.contains(&"consult.offered"));
-    assert_eq!(h.cc.consults[&IX.into()].stage, consult::Stage::Ringing);
+    assert_eq!(
+        h.cc.consults[&InteractionId::from(IX)].stage,
+        consult::Stage::Ringing
+    );
     h.take();
 
     // While it rings: no second consult, no hold, no transfer yet.
@@ -657,9 +661,12 @@ fn a_consult_rings_is_answered_and_the_warm_transfer_hands_the_customer_over() {
 
     h.switch(QueueEvent::ConsultAnswered {
         interaction: IX.into(),
-        party: "bob".into(),
+        party: Party::Agent("bob".into()),
     });
-    assert_eq!(h.cc.consults[&IX.into()].stage, consult::Stage::Answered);
+    assert_eq!(
+        h.cc.consults[&InteractionId::from(IX)].stage,
+        consult::Stage::Answered
+    );
     assert!(h.published().contains(&"consult.answered"));
     assert!(h.out.iter().any(
         |o| matches!(o, Output::Persist(Job::Participant(_, p)) if p.address == "bob" && p.role == "consult")
@@ -675,7 +682,7 @@ fn a_consult_rings_is_answered_and_the_warm_transfer_hands_the_customer_over() {
     );
     h.switch(QueueEvent::ConsultTransferred {
         interaction: IX.into(),
-        party: "bob".into(),
+        party: Party::Agent("bob".into()),
     });
     assert!(h.published().contains(&"interaction.transferred"));
     assert!(h.cc.consults.is_empty());
@@ -700,7 +707,7 @@ fn a_consulted_number_is_named_number_to_the_switch_and_by_its_digits_everywhere
     assert!(matches!(
         &h.to_switch()[..],
         [QueueCommand::Consult { party, extension, .. }]
-            if party == "number:5550100" && extension == "5550100"
+            if *party == Party::Number("5550100".into()) && extension == "5550100"
     ));
     let requested = h.publication("consult.requested");
     assert_eq!(
@@ -714,7 +721,7 @@ fn a_consulted_number_is_named_number_to_the_switch_and_by_its_digits_everywhere
     h.take();
     h.switch(QueueEvent::ConsultAnswered {
         interaction: IX.into(),
-        party: "number:5550100".into(),
+        party: Party::Number("5550100".into()),
     });
     assert!(
         h.out.iter().any(
@@ -742,11 +749,14 @@ fn a_conference_refuses_hold_and_ends_back_to_the_two_parties_when_the_consult_e
     .unwrap();
     h.switch(QueueEvent::ConsultAnswered {
         interaction: IX.into(),
-        party: "bob".into(),
+        party: Party::Agent("bob".into()),
     });
     h.take();
     assert_eq!(h.request(consult(ConsultAction::Conference)), Ok(()));
-    assert_eq!(h.cc.consults[&IX.into()].stage, consult::Stage::Conference);
+    assert_eq!(
+        h.cc.consults[&InteractionId::from(IX)].stage,
+        consult::Stage::Conference
+    );
     assert!(h.published().contains(&"conference.started"));
     assert_eq!(h.request(hold(true)), Err(Refused::InConference));
     assert_eq!(
@@ -757,7 +767,7 @@ fn a_conference_refuses_hold_and_ends_back_to_the_two_parties_when_the_consult_e
 
     h.switch(QueueEvent::ConsultEnded {
         interaction: IX.into(),
-        party: "bob".into(),
+        party: Party::Agent("bob".into()),
         by_party: true,
     });
     let ended = h.publication("consult.ended");
@@ -783,7 +793,7 @@ fn a_consult_that_fails_leaves_the_customer_with_the_agent() {
     h.take();
     h.switch(QueueEvent::ConsultFailed {
         interaction: IX.into(),
-        party: "bob".into(),
+        party: Party::Agent("bob".into()),
         reason: crate::call::ConsultFailure::NoAnswer,
         agent_left: false,
     });
@@ -814,20 +824,20 @@ fn a_blind_transfer_to_a_number_that_does_not_answer_returns_the_customer_to_its
             },
             QueueCommand::Offer {
                 interaction: IX.into(),
-                agent: "transfer:5551234".into(),
+                party: Party::Transfer("5551234".into()),
                 extension: "5551234".into(),
             }
         ]
     );
     assert!(h.published().contains(&"interaction.transferred"));
-    assert!(h.cc.transfers.contains_key(&IX.into()));
+    assert!(h.cc.transfers.contains_key(&InteractionId::from(IX)));
     h.take();
 
     h.available("bob");
     h.take();
     h.switch(QueueEvent::OfferFailed {
         interaction: IX.into(),
-        agent: "transfer:5551234".into(),
+        party: Party::Transfer("5551234".into()),
         failure: crate::call::OfferFailure::DeviceUnavailable,
     });
     assert_eq!(
@@ -838,7 +848,7 @@ fn a_blind_transfer_to_a_number_that_does_not_answer_returns_the_customer_to_its
     // Back at the head of the queue, offered to the next Available agent.
     assert!(h.to_switch().iter().any(|c| matches!(
         c,
-        QueueCommand::Offer { agent, .. } if agent == "bob"
+        QueueCommand::Offer { party, .. } if *party == Party::Agent("bob".into())
     )));
 }
 
@@ -864,7 +874,7 @@ fn a_refer_from_the_agents_phone_is_the_same_blind_transfer_as_the_desktops() {
     });
     assert!(h.to_switch().contains(&QueueCommand::Offer {
         interaction: IX.into(),
-        agent: "transfer:5551234".into(),
+        party: Party::Transfer("5551234".into()),
         extension: "5551234".into(),
     }));
     assert!(h.published().contains(&"interaction.transferred"));
@@ -1005,17 +1015,17 @@ fn step() -> impl Strategy<Value = Step> {
 
 impl Harness {
     fn play(&mut self, step: Step) {
-        let ix = || String::from(IX);
+        let ix = || InteractionId::from(IX);
         match step {
             Step::Answer => {
-                let agent = self.to_switch().iter().rev().find_map(|c| match c {
-                    QueueCommand::Offer { agent, .. } => Some(agent.clone()),
+                let party = self.to_switch().iter().rev().find_map(|c| match c {
+                    QueueCommand::Offer { party, .. } => Some(party.clone()),
                     _ => None,
                 });
-                if let Some(agent) = agent {
+                if let Some(party) = party {
                     self.switch(QueueEvent::OfferAnswered {
                         interaction: ix(),
-                        agent,
+                        party,
                     });
                 }
             }
@@ -1028,17 +1038,17 @@ impl Harness {
             }
             Step::ConsultAnswered => self.switch(QueueEvent::ConsultAnswered {
                 interaction: ix(),
-                party: "bob".into(),
+                party: Party::Agent("bob".into()),
             }),
             Step::ConsultFailed => self.switch(QueueEvent::ConsultFailed {
                 interaction: ix(),
-                party: "bob".into(),
+                party: Party::Agent("bob".into()),
                 reason: crate::call::ConsultFailure::Declined,
                 agent_left: false,
             }),
             Step::ConsultEnded => self.switch(QueueEvent::ConsultEnded {
                 interaction: ix(),
-                party: "bob".into(),
+                party: Party::Agent("bob".into()),
                 by_party: true,
             }),
             Step::Conference => self.attempt(consult(ConsultAction::Conference)),
@@ -1046,7 +1056,7 @@ impl Harness {
                 if self.request(consult(ConsultAction::Transfer)).is_ok() {
                     self.switch(QueueEvent::ConsultTransferred {
                         interaction: ix(),
-                        party: "bob".into(),
+                        party: Party::Agent("bob".into()),
                     });
                 }
             }
@@ -1057,7 +1067,7 @@ impl Harness {
             }),
             Step::NumberFails => self.switch(QueueEvent::OfferFailed {
                 interaction: ix(),
-                agent: "transfer:555".into(),
+                party: Party::Transfer("555".into()),
                 failure: crate::call::OfferFailure::DeviceUnavailable,
             }),
             Step::StartRecording => self.media(MediaEvent::RecordingStarted {

@@ -52,7 +52,7 @@ impl ContactCenter {
         }
         self.held.remove(&interaction);
         self.command_switch(QueueCommand::ReleaseAgent {
-            interaction: interaction.0.clone(),
+            interaction: interaction.clone(),
         });
         let target_json = match &target {
             TransferTarget::Agent(agent) => json!({"type": "agent", "id": agent}),
@@ -95,14 +95,14 @@ impl ContactCenter {
             TransferTarget::Number(number) => {
                 // The agent's conversation is over (wrap-up); the switch rings the number.
                 let ended = QueueEvent::Ended {
-                    interaction: interaction.0.clone(),
+                    interaction: interaction.clone(),
                 };
                 if let Err(error) = self.acd.handle_command(now, Command::Switch(ended)) {
                     tracing::debug!(%error, "transfer: the ACD had already let go");
                 }
                 self.command_switch(QueueCommand::Offer {
-                    interaction: interaction.0.clone(),
-                    agent: Party::Transfer(number.clone()).switch_name(),
+                    interaction: interaction.clone(),
+                    party: Party::Transfer(number.clone()),
                     extension: number,
                 });
                 self.transfers.insert(interaction.clone(), returning);
@@ -121,21 +121,21 @@ impl ContactCenter {
     /// returns the customer to the head of its queue. `true` when the event was about such a
     /// transfer (the ACD knows nothing of it).
     pub(super) fn on_transfer_outcome(&mut self, now: Instant, event: &QueueEvent) -> bool {
-        let (interaction, agent, answered) = match event {
-            QueueEvent::OfferAnswered { interaction, agent } => (interaction, agent, true),
+        let (interaction, party, answered) = match event {
+            QueueEvent::OfferAnswered { interaction, party } => (interaction, party, true),
             QueueEvent::OfferFailed {
-                interaction, agent, ..
-            } => (interaction, agent, false),
+                interaction, party, ..
+            } => (interaction, party, false),
             QueueEvent::Ended { interaction } | QueueEvent::Abandoned { interaction } => {
-                self.transfers.remove(&InteractionId(interaction.clone()));
+                self.transfers.remove(interaction);
                 return false;
             }
             _ => return false,
         };
-        if !matches!(Party::from_switch_name(agent), Party::Transfer(_)) {
+        if !matches!(party, Party::Transfer(_)) {
             return false;
         }
-        let id = InteractionId(interaction.clone());
+        let id = interaction.clone();
         let Some(returning) = self.transfers.remove(&id) else {
             return true;
         };

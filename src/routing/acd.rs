@@ -652,8 +652,8 @@ impl Acd {
         reason: TransitionReason,
     ) {
         self.push(Output::Queue(crate::call::QueueCommand::Withdraw {
-            interaction: interaction.0.clone(),
-            agent: agent.0.clone(),
+            interaction: interaction.clone(),
+            party: crate::ids::Party::Agent(agent.clone()),
         }));
         // The agent may have been removed or already moved on; nothing to undo then.
         let _ = self.agent_input(

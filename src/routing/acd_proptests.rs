@@ -12,6 +12,7 @@
 
 use super::*;
 use crate::call::{OfferFailure, QueueCommand, QueueEvent};
+use crate::ids::Party;
 use crate::routing::model::{OverflowTarget, Skill, Strategy as Distribution};
 use crate::routing::test_harness::{Harness, agent, queue, secs};
 use proptest::prelude::*;
@@ -189,8 +190,8 @@ impl Checker {
                 let id = format!("c{:03}", self.next_caller);
                 if priority == 0 {
                     self.command(Command::Switch(QueueEvent::Arrived {
-                        interaction: id,
-                        queue: format!("700{queue}"),
+                        interaction: id.as_str().into(),
+                        queue: format!("700{queue}").as_str().into(),
                         ani,
                         dnis: "7000".into(),
                         cad: vec![],
@@ -244,8 +245,8 @@ impl Checker {
                 if let Some((ix, agent)) = self.nth_live(i) {
                     self.live.remove(&(ix.clone(), agent.clone()));
                     self.command(Command::Switch(QueueEvent::OfferAnswered {
-                        interaction: ix,
-                        agent,
+                        interaction: ix.as_str().into(),
+                        party: Party::Agent(agent.as_str().into()),
                     }));
                 }
             }
@@ -258,20 +259,24 @@ impl Checker {
                         OfferFailure::DeviceUnavailable
                     };
                     self.command(Command::Switch(QueueEvent::OfferFailed {
-                        interaction: ix,
-                        agent,
+                        interaction: ix.as_str().into(),
+                        party: Party::Agent(agent.as_str().into()),
                         failure,
                     }));
                 }
             }
             Op::Abandon(i) => {
                 if let Some(ix) = self.nth_interaction(i, Some(false)) {
-                    self.command(Command::Switch(QueueEvent::Abandoned { interaction: ix }));
+                    self.command(Command::Switch(QueueEvent::Abandoned {
+                        interaction: ix.as_str().into(),
+                    }));
                 }
             }
             Op::End(i) => {
                 if let Some(ix) = self.nth_interaction(i, Some(true)) {
-                    self.command(Command::Switch(QueueEvent::Ended { interaction: ix }));
+                    self.command(Command::Switch(QueueEvent::Ended {
+                        interaction: ix.as_str().into(),
+                    }));
                 }
             }
             Op::Transfer(i, q) => {
@@ -327,16 +332,19 @@ impl Checker {
                     }
                 }
                 Output::Queue(QueueCommand::Offer {
-                    interaction, agent, ..
+                    interaction,
+                    party: Party::Agent(agent),
+                    ..
                 }) => {
+                    let interaction = interaction.as_str();
                     assert_eq!(
                         self.agents[agent.as_str()],
                         AgentState::Reserved {
-                            interaction: interaction.as_str().into()
+                            interaction: interaction.into()
                         },
                         "an offer rings only a Reserved agent"
                     );
-                    assert!(self.live.insert((interaction.clone(), agent.clone())));
+                    assert!(self.live.insert((interaction.to_owned(), agent.0.clone())));
                     let ringing = self.live.iter().filter(|(ix, _)| ix == interaction).count();
                     if ringing > 1 {
                         assert_eq!(
@@ -345,13 +353,16 @@ impl Checker {
                             "{interaction} offered to {ringing} agents outside ring-all"
                         );
                     }
-                    if self.first_offered.insert(interaction.clone()) {
-                        first_offers.push(interaction.clone());
+                    if self.first_offered.insert(interaction.to_owned()) {
+                        first_offers.push(interaction.to_owned());
                     }
                 }
-                Output::Queue(QueueCommand::Withdraw { interaction, agent }) => {
+                Output::Queue(QueueCommand::Withdraw {
+                    interaction,
+                    party: Party::Agent(agent),
+                }) => {
                     assert!(
-                        self.live.remove(&(interaction.clone(), agent.clone())),
+                        self.live.remove(&(interaction.0.clone(), agent.0.clone())),
                         "withdrew an offer that was not ringing"
                     );
                 }

@@ -1,6 +1,7 @@
 //! Tests of the ACD core: whole queue-call flows in virtual time.
 use super::*;
 use crate::call::{OfferFailure, QueueCommand, QueueEvent};
+use crate::ids::Party;
 use crate::routing::agent::AgentError;
 use crate::routing::model::{Skill, Strategy, TeamId};
 use crate::routing::output::RejectReason;
@@ -35,7 +36,7 @@ fn a_caller_is_offered_to_an_available_agent_and_connected_on_answer() {
     assert_eq!(h.offers(), [pair("c1", "alice")]);
     assert!(h.out.contains(&Output::Queue(QueueCommand::Offer {
         interaction: "c1".into(),
-        agent: "alice".into(),
+        party: Party::Agent("alice".into()),
         extension: "ext-alice".into(),
     })));
     assert!(h.events().contains(&Event::InteractionOffered {
@@ -439,7 +440,7 @@ fn a_phone_decline_counts_as_declined_not_rona() {
     h.take();
     h.switch(QueueEvent::OfferFailed {
         interaction: "c1".into(),
-        agent: "alice".into(),
+        party: Party::Agent("alice".into()),
         failure: OfferFailure::Declined,
     });
     assert_eq!(h.state("alice"), AgentState::Available);
@@ -458,7 +459,7 @@ fn an_unreachable_phone_idles_the_agent_and_requeues_the_caller_at_the_head() {
     h.take();
     h.switch(QueueEvent::OfferFailed {
         interaction: "c1".into(),
-        agent: "alice".into(),
+        party: Party::Agent("alice".into()),
         failure: OfferFailure::DeviceUnavailable,
     });
     assert_eq!(
@@ -933,7 +934,7 @@ fn stale_switch_events_are_ignored() {
     h.end("nobody");
     h.switch(QueueEvent::OfferFailed {
         interaction: "nobody".into(),
-        agent: "alice".into(),
+        party: Party::Agent("alice".into()),
         failure: OfferFailure::Declined,
     });
     assert_eq!(h.state("alice"), AgentState::Available);

@@ -5,54 +5,9 @@
 //! the store persists these shapes, and the CTI API renders them.
 
 use serde::{Deserialize, Serialize};
-use std::fmt;
 use std::time::Duration;
 
-macro_rules! id_newtype {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(pub String);
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl From<&str> for $name {
-            fn from(s: &str) -> $name {
-                $name(s.to_owned())
-            }
-        }
-
-        impl $name {
-            /// The identifier as text.
-            #[must_use]
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-    };
-}
-
-id_newtype!(
-    /// An agent's login id, e.g. `"alice"`.
-    AgentId
-);
-id_newtype!(
-    /// A queue's id, e.g. `"sales"`.
-    QueueId
-);
-id_newtype!(
-    /// One customer contact, e.g. `"ix-3f9c…"`; the same string the switch uses for the call.
-    InteractionId
-);
-id_newtype!(
-    /// A team of agents, the unit a supervisor oversees.
-    TeamId
-);
+pub use crate::ids::{AgentId, InteractionId, QueueId, TeamId};
 
 /// What an agent may do through the CTI API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -38,6 +38,7 @@ use super::output::{AgentPart, Event, InteractionReason, Output, Record, RejectR
 use super::queue::Waiting;
 use super::strategy;
 use crate::call::{OfferFailure, QueueCommand, QueueEvent};
+use crate::ids::Party;
 use std::cmp::Reverse;
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -172,8 +173,8 @@ impl Acd {
                 continue;
             }
             self.push(Output::Queue(QueueCommand::Offer {
-                interaction: id.0.clone(),
-                agent: agent.0.clone(),
+                interaction: id.clone(),
+                party: Party::Agent(agent.clone()),
                 extension,
             }));
             self.push(Output::Event(Event::InteractionOffered {
@@ -220,29 +221,27 @@ impl Acd {
                 priority,
                 cad: _,
             } => {
-                let id = InteractionId(interaction);
-                self.on_arrived(now, id, &queue, ani, dnis, priority);
+                self.on_arrived(now, interaction, queue.as_str(), ani, dnis, priority);
             }
-            QueueEvent::OfferAnswered { interaction, agent } => {
-                self.on_answered(now, &InteractionId(interaction), &AgentId(agent));
+            QueueEvent::OfferAnswered {
+                interaction,
+                party: Party::Agent(agent),
+            } => {
+                self.on_answered(now, &interaction, &agent);
             }
             QueueEvent::OfferFailed {
                 interaction,
-                agent,
+                party: Party::Agent(agent),
                 failure,
             } => {
                 let declined = failure == OfferFailure::Declined;
-                self.offer_failed(
-                    now,
-                    &InteractionId(interaction),
-                    &AgentId(agent),
-                    declined,
-                    Actor::System,
-                );
+                self.offer_failed(now, &interaction, &agent, declined, Actor::System);
             }
             QueueEvent::Abandoned { interaction } | QueueEvent::Ended { interaction } => {
-                self.on_caller_gone(now, &InteractionId(interaction));
+                self.on_caller_gone(now, &interaction);
             }
+            // Numbers a transfer or an overflow rang are the contact center's business.
+            QueueEvent::OfferAnswered { .. } | QueueEvent::OfferFailed { .. } => {}
             // Consults are the contact-center core's to translate (`Acd::consult_*`).
             QueueEvent::ConsultAnswered { .. }
             | QueueEvent::ConsultFailed { .. }
@@ -544,8 +543,8 @@ impl Acd {
             return Err(super::agent::AgentError::NoSuchOffer.into());
         }
         self.push(Output::Queue(QueueCommand::Withdraw {
-            interaction: id.0.clone(),
-            agent: agent.0.clone(),
+            interaction: id.clone(),
+            party: Party::Agent(agent.clone()),
         }));
         self.offer_failed(now, id, agent, true, Actor::Agent(agent.clone()));
         Ok(())
@@ -598,8 +597,8 @@ impl Acd {
                 continue;
             }
             self.push(Output::Queue(QueueCommand::Withdraw {
-                interaction: id.0.clone(),
-                agent: agent.0.clone(),
+                interaction: id.clone(),
+                party: Party::Agent(agent.clone()),
             }));
             let rona = self.agent_input(now, &agent, AgentInput::RingTimeout, Actor::System, None);
             if matches!(rona, Ok(Some(_))) {

@@ -194,7 +194,7 @@ fn undrained_outputs_drop_only_queue_stats() {
         n += 1;
         assert!(n < MAX_PENDING_OUTPUTS, "stats should start being dropped");
         let event = QueueEvent::Arrived {
-            interaction: format!("c{n}"),
+            interaction: format!("c{n}").as_str().into(),
             queue: if n % 2 == 0 { "7000" } else { "7001" }.into(),
             ani: "100".into(),
             dnis: "7000".into(),
@@ -204,7 +204,9 @@ fn undrained_outputs_drop_only_queue_stats() {
         let _ = h.acd.handle_command(h.now, Command::Switch(event));
         // Free the queues again so every arrival changes the figures.
         for id in [format!("c{n}"), format!("c{}", n - 1)] {
-            let gone = QueueEvent::Abandoned { interaction: id };
+            let gone = QueueEvent::Abandoned {
+                interaction: id.as_str().into(),
+            };
             let _ = h.acd.handle_command(h.now, Command::Switch(gone));
         }
     }

@@ -8,6 +8,7 @@ use super::error::RoutingError;
 use super::model::{Actor, AgentConfig, AgentState, QueueConfig, Role, Skill, Strategy};
 use super::output::{Event, InteractionChange, Output, Record};
 use crate::call::{QueueCommand, QueueEvent};
+use crate::ids::Party;
 use std::time::{Duration, Instant};
 
 pub fn secs(n: u64) -> Duration {
@@ -153,7 +154,7 @@ impl Harness {
     pub fn answer(&mut self, interaction: &str, agent: &str) {
         self.switch(QueueEvent::OfferAnswered {
             interaction: interaction.into(),
-            agent: agent.into(),
+            party: Party::Agent(agent.into()),
         });
     }
 
@@ -173,8 +174,10 @@ impl Harness {
             .iter()
             .filter_map(|o| match o {
                 Output::Queue(QueueCommand::Offer {
-                    interaction, agent, ..
-                }) => Some((interaction.clone(), agent.clone())),
+                    interaction,
+                    party: Party::Agent(agent),
+                    ..
+                }) => Some((interaction.0.clone(), agent.0.clone())),
                 _ => None,
             })
             .collect()
@@ -184,9 +187,10 @@ impl Harness {
         self.out
             .iter()
             .filter_map(|o| match o {
-                Output::Queue(QueueCommand::Withdraw { interaction, agent }) => {
-                    Some((interaction.clone(), agent.clone()))
-                }
+                Output::Queue(QueueCommand::Withdraw {
+                    interaction,
+                    party: Party::Agent(agent),
+                }) => Some((interaction.0.clone(), agent.0.clone())),
                 _ => None,
             })
             .collect()

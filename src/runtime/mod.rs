@@ -661,7 +661,7 @@ impl CoreLoop {
                         enabled,
                     } => {
                         quiet = false;
-                        self.switch.set_denoise(&interaction, enabled);
+                        self.switch.set_denoise(interaction.as_str(), enabled);
                     }
                     CenterOutput::Publish(event) => {
                         self.bus.send(event);
