@@ -24,6 +24,7 @@ mod cdr;
 mod consult;
 mod hold;
 mod in_dialog;
+mod inspect;
 mod invite;
 #[cfg(test)]
 mod lab;
@@ -36,6 +37,7 @@ mod switch;
 mod tombstone;
 mod transfer;
 
+pub use inspect::Holdings;
 pub use model::{
     CadFromSip, ConsultFailure, EndpointId, MediaCommand, MediaEvent, MediaPolicy, OfferFailure,
     Output, QueueCommand, QueueEvent, QueueMedia, SwitchEvent,
