@@ -34,5 +34,7 @@ pub mod media;
 pub mod node;
 pub mod routing;
 pub mod runtime;
+#[cfg(test)]
+mod sim;
 pub mod sip;
 pub mod store;

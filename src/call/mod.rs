@@ -27,12 +27,10 @@ mod in_dialog;
 mod inspect;
 mod invite;
 #[cfg(test)]
-mod lab;
+pub(crate) mod lab;
 mod model;
 mod queue;
 mod register;
-#[cfg(test)]
-mod sim;
 mod switch;
 mod tombstone;
 mod transfer;
