@@ -7,6 +7,8 @@
 //! - [`routing`]: agents, queues, the ACD and RONA (sans-IO).
 //! - [`center`]: the contact center: the ACD plus hold, consult, transfer and recording
 //!   stages of queue calls (sans-IO).
+//! - [`node`]: the switch and the contact center wired together, as the runtime drives them
+//!   (sans-IO).
 //! - [`store`]: sqlx repositories (SQLite by default, PostgreSQL).
 //! - [`bus`]: the event bus to desktops and the request channel from the API to the core.
 //! - [`cti`]: the REST API agent desktops drive.
@@ -30,7 +32,10 @@ pub mod config;
 pub mod cti;
 pub mod ids;
 pub mod media;
+pub mod node;
 pub mod routing;
 pub mod runtime;
+#[cfg(test)]
+mod sim;
 pub mod sip;
 pub mod store;

@@ -78,6 +78,13 @@ pub fn persisted_binding(user: &str) -> PersistedBinding {
 /// `caller`'s credentials for its INVITE to `callee`, answering the switch's 407.
 pub fn answer_challenge(challenge: &Message, caller: &str, callee: &str) -> Credentials {
     let header = challenge.header("Proxy-Authenticate").unwrap_or_default();
+    let uri = format!("sip:{callee}@{DOMAIN}");
+    digest_answer(header, caller, "INVITE", &uri)
+}
+
+/// `user`'s credentials (password `lab-<user>-secret`) for `method` on `uri`, answering the
+/// challenge `header` (a Proxy- or WWW-Authenticate value).
+pub fn digest_answer(header: &str, user: &str, method: &str, uri: &str) -> Credentials {
     let nonce = header
         .split("nonce=\"")
         .nth(1)
@@ -85,12 +92,12 @@ pub fn answer_challenge(challenge: &Message, caller: &str, callee: &str) -> Cred
         .expect("a nonce");
     Credentials::answer(
         Algorithm::Md5,
-        caller,
+        user,
         DOMAIN,
-        &format!("lab-{caller}-secret"),
+        &format!("lab-{user}-secret"),
         nonce,
-        "INVITE",
-        &format!("sip:{callee}@{DOMAIN}"),
+        method,
+        uri,
         Some(QopAuth {
             cnonce: "lab".into(),
             nc: 1.into(),

@@ -25,22 +25,22 @@ mod consult;
 mod dial_plan;
 mod hold;
 mod in_dialog;
+mod inspect;
 mod invite;
 #[cfg(test)]
-mod lab;
+pub(crate) mod lab;
 mod model;
 mod outbound;
 mod queue;
 pub mod record;
 mod register;
-#[cfg(test)]
-mod sim;
 mod switch;
 mod timers;
 mod tombstone;
 mod transfer;
 
 pub use dial_plan::{DialPlan, QueueTreatment};
+pub use inspect::Holdings;
 pub use model::{
     CadFromSip, ConsultFailure, EndpointId, MediaCommand, MediaEvent, MediaPolicy, OfferFailure,
     Output, QueueCommand, QueueEvent, QueueMedia, SwitchEvent,

@@ -64,6 +64,7 @@ use crate::store::{
 
 mod consult;
 mod events;
+mod inspect;
 mod party;
 mod recording;
 mod request;
@@ -71,6 +72,7 @@ mod request;
 mod tests;
 mod transfer;
 
+pub use inspect::Holdings;
 pub use request::{
     ConsultAction, ConsultTarget, RecordingAction, Refused, Request, TransferTarget,
 };

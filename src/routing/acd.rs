@@ -380,6 +380,12 @@ impl Acd {
         self.dropped_events
     }
 
+    /// Interactions the ACD still tracks (queued, ringing or connected).
+    #[must_use]
+    pub fn interaction_count(&self) -> usize {
+        self.interactions.len()
+    }
+
     // ---- internals shared with offer.rs ----
 
     /// Time never goes backwards: an earlier `now` is treated as the latest seen.

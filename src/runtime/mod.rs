@@ -16,12 +16,11 @@ pub mod transport;
 
 use crate::bus::events::EventBus;
 use crate::bus::requests::{CoreHandle, CoreRequest};
-use crate::call::{
-    DialPlan, MediaCommand, MediaEvent, Output, QueueEvent, Switch, SwitchConfig, SwitchEvent,
-};
-use crate::center::{ContactCenter, Job, Output as CenterOutput, routing_settings};
+use crate::call::{MediaCommand, MediaEvent, Switch, SwitchConfig};
+use crate::center::{ContactCenter, Job, routing_settings};
 use crate::config::Profile;
 use crate::media::player::Announcement;
+use crate::node::{Node, Output};
 use crate::routing::{Acd, Command};
 use crate::sip::digest::StoredSecret;
 use crate::sip::registrar::{BindingChange, PersistedBinding, RegistrarConfig, Transport};
@@ -284,10 +283,9 @@ pub async fn serve(
     tracing::info!(bindings = count, "registrations restored");
 
     let music = load_music(&profile);
-    let cc = load_contact_center(&store, &mut switch, &profile).await?;
+    let cc = load_contact_center(&store, &profile).await?;
     let mut core = CoreLoop {
-        switch,
-        cc,
+        node: Node::new(switch, cc, clock::now()),
         music,
         music_cache: HashMap::new(),
         profile_dir: profile
@@ -295,7 +293,6 @@ pub async fn serve(
             .parent()
             .map(PathBuf::from)
             .unwrap_or_default(),
-        queue_events: Vec::new(),
         bus,
         transports,
         engine,
@@ -323,13 +320,9 @@ pub async fn serve(
     Ok(())
 }
 
-/// The ACD configured from the database: org settings, queues (their numbers also go to the
-/// switch, which answers them) and agents (all logged out: a restart ends every session).
-async fn load_contact_center(
-    store: &Store,
-    switch: &mut Switch,
-    profile: &Profile,
-) -> anyhow::Result<ContactCenter> {
+/// The ACD configured from the database: org settings, queues and agents (all logged out: a
+/// restart ends every session). [`Node::new`] tells the switch the queues' numbers.
+async fn load_contact_center(store: &Store, profile: &Profile) -> anyhow::Result<ContactCenter> {
     mark_interrupted_recordings(store).await;
     let settings = store.get_settings().await.context("loading org settings")?;
     let now = clock::now();
@@ -352,21 +345,13 @@ async fn load_contact_center(
     );
     // Configuration commands produce no work for anyone yet.
     while acd.poll_output().is_some() {}
-    let cc = ContactCenter::new(
+    Ok(ContactCenter::new(
         acd,
         settings,
         profile.recordings.dir.clone(),
         now,
         clock::unix_now(),
-    );
-    let routing = cc.queue_routing();
-    switch.set_dial_plan(DialPlan {
-        queue_numbers: routing.numbers,
-        queue_music: routing.music,
-        queue_media: routing.media,
-        media_policy: cc.media_policy(),
-    });
-    Ok(cc)
+    ))
 }
 
 /// Last-agent routing's memory, as the stored interactions left it: each caller's newest
@@ -467,17 +452,14 @@ fn to_persisted(b: &StoredBinding) -> Option<PersistedBinding> {
 }
 
 struct CoreLoop {
-    switch: Switch,
-    /// The ACD and the business stages of queue calls.
-    cc: ContactCenter,
+    /// The switch and the contact center (the ACD and the business stages of queue calls).
+    node: Node,
     /// Music on hold, decoded once.
     music: Announcement,
     /// Queues' own music, decoded on first use.
     music_cache: HashMap<String, Announcement>,
     /// The profile's directory, which queue music paths are relative to.
     profile_dir: PathBuf,
-    /// Queue events for the ACD, handed over after each drain.
-    queue_events: Vec<QueueEvent>,
     /// Where the contact center's events go to desktops.
     bus: EventBus,
     transports: Transports,
@@ -496,10 +478,7 @@ impl CoreLoop {
     ) {
         loop {
             self.drain().await;
-            let deadline = match (self.switch.poll_timeout(), self.cc.poll_timeout()) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let deadline = self.node.poll_timeout();
             let sleep = async {
                 match deadline {
                     Some(at) => tokio::time::sleep_until(at.into()).await,
@@ -509,45 +488,39 @@ impl CoreLoop {
             tokio::select! {
                 biased;
                 _ = &mut shutdown => break,
-                Some(token) = persisted.recv() => self.switch.handle_persisted(clock::now(), token),
-                Some(event) = media.recv() => match event {
-                    MediaEvent::Inactive { .. } | MediaEvent::OpenFailed { .. } => {
-                        self.switch.handle_media_event(clock::now(), event);
-                    }
-                    recording => self.cc.handle_media_event(clock::now(), recording),
-                },
-                Some(request) = requests.recv() => request.answer(&mut self.cc, clock::now()),
+                Some(token) = persisted.recv() => self.node.handle_persisted(clock::now(), token),
+                Some(event) = media.recv() => self.node.handle_media_event(clock::now(), event),
+                Some(request) = requests.recv() => {
+                    let now = clock::now();
+                    request.answer(self.node.center_at(now), now);
+                }
                 Some(msg) = inbound.recv() => {
                     let transport = match msg.transport {
                         TransportKind::Udp => Transport::Udp,
                         TransportKind::Tcp => Transport::Tcp,
                     };
-                    self.switch.handle_datagram(clock::now(), msg.from, transport, &msg.bytes);
+                    self.node.handle_datagram(clock::now(), msg.from, transport, &msg.bytes);
                 }
                 Some(peer) = failed.recv() => {
-                    self.switch.handle_transport_error(clock::now(), peer, Transport::Tcp);
+                    self.node.handle_transport_error(clock::now(), peer, Transport::Tcp);
                 }
-                _ = sleep => {
-                    let now = clock::now();
-                    self.switch.handle_timeout(now);
-                    self.cc.handle_timeout(now);
-                }
+                _ = sleep => self.node.handle_timeout(clock::now()),
             }
         }
         tracing::info!(
-            calls = self.switch.call_count(),
+            calls = self.node.switch().call_count(),
             "shutting down: ending calls"
         );
-        self.switch.handle_shutdown(clock::now());
+        self.node.handle_shutdown(clock::now());
         self.drain().await;
         // Give BYEs a moment to be answered and CDRs to be written.
         let grace = clock::now() + Duration::from_millis(500);
         while clock::now() < grace {
             tokio::select! {
-                Some(token) = persisted.recv() => self.switch.handle_persisted(clock::now(), token),
+                Some(token) = persisted.recv() => self.node.handle_persisted(clock::now(), token),
                 Some(msg) = inbound.recv() => {
                     let transport = if msg.transport == TransportKind::Tcp { Transport::Tcp } else { Transport::Udp };
-                    self.switch.handle_datagram(clock::now(), msg.from, transport, &msg.bytes);
+                    self.node.handle_datagram(clock::now(), msg.from, transport, &msg.bytes);
                 }
                 _ = tokio::time::sleep_until(grace.into()) => {}
             }
@@ -633,59 +606,9 @@ impl CoreLoop {
         }
     }
 
-    /// Drains the switch and the ACD until neither has anything left: their outputs feed
-    /// each other (an offer rings a phone; the phone's answer connects the interaction).
+    /// Carries out everything the node asks, until it has nothing left.
     async fn drain(&mut self) {
-        loop {
-            self.drain_switch().await;
-            let now = clock::now();
-            for event in std::mem::take(&mut self.queue_events) {
-                self.cc.handle_queue_event(now, event);
-            }
-            let mut quiet = true;
-            while let Some(output) = self.cc.poll_output() {
-                match output {
-                    CenterOutput::Switch(command) => {
-                        quiet = false;
-                        self.switch.handle_queue_command(now, command);
-                    }
-                    CenterOutput::QueueRouting(routing) => {
-                        self.switch.set_queue_numbers(routing.numbers);
-                        self.switch.set_queue_music(routing.music);
-                        self.switch.set_queue_media(routing.media);
-                    }
-                    CenterOutput::Media(command) => self.apply_media(command),
-                    CenterOutput::MediaPolicy(policy) => self.switch.set_media_policy(policy),
-                    CenterOutput::Denoise {
-                        interaction,
-                        enabled,
-                    } => {
-                        quiet = false;
-                        self.switch.set_denoise(interaction.as_str(), enabled);
-                    }
-                    CenterOutput::Publish(event) => {
-                        self.bus.send(event);
-                    }
-                    CenterOutput::Persist(job) => {
-                        if self
-                            .store_tx
-                            .send(StoreJob::ContactCenter(job))
-                            .await
-                            .is_err()
-                        {
-                            tracing::error!("store writer gone: contact-center record lost");
-                        }
-                    }
-                }
-            }
-            if quiet && self.queue_events.is_empty() {
-                return;
-            }
-        }
-    }
-
-    async fn drain_switch(&mut self) {
-        while let Some(output) = self.switch.poll_output() {
+        while let Some(output) = self.node.poll_output() {
             match output {
                 Output::Transmit {
                     to,
@@ -722,35 +645,21 @@ impl CoreLoop {
                         tracing::error!("store writer gone: CDR not persisted");
                     }
                 }
-                Output::Event(event) => {
-                    log_event(&event);
-                    self.cc.handle_switch_event(clock::now(), event);
-                }
-                Output::Queue(event) => {
-                    if let QueueEvent::Arrived { interaction, .. } = &event {
-                        tracing::info!(%interaction, "queue call arrived");
+                Output::Persist(job) => {
+                    if self
+                        .store_tx
+                        .send(StoreJob::ContactCenter(job))
+                        .await
+                        .is_err()
+                    {
+                        tracing::error!("store writer gone: contact-center record lost");
                     }
-                    self.queue_events.push(event);
+                }
+                Output::Publish(event) => {
+                    self.bus.send(event);
                 }
             }
         }
-    }
-}
-
-fn log_event(event: &SwitchEvent) {
-    match event {
-        SwitchEvent::Registered { aor, .. } => tracing::info!(%aor, "registered"),
-        SwitchEvent::Unregistered { aor, .. } => tracing::info!(%aor, "unregistered"),
-        SwitchEvent::CallStarted { call_id, .. } => tracing::info!(%call_id, "call started"),
-        SwitchEvent::CallAnswered { call_id } => tracing::info!(%call_id, "call answered"),
-        SwitchEvent::CallEnded {
-            call_id,
-            cause,
-            code,
-        } => tracing::info!(%call_id, %cause, code, "call ended"),
-        SwitchEvent::QueueCallHeld { .. }
-        | SwitchEvent::QueueCallReferred { .. }
-        | SwitchEvent::QueueCallReplaced { .. } => {}
     }
 }
 

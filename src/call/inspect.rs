@@ -1,0 +1,51 @@
+//! Read-only views of what the switch holds, for tests that check nothing is leaked (the
+//! simulation's invariants). Counts only: the state itself stays private to the core.
+
+use super::switch::Switch;
+
+/// How much of each kind of state the switch holds. All zero once every call has ended and
+/// 64·T1 has passed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Holdings {
+    /// Live calls.
+    pub calls: usize,
+    /// Ended calls kept for late answers.
+    pub tombstones: usize,
+    /// Transactions of the transaction layer.
+    pub transactions: usize,
+    /// Media port pairs allocated.
+    pub ports: usize,
+    /// Dialogs routed to calls (legs and answered consult legs).
+    pub dialogs: usize,
+    /// Transactions routed to calls (server and client side).
+    pub routed_transactions: usize,
+    /// Answers to BYEs waiting for their CDR to be written.
+    pub held_replies: usize,
+    /// Queue calls by interaction.
+    pub interactions: usize,
+}
+
+impl Holdings {
+    /// Nothing at all.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        *self == Holdings::default()
+    }
+}
+
+impl Switch {
+    /// What the switch holds now.
+    #[must_use]
+    pub fn holdings(&self) -> Holdings {
+        Holdings {
+            calls: self.calls.len(),
+            tombstones: self.tombstones.len(),
+            transactions: self.layer.len(),
+            ports: self.ports.in_use(),
+            dialogs: self.dialogs.len() + self.consult_dialogs.len(),
+            routed_transactions: self.server_txns.len() + self.client_txns.len(),
+            held_replies: self.held_replies.len(),
+            interactions: self.interactions.len(),
+        }
+    }
+}
