@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::{Page, Store, StoreError, UnixMillis, duration_to_millis, narrow};
+use super::{Backend, Page, Store, StoreError, UnixMillis, duration_to_millis, narrow};
 
 pub use crate::call::record::{Cdr, CdrId, CdrLeg, HangupCause, HangupSide};
 
@@ -126,14 +126,15 @@ impl Store {
     pub async fn upsert_cdrs(&self, cdrs: &[Cdr], stage: CdrStage) -> Result<(), StoreError> {
         // Statements of 64, 32, ... 1 rows: every database keeps prepared statements per
         // connection, and one per batch size seen (up to 500) held about 10 MB of SQLite's
-        // memory after a minute of load; seven shapes stay cached and reused. Not more rows:
-        // SQLite's driver looks each parameter up by name, so binding costs grow with the
-        // square of a statement's parameters (14 a row).
+        // memory after a minute of load; seven shapes stay cached and reused. SQLite gets
+        // anonymous `?` parameters: with `$n` its driver looks each one up by name in a list,
+        // so binding cost grew with the square of a statement's parameters (14 a row).
         let mut rest = cdrs;
         while !rest.is_empty() {
             let rows = 1usize << rest.len().min(MAX_ROWS).ilog2();
             let (chunk, after) = rest.split_at(rows);
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(multi_row_upsert(rows)));
+            let sql = multi_row_upsert(rows, self.backend);
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for cdr in chunk {
                 query = bind_cdr(query, cdr, stage)?;
             }
@@ -294,11 +295,17 @@ fn bind_cdr<'q>(
 const MAX_ROWS: usize = 64;
 
 /// The upsert of `rows` in-progress records in one statement.
-fn multi_row_upsert(rows: usize) -> String {
+fn multi_row_upsert(rows: usize, backend: Backend) -> String {
     let values: Vec<String> = (0..rows)
         .map(|row| {
             let first = row * 14 + 1;
-            let params: Vec<String> = (first..first + 14).map(|n| format!("${n}")).collect();
+            let params: Vec<String> = (first..first + 14)
+                .map(|n| match backend {
+                    // Bound in order; see `upsert_cdrs` for why not `$n`.
+                    Backend::Sqlite => "?".to_owned(),
+                    Backend::Postgres => format!("${n}"),
+                })
+                .collect();
             format!("({})", params.join(", "))
         })
         .collect();
