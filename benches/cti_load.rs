@@ -244,10 +244,18 @@ async fn latency(sw: &SwitchProcess, plan: &Plan, token: &str, agents: usize) {
 
 async fn fan_out(sw: &SwitchProcess, plan: &Plan, token: &str) {
     // Admin desktops see every agent's events; one API token serves them all.
-    let url = format!("ws://{}/api/v1/events?token={token}", sw.http);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant)>();
     let mut sockets = Vec::new();
     for _ in 0..plan.desktops {
+        // Each socket opens with its own single-use ticket, as a browser's would.
+        let (status, text) =
+            http_request(sw.http, "POST", "/api/v1/events/tickets", Some(token), None).unwrap();
+        assert_eq!(status, 201, "event ticket: {text}");
+        let ticket = serde_json::from_str::<Value>(&text).unwrap()["ticket"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let url = format!("ws://{}/api/v1/events?ticket={ticket}", sw.http);
         let (socket, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
         sockets.push(socket);
     }

@@ -82,6 +82,15 @@ pub struct SipSettings {
 #[serde(deny_unknown_fields)]
 pub struct HttpSettings {
     pub listen: SocketAddr,
+    /// A client must send a request's whole header section within this many seconds of
+    /// starting it (or of connecting), else the connection is closed: slowloris clients
+    /// trickling headers would otherwise hold connections forever.
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout_secs: u64,
+    /// Most connections served at once (event streams included); beyond it new connections
+    /// are closed at once.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -126,20 +135,71 @@ pub struct RecordingSettings {
     pub dir: PathBuf,
 }
 
-/// `[cti]`: the first admin of the CTI API. On start-up, if the database has no agent with
-/// the admin role, agent `admin_id` is created as an admin with `admin_password` (hashed with
-/// argon2; the profile keeps the plaintext, so change the password through the API after the
-/// first login and keep the profile readable only by the switch). Once any admin exists these
-/// keys are ignored. Give both or neither.
+/// `[cti]`: the first admin of the CTI API and the login brakes. At the first start of a
+/// database (never again, even if every admin is deleted later), agent `admin_id` is created
+/// as an admin. Its password is, in order: the `SWITCHBOARD_ADMIN_PASSWORD` environment
+/// variable, the file `admin_password_file` (relative to the profile), `admin_password`, or
+/// else one generated from the OS's CSPRNG and printed once on standard output. Change it
+/// through the API after the first login.
 #[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CtiSettings {
     /// The seeded admin's agent id.
     #[serde(default)]
     pub admin_id: Option<String>,
-    /// The seeded admin's password, at least 8 bytes.
+    /// The seeded admin's password, at least 8 bytes. The shipped lab value only works on
+    /// loopback.
     #[serde(default)]
     pub admin_password: Option<String>,
+    /// A file holding the seeded admin's password (a container secret), relative to the
+    /// profile.
+    #[serde(default)]
+    pub admin_password_file: Option<PathBuf>,
+    /// `[cti.login]`: password-guessing brakes on `POST /api/v1/sessions`.
+    #[serde(default)]
+    pub login: LoginSettings,
+}
+
+/// `[cti.login]`: each client address gets `attempts_burst` login attempts at once and one
+/// more every `attempt_refill_secs`; `lockout_after` failures of one (agent, address) pair
+/// within `window_secs` lock that address out of that agent for `lockout_secs`, and
+/// `ban_after` failures from one address (whatever the agents) ban it for `ban_secs`.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoginSettings {
+    pub attempts_burst: u32,
+    pub attempt_refill_secs: u64,
+    pub lockout_after: u32,
+    pub lockout_secs: u64,
+    pub ban_after: u32,
+    pub ban_secs: u64,
+    pub window_secs: u64,
+}
+
+impl Default for LoginSettings {
+    fn default() -> Self {
+        LoginSettings {
+            attempts_burst: 5,
+            attempt_refill_secs: 12,
+            lockout_after: 5,
+            lockout_secs: 15 * 60,
+            ban_after: 20,
+            ban_secs: 60 * 60,
+            window_secs: 15 * 60,
+        }
+    }
+}
+
+/// The lab admin password `sip-profiles/default.toml` ships with.
+pub const LAB_ADMIN_PASSWORD: &str = "lab-admin-secret";
+
+/// Whether `password` looks like a shipped lab extension password (`lab-<extension>-secret`,
+/// printed in the README): such secrets only work on loopback.
+#[must_use]
+pub fn is_lab_extension_password(password: &str) -> bool {
+    password.len() > "lab--secret".len()
+        && password.starts_with("lab-")
+        && password.ends_with("-secret")
 }
 
 // The password never reaches logs.
@@ -151,6 +211,8 @@ impl std::fmt::Debug for CtiSettings {
                 "admin_password",
                 &self.admin_password.as_ref().map(|_| "<redacted>"),
             )
+            .field("admin_password_file", &self.admin_password_file)
+            .field("login", &self.login)
             .finish()
     }
 }
@@ -211,6 +273,12 @@ fn default_expires() -> u32 {
 }
 fn default_nonce_lifetime() -> u64 {
     300
+}
+fn default_header_read_timeout() -> u64 {
+    10
+}
+fn default_max_connections() -> usize {
+    1024
 }
 
 impl Profile {
@@ -302,30 +370,13 @@ impl Profile {
                 "must start with sqlite:, postgres: or postgresql:",
             ));
         }
-        match (&self.cti.admin_id, &self.cti.admin_password) {
-            (None, None) => {}
-            (Some(id), Some(password)) => {
-                if id.is_empty()
-                    || id.len() > 64
-                    || !id
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-                {
-                    return Err(
-                        self.invalid("cti.admin_id", "must be 1 to 64 of A-Z a-z 0-9 . _ -")
-                    );
-                }
-                if password.len() < 8 {
-                    return Err(self.invalid("cti.admin_password", "must be at least 8 bytes"));
-                }
-            }
-            (Some(_), None) => {
-                return Err(self.invalid("cti.admin_password", "is required with cti.admin_id"));
-            }
-            (None, Some(_)) => {
-                return Err(self.invalid("cti.admin_id", "is required with cti.admin_password"));
-            }
+        if self.http.header_read_timeout_secs == 0 {
+            return Err(self.invalid("http.header_read_timeout_secs", "must be positive"));
         }
+        if self.http.max_connections == 0 {
+            return Err(self.invalid("http.max_connections", "must be positive"));
+        }
+        self.validate_cti()?;
         let mut seen = std::collections::HashSet::new();
         for e in &self.extensions {
             if e.user.is_empty()
@@ -360,6 +411,85 @@ impl Profile {
             }
         }
         Ok(())
+    }
+
+    fn validate_cti(&self) -> Result<(), ConfigError> {
+        let cti = &self.cti;
+        let valid_id = |id: &str| {
+            !id.is_empty()
+                && id.len() <= 64
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        };
+        match &cti.admin_id {
+            Some(id) if !valid_id(id) => {
+                return Err(self.invalid("cti.admin_id", "must be 1 to 64 of A-Z a-z 0-9 . _ -"));
+            }
+            None if cti.admin_password.is_some() || cti.admin_password_file.is_some() => {
+                return Err(self.invalid("cti.admin_id", "is required with an admin password"));
+            }
+            _ => {}
+        }
+        if cti.admin_password.is_some() && cti.admin_password_file.is_some() {
+            return Err(self.invalid(
+                "cti.admin_password_file",
+                "give cti.admin_password or cti.admin_password_file, not both",
+            ));
+        }
+        if cti.admin_password.as_ref().is_some_and(|p| p.len() < 8) {
+            return Err(self.invalid("cti.admin_password", "must be at least 8 bytes"));
+        }
+        let l = &cti.login;
+        for (key, value) in [
+            ("cti.login.attempts_burst", u64::from(l.attempts_burst)),
+            ("cti.login.attempt_refill_secs", l.attempt_refill_secs),
+            ("cti.login.lockout_after", u64::from(l.lockout_after)),
+            ("cti.login.lockout_secs", l.lockout_secs),
+            ("cti.login.ban_after", u64::from(l.ban_after)),
+            ("cti.login.ban_secs", l.ban_secs),
+            ("cti.login.window_secs", l.window_secs),
+        ] {
+            if value == 0 {
+                return Err(self.invalid(key, "must be positive"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The listeners that are not on loopback, by profile key.
+    #[must_use]
+    pub fn public_listeners(&self) -> Vec<(&'static str, SocketAddr)> {
+        [
+            ("sip.listen", self.sip.listen),
+            ("http.listen", self.http.listen),
+        ]
+        .into_iter()
+        .filter(|(_, addr)| !addr.ip().is_loopback())
+        .collect()
+    }
+
+    /// The shipped lab secrets this profile itself uses, described for an operator (which
+    /// key, never the secret).
+    #[must_use]
+    pub fn lab_secrets(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        let users: Vec<&str> = self
+            .extensions
+            .iter()
+            .filter(|e| is_lab_extension_password(&e.password))
+            .map(|e| e.user.as_str())
+            .collect();
+        if !users.is_empty() {
+            found.push(format!(
+                "extensions {} have lab passwords (lab-<extension>-secret)",
+                users.join(", ")
+            ));
+        }
+        if self.cti.admin_password.as_deref() == Some(LAB_ADMIN_PASSWORD) {
+            found.push("cti.admin_password is the lab admin password".to_owned());
+        }
+        found
     }
 
     /// The address we advertise in Via, Contact and SDP.
@@ -473,11 +603,61 @@ mod tests {
             "{err}"
         );
 
-        let text = default_text().replace("admin_password = ", "# admin_password = ");
+        let text = default_text().replace("admin_id = ", "# admin_id = ");
         let err = Profile::parse(&text, Path::new("lab.toml"))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("cti.admin_password"), "{err}");
+        assert!(err.contains("cti.admin_id"), "{err}");
+
+        let text = default_text().replace("admin_password = ", "# admin_password = ");
+        let p = Profile::parse(&text, Path::new("lab.toml")).unwrap();
+        assert_eq!(
+            p.cti.admin_id.as_deref(),
+            Some("admin"),
+            "generated at first start"
+        );
+        assert_eq!(p.cti.admin_password, None);
+    }
+
+    fn container_text() -> String {
+        std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/sip-profiles/container.toml"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_default_profile_names_its_lab_secrets_and_listens_on_loopback_only() {
+        let p = Profile::parse(&default_text(), Path::new("default.toml")).unwrap();
+        assert!(p.public_listeners().is_empty());
+        let secrets = p.lab_secrets();
+        assert_eq!(secrets.len(), 2, "{secrets:?}");
+        assert!(secrets[0].contains("1000, 1001") && secrets[0].contains("1019"));
+        assert!(secrets[1].contains("cti.admin_password"));
+        assert!(
+            !secrets.concat().contains("lab-admin-secret"),
+            "never the secret itself"
+        );
+    }
+
+    #[test]
+    fn the_container_profile_has_no_extensions_and_no_secrets() {
+        let p = Profile::parse(&container_text(), Path::new("container.toml")).unwrap();
+        assert!(p.extensions.is_empty());
+        assert!(p.lab_secrets().is_empty());
+        assert_eq!(p.cti.admin_password, None);
+        assert_eq!(p.cti.admin_id.as_deref(), Some("admin"));
+        let public: Vec<&str> = p.public_listeners().iter().map(|(key, _)| *key).collect();
+        assert_eq!(public, ["sip.listen", "http.listen"]);
+    }
+
+    #[test]
+    fn lab_extension_passwords_are_recognised_by_their_shape() {
+        assert!(is_lab_extension_password("lab-1000-secret"));
+        assert!(is_lab_extension_password("lab-2042-secret"));
+        assert!(!is_lab_extension_password("lab--secret"));
+        assert!(!is_lab_extension_password("a-long-random-secret"));
     }
 
     #[test]

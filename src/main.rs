@@ -4,8 +4,9 @@
 use clap::Parser;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 use switchboard::config::Profile;
-use switchboard::cti::{self, ApiState};
+use switchboard::cti::{self, ApiState, LoginGuard, LoginPolicy, RateLimiter};
 use switchboard::runtime::{self, Overrides};
 
 /// SIP/RTP softswitch for contact centers.
@@ -21,7 +22,9 @@ struct Args {
     /// CTI HTTP listen address, overriding `http.listen`.
     #[arg(long)]
     http_listen: Option<SocketAddr>,
-    /// Database URL (`sqlite://file.db` or `postgres://...`), overriding `database.url`.
+    /// Database URL (`sqlite://file.db` or `postgres://...`), overriding `database.url` and
+    /// the `SWITCHBOARD_DATABASE_URL` environment variable (which keeps a password out of
+    /// the process list).
     #[arg(long)]
     database: Option<String>,
     /// Recordings directory, overriding `recordings.dir`.
@@ -43,14 +46,34 @@ fn main() -> anyhow::Result<()> {
     Overrides {
         sip_listen: args.sip_listen,
         http_listen: args.http_listen,
-        database: args.database,
+        database: args.database.or_else(|| {
+            std::env::var("SWITCHBOARD_DATABASE_URL")
+                .ok()
+                .filter(|url| !url.is_empty())
+        }),
         recordings: args.recordings,
     }
     .apply(&mut profile)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let api: runtime::ApiFactory =
-        Box::new(|store, core, bus| cti::app(ApiState::new(store).with_core(core, bus)));
+    let login = profile.cti.login;
+    let api: runtime::ApiFactory = Box::new(move |store, core, bus| {
+        let limiter = RateLimiter::new(
+            login.attempts_burst,
+            Duration::from_secs(login.attempt_refill_secs),
+        );
+        let guard = LoginGuard::new(LoginPolicy {
+            lockout_after: login.lockout_after,
+            lockout: Duration::from_secs(login.lockout_secs),
+            ban_after: login.ban_after,
+            ban: Duration::from_secs(login.ban_secs),
+            window: Duration::from_secs(login.window_secs),
+        });
+        let state = ApiState::new(store)
+            .with_core(core, bus)
+            .with_login_protection(limiter, guard);
+        cti::app(state)
+    });
     rt.block_on(runtime::run(profile, api))
 }

@@ -15,6 +15,7 @@ fn docker_compose_config_accepts_the_compose_file() {
         .current_dir(root())
         .args(["--file", "docker-compose.yml", "config"])
         .env_remove("SWITCHBOARD_DB_PASSWORD")
+        .env_remove("SWITCHBOARD_ADMIN_PASSWORD")
         .output()
         .expect("docker-compose is installed (scripts/test-all installs it)");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -28,12 +29,20 @@ fn docker_compose_config_accepts_the_compose_file() {
         "postgres:",
         "network_mode: host",
         "condition: service_healthy",
-        "postgres://switchboard:switchboard@127.0.0.1:5432/switchboard",
+        "SWITCHBOARD_DATABASE_URL: postgres://switchboard:switchboard@127.0.0.1:5432/switchboard",
+        "/etc/switchboard/sip-profiles/container.toml",
         "/var/lib/switchboard/recordings",
     ] {
         assert!(
             stdout.contains(expected),
             "{expected:?} missing from:\n{stdout}"
+        );
+    }
+    // The lab profile and its secrets never face the network from a container.
+    for forbidden in ["default.toml", "0.0.0.0", "lab-"] {
+        assert!(
+            !stdout.contains(forbidden),
+            "{forbidden:?} in the resolved compose file:\n{stdout}"
         );
     }
 }
@@ -71,7 +80,8 @@ fn every_path_the_dockerfile_copies_exists() {
         );
     }
     assert!(
-        dockerfile.contains("sip-profiles/default.toml"),
-        "the image runs the default profile"
+        dockerfile.contains("sip-profiles/container.toml")
+            && !dockerfile.contains("sip-profiles/default.toml"),
+        "the image runs the container profile, never the lab one"
     );
 }

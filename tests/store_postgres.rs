@@ -183,6 +183,7 @@ mod suite {
                 final_code: Some(200),
             }],
             created_ms: UnixMillis(start_ms + 32_501),
+            interaction: None,
         }
     }
 
@@ -238,6 +239,7 @@ mod suite {
             to: Some(UnixMillis(5_000)),
             limit: 2,
             offset: 1,
+            ..CdrFilter::default()
         };
         let page = store.list_cdrs(&filter).await.unwrap();
         // 2000 matches u1 (500), c0 (1000), c2 (3000); c4 starts at 5000, excluded.

@@ -100,6 +100,7 @@ pub(super) fn build(call: &Call, ending: Ending, end_ms: i64) -> Cdr {
         sip_code,
         legs,
         created_ms: UnixMillis(end_ms),
+        interaction: call.queue.as_ref().map(|q| q.interaction.0.clone()),
     }
 }
 

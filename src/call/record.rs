@@ -149,6 +149,9 @@ pub struct Cdr {
     pub legs: Vec<CdrLeg>,
     /// When the record was written.
     pub created_ms: UnixMillis,
+    /// The interaction of a queue call (the record is scoped like it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interaction: Option<String>,
 }
 
 /// Serde for a [`Duration`] as whole milliseconds.

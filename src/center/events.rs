@@ -243,4 +243,32 @@ mod tests {
             assert_eq!(non_snake_case_keys(&json), Vec::<String>::new(), "{json}");
         }
     }
+
+    #[test]
+    fn recording_events_never_carry_a_server_file_path() {
+        let now = clock::now();
+        let mut cc = ContactCenter::detached(now);
+        for report in recording_reports() {
+            cc.handle_media_event(now, report);
+        }
+        let mut kinds = Vec::new();
+        while let Some(output) = cc.poll_output() {
+            if let Output::Publish(publication) = output {
+                let json = serde_json::to_string(&publication.data).unwrap();
+                assert!(
+                    !json.contains("path")
+                        && !json.contains(".wav")
+                        && !json.contains("recordings/"),
+                    "{}: {json}",
+                    publication.kind
+                );
+                kinds.push(publication.kind);
+            }
+        }
+        assert_eq!(
+            kinds.len(),
+            5,
+            "every recording report was published: {kinds:?}"
+        );
+    }
 }

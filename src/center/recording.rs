@@ -150,9 +150,11 @@ impl ContactCenter {
                 if let Some(agent) = agent {
                     self.name_in_recording(&id, format!("agent:{agent}"));
                 }
+                // The path is the store's (downloads go through the API by interaction);
+                // desktops are never told where the server keeps files.
                 let path = path.display().to_string();
-                self.persist(Job::RecordingStarted(id.clone(), path.clone(), at));
-                let data = json!({"interaction": id, "path": path});
+                self.persist(Job::RecordingStarted(id.clone(), path, at));
+                let data = json!({"interaction": id});
                 ("recording.started", id, data)
             }
             MediaEvent::RecordingPaused { recording, .. } => {
@@ -178,11 +180,11 @@ impl ContactCenter {
                 let data = json!({"interaction": id, "auto_resumed": auto, "by": by});
                 ("recording.resumed", id, data)
             }
-            MediaEvent::RecordingStopped { recording, path } => {
+            MediaEvent::RecordingStopped { recording, .. } => {
                 let id = InteractionId(recording.0);
                 let status = RecordingStatus::Complete;
                 self.persist(Job::RecordingEnded(id.clone(), status, None, at));
-                let data = json!({"interaction": id, "path": path.display().to_string()});
+                let data = json!({"interaction": id});
                 ("recording.stopped", id, data)
             }
             MediaEvent::RecordingFailed { recording, error } => {

@@ -2,8 +2,11 @@
 //! Available or Idle with a reason code, read the live state. The ACD owns the state; these
 //! routes ask it and answer with what it decided.
 //!
-//! - `POST /api/v1/agents/{id}/login` `{"extension": "1001"}` (or `{}`: the agent's
-//!   configured extension);
+//! - `POST /api/v1/agents/{id}/login` `{}` (the agent's own extension, as an admin
+//!   configured it) or `{"extension": "1001"}`: another extension only when an admin logs
+//!   the agent in or the `agents_may_choose_extension` setting allows it, and never one
+//!   configured for another agent (422 naming `extension`). Otherwise anyone could log in
+//!   on a colleague's phone and take or listen to its calls;
 //! - `POST /api/v1/agents/{id}/logout`;
 //! - `PUT /api/v1/agents/{id}/state` `{"state": "available"}` or
 //!   `{"state": "idle", "reason": "lunch"}`;
@@ -148,10 +151,32 @@ async fn log_in(
         .await?
         .ok_or(ApiError::NotFound)?
         .extension;
-    let extension = body
-        .extension
-        .or(configured)
-        .ok_or_else(|| ApiError::field("extension", "is required (the agent has none)"))?;
+    let extension = match (body.extension, configured) {
+        (Some(chosen), Some(own)) if chosen == own => own,
+        (None, Some(own)) => own,
+        (Some(chosen), _) => {
+            let allowed = principal.role == Role::Admin
+                || state
+                    .store
+                    .get_settings()
+                    .await?
+                    .agents_may_choose_extension;
+            if !allowed {
+                return Err(ApiError::field(
+                    "extension",
+                    "must be the agent's own extension (an admin may allow others with the \
+                     agents_may_choose_extension setting)",
+                ));
+            }
+            chosen
+        }
+        (None, None) => {
+            return Err(ApiError::field(
+                "extension",
+                "is required (the agent has none)",
+            ));
+        }
+    };
     if extension.is_empty()
         || extension.len() > 64
         || !extension
@@ -162,6 +187,16 @@ async fn log_in(
             "extension",
             "must be a SIP user (letters, digits, . _ - +)",
         ));
+    }
+    // Whoever asks and whatever the setting: a colleague's phone is the colleague's.
+    let taken = state
+        .store
+        .list_agents()
+        .await?
+        .into_iter()
+        .any(|other| other.id != *agent && other.extension.as_deref() == Some(&extension));
+    if taken {
+        return Err(ApiError::field("extension", "is another agent's extension"));
     }
     let command = Command::Login {
         agent: agent.clone(),

@@ -256,7 +256,6 @@ mod tests {
             (Method::GET, "/api/v1/teams", None),
             (Method::GET, "/api/v1/queues", None),
             (Method::GET, "/api/v1/settings", None),
-            (Method::GET, "/api/v1/cdrs", None),
         ] {
             let (status, json) = api.call(method, uri, Some(&agent), body).await;
             assert_eq!(status, StatusCode::FORBIDDEN, "{uri}");

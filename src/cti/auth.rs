@@ -4,7 +4,12 @@
 //! A request carries `Authorization: Bearer <token>`. The token is looked up by its SHA-256
 //! (see `store::tokens`); unknown, expired and revoked tokens are all the same 401. A token
 //! acting for an agent stops working as soon as the agent is disabled or deleted, and a
-//! session's role is the agent's current role, so demotions apply at once.
+//! session's role is the agent's current role, so demotions apply at once. The store also
+//! revokes an agent's tokens when its password or role changes or it is disabled or deleted.
+//!
+//! Commands an agent gives about its own calls (recording, noise suppression, interaction
+//! control) go through [`Principal::own_agent_if_agent`]: an agent-role token that acts for no
+//! agent would otherwise pass every ownership check, so it is refused.
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
@@ -14,7 +19,7 @@ use super::ApiState;
 use super::error::ApiError;
 use crate::clock;
 use crate::routing::model::{AgentId, Role, TeamId};
-use crate::store::{Interaction, Scope, TokenKind, UnixMillis};
+use crate::store::{ApiToken, Interaction, Scope, TokenKind, UnixMillis};
 
 /// The authenticated caller of a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,6 +34,8 @@ pub struct Principal {
     pub role: Role,
     /// The agent's own team and the teams it supervises.
     pub teams: Vec<TeamId>,
+    /// When the token stops working.
+    pub expires_ms: UnixMillis,
 }
 
 impl FromRequestParts<ApiState> for Principal {
@@ -53,14 +60,31 @@ impl FromRequestParts<ApiState> for Principal {
 }
 
 impl Principal {
-    /// The principal a bearer token stands for (the header's, or a WebSocket's `token`
-    /// query parameter, since browsers cannot set headers on WebSocket requests).
+    /// The principal a bearer token stands for (never one from a URL: browsers' WebSockets
+    /// use a ticket instead, see `tickets`).
     pub async fn from_token(state: &ApiState, token: &str) -> Result<Principal, ApiError> {
-        let record = state
+        let found = state
             .store
             .find_token(token, UnixMillis(clock::unix_ms()))
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
+            .await?;
+        Principal::from_record(state, found).await
+    }
+
+    /// The principal of the token with id `token_id`, if it still works (event streams
+    /// re-check the token they were opened with, and tickets name the token they stand for).
+    pub async fn from_token_id(state: &ApiState, token_id: &str) -> Result<Principal, ApiError> {
+        let found = state
+            .store
+            .find_token_by_id(token_id, UnixMillis(clock::unix_ms()))
+            .await?;
+        Principal::from_record(state, found).await
+    }
+
+    async fn from_record(
+        state: &ApiState,
+        record: Option<ApiToken>,
+    ) -> Result<Principal, ApiError> {
+        let record = record.ok_or(ApiError::Unauthorized)?;
         let mut role = record.role;
         let mut teams = Vec::new();
         if let Some(agent_id) = &record.agent {
@@ -84,7 +108,19 @@ impl Principal {
             agent: record.agent,
             role,
             teams,
+            expires_ms: record.expires_ms,
         })
+    }
+
+    /// For an agent-role caller, the agent it acts for (its commands are limited to its own
+    /// calls); `None` for supervisors and admins. An agent-role token acting for no agent is
+    /// 403: it has no calls of its own, and letting it through would skip the ownership check.
+    pub fn own_agent_if_agent(&self) -> Result<Option<AgentId>, ApiError> {
+        match (self.role, &self.agent) {
+            (Role::Agent, Some(agent)) => Ok(Some(agent.clone())),
+            (Role::Agent, None) => Err(ApiError::Forbidden),
+            _ => Ok(None),
+        }
     }
 
     /// 403 unless the role is at least `min` (agent < supervisor < admin).

@@ -1,5 +1,6 @@
-//! `GET /api/v1/cdrs`: call detail records, newest first, filtered and paged (supervisor or
-//! admin).
+//! `GET /api/v1/cdrs`: call detail records, newest first, filtered and paged, scoped like
+//! interactions: an admin sees every record, a supervisor those of its teams' agents (their
+//! queue calls' interactions and the calls their extensions made or took), an agent its own.
 //!
 //! Query parameters (all optional):
 //! - `number`: exact match on caller OR callee;
@@ -21,7 +22,6 @@ use super::ApiState;
 use super::auth::Principal;
 use super::error::ApiError;
 use super::params::QueryParams;
-use crate::routing::model::Role;
 use crate::store::{Cdr, CdrFilter, Page};
 
 /// Longest `number` accepted; real numbers and SIP users are far shorter.
@@ -32,7 +32,7 @@ pub(super) fn routes() -> Router<ApiState> {
     Router::new().route("/api/v1/cdrs", get(list))
 }
 
-/// Call detail records (supervisor).
+/// Call detail records (scoped by role).
 #[utoipa::path(get, path = "/api/v1/cdrs", tag = "cdrs",
     params(
         ("number" = Option<String>, Query, description = "caller or callee"),
@@ -46,8 +46,8 @@ pub(super) async fn list(
     principal: Principal,
     params: QueryParams,
 ) -> Result<Json<Page<Cdr>>, ApiError> {
-    principal.require(Role::Supervisor)?;
-    let filter = filter_from(params)?;
+    let mut filter = filter_from(params)?;
+    filter.scope = principal.scope();
     Ok(Json(state.store.list_cdrs(&filter).await?))
 }
 
@@ -90,6 +90,7 @@ fn filter_from(params: QueryParams) -> Result<CdrFilter, ApiError> {
         to,
         limit,
         offset,
+        ..CdrFilter::default()
     })
 }
 
@@ -107,7 +108,7 @@ mod tests {
     use crate::store::{CdrFilter, CdrStage, Store};
 
     async fn get(store: &Store, uri: &str) -> (StatusCode, Value) {
-        let token = crate::cti::test_support::token_for_role(store, Role::Supervisor).await;
+        let token = crate::cti::test_support::token_for_role(store, Role::Admin).await;
         get_with(store, uri, &token).await
     }
 
@@ -285,7 +286,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn cdrs_need_a_supervisor_or_admin_token() {
+    async fn cdrs_need_a_token_and_an_agent_token_for_no_agent_sees_none() {
         let db = seeded().await;
         let request = Request::get("/api/v1/cdrs").body(Body::empty()).unwrap();
         let response = app(ApiState::new(db.store.clone()))
@@ -294,15 +295,79 @@ mod tests {
             .unwrap();
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         let token = crate::cti::test_support::token_for_role(&db.store, Role::Agent).await;
-        let request = Request::get("/api/v1/cdrs")
-            .header("authorization", format!("Bearer {token}"))
-            .body(Body::empty())
-            .unwrap();
-        let response = app(ApiState::new(db.store.clone()))
-            .oneshot(request)
+        let (status, json) = get_with(&db.store, "/api/v1/cdrs", &token).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(json["total"], 0, "{json}");
+    }
+
+    #[tokio::test]
+    async fn cdrs_are_scoped_like_interactions_agents_see_their_own_supervisors_their_teams() {
+        use crate::cti::test_support::Api;
+        use crate::store::Team;
+        use crate::store::test_support::interaction;
+
+        let api = Api::new().await;
+        let store = api.store();
+        for team in ["blue", "red"] {
+            let team = Team {
+                id: team.into(),
+                name: team.into(),
+                supervisors: vec![],
+            };
+            store.create_team(&team).await.unwrap();
+        }
+        let alice = api.agent("alice", Role::Agent, Some("blue")).await;
+        let bob = api.agent("bob", Role::Agent, Some("red")).await;
+        let sue = api.agent("sue", Role::Supervisor, Some("blue")).await;
+        let root = api.agent("root", Role::Admin, None).await;
+        for (id, extension) in [("alice", "1001"), ("bob", "1002")] {
+            let mut agent = store.get_agent(&id.into()).await.unwrap().unwrap();
+            agent.extension = Some(extension.into());
+            store.update_agent(&agent, None).await.unwrap();
+        }
+        store
+            .insert_interaction(&interaction("ix-a", "555", Some("alice"), 1))
             .await
             .unwrap();
-        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        store
+            .insert_interaction(&interaction("ix-b", "556", Some("bob"), 2))
+            .await
+            .unwrap();
+        // Queue calls name their interaction; plain calls are their extensions'.
+        let records = [
+            ("q-a", "555", "7000", Some("ix-a")),
+            ("q-b", "556", "7000", Some("ix-b")),
+            ("x-a", "1001", "2000", None),
+            ("x-b", "3000", "1002", None),
+            ("other", "4000", "5000", None),
+        ];
+        for (i, (id, caller, callee, ix)) in records.into_iter().enumerate() {
+            let mut cdr = sample_cdr(id, caller, callee, 1_000_000 - i as i64 * 1_000);
+            cdr.interaction = ix.map(str::to_owned);
+            store.upsert_cdr(&cdr, CdrStage::Final).await.unwrap();
+        }
+        let seen = |token: String| async move {
+            let (status, json) = get_with(store, "/api/v1/cdrs", &token).await;
+            assert_eq!(status, StatusCode::OK, "{json}");
+            ids(&json)
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(seen(alice.clone()).await, ["q-a", "x-a"]);
+        assert_eq!(seen(bob).await, ["q-b", "x-b"]);
+        assert_eq!(
+            seen(sue).await,
+            ["q-a", "x-a"],
+            "the supervisor's team only"
+        );
+        assert_eq!(seen(root).await, ["q-a", "q-b", "x-a", "x-b", "other"]);
+        let (_, json) = get_with(store, "/api/v1/cdrs?number=2000", &alice).await;
+        assert_eq!(
+            ids(&json),
+            ["x-a"],
+            "filters narrow the scope, never widen it"
+        );
     }
 
     #[tokio::test]

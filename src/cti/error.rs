@@ -89,6 +89,13 @@ pub enum ApiError {
         /// Seconds until the next attempt may succeed.
         retry_after_secs: u64,
     },
+    /// The client's address is banned for too many failed logins; retry after the given
+    /// number of seconds (an admin may lift the ban sooner).
+    #[error("too many failed logins from this address")]
+    AddressBanned {
+        /// Seconds until the ban ends.
+        retry_after_secs: u64,
+    },
     /// No such resource or route.
     #[error("not found")]
     NotFound,
@@ -193,7 +200,9 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests { .. } | ApiError::AddressBanned { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable(_) | ApiError::CoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -217,6 +226,7 @@ impl ApiError {
             ApiError::Forbidden => "forbidden",
             ApiError::Conflict { .. } => "conflict",
             ApiError::TooManyRequests { .. } => "rate_limited",
+            ApiError::AddressBanned { .. } => "address_banned",
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Unavailable(_) | ApiError::CoreUnavailable => "unavailable",
@@ -283,7 +293,8 @@ impl IntoResponse for ApiError {
                     .headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            ApiError::TooManyRequests { retry_after_secs } => {
+            ApiError::TooManyRequests { retry_after_secs }
+            | ApiError::AddressBanned { retry_after_secs } => {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));

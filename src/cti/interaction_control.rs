@@ -302,15 +302,11 @@ async fn run_live(
     command: Live,
 ) -> Result<Json<Done>, ApiError> {
     let interaction = InteractionId(id.to_owned());
-    let only = if principal.role == Role::Agent {
-        Some(own_agent(principal)?)
-    } else {
-        // Supervisors act on calls of their teams' agents; the stored record tells whose.
-        if principal.role == Role::Supervisor {
-            super::interactions::visible(state, principal, id).await?;
-        }
-        None
-    };
+    let only = principal.own_agent_if_agent()?;
+    // Supervisors act on calls of their teams' agents; the stored record tells whose.
+    if principal.role == Role::Supervisor {
+        super::interactions::visible(state, principal, id).await?;
+    }
     let core = state.core()?;
     match command.clone() {
         Live::Transfer(target) => core.transfer(interaction, only, target).await?,

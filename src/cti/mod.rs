@@ -30,16 +30,21 @@ mod interaction_control;
 mod interactions;
 mod json;
 mod limiter;
+mod login_blocks;
+pub mod login_guard;
 pub mod openapi;
 mod params;
 mod queues;
 mod recordings;
+#[cfg(test)]
+mod security_tests;
 mod sessions;
 mod settings;
 mod skills;
 mod teams;
 #[cfg(test)]
 pub(crate) mod test_support;
+mod tickets;
 mod tokens;
 mod validate;
 
@@ -47,6 +52,7 @@ pub use auth::Principal;
 pub use error::ApiError;
 pub use json::ApiJson;
 pub use limiter::RateLimiter;
+pub use login_guard::{LoginGuard, LoginPolicy};
 pub use params::{ApiPath, Params, QueryParams, parse_timestamp};
 
 use std::sync::Arc;
@@ -61,10 +67,10 @@ use crate::bus::events::EventBus;
 use crate::bus::requests::CoreHandle;
 use crate::store::Store;
 
-/// Login attempts allowed at once per client IP and per agent id ...
-const LOGIN_BURST: u32 = 5;
+/// Login attempts allowed at once per client address ...
+pub const LOGIN_BURST: u32 = 5;
 /// ... and how often one more is allowed after that.
-const LOGIN_REFILL: Duration = Duration::from_secs(12);
+pub const LOGIN_REFILL: Duration = Duration::from_secs(12);
 
 /// Largest request body accepted by any route.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -76,8 +82,12 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct ApiState {
     /// The database.
     pub store: Store,
-    /// Brakes password guessing on `POST /api/v1/sessions`.
+    /// Brakes password guessing on `POST /api/v1/sessions` (per client address).
     pub login_limiter: Arc<RateLimiter>,
+    /// Locks an address out of an agent, then bans it, after repeated failed logins.
+    pub login_guard: Arc<LoginGuard>,
+    /// Single-use tickets for opening the event stream.
+    pub tickets: Arc<tickets::TicketBook>,
     /// The switch core (ACD and calls); `None` when the API runs without one (route tests),
     /// where live commands answer 503.
     pub core: Option<CoreHandle>,
@@ -92,6 +102,8 @@ impl ApiState {
         ApiState {
             store,
             login_limiter: Arc::new(RateLimiter::new(LOGIN_BURST, LOGIN_REFILL)),
+            login_guard: Arc::new(LoginGuard::default()),
+            tickets: Arc::new(tickets::TicketBook::default()),
             core: None,
             bus: EventBus::new(),
         }
@@ -102,6 +114,14 @@ impl ApiState {
     pub fn with_core(mut self, core: CoreHandle, bus: EventBus) -> ApiState {
         self.core = Some(core);
         self.bus = bus;
+        self
+    }
+
+    /// The same state with these login brakes (the profile's `[cti.login]`).
+    #[must_use]
+    pub fn with_login_protection(mut self, limiter: RateLimiter, guard: LoginGuard) -> ApiState {
+        self.login_limiter = Arc::new(limiter);
+        self.login_guard = Arc::new(guard);
         self
     }
 
@@ -131,6 +151,8 @@ impl ApiState {
 /// - `GET /api/v1/openapi.json`: the OpenAPI document (open);
 /// - `POST /api/v1/sessions`, `DELETE /api/v1/sessions/current`: log in and out;
 /// - `/api/v1/tokens`: API tokens (admin);
+/// - `/api/v1/login-blocks`: login lockouts and bans in force, and lifting them (admin);
+/// - `GET /api/v1/events`, `POST /api/v1/events/tickets`: the event stream and its tickets;
 /// - `/api/v1/{agents,teams,queues,skills,dispositions,idle-reasons}` and
 ///   `/api/v1/settings`: configuration (admin writes, supervisors read);
 /// - `GET /api/v1/directory/{agents,queues}`: the consult and transfer picker (any role);
@@ -142,6 +164,8 @@ pub fn app(state: ApiState) -> Router {
         .merge(cdrs::routes())
         .merge(sessions::routes())
         .merge(tokens::routes())
+        .merge(login_blocks::routes())
+        .merge(tickets::routes())
         .merge(agents::routes())
         .merge(agent_states::routes())
         .merge(directory::routes())

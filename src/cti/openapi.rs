@@ -8,8 +8,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     ApiState, agent_session, agent_states, agents, cad, cdrs, consult_control, directory,
-    dispositions, event_stream, idle_reasons, interaction_control, interactions, queues,
-    recordings, sessions, settings, skills, teams, tokens,
+    dispositions, event_stream, idle_reasons, interaction_control, interactions, login_blocks,
+    queues, recordings, sessions, settings, skills, teams, tickets, tokens,
 };
 use crate::store::{
     Agent, AgentStateChange, ApiToken, CadVariable, Direction, DispositionCode, IdleReason,
@@ -23,7 +23,8 @@ use crate::store::{
     paths(
         super::health, document, cdrs::list,
         sessions::create, sessions::remove,
-        tokens::mint, tokens::list, tokens::revoke,
+        tokens::mint, tokens::list, tokens::revoke, login_blocks::list, login_blocks::lift,
+        tickets::issue,
         agents::list, agents::read, agents::create, agents::update, agents::remove,
         agent_states::list, directory::agents, directory::queues,
         teams::list, teams::read, teams::create, teams::update, teams::remove,
@@ -47,6 +48,7 @@ use crate::store::{
     ),
     components(schemas(
         sessions::LoginRequest, sessions::SessionResponse, tokens::MintRequest,
+        tickets::TicketResponse, super::login_guard::LoginBlock,
         tokens::MintResponse, agents::AgentBody, agents::SkillLevel, queues::QueueBody,
         interactions::NotesBody, interactions::WrapUpBody, cad::CadPatch, Agent, ApiToken,
         AgentStateChange,

@@ -71,12 +71,6 @@ pub struct RecordingDone {
     pub status: &'static str,
 }
 
-fn agent_only(principal: &Principal) -> Option<crate::routing::model::AgentId> {
-    (principal.role == Role::Agent)
-        .then(|| principal.agent.clone())
-        .flatten()
-}
-
 async fn run(
     state: &ApiState,
     principal: &Principal,
@@ -84,12 +78,13 @@ async fn run(
     action: RecordingAction,
     status: &'static str,
 ) -> Result<Json<RecordingDone>, ApiError> {
+    let only = principal.own_agent_if_agent()?;
     if principal.role == Role::Supervisor {
         super::interactions::visible(state, principal, &id).await?;
     }
     match state
         .core()?
-        .recording(InteractionId(id.clone()), agent_only(principal), action)
+        .recording(InteractionId(id.clone()), only, action)
         .await?
     {
         Ok(()) => Ok(Json(RecordingDone {
@@ -177,6 +172,7 @@ pub(super) async fn noise(
     ApiJson(body): ApiJson<NoiseBody>,
 ) -> Result<Json<RecordingDone>, ApiError> {
     let result = async {
+        let only = principal.own_agent_if_agent()?;
         if principal.role == Role::Agent
             && !state
                 .store
@@ -193,7 +189,7 @@ pub(super) async fn noise(
             .core()?
             .denoise(
                 InteractionId(id.clone()),
-                agent_only(&principal),
+                only,
                 body.enabled,
                 actor(&principal),
             )

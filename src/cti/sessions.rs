@@ -3,9 +3,11 @@
 //!
 //! A wrong password, an unknown agent and a disabled agent get the identical 401 (same body,
 //! and about the same time, since an unknown id is checked against a dummy hash). Attempts are
-//! rate limited per client IP and per agent id (429 with `Retry-After`).
+//! rate limited per client address (429 `rate_limited` with `Retry-After`); repeated failures
+//! lock that address out of that agent (429 `rate_limited`) and then ban the address (429
+//! `address_banned`), never the agent itself: see `login_guard`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, State};
@@ -18,6 +20,7 @@ use super::ApiState;
 use super::auth::Principal;
 use super::error::ApiError;
 use super::json::ApiJson;
+use super::login_guard::Refusal;
 use crate::clock;
 use crate::routing::model::{AgentId, Role};
 use crate::store::{TokenKind, UnixMillis};
@@ -71,23 +74,39 @@ pub(super) async fn create(
     if login.agent_id.len() > MAX_AGENT_ID_BYTES {
         return Err(ApiError::Unauthorized);
     }
-    let mut keys = vec![format!("agent:{}", login.agent_id)];
-    if let Some(ConnectInfo(addr)) = extensions.get::<ConnectInfo<SocketAddr>>() {
-        keys.push(format!("ip:{}", addr.ip()));
-    }
+    // Without a connection (route tests) every attempt shares one made-up address.
+    let source = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| {
+            addr.ip().to_canonical()
+        });
+    let id = AgentId(login.agent_id);
+    let now = clock::now();
+    state
+        .login_guard
+        .check(&id, source, now)
+        .map_err(|refusal| match refusal {
+            Refusal::LockedOut { retry_after } => ApiError::TooManyRequests {
+                retry_after_secs: retry_after.as_secs().max(1),
+            },
+            Refusal::Banned { retry_after } => ApiError::AddressBanned {
+                retry_after_secs: retry_after.as_secs().max(1),
+            },
+        })?;
     state
         .login_limiter
-        .check(&keys)
+        .check(&[format!("ip:{source}")])
         .map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })?;
-    if login.password.len() > MAX_PASSWORD_BYTES {
+    let agent = if login.password.len() > MAX_PASSWORD_BYTES {
+        None
+    } else {
+        state.store.authenticate_agent(&id, &login.password).await?
+    };
+    let Some(agent) = agent else {
+        state.login_guard.failed(&id, source, now);
         return Err(ApiError::Unauthorized);
-    }
-    let id = AgentId(login.agent_id);
-    let agent = state
-        .store
-        .authenticate_agent(&id, &login.password)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
+    };
+    state.login_guard.succeeded(&id, source);
     let now = UnixMillis(clock::unix_ms());
     // Logins are rare enough to carry the housekeeping; a failure here must not block one.
     if let Err(error) = state.store.delete_expired_tokens(now).await {
@@ -218,7 +237,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn rapid_logins_for_one_agent_are_rate_limited_with_429() {
+    async fn rapid_failed_logins_from_one_address_are_refused_with_429() {
         let api = Api::new().await;
         let mut statuses = Vec::new();
         for _ in 0..6 {

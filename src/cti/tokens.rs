@@ -2,7 +2,8 @@
 //! `POST /api/v1/tokens`, `GET /api/v1/tokens`, `DELETE /api/v1/tokens/{id}`.
 //!
 //! A token may act for an agent (`agent_id`), in which case it sees what that agent's teams
-//! allow and stops working when the agent is disabled; otherwise it acts with its role alone.
+//! allow and is revoked when the agent's password or role changes or the agent is disabled or
+//! deleted; otherwise it acts with its role alone. An agent-role token must name its agent.
 
 use std::time::Duration;
 
@@ -83,6 +84,14 @@ pub(super) async fn mint(
                 return Err(ApiError::field("agent_id", "no such agent"));
             }
             Some(id)
+        }
+        // An agent-role token is an agent's desktop: without an agent it would own no calls
+        // and pass no ownership check (agent-scoped commands refuse such tokens as well).
+        None if req.role == Role::Agent => {
+            return Err(ApiError::field(
+                "agent_id",
+                "is required for a token with the agent role",
+            ));
         }
         None => None,
     };
@@ -182,6 +191,12 @@ mod tests {
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(json["error"]["field"], "expires_in");
+        let body = r#"{"role": "agent", "name": "x", "expires_in": 60}"#;
+        let (status, json) = api
+            .call(Method::POST, "/api/v1/tokens", Some(&admin), Some(body))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(json["error"]["field"], "agent_id");
         let body = r#"{"role": "overlord", "name": "x", "expires_in": 60}"#;
         let (status, json) = api
             .call(Method::POST, "/api/v1/tokens", Some(&admin), Some(body))

@@ -8,6 +8,8 @@
 //! hands it the router to serve ([`ApiFactory`]).
 
 pub use crate::clock;
+pub mod exposure;
+pub mod http;
 pub mod media;
 mod media_shard;
 pub mod recording;
@@ -201,24 +203,17 @@ pub async fn serve(
     api: ApiFactory,
     shutdown: oneshot::Receiver<()>,
 ) -> anyhow::Result<()> {
+    let admin_password = exposure::configured_admin_password(&profile)?;
     let store = Store::connect(&profile.database.url)
         .await
         .context("opening the database")?;
-    if let (Some(id), Some(password)) = (&profile.cti.admin_id, &profile.cti.admin_password) {
-        let id = crate::routing::model::AgentId(id.clone());
-        if store
-            .seed_admin(&id, password)
-            .await
-            .context("seeding the CTI admin")?
-        {
-            tracing::info!(admin = %id, "created the first CTI admin from the profile");
-        }
-    }
+    exposure::refuse_lab_secrets_off_loopback(&profile, &store, admin_password.as_deref()).await?;
+    exposure::seed_first_admin(&profile, &store, admin_password).await?;
     // Before the API answers or anything new is written: history first says what a crash
     // interrupted.
     recovery::close_what_a_crash_left(&store).await;
     tokio::spawn(recovery::heartbeat(store.clone()));
-    std::fs::create_dir_all(&profile.recordings.dir).with_context(|| {
+    recording::create_private_dir(&profile.recordings.dir).with_context(|| {
         format!(
             "creating the recordings directory {}",
             profile.recordings.dir.display()
@@ -240,12 +235,14 @@ pub async fn serve(
     let bus = EventBus::new();
     let (core_handle, core_requests) = CoreHandle::channel();
     let app = api(store.clone(), core_handle, bus.clone());
-    tokio::spawn(async move {
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        if let Err(error) = axum::serve(http, app).await {
-            tracing::error!(%error, "HTTP server stopped");
-        }
-    });
+    tokio::spawn(http::serve(
+        http,
+        app,
+        http::HttpLimits {
+            header_read_timeout: Duration::from_secs(profile.http.header_read_timeout_secs),
+            max_connections: profile.http.max_connections,
+        },
+    ));
 
     let (media_tx, media_rx) = mpsc::channel::<MediaEvent>(4096);
     let media_bind = if profile.sip.listen.ip().is_unspecified() {

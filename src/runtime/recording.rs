@@ -19,13 +19,17 @@
 //! Pausing is enforced where packets come in: from the pause command on, nothing is placed,
 //! so audio (and in-band DTMF) from the paused span cannot reach the file even after a
 //! resume, and RFC 4733 events are never decoded or kept at all. Nothing here logs payloads.
+//!
+//! Recordings are the most sensitive thing the switch keeps (card numbers read aloud before
+//! a pause, health details), so their folders are created 0700 and each WAV is made 0600
+//! before a sample is written: no other local user can list or read them.
 
 use crate::call::{EndpointId, MediaEvent};
 use crate::media::recorder::timeline::{AudioPacket, Channel, Timeline};
 use crate::media::recorder::{self, PauseBehavior, Recording, RecordingId};
 use crate::media::relay::Tap;
 use crate::runtime::clock;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -201,7 +205,10 @@ async fn record_loop(
     events: mpsc::Sender<MediaEvent>,
 ) {
     let day = day_folder(clock::unix_now());
-    let mut rec = match Recording::create(&dir, &day, &id.0, clock::unix_ms()) {
+    let created = create_private_dir(&dir.join(&day))
+        .and_then(|()| Recording::create(&dir, &day, &id.0, clock::unix_ms()))
+        .and_then(|rec| make_private(rec.wav_path()).map(|()| rec));
+    let mut rec = match created {
         Ok(rec) => rec,
         Err(error) => {
             lock(&feeds).active = false;
@@ -280,6 +287,28 @@ async fn record_loop(
             return;
         }
     }
+}
+
+/// Creates `dir` and its missing parents readable by the switch's user alone (0700).
+/// Folders that already exist keep the mode their owner gave them.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Makes a file readable and writable by the switch's user alone (0600).
+fn make_private(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Writes every frame the timeline has ready (all of them once closed).

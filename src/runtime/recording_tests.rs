@@ -139,6 +139,19 @@ async fn recording_puts_the_customer_left_and_the_agent_right_for_the_length_of_
         path.ends_with(Path::new(&day_folder(clock::unix_now())).join("ix-tones.wav")),
         "{path:?}"
     );
+    // No other local user may list or read a recording.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600, "the WAV");
+        assert_eq!(mode(path.parent().unwrap()), 0o700, "its day folder");
+        assert_eq!(
+            mode(path.parent().unwrap().parent().unwrap()),
+            0o700,
+            "the root"
+        );
+    }
     let sent = tones(100);
     let took = talk(&mut call, &sent, |_, _| None).await;
     tokio::time::sleep(Duration::from_millis(20)).await;

@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use super::passwords::{hash_password, verify_password};
+use super::tokens::revoke_agent_tokens;
 use super::{
     Store, StoreError, enum_from_text, enum_to_text, flag, from_json, map_unique, to_json,
 };
@@ -103,7 +104,9 @@ impl Store {
     }
 
     /// Replaces an agent's profile and, with `password`, its password; `false` if there is no
-    /// such agent.
+    /// such agent. A new password, a role change or disabling the agent revokes every token
+    /// acting for it, in the same transaction: what a session was granted must not outlive
+    /// the grant.
     pub async fn update_agent(
         &self,
         agent: &Agent,
@@ -111,35 +114,46 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let skills = to_json(&agent.skills, TABLE, "skills")?;
         let role = enum_to_text(&agent.role, TABLE, "role")?;
-        let query = match password {
-            Some(password) => sqlx::query(
-                "UPDATE agents SET name = $1, extension = $2, team_id = $3, skills = $4, \
-                 role = $5, enabled = $6, password_hash = $7 WHERE id = $8",
-            )
-            .bind(&agent.name)
-            .bind(agent.extension.as_deref())
-            .bind(agent.team.as_ref().map(TeamId::as_str))
-            .bind(skills)
-            .bind(role)
-            .bind(i64::from(agent.enabled))
-            .bind(hash_password(password).await?)
-            .bind(agent.id.as_str()),
-            None => sqlx::query(
-                "UPDATE agents SET name = $1, extension = $2, team_id = $3, skills = $4, \
-                 role = $5, enabled = $6 WHERE id = $7",
-            )
-            .bind(&agent.name)
-            .bind(agent.extension.as_deref())
-            .bind(agent.team.as_ref().map(TeamId::as_str))
-            .bind(skills)
-            .bind(role)
-            .bind(i64::from(agent.enabled))
-            .bind(agent.id.as_str()),
+        let hash = match password {
+            Some(password) => Some(hash_password(password).await?),
+            None => None,
         };
-        Ok(query.execute(&self.pool).await?.rows_affected() > 0)
+        let mut tx = self.pool.begin().await?;
+        let before: Option<(String, i64)> =
+            sqlx::query_as("SELECT role, enabled FROM agents WHERE id = $1")
+                .bind(agent.id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((old_role, old_enabled)) = before else {
+            return Ok(false);
+        };
+        let revoke = hash.is_some() || old_role != role || (old_enabled != 0 && !agent.enabled);
+        sqlx::query(
+            "UPDATE agents SET name = $1, extension = $2, team_id = $3, skills = $4, \
+             role = $5, enabled = $6, password_hash = COALESCE($7, password_hash) WHERE id = $8",
+        )
+        .bind(&agent.name)
+        .bind(agent.extension.as_deref())
+        .bind(agent.team.as_ref().map(TeamId::as_str))
+        .bind(skills)
+        .bind(role)
+        .bind(i64::from(agent.enabled))
+        .bind(hash)
+        .bind(agent.id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        let revoked = if revoke {
+            revoke_agent_tokens(&mut tx, &agent.id).await?
+        } else {
+            0
+        };
+        tx.commit().await?;
+        self.announce_revocation(revoked);
+        Ok(true)
     }
 
-    /// Removes an agent and its supervisor links; `false` if there was none.
+    /// Removes an agent and its supervisor links, and revokes its tokens (so re-creating the
+    /// id later revives none of them); `false` if there was none.
     pub async fn delete_agent(&self, id: &AgentId) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM team_supervisors WHERE agent_id = $1")
@@ -151,7 +165,9 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        let revoked = revoke_agent_tokens(&mut tx, id).await?;
         tx.commit().await?;
+        self.announce_revocation(revoked);
         Ok(n > 0)
     }
 
@@ -202,27 +218,62 @@ impl Store {
         Ok(teams)
     }
 
-    /// Creates admin `id` with `password` unless an admin already exists (the first start of
-    /// a switch). `true` if it was created.
+    /// Creates admin `id` with `password` at the first start of a database, and never again:
+    /// `true` if it was created. A database that already has an admin (made before this rule)
+    /// counts as seeded. Deleting every admin later does not bring the seeded password back;
+    /// an operator locked out recreates one through the store, deliberately.
     pub async fn seed_admin(&self, id: &AgentId, password: &str) -> Result<bool, StoreError> {
+        let seeded: Option<String> =
+            sqlx::query_scalar("SELECT value FROM switch_facts WHERE key = 'first_admin'")
+                .fetch_optional(&self.pool)
+                .await?;
+        if seeded.is_some() {
+            return Ok(false);
+        }
         let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM agents WHERE role = $1")
             .bind(enum_to_text(&Role::Admin, TABLE, "role")?)
             .fetch_one(&self.pool)
             .await?;
-        if admins > 0 {
-            return Ok(false);
+        if admins == 0 {
+            let admin = Agent {
+                id: id.clone(),
+                name: "Administrator".into(),
+                extension: None,
+                team: None,
+                skills: Vec::new(),
+                role: Role::Admin,
+                enabled: true,
+            };
+            self.create_agent(&admin, password).await?;
         }
-        let admin = Agent {
-            id: id.clone(),
-            name: "Administrator".into(),
-            extension: None,
-            team: None,
-            skills: Vec::new(),
-            role: Role::Admin,
-            enabled: true,
-        };
-        self.create_agent(&admin, password).await?;
-        Ok(true)
+        // Two switches starting on one PostgreSQL at once: the second's insert is a no-op
+        // (and its create_agent above already failed as a duplicate if the ids matched).
+        sqlx::query(
+            "INSERT INTO switch_facts (key, value) VALUES ('first_admin', $1) \
+             ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(id.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(admins == 0)
+    }
+
+    /// The enabled admins whose password is `password` (the start-up check for a shipped lab
+    /// password; costs one argon2 verification per admin).
+    pub async fn admins_with_password(&self, password: &str) -> Result<Vec<AgentId>, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, password_hash FROM agents WHERE role = $1 AND enabled = 1 ORDER BY id",
+        )
+        .bind(enum_to_text(&Role::Admin, TABLE, "role")?)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut found = Vec::new();
+        for (id, hash) in rows {
+            if verify_password(Some(hash), password).await {
+                found.push(AgentId(id));
+            }
+        }
+        Ok(found)
     }
 }
 
@@ -371,6 +422,106 @@ pub(crate) mod tests {
             .unwrap();
         assert_eq!(root.map(|a| a.role), Some(Role::Admin));
         assert_eq!(db.store.get_agent(&"root2".into()).await.unwrap(), None);
+    }
+
+    /// A live session token for `id`, to watch it being revoked.
+    async fn session_of(db: &TempDb, id: &str) -> String {
+        let far = crate::store::UnixMillis(i64::MAX / 2);
+        let (token, _) = db
+            .store
+            .issue_token(
+                crate::store::TokenKind::Session,
+                "",
+                Role::Agent,
+                Some(&AgentId::from(id)),
+                crate::store::UnixMillis(0),
+                far,
+            )
+            .await
+            .unwrap();
+        token
+    }
+
+    async fn live(db: &TempDb, token: &str) -> bool {
+        let now = crate::store::UnixMillis(1);
+        db.store.find_token(token, now).await.unwrap().is_some()
+    }
+
+    #[tokio::test]
+    async fn a_password_change_a_role_change_disabling_or_deleting_revokes_the_agents_tokens() {
+        let db = TempDb::new().await;
+        let alice = agent("alice", Role::Supervisor, None);
+        db.store.create_agent(&alice, "pw-alice").await.unwrap();
+        let mut revocations = db.store.token_revocations();
+
+        let token = session_of(&db, "alice").await;
+        let mut renamed = alice.clone();
+        renamed.name = "Alice B.".into();
+        db.store.update_agent(&renamed, None).await.unwrap();
+        assert!(
+            live(&db, &token).await,
+            "a new display name changes no grant"
+        );
+        assert!(!revocations.has_changed().unwrap());
+
+        db.store
+            .update_agent(&alice, Some("new-password"))
+            .await
+            .unwrap();
+        assert!(!live(&db, &token).await, "password change");
+        assert!(revocations.has_changed().unwrap(), "streams are told");
+        revocations.mark_unchanged();
+
+        let token = session_of(&db, "alice").await;
+        let mut demoted = alice.clone();
+        demoted.role = Role::Agent;
+        db.store.update_agent(&demoted, None).await.unwrap();
+        assert!(!live(&db, &token).await, "demotion");
+
+        let token = session_of(&db, "alice").await;
+        let mut disabled = demoted.clone();
+        disabled.enabled = false;
+        db.store.update_agent(&disabled, None).await.unwrap();
+        assert!(!live(&db, &token).await, "disabled");
+
+        let token = session_of(&db, "alice").await;
+        assert!(db.store.delete_agent(&alice.id).await.unwrap());
+        db.store.create_agent(&alice, "pw-alice").await.unwrap();
+        assert!(
+            !live(&db, &token).await,
+            "re-creating the id revives nothing"
+        );
+        assert!(revocations.has_changed().unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_deleted_first_admin_is_not_seeded_again_with_the_profiles_password() {
+        let db = TempDb::new().await;
+        assert!(
+            db.store
+                .seed_admin(&"root".into(), "first-pw")
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            db.store.admins_with_password("first-pw").await.unwrap(),
+            [AgentId::from("root")]
+        );
+        assert!(db.store.delete_agent(&"root".into()).await.unwrap());
+        assert!(
+            !db.store
+                .seed_admin(&"root".into(), "first-pw")
+                .await
+                .unwrap()
+        );
+        assert_eq!(db.store.get_agent(&"root".into()).await.unwrap(), None);
+        assert!(
+            db.store
+                .admins_with_password("first-pw")
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[tokio::test]

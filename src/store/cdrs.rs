@@ -5,8 +5,11 @@
 
 use std::time::Duration;
 
-use super::{Backend, Page, Store, StoreError, UnixMillis, duration_to_millis, narrow};
+use super::{
+    Backend, Page, Store, StoreError, UnixMillis, duration_to_millis, narrow, placeholders,
+};
 
+use super::interactions::{Arg, Scope, push, scope_condition};
 pub use crate::call::record::{Cdr, CdrId, CdrLeg, HangupCause, HangupSide};
 
 /// Which write of a call's record [`Store::upsert_cdr`] makes.
@@ -18,9 +21,14 @@ pub enum CdrStage {
     Final,
 }
 
-/// Which CDRs [`Store::list_cdrs`] returns: newest first, `from <= start < to`.
+/// Which CDRs [`Store::list_cdrs`] returns: newest first, `from <= start < to`, within
+/// `scope`: a queue call's record is visible to whoever may see its interaction, any other
+/// call's to whoever may see the agents whose extension made or took it (an agent its own, a
+/// supervisor its teams' agents'), everything to admins.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CdrFilter {
+    /// Whose calls are visible.
+    pub scope: Scope,
     /// Exact match on caller OR callee.
     pub number: Option<String>,
     /// Earliest start time, inclusive.
@@ -43,6 +51,7 @@ impl CdrFilter {
 impl Default for CdrFilter {
     fn default() -> Self {
         CdrFilter {
+            scope: Scope::All,
             number: None,
             from: None,
             to: None,
@@ -68,11 +77,12 @@ struct CdrRow {
     sip_code: i64,
     legs: String,
     created_ms: i64,
+    interaction_id: Option<String>,
 }
 
 const TABLE: &str = "cdrs";
 const COLUMNS: &str = "id, call_id, caller, callee, start_ms, answer_ms, end_ms, duration_ms, \
-                       hangup_cause, hangup_side, sip_code, legs, created_ms";
+                       hangup_cause, hangup_side, sip_code, legs, created_ms, interaction_id";
 
 impl TryFrom<CdrRow> for Cdr {
     type Error = StoreError;
@@ -101,6 +111,7 @@ impl TryFrom<CdrRow> for Cdr {
             sip_code: narrow(row.sip_code, TABLE, "sip_code")?,
             legs: serde_json::from_str(&row.legs).map_err(|e| corrupt("legs", e.to_string()))?,
             created_ms: UnixMillis(row.created_ms),
+            interaction: row.interaction_id,
         })
     }
 }
@@ -110,9 +121,7 @@ impl Store {
     /// start and answer, or a retry after an unclear failure). A final record is never
     /// replaced by an in-progress one, so a stale write cannot reopen an ended call.
     pub async fn upsert_cdr(&self, cdr: &Cdr, stage: CdrStage) -> Result<(), StoreError> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "{UPSERT_HEAD} ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) {UPSERT_TAIL}"
-        ));
+        let sql = sqlx::AssertSqlSafe(multi_row_upsert(1, self.backend));
         bind_cdr(sqlx::query(sql), cdr, stage)?
             .execute(&self.pool)
             .await?;
@@ -128,7 +137,7 @@ impl Store {
         // connection, and one per batch size seen (up to 500) held about 10 MB of SQLite's
         // memory after a minute of load; seven shapes stay cached and reused. SQLite gets
         // anonymous `?` parameters: with `$n` its driver looks each one up by name in a list,
-        // so binding cost grew with the square of a statement's parameters (14 a row).
+        // so binding cost grew with the square of a statement's parameters (15 a row).
         let mut rest = cdrs;
         while !rest.is_empty() {
             let rows = 1usize << rest.len().min(MAX_ROWS).ilog2();
@@ -185,44 +194,30 @@ impl Store {
         let offset = i64::try_from(filter.offset).unwrap_or(i64::MAX);
 
         // Only fixed fragments and numbered placeholders go into the SQL; values are bound.
-        // Calls still up are not records yet.
+        // Calls still up are not records yet. Only fixed fragments and numbered
+        // placeholders go into the SQL; values are bound.
         let mut conditions = vec!["in_progress = 0".to_owned()];
-        let mut n = 0;
-        let mut next = || {
-            n += 1;
-            n
-        };
-        if filter.number.is_some() {
-            let p = next();
+        let mut args: Vec<Arg> = Vec::new();
+        if let Some(scoped) = cdr_scope(&filter.scope, &mut args)? {
+            conditions.push(scoped);
+        }
+        if let Some(number) = &filter.number {
+            let p = push(&mut args, Arg::Text(number.clone()));
             conditions.push(format!("(caller = ${p} OR callee = ${p})"));
         }
-        if filter.from.is_some() {
-            conditions.push(format!("start_ms >= ${}", next()));
+        if let Some(from) = filter.from {
+            let p = push(&mut args, Arg::Int(from.0));
+            conditions.push(format!("start_ms >= ${p}"));
         }
-        if filter.to.is_some() {
-            conditions.push(format!("start_ms < ${}", next()));
+        if let Some(to) = filter.to {
+            let p = push(&mut args, Arg::Int(to.0));
+            conditions.push(format!("start_ms < ${p}"));
         }
-        let (p_limit, p_offset) = (next(), next());
+        let (p_limit, p_offset) = (args.len() + 1, args.len() + 2);
         let where_clause = format!(" WHERE {}", conditions.join(" AND "));
 
-        macro_rules! bind_filter {
-            ($query:expr) => {{
-                let mut q = $query;
-                if let Some(number) = &filter.number {
-                    q = q.bind(number.as_str());
-                }
-                if let Some(from) = filter.from {
-                    q = q.bind(from.0);
-                }
-                if let Some(to) = filter.to {
-                    q = q.bind(to.0);
-                }
-                q
-            }};
-        }
-
         let count_sql = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM cdrs{where_clause}"));
-        let total: i64 = bind_filter!(sqlx::query_scalar(count_sql))
+        let total = bind_args!(sqlx::query_scalar::<_, i64>(count_sql), &args)
             .fetch_one(&self.pool)
             .await?;
 
@@ -230,7 +225,7 @@ impl Store {
             "SELECT {COLUMNS} FROM cdrs{where_clause} \
              ORDER BY start_ms DESC, id DESC LIMIT ${p_limit} OFFSET ${p_offset}"
         ));
-        let rows: Vec<CdrRow> = bind_filter!(sqlx::query_as(list_sql))
+        let rows = bind_args!(sqlx::query_as::<_, CdrRow>(list_sql), &args)
             .bind(i64::from(limit))
             .bind(offset)
             .fetch_all(&self.pool)
@@ -248,8 +243,38 @@ impl Store {
     }
 }
 
+/// The condition on `cdrs` rows `scope` may see (`None`: all), values appended to `args`:
+/// the record of an interaction in scope, or a call made or taken by the extension of an
+/// agent in scope.
+fn cdr_scope(scope: &Scope, args: &mut Vec<Arg>) -> Result<Option<String>, StoreError> {
+    let agents = match scope {
+        Scope::All => return Ok(None),
+        Scope::Teams(teams) if teams.is_empty() => return Ok(Some("1 = 0".into())),
+        Scope::Agent(agent) => {
+            let p = push(args, Arg::Text(agent.0.clone()));
+            format!("SELECT extension FROM agents WHERE id = ${p} AND extension IS NOT NULL")
+        }
+        Scope::Teams(teams) => {
+            let first = args.len() + 1;
+            for team in teams {
+                push(args, Arg::Text(team.0.clone()));
+            }
+            format!(
+                "SELECT extension FROM agents WHERE team_id IN ({}) AND extension IS NOT NULL",
+                placeholders(first, teams.len())
+            )
+        }
+    };
+    let interactions = scope_condition(scope, args)?.unwrap_or_else(|| "1 = 1".into());
+    Ok(Some(format!(
+        "(interaction_id IN (SELECT id FROM interactions WHERE {interactions}) \
+         OR caller IN ({agents}) OR callee IN ({agents}))"
+    )))
+}
+
 const UPSERT_HEAD: &str = "INSERT INTO cdrs (id, call_id, caller, callee, start_ms, answer_ms, \
-     end_ms, duration_ms, hangup_cause, hangup_side, sip_code, legs, created_ms, in_progress) VALUES";
+     end_ms, duration_ms, hangup_cause, hangup_side, sip_code, legs, created_ms, in_progress, \
+     interaction_id) VALUES";
 
 // A final record is never replaced: only rows still in progress are updated.
 const UPSERT_TAIL: &str = "ON CONFLICT (id) DO UPDATE SET call_id = excluded.call_id, \
@@ -258,12 +283,15 @@ const UPSERT_TAIL: &str = "ON CONFLICT (id) DO UPDATE SET call_id = excluded.cal
      duration_ms = excluded.duration_ms, hangup_cause = excluded.hangup_cause, \
      hangup_side = excluded.hangup_side, sip_code = excluded.sip_code, \
      legs = excluded.legs, created_ms = excluded.created_ms, \
-     in_progress = excluded.in_progress \
+     in_progress = excluded.in_progress, interaction_id = excluded.interaction_id \
      WHERE cdrs.in_progress = 1";
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
-/// Binds one record's 14 columns, in `UPSERT_HEAD`'s order.
+/// Columns of one record in `UPSERT_HEAD`.
+const CDR_COLUMNS: usize = 15;
+
+/// Binds one record's [`CDR_COLUMNS`] columns, in `UPSERT_HEAD`'s order.
 fn bind_cdr<'q>(
     query: AnyQuery<'q>,
     cdr: &Cdr,
@@ -288,7 +316,8 @@ fn bind_cdr<'q>(
         .bind(i64::from(cdr.sip_code))
         .bind(legs)
         .bind(cdr.created_ms.0)
-        .bind(i64::from(stage == CdrStage::InProgress)))
+        .bind(i64::from(stage == CdrStage::InProgress))
+        .bind(cdr.interaction.clone()))
 }
 
 /// Most rows in one statement of [`Store::upsert_cdrs`].
@@ -298,8 +327,8 @@ const MAX_ROWS: usize = 64;
 fn multi_row_upsert(rows: usize, backend: Backend) -> String {
     let values: Vec<String> = (0..rows)
         .map(|row| {
-            let first = row * 14 + 1;
-            let params: Vec<String> = (first..first + 14)
+            let first = row * CDR_COLUMNS + 1;
+            let params: Vec<String> = (first..first + CDR_COLUMNS)
                 .map(|n| match backend {
                     // Bound in order; see `upsert_cdrs` for why not `$n`.
                     Backend::Sqlite => "?".to_owned(),
@@ -348,6 +377,7 @@ pub(crate) mod tests {
                 },
             ],
             created_ms: UnixMillis(start_ms + 63_001),
+            interaction: None,
         }
     }
 

@@ -15,6 +15,7 @@ use crate::routing::model::{AgentId, InteractionId, InteractionState, MediaType,
 mod search;
 mod wrap_up;
 
+pub(in crate::store) use search::{Arg, push, scope_condition};
 pub use search::{InteractionFilter, Scope};
 pub use wrap_up::WrapUpOutcome;
 

@@ -22,6 +22,21 @@
 //! corrupted); `synchronous = FULL` would close that window at the cost of an fsync per commit.
 //! Writers wait up to five seconds for a lock (`busy_timeout`) instead of failing at once.
 
+/// Binds dynamically built query arguments (`interactions::Arg`) in order; a macro because
+/// `query`, `query_as` and `query_scalar` builders share `bind` but no trait.
+macro_rules! bind_args {
+    ($query:expr, $args:expr) => {{
+        let mut query = $query;
+        for arg in $args {
+            query = match arg {
+                $crate::store::interactions::Arg::Text(s) => query.bind(s.clone()),
+                $crate::store::interactions::Arg::Int(i) => query.bind(*i),
+            };
+        }
+        query
+    }};
+}
+
 mod agent_states;
 mod agents;
 mod cad;
@@ -125,6 +140,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "crash_journal",
         include_str!("../../migrations/0011_crash_journal.sql"),
     ),
+    (
+        12,
+        "security",
+        include_str!("../../migrations/0012_security.sql"),
+    ),
 ];
 
 /// A handle on the database: cheap to clone, all clones share one connection pool.
@@ -132,6 +152,9 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Bumped whenever tokens are revoked, so open event streams re-check theirs at once
+    /// instead of at their next periodic check (see `tokens`).
+    revocations: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// Which database a [`Store`] talks to.
@@ -212,6 +235,9 @@ impl Store {
         DRIVERS.call_once(sqlx::any::install_default_drivers);
 
         let (backend, url) = normalise_url(url)?;
+        if backend == Backend::Sqlite {
+            create_private_sqlite_file(&url);
+        }
         let options = AnyPoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT);
         let pool = match backend {
             Backend::Sqlite => {
@@ -238,7 +264,11 @@ impl Store {
             }
             Backend::Postgres => options.max_connections(10).connect(&url).await?,
         };
-        let store = Store { pool, backend };
+        let store = Store {
+            pool,
+            backend,
+            revocations: std::sync::Arc::new(tokio::sync::watch::Sender::new(0)),
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -281,6 +311,28 @@ async fn sqlite_session_setup(conn: &mut AnyConnection) -> Result<(), sqlx::Erro
     conn.execute(sqlx::AssertSqlSafe(busy)).await?;
     conn.execute("PRAGMA foreign_keys = ON").await?;
     Ok(())
+}
+
+/// Creates a missing SQLite database file readable by the switch's user alone (0600), before
+/// SQLite opens it: the file holds password hashes, CAD and call history, and SQLite gives
+/// its `-wal` and `-shm` files the database file's permissions. Existing files are left as
+/// the operator set them.
+fn create_private_sqlite_file(url: &str) {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or_default();
+    let path = rest.split_once('?').map_or(rest, |(path, _)| path);
+    if path.is_empty() || path.contains(":memory:") {
+        return;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    // An existing file is left alone; a missing folder or a read-only place is reported
+    // better by SQLite's own open, just after.
+    let _ = options.open(path);
 }
 
 /// Picks the backend from the scheme and adds `mode=rwc` to SQLite file URLs.
@@ -487,7 +539,17 @@ mod tests {
                 .fetch_all(&db.store.pool)
                 .await
                 .unwrap();
-        assert_eq!(versions, (1..=11).collect::<Vec<i64>>());
+        assert_eq!(versions, (1..=12).collect::<Vec<i64>>());
+        // Password hashes, CAD and call history: the switch's user alone reads the file, and
+        // SQLite gives its -wal and -shm files the same mode.
+        #[cfg(unix)]
+        for suffix in ["", "-wal", "-shm"] {
+            use std::os::unix::fs::PermissionsExt;
+            let url = db.url();
+            let file = std::path::PathBuf::from(format!("{}{suffix}", &url["sqlite:".len()..]));
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", file.display());
+        }
     }
 
     #[tokio::test]

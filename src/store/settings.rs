@@ -23,6 +23,9 @@ pub struct OrgSettings {
     pub agents_may_toggle_noise_suppression: bool,
     /// Agents may list and download the recordings of their own interactions.
     pub agents_may_download_recordings: bool,
+    /// Agents may log in on an extension other than their own (hot desking); otherwise only
+    /// an admin may log an agent in elsewhere. Never on another agent's extension.
+    pub agents_may_choose_extension: bool,
     /// Record every connected queue call (customer left, agent side right).
     pub recording: bool,
     /// Data Shield: a recording pause resumes by itself after
@@ -58,6 +61,7 @@ impl Default for OrgSettings {
             noise_suppression_agent_audio: false,
             agents_may_toggle_noise_suppression: false,
             agents_may_download_recordings: false,
+            agents_may_choose_extension: false,
             recording: true,
             data_shield: true,
             data_shield_pause_seconds: 60,

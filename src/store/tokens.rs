@@ -3,6 +3,9 @@
 //!
 //! A token is 32 random bytes, shown once as `sb_` + hex. The database keeps only its SHA-256,
 //! so a copy of the database cannot be replayed against the API; lookups go by that hash.
+//!
+//! Every revocation bumps a counter that [`Store::token_revocations`] watches: an open event
+//! stream authorised by a token re-checks it as soon as any token is revoked.
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -127,11 +130,32 @@ impl Store {
         token: &str,
         now: UnixMillis,
     ) -> Result<Option<ApiToken>, StoreError> {
+        self.find_live_token("token_hash", &token_hash(token), now)
+            .await
+    }
+
+    /// The record of the token with id `id` if it is not revoked and not expired at `now`
+    /// (an open event stream re-checks the token it was opened with this way).
+    pub async fn find_token_by_id(
+        &self,
+        id: &str,
+        now: UnixMillis,
+    ) -> Result<Option<ApiToken>, StoreError> {
+        self.find_live_token("id", id, now).await
+    }
+
+    /// The live token whose `column` (a fixed name, never input) is `value`.
+    async fn find_live_token(
+        &self,
+        column: &'static str,
+        value: &str,
+        now: UnixMillis,
+    ) -> Result<Option<ApiToken>, StoreError> {
         let sql = sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE token_hash = $1 AND revoked = 0 AND expires_ms > $2"
+            "{SELECT} WHERE {column} = $1 AND revoked = 0 AND expires_ms > $2"
         ));
         let row: Option<Row> = sqlx::query_as(sql)
-            .bind(token_hash(token))
+            .bind(value)
             .bind(now.0)
             .fetch_optional(&self.pool)
             .await?;
@@ -145,7 +169,20 @@ impl Store {
             .execute(&self.pool)
             .await?
             .rows_affected();
+        self.announce_revocation(n);
         Ok(n > 0)
+    }
+
+    /// Changes whenever tokens are revoked through this store (any clone of it).
+    #[must_use]
+    pub fn token_revocations(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.revocations.subscribe()
+    }
+
+    pub(super) fn announce_revocation(&self, revoked: u64) {
+        if revoked > 0 {
+            self.revocations.send_modify(|generation| *generation += 1);
+        }
     }
 
     /// Deletes tokens that expired before `before`; returns how many.
@@ -169,6 +206,19 @@ impl Store {
             .await?;
         rows.into_iter().map(from_row).collect()
     }
+}
+
+/// Revokes every live token acting for `agent` (sessions and API tokens) inside `tx`;
+/// returns how many. The caller announces them after committing.
+pub(super) async fn revoke_agent_tokens(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    agent: &AgentId,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query("UPDATE api_tokens SET revoked = 1 WHERE agent_id = $1 AND revoked = 0")
+        .bind(agent.as_str())
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected())
 }
 
 #[cfg(test)]

@@ -194,9 +194,17 @@ impl Desktop {
     }
 }
 
-/// Reads the event WebSocket in a thread; the receiver ends when the socket closes.
+/// Reads the event WebSocket in a thread; the receiver ends when the socket closes. Opened
+/// as a browser must: the token buys a single-use ticket, and only the ticket is in the URL.
 pub fn follow(http: SocketAddr, token: &str, since: Option<u64>) -> mpsc::Receiver<Value> {
-    let mut url = format!("ws://{http}/api/v1/events?token={token}");
+    let (status, text) =
+        http_request(http, "POST", "/api/v1/events/tickets", Some(token), None).unwrap();
+    assert_eq!(status, 201, "event ticket: {text}");
+    let ticket = serde_json::from_str::<Value>(&text).unwrap()["ticket"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut url = format!("ws://{http}/api/v1/events?ticket={ticket}");
     if let Some(since) = since {
         url.push_str(&format!("&since={since}"));
     }

@@ -65,9 +65,45 @@ impl InteractionFilter {
 }
 
 /// A value bound to a numbered placeholder of a dynamically built query.
-enum Arg {
+pub(in crate::store) enum Arg {
     Text(String),
     Int(i64),
+}
+
+/// Appends `arg` and returns its placeholder number.
+pub(in crate::store) fn push(args: &mut Vec<Arg>, arg: Arg) -> usize {
+    args.push(arg);
+    args.len()
+}
+
+/// The condition on `interactions` rows that `scope` may see (`None`: all of them), its
+/// values appended to `args`. CDRs are scoped through it too, so both read alike.
+pub(in crate::store) fn scope_condition(
+    scope: &Scope,
+    args: &mut Vec<Arg>,
+) -> Result<Option<String>, StoreError> {
+    Ok(match scope {
+        Scope::All => None,
+        Scope::Agent(agent) => {
+            let p = push(args, Arg::Text(agent.0.clone()));
+            // An agent's history also holds the parts it handed over.
+            let q = push(args, Arg::Text(part_pattern(agent)?));
+            Some(format!(
+                "(agent_id = ${p} OR participants LIKE ${q} ESCAPE '\\')"
+            ))
+        }
+        Scope::Teams(teams) if teams.is_empty() => Some("1 = 0".into()),
+        Scope::Teams(teams) => {
+            let first = args.len() + 1;
+            for team in teams {
+                push(args, Arg::Text(team.0.clone()));
+            }
+            Some(format!(
+                "agent_id IN (SELECT id FROM agents WHERE team_id IN ({}))",
+                placeholders(first, teams.len())
+            ))
+        }
+    })
 }
 
 impl Store {
@@ -81,34 +117,10 @@ impl Store {
         let offset = i64::try_from(filter.offset).unwrap_or(i64::MAX);
 
         // Only fixed fragments and numbered placeholders go into the SQL; values are bound.
-        let mut conditions: Vec<String> = Vec::new();
         let mut args: Vec<Arg> = Vec::new();
-        let push = |args: &mut Vec<Arg>, arg: Arg| {
-            args.push(arg);
-            args.len()
-        };
-        match &filter.scope {
-            Scope::All => {}
-            Scope::Agent(agent) => {
-                let p = push(&mut args, Arg::Text(agent.0.clone()));
-                // An agent's history also holds the parts it handed over.
-                let q = push(&mut args, Arg::Text(part_pattern(agent)?));
-                conditions.push(format!(
-                    "(agent_id = ${p} OR participants LIKE ${q} ESCAPE '\\')"
-                ));
-            }
-            Scope::Teams(teams) if teams.is_empty() => conditions.push("1 = 0".into()),
-            Scope::Teams(teams) => {
-                let first = args.len() + 1;
-                for team in teams {
-                    push(&mut args, Arg::Text(team.0.clone()));
-                }
-                conditions.push(format!(
-                    "agent_id IN (SELECT id FROM agents WHERE team_id IN ({}))",
-                    placeholders(first, teams.len())
-                ));
-            }
-        }
+        let mut conditions: Vec<String> = scope_condition(&filter.scope, &mut args)?
+            .into_iter()
+            .collect();
         if let Some(number) = &filter.number {
             let p = push(&mut args, Arg::Text(number.clone()));
             conditions.push(format!("(ani = ${p} OR dnis = ${p})"));
@@ -142,27 +154,15 @@ impl Store {
 
         let count_sql =
             sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM interactions{where_clause}"));
-        let mut count = sqlx::query_scalar::<_, i64>(count_sql);
-        for arg in &args {
-            count = match arg {
-                Arg::Text(s) => count.bind(s.clone()),
-                Arg::Int(i) => count.bind(*i),
-            };
-        }
-        let total = count.fetch_one(&self.pool).await?;
+        let total = bind_args!(sqlx::query_scalar::<_, i64>(count_sql), &args)
+            .fetch_one(&self.pool)
+            .await?;
 
         let list_sql = sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM interactions{where_clause} \
              ORDER BY created_ms DESC, id DESC LIMIT ${p_limit} OFFSET ${p_offset}"
         ));
-        let mut list = sqlx::query_as::<_, InteractionRow>(list_sql);
-        for arg in &args {
-            list = match arg {
-                Arg::Text(s) => list.bind(s.clone()),
-                Arg::Int(i) => list.bind(*i),
-            };
-        }
-        let rows = list
+        let rows = bind_args!(sqlx::query_as::<_, InteractionRow>(list_sql), &args)
             .bind(i64::from(limit))
             .bind(offset)
             .fetch_all(&self.pool)
