@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 
-use super::TransactionKey;
+use super::MatchKey;
 
 /// What the index returns; the layer's own id for an entry.
 pub(super) type TxId = u64;
@@ -18,15 +18,15 @@ pub(super) type TxId = u64;
 pub(super) struct KeyIndex {
     hasher: std::collections::hash_map::RandomState,
     by_hash: HashMap<u64, TxId>,
-    collisions: HashMap<TransactionKey, TxId>,
+    collisions: HashMap<MatchKey, TxId>,
 }
 
 impl KeyIndex {
     /// The id of `key`'s transaction; `key_of` reads the key an id's entry holds.
     pub(super) fn get<'a>(
         &self,
-        key: &TransactionKey,
-        key_of: impl Fn(TxId) -> Option<&'a TransactionKey>,
+        key: &MatchKey,
+        key_of: impl Fn(TxId) -> Option<&'a MatchKey>,
     ) -> Option<TxId> {
         let found = self
             .by_hash
@@ -37,7 +37,7 @@ impl KeyIndex {
     }
 
     /// Indexes a new transaction (its key is not in the index yet).
-    pub(super) fn insert(&mut self, key: &TransactionKey, id: TxId) {
+    pub(super) fn insert(&mut self, key: &MatchKey, id: TxId) {
         let hash = self.hash(key);
         match self.by_hash.entry(hash) {
             std::collections::hash_map::Entry::Vacant(slot) => {
@@ -50,7 +50,7 @@ impl KeyIndex {
     }
 
     /// Forgets transaction `id`, whose key is `key`.
-    pub(super) fn remove(&mut self, key: &TransactionKey, id: TxId) {
+    pub(super) fn remove(&mut self, key: &MatchKey, id: TxId) {
         let hash = self.hash(key);
         if self.by_hash.get(&hash) == Some(&id) {
             self.by_hash.remove(&hash);
@@ -59,7 +59,7 @@ impl KeyIndex {
         }
     }
 
-    fn hash(&self, key: &TransactionKey) -> u64 {
+    fn hash(&self, key: &MatchKey) -> u64 {
         self.hasher.hash_one(key)
     }
 }
@@ -69,8 +69,8 @@ mod tests {
     use super::*;
     use crate::sip::message::Method;
 
-    fn key(branch: &str) -> TransactionKey {
-        TransactionKey::Client {
+    fn key(branch: &str) -> MatchKey {
+        MatchKey::Client {
             branch: branch.into(),
             method: Method::Invite,
         }
@@ -80,7 +80,7 @@ mod tests {
     fn keys_whose_hashes_collide_each_find_their_own_transaction() {
         let mut index = KeyIndex::default();
         let (a, b) = (key("z9hG4bKa"), key("z9hG4bKb"));
-        let keys: HashMap<TxId, TransactionKey> = [(1, a.clone()), (2, b.clone())].into();
+        let keys: HashMap<TxId, MatchKey> = [(1, a.clone()), (2, b.clone())].into();
         let key_of = |id: TxId| keys.get(&id);
         index.insert(&a, 1);
         // Force what a real collision does: `b` finds `a`'s slot taken.
@@ -98,7 +98,7 @@ mod tests {
     fn a_removed_key_is_gone_and_others_stay() {
         let mut index = KeyIndex::default();
         let (a, b) = (key("z9hG4bKa"), key("z9hG4bKb"));
-        let keys: HashMap<TxId, TransactionKey> = [(1, a.clone()), (2, b.clone())].into();
+        let keys: HashMap<TxId, MatchKey> = [(1, a.clone()), (2, b.clone())].into();
         index.insert(&a, 1);
         index.insert(&b, 2);
         index.remove(&a, 1);

@@ -27,9 +27,18 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
+/// The TU's handle on a live transaction: what [`TransactionLayer`] returns for a request
+/// it sent or received and takes back to answer it. A number, not the RFC's matching key
+/// ([`MatchKey`]), so the TU's own maps (a transaction's purpose, the call it belongs to)
+/// hold eight bytes per transaction instead of a copy of its branch and sent-by. Not
+/// `Copy`: a handle is cloned deliberately, like the key it replaced. Handles are never
+/// reused while the layer lives.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TransactionKey(TxId);
+
 /// Identifies a transaction, as the RFC matches messages to it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum TransactionKey {
+pub enum MatchKey {
     /// §17.1.3: the branch of the top Via we sent and the CSeq method.
     Client { branch: String, method: Method },
     /// §17.2.3: the branch and sent-by of the request's top Via and its method, with ACK
@@ -52,22 +61,22 @@ pub enum TransactionKey {
     },
 }
 
-impl TransactionKey {
+impl MatchKey {
     /// The client key of a request we send, or of a response to it (§17.1.3).
-    pub fn client(msg: &Message) -> Option<TransactionKey> {
+    pub fn client(msg: &Message) -> Option<MatchKey> {
         let via = msg.top_via()?;
-        Some(TransactionKey::Client {
+        Some(MatchKey::Client {
             branch: via.branch()?.to_owned(),
             method: msg.cseq()?.method,
         })
     }
 
     /// The server key of a received request (§17.2.3).
-    pub fn server(request: &Message) -> Option<TransactionKey> {
+    pub fn server(request: &Message) -> Option<MatchKey> {
         Self::server_with_via(request, &request.top_via()?)
     }
 
-    fn server_with_via(request: &Message, via: &Via) -> Option<TransactionKey> {
+    fn server_with_via(request: &Message, via: &Via) -> Option<MatchKey> {
         let method = match request.method()? {
             Method::Ack => Method::Invite,
             other => other.clone(),
@@ -75,20 +84,20 @@ impl TransactionKey {
         Self::server_with_method(request, via, method)
     }
 
-    fn server_with_method(request: &Message, via: &Via, method: Method) -> Option<TransactionKey> {
+    fn server_with_method(request: &Message, via: &Via, method: Method) -> Option<MatchKey> {
         if via.has_rfc3261_branch() {
             let host = via.host.to_ascii_lowercase();
             let sent_by = match via.port {
                 Some(port) => format!("{host}:{port}"),
                 None => host,
             };
-            return Some(TransactionKey::Server {
+            return Some(MatchKey::Server {
                 branch: via.branch()?.to_owned(),
                 sent_by,
                 method,
             });
         }
-        Some(TransactionKey::Rfc2543 {
+        Some(MatchKey::Rfc2543 {
             call_id: request.call_id()?.to_owned(),
             cseq: request.cseq()?.seq,
             from_tag: request.from_tag().unwrap_or_default(),
@@ -100,15 +109,15 @@ impl TransactionKey {
     /// The method of the transaction (INVITE for an INVITE server transaction's ACK).
     pub fn method(&self) -> &Method {
         match self {
-            TransactionKey::Client { method, .. }
-            | TransactionKey::Server { method, .. }
-            | TransactionKey::Rfc2543 { method, .. } => method,
+            MatchKey::Client { method, .. }
+            | MatchKey::Server { method, .. }
+            | MatchKey::Rfc2543 { method, .. } => method,
         }
     }
 
     /// True for client transaction keys.
     pub fn is_client(&self) -> bool {
-        matches!(self, TransactionKey::Client { .. })
+        matches!(self, MatchKey::Client { .. })
     }
 }
 
@@ -261,7 +270,7 @@ use super::key_index::TxId;
 
 #[derive(Debug)]
 struct Entry {
-    key: TransactionKey,
+    key: MatchKey,
     machine: Machine,
     to: SocketAddr,
     reliable: bool,
@@ -276,7 +285,9 @@ pub struct TransactionLayer {
     last_now: Option<Instant>,
     next_id: TxId,
     ids: super::key_index::KeyIndex,
-    entries: HashMap<TxId, Entry>,
+    /// Boxed: a live entry is about 180 bytes, and a map's free slots (up to half of them
+    /// just after it grows) would otherwise each be as large, for 100,000 transactions and more.
+    entries: HashMap<TxId, Box<Entry>>,
     deadlines: BinaryHeap<Reverse<(Instant, TxId)>>,
     /// Scratch list for `handle_timeout`, kept to avoid allocating on every tick.
     due: Vec<TxId>,
@@ -308,12 +319,18 @@ impl TransactionLayer {
         self.entries.is_empty()
     }
 
-    /// Whether a transaction with this key is live.
+    /// Whether the transaction `key` is live.
     pub fn contains(&self, key: &TransactionKey) -> bool {
-        self.find(key).is_some()
+        self.entries.contains_key(&key.0)
     }
 
-    fn find(&self, key: &TransactionKey) -> Option<TxId> {
+    /// How the RFC matches messages to the live transaction `key`.
+    #[cfg(test)]
+    pub(super) fn match_key(&self, key: &TransactionKey) -> Option<&MatchKey> {
+        self.entries.get(&key.0).map(|e| &e.key)
+    }
+
+    fn find(&self, key: &MatchKey) -> Option<TxId> {
         self.ids
             .get(key, |id| self.entries.get(&id).map(|e| &e.key))
     }
@@ -344,14 +361,17 @@ impl TransactionLayer {
     ) -> Result<Incoming, TransactionError> {
         let now = self.advance_for_input(now);
         if msg.is_response() {
-            let key = TransactionKey::client(&msg).ok_or(TransactionError::Malformed(
+            let key = MatchKey::client(&msg).ok_or(TransactionError::Malformed(
                 "response without Via branch or CSeq",
             ))?;
             let Some(id) = self.find(&key) else {
                 return Ok(Incoming::StrayResponse(msg));
             };
             return Ok(match self.deliver(id, now, msg) {
-                Some(Output::Response(response)) => Incoming::Response { key, response },
+                Some(Output::Response(response)) => Incoming::Response {
+                    key: TransactionKey(id),
+                    response,
+                },
                 _ => Incoming::Absorbed,
             });
         }
@@ -359,11 +379,11 @@ impl TransactionLayer {
         const BAD_REQUEST: TransactionError =
             TransactionError::Malformed("request without Via, CSeq or Call-ID");
         let via = msg.top_via().ok_or(BAD_REQUEST)?;
-        let key = TransactionKey::server_with_via(&msg, &via).ok_or(BAD_REQUEST)?;
+        let key = MatchKey::server_with_via(&msg, &via).ok_or(BAD_REQUEST)?;
         if let Some(id) = self.find(&key) {
             return Ok(match self.deliver(id, now, msg) {
                 Some(Output::Request(ack)) => Incoming::Ack {
-                    key: Some(key),
+                    key: Some(TransactionKey(id)),
                     ack,
                 },
                 _ => Incoming::Absorbed,
@@ -395,8 +415,11 @@ impl TransactionLayer {
                 now, reliable, timing,
             )))
         };
-        self.insert(key.clone(), machine, from, reliable);
-        Ok(Incoming::Request { key, request: msg })
+        let id = self.insert(key, machine, from, reliable);
+        Ok(Incoming::Request {
+            key: TransactionKey(id),
+            request: msg,
+        })
     }
 
     /// Starts a client transaction for `request` towards `to`. The caller has put the top Via
@@ -409,7 +432,7 @@ impl TransactionLayer {
         request: Message,
     ) -> Result<TransactionKey, TransactionError> {
         let now = self.advance_for_input(now);
-        let key = TransactionKey::client(&request).ok_or(TransactionError::Malformed(
+        let key = MatchKey::client(&request).ok_or(TransactionError::Malformed(
             "request without Via branch or CSeq",
         ))?;
         let timing = self.config.timing;
@@ -429,8 +452,7 @@ impl TransactionLayer {
                 )))
             }
         };
-        self.insert(key.clone(), machine, to, reliable);
-        Ok(key)
+        Ok(TransactionKey(self.insert(key, machine, to, reliable)))
     }
 
     /// The TU's response for the server transaction `key`.
@@ -441,7 +463,7 @@ impl TransactionLayer {
         response: Message,
     ) -> Result<(), TransactionError> {
         let now = self.advance_for_input(now);
-        let id = self.find(key).ok_or(TransactionError::UnknownTransaction)?;
+        let id = key.0;
         let entry = self
             .entries
             .get_mut(&id)
@@ -518,22 +540,18 @@ impl TransactionLayer {
     /// A CANCEL is being sent for the INVITE client transaction with the same branch (§9.1
     /// gives a CANCEL its INVITE's branch): that INVITE now gives up 64·T1 later without a
     /// final answer (see [`InviteClientTransaction::cancel_sent`]).
-    fn cancel_sent(&mut self, now: Instant, cancel: &TransactionKey) {
-        let TransactionKey::Client { branch, .. } = cancel else {
+    fn cancel_sent(&mut self, now: Instant, cancel: &MatchKey) {
+        let MatchKey::Client { branch, .. } = cancel else {
             return;
         };
-        let invite = TransactionKey::Client {
+        let invite = MatchKey::Client {
             branch: branch.clone(),
             method: Method::Invite,
         };
         let Some(id) = self.find(&invite) else {
             return;
         };
-        if let Some(Entry {
-            machine: Machine::InviteClient(m),
-            ..
-        }) = self.entries.get_mut(&id)
-        {
+        if let Some(Machine::InviteClient(m)) = self.entries.get_mut(&id).map(|e| &mut e.machine) {
             m.cancel_sent(now);
         }
         let _ = self.settle(id);
@@ -545,8 +563,8 @@ impl TransactionLayer {
         if cancel.method() != Some(&Method::Cancel) {
             return None;
         }
-        let key = TransactionKey::server_with_method(cancel, &cancel.top_via()?, Method::Invite)?;
-        self.find(&key).map(|_| key)
+        let key = MatchKey::server_with_method(cancel, &cancel.top_via()?, Method::Invite)?;
+        self.find(&key).map(TransactionKey)
     }
 
     /// The next output; drain to `None` after every `handle_*`/`send_*`.
@@ -572,21 +590,22 @@ impl TransactionLayer {
         now
     }
 
-    fn insert(&mut self, key: TransactionKey, machine: Machine, to: SocketAddr, reliable: bool) {
+    fn insert(&mut self, key: MatchKey, machine: Machine, to: SocketAddr, reliable: bool) -> TxId {
         let id = self.next_id;
         self.next_id += 1;
         self.ids.insert(&key, id);
         self.entries.insert(
             id,
-            Entry {
+            Box::new(Entry {
                 key,
                 machine,
                 to,
                 reliable,
                 scheduled: None,
-            },
+            }),
         );
         let _ = self.settle(id);
+        id
     }
 
     /// Hands a matched message to its transaction; returns what the machine passed up.
@@ -612,11 +631,11 @@ impl TransactionLayer {
                 }),
                 Output::Request(_) | Output::Response(_) => passed_up = Some(output),
                 Output::Timeout => self.outputs.push_back(LayerOutput::Event(
-                    entry.key.clone(),
+                    TransactionKey(id),
                     TransactionEvent::Timeout,
                 )),
                 Output::TransportError => self.outputs.push_back(LayerOutput::Event(
-                    entry.key.clone(),
+                    TransactionKey(id),
                     TransactionEvent::TransportError,
                 )),
                 Output::Terminated => terminated = true,
@@ -625,8 +644,10 @@ impl TransactionLayer {
         if terminated {
             if let Some(entry) = self.entries.remove(&id) {
                 self.ids.remove(&entry.key, id);
-                self.outputs
-                    .push_back(LayerOutput::Event(entry.key, TransactionEvent::Terminated));
+                self.outputs.push_back(LayerOutput::Event(
+                    TransactionKey(id),
+                    TransactionEvent::Terminated,
+                ));
             }
         } else {
             entry.machine.release_buffers();

@@ -26,7 +26,8 @@ pub mod timers;
 pub use invite_client::{InviteClientTransaction, State as InviteClientState, ack_for_non_2xx};
 pub use invite_server::{InviteServerTransaction, State as InviteServerState, TryingPolicy};
 pub use layer::{
-    Incoming, LayerConfig, LayerOutput, TransactionEvent, TransactionKey, TransactionLayer,
+    Incoming, LayerConfig, LayerOutput, MatchKey, TransactionEvent, TransactionKey,
+    TransactionLayer,
 };
 pub use non_invite_client::{NonInviteClientTransaction, State as NonInviteClientState};
 pub use non_invite_server::{NonInviteServerTransaction, State as NonInviteServerState};
