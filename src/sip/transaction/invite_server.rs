@@ -248,6 +248,8 @@ impl InviteServerTransaction {
                 let bytes = r.to_bytes();
                 self.outputs.push_back(Output::Transmit(bytes.clone()));
                 self.final_response = Some(bytes);
+                // Only Proceeding repeats a provisional.
+                self.last_provisional = None;
                 self.state = Completed;
                 if !self.reliable {
                     self.timers.set(Timer::G, now + self.interval);
@@ -271,6 +273,10 @@ impl InviteServerTransaction {
                 if wait.is_zero() {
                     self.terminate();
                 } else {
+                    // Confirmed absorbs retransmissions without answering: the final
+                    // response is not needed again (a 407 for every challenged call would
+                    // otherwise linger T4 more).
+                    self.final_response = None;
                     self.state = Confirmed;
                     self.timers.set(Timer::I, now + wait);
                 }
