@@ -492,11 +492,17 @@ impl CoreLoop {
                     request.answer(self.node.center_at(now), now);
                 }
                 Some(msg) = inbound.recv() => {
-                    let transport = match msg.transport {
-                        TransportKind::Udp => Transport::Udp,
-                        TransportKind::Tcp => Transport::Tcp,
-                    };
-                    self.node.handle_datagram(clock::now(), msg.from, transport, &msg.bytes);
+                    self.handle_inbound(msg);
+                    // Under load messages queue up while the core works: take what is
+                    // already there before draining, so one wake-up, one timer
+                    // registration and one round of sends serve a batch rather than a
+                    // single message. Bounded, so timers and other inputs are not starved.
+                    for _ in 1..INBOUND_BATCH {
+                        match inbound.try_recv() {
+                            Ok(msg) => self.handle_inbound(msg),
+                            Err(_) => break,
+                        }
+                    }
                 }
                 Some(peer) = failed.recv() => {
                     self.node.handle_transport_error(clock::now(), peer, Transport::Tcp);
@@ -515,14 +521,20 @@ impl CoreLoop {
         while clock::now() < grace {
             tokio::select! {
                 Some(token) = persisted.recv() => self.node.handle_persisted(clock::now(), token),
-                Some(msg) = inbound.recv() => {
-                    let transport = if msg.transport == TransportKind::Tcp { Transport::Tcp } else { Transport::Udp };
-                    self.node.handle_datagram(clock::now(), msg.from, transport, &msg.bytes);
-                }
+                Some(msg) = inbound.recv() => self.handle_inbound(msg),
                 _ = tokio::time::sleep_until(grace.into()) => {}
             }
             self.drain().await;
         }
+    }
+
+    fn handle_inbound(&mut self, msg: Inbound) {
+        let transport = match msg.transport {
+            TransportKind::Udp => Transport::Udp,
+            TransportKind::Tcp => Transport::Tcp,
+        };
+        self.node
+            .handle_datagram(clock::now(), msg.from, transport, &msg.bytes);
     }
 
     /// A queue's music, decoded once; the profile's music when the file is missing or bad
@@ -659,6 +671,9 @@ impl CoreLoop {
         }
     }
 }
+
+/// Most inbound messages the core handles before it drains its outputs.
+const INBOUND_BATCH: usize = 64;
 
 /// How long an in-progress CDR may wait to be written: a crash loses at most this much of
 /// what the journal knew (a call younger than this may be missing from the records).
