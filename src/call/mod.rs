@@ -17,6 +17,16 @@
 //! [`Switch`] is the one owner of SIP state: the transaction layer, the registrar, dialogs and
 //! calls. The runtime feeds it datagrams, media events and timeouts and carries out its
 //! [`Output`]s, following the drain contract in the crate docs.
+//!
+//! Like an endpoint and its connections, the switch routes each message to its call (by
+//! dialog, or by the transaction handle its purpose names) and a call is made of legs, one
+//! type per role: the inbound leg the switch accepts ([`model::InboundLeg`], its UAS role)
+//! and outbound legs it places ([`outbound::OutboundLeg`], its UAC role: forks, the first
+//! 2xx winning), reused by the callee side, consults and blind transfers. A call's
+//! deadlines are its own ([`timers`]). What the contact center decides (which numbers reach
+//! queues, how their media is treated) comes in as a [`DialPlan`]. The call logic is still
+//! written as methods of [`Switch`] that look the call up, rather than as a `Call` with its
+//! own output queue: the split the types allow is not finished.
 
 mod attended;
 mod bridged_transfer;
