@@ -18,12 +18,14 @@
 //! calls. The runtime feeds it datagrams, media events and timeouts and carries out its
 //! [`Output`]s, following the drain contract in the crate docs.
 
+mod admin;
 mod attended;
 mod bridged_transfer;
 mod cdr;
 mod consult;
 mod dial_plan;
 mod hold;
+mod identity;
 mod in_dialog;
 mod inspect;
 mod invite;
@@ -34,6 +36,8 @@ mod outbound;
 mod queue;
 pub mod record;
 mod register;
+#[cfg(test)]
+mod security_tests;
 mod switch;
 mod timers;
 mod tombstone;
@@ -45,4 +49,4 @@ pub use model::{
     CadFromSip, ConsultFailure, EndpointId, MediaCommand, MediaEvent, MediaPolicy, OfferFailure,
     Output, QueueCommand, QueueEvent, QueueMedia, SwitchEvent,
 };
-pub use switch::{Switch, SwitchConfig};
+pub use switch::{RngSeed, Switch, SwitchConfig};
