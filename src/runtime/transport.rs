@@ -449,3 +449,88 @@ impl Transports {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    async fn transports(limits: TcpLimits) -> (Transports, mpsc::Receiver<Inbound>) {
+        let (inbound, rx) = mpsc::channel(16);
+        let (failures, _) = mpsc::channel(16);
+        let listen = "127.0.0.1:0".parse().unwrap();
+        let t = Transports::bind(listen, inbound, failures, limits)
+            .await
+            .unwrap();
+        (t, rx)
+    }
+
+    /// Whether the switch closes `stream` within `wait` (a read returns end of file).
+    async fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
+        let mut byte = [0u8; 1];
+        matches!(
+            tokio::time::timeout(wait, stream.read(&mut byte)).await,
+            Ok(Ok(0) | Err(_))
+        )
+    }
+
+    async fn connect_from(ip: &str, to: SocketAddr) -> TcpStream {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket
+            .bind(SocketAddr::new(ip.parse().unwrap(), 0))
+            .unwrap();
+        socket.connect(to).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn connections_beyond_the_per_source_and_total_caps_are_closed_at_once() {
+        let limits = TcpLimits {
+            max_connections: 3,
+            max_per_source: 2,
+            idle_timeout: Duration::from_secs(60),
+        };
+        let (t, _rx) = transports(limits).await;
+        let wait = Duration::from_millis(300);
+        let mut a1 = connect_from("127.0.0.1", t.local).await;
+        let mut a2 = connect_from("127.0.0.1", t.local).await;
+        let mut a3 = connect_from("127.0.0.1", t.local).await;
+        assert!(
+            closed_within(&mut a3, wait).await,
+            "a third from one source"
+        );
+        let mut b1 = connect_from("127.0.0.2", t.local).await;
+        let mut b2 = connect_from("127.0.0.2", t.local).await;
+        assert!(closed_within(&mut b2, wait).await, "a fourth in all");
+        for kept in [&mut a1, &mut a2, &mut b1] {
+            assert!(!closed_within(kept, Duration::from_millis(50)).await);
+        }
+        assert_eq!(t.stats.tcp_refused.load(Ordering::Relaxed), 2);
+
+        // A closed connection frees its place.
+        drop(a1);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut a4 = connect_from("127.0.0.1", t.local).await;
+        assert!(!closed_within(&mut a4, wait).await);
+    }
+
+    #[tokio::test]
+    async fn an_idle_connection_is_closed_and_keepalives_keep_one_open() {
+        let limits = TcpLimits {
+            max_connections: 10,
+            max_per_source: 10,
+            idle_timeout: Duration::from_millis(400),
+        };
+        let (t, _rx) = transports(limits).await;
+        let mut idle = connect_from("127.0.0.1", t.local).await;
+        let mut chatty = connect_from("127.0.0.1", t.local).await;
+        for _ in 0..4 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            chatty.write_all(b"\r\n\r\n").await.unwrap();
+            let mut pong = [0u8; 2];
+            chatty.read_exact(&mut pong).await.unwrap();
+        }
+        assert!(closed_within(&mut idle, Duration::from_millis(50)).await);
+        assert!(!closed_within(&mut chatty, Duration::from_millis(50)).await);
+        assert_eq!(t.stats.tcp_idle_closed.load(Ordering::Relaxed), 1);
+    }
+}
