@@ -109,6 +109,20 @@ fn a_dictionary_attack_is_slowed_then_banned_while_the_phone_keeps_registering()
     let refused = lab.take(attacker, "403");
     let retry: u64 = refused.header("Retry-After").unwrap().parse().unwrap();
     assert!((3590..=3600).contains(&retry), "{retry}");
+    // An INVITE from there is refused the same way, before any challenge.
+    let invite = Message::request(Method::Invite, format!("sip:1002@{DOMAIN}"))
+        .with(
+            "Via",
+            format!("SIP/2.0/UDP {attacker};branch=z9hG4bK-banned-invite"),
+        )
+        .with("Max-Forwards", "70")
+        .with("From", format!("<sip:1001@{DOMAIN}>;tag=x"))
+        .with("To", format!("<sip:1002@{DOMAIN}>"))
+        .with("Call-ID", "banned-invite")
+        .with("CSeq", "1 INVITE")
+        .with("Contact", format!("<sip:1001@{attacker}>"));
+    lab.send(attacker, &invite);
+    assert_eq!(lab.take_all(attacker), ["403"]);
     // ... until an admin lifts the ban.
     assert!(lab.sw.lift_auth_block(lab.now, attacker.ip()));
     assert_eq!(
