@@ -727,6 +727,35 @@ mod tests {
         assert_eq!(p.cti.admin_password, None);
     }
 
+    #[test]
+    fn sip_guard_and_tcp_limits_are_read_and_zeroes_refused_naming_the_key() {
+        let p = Profile::parse(&default_text(), Path::new("lab.toml")).unwrap();
+        assert_eq!(
+            p.sip.auth_guard.policy(),
+            crate::sip::auth_guard::AuthPolicy::default()
+        );
+        assert_eq!(p.sip.tcp.idle_timeout_secs, 300);
+        let p = Profile::parse(&container_text(), Path::new("c.toml")).unwrap();
+        assert_eq!(p.sip.tcp.max_per_source, 64, "the built-in default");
+        for (line, key) in [
+            ("ban_after = 20", "sip.auth_guard.ban_after"),
+            ("max_per_source = 64", "sip.tcp.max_per_source"),
+            ("idle_timeout_secs = 300", "sip.tcp.idle_timeout_secs"),
+        ] {
+            let (name, _) = line.split_once(" = ").unwrap();
+            let text = default_text().replacen(line, &format!("{name} = 0"), 1);
+            let err = Profile::parse(&text, Path::new("lab.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{err}");
+        }
+        let text = default_text().replacen("ban_after = 20", "ban_after = 2", 1);
+        let err = Profile::parse(&text, Path::new("lab.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sip.auth_guard.ban_after"), "{err}");
+    }
+
     fn container_text() -> String {
         std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),

@@ -89,3 +89,43 @@ pub(super) async fn lift(
         Err(ApiError::NotFound)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{Method, StatusCode};
+
+    use crate::cti::test_support::{Api, token_for_role};
+    use crate::routing::model::Role;
+
+    #[tokio::test]
+    async fn only_admins_see_and_lift_sip_blocks() {
+        let api = Api::new().await;
+        let supervisor = token_for_role(api.store(), Role::Supervisor).await;
+        let admin = token_for_role(api.store(), Role::Admin).await;
+        for (method, uri) in [
+            (Method::GET, "/api/v1/sip-blocks"),
+            (Method::DELETE, "/api/v1/sip-blocks/192.0.2.1"),
+        ] {
+            let (status, _) = api.call(method, uri, Some(&supervisor), None).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{uri}");
+        }
+        let (status, error) = api
+            .call(
+                Method::DELETE,
+                "/api/v1/sip-blocks/nope",
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(error["error"]["field"], "address", "{error}");
+        let (status, _) = api
+            .call(Method::GET, "/api/v1/sip-blocks", Some(&admin), None)
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no switch behind this API"
+        );
+    }
+}
