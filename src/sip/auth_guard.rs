@@ -3,8 +3,10 @@
 //! `now` from its caller.
 //!
 //! A *failure* is a request whose first credentials for our realm do not verify: a wrong
-//! response, an unknown user, or an algorithm or `uri` the switch refuses. A stale nonce and a
-//! request without credentials are not guesses and are not counted. Failures are counted per
+//! response, an unknown user, or an algorithm or `uri` the switch refuses. A right answer to
+//! a stale nonce, an answer to a nonce the switch never issued (a phone's from before a
+//! restart: it cannot be checked, so it proves nothing) and a request without credentials
+//! are not counted. Failures are counted per
 //! source address (IP, any port) and per user, and forgotten once their counter has been
 //! quiet for [`AuthPolicy::window`] (counting from the last failure, so a guesser pacing
 //! itself under the window never starts over):
