@@ -76,6 +76,82 @@ pub struct SipSettings {
     /// Phones that only read the first challenge use the first entry.
     #[serde(default = "default_digest_algorithms")]
     pub digest_algorithms: Vec<String>,
+    /// `[sip.auth_guard]`: brakes on digest password guessing.
+    #[serde(default)]
+    pub auth_guard: AuthGuardSettings,
+    /// `[sip.tcp]`: limits on SIP over TCP.
+    #[serde(default)]
+    pub tcp: TcpSettings,
+}
+
+/// `[sip.auth_guard]` (see `src/sip/auth_guard.rs`): from `backoff_after` failed digest
+/// attempts within `window_secs` a source address gets one attempt per interval, starting
+/// at `backoff_base_ms` and doubling up to `backoff_max_secs`; `ban_after` failures ban it
+/// for `ban_secs`; `user_backoff_after` failures for one user, whatever the sources, slow
+/// that user's attempts from sources that failed too (never from a clean one).
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthGuardSettings {
+    pub backoff_after: u32,
+    pub backoff_base_ms: u64,
+    pub backoff_max_secs: u64,
+    pub ban_after: u32,
+    pub ban_secs: u64,
+    pub user_backoff_after: u32,
+    pub window_secs: u64,
+}
+
+impl Default for AuthGuardSettings {
+    fn default() -> Self {
+        let p = crate::sip::auth_guard::AuthPolicy::default();
+        AuthGuardSettings {
+            backoff_after: p.backoff_after,
+            backoff_base_ms: u64::try_from(p.backoff_base.as_millis()).unwrap_or(u64::MAX),
+            backoff_max_secs: p.backoff_max.as_secs(),
+            ban_after: p.ban_after,
+            ban_secs: p.ban.as_secs(),
+            user_backoff_after: p.user_backoff_after,
+            window_secs: p.window.as_secs(),
+        }
+    }
+}
+
+impl AuthGuardSettings {
+    /// The policy these settings describe.
+    #[must_use]
+    pub fn policy(&self) -> crate::sip::auth_guard::AuthPolicy {
+        crate::sip::auth_guard::AuthPolicy {
+            backoff_after: self.backoff_after,
+            backoff_base: Duration::from_millis(self.backoff_base_ms),
+            backoff_max: Duration::from_secs(self.backoff_max_secs),
+            ban_after: self.ban_after,
+            ban: Duration::from_secs(self.ban_secs),
+            user_backoff_after: self.user_backoff_after,
+            window: Duration::from_secs(self.window_secs),
+        }
+    }
+}
+
+/// `[sip.tcp]`: at most `max_connections` SIP TCP connections at once, `max_per_source` of
+/// them from one IP address (beyond either, new ones are closed at once), and a connection
+/// with no traffic either way for `idle_timeout_secs` is closed (Kamailio's
+/// `tcp_connection_lifetime`; phones keep theirs open with CRLF keep-alives, RFC 5626).
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TcpSettings {
+    pub max_connections: usize,
+    pub max_per_source: usize,
+    pub idle_timeout_secs: u64,
+}
+
+impl Default for TcpSettings {
+    fn default() -> Self {
+        TcpSettings {
+            max_connections: 4096,
+            max_per_source: 64,
+            idle_timeout_secs: 300,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -334,6 +410,7 @@ impl Profile {
         if s.max_calls == 0 {
             return Err(self.invalid("sip.max_calls", "must be positive"));
         }
+        self.validate_sip_limits()?;
         let m = &self.media;
         if !m.rtp_port_min.is_multiple_of(2) || m.rtp_port_min < 1024 {
             return Err(self.invalid("media.rtp_port_min", "must be an even port of 1024 or more"));
@@ -409,6 +486,37 @@ impl Profile {
                     self.invalid("extensions.user", format!("`{}` is listed twice", e.user))
                 );
             }
+        }
+        Ok(())
+    }
+
+    fn validate_sip_limits(&self) -> Result<(), ConfigError> {
+        let g = &self.sip.auth_guard;
+        let t = &self.sip.tcp;
+        for (key, value) in [
+            ("sip.auth_guard.backoff_after", u64::from(g.backoff_after)),
+            ("sip.auth_guard.backoff_base_ms", g.backoff_base_ms),
+            ("sip.auth_guard.backoff_max_secs", g.backoff_max_secs),
+            ("sip.auth_guard.ban_after", u64::from(g.ban_after)),
+            ("sip.auth_guard.ban_secs", g.ban_secs),
+            (
+                "sip.auth_guard.user_backoff_after",
+                u64::from(g.user_backoff_after),
+            ),
+            ("sip.auth_guard.window_secs", g.window_secs),
+            ("sip.tcp.max_connections", t.max_connections as u64),
+            ("sip.tcp.max_per_source", t.max_per_source as u64),
+            ("sip.tcp.idle_timeout_secs", t.idle_timeout_secs),
+        ] {
+            if value == 0 {
+                return Err(self.invalid(key, "must be positive"));
+            }
+        }
+        if g.ban_after < g.backoff_after {
+            return Err(self.invalid(
+                "sip.auth_guard.ban_after",
+                "must not be below sip.auth_guard.backoff_after",
+            ));
         }
         Ok(())
     }
@@ -617,6 +725,35 @@ mod tests {
             "generated at first start"
         );
         assert_eq!(p.cti.admin_password, None);
+    }
+
+    #[test]
+    fn sip_guard_and_tcp_limits_are_read_and_zeroes_refused_naming_the_key() {
+        let p = Profile::parse(&default_text(), Path::new("lab.toml")).unwrap();
+        assert_eq!(
+            p.sip.auth_guard.policy(),
+            crate::sip::auth_guard::AuthPolicy::default()
+        );
+        assert_eq!(p.sip.tcp.idle_timeout_secs, 300);
+        let p = Profile::parse(&container_text(), Path::new("c.toml")).unwrap();
+        assert_eq!(p.sip.tcp.max_per_source, 64, "the built-in default");
+        for (line, key) in [
+            ("ban_after = 20", "sip.auth_guard.ban_after"),
+            ("max_per_source = 64", "sip.tcp.max_per_source"),
+            ("idle_timeout_secs = 300", "sip.tcp.idle_timeout_secs"),
+        ] {
+            let (name, _) = line.split_once(" = ").unwrap();
+            let text = default_text().replacen(line, &format!("{name} = 0"), 1);
+            let err = Profile::parse(&text, Path::new("lab.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{err}");
+        }
+        let text = default_text().replacen("ban_after = 20", "ban_after = 2", 1);
+        let err = Profile::parse(&text, Path::new("lab.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sip.auth_guard.ban_after"), "{err}");
     }
 
     fn container_text() -> String {

@@ -58,6 +58,7 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let login = profile.cti.login;
+    let sip_realm = profile.sip.domain.clone();
     let api: runtime::ApiFactory = Box::new(move |store, core, bus| {
         let limiter = RateLimiter::new(
             login.attempts_burst,
@@ -72,7 +73,8 @@ fn main() -> anyhow::Result<()> {
         });
         let state = ApiState::new(store)
             .with_core(core, bus)
-            .with_login_protection(limiter, guard);
+            .with_login_protection(limiter, guard)
+            .with_sip_realm(sip_realm);
         cti::app(state)
     });
     rt.block_on(runtime::run(profile, api))

@@ -354,6 +354,7 @@ mod suite {
             password: Some("secret".into()),
             ha1_md5: None,
             ha1_sha256: None,
+            ha1_realm: None,
             display_name: Some(format!("Agent {user}")),
             enabled: true,
         };
@@ -373,6 +374,18 @@ mod suite {
             store.list_extensions().await.unwrap(),
             vec![changed, ext("2001")]
         );
+        // Plaintext rows are hashed for the realm, and a new extension is refused twice.
+        assert_eq!(
+            store.hash_plaintext_extensions("pg.example").await.unwrap(),
+            1
+        );
+        let hashed = store.get_extension("2001").await.unwrap().unwrap();
+        assert_eq!(hashed.password, None);
+        assert_eq!(hashed.ha1_realm.as_deref(), Some("pg.example"));
+        let fresh = Extension::with_password("2002", "pg.example", "a-long-enough-secret");
+        store.create_extension(&fresh).await.unwrap();
+        assert!(store.create_extension(&fresh).await.is_err());
+        assert!(store.delete_extension("2002").await.unwrap());
     }
 
     pub async fn directory_agents_teams_skills_and_queues(store: &Store) {

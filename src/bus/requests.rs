@@ -2,10 +2,16 @@
 //! plumbing: every decision is the contact-center core's ([`ContactCenter::handle_request`]
 //! and its queries); this only carries the question there and the answer back.
 
+use std::net::IpAddr;
 use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::node::Node;
+use crate::sip::auth_guard::AuthBlock;
+use crate::sip::digest::StoredSecret;
+
+use crate::call::Switch;
 use crate::center::{
     ConsultAction, ContactCenter, RecordingAction, Refused, Request, TransferTarget,
 };
@@ -43,10 +49,40 @@ pub enum CoreRequest {
     },
     /// The org settings changed (offer pop-up keys, recording, noise suppression).
     Settings(Box<OrgSettings>),
+    /// A question for the SIP switch rather than the contact center.
+    Switch(SwitchRequest),
+}
+
+/// What the admin API asks the switch core.
+#[derive(Debug)]
+pub enum SwitchRequest {
+    /// Digest-guessing blocks in force.
+    AuthBlocks {
+        reply: oneshot::Sender<Vec<AuthBlock>>,
+    },
+    /// Lifts an address's digest ban or backoff (`false`: it had none).
+    LiftAuthBlock {
+        address: IpAddr,
+        reply: oneshot::Sender<bool>,
+    },
+    /// An extension was created or changed (`Some`) or deleted (`None`) in the store.
+    SetExtension {
+        user: String,
+        secret: Option<StoredSecret>,
+    },
 }
 
 impl CoreRequest {
-    /// Asks `core` and sends its answer back (a caller that gave up is no error).
+    /// Asks the switch or the contact center, whichever the request is for.
+    pub fn dispatch(self, node: &mut Node, now: Instant) {
+        match self {
+            CoreRequest::Switch(request) => request.answer(node.switch_mut(), now),
+            other => other.answer(node.center_at(now), now),
+        }
+    }
+
+    /// Asks the contact center and sends its answer back (a caller that gave up is no
+    /// error). A request for the switch is dropped, so its caller sees [`CoreUnavailable`].
     pub fn answer(self, core: &mut ContactCenter, now: Instant) {
         match self {
             CoreRequest::Acd { command, reply } => {
@@ -65,6 +101,24 @@ impl CoreRequest {
                 let _ = reply.send(core.handle_request(now, request));
             }
             CoreRequest::Settings(settings) => core.handle_settings(now, *settings),
+            CoreRequest::Switch(_) => {}
+        }
+    }
+}
+
+impl SwitchRequest {
+    /// Asks `switch` and sends its answer back.
+    pub fn answer(self, switch: &mut Switch, now: Instant) {
+        match self {
+            SwitchRequest::AuthBlocks { reply } => {
+                let _ = reply.send(switch.auth_blocks(now));
+            }
+            SwitchRequest::LiftAuthBlock { address, reply } => {
+                let _ = reply.send(switch.lift_auth_block(now, address));
+            }
+            SwitchRequest::SetExtension { user, secret } => {
+                switch.set_extension(&user, secret);
+            }
         }
     }
 }
@@ -214,6 +268,32 @@ impl CoreHandle {
             by,
         })
         .await
+    }
+
+    /// Digest-guessing blocks in force on the switch.
+    pub async fn auth_blocks(&self) -> Result<Vec<AuthBlock>, CoreUnavailable> {
+        self.ask(|reply| CoreRequest::Switch(SwitchRequest::AuthBlocks { reply }))
+            .await
+    }
+
+    /// Lifts an address's digest ban or backoff; `false` if it had none.
+    pub async fn lift_auth_block(&self, address: IpAddr) -> Result<bool, CoreUnavailable> {
+        self.ask(|reply| CoreRequest::Switch(SwitchRequest::LiftAuthBlock { address, reply }))
+            .await
+    }
+
+    /// Tells the switch an extension's secret changed (`None`: deleted).
+    pub fn extension_changed(
+        &self,
+        user: String,
+        secret: Option<StoredSecret>,
+    ) -> Result<(), CoreUnavailable> {
+        self.tx
+            .try_send(CoreRequest::Switch(SwitchRequest::SetExtension {
+                user,
+                secret,
+            }))
+            .map_err(|_| CoreUnavailable)
     }
 
     /// Tells the core the org settings changed (fire and forget).

@@ -70,9 +70,9 @@ impl Switch {
                 .unwrap_or_else(|| "anonymous".into());
             (ani, Vec::new())
         } else {
-            let caller_user = match self.authenticate(now, &key, &request, false) {
+            let caller_user = match self.authenticate(now, from, &key, &request, false) {
                 Auth::User(u) => u,
-                Auth::Challenged => return,
+                Auth::Answered => return,
             };
             if self.secret_of(&callee_user).is_none() {
                 self.respond_simple_to(now, &key, &request, 404, "Not Found");
@@ -200,6 +200,7 @@ impl Switch {
             call.ring_deadline = Some(now + self.cfg.ring_timeout);
         }
         self.schedule(call_key);
+        let request = self.with_authenticated_from(&request, call_key);
         self.ring(
             now,
             call_key,
@@ -612,17 +613,23 @@ impl Switch {
     }
 }
 
-/// Where to send requests for a binding. UDP: the REGISTER's source (NAT-friendly, RFC 3581
-/// spirit). TCP: the Contact's address, because the connection the REGISTER came on may be
-/// gone and a phone listens on its Contact port; the source is the fallback.
+/// Where to send requests for a binding: the REGISTER's source (NAT-friendly, RFC 3581
+/// spirit; over TCP, the connection it came on while it lasts). Over TCP the Contact's port
+/// is used when the Contact names the source's own IP (the phone listens there once that
+/// connection is gone); any other address is never connected to, or a REGISTER could make
+/// the switch open connections wherever it names (SSRF).
 fn binding_destination(b: &crate::sip::registrar::Binding) -> Option<SocketAddr> {
+    let source = b.received?;
     if b.transport == Transport::Tcp
         && let Some((host, port)) = uri_host_port(&b.contact_uri)
-        && let Ok(ip) = host.parse::<std::net::IpAddr>()
+        && host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.to_canonical() == source.ip().to_canonical())
     {
-        return Some(SocketAddr::new(ip, port.unwrap_or(5060)));
+        return Some(SocketAddr::new(source.ip(), port.unwrap_or(5060)));
     }
-    b.received
+    Some(source)
 }
 
 fn tagged_to(invite: &Message, tag: &str) -> String {

@@ -54,7 +54,8 @@ pub fn config(seed: u64) -> SwitchConfig {
         rtp_ports: (20_000, 20_099),
         digest_algorithms: vec!["MD5".into()],
         extension_digest_algorithms: HashMap::new(),
-        seed,
+        seed: crate::call::RngSeed::from_u64(seed),
+        auth_guard: Default::default(),
     }
 }
 

@@ -28,12 +28,14 @@
 //! written as methods of [`Switch`] that look the call up, rather than as a `Call` with its
 //! own output queue: the split the types allow is not finished.
 
+mod admin;
 mod attended;
 mod bridged_transfer;
 mod cdr;
 mod consult;
 mod dial_plan;
 mod hold;
+mod identity;
 mod in_dialog;
 mod inspect;
 mod invite;
@@ -44,6 +46,8 @@ mod outbound;
 mod queue;
 pub mod record;
 mod register;
+#[cfg(test)]
+mod security_tests;
 mod switch;
 mod timers;
 mod tombstone;
@@ -55,4 +59,4 @@ pub use model::{
     CadFromSip, ConsultFailure, EndpointId, MediaCommand, MediaEvent, MediaPolicy, OfferFailure,
     Output, QueueCommand, QueueEvent, QueueMedia, SwitchEvent,
 };
-pub use switch::{Switch, SwitchConfig};
+pub use switch::{RngSeed, Switch, SwitchConfig};

@@ -1,7 +1,8 @@
 //! REGISTER handling (RFC 3261 §10.3) and digest authentication of requests (§22, RFC 8760).
 
 use super::switch::Switch;
-use crate::sip::digest::{Credentials, Verdict};
+use crate::sip::auth_guard::Refusal;
+use crate::sip::digest::{Credentials, NonceStatus, Verdict};
 use crate::sip::message::{Contacts, Message, same_uri, uri_user};
 use crate::sip::registrar::{Aor, ContactInput, ContactsSpec, RegisterInput, Transport};
 use crate::sip::transaction::TransactionKey;
@@ -12,21 +13,29 @@ use std::time::Instant;
 pub(super) enum Auth {
     /// The authenticated user.
     User(String),
-    /// A challenge was sent.
-    Challenged,
+    /// A challenge or a refusal was sent.
+    Answered,
 }
 
 impl Switch {
     /// Verifies `Authorization` (REGISTER, 401) or `Proxy-Authorization` (others, 407) and
     /// challenges when it is missing, wrong or stale. Unknown users and wrong passwords get
-    /// byte-for-byte the same kind of answer, so extensions cannot be enumerated.
+    /// byte-for-byte the same kind of answer, so extensions cannot be enumerated. Guessing is
+    /// braked per source and user by [`crate::sip::auth_guard`]: a banned or slowed-down
+    /// source gets 403 before any hashing.
     pub(super) fn authenticate(
         &mut self,
         now: Instant,
+        from: SocketAddr,
         key: &TransactionKey,
         request: &Message,
         registrar: bool,
     ) -> Auth {
+        let source = from.ip();
+        if let Some(retry_after) = self.auth_guard.banned(source, now) {
+            self.refuse_guessing(now, key, request, Refusal::Banned { retry_after });
+            return Auth::Answered;
+        }
         let header = if registrar {
             "Authorization"
         } else {
@@ -46,6 +55,11 @@ impl Switch {
             .filter_map(|value| Credentials::parse(value).ok())
             .find(|creds| creds.realm.eq_ignore_ascii_case(&realm));
         if let Some(creds) = credentials {
+            if let Err(refusal) = self.auth_guard.admit(source, &creds.username, now) {
+                self.auth_guard.failed(source, &creds.username, false, now);
+                self.refuse_guessing(now, key, request, refusal);
+                return Auth::Answered;
+            }
             let verdict = match self.secret_of(&creds.username).cloned() {
                 Some(secret) => self.verifier.verify(unix, &creds, &method, &secret),
                 None => self.verifier.verify_unknown_user(unix, &creds, &method),
@@ -59,10 +73,16 @@ impl Switch {
                 .request_uri()
                 .is_some_and(|request_uri| same_uri(&creds.uri, request_uri));
             match verdict {
-                _ if !algorithm_allowed || !uri_matches => {}
-                Verdict::Ok => return Auth::User(creds.username),
-                Verdict::Stale => stale = true,
-                Verdict::Fail => {}
+                Verdict::Ok if algorithm_allowed && uri_matches => {
+                    return Auth::User(creds.username);
+                }
+                Verdict::Stale if algorithm_allowed && uri_matches => stale = true,
+                // A nonce we never issued proves no guess (a phone's from before a restart),
+                // so a restart does not count one failure per phone behind a NAT.
+                _ if self.verifier.issuer().check(&creds.nonce, unix) != NonceStatus::Invalid => {
+                    self.auth_guard.failed(source, &creds.username, true, now);
+                }
+                _ => {}
             }
         }
         let (code, reason, challenge_header) = if registrar {
@@ -91,7 +111,27 @@ impl Switch {
             }
         }
         self.respond(now, key, response);
-        Auth::Challenged
+        Auth::Answered
+    }
+
+    /// Answers an attempt the guard refused: 403 with `Retry-After`, no challenge (see
+    /// [`crate::sip::auth_guard`] for why 403).
+    fn refuse_guessing(
+        &mut self,
+        now: Instant,
+        key: &TransactionKey,
+        request: &Message,
+        refusal: Refusal,
+    ) {
+        let reason = match refusal {
+            Refusal::Banned { .. } => "Forbidden",
+            Refusal::Backoff { .. } | Refusal::UserSlowdown { .. } => "Too Many Failed Attempts",
+        };
+        let mut response = Message::response_to(request, 403, reason);
+        self.add_to_tag(&mut response, request);
+        let secs = refusal.retry_after().as_secs_f64().ceil().max(1.0);
+        response.push("Retry-After", format!("{secs:.0}"));
+        self.respond(now, key, response);
     }
 
     /// The digest algorithms `user` may use: its own when configured, else the switch's.
@@ -119,9 +159,9 @@ impl Switch {
             self.respond_simple_to(now, &key, &request, 403, "Not Our Domain");
             return;
         }
-        let user = match self.authenticate(now, &key, &request, true) {
+        let user = match self.authenticate(now, from, &key, &request, true) {
             Auth::User(user) => user,
-            Auth::Challenged => return,
+            Auth::Answered => return,
         };
         if user != aor.user() {
             // An extension may only register itself.

@@ -47,7 +47,8 @@ pub(in crate::call) fn switch(
             .iter()
             .map(|(u, list)| (u.to_string(), strings(list)))
             .collect(),
-        seed: 7,
+        seed: crate::call::RngSeed::from_u64(7),
+        auth_guard: Default::default(),
     };
     // The origin of virtual time; only differences from it matter.
     let now = crate::runtime::clock::now();

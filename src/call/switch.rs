@@ -5,6 +5,7 @@ use super::dial_plan::DialPlan;
 use super::model::*;
 use crate::media::ports::{BooksOnly, PortAllocator, PortBinder};
 use crate::media::sdp::{Codec, Direction, LocalMedia};
+use crate::sip::auth_guard::{AuthGuard, AuthPolicy};
 use crate::sip::dialog::DialogKey;
 use crate::sip::digest::{NonceIssuer, StoredSecret, Verifier};
 use crate::sip::message::{Message, Method, ParseError, Rejection, uri_scheme};
@@ -14,7 +15,7 @@ use crate::sip::transaction::{
     TryingPolicy,
 };
 use crate::sip::validate::validate_request;
-use rand::rngs::SmallRng;
+use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -46,8 +47,35 @@ pub struct SwitchConfig {
     pub digest_algorithms: Vec<String>,
     /// Extensions whose digest algorithms replace `digest_algorithms` for them.
     pub extension_digest_algorithms: HashMap<String, Vec<String>>,
-    /// Seeds branches, tags, Call-IDs and nonces; tests fix it for reproducible traces.
-    pub seed: u64,
+    /// Seeds the CSPRNG behind nonces' key, branches, tags, Call-IDs, interaction and CDR
+    /// ids: from the OS in production, fixed in tests for reproducible traces.
+    pub seed: RngSeed,
+    /// Brakes on digest password guessing (the profile's `[sip.auth_guard]`).
+    pub auth_guard: AuthPolicy,
+}
+
+/// The 256-bit seed of the switch's [`StdRng`] (ChaCha12, a CSPRNG): the nonce key, tags,
+/// branches, Call-IDs and ids an attacker could otherwise predict from a few samples, as it
+/// could with a 64-bit-seeded `SmallRng`.
+#[derive(Clone, Copy)]
+pub struct RngSeed(pub [u8; 32]);
+
+impl RngSeed {
+    /// A reproducible seed for tests and simulations (never for a live switch: 64 bits of
+    /// entropy at most).
+    #[must_use]
+    pub fn from_u64(seed: u64) -> RngSeed {
+        let mut bytes = [0u8; 32];
+        StdRng::seed_from_u64(seed).fill(&mut bytes);
+        RngSeed(bytes)
+    }
+}
+
+// A seed is a secret: it never reaches logs.
+impl std::fmt::Debug for RngSeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RngSeed(<redacted>)")
+    }
 }
 
 /// Counters for monitoring and tests.
@@ -101,7 +129,9 @@ pub struct Switch {
     pub(super) ports: PortAllocator,
     /// Binds each pair before it is handed out (the runtime's sockets; [`BooksOnly`] until set).
     port_binder: Box<dyn PortBinder>,
-    pub(super) rng: SmallRng,
+    pub(super) rng: StdRng,
+    /// Failed digest attempts per source and user (see [`crate::sip::auth_guard`]).
+    pub(super) auth_guard: AuthGuard,
     pub(super) outputs: VecDeque<Output>,
     /// Live calls, boxed: a call is a few kilobytes, and a map's slots are as large as
     /// what it holds.
@@ -135,7 +165,7 @@ pub struct Switch {
 impl Switch {
     /// A core whose wall clock reads `unix_now` at `now`.
     pub fn new(cfg: SwitchConfig, now: Instant, unix_now: Duration) -> Switch {
-        let mut rng = SmallRng::seed_from_u64(cfg.seed);
+        let mut rng = StdRng::from_seed(cfg.seed.0);
         let mut secret = [0u8; 32];
         rng.fill(&mut secret);
         let issuer = NonceIssuer::new(secret.to_vec(), cfg.nonce_lifetime, 65_536)
@@ -157,6 +187,7 @@ impl Switch {
                 .expect("profile validated the port range"),
             port_binder: Box::new(BooksOnly),
             rng,
+            auth_guard: AuthGuard::new(cfg.auth_guard),
             outputs: VecDeque::new(),
             calls: HashMap::new(),
             tombstones: HashMap::new(),

@@ -25,6 +25,7 @@ mod directory;
 mod dispositions;
 mod error;
 mod event_stream;
+mod extensions;
 mod idle_reasons;
 mod interaction_control;
 mod interactions;
@@ -40,6 +41,7 @@ mod recordings;
 mod security_tests;
 mod sessions;
 mod settings;
+mod sip_blocks;
 mod skills;
 mod teams;
 #[cfg(test)]
@@ -93,6 +95,9 @@ pub struct ApiState {
     pub core: Option<CoreHandle>,
     /// Events for desktops.
     pub bus: EventBus,
+    /// The SIP realm (the profile's domain) extension passwords are hashed for; `None` where
+    /// the API runs without a switch profile, and extensions cannot be written then.
+    pub sip_realm: Option<String>,
 }
 
 impl ApiState {
@@ -106,7 +111,15 @@ impl ApiState {
             tickets: Arc::new(tickets::TicketBook::default()),
             core: None,
             bus: EventBus::new(),
+            sip_realm: None,
         }
+    }
+
+    /// The same state hashing extension passwords for `realm` (the profile's SIP domain).
+    #[must_use]
+    pub fn with_sip_realm(mut self, realm: impl Into<String>) -> ApiState {
+        self.sip_realm = Some(realm.into());
+        self
     }
 
     /// The same state driving a live core and publishing on `bus`.
@@ -152,6 +165,8 @@ impl ApiState {
 /// - `POST /api/v1/sessions`, `DELETE /api/v1/sessions/current`: log in and out;
 /// - `/api/v1/tokens`: API tokens (admin);
 /// - `/api/v1/login-blocks`: login lockouts and bans in force, and lifting them (admin);
+/// - `/api/v1/sip-blocks`: SIP digest-guessing bans and backoffs, and lifting them (admin);
+/// - `/api/v1/extensions`: SIP extensions, kept as digest hashes (admin);
 /// - `GET /api/v1/events`, `POST /api/v1/events/tickets`: the event stream and its tickets;
 /// - `/api/v1/{agents,teams,queues,skills,dispositions,idle-reasons}` and
 ///   `/api/v1/settings`: configuration (admin writes, supervisors read);
@@ -165,6 +180,8 @@ pub fn app(state: ApiState) -> Router {
         .merge(sessions::routes())
         .merge(tokens::routes())
         .merge(login_blocks::routes())
+        .merge(sip_blocks::routes())
+        .merge(extensions::routes())
         .merge(tickets::routes())
         .merge(agents::routes())
         .merge(agent_states::routes())

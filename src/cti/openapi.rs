@@ -8,8 +8,9 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     ApiState, agent_session, agent_states, agents, cad, cdrs, consult_control, directory,
-    dispositions, event_stream, idle_reasons, interaction_control, interactions, login_blocks,
-    queues, recordings, sessions, settings, skills, teams, tickets, tokens,
+    dispositions, event_stream, extensions, idle_reasons, interaction_control, interactions,
+    login_blocks, queues, recordings, sessions, settings, sip_blocks, skills, teams, tickets,
+    tokens,
 };
 use crate::store::{
     Agent, AgentStateChange, ApiToken, CadVariable, Direction, DispositionCode, IdleReason,
@@ -24,6 +25,8 @@ use crate::store::{
         super::health, document, cdrs::list,
         sessions::create, sessions::remove,
         tokens::mint, tokens::list, tokens::revoke, login_blocks::list, login_blocks::lift,
+        sip_blocks::list, sip_blocks::lift,
+        extensions::list, extensions::create, extensions::update, extensions::remove,
         tickets::issue,
         agents::list, agents::read, agents::create, agents::update, agents::remove,
         agent_states::list, directory::agents, directory::queues,
@@ -48,7 +51,8 @@ use crate::store::{
     ),
     components(schemas(
         sessions::LoginRequest, sessions::SessionResponse, tokens::MintRequest,
-        tickets::TicketResponse, super::login_guard::LoginBlock,
+        tickets::TicketResponse, super::login_guard::LoginBlock, sip_blocks::SipBlock,
+        extensions::ExtensionBody, extensions::ExtensionView,
         tokens::MintResponse, agents::AgentBody, agents::SkillLevel, queues::QueueBody,
         interactions::NotesBody, interactions::WrapUpBody, cad::CadPatch, Agent, ApiToken,
         AgentStateChange,

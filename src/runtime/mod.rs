@@ -18,7 +18,7 @@ pub mod transport;
 
 use crate::bus::events::EventBus;
 use crate::bus::requests::{CoreHandle, CoreRequest};
-use crate::call::{MediaCommand, MediaEvent, Switch, SwitchConfig};
+use crate::call::{MediaCommand, MediaEvent, RngSeed, Switch, SwitchConfig};
 use crate::center::{ContactCenter, Job, routing_settings};
 use crate::config::Profile;
 use crate::media::player::Announcement;
@@ -35,7 +35,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-use transport::{Inbound, TransportKind, Transports};
+use transport::{Inbound, TcpLimits, TransportKind, Transports};
 
 /// Command-line overrides of profile keys.
 #[derive(Debug, Clone, Default)]
@@ -125,12 +125,31 @@ async fn extensions(
         .iter()
         .map(|e| (e.user.clone(), StoredSecret::Password(e.password.clone())))
         .collect();
+    let realm = &profile.sip.domain;
+    let hashed = store
+        .hash_plaintext_extensions(realm)
+        .await
+        .context("hashing stored extension passwords")?;
+    if hashed > 0 {
+        tracing::info!(
+            target: "security",
+            event = "extension_passwords_hashed",
+            hashed,
+            "stored extension passwords replaced with their digest hashes"
+        );
+    }
     for e in store
         .list_extensions()
         .await
         .context("loading extensions")?
     {
         if !e.enabled {
+            all.remove(&e.user);
+            continue;
+        }
+        if let Some(other) = e.ha1_realm.as_ref().filter(|r| *r != realm) {
+            // Its hashes cannot answer a challenge for our realm: set a new password.
+            tracing::warn!(user = %e.user, realm = %other, "extension hashed for another realm; skipped");
             all.remove(&e.user);
             continue;
         }
@@ -168,7 +187,7 @@ fn extension_digest_algorithms(
 fn switch_config(
     profile: &Profile,
     advertised: SocketAddr,
-    seed: u64,
+    seed: RngSeed,
     extensions: HashMap<String, StoredSecret>,
 ) -> SwitchConfig {
     let extension_digest_algorithms = extension_digest_algorithms(profile, &extensions);
@@ -194,6 +213,7 @@ fn switch_config(
         digest_algorithms: profile.sip.digest_algorithms.clone(),
         extension_digest_algorithms,
         seed,
+        auth_guard: profile.sip.auth_guard.policy(),
     }
 }
 
@@ -222,7 +242,13 @@ pub async fn serve(
 
     let (inbound_tx, inbound_rx) = mpsc::channel::<Inbound>(16_384);
     let (failed_tx, failed_rx) = mpsc::channel::<SocketAddr>(1024);
-    let transports = Transports::bind(profile.sip.listen, inbound_tx, failed_tx)
+    let tcp = profile.sip.tcp;
+    let limits = TcpLimits {
+        max_connections: tcp.max_connections,
+        max_per_source: tcp.max_per_source,
+        idle_timeout: Duration::from_secs(tcp.idle_timeout_secs),
+    };
+    let transports = Transports::bind(profile.sip.listen, inbound_tx, failed_tx, limits)
         .await
         .with_context(|| format!("binding SIP on {}", profile.sip.listen))?;
     let advertised = SocketAddr::new(profile.advertised_ip(), transports.local.port());
@@ -256,8 +282,10 @@ pub async fn serve(
     let (store_tx, store_rx) = mpsc::channel::<StoreJob>(16_384);
     let writer = tokio::spawn(store_writer(store.clone(), store_rx, persisted_tx));
 
-    let seed =
-        rand::RngCore::next_u64(&mut <rand::rngs::SmallRng as rand::SeedableRng>::from_os_rng());
+    // 256 bits from the OS for the switch's CSPRNG (nonce key, tags, Call-IDs, ids).
+    let mut seed = RngSeed([0u8; 32]);
+    rand::TryRngCore::try_fill_bytes(&mut rand::rngs::OsRng, &mut seed.0)
+        .context("reading the OS random number generator")?;
     let now = clock::now();
     let extensions = extensions(&profile, &store).await?;
     tracing::info!(extensions = extensions.len(), "extensions loaded");
@@ -489,7 +517,7 @@ impl CoreLoop {
                 Some(event) = media.recv() => self.node.handle_media_event(clock::now(), event),
                 Some(request) = requests.recv() => {
                     let now = clock::now();
-                    request.answer(self.node.center_at(now), now);
+                    request.dispatch(&mut self.node, now);
                 }
                 Some(msg) = inbound.recv() => {
                     self.handle_inbound(msg);

@@ -10,14 +10,20 @@
 //! written, or its queue is full (a peer that stopped reading), the peer's address goes back
 //! to the core on the failures channel, and the transactions sending there fail at once
 //! (RFC 3261 §17.1.4, §17.2.4) instead of waiting out Timer B.
+//!
+//! TCP connections are limited ([`TcpLimits`], the profile's `[sip.tcp]`): a connection
+//! beyond the total or per-source cap is closed as soon as it is accepted (one we would
+//! open fails instead), and one with no traffic either way for the idle timeout is closed,
+//! so idle sockets cannot exhaust the switch's file descriptors.
 
 use crate::sip::framing::{Frame, frame_stream};
 use crate::sip::message::MAX_MESSAGE_SIZE;
 use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
@@ -57,6 +63,47 @@ pub struct TransportStats {
     pub tcp_connections: AtomicU64,
     pub tcp_framing_errors: AtomicU64,
     pub send_errors: AtomicU64,
+    /// Connections closed at once for a cap ([`TcpLimits`]).
+    pub tcp_refused: AtomicU64,
+    /// Connections closed for being idle.
+    pub tcp_idle_closed: AtomicU64,
+}
+
+/// Caps and the idle timeout of SIP over TCP.
+#[derive(Debug, Clone, Copy)]
+pub struct TcpLimits {
+    /// Connections open at once, accepted and opened.
+    pub max_connections: usize,
+    /// Connections open at once with one peer IP address.
+    pub max_per_source: usize,
+    /// A connection with no traffic either way for this long is closed.
+    pub idle_timeout: Duration,
+}
+
+/// Open TCP connections, by peer IP, against [`TcpLimits`].
+#[derive(Debug, Default)]
+struct ConnectionCount {
+    total: usize,
+    by_ip: HashMap<IpAddr, usize>,
+}
+
+/// One counted connection; uncounted when dropped (its reader ended).
+struct Slot {
+    count: Arc<Mutex<ConnectionCount>>,
+    ip: IpAddr,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut count = self.count.lock().unwrap_or_else(|p| p.into_inner());
+        count.total -= 1;
+        if let Some(n) = count.by_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                count.by_ip.remove(&self.ip);
+            }
+        }
+    }
 }
 
 /// Sending side shared by the core's output loop.
@@ -69,6 +116,8 @@ pub struct Transports {
     inbound: mpsc::Sender<Inbound>,
     /// TCP peers that could not be reached or written to.
     failures: mpsc::Sender<SocketAddr>,
+    limits: TcpLimits,
+    open: Arc<Mutex<ConnectionCount>>,
     pub stats: Arc<TransportStats>,
     pub local: SocketAddr,
 }
@@ -81,6 +130,34 @@ const TCP_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 
 type WriteQueue = mpsc::Sender<Bytes>;
 
+/// When a connection last carried traffic, for the idle timeout.
+struct Activity {
+    start: tokio::time::Instant,
+    /// Milliseconds from `start` to the last read or write.
+    last_ms: AtomicU64,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Activity {
+            start: tokio::time::Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Activity {
+    fn touch(&self) {
+        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    fn since_last(&self) -> Duration {
+        let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+        self.start.elapsed().saturating_sub(last)
+    }
+}
+
 impl Transports {
     /// Binds UDP and TCP on `listen` and starts the receive tasks. TCP peers that fail go to
     /// `failures` (dropped when it is full: the transactions then time out as before).
@@ -88,6 +165,7 @@ impl Transports {
         listen: SocketAddr,
         inbound: mpsc::Sender<Inbound>,
         failures: mpsc::Sender<SocketAddr>,
+        limits: TcpLimits,
     ) -> std::io::Result<Transports> {
         let udp = Arc::new(UdpSocket::bind(listen).await?);
         let local = udp.local_addr()?;
@@ -99,6 +177,8 @@ impl Transports {
             next_connection: Arc::default(),
             inbound,
             failures,
+            limits,
+            open: Arc::default(),
             stats: Arc::default(),
             local,
         };
@@ -134,8 +214,14 @@ impl Transports {
         loop {
             match listener.accept().await {
                 Ok((stream, peer)) => {
+                    let Some(slot) = self.reserve(peer.ip()) else {
+                        // Dropping the stream closes it at once.
+                        self.stats.tcp_refused.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(%peer, "tcp connection refused: too many connections");
+                        continue;
+                    };
                     self.stats.tcp_connections.fetch_add(1, Ordering::Relaxed);
-                    self.clone().start_connection(stream, peer);
+                    self.clone().start_connection(stream, peer, slot);
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "tcp accept failed");
@@ -143,6 +229,22 @@ impl Transports {
                 }
             }
         }
+    }
+
+    /// Counts a connection with `ip`, or `None` when a cap is reached.
+    fn reserve(&self, ip: IpAddr) -> Option<Slot> {
+        let ip = ip.to_canonical();
+        let mut count = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let from_ip = count.by_ip.get(&ip).copied().unwrap_or(0);
+        if count.total >= self.limits.max_connections || from_ip >= self.limits.max_per_source {
+            return None;
+        }
+        count.total += 1;
+        *count.by_ip.entry(ip).or_default() += 1;
+        Some(Slot {
+            count: Arc::clone(&self.open),
+            ip,
+        })
     }
 
     fn connections(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, (u64, WriteQueue)>> {
@@ -160,11 +262,15 @@ impl Transports {
 
     /// A connection a peer opened: its write queue is registered before anything is read,
     /// so our answers go back on it.
-    fn start_connection(self, stream: TcpStream, peer: SocketAddr) {
+    fn start_connection(self, stream: TcpStream, peer: SocketAddr, slot: Slot) {
         let (id, tx, rx) = self.register(peer);
         let (reader, writer) = stream.into_split();
-        tokio::spawn(self.clone().write_loop(peer, id, writer, rx));
-        tokio::spawn(self.read_loop(peer, id, reader, tx));
+        let activity = Arc::new(Activity::default());
+        tokio::spawn(
+            self.clone()
+                .write_loop(peer, id, writer, rx, Arc::clone(&activity)),
+        );
+        tokio::spawn(self.read_loop(peer, id, reader, tx, activity, slot));
     }
 
     /// A connection we open to send to `peer`; `rx` already holds what is to go first.
@@ -175,6 +281,12 @@ impl Transports {
         pong: WriteQueue,
         rx: mpsc::Receiver<Bytes>,
     ) {
+        let Some(slot) = self.reserve(peer.ip()) else {
+            self.stats.tcp_refused.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%peer, "tcp connection not opened: too many connections");
+            self.fail(peer, id);
+            return;
+        };
         let connected = tokio::time::timeout(TCP_CONNECT_TIMEOUT, TcpStream::connect(peer)).await;
         let stream = match connected {
             Ok(Ok(stream)) => stream,
@@ -191,8 +303,12 @@ impl Transports {
         };
         self.stats.tcp_connections.fetch_add(1, Ordering::Relaxed);
         let (reader, writer) = stream.into_split();
-        tokio::spawn(self.clone().read_loop(peer, id, reader, pong));
-        self.write_loop(peer, id, writer, rx).await;
+        let activity = Arc::new(Activity::default());
+        let reading = self
+            .clone()
+            .read_loop(peer, id, reader, pong, Arc::clone(&activity), slot);
+        tokio::spawn(reading);
+        self.write_loop(peer, id, writer, rx, activity).await;
     }
 
     /// The connection's only writer: sends in queue order until the queue closes or a write
@@ -203,6 +319,7 @@ impl Transports {
         id: u64,
         mut writer: tokio::net::tcp::OwnedWriteHalf,
         mut rx: mpsc::Receiver<Bytes>,
+        activity: Arc<Activity>,
     ) {
         while let Some(bytes) = rx.recv().await {
             if let Err(error) = writer.write_all(&bytes).await {
@@ -210,23 +327,42 @@ impl Transports {
                 self.fail(peer, id);
                 return;
             }
+            activity.touch();
         }
     }
 
-    /// Reads framed messages until the peer closes or sends garbage; `pong` answers CRLF
-    /// keep-alives on the same connection.
+    /// Reads framed messages until the peer closes, sends garbage or the connection is idle
+    /// too long; `pong` answers CRLF keep-alives on the same connection. The connection
+    /// counts against the caps (`slot`) until this returns.
     async fn read_loop(
         self,
         peer: SocketAddr,
         id: u64,
         mut reader: tokio::net::tcp::OwnedReadHalf,
         pong: WriteQueue,
+        activity: Arc<Activity>,
+        slot: Slot,
     ) {
+        let idle = self.limits.idle_timeout;
         let mut buf = BytesMut::with_capacity(8192);
         'conn: loop {
-            match reader.read_buf(&mut buf).await {
+            let read = loop {
+                // Our own writes (requests to a phone that only answers) count as traffic.
+                let quiet = activity.since_last();
+                if quiet >= idle {
+                    self.stats.tcp_idle_closed.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(%peer, "closing idle tcp connection");
+                    break 'conn;
+                }
+                if let Ok(read) =
+                    tokio::time::timeout(idle - quiet, reader.read_buf(&mut buf)).await
+                {
+                    break read;
+                }
+            };
+            match read {
                 Ok(0) | Err(_) => break,
-                Ok(_) => {}
+                Ok(_) => activity.touch(),
             }
             loop {
                 match frame_stream(&buf) {
@@ -261,6 +397,7 @@ impl Transports {
             }
         }
         self.forget(peer, id);
+        drop(slot);
     }
 
     /// Forgets connection `id` as `peer`'s (a newer one may have replaced it).
@@ -310,5 +447,90 @@ impl Transports {
             }
             TransportKind::Tcp => self.send_tcp(to, bytes),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    async fn transports(limits: TcpLimits) -> (Transports, mpsc::Receiver<Inbound>) {
+        let (inbound, rx) = mpsc::channel(16);
+        let (failures, _) = mpsc::channel(16);
+        let listen = "127.0.0.1:0".parse().unwrap();
+        let t = Transports::bind(listen, inbound, failures, limits)
+            .await
+            .unwrap();
+        (t, rx)
+    }
+
+    /// Whether the switch closes `stream` within `wait` (a read returns end of file).
+    async fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
+        let mut byte = [0u8; 1];
+        matches!(
+            tokio::time::timeout(wait, stream.read(&mut byte)).await,
+            Ok(Ok(0) | Err(_))
+        )
+    }
+
+    async fn connect_from(ip: &str, to: SocketAddr) -> TcpStream {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket
+            .bind(SocketAddr::new(ip.parse().unwrap(), 0))
+            .unwrap();
+        socket.connect(to).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn connections_beyond_the_per_source_and_total_caps_are_closed_at_once() {
+        let limits = TcpLimits {
+            max_connections: 3,
+            max_per_source: 2,
+            idle_timeout: Duration::from_secs(60),
+        };
+        let (t, _rx) = transports(limits).await;
+        let wait = Duration::from_millis(300);
+        let mut a1 = connect_from("127.0.0.1", t.local).await;
+        let mut a2 = connect_from("127.0.0.1", t.local).await;
+        let mut a3 = connect_from("127.0.0.1", t.local).await;
+        assert!(
+            closed_within(&mut a3, wait).await,
+            "a third from one source"
+        );
+        let mut b1 = connect_from("127.0.0.2", t.local).await;
+        let mut b2 = connect_from("127.0.0.2", t.local).await;
+        assert!(closed_within(&mut b2, wait).await, "a fourth in all");
+        for kept in [&mut a1, &mut a2, &mut b1] {
+            assert!(!closed_within(kept, Duration::from_millis(50)).await);
+        }
+        assert_eq!(t.stats.tcp_refused.load(Ordering::Relaxed), 2);
+
+        // A closed connection frees its place.
+        drop(a1);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut a4 = connect_from("127.0.0.1", t.local).await;
+        assert!(!closed_within(&mut a4, wait).await);
+    }
+
+    #[tokio::test]
+    async fn an_idle_connection_is_closed_and_keepalives_keep_one_open() {
+        let limits = TcpLimits {
+            max_connections: 10,
+            max_per_source: 10,
+            idle_timeout: Duration::from_millis(400),
+        };
+        let (t, _rx) = transports(limits).await;
+        let mut idle = connect_from("127.0.0.1", t.local).await;
+        let mut chatty = connect_from("127.0.0.1", t.local).await;
+        for _ in 0..4 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            chatty.write_all(b"\r\n\r\n").await.unwrap();
+            let mut pong = [0u8; 2];
+            chatty.read_exact(&mut pong).await.unwrap();
+        }
+        assert!(closed_within(&mut idle, Duration::from_millis(50)).await);
+        assert!(!closed_within(&mut chatty, Duration::from_millis(50)).await);
+        assert_eq!(t.stats.tcp_idle_closed.load(Ordering::Relaxed), 1);
     }
 }

@@ -1,5 +1,6 @@
 //! SIP protocol layer (RFC 3261 and friends), sans-IO.
 
+pub mod auth_guard;
 pub mod dialog;
 pub mod digest;
 pub mod framing;

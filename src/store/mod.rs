@@ -60,7 +60,7 @@ pub use agents::Agent;
 pub use cad::{CadUpdate, CadVariable};
 pub use cdrs::{Cdr, CdrFilter, CdrId, CdrLeg, CdrStage, HangupCause, HangupSide};
 pub use dispositions::DispositionCode;
-pub use extensions::Extension;
+pub use extensions::{Extension, ha1_pair};
 pub use idle_reasons::IdleReason;
 pub use interactions::{
     AGENT_PART, Direction, Interaction, InteractionFilter, InteractionProgress, MediaChange,
@@ -144,6 +144,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         12,
         "security",
         include_str!("../../migrations/0012_security.sql"),
+    ),
+    (
+        13,
+        "extension_ha1_realm",
+        include_str!("../../migrations/0013_extension_ha1_realm.sql"),
     ),
 ];
 
@@ -539,7 +544,7 @@ mod tests {
                 .fetch_all(&db.store.pool)
                 .await
                 .unwrap();
-        assert_eq!(versions, (1..=12).collect::<Vec<i64>>());
+        assert_eq!(versions, (1..=13).collect::<Vec<i64>>());
         // Password hashes, CAD and call history: the switch's user alone reads the file, and
         // SQLite gives its -wal and -shm files the same mode.
         #[cfg(unix)]
