@@ -18,6 +18,7 @@
 //! calls. The runtime feeds it datagrams, media events and timeouts and carries out its
 //! [`Output`]s, following the drain contract in the crate docs.
 
+mod admission;
 mod attended;
 mod bridged_transfer;
 mod cdr;
@@ -39,6 +40,7 @@ mod timers;
 mod tombstone;
 mod transfer;
 
+pub use admission::SourceLimits;
 pub use dial_plan::{DialPlan, QueueTreatment};
 pub use inspect::Holdings;
 pub use model::{

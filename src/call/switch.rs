@@ -101,6 +101,8 @@ pub struct Switch {
     pub(super) ports: PortAllocator,
     /// Binds each pair before it is handed out (the runtime's sockets; [`BooksOnly`] until set).
     port_binder: Box<dyn PortBinder>,
+    /// Per-source limits on new calls and the ports they hold (see [`super::admission`]).
+    pub(super) admission: super::admission::Admission,
     pub(super) rng: SmallRng,
     pub(super) outputs: VecDeque<Output>,
     /// Live calls, boxed: a call is a few kilobytes, and a map's slots are as large as
@@ -153,9 +155,14 @@ impl Switch {
             }),
             registrar: Registrar::new(cfg.registrar.clone()),
             verifier,
-            ports: PortAllocator::new(cfg.rtp_ports.0..=cfg.rtp_ports.1)
-                .expect("profile validated the port range"),
+            // Reproducible in tests and simulations; the runtime reseeds it from the OS.
+            ports: PortAllocator::new(
+                cfg.rtp_ports.0..=cfg.rtp_ports.1,
+                rand_chacha::ChaCha20Rng::seed_from_u64(cfg.seed),
+            )
+            .expect("profile validated the port range"),
             port_binder: Box::new(BooksOnly),
+            admission: super::admission::Admission::new(Default::default()),
             rng,
             outputs: VecDeque::new(),
             calls: HashMap::new(),
@@ -259,10 +266,7 @@ impl Switch {
 
     /// Allocates a port pair and asks the runtime to open it.
     pub(super) fn open_endpoint(&mut self) -> Option<Endpoint> {
-        let pair = self
-            .ports
-            .allocate(&mut self.rng, self.port_binder.as_mut())
-            .ok()?;
+        let pair = self.ports.allocate(self.port_binder.as_mut()).ok()?;
         let id = EndpointId(self.next_id());
         self.outputs.push_back(Output::Media(MediaCommand::Open {
             endpoint: id,
@@ -423,6 +427,11 @@ impl Switch {
     /// Makes port allocation bind the pair's sockets first (see [`crate::media::ports`]).
     pub fn set_port_binder(&mut self, binder: Box<dyn PortBinder>) {
         self.port_binder = binder;
+    }
+
+    /// Draws media ports with `rng` from now on (the runtime's is seeded by the OS).
+    pub fn reseed_ports(&mut self, rng: rand_chacha::ChaCha20Rng) {
+        self.ports.reseed(rng);
     }
 
     /// Replaces the dial plan: new calls follow it (see [`DialPlan`]).
