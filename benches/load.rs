@@ -103,6 +103,7 @@ impl Run {
             rtp_ports: u16::try_from(calls * 4 + 40).expect("calls fit the port range"),
             // Idle anchored calls send no RTP; they must outlive the hold time.
             rtp_timeout_secs: 900,
+            extra_profile: TRUNK_ADMISSION.into(),
             ..SwitchOptions::default()
         });
         let dir = sw.dir.join("load");

@@ -169,6 +169,7 @@ fn main() {
         log_filter: "warn",
         rtp_ports: calls * 4 + 40,
         extra_extensions: calls,
+        extra_profile: TRUNK_ADMISSION.into(),
         ..SwitchOptions::default()
     });
     let dir = sw.dir.join("rebridge");

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use switchboard::call::EndpointId;
 use switchboard::media::g711::Law;
-use switchboard::media::relay::{Port, Relay, RelayEndpoint};
+use switchboard::media::relay::{LatchPolicy, Port, Relay, RelayEndpoint};
 use switchboard::media::rewrite::{PayloadMap, StreamRewriter, StreamStart};
 use switchboard::media::rtp::{PayloadType, RtpHeader, RtpPacket, RtpPacketMut, Ssrc};
 use switchboard::media::sdp::{Codec, Direction, Negotiated};
@@ -107,7 +107,9 @@ fn relay_core(c: &mut Criterion) {
             Some(phone(port)),
             negotiated,
             Direction::SendRecv,
+            LatchPolicy::signalling(phone(port).ip()),
         );
+        relay.establish(EndpointId(id));
     }
     relay.bridge(EndpointId(1), EndpointId(2));
     let slot = relay.slot(EndpointId(1)).expect("held");

@@ -39,6 +39,9 @@ pub struct Profile {
     /// The CTI API's first administrator; optional.
     #[serde(default)]
     pub cti: CtiSettings,
+    /// What one source address may start and hold before its calls are confirmed.
+    #[serde(default)]
+    pub admission: AdmissionSettings,
     #[serde(default)]
     pub extensions: Vec<Extension>,
     /// Where the profile was read from, for error messages and relative paths.
@@ -182,6 +185,45 @@ pub struct MediaSettings {
     /// Music on hold (a WAV file), relative to the profile's directory.
     #[serde(default = "default_music_on_hold")]
     pub music_on_hold: PathBuf,
+    /// Signalling addresses (trunks needing no NAT traversal) whose legs' media is latched to
+    /// the SDP address; every other leg's only to the IP its signalling came from.
+    #[serde(default)]
+    pub sdp_latch_sources: Vec<IpAddr>,
+}
+
+/// Per-source limits (see `call::admission`); 0 turns a limit off.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdmissionSettings {
+    /// New calls one source IP may start per second (and in one burst); more get 503 with
+    /// Retry-After.
+    #[serde(default = "default_calls_per_second_per_source")]
+    pub calls_per_second_per_source: u32,
+    /// RTP port pairs (two per call) the calls of one source IP may hold while ringing or
+    /// waiting for their ACK; more get 486.
+    #[serde(default = "default_unconfirmed_port_pairs_per_source")]
+    pub unconfirmed_port_pairs_per_source: usize,
+    /// How long an answered call waits for the caller's ACK before it is ended and its ports
+    /// freed, milliseconds; default 16·T1, at most 64·T1.
+    #[serde(default)]
+    pub ack_timeout_ms: Option<u64>,
+}
+
+impl Default for AdmissionSettings {
+    fn default() -> Self {
+        AdmissionSettings {
+            calls_per_second_per_source: default_calls_per_second_per_source(),
+            unconfirmed_port_pairs_per_source: default_unconfirmed_port_pairs_per_source(),
+            ack_timeout_ms: None,
+        }
+    }
+}
+
+fn default_calls_per_second_per_source() -> u32 {
+    50
+}
+fn default_unconfirmed_port_pairs_per_source() -> usize {
+    100
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -420,6 +462,14 @@ impl Profile {
         }
         if m.rtp_timeout_secs == 0 {
             return Err(self.invalid("media.rtp_timeout_secs", "must be positive"));
+        }
+        if let Some(ack) = self.admission.ack_timeout_ms
+            && !(s.t1_ms..=s.t1_ms * 64).contains(&ack)
+        {
+            return Err(self.invalid(
+                "admission.ack_timeout_ms",
+                "must lie between sip.t1_ms and 64 times sip.t1_ms",
+            ));
         }
         let r = &self.registrar;
         if r.min_expires_secs == 0 || r.min_expires_secs > r.max_expires_secs {

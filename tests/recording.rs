@@ -41,21 +41,6 @@ fn get_bytes(
     (status, head, raw[split + 4..].to_vec())
 }
 
-/// A switch with queue `sales` and agent alice (1011), recording every call with noise
-/// suppression off (it would reshape the tones the tests look for), plus `settings`; and the
-/// admin's token.
-fn recording_switch(settings: serde_json::Value) -> (SwitchProcess, String) {
-    let sw = SwitchProcess::start(SwitchOptions::default());
-    provision(&sw, 10, &[("alice", "1011")]);
-    let admin = sw.cti_token().to_owned();
-    let mut all = json!({"recording": true, "noise_suppression": false});
-    all.as_object_mut()
-        .unwrap()
-        .extend(settings.as_object().unwrap().clone());
-    ok(&sw, "PUT", "/api/v1/settings", &admin, all);
-    (sw, admin)
-}
-
 /// Alice goes Available and customer 1001 calls queue 7000 with `scenario`; returns the
 /// customer's SIPp run and the interaction, once its recording has started.
 fn customer_calls_the_queue(

@@ -529,6 +529,12 @@ impl Switch {
             Some(Method::Invite) => {
                 // A re-INVITE (the party's phone holding, or refreshing): answered here with
                 // the consult endpoint's SDP; the other legs need not know.
+                let peer = self
+                    .calls
+                    .get(&call_key)
+                    .and_then(|c| c.consult.as_ref()?.leg.winner_leg())
+                    .map(|l| l.dest.ip());
+                let latch = self.latch_for_leg(peer);
                 let Some(consult) = self
                     .calls
                     .get_mut(&call_key)
@@ -544,7 +550,9 @@ impl Switch {
                     self.respond_simple_to(now, &key, &request, 488, "Not Acceptable Here");
                     return;
                 };
-                if let Some(command) = configure_endpoint(&mut consult.leg.endpoint, &request) {
+                if let Some(command) =
+                    configure_endpoint(&mut consult.leg.endpoint, &request, latch)
+                {
                     self.outputs.push_back(Output::Media(command));
                 }
                 let transport = consult

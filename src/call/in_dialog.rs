@@ -56,12 +56,18 @@ impl Switch {
         if pending.as_ref().is_some_and(|p| Some(p.cseq) == seq) {
             *pending = None;
         }
+        // Any ACK from the caller confirms its leg (idempotent): whatever state the call
+        // moved on to meanwhile, the caller must not stay unestablished.
+        let confirmed = side == Side::Caller && call.state != CallState::Ended;
         if side == Side::Caller && call.state == CallState::Answered {
             call.state = CallState::Connected;
             if call.caller.delayed_offer && !ack.body().is_empty() {
                 call.caller.delayed_offer = false;
                 self.configure_from_answer(call_key, Side::Caller, &ack);
             }
+        }
+        if confirmed {
+            self.caller_confirmed(call_key);
         }
     }
 

@@ -12,7 +12,7 @@ use crate::sip::message::{Message, Method, uri_host_port, uri_user};
 use crate::sip::registrar::{Aor, Transport};
 use crate::sip::transaction::TransactionKey;
 use bytes::Bytes;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 /// At most this many contacts are rung in parallel for one call.
@@ -96,6 +96,9 @@ impl Switch {
                 }
             }
         };
+        if !self.admit_call(now, &key, &request, from.ip()) {
+            return;
+        }
         let Some(mut caller_endpoint) = self.open_endpoint() else {
             self.respond_simple_to(now, &key, &request, 503, "No Media Ports");
             return;
@@ -141,6 +144,7 @@ impl Switch {
                     negotiated: negotiated.clone(),
                     direction: audio.map(|m| m.direction).unwrap_or_default(),
                     rtcp_mux: audio.is_some_and(|m| m.rtcp_mux),
+                    latch: self.latch_for(from.ip()),
                 }));
         }
         if queue.is_none() {
@@ -191,6 +195,8 @@ impl Switch {
             scheduled: None,
         };
         self.calls.insert(call_key, Box::new(call));
+        self.admission
+            .hold(call_key, from.ip(), super::admission::PAIRS_PER_CALL);
         if let Some(queue) = queue {
             self.answer_queue_call(now, call_key, queue);
             return;
@@ -269,6 +275,7 @@ impl Switch {
         &mut self,
         now: Instant,
         call_key: CallKey,
+        phone: IpAddr,
         response: &Message,
     ) {
         let Some(call) = self.calls.get(&call_key) else {
@@ -280,7 +287,8 @@ impl Switch {
         let early_sdp = !response.body().is_empty()
             && response.content_type().as_deref() == Some("application/sdp");
         if early_sdp {
-            self.configure_from_answer(call_key, Side::Callee, response);
+            let latch = self.latch_for(phone);
+            self.configure_with(call_key, Side::Callee, latch, response);
         }
         let Some(call) = self.calls.get(&call_key) else {
             return;
@@ -293,6 +301,11 @@ impl Switch {
             && let Some(sdp) = caller_answer_sdp(call)
         {
             relay.set_body("application/sdp", Bytes::from(sdp));
+            // The caller offered, and our early answer takes its offer up: early media may
+            // flow to it (only to its own signalling IP, see `media::relay::source`).
+            let endpoint = call.caller.endpoint.id;
+            self.outputs
+                .push_back(Output::Media(MediaCommand::Establish { endpoint }));
         }
         let key = call.caller.server_txn.clone();
         self.respond(now, &key, relay);
@@ -339,6 +352,7 @@ impl Switch {
     /// Sends a 2xx to the caller through its transaction and keeps retransmitting it.
     pub(super) fn send_caller_2xx(&mut self, now: Instant, call_key: CallKey, ok: Message) {
         let t1 = self.cfg.timing.t1;
+        let ack_window = self.ack_window();
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
         };
@@ -351,16 +365,16 @@ impl Switch {
                 cseq: ok.cseq().map(|c| c.seq).unwrap_or_default(),
                 interval: t1,
                 next: now + t1,
-                give_up: now + t1 * 64,
+                give_up: now + ack_window,
             });
         } else {
             // Over TCP the 2xx is not retransmitted, but the ACK must still come (Timer H analogue).
             call.caller.pending_2xx = Some(Pending2xx {
                 bytes: ok.to_bytes(),
                 cseq: ok.cseq().map(|c| c.seq).unwrap_or_default(),
-                interval: t1 * 64,
-                next: now + t1 * 64,
-                give_up: now + t1 * 64,
+                interval: ack_window,
+                next: now + ack_window,
+                give_up: now + ack_window,
             });
         }
         self.schedule(call_key);
@@ -483,10 +497,30 @@ impl Switch {
         side: Side,
         message: &Message,
     ) {
+        let Some(call) = self.calls.get(&call_key) else {
+            return;
+        };
+        let peer = match side {
+            Side::Caller => Some(call.caller.dialog.peer.ip()),
+            Side::Callee => call.winner_leg().map(|l| l.dest.ip()),
+        };
+        let latch = self.latch_for_leg(peer);
+        self.configure_with(call_key, side, latch, message);
+    }
+
+    /// [`Self::configure_from_answer`] with the leg's latch policy known.
+    pub(super) fn configure_with(
+        &mut self,
+        call_key: CallKey,
+        side: Side,
+        latch: LatchPolicy,
+        message: &Message,
+    ) {
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
         };
-        if let Some(command) = super::outbound::configure_endpoint(call.endpoint_mut(side), message)
+        if let Some(command) =
+            super::outbound::configure_endpoint(call.endpoint_mut(side), message, latch)
         {
             self.outputs.push_back(Output::Media(command));
         }
@@ -603,6 +637,7 @@ impl Switch {
         for endpoint in &endpoints {
             self.close_endpoint(endpoint);
         }
+        self.admission.settle(call_key);
         let token = self.persist_cdr(now, call_key, ending);
         if let (Some(token), Some((key, request))) = (token, bye) {
             let ok = Message::response_to(&request, 200, "OK");

@@ -29,6 +29,7 @@
 //! own output queue: the split the types allow is not finished.
 
 mod admin;
+mod admission;
 mod attended;
 mod bridged_transfer;
 mod cdr;
@@ -53,6 +54,7 @@ mod timers;
 mod tombstone;
 mod transfer;
 
+pub use admission::SourceLimits;
 pub use dial_plan::{DialPlan, QueueTreatment};
 pub use inspect::Holdings;
 pub use model::{

@@ -3,6 +3,7 @@
 pub use super::outbound::{LegRole, OutboundLeg};
 use super::record::Cdr;
 pub use crate::ids::{InteractionId, Party, QueueId};
+pub use crate::media::relay::LatchPolicy;
 use crate::media::sdp::{Direction, LocalMedia, Negotiated};
 use crate::sip::dialog::Dialog;
 use crate::sip::message::Message;
@@ -231,14 +232,21 @@ pub enum MediaCommand {
     /// Stop the music.
     StopMusic { endpoint: EndpointId },
     /// What the leg's phone agreed to: where it listens, its codecs and direction. `remote` is
-    /// only the first guess: the runtime latches onto the source of received RTP.
+    /// only the first guess: the runtime latches onto the source of received RTP, as `latch`
+    /// allows (the leg's signalling IP, or the SDP address for trusted trunks), and drops
+    /// packets from any other source.
     Configure {
         endpoint: EndpointId,
         remote: Option<SocketAddr>,
         negotiated: Negotiated,
         direction: Direction,
         rtcp_mux: bool,
+        latch: LatchPolicy,
     },
+    /// The leg's signalling established it: the caller's ACK, our ACK of a callee's 2xx, or
+    /// early media answered to a caller's offer. Until then nothing is sent to its phone,
+    /// relayed or played, whatever address its SDP names.
+    Establish { endpoint: EndpointId },
     /// Relay between two endpoints, both ways.
     Bridge { a: EndpointId, b: EndpointId },
     /// Release the ports.

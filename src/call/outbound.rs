@@ -318,8 +318,9 @@ impl Switch {
                     self.send_cancels(now, vec![cancel]);
                     return;
                 }
+                let phone = fork.dest.ip();
                 if role == LegRole::Callee {
-                    self.relay_provisional(now, call_key, &response);
+                    self.relay_provisional(now, call_key, phone, &response);
                 }
             }
             200..=299 => self.on_outbound_answer(now, call_key, role, index, &response),
@@ -349,6 +350,7 @@ impl Switch {
             return;
         }
         let (invite, dest, transport) = (fork.invite.clone(), fork.dest, fork.transport);
+        let latch = self.latch_for(dest.ip());
         let Some((mut dialog, ack)) = self.acknowledge(&invite, dest, transport, response) else {
             return;
         };
@@ -373,11 +375,15 @@ impl Switch {
         fork.dialog = Some(dialog);
         leg.winner = Some(index);
         let cancels = leg.cancel_ringing(&[index]);
-        let configure = configure_endpoint(&mut leg.endpoint, response);
+        let configure = configure_endpoint(&mut leg.endpoint, response, latch);
+        let endpoint = leg.endpoint.id;
         self.send_cancels(now, cancels);
         if let Some(command) = configure {
             self.outputs.push_back(Output::Media(command));
         }
+        // Our ACK is sent: the dialog is confirmed on this side too.
+        self.outputs
+            .push_back(Output::Media(MediaCommand::Establish { endpoint }));
         match role {
             LegRole::Callee => self.on_callee_answered(now, call_key, index),
             LegRole::Consult(_) => self.on_consult_answered(now, call_key, index),
@@ -505,6 +511,7 @@ impl Switch {
 pub(super) fn configure_endpoint(
     endpoint: &mut Endpoint,
     message: &Message,
+    latch: LatchPolicy,
 ) -> Option<MediaCommand> {
     let sdp = SessionDescription::parse(message.body()).ok()?;
     let (_, audio) = sdp.audio()?;
@@ -522,6 +529,7 @@ pub(super) fn configure_endpoint(
         negotiated,
         direction: audio.direction,
         rtcp_mux: audio.rtcp_mux,
+        latch,
     })
 }
 

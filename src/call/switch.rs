@@ -132,6 +132,8 @@ pub struct Switch {
     pub(super) rng: StdRng,
     /// Failed digest attempts per source and user (see [`crate::sip::auth_guard`]).
     pub(super) auth_guard: AuthGuard,
+    /// Per-source limits on new calls and the ports they hold (see [`super::admission`]).
+    pub(super) admission: super::admission::Admission,
     pub(super) outputs: VecDeque<Output>,
     /// Live calls, boxed: a call is a few kilobytes, and a map's slots are as large as
     /// what it holds.
@@ -168,6 +170,10 @@ impl Switch {
         let mut rng = StdRng::from_seed(cfg.seed.0);
         let mut secret = [0u8; 32];
         rng.fill(&mut secret);
+        // The port draws get their own key from the switch's CSPRNG (so from the OS in
+        // production, from the test seed in tests and simulations).
+        let mut port_key = [0u8; 32];
+        rng.fill(&mut port_key);
         let issuer = NonceIssuer::new(secret.to_vec(), cfg.nonce_lifetime, 65_536)
             .expect("a 32-byte secret is long enough");
         let verifier = Verifier::new(cfg.domain.clone(), issuer);
@@ -183,9 +189,13 @@ impl Switch {
             }),
             registrar: Registrar::new(cfg.registrar.clone()),
             verifier,
-            ports: PortAllocator::new(cfg.rtp_ports.0..=cfg.rtp_ports.1)
-                .expect("profile validated the port range"),
+            ports: PortAllocator::new(
+                cfg.rtp_ports.0..=cfg.rtp_ports.1,
+                rand_chacha::ChaCha20Rng::from_seed(port_key),
+            )
+            .expect("profile validated the port range"),
             port_binder: Box::new(BooksOnly),
+            admission: super::admission::Admission::new(Default::default()),
             rng,
             auth_guard: AuthGuard::new(cfg.auth_guard),
             outputs: VecDeque::new(),
@@ -290,10 +300,7 @@ impl Switch {
 
     /// Allocates a port pair and asks the runtime to open it.
     pub(super) fn open_endpoint(&mut self) -> Option<Endpoint> {
-        let pair = self
-            .ports
-            .allocate(&mut self.rng, self.port_binder.as_mut())
-            .ok()?;
+        let pair = self.ports.allocate(self.port_binder.as_mut()).ok()?;
         let id = EndpointId(self.next_id());
         self.outputs.push_back(Output::Media(MediaCommand::Open {
             endpoint: id,

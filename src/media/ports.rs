@@ -8,12 +8,15 @@
 //! Either fails to bind and is skipped for another free pair, so a call is refused only when
 //! no free pair at all can be bound.
 //!
-//! Pairs are drawn at random, not round-robin: a predictable next port helps whoever sprays
-//! RTP at the range hoping to be latched by the next call.
+//! Pairs are drawn at random by a CSPRNG, not round-robin: a predictable next port helps
+//! whoever sprays RTP at the range hoping to be latched by the next call (the relay's strict
+//! latching is the real defence, see `media::relay::source`; unpredictable ports make
+//! guessing a live call's port a search of the whole range).
 
 use std::ops::RangeInclusive;
 
-use rand::{Rng, RngCore};
+use rand::Rng;
+use rand_chacha::ChaCha20Rng;
 use thiserror::Error;
 
 /// Why a pair could not be allocated or released.
@@ -71,72 +74,105 @@ impl PortBinder for BooksOnly {
     }
 }
 
-/// Random draws before falling back to a scan of every free pair.
+/// Random draws among the free pairs before falling back to a scan of all of them (only
+/// reached when many free pairs cannot be bound, e.g. another process holds them).
 const RANDOM_DRAWS: usize = 16;
 
-/// Hands out RTP/RTCP port pairs from a range, at random among the free ones.
+/// Marks a pair in use in [`PortAllocator::position`].
+const IN_USE: u32 = u32::MAX;
+
+/// Hands out RTP/RTCP port pairs from a range, each drawn by a CSPRNG from the free ones.
+///
+/// The free pairs are kept in a vector with each pair's position in it, so a draw, an
+/// allocation and a release are O(1) whatever the range's size or occupancy (a draw among
+/// all pairs, skipping the used ones, degrades as the range fills up).
 #[derive(Debug, Clone)]
 pub struct PortAllocator {
     first_rtp: u16,
-    in_use: Vec<bool>,
-    used: usize,
+    /// Indexes of the free pairs, in no order.
+    free: Vec<u16>,
+    /// Each pair's place in `free`, or [`IN_USE`].
+    position: Vec<u32>,
+    /// ChaCha20 seeded by the caller (from the OS in the runtime): whoever sees the ports of
+    /// some calls cannot tell the next one's.
+    rng: ChaCha20Rng,
 }
 
 impl PortAllocator {
-    /// An allocator over the pairs that fit inside `range` (an odd first port is skipped).
-    pub fn new(range: RangeInclusive<u16>) -> Result<PortAllocator, PortError> {
+    /// An allocator over the pairs that fit inside `range` (an odd first port is skipped),
+    /// drawing with `rng`.
+    pub fn new(range: RangeInclusive<u16>, rng: ChaCha20Rng) -> Result<PortAllocator, PortError> {
         let (first, last) = (*range.start(), *range.end());
         let invalid = PortError::InvalidRange { first, last };
         let first_rtp = first.max(2).checked_add(first % 2).ok_or(invalid.clone())?;
         if last < first_rtp.saturating_add(1) || first_rtp == u16::MAX {
             return Err(invalid);
         }
-        let pairs = usize::from((last - first_rtp).div_ceil(2));
+        let pairs = (last - first_rtp).div_ceil(2);
         Ok(PortAllocator {
             first_rtp,
-            in_use: vec![false; pairs],
-            used: 0,
+            free: (0..pairs).collect(),
+            position: (0..u32::from(pairs)).collect(),
+            rng,
         })
+    }
+
+    /// Draws from `rng` from now on (the runtime gives one seeded by the OS).
+    pub fn reseed(&mut self, rng: ChaCha20Rng) {
+        self.rng = rng;
     }
 
     /// Allocates a free pair drawn at random that `binder` could bind. A pair that does not
     /// bind stays free in the books (its holder may let go) and another is tried: first a few
     /// random draws, then every free pair from a random start.
-    pub fn allocate(
-        &mut self,
-        rng: &mut impl RngCore,
-        binder: &mut dyn PortBinder,
-    ) -> Result<PortPair, PortError> {
-        let pairs = self.in_use.len();
-        if self.used == pairs {
-            return Err(PortError::Exhausted(pairs));
+    pub fn allocate(&mut self, binder: &mut dyn PortBinder) -> Result<PortPair, PortError> {
+        let capacity = self.capacity();
+        let free = self.free.len();
+        if free == 0 {
+            return Err(PortError::Exhausted(capacity));
         }
-        let start = rng.random_range(0..pairs);
-        let draws = (0..RANDOM_DRAWS).map(|_| rng.random_range(0..pairs));
-        let scan = (0..pairs).map(|step| (start + step) % pairs);
-        for index in draws.chain(scan) {
-            if self.in_use[index] {
-                continue;
-            }
-            let pair = self.pair(index);
-            if binder.bind(pair) {
-                self.in_use[index] = true;
-                self.used += 1;
+        for _ in 0..RANDOM_DRAWS.min(free) {
+            let place = self.rng.random_range(0..free);
+            if let Some(pair) = self.bind_at(place, binder) {
                 return Ok(pair);
             }
         }
-        Err(PortError::Exhausted(pairs))
+        let start = self.rng.random_range(0..free);
+        for step in 0..free {
+            if let Some(pair) = self.bind_at((start + step) % free, binder) {
+                return Ok(pair);
+            }
+        }
+        Err(PortError::Exhausted(capacity))
+    }
+
+    /// The free pair at `place`, taken if `binder` binds it.
+    fn bind_at(&mut self, place: usize, binder: &mut dyn PortBinder) -> Option<PortPair> {
+        let pair = self.pair(self.free[place]);
+        binder.bind(pair).then(|| {
+            self.take(place);
+            pair
+        })
+    }
+
+    /// Marks the pair at `place` in `free` used, moving the last free pair into its place.
+    fn take(&mut self, place: usize) {
+        let index = self.free.swap_remove(place);
+        self.position[usize::from(index)] = IN_USE;
+        if let Some(&moved) = self.free.get(place) {
+            self.position[usize::from(moved)] = place as u32;
+        }
     }
 
     /// Returns a pair, by its RTP port.
     pub fn release(&mut self, rtp: u16) -> Result<(), PortError> {
-        let slot = self
+        let index = self
             .index(rtp)
-            .and_then(|i| self.in_use.get_mut(i))
-            .filter(|used| **used)
+            .filter(|&i| self.position.get(i) == Some(&IN_USE))
             .ok_or(PortError::NotAllocated(rtp))?;
-        *slot = false;
-        self.used -= 1;
+        self.position[index] = self.free.len() as u32;
+        // `index` < pairs, which fit a u16.
+        self.free.push(index as u16);
         Ok(())
     }
 
@@ -144,32 +180,32 @@ impl PortAllocator {
     #[must_use]
     pub fn is_allocated(&self, rtp: u16) -> bool {
         self.index(rtp)
-            .and_then(|i| self.in_use.get(i).copied())
-            .unwrap_or(false)
+            .and_then(|i| self.position.get(i))
+            .is_some_and(|p| *p == IN_USE)
     }
 
     /// Pairs in the range.
     #[must_use]
     pub fn capacity(&self) -> usize {
-        self.in_use.len()
+        self.position.len()
     }
 
     /// Pairs currently allocated.
     #[must_use]
     pub fn in_use(&self) -> usize {
-        self.used
+        self.capacity() - self.free.len()
     }
 
     /// Pairs free.
     #[must_use]
     pub fn available(&self) -> usize {
-        self.in_use.len() - self.used
+        self.free.len()
     }
 
-    fn pair(&self, index: usize) -> PortPair {
+    fn pair(&self, index: u16) -> PortPair {
         // index < pairs, and the last pair's RTCP port fits the range, so no overflow.
         PortPair {
-            rtp: self.first_rtp + 2 * index as u16,
+            rtp: self.first_rtp + 2 * index,
         }
     }
 
@@ -187,11 +223,14 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use rand::SeedableRng;
-    use rand::rngs::SmallRng;
     use std::collections::HashSet;
 
-    fn rng() -> SmallRng {
-        SmallRng::seed_from_u64(11)
+    fn rng() -> ChaCha20Rng {
+        ChaCha20Rng::seed_from_u64(11)
+    }
+
+    fn ports(range: RangeInclusive<u16>) -> PortAllocator {
+        PortAllocator::new(range, rng()).unwrap()
     }
 
     /// A binder that refuses the pairs another process holds.
@@ -205,14 +244,14 @@ mod tests {
 
     #[test]
     fn pairs_are_even_rtp_and_odd_rtcp_within_the_range() {
-        let mut ports = PortAllocator::new(10001..=10008).unwrap();
+        let mut ports = ports(10001..=10008);
         assert_eq!(
             ports.capacity(),
             3,
             "10002, 10004, 10006 (10008 has no RTCP port)"
         );
         let mut pairs: Vec<(u16, u16)> = (0..3)
-            .map(|_| ports.allocate(&mut rng(), &mut BooksOnly).unwrap())
+            .map(|_| ports.allocate(&mut BooksOnly).unwrap())
             .map(|p| (p.rtp(), p.rtcp()))
             .collect();
         pairs.sort();
@@ -221,43 +260,35 @@ mod tests {
 
     #[test]
     fn exhaustion_is_an_error_until_a_pair_is_released() {
-        let mut ports = PortAllocator::new(20000..=20003).unwrap();
-        let mut rng = rng();
-        let a = ports.allocate(&mut rng, &mut BooksOnly).unwrap();
-        let b = ports.allocate(&mut rng, &mut BooksOnly).unwrap();
-        assert_eq!(
-            ports.allocate(&mut rng, &mut BooksOnly),
-            Err(PortError::Exhausted(2))
-        );
+        let mut ports = ports(20000..=20003);
+        let a = ports.allocate(&mut BooksOnly).unwrap();
+        let b = ports.allocate(&mut BooksOnly).unwrap();
+        assert_eq!(ports.allocate(&mut BooksOnly), Err(PortError::Exhausted(2)));
         assert_eq!(ports.available(), 0);
         ports.release(a.rtp()).unwrap();
-        assert_eq!(ports.allocate(&mut rng, &mut BooksOnly), Ok(a));
+        assert_eq!(ports.allocate(&mut BooksOnly), Ok(a));
         assert!(ports.is_allocated(b.rtp()));
     }
 
     #[test]
     fn a_pair_that_cannot_be_bound_is_skipped_for_the_next_free_one() {
-        let mut ports = PortAllocator::new(30000..=30199).unwrap();
+        let mut ports = ports(30000..=30199);
         // Another process holds every pair but one.
         let mut held = Held((30000..30200).step_by(2).filter(|p| *p != 30150).collect());
-        let pair = ports.allocate(&mut rng(), &mut held).unwrap();
+        let pair = ports.allocate(&mut held).unwrap();
         assert_eq!(pair.rtp(), 30150);
-        assert_eq!(
-            ports.allocate(&mut rng(), &mut held),
-            Err(PortError::Exhausted(100))
-        );
+        assert_eq!(ports.allocate(&mut held), Err(PortError::Exhausted(100)));
         // The refused pairs stay free in the books: once their holder lets go they bind.
         held.0.clear();
-        assert!(ports.allocate(&mut rng(), &mut held).is_ok());
+        assert!(ports.allocate(&mut held).is_ok());
         assert_eq!(ports.in_use(), 2);
     }
 
     #[test]
     fn the_next_pair_cannot_be_predicted_from_the_previous_ones() {
-        let mut ports = PortAllocator::new(20000..=29999).unwrap();
-        let mut rng = rng();
+        let mut ports = ports(20000..=29999);
         let drawn: Vec<i32> = (0..200)
-            .map(|_| i32::from(ports.allocate(&mut rng, &mut BooksOnly).unwrap().rtp()))
+            .map(|_| i32::from(ports.allocate(&mut BooksOnly).unwrap().rtp()))
             .collect();
         // Round-robin would step by 2 every time; random draws almost never do.
         let steps_of_two = drawn.windows(2).filter(|w| w[1] - w[0] == 2).count();
@@ -271,8 +302,8 @@ mod tests {
 
     #[test]
     fn double_or_foreign_release_is_refused() {
-        let mut ports = PortAllocator::new(40000..=40009).unwrap();
-        let pair = ports.allocate(&mut rng(), &mut BooksOnly).unwrap();
+        let mut ports = ports(40000..=40009);
+        let pair = ports.allocate(&mut BooksOnly).unwrap();
         ports.release(pair.rtp()).unwrap();
         assert_eq!(
             ports.release(pair.rtp()),
@@ -290,14 +321,14 @@ mod tests {
         for range in [5000..=5000, 5001..=5002, 0..=1, 65535..=65535, 6000..=5000] {
             assert!(
                 matches!(
-                    PortAllocator::new(range.clone()),
+                    PortAllocator::new(range.clone(), rng()),
                     Err(PortError::InvalidRange { .. })
                 ),
                 "{range:?}"
             );
         }
-        assert_eq!(PortAllocator::new(0..=3).unwrap().capacity(), 1);
-        assert_eq!(PortAllocator::new(65532..=65535).unwrap().capacity(), 2);
+        assert_eq!(ports(0..=3).capacity(), 1);
+        assert_eq!(ports(65532..=65535).capacity(), 2);
     }
 
     proptest! {
@@ -306,12 +337,11 @@ mod tests {
             first in 1024u16..2000, width in 4u16..64, seed in any::<u64>(),
             ops in proptest::collection::vec(any::<(bool, u8)>(), 0..300)
         ) {
-            let mut ports = PortAllocator::new(first..=first + width).unwrap();
-            let mut rng = SmallRng::seed_from_u64(seed);
+            let mut ports = PortAllocator::new(first..=first + width, ChaCha20Rng::seed_from_u64(seed)).unwrap();
             let mut held: Vec<PortPair> = Vec::new();
             for (allocate, pick) in ops {
                 if allocate || held.is_empty() {
-                    match ports.allocate(&mut rng, &mut BooksOnly) {
+                    match ports.allocate(&mut BooksOnly) {
                         Ok(pair) => {
                             prop_assert!(!held.contains(&pair));
                             prop_assert!(pair.rtp() % 2 == 0 && pair.rtp() >= first && pair.rtcp() <= first + width);

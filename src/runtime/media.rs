@@ -27,7 +27,7 @@ use crate::media::denoise::Denoiser;
 use crate::media::player::Announcement;
 use crate::media::ports::{PortBinder, PortPair};
 use crate::media::recorder::{PauseBehavior, RecordingId};
-use crate::media::relay::RelayEndpoint;
+use crate::media::relay::{LatchPolicy, RelayEndpoint};
 use crate::media::rewrite::StreamStart;
 use crate::media::rtp::Ssrc;
 use crate::media::sdp::{Direction, Negotiated};
@@ -55,6 +55,8 @@ pub struct MediaStats {
     pub rtp_in: AtomicU64,
     pub rtp_out: AtomicU64,
     pub rtcp_in: AtomicU64,
+    /// Packets from sources that are not the leg's phone (see [`crate::media::relay::source`]).
+    pub rejected: AtomicU64,
     pub dropped: AtomicU64,
 }
 
@@ -267,6 +269,7 @@ impl MediaEngine {
         remote: Option<SocketAddr>,
         negotiated: Negotiated,
         direction: Direction,
+        latch: LatchPolicy,
     ) {
         match self.endpoints.get_mut(&id) {
             Some(Home::Shard(s)) => self.shards[*s].send(Command::Configure {
@@ -274,10 +277,18 @@ impl MediaEngine {
                 remote,
                 negotiated,
                 direction,
+                latch,
             }),
-            Some(Home::Waiting(w)) => w.0.configure(clock::now(), remote, negotiated, direction),
+            Some(Home::Waiting(w)) => {
+                w.0.configure(clock::now(), remote, negotiated, direction, latch)
+            }
             None => {}
         }
+    }
+
+    /// The leg's signalling established it: the switch may send to its phone from now on.
+    pub fn establish(&mut self, id: EndpointId) {
+        self.apply(id, || Command::Establish(id), RelayEndpoint::establish);
     }
 
     /// Relays between `a` and `b` both ways; whatever either was bridged to before is dropped.

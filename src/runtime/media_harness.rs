@@ -129,7 +129,10 @@ pub async fn phone(engine: &mut MediaEngine, id: EndpointId, ssrc: u32) -> Phone
     let switch = open(engine, id);
     let socket = UdpSocket::bind((LOOPBACK, 0)).await.expect("phone socket");
     let addr = socket.local_addr().expect("phone address");
-    engine.configure(id, Some(addr), negotiated(), Direction::SendRecv);
+    // Latched from the phone's own IP and established, as a call's ACK would leave it.
+    let latch = crate::media::relay::LatchPolicy::signalling(addr.ip());
+    engine.configure(id, Some(addr), negotiated(), Direction::SendRecv, latch);
+    engine.establish(id);
     Phone {
         endpoint: id,
         socket,

@@ -23,7 +23,7 @@ use crate::call::{EndpointId, MediaEvent};
 use crate::media::denoise::Denoiser;
 use crate::media::player::Announcement;
 use crate::media::recorder::RecordingId;
-use crate::media::relay::{Counts, Event, Port, Relay, RelayEndpoint, Slot, Transmit};
+use crate::media::relay::{Counts, Event, LatchPolicy, Port, Relay, RelayEndpoint, Slot, Transmit};
 use crate::media::rtp::Ssrc;
 use crate::media::sdp::{Direction, Negotiated};
 use crate::runtime::clock;
@@ -58,7 +58,8 @@ pub struct Sockets {
 /// What the engine asks of a shard.
 pub enum Command {
     /// Take `endpoint` and its sockets in. What its phone sent before is read at once: it
-    /// latches, counts as life, and is dropped (nothing was bridged to it yet).
+    /// may latch and count as life (if its source is the phone's), and is dropped (nothing
+    /// was bridged to it yet).
     Adopt(Box<(RelayEndpoint, Sockets)>),
     /// Give `id` and its sockets back (moving to another shard); `None` if not here.
     Evict {
@@ -70,7 +71,10 @@ pub enum Command {
         remote: Option<SocketAddr>,
         negotiated: Negotiated,
         direction: Direction,
+        latch: LatchPolicy,
     },
+    /// The leg's signalling established it: sending to its phone may start.
+    Establish(EndpointId),
     Bridge(EndpointId, EndpointId),
     Unbridge(EndpointId),
     Play {
@@ -324,7 +328,11 @@ impl Shard {
                     remote,
                     negotiated,
                     direction,
-                } => self.relay.configure(now, id, remote, negotiated, direction),
+                    latch,
+                } => self
+                    .relay
+                    .configure(now, id, remote, negotiated, direction, latch),
+                Command::Establish(id) => self.relay.establish(id),
                 Command::Bridge(a, b) => self.relay.bridge(a, b),
                 Command::Unbridge(id) => self.relay.unbridge(id),
                 Command::Play {
@@ -425,6 +433,7 @@ impl Shard {
         for (total, local) in [
             (&self.stats.rtp_in, relay.rtp_in),
             (&self.stats.rtcp_in, relay.rtcp_in),
+            (&self.stats.rejected, relay.rejected),
             (&self.stats.dropped, relay.dropped + self.counts.dropped),
             (&self.stats.rtp_out, self.rtp_out),
         ] {

@@ -177,7 +177,8 @@ async fn a_silent_phone_is_reported_inactive_once_and_a_held_one_never() {
         codec: crate::media::sdp::Codec::pcmu(),
         telephone_event: None,
     };
-    engine.configure(held.endpoint, None, negotiated, Direction::Inactive);
+    let latch = crate::media::relay::LatchPolicy::signalling(loopback);
+    engine.configure(held.endpoint, None, negotiated, Direction::Inactive, latch);
     let first = harness::next_event(&mut events, Duration::from_secs(2)).await;
     assert_eq!(
         first,

@@ -18,7 +18,7 @@ pub mod transport;
 
 use crate::bus::events::EventBus;
 use crate::bus::requests::{CoreHandle, CoreRequest};
-use crate::call::{MediaCommand, MediaEvent, RngSeed, Switch, SwitchConfig};
+use crate::call::{MediaCommand, MediaEvent, RngSeed, SourceLimits, Switch, SwitchConfig};
 use crate::center::{ContactCenter, Job, routing_settings};
 use crate::config::Profile;
 use crate::media::player::Announcement;
@@ -217,6 +217,17 @@ fn switch_config(
     }
 }
 
+/// The profile's per-source limits and latching rules.
+fn source_limits(profile: &Profile) -> SourceLimits {
+    let a = &profile.admission;
+    SourceLimits {
+        calls_per_second: a.calls_per_second_per_source,
+        unconfirmed_pairs: a.unconfirmed_port_pairs_per_source,
+        ack_timeout: a.ack_timeout_ms.map(Duration::from_millis),
+        sdp_latch_sources: profile.media.sdp_latch_sources.clone(),
+    }
+}
+
 /// Runs the switch until `shutdown` fires.
 pub async fn serve(
     profile: Profile,
@@ -295,6 +306,7 @@ pub async fn serve(
         clock::unix_now(),
     );
     switch.set_port_binder(Box::new(engine.port_binder()));
+    switch.set_source_limits(source_limits(&profile));
     let restored = store
         .load_registrations(UnixMillis(clock::unix_ms()))
         .await
@@ -595,9 +607,11 @@ impl CoreLoop {
                 negotiated,
                 direction,
                 rtcp_mux: _,
+                latch,
             } => self
                 .engine
-                .configure(endpoint, remote, negotiated, direction),
+                .configure(endpoint, remote, negotiated, direction, latch),
+            MediaCommand::Establish { endpoint } => self.engine.establish(endpoint),
             MediaCommand::Bridge { a, b } => self.engine.bridge(a, b),
             MediaCommand::PlayMusic { endpoint, music } => {
                 let announcement = match music {

@@ -33,6 +33,9 @@ pub struct MediaPlane {
     pub music: BTreeSet<EndpointId>,
     /// Endpoints in a mix-minus conference.
     pub mixed: BTreeSet<EndpointId>,
+    /// Endpoints whose leg's signalling let the media plane send to them (see
+    /// [`MediaCommand::Establish`]).
+    pub established: BTreeSet<EndpointId>,
     pub recordings: BTreeMap<RecordingId, Recording>,
     pub log: RecordingLog,
     /// Events to report, with when.
@@ -102,6 +105,12 @@ impl MediaPlane {
                 if self.known(*endpoint, &command) {
                     self.detach(*endpoint);
                     self.open.remove(endpoint);
+                    self.established.remove(endpoint);
+                }
+            }
+            MediaCommand::Establish { endpoint } => {
+                if self.known(*endpoint, &command) {
+                    self.established.insert(*endpoint);
                 }
             }
             MediaCommand::Configure { endpoint, .. }

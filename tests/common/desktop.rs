@@ -3,7 +3,7 @@
 // Test harnesses are the IO side: they read the clock to bound waits and time phases.
 #![allow(clippy::disallowed_methods)]
 
-use super::{Sipp, SwitchProcess, free_udp_port, http_request, register};
+use super::{Sipp, SwitchOptions, SwitchProcess, free_udp_port, http_request, register};
 use serde_json::{Value, json};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
@@ -76,6 +76,21 @@ pub fn provision(sw: &SwitchProcess, ring_timeout_secs: u64, agents: &[(&str, &s
         &admin,
         json!({"offered_cad_keys": ["account", "card"]}),
     );
+}
+
+/// A switch with queue `sales` and agent alice (1011), recording every call with noise
+/// suppression off (it would reshape the tones the tests look for), plus `settings`; and the
+/// admin's token.
+pub fn recording_switch(settings: serde_json::Value) -> (SwitchProcess, String) {
+    let sw = SwitchProcess::start(SwitchOptions::default());
+    provision(&sw, 10, &[("alice", "1011")]);
+    let admin = sw.cti_token().to_owned();
+    let mut all = json!({"recording": true, "noise_suppression": false});
+    all.as_object_mut()
+        .unwrap()
+        .extend(settings.as_object().unwrap().clone());
+    ok(&sw, "PUT", "/api/v1/settings", &admin, all);
+    (sw, admin)
 }
 
 /// An agent's desktop: a session token and a WebSocket of events read by a thread.

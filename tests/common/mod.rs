@@ -80,6 +80,11 @@ pub fn port_block(len: u16) -> u16 {
     }
 }
 
+/// Per-source limits off: one SIPp process stands for a trunk carrying every caller of a
+/// load run, which a real deployment would lift the limits for too.
+pub const TRUNK_ADMISSION: &str =
+    "[admission]\ncalls_per_second_per_source = 0\nunconfirmed_port_pairs_per_source = 0\n";
+
 /// Options for a switch under test.
 #[derive(Clone)]
 pub struct SwitchOptions {
@@ -98,6 +103,8 @@ pub struct SwitchOptions {
     pub extra_extensions: u16,
     /// The profile's `sip.max_calls`, when a test needs a small one.
     pub max_calls: Option<usize>,
+    /// TOML tables appended to the profile (e.g. an `[admission]` with small limits).
+    pub extra_profile: String,
 }
 
 impl Default for SwitchOptions {
@@ -113,6 +120,7 @@ impl Default for SwitchOptions {
             rtp_ports: 40,
             extra_extensions: 0,
             max_calls: None,
+            extra_profile: String::new(),
         }
     }
 }
@@ -195,7 +203,8 @@ impl SwitchProcess {
                 profile.replacen(line, &format!("max_calls = {n}"), 1)
             }
             None => profile,
-        };
+        } + "\n"
+            + &opts.extra_profile;
         let profile_path = dir.join("profile.toml");
         std::fs::write(&profile_path, profile).unwrap();
         let database = opts

@@ -1,10 +1,13 @@
-//! One media endpoint as the relay holds it: where its phone is (symmetric RTP latching), what
-//! it negotiated, the continuous stream the switch sends it, and the stages its phone's audio
-//! passes before it is relayed (noise suppression, recording taps, a conference's input).
+//! One media endpoint as the relay holds it: where its phone is (symmetric RTP latching under a
+//! [`LatchPolicy`], see [`super::source`]), whether its signalling lets the switch send to it
+//! yet, what it negotiated, the continuous stream the switch sends it, and the stages its
+//! phone's audio passes before it is relayed (noise suppression, recording taps, a
+//! conference's input).
 //!
 //! A plain value with no sockets: the runtime builds one at `open`, configures it while no
 //! shard holds it yet, and moves it between shards whole.
 
+use super::source::{LatchPolicy, Source};
 use crate::call::EndpointId;
 use crate::media::denoise::{Denoiser, SwitchableDenoiser};
 use crate::media::g711::{self, Law};
@@ -95,9 +98,11 @@ impl MixInput {
 /// One endpoint's state; see the module doc.
 pub struct RelayEndpoint {
     pub(super) id: EndpointId,
-    /// Where the phone listens: SDP first, then the latched source.
+    /// Where the switch sends to the phone, `None` while it must not send (see
+    /// [`Source::destination`]); kept up to date so the per-packet path only reads it.
     pub(super) remote: Option<SocketAddr>,
-    latched: bool,
+    /// Which sources are the phone, and where it listens.
+    pub(super) source: Source,
     pub(super) negotiated: Option<Negotiated>,
     /// Counts `configure` calls, so payload maps know when they are stale.
     pub(super) config: u64,
@@ -127,7 +132,7 @@ impl RelayEndpoint {
         RelayEndpoint {
             id,
             remote: None,
-            latched: false,
+            source: Source::default(),
             negotiated: None,
             config: 0,
             direction: Direction::SendRecv,
@@ -150,19 +155,19 @@ impl RelayEndpoint {
         self.id
     }
 
-    /// Applies an SDP negotiation: a new address (or one never latched) is latched again on
-    /// the first packet from the phone (symmetric RTP, RFC 4961, so NATed phones work).
+    /// Applies an SDP negotiation: a new SDP address or policy is latched again, under
+    /// `latch`, on the first packet from the phone (symmetric RTP, RFC 4961, so NATed phones
+    /// work; see [`Source::configure`]).
     pub fn configure(
         &mut self,
         now: Instant,
         remote: Option<SocketAddr>,
         negotiated: Negotiated,
         direction: Direction,
+        latch: LatchPolicy,
     ) {
-        if remote != self.remote || !self.latched {
-            self.remote = remote.filter(|r| !r.ip().is_unspecified() && r.port() != 0);
-            self.latched = false;
-        }
+        self.source.configure(remote, latch);
+        self.remote = self.source.destination();
         self.negotiated = Some(negotiated);
         self.config += 1;
         self.direction = direction;
@@ -193,14 +198,24 @@ impl RelayEndpoint {
         self.taps.len()
     }
 
-    /// A packet arrived from the phone: it is alive, and the first packet after each SDP
-    /// change decides where we send.
-    pub(super) fn heard(&mut self, now: Instant, from: SocketAddr) {
+    /// The leg's signalling established it (see [`Source::establish`]): the switch may send
+    /// to its phone from now on.
+    pub fn establish(&mut self) {
+        self.source.establish();
+        self.remote = self.source.destination();
+    }
+
+    /// Whether a packet `from` on `port` is the phone's; if so it is alive, and the first
+    /// one after each SDP change may decide where we send. Anything else must be dropped.
+    pub(super) fn admit(&mut self, now: Instant, port: super::Port, from: SocketAddr) -> bool {
+        let Some(moved) = self.source.admit(now, port, from) else {
+            return false;
+        };
         self.last_activity = now;
-        if !self.latched || self.remote.is_none() {
-            self.remote = Some(from);
-            self.latched = true;
+        if moved {
+            self.remote = self.source.destination();
         }
+        true
     }
 
     /// Suppression, recording taps and the conference input for one RTP packet from the

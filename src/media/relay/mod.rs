@@ -1,12 +1,16 @@
 //! The media relay: every endpoint of one shard, sans-IO.
 //!
-//! A packet from a phone goes in with [`Relay::handle_packet`]; it latches the phone's address
-//! (symmetric RTP, RFC 4961: the first packet after each SDP change decides where we send),
-//! passes the endpoint's inbound stage (noise suppression, recording taps, a conference's
+//! A packet from a phone goes in with [`Relay::handle_packet`]; it is dropped unless it comes
+//! from the phone as the leg's signalling names it, and may latch the phone's address (strict
+//! symmetric RTP, see [`source`]: the first packet from the signalling's IP after each SDP
+//! change decides where we send), passes the endpoint's inbound stage (noise suppression, recording taps, a conference's
 //! input) and, when the endpoint is bridged, the peer's [`StreamRewriter`] (SSRC, sequence
 //! and timestamp kept continuous across re-bridges, PCMU ↔ PCMA transcoded when the legs
 //! disagree). The packet is rewritten in the caller's buffer and the answer says which
 //! endpoint's socket sends it where: no copy and no allocation per packet.
+//!
+//! Nothing is sent to a phone, relayed or generated, before its leg is
+//! [established](Relay::establish) by its signalling.
 //!
 //! RTCP is terminated here: the switch is the media endpoint of each leg, so relaying one
 //! leg's reports to the other would describe streams the other never saw. It still counts as
@@ -27,8 +31,10 @@
 //! endpoints by [`EndpointId`].
 
 mod endpoint;
+pub mod source;
 
 pub use endpoint::{MAX_DECODED_PAYLOAD, RelayEndpoint, Tap};
+pub use source::LatchPolicy;
 
 use crate::call::EndpointId;
 use crate::media::mixer::{FRAME as MIX_FRAME, Frame, MixStream, mix_minus};
@@ -79,6 +85,9 @@ pub enum Event {
 pub struct Counts {
     pub rtp_in: u64,
     pub rtcp_in: u64,
+    /// RTP and RTCP packets from a source that is not the leg's phone (see [`source`]):
+    /// dropped before anything looked at them, counted in neither `rtp_in` nor `rtcp_in`.
+    pub rejected: u64,
     /// RTP packets the relay decided not to send (no peer, not configured, rewriter refused).
     pub dropped: u64,
 }
@@ -228,9 +237,17 @@ impl Relay {
         remote: Option<SocketAddr>,
         negotiated: Negotiated,
         direction: Direction,
+        latch: LatchPolicy,
     ) {
         if let Some(e) = self.get_mut(id) {
-            e.configure(now, remote, negotiated, direction);
+            e.configure(now, remote, negotiated, direction, latch);
+        }
+    }
+
+    /// `id`'s signalling established the leg: from now on the switch sends to its phone.
+    pub fn establish(&mut self, id: EndpointId) {
+        if let Some(e) = self.get_mut(id) {
+            e.establish();
         }
     }
 
@@ -373,14 +390,16 @@ impl Relay {
     ) -> Option<Transmit> {
         let now = self.monotonic(now);
         let endpoint = self.endpoints.get_mut(slot.0)?.as_mut()?;
+        if !endpoint.admit(now, port, from) {
+            self.counts.rejected += 1;
+            return None;
+        }
         // rtcp-mux (RFC 5761) reports arrive on the RTP port; both kinds are terminated.
         if port == Port::Rtcp || is_rtcp(packet) {
-            endpoint.last_activity = now;
             self.counts.rtcp_in += 1;
             return None;
         }
         self.counts.rtp_in += 1;
-        endpoint.heard(now, from);
         endpoint.inbound_stage(now, packet);
         if endpoint.mix.is_some() {
             return None;
@@ -412,14 +431,14 @@ impl Relay {
             p.rewriter.set_payload_map(map);
             p.map_key = key;
         }
+        // Checked before the rewriter numbers the packet: a stream the phone never received
+        // must not start with a gap once its leg is established.
+        let to = p.remote?;
         if source.negotiated.is_none() || p.negotiated.is_none() {
             return None;
         }
         let forward = matches!(p.rewriter.rewrite(now, packet), Ok(r) if r.is_forward());
-        Some(Transmit {
-            from: peer,
-            to: p.remote.filter(|_| forward)?,
-        })
+        forward.then_some(Transmit { from: peer, to })
     }
 
     /// Runs the timers due at `now`: playout and conference ticks, the inactivity sweep.

@@ -13,6 +13,9 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 const A: EndpointId = EndpointId(1);
 const B: EndpointId = EndpointId(2);
 const C: EndpointId = EndpointId(3);
+/// Every test phone signals from loopback.
+const LOOPBACK: LatchPolicy =
+    LatchPolicy::SignallingIp(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
 
 fn addr(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
@@ -50,8 +53,18 @@ fn packet(pt: PayloadType, ssrc: u32, sequence: u16, payload: &[u8]) -> Vec<u8> 
     out
 }
 
-/// A relay holding `ids`, each configured for PCMU with its phone at port 40000 + id.
+/// A relay holding `ids`, each configured for PCMU with its phone at port 40000 + id, and
+/// established (its call's signalling is done).
 fn relay(now: Instant, ids: &[EndpointId]) -> Relay {
+    let mut relay = unestablished(now, ids);
+    for id in ids {
+        relay.establish(*id);
+    }
+    relay
+}
+
+/// [`relay`] before the calls' ACKs: configured, nothing may be sent yet.
+fn unestablished(now: Instant, ids: &[EndpointId]) -> Relay {
     let mut relay = Relay::new(TIMEOUT);
     for id in ids {
         let start = StreamStart {
@@ -60,7 +73,14 @@ fn relay(now: Instant, ids: &[EndpointId]) -> Relay {
         };
         let ssrc = Ssrc(0xAB00 + u32::try_from(id.0).unwrap_or(0));
         relay.insert(now, RelayEndpoint::new(*id, ssrc, start, now));
-        relay.configure(now, *id, Some(phone(*id)), pcmu(), Direction::SendRecv);
+        relay.configure(
+            now,
+            *id,
+            Some(phone(*id)),
+            pcmu(),
+            Direction::SendRecv,
+            LOOPBACK,
+        );
     }
     relay
 }
@@ -108,19 +128,114 @@ fn the_first_packet_after_each_sdp_change_latches_the_phones_address() {
     send(&mut relay, now, B, nat, 1);
     let (t, _) = send(&mut relay, now, A, phone(A), 1).unwrap();
     assert_eq!(t.to, nat, "B's packets came from behind a NAT");
-    send(&mut relay, now, B, addr(50_001), 2);
+    assert!(send(&mut relay, now, B, addr(50_001), 2).is_none());
     let (t, _) = send(&mut relay, now, A, phone(A), 2).unwrap();
     assert_eq!(t.to, nat, "latched once until the SDP changes");
-    relay.configure(now, B, Some(phone(B)), pcmu(), Direction::SendRecv);
+    relay.configure(
+        now,
+        B,
+        Some(phone(B)),
+        pcmu(),
+        Direction::SendRecv,
+        LOOPBACK,
+    );
     let (t, _) = send(&mut relay, now, A, phone(A), 3).unwrap();
+    assert_eq!(t.to, nat, "the same SDP again (a hold) keeps the latch");
+    relay.configure(
+        now,
+        B,
+        Some(addr(45_000)),
+        pcmu(),
+        Direction::SendRecv,
+        LOOPBACK,
+    );
+    let (t, _) = send(&mut relay, now, A, phone(A), 4).unwrap();
     assert_eq!(
         t.to,
-        phone(B),
+        addr(45_000),
         "a new SDP address counts until a packet latches"
     );
     send(&mut relay, now, B, addr(50_002), 3);
-    let (t, _) = send(&mut relay, now, A, phone(A), 4).unwrap();
+    let (t, _) = send(&mut relay, now, A, phone(A), 5).unwrap();
     assert_eq!(t.to, addr(50_002));
+}
+
+/// Another host on loopback, spraying the switch's ports.
+fn sprayer() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 9], 6000))
+}
+
+#[test]
+fn packets_from_another_address_reach_neither_the_peer_nor_a_recording_nor_latch() {
+    let now = t0();
+    let mut relay = relay(now, &[A, B]);
+    relay.bridge(A, B);
+    let capture = Capture::default();
+    relay.add_tap(A, RecordingId("r".into()), Box::new(capture.clone()));
+    // Before the phone's first packet, and after it.
+    assert!(send(&mut relay, now, A, sprayer(), 1).is_none());
+    assert!(send(&mut relay, now, A, phone(A), 2).is_some());
+    for sequence in 3..10 {
+        let at = now + PACKET_TIME * u32::from(sequence);
+        assert!(send(&mut relay, at, A, sprayer(), sequence).is_none());
+    }
+    let slot = relay.slot(A).unwrap();
+    let mut report = vec![0x80, 201, 0, 1, 0, 0, 0, 1];
+    let rtcp = relay.handle_packet(now, slot, Port::Rtcp, sprayer(), &mut report);
+    assert!(rtcp.is_none());
+    let counts = relay.take_counts();
+    assert_eq!((counts.rejected, counts.rtp_in, counts.rtcp_in), (9, 1, 0));
+    assert_eq!(
+        capture.0.lock().unwrap().packets.len(),
+        1,
+        "only the phone's"
+    );
+    let (t, _) = send(&mut relay, now, B, phone(B), 1).unwrap();
+    assert_eq!(t.to, phone(A), "the sprayer never latched A");
+}
+
+#[test]
+fn nothing_is_sent_to_a_phone_before_its_leg_is_established() {
+    let now = t0();
+    let mut relay = unestablished(now, &[A, B]);
+    relay.bridge(A, B);
+    relay.play(now, B, Announcement::chime(), Ssrc(9));
+    relay.bridge(A, B);
+    assert!(
+        send(&mut relay, now, A, phone(A), 1).is_none(),
+        "B not established"
+    );
+    let tick = relay.poll_timeout().unwrap();
+    relay.handle_timeout(tick);
+    assert!(relay.poll_transmit().is_none());
+    relay.establish(B);
+    let (t, bytes) = send(&mut relay, tick, A, phone(A), 2).expect("relayed once established");
+    assert_eq!(t.to, phone(B));
+    let rtp = RtpPacket::parse(&bytes).unwrap();
+    assert_eq!(rtp.sequence(), 1000, "the stream starts with no gap");
+    assert!(
+        send(&mut relay, tick, B, phone(B), 1).is_none(),
+        "A not established"
+    );
+}
+
+#[test]
+fn music_waits_for_the_leg_to_be_established() {
+    let now = t0();
+    let mut relay = unestablished(now, &[A]);
+    relay.play(now, A, Announcement::chime(), Ssrc(9));
+    let mut sent = 0;
+    for tick in 0..10 {
+        if tick == 5 {
+            relay.establish(A);
+        }
+        let at = relay.poll_timeout().unwrap();
+        relay.handle_timeout(at);
+        while relay.poll_transmit().is_some() {
+            sent += 1;
+        }
+    }
+    assert_eq!(sent, 5, "only the ticks after the ACK");
 }
 
 #[test]
@@ -161,7 +276,14 @@ fn rtcp_is_terminated_on_either_port_and_counted() {
 fn pcmu_is_transcoded_for_a_pcma_peer() {
     let now = t0();
     let mut relay = relay(now, &[A, B]);
-    relay.configure(now, B, Some(phone(B)), pcma(), Direction::SendRecv);
+    relay.configure(
+        now,
+        B,
+        Some(phone(B)),
+        pcma(),
+        Direction::SendRecv,
+        LOOPBACK,
+    );
     relay.bridge(A, B);
     let (_, bytes) = send(&mut relay, now, A, phone(A), 1).unwrap();
     let rtp = RtpPacket::parse(&bytes).unwrap();
@@ -261,7 +383,14 @@ fn a_conference_sends_each_member_the_others_mixed() {
 fn inactivity_is_reported_once_and_only_while_the_phone_should_send() {
     let now = t0();
     let mut relay = relay(now, &[A, B]);
-    relay.configure(now, B, Some(phone(B)), pcmu(), Direction::Inactive);
+    relay.configure(
+        now,
+        B,
+        Some(phone(B)),
+        pcmu(),
+        Direction::Inactive,
+        LOOPBACK,
+    );
     let mut at = now;
     while at < now + TIMEOUT * 3 {
         at = relay.poll_timeout().expect("the sweep");
