@@ -235,7 +235,13 @@ impl NameAddr {
             let split = rest.find(';').unwrap_or(rest.len());
             (rest[..split].trim(), &rest[split..])
         };
-        if uri.is_empty() || uri.contains(char::is_whitespace) || !uri.contains(':') {
+        // `<` and `>` are never part of a URI (RFC 3986 §2; RFC 3261 §25.1): a bare addr-spec
+        // holding one, rendered back inside `<>`, would read as a different URI and parameters.
+        if uri.is_empty()
+            || uri.contains(char::is_whitespace)
+            || uri.contains(['<', '>'])
+            || !uri.contains(':')
+        {
             return None;
         }
         Some(NameAddr {

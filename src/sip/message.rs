@@ -284,9 +284,19 @@ impl Message {
         let first = lines.next().unwrap_or_default();
         let (start, version, start_problem) = parse_start_line(first)?;
 
-        let mut headers: Vec<HeaderField> = Vec::new();
+        // A bare CR or LF never belongs in a line, not even as a quoted-pair (RFC 3261 §25.1);
+        // kept, it would end the line early at a peer that splits on LF alone (injection).
+        let bare_eol = |line: &str| line.contains(['\r', '\n']);
         let mut problem: Option<Rejection> = start_problem;
+        if bare_eol(first) {
+            problem = problem.or(Some(Rejection::new(400, "Malformed Request-Line")));
+        }
+        let mut headers: Vec<HeaderField> = Vec::new();
         for line in lines {
+            if bare_eol(line) {
+                problem = problem.or(Some(Rejection::new(400, "Malformed Header Line")));
+                continue;
+            }
             if line.starts_with([' ', '\t']) {
                 // Continuation line: folded LWS is one SP (RFC 3261 §7.3.1).
                 match headers.last_mut() {
@@ -898,6 +908,50 @@ i: abc\r\nf: <sip:a@b>\r\n ;tag=1\r\nt: sip:x@example.com\r\nCSeq: 1 OPTIONS\r\n
         assert_eq!(resp.call_id(), req.call_id());
         assert_eq!(resp.top_via(), req.top_via());
         assert!(resp.header("Contact").is_none());
+    }
+
+    #[test]
+    fn an_addr_spec_with_angle_brackets_in_its_uri_is_refused() {
+        // Found by fuzz/fuzz_targets/sip_message.rs: accepted bare, this From rendered as
+        // `<rip:caller@example.org>tag}33243>`, which reads back as another URI plus junk.
+        assert_eq!(NameAddr::parse("rip:caller@example.org>tag}33243"), None);
+        assert_eq!(NameAddr::parse("<sip:a<b@h>"), None);
+        let ok = NameAddr::parse("sip:caller@example.org;tag=1").unwrap();
+        assert_eq!(NameAddr::parse(&ok.render()), Some(ok));
+    }
+
+    #[test]
+    fn bare_cr_or_lf_inside_a_header_line_is_a_400() {
+        // Found by fuzz/fuzz_targets/sip_message.rs. Neither may appear in a header value, not
+        // even escaped (RFC 3261 §25.1 `quoted-pair`); kept, a display name such as
+        // "a\nInjected: x" would become a header of its own at a phone that ends lines at LF.
+        let with = |line: &str| {
+            format!(
+                "OPTIONS sip:a@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n{line}\r\n\
+                 To: <sip:a@h>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n\r\n"
+            )
+        };
+        for line in [
+            "From: \"a\nInjected: x\" <sip:b@h>;tag=1",
+            "From: <sip:b@h>;tag=1\rX",
+            "From: <sip:b@h>;tag=1\r",
+        ] {
+            match Message::parse(with(line).as_bytes()) {
+                Err(ParseError::Malformed { rejection, .. }) => {
+                    assert_eq!(rejection, Rejection::new(400, "Malformed Header Line"));
+                }
+                other => panic!("{line:?} gave {other:?}"),
+            }
+        }
+        assert!(Message::parse(with("From: <sip:b@h>;tag=1").as_bytes()).is_ok());
+        assert!(matches!(
+            Message::parse(b"OPTIONS sip:a\n@h SIP/2.0\r\nVia: SIP/2.0/UDP h\r\n\r\n"),
+            Err(ParseError::Malformed { .. })
+        ));
+        assert!(matches!(
+            Message::parse(b"SIP/2.0 200 O\rK\r\nVia: SIP/2.0/UDP h\r\n\r\n"),
+            Err(ParseError::Unparseable(_))
+        ));
     }
 
     #[test]
