@@ -67,7 +67,13 @@ pub(crate) fn classify(path: &str, e: serde_json::Error) -> ApiError {
                     format!("{path}.{name}")
                 }
             };
-            if let Some(name) = quoted_after(&message, "unknown field `") {
+            if quoted_after(&message, "unknown field ``").is_some() {
+                // `{"": 1}`: a key with no name to report, so name what holds it (schemathesis
+                // found `field: ""` and `skills[0].` here).
+                let holder = path.strip_suffix('.').unwrap_or(path);
+                let holder = if holder.is_empty() { "body" } else { holder };
+                ApiError::field(holder, "has a field with an empty name")
+            } else if let Some(name) = quoted_after(&message, "unknown field `") {
                 // serde_path_to_error has already entered the unknown key.
                 let field = if path == name || path.ends_with(&format!(".{name}")) {
                     path.to_owned()
@@ -155,5 +161,20 @@ mod tests {
         assert!(decode::<Body>(b"{\"name\": \"a\"}").is_ok());
         let err = decode::<Body>(b"\"x\"").unwrap_err();
         assert_eq!(field_of(&err), ("invalid_field", "body".to_owned()));
+    }
+
+    #[test]
+    fn a_key_with_an_empty_name_is_blamed_on_what_holds_it() {
+        for (body, field) in [
+            (r#"{"": 1, "name": "a"}"#, "body"),
+            (r#"{"name": "a", "skills": [{"": 1}]}"#, "skills[0]"),
+        ] {
+            let err = decode::<Body>(body.as_bytes()).unwrap_err();
+            assert_eq!(
+                field_of(&err),
+                ("invalid_field", field.to_owned()),
+                "{body}"
+            );
+        }
     }
 }

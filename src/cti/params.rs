@@ -48,6 +48,11 @@ impl QueryParams {
     pub fn only(self, allowed: &[&'static str]) -> Result<Params, ApiError> {
         let mut seen: Vec<(&'static str, String)> = Vec::with_capacity(self.0.len());
         for (name, value) in self.0 {
+            // `?=0` has no name to report; blame the query string itself (schemathesis found
+            // it answered with an empty `field`).
+            if name.is_empty() {
+                return Err(ApiError::invalid("query", "a parameter has no name"));
+            }
             let Some(&known) = allowed.iter().find(|a| **a == name) else {
                 return Err(ApiError::UnknownParameter { field: name });
             };
@@ -274,6 +279,12 @@ mod tests {
             .only(&["limit"])
             .unwrap_err();
         assert!(matches!(err, ApiError::InvalidParameter { field, .. } if field == "limit"));
+        let err = q(&[("", "0")]).only(&["limit"]).unwrap_err();
+        assert_eq!(
+            err.field_name(),
+            Some("query"),
+            "a nameless parameter blames the query"
+        );
         let params = q(&[("limit", "")]).only(&["limit"]).unwrap();
         assert_eq!(params.get("limit"), None, "empty counts as absent");
     }
