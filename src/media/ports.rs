@@ -117,11 +117,6 @@ impl PortAllocator {
         })
     }
 
-    /// Draws from `rng` from now on (the runtime gives one seeded by the OS).
-    pub fn reseed(&mut self, rng: ChaCha20Rng) {
-        self.rng = rng;
-    }
-
     /// Allocates a free pair drawn at random that `binder` could bind. A pair that does not
     /// bind stays free in the books (its holder may let go) and another is tried: first a few
     /// random draws, then every free pair from a random start.
