@@ -57,7 +57,7 @@ fn agent_with_token(switch: &SwitchProcess, admin: &str, id: &str, role: &str) -
 fn run_schemathesis(switch: &SwitchProcess, role: &str, token: &str, phases: &str) {
     let seed = std::env::var("SWITCHBOARD_API_PROPERTY_SEED").unwrap_or_else(|_| "16".into());
     let examples =
-        std::env::var("SWITCHBOARD_API_PROPERTY_EXAMPLES").unwrap_or_else(|_| "25".into());
+        std::env::var("SWITCHBOARD_API_PROPERTY_EXAMPLES").unwrap_or_else(|_| "15".into());
     let base = format!("http://{}", switch.http);
     let report = switch.dir.join(format!("schemathesis-{role}"));
     let output = Command::new(SCHEMATHESIS)

@@ -11,7 +11,7 @@ use libfuzzer_sys::fuzz_target;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use switchboard::call::EndpointId;
-use switchboard::media::relay::{Port, Relay, RelayEndpoint};
+use switchboard::media::relay::{LatchPolicy, Port, Relay, RelayEndpoint};
 use switchboard::media::rewrite::StreamStart;
 use switchboard::media::rtp::{PayloadType, RtpPacket, Ssrc, is_rtcp};
 use switchboard::media::sdp::{Codec, Direction, Negotiated};
@@ -49,7 +49,16 @@ fuzz_target!(|data: &[u8]| {
             codec,
             telephone_event: PayloadType::new(101).map(Codec::telephone_event),
         };
-        relay.configure(t0, *id, Some(phone(index)), negotiated, Direction::SendRecv);
+        // Strict latching: the phone's signalling IP; the stranger below must be dropped.
+        let latch = LatchPolicy::signalling(phone(index).ip());
+        relay.configure(
+            t0,
+            *id,
+            Some(phone(index)),
+            negotiated,
+            Direction::SendRecv,
+            latch,
+        );
     }
     let mixing = mode & 2 == 2;
     if mixing {
