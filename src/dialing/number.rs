@@ -7,6 +7,11 @@
 //! it is: the desktop strips them before sending, so one reaching the switch is a mistake or
 //! an attempt to smuggle something into a Request-URI. E.164 caps a number at 15 digits
 //! (ITU-T E.164 §6); the shortest real ones are 7 (`+290 xxxx`).
+//!
+//! Not to be confused with `cti::dial_number`, the desktop's input check: it takes internal
+//! numbers, short codes and DTMF suffixes too, and strips letters as the Webex desktop does.
+//! A number it lets through that is meant for a carrier comes here next; a Request-URI user
+//! from a phone comes here directly, where a letter is refused rather than guessed at.
 
 use std::fmt;
 
