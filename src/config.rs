@@ -26,6 +26,19 @@ pub enum ConfigError {
     },
 }
 
+/// A trunk calls come in from: `[[trunks]]` (see `call::trunks`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrunkSettings {
+    /// A name for logs and the API.
+    pub name: String,
+    /// Addresses or prefixes its INVITEs come from (`192.0.2.10`, `198.51.100.0/24`).
+    pub inbound_sources: Vec<String>,
+    /// Believe its caller number, `X-Cad-*` and `Priority` (false: stripped).
+    #[serde(default)]
+    pub trusted: bool,
+}
+
 /// The whole profile.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -44,6 +57,9 @@ pub struct Profile {
     pub admission: AdmissionSettings,
     #[serde(default)]
     pub extensions: Vec<Extension>,
+    /// Trunks whose calls reach queue numbers without authenticating (`[[trunks]]`).
+    #[serde(default)]
+    pub trunks: Vec<TrunkSettings>,
     /// Where the profile was read from, for error messages and relative paths.
     #[serde(skip)]
     pub source: PathBuf,
@@ -420,6 +436,50 @@ impl Profile {
         Ok(profile)
     }
 
+    /// The profile's trunks, as the switch checks calls against them.
+    #[must_use]
+    pub fn inbound_trunks(&self) -> Vec<crate::call::trunks::InboundTrunk> {
+        self.trunks
+            .iter()
+            .map(|t| crate::call::trunks::InboundTrunk {
+                name: t.name.clone(),
+                sources: t
+                    .inbound_sources
+                    .iter()
+                    .filter_map(|s| s.parse().ok())
+                    .collect(),
+                trusted: t.trusted,
+            })
+            .collect()
+    }
+
+    fn validate_trunks(&self) -> Result<(), ConfigError> {
+        let mut names = std::collections::HashSet::new();
+        for trunk in &self.trunks {
+            if trunk.name.trim().is_empty() || !names.insert(trunk.name.as_str()) {
+                return Err(self.invalid(
+                    "trunks.name",
+                    format!("`{}` is empty or listed twice", trunk.name),
+                ));
+            }
+            if trunk.inbound_sources.is_empty() {
+                return Err(self.invalid(
+                    "trunks.inbound_sources",
+                    format!("trunk `{}` lists no source", trunk.name),
+                ));
+            }
+            for source in &trunk.inbound_sources {
+                if let Err(bad) = source.parse::<crate::call::trunks::IpPrefix>() {
+                    return Err(self.invalid(
+                        "trunks.inbound_sources",
+                        format!("trunk `{}`: {bad}", trunk.name),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn invalid(&self, key: &'static str, message: impl Into<String>) -> ConfigError {
         ConfigError::Invalid {
             file: self.source.clone(),
@@ -504,6 +564,7 @@ impl Profile {
             return Err(self.invalid("http.max_connections", "must be positive"));
         }
         self.validate_cti()?;
+        self.validate_trunks()?;
         let mut seen = std::collections::HashSet::new();
         for e in &self.extensions {
             if e.user.is_empty()

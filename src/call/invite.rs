@@ -56,14 +56,23 @@ impl Switch {
         }
         let callee_user = request.request_uri().and_then(uri_user).unwrap_or_default();
         let queue = self.dial_plan.queue_of(&callee_user).map(str::to_owned);
-        let (caller_user, targets) = if queue.is_some() {
-            // Queue numbers are the public entry (customers from trunks and the web are not
-            // extensions): no challenge, and the caller's number is what From says.
+        let trunk = super::trunks::trunk_of(&self.cfg.trunks, from.ip());
+        let trusted = trunk.is_some_and(|t| t.trusted);
+        let (caller_user, targets) = if let (Some(_), Some(trunk)) = (&queue, trunk) {
+            // A trunk's customers are no extensions: no challenge, and the caller's number is
+            // what From says if the trunk is trusted to say it.
             let ani = request
                 .from()
                 .and_then(|f| f.user())
+                .filter(|_| trunk.trusted)
                 .unwrap_or_else(|| "anonymous".into());
             (ani, Vec::new())
+        } else if queue.is_some() {
+            // Anyone else calls a queue as the extension it authenticates as.
+            match self.authenticate(now, from, &key, &request, false) {
+                Auth::User(u) => (u, Vec::new()),
+                Auth::Answered => return,
+            }
         } else {
             let caller_user = match self.authenticate(now, from, &key, &request, false) {
                 Auth::User(u) => u,
@@ -168,6 +177,7 @@ impl Switch {
                 delayed_offer: offer.is_none(),
                 pending_2xx: None,
                 awaiting_final: true,
+                trusted,
             },
             callee: OutboundLeg::new(callee_endpoint),
             started_unix_ms: self.unix_ms(now),

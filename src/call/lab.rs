@@ -56,6 +56,7 @@ pub fn config(seed: u64) -> SwitchConfig {
         extension_digest_algorithms: HashMap::new(),
         seed: crate::call::RngSeed::from_u64(seed),
         auth_guard: Default::default(),
+        trunks: vec![loopback_trunk()],
     }
 }
 
@@ -90,12 +91,24 @@ pub fn digest_answer(header: &str, user: &str, method: &str, uri: &str) -> Crede
     challenge.answer(user, &format!("lab-{user}-secret"), method, uri, "lab", 1)
 }
 
+/// The lab's trunk: every loopback address, trusted (customers in the lab dial queues
+/// from unregistered phones on 127.0.0.1).
+pub fn loopback_trunk() -> super::trunks::InboundTrunk {
+    super::trunks::InboundTrunk {
+        name: "lab-loopback".into(),
+        sources: vec!["127.0.0.0/8".parse().expect("a valid prefix")],
+        trusted: true,
+    }
+}
+
 pub struct Lab {
     pub sw: Switch,
     pub now: Instant,
     inbox: HashMap<SocketAddr, Vec<Message>>,
     pub media: Vec<MediaCommand>,
     pub cdrs: Vec<Cdr>,
+    /// What the switch told the contact center.
+    pub queue_events: Vec<super::model::QueueEvent>,
 }
 
 impl Lab {
@@ -109,6 +122,7 @@ impl Lab {
             inbox: HashMap::new(),
             media: Vec::new(),
             cdrs: Vec::new(),
+            queue_events: Vec::new(),
         }
     }
 
@@ -155,6 +169,7 @@ impl Lab {
                     self.inbox.entry(to).or_default().push(message);
                 }
                 Output::Media(command) => self.media.push(command),
+                Output::Queue(event) => self.queue_events.push(event),
                 Output::PersistCdr { token, cdr } => {
                     self.cdrs.push(*cdr);
                     self.sw.handle_persisted(self.now, token);

@@ -54,6 +54,9 @@ mod switch;
 mod timers;
 mod tombstone;
 mod transfer;
+#[cfg(test)]
+mod trunk_tests;
+pub mod trunks;
 
 pub use admission::SourceLimits;
 pub use dial_plan::{DialPlan, QueueTreatment};

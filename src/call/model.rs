@@ -475,6 +475,9 @@ pub struct InboundLeg {
     pub pending_2xx: Option<Pending2xx>,
     /// The caller's INVITE transaction still expects a final response from us.
     pub awaiting_final: bool,
+    /// The INVITE came from a trusted trunk: its CAD and `Priority` are believed (see
+    /// [`super::trunks`]).
+    pub trusted: bool,
 }
 
 /// State of one callee fork.

@@ -44,10 +44,16 @@ impl Switch {
         let ani = call.caller_user.clone();
         let dnis = call.callee_user.clone();
         let endpoint = call.caller.endpoint.id;
-        let cad = CadFromSip::from_headers(&call.caller.invite, MAX_CAD_VARIABLES);
+        // What the INVITE says about itself counts only from a trusted trunk.
+        let trusted = call.caller.trusted;
+        let cad = if trusted {
+            CadFromSip::from_headers(&call.caller.invite, MAX_CAD_VARIABLES)
+        } else {
+            Vec::new()
+        };
         let priority = match call.caller.invite.header("Priority").map(str::trim) {
-            Some(p) if p.eq_ignore_ascii_case("emergency") => 9,
-            Some(p) if p.eq_ignore_ascii_case("urgent") => 5,
+            Some(p) if trusted && p.eq_ignore_ascii_case("emergency") => 9,
+            Some(p) if trusted && p.eq_ignore_ascii_case("urgent") => 5,
             _ => 0,
         };
         let music = self.dial_plan.music_of(queue.as_str());

@@ -52,6 +52,8 @@ pub struct SwitchConfig {
     pub seed: RngSeed,
     /// Brakes on digest password guessing (the profile's `[sip.auth_guard]`).
     pub auth_guard: AuthPolicy,
+    /// Where queue calls may come from without authenticating (the profile's `[[trunks]]`).
+    pub trunks: Vec<super::trunks::InboundTrunk>,
 }
 
 /// The 256-bit seed of the switch's [`StdRng`] (ChaCha12, a CSPRNG): the nonce key, tags,

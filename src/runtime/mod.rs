@@ -192,6 +192,7 @@ fn switch_config(
 ) -> SwitchConfig {
     let extension_digest_algorithms = extension_digest_algorithms(profile, &extensions);
     SwitchConfig {
+        trunks: profile.inbound_trunks(),
         domain: profile.sip.domain.clone(),
         advertised,
         timing: Timing {

@@ -1,0 +1,181 @@
+//! Inbound trunks: the carriers, SBCs and IVRs allowed to send calls to queue numbers
+//! without digest authentication, known by their source addresses (issue 15 item 1, the
+//! inbound half). Anyone else dialling a queue number is challenged like any extension
+//! call: a registered device authenticates and calls in as its extension; an address that is
+//! neither a trunk nor a device cannot answer the challenge and never reaches the queue
+//! (after repeated tries the digest guard bans it). That is Asterisk's PJSIP `identify` by
+//! IP and FreeSWITCH's ACL-gated public context.
+//!
+//! What a call's INVITE says about itself, call-associated data (`X-Cad-*`), `Priority` and
+//! the caller's number, is believed only from a trunk marked trusted: from an untrusted
+//! trunk the number becomes `anonymous` and the rest is dropped; from a device the caller is
+//! the authenticated extension and the rest is dropped.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+/// An address prefix (`192.0.2.0/24`, `2001:db8::/32`, or one address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpPrefix {
+    net: IpAddr,
+    len: u8,
+}
+
+impl IpPrefix {
+    /// Whether `ip` is in the prefix; an IPv4-mapped IPv6 address (a dual-stack socket's) is
+    /// read as IPv4.
+    #[must_use]
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.net, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => prefix_eq(
+                u128::from(net.to_bits()),
+                u128::from(ip.to_bits()),
+                32,
+                self.len,
+            ),
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                prefix_eq(net.to_bits(), ip.to_bits(), 128, self.len)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Whether the first `len` of `width` bits of `a` and `b` agree.
+fn prefix_eq(a: u128, b: u128, width: u8, len: u8) -> bool {
+    if len == 0 {
+        return true;
+    }
+    let shift = u32::from(width - len);
+    (a >> shift) == (b >> shift)
+}
+
+/// Why a prefix does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an IP address or prefix (say 192.0.2.0/24 or 2001:db8::1)")]
+pub struct BadPrefix(pub String);
+
+impl FromStr for IpPrefix {
+    type Err = BadPrefix;
+
+    fn from_str(text: &str) -> Result<IpPrefix, BadPrefix> {
+        let bad = || BadPrefix(text.to_owned());
+        let (addr, len) = match text.split_once('/') {
+            Some((addr, len)) => (addr, Some(len)),
+            None => (text, None),
+        };
+        let net: IpAddr = addr.trim().parse().map_err(|_| bad())?;
+        let width = if net.is_ipv4() { 32 } else { 128 };
+        let len = match len {
+            Some(len) => len
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|l| *l <= width)
+                .ok_or_else(bad)?,
+            None => width,
+        };
+        Ok(IpPrefix { net, len })
+    }
+}
+
+impl fmt::Display for IpPrefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.net, self.len)
+    }
+}
+
+/// A trunk calls come in from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundTrunk {
+    pub name: String,
+    /// Where its INVITEs come from.
+    pub sources: Vec<IpPrefix>,
+    /// Whether its INVITEs' caller number, CAD and priority are believed.
+    pub trusted: bool,
+}
+
+impl InboundTrunk {
+    /// Whether a request from `ip` comes from this trunk.
+    #[must_use]
+    pub fn admits(&self, ip: IpAddr) -> bool {
+        self.sources.iter().any(|p| p.contains(ip))
+    }
+}
+
+/// The trunk `ip` belongs to, the first listed when several claim it.
+#[must_use]
+pub fn trunk_of(trunks: &[InboundTrunk], ip: IpAddr) -> Option<&InboundTrunk> {
+    trunks.iter().find(|t| t.admits(ip))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prefix(text: &str) -> IpPrefix {
+        text.parse().expect("a valid prefix")
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn prefixes_contain_their_addresses_and_only_those() {
+        let lan = prefix("192.0.2.0/24");
+        assert!(lan.contains(ip("192.0.2.77")));
+        assert!(!lan.contains(ip("192.0.3.1")));
+        assert!(
+            lan.contains(ip("::ffff:192.0.2.9")),
+            "a dual-stack socket's form"
+        );
+        assert!(!lan.contains(ip("2001:db8::1")));
+        let one = prefix("127.0.0.1");
+        assert!(one.contains(ip("127.0.0.1")) && !one.contains(ip("127.0.0.2")));
+        assert!(prefix("0.0.0.0/0").contains(ip("203.0.113.5")));
+        let v6 = prefix("2001:db8::/32");
+        assert!(v6.contains(ip("2001:db8:1::5")) && !v6.contains(ip("2001:db9::1")));
+        assert_eq!(prefix(" 10.0.0.0 / 8 ").to_string(), "10.0.0.0/8");
+    }
+
+    #[test]
+    fn a_bad_prefix_is_refused_naming_it() {
+        for bad in [
+            "",
+            "10.0.0.0/33",
+            "2001:db8::/129",
+            "example.com",
+            "10.0.0.0/x",
+        ] {
+            let error = bad.parse::<IpPrefix>().unwrap_err();
+            assert_eq!(error, BadPrefix(bad.into()));
+        }
+    }
+
+    #[test]
+    fn the_first_trunk_claiming_an_address_takes_its_calls() {
+        let trunks = vec![
+            InboundTrunk {
+                name: "ivr".into(),
+                sources: vec![prefix("10.0.0.5")],
+                trusted: true,
+            },
+            InboundTrunk {
+                name: "carrier".into(),
+                sources: vec![prefix("10.0.0.0/8"), prefix("198.51.100.0/24")],
+                trusted: false,
+            },
+        ];
+        let name = |a: &str| trunk_of(&trunks, ip(a)).map(|t| t.name.as_str());
+        assert_eq!(name("10.0.0.5"), Some("ivr"));
+        assert_eq!(name("10.9.9.9"), Some("carrier"));
+        assert_eq!(name("198.51.100.20"), Some("carrier"));
+        assert_eq!(name("203.0.113.1"), None);
+    }
+}
