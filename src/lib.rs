@@ -39,3 +39,4 @@ pub mod runtime;
 mod sim;
 pub mod sip;
 pub mod store;
+pub mod tls;

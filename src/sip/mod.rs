@@ -8,5 +8,6 @@ pub mod headers;
 pub mod message;
 pub mod registrar;
 pub mod transaction;
+pub mod transport;
 pub mod uri;
 pub mod validate;
