@@ -51,6 +51,8 @@ mod register;
 mod security_tests;
 mod switch;
 mod timers;
+#[cfg(test)]
+mod tls_tests;
 mod tombstone;
 mod transfer;
 
