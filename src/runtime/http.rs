@@ -115,13 +115,17 @@ mod tests {
     use tokio::net::TcpStream;
 
     async fn server(limits: HttpLimits) -> SocketAddr {
+        server_over(limits, None).await
+    }
+
+    async fn server_over(limits: HttpLimits, tls: Option<Arc<ServerConfig>>) -> SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = Router::new().route(
             "/peer",
             get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.to_string() }),
         );
-        tokio::spawn(serve(listener, app, limits, None));
+        tokio::spawn(serve(listener, app, limits, tls));
         addr
     }
 
@@ -205,6 +209,43 @@ mod tests {
         assert!(
             served.contains("200 OK"),
             "a freed slot serves again: {served:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn https_serves_a_trusting_client_and_cuts_off_a_stalled_handshake() {
+        let (ca, files) = crate::tls::test_files("https");
+        let config = crate::tls::server_config(&files, &[b"http/1.1"]).unwrap();
+        let limits = HttpLimits {
+            header_read_timeout: Duration::from_millis(500),
+            max_connections: 16,
+        };
+        let addr = server_over(limits, Some(config)).await;
+
+        let started = Instant::now();
+        let mut stalled = TcpStream::connect(addr).await.unwrap();
+        let closed = read_to_close(&mut stalled, Duration::from_secs(3)).await;
+        assert_eq!(closed.as_deref(), Some(""), "closed without a word");
+        assert!(started.elapsed() < Duration::from_millis(2500));
+
+        let connector = tokio_rustls::TlsConnector::from(ca.client_config());
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let name = tokio_rustls::rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        let mut tls = connector.connect(name, tcp).await.unwrap();
+        let request = "GET /peer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        tls.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), tls.read_to_end(&mut answer)).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.contains("200 OK") && answer.contains("127.0.0.1:"),
+            "{answer}"
+        );
+
+        let plain = get_peer(addr).await.unwrap_or_default();
+        assert!(
+            !plain.contains("HTTP/1.1"),
+            "plain HTTP is not answered: {plain:?}"
         );
     }
 }
