@@ -103,6 +103,14 @@ pub struct TlsSettings {
     pub key: PathBuf,
 }
 
+/// A TLS section's certificate chain (leaf first) and private key, as PEM file paths
+/// resolved against the profile's directory ([`Profile::tls_files`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
 /// `[sip.auth_guard]` (see `src/sip/auth_guard.rs`): from `backoff_after` failed digest
 /// attempts within `window_secs` a source address gets one attempt per interval, starting
 /// at `backoff_base_ms` and doubling up to `backoff_max_secs`; `ban_after` failures ban it
@@ -613,7 +621,15 @@ impl Profile {
         Ok(())
     }
 
+    /// Builds the server configuration the listener will use, so a bad file fails now. The
+    /// protocol cores alone (no `server` feature: the fuzz targets) have no TLS to check.
+    #[cfg(not(feature = "server"))]
+    fn check_tls_files(&self, _: &TlsSettings, _: [&'static str; 2]) -> Result<(), ConfigError> {
+        Ok(())
+    }
+
     /// Builds the server configuration the listener will use, so a bad file fails now.
+    #[cfg(feature = "server")]
     fn check_tls_files(
         &self,
         tls: &TlsSettings,
@@ -633,9 +649,9 @@ impl Profile {
 
     /// A TLS section's files, resolved against the profile's directory.
     #[must_use]
-    pub fn tls_files(&self, tls: &TlsSettings) -> crate::tls::TlsFiles {
+    pub fn tls_files(&self, tls: &TlsSettings) -> TlsFiles {
         let dir = self.source.parent().unwrap_or(Path::new("."));
-        crate::tls::TlsFiles {
+        TlsFiles {
             cert: dir.join(&tls.cert),
             key: dir.join(&tls.key),
         }
@@ -934,12 +950,14 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "server")]
     /// The default profile with `section` appended, as if read from `dir/lab.toml`.
     fn with_section(dir: &Path, section: &str) -> Result<Profile, String> {
         let text = format!("{}\n{section}", default_text());
         Profile::parse(&text, &dir.join("lab.toml")).map_err(|e| e.to_string())
     }
 
+    #[cfg(feature = "server")]
     #[test]
     fn tls_sections_are_read_with_files_relative_to_the_profile() {
         let (_, files) = crate::tls::test_files("config");
@@ -967,6 +985,7 @@ mod tests {
         assert!(p.sip.tls.is_none() && p.http.tls.is_none());
     }
 
+    #[cfg(feature = "server")]
     #[test]
     fn a_bad_tls_section_names_the_key_and_the_file() {
         let (_, files) = crate::tls::test_files("config-bad");
@@ -1025,6 +1044,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "server")]
     #[test]
     fn a_public_tls_listener_counts_as_public() {
         let (_, files) = crate::tls::test_files("config-public");

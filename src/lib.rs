@@ -24,19 +24,26 @@
 //! `poll_timeout()` (or until the next input arrives). Cores never read the clock, touch a
 //! socket or draw randomness themselves: time is an argument and RNGs are passed in.
 
+#[cfg(feature = "server")]
 pub mod bus;
 pub mod call;
+#[cfg(feature = "server")]
 pub mod center;
 pub mod clock;
 pub mod config;
+#[cfg(feature = "server")]
 pub mod cti;
 pub mod ids;
 pub mod media;
+#[cfg(feature = "server")]
 pub mod node;
 pub mod routing;
+#[cfg(feature = "server")]
 pub mod runtime;
-#[cfg(test)]
+#[cfg(all(test, feature = "server"))]
 mod sim;
 pub mod sip;
+#[cfg(feature = "server")]
 pub mod store;
+#[cfg(feature = "server")]
 pub mod tls;

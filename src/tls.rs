@@ -13,12 +13,7 @@ use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-/// A certificate chain (leaf first) and its private key, as PEM file paths.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsFiles {
-    pub cert: PathBuf,
-    pub key: PathBuf,
-}
+pub use crate::config::TlsFiles;
 
 /// Which of the two files an error is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,6 +24,7 @@
 //! pruning full buckets, never by refusing.
 
 use super::model::{CallKey, MediaCommand, Output};
+use super::rejection::Rejection;
 use super::switch::Switch;
 use crate::media::relay::LatchPolicy;
 use crate::sip::message::Message;
@@ -228,21 +229,18 @@ impl Switch {
             Ok(()) => return true,
             Err(refusal) => refusal,
         };
-        let mut response = match refusal {
+        let why = match refusal {
             Refusal::TooFast { retry_after } => {
                 tracing::info!(target: "security", event = "call_rate_limited", %source);
-                let mut r = Message::response_to(request, 503, "Service Unavailable");
-                r.push("Retry-After", retry_after.as_secs().to_string());
-                r
+                Rejection::SourceRate { retry_after }
             }
             Refusal::TooManyUnconfirmed => {
                 let held = self.admission.unconfirmed_pairs(source);
                 tracing::info!(target: "security", event = "unconfirmed_calls_limited", %source, held);
-                Message::response_to(request, 486, "Busy Here")
+                Rejection::SourceUnconfirmed
             }
         };
-        self.add_to_tag(&mut response, request);
-        self.respond(now, key, response);
+        self.reject(now, key, request, why);
         false
     }
 

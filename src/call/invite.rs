@@ -5,6 +5,7 @@
 use super::model::*;
 use super::outbound::Target;
 use super::register::Auth;
+use super::rejection::Rejection;
 use super::switch::{ClientPurpose, Switch};
 use crate::media::sdp::SessionDescription;
 use crate::sip::dialog::Dialog;
@@ -28,17 +29,14 @@ impl Switch {
         request: Message,
     ) {
         if self.calls.len() >= self.cfg.max_calls {
-            self.respond_simple_to(now, &key, &request, 503, "Service Unavailable");
+            self.reject(now, &key, &request, Rejection::SwitchFull);
             return;
         }
         // Body checks come before authentication so a phone learns at once what we accept.
         if !request.body().is_empty()
             && request.content_type().as_deref() != Some("application/sdp")
         {
-            let mut r = Message::response_to(&request, 415, "Unsupported Media Type");
-            self.add_to_tag(&mut r, &request);
-            r.push("Accept", "application/sdp");
-            self.respond(now, &key, r);
+            self.reject(now, &key, &request, Rejection::UnsupportedBody);
             return;
         }
         if let Some(accept) = request.header("Accept") {
@@ -52,10 +50,7 @@ impl Switch {
                 t == "application/sdp" || t == "application/*" || t == "*/*"
             });
             if !ok {
-                let mut r = Message::response_to(&request, 406, "Not Acceptable");
-                self.add_to_tag(&mut r, &request);
-                r.push("Accept", "application/sdp");
-                self.respond(now, &key, r);
+                self.reject(now, &key, &request, Rejection::SdpNotAccepted);
                 return;
             }
         }
@@ -75,12 +70,12 @@ impl Switch {
                 Auth::Answered => return,
             };
             if self.secret_of(&callee_user).is_none() {
-                self.respond_simple_to(now, &key, &request, 404, "Not Found");
+                self.reject(now, &key, &request, Rejection::UnknownUser);
                 return;
             }
             let targets = self.targets_of(now, &callee_user);
             if targets.is_empty() {
-                self.respond_simple_to(now, &key, &request, 480, "Temporarily Unavailable");
+                self.reject(now, &key, &request, Rejection::NotRegistered);
                 return;
             }
             (caller_user, targets)
@@ -91,7 +86,7 @@ impl Switch {
             match SessionDescription::parse(request.body()) {
                 Ok(sdp) => Some(sdp),
                 Err(_) => {
-                    self.respond_simple_to(now, &key, &request, 400, "Malformed SDP");
+                    self.reject(now, &key, &request, Rejection::MalformedSdp);
                     return;
                 }
             }
@@ -100,7 +95,7 @@ impl Switch {
             return;
         }
         let Some(mut caller_endpoint) = self.open_endpoint() else {
-            self.respond_simple_to(now, &key, &request, 503, "No Media Ports");
+            self.reject(now, &key, &request, Rejection::NoMediaPorts);
             return;
         };
         if let Some(offer) = &offer {
@@ -108,27 +103,21 @@ impl Switch {
                 Some((_, negotiated)) => caller_endpoint.negotiated = Some(negotiated),
                 None => {
                     self.close_endpoint(&caller_endpoint);
-                    let mut r = Message::response_to(&request, 488, "Not Acceptable Here");
-                    self.add_to_tag(&mut r, &request);
-                    r.push(
-                        "Warning",
-                        "304 switchboard \"Media type not available: PCMU or PCMA required\"",
-                    );
-                    self.respond(now, &key, r);
+                    self.reject(now, &key, &request, Rejection::NoCommonCodec);
                     return;
                 }
             }
         }
         let Some(callee_endpoint) = self.open_endpoint() else {
             self.close_endpoint(&caller_endpoint);
-            self.respond_simple_to(now, &key, &request, 503, "No Media Ports");
+            self.reject(now, &key, &request, Rejection::NoMediaPorts);
             return;
         };
         let local_tag = self.token(10);
         let Some(dialog) = Dialog::as_uas(&request, local_tag, from, transport) else {
             self.close_endpoint(&caller_endpoint);
             self.close_endpoint(&callee_endpoint);
-            self.respond_simple_to(now, &key, &request, 400, "Bad Request");
+            self.reject(now, &key, &request, Rejection::BadDialogRequest);
             return;
         };
         let trying = Message::response_to(&request, 100, "Trying");

@@ -47,6 +47,7 @@ mod outbound;
 mod queue;
 pub mod record;
 mod register;
+mod rejection;
 #[cfg(test)]
 mod security_tests;
 mod switch;
@@ -63,4 +64,5 @@ pub use model::{
     CadFromSip, ConsultFailure, EndpointId, MediaCommand, MediaEvent, MediaPolicy, OfferFailure,
     Output, QueueCommand, QueueEvent, QueueMedia, SwitchEvent,
 };
+pub use rejection::Rejection;
 pub use switch::{RngSeed, Switch, SwitchConfig};

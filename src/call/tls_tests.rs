@@ -34,7 +34,7 @@ impl Net {
     fn new() -> Net {
         let mut cfg = config(11);
         cfg.tls_port = Some(TLS_PORT);
-        let now = crate::runtime::clock::now();
+        let now = crate::clock::now();
         let mut sw = Switch::new(cfg, now, Duration::from_secs(1_800_000_000));
         sw.restore_binding(now, &format!("1001@{DOMAIN}"), persisted_binding("1001"));
         let mut tls = persisted_binding("1002");

@@ -177,10 +177,11 @@ pub(super) async fn create(
     Ok((StatusCode::CREATED, Json(agent)))
 }
 
-/// Replaces an agent (admin); the password changes only if given.
+/// Replaces an agent (admin); the password changes only if given. An admin cannot disable or
+/// demote itself (409).
 #[utoipa::path(put, path = "/api/v1/agents/{id}", tag = "admin", request_body = AgentBody,
     params(("id" = String, Path)),
-    responses((status = 200, body = Agent), (status = 404), (status = 422)),
+    responses((status = 200, body = Agent), (status = 404), (status = 409), (status = 422)),
     security(("bearer" = [])))]
 pub(super) async fn update(
     State(state): State<ApiState>,
@@ -191,6 +192,22 @@ pub(super) async fn update(
     principal.require(Role::Admin)?;
     validate::same_id(&id, &body.id)?;
     let agent = body.validate(&state).await?;
+    // As with delete: an admin who locks itself out may leave the org with no admin at all,
+    // and its own session would be revoked mid-request.
+    if principal.agent.as_ref() == Some(&agent.id) {
+        if !agent.enabled {
+            return Err(ApiError::conflict(
+                "an admin cannot disable itself",
+                Some("enabled"),
+            ));
+        }
+        if agent.role != Role::Admin {
+            return Err(ApiError::conflict(
+                "an admin cannot demote itself",
+                Some("role"),
+            ));
+        }
+    }
     if state
         .store
         .update_agent(&agent, body.password.as_deref())
@@ -448,5 +465,43 @@ mod tests {
             .call(Method::DELETE, "/api/v1/agents/root", Some(&admin), None)
             .await;
         assert_eq!(status, StatusCode::CONFLICT, "{json}");
+    }
+
+    #[tokio::test]
+    async fn an_admin_cannot_disable_or_demote_itself_but_may_another_admin() {
+        let api = Api::new().await;
+        let admin = api.agent("root", Role::Admin, None).await;
+        api.agent("deputy", Role::Admin, None).await;
+        for (body, field) in [
+            (
+                r#"{"id": "root", "name": "Root", "role": "admin", "enabled": false}"#,
+                "enabled",
+            ),
+            (
+                r#"{"id": "root", "name": "Root", "role": "supervisor"}"#,
+                "role",
+            ),
+        ] {
+            let (status, json) = api
+                .call(Method::PUT, "/api/v1/agents/root", Some(&admin), Some(body))
+                .await;
+            assert_eq!(status, StatusCode::CONFLICT, "{json}");
+            assert_eq!(json["error"]["field"], field, "{json}");
+        }
+        // Still an admin: the token works for admin routes.
+        let (status, _) = api.call(Method::GET, AGENTS, Some(&admin), None).await;
+        assert_eq!(status, StatusCode::OK);
+
+        let body = r#"{"id": "deputy", "name": "Deputy", "role": "supervisor"}"#;
+        let (status, json) = api
+            .call(
+                Method::PUT,
+                "/api/v1/agents/deputy",
+                Some(&admin),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{json}");
+        assert_eq!(json["role"], "supervisor", "{json}");
     }
 }

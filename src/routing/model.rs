@@ -193,7 +193,8 @@ impl Default for OrgSettings {
 }
 
 /// Interaction states (one customer contact, whatever the media).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum InteractionState {
     /// Waiting in a queue.

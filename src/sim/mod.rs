@@ -17,6 +17,7 @@ mod phone;
 mod world;
 
 mod center_flows;
+mod ending_flows;
 mod plain_flows;
 
 /// Seeds each flow runs over.
