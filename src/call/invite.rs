@@ -626,6 +626,9 @@ impl Switch {
 /// is used when the Contact names the source's own IP (the phone listens there once that
 /// connection is gone); any other address is never connected to, or a REGISTER could make
 /// the switch open connections wherever it names (SSRF).
+///
+/// A TLS binding has no such fallback: the switch opens no TLS connections (a phone seldom
+/// has a certificate the switch could verify), so its connection is its only way in.
 fn binding_destination(b: &crate::sip::registrar::Binding) -> Option<SocketAddr> {
     let source = b.received?;
     if b.transport == Transport::Tcp
