@@ -5,6 +5,8 @@
 //! - [`media`]: RTP, G.711, SDP and the packet rewriting that keeps streams continuous (sans-IO).
 //! - [`call`]: the B2BUA: calls made of legs and bridges (sans-IO).
 //! - [`routing`]: agents, queues, the ACD and RONA (sans-IO).
+//! - [`dialing`]: external numbers normalised to E.164, calling classes and blocked prefixes
+//!   (sans-IO).
 //! - [`center`]: the contact center: the ACD plus hold, consult, transfer and recording
 //!   stages of queue calls (sans-IO).
 //! - [`node`]: the switch and the contact center wired together, as the runtime drives them
@@ -33,6 +35,7 @@ pub mod clock;
 pub mod config;
 #[cfg(feature = "server")]
 pub mod cti;
+pub mod dialing;
 pub mod ids;
 pub mod media;
 #[cfg(feature = "server")]

@@ -6,7 +6,7 @@
 
 use super::model::{MediaCommand, Output};
 use super::switch::{Switch, SwitchConfig};
-use crate::sip::digest::{Algorithm, Credentials, QopAuth, StoredSecret};
+use crate::sip::digest::{Challenge, Credentials, StoredSecret};
 use crate::sip::message::Message;
 use crate::sip::registrar::{PersistedBinding, RegistrarConfig, Transport};
 use crate::sip::transaction::Timing;
@@ -87,24 +87,8 @@ pub fn answer_challenge(challenge: &Message, caller: &str, callee: &str) -> Cred
 /// `user`'s credentials (password `lab-<user>-secret`) for `method` on `uri`, answering the
 /// challenge `header` (a Proxy- or WWW-Authenticate value).
 pub fn digest_answer(header: &str, user: &str, method: &str, uri: &str) -> Credentials {
-    let nonce = header
-        .split("nonce=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("a nonce");
-    Credentials::answer(
-        Algorithm::Md5,
-        user,
-        DOMAIN,
-        &format!("lab-{user}-secret"),
-        nonce,
-        method,
-        uri,
-        Some(QopAuth {
-            cnonce: "lab".into(),
-            nc: 1.into(),
-        }),
-    )
+    let challenge = Challenge::parse(header).expect("the switch's challenge parses");
+    challenge.answer(user, &format!("lab-{user}-secret"), method, uri, "lab", 1)
 }
 
 pub struct Lab {

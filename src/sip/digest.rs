@@ -217,69 +217,7 @@ impl Credentials {
     /// (with `\` escapes and commas inside) or tokens; unknown parameters are ignored;
     /// duplicates are rejected. Never panics.
     pub fn parse(value: &str) -> Result<Self, DigestError> {
-        let mut cur = Cursor::new(value);
-        cur.skip_ws();
-        let scheme = cur.take_token();
-        if scheme.is_empty() {
-            return Err(DigestError::Malformed("missing scheme"));
-        }
-        if !scheme.eq_ignore_ascii_case("Digest") {
-            return Err(DigestError::NotDigest);
-        }
-        if !cur.at_end() && !cur.skip_ws() {
-            return Err(DigestError::Malformed("expected whitespace after scheme"));
-        }
-
-        let mut seen: Vec<String> = Vec::new();
-        let mut p = RawParams::default();
-        loop {
-            // Empty list elements are allowed by the `#rule` (RFC 7230 §7).
-            while cur.eat(b',') {
-                cur.skip_ws();
-            }
-            if cur.at_end() {
-                break;
-            }
-            let name = cur.take_token();
-            if name.is_empty() {
-                return Err(DigestError::Malformed("expected parameter name"));
-            }
-            cur.skip_ws();
-            if !cur.eat(b'=') {
-                return Err(DigestError::Malformed("expected `=` after parameter name"));
-            }
-            cur.skip_ws();
-            let val = cur.take_value()?;
-            cur.skip_ws();
-            if !cur.at_end() && !cur.eat(b',') {
-                return Err(DigestError::Malformed("expected `,` between parameters"));
-            }
-            cur.skip_ws();
-
-            let lname = name.to_ascii_lowercase();
-            if seen.contains(&lname) {
-                return Err(DigestError::DuplicateParam(lname));
-            }
-            if seen.len() >= MAX_PARAMS {
-                return Err(DigestError::Malformed("too many parameters"));
-            }
-            seen.push(lname.clone());
-            let slot = match lname.as_str() {
-                "username" => &mut p.username,
-                "realm" => &mut p.realm,
-                "nonce" => &mut p.nonce,
-                "uri" => &mut p.uri,
-                "response" => &mut p.response,
-                "algorithm" => &mut p.algorithm,
-                "cnonce" => &mut p.cnonce,
-                "opaque" => &mut p.opaque,
-                "qop" => &mut p.qop,
-                "nc" => &mut p.nc,
-                _ => continue,
-            };
-            *slot = Some(val);
-        }
-        p.into_credentials()
+        RawParams::parse(value)?.into_credentials()
     }
 
     /// Builds the credentials a client would send for `qop=auth` (or RFC 2069 when `qop` is
@@ -357,9 +295,105 @@ struct RawParams {
     opaque: Option<String>,
     qop: Option<String>,
     nc: Option<String>,
+    stale: Option<String>,
 }
 
 impl RawParams {
+    /// The parameters of a `Digest …` header value; see [`Credentials::parse`].
+    fn parse(value: &str) -> Result<RawParams, DigestError> {
+        let mut cur = Cursor::new(value);
+        cur.skip_ws();
+        let scheme = cur.take_token();
+        if scheme.is_empty() {
+            return Err(DigestError::Malformed("missing scheme"));
+        }
+        if !scheme.eq_ignore_ascii_case("Digest") {
+            return Err(DigestError::NotDigest);
+        }
+        if !cur.at_end() && !cur.skip_ws() {
+            return Err(DigestError::Malformed("expected whitespace after scheme"));
+        }
+
+        let mut seen: Vec<String> = Vec::new();
+        let mut p = RawParams::default();
+        loop {
+            // Empty list elements are allowed by the `#rule` (RFC 7230 §7).
+            while cur.eat(b',') {
+                cur.skip_ws();
+            }
+            if cur.at_end() {
+                break;
+            }
+            let name = cur.take_token();
+            if name.is_empty() {
+                return Err(DigestError::Malformed("expected parameter name"));
+            }
+            cur.skip_ws();
+            if !cur.eat(b'=') {
+                return Err(DigestError::Malformed("expected `=` after parameter name"));
+            }
+            cur.skip_ws();
+            let val = cur.take_value()?;
+            cur.skip_ws();
+            if !cur.at_end() && !cur.eat(b',') {
+                return Err(DigestError::Malformed("expected `,` between parameters"));
+            }
+            cur.skip_ws();
+
+            let lname = name.to_ascii_lowercase();
+            if seen.contains(&lname) {
+                return Err(DigestError::DuplicateParam(lname));
+            }
+            if seen.len() >= MAX_PARAMS {
+                return Err(DigestError::Malformed("too many parameters"));
+            }
+            seen.push(lname.clone());
+            let slot = match lname.as_str() {
+                "username" => &mut p.username,
+                "realm" => &mut p.realm,
+                "nonce" => &mut p.nonce,
+                "uri" => &mut p.uri,
+                "response" => &mut p.response,
+                "algorithm" => &mut p.algorithm,
+                "cnonce" => &mut p.cnonce,
+                "opaque" => &mut p.opaque,
+                "qop" => &mut p.qop,
+                "nc" => &mut p.nc,
+                "stale" => &mut p.stale,
+                _ => continue,
+            };
+            *slot = Some(val);
+        }
+        Ok(p)
+    }
+
+    fn into_challenge(self) -> Result<Challenge, DigestError> {
+        let algorithm = match self.algorithm {
+            None => Algorithm::Md5,
+            Some(a) => Algorithm::from_token(&a).ok_or(DigestError::UnsupportedAlgorithm(a))?,
+        };
+        // A server may offer several qop values (`"auth,auth-int"`); only `auth` is spoken.
+        let qop_auth = match &self.qop {
+            None => false,
+            Some(list)
+                if list
+                    .split(',')
+                    .any(|q| q.trim().eq_ignore_ascii_case("auth")) =>
+            {
+                true
+            }
+            Some(list) => return Err(DigestError::UnsupportedQop(list.clone())),
+        };
+        Ok(Challenge {
+            realm: self.realm.ok_or(DigestError::MissingParam("realm"))?,
+            nonce: self.nonce.ok_or(DigestError::MissingParam("nonce"))?,
+            algorithm,
+            qop_auth,
+            opaque: self.opaque,
+            stale: self.stale.is_some_and(|v| v.eq_ignore_ascii_case("true")),
+        })
+    }
+
     fn into_credentials(self) -> Result<Credentials, DigestError> {
         let algorithm = match self.algorithm {
             None => Algorithm::Md5,
@@ -523,6 +557,46 @@ pub struct Challenge {
     pub opaque: Option<String>,
     /// `stale=true`: the previous response was right but its nonce had expired.
     pub stale: bool,
+}
+
+impl Challenge {
+    /// Parses a `WWW-Authenticate` / `Proxy-Authenticate` value, as a client reads the
+    /// challenge of a server it must authenticate to (a carrier's registrar). Same grammar
+    /// and limits as [`Credentials::parse`]; never panics.
+    pub fn parse(value: &str) -> Result<Challenge, DigestError> {
+        RawParams::parse(value)?.into_challenge()
+    }
+
+    /// The credentials answering this challenge for `method` on `uri`: `qop=auth` with
+    /// `cnonce` and nonce count `nc` when the server offered it, RFC 2069 otherwise; the
+    /// opaque value is echoed.
+    #[must_use]
+    pub fn answer(
+        &self,
+        username: &str,
+        password: &str,
+        method: &str,
+        uri: &str,
+        cnonce: &str,
+        nc: u32,
+    ) -> Credentials {
+        let qop = self.qop_auth.then(|| QopAuth {
+            cnonce: cnonce.to_owned(),
+            nc: NonceCount::from(nc),
+        });
+        let mut credentials = Credentials::answer(
+            self.algorithm,
+            username,
+            &self.realm,
+            password,
+            &self.nonce,
+            method,
+            uri,
+            qop,
+        );
+        credentials.opaque.clone_from(&self.opaque);
+        credentials
+    }
 }
 
 impl fmt::Display for Challenge {

@@ -445,3 +445,77 @@ proptest! {
         prop_assert_ne!(issuer.check(&s, Duration::from_secs(1)), NonceStatus::Valid);
     }
 }
+
+#[test]
+fn a_servers_challenge_is_parsed_and_answered_as_its_verifier_expects() {
+    let header = r#"Digest realm="carrier.example", nonce="abc123", algorithm=MD5, qop="auth,auth-int", opaque="xyz", stale=TRUE"#;
+    let challenge = Challenge::parse(header).expect("a valid challenge");
+    assert_eq!(challenge.realm, "carrier.example");
+    assert_eq!(challenge.nonce, "abc123");
+    assert_eq!(challenge.algorithm, Algorithm::Md5);
+    assert!(challenge.qop_auth);
+    assert_eq!(challenge.opaque.as_deref(), Some("xyz"));
+    assert!(challenge.stale);
+    // What the switch renders, it reads back.
+    assert_eq!(
+        Challenge::parse(&challenge.to_string()),
+        Ok(challenge.clone())
+    );
+
+    let credentials = challenge.answer(
+        "trunk1",
+        "s3cret",
+        "REGISTER",
+        "sip:carrier.example",
+        "c0ffee",
+        1,
+    );
+    assert_eq!(credentials.opaque.as_deref(), Some("xyz"));
+    assert_eq!(
+        credentials.qop.as_ref().map(|q| q.nc.as_str()),
+        Some("00000001")
+    );
+    let ha1 = Algorithm::Md5.ha1("trunk1", "carrier.example", "s3cret");
+    let expected = compute_response(
+        Algorithm::Md5,
+        &ha1,
+        "abc123",
+        "REGISTER",
+        "sip:carrier.example",
+        credentials.qop.as_ref(),
+    );
+    assert_eq!(credentials.response, expected);
+    // The rendered credentials parse back as a server would read them.
+    assert_eq!(
+        Credentials::parse(&credentials.to_string()),
+        Ok(credentials)
+    );
+}
+
+#[test]
+fn a_challenge_without_realm_or_nonce_or_with_only_auth_int_is_refused() {
+    assert_eq!(
+        Challenge::parse(r#"Digest nonce="n""#),
+        Err(DigestError::MissingParam("realm"))
+    );
+    assert_eq!(
+        Challenge::parse(r#"Digest realm="r""#),
+        Err(DigestError::MissingParam("nonce"))
+    );
+    assert!(matches!(
+        Challenge::parse(r#"Digest realm="r", nonce="n", qop="auth-int""#),
+        Err(DigestError::UnsupportedQop(_))
+    ));
+    assert_eq!(
+        Challenge::parse(r#"Basic realm="r""#),
+        Err(DigestError::NotDigest)
+    );
+    let rfc2069 = Challenge::parse(r#"Digest realm="r", nonce="n", algorithm=SHA-256"#).unwrap();
+    assert!(!rfc2069.qop_auth);
+    assert!(
+        rfc2069
+            .answer("u", "p", "INVITE", "sip:x", "c", 1)
+            .qop
+            .is_none()
+    );
+}

@@ -6,6 +6,7 @@ pub mod digest;
 pub mod framing;
 pub mod headers;
 pub mod message;
+pub mod outbound_registration;
 pub mod registrar;
 pub mod transaction;
 pub mod transport;
