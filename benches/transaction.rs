@@ -184,7 +184,12 @@ impl SteadyState {
                 ),
             );
             self.layer
-                .send_request(self.now, self.to, false, request)
+                .send_request(
+                    self.now,
+                    self.to,
+                    switchboard::sip::transport::Transport::Udp,
+                    request,
+                )
                 .unwrap();
             while let Some(o) = self.layer.poll_output() {
                 black_box(o);

@@ -98,9 +98,33 @@ pub struct SipSettings {
     /// `[sip.auth_guard]`: brakes on digest password guessing.
     #[serde(default)]
     pub auth_guard: AuthGuardSettings,
-    /// `[sip.tcp]`: limits on SIP over TCP.
+    /// `[sip.tcp]`: limits on SIP over TCP (and on TLS connections, which count with them).
     #[serde(default)]
     pub tcp: TcpSettings,
+    /// `[sip.tls]`: SIP over TLS on `listen`; absent, no TLS listener.
+    #[serde(default)]
+    pub tls: Option<TlsSettings>,
+}
+
+/// `[sip.tls]` and `[http.tls]`: a listener's certificate chain and private key, PEM files
+/// relative to the profile (like `media.music_on_hold`), read and checked at start-up.
+/// `listen` is the SIP over TLS address (say `127.0.0.1:5061`), required in `[sip.tls]`;
+/// the CTI server has one listener, `http.listen`, which then speaks HTTPS and WSS only.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    #[serde(default)]
+    pub listen: Option<SocketAddr>,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// A TLS section's certificate chain (leaf first) and private key, as PEM file paths
+/// resolved against the profile's directory ([`Profile::tls_files`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// `[sip.auth_guard]` (see `src/sip/auth_guard.rs`): from `backoff_after` failed digest
@@ -186,6 +210,9 @@ pub struct HttpSettings {
     /// are closed at once.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// `[http.tls]`: serve HTTPS (and WSS) instead of plain HTTP.
+    #[serde(default)]
+    pub tls: Option<TlsSettings>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -565,6 +592,7 @@ impl Profile {
         }
         self.validate_cti()?;
         self.validate_trunks()?;
+        self.validate_tls()?;
         let mut seen = std::collections::HashSet::new();
         for e in &self.extensions {
             if e.user.is_empty()
@@ -632,6 +660,64 @@ impl Profile {
         Ok(())
     }
 
+    fn validate_tls(&self) -> Result<(), ConfigError> {
+        if let Some(tls) = &self.sip.tls {
+            let Some(listen) = tls.listen else {
+                return Err(self.invalid("sip.tls.listen", "is required (say 127.0.0.1:5061)"));
+            };
+            if listen.port() != 0 && listen == self.sip.listen {
+                return Err(self.invalid("sip.tls.listen", "must differ from sip.listen"));
+            }
+            self.check_tls_files(tls, ["sip.tls.cert", "sip.tls.key"])?;
+        }
+        if let Some(tls) = &self.http.tls {
+            if tls.listen.is_some() {
+                return Err(self.invalid(
+                    "http.tls.listen",
+                    "is not a key: HTTPS is served on http.listen",
+                ));
+            }
+            self.check_tls_files(tls, ["http.tls.cert", "http.tls.key"])?;
+        }
+        Ok(())
+    }
+
+    /// Builds the server configuration the listener will use, so a bad file fails now. The
+    /// protocol cores alone (no `server` feature: the fuzz targets) have no TLS to check.
+    #[cfg(not(feature = "server"))]
+    fn check_tls_files(&self, _: &TlsSettings, _: [&'static str; 2]) -> Result<(), ConfigError> {
+        Ok(())
+    }
+
+    /// Builds the server configuration the listener will use, so a bad file fails now.
+    #[cfg(feature = "server")]
+    fn check_tls_files(
+        &self,
+        tls: &TlsSettings,
+        [cert_key, key_key]: [&'static str; 2],
+    ) -> Result<(), ConfigError> {
+        match crate::tls::server_config(&self.tls_files(tls), &[]) {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                let key = match error.file() {
+                    crate::tls::TlsFile::Cert => cert_key,
+                    crate::tls::TlsFile::Key => key_key,
+                };
+                Err(self.invalid(key, error.to_string()))
+            }
+        }
+    }
+
+    /// A TLS section's files, resolved against the profile's directory.
+    #[must_use]
+    pub fn tls_files(&self, tls: &TlsSettings) -> TlsFiles {
+        let dir = self.source.parent().unwrap_or(Path::new("."));
+        TlsFiles {
+            cert: dir.join(&tls.cert),
+            key: dir.join(&tls.key),
+        }
+    }
+
     fn validate_cti(&self) -> Result<(), ConfigError> {
         let cti = &self.cti;
         let valid_id = |id: &str| {
@@ -680,10 +766,15 @@ impl Profile {
     #[must_use]
     pub fn public_listeners(&self) -> Vec<(&'static str, SocketAddr)> {
         [
-            ("sip.listen", self.sip.listen),
-            ("http.listen", self.http.listen),
+            ("sip.listen", Some(self.sip.listen)),
+            (
+                "sip.tls.listen",
+                self.sip.tls.as_ref().and_then(|t| t.listen),
+            ),
+            ("http.listen", Some(self.http.listen)),
         ]
         .into_iter()
+        .filter_map(|(key, addr)| Some((key, addr?)))
         .filter(|(_, addr)| !addr.ip().is_loopback())
         .collect()
     }
@@ -918,5 +1009,113 @@ mod tests {
             err.contains("lab.toml") && err.contains("media.rtp_port_min"),
             "{err}"
         );
+    }
+
+    #[cfg(feature = "server")]
+    /// The default profile with `section` appended, as if read from `dir/lab.toml`.
+    fn with_section(dir: &Path, section: &str) -> Result<Profile, String> {
+        let text = format!("{}\n{section}", default_text());
+        Profile::parse(&text, &dir.join("lab.toml")).map_err(|e| e.to_string())
+    }
+
+    #[cfg(feature = "server")]
+    #[test]
+    fn tls_sections_are_read_with_files_relative_to_the_profile() {
+        let (_, files) = crate::tls::test_files("config");
+        let dir = files.cert.parent().unwrap();
+        let p = with_section(
+            dir,
+            "[sip.tls]\nlisten = \"127.0.0.1:5061\"\ncert = \"cert.pem\"\nkey = \"key.pem\"\n",
+        )
+        .unwrap();
+        let tls = p.sip.tls.as_ref().unwrap();
+        assert_eq!(tls.listen, Some("127.0.0.1:5061".parse().unwrap()));
+        assert_eq!(p.tls_files(tls), files);
+        assert!(p.http.tls.is_none());
+        let text = default_text().replace(
+            "[http]\n",
+            "[http.tls]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n\n[http]\n",
+        );
+        let p = Profile::parse(&text, &dir.join("lab.toml")).unwrap();
+        assert_eq!(p.tls_files(p.http.tls.as_ref().unwrap()), files);
+    }
+
+    #[test]
+    fn the_default_profile_has_no_tls() {
+        let p = Profile::parse(&default_text(), Path::new("default.toml")).unwrap();
+        assert!(p.sip.tls.is_none() && p.http.tls.is_none());
+    }
+
+    #[cfg(feature = "server")]
+    #[test]
+    fn a_bad_tls_section_names_the_key_and_the_file() {
+        let (_, files) = crate::tls::test_files("config-bad");
+        let dir = files.cert.parent().unwrap();
+        std::fs::write(dir.join("junk.pem"), "-----BEGIN NOTHING-----\n").unwrap();
+        let sip = |body: &str| with_section(dir, &format!("[sip.tls]\n{body}")).unwrap_err();
+        let listen = "listen = \"127.0.0.1:5061\"\n";
+        for (body, key) in [
+            (
+                format!("{listen}cert = \"cert.pem\"\nkey = \"key.pem\"\nciphers = 1\n"),
+                "ciphers",
+            ),
+            (
+                "cert = \"cert.pem\"\nkey = \"key.pem\"\n".to_owned(),
+                "sip.tls.listen",
+            ),
+            (format!("{listen}key = \"key.pem\"\n"), "cert"),
+            (
+                format!("{listen}cert = \"missing.pem\"\nkey = \"key.pem\"\n"),
+                "sip.tls.cert",
+            ),
+            (
+                format!("{listen}cert = \"junk.pem\"\nkey = \"key.pem\"\n"),
+                "sip.tls.cert",
+            ),
+            (
+                format!("{listen}cert = \"cert.pem\"\nkey = \"cert.pem\"\n"),
+                "sip.tls.key",
+            ),
+            (
+                "listen = \"127.0.0.1:5060\"\ncert = \"cert.pem\"\nkey = \"key.pem\"\n".to_owned(),
+                "sip.tls.listen",
+            ),
+        ] {
+            let err = sip(&body);
+            assert!(
+                err.contains("lab.toml") && err.contains(key),
+                "{key}: {err}"
+            );
+        }
+        let err = with_section(
+            dir,
+            "[http.tls]\nlisten = \"127.0.0.1:8443\"\ncert = \"cert.pem\"\nkey = \"key.pem\"\n",
+        )
+        .unwrap_err();
+        assert!(err.contains("http.tls.listen"), "{err}");
+        let (_, other) = crate::tls::test_files("config-other");
+        let foreign = format!(
+            "[http.tls]\ncert = \"cert.pem\"\nkey = \"{}\"\n",
+            other.key.display()
+        );
+        let err = with_section(dir, &foreign).unwrap_err();
+        assert!(
+            err.contains("http.tls.key") && err.contains("does not fit"),
+            "{err}"
+        );
+    }
+
+    #[cfg(feature = "server")]
+    #[test]
+    fn a_public_tls_listener_counts_as_public() {
+        let (_, files) = crate::tls::test_files("config-public");
+        let dir = files.cert.parent().unwrap();
+        let p = with_section(
+            dir,
+            "[sip.tls]\nlisten = \"0.0.0.0:5061\"\ncert = \"cert.pem\"\nkey = \"key.pem\"\n",
+        )
+        .unwrap();
+        let public: Vec<&str> = p.public_listeners().iter().map(|(key, _)| *key).collect();
+        assert_eq!(public, ["sip.tls.listen"]);
     }
 }

@@ -48,3 +48,5 @@ mod sim;
 pub mod sip;
 #[cfg(feature = "server")]
 pub mod store;
+#[cfg(feature = "server")]
+pub mod tls;

@@ -25,7 +25,6 @@ use super::model::*;
 use super::switch::{ClientPurpose, Switch};
 use crate::sip::dialog::Dialog;
 use crate::sip::message::{Message, Method, Replaces};
-use crate::sip::registrar::Transport;
 use crate::sip::transaction::TransactionKey;
 use std::time::Instant;
 
@@ -154,7 +153,7 @@ impl Switch {
             if let Some(mut dialog) = leg.dialog.take() {
                 let mut bye = dialog.request(Method::Bye);
                 bye.push_front("Via", via);
-                release = Some((dialog.key(), bye, leg.dest, leg.transport == Transport::Tcp));
+                release = Some((dialog.key(), bye, leg.dest, leg.transport));
             }
             leg.release(codec);
         }
@@ -180,9 +179,9 @@ impl Switch {
         if let Some(key) = moved_key {
             self.dialogs.insert(key, (into, Side::Callee));
         }
-        if let Some((key, bye, dest, reliable)) = release {
+        if let Some((key, bye, dest, transport)) = release {
             self.dialogs.remove(&key);
-            self.request(now, dest, reliable, bye, ClientPurpose::FireAndForget);
+            self.request(now, dest, transport, bye, ClientPurpose::FireAndForget);
         }
         // BYE to the phone's leg of the second call; its other endpoint closes.
         self.end_call(now, from, Ending::Hangup, None);
@@ -208,6 +207,7 @@ impl Switch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sip::transport::Transport;
 
     fn dialog(local: &str, remote: &str) -> Dialog {
         Dialog {
@@ -221,7 +221,7 @@ mod tests {
             local_cseq: 1,
             remote_cseq: Some(1),
             peer: "127.0.0.1:5070".parse().unwrap(),
-            reliable: false,
+            transport: Transport::Udp,
         }
     }
 

@@ -65,14 +65,6 @@ struct MovedLeg {
     user: String,
 }
 
-fn transport_of(dialog: &Dialog) -> Transport {
-    if dialog.reliable {
-        Transport::Tcp
-    } else {
-        Transport::Udp
-    }
-}
-
 impl Switch {
     /// A REFER without Replaces from `referrer`'s phone on a plain call.
     pub(super) fn on_bridged_refer(
@@ -346,7 +338,7 @@ impl Switch {
         if call.relay.is_some() || call.endpoint(side).offered == Direction::SendRecv {
             return; // not held, or an offer is in flight already that the phones settle
         }
-        let Some((mut invite, dest, reliable)) =
+        let Some((mut invite, dest, transport)) =
             self.dialog_request(call_key, side, Method::Invite)
         else {
             return;
@@ -365,7 +357,7 @@ impl Switch {
             call: call_key,
             side,
         };
-        self.request(now, dest, reliable, invite, purpose);
+        self.request(now, dest, transport, invite, purpose);
     }
 
     /// The answer to [`Self::reoffer`]: a 2xx is acknowledged and its SDP configures the
@@ -461,7 +453,7 @@ impl Switch {
                 let dialog = call.caller.dialog.clone();
                 Some(MovedLeg {
                     dest: dialog.peer,
-                    transport: transport_of(&dialog),
+                    transport: dialog.transport,
                     invite: call.caller.invite.clone(),
                     ack: None,
                     dialog,

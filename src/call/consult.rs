@@ -156,12 +156,7 @@ impl Switch {
         {
             let mut request = dialog.request(Method::Bye);
             request.push_front("Via", via);
-            bye = Some((
-                dialog.key(),
-                request,
-                leg.dest,
-                leg.transport == Transport::Tcp,
-            ));
+            bye = Some((dialog.key(), request, leg.dest, leg.transport));
         }
         let party = consult.party.clone();
         let endpoint = consult.leg.endpoint.clone();
@@ -170,9 +165,9 @@ impl Switch {
             call.past_consults.remove(0);
         }
         call.past_consults.push(consult);
-        if let Some((key, request, dest, reliable)) = bye {
+        if let Some((key, request, dest, transport)) = bye {
             self.consult_dialogs.remove(&key);
-            self.request(now, dest, reliable, request, ClientPurpose::FireAndForget);
+            self.request(now, dest, transport, request, ClientPurpose::FireAndForget);
         }
         self.close_endpoint(&endpoint);
         Some(party)
@@ -284,7 +279,7 @@ impl Switch {
                 if let Some(via) = via {
                     let mut bye = dialog.request(Method::Bye);
                     bye.push_front("Via", via);
-                    release = Some((bye, leg.dest, leg.transport == Transport::Tcp));
+                    release = Some((bye, leg.dest, leg.transport));
                 }
             }
             leg.release(codec);
@@ -318,8 +313,8 @@ impl Switch {
         if let Some(key) = gone {
             self.dialogs.remove(&key);
         }
-        if let Some((bye, dest, reliable)) = release {
-            self.request(now, dest, reliable, bye, ClientPurpose::FireAndForget);
+        if let Some((bye, dest, transport)) = release {
+            self.request(now, dest, transport, bye, ClientPurpose::FireAndForget);
         }
         self.close_endpoint(&old_agent);
         for endpoint in [customer, party_endpoint] {

@@ -119,13 +119,13 @@ impl Switch {
     }
 
     /// A request of the switch's own in `side`'s dialog, with our Via and Contact, and where
-    /// it goes: the peer's address and whether the transport is reliable.
+    /// it goes: the peer's address and transport.
     pub(super) fn dialog_request(
         &mut self,
         call_key: CallKey,
         side: Side,
         method: Method,
-    ) -> Option<(Message, std::net::SocketAddr, bool)> {
+    ) -> Option<(Message, std::net::SocketAddr, Transport)> {
         let transport = self.calls.get(&call_key)?.transport(side)?;
         let via = self.our_via(transport);
         let contact = self.our_contact(transport);
@@ -133,7 +133,7 @@ impl Switch {
         let mut request = dialog.request(method);
         request.push_front("Via", via);
         request.push("Contact", contact);
-        Some((request, dialog.peer, dialog.reliable))
+        Some((request, dialog.peer, dialog.transport))
     }
 
     /// Relays an in-dialog request to the other leg.
@@ -171,11 +171,9 @@ impl Switch {
             return;
         };
         let to = from.other();
-        let to_reliable = match to {
-            Side::Caller => call.caller.dialog.reliable,
-            Side::Callee => call
-                .winner_leg()
-                .is_some_and(|l| l.transport == Transport::Tcp),
+        let transport = match to {
+            Side::Caller => call.caller.dialog.transport,
+            Side::Callee => call.winner_leg().map_or(Transport::Udp, |l| l.transport),
         };
         // The sender's new media address and direction.
         let offer = SessionDescription::parse(request.body()).ok();
@@ -186,11 +184,6 @@ impl Switch {
             .as_ref()
             .and_then(|o| o.audio().map(|(_, m)| m.direction))
             .unwrap_or_default();
-        let transport = if to_reliable {
-            Transport::Tcp
-        } else {
-            Transport::Udp
-        };
         let via = self.our_via(transport);
         let contact = self.our_contact(transport);
         let Some(call) = self.calls.get_mut(&call_key) else {
@@ -223,7 +216,7 @@ impl Switch {
         };
         let mut out = dialog.request(method.clone());
         let peer = dialog.peer;
-        let reliable = dialog.reliable;
+        let transport = dialog.transport;
         out.push_front("Via", via);
         if method == Method::Invite || method == Method::Update {
             out.push("Contact", contact);
@@ -234,7 +227,7 @@ impl Switch {
         let Some(txn) = self.request(
             now,
             peer,
-            reliable,
+            transport,
             out,
             ClientPurpose::Relay { call: call_key },
         ) else {
@@ -280,13 +273,7 @@ impl Switch {
         if is_invite && (200..300).contains(&code) {
             let seq = response.cseq().map(|c| c.seq).unwrap_or_default();
             let transport = match to {
-                Side::Caller => {
-                    if call.caller.dialog.reliable {
-                        Transport::Tcp
-                    } else {
-                        Transport::Udp
-                    }
-                }
+                Side::Caller => call.caller.dialog.transport,
                 Side::Callee => call
                     .winner_leg()
                     .map(|l| l.transport)
@@ -323,13 +310,9 @@ impl Switch {
         call.relay = None;
         let mut reply = Message::response_to(&relay.request, code, response.reason().unwrap_or(""));
         if (200..300).contains(&code) {
-            if let Some(contact) = Some(self.our_contact(
-                if self.calls[&call_key].caller.dialog.reliable {
-                    Transport::Tcp
-                } else {
-                    Transport::Udp
-                },
-            )) {
+            if let Some(contact) =
+                Some(self.our_contact(self.calls[&call_key].caller.dialog.transport))
+            {
                 reply.push("Contact", contact);
             }
             let call = self.calls.get(&call_key).expect("call exists");

@@ -123,8 +123,7 @@ impl Switch {
             return;
         };
         let local_tag = self.token(10);
-        let Some(dialog) = Dialog::as_uas(&request, local_tag, from, transport == Transport::Tcp)
-        else {
+        let Some(dialog) = Dialog::as_uas(&request, local_tag, from, transport) else {
             self.close_endpoint(&caller_endpoint);
             self.close_endpoint(&callee_endpoint);
             self.reject(now, &key, &request, Rejection::BadDialogRequest);
@@ -357,8 +356,7 @@ impl Switch {
         };
         let key = call.caller.server_txn.clone();
         call.caller.awaiting_final = false;
-        let reliable = call.caller.dialog.reliable;
-        if !reliable {
+        if !call.caller.dialog.transport.is_reliable() {
             call.caller.pending_2xx = Some(Pending2xx {
                 bytes: ok.to_bytes(),
                 cseq: ok.cseq().map(|c| c.seq).unwrap_or_default(),
@@ -389,16 +387,14 @@ impl Switch {
             return;
         };
         let peer = match side {
-            Side::Caller => Some((call.caller.dialog.peer, call.caller.dialog.reliable)),
-            Side::Callee => call
-                .winner_leg()
-                .map(|leg| (leg.dest, leg.transport == Transport::Tcp)),
+            Side::Caller => Some((call.caller.dialog.peer, call.caller.dialog.transport)),
+            Side::Callee => call.winner_leg().map(|leg| (leg.dest, leg.transport)),
         };
         let pending = match side {
             Side::Caller => &mut call.caller.pending_2xx,
             Side::Callee => &mut call.callee_pending_2xx,
         };
-        let (Some(state), Some((to, reliable))) = (pending.as_mut(), peer) else {
+        let (Some(state), Some((to, transport))) = (pending.as_mut(), peer) else {
             return;
         };
         if state.next > now {
@@ -413,10 +409,10 @@ impl Switch {
         let bytes = state.bytes.clone();
         state.interval = (state.interval * 2).min(t2);
         state.next = (now + state.interval).min(state.give_up);
-        if !reliable {
+        if !transport.is_reliable() {
             self.outputs.push_back(Output::Transmit {
                 to,
-                transport: Transport::Udp,
+                transport,
                 bytes,
             });
         }
@@ -476,14 +472,7 @@ impl Switch {
             tagged_to(&call.caller.invite, &call.caller.dialog.local_tag),
         );
         if (101..300).contains(&code) {
-            r.push(
-                "Contact",
-                self.our_contact(if call.caller.dialog.reliable {
-                    Transport::Tcp
-                } else {
-                    Transport::Udp
-                }),
-            );
+            r.push("Contact", self.our_contact(call.caller.dialog.transport));
         }
         r
     }
@@ -567,20 +556,15 @@ impl Switch {
             let key = call.caller.server_txn.clone();
             self.respond(now, &key, response);
         } else if byes(Side::Caller) {
-            let reliable = call.caller.dialog.reliable;
+            let transport = call.caller.dialog.transport;
             let peer = call.caller.dialog.peer;
-            let transport = if reliable {
-                Transport::Tcp
-            } else {
-                Transport::Udp
-            };
             let via = self.our_via(transport);
             let Some(call) = self.calls.get_mut(&call_key) else {
                 return;
             };
             let mut bye = call.caller.dialog.request(Method::Bye);
             bye.push_front("Via", via);
-            self.request(now, peer, reliable, bye, ClientPurpose::FireAndForget);
+            self.request(now, peer, transport, bye, ClientPurpose::FireAndForget);
         }
         // Callee side.
         if answered {
@@ -596,8 +580,8 @@ impl Switch {
                     if let Some(dialog) = leg.dialog.as_mut() {
                         let mut bye = dialog.request(Method::Bye);
                         bye.push_front("Via", via);
-                        let (dest, reliable) = (leg.dest, transport == Transport::Tcp);
-                        self.request(now, dest, reliable, bye, ClientPurpose::FireAndForget);
+                        let dest = leg.dest;
+                        self.request(now, dest, transport, bye, ClientPurpose::FireAndForget);
                     }
                 }
             }
@@ -652,6 +636,9 @@ impl Switch {
 /// is used when the Contact names the source's own IP (the phone listens there once that
 /// connection is gone); any other address is never connected to, or a REGISTER could make
 /// the switch open connections wherever it names (SSRF).
+///
+/// A TLS binding has no such fallback: the switch opens no TLS connections (a phone seldom
+/// has a certificate the switch could verify), so its connection is its only way in.
 fn binding_destination(b: &crate::sip::registrar::Binding) -> Option<SocketAddr> {
     let source = b.received?;
     if b.transport == Transport::Tcp

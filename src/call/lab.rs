@@ -45,6 +45,7 @@ pub fn config(seed: u64) -> SwitchConfig {
     SwitchConfig {
         domain: DOMAIN.into(),
         advertised: "127.0.0.1:5060".parse().unwrap(),
+        tls_port: None,
         timing: Timing::default(),
         ring_timeout: Duration::from_secs(30),
         max_calls: 100,

@@ -52,6 +52,8 @@ mod rejection;
 mod security_tests;
 mod switch;
 mod timers;
+#[cfg(test)]
+mod tls_tests;
 mod tombstone;
 mod transfer;
 #[cfg(test)]

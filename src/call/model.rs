@@ -737,13 +737,7 @@ impl Call {
 
     /// The transport of a side's dialog, once it exists.
     pub fn transport(&self, side: Side) -> Option<Transport> {
-        self.dialog(side).map(|d| {
-            if d.reliable {
-                Transport::Tcp
-            } else {
-                Transport::Udp
-            }
-        })
+        self.dialog(side).map(|d| d.transport)
     }
 
     /// The dialog of a side, once it exists.

@@ -277,9 +277,8 @@ impl Switch {
                 role,
                 index,
             };
-            let reliable = transport == Transport::Tcp;
             if self
-                .request(now, dest, reliable, invite.clone(), purpose)
+                .request(now, dest, transport, invite.clone(), purpose)
                 .is_none()
             {
                 continue;
@@ -459,13 +458,7 @@ impl Switch {
     /// Sends CANCELs made by [`OutboundLeg::cancel_ringing`] or [`Fork::provisional_seen`].
     pub(super) fn send_cancels(&mut self, now: Instant, cancels: Vec<OutboundCancel>) {
         for (cancel, dest, transport) in cancels {
-            self.request(
-                now,
-                dest,
-                transport == Transport::Tcp,
-                cancel,
-                ClientPurpose::FireAndForget,
-            );
+            self.request(now, dest, transport, cancel, ClientPurpose::FireAndForget);
         }
     }
 
@@ -477,7 +470,7 @@ impl Switch {
         transport: Transport,
         response: &Message,
     ) -> Option<(Dialog, Bytes)> {
-        let dialog = Dialog::as_uac(invite, response, dest, transport == Transport::Tcp)?;
+        let dialog = Dialog::as_uac(invite, response, dest, transport)?;
         let seq = invite.cseq().map(|c| c.seq).unwrap_or(1);
         let via = self.our_via(transport);
         let mut ack = dialog.ack(seq);
@@ -493,16 +486,12 @@ impl Switch {
 
     /// Sends BYE in `dialog` (whose answer does not matter).
     pub(super) fn send_bye(&mut self, now: Instant, dialog: &mut Dialog) {
-        let transport = if dialog.reliable {
-            Transport::Tcp
-        } else {
-            Transport::Udp
-        };
+        let transport = dialog.transport;
         let via = self.our_via(transport);
         let mut bye = dialog.request(Method::Bye);
         bye.push_front("Via", via);
-        let (dest, reliable) = (dialog.peer, dialog.reliable);
-        self.request(now, dest, reliable, bye, ClientPurpose::FireAndForget);
+        let dest = dialog.peer;
+        self.request(now, dest, transport, bye, ClientPurpose::FireAndForget);
     }
 }
 

@@ -26,6 +26,7 @@ pub(in crate::call) fn switch(
     let cfg = SwitchConfig {
         domain: DOMAIN.into(),
         advertised: "127.0.0.1:5060".parse().unwrap(),
+        tls_port: None,
         timing: Timing {
             t1: Duration::from_millis(500),
             t2: Duration::from_secs(4),

@@ -33,6 +33,9 @@ pub struct SwitchConfig {
     pub domain: String,
     /// The address and port we put in Via and Contact.
     pub advertised: SocketAddr,
+    /// The port we put in Via and Contact on TLS legs (`[sip.tls]`), when TLS is on: our
+    /// UDP/TCP port would make a phone open TLS to a port that does not speak it.
+    pub tls_port: Option<u16>,
     pub timing: Timing,
     pub ring_timeout: Duration,
     pub max_calls: usize,
@@ -256,19 +259,28 @@ impl Switch {
             crate::sip::message::host_for_uri(&self.advertised_ip().to_string()).into_owned();
         format!(
             "SIP/2.0/{} {}:{};branch={branch};rport",
-            transport_name(transport),
+            transport.via_name(),
             host,
-            self.cfg.advertised.port()
+            self.port_for(transport)
         )
+    }
+
+    /// Our port on `transport`.
+    fn port_for(&self, transport: Transport) -> u16 {
+        match (transport, self.cfg.tls_port) {
+            (Transport::Tls, Some(port)) => port,
+            _ => self.cfg.advertised.port(),
+        }
     }
 
     /// Our Contact for a leg on `transport`.
     pub(super) fn our_contact(&self, transport: Transport) -> String {
         let host =
             crate::sip::message::host_for_uri(&self.advertised_ip().to_string()).into_owned();
-        let mut c = format!("<sip:switchboard@{}:{}", host, self.cfg.advertised.port());
-        if transport == Transport::Tcp {
-            c.push_str(";transport=tcp");
+        let mut c = format!("<sip:switchboard@{}:{}", host, self.port_for(transport));
+        if let Some(param) = transport.uri_param() {
+            c.push_str(";transport=");
+            c.push_str(param);
         }
         c.push('>');
         c
@@ -378,12 +390,10 @@ impl Switch {
                 reply_to = response_destination(&via, from, transport);
             }
         }
-        match self.layer.handle_message_over(
-            now,
-            reply_to,
-            Some(transport == Transport::Tcp),
-            message,
-        ) {
+        match self
+            .layer
+            .handle_message_over(now, reply_to, Some(transport), message)
+        {
             Ok(incoming) => self.on_incoming(now, reply_to, transport, incoming),
             Err(error) => {
                 self.stats.unparseable += 1;
@@ -446,8 +456,7 @@ impl Switch {
         if !self.advance(now) {
             return;
         }
-        self.layer
-            .handle_transport_error(now, to, transport == Transport::Tcp);
+        self.layer.handle_transport_error(now, to, transport);
         self.drain_layer(now);
     }
 
@@ -563,15 +572,11 @@ impl Switch {
                 match out {
                     LayerOutput::Transmit {
                         to,
-                        reliable,
+                        transport,
                         bytes,
                     } => self.outputs.push_back(Output::Transmit {
                         to,
-                        transport: if reliable {
-                            Transport::Tcp
-                        } else {
-                            Transport::Udp
-                        },
+                        transport,
                         bytes,
                     }),
                     LayerOutput::Event(key, event) => self.on_transaction_event(now, key, event),
@@ -626,8 +631,7 @@ impl Switch {
                 if !matches!(request.method(), Some(Method::Ack)) {
                     let mut r = Message::response_to(&request, 503, "Service Unavailable");
                     r.push("Retry-After", "5");
-                    self.layer
-                        .transmit_stateless(from, transport == Transport::Tcp, &r);
+                    self.layer.transmit_stateless(from, transport, &r);
                 }
             }
         }
@@ -800,11 +804,11 @@ impl Switch {
         &mut self,
         now: Instant,
         dest: SocketAddr,
-        reliable: bool,
+        transport: Transport,
         request: Message,
         purpose: ClientPurpose,
     ) -> Option<TransactionKey> {
-        match self.layer.send_request(now, dest, reliable, request) {
+        match self.layer.send_request(now, dest, transport, request) {
             Ok(key) => {
                 self.client_txns.insert(key.clone(), purpose);
                 Some(key)
@@ -904,7 +908,7 @@ pub(super) fn response_destination(
     from: SocketAddr,
     transport: Transport,
 ) -> SocketAddr {
-    if transport == Transport::Tcp || via.param("rport").is_some() {
+    if transport.is_reliable() || via.param("rport").is_some() {
         return from;
     }
     SocketAddr::new(from.ip(), via.port.unwrap_or(5060))
@@ -928,16 +932,6 @@ fn stamp_received(request: &mut Message, from: SocketAddr) {
     }
     request.remove_first("Via");
     request.push_front("Via", via.render());
-}
-
-pub(super) fn transport_name(t: Transport) -> &'static str {
-    match t {
-        Transport::Udp => "UDP",
-        Transport::Tcp => "TCP",
-        Transport::Tls => "TLS",
-        Transport::Ws => "WS",
-        Transport::Wss => "WSS",
-    }
 }
 
 #[cfg(test)]

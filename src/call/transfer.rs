@@ -22,7 +22,6 @@
 use super::model::*;
 use super::switch::{ClientPurpose, Switch};
 use crate::sip::message::{Message, Method};
-use crate::sip::registrar::Transport;
 use crate::sip::transaction::TransactionKey;
 use std::time::Instant;
 
@@ -54,7 +53,7 @@ impl Switch {
         if let Some(mut dialog) = leg.dialog.take() {
             let mut bye = dialog.request(Method::Bye);
             bye.push_front("Via", via);
-            release = Some((dialog.key(), bye, leg.dest, transport == Transport::Tcp));
+            release = Some((dialog.key(), bye, leg.dest, transport));
         }
         // The old leg is over for this call: a late BYE from that phone must not end the
         // customer's call, and a new winner may be chosen.
@@ -66,9 +65,9 @@ impl Switch {
             q.held = false;
             q.offered_to.clear();
         }
-        if let Some((key, bye, dest, reliable)) = release {
+        if let Some((key, bye, dest, transport)) = release {
             self.dialogs.remove(&key);
-            self.request(now, dest, reliable, bye, ClientPurpose::FireAndForget);
+            self.request(now, dest, transport, bye, ClientPurpose::FireAndForget);
         }
         self.outputs
             .push_back(Output::Media(MediaCommand::PlayMusic {
@@ -147,7 +146,7 @@ impl Switch {
         side: Side,
         status_line: &str,
     ) {
-        let Some((mut notify, dest, reliable)) =
+        let Some((mut notify, dest, transport)) =
             self.dialog_request(call_key, side, Method::Notify)
         else {
             return;
@@ -166,6 +165,6 @@ impl Switch {
             "message/sipfrag;version=2.0",
             bytes::Bytes::from(format!("{status_line}\r\n")),
         );
-        self.request(now, dest, reliable, notify, ClientPurpose::FireAndForget);
+        self.request(now, dest, transport, notify, ClientPurpose::FireAndForget);
     }
 }

@@ -444,6 +444,7 @@ async fn a_websocket_opens_with_a_single_use_ticket_never_a_token_and_closes_on_
         listener,
         app(api.state.clone()),
         limits,
+        None,
     ));
 
     let (status, json) = api

@@ -12,6 +12,11 @@
 //!
 //! Each request carries the peer's address as axum's `ConnectInfo<SocketAddr>`, as
 //! `into_make_service_with_connect_info` gave it (login throttling keys on it).
+//!
+//! With `[http.tls]` the listener speaks only HTTPS (and WSS for the event WebSocket, an
+//! upgrade of an HTTPS request): the TLS handshake must end within the header-read timeout
+//! too, so a client stalling in the handshake is cut off like one trickling headers, and a
+//! plain-HTTP client gets its connection closed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,8 +25,12 @@ use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use std::net::SocketAddr;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
 use tower::ServiceExt;
 
 /// What one CTI server allows its clients.
@@ -33,8 +42,14 @@ pub struct HttpLimits {
     pub max_connections: usize,
 }
 
-/// Serves `app` on `listener` until the task is dropped.
-pub async fn serve(listener: TcpListener, app: Router, limits: HttpLimits) {
+/// Serves `app` on `listener` until the task is dropped, over TLS when `tls` is given.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: HttpLimits,
+    tls: Option<Arc<ServerConfig>>,
+) {
+    let acceptor = tls.map(TlsAcceptor::from);
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -53,22 +68,38 @@ pub async fn serve(listener: TcpListener, app: Router, limits: HttpLimits) {
             continue;
         };
         let app = app.clone();
+        let acceptor = acceptor.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let service =
-                hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-                    request.extensions_mut().insert(ConnectInfo(peer));
-                    app.clone().oneshot(request)
-                });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_read_timeout)
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, %peer, "CTI connection ended with an error");
+            let Some(acceptor) = acceptor else {
+                return serve_connection(stream, peer, app, limits).await;
+            };
+            let handshake = acceptor.accept(stream);
+            match tokio::time::timeout(limits.header_read_timeout, handshake).await {
+                Ok(Ok(stream)) => serve_connection(stream, peer, app, limits).await,
+                Ok(Err(error)) => tracing::debug!(%error, %peer, "CTI TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "CTI TLS handshake timed out"),
             }
         });
+    }
+}
+
+/// Serves one connection, plain or TLS, until it closes.
+async fn serve_connection<I>(io: I, peer: SocketAddr, app: Router, limits: HttpLimits)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        app.clone().oneshot(request)
+    });
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    if let Err(error) = connection.await {
+        tracing::debug!(%error, %peer, "CTI connection ended with an error");
     }
 }
 
@@ -79,19 +110,22 @@ mod tests {
 
     use super::*;
     use axum::routing::get;
-    use std::net::SocketAddr;
     use std::time::Instant;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
 
     async fn server(limits: HttpLimits) -> SocketAddr {
+        server_over(limits, None).await
+    }
+
+    async fn server_over(limits: HttpLimits, tls: Option<Arc<ServerConfig>>) -> SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = Router::new().route(
             "/peer",
             get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.to_string() }),
         );
-        tokio::spawn(serve(listener, app, limits));
+        tokio::spawn(serve(listener, app, limits, tls));
         addr
     }
 
@@ -175,6 +209,43 @@ mod tests {
         assert!(
             served.contains("200 OK"),
             "a freed slot serves again: {served:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn https_serves_a_trusting_client_and_cuts_off_a_stalled_handshake() {
+        let (ca, files) = crate::tls::test_files("https");
+        let config = crate::tls::server_config(&files, &[b"http/1.1"]).unwrap();
+        let limits = HttpLimits {
+            header_read_timeout: Duration::from_millis(500),
+            max_connections: 16,
+        };
+        let addr = server_over(limits, Some(config)).await;
+
+        let started = Instant::now();
+        let mut stalled = TcpStream::connect(addr).await.unwrap();
+        let closed = read_to_close(&mut stalled, Duration::from_secs(3)).await;
+        assert_eq!(closed.as_deref(), Some(""), "closed without a word");
+        assert!(started.elapsed() < Duration::from_millis(2500));
+
+        let connector = tokio_rustls::TlsConnector::from(ca.client_config());
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let name = tokio_rustls::rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        let mut tls = connector.connect(name, tcp).await.unwrap();
+        let request = "GET /peer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        tls.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), tls.read_to_end(&mut answer)).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.contains("200 OK") && answer.contains("127.0.0.1:"),
+            "{answer}"
+        );
+
+        let plain = get_peer(addr).await.unwrap_or_default();
+        assert!(
+            !plain.contains("HTTP/1.1"),
+            "plain HTTP is not answered: {plain:?}"
         );
     }
 }

@@ -35,7 +35,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-use transport::{Inbound, TcpLimits, TransportKind, Transports};
+use transport::{Inbound, Peer, TcpLimits, TransportKind, Transports};
 
 /// Command-line overrides of profile keys.
 #[derive(Debug, Clone, Default)]
@@ -187,6 +187,7 @@ fn extension_digest_algorithms(
 fn switch_config(
     profile: &Profile,
     advertised: SocketAddr,
+    tls_port: Option<u16>,
     seed: RngSeed,
     extensions: HashMap<String, StoredSecret>,
 ) -> SwitchConfig {
@@ -195,6 +196,7 @@ fn switch_config(
         trunks: profile.inbound_trunks(),
         domain: profile.sip.domain.clone(),
         advertised,
+        tls_port,
         timing: Timing {
             t1: profile.t1(),
             t2: profile.t2(),
@@ -229,6 +231,32 @@ fn source_limits(profile: &Profile) -> SourceLimits {
     }
 }
 
+/// The rustls configuration of a `[sip.tls]` or `[http.tls]` section.
+fn tls_config(
+    profile: &Profile,
+    tls: &crate::config::TlsSettings,
+    alpn: &[&[u8]],
+) -> anyhow::Result<std::sync::Arc<tokio_rustls::rustls::ServerConfig>> {
+    let files = profile.tls_files(tls);
+    crate::tls::server_config(&files, alpn)
+        .with_context(|| format!("loading the TLS certificate {}", files.cert.display()))
+}
+
+/// Starts SIP over TLS when the profile has `[sip.tls]`; the port to advertise on TLS legs.
+async fn listen_sip_tls(profile: &Profile, transports: &Transports) -> anyhow::Result<Option<u16>> {
+    let Some(tls) = &profile.sip.tls else {
+        return Ok(None);
+    };
+    let listen = tls.listen.context("sip.tls.listen is required")?;
+    let config = tls_config(profile, tls, &[])?;
+    let local = transports
+        .listen_tls(listen, config)
+        .await
+        .with_context(|| format!("binding SIP over TLS on {listen}"))?;
+    tracing::info!(tls = %local, "SIP over TLS listening");
+    Ok(Some(local.port()))
+}
+
 /// Runs the switch until `shutdown` fires.
 pub async fn serve(
     profile: Profile,
@@ -253,7 +281,7 @@ pub async fn serve(
     })?;
 
     let (inbound_tx, inbound_rx) = mpsc::channel::<Inbound>(16_384);
-    let (failed_tx, failed_rx) = mpsc::channel::<SocketAddr>(1024);
+    let (failed_tx, failed_rx) = mpsc::channel::<Peer>(1024);
     let tcp = profile.sip.tcp;
     let limits = TcpLimits {
         max_connections: tcp.max_connections,
@@ -265,11 +293,17 @@ pub async fn serve(
         .with_context(|| format!("binding SIP on {}", profile.sip.listen))?;
     let advertised = SocketAddr::new(profile.advertised_ip(), transports.local.port());
     tracing::info!(udp = %transports.local, tcp = %transports.local, advertised = %advertised, "SIP listening");
+    let tls_port = listen_sip_tls(&profile, &transports).await?;
 
     let http = tokio::net::TcpListener::bind(profile.http.listen)
         .await
         .with_context(|| format!("binding HTTP on {}", profile.http.listen))?;
-    tracing::info!(addr = %http.local_addr()?, "CTI API listening");
+    let https = match &profile.http.tls {
+        Some(tls) => Some(tls_config(&profile, tls, &[b"http/1.1"])?),
+        None => None,
+    };
+    let scheme = if https.is_some() { "https" } else { "http" };
+    tracing::info!(addr = %http.local_addr()?, scheme, "CTI API listening");
     let bus = EventBus::new();
     let (core_handle, core_requests) = CoreHandle::channel();
     let app = api(store.clone(), core_handle, bus.clone());
@@ -280,6 +314,7 @@ pub async fn serve(
             header_read_timeout: Duration::from_secs(profile.http.header_read_timeout_secs),
             max_connections: profile.http.max_connections,
         },
+        https,
     ));
 
     let (media_tx, media_rx) = mpsc::channel::<MediaEvent>(4096);
@@ -302,7 +337,7 @@ pub async fn serve(
     let extensions = extensions(&profile, &store).await?;
     tracing::info!(extensions = extensions.len(), "extensions loaded");
     let mut switch = Switch::new(
-        switch_config(&profile, advertised, seed, extensions),
+        switch_config(&profile, advertised, tls_port, seed, extensions),
         now,
         clock::unix_now(),
     );
@@ -472,6 +507,7 @@ fn load_music(profile: &Profile) -> Announcement {
 fn to_persisted(b: &StoredBinding) -> Option<PersistedBinding> {
     let transport = match b.transport.as_str() {
         "tcp" => Transport::Tcp,
+        "tls" => Transport::Tls,
         "udp" => Transport::Udp,
         _ => return None,
     };
@@ -508,7 +544,7 @@ struct CoreLoop {
 impl CoreLoop {
     async fn run(
         &mut self,
-        (mut inbound, mut failed): (mpsc::Receiver<Inbound>, mpsc::Receiver<SocketAddr>),
+        (mut inbound, mut failed): (mpsc::Receiver<Inbound>, mpsc::Receiver<Peer>),
         mut media: mpsc::Receiver<MediaEvent>,
         mut persisted: mpsc::Receiver<u64>,
         mut requests: mpsc::Receiver<CoreRequest>,
@@ -545,8 +581,8 @@ impl CoreLoop {
                         }
                     }
                 }
-                Some(peer) = failed.recv() => {
-                    self.node.handle_transport_error(clock::now(), peer, Transport::Tcp);
+                Some((peer, kind)) = failed.recv() => {
+                    self.node.handle_transport_error(clock::now(), peer, kind.protocol());
                 }
                 _ = sleep => self.node.handle_timeout(clock::now()),
             }
@@ -570,12 +606,8 @@ impl CoreLoop {
     }
 
     fn handle_inbound(&mut self, msg: Inbound) {
-        let transport = match msg.transport {
-            TransportKind::Udp => Transport::Udp,
-            TransportKind::Tcp => Transport::Tcp,
-        };
         self.node
-            .handle_datagram(clock::now(), msg.from, transport, &msg.bytes);
+            .handle_datagram(clock::now(), msg.from, msg.transport.protocol(), &msg.bytes);
     }
 
     /// A queue's music, decoded once; the profile's music when the file is missing or bad
@@ -667,12 +699,10 @@ impl CoreLoop {
                     transport,
                     bytes,
                 } => {
-                    let kind = if transport == Transport::Tcp {
-                        TransportKind::Tcp
-                    } else {
-                        TransportKind::Udp
-                    };
-                    self.transports.send(to, kind, bytes).await;
+                    // The core only answers on transports it was reached by.
+                    if let Some(kind) = TransportKind::for_protocol(transport) {
+                        self.transports.send(to, kind, bytes).await;
+                    }
                 }
                 Output::Media(command) => self.apply_media(command),
                 Output::PersistBinding(change) => {
@@ -810,6 +840,7 @@ async fn store_writer(
                     received,
                     transport: match p.transport {
                         Transport::Tcp => "tcp",
+                        Transport::Tls => "tls",
                         _ => "udp",
                     }
                     .into(),

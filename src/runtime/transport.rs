@@ -15,16 +15,24 @@
 //! beyond the total or per-source cap is closed as soon as it is accepted (one we would
 //! open fails instead), and one with no traffic either way for the idle timeout is closed,
 //! so idle sockets cannot exhaust the switch's file descriptors.
+//!
+//! SIP over TLS (`[sip.tls]`, see [`tls`]) is the same stream code over a TLS session: the
+//! same framing, writer, caps (TLS connections count with TCP's) and idle timeout. The
+//! switch never opens a TLS connection: a TLS phone is reached over the connection it
+//! registered or called on, and when that is gone the send fails at once like a TCP one.
+
+mod tls;
 
 use crate::sip::framing::{Frame, frame_stream};
 use crate::sip::message::MAX_MESSAGE_SIZE;
+use crate::sip::transport::Transport;
 use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 
@@ -33,16 +41,35 @@ use tokio::sync::mpsc;
 pub enum TransportKind {
     Udp,
     Tcp,
+    Tls,
 }
 
 impl TransportKind {
     pub fn is_reliable(self) -> bool {
-        matches!(self, TransportKind::Tcp)
+        !matches!(self, TransportKind::Udp)
+    }
+    /// Whether the hop is encrypted (the leg's SDP can carry SDES keys).
+    pub fn is_secure(self) -> bool {
+        matches!(self, TransportKind::Tls)
     }
     pub fn as_via(self) -> &'static str {
+        self.protocol().via_name()
+    }
+    /// The protocol core's name for it.
+    pub fn protocol(self) -> Transport {
         match self {
-            TransportKind::Udp => "UDP",
-            TransportKind::Tcp => "TCP",
+            TransportKind::Udp => Transport::Udp,
+            TransportKind::Tcp => Transport::Tcp,
+            TransportKind::Tls => Transport::Tls,
+        }
+    }
+    /// The transport the runtime sends `transport` by; WebSocket transports are not served.
+    pub fn for_protocol(transport: Transport) -> Option<TransportKind> {
+        match transport {
+            Transport::Udp => Some(TransportKind::Udp),
+            Transport::Tcp => Some(TransportKind::Tcp),
+            Transport::Tls => Some(TransportKind::Tls),
+            Transport::Ws | Transport::Wss => None,
         }
     }
 }
@@ -67,6 +94,8 @@ pub struct TransportStats {
     pub tcp_refused: AtomicU64,
     /// Connections closed for being idle.
     pub tcp_idle_closed: AtomicU64,
+    /// TLS connections whose handshake failed or did not finish in time.
+    pub tls_handshake_failures: AtomicU64,
 }
 
 /// Caps and the idle timeout of SIP over TCP.
@@ -110,12 +139,12 @@ impl Drop for Slot {
 #[derive(Clone)]
 pub struct Transports {
     udp: Arc<UdpSocket>,
-    /// Each TCP peer's write queue, with the number of the connection it feeds.
-    tcp: Arc<Mutex<HashMap<SocketAddr, (u64, WriteQueue)>>>,
+    /// Each stream peer's write queue, with the number of the connection it feeds.
+    tcp: Arc<Mutex<HashMap<Peer, (u64, WriteQueue)>>>,
     next_connection: Arc<AtomicU64>,
     inbound: mpsc::Sender<Inbound>,
-    /// TCP peers that could not be reached or written to.
-    failures: mpsc::Sender<SocketAddr>,
+    /// Stream peers that could not be reached or written to.
+    failures: mpsc::Sender<Peer>,
     limits: TcpLimits,
     open: Arc<Mutex<ConnectionCount>>,
     pub stats: Arc<TransportStats>,
@@ -129,6 +158,9 @@ const TCP_WRITE_QUEUE: usize = 256;
 const TCP_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 type WriteQueue = mpsc::Sender<Bytes>;
+
+/// A stream peer: a TCP and a TLS connection from one address are different peers.
+pub type Peer = (SocketAddr, TransportKind);
 
 /// When a connection last carried traffic, for the idle timeout.
 struct Activity {
@@ -159,12 +191,12 @@ impl Activity {
 }
 
 impl Transports {
-    /// Binds UDP and TCP on `listen` and starts the receive tasks. TCP peers that fail go to
-    /// `failures` (dropped when it is full: the transactions then time out as before).
+    /// Binds UDP and TCP on `listen` and starts the receive tasks. Stream peers that fail go
+    /// to `failures` (dropped when it is full: the transactions then time out as before).
     pub async fn bind(
         listen: SocketAddr,
         inbound: mpsc::Sender<Inbound>,
-        failures: mpsc::Sender<SocketAddr>,
+        failures: mpsc::Sender<Peer>,
         limits: TcpLimits,
     ) -> std::io::Result<Transports> {
         let udp = Arc::new(UdpSocket::bind(listen).await?);
@@ -221,7 +253,9 @@ impl Transports {
                         continue;
                     };
                     self.stats.tcp_connections.fetch_add(1, Ordering::Relaxed);
-                    self.clone().start_connection(stream, peer, slot);
+                    let (reader, writer) = stream.into_split();
+                    let peer = (peer, TransportKind::Tcp);
+                    self.clone().start_connection(reader, writer, peer, slot);
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "tcp accept failed");
@@ -247,13 +281,13 @@ impl Transports {
         })
     }
 
-    fn connections(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, (u64, WriteQueue)>> {
+    fn connections(&self) -> std::sync::MutexGuard<'_, HashMap<Peer, (u64, WriteQueue)>> {
         self.tcp.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Registers a new write queue for `peer`, replacing any older one. Its writer holds no
     /// sender, so a connection closes once its reader and the map let go of the queue.
-    fn register(&self, peer: SocketAddr) -> (u64, WriteQueue, mpsc::Receiver<Bytes>) {
+    fn register(&self, peer: Peer) -> (u64, WriteQueue, mpsc::Receiver<Bytes>) {
         let (tx, rx) = mpsc::channel::<Bytes>(TCP_WRITE_QUEUE);
         let id = self.next_connection.fetch_add(1, Ordering::Relaxed);
         self.connections().insert(peer, (id, tx.clone()));
@@ -262,9 +296,12 @@ impl Transports {
 
     /// A connection a peer opened: its write queue is registered before anything is read,
     /// so our answers go back on it.
-    fn start_connection(self, stream: TcpStream, peer: SocketAddr, slot: Slot) {
+    fn start_connection<R, W>(self, reader: R, writer: W, peer: Peer, slot: Slot)
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
         let (id, tx, rx) = self.register(peer);
-        let (reader, writer) = stream.into_split();
         let activity = Arc::new(Activity::default());
         tokio::spawn(
             self.clone()
@@ -276,27 +313,28 @@ impl Transports {
     /// A connection we open to send to `peer`; `rx` already holds what is to go first.
     async fn open_connection(
         self,
-        peer: SocketAddr,
+        peer: Peer,
         id: u64,
         pong: WriteQueue,
         rx: mpsc::Receiver<Bytes>,
     ) {
-        let Some(slot) = self.reserve(peer.ip()) else {
+        let addr = peer.0;
+        let Some(slot) = self.reserve(addr.ip()) else {
             self.stats.tcp_refused.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(%peer, "tcp connection not opened: too many connections");
+            tracing::debug!(peer = %addr, "tcp connection not opened: too many connections");
             self.fail(peer, id);
             return;
         };
-        let connected = tokio::time::timeout(TCP_CONNECT_TIMEOUT, TcpStream::connect(peer)).await;
+        let connected = tokio::time::timeout(TCP_CONNECT_TIMEOUT, TcpStream::connect(addr)).await;
         let stream = match connected {
             Ok(Ok(stream)) => stream,
             Ok(Err(error)) => {
-                tracing::debug!(%peer, %error, "tcp connect failed");
+                tracing::debug!(peer = %addr, %error, "tcp connect failed");
                 self.fail(peer, id);
                 return;
             }
             Err(_) => {
-                tracing::debug!(%peer, "tcp connect timed out");
+                tracing::debug!(peer = %addr, "tcp connect timed out");
                 self.fail(peer, id);
                 return;
             }
@@ -315,15 +353,20 @@ impl Transports {
     /// fails.
     async fn write_loop(
         self,
-        peer: SocketAddr,
+        peer: Peer,
         id: u64,
-        mut writer: tokio::net::tcp::OwnedWriteHalf,
+        mut writer: impl AsyncWrite + Unpin,
         mut rx: mpsc::Receiver<Bytes>,
         activity: Arc<Activity>,
     ) {
         while let Some(bytes) = rx.recv().await {
-            if let Err(error) = writer.write_all(&bytes).await {
-                tracing::debug!(%peer, %error, "tcp write failed");
+            // A TLS writer buffers records until flushed; a TCP flush is free.
+            let written = match writer.write_all(&bytes).await {
+                Ok(()) => writer.flush().await,
+                Err(error) => Err(error),
+            };
+            if let Err(error) = written {
+                tracing::debug!(peer = %peer.0, transport = peer.1.as_via(), %error, "stream write failed");
                 self.fail(peer, id);
                 return;
             }
@@ -336,9 +379,9 @@ impl Transports {
     /// counts against the caps (`slot`) until this returns.
     async fn read_loop(
         self,
-        peer: SocketAddr,
+        peer: Peer,
         id: u64,
-        mut reader: tokio::net::tcp::OwnedReadHalf,
+        mut reader: impl AsyncRead + Unpin,
         pong: WriteQueue,
         activity: Arc<Activity>,
         slot: Slot,
@@ -351,7 +394,7 @@ impl Transports {
                 let quiet = activity.since_last();
                 if quiet >= idle {
                     self.stats.tcp_idle_closed.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(%peer, "closing idle tcp connection");
+                    tracing::debug!(peer = %peer.0, "closing idle stream connection");
                     break 'conn;
                 }
                 if let Ok(read) =
@@ -377,8 +420,8 @@ impl Transports {
                         let bytes = buf.split_to(len).freeze();
                         self.stats.received.fetch_add(1, Ordering::Relaxed);
                         let msg = Inbound {
-                            from: peer,
-                            transport: TransportKind::Tcp,
+                            from: peer.0,
+                            transport: peer.1,
                             bytes,
                         };
                         // Back-pressure on TCP: wait for room instead of dropping.
@@ -390,7 +433,7 @@ impl Transports {
                         self.stats
                             .tcp_framing_errors
                             .fetch_add(1, Ordering::Relaxed);
-                        tracing::debug!(%peer, why, "closing tcp connection");
+                        tracing::debug!(peer = %peer.0, why, "closing stream connection");
                         break 'conn;
                     }
                 }
@@ -401,7 +444,7 @@ impl Transports {
     }
 
     /// Forgets connection `id` as `peer`'s (a newer one may have replaced it).
-    fn forget(&self, peer: SocketAddr, id: u64) {
+    fn forget(&self, peer: Peer, id: u64) {
         let mut connections = self.connections();
         if connections.get(&peer).is_some_and(|(i, _)| *i == id) {
             connections.remove(&peer);
@@ -409,15 +452,16 @@ impl Transports {
     }
 
     /// `peer` cannot be sent to over connection `id`: forgotten, and reported to the core.
-    fn fail(&self, peer: SocketAddr, id: u64) {
+    fn fail(&self, peer: Peer, id: u64) {
         self.forget(peer, id);
         self.stats.send_errors.fetch_add(1, Ordering::Relaxed);
         let _ = self.failures.try_send(peer);
     }
 
-    /// Queues bytes on `to`'s connection, opening one when there is none. Never waits: the
-    /// connection's writer sends them in order.
-    fn send_tcp(&self, to: SocketAddr, bytes: Bytes) {
+    /// Queues bytes on `to`'s connection, opening a TCP one when there is none (a TLS peer
+    /// without a connection fails at once). Never waits: the connection's writer sends them
+    /// in order.
+    fn send_stream(&self, to: Peer, bytes: Bytes) {
         let existing = self
             .connections()
             .get(&to)
@@ -425,6 +469,12 @@ impl Transports {
             .cloned();
         let (id, queue) = match existing {
             Some(found) => found,
+            None if to.1 == TransportKind::Tls => {
+                tracing::debug!(peer = %to.0, "no tls connection to send on");
+                self.stats.send_errors.fetch_add(1, Ordering::Relaxed);
+                let _ = self.failures.try_send(to);
+                return;
+            }
             None => {
                 let (id, tx, rx) = self.register(to);
                 tokio::spawn(self.clone().open_connection(to, id, tx.clone(), rx));
@@ -432,12 +482,12 @@ impl Transports {
             }
         };
         if queue.try_send(bytes).is_err() {
-            tracing::debug!(peer = %to, "tcp write queue full or closed");
+            tracing::debug!(peer = %to.0, "stream write queue full or closed");
             self.fail(to, id);
         }
     }
 
-    /// Sends bytes; over TCP reuses the peer's connection or opens one.
+    /// Sends bytes; over TCP reuses the peer's connection or opens one, over TLS only reuses.
     pub async fn send(&self, to: SocketAddr, transport: TransportKind, bytes: Bytes) {
         match transport {
             TransportKind::Udp => {
@@ -445,7 +495,7 @@ impl Transports {
                     self.stats.send_errors.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            TransportKind::Tcp => self.send_tcp(to, bytes),
+            TransportKind::Tcp | TransportKind::Tls => self.send_stream((to, transport), bytes),
         }
     }
 }

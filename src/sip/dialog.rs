@@ -8,6 +8,7 @@
 //! element to do (the behaviour FreeSWITCH calls NDLB, and RFC 5626 formalises as flows).
 
 use super::message::{Message, Method, NameAddr};
+use super::transport::Transport;
 use std::net::SocketAddr;
 
 /// Identifies a dialog from the switch's side (Call-ID and the switch's own tag).
@@ -35,7 +36,8 @@ pub struct Dialog {
     pub remote_cseq: Option<u32>,
     /// Where the peer's packets come from and ours go.
     pub peer: SocketAddr,
-    pub reliable: bool,
+    /// The transport of `peer`: our requests leave by it and our Contact names it.
+    pub transport: Transport,
 }
 
 impl Dialog {
@@ -44,7 +46,7 @@ impl Dialog {
         request: &Message,
         local_tag: String,
         peer: SocketAddr,
-        reliable: bool,
+        transport: Transport,
     ) -> Option<Dialog> {
         let from = request.from()?;
         let to = request.to()?;
@@ -63,7 +65,7 @@ impl Dialog {
             local_cseq: 0,
             remote_cseq: request.cseq().map(|c| c.seq),
             peer,
-            reliable,
+            transport,
         })
     }
 
@@ -72,7 +74,7 @@ impl Dialog {
         request: &Message,
         response: &Message,
         peer: SocketAddr,
-        reliable: bool,
+        transport: Transport,
     ) -> Option<Dialog> {
         let from = request.from()?;
         let to = response.to()?;
@@ -93,7 +95,7 @@ impl Dialog {
             local_cseq: request.cseq()?.seq,
             remote_cseq: None,
             peer,
-            reliable,
+            transport,
         })
     }
 
@@ -188,7 +190,7 @@ mod tests {
     #[test]
     fn a_uas_dialog_targets_the_callers_contact_with_the_route_set_in_order() {
         let peer: SocketAddr = "127.0.0.1:5062".parse().unwrap();
-        let mut d = Dialog::as_uas(&invite(), "xyz".into(), peer, false).unwrap();
+        let mut d = Dialog::as_uas(&invite(), "xyz".into(), peer, Transport::Udp).unwrap();
         let bye = d.request(Method::Bye);
         assert_eq!(bye.request_uri(), Some("sip:1000@10.0.0.1:5062"));
         assert_eq!(bye.to_tag().as_deref(), Some("abc"));
@@ -205,7 +207,7 @@ mod tests {
         let mut resp = Message::response_to(&req, 200, "OK");
         resp.set("To", "<sip:1001@sb>;tag=remote");
         resp.push("Contact", "<sip:1001@10.0.0.2>");
-        let mut d = Dialog::as_uac(&req, &resp, peer, false).unwrap();
+        let mut d = Dialog::as_uac(&req, &resp, peer, Transport::Udp).unwrap();
         assert_eq!(d.route_set, vec!["<sip:p2;lr>", "<sip:p1;lr>"]);
         assert_eq!(d.ack(7).cseq().unwrap().seq, 7);
         assert_eq!(d.request(Method::Bye).cseq().unwrap().seq, 8);
@@ -215,7 +217,7 @@ mod tests {
     #[test]
     fn an_older_remote_cseq_is_refused() {
         let peer: SocketAddr = "127.0.0.1:5062".parse().unwrap();
-        let mut d = Dialog::as_uas(&invite(), "xyz".into(), peer, false).unwrap();
+        let mut d = Dialog::as_uas(&invite(), "xyz".into(), peer, Transport::Udp).unwrap();
         let mut bye = Message::request(Method::Bye, "sip:x").with("CSeq", "6 BYE");
         assert!(!d.accept_remote_cseq(&bye));
         bye.set("CSeq", "8 BYE");

@@ -9,5 +9,6 @@ pub mod message;
 pub mod outbound_registration;
 pub mod registrar;
 pub mod transaction;
+pub mod transport;
 pub mod uri;
 pub mod validate;

@@ -219,20 +219,7 @@ fn decode_unreserved(s: &str) -> String {
 }
 
 /// The transport a REGISTER arrived on, and so the one to reach the binding on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Transport {
-    /// UDP.
-    Udp,
-    /// TCP.
-    Tcp,
-    /// TLS over TCP.
-    Tls,
-    /// WebSocket (RFC 7118).
-    Ws,
-    /// Secure WebSocket.
-    Wss,
-}
+pub use super::transport::Transport;
 
 /// A binding of an AOR to a contact (RFC 3261 §10.3 step 7).
 #[derive(Debug, Clone, PartialEq)]

@@ -105,6 +105,11 @@ pub struct SwitchOptions {
     pub max_calls: Option<usize>,
     /// TOML tables appended to the profile (e.g. an `[admission]` with small limits).
     pub extra_profile: String,
+    /// The profile's `http.header_read_timeout_secs`.
+    pub header_read_timeout_secs: u64,
+    /// The CTI listener speaks HTTPS (`[http.tls]` in `extra_profile`): readiness is then
+    /// read from the log, as a plain health check cannot answer.
+    pub https: bool,
 }
 
 impl Default for SwitchOptions {
@@ -121,6 +126,8 @@ impl Default for SwitchOptions {
             extra_extensions: 0,
             max_calls: None,
             extra_profile: String::new(),
+            header_read_timeout_secs: 10,
+            https: false,
         }
     }
 }
@@ -191,6 +198,13 @@ impl SwitchProcess {
                 "rtp_timeout_secs = 60",
                 &format!("rtp_timeout_secs = {}", opts.rtp_timeout_secs),
             )
+            .replace(
+                "header_read_timeout_secs = 10",
+                &format!(
+                    "header_read_timeout_secs = {}",
+                    opts.header_read_timeout_secs
+                ),
+            )
             .replace("rtp_port_min = 20000", &format!("rtp_port_min = {rtp}"))
             .replace(
                 "rtp_port_max = 30000",
@@ -239,14 +253,19 @@ impl SwitchProcess {
             log,
             cti_token: std::sync::OnceLock::new(),
         };
-        sw.wait_ready();
+        sw.wait_ready(opts.https);
         sw
     }
 
-    fn wait_ready(&self) {
+    fn wait_ready(&self, https: bool) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if let Ok((200, _)) = http_get(self.http, "/api/v1/health") {
+            let ready = if https {
+                self.log().contains("CTI API listening")
+            } else {
+                matches!(http_get(self.http, "/api/v1/health"), Ok((200, _)))
+            };
+            if ready {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));

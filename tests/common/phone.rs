@@ -5,6 +5,8 @@
 //! the command.
 
 use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -40,15 +42,35 @@ impl PjPhone {
     /// Registers `user` with the switch; `consult` is the extension its transfer key calls
     /// (empty when the test never presses it).
     pub fn start(sw: &SwitchProcess, user: &str, consult: &str) -> PjPhone {
+        let port = free_udp_port().to_string();
+        let mut phone = Self::spawn(
+            sw,
+            user,
+            &sw.sip.to_string(),
+            &["--consult", consult, "--port", &port],
+        );
+        phone.expect("registered");
+        phone
+    }
+
+    /// Starts `user` over TLS to the switch's `tls` address, trusting only the CA in `ca`;
+    /// the caller waits for `registered` (or `registration_failed`).
+    pub fn start_tls(sw: &SwitchProcess, user: &str, tls: SocketAddr, ca: &Path) -> PjPhone {
+        let ca = ca.to_str().unwrap();
+        // Port 0: PJSIP's TLS listener is never used (the switch answers on our connection).
+        Self::spawn(sw, user, &tls.to_string(), &["--tls-ca", ca, "--port", "0"])
+    }
+
+    fn spawn(sw: &SwitchProcess, user: &str, registrar: &str, extra: &[&str]) -> PjPhone {
         let rtp = port_block(4);
         let phone_log = sw.dir.join(format!("pjsua-{user}.log"));
         let log = std::fs::File::create(&phone_log).unwrap();
         let mut child = Command::new(python())
             .arg(format!("{PHONES_DIR}/agent_phone.py"))
-            .args(["--registrar", &sw.sip.to_string()])
+            .args(["--registrar", registrar])
             .args(["--user", user, "--password", &password(user)])
-            .args(["--port", &free_udp_port().to_string()])
-            .args(["--rtp", &rtp.to_string(), "--consult", consult])
+            .args(["--rtp", &rtp.to_string()])
+            .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(log)
@@ -64,16 +86,14 @@ impl PjPhone {
                 }
             }
         });
-        let mut phone = PjPhone {
+        PjPhone {
             child,
             stdin,
             lines,
             seen: Vec::new(),
             rtp,
             logs: [sw.log.clone(), phone_log],
-        };
-        phone.expect("registered");
-        phone
+        }
     }
 
     /// Waits (bounded) for a progress line starting with `word`; returns it.
@@ -99,6 +119,13 @@ impl PjPhone {
     pub fn send(&mut self, command: &str) {
         writeln!(self.stdin, "{command}").unwrap();
         self.stdin.flush().unwrap();
+    }
+
+    /// RTP packets the phone's latest call has received.
+    pub fn rtp_received(&mut self) -> u64 {
+        self.send("stats");
+        let line = self.expect("rx ");
+        line["rx ".len()..].trim().parse().unwrap()
     }
 
     /// Waits (bounded) for the phone to exit and asserts it succeeded.

@@ -7,9 +7,14 @@ It registers and answers the call it is offered, then obeys lines from stdin:
   the held call (`Call.xferReplaces`); then exits once both of its calls are over.
 - `call EXT`: calls an extension and waits for the answer.
 - `blind EXT`: sends REFER (`Call.xfer`) on its call, then waits for the switch to release it.
-- `hangup`: hangs its calls up; `quit`: leaves.
+- `hangup`: hangs its calls up; `stats`: prints `rx <packets>`, the RTP packets its latest
+  call received; `quit`: leaves.
+With `--tls-ca FILE` it talks SIP over TLS to the switch (`--registrar` is then the switch's
+TLS address), trusting only the CA in FILE: a switch presenting another certificate fails
+its registration (`registration_failed <code>`).
 Progress is printed one word per line (`registered`, `answered`, `call_answered`, `held`,
-`consult_answered`, `transfer <code>`, `released`, `done`) for the test to follow. It exits 0
+`consult_answered`, `transfer <code>`, `released`, `disconnected`, `done`) for the test to
+follow. It exits 0
 when told to quit or after an attended transfer, 1 on a failed attended transfer, 2 on a
 timeout.
 """
@@ -47,6 +52,7 @@ class Call(pj.Call):
             self.confirmed = True
         elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
             self.disconnected = True
+            say("disconnected")
 
     def onCallMediaState(self, prm):
         info = self.getInfo()
@@ -76,10 +82,14 @@ class Account(pj.Account):
         if prm.code == 200 and not self.phone.registered:
             self.phone.registered = True
             say("registered")
+        elif prm.code >= 300 and not self.phone.registered:
+            say("registration_failed", prm.code)
+            leave(3)
 
     def onIncomingCall(self, prm):
         call = Call(self.phone, self, prm.callId)
         self.phone.customer = call
+        self.phone.latest = call
         answer = pj.CallOpParam()
         answer.statusCode = 200
         call.answer(answer)
@@ -95,6 +105,9 @@ class Phone:
         self.placed = None
         self.consult = None
         self.transfer_code = None
+        self.latest = None
+        # URI parameter that keeps the phone's requests on TLS.
+        self.suffix = ";transport=tls" if args.tls_ca else ""
         self.ep = pj.Endpoint()
         self.ep.libCreate()
         config = pj.EpConfig()
@@ -107,12 +120,18 @@ class Phone:
         sip = pj.TransportConfig()
         sip.port = args.port
         sip.boundAddress = "127.0.0.1"
-        self.ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, sip)
+        if args.tls_ca:
+            sip.tlsConfig.CaListFile = args.tls_ca
+            sip.tlsConfig.verifyServer = True
+            transport = self.ep.transportCreate(pj.PJSIP_TRANSPORT_TLS, sip)
+        else:
+            transport = self.ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, sip)
         self.ep.libStart()
         self.ep.audDevManager().setNullDev()
         acc = pj.AccountConfig()
         acc.idUri = f"sip:{args.user}@{args.host}"
-        acc.regConfig.registrarUri = f"sip:{args.registrar}"
+        acc.regConfig.registrarUri = f"sip:{args.registrar}{self.suffix}"
+        acc.sipConfig.transportId = transport
         acc.sipConfig.authCreds.append(
             pj.AuthCredInfo("digest", "*", args.user, 0, args.password)
         )
@@ -144,7 +163,7 @@ class Phone:
         self.until("hold", lambda: self.held, 10)
         say("held")
         self.consult = Call(self, self.account)
-        self.consult.makeCall(f"sip:{self.args.consult}@{self.args.registrar}", pj.CallOpParam(True))
+        self.consult.makeCall(f"sip:{self.args.consult}@{self.args.registrar}{self.suffix}", pj.CallOpParam(True))
         self.until("consult answer", lambda: self.consult.confirmed, 15)
         say("consult_answered")
         self.pump(1.0)
@@ -163,7 +182,9 @@ class Phone:
 
     def call(self, extension):
         self.placed = Call(self, self.account)
-        self.placed.makeCall(f"sip:{extension}@{self.args.registrar}", pj.CallOpParam(True))
+        self.latest = self.placed
+        uri = f"sip:{extension}@{self.args.registrar}{self.suffix}"
+        self.placed.makeCall(uri, pj.CallOpParam(True))
         self.until("answer", lambda: self.placed.confirmed, 15)
         say("call_answered")
 
@@ -178,6 +199,13 @@ class Phone:
             # The switch releases the transferred call.
             self.until("call released", lambda: call.disconnected, 15)
             say("released")
+
+    def received(self):
+        """RTP packets the latest call received (0 when it has no stream)."""
+        try:
+            return self.latest.getStreamStat(0).rtcp.rxStat.pkt
+        except Exception:  # no call, or its media is gone
+            return 0
 
     def run(self):
         self.until("registration", lambda: self.registered, 15)
@@ -197,6 +225,8 @@ class Phone:
                 self.call(argument)
             elif command == "blind":
                 self.blind_transfer(argument)
+            elif command == "stats":
+                say("rx", self.received())
             elif command == "hangup":
                 self.ep.hangupAllCalls()
                 self.pump(0.5)
@@ -216,6 +246,7 @@ def main():
     parser.add_argument("--port", type=int, required=True, help="local SIP port")
     parser.add_argument("--rtp", type=int, required=True, help="first local RTP port")
     parser.add_argument("--consult", default="", help="extension the transfer key consults")
+    parser.add_argument("--tls-ca", default="", help="talk TLS, trusting this CA file only")
     phone = Phone(parser.parse_args())
     phone.run()
     # Leave without unregistering noise: the test is over.

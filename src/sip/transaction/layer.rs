@@ -21,6 +21,7 @@ use super::non_invite_server::NonInviteServerTransaction;
 use super::timers::Timing;
 use super::{Output, TransactionError};
 use crate::sip::message::{Message, Method, Via};
+use crate::sip::transport::Transport;
 use bytes::Bytes;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -188,10 +189,10 @@ pub enum TransactionEvent {
 /// What the layer asks the runtime to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LayerOutput {
-    /// Send `bytes` to `to`, over a reliable transport (the connection to `to`) or UDP.
+    /// Send `bytes` to `to` over `transport` (for a stream, the connection to `to`).
     Transmit {
         to: SocketAddr,
-        reliable: bool,
+        transport: Transport,
         bytes: Bytes,
     },
     /// News about the transaction `key`.
@@ -273,7 +274,7 @@ struct Entry {
     key: MatchKey,
     machine: Machine,
     to: SocketAddr,
-    reliable: bool,
+    transport: Transport,
     /// The deadline this transaction has in the heap; other heap entries for it are stale.
     scheduled: Option<Instant>,
 }
@@ -347,8 +348,8 @@ impl TransactionLayer {
         self.handle_message_over(now, from, None, msg)
     }
 
-    /// Like [`TransactionLayer::handle_message`], but a server transaction's reliability is
-    /// the transport the request really arrived on when `arrived_reliably` is given. A request
+    /// Like [`TransactionLayer::handle_message`], but a server transaction's transport is
+    /// the one the request really arrived on when `arrived_over` is given. A request
     /// that came over TCP while its Via claims UDP (RFC 4475's messages sent over TCP, sloppy
     /// clients) is answered on its connection instead of into the void (§18.2.2 follows the
     /// connection for reliable transports).
@@ -356,7 +357,7 @@ impl TransactionLayer {
         &mut self,
         now: Instant,
         from: SocketAddr,
-        arrived_reliably: Option<bool>,
+        arrived_over: Option<Transport>,
         msg: Message,
     ) -> Result<Incoming, TransactionError> {
         let now = self.advance_for_input(now);
@@ -399,8 +400,8 @@ impl TransactionLayer {
         if self.entries.len() >= self.config.max_transactions {
             return Ok(Incoming::Overloaded(msg));
         }
-        let reliable =
-            arrived_reliably.unwrap_or_else(|| !via.transport.eq_ignore_ascii_case("UDP"));
+        let transport = arrived_over.unwrap_or_else(|| Transport::from_via(&via.transport));
+        let reliable = transport.is_reliable();
         let timing = self.config.timing;
         let machine = if method == Some(Method::Invite) {
             Machine::InviteServer(Box::new(InviteServerTransaction::new(
@@ -415,7 +416,7 @@ impl TransactionLayer {
                 now, reliable, timing,
             )))
         };
-        let id = self.insert(key, machine, from, reliable);
+        let id = self.insert(key, machine, from, transport);
         Ok(Incoming::Request {
             key: TransactionKey(id),
             request: msg,
@@ -428,10 +429,11 @@ impl TransactionLayer {
         &mut self,
         now: Instant,
         to: SocketAddr,
-        reliable: bool,
+        transport: Transport,
         request: Message,
     ) -> Result<TransactionKey, TransactionError> {
         let now = self.advance_for_input(now);
+        let reliable = transport.is_reliable();
         let key = MatchKey::client(&request).ok_or(TransactionError::Malformed(
             "request without Via branch or CSeq",
         ))?;
@@ -452,7 +454,7 @@ impl TransactionLayer {
                 )))
             }
         };
-        Ok(TransactionKey(self.insert(key, machine, to, reliable)))
+        Ok(TransactionKey(self.insert(key, machine, to, transport)))
     }
 
     /// The TU's response for the server transaction `key`.
@@ -480,22 +482,22 @@ impl TransactionLayer {
     }
 
     /// Queues a message sent outside any transaction: the ACK for a 2xx, a stateless 503.
-    pub fn transmit_stateless(&mut self, to: SocketAddr, reliable: bool, msg: &Message) {
+    pub fn transmit_stateless(&mut self, to: SocketAddr, transport: Transport, msg: &Message) {
         self.outputs.push_back(LayerOutput::Transmit {
             to,
-            reliable,
+            transport,
             bytes: msg.to_bytes(),
         });
     }
 
     /// The transport to `to` failed (a connection dropped, an ICMP error): every transaction
     /// sending there is told (§17.1.4, §17.2.4). Rare, so a scan is fine.
-    pub fn handle_transport_error(&mut self, now: Instant, to: SocketAddr, reliable: bool) {
+    pub fn handle_transport_error(&mut self, now: Instant, to: SocketAddr, transport: Transport) {
         let now = self.advance_for_input(now);
         let hit: Vec<TxId> = self
             .entries
             .iter()
-            .filter(|(_, e)| e.to == to && e.reliable == reliable)
+            .filter(|(_, e)| e.to == to && e.transport == transport)
             .map(|(id, _)| *id)
             .collect();
         for id in hit {
@@ -590,7 +592,13 @@ impl TransactionLayer {
         now
     }
 
-    fn insert(&mut self, key: MatchKey, machine: Machine, to: SocketAddr, reliable: bool) -> TxId {
+    fn insert(
+        &mut self,
+        key: MatchKey,
+        machine: Machine,
+        to: SocketAddr,
+        transport: Transport,
+    ) -> TxId {
         let id = self.next_id;
         self.next_id += 1;
         self.ids.insert(&key, id);
@@ -600,7 +608,7 @@ impl TransactionLayer {
                 key,
                 machine,
                 to,
-                reliable,
+                transport,
                 scheduled: None,
             }),
         );
@@ -626,7 +634,7 @@ impl TransactionLayer {
             match output {
                 Output::Transmit(bytes) => self.outputs.push_back(LayerOutput::Transmit {
                     to: entry.to,
-                    reliable: entry.reliable,
+                    transport: entry.transport,
                     bytes,
                 }),
                 Output::Request(_) | Output::Response(_) => passed_up = Some(output),

@@ -56,7 +56,7 @@ fn a_new_request_creates_a_server_transaction_and_its_retransmissions_are_absorb
     let out = drain(&mut layer);
     assert!(matches!(
         &out[..],
-        [LayerOutput::Transmit { to, reliable: false, .. }] if *to == peer()
+        [LayerOutput::Transmit { to, transport: Transport::Udp, .. }] if *to == peer()
     ));
     // A retransmission now gets the 200 again and is still absorbed.
     assert_eq!(
@@ -178,7 +178,7 @@ fn responses_are_matched_on_branch_and_cseq_method() {
     let to: SocketAddr = "198.51.100.5:5060".parse().unwrap();
     let invite = request(Method::Invite, "UDP", "z9hG4bKout1");
     let key = layer
-        .send_request(start, to, false, invite.clone())
+        .send_request(start, to, Transport::Udp, invite.clone())
         .unwrap();
     assert!(layer.match_key(&key).unwrap().is_client());
     let out = drain(&mut layer);
@@ -196,7 +196,7 @@ fn responses_are_matched_on_branch_and_cseq_method() {
     // A CANCEL shares the branch but is its own client transaction (§9.1).
     let cancel = request(Method::Cancel, "UDP", "z9hG4bKout1");
     let cancel_key = layer
-        .send_request(start + ms(60), to, false, cancel.clone())
+        .send_request(start + ms(60), to, Transport::Udp, cancel.clone())
         .unwrap();
     assert_ne!(cancel_key, key);
     let cancel_ok = response(&cancel, 200);
@@ -218,7 +218,7 @@ fn the_layer_acks_a_non_2xx_and_absorbs_its_retransmissions() {
     let to: SocketAddr = "198.51.100.5:5060".parse().unwrap();
     let invite = request(Method::Invite, "UDP", "z9hG4bKout2");
     let key = layer
-        .send_request(start, to, false, invite.clone())
+        .send_request(start, to, Transport::Udp, invite.clone())
         .unwrap();
     let _ = drain(&mut layer);
     let busy = response(&invite, 486);
@@ -248,12 +248,12 @@ fn sending_a_cancel_bounds_the_wait_of_its_invite_to_64_t1() {
     let to: SocketAddr = "198.51.100.5:5060".parse().unwrap();
     let invite = request(Method::Invite, "UDP", "z9hG4bKring");
     let key = layer
-        .send_request(start, to, false, invite.clone())
+        .send_request(start, to, Transport::Udp, invite.clone())
         .unwrap();
     let _ = layer.handle_message(start + ms(50), to, response(&invite, 180));
     let cancel = request(Method::Cancel, "UDP", "z9hG4bKring");
     layer
-        .send_request(start + ms(1_000), to, false, cancel)
+        .send_request(start + ms(1_000), to, Transport::Udp, cancel)
         .unwrap();
     let _ = drain(&mut layer);
     layer.handle_timeout(start + ms(1_000 + 32_000 - 1));
@@ -275,7 +275,7 @@ fn accepted_invite_client_passes_2xx_retransmissions_up_with_its_key() {
     let to: SocketAddr = "198.51.100.5:5060".parse().unwrap();
     let invite = request(Method::Invite, "UDP", "z9hG4bKout3");
     let key = layer
-        .send_request(start, to, false, invite.clone())
+        .send_request(start, to, Transport::Udp, invite.clone())
         .unwrap();
     let ok = response(&invite, 200);
     for t in [10, 510, 1510] {
@@ -327,7 +327,9 @@ fn terminated_transactions_are_removed_and_reported() {
     let mut layer = layer();
     let to: SocketAddr = "198.51.100.5:5060".parse().unwrap();
     let bye = request(Method::Bye, "TCP", "z9hG4bKbye");
-    let key = layer.send_request(start, to, true, bye.clone()).unwrap();
+    let key = layer
+        .send_request(start, to, Transport::Tcp, bye.clone())
+        .unwrap();
     let _ = drain(&mut layer);
     assert!(matches!(
         layer
@@ -361,9 +363,11 @@ fn timeouts_are_reported_and_every_deadline_moves_forward() {
     let to: SocketAddr = "198.51.100.5:5060".parse().unwrap();
     let options = request(Method::Options, "UDP", "z9hG4bKto1");
     let invite = request(Method::Invite, "UDP", "z9hG4bKto2");
-    let k1 = layer.send_request(start, to, false, options).unwrap();
+    let k1 = layer
+        .send_request(start, to, Transport::Udp, options)
+        .unwrap();
     let k2 = layer
-        .send_request(start + ms(100), to, false, invite)
+        .send_request(start + ms(100), to, Transport::Udp, invite)
         .unwrap();
     assert_eq!(drain(&mut layer).len(), 2);
     let mut events = Vec::new();
@@ -420,15 +424,15 @@ fn misuse_is_refused_with_an_error() {
     let to = peer();
     let options = request(Method::Options, "UDP", "z9hG4bKdup");
     let key = layer
-        .send_request(start, to, false, options.clone())
+        .send_request(start, to, Transport::Udp, options.clone())
         .unwrap();
     assert_eq!(
-        layer.send_request(start, to, false, options.clone()),
+        layer.send_request(start, to, Transport::Udp, options.clone()),
         Err(TransactionError::Duplicate)
     );
     let ack = request(Method::Ack, "UDP", "z9hG4bKack");
     assert_eq!(
-        layer.send_request(start, to, false, ack),
+        layer.send_request(start, to, Transport::Udp, ack),
         Err(TransactionError::AckOutsideTransaction)
     );
     assert_eq!(
@@ -449,7 +453,7 @@ fn time_going_backwards_is_ignored_by_handle_timeout() {
     let mut layer = layer();
     let options = request(Method::Options, "UDP", "z9hG4bKback");
     layer
-        .send_request(start + ms(1000), peer(), false, options)
+        .send_request(start + ms(1000), peer(), Transport::Udp, options)
         .unwrap();
     let _ = drain(&mut layer);
     layer.handle_timeout(start + ms(1500));
@@ -469,7 +473,7 @@ fn transport_errors_reach_the_transactions_sending_there() {
         .send_request(
             start,
             a,
-            true,
+            Transport::Tcp,
             request(Method::Options, "TCP", "z9hG4bKte1"),
         )
         .unwrap();
@@ -477,12 +481,12 @@ fn transport_errors_reach_the_transactions_sending_there() {
         .send_request(
             start,
             b,
-            true,
+            Transport::Tcp,
             request(Method::Options, "TCP", "z9hG4bKte2"),
         )
         .unwrap();
     let _ = drain(&mut layer);
-    layer.handle_transport_error(start + ms(1), a, true);
+    layer.handle_transport_error(start + ms(1), a, Transport::Tcp);
     assert_eq!(
         drain(&mut layer),
         vec![
@@ -501,7 +505,7 @@ fn stale_heap_entries_do_not_pile_up() {
     for i in 0..1000 {
         let invite = request(Method::Invite, "UDP", &format!("z9hG4bKheap{i}"));
         layer
-            .send_request(start, to, false, invite.clone())
+            .send_request(start, to, Transport::Udp, invite.clone())
             .unwrap();
         // 180 cancels A and B: their heap entry goes stale.
         let _ = layer
