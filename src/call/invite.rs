@@ -5,6 +5,7 @@
 use super::model::*;
 use super::outbound::Target;
 use super::register::Auth;
+use super::srtp_policy::sdes_allowed;
 use super::switch::{ClientPurpose, Switch};
 use crate::media::sdp::SessionDescription;
 use crate::sip::dialog::Dialog;
@@ -104,6 +105,10 @@ impl Switch {
             return;
         };
         if let Some(offer) = &offer {
+            let savp = offer.audio().is_some_and(|(_, m)| m.is_savp());
+            if savp && sdes_allowed(self.cfg.srtp, transport) {
+                caller_endpoint.local.srtp = Some(self.fresh_srtp());
+            }
             match caller_endpoint.local.to_answer(offer) {
                 Some((_, negotiated)) => caller_endpoint.negotiated = Some(negotiated),
                 None => {
@@ -112,7 +117,7 @@ impl Switch {
                     self.add_to_tag(&mut r, &request);
                     r.push(
                         "Warning",
-                        "304 switchboard \"Media type not available: PCMU or PCMA required\"",
+                        unusable_offer_warning(savp, &caller_endpoint.local),
                     );
                     self.respond(now, &key, r);
                     return;
@@ -690,5 +695,18 @@ pub(super) fn failure_reason(code: u16) -> &'static str {
         600 => "Busy Everywhere",
         603 => "Decline",
         _ => "Call Failed",
+    }
+}
+
+/// The `Warning` (RFC 3261 §20.43) of a 488 to an offer the caller's leg cannot answer.
+fn unusable_offer_warning(savp: bool, local: &crate::media::sdp::LocalMedia) -> &'static str {
+    match (savp, &local.srtp) {
+        (true, None) => {
+            "302 switchboard \"Incompatible transport protocol: RTP/SAVP needs SIP over TLS\""
+        }
+        (true, Some(_)) => {
+            "305 switchboard \"Incompatible media format: no usable a=crypto line or G.711 codec\""
+        }
+        (false, _) => "304 switchboard \"Media type not available: PCMU or PCMA required\"",
     }
 }

@@ -49,6 +49,9 @@ pub mod record;
 mod register;
 #[cfg(test)]
 mod security_tests;
+mod srtp_policy;
+#[cfg(test)]
+mod srtp_tests;
 mod switch;
 mod timers;
 mod tombstone;
@@ -61,4 +64,5 @@ pub use model::{
     CadFromSip, ConsultFailure, EndpointId, MediaCommand, MediaEvent, MediaPolicy, OfferFailure,
     Output, QueueCommand, QueueEvent, QueueMedia, SwitchEvent,
 };
+pub use srtp_policy::{SrtpMode, SrtpPolicy, sdes_allowed};
 pub use switch::{RngSeed, Switch, SwitchConfig};

@@ -49,6 +49,7 @@ pub(in crate::call) fn switch(
             .collect(),
         seed: crate::call::RngSeed::from_u64(7),
         auth_guard: Default::default(),
+        srtp: Default::default(),
     };
     // The origin of virtual time; only differences from it matter.
     let now = crate::runtime::clock::now();

@@ -52,6 +52,8 @@ pub struct SwitchConfig {
     pub seed: RngSeed,
     /// Brakes on digest password guessing (the profile's `[sip.auth_guard]`).
     pub auth_guard: AuthPolicy,
+    /// Which legs may speak SDES-keyed SRTP (the profile's `media.srtp`).
+    pub srtp: super::SrtpPolicy,
 }
 
 /// The 256-bit seed of the switch's [`StdRng`] (ChaCha12, a CSPRNG): the nonce key, tags,
@@ -295,6 +297,7 @@ impl Switch {
             session_version: 1,
             rtcp_mux: true,
             ptime: Some(Duration::from_millis(20)),
+            srtp: None,
         }
     }
 

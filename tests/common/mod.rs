@@ -105,6 +105,8 @@ pub struct SwitchOptions {
     pub max_calls: Option<usize>,
     /// TOML tables appended to the profile (e.g. an `[admission]` with small limits).
     pub extra_profile: String,
+    /// Lines added to the profile's `[media]` table (e.g. the SRTP lab switch).
+    pub media_settings: String,
 }
 
 impl Default for SwitchOptions {
@@ -121,6 +123,7 @@ impl Default for SwitchOptions {
             extra_extensions: 0,
             max_calls: None,
             extra_profile: String::new(),
+            media_settings: String::new(),
         }
     }
 }
@@ -191,6 +194,7 @@ impl SwitchProcess {
                 "rtp_timeout_secs = 60",
                 &format!("rtp_timeout_secs = {}", opts.rtp_timeout_secs),
             )
+            .replace("[media]\n", &format!("[media]\n{}\n", opts.media_settings))
             .replace("rtp_port_min = 20000", &format!("rtp_port_min = {rtp}"))
             .replace(
                 "rtp_port_max = 30000",

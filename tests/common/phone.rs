@@ -40,6 +40,11 @@ impl PjPhone {
     /// Registers `user` with the switch; `consult` is the extension its transfer key calls
     /// (empty when the test never presses it).
     pub fn start(sw: &SwitchProcess, user: &str, consult: &str) -> PjPhone {
+        PjPhone::start_with(sw, user, consult, &[])
+    }
+
+    /// [`PjPhone::start`] with more of the script's flags (`--srtp`, `--tone 1000`).
+    pub fn start_with(sw: &SwitchProcess, user: &str, consult: &str, flags: &[&str]) -> PjPhone {
         let rtp = port_block(4);
         let phone_log = sw.dir.join(format!("pjsua-{user}.log"));
         let log = std::fs::File::create(&phone_log).unwrap();
@@ -49,6 +54,7 @@ impl PjPhone {
             .args(["--user", user, "--password", &password(user)])
             .args(["--port", &free_udp_port().to_string()])
             .args(["--rtp", &rtp.to_string(), "--consult", consult])
+            .args(flags)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(log)

@@ -8,8 +8,14 @@ It registers and answers the call it is offered, then obeys lines from stdin:
 - `call EXT`: calls an extension and waits for the answer.
 - `blind EXT`: sends REFER (`Call.xfer`) on its call, then waits for the switch to release it.
 - `hangup`: hangs its calls up; `quit`: leaves.
-Progress is printed one word per line (`registered`, `answered`, `call_answered`, `held`,
-`consult_answered`, `transfer <code>`, `released`, `done`) for the test to follow. It exits 0
+- `stats`: prints `stats <rx> <tx>`, the RTP packets its placed (or answered) call received
+  and sent (received ones passed SRTP authentication when `--srtp` is on).
+With `--srtp` its calls are SRTP only (`RTP/SAVP` with SDES keys, even over UDP: secure
+signalling not required); with `--tone HZ` it sends that tone instead of the null device's
+silence.
+Progress is printed one word per line (`registered`, `answered`, `call_answered`,
+`call_failed <code>`, `held`, `consult_answered`, `transfer <code>`, `released`, `done`) for
+the test to follow. It exits 0
 when told to quit or after an attended transfer, 1 on a failed attended transfer, 2 on a
 timeout.
 """
@@ -57,7 +63,7 @@ class Call(pj.Call):
             ):
                 # Null sound device: connect the call to the bridge so RTP flows.
                 audio = self.getAudioMedia(i)
-                self.phone.ep.audDevManager().getCaptureDevMedia().startTransmit(audio)
+                self.phone.source().startTransmit(audio)
             if media.status == pj.PJSUA_CALL_MEDIA_LOCAL_HOLD:
                 self.phone.held = True
 
@@ -95,6 +101,7 @@ class Phone:
         self.placed = None
         self.consult = None
         self.transfer_code = None
+        self.tone = None
         self.ep = pj.Endpoint()
         self.ep.libCreate()
         config = pj.EpConfig()
@@ -122,8 +129,37 @@ class Phone:
         acc.mediaConfig.transportConfig.port = args.rtp
         acc.mediaConfig.transportConfig.portRange = 4
         acc.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
+        if args.srtp:
+            acc.mediaConfig.srtpUse = pj.PJMEDIA_SRTP_MANDATORY
+            acc.mediaConfig.srtpSecureSignaling = 0
         self.account = Account(self)
         self.account.create(acc)
+
+    def source(self):
+        """What the phone says: the null device's silence, or a steady tone."""
+        if not self.args.tone:
+            return self.ep.audDevManager().getCaptureDevMedia()
+        if self.tone is None:
+            self.tone = pj.ToneGenerator()
+            self.tone.createToneGenerator()
+            desc = pj.ToneDesc()
+            desc.freq1 = self.args.tone
+            desc.freq2 = 0
+            desc.on_msec = 1000
+            desc.off_msec = 0
+            desc.volume = 0
+            tones = pj.ToneDescVector()
+            tones.append(desc)
+            self.tone.play(tones, True)
+        return self.tone
+
+    def stats(self):
+        call = self.placed or self.customer
+        if call is None:
+            say("stats", 0, 0)
+            return
+        rtcp = call.getStreamStat(0).rtcp
+        say("stats", rtcp.rxStat.pkt, rtcp.txStat.pkt)
 
     def pump(self, seconds):
         end = time.monotonic() + seconds
@@ -164,8 +200,11 @@ class Phone:
     def call(self, extension):
         self.placed = Call(self, self.account)
         self.placed.makeCall(f"sip:{extension}@{self.args.registrar}", pj.CallOpParam(True))
-        self.until("answer", lambda: self.placed.confirmed, 15)
-        say("call_answered")
+        self.until("answer", lambda: self.placed.confirmed or self.placed.disconnected, 15)
+        if self.placed.confirmed:
+            say("call_answered")
+        else:
+            say("call_failed", self.placed.getInfo().lastStatusCode)
 
     def blind_transfer(self, extension):
         call = self.placed or self.customer
@@ -197,6 +236,8 @@ class Phone:
                 self.call(argument)
             elif command == "blind":
                 self.blind_transfer(argument)
+            elif command == "stats":
+                self.stats()
             elif command == "hangup":
                 self.ep.hangupAllCalls()
                 self.pump(0.5)
@@ -216,6 +257,8 @@ def main():
     parser.add_argument("--port", type=int, required=True, help="local SIP port")
     parser.add_argument("--rtp", type=int, required=True, help="first local RTP port")
     parser.add_argument("--consult", default="", help="extension the transfer key consults")
+    parser.add_argument("--srtp", action="store_true", help="SRTP (SDES) mandatory")
+    parser.add_argument("--tone", type=int, default=0, help="send this tone (Hz)")
     phone = Phone(parser.parse_args())
     phone.run()
     # Leave without unregistering noise: the test is over.
