@@ -877,6 +877,27 @@ mod tests {
     }
 
     #[test]
+    fn srtp_defaults_to_tls_only_and_the_plain_signalling_switch_keeps_the_switch_on_loopback() {
+        let p = Profile::parse(&container_text(), Path::new("container.toml")).unwrap();
+        assert_eq!(p.media.srtp_policy(), crate::call::SrtpPolicy::default());
+        let text = container_text().replace(
+            "[media]\n",
+            "[media]\nsrtp = \"off\"\nsdes_over_plain_signalling = true\n",
+        );
+        let p = Profile::parse(&text, Path::new("container.toml")).unwrap();
+        assert_eq!(p.media.srtp_policy().mode, crate::call::SrtpMode::Off);
+        let refused = p.lab_secrets();
+        assert!(
+            refused
+                .iter()
+                .any(|s| s.contains("media.sdes_over_plain_signalling")),
+            "{refused:?}"
+        );
+        let typo = container_text().replace("[media]\n", "[media]\nsrtp = \"always\"\n");
+        assert!(Profile::parse(&typo, Path::new("container.toml")).is_err());
+    }
+
+    #[test]
     fn lab_extension_passwords_are_recognised_by_their_shape() {
         assert!(is_lab_extension_password("lab-1000-secret"));
         assert!(is_lab_extension_password("lab-2042-secret"));

@@ -46,12 +46,15 @@ class Call(pj.Call):
         self.phone = phone
         self.confirmed = False
         self.disconnected = False
+        self.final_code = None
 
     def onCallState(self, prm):
         info = self.getInfo()
         if info.state == pj.PJSIP_INV_STATE_CONFIRMED:
             self.confirmed = True
         elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            # Read now: the call's info is gone once it is disconnected.
+            self.final_code = info.lastStatusCode
             self.disconnected = True
 
     def onCallMediaState(self, prm):
@@ -204,7 +207,7 @@ class Phone:
         if self.placed.confirmed:
             say("call_answered")
         else:
-            say("call_failed", self.placed.getInfo().lastStatusCode)
+            say("call_failed", self.placed.final_code)
 
     def blind_transfer(self, extension):
         call = self.placed or self.customer
