@@ -113,6 +113,10 @@ impl Switch {
                 Some((_, negotiated)) => caller_endpoint.negotiated = Some(negotiated),
                 None => {
                     self.close_endpoint(&caller_endpoint);
+                    if savp && caller_endpoint.local.srtp.is_none() {
+                        let source = from.ip();
+                        tracing::info!(target: "security", event = "sdes_refused", %source, ?transport);
+                    }
                     let mut r = Message::response_to(&request, 488, "Not Acceptable Here");
                     self.add_to_tag(&mut r, &request);
                     r.push(

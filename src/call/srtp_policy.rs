@@ -48,22 +48,27 @@ pub struct SrtpPolicy {
     pub sdes_over_plain_signalling: bool,
 }
 
+/// Whether `transport` keeps SDP private on the wire: the one place that knows which
+/// transports are (TLS today; secure WebSockets when they come).
+fn is_secure(transport: Transport) -> bool {
+    transport == Transport::Tls
+}
+
 /// Whether SDES keys may be exchanged with a phone whose signalling uses `transport`.
 #[must_use]
 pub fn sdes_allowed(policy: SrtpPolicy, transport: Transport) -> bool {
     match policy.mode {
         SrtpMode::Off => false,
-        SrtpMode::WhenOfferedOverTls => {
-            transport == Transport::Tls || policy.sdes_over_plain_signalling
-        }
+        SrtpMode::WhenOfferedOverTls => is_secure(transport) || policy.sdes_over_plain_signalling,
     }
 }
 
-/// Whether the switch offers `RTP/SAVP` to a callee reached over `transport`: only over TLS,
-/// whatever the lab switch (it lets callers in, it never sends our keys out in clear).
+/// Whether the switch offers `RTP/SAVP` to a callee reached over `transport`: only over a
+/// secure transport, whatever the lab switch (it lets callers in, it never sends our keys
+/// out in clear).
 #[must_use]
 pub fn offer_sdes_to(policy: SrtpPolicy, transport: Transport) -> bool {
-    policy.mode != SrtpMode::Off && transport == Transport::Tls
+    policy.mode != SrtpMode::Off && is_secure(transport)
 }
 
 impl Switch {
