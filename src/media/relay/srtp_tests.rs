@@ -210,3 +210,35 @@ fn a_new_sdp_with_the_same_keys_keeps_the_replay_window_and_new_keys_replace_it(
     assert!(from_a(&mut relay, now, phone(A), &mut fresh).is_some());
     assert_eq!(relay.take_counts().srtp_rejected, 2);
 }
+
+#[test]
+fn an_srtp_member_of_a_conference_is_mixed_decrypted_and_hears_the_mix_encrypted() {
+    let (now, mut relay, mut phone_a) = call_and_phone();
+    relay.mix(now, &[(A, Ssrc(1)), (B, Ssrc(2))]);
+    let mut from_phone_a = encrypted(&mut phone_a, 1, &[Law::Mu.encode(100); 160]);
+    assert!(from_a(&mut relay, now, phone(A), &mut from_phone_a).is_none());
+    let mut from_b = packet(PayloadType::PCMU, 5, 1, &[Law::Mu.encode(200); 160]);
+    let slot = relay.slot(B).expect("held");
+    assert!(feed(&mut relay, now, slot, Port::Rtp, phone(B), &mut from_b).is_none());
+    relay.handle_timeout(relay.poll_timeout().expect("a tick"));
+    let mut heard = HashMap::new();
+    let mut phone_a_in = SrtpContext::inbound(&our_key());
+    while let Some((t, bytes)) = relay.poll_transmit() {
+        let mut bytes = bytes.to_vec();
+        if t.to == phone(A) {
+            let len = bytes.len();
+            let n = phone_a_in
+                .unprotect_rtp(&mut bytes, len)
+                .expect("authentic");
+            bytes.truncate(n);
+        }
+        let rtp = RtpPacket::parse(&bytes).expect("RTP");
+        heard.insert(t.to, Law::Mu.decode(rtp.payload()[0]));
+    }
+    let near = |a: i16, b: i16| (i32::from(a) - i32::from(b)).abs() < 16;
+    assert!(near(heard[&phone(A)], 200), "A hears B: {heard:?}");
+    assert!(
+        near(heard[&phone(B)], 100),
+        "B hears A's decrypted audio: {heard:?}"
+    );
+}
