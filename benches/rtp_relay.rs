@@ -5,17 +5,23 @@
 //!
 //! `relay_handle_packet_pcmu` is the same packet through the whole sans-IO relay a media
 //! shard runs: latching, the bridged peer's lookup, the rewriter, the counters.
+//! `relay_handle_packet_srtp_to_plain` adds authenticating and decrypting the phone's SRTP
+//! (AES_CM_128_HMAC_SHA1_80) on the way in, `relay_handle_packet_plain_to_srtp` encrypting
+//! and tagging on the way out; the three run side by side so their difference is SRTP's cost.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use switchboard::call::EndpointId;
 use switchboard::media::g711::Law;
 use switchboard::media::relay::{LatchPolicy, Port, Relay, RelayEndpoint};
 use switchboard::media::rewrite::{PayloadMap, StreamRewriter, StreamStart};
 use switchboard::media::rtp::{PayloadType, RtpHeader, RtpPacket, RtpPacketMut, Ssrc};
-use switchboard::media::sdp::{Codec, Direction, Negotiated};
+use switchboard::media::sdp::{Codec, Direction, Negotiated, SrtpKeys};
+use switchboard::media::srtp::{KEY_MATERIAL_LEN, MAX_OVERHEAD, MasterKey, SrtpContext, SrtpSuite};
+
+const SUITE: SrtpSuite = SrtpSuite::AesCm128HmacSha1_80;
 
 fn template() -> Vec<u8> {
     let payload: Vec<u8> = (0..160u16).map(|i| (i * 37 % 256) as u8).collect();
@@ -85,12 +91,14 @@ impl Stream {
     }
 }
 
-fn relay_core(c: &mut Criterion) {
+/// Endpoint 1's phone sends to endpoint 2's; either leg may be SRTP.
+fn relay_core(c: &mut Criterion, name: &str, caller_srtp: bool, callee_srtp: bool) {
     let mut stream = Stream::new();
     let now = stream.now;
     let mut relay = Relay::new(Duration::from_secs(60));
     let phone = |port| std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    for (id, port) in [(1, 40_000), (2, 40_002)] {
+    let phone_key = MasterKey::from_material(SUITE, [0x11; KEY_MATERIAL_LEN]);
+    for (id, port, srtp) in [(1, 40_000, caller_srtp), (2, 40_002, callee_srtp)] {
         let start = StreamStart {
             sequence: 100,
             timestamp: 1000,
@@ -100,6 +108,12 @@ fn relay_core(c: &mut Criterion) {
         let negotiated = Negotiated {
             codec: Codec::pcmu(),
             telephone_event: None,
+            srtp: srtp.then(|| {
+                Box::new(SrtpKeys {
+                    local: MasterKey::from_material(SUITE, [0x22; KEY_MATERIAL_LEN]),
+                    remote: phone_key.clone(),
+                })
+            }),
         };
         relay.configure(
             now,
@@ -113,17 +127,32 @@ fn relay_core(c: &mut Criterion) {
     }
     relay.bridge(EndpointId(1), EndpointId(2));
     let slot = relay.slot(EndpointId(1)).expect("held");
-    let mut buf = template();
-    c.bench_function("relay_handle_packet_pcmu", |b| {
-        b.iter(|| {
-            let now = stream.next(&mut buf);
-            black_box(relay.handle_packet(now, slot, Port::Rtp, phone(40_000), black_box(&mut buf)))
-        });
+    let mut sender = caller_srtp.then(|| SrtpContext::outbound(&phone_key));
+    c.bench_function(name, |b| {
+        // The phone's encryption is set-up, outside the measured relay.
+        b.iter_batched(
+            || {
+                let mut buf = [0u8; 172 + MAX_OVERHEAD];
+                let now = stream.next(&mut buf[..172]);
+                let len = match sender.as_mut() {
+                    Some(phone) => phone.protect_rtp(&mut buf, 172).expect("protects"),
+                    None => 172,
+                };
+                (now, buf, len)
+            },
+            |(now, mut buf, len)| {
+                let out = relay.handle_packet(now, slot, Port::Rtp, phone(40_000), &mut buf, len);
+                black_box(out.expect("relayed"))
+            },
+            BatchSize::SmallInput,
+        );
     });
 }
 
 fn benches(c: &mut Criterion) {
-    relay_core(c);
+    relay_core(c, "relay_handle_packet_pcmu", false, false);
+    relay_core(c, "relay_handle_packet_srtp_to_plain", true, false);
+    relay_core(c, "relay_handle_packet_plain_to_srtp", false, true);
     c.bench_function("rtp_parse_172", |b| {
         let packet = template();
         b.iter(|| {

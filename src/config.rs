@@ -232,6 +232,38 @@ pub struct MediaSettings {
     /// the SDP address; every other leg's only to the IP its signalling came from.
     #[serde(default)]
     pub sdp_latch_sources: Vec<IpAddr>,
+    /// SDES-keyed SRTP (`RTP/SAVP`): `"when-offered-over-tls"` (default) answers a caller's
+    /// `RTP/SAVP` offer made over TLS and offers it to callees registered over TLS; `"off"`
+    /// refuses every `RTP/SAVP` offer (488). See `call::srtp_policy`.
+    #[serde(default)]
+    pub srtp: SrtpSetting,
+    /// Lab only (refused off loopback): accept `RTP/SAVP` offers over UDP and TCP too, so
+    /// tests can exercise SRTP without TLS. The keys then cross the network in clear.
+    #[serde(default)]
+    pub sdes_over_plain_signalling: bool,
+}
+
+/// The profile's `media.srtp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SrtpSetting {
+    Off,
+    #[default]
+    WhenOfferedOverTls,
+}
+
+impl MediaSettings {
+    /// The call layer's view of the SRTP settings.
+    #[must_use]
+    pub fn srtp_policy(&self) -> crate::call::SrtpPolicy {
+        crate::call::SrtpPolicy {
+            mode: match self.srtp {
+                SrtpSetting::Off => crate::call::SrtpMode::Off,
+                SrtpSetting::WhenOfferedOverTls => crate::call::SrtpMode::WhenOfferedOverTls,
+            },
+            sdes_over_plain_signalling: self.sdes_over_plain_signalling,
+        }
+    }
 }
 
 /// Per-source limits (see `call::admission`); 0 turns a limit off.
@@ -779,8 +811,8 @@ impl Profile {
         .collect()
     }
 
-    /// The shipped lab secrets this profile itself uses, described for an operator (which
-    /// key, never the secret).
+    /// The shipped lab secrets and lab-only settings this profile itself uses, described for
+    /// an operator (which key, never the secret): each keeps the switch on loopback.
     #[must_use]
     pub fn lab_secrets(&self) -> Vec<String> {
         let mut found = Vec::new();
@@ -798,6 +830,11 @@ impl Profile {
         }
         if self.cti.admin_password.as_deref() == Some(LAB_ADMIN_PASSWORD) {
             found.push("cti.admin_password is the lab admin password".to_owned());
+        }
+        if self.media.sdes_over_plain_signalling {
+            found.push(
+                "media.sdes_over_plain_signalling is on (SRTP keys in clear-text SIP)".to_owned(),
+            );
         }
         found
     }
@@ -989,6 +1026,27 @@ mod tests {
         assert_eq!(p.cti.admin_id.as_deref(), Some("admin"));
         let public: Vec<&str> = p.public_listeners().iter().map(|(key, _)| *key).collect();
         assert_eq!(public, ["sip.listen", "http.listen"]);
+    }
+
+    #[test]
+    fn srtp_defaults_to_tls_only_and_the_plain_signalling_switch_keeps_the_switch_on_loopback() {
+        let p = Profile::parse(&container_text(), Path::new("container.toml")).unwrap();
+        assert_eq!(p.media.srtp_policy(), crate::call::SrtpPolicy::default());
+        let text = container_text().replace(
+            "[media]\n",
+            "[media]\nsrtp = \"off\"\nsdes_over_plain_signalling = true\n",
+        );
+        let p = Profile::parse(&text, Path::new("container.toml")).unwrap();
+        assert_eq!(p.media.srtp_policy().mode, crate::call::SrtpMode::Off);
+        let refused = p.lab_secrets();
+        assert!(
+            refused
+                .iter()
+                .any(|s| s.contains("media.sdes_over_plain_signalling")),
+            "{refused:?}"
+        );
+        let typo = container_text().replace("[media]\n", "[media]\nsrtp = \"always\"\n");
+        assert!(Profile::parse(&typo, Path::new("container.toml")).is_err());
     }
 
     #[test]

@@ -1,17 +1,19 @@
-//! SIP over TLS against a real phone: pjsua2 registers over TLS (digest auth) trusting only
-//! a CA made for this test, calls a UDP phone and is called by it, with RTP counted at both
-//! ends and BYE in both directions. The switch reaches the TLS phone only over the
-//! connection it registered on, and its Contact says `;transport=tls` on the TLS port, so
+//! SIP over TLS with SRTP against a real phone: pjsua2 registers over TLS (digest auth)
+//! trusting only a CA made for this test and insisting on SRTP with SDES keys, calls a UDP
+//! phone and is called by it, with SRTP-authenticated RTP counted at both ends and BYE in
+//! both directions. A TLS phone is offered SRTP (`call::srtp_policy`); one that cannot do it
+//! needs `media.srtp = "off"`. The switch reaches the TLS phone only over the connection it
+//! registered on, and its Contact says `;transport=tls` on the TLS port, so
 //! the phone's own in-dialog requests come back over TLS too.
 //!
 //! ```text
-//!  1000 (TLS)        switch          1001 (UDP)
+//!  1003 (TLS, SRTP)  switch          1004 (UDP, RTP)
 //!     |--REGISTER/401/REGISTER-->|        |
-//!     |--INVITE 1001------------>|--INVITE->|   call 1: the TLS phone calls, then hangs up
-//!     |<=========RTP============>|<==RTP==>|
+//!     |--INVITE 1004------------>|--INVITE->|   call 1: the TLS phone calls, then hangs up
+//!     |<=========SRTP===========>|<==RTP==>|
 //!     |--BYE-------------------->|--BYE--->|
-//!     |<-INVITE 1000 (its conn.)-|<-INVITE-|   call 2: the UDP phone calls, then hangs up
-//!     |<=========RTP============>|<==RTP==>|
+//!     |<-INVITE 1003 (its conn.)-|<-INVITE-|   call 2: the UDP phone calls, then hangs up
+//!     |<=========SRTP===========>|<==RTP==>|
 //!     |<-BYE---------------------|<-BYE----|
 //! ```
 
@@ -45,45 +47,48 @@ fn switch_with_tls(ca: &TestCa) -> (SwitchProcess, SocketAddr) {
     (sw, tls)
 }
 
-fn assert_audio(phone: &mut PjPhone, who: &str) {
-    let received = phone.rtp_received();
-    // Two seconds of 20 ms packets are 100; allow for the first answer's slack.
-    assert!(received > 40, "{who} received {received} RTP packets");
-}
-
+/// Issue 16's TLS+SRTP call: a pjsua2 phone over TLS that insists on SRTP (mandatory, SDES
+/// keys only over secure signalling, PJSIP's default) registers with digest auth, calls a
+/// plain UDP phone and is called by it, each call hung up by its caller (so BYE travels both
+/// ways over TLS). The switch answers its RTP/SAVP offer with its own key and offers RTP/SAVP to it
+/// as a callee (it registered over TLS); a phone that insists on SRTP refuses anything else,
+/// so each answered call proves the SDP, and the packets it counts passed SRTP
+/// authentication. The UDP phone hears plain RTP re-encrypted by the switch, both ways.
 #[test]
-fn a_tls_phone_registers_calls_and_is_called_with_audio_and_bye_both_ways() {
-    let ca = TestCa::new("switchboard sip test CA");
+fn a_tls_phone_insisting_on_srtp_calls_and_is_called_with_audio_both_ways() {
+    let ca = TestCa::new("switchboard srtp test CA");
     let (sw, tls) = switch_with_tls(&ca);
     let ca_file = sw.dir.join("trusted-ca.pem");
     std::fs::write(&ca_file, &ca.pem).unwrap();
 
-    let mut secure = PjPhone::start_tls(&sw, "1000", tls, &ca_file);
+    let mut secure = PjPhone::start_tls(&sw, "1003", tls, &ca_file, &["--srtp"]);
     secure.expect("registered");
-    let mut plain = PjPhone::start(&sw, "1001", "");
+    let mut plain = PjPhone::start(&sw, "1004", "");
 
-    secure.send("call 1001");
-    plain.expect("answered");
-    secure.expect("call_answered");
-    std::thread::sleep(Duration::from_secs(2));
-    assert_audio(&mut plain, "the UDP phone, called from TLS");
-    assert_audio(&mut secure, "the TLS phone, calling");
-    secure.send("hangup");
-    plain.expect("disconnected");
-    secure.expect("disconnected");
-
-    // The switch must open nothing: the INVITE and the BYE go over 1000's registration.
-    plain.send("call 1000");
-    secure.expect("answered");
-    plain.expect("call_answered");
-    std::thread::sleep(Duration::from_secs(2));
-    assert_audio(&mut secure, "the TLS phone, called");
-    assert_audio(&mut plain, "the UDP phone, calling TLS");
-    plain.send("hangup");
-    secure.expect("disconnected");
-    plain.expect("disconnected");
-
+    for (caller, callee) in [("secure", "plain"), ("plain", "secure")] {
+        let (from, to, number) = if caller == "secure" {
+            (&mut secure, &mut plain, "1004")
+        } else {
+            (&mut plain, &mut secure, "1003")
+        };
+        from.send(&format!("call {number}"));
+        to.expect("answered");
+        from.expect("call_answered");
+        std::thread::sleep(Duration::from_secs(2));
+        for (phone, who) in [(&mut *from, caller), (&mut *to, callee)] {
+            let (received, sent) = phone.rtp_stats();
+            assert!(
+                received > 40 && sent > 40,
+                "the {who} phone, {caller} calling: received {received}, sent {sent}"
+            );
+        }
+        from.send("hangup");
+        to.expect("disconnected");
+    }
     let log = sw.log();
+    assert!(!log.contains("sdes_refused"), "no SDES offer was refused");
+    // The switch opened nothing: the INVITE and the BYE of the second call went over the
+    // TLS phone's registration.
     assert!(
         !log.contains("no tls connection to send on"),
         "every request to the TLS phone went over its connection"
@@ -101,6 +106,6 @@ fn a_phone_that_trusts_another_ca_refuses_the_switch() {
     let stranger = TestCa::new("some other CA");
     let ca_file = sw.dir.join("wrong-ca.pem");
     std::fs::write(&ca_file, &stranger.pem).unwrap();
-    let mut phone = PjPhone::start_tls(&sw, "1002", tls, &ca_file);
+    let mut phone = PjPhone::start_tls(&sw, "1002", tls, &ca_file, &[]);
     phone.expect("registration_failed");
 }

@@ -6,6 +6,7 @@ use super::model::*;
 use super::outbound::Target;
 use super::register::Auth;
 use super::rejection::Rejection;
+use super::srtp_policy::sdes_allowed;
 use super::switch::{ClientPurpose, Switch};
 use crate::media::sdp::SessionDescription;
 use crate::sip::dialog::Dialog;
@@ -108,11 +109,24 @@ impl Switch {
             return;
         };
         if let Some(offer) = &offer {
+            let savp = offer.audio().is_some_and(|(_, m)| m.is_savp());
+            if savp && sdes_allowed(self.cfg.srtp, transport) {
+                caller_endpoint.local.srtp = Some(self.fresh_srtp());
+            }
             match caller_endpoint.local.to_answer(offer) {
                 Some((_, negotiated)) => caller_endpoint.negotiated = Some(negotiated),
                 None => {
                     self.close_endpoint(&caller_endpoint);
-                    self.reject(now, &key, &request, Rejection::NoCommonCodec);
+                    let why = match (savp, &caller_endpoint.local.srtp) {
+                        (true, None) => {
+                            let source = from.ip();
+                            tracing::info!(target: "security", event = "sdes_refused", %source, ?transport);
+                            Rejection::SavpNeedsTls
+                        }
+                        (true, Some(_)) => Rejection::NoUsableCrypto,
+                        (false, _) => Rejection::NoCommonCodec,
+                    };
+                    self.reject(now, &key, &request, why);
                     return;
                 }
             }

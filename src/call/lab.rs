@@ -58,6 +58,7 @@ pub fn config(seed: u64) -> SwitchConfig {
         seed: crate::call::RngSeed::from_u64(seed),
         auth_guard: Default::default(),
         trunks: vec![loopback_trunk()],
+        srtp: Default::default(),
     }
 }
 
@@ -115,10 +116,15 @@ pub struct Lab {
 impl Lab {
     /// A switch for extensions 1000–1019 (passwords `lab-<ext>-secret`), ring timeout 30 s.
     pub fn new() -> Lab {
+        Lab::with_config(config(7))
+    }
+
+    /// A switch configured by `cfg` (start from [`config`]).
+    pub fn with_config(cfg: SwitchConfig) -> Lab {
         // The origin of virtual time; only differences from it matter.
         let now = crate::runtime::clock::now();
         Lab {
-            sw: Switch::new(config(7), now, Duration::from_secs(1_800_000_000)),
+            sw: Switch::new(cfg, now, Duration::from_secs(1_800_000_000)),
             now,
             inbox: HashMap::new(),
             media: Vec::new(),

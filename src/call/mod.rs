@@ -50,6 +50,9 @@ mod register;
 mod rejection;
 #[cfg(test)]
 mod security_tests;
+mod srtp_policy;
+#[cfg(test)]
+mod srtp_tests;
 mod switch;
 mod timers;
 #[cfg(test)]
@@ -68,4 +71,5 @@ pub use model::{
     Output, QueueCommand, QueueEvent, QueueMedia, SwitchEvent,
 };
 pub use rejection::Rejection;
+pub use srtp_policy::{SrtpMode, SrtpPolicy, sdes_allowed};
 pub use switch::{RngSeed, Switch, SwitchConfig};

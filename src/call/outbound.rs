@@ -13,6 +13,7 @@
 //! switch accepts it, answers it and retransmits its 2xx until the ACK.
 
 use super::model::*;
+use super::srtp_policy::offer_sdes_to;
 use super::switch::{ClientPurpose, Switch};
 use crate::media::sdp::SessionDescription;
 use crate::sip::dialog::Dialog;
@@ -250,11 +251,21 @@ impl Switch {
         extra: Option<(&str, String)>,
         agent: Option<&Party>,
     ) -> usize {
+        // The forks share one offer: SRTP only if every contact can be sent keys.
+        let policy = self.cfg.srtp;
+        let secure = !targets.is_empty()
+            && targets
+                .iter()
+                .all(|(_, _, transport)| offer_sdes_to(policy, *transport));
+        let keys = secure.then(|| self.fresh_srtp());
         let Some(offer) = self
             .calls
-            .get(&call_key)
-            .and_then(|c| c.outbound(role))
-            .map(|l| l.endpoint.local.render_offer())
+            .get_mut(&call_key)
+            .and_then(|c| c.outbound_mut(role))
+            .map(|l| {
+                l.endpoint.local.srtp = keys;
+                l.endpoint.local.render_offer()
+            })
         else {
             return 0;
         };
@@ -504,13 +515,7 @@ pub(super) fn configure_endpoint(
 ) -> Option<MediaCommand> {
     let sdp = SessionDescription::parse(message.body()).ok()?;
     let (_, audio) = sdp.audio()?;
-    let supported: Vec<_> = endpoint
-        .local
-        .codecs
-        .iter()
-        .map(|c| c.name.clone())
-        .collect();
-    let negotiated = crate::media::sdp::answer_codecs(audio, &supported)?;
+    let negotiated = endpoint.local.negotiate(audio)?;
     endpoint.negotiated = Some(negotiated.clone());
     Some(MediaCommand::Configure {
         endpoint: endpoint.id,

@@ -51,6 +51,7 @@ pub(in crate::call) fn switch(
         seed: crate::call::RngSeed::from_u64(7),
         auth_guard: Default::default(),
         trunks: vec![crate::call::lab::loopback_trunk()],
+        srtp: Default::default(),
     };
     // The origin of virtual time; only differences from it matter.
     let now = crate::runtime::clock::now();

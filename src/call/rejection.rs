@@ -28,6 +28,11 @@ pub enum Rejection {
     MalformedSdp,
     /// The offer has no codec the switch speaks.
     NoCommonCodec,
+    /// An RTP/SAVP offer over signalling that is not TLS: SDES keys would cross in clear
+    /// (see `srtp_policy`).
+    SavpNeedsTls,
+    /// An RTP/SAVP offer with no `a=crypto` line or codec the switch can use.
+    NoUsableCrypto,
     /// No RTP port pair is free.
     NoMediaPorts,
     /// The request cannot start a dialog (no usable Contact, From tag or Call-ID).
@@ -51,7 +56,9 @@ impl Rejection {
             Rejection::NotRegistered => (480, "Temporarily Unavailable"),
             Rejection::MalformedSdp => (400, "Malformed SDP"),
             Rejection::BadDialogRequest => (400, "Bad Request"),
-            Rejection::NoCommonCodec => (488, "Not Acceptable Here"),
+            Rejection::NoCommonCodec | Rejection::SavpNeedsTls | Rejection::NoUsableCrypto => {
+                (488, "Not Acceptable Here")
+            }
             Rejection::SourceUnconfirmed => (486, "Busy Here"),
         }
     }
@@ -81,6 +88,18 @@ impl Rejection {
                 response.push(
                     "Warning",
                     "304 switchboard \"Media type not available: PCMU or PCMA required\"",
+                );
+            }
+            Rejection::SavpNeedsTls => {
+                response.push(
+                    "Warning",
+                    "302 switchboard \"Incompatible transport protocol: RTP/SAVP needs SIP over TLS\"",
+                );
+            }
+            Rejection::NoUsableCrypto => {
+                response.push(
+                    "Warning",
+                    "305 switchboard \"Incompatible media format: no usable a=crypto line or G.711 codec\"",
                 );
             }
             Rejection::SourceRate { retry_after } => {
@@ -134,7 +153,7 @@ mod tests {
     #[test]
     fn each_rejection_has_its_status_and_the_headers_that_say_what_to_do_instead() {
         let request = invite();
-        let cases: [Case; 11] = [
+        let cases: [Case; 13] = [
             (
                 Rejection::SwitchFull,
                 503,
@@ -170,6 +189,22 @@ mod tests {
                 &[("Reason", "SIP;cause=503;text=\"media_ports\"")],
             ),
             (Rejection::BadDialogRequest, 400, &[]),
+            (
+                Rejection::SavpNeedsTls,
+                488,
+                &[(
+                    "Warning",
+                    "302 switchboard \"Incompatible transport protocol: RTP/SAVP needs SIP over TLS\"",
+                )],
+            ),
+            (
+                Rejection::NoUsableCrypto,
+                488,
+                &[(
+                    "Warning",
+                    "305 switchboard \"Incompatible media format: no usable a=crypto line or G.711 codec\"",
+                )],
+            ),
             (
                 Rejection::SourceRate {
                     retry_after: Duration::from_secs(2),

@@ -57,6 +57,8 @@ pub struct SwitchConfig {
     pub auth_guard: AuthPolicy,
     /// Where queue calls may come from without authenticating (the profile's `[[trunks]]`).
     pub trunks: Vec<super::trunks::InboundTrunk>,
+    /// Which legs may speak SDES-keyed SRTP (the profile's `media.srtp`).
+    pub srtp: super::SrtpPolicy,
 }
 
 /// The 256-bit seed of the switch's [`StdRng`] (ChaCha12, a CSPRNG): the nonce key, tags,
@@ -309,6 +311,7 @@ impl Switch {
             session_version: 1,
             rtcp_mux: true,
             ptime: Some(Duration::from_millis(20)),
+            srtp: None,
         }
     }
 

@@ -9,6 +9,8 @@
 //! - [`g711`]: µ-law and A-law companding and transcoding (ITU-T G.711).
 //! - [`sdp`]: SDP parsing, rendering and offer/answer for one audio stream (RFC 8866,
 //!   RFC 3264).
+//! - [`sdes`]: the `a=crypto` attribute that carries SRTP keys in SDP (RFC 4568).
+//! - [`srtp`]: SRTP/SRTCP contexts for SDES-keyed legs (RFC 3711, RFC 4568).
 //! - [`rewrite`]: the continuous outgoing stream toward one leg.
 //! - [`ports`]: RTP/RTCP port pair allocation from the profile's range.
 //! - [`denoise`]: RNNoise on 8 kHz G.711 audio, switchable per relay direction mid-call.
@@ -36,6 +38,8 @@ pub mod resample;
 pub mod rewrite;
 pub mod rnnoise;
 pub mod rtp;
+pub mod sdes;
 pub mod sdp;
+pub mod srtp;
 #[cfg(test)]
 pub(crate) mod test_signals;

@@ -941,6 +941,7 @@ mod tests {
         let leg = |codec: Codec, te_pt: Option<u8>| Negotiated {
             codec,
             telephone_event: te_pt.map(|p| Codec::telephone_event(PayloadType::new(p).unwrap())),
+            srtp: None,
         };
         let pcmu_101 = leg(Codec::pcmu(), Some(101));
         let pcma_96 = leg(Codec::pcma(), Some(96));

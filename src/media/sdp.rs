@@ -4,7 +4,8 @@
 //! Parsing keeps what the switch acts on — origin, connection addresses (session or media
 //! level, IPv4 and IPv6), `m=` lines, `a=rtpmap`/`a=fmtp`, `a=ptime`/`a=maxptime`,
 //! direction (media level overrides session level, RFC 8866 §6.7), `a=rtcp` (RFC 3605) and
-//! `a=rtcp-mux` (RFC 5761 §5.1.1) — and carries other media attributes through untouched.
+//! `a=rtcp-mux` (RFC 5761 §5.1.1), `a=crypto` (RFC 4568, read on demand by
+//! [`MediaDescription::crypto`]) — and carries other media attributes through untouched.
 //! Media-level values are resolved at parse time, so a [`MediaDescription`] holds the
 //! *effective* connection address and direction.
 //!
@@ -21,6 +22,8 @@ use thiserror::Error;
 
 use super::g711::Law;
 use super::rtp::PayloadType;
+use super::sdes::{self, CryptoAttribute};
+use super::srtp::MasterKey;
 
 /// Why an SDP body was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -333,6 +336,21 @@ impl MediaDescription {
         self.media.eq_ignore_ascii_case("audio")
     }
 
+    /// Whether the stream is SRTP keyed in the SDP (`RTP/SAVP`, RFC 4568 §3.1.4).
+    #[must_use]
+    pub fn is_savp(&self) -> bool {
+        self.protocol.eq_ignore_ascii_case(SAVP)
+    }
+
+    /// The `a=crypto` lines we can use, in the writer's order of preference; the others are
+    /// skipped (see [`sdes`]).
+    pub fn crypto(&self) -> impl Iterator<Item = CryptoAttribute> + '_ {
+        self.attributes
+            .iter()
+            .filter(|a| a.name == sdes::ATTRIBUTE)
+            .filter_map(|a| CryptoAttribute::parse(a.value.as_deref()?).ok())
+    }
+
     /// Whether the protocol carries RTP (`RTP/AVP`, `RTP/SAVP`, `UDP/TLS/RTP/SAVPF`, ...).
     #[must_use]
     pub fn is_rtp(&self) -> bool {
@@ -397,6 +415,11 @@ pub struct SessionDescription {
     /// The `m=` sections, in order.
     pub media: Vec<MediaDescription>,
 }
+
+/// Plain RTP (RFC 3551).
+const AVP: &str = "RTP/AVP";
+/// SRTP (RFC 3711 §12).
+const SAVP: &str = "RTP/SAVP";
 
 fn is_rtp_protocol(protocol: &str) -> bool {
     protocol
@@ -876,6 +899,19 @@ pub struct Negotiated {
     pub codec: Codec,
     /// RFC 4733 telephone-event, when both sides do it.
     pub telephone_event: Option<Codec>,
+    /// The SDES keys, when the leg is `RTP/SAVP` (boxed: media commands carry this by
+    /// value, and most legs are plain).
+    pub srtp: Option<Box<SrtpKeys>>,
+}
+
+/// The two keys of an SRTP leg: each side encrypts with the key it wrote in its own SDP
+/// (RFC 4568 §6.1), so the phone's key decrypts what it sends and ours encrypts what we send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SrtpKeys {
+    /// Ours: what the switch sends to the phone.
+    pub local: MasterKey,
+    /// The phone's: what it sends to the switch.
+    pub remote: MasterKey,
 }
 
 impl Negotiated {
@@ -893,14 +929,16 @@ impl Negotiated {
 /// The audio codec is the first one in the offer's preference order that is G.711 at
 /// 8000 Hz and named in `supported`. telephone-event is kept, with the offerer's payload
 /// type and fmtp, when `supported` names it and it is offered at the audio codec's clock
-/// rate. `None` when the stream is disabled, is not plain `RTP/AVP` (no SRTP here), or
-/// shares no codec: the SIP layer answers 488.
+/// rate. `None` when the stream is disabled, is neither `RTP/AVP` nor `RTP/SAVP`, or shares
+/// no codec: the SIP layer answers 488. Keys are not looked at here (`srtp` is `None`):
+/// [`LocalMedia::to_answer`] and [`LocalMedia::read_answer`] add them.
 ///
 /// The same function reads an answer to our offer: the answerer's first supported codec is
 /// what it will send.
 #[must_use]
 pub fn answer_codecs(offer: &MediaDescription, supported: &[CodecName]) -> Option<Negotiated> {
-    if offer.is_rejected() || !offer.is_audio() || !offer.protocol.eq_ignore_ascii_case("RTP/AVP") {
+    let protocol_ok = offer.protocol.eq_ignore_ascii_case(AVP) || offer.is_savp();
+    if offer.is_rejected() || !offer.is_audio() || !protocol_ok {
         return None;
     }
     let codec = offer
@@ -920,7 +958,55 @@ pub fn answer_codecs(offer: &MediaDescription, supported: &[CodecName]) -> Optio
     Some(Negotiated {
         codec,
         telephone_event,
+        srtp: None,
     })
+}
+
+/// The SDES side of a leg: the keys we would send with, one per suite we speak, and whether
+/// our offers on the leg are `RTP/SAVP`. A leg without one is plain RTP only: an `RTP/SAVP`
+/// offer on it gets no answer (488). Whether a leg gets one is the call layer's decision
+/// (the keys must not cross plaintext signalling, RFC 4568 §8.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalSrtp {
+    /// Our keys, in the order we offer them; an answer takes the one of the suite chosen.
+    pub keys: Vec<MasterKey>,
+    /// Whether our offers are `RTP/SAVP` with these keys (else plain `RTP/AVP`).
+    pub offer: bool,
+}
+
+impl LocalSrtp {
+    /// The first of `media`'s `a=crypto` lines whose suite we have a key for, and that key.
+    fn accept(&self, media: &MediaDescription) -> Option<(CryptoAttribute, MasterKey)> {
+        media.crypto().find_map(|c| {
+            let ours = self
+                .keys
+                .iter()
+                .find(|k| k.suite() == c.key.suite())?
+                .clone();
+            Some((c, ours))
+        })
+    }
+
+    /// Our `a=crypto` lines for an offer, tagged 1, 2, ...
+    fn offered(&self) -> Vec<Attribute> {
+        (1..)
+            .zip(&self.keys)
+            .map(|(tag, key)| crypto_line(tag, key))
+            .collect()
+    }
+}
+
+fn crypto_line(tag: u32, key: &MasterKey) -> Attribute {
+    Attribute {
+        name: sdes::ATTRIBUTE.to_owned(),
+        value: Some(
+            CryptoAttribute {
+                tag,
+                key: key.clone(),
+            }
+            .to_value(),
+        ),
+    }
 }
 
 /// What the switch puts in its own SDP for one leg.
@@ -942,6 +1028,8 @@ pub struct LocalMedia {
     pub rtcp_mux: bool,
     /// `a=ptime`, usually 20 ms.
     pub ptime: Option<Duration>,
+    /// SDES keys, on legs allowed SRTP (see [`LocalSrtp`]).
+    pub srtp: Option<LocalSrtp>,
 }
 
 impl LocalMedia {
@@ -961,12 +1049,19 @@ impl LocalMedia {
         }
     }
 
-    fn audio(&self, codecs: Vec<Codec>, direction: Direction, rtcp_mux: bool) -> MediaDescription {
+    fn audio(
+        &self,
+        codecs: Vec<Codec>,
+        direction: Direction,
+        rtcp_mux: bool,
+        crypto: Vec<Attribute>,
+    ) -> MediaDescription {
+        let protocol = if crypto.is_empty() { AVP } else { SAVP };
         MediaDescription {
             media: "audio".to_owned(),
             port: self.port,
             port_count: None,
-            protocol: "RTP/AVP".to_owned(),
+            protocol: protocol.to_owned(),
             formats: codecs.iter().map(|c| c.payload_type.to_string()).collect(),
             codecs,
             connection: Some(self.address),
@@ -975,18 +1070,52 @@ impl LocalMedia {
             maxptime: None,
             rtcp: None,
             rtcp_mux,
-            attributes: Vec::new(),
+            attributes: crypto,
         }
     }
 
-    /// Our offer: one audio stream with all our codecs.
+    /// Our offer: one audio stream with all our codecs, `RTP/SAVP` with our keys when the
+    /// leg offers SRTP.
     #[must_use]
     pub fn to_offer(&self) -> SessionDescription {
+        let crypto = match &self.srtp {
+            Some(srtp) if srtp.offer => srtp.offered(),
+            _ => Vec::new(),
+        };
         self.session(vec![self.audio(
             self.codecs.clone(),
             self.direction,
             self.rtcp_mux,
+            crypto,
         )])
+    }
+
+    /// What a leg agreed to, from the phone's side of the exchange (its offer, or its answer
+    /// to ours): the codecs of [`answer_codecs`] and, for `RTP/SAVP`, the keys of the first
+    /// `a=crypto` line whose suite we have a key for (that is the line our answer accepts,
+    /// and in an answer to our offer the line under our tag for that suite). `None` when
+    /// the stream is unusable, including `RTP/SAVP` on a leg without [`LocalSrtp`] or with no
+    /// usable line. An `RTP/AVP` stream is plain whatever `a=crypto` lines it carries: no
+    /// "best-effort" SRTP, whose keys would ride on an offer that never asked for SRTP.
+    #[must_use]
+    pub fn negotiate(&self, media: &MediaDescription) -> Option<Negotiated> {
+        self.negotiate_tagged(media)
+            .map(|(negotiated, _)| negotiated)
+    }
+
+    /// [`negotiate`](Self::negotiate), with the tag of the `a=crypto` line accepted.
+    fn negotiate_tagged(&self, media: &MediaDescription) -> Option<(Negotiated, Option<u32>)> {
+        let supported: Vec<CodecName> = self.codecs.iter().map(|c| c.name.clone()).collect();
+        let mut negotiated = answer_codecs(media, &supported)?;
+        if !media.is_savp() {
+            return Some((negotiated, None));
+        }
+        let (accepted, ours) = self.srtp.as_ref()?.accept(media)?;
+        negotiated.srtp = Some(Box::new(SrtpKeys {
+            local: ours,
+            remote: accepted.key,
+        }));
+        Some((negotiated, Some(accepted.tag)))
     }
 
     /// Renders our offer.
@@ -998,15 +1127,23 @@ impl LocalMedia {
     /// Our answer to `offer`: the first enabled audio stream is answered with the codecs of
     /// [`answer_codecs`] (supported = the names in `self.codecs`), the direction of
     /// [`answer_direction`] and rtcp-mux only if both sides want it; every other `m=` line
-    /// is answered with port 0 (RFC 3264 §6). `None` when no audio stream is acceptable.
+    /// is answered with port 0 (RFC 3264 §6). An `RTP/SAVP` stream is answered `RTP/SAVP`
+    /// with our key for the first offered `a=crypto` line we can use, under its tag; an
+    /// `RTP/AVP` one plainly, whatever `a=crypto` lines it carries (no "best-effort" SRTP).
+    /// `None` when no audio stream is acceptable, including an `RTP/SAVP` one on a leg
+    /// without [`LocalSrtp`] or with no usable line.
     #[must_use]
     pub fn to_answer(
         &self,
         offer: &SessionDescription,
     ) -> Option<(SessionDescription, Negotiated)> {
-        let supported: Vec<CodecName> = self.codecs.iter().map(|c| c.name.clone()).collect();
         let (index, offered) = offer.audio()?;
-        let negotiated = answer_codecs(offered, &supported)?;
+        let (negotiated, tag) = self.negotiate_tagged(offered)?;
+        let crypto: Vec<Attribute> = tag
+            .zip(negotiated.srtp.as_ref())
+            .map(|(tag, keys)| crypto_line(tag, &keys.local))
+            .into_iter()
+            .collect();
         let media = offer
             .media
             .iter()
@@ -1017,6 +1154,7 @@ impl LocalMedia {
                         negotiated.codecs(),
                         answer_direction(offered.direction, self.direction),
                         self.rtcp_mux && offered.rtcp_mux,
+                        crypto.clone(),
                     )
                 } else {
                     MediaDescription {
@@ -1042,3 +1180,7 @@ impl LocalMedia {
 #[cfg(test)]
 #[path = "sdp_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "sdp_crypto_tests.rs"]
+mod crypto_tests;

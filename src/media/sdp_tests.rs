@@ -323,7 +323,7 @@ fn answer_direction_follows_rfc_3264() {
 }
 
 #[test]
-fn no_common_codec_rejected_stream_or_srtp_yield_no_answer() {
+fn no_common_codec_rejected_stream_or_keyless_srtp_yield_no_answer() {
     let g729 = parse(
         &SIPP
             .replace("RTP/AVP 0", "RTP/AVP 18")
@@ -336,7 +336,12 @@ fn no_common_codec_rejected_stream_or_srtp_yield_no_answer() {
     assert!(rejected.audio().is_none());
 
     let srtp = parse(&SIPP.replace("RTP/AVP", "RTP/SAVP"));
-    assert!(answer_codecs(&srtp.media[0], &all_supported()).is_none());
+    assert!(
+        local("127.0.0.1").to_answer(&srtp).is_none(),
+        "no keys offered"
+    );
+    let dtls = parse(&SIPP.replace("RTP/AVP", "UDP/TLS/RTP/SAVPF"));
+    assert!(answer_codecs(&dtls.media[0], &all_supported()).is_none());
 
     let pcma_only = parse(SIPP);
     assert!(answer_codecs(&pcma_only.media[0], &[CodecName::Pcma]).is_none());
@@ -363,6 +368,7 @@ fn local(address: &str) -> LocalMedia {
         session_version: 7,
         rtcp_mux: true,
         ptime: Some(Duration::from_millis(20)),
+        srtp: None,
     }
 }
 

@@ -58,6 +58,8 @@ pub struct MediaStats {
     /// Packets from sources that are not the leg's phone (see [`crate::media::relay::source`]).
     pub rejected: AtomicU64,
     pub dropped: AtomicU64,
+    /// SRTP/SRTCP packets from the phone's address that failed authentication or replayed.
+    pub srtp_rejected: AtomicU64,
 }
 
 /// Where an endpoint is.

@@ -100,6 +100,7 @@ fn negotiated() -> Negotiated {
             channels: None,
             fmtp: Some("0-16".into()),
         }),
+        srtp: None,
     }
 }
 

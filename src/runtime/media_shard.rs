@@ -26,6 +26,7 @@ use crate::media::recorder::RecordingId;
 use crate::media::relay::{Counts, Event, LatchPolicy, Port, Relay, RelayEndpoint, Slot, Transmit};
 use crate::media::rtp::Ssrc;
 use crate::media::sdp::{Direction, Negotiated};
+use crate::media::srtp::MAX_OVERHEAD;
 use crate::runtime::clock;
 use mio::net::UdpSocket;
 use mio::{Interest, Poll, Token, Waker};
@@ -285,7 +286,9 @@ impl Shard {
                 Port::Rtp => &sockets.rtp,
                 Port::Rtcp => &sockets.rtcp,
             };
-            let (n, from) = match socket.recv_from(buf) {
+            // Room is kept after the datagram for the tag of a peer on SRTP.
+            let room = buf.len() - MAX_OVERHEAD;
+            let (n, from) = match socket.recv_from(&mut buf[..room]) {
                 Ok(received) => received,
                 Err(error) if error.kind() == ErrorKind::WouldBlock => return,
                 // ICMP errors from earlier sends surface here; the queue behind them is
@@ -298,9 +301,8 @@ impl Shard {
                     continue;
                 }
             };
-            let packet = &mut buf[..n];
-            if let Some(transmit) = self.relay.handle_packet(now, slot, port, from, packet) {
-                if send(&self.sockets, transmit, packet) {
+            if let Some((transmit, len)) = self.relay.handle_packet(now, slot, port, from, buf, n) {
+                if send(&self.sockets, transmit, &buf[..len]) {
                     self.rtp_out += 1;
                 } else {
                     self.counts.dropped += 1;
@@ -436,6 +438,7 @@ impl Shard {
             (&self.stats.rejected, relay.rejected),
             (&self.stats.dropped, relay.dropped + self.counts.dropped),
             (&self.stats.rtp_out, self.rtp_out),
+            (&self.stats.srtp_rejected, relay.srtp_rejected),
         ] {
             if local > 0 {
                 total.fetch_add(local, Ordering::Relaxed);

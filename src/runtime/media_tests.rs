@@ -176,6 +176,7 @@ async fn a_silent_phone_is_reported_inactive_once_and_a_held_one_never() {
     let negotiated = crate::media::sdp::Negotiated {
         codec: crate::media::sdp::Codec::pcmu(),
         telephone_event: None,
+        srtp: None,
     };
     let latch = crate::media::relay::LatchPolicy::signalling(loopback);
     engine.configure(held.endpoint, None, negotiated, Direction::Inactive, latch);

@@ -217,6 +217,7 @@ fn switch_config(
         extension_digest_algorithms,
         seed,
         auth_guard: profile.sip.auth_guard.policy(),
+        srtp: profile.media.srtp_policy(),
     }
 }
 

@@ -82,7 +82,15 @@ pub fn provision(sw: &SwitchProcess, ring_timeout_secs: u64, agents: &[(&str, &s
 /// suppression off (it would reshape the tones the tests look for), plus `settings`; and the
 /// admin's token.
 pub fn recording_switch(settings: serde_json::Value) -> (SwitchProcess, String) {
-    let sw = SwitchProcess::start(SwitchOptions::default());
+    recording_switch_with(SwitchOptions::default(), settings)
+}
+
+/// [`recording_switch`] started with `opts`.
+pub fn recording_switch_with(
+    opts: SwitchOptions,
+    settings: serde_json::Value,
+) -> (SwitchProcess, String) {
+    let sw = SwitchProcess::start(opts);
     provision(&sw, 10, &[("alice", "1011")]);
     let admin = sw.cti_token().to_owned();
     let mut all = json!({"recording": true, "noise_suppression": false});

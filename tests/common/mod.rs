@@ -110,6 +110,8 @@ pub struct SwitchOptions {
     /// The CTI listener speaks HTTPS (`[http.tls]` in `extra_profile`): readiness is then
     /// read from the log, as a plain health check cannot answer.
     pub https: bool,
+    /// Lines added to the profile's `[media]` table (e.g. the SRTP lab switch).
+    pub media_settings: String,
 }
 
 impl Default for SwitchOptions {
@@ -128,6 +130,7 @@ impl Default for SwitchOptions {
             extra_profile: String::new(),
             header_read_timeout_secs: 10,
             https: false,
+            media_settings: String::new(),
         }
     }
 }
@@ -205,6 +208,7 @@ impl SwitchProcess {
                     opts.header_read_timeout_secs
                 ),
             )
+            .replace("[media]\n", &format!("[media]\n{}\n", opts.media_settings))
             .replace("rtp_port_min = 20000", &format!("rtp_port_min = {rtp}"))
             .replace(
                 "rtp_port_max = 30000",

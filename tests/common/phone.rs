@@ -53,12 +53,30 @@ impl PjPhone {
         phone
     }
 
-    /// Starts `user` over TLS to the switch's `tls` address, trusting only the CA in `ca`;
-    /// the caller waits for `registered` (or `registration_failed`).
-    pub fn start_tls(sw: &SwitchProcess, user: &str, tls: SocketAddr, ca: &Path) -> PjPhone {
+    /// [`PjPhone::start`] with more of the script's flags (`--srtp`, `--tone 1000`); the
+    /// caller waits for `registered`.
+    pub fn start_with(sw: &SwitchProcess, user: &str, consult: &str, flags: &[&str]) -> PjPhone {
+        let port = free_udp_port().to_string();
+        let mut args = vec!["--consult", consult, "--port", &port];
+        args.extend_from_slice(flags);
+        Self::spawn(sw, user, &sw.sip.to_string(), &args)
+    }
+
+    /// Starts `user` over TLS to the switch's `tls` address, trusting only the CA in `ca`,
+    /// with more of the script's flags; the caller waits for `registered` (or
+    /// `registration_failed`).
+    pub fn start_tls(
+        sw: &SwitchProcess,
+        user: &str,
+        tls: SocketAddr,
+        ca: &Path,
+        flags: &[&str],
+    ) -> PjPhone {
         let ca = ca.to_str().unwrap();
         // Port 0: PJSIP's TLS listener is never used (the switch answers on our connection).
-        Self::spawn(sw, user, &tls.to_string(), &["--tls-ca", ca, "--port", "0"])
+        let mut args = vec!["--tls-ca", ca, "--port", "0"];
+        args.extend_from_slice(flags);
+        Self::spawn(sw, user, &tls.to_string(), &args)
     }
 
     fn spawn(sw: &SwitchProcess, user: &str, registrar: &str, extra: &[&str]) -> PjPhone {
@@ -121,11 +139,25 @@ impl PjPhone {
         self.stdin.flush().unwrap();
     }
 
+    /// RTP packets the phone's latest call has received and sent (for SRTP, received ones
+    /// passed authentication).
+    pub fn rtp_stats(&mut self) -> (u64, u64) {
+        self.send("stats");
+        let line = self.expect("stats");
+        let counts: Vec<u64> = line
+            .split_whitespace()
+            .skip(1)
+            .map(|n| n.parse().expect("a packet count"))
+            .collect();
+        match counts.as_slice() {
+            [rx, tx] => (*rx, *tx),
+            _ => panic!("bad stats line {line:?}"),
+        }
+    }
+
     /// RTP packets the phone's latest call has received.
     pub fn rtp_received(&mut self) -> u64 {
-        self.send("stats");
-        let line = self.expect("rx ");
-        line["rx ".len()..].trim().parse().unwrap()
+        self.rtp_stats().0
     }
 
     /// Waits (bounded) for the phone to exit and asserts it succeeded.

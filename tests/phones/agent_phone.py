@@ -7,14 +7,18 @@ It registers and answers the call it is offered, then obeys lines from stdin:
   the held call (`Call.xferReplaces`); then exits once both of its calls are over.
 - `call EXT`: calls an extension and waits for the answer.
 - `blind EXT`: sends REFER (`Call.xfer`) on its call, then waits for the switch to release it.
-- `hangup`: hangs its calls up; `stats`: prints `rx <packets>`, the RTP packets its latest
-  call received; `quit`: leaves.
+- `hangup`: hangs its calls up; `quit`: leaves.
+- `stats`: prints `stats <rx> <tx>`, the RTP packets its latest call (placed or answered)
+  received and sent (received ones passed SRTP authentication when `--srtp` is on).
 With `--tls-ca FILE` it talks SIP over TLS to the switch (`--registrar` is then the switch's
 TLS address), trusting only the CA in FILE: a switch presenting another certificate fails
 its registration (`registration_failed <code>`).
-Progress is printed one word per line (`registered`, `answered`, `call_answered`, `held`,
-`consult_answered`, `transfer <code>`, `released`, `disconnected`, `done`) for the test to
-follow. It exits 0
+With `--srtp` its calls are SRTP only (`RTP/SAVP` with SDES keys); with `--srtp-over-udp`
+too even over plain signalling (secure signalling not required); with `--tone HZ` it sends
+that tone instead of the null device's silence.
+Progress is printed one word per line (`registered`, `answered`, `call_answered`,
+`call_failed <code>`, `held`, `consult_answered`, `transfer <code>`, `released`,
+`disconnected`, `done`) for the test to follow. It exits 0
 when told to quit or after an attended transfer, 1 on a failed attended transfer, 2 on a
 timeout.
 """
@@ -45,12 +49,15 @@ class Call(pj.Call):
         self.phone = phone
         self.confirmed = False
         self.disconnected = False
+        self.final_code = None
 
     def onCallState(self, prm):
         info = self.getInfo()
         if info.state == pj.PJSIP_INV_STATE_CONFIRMED:
             self.confirmed = True
         elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            # Read now: the call's info is gone once it is disconnected.
+            self.final_code = info.lastStatusCode
             self.disconnected = True
             say("disconnected")
 
@@ -63,7 +70,7 @@ class Call(pj.Call):
             ):
                 # Null sound device: connect the call to the bridge so RTP flows.
                 audio = self.getAudioMedia(i)
-                self.phone.ep.audDevManager().getCaptureDevMedia().startTransmit(audio)
+                self.phone.source().startTransmit(audio)
             if media.status == pj.PJSUA_CALL_MEDIA_LOCAL_HOLD:
                 self.phone.held = True
 
@@ -108,6 +115,7 @@ class Phone:
         self.latest = None
         # URI parameter that keeps the phone's requests on TLS.
         self.suffix = ";transport=tls" if args.tls_ca else ""
+        self.tone = None
         self.ep = pj.Endpoint()
         self.ep.libCreate()
         config = pj.EpConfig()
@@ -141,8 +149,38 @@ class Phone:
         acc.mediaConfig.transportConfig.port = args.rtp
         acc.mediaConfig.transportConfig.portRange = 4
         acc.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
+        if args.srtp:
+            acc.mediaConfig.srtpUse = pj.PJMEDIA_SRTP_MANDATORY
+            # 1: SDES only over TLS (PJSIP's default); 0: over anything (the lab switch).
+            acc.mediaConfig.srtpSecureSignaling = 0 if args.srtp_over_udp else 1
         self.account = Account(self)
         self.account.create(acc)
+
+    def source(self):
+        """What the phone says: the null device's silence, or a steady tone."""
+        if not self.args.tone:
+            return self.ep.audDevManager().getCaptureDevMedia()
+        if self.tone is None:
+            self.tone = pj.ToneGenerator()
+            self.tone.createToneGenerator()
+            desc = pj.ToneDesc()
+            desc.freq1 = self.args.tone
+            desc.freq2 = 0
+            desc.on_msec = 1000
+            desc.off_msec = 0
+            desc.volume = 0
+            tones = pj.ToneDescVector()
+            tones.append(desc)
+            self.tone.play(tones, True)
+        return self.tone
+
+    def stats(self):
+        """Prints the RTP packets the latest call received and sent (0 0 without a stream)."""
+        try:
+            rtcp = self.latest.getStreamStat(0).rtcp
+            say("stats", rtcp.rxStat.pkt, rtcp.txStat.pkt)
+        except Exception:  # no call, or its media is gone
+            say("stats", 0, 0)
 
     def pump(self, seconds):
         end = time.monotonic() + seconds
@@ -185,8 +223,11 @@ class Phone:
         self.latest = self.placed
         uri = f"sip:{extension}@{self.args.registrar}{self.suffix}"
         self.placed.makeCall(uri, pj.CallOpParam(True))
-        self.until("answer", lambda: self.placed.confirmed, 15)
-        say("call_answered")
+        self.until("answer", lambda: self.placed.confirmed or self.placed.disconnected, 15)
+        if self.placed.confirmed:
+            say("call_answered")
+        else:
+            say("call_failed", self.placed.final_code)
 
     def blind_transfer(self, extension):
         call = self.placed or self.customer
@@ -199,13 +240,6 @@ class Phone:
             # The switch releases the transferred call.
             self.until("call released", lambda: call.disconnected, 15)
             say("released")
-
-    def received(self):
-        """RTP packets the latest call received (0 when it has no stream)."""
-        try:
-            return self.latest.getStreamStat(0).rtcp.rxStat.pkt
-        except Exception:  # no call, or its media is gone
-            return 0
 
     def run(self):
         self.until("registration", lambda: self.registered, 15)
@@ -226,7 +260,7 @@ class Phone:
             elif command == "blind":
                 self.blind_transfer(argument)
             elif command == "stats":
-                say("rx", self.received())
+                self.stats()
             elif command == "hangup":
                 self.ep.hangupAllCalls()
                 self.pump(0.5)
@@ -247,6 +281,11 @@ def main():
     parser.add_argument("--rtp", type=int, required=True, help="first local RTP port")
     parser.add_argument("--consult", default="", help="extension the transfer key consults")
     parser.add_argument("--tls-ca", default="", help="talk TLS, trusting this CA file only")
+    parser.add_argument("--srtp", action="store_true", help="SRTP (SDES) mandatory")
+    parser.add_argument(
+        "--srtp-over-udp", action="store_true", help="SDES keys even without TLS (lab only)"
+    )
+    parser.add_argument("--tone", type=int, default=0, help="send this tone (Hz)")
     phone = Phone(parser.parse_args())
     phone.run()
     # Leave without unregistering noise: the test is over.

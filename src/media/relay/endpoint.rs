@@ -2,7 +2,8 @@
 //! [`LatchPolicy`], see [`super::source`]), whether its signalling lets the switch send to it
 //! yet, what it negotiated, the continuous stream the switch sends it, and the stages its
 //! phone's audio passes before it is relayed (noise suppression, recording taps, a
-//! conference's input).
+//! conference's input), and on an SRTP leg its two crypto contexts: the phone's packets are
+//! authenticated and decrypted before anything else looks at them, ours encrypted last.
 //!
 //! A plain value with no sockets: the runtime builds one at `open`, configures it while no
 //! shard holds it yet, and moves it between shards whole.
@@ -16,8 +17,10 @@ use crate::media::player::{Announcement, Player};
 use crate::media::recorder::RecordingId;
 use crate::media::recorder::timeline::AudioPacket;
 use crate::media::rewrite::{PayloadMap, StreamRewriter, StreamStart};
+use crate::media::rtp::is_rtcp;
 use crate::media::rtp::{PayloadType, RtpPacketMut, Ssrc};
-use crate::media::sdp::{Direction, Negotiated};
+use crate::media::sdp::{Direction, Negotiated, SrtpKeys};
+use crate::media::srtp::{SrtpContext, SrtpError};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -95,6 +98,33 @@ impl MixInput {
     }
 }
 
+/// An SRTP leg's contexts, and the keys they were made from (a re-negotiation that keeps
+/// the keys keeps the contexts: their rollover counters and replay windows go on).
+pub(super) struct SrtpLeg {
+    keys: SrtpKeys,
+    inbound: SrtpContext,
+    pub outbound: SrtpContext,
+}
+
+impl SrtpLeg {
+    fn new(keys: &SrtpKeys) -> SrtpLeg {
+        SrtpLeg {
+            inbound: SrtpContext::inbound(&keys.remote),
+            outbound: SrtpContext::outbound(&keys.local),
+            keys: keys.clone(),
+        }
+    }
+}
+
+/// Why a packet from the phone's socket was dropped on arrival.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Refused {
+    /// Not from the phone (see [`Source`]).
+    Source,
+    /// From the phone's address, but forged, corrupted or replayed SRTP/SRTCP.
+    Srtp(SrtpError),
+}
+
 /// One endpoint's state; see the module doc.
 pub struct RelayEndpoint {
     pub(super) id: EndpointId,
@@ -123,6 +153,8 @@ pub struct RelayEndpoint {
     /// The conference this endpoint's phone feeds, if any.
     pub(super) mix: Option<u64>,
     pub(super) mix_input: MixInput,
+    /// Set while the leg negotiated `RTP/SAVP`.
+    pub(super) srtp: Option<SrtpLeg>,
 }
 
 impl RelayEndpoint {
@@ -146,6 +178,7 @@ impl RelayEndpoint {
             playout: None,
             mix: None,
             mix_input: MixInput::default(),
+            srtp: None,
         }
     }
 
@@ -168,6 +201,9 @@ impl RelayEndpoint {
     ) {
         self.source.configure(remote, latch);
         self.remote = self.source.destination();
+        if self.srtp.as_ref().map(|s| &s.keys) != negotiated.srtp.as_deref() {
+            self.srtp = negotiated.srtp.as_deref().map(SrtpLeg::new);
+        }
         self.negotiated = Some(negotiated);
         self.config += 1;
         self.direction = direction;
@@ -205,9 +241,42 @@ impl RelayEndpoint {
         self.remote = self.source.destination();
     }
 
+    /// Takes the datagram `buf[..len]` from `from` on `port` if it is the phone's: on an
+    /// SRTP leg authenticated and decrypted in place first. Its plain length, or why it must
+    /// be dropped. Only a packet taken is life, and the first one after each SDP change may
+    /// decide where we send.
+    pub(super) fn receive(
+        &mut self,
+        now: Instant,
+        port: super::Port,
+        from: SocketAddr,
+        buf: &mut [u8],
+        len: usize,
+    ) -> Result<usize, Refused> {
+        let Some(srtp) = self.srtp.as_mut() else {
+            return if self.admit(now, port, from) {
+                Ok(len)
+            } else {
+                Err(Refused::Source)
+            };
+        };
+        if !self.source.would_admit(now, port, from) {
+            return Err(Refused::Source);
+        }
+        let rtcp = port == super::Port::Rtcp || buf.get(..len).is_some_and(is_rtcp);
+        let plain = if rtcp {
+            srtp.inbound.unprotect_rtcp(buf, len)
+        } else {
+            srtp.inbound.unprotect_rtp(buf, len)
+        }
+        .map_err(Refused::Srtp)?;
+        self.admit(now, port, from);
+        Ok(plain)
+    }
+
     /// Whether a packet `from` on `port` is the phone's; if so it is alive, and the first
     /// one after each SDP change may decide where we send. Anything else must be dropped.
-    pub(super) fn admit(&mut self, now: Instant, port: super::Port, from: SocketAddr) -> bool {
+    fn admit(&mut self, now: Instant, port: super::Port, from: SocketAddr) -> bool {
         let Some(moved) = self.source.admit(now, port, from) else {
             return false;
         };
@@ -259,6 +328,15 @@ impl RelayEndpoint {
             let id = self.id;
             // Taps of recordings that ended go, so the fast path comes back.
             self.taps.retain_mut(|(_, tap)| tap.push(now, id, &packet));
+        }
+    }
+
+    /// Encrypts a packet rewritten for this leg's phone, `buf[..len]` in place, when the leg
+    /// is SRTP; its length on the wire, `None` if it cannot be sent.
+    pub(super) fn protect(&mut self, buf: &mut [u8], len: usize) -> Option<usize> {
+        match self.srtp.as_mut() {
+            Some(srtp) => srtp.outbound.protect_rtp(buf, len).ok(),
+            None => Some(len),
         }
     }
 

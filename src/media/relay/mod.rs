@@ -9,6 +9,14 @@
 //! disagree). The packet is rewritten in the caller's buffer and the answer says which
 //! endpoint's socket sends it where: no copy and no allocation per packet.
 //!
+//! An SRTP leg (`RTP/SAVP`, keys from SDES) is decrypted on arrival, right after the source
+//! check and before the latch moves, so every stage and the other leg see plain RTP; a packet
+//! that fails authentication or is replayed is dropped and counted (`srtp_rejected`), never
+//! relayed, recorded or mixed, and is no sign of life. What the switch sends to an SRTP leg,
+//! relayed or generated, is encrypted last, after its rewriter numbered it. Each leg is
+//! independent: SRTP on one side and plain RTP on the other is a call like any other. The
+//! crypto crate allocates one buffer per transformed packet (see [`crate::media::srtp`]).
+//!
 //! Nothing is sent to a phone, relayed or generated, before its leg is
 //! [established](Relay::establish) by its signalling.
 //!
@@ -43,7 +51,7 @@ use crate::media::recorder::RecordingId;
 use crate::media::rewrite::PayloadMap;
 use crate::media::rtp::{Ssrc, is_rtcp};
 use crate::media::sdp::{Direction, Negotiated};
-use endpoint::{MapKey, Playout};
+use endpoint::{MapKey, Playout, Refused};
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -90,6 +98,9 @@ pub struct Counts {
     pub rejected: u64,
     /// RTP packets the relay decided not to send (no peer, not configured, rewriter refused).
     pub dropped: u64,
+    /// SRTP and SRTCP packets from the phone's address that failed authentication or were
+    /// replayed: dropped, counted in neither `rtp_in` nor `rtcp_in`.
+    pub srtp_rejected: u64,
 }
 
 /// A packet generated on a playout tick, its buffer kept for the next tick.
@@ -378,22 +389,33 @@ impl Relay {
         }
     }
 
-    /// One datagram from `slot`'s phone on `port`, rewritten in place for the peer; where to
-    /// send it, if anywhere.
+    /// One datagram from `slot`'s phone on `port`, `buf[..len]`, rewritten in place for the
+    /// peer; where to send it, if anywhere, and its length then. `buf` must have
+    /// [`srtp::MAX_OVERHEAD`](crate::media::srtp::MAX_OVERHEAD) bytes beyond `len` for the
+    /// tag of a peer on SRTP.
     pub fn handle_packet(
         &mut self,
         now: Instant,
         slot: Slot,
         port: Port,
         from: SocketAddr,
-        packet: &mut [u8],
-    ) -> Option<Transmit> {
+        buf: &mut [u8],
+        len: usize,
+    ) -> Option<(Transmit, usize)> {
         let now = self.monotonic(now);
         let endpoint = self.endpoints.get_mut(slot.0)?.as_mut()?;
-        if !endpoint.admit(now, port, from) {
-            self.counts.rejected += 1;
-            return None;
-        }
+        let len = match endpoint.receive(now, port, from, buf, len) {
+            Ok(len) => len,
+            Err(Refused::Source) => {
+                self.counts.rejected += 1;
+                return None;
+            }
+            Err(Refused::Srtp(_)) => {
+                self.counts.srtp_rejected += 1;
+                return None;
+            }
+        };
+        let packet = &mut buf[..len];
         // rtcp-mux (RFC 5761) reports arrive on the RTP port; both kinds are terminated.
         if port == Port::Rtcp || is_rtcp(packet) {
             self.counts.rtcp_in += 1;
@@ -404,15 +426,22 @@ impl Relay {
         if endpoint.mix.is_some() {
             return None;
         }
-        let transmit = self.relay_to_peer(now, slot, packet);
+        let transmit = self.relay_to_peer(now, slot, buf, len);
         if transmit.is_none() {
             self.counts.dropped += 1;
         }
         transmit
     }
 
-    /// Rewrites a packet from `slot`'s phone for its bridged peer.
-    fn relay_to_peer(&mut self, now: Instant, slot: Slot, packet: &mut [u8]) -> Option<Transmit> {
+    /// Rewrites a packet from `slot`'s phone for its bridged peer (and encrypts it for an
+    /// SRTP peer).
+    fn relay_to_peer(
+        &mut self,
+        now: Instant,
+        slot: Slot,
+        buf: &mut [u8],
+        len: usize,
+    ) -> Option<(Transmit, usize)> {
         let (peer, peer_id) = self.endpoints[slot.0].as_ref()?.peer?;
         let [source, destination] = self.endpoints.get_disjoint_mut([slot.0, peer.0]).ok()?;
         let (Some(source), Some(p)) = (source.as_ref(), destination.as_mut()) else {
@@ -437,8 +466,12 @@ impl Relay {
         if source.negotiated.is_none() || p.negotiated.is_none() {
             return None;
         }
-        let forward = matches!(p.rewriter.rewrite(now, packet), Ok(r) if r.is_forward());
-        forward.then_some(Transmit { from: peer, to })
+        let forward = matches!(p.rewriter.rewrite(now, &mut buf[..len]), Ok(r) if r.is_forward());
+        if !forward {
+            return None;
+        }
+        let len = p.protect(buf, len)?;
+        Some((Transmit { from: peer, to }, len))
     }
 
     /// Runs the timers due at `now`: playout and conference ticks, the inactivity sweep.
@@ -528,7 +561,13 @@ impl Relay {
                 return None;
             }
             let forward = matches!(e.rewriter.rewrite(now, &mut bytes), Ok(r) if r.is_forward());
-            forward.then_some(Transmit { from: slot, to })
+            if !forward {
+                return None;
+            }
+            if let Some(srtp) = e.srtp.as_mut() {
+                srtp.outbound.protect_rtp_vec(&mut bytes).ok()?;
+            }
+            Some(Transmit { from: slot, to })
         });
         let g = &mut self.generated[index];
         g.bytes = bytes;

@@ -96,26 +96,41 @@ impl Source {
         }
     }
 
+    /// Whether a packet `from` on `port` would be taken as the phone's, changing nothing: an
+    /// SRTP leg asks before authenticating, so a forged packet latches nothing.
+    #[must_use]
+    pub fn would_admit(&self, now: Instant, port: Port, from: SocketAddr) -> bool {
+        let Some(allowed) = self.allowed_ip() else {
+            return false;
+        };
+        let from_allowed_ip = from.ip().to_canonical() == allowed;
+        if port == Port::Rtcp {
+            return from_allowed_ip;
+        }
+        match &self.latched {
+            Some((source, _)) if *source == from => true,
+            Some((_, last)) => {
+                from_allowed_ip && now.saturating_duration_since(*last) >= TAKEOVER_AFTER
+            }
+            None => from_allowed_ip,
+        }
+    }
+
     /// Whether a packet `from` on `port` is the phone's. `Some(true)` when it moved the
     /// latch (the destination must be read again), `Some(false)` when it is the phone's and
     /// changed nothing, `None` when it must be dropped.
     pub fn admit(&mut self, now: Instant, port: Port, from: SocketAddr) -> Option<bool> {
-        let allowed = self.allowed_ip()?;
-        let from_allowed_ip = from.ip().to_canonical() == allowed;
+        if !self.would_admit(now, port, from) {
+            return None;
+        }
         if port == Port::Rtcp {
-            return from_allowed_ip.then_some(false);
+            return Some(false);
         }
         match &mut self.latched {
             Some((source, last)) if *source == from => {
                 *last = now;
                 Some(false)
             }
-            Some((_, last))
-                if !from_allowed_ip || now.saturating_duration_since(*last) < TAKEOVER_AFTER =>
-            {
-                None
-            }
-            _ if !from_allowed_ip => None,
             latched => {
                 *latched = Some((from, now));
                 Some(true)

@@ -25,6 +25,7 @@ fn pcmu() -> Negotiated {
     Negotiated {
         codec: Codec::pcmu(),
         telephone_event: None,
+        srtp: None,
     }
 }
 
@@ -32,6 +33,7 @@ fn pcma() -> Negotiated {
     Negotiated {
         codec: Codec::pcma(),
         telephone_event: None,
+        srtp: None,
     }
 }
 
@@ -99,9 +101,31 @@ fn send(
 ) -> Option<(Transmit, Vec<u8>)> {
     let mut bytes = packet(PayloadType::PCMU, 0x5000, sequence, &[0x55; 160]);
     let slot = relay.slot(id).expect("endpoint held");
-    relay
-        .handle_packet(now, slot, Port::Rtp, from, &mut bytes)
-        .map(|t| (t, bytes))
+    feed(relay, now, slot, Port::Rtp, from, &mut bytes).map(|t| (t, bytes))
+}
+
+/// One datagram into the relay, with the headroom the shard keeps; `bytes` becomes what the
+/// relay would send (or the plain packet it took).
+fn feed(
+    relay: &mut Relay,
+    now: Instant,
+    slot: Slot,
+    port: Port,
+    from: SocketAddr,
+    bytes: &mut Vec<u8>,
+) -> Option<Transmit> {
+    let len = bytes.len();
+    bytes.resize(len + crate::media::srtp::MAX_OVERHEAD, 0);
+    match relay.handle_packet(now, slot, port, from, bytes, len) {
+        Some((transmit, sent)) => {
+            bytes.truncate(sent);
+            Some(transmit)
+        }
+        None => {
+            bytes.truncate(len);
+            None
+        }
+    }
 }
 
 #[test]
@@ -181,7 +205,7 @@ fn packets_from_another_address_reach_neither_the_peer_nor_a_recording_nor_latch
     }
     let slot = relay.slot(A).unwrap();
     let mut report = vec![0x80, 201, 0, 1, 0, 0, 0, 1];
-    let rtcp = relay.handle_packet(now, slot, Port::Rtcp, sprayer(), &mut report);
+    let rtcp = feed(&mut relay, now, slot, Port::Rtcp, sprayer(), &mut report);
     assert!(rtcp.is_none());
     let counts = relay.take_counts();
     assert_eq!((counts.rejected, counts.rtp_in, counts.rtcp_in), (9, 1, 0));
@@ -258,17 +282,9 @@ fn rtcp_is_terminated_on_either_port_and_counted() {
     relay.bridge(A, B);
     let slot = relay.slot(A).unwrap();
     let mut report = vec![0x80, 201, 0, 1, 0, 0, 0, 1];
-    assert!(
-        relay
-            .handle_packet(now, slot, Port::Rtp, phone(A), &mut report)
-            .is_none()
-    );
+    assert!(feed(&mut relay, now, slot, Port::Rtp, phone(A), &mut report).is_none());
     let mut any = vec![0u8; 8];
-    assert!(
-        relay
-            .handle_packet(now, slot, Port::Rtcp, phone(A), &mut any)
-            .is_none()
-    );
+    assert!(feed(&mut relay, now, slot, Port::Rtcp, phone(A), &mut any).is_none());
     assert_eq!(relay.take_counts().rtcp_in, 2);
 }
 
@@ -309,7 +325,7 @@ fn a_rebridge_keeps_the_stream_toward_a_phone_continuous() {
         let at = now + PACKET_TIME * i;
         let mut bytes = packet(PayloadType::PCMU, 0x7777, 60_000 + i as u16, &[1; 160]);
         let slot = relay.slot(C).unwrap();
-        let t = relay.handle_packet(at, slot, Port::Rtp, phone(C), &mut bytes);
+        let t = feed(&mut relay, at, slot, Port::Rtp, phone(C), &mut bytes);
         assert_eq!(t.map(|t| t.to), Some(phone(A)));
         seen.push(RtpPacket::parse(&bytes).unwrap().header());
     }
@@ -361,11 +377,7 @@ fn a_conference_sends_each_member_the_others_mixed() {
         let payload = [Law::Mu.encode(value); 160];
         let mut bytes = packet(PayloadType::PCMU, 5, 1, &payload);
         let slot = relay.slot(id).unwrap();
-        assert!(
-            relay
-                .handle_packet(now, slot, Port::Rtp, phone(id), &mut bytes)
-                .is_none()
-        );
+        assert!(feed(&mut relay, now, slot, Port::Rtp, phone(id), &mut bytes).is_none());
     }
     relay.handle_timeout(relay.poll_timeout().unwrap());
     let mut heard = HashMap::new();
@@ -493,3 +505,6 @@ fn only_g711_audio_is_decoded_telephone_events_and_comfort_noise_are_not() {
         assert_eq!(audio_law(&pcma(), pt(other)), None, "PT {other}");
     }
 }
+
+#[path = "srtp_tests.rs"]
+mod srtp;
