@@ -15,6 +15,7 @@ use switchboard::media::relay::{LatchPolicy, Port, Relay, RelayEndpoint};
 use switchboard::media::rewrite::StreamStart;
 use switchboard::media::rtp::{PayloadType, RtpPacket, Ssrc, is_rtcp};
 use switchboard::media::sdp::{Codec, Direction, Negotiated};
+use switchboard::media::srtp::MAX_OVERHEAD;
 
 const IDS: [EndpointId; 3] = [EndpointId(1), EndpointId(2), EndpointId(3)];
 
@@ -48,6 +49,7 @@ fuzz_target!(|data: &[u8]| {
         let negotiated = Negotiated {
             codec,
             telephone_event: PayloadType::new(101).map(Codec::telephone_event),
+            srtp: None,
         };
         // Strict latching: the phone's signalling IP; the stranger below must be dropped.
         let latch = LatchPolicy::signalling(phone(index).ip());
@@ -94,9 +96,13 @@ fuzz_target!(|data: &[u8]| {
         let Some(slot) = relay.slot(IDS[index]) else {
             continue;
         };
+        // Room for an SRTP tag, as the shard's receive buffer has.
         let mut packet = datagram.to_vec();
-        let rtcp = port == Port::Rtcp || is_rtcp(&packet);
-        if let Some(transmit) = relay.handle_packet(now, slot, port, from, &mut packet) {
+        packet.resize(datagram.len() + MAX_OVERHEAD, 0);
+        let rtcp = port == Port::Rtcp || is_rtcp(datagram);
+        if let Some((transmit, sent_len)) =
+            relay.handle_packet(now, slot, port, from, &mut packet, datagram.len())
+        {
             assert!(!rtcp, "RTCP is terminated, never forwarded");
             assert!(
                 !mixing,
@@ -105,7 +111,7 @@ fuzz_target!(|data: &[u8]| {
             let to = (0..IDS.len())
                 .find(|i| phone(*i) == transmit.to || relay.slot(IDS[*i]) == Some(transmit.from));
             assert!(to.is_some(), "forwarded to {} from no leg", transmit.to);
-            let sent = RtpPacket::parse(&packet).expect("what is forwarded is RTP");
+            let sent = RtpPacket::parse(&packet[..sent_len]).expect("what is forwarded is RTP");
             let peer = (0..IDS.len())
                 .find(|i| relay.slot(IDS[*i]) == Some(transmit.from))
                 .unwrap();
