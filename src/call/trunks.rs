@@ -16,7 +16,8 @@ use std::net::IpAddr;
 use std::str::FromStr;
 
 /// An address prefix (`192.0.2.0/24`, `2001:db8::/32`, or one address).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(try_from = "String")]
 pub struct IpPrefix {
     net: IpAddr,
     len: u8,
@@ -81,6 +82,14 @@ impl FromStr for IpPrefix {
             None => width,
         };
         Ok(IpPrefix { net, len })
+    }
+}
+
+impl TryFrom<String> for IpPrefix {
+    type Error = BadPrefix;
+
+    fn try_from(text: String) -> Result<IpPrefix, BadPrefix> {
+        text.parse()
     }
 }
 

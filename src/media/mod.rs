@@ -30,6 +30,7 @@
 pub mod denoise;
 pub mod g711;
 pub mod mixer;
+pub mod offer_answer;
 pub mod player;
 pub mod ports;
 pub mod recorder;

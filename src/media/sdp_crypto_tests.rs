@@ -1,6 +1,7 @@
 //! `RTP/SAVP` offer/answer with SDES keys (RFC 4568 §5.1, RFC 3264).
 
 use super::*;
+use crate::media::srtp::MasterKey;
 use crate::media::srtp::{KEY_MATERIAL_LEN, SrtpSuite};
 use base64::Engine as _;
 

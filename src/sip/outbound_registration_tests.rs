@@ -74,6 +74,20 @@ fn next(registration: &mut OutboundRegistration) -> Message {
     registration.poll_request().expect("a REGISTER to send")
 }
 
+/// `first` (a REGISTER without credentials) goes to the carrier, which challenges it; the
+/// answer goes too, and the carrier's verdict on it comes back.
+fn challenge_and_answer(
+    reg: &mut OutboundRegistration,
+    carrier: &mut Carrier,
+    first: &Message,
+    now: Instant,
+    rng: &mut SmallRng,
+) {
+    reg.handle_response(now, &carrier.answer(first), rng);
+    let answered = next(reg);
+    reg.handle_response(now, &carrier.answer(&answered), rng);
+}
+
 #[test]
 fn it_answers_the_challenge_registers_and_refreshes_before_the_binding_ends() {
     let t0 = crate::clock::now();
@@ -108,9 +122,7 @@ fn it_answers_the_challenge_registers_and_refreshes_before_the_binding_ends() {
     assert_eq!(refresh.cseq().map(|c| c.seq), Some(3));
     // Still registered while the refresh is out.
     assert!(matches!(reg.state(), RegistrationState::Registered { .. }));
-    reg.handle_response(t1, &carrier.answer(&refresh), &mut rng);
-    let answered = next(&mut reg);
-    reg.handle_response(t1, &carrier.answer(&answered), &mut rng);
+    challenge_and_answer(&mut reg, &mut carrier, &refresh, t1, &mut rng);
     let until = t1 + Duration::from_secs(120);
     assert_eq!(reg.state(), &RegistrationState::Registered { until });
 }
@@ -164,9 +176,7 @@ fn no_response_fails_and_a_later_success_resets_the_backoff() {
     );
     reg.handle_timeout(retry_at);
     let again = next(&mut reg);
-    reg.handle_response(retry_at, &carrier.answer(&again), &mut rng);
-    let answered = next(&mut reg);
-    reg.handle_response(retry_at, &carrier.answer(&answered), &mut rng);
+    challenge_and_answer(&mut reg, &mut carrier, &again, retry_at, &mut rng);
     assert!(matches!(reg.state(), RegistrationState::Registered { .. }));
     // The binding was granted; a later failure starts the backoff from the beginning.
     let refresh_at = reg.poll_timeout().expect("a refresh");
