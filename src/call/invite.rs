@@ -57,9 +57,12 @@ impl Switch {
         }
         let callee_user = request.request_uri().and_then(uri_user).unwrap_or_default();
         let queue = self.dial_plan.queue_of(&callee_user).map(str::to_owned);
-        let trunk = super::trunks::trunk_of(&self.cfg.trunks, from.ip());
+        // Only a queue call asks which trunk it came from: extensions always authenticate.
+        let trunk = queue
+            .as_ref()
+            .and_then(|_| super::trunks::trunk_of(&self.cfg.trunks, from.ip()));
         let trusted = trunk.is_some_and(|t| t.trusted);
-        let (caller_user, targets) = if let (Some(_), Some(trunk)) = (&queue, trunk) {
+        let (caller_user, targets) = if let Some(trunk) = trunk {
             // A trunk's customers are no extensions: no challenge, and the caller's number is
             // what From says if the trunk is trusted to say it.
             let ani = request
