@@ -58,6 +58,8 @@ pub fn config(seed: u64) -> SwitchConfig {
         seed: crate::call::RngSeed::from_u64(seed),
         auth_guard: Default::default(),
         trunks: vec![loopback_trunk()],
+        outbound_trunks: Vec::new(),
+        dialing: Default::default(),
         srtp: Default::default(),
     }
 }

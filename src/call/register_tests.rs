@@ -51,6 +51,8 @@ pub(in crate::call) fn switch(
         seed: crate::call::RngSeed::from_u64(7),
         auth_guard: Default::default(),
         trunks: vec![crate::call::lab::loopback_trunk()],
+        outbound_trunks: Vec::new(),
+        dialing: Default::default(),
         srtp: Default::default(),
     };
     // The origin of virtual time; only differences from it matter.

@@ -57,6 +57,10 @@ pub struct SwitchConfig {
     pub auth_guard: AuthPolicy,
     /// Where queue calls may come from without authenticating (the profile's `[[trunks]]`).
     pub trunks: Vec<super::trunks::InboundTrunk>,
+    /// Trunks calls to external numbers go out through (`[[trunks]]` with gateways).
+    pub outbound_trunks: Vec<super::trunks::OutboundTrunk>,
+    /// Who may dial which external numbers, and the routes to them (`[dialing]`).
+    pub dialing: super::trunks::Dialing,
     /// Which legs may speak SDES-keyed SRTP (the profile's `media.srtp`).
     pub srtp: super::SrtpPolicy,
 }

@@ -11,9 +11,12 @@
 //! trunk the number becomes `anonymous` and the rest is dropped; from a device the caller is
 //! the authenticated extension and the rest is dropped.
 
+use crate::dialing::{CallingClass, E164, NumberPlan, OutboundPlan, TollPolicy};
+use std::collections::HashMap;
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
+use std::time::Duration;
 
 /// An address prefix (`192.0.2.0/24`, `2001:db8::/32`, or one address).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -121,6 +124,73 @@ impl InboundTrunk {
 #[must_use]
 pub fn trunk_of(trunks: &[InboundTrunk], ip: IpAddr) -> Option<&InboundTrunk> {
     trunks.iter().find(|t| t.admits(ip))
+}
+
+/// A trunk calls go out through: its gateways, resolved, in the order to try them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundTrunk {
+    pub name: String,
+    pub gateways: Vec<SocketAddr>,
+    /// Calls through it at once, both ways; 0: no limit.
+    pub max_channels: u32,
+    /// The number outbound calls present; `None`: the caller's own.
+    pub caller_id: Option<E164>,
+    /// What the carrier's digest challenges are answered with.
+    pub credentials: Option<TrunkCredentials>,
+    /// Register with the first gateway for this long, when the carrier wants that.
+    pub register: Option<Duration>,
+}
+
+/// A username and password for a carrier.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TrunkCredentials {
+    pub username: String,
+    pub password: String,
+}
+
+// A password never reaches logs.
+impl fmt::Debug for TrunkCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TrunkCredentials")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who may dial what outside, and which trunks carry it: the switch's copy of `[dialing]`
+/// and the extensions' calling classes.
+#[derive(Debug, Clone)]
+pub struct Dialing {
+    pub plan: NumberPlan,
+    pub toll: TollPolicy,
+    pub routes: OutboundPlan,
+    pub default_class: CallingClass,
+    /// Extensions whose class is not the default.
+    pub classes: HashMap<String, CallingClass>,
+}
+
+/// `[dialing]`'s defaults, with no route: nothing goes out.
+impl Default for Dialing {
+    fn default() -> Dialing {
+        Dialing {
+            plan: NumberPlan::france(),
+            toll: TollPolicy::default(),
+            routes: OutboundPlan::default(),
+            default_class: CallingClass::National,
+            classes: HashMap::new(),
+        }
+    }
+}
+
+impl Dialing {
+    /// What `user` may dial: its own class, else the default.
+    #[must_use]
+    pub fn class_of(&self, user: &str) -> CallingClass {
+        self.classes
+            .get(user)
+            .copied()
+            .unwrap_or(self.default_class)
+    }
 }
 
 #[cfg(test)]

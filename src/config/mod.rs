@@ -12,7 +12,7 @@ mod tls;
 mod trunks;
 
 pub use tls::{TlsFiles, TlsSettings};
-pub use trunks::TrunkSettings;
+pub use trunks::{DialingSettings, GatewayAddress, GatewayTransport, RouteSettings, TrunkSettings};
 
 /// A profile that failed to load.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +53,9 @@ pub struct Profile {
     /// Trunks whose calls reach queue numbers without authenticating (`[[trunks]]`).
     #[serde(default)]
     pub trunks: Vec<TrunkSettings>,
+    /// External numbers: how they are typed, who may dial what, which trunks carry them.
+    #[serde(default)]
+    pub dialing: DialingSettings,
     /// Where the profile was read from, for error messages and relative paths.
     #[serde(skip)]
     pub source: PathBuf,
@@ -395,6 +398,10 @@ pub struct Extension {
     /// `["SHA-256"]` makes an extension SHA-256 only).
     #[serde(default)]
     pub digest_algorithms: Option<Vec<String>>,
+    /// What it may dial outside (`internal`, `national`, `international`); unset:
+    /// `dialing.default_class`.
+    #[serde(default)]
+    pub calling_class: Option<crate::dialing::CallingClass>,
 }
 
 fn default_t1() -> u64 {

@@ -1,31 +1,291 @@
-//! `[[trunks]]`: where queue calls may come from without authenticating (see
-//! `call::trunks`).
+//! `[[trunks]]` and `[dialing]`: where calls may come from without authenticating, where
+//! calls to external numbers go, and who may dial what (see `call::trunks` and `dialing`).
 
 use serde::Deserialize;
+use std::fmt;
+use std::str::FromStr;
 
 use super::{ConfigError, Profile};
-use crate::call::trunks::{InboundTrunk, IpPrefix};
+use crate::call::trunks::{Dialing, InboundTrunk, IpPrefix, OutboundTrunk, TrunkCredentials};
+use crate::dialing::{
+    CallingClass, DEFAULT_BLOCKED, E164, NumberPlan, OutboundPlan, OutboundRoute, TollPolicy,
+};
 
-/// A trunk calls come in from: `[[trunks]]` (see `call::trunks`).
+/// A trunk: a carrier, an SBC or an IVR in front (`[[trunks]]`, see `call::trunks`). It has
+/// inbound sources, gateways, or both.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrunkSettings {
-    /// A name for logs and the API.
+    /// A name for logs, routes and the API.
     pub name: String,
     /// Addresses or prefixes its INVITEs come from (`192.0.2.10`, `198.51.100.0/24`),
     /// parsed as the profile is read: a bad one is a syntax error quoting it.
+    #[serde(default)]
     pub inbound_sources: Vec<IpPrefix>,
     /// Believe its caller number, `X-Cad-*` and `Priority` (false: stripped).
     #[serde(default)]
     pub trusted: bool,
+    /// Where calls out through it go (`host:port` or `host`, port 5060), tried in order: the
+    /// next when one does not answer or answers 408 or 5xx.
+    #[serde(default)]
+    pub gateways: Vec<GatewayAddress>,
+    /// Transport towards the gateways: `udp` (the only one so far; the switch opens no
+    /// outbound TCP or TLS connections yet).
+    #[serde(default)]
+    pub transport: GatewayTransport,
+    /// Calls through it at once, both ways (a carrier sells channels, not directions);
+    /// more are refused with 503 and `Reason: ...;text="trunk_channels"`. 0: no limit.
+    #[serde(default)]
+    pub max_channels: u32,
+    /// The number outbound calls present (From and `P-Asserted-Identity`), in E.164: a
+    /// carrier refuses an extension number as caller ID. Unset: the caller's own number.
+    #[serde(default)]
+    pub caller_id: Option<String>,
+    /// Digest credentials the carrier challenges our INVITEs (and REGISTERs) with.
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Register with the first gateway (with `username` and `password`), as carriers that
+    /// reach us at a registered contact want.
+    #[serde(default)]
+    pub register: bool,
+    /// The registration lifetime asked for.
+    #[serde(default = "default_register_expires")]
+    pub register_expires_secs: u32,
+}
+
+fn default_register_expires() -> u32 {
+    600
+}
+
+/// The transports a gateway may be reached over.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GatewayTransport {
+    #[default]
+    Udp,
+}
+
+/// A gateway as the profile names it: a host (an IP or a name looked up at start-up) and a
+/// port.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct GatewayAddress {
+    pub host: String,
+    pub port: u16,
+}
+
+impl fmt::Display for GatewayAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Why a gateway address does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a gateway address (say 192.0.2.10, 192.0.2.10:5080 or sip.example.net)")]
+pub struct BadGateway(pub String);
+
+impl FromStr for GatewayAddress {
+    type Err = BadGateway;
+
+    fn from_str(text: &str) -> Result<GatewayAddress, BadGateway> {
+        let bad = || BadGateway(text.to_owned());
+        if let Ok(addr) = text.parse::<std::net::SocketAddr>() {
+            return Ok(GatewayAddress {
+                host: addr.ip().to_string(),
+                port: addr.port(),
+            });
+        }
+        if let Ok(ip) = text.parse::<std::net::IpAddr>() {
+            return Ok(GatewayAddress {
+                host: ip.to_string(),
+                port: 5060,
+            });
+        }
+        let (host, port) = match text.rsplit_once(':') {
+            Some((host, port)) => (host, port.parse::<u16>().map_err(|_| bad())?),
+            None => (text, 5060),
+        };
+        let host_ok = !host.is_empty()
+            && host.len() <= 253
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+        if !host_ok || port == 0 {
+            return Err(bad());
+        }
+        Ok(GatewayAddress {
+            host: host.to_ascii_lowercase(),
+            port,
+        })
+    }
+}
+
+impl TryFrom<String> for GatewayAddress {
+    type Error = BadGateway;
+
+    fn try_from(text: String) -> Result<GatewayAddress, BadGateway> {
+        text.parse()
+    }
+}
+
+/// `[dialing]`: how people type external numbers here, who may dial what, and which trunks
+/// carry which numbers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DialingSettings {
+    /// The home country code, without `+`.
+    #[serde(default = "default_country_code")]
+    pub country_code: String,
+    /// The trunk prefix of national numbers (empty in NANP).
+    #[serde(default = "default_national_prefix")]
+    pub national_prefix: String,
+    /// International direct-dialling prefixes.
+    #[serde(default = "default_idd_prefixes")]
+    pub idd_prefixes: Vec<String>,
+    /// What an extension may dial unless it says otherwise (`[[extensions]] calling_class`,
+    /// the database's `calling_class`).
+    #[serde(default = "default_class")]
+    pub default_class: CallingClass,
+    /// E.164 prefixes never dialled, whatever the class (default: the ITU's shared
+    /// satellite and premium-rate codes).
+    #[serde(default = "default_blocked")]
+    pub blocked_prefixes: Vec<String>,
+    /// Outbound routes: the longest prefix matching the number picks the trunks to try.
+    #[serde(default)]
+    pub routes: Vec<RouteSettings>,
+}
+
+impl Default for DialingSettings {
+    fn default() -> DialingSettings {
+        DialingSettings {
+            country_code: default_country_code(),
+            national_prefix: default_national_prefix(),
+            idd_prefixes: default_idd_prefixes(),
+            default_class: default_class(),
+            blocked_prefixes: default_blocked(),
+            routes: Vec::new(),
+        }
+    }
+}
+
+/// One outbound route.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSettings {
+    /// `+` and digits; `+` alone matches every number.
+    pub prefix: String,
+    /// Trunk names, tried in order.
+    pub trunks: Vec<String>,
+}
+
+fn default_country_code() -> String {
+    "33".into()
+}
+fn default_national_prefix() -> String {
+    "0".into()
+}
+fn default_idd_prefixes() -> Vec<String> {
+    vec!["00".into()]
+}
+fn default_class() -> CallingClass {
+    CallingClass::National
+}
+fn default_blocked() -> Vec<String> {
+    DEFAULT_BLOCKED.iter().map(|p| (*p).to_owned()).collect()
+}
+
+impl DialingSettings {
+    /// The number plan.
+    #[must_use]
+    pub fn number_plan(&self) -> NumberPlan {
+        NumberPlan {
+            country_code: self.country_code.clone(),
+            national_prefix: self.national_prefix.clone(),
+            idd_prefixes: self.idd_prefixes.clone(),
+        }
+    }
+
+    /// The blocked prefixes.
+    #[must_use]
+    pub fn toll_policy(&self) -> TollPolicy {
+        TollPolicy {
+            blocked: self.blocked_prefixes.clone(),
+        }
+    }
+
+    /// The outbound routes (checked by `Profile::validate`).
+    #[must_use]
+    pub fn outbound_plan(&self) -> OutboundPlan {
+        OutboundPlan::new(
+            self.routes
+                .iter()
+                .map(|r| OutboundRoute {
+                    prefix: r.prefix.clone(),
+                    trunks: r.trunks.clone(),
+                })
+                .collect(),
+        )
+        .unwrap_or_default()
+    }
 }
 
 impl Profile {
+    /// `[dialing]` and the extensions' calling classes, as the switch checks outbound calls.
+    #[must_use]
+    pub fn dialing(&self) -> Dialing {
+        let d = &self.dialing;
+        Dialing {
+            plan: d.number_plan(),
+            toll: d.toll_policy(),
+            routes: d.outbound_plan(),
+            default_class: d.default_class,
+            classes: self
+                .extensions
+                .iter()
+                .filter_map(|e| Some((e.user.clone(), e.calling_class?)))
+                .collect(),
+        }
+    }
+
+    /// The trunks with gateways, as the switch sends calls through them; `resolve` turns each
+    /// gateway into its addresses (a name may have several, an unresolvable one none).
+    pub fn outbound_trunks(
+        &self,
+        mut resolve: impl FnMut(&GatewayAddress) -> Vec<std::net::SocketAddr>,
+    ) -> Vec<OutboundTrunk> {
+        self.trunks
+            .iter()
+            .filter(|t| !t.gateways.is_empty())
+            .map(|t| OutboundTrunk {
+                name: t.name.clone(),
+                gateways: t.gateways.iter().flat_map(&mut resolve).collect(),
+                max_channels: t.max_channels,
+                caller_id: t.caller_id.as_deref().and_then(|id| E164::parse(id).ok()),
+                credentials: t
+                    .username
+                    .clone()
+                    .zip(t.password.clone())
+                    .map(|(username, password)| TrunkCredentials { username, password }),
+                register: t
+                    .register
+                    .then(|| std::time::Duration::from_secs(t.register_expires_secs.into())),
+            })
+            .collect()
+    }
+
     /// The profile's trunks, as the switch checks calls against them.
     #[must_use]
     pub fn inbound_trunks(&self) -> Vec<InboundTrunk> {
         self.trunks
             .iter()
+            .filter(|t| !t.inbound_sources.is_empty())
             .map(|t| InboundTrunk {
                 name: t.name.clone(),
                 sources: t.inbound_sources.clone(),
@@ -43,11 +303,100 @@ impl Profile {
                     format!("`{}` is empty or listed twice", trunk.name),
                 ));
             }
-            if trunk.inbound_sources.is_empty() {
+            if trunk.inbound_sources.is_empty() && trunk.gateways.is_empty() {
                 return Err(self.invalid(
                     "trunks.inbound_sources",
-                    format!("trunk `{}` lists no source", trunk.name),
+                    format!(
+                        "trunk `{}` lists neither a source nor a gateway",
+                        trunk.name
+                    ),
                 ));
+            }
+            if let Some(id) = &trunk.caller_id
+                && E164::parse(id).is_err()
+            {
+                return Err(self.invalid(
+                    "trunks.caller_id",
+                    format!("trunk `{}`: {id:?} is not +CC and digits", trunk.name),
+                ));
+            }
+            if trunk.username.is_some() != trunk.password.is_some() {
+                return Err(self.invalid(
+                    "trunks.password",
+                    format!("trunk `{}`: username and password go together", trunk.name),
+                ));
+            }
+            if trunk.register && (trunk.username.is_none() || trunk.gateways.is_empty()) {
+                return Err(self.invalid(
+                    "trunks.register",
+                    format!(
+                        "trunk `{}` registers, so it needs a gateway, a username and a password",
+                        trunk.name
+                    ),
+                ));
+            }
+            if trunk.register && !(60..=86_400).contains(&trunk.register_expires_secs) {
+                return Err(self.invalid(
+                    "trunks.register_expires_secs",
+                    "must lie between 60 and 86400",
+                ));
+            }
+        }
+        self.validate_dialing(&names)
+    }
+
+    fn validate_dialing(
+        &self,
+        trunks: &std::collections::HashSet<&str>,
+    ) -> Result<(), ConfigError> {
+        let d = &self.dialing;
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(&d.country_code) || d.country_code.len() > 3 {
+            return Err(self.invalid("dialing.country_code", "must be 1 to 3 digits"));
+        }
+        if !(d.national_prefix.is_empty() || digits(&d.national_prefix)) {
+            return Err(self.invalid("dialing.national_prefix", "must be digits or empty"));
+        }
+        if !d.idd_prefixes.iter().all(|p| digits(p)) {
+            return Err(self.invalid("dialing.idd_prefixes", "must each be digits"));
+        }
+        if let Some(bad) = d
+            .blocked_prefixes
+            .iter()
+            .find(|p| !p.strip_prefix('+').is_some_and(digits))
+        {
+            return Err(self.invalid(
+                "dialing.blocked_prefixes",
+                format!("{bad:?} must be '+' and digits"),
+            ));
+        }
+        let routes = d
+            .routes
+            .iter()
+            .map(|r| OutboundRoute {
+                prefix: r.prefix.clone(),
+                trunks: r.trunks.clone(),
+            })
+            .collect();
+        if let Err(e) = OutboundPlan::new(routes) {
+            return Err(self.invalid("dialing.routes", e.to_string()));
+        }
+        for route in &d.routes {
+            for name in &route.trunks {
+                let gateways = self
+                    .trunks
+                    .iter()
+                    .find(|t| &t.name == name)
+                    .map(|t| !t.gateways.is_empty());
+                if !trunks.contains(name.as_str()) || gateways != Some(true) {
+                    return Err(self.invalid(
+                        "dialing.routes.trunks",
+                        format!(
+                            "route {} names `{name}`, which is no trunk with gateways",
+                            route.prefix
+                        ),
+                    ));
+                }
             }
         }
         Ok(())

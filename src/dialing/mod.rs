@@ -8,4 +8,4 @@ pub mod toll;
 
 pub use number::{E164, NumberError, NumberPlan};
 pub use route::{AttemptEnd, OutboundPlan, OutboundRoute, RouteError, fails_over};
-pub use toll::{CallingClass, TollPolicy, TollRefusal};
+pub use toll::{CallingClass, DEFAULT_BLOCKED, TollPolicy, TollRefusal};

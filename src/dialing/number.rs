@@ -124,6 +124,14 @@ impl E164 {
         Ok(E164(format!("+{digits}")))
     }
 
+    /// `+` and digits, as the profile and the API write an E.164 number.
+    pub fn parse(text: &str) -> Result<E164, NumberError> {
+        match text.strip_prefix('+') {
+            Some(digits) => E164::from_digits(digits),
+            None => Err(NumberError::NoCountryCode),
+        }
+    }
+
     /// The digits, without `+`.
     #[must_use]
     pub fn digits(&self) -> &str {

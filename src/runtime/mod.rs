@@ -190,10 +190,13 @@ fn switch_config(
     tls_port: Option<u16>,
     seed: RngSeed,
     extensions: HashMap<String, StoredSecret>,
+    outbound_trunks: Vec<crate::call::trunks::OutboundTrunk>,
 ) -> SwitchConfig {
     let extension_digest_algorithms = extension_digest_algorithms(profile, &extensions);
     SwitchConfig {
         trunks: profile.inbound_trunks(),
+        outbound_trunks,
+        dialing: profile.dialing(),
         domain: profile.sip.domain.clone(),
         advertised,
         tls_port,
@@ -219,6 +222,27 @@ fn switch_config(
         auth_guard: profile.sip.auth_guard.policy(),
         srtp: profile.media.srtp_policy(),
     }
+}
+
+/// The profile's trunks with gateways, each gateway's name looked up once, now (A/AAAA
+/// through the system resolver): a name that does not resolve is left out with a warning,
+/// so a carrier's DNS trouble at start-up costs its calls, not the switch.
+async fn resolve_gateways(profile: &Profile) -> Vec<crate::call::trunks::OutboundTrunk> {
+    let mut resolved = HashMap::new();
+    for trunk in &profile.trunks {
+        for gateway in &trunk.gateways {
+            let target = (gateway.host.as_str(), gateway.port);
+            let addrs: Vec<SocketAddr> = match tokio::net::lookup_host(target).await {
+                Ok(addrs) => addrs.collect(),
+                Err(error) => {
+                    tracing::warn!(trunk = %trunk.name, %gateway, %error, "gateway does not resolve; left out");
+                    Vec::new()
+                }
+            };
+            resolved.insert(gateway.to_string(), addrs);
+        }
+    }
+    profile.outbound_trunks(|g| resolved.get(&g.to_string()).cloned().unwrap_or_default())
 }
 
 /// The profile's per-source limits and latching rules.
@@ -337,8 +361,16 @@ pub async fn serve(
     let now = clock::now();
     let extensions = extensions(&profile, &store).await?;
     tracing::info!(extensions = extensions.len(), "extensions loaded");
+    let outbound_trunks = resolve_gateways(&profile).await;
     let mut switch = Switch::new(
-        switch_config(&profile, advertised, tls_port, seed, extensions),
+        switch_config(
+            &profile,
+            advertised,
+            tls_port,
+            seed,
+            extensions,
+            outbound_trunks,
+        ),
         now,
         clock::unix_now(),
     );
