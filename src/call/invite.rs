@@ -62,6 +62,16 @@ impl Switch {
             .as_ref()
             .and_then(|_| super::trunks::trunk_of(&self.cfg.trunks, from.ip()));
         let trusted = trunk.is_some_and(|t| t.trusted);
+        let mut trunk_route = None;
+        if let Some(trunk) = trunk
+            && !self
+                .trunk_channels
+                .has_room(&trunk.name, trunk.max_channels)
+        {
+            self.reject(now, &key, &request, Rejection::TrunkFull);
+            return;
+        }
+        let inbound_channel = trunk.map(|t| (t.name.clone(), t.max_channels));
         let (caller_user, targets) = if let Some(trunk) = trunk {
             // A trunk's customers are no extensions: no challenge, and the caller's number is
             // what From says if the trunk is trusted to say it.
@@ -82,16 +92,28 @@ impl Switch {
                 Auth::User(u) => u,
                 Auth::Answered => return,
             };
-            if self.secret_of(&callee_user).is_none() {
-                self.reject(now, &key, &request, Rejection::UnknownUser);
-                return;
+            if self.secret_of(&callee_user).is_some() {
+                let targets = self.targets_of(now, &callee_user);
+                if targets.is_empty() {
+                    self.reject(now, &key, &request, Rejection::NotRegistered);
+                    return;
+                }
+                (caller_user, targets)
+            } else {
+                // Not an extension: an external number, if the profile sends any out.
+                match self.plan_outbound(&caller_user, &callee_user) {
+                    Ok(Some(route)) => trunk_route = Some(route),
+                    Ok(None) => {
+                        self.reject(now, &key, &request, Rejection::UnknownUser);
+                        return;
+                    }
+                    Err(why) => {
+                        self.reject(now, &key, &request, why);
+                        return;
+                    }
+                }
+                (caller_user, Vec::new())
             }
-            let targets = self.targets_of(now, &callee_user);
-            if targets.is_empty() {
-                self.reject(now, &key, &request, Rejection::NotRegistered);
-                return;
-            }
-            (caller_user, targets)
         };
         let offer = if request.body().is_empty() {
             None
@@ -168,6 +190,10 @@ impl Switch {
             }));
         }
 
+        // An external number is recorded as what was dialled, in E.164.
+        let callee_user = trunk_route
+            .as_ref()
+            .map_or(callee_user, |r| r.number.as_str().to_owned());
         let call_key = CallKey(self.next_id());
         self.stats.calls_started += 1;
         self.outputs
@@ -208,8 +234,12 @@ impl Switch {
             first_fork: 0,
             ring_deadline: None,
             scheduled: None,
+            trunk_route,
         };
         self.calls.insert(call_key, Box::new(call));
+        if let Some((trunk, max)) = inbound_channel {
+            self.trunk_channels.acquire(call_key, &trunk, max);
+        }
         self.admission
             .hold(call_key, from.ip(), super::admission::PAIRS_PER_CALL);
         if let Some(queue) = queue {
@@ -221,6 +251,16 @@ impl Switch {
             call.ring_deadline = Some(now + self.cfg.ring_timeout);
         }
         self.schedule(call_key);
+        if self
+            .calls
+            .get(&call_key)
+            .is_some_and(|c| c.trunk_route.is_some())
+        {
+            if !self.ring_next_gateway(now, call_key) {
+                self.end_call(now, call_key, Ending::Failed(503), None);
+            }
+            return;
+        }
         let request = self.with_authenticated_from(&request, call_key);
         self.ring(
             now,
@@ -638,6 +678,7 @@ impl Switch {
             self.close_endpoint(endpoint);
         }
         self.admission.settle(call_key);
+        self.trunk_channels.release(call_key);
         let token = self.persist_cdr(now, call_key, ending);
         if let (Some(token), Some((key, request))) = (token, bye) {
             let ok = Message::response_to(&request, 200, "OK");

@@ -102,6 +102,7 @@ pub fn loopback_trunk() -> super::trunks::InboundTrunk {
         name: "lab-loopback".into(),
         sources: vec!["127.0.0.0/8".parse().expect("a valid prefix")],
         trusted: true,
+        max_channels: 0,
     }
 }
 
@@ -247,13 +248,20 @@ impl Lab {
 
     /// `caller` calls `callee` (both registered), answering the switch's challenge: returns
     /// the INVITE the switch sent the callee. The caller's INVITE has branch
-    /// `z9hG4bK-<caller>-2`, Call-ID `call-<caller>-<callee>` and CSeq 2.
+    /// `z9hG4bK-<caller>-<callee>-2`, Call-ID `call-<caller>-<callee>` and CSeq 2.
     pub fn ring(&mut self, caller: &str, callee: &str) -> Message {
+        self.dial(caller, callee);
+        self.take(phone(callee), "INVITE")
+    }
+
+    /// `caller` sends an INVITE for `callee` (any Request-URI user), answering the switch's
+    /// challenge, as [`Self::ring`] does; what the switch did with it is left in the inboxes.
+    pub fn dial(&mut self, caller: &str, callee: &str) {
         let from = phone(caller);
         let invite = |cseq: u32, auth: &str| {
             format!(
                 "INVITE sip:{callee}@{DOMAIN} SIP/2.0\n\
-                 Via: SIP/2.0/UDP {from};branch=z9hG4bK-{caller}-{cseq}\n\
+                 Via: SIP/2.0/UDP {from};branch=z9hG4bK-{caller}-{callee}-{cseq}\n\
                  From: <sip:{caller}@{DOMAIN}>;tag=c{caller}\n\
                  To: <sip:{callee}@{DOMAIN}>\n\
                  Call-ID: call-{caller}-{callee}\n\
@@ -273,7 +281,6 @@ impl Lab {
             from,
             &invite(2, &format!("Proxy-Authorization: {credentials}\n")),
         );
-        self.take(phone(callee), "INVITE")
     }
 }
 

@@ -60,6 +60,9 @@ mod tls_tests;
 mod tombstone;
 mod transfer;
 #[cfg(test)]
+mod trunk_call_tests;
+mod trunk_calls;
+#[cfg(test)]
 mod trunk_tests;
 pub mod trunks;
 

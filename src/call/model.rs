@@ -625,6 +625,8 @@ pub struct Call {
     pub ring_deadline: Option<Instant>,
     /// The earliest deadline the switch will wake the call at (see [`super::timers`]).
     pub scheduled: Option<Instant>,
+    /// Set when the call dials an external number through trunks.
+    pub trunk_route: Option<super::trunk_calls::TrunkRoute>,
 }
 
 /// A phone's blind transfer (REFER) of a plain bridged call: the switch's own outbound leg

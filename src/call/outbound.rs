@@ -15,6 +15,7 @@
 use super::model::*;
 use super::srtp_policy::offer_sdes_to;
 use super::switch::{ClientPurpose, Switch};
+use crate::dialing::AttemptEnd;
 use crate::media::sdp::SessionDescription;
 use crate::sip::dialog::Dialog;
 use crate::sip::message::{Message, Method};
@@ -275,32 +276,47 @@ impl Switch {
             if let Some((name, value)) = &extra {
                 invite.push(name, value.clone());
             }
-            let Some(index) = self
-                .calls
-                .get(&call_key)
-                .and_then(|c| c.outbound(role))
-                .map(|l| l.forks.len())
-            else {
+            if !self.calls.contains_key(&call_key) {
                 break;
-            };
-            let purpose = ClientPurpose::Fork {
-                call: call_key,
-                role,
-                index,
-            };
-            if self
-                .request(now, dest, transport, invite.clone(), purpose)
-                .is_none()
-            {
-                continue;
             }
-            if let Some(leg) = self.outbound_mut(call_key, role) {
-                let agent = agent.cloned();
-                leg.forks.push(Fork::trying(invite, dest, transport, agent));
+            let agent = agent.cloned();
+            if self
+                .start_fork(now, call_key, role, invite, dest, transport, agent)
+                .is_some()
+            {
                 started += 1;
             }
         }
         started
+    }
+
+    /// Sends `invite` to `dest` as a new fork of `call_key`'s leg `role`; the fork's index,
+    /// or `None` when the leg is gone or the request could not be sent.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn start_fork(
+        &mut self,
+        now: Instant,
+        call_key: CallKey,
+        role: LegRole,
+        invite: Message,
+        dest: SocketAddr,
+        transport: Transport,
+        agent: Option<Party>,
+    ) -> Option<usize> {
+        let index = self
+            .calls
+            .get(&call_key)
+            .and_then(|c| c.outbound(role))
+            .map(|l| l.forks.len())?;
+        let purpose = ClientPurpose::Fork {
+            call: call_key,
+            role,
+            index,
+        };
+        self.request(now, dest, transport, invite.clone(), purpose)?;
+        let leg = self.outbound_mut(call_key, role)?;
+        leg.forks.push(Fork::trying(invite, dest, transport, agent));
+        Some(index)
     }
 
     /// A response to one of the INVITEs of `call_key`'s outbound leg `role`.
@@ -315,6 +331,14 @@ impl Switch {
         let Some(code) = response.status() else {
             return;
         };
+        if role == LegRole::Callee {
+            self.gateway_heard(call_key, index);
+            if matches!(code, 401 | 407)
+                && self.answer_gateway_challenge(now, call_key, index, &response)
+            {
+                return;
+            }
+        }
         match code {
             100 => {}
             101..=199 => {
@@ -416,6 +440,7 @@ impl Switch {
         };
         let wanted = call.wants_answer(role);
         let queue = call.queue.is_some();
+        let through_trunk = call.trunk_route.is_some();
         let Some(leg) = call.outbound_mut(role) else {
             return;
         };
@@ -431,6 +456,15 @@ impl Switch {
             return;
         }
         if !wanted || leg.winner.is_some() {
+            return;
+        }
+        if role == LegRole::Callee && through_trunk {
+            // One gateway at a time: its failure decides, not the best of every fork's.
+            if !self.trunk_attempt_failed(now, call_key, index, AttemptEnd::Status(code)) {
+                // The carrier refusing the switch's credentials is no challenge for the caller.
+                let code = if matches!(code, 401 | 407) { 403 } else { code };
+                self.end_call(now, call_key, Ending::Failed(code), None);
+            }
             return;
         }
         let Some(best) = leg.settled_failure() else {

@@ -41,6 +41,14 @@ pub enum Rejection {
     SourceRate { retry_after: Duration },
     /// The source's unanswered calls hold all the ports it may (`admission`).
     SourceUnconfirmed,
+    /// The external number dialled is no valid number (the reason names why).
+    BadNumber(&'static str),
+    /// The caller may not dial that number: its calling class or a blocked prefix (named).
+    TollBlocked(&'static str),
+    /// No outbound route or gateway for that number.
+    NoRoute,
+    /// Every trunk of the number's route is at its `max_channels`.
+    TrunkFull,
 }
 
 impl Rejection {
@@ -60,6 +68,10 @@ impl Rejection {
                 (488, "Not Acceptable Here")
             }
             Rejection::SourceUnconfirmed => (486, "Busy Here"),
+            Rejection::BadNumber(_) => (484, "Address Incomplete"),
+            Rejection::TollBlocked(_) => (403, "Forbidden"),
+            Rejection::NoRoute => (404, "No Route"),
+            Rejection::TrunkFull => (503, "Trunk Full"),
         }
     }
 
@@ -71,7 +83,20 @@ impl Rejection {
             Rejection::SourceRate { .. } => Some("source_call_rate"),
             Rejection::SourceUnconfirmed => Some("source_unconfirmed_calls"),
             Rejection::NoMediaPorts => Some("media_ports"),
+            Rejection::TrunkFull => Some("trunk_channels"),
             _ => None,
+        }
+    }
+
+    /// What the `Reason` header (RFC 3326) names: the limit, or the rule that refused an
+    /// external number (`calling_class_national`, `blocked_prefix`, `number_characters`...),
+    /// so the caller's phone and the CDR tell a fraud refusal from a typo.
+    #[must_use]
+    pub fn reason(self) -> Option<&'static str> {
+        match self {
+            Rejection::BadNumber(why) | Rejection::TollBlocked(why) => Some(why),
+            Rejection::NoRoute => Some("no_route"),
+            other => other.limit(),
         }
     }
 
@@ -105,13 +130,13 @@ impl Rejection {
             Rejection::SourceRate { retry_after } => {
                 response.push("Retry-After", retry_after.as_secs().to_string());
             }
-            Rejection::SwitchFull | Rejection::NoMediaPorts => {
+            Rejection::SwitchFull | Rejection::NoMediaPorts | Rejection::TrunkFull => {
                 response.push("Retry-After", "5");
             }
             _ => {}
         }
-        if let Some(limit) = self.limit() {
-            response.push("Reason", format!("SIP;cause={code};text=\"{limit}\""));
+        if let Some(reason) = self.reason() {
+            response.push("Reason", format!("SIP;cause={code};text=\"{reason}\""));
         }
         response
     }
@@ -227,7 +252,7 @@ mod tests {
             for (name, value) in headers {
                 assert_eq!(response.header(name), Some(*value), "{why:?}");
             }
-            if why.limit().is_none() {
+            if why.reason().is_none() {
                 assert!(response.header("Reason").is_none(), "{why:?}");
             }
         }

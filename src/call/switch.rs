@@ -145,6 +145,8 @@ pub struct Switch {
     pub(super) auth_guard: AuthGuard,
     /// Per-source limits on new calls and the ports they hold (see [`super::admission`]).
     pub(super) admission: super::admission::Admission,
+    /// Trunk channels in use, both ways.
+    pub(super) trunk_channels: super::trunk_calls::TrunkChannels,
     pub(super) outputs: VecDeque<Output>,
     /// Live calls, boxed: a call is a few kilobytes, and a map's slots are as large as
     /// what it holds.
@@ -207,6 +209,7 @@ impl Switch {
             .expect("profile validated the port range"),
             port_binder: Box::new(BooksOnly),
             admission: super::admission::Admission::new(Default::default()),
+            trunk_channels: Default::default(),
             rng,
             auth_guard: AuthGuard::new(cfg.auth_guard),
             outputs: VecDeque::new(),

@@ -32,6 +32,10 @@ impl Call {
                 .as_ref()
                 .filter(|t| t.ringing)
                 .map(|t| t.ring_deadline),
+            self.trunk_route
+                .as_ref()
+                .filter(|_| ringing)
+                .and_then(|r| r.poll_timeout()),
         ]
         .into_iter()
         .flatten()
@@ -94,6 +98,17 @@ impl Switch {
     /// Whatever of `call_key`'s deadlines is due; each may end the call.
     fn on_call_due(&mut self, now: Instant, call_key: CallKey) {
         let due = |at: Option<Instant>| at.is_some_and(|at| at <= now);
+        let Some(call) = self.calls.get(&call_key) else {
+            return;
+        };
+        let silent_gateway = call
+            .trunk_route
+            .as_ref()
+            .and_then(|r| r.poll_timeout())
+            .filter(|_| call.state == CallState::Routing);
+        if due(silent_gateway) {
+            self.on_gateway_silent(now, call_key);
+        }
         let Some(call) = self.calls.get(&call_key) else {
             return;
         };

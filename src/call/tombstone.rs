@@ -251,7 +251,7 @@ mod tests {
             from,
             &format!(
                 "CANCEL sip:1002@{DOMAIN} SIP/2.0\n\
-                 Via: SIP/2.0/UDP {from};branch=z9hG4bK-1001-2\n\
+                 Via: SIP/2.0/UDP {from};branch=z9hG4bK-1001-1002-2\n\
                  From: <sip:1001@{DOMAIN}>;tag=c1001\n\
                  To: <sip:1002@{DOMAIN}>\n\
                  Call-ID: call-1001-1002\n\

@@ -24,6 +24,7 @@ fn carrier(trusted: bool) -> InboundTrunk {
         name: "carrier".into(),
         sources: vec!["192.0.2.0/24".parse().unwrap()],
         trusted,
+        max_channels: 0,
     }
 }
 
@@ -97,4 +98,22 @@ fn a_registered_extension_calls_the_queue_as_itself_without_cad_or_priority() {
     lab.send(desk, &queue_invite(desk, 2, Some(credentials.to_string())));
     lab.take(desk, "200");
     assert_eq!(arrival(&lab), ("1001".into(), 0, 0));
+}
+
+#[test]
+fn a_trunk_at_its_channel_limit_gets_503_naming_the_limit() {
+    let mut trunk = carrier(true);
+    trunk.max_channels = 1;
+    let mut lab = lab_with(vec![trunk]);
+    let gateway: SocketAddr = "192.0.2.10:5060".parse().unwrap();
+    lab.send(gateway, &queue_invite(gateway, 1, None));
+    lab.take(gateway, "200");
+    let other: SocketAddr = "192.0.2.11:5060".parse().unwrap();
+    lab.send(other, &queue_invite(other, 1, None));
+    let full = lab.take(other, "503");
+    assert_eq!(
+        full.header("Reason"),
+        Some("SIP;cause=503;text=\"trunk_channels\"")
+    );
+    assert_eq!(lab.sw.trunk_channels.in_use("carrier"), 1);
 }

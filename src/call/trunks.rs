@@ -110,6 +110,8 @@ pub struct InboundTrunk {
     pub sources: Vec<IpPrefix>,
     /// Whether its INVITEs' caller number, CAD and priority are believed.
     pub trusted: bool,
+    /// Calls through it at once, both ways; 0: no limit.
+    pub max_channels: u32,
 }
 
 impl InboundTrunk {
@@ -244,11 +246,13 @@ mod tests {
                 name: "ivr".into(),
                 sources: vec![prefix("10.0.0.5")],
                 trusted: true,
+                max_channels: 0,
             },
             InboundTrunk {
                 name: "carrier".into(),
                 sources: vec![prefix("10.0.0.0/8"), prefix("198.51.100.0/24")],
                 trusted: false,
+                max_channels: 0,
             },
         ];
         let name = |a: &str| trunk_of(&trunks, ip(a)).map(|t| t.name.as_str());

@@ -328,3 +328,52 @@ fn trunks_are_read_and_a_bad_source_or_a_twice_listed_name_is_refused() {
         .to_string();
     assert!(err.contains("trunks.name"), "{err}");
 }
+
+#[test]
+fn gateways_routes_and_classes_are_read_and_checked() {
+    let carrier = "\n[[trunks]]\nname = \"carrier\"\ngateways = [\"192.0.2.77\", \"sip.carrier.example:5080\"]\n\
+                   max_channels = 30\ncaller_id = \"+33900000001\"\nusername = \"acme\"\npassword = \"pw\"\n";
+    let dialing = "\n[dialing]\ncountry_code = \"44\"\ndefault_class = \"internal\"\n\
+                   [[dialing.routes]]\nprefix = \"+44\"\ntrunks = [\"carrier\"]\n";
+    let text = format!("{}{carrier}{dialing}", default_text());
+    let p = Profile::parse(&text, Path::new("default.toml")).unwrap();
+    let trunks = p.outbound_trunks(|g| vec![format!("192.0.2.99:{}", g.port).parse().unwrap()]);
+    assert_eq!(trunks.len(), 1, "the lab trunk has no gateway");
+    assert_eq!(trunks[0].gateways.len(), 2);
+    assert_eq!(trunks[0].gateways[1].port(), 5080);
+    assert_eq!(trunks[0].max_channels, 30);
+    assert!(trunks[0].credentials.is_some() && trunks[0].register.is_none());
+    let dialing = p.dialing();
+    assert_eq!(dialing.plan.country_code, "44");
+    assert_eq!(
+        dialing.class_of("1001"),
+        crate::dialing::CallingClass::Internal
+    );
+    let refused = |from: &str, to: &str, key: &str| {
+        assert!(text.contains(from), "{from}");
+        let bad = text.replacen(from, to, 1);
+        let err = match Profile::parse(&bad, Path::new("default.toml")) {
+            Ok(_) => panic!("{to:?} was accepted"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains(key), "{to}: {err}");
+    };
+    refused(
+        "trunks = [\"carrier\"]",
+        "trunks = [\"lab-loopback\"]",
+        "dialing.routes.trunks",
+    );
+    refused(
+        "caller_id = \"+33900000001\"",
+        "caller_id = \"0900\"",
+        "trunks.caller_id",
+    );
+    refused("password = \"pw\"\n", "", "trunks.password");
+    refused("\"192.0.2.77\"", "\"bad host!\"", "bad host!");
+    refused("prefix = \"+44\"", "prefix = \"44\"", "dialing.routes");
+    refused(
+        "country_code = \"44\"",
+        "country_code = \"x\"",
+        "dialing.country_code",
+    );
+}

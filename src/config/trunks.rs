@@ -13,7 +13,7 @@ use crate::dialing::{
 
 /// A trunk: a carrier, an SBC or an IVR in front (`[[trunks]]`, see `call::trunks`). It has
 /// inbound sources, gateways, or both.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrunkSettings {
     /// A name for logs, routes and the API.
@@ -53,6 +53,25 @@ pub struct TrunkSettings {
     /// The registration lifetime asked for.
     #[serde(default = "default_register_expires")]
     pub register_expires_secs: u32,
+}
+
+// The carrier's password never reaches logs.
+impl fmt::Debug for TrunkSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TrunkSettings")
+            .field("name", &self.name)
+            .field("inbound_sources", &self.inbound_sources)
+            .field("trusted", &self.trusted)
+            .field("gateways", &self.gateways)
+            .field("transport", &self.transport)
+            .field("max_channels", &self.max_channels)
+            .field("caller_id", &self.caller_id)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("register", &self.register)
+            .field("register_expires_secs", &self.register_expires_secs)
+            .finish()
+    }
 }
 
 fn default_register_expires() -> u32 {
@@ -290,6 +309,7 @@ impl Profile {
                 name: t.name.clone(),
                 sources: t.inbound_sources.clone(),
                 trusted: t.trusted,
+                max_channels: t.max_channels,
             })
             .collect()
     }

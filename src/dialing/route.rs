@@ -50,6 +50,12 @@ impl OutboundPlan {
         Ok(OutboundPlan { routes })
     }
 
+    /// Whether there is no route at all (nothing is dialled out).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+
     /// The trunks to try for `number`, in order: those of the longest matching prefix.
     #[must_use]
     pub fn trunks_for(&self, number: &E164) -> Option<&[String]> {

@@ -1,0 +1,407 @@
+//! Calls to external numbers, out through a trunk's gateways (issue 15 item 2).
+//!
+//! A Request-URI user that is no extension, when the profile has outbound routes, is a number
+//! to dial: it is normalised to E.164 (a letter is refused, not guessed at), checked against
+//! the caller's calling class and the blocked prefixes, and routed by the longest matching
+//! prefix to an ordered list of trunks. All of that happens before any port is taken or any
+//! gateway hears of the call, so a refused number costs nothing and leaks nothing.
+//!
+//! The callee leg then tries one gateway at a time, in order: each trunk's gateways, then the
+//! next trunk's. A gateway that does not answer at all within [`GATEWAY_SILENCE_T1S`]·T1
+//! (not even `100 Trying`), or answers 408 or 5xx, hands the call to the next; a callee's
+//! answer (busy, declined, not found) ends the call with that answer, as FreeSWITCH's
+//! `continue_on_fail` and Asterisk's `Dial` fallbacks are usually set up for carriers. A
+//! carrier's 401/407 to the INVITE is answered once per attempt with the trunk's
+//! credentials.
+//!
+//! What the far end sees: Request-URI and To `sip:+E164@gateway`, From and
+//! `P-Asserted-Identity` carrying the trunk's `caller_id` (the company's number: a carrier
+//! refuses an extension's), else the caller's own number. Each trunk's concurrent calls, both
+//! ways, are counted against its `max_channels`: a trunk at its limit is skipped, and a call
+//! finding every trunk of its route full is refused 503 with `Reason: ...;text="trunk_channels"`.
+
+use super::model::*;
+use super::rejection::Rejection;
+use super::switch::{ClientPurpose, Switch};
+use crate::dialing::{AttemptEnd, CallingClass, E164, NumberError, TollRefusal, fails_over};
+use crate::sip::digest::Challenge;
+use crate::sip::message::Message;
+use crate::sip::registrar::Transport;
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// How many T1 (4 s at the default 500 ms) a gateway may stay silent, not even `100 Trying`,
+/// before the next is tried: a live gateway answers an INVITE within a round trip, and
+/// waiting for Timer B (64·T1) would outlast the ring timeout.
+pub const GATEWAY_SILENCE_T1S: u32 = 8;
+
+/// An outbound call's way out: the number and the gateways still to try.
+#[derive(Debug)]
+pub struct TrunkRoute {
+    pub number: E164,
+    /// What From and `P-Asserted-Identity` carry when the trunk names no caller ID.
+    pub caller_number: String,
+    /// (trunk index in the switch's outbound trunks, gateway) still to try, in order.
+    pub remaining: VecDeque<(usize, SocketAddr)>,
+    /// The attempt in flight: its trunk and the index of its fork in the callee leg.
+    pub current: Option<Attempt>,
+}
+
+/// One gateway being tried.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt {
+    pub trunk: usize,
+    pub fork: usize,
+    /// Until a first answer (any, even `100 Trying`) comes, when the gateway is given up.
+    pub silence_deadline: Option<Instant>,
+    /// The carrier's challenge was answered already.
+    pub authenticated: bool,
+}
+
+impl TrunkRoute {
+    /// The silent gateway's deadline, while one waits.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.current.and_then(|a| a.silence_deadline)
+    }
+}
+
+/// Channels in use per trunk, both ways, and which call holds which.
+#[derive(Debug, Default)]
+pub struct TrunkChannels {
+    in_use: HashMap<String, u32>,
+    held: HashMap<CallKey, String>,
+}
+
+impl TrunkChannels {
+    /// Takes a channel of `trunk` (limit `max`, 0: none) for `call`, giving back the one it
+    /// held on another trunk; `false` when the trunk is full.
+    pub fn acquire(&mut self, call: CallKey, trunk: &str, max: u32) -> bool {
+        if self.held.get(&call).is_some_and(|t| t == trunk) {
+            return true;
+        }
+        let used = self.in_use.get(trunk).copied().unwrap_or(0);
+        if max != 0 && used >= max {
+            return false;
+        }
+        self.release(call);
+        *self.in_use.entry(trunk.to_owned()).or_default() += 1;
+        self.held.insert(call, trunk.to_owned());
+        true
+    }
+
+    /// Gives back `call`'s channel, if it holds one.
+    pub fn release(&mut self, call: CallKey) {
+        if let Some(trunk) = self.held.remove(&call)
+            && let Some(used) = self.in_use.get_mut(&trunk)
+        {
+            *used = used.saturating_sub(1);
+        }
+    }
+
+    /// Channels of `trunk` in use.
+    #[must_use]
+    pub fn in_use(&self, trunk: &str) -> u32 {
+        self.in_use.get(trunk).copied().unwrap_or(0)
+    }
+
+    /// Whether `trunk` (limit `max`) has a channel free.
+    #[must_use]
+    pub fn has_room(&self, trunk: &str, max: u32) -> bool {
+        max == 0 || self.in_use(trunk) < max
+    }
+}
+
+impl Switch {
+    /// Whether `dialled` is an external number `caller` may dial, and its route: `Ok(None)`
+    /// when it is no number to send out (no routes at all, or a name rather than a number).
+    pub(super) fn plan_outbound(
+        &self,
+        caller: &str,
+        dialled: &str,
+    ) -> Result<Option<TrunkRoute>, Rejection> {
+        let dialing = &self.cfg.dialing;
+        let looks_like_number = dialled
+            .chars()
+            .next()
+            .is_some_and(|c| c == '+' || c.is_ascii_digit());
+        if dialing.routes.is_empty() || !looks_like_number {
+            return Ok(None);
+        }
+        let number = dialing.plan.normalise(dialled).map_err(|error| {
+            tracing::info!(target: "security", event = "outbound_refused", %caller, %dialled, %error);
+            Rejection::BadNumber(match error {
+                NumberError::Character { .. } => "number_characters",
+                _ => "number_format",
+            })
+        })?;
+        let class = dialing.class_of(caller);
+        if let Err(refusal) = dialing.toll.check(&dialing.plan, class, &number) {
+            tracing::info!(target: "security", event = "outbound_refused", %caller, %number, %refusal);
+            return Err(match refusal {
+                TollRefusal::Blocked(_) => Rejection::TollBlocked("blocked_prefix"),
+                TollRefusal::Class { .. } if class == CallingClass::Internal => {
+                    Rejection::TollBlocked("calling_class_internal")
+                }
+                TollRefusal::Class { .. } => Rejection::TollBlocked("calling_class_national"),
+            });
+        }
+        let trunks = dialing.routes.trunks_for(&number).unwrap_or_default();
+        let mut remaining = VecDeque::new();
+        let mut full = false;
+        for name in trunks {
+            let Some((index, trunk)) = self
+                .cfg
+                .outbound_trunks
+                .iter()
+                .enumerate()
+                .find(|(_, t)| &t.name == name)
+            else {
+                continue;
+            };
+            if !self
+                .trunk_channels
+                .has_room(&trunk.name, trunk.max_channels)
+            {
+                full = true;
+                continue;
+            }
+            remaining.extend(trunk.gateways.iter().map(|g| (index, *g)));
+        }
+        if remaining.is_empty() {
+            return Err(if full {
+                Rejection::TrunkFull
+            } else {
+                Rejection::NoRoute
+            });
+        }
+        Ok(Some(TrunkRoute {
+            number,
+            caller_number: caller.to_owned(),
+            remaining,
+            current: None,
+        }))
+    }
+
+    fn route_mut(&mut self, call_key: CallKey) -> Option<&mut TrunkRoute> {
+        self.calls.get_mut(&call_key)?.trunk_route.as_mut()
+    }
+
+    /// Tries the next gateway of `call_key`'s route; `false` when none is left (or the call
+    /// is gone).
+    pub(super) fn ring_next_gateway(&mut self, now: Instant, call_key: CallKey) -> bool {
+        loop {
+            let Some(route) = self.route_mut(call_key) else {
+                return false;
+            };
+            let Some((trunk_index, gateway)) = route.remaining.pop_front() else {
+                route.current = None;
+                return false;
+            };
+            let number = route.number.clone();
+            let caller_number = route.caller_number.clone();
+            let Some(trunk) = self.cfg.outbound_trunks.get(trunk_index) else {
+                continue;
+            };
+            if !self
+                .trunk_channels
+                .acquire(call_key, &trunk.name, trunk.max_channels)
+            {
+                continue;
+            }
+            let trunk_name = trunk.name.clone();
+            let presented = trunk
+                .caller_id
+                .as_ref()
+                .map_or(caller_number, |id| id.as_str().to_owned());
+            let Some(original) = self.calls.get(&call_key).map(|c| c.caller.invite.clone()) else {
+                return false;
+            };
+            let offer = match self.calls.get_mut(&call_key) {
+                Some(call) => call.callee.endpoint.local.render_offer(),
+                None => return false,
+            };
+            let uri = format!("sip:{}@{gateway}", number.as_str());
+            let mut invite = self.fork_invite(
+                &original,
+                number.as_str(),
+                uri.clone(),
+                Transport::Udp,
+                offer,
+            );
+            let tag = invite.from_tag().unwrap_or_default();
+            let display = invite
+                .from()
+                .and_then(|f| f.display)
+                .map(|d| format!("\"{}\" ", d.replace('"', "")))
+                .unwrap_or_default();
+            let host =
+                crate::sip::message::host_for_uri(&self.advertised_ip().to_string()).into_owned();
+            invite.set(
+                "From",
+                format!("{display}<sip:{presented}@{host}>;tag={tag}"),
+            );
+            invite.set("To", format!("<{uri}>"));
+            invite.set("P-Asserted-Identity", format!("<sip:{presented}@{host}>"));
+            let silence = self.cfg.timing.t1 * GATEWAY_SILENCE_T1S;
+            let Some(fork) = self.start_fork(
+                now,
+                call_key,
+                LegRole::Callee,
+                invite,
+                gateway,
+                Transport::Udp,
+                None,
+            ) else {
+                continue;
+            };
+            tracing::info!(call = call_key.0, trunk = %trunk_name, %gateway, "outbound call tries a gateway");
+            if let Some(route) = self.route_mut(call_key) {
+                route.current = Some(Attempt {
+                    trunk: trunk_index,
+                    fork,
+                    silence_deadline: Some(now + silence),
+                    authenticated: false,
+                });
+            }
+            self.schedule(call_key);
+            return true;
+        }
+    }
+
+    /// A gateway's answer of any kind arrived for fork `index`: it is alive.
+    pub(super) fn gateway_heard(&mut self, call_key: CallKey, index: usize) {
+        if let Some(attempt) = self
+            .route_mut(call_key)
+            .and_then(|r| r.current.as_mut())
+            .filter(|a| a.fork == index)
+        {
+            attempt.silence_deadline = None;
+        }
+    }
+
+    /// The attempt through fork `index` failed with `end`: `true` when the call went on to
+    /// another gateway, or the failure was of an attempt given up already (nothing more to
+    /// do); `false` when the call must end with the failure.
+    pub(super) fn trunk_attempt_failed(
+        &mut self,
+        now: Instant,
+        call_key: CallKey,
+        index: usize,
+        end: AttemptEnd,
+    ) -> bool {
+        let Some(route) = self.route_mut(call_key) else {
+            return false;
+        };
+        if route.current.is_none_or(|a| a.fork != index) {
+            return true;
+        }
+        route.current = None;
+        // A carrier refusing our credentials is that trunk's trouble: another may take it.
+        let refused_us = matches!(end, AttemptEnd::Status(401 | 407));
+        (fails_over(end) || refused_us) && self.ring_next_gateway(now, call_key)
+    }
+
+    /// The gateway of the attempt in flight said nothing for too long: given up (a CANCEL
+    /// follows its first provisional answer, should one come) and the next one tried.
+    pub(super) fn on_gateway_silent(&mut self, now: Instant, call_key: CallKey) {
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return;
+        };
+        let Some(attempt) = call.trunk_route.as_ref().and_then(|r| r.current) else {
+            return;
+        };
+        if let Some(fork) = call.callee.forks.get_mut(attempt.fork)
+            && fork.state == ForkState::Trying
+        {
+            fork.state = ForkState::CancelPending;
+        }
+        tracing::info!(call = call_key.0, "gateway silent; trying the next");
+        if !self.trunk_attempt_failed(now, call_key, attempt.fork, AttemptEnd::NoResponse) {
+            self.end_call(now, call_key, Ending::Failed(408), None);
+        }
+    }
+
+    /// A 401/407 to the INVITE of fork `index`: answered once with the trunk's credentials,
+    /// the INVITE sent again with the next CSeq. `false` when it cannot be answered (no
+    /// credentials, already answered, not a gateway attempt) and counts as a failure.
+    pub(super) fn answer_gateway_challenge(
+        &mut self,
+        now: Instant,
+        call_key: CallKey,
+        index: usize,
+        response: &Message,
+    ) -> bool {
+        let Some(call) = self.calls.get(&call_key) else {
+            return false;
+        };
+        let Some(attempt) = call
+            .trunk_route
+            .as_ref()
+            .and_then(|r| r.current)
+            .filter(|a| a.fork == index && !a.authenticated)
+        else {
+            return false;
+        };
+        let Some(credentials) = self
+            .cfg
+            .outbound_trunks
+            .get(attempt.trunk)
+            .and_then(|t| t.credentials.clone())
+        else {
+            return false;
+        };
+        let Some(fork) = call.callee.forks.get(index) else {
+            return false;
+        };
+        let (header, answer_header) = match response.status() {
+            Some(401) => ("WWW-Authenticate", "Authorization"),
+            _ => ("Proxy-Authenticate", "Proxy-Authorization"),
+        };
+        let Some(challenge) = response
+            .header(header)
+            .and_then(|h| Challenge::parse(h).ok())
+        else {
+            return false;
+        };
+        let mut invite = fork.invite.clone();
+        let (dest, transport) = (fork.dest, fork.transport);
+        let uri = invite.request_uri().unwrap_or_default().to_owned();
+        let cnonce = self.token(16);
+        let answer = challenge.answer(
+            &credentials.username,
+            &credentials.password,
+            "INVITE",
+            &uri,
+            &cnonce,
+            1,
+        );
+        let seq = invite.cseq().map_or(1, |c| c.seq) + 1;
+        invite.set("CSeq", format!("{seq} INVITE"));
+        invite.remove("Via");
+        invite.push_front("Via", self.our_via(transport));
+        invite.set(answer_header, answer.to_string());
+        let purpose = ClientPurpose::Fork {
+            call: call_key,
+            role: LegRole::Callee,
+            index,
+        };
+        if self
+            .request(now, dest, transport, invite.clone(), purpose)
+            .is_none()
+        {
+            return false;
+        }
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return false;
+        };
+        if let Some(fork) = call.callee.forks.get_mut(index) {
+            fork.invite = invite;
+            fork.state = ForkState::Trying;
+        }
+        if let Some(attempt) = call.trunk_route.as_mut().and_then(|r| r.current.as_mut()) {
+            attempt.authenticated = true;
+        }
+        true
+    }
+}
