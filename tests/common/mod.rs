@@ -454,6 +454,20 @@ pub fn sipp_auth_uri(scenario: &str, service: &str, target: SocketAddr) -> Optio
     uri.strip_prefix("sip:").map(str::to_owned)
 }
 
+/// A caller (SIPp on `port`) that answers the switch's challenge and expects the final
+/// answer `code`: `uac_expect_404.xml` with the code swapped, written to a scratch folder.
+pub fn expect_final(code: u16, port: u16) -> Sipp {
+    let template = std::fs::read_to_string(Path::new(SIPP_DIR).join("uac_expect_404.xml"))
+        .expect("the 404 scenario exists");
+    let scenario = template
+        .replace("response=\"404\"", &format!("response=\"{code}\""))
+        .replace("uac_expect_404", &format!("uac_expect_{code}"));
+    let path = temp_dir("scenario").join(format!("uac_expect_{code}"));
+    std::fs::write(path.with_extension("xml"), scenario).unwrap();
+    // An absolute scenario path replaces SIPP_DIR when joined to it.
+    Sipp::new(path.to_str().expect("a UTF-8 path"), port)
+}
+
 /// One SIPp run.
 pub struct Sipp {
     pub scenario: String,

@@ -1,0 +1,83 @@
+//! Trunks against SIPp playing the carrier on loopback: outbound calls through its gateways
+//! (failover from a gateway answering 503 to one that answers, audio checked both ways) and
+//! the toll-fraud refusals as a phone sees them. The rules themselves (classes, prefixes,
+//! channel limits, silent gateways, carrier challenges) are proven in virtual time in
+//! `src/call/trunk_call_tests.rs`.
+// Test harnesses are the IO side: they read the clock to bound waits.
+#![allow(clippy::disallowed_methods)]
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+/// A switch whose every external number goes out through `carrier`, whose gateways are
+/// SIPp processes on `gateways` (loopback ports), tried in order.
+fn switch_with_carrier(gateways: &[u16]) -> SwitchProcess {
+    let list: Vec<String> = gateways
+        .iter()
+        .map(|p| format!("\"127.0.0.1:{p}\""))
+        .collect();
+    SwitchProcess::start(SwitchOptions {
+        extra_profile: format!(
+            "[[trunks]]\nname = \"carrier\"\ngateways = [{}]\ncaller_id = \"+33900000001\"\n\
+             max_channels = 10\n\n[dialing]\n[[dialing.routes]]\nprefix = \"+\"\ntrunks = [\"carrier\"]\n",
+            list.join(", ")
+        ),
+        ..SwitchOptions::default()
+    })
+}
+
+#[test]
+fn an_outbound_call_fails_over_from_a_503_gateway_to_one_that_answers_with_audio_both_ways() {
+    let (refusing, answering) = (free_udp_port(), free_udp_port());
+    let sw = switch_with_carrier(&[refusing, answering]);
+    let first = Sipp::new("uas_503", refusing).spawn(None);
+    let gateway_media = port_block(4);
+    let second = Sipp::new("uas_answer", answering)
+        .media(gateway_media)
+        .spawn(None);
+    std::thread::sleep(Duration::from_millis(300));
+    let caller_media = port_block(4);
+    let capture = Capture::start(&[caller_media, gateway_media]);
+    // A national number as people type it (without separators: it is a SIP user).
+    Sipp::new("uac_call", free_udp_port())
+        .arg("-s")
+        .arg("0123456789")
+        .auth("1000")
+        .media(caller_media)
+        .arg("-d")
+        .arg("3000")
+        .run(sw.sip);
+    first.expect_success();
+    second.expect_success();
+    let counts = capture.stop();
+    assert!(
+        counts[&gateway_media] >= 100,
+        "the gateway heard {counts:?}"
+    );
+    assert!(counts[&caller_media] >= 100, "the caller heard {counts:?}");
+    let cdr = &sw.wait_for_cdrs(1)["items"][0];
+    assert_eq!(cdr["caller"], "1000");
+    assert_eq!(cdr["callee"], "+33123456789", "recorded in E.164: {cdr}");
+    assert_eq!(cdr["sip_code"], 200);
+    assert_eq!(cdr["hangup_cause"], "normal_clearing");
+}
+
+#[test]
+fn a_national_extension_dialling_abroad_is_refused_403_and_no_gateway_hears_of_it() {
+    let gateway = free_udp_port();
+    let sw = switch_with_carrier(&[gateway]);
+    // Nothing listens on the gateway's port: an INVITE sent there would leave the caller
+    // waiting for the silent-gateway timeout and a 408, not a 403 at once.
+    expect_final(403, free_udp_port())
+        .arg("-s")
+        .arg("00442079460958")
+        .auth("1000")
+        .run(sw.sip);
+    assert!(
+        sw.log()
+            .contains("calling class national may not dial international numbers"),
+        "the refusal is logged with its rule"
+    );
+}
