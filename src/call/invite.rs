@@ -2,15 +2,15 @@
 //! winning (RFC 3261 §16.7 style best-response selection otherwise), CANCEL, the ring timeout
 //! and the UAS's 2xx retransmission until ACK (§13.3.1.4).
 
+use super::invite_routing::Routed;
 use super::model::*;
 use super::outbound::Target;
-use super::register::Auth;
 use super::rejection::Rejection;
 use super::srtp_policy::sdes_allowed;
 use super::switch::{ClientPurpose, Switch};
 use crate::media::sdp::SessionDescription;
 use crate::sip::dialog::Dialog;
-use crate::sip::message::{Message, Method, uri_host_port, uri_user};
+use crate::sip::message::{Message, Method, uri_host_port};
 use crate::sip::registrar::{Aor, Transport};
 use crate::sip::transaction::TransactionKey;
 use bytes::Bytes;
@@ -31,6 +31,16 @@ impl Switch {
     ) {
         if self.calls.len() >= self.cfg.max_calls {
             self.reject(now, &key, &request, Rejection::SwitchFull);
+            return;
+        }
+        // Nobody but a trunk or a device that registered from the address may start a call:
+        // a scanner or a fraudster gets no challenge to work on.
+        let source = from.ip();
+        if !self.registrar.has_binding_from(source)
+            && super::trunks::trunk_of(&self.cfg.trunks, source).is_none()
+        {
+            tracing::info!(target: "security", event = "unknown_source", %source);
+            self.reject(now, &key, &request, Rejection::UnknownSource);
             return;
         }
         // Body checks come before authentication so a phone learns at once what we accept.
@@ -55,65 +65,17 @@ impl Switch {
                 return;
             }
         }
-        let callee_user = request.request_uri().and_then(uri_user).unwrap_or_default();
-        let queue = self.dial_plan.queue_of(&callee_user).map(str::to_owned);
-        // Only a queue call asks which trunk it came from: extensions always authenticate.
-        let trunk = queue
-            .as_ref()
-            .and_then(|_| super::trunks::trunk_of(&self.cfg.trunks, from.ip()));
-        let trusted = trunk.is_some_and(|t| t.trusted);
-        let mut trunk_route = None;
-        if let Some(trunk) = trunk
-            && !self
-                .trunk_channels
-                .has_room(&trunk.name, trunk.max_channels)
-        {
-            self.reject(now, &key, &request, Rejection::TrunkFull);
+        let Some(Routed {
+            caller_user,
+            callee_user,
+            queue,
+            targets,
+            trunk_route,
+            trusted,
+            inbound_channel,
+        }) = self.route_new_invite(now, from, &key, &request)
+        else {
             return;
-        }
-        let inbound_channel = trunk.map(|t| (t.name.clone(), t.max_channels));
-        let (caller_user, targets) = if let Some(trunk) = trunk {
-            // A trunk's customers are no extensions: no challenge, and the caller's number is
-            // what From says if the trunk is trusted to say it.
-            let ani = request
-                .from()
-                .and_then(|f| f.user())
-                .filter(|_| trunk.trusted)
-                .unwrap_or_else(|| "anonymous".into());
-            (ani, Vec::new())
-        } else if queue.is_some() {
-            // Anyone else calls a queue as the extension it authenticates as.
-            match self.authenticate(now, from, &key, &request, false) {
-                Auth::User(u) => (u, Vec::new()),
-                Auth::Answered => return,
-            }
-        } else {
-            let caller_user = match self.authenticate(now, from, &key, &request, false) {
-                Auth::User(u) => u,
-                Auth::Answered => return,
-            };
-            if self.secret_of(&callee_user).is_some() {
-                let targets = self.targets_of(now, &callee_user);
-                if targets.is_empty() {
-                    self.reject(now, &key, &request, Rejection::NotRegistered);
-                    return;
-                }
-                (caller_user, targets)
-            } else {
-                // Not an extension: an external number, if the profile sends any out.
-                match self.plan_outbound(&caller_user, &callee_user) {
-                    Ok(Some(route)) => trunk_route = Some(route),
-                    Ok(None) => {
-                        self.reject(now, &key, &request, Rejection::UnknownUser);
-                        return;
-                    }
-                    Err(why) => {
-                        self.reject(now, &key, &request, why);
-                        return;
-                    }
-                }
-                (caller_user, Vec::new())
-            }
         };
         let offer = if request.body().is_empty() {
             None
@@ -190,10 +152,6 @@ impl Switch {
             }));
         }
 
-        // An external number is recorded as what was dialled, in E.164.
-        let callee_user = trunk_route
-            .as_ref()
-            .map_or(callee_user, |r| r.number.as_str().to_owned());
         let call_key = CallKey(self.next_id());
         self.stats.calls_started += 1;
         self.outputs

@@ -40,6 +40,7 @@ mod identity;
 mod in_dialog;
 mod inspect;
 mod invite;
+mod invite_routing;
 #[cfg(test)]
 pub(crate) mod lab;
 mod model;

@@ -49,6 +49,8 @@ pub enum Rejection {
     NoRoute,
     /// Every trunk of the number's route is at its `max_channels`.
     TrunkFull,
+    /// The INVITE comes from an address that is neither a trunk's nor a registered device's.
+    UnknownSource,
 }
 
 impl Rejection {
@@ -69,7 +71,7 @@ impl Rejection {
             }
             Rejection::SourceUnconfirmed => (486, "Busy Here"),
             Rejection::BadNumber(_) => (484, "Address Incomplete"),
-            Rejection::TollBlocked(_) => (403, "Forbidden"),
+            Rejection::TollBlocked(_) | Rejection::UnknownSource => (403, "Forbidden"),
             Rejection::NoRoute => (404, "No Route"),
             Rejection::TrunkFull => (503, "Trunk Full"),
         }

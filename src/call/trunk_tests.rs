@@ -78,11 +78,17 @@ fn an_untrusted_trunks_caller_number_cad_and_priority_are_stripped() {
 }
 
 #[test]
-fn an_address_that_is_no_trunk_is_challenged_and_never_reaches_the_queue() {
+fn an_address_that_is_neither_a_trunk_nor_a_device_is_refused_403_without_a_challenge() {
     let mut lab = lab_with(vec![carrier(true)]);
     let stranger: SocketAddr = "203.0.113.9:5060".parse().unwrap();
     lab.send(stranger, &queue_invite(stranger, 1, None));
-    lab.take(stranger, "407");
+    let refused = lab.take(stranger, "403");
+    assert!(refused.header("Proxy-Authenticate").is_none());
+    // Not for an extension either.
+    let mut to_extension = queue_invite(stranger, 2, None);
+    to_extension.set_request_uri(format!("sip:1001@{DOMAIN}"));
+    lab.send(stranger, &to_extension);
+    lab.take(stranger, "403");
     assert!(lab.queue_events.is_empty());
     assert!(lab.media.is_empty(), "no port is opened for it");
 }
@@ -116,4 +122,67 @@ fn a_trunk_at_its_channel_limit_gets_503_naming_the_limit() {
         Some("SIP;cause=503;text=\"trunk_channels\"")
     );
     assert_eq!(lab.sw.trunk_channels.in_use("carrier"), 1);
+}
+
+/// The lab of [`lab_with`] with a trusted carrier whose DIDs +33123450000 and +33123450001
+/// reach queue 7000 and extension 1001, and +33123450009 nothing.
+fn lab_with_dids() -> Lab {
+    let mut lab = lab_with(vec![carrier(true)]);
+    for (did, to) in [
+        ("+33123450000", "7000"),
+        ("+33123450001", "1001"),
+        ("+33123450009", "4444"),
+    ] {
+        lab.sw.cfg.dialing.dids.insert(did.into(), to.into());
+    }
+    lab.register("1001");
+    lab
+}
+
+/// `queue_invite`, sent to `number` instead.
+fn did_invite(from: SocketAddr, number: &str) -> Message {
+    let mut invite = queue_invite(from, 1, None);
+    invite.set_request_uri(format!("sip:{number}@{DOMAIN}"));
+    invite
+}
+
+#[test]
+fn a_trunks_did_reaches_its_queue_without_a_challenge_in_any_usual_form() {
+    let mut lab = lab_with_dids();
+    let gateway: SocketAddr = "192.0.2.10:5060".parse().unwrap();
+    // The national form of +33123450000.
+    lab.send(gateway, &did_invite(gateway, "0123450000"));
+    lab.take(gateway, "200");
+    assert_eq!(arrival(&lab), ("+33123456789".into(), 1, 9));
+}
+
+#[test]
+fn a_trunks_did_rings_its_extension_as_the_caller_number_without_a_challenge() {
+    let mut lab = lab_with_dids();
+    let gateway: SocketAddr = "192.0.2.10:5060".parse().unwrap();
+    lab.send(gateway, &did_invite(gateway, "+33123450001"));
+    let ringing = lab.take(phone("1001"), "INVITE");
+    assert!(
+        ringing
+            .header("From")
+            .unwrap()
+            .contains("sip:+33123456789@"),
+        "{:?}",
+        ringing.header("From")
+    );
+    assert!(
+        ringing.header("X-Cad-Account").is_none(),
+        "CAD is for queues"
+    );
+}
+
+#[test]
+fn a_trunk_calling_a_number_that_is_no_did_is_challenged_and_a_did_to_nowhere_is_404() {
+    let mut lab = lab_with_dids();
+    let gateway: SocketAddr = "192.0.2.10:5060".parse().unwrap();
+    lab.send(gateway, &did_invite(gateway, "1001"));
+    lab.take(gateway, "407");
+    let other: SocketAddr = "192.0.2.11:5060".parse().unwrap();
+    lab.send(other, &did_invite(other, "+33123450009"));
+    lab.take(other, "404");
 }

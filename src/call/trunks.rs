@@ -169,6 +169,16 @@ pub struct Dialing {
     pub default_class: CallingClass,
     /// Extensions whose class is not the default.
     pub classes: HashMap<String, CallingClass>,
+    /// DIDs (by [`did_key`]) and the internal number each reaches.
+    pub dids: HashMap<String, String>,
+}
+
+/// How a DID is looked up: its E.164 form when it parses under `plan` (a carrier may send
+/// `+33123450000`, `0123450000` or `33123450000` for one number), else as sent.
+#[must_use]
+pub fn did_key(plan: &NumberPlan, number: &str) -> String {
+    plan.normalise(number)
+        .map_or_else(|_| number.trim().to_owned(), |n| n.as_str().to_owned())
 }
 
 /// `[dialing]`'s defaults, with no route: nothing goes out.
@@ -180,6 +190,7 @@ impl Default for Dialing {
             routes: OutboundPlan::default(),
             default_class: CallingClass::National,
             classes: HashMap::new(),
+            dids: HashMap::new(),
         }
     }
 }
@@ -192,6 +203,17 @@ impl Dialing {
             .get(user)
             .copied()
             .unwrap_or(self.default_class)
+    }
+
+    /// The internal number the DID `dialled` reaches, if it is one.
+    #[must_use]
+    pub fn did_target(&self, dialled: &str) -> Option<&str> {
+        if self.dids.is_empty() {
+            return None;
+        }
+        self.dids
+            .get(&did_key(&self.plan, dialled))
+            .map(String::as_str)
     }
 }
 

@@ -12,7 +12,9 @@ mod tls;
 mod trunks;
 
 pub use tls::{TlsFiles, TlsSettings};
-pub use trunks::{DialingSettings, GatewayAddress, GatewayTransport, RouteSettings, TrunkSettings};
+pub use trunks::{
+    DialingSettings, DidSettings, GatewayAddress, GatewayTransport, RouteSettings, TrunkSettings,
+};
 
 /// A profile that failed to load.
 #[derive(Debug, thiserror::Error)]

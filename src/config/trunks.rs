@@ -6,7 +6,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::{ConfigError, Profile};
-use crate::call::trunks::{Dialing, InboundTrunk, IpPrefix, OutboundTrunk, TrunkCredentials};
+use crate::call::trunks::{
+    Dialing, InboundTrunk, IpPrefix, OutboundTrunk, TrunkCredentials, did_key,
+};
 use crate::dialing::{
     CallingClass, DEFAULT_BLOCKED, E164, NumberPlan, OutboundPlan, OutboundRoute, TollPolicy,
 };
@@ -179,6 +181,21 @@ pub struct DialingSettings {
     /// Outbound routes: the longest prefix matching the number picks the trunks to try.
     #[serde(default)]
     pub routes: Vec<RouteSettings>,
+    /// Numbers trunks deliver calls to (DIDs), and where each goes.
+    #[serde(default)]
+    pub dids: Vec<DidSettings>,
+}
+
+/// A number a trunk delivers calls to, and the internal number it reaches: a queue number or
+/// an extension. A trunk's call to a DID needs no digest (the trunk is known by its address),
+/// whatever it reaches.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DidSettings {
+    /// As the carrier sends it; matched after normalising both to E.164 when they parse.
+    pub number: String,
+    /// A queue number or an extension.
+    pub to: String,
 }
 
 impl Default for DialingSettings {
@@ -190,6 +207,7 @@ impl Default for DialingSettings {
             default_class: default_class(),
             blocked_prefixes: default_blocked(),
             routes: Vec::new(),
+            dids: Vec::new(),
         }
     }
 }
@@ -269,6 +287,11 @@ impl Profile {
                 .extensions
                 .iter()
                 .filter_map(|e| Some((e.user.clone(), e.calling_class?)))
+                .collect(),
+            dids: d
+                .dids
+                .iter()
+                .map(|did| (did_key(&d.number_plan(), &did.number), did.to.clone()))
                 .collect(),
         }
     }
@@ -400,6 +423,22 @@ impl Profile {
             .collect();
         if let Err(e) = OutboundPlan::new(routes) {
             return Err(self.invalid("dialing.routes", e.to_string()));
+        }
+        let plan = d.number_plan();
+        let mut dids = std::collections::HashSet::new();
+        for did in &d.dids {
+            if did.number.trim().is_empty() || !dids.insert(did_key(&plan, &did.number)) {
+                return Err(self.invalid(
+                    "dialing.dids.number",
+                    format!("{:?} is empty or listed twice", did.number),
+                ));
+            }
+            if did.to.trim().is_empty() || did.to.contains(['@', ' ', ';']) {
+                return Err(self.invalid(
+                    "dialing.dids.to",
+                    format!("{:?} must be a queue number or an extension", did.to),
+                ));
+            }
         }
         for route in &d.routes {
             for name in &route.trunks {

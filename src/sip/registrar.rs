@@ -28,7 +28,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -561,6 +561,10 @@ pub struct Registrar {
     next_id: u64,
     outputs: VecDeque<Output>,
     last_now: Option<Instant>,
+    /// Live bindings per source IP (the REGISTER's `received`): whether an address is a
+    /// registered device's is asked of every unauthenticated INVITE, so it is a lookup, not
+    /// a scan of every binding.
+    sources: HashMap<IpAddr, u32>,
 }
 
 impl Registrar {
@@ -577,6 +581,12 @@ impl Registrar {
     #[must_use]
     pub fn config(&self) -> &RegistrarConfig {
         &self.config
+    }
+
+    /// Whether a live binding was registered from `ip` (a device's address).
+    #[must_use]
+    pub fn has_binding_from(&self, ip: IpAddr) -> bool {
+        self.sources.contains_key(&ip)
     }
 
     /// Number of live bindings across all AORs.
@@ -762,10 +772,14 @@ impl Registrar {
     fn replace_slots(&mut self, aor: &Aor, old: &[Slot], new: Vec<Slot>) {
         for s in old {
             self.expiry.remove(&(s.binding.expires_at, s.id));
+            forget_source(&mut self.sources, &s.binding);
         }
         for s in &new {
             self.expiry
                 .insert((s.binding.expires_at, s.id), aor.clone());
+            if let Some(source) = s.binding.received {
+                *self.sources.entry(source.ip()).or_default() += 1;
+            }
         }
         if new.is_empty() {
             self.aors.remove(aor);
@@ -833,6 +847,7 @@ impl Registrar {
             };
             if let Some(i) = slots.iter().position(|s| s.id == id) {
                 let gone = slots.remove(i);
+                forget_source(&mut self.sources, &gone.binding);
                 self.outputs.push_back(Output::BindingExpired {
                     aor: aor.clone(),
                     contact: gone.binding.contact_uri.clone(),
@@ -908,6 +923,19 @@ impl Registrar {
         let now = self.last_now.map_or(now, |last| last.max(now));
         self.last_now = Some(now);
         now
+    }
+}
+
+/// One binding fewer from its source address.
+fn forget_source(sources: &mut HashMap<IpAddr, u32>, binding: &Binding) {
+    let Some(ip) = binding.received.map(|r| r.ip()) else {
+        return;
+    };
+    if let Some(n) = sources.get_mut(&ip) {
+        *n -= 1;
+        if *n == 0 {
+            sources.remove(&ip);
+        }
     }
 }
 

@@ -696,3 +696,26 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_source_address_is_a_devices_while_a_binding_from_it_lives() {
+    let t0 = t0();
+    let ip = SRC.parse::<SocketAddr>().unwrap().ip();
+    let mut r = Registrar::new(RegistrarConfig::default());
+    assert!(!r.has_binding_from(ip));
+    let two = list(&[
+        ContactInput::new("sip:alice@10.0.0.5:5060"),
+        ContactInput::new("sip:alice@10.0.0.6:5060").expires(120),
+    ]);
+    r.handle_register(t0, reg("c1", 1, two, Some(600))).unwrap();
+    assert!(r.has_binding_from(ip));
+    assert!(!r.has_binding_from("203.0.113.8".parse().unwrap()));
+    // One binding lapses; the other still makes the address a device's.
+    r.handle_timeout(t0 + Duration::from_secs(121));
+    assert!(r.has_binding_from(ip));
+    // Unregistering the last one forgets the address.
+    let last = list(&[ContactInput::new("sip:alice@10.0.0.5:5060").expires(0)]);
+    r.handle_register(t0 + Duration::from_secs(122), reg("c1", 2, last, None))
+        .unwrap();
+    assert!(!r.has_binding_from(ip));
+}

@@ -1,0 +1,120 @@
+//! Who a new INVITE is from and where it goes: a trunk's call to a queue or one of its DIDs
+//! (no digest: the trunk is known by its address), or a device's call, authenticated, to a
+//! queue, an extension or an external number.
+
+use super::outbound::Target;
+use super::register::Auth;
+use super::rejection::Rejection;
+use super::switch::Switch;
+use super::trunk_calls::TrunkRoute;
+use crate::sip::message::{Message, uri_user};
+use crate::sip::transaction::TransactionKey;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// Where a new call goes, once its INVITE is accepted so far.
+pub(super) struct Routed {
+    /// The caller: the extension it authenticated as, or a trunk's caller number.
+    pub caller_user: String,
+    /// What it reaches: a queue number, an extension or an E.164 number.
+    pub callee_user: String,
+    /// The queue, when it reaches one.
+    pub queue: Option<String>,
+    /// The extension's contacts to ring.
+    pub targets: Vec<Target>,
+    /// The way out, when it dials an external number.
+    pub trunk_route: Option<TrunkRoute>,
+    /// It came from a trusted trunk: its CAD and priority are believed.
+    pub trusted: bool,
+    /// The trunk whose channel it takes (name, limit).
+    pub inbound_channel: Option<(String, u32)>,
+}
+
+impl Switch {
+    /// Routes the new INVITE `request` from `from`, or answers it (challenge or refusal) and
+    /// returns `None`.
+    pub(super) fn route_new_invite(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        key: &TransactionKey,
+        request: &Message,
+    ) -> Option<Routed> {
+        let dialled = request.request_uri().and_then(uri_user).unwrap_or_default();
+        let trunk = super::trunks::trunk_of(&self.cfg.trunks, from.ip())
+            .map(|t| (t.name.clone(), t.trusted, t.max_channels));
+        let did = trunk
+            .as_ref()
+            .and_then(|_| self.cfg.dialing.did_target(&dialled))
+            .map(str::to_owned);
+        let callee_user = did.clone().unwrap_or(dialled);
+        let queue = self.dial_plan.queue_of(&callee_user).map(str::to_owned);
+        // A trunk's call is taken on its address when it reaches a queue or one of its DIDs;
+        // anything else from there (a phone on the trunk's network) authenticates.
+        let trunk = trunk.filter(|_| queue.is_some() || did.is_some());
+        if let Some((name, _, max)) = &trunk
+            && !self.trunk_channels.has_room(name, *max)
+        {
+            self.reject(now, key, request, Rejection::TrunkFull);
+            return None;
+        }
+        let mut routed = Routed {
+            caller_user: String::new(),
+            callee_user,
+            queue,
+            targets: Vec::new(),
+            trunk_route: None,
+            trusted: trunk.as_ref().is_some_and(|(_, trusted, _)| *trusted),
+            inbound_channel: trunk.as_ref().map(|(name, _, max)| (name.clone(), *max)),
+        };
+        if trunk.is_some() {
+            // A trunk's customers are no extensions: no challenge, and the caller's number is
+            // what From says if the trunk is trusted to say it.
+            routed.caller_user = request
+                .from()
+                .and_then(|f| f.user())
+                .filter(|_| routed.trusted)
+                .unwrap_or_else(|| "anonymous".into());
+        } else {
+            // Anyone else calls as the extension it authenticates as.
+            routed.caller_user = match self.authenticate(now, from, key, request, false) {
+                Auth::User(u) => u,
+                Auth::Answered => return None,
+            };
+        }
+        if routed.queue.is_some() {
+            return Some(routed);
+        }
+        if self.secret_of(&routed.callee_user).is_some() {
+            routed.targets = self.targets_of(now, &routed.callee_user);
+            if routed.targets.is_empty() {
+                self.reject(now, key, request, Rejection::NotRegistered);
+                return None;
+            }
+            return Some(routed);
+        }
+        if trunk.is_some() {
+            // A DID pointing at no queue and no extension.
+            tracing::warn!(did = %routed.callee_user, "a DID reaches nothing");
+            self.reject(now, key, request, Rejection::UnknownUser);
+            return None;
+        }
+        // Not an extension: an external number, if the profile sends any out.
+        match self.plan_outbound(&routed.caller_user, &routed.callee_user) {
+            Ok(Some(route)) => {
+                // An external number is recorded as what was dialled, in E.164.
+                routed.callee_user = route.number.as_str().to_owned();
+                routed.trunk_route = Some(route);
+                Some(routed)
+            }
+            Ok(None) => {
+                self.reject(now, key, request, Rejection::UnknownUser);
+                None
+            }
+            Err(why) => {
+                self.reject(now, key, request, why);
+                None
+            }
+        }
+    }
+}
