@@ -8,6 +8,7 @@
 
 mod common;
 
+use common::desktop::{provision, wait_until};
 use common::*;
 use std::time::Duration;
 
@@ -79,5 +80,48 @@ fn a_national_extension_dialling_abroad_is_refused_403_and_no_gateway_hears_of_i
         sw.log()
             .contains("calling class national may not dial international numbers"),
         "the refusal is logged with its rule"
+    );
+}
+
+#[test]
+fn a_carriers_did_reaches_its_queue_and_an_unknown_address_is_refused_403_unchallenged() {
+    // The carrier is 127.0.0.1 alone; 127.0.0.2 is nobody (no trunk, no registered phone).
+    let sw = SwitchProcess::start(SwitchOptions {
+        profile_edits: vec![(
+            r#"inbound_sources = ["127.0.0.0/8", "::1"]"#,
+            r#"inbound_sources = ["127.0.0.1"]"#.into(),
+        )],
+        extra_profile: "[dialing]\n[[dialing.dids]]\nnumber = \"+33123450000\"\nto = \"7000\"\n"
+            .into(),
+        ..SwitchOptions::default()
+    });
+    provision(&sw, 10, &[]);
+    let admin = sw.cti_token().to_owned();
+    // The carrier delivers the DID in national form; the caller waits 1.5 s, then hangs up.
+    Sipp::new("uac_queue_hangup", free_udp_port())
+        .arg("-s")
+        .arg("0123450000")
+        .arg("-d")
+        .arg("1500")
+        .key("caller", "+33612345678")
+        .run(sw.sip);
+    wait_until("the DID's caller waited in queue sales", || {
+        let (_, page) = desktop::call(
+            &sw,
+            "GET",
+            "/api/v1/interactions?number=%2B33612345678",
+            &admin,
+            None,
+        );
+        page["items"][0]["queue"] == "sales" && page["items"][0]["state"] == "ended"
+    });
+    Sipp::new("uac_refused_unchallenged", free_udp_port())
+        .from_ip("127.0.0.2")
+        .arg("-s")
+        .arg("7000")
+        .run(sw.sip);
+    assert!(
+        sw.log().contains("unknown_source"),
+        "the refusal is logged as a security event"
     );
 }

@@ -112,6 +112,9 @@ pub struct SwitchOptions {
     pub https: bool,
     /// Lines added to the profile's `[media]` table (e.g. the SRTP lab switch).
     pub media_settings: String,
+    /// Text of the default profile replaced (each must be found), e.g. the lab trunk's
+    /// sources.
+    pub profile_edits: Vec<(&'static str, String)>,
 }
 
 impl Default for SwitchOptions {
@@ -131,6 +134,7 @@ impl Default for SwitchOptions {
             header_read_timeout_secs: 10,
             https: false,
             media_settings: String::new(),
+            profile_edits: Vec::new(),
         }
     }
 }
@@ -214,6 +218,10 @@ impl SwitchProcess {
                 "rtp_port_max = 30000",
                 &format!("rtp_port_max = {}", rtp + opts.rtp_ports - 1),
             );
+        let profile = opts.profile_edits.iter().fold(profile, |text, (from, to)| {
+            assert!(text.contains(from), "the default profile has {from}");
+            text.replacen(from, to, 1)
+        });
         let profile = match opts.max_calls {
             Some(n) => {
                 let line = "max_calls = 20000";
@@ -475,6 +483,8 @@ pub struct Sipp {
     pub media_port: Option<u16>,
     pub args: Vec<String>,
     pub transport: &'static str,
+    /// The loopback address SIPp sends from.
+    pub ip: &'static str,
 }
 
 /// A SIPp process started in the background.
@@ -493,6 +503,7 @@ impl Sipp {
             media_port: None,
             args: Vec::new(),
             transport: "u1",
+            ip: "127.0.0.1",
         }
     }
 
@@ -520,6 +531,12 @@ impl Sipp {
         self
     }
 
+    /// Sends from `ip` (another loopback address) rather than 127.0.0.1.
+    pub fn from_ip(mut self, ip: &'static str) -> Sipp {
+        self.ip = ip;
+        self
+    }
+
     pub fn tcp(mut self) -> Sipp {
         self.transport = "t1";
         self
@@ -533,14 +550,14 @@ impl Sipp {
         cmd.current_dir(&dir)
             .arg("-sf")
             .arg(Path::new(SIPP_DIR).join(format!("{}.xml", self.scenario)))
-            .args(["-i", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["-i", self.ip, "-p", &self.port.to_string()])
             .args(["-t", self.transport])
             .args(["-m", "1", "-nostdin", "-timeout", "40s", "-timeout_error"])
             .args(["-trace_err", "-trace_msg"]);
         if let Some(mp) = self.media_port {
-            cmd.args(["-mi", "127.0.0.1", "-mp", &mp.to_string()]);
+            cmd.args(["-mi", self.ip, "-mp", &mp.to_string()]);
         } else {
-            cmd.args(["-mi", "127.0.0.1", "-mp", &port_block(4).to_string()]);
+            cmd.args(["-mi", self.ip, "-mp", &port_block(4).to_string()]);
         }
         cmd.args(&self.args);
         if let Some(t) = target
