@@ -116,7 +116,7 @@ fn a_carriers_did_reaches_its_queue_and_an_unknown_address_is_refused_403_unchal
         page["items"][0]["queue"] == "sales" && page["items"][0]["state"] == "ended"
     });
     Sipp::new("uac_refused_unchallenged", free_udp_port())
-        .from_ip("127.0.0.2")
+        .bind_ip("127.0.0.2")
         .arg("-s")
         .arg("7000")
         .run(sw.sip);

@@ -532,7 +532,7 @@ impl Sipp {
     }
 
     /// Sends from `ip` (another loopback address) rather than 127.0.0.1.
-    pub fn from_ip(mut self, ip: &'static str) -> Sipp {
+    pub fn bind_ip(mut self, ip: &'static str) -> Sipp {
         self.ip = ip;
         self
     }
