@@ -87,7 +87,24 @@ impl Switch {
         } else {
             Vec::new()
         };
-        if targets.is_empty() {
+        // A number outside goes out through a trunk, within the referrer's calling class.
+        let referrer_user = self
+            .calls
+            .get(&call_key)
+            .map(|c| c.user(referrer).to_owned())
+            .unwrap_or_default();
+        let route = match known {
+            true => Ok(None),
+            false => self.plan_outbound(&referrer_user, &target),
+        };
+        let route = match route {
+            Ok(route) => route,
+            Err(why) => {
+                self.notify_failure(now, call_key, referrer, why.status().0);
+                return;
+            }
+        };
+        if targets.is_empty() && route.is_none() {
             let code = if known { 480 } else { 404 };
             self.notify_failure(now, call_key, referrer, code);
             return;
@@ -125,16 +142,19 @@ impl Switch {
             referrer_left: false,
         });
         let role = LegRole::Transfer(id);
-        let rung = self.ring(
-            now,
-            call_key,
-            role,
-            &identity,
-            &target,
-            targets,
-            referred_by,
-            None,
-        );
+        let rung = match route {
+            Some(route) => usize::from(self.ring_route(now, call_key, role, route)),
+            None => self.ring(
+                now,
+                call_key,
+                role,
+                &identity,
+                &target,
+                targets,
+                referred_by,
+                None,
+            ),
+        };
         if rung == 0 {
             self.drop_transfer(now, call_key);
             self.notify_failure(now, call_key, referrer, 503);

@@ -53,7 +53,18 @@ impl Switch {
             c.state != CallState::Ended && c.callee.winner.is_some() && c.consult.is_none()
         });
         let targets = self.targets_of(now, &extension);
-        if !ready || targets.is_empty() {
+        // A number outside is consulted through a trunk, within the agent's calling class.
+        let route = if targets.is_empty() && self.secret_of(&extension).is_none() {
+            let agent = self
+                .calls
+                .get(&call_key)
+                .and_then(|c| c.agent_extension())
+                .unwrap_or_default();
+            self.plan_outbound(&agent, &extension).ok().flatten()
+        } else {
+            None
+        };
+        if !ready || (targets.is_empty() && route.is_none()) {
             fail(self, ConsultFailure::Unavailable);
             return;
         }
@@ -78,9 +89,12 @@ impl Switch {
         let original = call.caller.invite.clone();
         self.schedule(call_key);
         let role = LegRole::Consult(id);
-        let rung = self.ring(
-            now, call_key, role, &original, &extension, targets, None, None,
-        );
+        let rung = match route {
+            Some(route) => usize::from(self.ring_route(now, call_key, role, route)),
+            None => self.ring(
+                now, call_key, role, &original, &extension, targets, None, None,
+            ),
+        };
         if rung == 0 {
             self.drop_consult(now, call_key);
             fail(self, ConsultFailure::Unavailable);

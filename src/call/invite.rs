@@ -179,7 +179,10 @@ impl Switch {
                 awaiting_final: true,
                 trusted,
             },
-            callee: OutboundLeg::new(callee_endpoint),
+            callee: OutboundLeg {
+                trunk: trunk_route,
+                ..OutboundLeg::new(callee_endpoint)
+            },
             started_unix_ms: self.unix_ms(now),
             answered_unix_ms: None,
             relay: None,
@@ -192,11 +195,10 @@ impl Switch {
             first_fork: 0,
             ring_deadline: None,
             scheduled: None,
-            trunk_route,
         };
         self.calls.insert(call_key, Box::new(call));
         if let Some((trunk, max)) = inbound_channel {
-            self.trunk_channels.acquire(call_key, &trunk, max);
+            self.trunk_channels.acquire(call_key, None, &trunk, max);
         }
         self.admission
             .hold(call_key, from.ip(), super::admission::PAIRS_PER_CALL);
@@ -212,9 +214,9 @@ impl Switch {
         if self
             .calls
             .get(&call_key)
-            .is_some_and(|c| c.trunk_route.is_some())
+            .is_some_and(|c| c.callee.trunk.is_some())
         {
-            if !self.ring_next_gateway(now, call_key) {
+            if !self.ring_next_gateway(now, call_key, LegRole::Callee) {
                 self.end_call(now, call_key, Ending::Failed(503), None);
             }
             return;
@@ -636,7 +638,7 @@ impl Switch {
             self.close_endpoint(endpoint);
         }
         self.admission.settle(call_key);
-        self.trunk_channels.release(call_key);
+        self.trunk_channels.release_call(call_key);
         let token = self.persist_cdr(now, call_key, ending);
         if let (Some(token), Some((key, request))) = (token, bye) {
             let ok = Message::response_to(&request, 200, "OK");

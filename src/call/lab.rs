@@ -160,6 +160,12 @@ impl Lab {
         self.send(from, &message);
     }
 
+    /// The contact center tells the switch `command` (offer, consult, transfer...).
+    pub fn queue_command(&mut self, command: super::model::QueueCommand) {
+        self.sw.handle_queue_command(self.now, command);
+        self.drain();
+    }
+
     /// Moves the clock on by `by`, firing every timeout on the way.
     pub fn advance(&mut self, by: Duration) {
         let end = self.now + by;

@@ -625,8 +625,6 @@ pub struct Call {
     pub ring_deadline: Option<Instant>,
     /// The earliest deadline the switch will wake the call at (see [`super::timers`]).
     pub scheduled: Option<Instant>,
-    /// Set when the call dials an external number through trunks.
-    pub trunk_route: Option<super::trunk_calls::TrunkRoute>,
 }
 
 /// A phone's blind transfer (REFER) of a plain bridged call: the switch's own outbound leg
@@ -756,6 +754,19 @@ impl Call {
             Side::Caller => &self.caller_user,
             Side::Callee => &self.callee_user,
         }
+    }
+
+    /// The extension of the agent who has (or last had) the call: its calling class applies
+    /// to the numbers it consults or transfers to.
+    pub fn agent_extension(&self) -> Option<String> {
+        let fork = self.callee.winner_leg().or_else(|| {
+            self.callee
+                .forks
+                .iter()
+                .rev()
+                .find(|f| f.released.is_some())
+        })?;
+        fork.invite.to()?.user()
     }
 
     /// A blind transfer of this call is ringing its target.

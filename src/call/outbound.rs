@@ -45,6 +45,8 @@ pub struct OutboundLeg {
     pub forks: Vec<Fork>,
     pub winner: Option<usize>,
     pub endpoint: Endpoint,
+    /// Set when the leg reaches an external number through trunks (one gateway at a time).
+    pub trunk: Option<super::trunk_calls::TrunkRoute>,
 }
 
 impl OutboundLeg {
@@ -54,6 +56,7 @@ impl OutboundLeg {
             forks: Vec::new(),
             winner: None,
             endpoint,
+            trunk: None,
         }
     }
 
@@ -233,7 +236,11 @@ impl Call {
 
 impl Switch {
     /// The outbound leg playing `role` in the live call `call_key`.
-    fn outbound_mut(&mut self, call_key: CallKey, role: LegRole) -> Option<&mut OutboundLeg> {
+    pub(super) fn outbound_mut(
+        &mut self,
+        call_key: CallKey,
+        role: LegRole,
+    ) -> Option<&mut OutboundLeg> {
         self.calls.get_mut(&call_key)?.outbound_mut(role)
     }
 
@@ -331,13 +338,11 @@ impl Switch {
         let Some(code) = response.status() else {
             return;
         };
-        if role == LegRole::Callee {
-            self.gateway_heard(call_key, index);
-            if matches!(code, 401 | 407)
-                && self.answer_gateway_challenge(now, call_key, index, &response)
-            {
-                return;
-            }
+        self.gateway_heard(call_key, role, index);
+        if matches!(code, 401 | 407)
+            && self.answer_gateway_challenge(now, call_key, role, index, &response)
+        {
+            return;
         }
         match code {
             100 => {}
@@ -426,7 +431,8 @@ impl Switch {
     }
 
     /// One of the leg's INVITEs failed: a final answer of 300 or more, or no answer at all
-    /// (408). The role decides once every fork is done.
+    /// (408). The role decides once every fork is done; a leg through trunks first tries its
+    /// next gateway.
     pub(super) fn on_outbound_failure(
         &mut self,
         now: Instant,
@@ -440,7 +446,6 @@ impl Switch {
         };
         let wanted = call.wants_answer(role);
         let queue = call.queue.is_some();
-        let through_trunk = call.trunk_route.is_some();
         let Some(leg) = call.outbound_mut(role) else {
             return;
         };
@@ -450,6 +455,19 @@ impl Switch {
         if !matches!(fork.state, ForkState::Answered | ForkState::Cancelled) {
             fork.state = ForkState::Failed(code);
         }
+        let through_trunk = leg.trunk.is_some();
+        if through_trunk {
+            if !wanted || leg.winner.is_some() {
+                return;
+            }
+            // One gateway at a time: its failure decides, not the best of every fork's.
+            if !self.trunk_attempt_failed(now, call_key, role, index, AttemptEnd::Status(code)) {
+                // The carrier refusing the switch's credentials is no challenge for the caller.
+                let code = if matches!(code, 401 | 407) { 403 } else { code };
+                self.outbound_leg_failed(now, call_key, role, code, code == 603);
+            }
+            return;
+        }
         if role == LegRole::Callee && queue {
             // Each agent offered the call fails on its own (ring-all rings several).
             self.on_agent_leg_failed(now, call_key);
@@ -458,21 +476,27 @@ impl Switch {
         if !wanted || leg.winner.is_some() {
             return;
         }
-        if role == LegRole::Callee && through_trunk {
-            // One gateway at a time: its failure decides, not the best of every fork's.
-            if !self.trunk_attempt_failed(now, call_key, index, AttemptEnd::Status(code)) {
-                // The carrier refusing the switch's credentials is no challenge for the caller.
-                let code = if matches!(code, 401 | 407) { 403 } else { code };
-                self.end_call(now, call_key, Ending::Failed(code), None);
-            }
-            return;
-        }
         let Some(best) = leg.settled_failure() else {
             return;
         };
         let declined = leg.declined();
+        self.outbound_leg_failed(now, call_key, role, best, declined);
+    }
+
+    /// The leg `role` failed for good with `code` (`declined`: a 603): what that means is
+    /// its role's business.
+    pub(super) fn outbound_leg_failed(
+        &mut self,
+        now: Instant,
+        call_key: CallKey,
+        role: LegRole,
+        code: u16,
+        declined: bool,
+    ) {
+        let queue = self.calls.get(&call_key).is_some_and(|c| c.queue.is_some());
         match role {
-            LegRole::Callee => self.end_call(now, call_key, Ending::Failed(best), None),
+            LegRole::Callee if queue => self.on_agent_leg_failed(now, call_key),
+            LegRole::Callee => self.end_call(now, call_key, Ending::Failed(code), None),
             LegRole::Consult(_) => {
                 let reason = if declined {
                     ConsultFailure::Declined
@@ -481,7 +505,7 @@ impl Switch {
                 };
                 self.fail_consult(now, call_key, reason);
             }
-            LegRole::Transfer(_) => self.fail_transfer(now, call_key, best),
+            LegRole::Transfer(_) => self.fail_transfer(now, call_key, code),
         }
     }
 

@@ -148,13 +148,28 @@ impl Switch {
             return;
         };
         let targets = self.targets_of(now, &extension);
+        // A number outside (a blind transfer or an overflow to it) goes out through a trunk,
+        // within the calling class of the agent who last had the call.
+        let route = match &party {
+            Party::Transfer(_) | Party::Overflow(_) | Party::Number(_)
+                if targets.is_empty() && self.secret_of(&extension).is_none() =>
+            {
+                let agent = self
+                    .calls
+                    .get(&call_key)
+                    .and_then(|c| c.agent_extension())
+                    .unwrap_or_default();
+                self.plan_outbound(&agent, &extension).ok().flatten()
+            }
+            _ => None,
+        };
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
         };
         if call.state == CallState::Ended || call.callee.winner.is_some() {
             return;
         }
-        if targets.is_empty() {
+        if targets.is_empty() && route.is_none() {
             self.outputs
                 .push_back(Output::Queue(QueueEvent::OfferFailed {
                     interaction,
@@ -169,6 +184,22 @@ impl Switch {
             q.offered_to.push(party.clone());
         }
         let invite = call.caller.invite.clone();
+        if call.callee.trunk.take().is_some() {
+            // An earlier offer went out through a trunk: its channel is given back.
+            self.trunk_channels.release(call_key, Some(LegRole::Callee));
+        }
+        if let Some(mut route) = route {
+            route.party = Some(party.clone());
+            if !self.ring_route(now, call_key, LegRole::Callee, route) {
+                self.outputs
+                    .push_back(Output::Queue(QueueEvent::OfferFailed {
+                        interaction,
+                        party,
+                        failure: OfferFailure::DeviceUnavailable,
+                    }));
+            }
+            return;
+        }
         self.ring(
             now,
             call_key,

@@ -32,14 +32,35 @@ impl Call {
                 .as_ref()
                 .filter(|t| t.ringing)
                 .map(|t| t.ring_deadline),
-            self.trunk_route
-                .as_ref()
-                .filter(|_| ringing)
-                .and_then(|r| r.poll_timeout()),
+            self.silent_gateway_deadline(),
         ]
         .into_iter()
         .flatten()
         .min()
+    }
+}
+
+impl Call {
+    /// The legs trying gateways now (see `trunk_calls`).
+    fn trunk_legs(&self) -> Vec<LegRole> {
+        let consult = self.consult.as_ref().map(|c| LegRole::Consult(c.id));
+        let transfer = self.transfer.as_ref().map(|t| LegRole::Transfer(t.id));
+        std::iter::once(LegRole::Callee)
+            .chain(consult)
+            .chain(transfer)
+            .filter(|role| {
+                self.outbound(*role)
+                    .is_some_and(|l| l.trunk.as_ref().is_some_and(|r| r.current.is_some()))
+            })
+            .collect()
+    }
+
+    /// The earliest deadline of a gateway that has not answered yet, on any leg.
+    fn silent_gateway_deadline(&self) -> Option<Instant> {
+        self.trunk_legs()
+            .into_iter()
+            .filter_map(|role| self.outbound(role)?.trunk.as_ref()?.poll_timeout())
+            .min()
     }
 }
 
@@ -101,13 +122,14 @@ impl Switch {
         let Some(call) = self.calls.get(&call_key) else {
             return;
         };
-        let silent_gateway = call
-            .trunk_route
-            .as_ref()
-            .and_then(|r| r.poll_timeout())
-            .filter(|_| call.state == CallState::Routing);
-        if due(silent_gateway) {
-            self.on_gateway_silent(now, call_key);
+        for role in call.trunk_legs() {
+            let silent = self
+                .calls
+                .get(&call_key)
+                .and_then(|c| c.outbound(role)?.trunk.as_ref()?.poll_timeout());
+            if due(silent) {
+                self.on_gateway_silent(now, call_key, role);
+            }
         }
         let Some(call) = self.calls.get(&call_key) else {
             return;

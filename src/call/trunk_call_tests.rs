@@ -1,10 +1,15 @@
 //! Calls to external numbers through trunk gateways, in virtual time (see `trunk_calls`).
 
-use super::lab::{Lab, config, in_dialog, phone};
-use super::trunks::{OutboundTrunk, TrunkCredentials};
+use super::dial_plan::DialPlan;
+use super::lab::{Lab, config, in_dialog, phone, sdp};
+use super::model::{InteractionId, Party, QueueCommand, QueueEvent};
+use super::trunks::{InboundTrunk, OutboundTrunk, TrunkCredentials};
 use crate::dialing::{CallingClass, E164, OutboundPlan, OutboundRoute};
+use crate::ids::AgentId;
 use crate::sip::digest::{Algorithm, Credentials, compute_response};
 use crate::sip::message::Message;
+use crate::sip::message::Method;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -277,4 +282,154 @@ fn a_name_that_is_no_extension_is_still_not_found() {
     let mut lab = default_lab();
     lab.dial("1001", "alice");
     lab.take(phone("1001"), "404");
+}
+
+/// A customer's call from a trusted carrier at 192.0.2.20 to queue 7000, offered to agent
+/// 1001 (the desk phone at `phone("1001")`), who answers: the interaction, and the INVITE
+/// the agent's phone got.
+fn connected_queue_call(lab: &mut Lab) -> (InteractionId, Message) {
+    lab.sw.cfg.trunks.push(InboundTrunk {
+        name: "customers".into(),
+        sources: vec!["192.0.2.20".parse().unwrap()],
+        trusted: true,
+        max_channels: 0,
+    });
+    lab.sw.set_dial_plan(DialPlan {
+        queue_numbers: HashMap::from([("7000".into(), "sales".into())]),
+        ..DialPlan::default()
+    });
+    let customer = addr(CUSTOMER);
+    let mut invite = Message::request(Method::Invite, "sip:7000@switchboard.local")
+        .with("Via", format!("SIP/2.0/UDP {customer};branch=z9hG4bKcust"))
+        .with("Max-Forwards", "70")
+        .with("From", "<sip:+33612345678@carrier.example>;tag=cust")
+        .with("To", "<sip:7000@switchboard.local>")
+        .with("Call-ID", "customer-call")
+        .with("CSeq", "1 INVITE")
+        .with("Contact", format!("<sip:c@{customer}>"));
+    invite.set_body("application/sdp", bytes::Bytes::from(sdp(31_000)));
+    lab.send(customer, &invite);
+    lab.take(customer, "200");
+    let interaction = lab
+        .queue_events
+        .iter()
+        .find_map(|e| match e {
+            QueueEvent::Arrived { interaction, .. } => Some(interaction.clone()),
+            _ => None,
+        })
+        .expect("the call reached the queue");
+    let offer = QueueCommand::Offer {
+        interaction: interaction.clone(),
+        party: Party::Agent(AgentId("alice".into())),
+        extension: "1001".into(),
+    };
+    lab.queue_command(offer);
+    let to_agent = lab.take(phone("1001"), "INVITE");
+    lab.reply(&to_agent, 200, phone("1001"));
+    lab.take(phone("1001"), "ACK");
+    (interaction, to_agent)
+}
+
+const CUSTOMER: &str = "192.0.2.20:5060";
+
+#[test]
+fn an_agents_consult_of_a_number_goes_out_through_the_trunk_and_fails_over() {
+    let mut lab = default_lab();
+    let (interaction, _) = connected_queue_call(&mut lab);
+    let consult = QueueCommand::Consult {
+        interaction: interaction.clone(),
+        party: Party::Number("+33123456789".into()),
+        extension: "+33123456789".into(),
+        ring_timeout: Duration::from_secs(30),
+    };
+    lab.queue_command(consult);
+    let first = lab.take(addr(GW_A1), "INVITE");
+    lab.reply(&first, 503, addr(GW_A1));
+    let second = lab.take(addr(GW_A2), "INVITE");
+    assert!(
+        second.header("From").unwrap().contains("+33900000001"),
+        "the trunk's caller ID"
+    );
+    answer(&mut lab, &second, addr(GW_A2));
+    assert!(
+        lab.queue_events
+            .iter()
+            .any(|e| matches!(e, QueueEvent::ConsultAnswered { .. })),
+        "{:?}",
+        lab.queue_events
+    );
+    assert_eq!(lab.sw.trunk_channels.in_use("primary"), 1);
+}
+
+#[test]
+fn a_national_agents_consult_abroad_fails_and_sends_nothing() {
+    let mut lab = default_lab();
+    let (interaction, _) = connected_queue_call(&mut lab);
+    let consult = QueueCommand::Consult {
+        interaction,
+        party: Party::Number("+442079460958".into()),
+        extension: "+442079460958".into(),
+        ring_timeout: Duration::from_secs(30),
+    };
+    lab.queue_command(consult);
+    assert!(
+        lab.queue_events
+            .iter()
+            .any(|e| matches!(e, QueueEvent::ConsultFailed { .. }))
+    );
+    assert!(lab.take_all(addr(GW_A1)).is_empty());
+}
+
+#[test]
+fn a_blind_transfer_to_a_number_rings_it_through_the_trunk_and_connects_the_customer() {
+    let mut lab = default_lab();
+    let (interaction, _) = connected_queue_call(&mut lab);
+    lab.queue_command(QueueCommand::ReleaseAgent {
+        interaction: interaction.clone(),
+    });
+    lab.take(phone("1001"), "BYE");
+    let number = Party::Transfer("+33123456789".into());
+    lab.queue_command(QueueCommand::Offer {
+        interaction,
+        party: number.clone(),
+        extension: "+33123456789".into(),
+    });
+    lab.take(addr(GW_A1), "INVITE");
+    // The first gateway stays silent: the second one takes it.
+    lab.advance(Duration::from_secs(5));
+    let second = lab.take(addr(GW_A2), "INVITE");
+    assert_eq!(
+        second.request_uri(),
+        Some("sip:+33123456789@192.0.2.11:5060")
+    );
+    answer(&mut lab, &second, addr(GW_A2));
+    assert!(
+        lab.queue_events
+            .iter()
+            .any(|e| matches!(e, QueueEvent::OfferAnswered { party, .. } if *party == number)),
+        "{:?}",
+        lab.queue_events
+    );
+}
+
+#[test]
+fn a_phones_blind_transfer_to_a_number_goes_out_through_the_trunk() {
+    let mut lab = default_lab();
+    let (to_callee, _) = lab.call("1001", "1002");
+    let refer = in_dialog(
+        &to_callee,
+        "REFER",
+        2,
+        phone("1002"),
+        false,
+        "Refer-To: <sip:+33123456789@switchboard.local>\nReferred-By: <sip:1002@switchboard.local>\n",
+    );
+    lab.send_text(phone("1002"), &refer);
+    lab.take(phone("1002"), "202");
+    let out = lab.take(addr(GW_A1), "INVITE");
+    assert_eq!(out.request_uri(), Some("sip:+33123456789@192.0.2.10:5060"));
+    answer(&mut lab, &out, addr(GW_A1));
+    // The transferee (1001) now talks to the number; the referrer is hung up.
+    lab.take(phone("1002"), "BYE");
+    assert!(lab.take_all(phone("1001")).iter().all(|m| m != "BYE"));
 }

@@ -6,8 +6,9 @@
 //! prefix to an ordered list of trunks. All of that happens before any port is taken or any
 //! gateway hears of the call, so a refused number costs nothing and leaks nothing.
 //!
-//! The callee leg then tries one gateway at a time, in order: each trunk's gateways, then the
-//! next trunk's. A gateway that does not answer at all within [`GATEWAY_SILENCE_T1S`]·T1
+//! The same path serves every outbound leg that reaches a number: the callee side of a call,
+//! an agent's consult, a transfer. The leg tries one gateway at a time, in order: each trunk's
+//! gateways, then the next trunk's. A gateway that does not answer at all within [`GATEWAY_SILENCE_T1S`]·T1
 //! (not even `100 Trying`), or answers 408 or 5xx, hands the call to the next; a callee's
 //! answer (busy, declined, not found) ends the call with that answer, as FreeSWITCH's
 //! `continue_on_fail` and Asterisk's `Dial` fallbacks are usually set up for carriers. A
@@ -21,6 +22,7 @@
 //! finding every trunk of its route full is refused 503 with `Reason: ...;text="trunk_channels"`.
 
 use super::model::*;
+use super::outbound::LegRole;
 use super::rejection::Rejection;
 use super::switch::{ClientPurpose, Switch};
 use crate::dialing::{AttemptEnd, CallingClass, E164, NumberError, TollRefusal, fails_over};
@@ -44,8 +46,11 @@ pub struct TrunkRoute {
     pub caller_number: String,
     /// (trunk index in the switch's outbound trunks, gateway) still to try, in order.
     pub remaining: VecDeque<(usize, SocketAddr)>,
-    /// The attempt in flight: its trunk and the index of its fork in the callee leg.
+    /// The attempt in flight: its trunk and the index of its fork in the leg.
     pub current: Option<Attempt>,
+    /// Who the leg's forks offer a queue call to (a transfer to a number), as `ring` marks
+    /// an agent's forks.
+    pub party: Option<Party>,
 }
 
 /// One gateway being tried.
@@ -66,35 +71,65 @@ impl TrunkRoute {
     }
 }
 
-/// Channels in use per trunk, both ways, and which call holds which.
+/// Channels in use per trunk, both ways, and which leg of which call holds which: a call
+/// may hold two (a customer in through a trunk, consulting a number out through another).
 #[derive(Debug, Default)]
 pub struct TrunkChannels {
     in_use: HashMap<String, u32>,
-    held: HashMap<CallKey, String>,
+    held: HashMap<CallKey, Vec<(Option<LegRole>, String)>>,
 }
 
 impl TrunkChannels {
-    /// Takes a channel of `trunk` (limit `max`, 0: none) for `call`, giving back the one it
-    /// held on another trunk; `false` when the trunk is full.
-    pub fn acquire(&mut self, call: CallKey, trunk: &str, max: u32) -> bool {
-        if self.held.get(&call).is_some_and(|t| t == trunk) {
+    /// Takes a channel of `trunk` (limit `max`, 0: none) for `call`'s leg `role` (`None`:
+    /// its caller side), giving back the one that leg held on another trunk; `false` when
+    /// the trunk is full.
+    pub fn acquire(&mut self, call: CallKey, role: Option<LegRole>, trunk: &str, max: u32) -> bool {
+        let held = self.held.get(&call).into_iter().flatten();
+        if held.clone().any(|(r, t)| *r == role && t == trunk) {
             return true;
         }
-        let used = self.in_use.get(trunk).copied().unwrap_or(0);
-        if max != 0 && used >= max {
+        if !self.has_room(trunk, max) {
             return false;
         }
-        self.release(call);
+        self.release(call, role);
         *self.in_use.entry(trunk.to_owned()).or_default() += 1;
-        self.held.insert(call, trunk.to_owned());
+        self.held
+            .entry(call)
+            .or_default()
+            .push((role, trunk.to_owned()));
         true
     }
 
-    /// Gives back `call`'s channel, if it holds one.
-    pub fn release(&mut self, call: CallKey) {
-        if let Some(trunk) = self.held.remove(&call)
-            && let Some(used) = self.in_use.get_mut(&trunk)
-        {
+    /// Gives back the channel `call`'s leg `role` holds, if any.
+    pub fn release(&mut self, call: CallKey, role: Option<LegRole>) {
+        let Some(held) = self.held.get_mut(&call) else {
+            return;
+        };
+        let mut gone = Vec::new();
+        held.retain(|(r, t)| {
+            let keep = *r != role;
+            if !keep {
+                gone.push(t.clone());
+            }
+            keep
+        });
+        if held.is_empty() {
+            self.held.remove(&call);
+        }
+        for trunk in gone {
+            self.give_back(&trunk);
+        }
+    }
+
+    /// Gives back every channel `call` holds (it ended).
+    pub fn release_call(&mut self, call: CallKey) {
+        for (_, trunk) in self.held.remove(&call).unwrap_or_default() {
+            self.give_back(&trunk);
+        }
+    }
+
+    fn give_back(&mut self, trunk: &str) {
+        if let Some(used) = self.in_use.get_mut(trunk) {
             *used = used.saturating_sub(1);
         }
     }
@@ -113,8 +148,9 @@ impl TrunkChannels {
 }
 
 impl Switch {
-    /// Whether `dialled` is an external number `caller` may dial, and its route: `Ok(None)`
-    /// when it is no number to send out (no routes at all, or a name rather than a number).
+    /// Whether `dialled` is an external number `caller` (an extension: its calling class
+    /// applies) may dial, and its route: `Ok(None)` when it is no number to send out (no
+    /// routes at all, or a name rather than a number).
     pub(super) fn plan_outbound(
         &self,
         caller: &str,
@@ -180,18 +216,48 @@ impl Switch {
             caller_number: caller.to_owned(),
             remaining,
             current: None,
+            party: None,
         }))
     }
 
-    fn route_mut(&mut self, call_key: CallKey) -> Option<&mut TrunkRoute> {
-        self.calls.get_mut(&call_key)?.trunk_route.as_mut()
+    fn route_mut(&mut self, call_key: CallKey, role: LegRole) -> Option<&mut TrunkRoute> {
+        self.calls
+            .get_mut(&call_key)?
+            .outbound_mut(role)?
+            .trunk
+            .as_mut()
     }
 
-    /// Tries the next gateway of `call_key`'s route; `false` when none is left (or the call
-    /// is gone).
-    pub(super) fn ring_next_gateway(&mut self, now: Instant, call_key: CallKey) -> bool {
+    /// Sends `call_key`'s leg `role` out along `route`: its first gateway is tried now.
+    /// `false` when none could be (the leg then failed).
+    pub(super) fn ring_route(
+        &mut self,
+        now: Instant,
+        call_key: CallKey,
+        role: LegRole,
+        route: TrunkRoute,
+    ) -> bool {
+        let Some(leg) = self
+            .calls
+            .get_mut(&call_key)
+            .and_then(|c| c.outbound_mut(role))
+        else {
+            return false;
+        };
+        leg.trunk = Some(route);
+        self.ring_next_gateway(now, call_key, role)
+    }
+
+    /// Tries the next gateway of the route of `call_key`'s leg `role`; `false` when none is
+    /// left (or the call is gone).
+    pub(super) fn ring_next_gateway(
+        &mut self,
+        now: Instant,
+        call_key: CallKey,
+        role: LegRole,
+    ) -> bool {
         loop {
-            let Some(route) = self.route_mut(call_key) else {
+            let Some(route) = self.route_mut(call_key, role) else {
                 return false;
             };
             let Some((trunk_index, gateway)) = route.remaining.pop_front() else {
@@ -200,12 +266,13 @@ impl Switch {
             };
             let number = route.number.clone();
             let caller_number = route.caller_number.clone();
+            let party = route.party.clone();
             let Some(trunk) = self.cfg.outbound_trunks.get(trunk_index) else {
                 continue;
             };
             if !self
                 .trunk_channels
-                .acquire(call_key, &trunk.name, trunk.max_channels)
+                .acquire(call_key, Some(role), &trunk.name, trunk.max_channels)
             {
                 continue;
             }
@@ -217,8 +284,12 @@ impl Switch {
             let Some(original) = self.calls.get(&call_key).map(|c| c.caller.invite.clone()) else {
                 return false;
             };
-            let offer = match self.calls.get_mut(&call_key) {
-                Some(call) => call.callee.endpoint.local.render_offer(),
+            let offer = match self
+                .calls
+                .get_mut(&call_key)
+                .and_then(|c| c.outbound_mut(role))
+            {
+                Some(leg) => leg.endpoint.local.render_offer(),
                 None => return false,
             };
             let uri = format!("sip:{}@{gateway}", number.as_str());
@@ -244,19 +315,13 @@ impl Switch {
             invite.set("To", format!("<{uri}>"));
             invite.set("P-Asserted-Identity", format!("<sip:{presented}@{host}>"));
             let silence = self.cfg.timing.t1 * GATEWAY_SILENCE_T1S;
-            let Some(fork) = self.start_fork(
-                now,
-                call_key,
-                LegRole::Callee,
-                invite,
-                gateway,
-                Transport::Udp,
-                None,
-            ) else {
+            let Some(fork) =
+                self.start_fork(now, call_key, role, invite, gateway, Transport::Udp, party)
+            else {
                 continue;
             };
             tracing::info!(call = call_key.0, trunk = %trunk_name, %gateway, "outbound call tries a gateway");
-            if let Some(route) = self.route_mut(call_key) {
+            if let Some(route) = self.route_mut(call_key, role) {
                 route.current = Some(Attempt {
                     trunk: trunk_index,
                     fork,
@@ -269,10 +334,10 @@ impl Switch {
         }
     }
 
-    /// A gateway's answer of any kind arrived for fork `index`: it is alive.
-    pub(super) fn gateway_heard(&mut self, call_key: CallKey, index: usize) {
+    /// A gateway's answer of any kind arrived for fork `index` of leg `role`: it is alive.
+    pub(super) fn gateway_heard(&mut self, call_key: CallKey, role: LegRole, index: usize) {
         if let Some(attempt) = self
-            .route_mut(call_key)
+            .route_mut(call_key, role)
             .and_then(|r| r.current.as_mut())
             .filter(|a| a.fork == index)
         {
@@ -287,10 +352,11 @@ impl Switch {
         &mut self,
         now: Instant,
         call_key: CallKey,
+        role: LegRole,
         index: usize,
         end: AttemptEnd,
     ) -> bool {
-        let Some(route) = self.route_mut(call_key) else {
+        let Some(route) = self.route_mut(call_key, role) else {
             return false;
         };
         if route.current.is_none_or(|a| a.fork != index) {
@@ -299,26 +365,35 @@ impl Switch {
         route.current = None;
         // A carrier refusing our credentials is that trunk's trouble: another may take it.
         let refused_us = matches!(end, AttemptEnd::Status(401 | 407));
-        (fails_over(end) || refused_us) && self.ring_next_gateway(now, call_key)
+        if (fails_over(end) || refused_us) && self.ring_next_gateway(now, call_key, role) {
+            return true;
+        }
+        self.trunk_channels.release(call_key, Some(role));
+        false
     }
 
-    /// The gateway of the attempt in flight said nothing for too long: given up (a CANCEL
-    /// follows its first provisional answer, should one come) and the next one tried.
-    pub(super) fn on_gateway_silent(&mut self, now: Instant, call_key: CallKey) {
-        let Some(call) = self.calls.get_mut(&call_key) else {
+    /// The gateway of leg `role`'s attempt in flight said nothing for too long: given up (a
+    /// CANCEL follows its first provisional answer, should one come) and the next one tried;
+    /// with none left, the leg failed as if it answered 408.
+    pub(super) fn on_gateway_silent(&mut self, now: Instant, call_key: CallKey, role: LegRole) {
+        let Some(leg) = self
+            .calls
+            .get_mut(&call_key)
+            .and_then(|c| c.outbound_mut(role))
+        else {
             return;
         };
-        let Some(attempt) = call.trunk_route.as_ref().and_then(|r| r.current) else {
+        let Some(attempt) = leg.trunk.as_ref().and_then(|r| r.current) else {
             return;
         };
-        if let Some(fork) = call.callee.forks.get_mut(attempt.fork)
+        if let Some(fork) = leg.forks.get_mut(attempt.fork)
             && fork.state == ForkState::Trying
         {
             fork.state = ForkState::CancelPending;
         }
         tracing::info!(call = call_key.0, "gateway silent; trying the next");
-        if !self.trunk_attempt_failed(now, call_key, attempt.fork, AttemptEnd::NoResponse) {
-            self.end_call(now, call_key, Ending::Failed(408), None);
+        if !self.trunk_attempt_failed(now, call_key, role, attempt.fork, AttemptEnd::NoResponse) {
+            self.outbound_leg_failed(now, call_key, role, 408, false);
         }
     }
 
@@ -329,14 +404,15 @@ impl Switch {
         &mut self,
         now: Instant,
         call_key: CallKey,
+        role: LegRole,
         index: usize,
         response: &Message,
     ) -> bool {
-        let Some(call) = self.calls.get(&call_key) else {
+        let Some(leg) = self.calls.get(&call_key).and_then(|c| c.outbound(role)) else {
             return false;
         };
-        let Some(attempt) = call
-            .trunk_route
+        let Some(attempt) = leg
+            .trunk
             .as_ref()
             .and_then(|r| r.current)
             .filter(|a| a.fork == index && !a.authenticated)
@@ -351,7 +427,7 @@ impl Switch {
         else {
             return false;
         };
-        let Some(fork) = call.callee.forks.get(index) else {
+        let Some(fork) = leg.forks.get(index) else {
             return false;
         };
         let (header, answer_header) = match response.status() {
@@ -383,7 +459,7 @@ impl Switch {
         invite.set(answer_header, answer.to_string());
         let purpose = ClientPurpose::Fork {
             call: call_key,
-            role: LegRole::Callee,
+            role,
             index,
         };
         if self
@@ -392,14 +468,18 @@ impl Switch {
         {
             return false;
         }
-        let Some(call) = self.calls.get_mut(&call_key) else {
+        let Some(leg) = self
+            .calls
+            .get_mut(&call_key)
+            .and_then(|c| c.outbound_mut(role))
+        else {
             return false;
         };
-        if let Some(fork) = call.callee.forks.get_mut(index) {
+        if let Some(fork) = leg.forks.get_mut(index) {
             fork.invite = invite;
             fork.state = ForkState::Trying;
         }
-        if let Some(attempt) = call.trunk_route.as_mut().and_then(|r| r.current.as_mut()) {
+        if let Some(attempt) = leg.trunk.as_mut().and_then(|r| r.current.as_mut()) {
             attempt.authenticated = true;
         }
         true
