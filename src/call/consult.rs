@@ -53,14 +53,9 @@ impl Switch {
             c.state != CallState::Ended && c.callee.winner.is_some() && c.consult.is_none()
         });
         let targets = self.targets_of(now, &extension);
-        // A number outside is consulted through a trunk, within the agent's calling class.
-        let route = if targets.is_empty() && self.secret_of(&extension).is_none() {
-            let agent = self
-                .calls
-                .get(&call_key)
-                .and_then(|c| c.agent_extension())
-                .unwrap_or_default();
-            self.plan_outbound(&agent, &extension).ok().flatten()
+        // A number outside is consulted through a trunk.
+        let route = if targets.is_empty() {
+            self.agents_route(call_key, &extension)
         } else {
             None
         };

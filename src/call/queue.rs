@@ -148,20 +148,16 @@ impl Switch {
             return;
         };
         let targets = self.targets_of(now, &extension);
-        // A number outside (a blind transfer or an overflow to it) goes out through a trunk,
-        // within the calling class of the agent who last had the call.
+        // A number outside (a blind transfer or an overflow to it) goes out through a trunk.
         let route = match &party {
-            Party::Transfer(_) | Party::Overflow(_) | Party::Number(_)
-                if targets.is_empty() && self.secret_of(&extension).is_none() =>
-            {
-                let agent = self
-                    .calls
-                    .get(&call_key)
-                    .and_then(|c| c.agent_extension())
-                    .unwrap_or_default();
-                self.plan_outbound(&agent, &extension).ok().flatten()
-            }
-            _ => None,
+            Party::Agent(_) => None,
+            _ if !targets.is_empty() => None,
+            _ => self.agents_route(call_key, &extension),
+        };
+        let unavailable = QueueEvent::OfferFailed {
+            interaction,
+            party: party.clone(),
+            failure: OfferFailure::DeviceUnavailable,
         };
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
@@ -170,12 +166,7 @@ impl Switch {
             return;
         }
         if targets.is_empty() && route.is_none() {
-            self.outputs
-                .push_back(Output::Queue(QueueEvent::OfferFailed {
-                    interaction,
-                    party,
-                    failure: OfferFailure::DeviceUnavailable,
-                }));
+            self.outputs.push_back(Output::Queue(unavailable));
             return;
         }
         if let Some(q) = call.queue.as_mut()
@@ -191,12 +182,7 @@ impl Switch {
         if let Some(mut route) = route {
             route.party = Some(party.clone());
             if !self.ring_route(now, call_key, LegRole::Callee, route) {
-                self.outputs
-                    .push_back(Output::Queue(QueueEvent::OfferFailed {
-                        interaction,
-                        party,
-                        failure: OfferFailure::DeviceUnavailable,
-                    }));
+                self.outputs.push_back(Output::Queue(unavailable));
             }
             return;
         }

@@ -220,6 +220,21 @@ impl Switch {
         }))
     }
 
+    /// The route to `number` for a leg an agent's action starts on `call_key` (a consult, a
+    /// transfer, an overflow), within the calling class of the agent who has or last had the
+    /// call; `None` when `number` is an extension, no number, or refused (logged).
+    pub(super) fn agents_route(&self, call_key: CallKey, number: &str) -> Option<TrunkRoute> {
+        if self.secret_of(number).is_some() {
+            return None;
+        }
+        let agent = self
+            .calls
+            .get(&call_key)
+            .and_then(|c| c.agent_extension())
+            .unwrap_or_default();
+        self.plan_outbound(&agent, number).ok().flatten()
+    }
+
     fn route_mut(&mut self, call_key: CallKey, role: LegRole) -> Option<&mut TrunkRoute> {
         self.calls
             .get_mut(&call_key)?
@@ -237,11 +252,7 @@ impl Switch {
         role: LegRole,
         route: TrunkRoute,
     ) -> bool {
-        let Some(leg) = self
-            .calls
-            .get_mut(&call_key)
-            .and_then(|c| c.outbound_mut(role))
-        else {
+        let Some(leg) = self.outbound_mut(call_key, role) else {
             return false;
         };
         leg.trunk = Some(route);
@@ -284,11 +295,7 @@ impl Switch {
             let Some(original) = self.calls.get(&call_key).map(|c| c.caller.invite.clone()) else {
                 return false;
             };
-            let offer = match self
-                .calls
-                .get_mut(&call_key)
-                .and_then(|c| c.outbound_mut(role))
-            {
+            let offer = match self.outbound_mut(call_key, role) {
                 Some(leg) => leg.endpoint.local.render_offer(),
                 None => return false,
             };
@@ -376,11 +383,7 @@ impl Switch {
     /// CANCEL follows its first provisional answer, should one come) and the next one tried;
     /// with none left, the leg failed as if it answered 408.
     pub(super) fn on_gateway_silent(&mut self, now: Instant, call_key: CallKey, role: LegRole) {
-        let Some(leg) = self
-            .calls
-            .get_mut(&call_key)
-            .and_then(|c| c.outbound_mut(role))
-        else {
+        let Some(leg) = self.outbound_mut(call_key, role) else {
             return;
         };
         let Some(attempt) = leg.trunk.as_ref().and_then(|r| r.current) else {
@@ -468,11 +471,7 @@ impl Switch {
         {
             return false;
         }
-        let Some(leg) = self
-            .calls
-            .get_mut(&call_key)
-            .and_then(|c| c.outbound_mut(role))
-        else {
+        let Some(leg) = self.outbound_mut(call_key, role) else {
             return false;
         };
         if let Some(fork) = leg.forks.get_mut(index) {
