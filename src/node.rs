@@ -72,7 +72,9 @@ impl Node {
             queue_numbers: routing.numbers,
             queue_music: routing.music,
             queue_media: routing.media,
+            queue_limits: routing.limits,
             media_policy: center.media_policy(),
+            org_max_calls: center.org_call_limit(),
         });
         Node {
             switch,
@@ -199,9 +201,11 @@ impl Node {
                         self.switch.set_queue_numbers(routing.numbers);
                         self.switch.set_queue_music(routing.music);
                         self.switch.set_queue_media(routing.media);
+                        self.switch.set_queue_limits(routing.limits);
                     }
                     CenterOutput::Media(command) => self.outputs.push_back(Output::Media(command)),
                     CenterOutput::MediaPolicy(policy) => self.switch.set_media_policy(policy),
+                    CenterOutput::OrgCallLimit(limit) => self.switch.set_org_call_limit(limit),
                     CenterOutput::Denoise {
                         interaction,
                         enabled,

@@ -184,6 +184,7 @@ mod suite {
             }],
             created_ms: UnixMillis(start_ms + 32_501),
             interaction: None,
+            refused_by: None,
         }
     }
 
@@ -466,6 +467,7 @@ mod suite {
             music: None,
             recording: Some(true),
             noise_suppression: None,
+            max_calls: 0,
         };
         store.create_queue(&queue).await.unwrap();
         assert_eq!(
@@ -570,6 +572,7 @@ mod suite {
             ended_ms: Some(UnixMillis(at + 2)),
             wrapped_up_ms: None,
             abandoned: false,
+            refused_by: None,
         };
         let a = ix("a", "111", "alice", 1_000);
         store.insert_interaction(&a).await.unwrap();

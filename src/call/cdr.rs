@@ -101,6 +101,7 @@ pub(super) fn build(call: &Call, ending: Ending, end_ms: i64) -> Cdr {
         legs,
         created_ms: UnixMillis(end_ms),
         interaction: call.queue.as_ref().map(|q| q.interaction.0.clone()),
+        refused_by: None,
     }
 }
 

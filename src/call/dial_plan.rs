@@ -19,6 +19,10 @@ pub struct DialPlan {
     pub queue_media: HashMap<String, QueueMedia>,
     /// The org's recording and noise suppression of queue calls.
     pub media_policy: MediaPolicy,
+    /// Queue id → the most live calls it takes (absent: no limit).
+    pub queue_limits: HashMap<String, u32>,
+    /// The most calls the contact center holds at once, all kinds (0: no limit).
+    pub org_max_calls: u32,
 }
 
 /// What the switch does with a queue call's media once an agent connects.

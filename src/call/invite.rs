@@ -65,16 +65,7 @@ impl Switch {
                 return;
             }
         }
-        let Some(Routed {
-            caller_user,
-            callee_user,
-            queue,
-            targets,
-            trunk_route,
-            trusted,
-            inbound_channel,
-        }) = self.route_new_invite(now, from, &key, &request)
-        else {
+        let Some(routed) = self.route_new_invite(now, from, &key, &request) else {
             return;
         };
         let offer = if request.body().is_empty() {
@@ -88,9 +79,20 @@ impl Switch {
                 }
             }
         };
-        if !self.admit_call(now, &key, &request, from.ip()) {
+        if !self.admit_call(now, &key, &request, from.ip())
+            || self.over_call_limit(now, from, &key, &request, &routed)
+        {
             return;
         }
+        let Routed {
+            caller_user,
+            callee_user,
+            queue,
+            targets,
+            trunk_route,
+            trusted,
+            inbound_channel,
+        } = routed;
         let Some(mut caller_endpoint) = self.open_endpoint() else {
             self.reject(now, &key, &request, Rejection::NoMediaPorts);
             return;
@@ -199,6 +201,10 @@ impl Switch {
         self.calls.insert(call_key, Box::new(call));
         if let Some((trunk, max)) = inbound_channel {
             self.trunk_channels.acquire(call_key, None, &trunk, max);
+        }
+        if let Some(queue) = &queue {
+            let max = self.dial_plan.queue_limits.get(queue).copied().unwrap_or(0);
+            self.queue_calls.acquire(call_key, None, queue, max);
         }
         self.admission
             .hold(call_key, from.ip(), super::admission::PAIRS_PER_CALL);
@@ -639,6 +645,7 @@ impl Switch {
         }
         self.admission.settle(call_key);
         self.trunk_channels.release_call(call_key);
+        self.queue_calls.release_call(call_key);
         let token = self.persist_cdr(now, call_key, ending);
         if let (Some(token), Some((key, request))) = (token, bye) {
             let ok = Message::response_to(&request, 200, "OK");

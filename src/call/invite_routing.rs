@@ -52,12 +52,6 @@ impl Switch {
         // A trunk's call is taken on its address when it reaches a queue or one of its DIDs;
         // anything else from there (a phone on the trunk's network) authenticates.
         let trunk = trunk.filter(|_| queue.is_some() || did.is_some());
-        if let Some((name, _, max)) = &trunk
-            && !self.trunk_channels.has_room(name, *max)
-        {
-            self.reject(now, key, request, Rejection::TrunkFull);
-            return None;
-        }
         let mut routed = Routed {
             caller_user: String::new(),
             callee_user,
@@ -112,7 +106,7 @@ impl Switch {
                 None
             }
             Err(why) => {
-                self.reject(now, key, request, why);
+                self.refuse(now, from, key, request, &routed, why);
                 None
             }
         }

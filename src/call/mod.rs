@@ -43,6 +43,9 @@ mod invite;
 mod invite_routing;
 #[cfg(test)]
 pub(crate) mod lab;
+#[cfg(test)]
+mod limit_tests;
+mod limits;
 mod model;
 mod outbound;
 mod queue;

@@ -72,6 +72,16 @@ pub enum QueueEvent {
         /// anything else 0. Higher-priority callers are offered first.
         priority: u8,
     },
+    /// A concurrent-call limit refused a call to a queue before it was answered: the
+    /// interaction exists only to say so.
+    Refused {
+        interaction: InteractionId,
+        queue: QueueId,
+        ani: String,
+        dnis: String,
+        /// The limit (`queue_calls`, `org_calls`, `trunk_channels`).
+        limit: String,
+    },
     /// The offered party's phone answered (an agent's, or a number a transfer or an
     /// overflow rang); caller and party are bridged.
     OfferAnswered {

@@ -34,10 +34,12 @@ pub enum HangupCause {
     /// The switch stopped without ending the call (a crash, `kill -9`, power loss): the
     /// record says what was known at its last write, closed when the switch started again.
     Interrupted,
+    /// A concurrent-call limit refused the call before it started (`refused_by` names it).
+    Refused,
 }
 
 impl HangupCause {
-    pub(crate) const ALL: [HangupCause; 8] = [
+    pub(crate) const ALL: [HangupCause; 9] = [
         HangupCause::NormalClearing,
         HangupCause::NoAnswer,
         HangupCause::Busy,
@@ -46,6 +48,7 @@ impl HangupCause {
         HangupCause::RtpTimeout,
         HangupCause::Shutdown,
         HangupCause::Interrupted,
+        HangupCause::Refused,
     ];
 
     /// The stored (and JSON) spelling, e.g. `"normal_clearing"`.
@@ -60,6 +63,7 @@ impl HangupCause {
             HangupCause::RtpTimeout => "rtp_timeout",
             HangupCause::Shutdown => "shutdown",
             HangupCause::Interrupted => "interrupted",
+            HangupCause::Refused => "refused",
         }
     }
 
@@ -152,6 +156,10 @@ pub struct Cdr {
     /// The interaction of a queue call (the record is scoped like it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interaction: Option<String>,
+    /// The limit that refused the call (`trunk_channels`, `queue_calls`, `org_calls`), when
+    /// one did: the record of a call that never started, `hangup_cause` `refused`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused_by: Option<String>,
 }
 
 /// Serde for a [`Duration`] as whole milliseconds.

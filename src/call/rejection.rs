@@ -51,6 +51,10 @@ pub enum Rejection {
     TrunkFull,
     /// The INVITE comes from an address that is neither a trunk's nor a registered device's.
     UnknownSource,
+    /// The contact center holds its most calls (`max_concurrent_calls`, an org setting).
+    OrgFull,
+    /// The queue holds its most live calls (its `max_calls`).
+    QueueFull,
 }
 
 impl Rejection {
@@ -74,6 +78,8 @@ impl Rejection {
             Rejection::TollBlocked(_) | Rejection::UnknownSource => (403, "Forbidden"),
             Rejection::NoRoute => (404, "No Route"),
             Rejection::TrunkFull => (503, "Trunk Full"),
+            Rejection::OrgFull => (503, "Service Unavailable"),
+            Rejection::QueueFull => (486, "Busy Here"),
         }
     }
 
@@ -86,8 +92,20 @@ impl Rejection {
             Rejection::SourceUnconfirmed => Some("source_unconfirmed_calls"),
             Rejection::NoMediaPorts => Some("media_ports"),
             Rejection::TrunkFull => Some("trunk_channels"),
+            Rejection::OrgFull => Some("org_calls"),
+            Rejection::QueueFull => Some("queue_calls"),
             _ => None,
         }
+    }
+
+    /// A concurrent-call limit of the business (org, queue, trunk), whose refusals are
+    /// recorded, rather than a brake on one source or the switch's own capacity.
+    #[must_use]
+    pub fn is_business_limit(self) -> bool {
+        matches!(
+            self,
+            Rejection::TrunkFull | Rejection::OrgFull | Rejection::QueueFull
+        )
     }
 
     /// What the `Reason` header (RFC 3326) names: the limit, or the rule that refused an
@@ -132,7 +150,10 @@ impl Rejection {
             Rejection::SourceRate { retry_after } => {
                 response.push("Retry-After", retry_after.as_secs().to_string());
             }
-            Rejection::SwitchFull | Rejection::NoMediaPorts | Rejection::TrunkFull => {
+            Rejection::SwitchFull
+            | Rejection::NoMediaPorts
+            | Rejection::TrunkFull
+            | Rejection::OrgFull => {
                 response.push("Retry-After", "5");
             }
             _ => {}

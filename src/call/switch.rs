@@ -146,7 +146,9 @@ pub struct Switch {
     /// Per-source limits on new calls and the ports they hold (see [`super::admission`]).
     pub(super) admission: super::admission::Admission,
     /// Trunk channels in use, both ways.
-    pub(super) trunk_channels: super::trunk_calls::TrunkChannels,
+    pub(super) trunk_channels: super::limits::CallCounts,
+    /// Live calls per queue.
+    pub(super) queue_calls: super::limits::CallCounts,
     pub(super) outputs: VecDeque<Output>,
     /// Live calls, boxed: a call is a few kilobytes, and a map's slots are as large as
     /// what it holds.
@@ -210,6 +212,7 @@ impl Switch {
             port_binder: Box::new(BooksOnly),
             admission: super::admission::Admission::new(Default::default()),
             trunk_channels: Default::default(),
+            queue_calls: Default::default(),
             rng,
             auth_guard: AuthGuard::new(cfg.auth_guard),
             outputs: VecDeque::new(),

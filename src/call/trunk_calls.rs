@@ -29,7 +29,7 @@ use crate::dialing::{AttemptEnd, CallingClass, E164, NumberError, TollRefusal, f
 use crate::sip::digest::Challenge;
 use crate::sip::message::Message;
 use crate::sip::registrar::Transport;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -68,82 +68,6 @@ impl TrunkRoute {
     /// The silent gateway's deadline, while one waits.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.current.and_then(|a| a.silence_deadline)
-    }
-}
-
-/// Channels in use per trunk, both ways, and which leg of which call holds which: a call
-/// may hold two (a customer in through a trunk, consulting a number out through another).
-#[derive(Debug, Default)]
-pub struct TrunkChannels {
-    in_use: HashMap<String, u32>,
-    held: HashMap<CallKey, Vec<(Option<LegRole>, String)>>,
-}
-
-impl TrunkChannels {
-    /// Takes a channel of `trunk` (limit `max`, 0: none) for `call`'s leg `role` (`None`:
-    /// its caller side), giving back the one that leg held on another trunk; `false` when
-    /// the trunk is full.
-    pub fn acquire(&mut self, call: CallKey, role: Option<LegRole>, trunk: &str, max: u32) -> bool {
-        let held = self.held.get(&call).into_iter().flatten();
-        if held.clone().any(|(r, t)| *r == role && t == trunk) {
-            return true;
-        }
-        if !self.has_room(trunk, max) {
-            return false;
-        }
-        self.release(call, role);
-        *self.in_use.entry(trunk.to_owned()).or_default() += 1;
-        self.held
-            .entry(call)
-            .or_default()
-            .push((role, trunk.to_owned()));
-        true
-    }
-
-    /// Gives back the channel `call`'s leg `role` holds, if any.
-    pub fn release(&mut self, call: CallKey, role: Option<LegRole>) {
-        let Some(held) = self.held.get_mut(&call) else {
-            return;
-        };
-        let mut gone = Vec::new();
-        held.retain(|(r, t)| {
-            let keep = *r != role;
-            if !keep {
-                gone.push(t.clone());
-            }
-            keep
-        });
-        if held.is_empty() {
-            self.held.remove(&call);
-        }
-        for trunk in gone {
-            self.give_back(&trunk);
-        }
-    }
-
-    /// Gives back every channel `call` holds (it ended).
-    pub fn release_call(&mut self, call: CallKey) {
-        for (_, trunk) in self.held.remove(&call).unwrap_or_default() {
-            self.give_back(&trunk);
-        }
-    }
-
-    fn give_back(&mut self, trunk: &str) {
-        if let Some(used) = self.in_use.get_mut(trunk) {
-            *used = used.saturating_sub(1);
-        }
-    }
-
-    /// Channels of `trunk` in use.
-    #[must_use]
-    pub fn in_use(&self, trunk: &str) -> u32 {
-        self.in_use.get(trunk).copied().unwrap_or(0)
-    }
-
-    /// Whether `trunk` (limit `max`) has a channel free.
-    #[must_use]
-    pub fn has_room(&self, trunk: &str, max: u32) -> bool {
-        max == 0 || self.in_use(trunk) < max
     }
 }
 

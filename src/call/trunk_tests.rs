@@ -122,6 +122,10 @@ fn a_trunk_at_its_channel_limit_gets_503_naming_the_limit() {
         Some("SIP;cause=503;text=\"trunk_channels\"")
     );
     assert_eq!(lab.sw.trunk_channels.in_use("carrier"), 1);
+    assert_eq!(
+        lab.cdrs.last().and_then(|c| c.refused_by.as_deref()),
+        Some("trunk_channels")
+    );
 }
 
 /// The lab of [`lab_with`] with a trusted carrier whose DIDs +33123450000 and +33123450001

@@ -93,6 +93,8 @@ pub enum Output {
     QueueRouting(QueueRouting),
     /// What the switch does with queue calls' media changed.
     MediaPolicy(MediaPolicy),
+    /// The org's concurrent-call limit changed (0: none).
+    OrgCallLimit(u32),
     /// Noise suppression of one live call's customer.
     Denoise {
         interaction: InteractionId,
@@ -109,6 +111,8 @@ pub struct QueueRouting {
     pub music: HashMap<String, String>,
     /// Queue id → its overrides of the org's media settings.
     pub media: HashMap<String, QueueMedia>,
+    /// Queue id → the most live calls it takes (queues without a limit are absent).
+    pub limits: HashMap<String, u32>,
 }
 
 /// Writes for the store writer.
@@ -341,6 +345,40 @@ impl ContactCenter {
         }
     }
 
+    /// The record of a caller who reached `queue` now, waiting.
+    fn inbound_record(
+        &self,
+        now: Instant,
+        id: &InteractionId,
+        queue: &crate::routing::model::QueueId,
+        ani: &str,
+        dnis: &str,
+    ) -> Interaction {
+        // The switch names the queue by id (it maps dialled numbers to ids).
+        let queue_id = self.acd.queue(queue).map(|q| q.config().id.clone());
+        Interaction {
+            id: id.clone(),
+            media: Default::default(),
+            direction: Direction::Inbound,
+            ani: ani.to_owned(),
+            dnis: dnis.to_owned(),
+            queue: queue_id,
+            state: InteractionState::Queued,
+            agent: None,
+            participants: Vec::new(),
+            media_changes: Vec::new(),
+            notes: String::new(),
+            disposition: None,
+            created_ms: self.unix_at(now),
+            offered_ms: None,
+            connected_ms: None,
+            ended_ms: None,
+            wrapped_up_ms: None,
+            abandoned: false,
+            refused_by: None,
+        }
+    }
+
     /// News from the switch about a queue call.
     pub fn handle_queue_event(&mut self, now: Instant, event: QueueEvent) {
         let now = self.advance(now);
@@ -353,31 +391,31 @@ impl ContactCenter {
             ..
         } = &event
         {
-            let id = interaction.clone();
-            self.on_arrival_cad(&id, cad);
-            // The switch names the queue by id (it maps dialled numbers to ids).
-            let queue_id = self.acd.queue(queue).map(|q| q.config().id.clone());
+            self.on_arrival_cad(interaction, cad);
+            let record = self.inbound_record(now, interaction, queue, ani, dnis);
+            self.persist(Job::Arrived(Box::new(record)));
+        }
+        if let QueueEvent::Refused {
+            interaction,
+            queue,
+            ani,
+            dnis,
+            limit,
+        } = &event
+        {
+            // The caller was refused before it was answered: its interaction is born ended,
+            // naming the limit, so supervisors see the calls a limit turned away.
             let record = Interaction {
-                id,
-                media: Default::default(),
-                direction: Direction::Inbound,
-                ani: ani.clone(),
-                dnis: dnis.clone(),
-                queue: queue_id,
-                state: InteractionState::Queued,
-                agent: None,
-                participants: Vec::new(),
-                media_changes: Vec::new(),
-                notes: String::new(),
-                disposition: None,
-                created_ms: self.unix_at(now),
-                offered_ms: None,
-                connected_ms: None,
-                ended_ms: None,
-                wrapped_up_ms: None,
-                abandoned: false,
+                state: InteractionState::Ended,
+                refused_by: Some(limit.clone()),
+                ..self.inbound_record(now, interaction, queue, ani, dnis)
+            };
+            let record = Interaction {
+                ended_ms: Some(record.created_ms),
+                ..record
             };
             self.persist(Job::Arrived(Box::new(record)));
+            return;
         }
         if let QueueEvent::Ended { interaction } | QueueEvent::Abandoned { interaction } = &event {
             let id = interaction.clone();
@@ -423,6 +461,11 @@ impl ContactCenter {
                 .iter()
                 .map(|q| (q.config.id.0.clone(), queue_media(&q.config)))
                 .collect(),
+            limits: queues
+                .iter()
+                .filter(|q| q.config.max_calls > 0)
+                .map(|q| (q.config.id.0.clone(), q.config.max_calls))
+                .collect(),
             numbers: queues
                 .into_iter()
                 .map(|q| (q.config.number, q.config.id.0))
@@ -454,9 +497,20 @@ impl ContactCenter {
     pub fn handle_settings(&mut self, now: Instant, settings: OrgSettings) {
         self.advance(now);
         self.offered_cad_keys = settings.offered_cad_keys.clone();
+        let limit_changed = settings.max_concurrent_calls != self.settings.max_concurrent_calls;
         self.settings = settings;
         self.outputs
             .push_back(Output::MediaPolicy(self.media_policy()));
+        if limit_changed {
+            self.outputs
+                .push_back(Output::OrgCallLimit(self.settings.max_concurrent_calls));
+        }
+    }
+
+    /// The org's concurrent-call limit (0: none).
+    #[must_use]
+    pub fn org_call_limit(&self) -> u32 {
+        self.settings.max_concurrent_calls
     }
 
     /// A command on a live interaction from the API: carried out (its effects follow as

@@ -1130,3 +1130,25 @@ proptest! {
         prop_assert_eq!(h.cc.poll_timeout(), None);
     }
 }
+
+#[test]
+fn a_call_a_limit_refused_is_recorded_ended_naming_the_limit_and_offered_to_nobody() {
+    let mut h = Harness::new(OrgSettings::default());
+    h.switch(QueueEvent::Refused {
+        interaction: IX.into(),
+        queue: "sales".into(),
+        ani: "+15550001".into(),
+        dnis: "7000".into(),
+        limit: "queue_calls".into(),
+    });
+    let record = h.out.iter().find_map(|o| match o {
+        Output::Persist(Job::Arrived(ix)) => Some(ix.clone()),
+        _ => None,
+    });
+    let record = record.expect("the refusal is recorded");
+    assert_eq!(record.state, InteractionState::Ended);
+    assert_eq!(record.refused_by.as_deref(), Some("queue_calls"));
+    assert_eq!(record.ended_ms, Some(record.created_ms));
+    assert_eq!(record.queue.as_ref().map(|q| q.0.as_str()), Some("sales"));
+    assert!(h.to_switch().is_empty(), "nobody is offered a refused call");
+}

@@ -80,6 +80,10 @@ pub struct QueueBody {
     /// Clean callers' audio before agents hear it; absent follows the org setting.
     #[serde(default)]
     pub noise_suppression: Option<bool>,
+    /// Most live calls (waiting, ringing or talking) at once; more are refused 486 with
+    /// `Reason: SIP;cause=486;text="queue_calls"`. 0 or absent: no limit.
+    #[serde(default)]
+    pub max_calls: u32,
 }
 
 impl From<QueueConfig> for QueueBody {
@@ -107,6 +111,7 @@ impl From<QueueConfig> for QueueBody {
             music: q.music,
             recording: q.recording,
             noise_suppression: q.noise_suppression,
+            max_calls: q.max_calls,
         }
     }
 }
@@ -201,6 +206,7 @@ impl QueueBody {
             music: self.music.clone(),
             recording: self.recording,
             noise_suppression: self.noise_suppression,
+            max_calls: self.max_calls,
         })
     }
 }

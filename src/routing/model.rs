@@ -143,6 +143,11 @@ pub struct QueueConfig {
     /// Clean this queue's callers' audio before agents hear it; `None` follows the org setting.
     #[serde(default)]
     pub noise_suppression: Option<bool>,
+    /// Most live calls (waiting, ringing or talking) the queue takes at once; beyond it a
+    /// caller is refused 486 with `Reason: ...;text="queue_calls"` before it is answered. 0:
+    /// no limit.
+    #[serde(default)]
+    pub max_calls: u32,
 }
 
 /// A routable agent's configuration (what the ACD needs; credentials live in the store).

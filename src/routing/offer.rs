@@ -243,7 +243,10 @@ impl Acd {
             // Numbers a transfer or an overflow rang are the contact center's business.
             QueueEvent::OfferAnswered { .. } | QueueEvent::OfferFailed { .. } => {}
             // Consults are the contact-center core's to translate (`Acd::consult_*`).
-            QueueEvent::ConsultAnswered { .. }
+            // A refused call never waited: the contact center records it, the ACD has nothing
+            // to route.
+            QueueEvent::Refused { .. }
+            | QueueEvent::ConsultAnswered { .. }
             | QueueEvent::ConsultFailed { .. }
             | QueueEvent::ConsultEnded { .. }
             | QueueEvent::ConsultTransferred { .. } => {}

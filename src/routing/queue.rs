@@ -188,6 +188,7 @@ mod tests {
             music: None,
             recording: None,
             noise_suppression: None,
+            max_calls: 0,
         }
     }
 

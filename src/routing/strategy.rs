@@ -112,6 +112,7 @@ mod tests {
             music: None,
             recording: None,
             noise_suppression: None,
+            max_calls: 0,
         }
     }
 

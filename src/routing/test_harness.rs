@@ -33,6 +33,7 @@ pub fn queue(id: &str, number: &str) -> QueueConfig {
         music: None,
         recording: None,
         noise_suppression: None,
+        max_calls: 0,
     }
 }
 

@@ -78,11 +78,13 @@ struct CdrRow {
     legs: String,
     created_ms: i64,
     interaction_id: Option<String>,
+    refused_by: Option<String>,
 }
 
 const TABLE: &str = "cdrs";
 const COLUMNS: &str = "id, call_id, caller, callee, start_ms, answer_ms, end_ms, duration_ms, \
-                       hangup_cause, hangup_side, sip_code, legs, created_ms, interaction_id";
+                       hangup_cause, hangup_side, sip_code, legs, created_ms, interaction_id, \
+                       refused_by";
 
 impl TryFrom<CdrRow> for Cdr {
     type Error = StoreError;
@@ -112,6 +114,7 @@ impl TryFrom<CdrRow> for Cdr {
             legs: serde_json::from_str(&row.legs).map_err(|e| corrupt("legs", e.to_string()))?,
             created_ms: UnixMillis(row.created_ms),
             interaction: row.interaction_id,
+            refused_by: row.refused_by,
         })
     }
 }
@@ -274,7 +277,7 @@ fn cdr_scope(scope: &Scope, args: &mut Vec<Arg>) -> Result<Option<String>, Store
 
 const UPSERT_HEAD: &str = "INSERT INTO cdrs (id, call_id, caller, callee, start_ms, answer_ms, \
      end_ms, duration_ms, hangup_cause, hangup_side, sip_code, legs, created_ms, in_progress, \
-     interaction_id) VALUES";
+     interaction_id, refused_by) VALUES";
 
 // A final record is never replaced: only rows still in progress are updated.
 const UPSERT_TAIL: &str = "ON CONFLICT (id) DO UPDATE SET call_id = excluded.call_id, \
@@ -283,13 +286,13 @@ const UPSERT_TAIL: &str = "ON CONFLICT (id) DO UPDATE SET call_id = excluded.cal
      duration_ms = excluded.duration_ms, hangup_cause = excluded.hangup_cause, \
      hangup_side = excluded.hangup_side, sip_code = excluded.sip_code, \
      legs = excluded.legs, created_ms = excluded.created_ms, \
-     in_progress = excluded.in_progress, interaction_id = excluded.interaction_id \
-     WHERE cdrs.in_progress = 1";
+     in_progress = excluded.in_progress, interaction_id = excluded.interaction_id, \
+     refused_by = excluded.refused_by WHERE cdrs.in_progress = 1";
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
 /// Columns of one record in `UPSERT_HEAD`.
-const CDR_COLUMNS: usize = 15;
+const CDR_COLUMNS: usize = 16;
 
 /// Binds one record's [`CDR_COLUMNS`] columns, in `UPSERT_HEAD`'s order.
 fn bind_cdr<'q>(
@@ -317,7 +320,8 @@ fn bind_cdr<'q>(
         .bind(legs)
         .bind(cdr.created_ms.0)
         .bind(i64::from(stage == CdrStage::InProgress))
-        .bind(cdr.interaction.clone()))
+        .bind(cdr.interaction.clone())
+        .bind(cdr.refused_by.clone()))
 }
 
 /// Most rows in one statement of [`Store::upsert_cdrs`].
@@ -378,6 +382,7 @@ pub(crate) mod tests {
             ],
             created_ms: UnixMillis(start_ms + 63_001),
             interaction: None,
+            refused_by: None,
         }
     }
 
@@ -387,6 +392,14 @@ pub(crate) mod tests {
         let mut cdr = sample_cdr("c1", "1001", "1002", 1_700_000_000_000);
         db.store.upsert_cdr(&cdr, CdrStage::Final).await.unwrap();
         assert_eq!(db.store.get_cdr(&cdr.id).await.unwrap(), Some(cdr.clone()));
+        let mut refused = sample_cdr("c0", "+33612345678", "7000", 1_700_000_000_000);
+        refused.hangup_cause = HangupCause::Refused;
+        refused.refused_by = Some("queue_calls".into());
+        db.store
+            .upsert_cdr(&refused, CdrStage::Final)
+            .await
+            .unwrap();
+        assert_eq!(db.store.get_cdr(&refused.id).await.unwrap(), Some(refused));
 
         cdr.id = CdrId("c2".into());
         cdr.answer_ms = None;

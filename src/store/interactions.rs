@@ -148,6 +148,9 @@ pub struct Interaction {
     pub wrapped_up_ms: Option<UnixMillis>,
     /// The customer hung up before reaching an agent.
     pub abandoned: bool,
+    /// The concurrent-call limit that refused the call before it was answered
+    /// (`queue_calls`, `org_calls`, `trunk_channels`).
+    pub refused_by: Option<String>,
 }
 
 /// A step in a live interaction's life (see [`Store::record_interaction_progress`]).
@@ -189,6 +192,7 @@ struct InteractionRow {
     ended_ms: Option<i64>,
     wrapped_up_ms: Option<i64>,
     abandoned: i64,
+    refused_by: Option<String>,
 }
 
 impl TryFrom<InteractionRow> for Interaction {
@@ -218,13 +222,14 @@ impl TryFrom<InteractionRow> for Interaction {
             ended_ms: row.ended_ms.map(UnixMillis),
             wrapped_up_ms: row.wrapped_up_ms.map(UnixMillis),
             abandoned: flag(row.abandoned, TABLE, "abandoned")?,
+            refused_by: row.refused_by,
         })
     }
 }
 
 const COLUMNS: &str = "id, media, direction, ani, dnis, queue_id, state, agent_id, participants, \
                        media_changes, notes, disposition_code, created_ms, offered_ms, \
-                       connected_ms, ended_ms, wrapped_up_ms, abandoned";
+                       connected_ms, ended_ms, wrapped_up_ms, abandoned, refused_by";
 
 /// The JSON list columns of an interaction that grow while it lives.
 #[derive(Clone, Copy)]
@@ -258,9 +263,9 @@ impl Store {
             ix,
             "INSERT INTO interactions (media, direction, ani, dnis, queue_id, state, agent_id, \
              participants, notes, disposition_code, created_ms, offered_ms, connected_ms, \
-             ended_ms, wrapped_up_ms, abandoned, id, media_changes) \
+             ended_ms, wrapped_up_ms, abandoned, id, media_changes, refused_by) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-             $18)",
+             $18, $19)",
         )
         .await
         .map(|_| ())
@@ -274,8 +279,8 @@ impl Store {
             "UPDATE interactions SET media = $1, direction = $2, ani = $3, dnis = $4, \
              queue_id = $5, state = $6, agent_id = $7, participants = $8, notes = $9, \
              disposition_code = $10, created_ms = $11, offered_ms = $12, connected_ms = $13, \
-             ended_ms = $14, wrapped_up_ms = $15, abandoned = $16, media_changes = $18 \
-             WHERE id = $17",
+             ended_ms = $14, wrapped_up_ms = $15, abandoned = $16, media_changes = $18, \
+             refused_by = $19 WHERE id = $17",
         )
         .await
         .map(|n| n > 0)
@@ -305,6 +310,7 @@ impl Store {
             .bind(i64::from(ix.abandoned))
             .bind(ix.id.as_str())
             .bind(to_json(&ix.media_changes, TABLE, "media_changes")?)
+            .bind(ix.refused_by.as_deref())
             .execute(&self.pool)
             .await
             .map_err(|e| map_unique(e, "interaction"))?;

@@ -150,6 +150,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "extension_ha1_realm",
         include_str!("../../migrations/0013_extension_ha1_realm.sql"),
     ),
+    (
+        14,
+        "call_limits",
+        include_str!("../../migrations/0014_call_limits.sql"),
+    ),
 ];
 
 /// A handle on the database: cheap to clone, all clones share one connection pool.
@@ -544,7 +549,8 @@ mod tests {
                 .fetch_all(&db.store.pool)
                 .await
                 .unwrap();
-        assert_eq!(versions, (1..=13).collect::<Vec<i64>>());
+        let last = i64::try_from(MIGRATIONS.len()).unwrap();
+        assert_eq!(versions, (1..=last).collect::<Vec<i64>>());
         // Password hashes, CAD and call history: the switch's user alone reads the file, and
         // SQLite gives its -wal and -shm files the same mode.
         #[cfg(unix)]

@@ -26,6 +26,7 @@ struct QueueRow {
     music: Option<String>,
     recording: Option<i64>,
     noise_suppression: Option<i64>,
+    max_calls: i64,
 }
 
 fn secs(value: i64, column: &'static str) -> Result<Duration, StoreError> {
@@ -71,6 +72,7 @@ impl TryFrom<QueueRow> for QueueConfig {
                 .noise_suppression
                 .map(|v| flag(v, TABLE, "noise_suppression"))
                 .transpose()?,
+            max_calls: narrow::<u32>(row.max_calls, TABLE, "max_calls")?,
         })
     }
 }
@@ -78,7 +80,7 @@ impl TryFrom<QueueRow> for QueueConfig {
 const SELECT: &str = "SELECT id, name, number, strategy, required_skills, teams, \
                       ring_timeout_secs, max_wait_secs, overflow, wrap_up_max_secs, \
                       last_agent_routing, disposition_required, music, recording, \
-                      noise_suppression FROM queues";
+                      noise_suppression, max_calls FROM queues";
 
 impl Store {
     /// Adds a queue; an existing id or number is [`StoreError::Duplicate`].
@@ -87,8 +89,8 @@ impl Store {
             q,
             "INSERT INTO queues (name, number, strategy, required_skills, teams, \
              ring_timeout_secs, max_wait_secs, overflow, wrap_up_max_secs, last_agent_routing, \
-             disposition_required, music, recording, noise_suppression, id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             disposition_required, music, recording, noise_suppression, max_calls, id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .await
         .map(|_| ())
@@ -101,7 +103,8 @@ impl Store {
             "UPDATE queues SET name = $1, number = $2, strategy = $3, required_skills = $4, \
              teams = $5, ring_timeout_secs = $6, max_wait_secs = $7, overflow = $8, \
              wrap_up_max_secs = $9, last_agent_routing = $10, disposition_required = $11, \
-             music = $12, recording = $13, noise_suppression = $14 WHERE id = $15",
+             music = $12, recording = $13, noise_suppression = $14, max_calls = $15 \
+             WHERE id = $16",
         )
         .await
         .map(|n| n > 0)
@@ -128,6 +131,7 @@ impl Store {
             .bind(q.music.as_deref())
             .bind(q.recording.map(i64::from))
             .bind(q.noise_suppression.map(i64::from))
+            .bind(i64::from(q.max_calls))
             .bind(q.id.as_str())
             .execute(&self.pool)
             .await
@@ -186,6 +190,7 @@ pub(crate) mod tests {
             music: None,
             recording: None,
             noise_suppression: None,
+            max_calls: 0,
         }
     }
 
@@ -209,6 +214,7 @@ pub(crate) mod tests {
             music: Some("jazz.wav".into()),
             recording: Some(false),
             noise_suppression: Some(true),
+            max_calls: 25,
             ..queue("sales", "7000")
         };
         db.store.create_queue(&full).await.unwrap();

@@ -47,6 +47,11 @@ pub struct OrgSettings {
     /// Roles that see secure CAD values; every other role sees them masked.
     #[schema(value_type = Vec<String>)]
     pub secure_cad_roles: Vec<Role>,
+    /// Most calls the contact center holds at once, all kinds (Webex Contact Center's
+    /// concurrent-call limit); more are refused 503 with
+    /// `Reason: SIP;cause=503;text="org_calls"`. 0: no limit (the profile's `sip.max_calls`
+    /// still applies).
+    pub max_concurrent_calls: u32,
 }
 
 impl OrgSettings {
@@ -70,6 +75,7 @@ impl Default for OrgSettings {
             rona_timeout_seconds: 15,
             offered_cad_keys: Vec::new(),
             secure_cad_roles: vec![Role::Admin],
+            max_concurrent_calls: 0,
         }
     }
 }

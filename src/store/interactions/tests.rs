@@ -26,6 +26,7 @@ pub(crate) fn interaction(id: &str, ani: &str, agent: Option<&str>, created: i64
         ended_ms: Some(UnixMillis(created + 60_000)),
         wrapped_up_ms: None,
         abandoned: false,
+        refused_by: None,
     }
 }
 
