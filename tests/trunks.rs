@@ -125,3 +125,55 @@ fn a_carriers_did_reaches_its_queue_and_an_unknown_address_is_refused_403_unchal
         "the refusal is logged as a security event"
     );
 }
+
+#[test]
+fn a_queue_at_its_call_limit_refuses_the_next_caller_486_and_the_cdr_and_interaction_say_why() {
+    let sw = SwitchProcess::start(SwitchOptions::default());
+    provision(&sw, 10, &[]);
+    let admin = sw.cti_token().to_owned();
+    desktop::ok(
+        &sw,
+        "POST",
+        "/api/v1/queues",
+        &admin,
+        serde_json::json!({"id": "vip", "name": "VIP", "number": "7100",
+                           "ring_timeout_secs": 10, "max_calls": 1}),
+    );
+    // The first caller waits in the queue for 4 s.
+    let first = Sipp::new("uac_queue_hangup", free_udp_port())
+        .arg("-s")
+        .arg("7100")
+        .arg("-d")
+        .arg("4000")
+        .key("caller", "+33600000001")
+        .spawn(Some(sw.sip));
+    wait_until("the first caller waits in queue vip", || {
+        let (_, page) = desktop::call(&sw, "GET", "/api/v1/interactions?queue=vip", &admin, None);
+        page["items"][0]["state"] == "queued"
+    });
+    refused_at_once(486, free_udp_port())
+        .arg("-s")
+        .arg("7100")
+        .run(sw.sip);
+    first.expect_success();
+    let (_, cdrs) = desktop::call(&sw, "GET", "/api/v1/cdrs", &admin, None);
+    let refused = cdrs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["hangup_cause"] == "refused")
+        .unwrap_or_else(|| panic!("no refused CDR in {cdrs}"))
+        .clone();
+    assert_eq!(refused["refused_by"], "queue_calls");
+    assert_eq!(refused["sip_code"], 486);
+    let (_, page) = desktop::call(&sw, "GET", "/api/v1/interactions?queue=vip", &admin, None);
+    let refused_ix = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|ix| ix["refused_by"] == "queue_calls")
+        .unwrap_or_else(|| panic!("no refused interaction in {page}"))
+        .clone();
+    assert_eq!(refused_ix["state"], "ended");
+    assert_eq!(refused["interaction"], refused_ix["id"]);
+}

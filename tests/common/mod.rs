@@ -476,6 +476,21 @@ pub fn expect_final(code: u16, port: u16) -> Sipp {
     Sipp::new(path.to_str().expect("a UTF-8 path"), port)
 }
 
+/// A caller (SIPp on `port`) that is not challenged (it calls from a trunk's address, or is
+/// refused before any challenge) and expects the final answer `code` at once:
+/// `uac_refused_unchallenged.xml` with the code swapped, written to a scratch folder.
+pub fn refused_at_once(code: u16, port: u16) -> Sipp {
+    let template =
+        std::fs::read_to_string(Path::new(SIPP_DIR).join("uac_refused_unchallenged.xml"))
+            .expect("the scenario exists");
+    let scenario = template
+        .replace("response=\"403\"", &format!("response=\"{code}\""))
+        .replace("uac_refused_unchallenged", &format!("uac_refused_{code}"));
+    let path = temp_dir("scenario").join(format!("uac_refused_{code}"));
+    std::fs::write(path.with_extension("xml"), scenario).unwrap();
+    Sipp::new(path.to_str().expect("a UTF-8 path"), port)
+}
+
 /// One SIPp run.
 pub struct Sipp {
     pub scenario: String,
