@@ -15,6 +15,12 @@
 //!    `--hold-secs`; switch CPU per core, and datagrams the kernel dropped because the
 //!    switch did not read its sockets in time (zero: the switch kept up with every packet).
 //!
+//! 4. with `--outbound`, only the first, twice in one process: the reference (extension to
+//!    extension), then the same calls to an external number, out through a trunk whose
+//!    gateway is the SIPp callee (E.164 normalisation, calling class, route and trunk channel
+//!    accounting on the way), so the cost of the trunk path reads against a run of the same
+//!    machine at the same moment.
+//!
 //! `cargo bench --bench load` runs the full targets; `cargo bench --bench load -- --cps 500
 //! --calls 300 --hold-secs 30` overrides them. Under `cargo test` (no `--bench` argument) it
 //! runs a seconds-long smoke version that asserts every call succeeded, so the harness itself
@@ -42,6 +48,17 @@ struct Plan {
     hold_secs: u32,
     /// Smoke runs assert; full runs report.
     smoke: bool,
+    /// Compare calls out through a trunk with extension calls (and run nothing else).
+    outbound: bool,
+}
+
+/// Where the calls-per-second run sends its calls.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Dialled {
+    /// Extension 1002, the SIPp callee registered.
+    Extension,
+    /// A national number, out through a trunk whose gateway is the SIPp callee.
+    Trunk,
 }
 
 impl Plan {
@@ -55,6 +72,7 @@ impl Plan {
                 calls: args.value("--calls", 1500),
                 hold_secs: args.value("--hold-secs", 60),
                 smoke: false,
+                outbound: args.flag("--outbound"),
             }
         } else {
             Plan {
@@ -64,6 +82,7 @@ impl Plan {
                 calls: 10,
                 hold_secs: 4,
                 smoke: true,
+                outbound: false,
             }
         }
     }
@@ -98,18 +117,32 @@ struct Run {
 
 impl Run {
     fn start(calls: u32) -> Run {
+        Run::start_for(calls, Dialled::Extension)
+    }
+
+    fn start_for(calls: u32, dialled: Dialled) -> Run {
+        let callee_port = free_udp_port();
+        let mut extra_profile = TRUNK_ADMISSION.to_owned();
+        if dialled == Dialled::Trunk {
+            extra_profile.push_str(&format!(
+                "[[trunks]]\nname = \"carrier\"\ngateways = [\"127.0.0.1:{callee_port}\"]\n\
+                 caller_id = \"+33900000001\"\nmax_channels = 20000\n\n[dialing]\n\
+                 [[dialing.routes]]\nprefix = \"+33\"\ntrunks = [\"carrier\"]\n"
+            ));
+        }
         let sw = SwitchProcess::start(SwitchOptions {
             log_filter: "warn",
             rtp_ports: u16::try_from(calls * 4 + 40).expect("calls fit the port range"),
             // Idle anchored calls send no RTP; they must outlive the hold time.
             rtp_timeout_secs: 900,
-            extra_profile: TRUNK_ADMISSION.into(),
+            extra_profile,
             ..SwitchOptions::default()
         });
         let dir = sw.dir.join("load");
         std::fs::create_dir_all(&dir).unwrap();
-        let callee_port = free_udp_port();
-        register(&sw, "1002", callee_port);
+        if dialled == Dialled::Extension {
+            register(&sw, "1002", callee_port);
+        }
         Run {
             dir,
             sw,
@@ -146,15 +179,28 @@ impl Run {
         )
     }
 
-    fn caller(&self, media: &str, rate: u32, calls: u32, limit: u32, hold: Duration) -> Reaped {
+    #[allow(clippy::too_many_arguments)]
+    fn caller(
+        &self,
+        media: &str,
+        rate: u32,
+        calls: u32,
+        limit: u32,
+        hold: Duration,
+        dialled: Dialled,
+    ) -> Reaped {
         let uac = scenario("uac", &self.dir, &[("<!-- media -->", media)]);
         let password = password("1001");
+        let service = match dialled {
+            Dialled::Extension => "1002",
+            Dialled::Trunk => "0123456789",
+        };
         let scenario_text = std::fs::read_to_string(&uac).expect("the load scenario was written");
-        let auth_uri = sipp_auth_uri(&scenario_text, "1002", self.sw.sip)
+        let auth_uri = sipp_auth_uri(&scenario_text, service, self.sw.sip)
             .expect("the load caller's INVITE carries [authentication]");
         Reaped(
             self.sipp(&uac, free_udp_port(), "uac", "10000")
-                .args(["-s", "1002", "-au", "1001", "-ap", &password])
+                .args(["-s", service, "-au", "1001", "-ap", &password])
                 .args(["-auth_uri", &auth_uri])
                 .args(["-key", "caller", "1001"])
                 .args(["-r", &rate.to_string(), "-m", &calls.to_string()])
@@ -187,19 +233,19 @@ impl Run {
     }
 }
 
-fn calls_per_second(plan: &Plan) {
+fn calls_per_second(plan: &Plan, dialled: Dialled) {
     let total = plan.cps * plan.cps_secs;
     let talk = Duration::from_millis(u64::from(plan.talk_ms));
     // Calls overlap: each talks `talk` and takes a moment to set up and tear down.
     let overlap = f64::from(plan.cps) * (talk.as_secs_f64() + 0.5);
     let limit = (overlap as u32 + 1000).min(6000);
-    let run = Run::start(limit.min(total.max(16)));
+    let run = Run::start_for(limit.min(total.max(16)), dialled);
     let pid = run.sw.pid();
     let rss0 = rss_kib(pid);
     let mut callee = run.callee("", total);
     let cpu0 = cpu_seconds(pid);
     let started = Instant::now();
-    let mut caller = run.caller("", plan.cps, total, limit, talk);
+    let mut caller = run.caller("", plan.cps, total, limit, talk, dialled);
     let budget = Duration::from_secs(u64::from(plan.cps_secs) * 3 + 60) + talk;
     let mut peak = rss0;
     let code = loop {
@@ -219,8 +265,12 @@ fn calls_per_second(plan: &Plan) {
     let _ = wait(&mut callee, Duration::from_secs(5));
     let (ok, failed) = run.stats("uac");
     let failed_ratio = failed as f64 / (ok + failed).max(1) as f64;
+    let to = match dialled {
+        Dialled::Extension => "to an extension",
+        Dialled::Trunk => "out through a trunk",
+    };
     println!(
-        "calls per second: {ok} calls of {} ms in {elapsed:.1} s = {:.0} calls/s sustained \
+        "calls per second ({to}): {ok} calls of {} ms in {elapsed:.1} s = {:.0} calls/s sustained \
          (asked {} calls/s), {failed} failed ({:.3}%), switch CPU {:.0} µs per call; switch \
          RSS {} MiB at the start, {} MiB at the end, {} MiB at its peak",
         plan.talk_ms,
@@ -258,7 +308,14 @@ fn concurrent_calls(plan: &Plan, with_media: bool) {
     let hold = Duration::from_secs(u64::from(plan.hold_secs));
     // Ramp up at 200 calls per second, so setup load does not blur the steady state.
     let rate = 200.min(plan.calls);
-    let mut caller = run.caller(&media, rate, plan.calls, plan.calls, hold);
+    let mut caller = run.caller(
+        &media,
+        rate,
+        plan.calls,
+        plan.calls,
+        hold,
+        Dialled::Extension,
+    );
     let ramp =
         Duration::from_secs_f64(f64::from(plan.calls) / f64::from(rate)) + Duration::from_secs(2);
     std::thread::sleep(ramp.min(hold / 2));
@@ -321,7 +378,16 @@ fn concurrent_calls(plan: &Plan, with_media: bool) {
 
 fn main() {
     let plan = Plan::from_args();
-    calls_per_second(&plan);
+    if plan.outbound {
+        calls_per_second(&plan, Dialled::Extension);
+        calls_per_second(&plan, Dialled::Trunk);
+        return;
+    }
+    calls_per_second(&plan, Dialled::Extension);
+    if plan.smoke {
+        // The trunk path, asserted like the rest.
+        calls_per_second(&plan, Dialled::Trunk);
+    }
     concurrent_calls(&plan, false);
     concurrent_calls(&plan, true);
 }

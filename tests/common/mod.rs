@@ -758,6 +758,11 @@ impl BenchArgs {
         self.0.iter().any(|a| a == "--bench")
     }
 
+    /// Whether `flag` was given.
+    pub fn flag(&self, flag: &str) -> bool {
+        self.0.iter().any(|a| a == flag)
+    }
+
     /// The value after `flag`, or `default`; an unparseable one stops the run.
     pub fn value<T: std::str::FromStr>(&self, flag: &str, default: T) -> T {
         self.0
