@@ -229,3 +229,88 @@ fn a_response_to_an_older_register_or_a_provisional_one_changes_nothing() {
     reg.handle_response(t0, &trying, &mut rng);
     assert_eq!(reg.state(), &RegistrationState::Registering);
 }
+
+#[test]
+fn a_registrar_that_calls_every_answer_stale_is_answered_once_more_then_failed() {
+    let t0 = crate::clock::now();
+    let mut rng = SmallRng::seed_from_u64(6);
+    let mut reg = OutboundRegistration::new(config(), "reg-6".into(), "ft".into());
+    reg.start();
+    let stale_challenge = |request: &Message, stale: bool| {
+        let mut r = Message::response_to(request, 401, "Unauthorized");
+        let flag = if stale { ", stale=true" } else { "" };
+        r.push(
+            "WWW-Authenticate",
+            format!(
+                "Digest realm=\"{REALM}\", nonce=\"n{}\"{flag}",
+                request.cseq().unwrap().seq
+            ),
+        );
+        r
+    };
+    let first = next(&mut reg);
+    reg.handle_response(t0, &stale_challenge(&first, false), &mut rng);
+    let answered = next(&mut reg);
+    reg.handle_response(t0, &stale_challenge(&answered, true), &mut rng);
+    let again = next(&mut reg);
+    assert!(
+        again.header("Authorization").is_some(),
+        "a stale nonce is answered"
+    );
+    reg.handle_response(t0, &stale_challenge(&again, true), &mut rng);
+    assert!(reg.poll_request().is_none(), "but not for ever");
+    assert!(matches!(
+        reg.state(),
+        RegistrationState::Failed {
+            status: Some(401),
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_2xx_that_keeps_no_binding_is_a_failure_not_a_refresh_loop() {
+    let t0 = crate::clock::now();
+    let mut rng = SmallRng::seed_from_u64(7);
+    let mut reg = OutboundRegistration::new(config(), "reg-7".into(), "ft".into());
+    reg.start();
+    let first = next(&mut reg);
+    let mut ok = Message::response_to(&first, 200, "OK");
+    ok.push("Contact", "<sip:trunk1@192.0.2.10:5060>;expires=0");
+    reg.handle_response(t0, &ok, &mut rng);
+    assert!(reg.poll_request().is_none());
+    assert_eq!(reg.poll_timeout(), Some(t0 + Duration::from_secs(5)));
+    assert!(matches!(
+        reg.state(),
+        RegistrationState::Failed {
+            status: Some(200),
+            ..
+        }
+    ));
+}
+
+#[test]
+fn the_first_challenge_it_can_answer_is_taken_and_a_stray_timeout_is_ignored() {
+    let t0 = crate::clock::now();
+    let mut rng = SmallRng::seed_from_u64(8);
+    let mut carrier = Carrier::new("carrier-issued-secret");
+    let mut reg = OutboundRegistration::new(config(), "reg-8".into(), "ft".into());
+    reg.start();
+    let first = next(&mut reg);
+    let mut challenge = carrier.answer(&first);
+    // An algorithm we do not speak, listed first.
+    challenge.push_front(
+        "WWW-Authenticate",
+        format!("Digest realm=\"{REALM}\", nonce=\"x\", algorithm=SHA-512-256"),
+    );
+    reg.handle_response(t0, &challenge, &mut rng);
+    let answered = next(&mut reg);
+    let ok = carrier.answer(&answered);
+    assert_eq!(ok.status(), Some(200), "the MD5 challenge was answered");
+    reg.handle_response(t0, &ok, &mut rng);
+    let registered = reg.state().clone();
+    assert!(matches!(registered, RegistrationState::Registered { .. }));
+    // Nothing is out: a timeout now belongs to some older transaction.
+    reg.handle_no_response(t0);
+    assert_eq!(reg.state(), &registered);
+}
