@@ -296,4 +296,4 @@ fn granted_expires(response: &Message, contact: &str) -> Option<Duration> {
 
 #[cfg(test)]
 #[path = "outbound_registration_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -1,11 +1,12 @@
-//! The registration client against a carrier played by the switch's own digest verifier.
+//! The registration client against a carrier played by the switch's own digest verifier
+//! (the switch's trunk registration tests borrow the carrier).
 
 use super::*;
 use crate::sip::digest::{Credentials, NonceIssuer, StoredSecret, Verdict, Verifier};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 
-const REALM: &str = "carrier.example";
+pub(crate) const REALM: &str = "carrier.example";
 
 fn config() -> RegistrationConfig {
     RegistrationConfig {
@@ -21,18 +22,18 @@ fn config() -> RegistrationConfig {
 }
 
 /// A registrar that challenges every REGISTER without valid credentials and grants
-/// `grant` seconds to the rest.
-struct Carrier {
+/// `grant` seconds to the rest. Its one user is `trunk1`.
+pub(crate) struct Carrier {
     verifier: Verifier,
     secret: StoredSecret,
     rng: SmallRng,
-    grant: u32,
+    pub(crate) grant: u32,
     /// Time since the carrier started, as its nonces count it.
     clock: Duration,
 }
 
 impl Carrier {
-    fn new(password: &str) -> Carrier {
+    pub(crate) fn new(password: &str) -> Carrier {
         let issuer = NonceIssuer::new(
             b"a carrier's nonce secret, 32 bytes!".to_vec(),
             Duration::from_secs(300),
@@ -48,7 +49,8 @@ impl Carrier {
         }
     }
 
-    fn answer(&mut self, register: &Message) -> Message {
+    /// Its final response to `register`.
+    pub(crate) fn answer(&mut self, register: &Message) -> Message {
         let credentials = register
             .header("Authorization")
             .and_then(|a| Credentials::parse(a).ok());
