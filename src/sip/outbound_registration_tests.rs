@@ -72,6 +72,14 @@ impl Carrier {
     }
 }
 
+/// A registration with [`config`] and Call-ID `reg-<seed>`, started (its first REGISTER
+/// waits), the origin of virtual time, and an RNG seeded with `seed`.
+fn started(seed: u64) -> (Instant, SmallRng, OutboundRegistration) {
+    let mut reg = OutboundRegistration::new(config(), format!("reg-{seed}"), "ft".into());
+    reg.start();
+    (crate::clock::now(), SmallRng::seed_from_u64(seed), reg)
+}
+
 fn next(registration: &mut OutboundRegistration) -> Message {
     registration.poll_request().expect("a REGISTER to send")
 }
@@ -92,11 +100,8 @@ fn challenge_and_answer(
 
 #[test]
 fn it_answers_the_challenge_registers_and_refreshes_before_the_binding_ends() {
-    let t0 = crate::clock::now();
-    let mut rng = SmallRng::seed_from_u64(1);
+    let (t0, mut rng, mut reg) = started(1);
     let mut carrier = Carrier::new("carrier-issued-secret");
-    let mut reg = OutboundRegistration::new(config(), "reg-1".into(), "ft".into());
-    reg.start();
     let first = next(&mut reg);
     assert_eq!(first.request_uri(), Some("sip:carrier.example"));
     assert_eq!(first.header("Expires"), Some("3600"));
@@ -131,11 +136,8 @@ fn it_answers_the_challenge_registers_and_refreshes_before_the_binding_ends() {
 
 #[test]
 fn wrong_credentials_fail_without_looping_and_retries_back_off_up_to_the_cap() {
-    let t0 = crate::clock::now();
-    let mut rng = SmallRng::seed_from_u64(2);
+    let (t0, mut rng, mut reg) = started(2);
     let mut carrier = Carrier::new("another-password");
-    let mut reg = OutboundRegistration::new(config(), "reg-2".into(), "ft".into());
-    reg.start();
     let mut now = t0;
     let mut waits = Vec::new();
     for _ in 0..8 {
@@ -161,11 +163,8 @@ fn wrong_credentials_fail_without_looping_and_retries_back_off_up_to_the_cap() {
 
 #[test]
 fn no_response_fails_and_a_later_success_resets_the_backoff() {
-    let t0 = crate::clock::now();
-    let mut rng = SmallRng::seed_from_u64(3);
+    let (t0, mut rng, mut reg) = started(3);
     let mut carrier = Carrier::new("carrier-issued-secret");
-    let mut reg = OutboundRegistration::new(config(), "reg-3".into(), "ft".into());
-    reg.start();
     let _lost = next(&mut reg);
     reg.handle_no_response(t0);
     let retry_at = t0 + Duration::from_secs(5);
@@ -215,11 +214,8 @@ fn interval_too_brief_is_retried_at_once_with_the_registrars_minimum() {
 
 #[test]
 fn a_response_to_an_older_register_or_a_provisional_one_changes_nothing() {
-    let t0 = crate::clock::now();
-    let mut rng = SmallRng::seed_from_u64(5);
+    let (t0, mut rng, mut reg) = started(5);
     let mut carrier = Carrier::new("carrier-issued-secret");
-    let mut reg = OutboundRegistration::new(config(), "reg-5".into(), "ft".into());
-    reg.start();
     let first = next(&mut reg);
     let challenge = carrier.answer(&first);
     reg.handle_response(t0, &challenge, &mut rng);
@@ -234,10 +230,7 @@ fn a_response_to_an_older_register_or_a_provisional_one_changes_nothing() {
 
 #[test]
 fn a_registrar_that_calls_every_answer_stale_is_answered_once_more_then_failed() {
-    let t0 = crate::clock::now();
-    let mut rng = SmallRng::seed_from_u64(6);
-    let mut reg = OutboundRegistration::new(config(), "reg-6".into(), "ft".into());
-    reg.start();
+    let (t0, mut rng, mut reg) = started(6);
     let stale_challenge = |request: &Message, stale: bool| {
         let mut r = Message::response_to(request, 401, "Unauthorized");
         let flag = if stale { ", stale=true" } else { "" };
@@ -272,10 +265,7 @@ fn a_registrar_that_calls_every_answer_stale_is_answered_once_more_then_failed()
 
 #[test]
 fn a_2xx_that_keeps_no_binding_is_a_failure_not_a_refresh_loop() {
-    let t0 = crate::clock::now();
-    let mut rng = SmallRng::seed_from_u64(7);
-    let mut reg = OutboundRegistration::new(config(), "reg-7".into(), "ft".into());
-    reg.start();
+    let (t0, mut rng, mut reg) = started(7);
     let first = next(&mut reg);
     let mut ok = Message::response_to(&first, 200, "OK");
     ok.push("Contact", "<sip:trunk1@192.0.2.10:5060>;expires=0");
@@ -293,11 +283,8 @@ fn a_2xx_that_keeps_no_binding_is_a_failure_not_a_refresh_loop() {
 
 #[test]
 fn the_first_challenge_it_can_answer_is_taken_and_a_stray_timeout_is_ignored() {
-    let t0 = crate::clock::now();
-    let mut rng = SmallRng::seed_from_u64(8);
+    let (t0, mut rng, mut reg) = started(8);
     let mut carrier = Carrier::new("carrier-issued-secret");
-    let mut reg = OutboundRegistration::new(config(), "reg-8".into(), "ft".into());
-    reg.start();
     let first = next(&mut reg);
     let mut challenge = carrier.answer(&first);
     // An algorithm we do not speak, listed first.
