@@ -22,8 +22,8 @@ pub struct TrunkOverview {
     pub inbound_sources: Vec<IpPrefix>,
     /// Whether its caller number, CAD and priority are believed.
     pub trusted: bool,
-    /// Calls through it at once (0: no limit); `None` for a trunk without gateways.
-    pub max_channels: Option<u32>,
+    /// Calls through it at once, both ways (0: no limit).
+    pub max_channels: u32,
     /// Its registration with the carrier, when it registers.
     pub registration: Option<TrunkRegistrationStatus>,
 }
@@ -74,7 +74,7 @@ impl Switch {
                     .map(|i| i.sources.clone())
                     .unwrap_or_default(),
                 trusted: inbound(&t.name).is_some_and(|i| i.trusted),
-                max_channels: Some(t.max_channels),
+                max_channels: t.max_channels,
                 registration: registrations
                     .iter()
                     .position(|r| r.trunk == t.name)
@@ -88,7 +88,7 @@ impl Switch {
                     gateways: Vec::new(),
                     inbound_sources: trunk.sources.clone(),
                     trusted: trunk.trusted,
-                    max_channels: None,
+                    max_channels: trunk.max_channels,
                     registration: None,
                 });
             }

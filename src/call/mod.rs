@@ -60,12 +60,12 @@ mod timers;
 mod tls_tests;
 mod tombstone;
 mod transfer;
-mod trunk_registration;
-#[cfg(test)]
-pub(crate) mod trunk_registration_tests;
 #[cfg(test)]
 mod trunk_call_tests;
 mod trunk_calls;
+mod trunk_registration;
+#[cfg(test)]
+pub(crate) mod trunk_registration_tests;
 #[cfg(test)]
 mod trunk_tests;
 pub mod trunks;

@@ -28,9 +28,8 @@ pub struct TrunkView {
     pub inbound_sources: Vec<String>,
     /// Whether its caller number, CAD and priority are believed.
     pub trusted: bool,
-    /// Calls through it at once, both ways (0: no limit); absent for a trunk without gateways.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_channels: Option<u32>,
+    /// Calls through it at once, both ways (0: no limit).
+    pub max_channels: u32,
     /// Whether the switch registers with its first gateway.
     pub registers: bool,
     /// That registration, when it registers.
@@ -141,7 +140,7 @@ mod tests {
             assert_eq!(loopback["name"], "lab-loopback");
             assert_eq!(loopback["registers"], false);
             assert!(loopback.get("registration").is_none(), "{trunks}");
-            assert!(loopback.get("max_channels").is_none(), "{trunks}");
+            assert_eq!(loopback["max_channels"], 0, "{trunks}");
         }
     }
 
