@@ -11,7 +11,7 @@ use crate::node::Node;
 use crate::sip::auth_guard::AuthBlock;
 use crate::sip::digest::StoredSecret;
 
-use crate::call::Switch;
+use crate::call::{Switch, TrunkOverview};
 use crate::center::{
     ConsultAction, ContactCenter, RecordingAction, Refused, Request, TransferTarget,
 };
@@ -65,6 +65,10 @@ pub enum SwitchRequest {
         address: IpAddr,
         reply: oneshot::Sender<bool>,
     },
+    /// The trunks and their registrations.
+    Trunks {
+        reply: oneshot::Sender<Vec<TrunkOverview>>,
+    },
     /// An extension was created or changed (`Some`) or deleted (`None`) in the store.
     SetExtension {
         user: String,
@@ -115,6 +119,9 @@ impl SwitchRequest {
             }
             SwitchRequest::LiftAuthBlock { address, reply } => {
                 let _ = reply.send(switch.lift_auth_block(now, address));
+            }
+            SwitchRequest::Trunks { reply } => {
+                let _ = reply.send(switch.trunks(now));
             }
             SwitchRequest::SetExtension { user, secret } => {
                 switch.set_extension(&user, secret);
@@ -279,6 +286,12 @@ impl CoreHandle {
     /// Lifts an address's digest ban or backoff; `false` if it had none.
     pub async fn lift_auth_block(&self, address: IpAddr) -> Result<bool, CoreUnavailable> {
         self.ask(|reply| CoreRequest::Switch(SwitchRequest::LiftAuthBlock { address, reply }))
+            .await
+    }
+
+    /// The switch's trunks and their registrations.
+    pub async fn trunks(&self) -> Result<Vec<TrunkOverview>, CoreUnavailable> {
+        self.ask(|reply| CoreRequest::Switch(SwitchRequest::Trunks { reply }))
             .await
     }
 

@@ -396,6 +396,9 @@ impl Switch {
             Some(ClientPurpose::Reoffer { call, side }) => {
                 self.on_reoffer_response(now, call, side, response)
             }
+            Some(ClientPurpose::TrunkRegistration(index)) => {
+                self.on_trunk_registration_response(now, index, &response)
+            }
             Some(ClientPurpose::FireAndForget) | None => {}
         }
     }
@@ -420,6 +423,9 @@ impl Switch {
                     self.respond(now, &relay.server_txn, r);
                 }
                 self.end_call(now, call, Ending::Failed(408), None);
+            }
+            ClientPurpose::TrunkRegistration(index) => {
+                self.on_trunk_registration_timeout(now, index)
             }
             ClientPurpose::Reoffer { .. } | ClientPurpose::FireAndForget => {}
         }

@@ -66,10 +66,14 @@ mod transfer;
 #[cfg(test)]
 mod trunk_call_tests;
 mod trunk_calls;
+mod trunk_registration;
+#[cfg(test)]
+pub(crate) mod trunk_registration_tests;
 #[cfg(test)]
 mod trunk_tests;
 pub mod trunks;
 
+pub use admin::TrunkOverview;
 pub use admission::SourceLimits;
 pub use dial_plan::{DialPlan, QueueTreatment};
 pub use inspect::Holdings;
@@ -80,3 +84,4 @@ pub use model::{
 pub use rejection::Rejection;
 pub use srtp_policy::{SrtpMode, SrtpPolicy, sdes_allowed};
 pub use switch::{RngSeed, Switch, SwitchConfig};
+pub use trunk_registration::{TrunkRegistrationState, TrunkRegistrationStatus};

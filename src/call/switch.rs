@@ -117,6 +117,8 @@ pub(super) enum ClientPurpose {
     },
     /// BYE or CANCEL whose answer does not matter.
     FireAndForget,
+    /// A REGISTER of the `index`-th registering trunk (see [`super::trunk_registration`]).
+    TrunkRegistration(usize),
 }
 
 impl ClientPurpose {
@@ -126,7 +128,7 @@ impl ClientPurpose {
             ClientPurpose::Fork { call, .. }
             | ClientPurpose::Relay { call }
             | ClientPurpose::Reoffer { call, .. } => Some(call),
-            ClientPurpose::FireAndForget => None,
+            ClientPurpose::FireAndForget | ClientPurpose::TrunkRegistration(_) => None,
         }
     }
 }
@@ -164,6 +166,8 @@ pub struct Switch {
     pub(super) consult_dialogs: HashMap<DialogKey, CallKey>,
     pub(super) server_txns: HashMap<TransactionKey, CallKey>,
     pub(super) client_txns: HashMap<TransactionKey, ClientPurpose>,
+    /// The switch's registrations with carriers (see [`super::trunk_registration`]).
+    pub(super) trunk_registrations: super::trunk_registration::TrunkRegistrations,
     /// Each live call at its earliest deadline (see [`super::timers`]).
     pub(super) call_timers: BinaryHeap<Reverse<(Instant, CallKey)>>,
     /// Tombstones in the order they expire.
@@ -192,7 +196,7 @@ impl Switch {
         let issuer = NonceIssuer::new(secret.to_vec(), cfg.nonce_lifetime, 65_536)
             .expect("a 32-byte secret is long enough");
         let verifier = Verifier::new(cfg.domain.clone(), issuer);
-        Switch {
+        let mut switch = Switch {
             layer: TransactionLayer::new(LayerConfig {
                 timing: cfg.timing,
                 // Completed and Accepted transactions linger 64·T1 (32 s) to absorb
@@ -223,6 +227,7 @@ impl Switch {
             consult_dialogs: HashMap::new(),
             server_txns: HashMap::new(),
             client_txns: HashMap::new(),
+            trunk_registrations: Default::default(),
             call_timers: BinaryHeap::new(),
             lingering: VecDeque::new(),
             held_replies: HashMap::new(),
@@ -232,7 +237,9 @@ impl Switch {
             last_now: now,
             stats: SwitchStats::default(),
             cfg,
-        }
+        };
+        switch.set_up_trunk_registrations(now);
+        switch
     }
 
     /// Wall-clock time at `now`.
@@ -460,6 +467,7 @@ impl Switch {
         self.layer.handle_timeout(now);
         self.registrar.handle_timeout(now);
         self.fire_call_timers(now);
+        self.fire_trunk_registrations(now);
         self.drain_layer(now);
     }
 
@@ -563,6 +571,7 @@ impl Switch {
             self.layer.poll_timeout(),
             self.registrar.poll_timeout(),
             self.next_call_timeout(),
+            self.trunk_registrations.poll_timeout(),
         ]
         .into_iter()
         .flatten()

@@ -88,6 +88,14 @@ impl FromStr for IpPrefix {
     }
 }
 
+/// One address.
+impl From<IpAddr> for IpPrefix {
+    fn from(ip: IpAddr) -> IpPrefix {
+        let len = if ip.is_ipv4() { 32 } else { 128 };
+        IpPrefix { net: ip, len }
+    }
+}
+
 impl TryFrom<String> for IpPrefix {
     type Error = BadPrefix;
 

@@ -305,7 +305,7 @@ fn a_public_tls_listener_counts_as_public() {
 #[test]
 fn trunks_are_read_and_a_bad_source_or_a_twice_listed_name_is_refused() {
     let p = Profile::parse(&default_text(), Path::new("default.toml")).unwrap();
-    let trunks = p.inbound_trunks();
+    let trunks = p.inbound_trunks(&[]);
     assert_eq!(trunks.len(), 1);
     assert!(trunks[0].trusted && trunks[0].admits("127.0.0.9".parse().unwrap()));
     let bad = default_text().replace(
@@ -376,4 +376,35 @@ fn gateways_routes_and_classes_are_read_and_checked() {
         "country_code = \"x\"",
         "dialing.country_code",
     );
+}
+
+#[test]
+fn a_registering_trunks_gateways_count_as_its_inbound_sources() {
+    let text = format!(
+        "{}\n[[trunks]]\nname = \"carrier\"\ngateways = [\"sbc.carrier.example\"]\n\
+         username = \"trunk1\"\npassword = \"carrier-secret\"\nregister = true\n\
+         [[trunks]]\nname = \"other\"\ngateways = [\"192.0.2.30\"]\n",
+        default_text()
+    );
+    let p = Profile::parse(&text, Path::new("default.toml")).unwrap();
+    // The name resolves to two addresses; the trunk that does not register gets no sources.
+    let outbound = p.outbound_trunks(|g| match g.host.as_str() {
+        "sbc.carrier.example" => vec![
+            "192.0.2.10:5060".parse().unwrap(),
+            "[2001:db8::10]:5060".parse().unwrap(),
+        ],
+        _ => vec!["192.0.2.30:5060".parse().unwrap()],
+    });
+    assert_eq!(
+        outbound[0].register,
+        Some(std::time::Duration::from_secs(600))
+    );
+    let inbound = p.inbound_trunks(&outbound);
+    let names: Vec<&str> = inbound.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["lab-loopback", "carrier"]);
+    let carrier = &inbound[1];
+    assert!(carrier.admits("192.0.2.10".parse().unwrap()));
+    assert!(carrier.admits("2001:db8::10".parse().unwrap()));
+    assert!(!carrier.admits("192.0.2.30".parse().unwrap()));
+    assert!(!carrier.trusted);
 }

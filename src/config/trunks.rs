@@ -49,7 +49,10 @@ pub struct TrunkSettings {
     #[serde(default)]
     pub password: Option<String>,
     /// Register with the first gateway (with `username` and `password`), as carriers that
-    /// reach us at a registered contact want.
+    /// reach us at a registered contact want: re-registered before the binding ends, retried
+    /// after 5 s doubling to 300 s when it fails, its state in `GET /api/v1/trunks`. Calls
+    /// from the trunk's gateways then count as the trunk's, as if they were listed in
+    /// `inbound_sources`.
     #[serde(default)]
     pub register: bool,
     /// The registration lifetime asked for.
@@ -322,18 +325,34 @@ impl Profile {
             .collect()
     }
 
-    /// The profile's trunks, as the switch checks calls against them.
+    /// The profile's trunks, as the switch checks calls against them. A trunk that
+    /// registers also takes calls from its gateways (`outbound`, resolved): the carrier sends
+    /// them to the contact we registered, from the registrar or its other gateways, and
+    /// listing them in `inbound_sources` too would only repeat them.
     #[must_use]
-    pub fn inbound_trunks(&self) -> Vec<InboundTrunk> {
+    pub fn inbound_trunks(&self, outbound: &[OutboundTrunk]) -> Vec<InboundTrunk> {
         self.trunks
             .iter()
-            .filter(|t| !t.inbound_sources.is_empty())
-            .map(|t| InboundTrunk {
-                name: t.name.clone(),
-                sources: t.inbound_sources.clone(),
-                trusted: t.trusted,
-                max_channels: t.max_channels,
+            .map(|t| {
+                let mut sources = t.inbound_sources.clone();
+                let gateways = outbound
+                    .iter()
+                    .filter(|o| t.register && o.name == t.name)
+                    .flat_map(|o| &o.gateways);
+                for gateway in gateways {
+                    let ip = gateway.ip();
+                    if !sources.iter().any(|p| p.contains(ip)) {
+                        sources.push(IpPrefix::from(ip));
+                    }
+                }
+                InboundTrunk {
+                    name: t.name.clone(),
+                    sources,
+                    trusted: t.trusted,
+                    max_channels: t.max_channels,
+                }
             })
+            .filter(|t| !t.sources.is_empty())
             .collect()
     }
 

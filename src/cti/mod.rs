@@ -48,6 +48,7 @@ mod teams;
 pub(crate) mod test_support;
 mod tickets;
 mod tokens;
+mod trunks;
 mod validate;
 
 pub use auth::Principal;
@@ -166,6 +167,7 @@ impl ApiState {
 /// - `/api/v1/tokens`: API tokens (admin);
 /// - `/api/v1/login-blocks`: login lockouts and bans in force, and lifting them (admin);
 /// - `/api/v1/sip-blocks`: SIP digest-guessing bans and backoffs, and lifting them (admin);
+/// - `GET /api/v1/trunks`: the trunks and their registrations with carriers (supervisor);
 /// - `/api/v1/extensions`: SIP extensions, kept as digest hashes (admin);
 /// - `GET /api/v1/events`, `POST /api/v1/events/tickets`: the event stream and its tickets;
 /// - `/api/v1/{agents,teams,queues,skills,dispositions,idle-reasons}` and
@@ -181,6 +183,7 @@ pub fn app(state: ApiState) -> Router {
         .merge(tokens::routes())
         .merge(login_blocks::routes())
         .merge(sip_blocks::routes())
+        .merge(trunks::routes())
         .merge(extensions::routes())
         .merge(tickets::routes())
         .merge(agents::routes())

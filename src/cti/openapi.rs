@@ -10,7 +10,7 @@ use super::{
     ApiState, agent_session, agent_states, agents, cad, cdrs, consult_control, directory,
     dispositions, event_stream, extensions, idle_reasons, interaction_control, interactions,
     login_blocks, queues, recordings, sessions, settings, sip_blocks, skills, teams, tickets,
-    tokens,
+    tokens, trunks,
 };
 use crate::store::{
     Agent, AgentStateChange, ApiToken, CadVariable, Direction, DispositionCode, IdleReason,
@@ -25,7 +25,7 @@ use crate::store::{
         super::health, document, cdrs::list,
         sessions::create, sessions::remove,
         tokens::mint, tokens::list, tokens::revoke, login_blocks::list, login_blocks::lift,
-        sip_blocks::list, sip_blocks::lift,
+        sip_blocks::list, sip_blocks::lift, trunks::list,
         extensions::list, extensions::create, extensions::update, extensions::remove,
         tickets::issue,
         agents::list, agents::read, agents::create, agents::update, agents::remove,
@@ -52,6 +52,7 @@ use crate::store::{
     components(schemas(
         sessions::LoginRequest, sessions::SessionResponse, tokens::MintRequest,
         tickets::TicketResponse, super::login_guard::LoginBlock, sip_blocks::SipBlock,
+        trunks::TrunkView, trunks::RegistrationView,
         extensions::ExtensionBody, extensions::ExtensionView,
         tokens::MintResponse, agents::AgentBody, agents::SkillLevel, queues::QueueBody,
         interactions::NotesBody, interactions::WrapUpBody, cad::CadPatch, Agent, ApiToken,
@@ -264,6 +265,7 @@ mod tests {
             "/api/v1/events",
             "/api/v1/directory/agents",
             "/api/v1/directory/queues",
+            "/api/v1/trunks",
         ] {
             assert!(paths.contains_key(path), "{path} missing");
         }
@@ -272,7 +274,13 @@ mod tests {
                 .get("patch")
                 .is_some()
         );
-        for schema in ["CadPatch", "DirectoryAgent", "DirectoryQueue"] {
+        for schema in [
+            "CadPatch",
+            "DirectoryAgent",
+            "DirectoryQueue",
+            "TrunkView",
+            "RegistrationView",
+        ] {
             assert!(
                 json["components"]["schemas"].get(schema).is_some(),
                 "{schema}"

@@ -63,6 +63,23 @@ impl Api {
         api
     }
 
+    /// The API with `switch` behind it answering the switch's requests (and nothing
+    /// else: requests for the contact center find no core).
+    pub(crate) async fn with_switch(mut switch: crate::call::Switch) -> Api {
+        let mut api = Api::new().await;
+        let (handle, mut requests) = CoreHandle::channel();
+        tokio::spawn(async move {
+            while let Some(request) = requests.recv().await {
+                if let crate::bus::requests::CoreRequest::Switch(request) = request {
+                    request.answer(&mut switch, clock::now());
+                }
+            }
+        });
+        let bus = api.state.bus.clone();
+        api.state = api.state.with_core(handle, bus);
+        api
+    }
+
     /// The events published so far that `agent` (with `role`, in `teams`) may see, as its
     /// event stream would deliver them.
     pub(crate) fn events_for(&self, agent: &str, role: Role, teams: &[&str]) -> Vec<Value> {

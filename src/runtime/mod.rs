@@ -194,7 +194,7 @@ fn switch_config(
 ) -> SwitchConfig {
     let extension_digest_algorithms = extension_digest_algorithms(profile, &extensions);
     SwitchConfig {
-        trunks: profile.inbound_trunks(),
+        trunks: profile.inbound_trunks(&outbound_trunks),
         outbound_trunks,
         dialing: profile.dialing(),
         domain: profile.sip.domain.clone(),

@@ -76,6 +76,12 @@ pub struct OutboundRegistration {
     /// to it means they are wrong, and answering again would loop (carriers mint a new
     /// nonce per challenge, so the nonce alone cannot tell).
     sent_credentials: bool,
+    /// Challenges answered since the last REGISTER without credentials: a registrar that
+    /// calls every answer stale would otherwise be answered at once, forever.
+    answers: u8,
+    /// Whether a REGISTER is out (queued or sent) and no final response or timeout has come
+    /// back for it: a timeout reported at any other moment is not ours.
+    awaiting: bool,
     /// The nonce last answered, for the nonce count.
     answered_nonce: Option<String>,
     /// Nonce count for the current nonce.
@@ -99,6 +105,8 @@ impl OutboundRegistration {
             wake: None,
             pending: None,
             sent_credentials: false,
+            answers: 0,
+            awaiting: false,
             answered_nonce: None,
             nc: 0,
         }
@@ -138,7 +146,9 @@ impl OutboundRegistration {
 
     /// The REGISTER's transaction gave up with no response (Timer F) or could not be sent.
     pub fn handle_no_response(&mut self, now: Instant) {
-        self.fail(now, None);
+        if self.awaiting {
+            self.fail(now, None);
+        }
     }
 
     /// A final response to the REGISTER last sent; responses to older ones are ignored.
@@ -149,9 +159,16 @@ impl OutboundRegistration {
         if cseq.seq != self.cseq || code < 200 {
             return;
         }
+        self.awaiting = false;
         match code {
             200..=299 => {
                 let granted = granted_expires(response, &self.cfg.contact).unwrap_or(self.expires);
+                if granted.is_zero() {
+                    // The registrar kept no binding for us (`expires=0`): refreshing it "before
+                    // it ends" would mean registering again at once, as fast as it answers.
+                    self.fail(now, Some(code));
+                    return;
+                }
                 let until = now + granted;
                 self.state = RegistrationState::Registered { until };
                 self.failures = 0;
@@ -163,11 +180,13 @@ impl OutboundRegistration {
                 } else {
                     "Proxy-Authenticate"
                 };
+                // A registrar may offer several algorithms, preferred first (RFC 8760 §2.4);
+                // the first we can answer is taken.
                 let challenge = response
-                    .header(header)
-                    .and_then(|h| Challenge::parse(h).ok());
+                    .headers_named(header)
+                    .find_map(|h| Challenge::parse(h).ok());
                 match challenge {
-                    Some(c) if c.stale || !self.sent_credentials => {
+                    Some(c) if (c.stale || !self.sent_credentials) && self.answers < 2 => {
                         self.answer(&c, code, rng);
                     }
                     _ => self.fail(now, Some(code)),
@@ -194,6 +213,7 @@ impl OutboundRegistration {
             self.nc = 1;
         }
         self.answered_nonce = Some(challenge.nonce.clone());
+        self.answers += 1;
         let cnonce = format!("{:016x}", rng.next_u64());
         let credentials = challenge.answer(
             &self.cfg.username,
@@ -212,6 +232,7 @@ impl OutboundRegistration {
     }
 
     fn fail(&mut self, now: Instant, status: Option<u16>) {
+        self.awaiting = false;
         self.failures = self.failures.saturating_add(1);
         let doublings = self.failures.saturating_sub(1).min(16);
         let wait = self
@@ -236,6 +257,10 @@ impl OutboundRegistration {
             .push("Contact", self.cfg.contact.clone())
             .push("Expires", self.expires.as_secs().to_string());
         self.sent_credentials = authorization.is_some();
+        if !self.sent_credentials {
+            self.answers = 0;
+        }
+        self.awaiting = true;
         if let Some((name, value)) = authorization {
             register.push(name, value);
         }
@@ -271,4 +296,4 @@ fn granted_expires(response: &Message, contact: &str) -> Option<Duration> {
 
 #[cfg(test)]
 #[path = "outbound_registration_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -1,11 +1,12 @@
-//! The registration client against a carrier played by the switch's own digest verifier.
+//! The registration client against a carrier played by the switch's own digest verifier
+//! (the switch's trunk registration tests borrow the carrier).
 
 use super::*;
 use crate::sip::digest::{Credentials, NonceIssuer, StoredSecret, Verdict, Verifier};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 
-const REALM: &str = "carrier.example";
+pub(crate) const REALM: &str = "carrier.example";
 
 fn config() -> RegistrationConfig {
     RegistrationConfig {
@@ -21,18 +22,18 @@ fn config() -> RegistrationConfig {
 }
 
 /// A registrar that challenges every REGISTER without valid credentials and grants
-/// `grant` seconds to the rest.
-struct Carrier {
+/// `grant` seconds to the rest. Its one user is `trunk1`.
+pub(crate) struct Carrier {
     verifier: Verifier,
     secret: StoredSecret,
     rng: SmallRng,
-    grant: u32,
+    pub(crate) grant: u32,
     /// Time since the carrier started, as its nonces count it.
     clock: Duration,
 }
 
 impl Carrier {
-    fn new(password: &str) -> Carrier {
+    pub(crate) fn new(password: &str) -> Carrier {
         let issuer = NonceIssuer::new(
             b"a carrier's nonce secret, 32 bytes!".to_vec(),
             Duration::from_secs(300),
@@ -48,7 +49,8 @@ impl Carrier {
         }
     }
 
-    fn answer(&mut self, register: &Message) -> Message {
+    /// Its final response to `register`.
+    pub(crate) fn answer(&mut self, register: &Message) -> Message {
         let credentials = register
             .header("Authorization")
             .and_then(|a| Credentials::parse(a).ok());
@@ -68,6 +70,14 @@ impl Carrier {
         unauthorized.push("WWW-Authenticate", challenge);
         unauthorized
     }
+}
+
+/// A registration with [`config`] and Call-ID `reg-<seed>`, started (its first REGISTER
+/// waits), the origin of virtual time, and an RNG seeded with `seed`.
+fn started(seed: u64) -> (Instant, SmallRng, OutboundRegistration) {
+    let mut reg = OutboundRegistration::new(config(), format!("reg-{seed}"), "ft".into());
+    reg.start();
+    (crate::clock::now(), SmallRng::seed_from_u64(seed), reg)
 }
 
 fn next(registration: &mut OutboundRegistration) -> Message {
@@ -90,11 +100,8 @@ fn challenge_and_answer(
 
 #[test]
 fn it_answers_the_challenge_registers_and_refreshes_before_the_binding_ends() {
-    let t0 = crate::clock::now();
-    let mut rng = SmallRng::seed_from_u64(1);
+    let (t0, mut rng, mut reg) = started(1);
     let mut carrier = Carrier::new("carrier-issued-secret");
-    let mut reg = OutboundRegistration::new(config(), "reg-1".into(), "ft".into());
-    reg.start();
     let first = next(&mut reg);
     assert_eq!(first.request_uri(), Some("sip:carrier.example"));
     assert_eq!(first.header("Expires"), Some("3600"));
@@ -129,11 +136,8 @@ fn it_answers_the_challenge_registers_and_refreshes_before_the_binding_ends() {
 
 #[test]
 fn wrong_credentials_fail_without_looping_and_retries_back_off_up_to_the_cap() {
-    let t0 = crate::clock::now();
-    let mut rng = SmallRng::seed_from_u64(2);
+    let (t0, mut rng, mut reg) = started(2);
     let mut carrier = Carrier::new("another-password");
-    let mut reg = OutboundRegistration::new(config(), "reg-2".into(), "ft".into());
-    reg.start();
     let mut now = t0;
     let mut waits = Vec::new();
     for _ in 0..8 {
@@ -159,11 +163,8 @@ fn wrong_credentials_fail_without_looping_and_retries_back_off_up_to_the_cap() {
 
 #[test]
 fn no_response_fails_and_a_later_success_resets_the_backoff() {
-    let t0 = crate::clock::now();
-    let mut rng = SmallRng::seed_from_u64(3);
+    let (t0, mut rng, mut reg) = started(3);
     let mut carrier = Carrier::new("carrier-issued-secret");
-    let mut reg = OutboundRegistration::new(config(), "reg-3".into(), "ft".into());
-    reg.start();
     let _lost = next(&mut reg);
     reg.handle_no_response(t0);
     let retry_at = t0 + Duration::from_secs(5);
@@ -213,11 +214,8 @@ fn interval_too_brief_is_retried_at_once_with_the_registrars_minimum() {
 
 #[test]
 fn a_response_to_an_older_register_or_a_provisional_one_changes_nothing() {
-    let t0 = crate::clock::now();
-    let mut rng = SmallRng::seed_from_u64(5);
+    let (t0, mut rng, mut reg) = started(5);
     let mut carrier = Carrier::new("carrier-issued-secret");
-    let mut reg = OutboundRegistration::new(config(), "reg-5".into(), "ft".into());
-    reg.start();
     let first = next(&mut reg);
     let challenge = carrier.answer(&first);
     reg.handle_response(t0, &challenge, &mut rng);
@@ -228,4 +226,80 @@ fn a_response_to_an_older_register_or_a_provisional_one_changes_nothing() {
     let trying = Message::response_to(&first, 100, "Trying");
     reg.handle_response(t0, &trying, &mut rng);
     assert_eq!(reg.state(), &RegistrationState::Registering);
+}
+
+#[test]
+fn a_registrar_that_calls_every_answer_stale_is_answered_once_more_then_failed() {
+    let (t0, mut rng, mut reg) = started(6);
+    let stale_challenge = |request: &Message, stale: bool| {
+        let mut r = Message::response_to(request, 401, "Unauthorized");
+        let flag = if stale { ", stale=true" } else { "" };
+        r.push(
+            "WWW-Authenticate",
+            format!(
+                "Digest realm=\"{REALM}\", nonce=\"n{}\"{flag}",
+                request.cseq().unwrap().seq
+            ),
+        );
+        r
+    };
+    let first = next(&mut reg);
+    reg.handle_response(t0, &stale_challenge(&first, false), &mut rng);
+    let answered = next(&mut reg);
+    reg.handle_response(t0, &stale_challenge(&answered, true), &mut rng);
+    let again = next(&mut reg);
+    assert!(
+        again.header("Authorization").is_some(),
+        "a stale nonce is answered"
+    );
+    reg.handle_response(t0, &stale_challenge(&again, true), &mut rng);
+    assert!(reg.poll_request().is_none(), "but not for ever");
+    assert!(matches!(
+        reg.state(),
+        RegistrationState::Failed {
+            status: Some(401),
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_2xx_that_keeps_no_binding_is_a_failure_not_a_refresh_loop() {
+    let (t0, mut rng, mut reg) = started(7);
+    let first = next(&mut reg);
+    let mut ok = Message::response_to(&first, 200, "OK");
+    ok.push("Contact", "<sip:trunk1@192.0.2.10:5060>;expires=0");
+    reg.handle_response(t0, &ok, &mut rng);
+    assert!(reg.poll_request().is_none());
+    assert_eq!(reg.poll_timeout(), Some(t0 + Duration::from_secs(5)));
+    assert!(matches!(
+        reg.state(),
+        RegistrationState::Failed {
+            status: Some(200),
+            ..
+        }
+    ));
+}
+
+#[test]
+fn the_first_challenge_it_can_answer_is_taken_and_a_stray_timeout_is_ignored() {
+    let (t0, mut rng, mut reg) = started(8);
+    let mut carrier = Carrier::new("carrier-issued-secret");
+    let first = next(&mut reg);
+    let mut challenge = carrier.answer(&first);
+    // An algorithm we do not speak, listed first.
+    challenge.push_front(
+        "WWW-Authenticate",
+        format!("Digest realm=\"{REALM}\", nonce=\"x\", algorithm=SHA-512-256"),
+    );
+    reg.handle_response(t0, &challenge, &mut rng);
+    let answered = next(&mut reg);
+    let ok = carrier.answer(&answered);
+    assert_eq!(ok.status(), Some(200), "the MD5 challenge was answered");
+    reg.handle_response(t0, &ok, &mut rng);
+    let registered = reg.state().clone();
+    assert!(matches!(registered, RegistrationState::Registered { .. }));
+    // Nothing is out: a timeout now belongs to some older transaction.
+    reg.handle_no_response(t0);
+    assert_eq!(reg.state(), &registered);
 }
