@@ -40,9 +40,17 @@ impl Switch {
         key: &TransactionKey,
         request: &Message,
     ) -> Option<Routed> {
-        let dialled = request.request_uri().and_then(uri_user).unwrap_or_default();
+        let mut dialled = request.request_uri().and_then(uri_user).unwrap_or_default();
         let trunk = super::trunks::trunk_of(&self.cfg.trunks, from.ip())
             .map(|t| (t.name.clone(), t.trusted, t.max_channels));
+        if trunk.is_some()
+            && (dialled.is_empty() || dialled == super::switch::CONTACT_USER)
+            && let Some(to) = request.to().and_then(|t| t.user())
+        {
+            // A carrier we register with sends its calls to the Contact we registered; the
+            // number the customer dialled is in To.
+            dialled = to;
+        }
         let did = trunk
             .as_ref()
             .and_then(|_| self.cfg.dialing.did_target(&dialled))

@@ -27,6 +27,10 @@ pub(super) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPD
 /// Option tags we support; anything else in Require gets 420.
 const SUPPORTED: &[&str] = &[];
 
+/// The user part of the switch's own Contact: what a carrier we register with sends its
+/// calls to.
+pub const CONTACT_USER: &str = "switchboard";
+
 /// Everything the core needs from the profile.
 #[derive(Debug, Clone)]
 pub struct SwitchConfig {
@@ -296,7 +300,7 @@ impl Switch {
     pub(super) fn our_contact(&self, transport: Transport) -> String {
         let host =
             crate::sip::message::host_for_uri(&self.advertised_ip().to_string()).into_owned();
-        let mut c = format!("<sip:switchboard@{}:{}", host, self.port_for(transport));
+        let mut c = format!("<sip:{CONTACT_USER}@{}:{}", host, self.port_for(transport));
         if let Some(param) = transport.uri_param() {
             c.push_str(";transport=");
             c.push_str(param);

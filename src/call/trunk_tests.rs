@@ -190,3 +190,14 @@ fn a_trunk_calling_a_number_that_is_no_did_is_challenged_and_a_did_to_nowhere_is
     lab.send(other, &did_invite(other, "+33123450009"));
     lab.take(other, "404");
 }
+
+#[test]
+fn a_call_a_carrier_sends_to_our_registered_contact_is_routed_by_the_number_in_to() {
+    let mut lab = lab_with_dids();
+    let gateway: SocketAddr = "192.0.2.10:5060".parse().unwrap();
+    let mut invite = did_invite(gateway, "switchboard");
+    invite.set("To", "<sip:+33123450000@carrier.example>");
+    lab.send(gateway, &invite);
+    lab.take(gateway, "200");
+    assert_eq!(arrival(&lab).0, "+33123456789");
+}
