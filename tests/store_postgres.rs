@@ -358,6 +358,7 @@ mod suite {
             ha1_realm: None,
             display_name: Some(format!("Agent {user}")),
             enabled: true,
+            calling_class: Some(switchboard::dialing::CallingClass::International),
         };
         store.upsert_extension(&ext("2001")).await.unwrap();
         store.upsert_extension(&ext("2000")).await.unwrap();

@@ -69,10 +69,11 @@ pub enum SwitchRequest {
     Trunks {
         reply: oneshot::Sender<Vec<TrunkOverview>>,
     },
-    /// An extension was created or changed (`Some`) or deleted (`None`) in the store.
+    /// An extension was created or changed (`Some`: its secret and calling class) or
+    /// deleted (`None`) in the store.
     SetExtension {
         user: String,
-        secret: Option<StoredSecret>,
+        secret: Option<(StoredSecret, Option<crate::dialing::CallingClass>)>,
     },
 }
 
@@ -124,7 +125,9 @@ impl SwitchRequest {
                 let _ = reply.send(switch.trunks(now));
             }
             SwitchRequest::SetExtension { user, secret } => {
-                switch.set_extension(&user, secret);
+                let class = secret.as_ref().and_then(|(_, class)| *class);
+                switch.set_extension(&user, secret.map(|(secret, _)| secret));
+                switch.set_calling_class(&user, class);
             }
         }
     }
@@ -299,7 +302,7 @@ impl CoreHandle {
     pub fn extension_changed(
         &self,
         user: String,
-        secret: Option<StoredSecret>,
+        secret: Option<(StoredSecret, Option<crate::dialing::CallingClass>)>,
     ) -> Result<(), CoreUnavailable> {
         self.tx
             .try_send(CoreRequest::Switch(SwitchRequest::SetExtension {

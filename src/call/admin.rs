@@ -40,6 +40,19 @@ impl Switch {
         self.auth_guard.lift(source, now)
     }
 
+    /// An extension's own calling class, as the database keeps it (`None`: the profile's
+    /// `dialing.default_class`).
+    pub fn set_calling_class(&mut self, user: &str, class: Option<crate::dialing::CallingClass>) {
+        match class {
+            Some(class) => {
+                self.cfg.dialing.classes.insert(user.to_owned(), class);
+            }
+            None => {
+                self.cfg.dialing.classes.remove(user);
+            }
+        }
+    }
+
     /// Adds or replaces an extension's digest secret (`None`: removes the extension, which
     /// may then neither register nor call; its bindings expire by themselves). A stored
     /// secret without an MD5 hash can only answer SHA-256 challenges, so it is offered those

@@ -433,3 +433,27 @@ fn a_phones_blind_transfer_to_a_number_goes_out_through_the_trunk() {
     lab.take(phone("1002"), "BYE");
     assert!(lab.take_all(phone("1001")).iter().all(|m| m != "BYE"));
 }
+
+#[test]
+fn a_class_given_while_running_applies_to_the_next_call() {
+    let mut lab = default_lab();
+    assert_refused(
+        &mut lab,
+        "1001",
+        "+442079460958",
+        "403",
+        "calling_class_national",
+    );
+    lab.sw
+        .set_calling_class("1001", Some(CallingClass::International));
+    lab.dial("1001", "+442079460959");
+    lab.take(addr(GW_A1), "INVITE");
+    lab.sw.set_calling_class("1001", None);
+    assert_refused(
+        &mut lab,
+        "1001",
+        "+442079460950",
+        "403",
+        "calling_class_national",
+    );
+}

@@ -20,6 +20,7 @@ use super::error::ApiError;
 use super::json::ApiJson;
 use super::params::ApiPath;
 use super::validate;
+use crate::dialing::CallingClass;
 use crate::routing::model::Role;
 use crate::sip::digest::StoredSecret;
 use crate::store::Extension;
@@ -47,6 +48,11 @@ pub struct ExtensionBody {
     /// Name shown to called parties.
     #[serde(default)]
     pub display_name: Option<String>,
+    /// What it may dial outside: `internal`, `national` or `international`; absent: the
+    /// profile's `dialing.default_class`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub calling_class: Option<CallingClass>,
 }
 
 /// An extension as listed: no secret, only how it is kept.
@@ -59,6 +65,9 @@ pub struct ExtensionView {
     /// `digest_ha1`, or `plaintext` for a row written before hashing (hashed at the next
     /// start).
     pub secret: &'static str,
+    /// Its own calling class; absent: the profile's default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calling_class: Option<&'static str>,
 }
 
 impl From<Extension> for ExtensionView {
@@ -72,6 +81,7 @@ impl From<Extension> for ExtensionView {
             user: e.user,
             display_name: e.display_name,
             enabled: e.enabled,
+            calling_class: e.calling_class.map(CallingClass::name),
         }
     }
 }
@@ -110,6 +120,7 @@ fn hashed(state: &ApiState, body: ExtensionBody) -> Result<Extension, ApiError> 
         .ok_or(ApiError::CoreUnavailable)?;
     let mut ext = Extension::with_password(&body.user, realm, &body.password);
     ext.display_name = body.display_name;
+    ext.calling_class = body.calling_class;
     Ok(ext)
 }
 
@@ -120,7 +131,7 @@ fn tell_switch(state: &ApiState, ext: &Extension) -> Result<(), ApiError> {
             md5: ext.ha1_md5.clone(),
             sha256: ext.ha1_sha256.clone(),
         };
-        core.extension_changed(ext.user.clone(), Some(secret))?;
+        core.extension_changed(ext.user.clone(), Some((secret, ext.calling_class)))?;
     }
     Ok(())
 }
@@ -326,5 +337,47 @@ mod tests {
             let (status, _) = ask(&api, Method::DELETE, uri, &admin, None).await;
             assert_eq!(status, expected);
         }
+    }
+}
+
+#[cfg(test)]
+mod calling_class_tests {
+    use axum::http::{Method, StatusCode};
+    use serde_json::json;
+
+    use crate::cti::test_support::{Api, token_for_role};
+    use crate::dialing::CallingClass;
+    use crate::routing::model::Role;
+
+    #[tokio::test]
+    async fn an_extensions_calling_class_is_kept_shown_and_a_bad_one_refused_naming_it() {
+        let mut api = Api::new().await;
+        api.state = api.state.clone().with_sip_realm("switchboard.local");
+        let admin = token_for_role(api.store(), Role::Admin).await;
+        let body = json!({"user": "1100", "password": "x".repeat(20),
+                          "calling_class": "international"});
+        let (status, view) = api
+            .call(
+                Method::POST,
+                "/api/v1/extensions",
+                Some(&admin),
+                Some(&body.to_string()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{view}");
+        assert_eq!(view["calling_class"], "international");
+        let stored = api.store().get_extension("1100").await.unwrap().unwrap();
+        assert_eq!(stored.calling_class, Some(CallingClass::International));
+        let bad = json!({"user": "1101", "password": "x".repeat(20), "calling_class": "galactic"});
+        let (status, error) = api
+            .call(
+                Method::POST,
+                "/api/v1/extensions",
+                Some(&admin),
+                Some(&bad.to_string()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+        assert!(error.to_string().contains("calling_class"), "{error}");
     }
 }

@@ -19,6 +19,18 @@ pub enum CallingClass {
 }
 
 impl CallingClass {
+    /// The class named `name` (as [`CallingClass::name`] spells it).
+    #[must_use]
+    pub fn parse(name: &str) -> Option<CallingClass> {
+        [
+            CallingClass::Internal,
+            CallingClass::National,
+            CallingClass::International,
+        ]
+        .into_iter()
+        .find(|c| c.name() == name)
+    }
+
     /// The name the profile and the API use.
     #[must_use]
     pub fn name(self) -> &'static str {

@@ -374,6 +374,16 @@ pub async fn serve(
         now,
         clock::unix_now(),
     );
+    // Stored extensions' calling classes (the profile's are in the switch's config already).
+    for e in store
+        .list_extensions()
+        .await
+        .context("loading extensions")?
+    {
+        if let Some(class) = e.calling_class {
+            switch.set_calling_class(&e.user, Some(class));
+        }
+    }
     switch.set_port_binder(Box::new(engine.port_binder()));
     switch.set_source_limits(source_limits(&profile));
     let restored = store

@@ -10,6 +10,7 @@
 use std::fmt;
 
 use super::{Store, StoreError};
+use crate::dialing::CallingClass;
 
 /// One extension.
 #[derive(Clone, PartialEq, Eq)]
@@ -29,6 +30,8 @@ pub struct Extension {
     pub display_name: Option<String>,
     /// Disabled extensions may neither register nor call.
     pub enabled: bool,
+    /// What it may dial outside; `None`: the profile's `dialing.default_class`.
+    pub calling_class: Option<CallingClass>,
 }
 
 // Secrets never reach logs.
@@ -43,6 +46,7 @@ impl fmt::Debug for Extension {
             .field("ha1_realm", &self.ha1_realm)
             .field("display_name", &self.display_name)
             .field("enabled", &self.enabled)
+            .field("calling_class", &self.calling_class)
             .finish()
     }
 }
@@ -56,6 +60,7 @@ struct ExtensionRow {
     ha1_realm: Option<String>,
     display_name: Option<String>,
     enabled: i64,
+    calling_class: Option<String>,
 }
 
 impl TryFrom<ExtensionRow> for Extension {
@@ -81,13 +86,23 @@ impl TryFrom<ExtensionRow> for Extension {
             ha1_realm: row.ha1_realm,
             display_name: row.display_name,
             enabled,
+            calling_class: row
+                .calling_class
+                .map(|c| {
+                    CallingClass::parse(&c).ok_or_else(|| StoreError::Corrupt {
+                        table: "extensions",
+                        column: "calling_class",
+                        reason: format!("unknown class {c:?}"),
+                    })
+                })
+                .transpose()?,
         })
     }
 }
 
 // `user` is reserved in PostgreSQL, hence the quotes (SQLite accepts them too).
 const SELECT: &str = "SELECT \"user\", password, ha1_md5, ha1_sha256, ha1_realm, display_name, \
-     enabled FROM extensions";
+     enabled, calling_class FROM extensions";
 
 impl Store {
     /// The extension with this user part, if any.
@@ -123,8 +138,8 @@ impl Store {
     async fn write_extension(&self, ext: &Extension, on_conflict: &str) -> Result<(), StoreError> {
         let sql = sqlx::AssertSqlSafe(format!(
             "INSERT INTO extensions \
-             (\"user\", password, ha1_md5, ha1_sha256, ha1_realm, display_name, enabled) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) {on_conflict}"
+             (\"user\", password, ha1_md5, ha1_sha256, ha1_realm, display_name, enabled, \
+             calling_class) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) {on_conflict}"
         ));
         sqlx::query(sql)
             .bind(&ext.user)
@@ -134,6 +149,7 @@ impl Store {
             .bind(ext.ha1_realm.as_deref())
             .bind(ext.display_name.as_deref())
             .bind(i64::from(ext.enabled))
+            .bind(ext.calling_class.map(CallingClass::name))
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -180,7 +196,8 @@ impl Store {
 const UPSERT: &str = "ON CONFLICT (\"user\") DO UPDATE SET \
      password = excluded.password, ha1_md5 = excluded.ha1_md5, \
      ha1_sha256 = excluded.ha1_sha256, ha1_realm = excluded.ha1_realm, \
-     display_name = excluded.display_name, enabled = excluded.enabled";
+     display_name = excluded.display_name, enabled = excluded.enabled, \
+     calling_class = excluded.calling_class";
 
 /// The MD5 and SHA-256 HA1 of `user:realm:password`, in lowercase hex.
 #[must_use]
@@ -205,6 +222,7 @@ impl Extension {
             ha1_realm: Some(realm.to_owned()),
             display_name: None,
             enabled: true,
+            calling_class: None,
         }
     }
 }
@@ -223,6 +241,7 @@ pub(crate) mod tests {
             ha1_realm: None,
             display_name: Some(format!("Agent {user}")),
             enabled: true,
+            calling_class: None,
         }
     }
 
@@ -239,6 +258,7 @@ pub(crate) mod tests {
         changed.ha1_sha256 = Some("f".repeat(64));
         changed.display_name = None;
         changed.enabled = false;
+        changed.calling_class = Some(CallingClass::International);
         db.store.upsert_extension(&changed).await.unwrap();
 
         assert_eq!(
