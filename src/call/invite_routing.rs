@@ -31,6 +31,25 @@ pub(super) struct Routed {
 }
 
 impl Switch {
+    /// The caller's number a trusted trunk gives: `P-Asserted-Identity` when it sends one
+    /// (RFC 3325: the identity a trusted network asserts, where From may carry what the
+    /// caller chose to show), else From; in E.164 when the number plan reads it as a number
+    /// (`0612345678` → `+33612345678`), as sent otherwise; `anonymous` when it says nothing.
+    fn caller_number_from_trunk(&self, request: &Message) -> String {
+        let asserted = request
+            .header("P-Asserted-Identity")
+            .and_then(|v| crate::sip::headers::NameAddr::parse(v.split(',').next()?))
+            .and_then(|n| n.user());
+        let Some(number) = asserted.or_else(|| request.from().and_then(|f| f.user())) else {
+            return "anonymous".into();
+        };
+        self.cfg
+            .dialing
+            .plan
+            .normalise(&number)
+            .map_or(number, |n| n.as_str().to_owned())
+    }
+
     /// Routes the new INVITE `request` from `from`, or answers it (challenge or refusal) and
     /// returns `None`.
     pub(super) fn route_new_invite(
@@ -71,12 +90,12 @@ impl Switch {
         };
         if trunk.is_some() {
             // A trunk's customers are no extensions: no challenge, and the caller's number is
-            // what From says if the trunk is trusted to say it.
-            routed.caller_user = request
-                .from()
-                .and_then(|f| f.user())
-                .filter(|_| routed.trusted)
-                .unwrap_or_else(|| "anonymous".into());
+            // what the trunk says if it is trusted to say it.
+            routed.caller_user = if routed.trusted {
+                self.caller_number_from_trunk(request)
+            } else {
+                "anonymous".into()
+            };
         } else {
             // Anyone else calls as the extension it authenticates as.
             routed.caller_user = match self.authenticate(now, from, key, request, false) {

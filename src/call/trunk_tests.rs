@@ -201,3 +201,15 @@ fn a_call_a_carrier_sends_to_our_registered_contact_is_routed_by_the_number_in_t
     lab.take(gateway, "200");
     assert_eq!(arrival(&lab).0, "+33123456789");
 }
+
+#[test]
+fn a_trusted_trunks_asserted_identity_wins_over_from_and_numbers_arrive_in_e164() {
+    let mut lab = lab_with(vec![carrier(true)]);
+    let gateway: SocketAddr = "192.0.2.10:5060".parse().unwrap();
+    let mut invite = queue_invite(gateway, 1, None);
+    invite.set("From", "\"Withheld\" <sip:0000@carrier.example>;tag=ft");
+    invite.push("P-Asserted-Identity", "<sip:0612345678@carrier.example>");
+    lab.send(gateway, &invite);
+    lab.take(gateway, "200");
+    assert_eq!(arrival(&lab).0, "+33612345678");
+}
