@@ -173,7 +173,7 @@ impl Switch {
             state: CallState::Routing,
             caller: InboundLeg {
                 invite: request.clone(),
-                server_txn: key,
+                server_txn: Some(key),
                 dialog,
                 endpoint: caller_endpoint,
                 delayed_offer: offer.is_none(),
@@ -197,6 +197,7 @@ impl Switch {
             first_fork: 0,
             ring_deadline: None,
             scheduled: None,
+            outdial: None,
         };
         self.calls.insert(call_key, Box::new(call));
         if let Some((trunk, max)) = inbound_channel {
@@ -328,8 +329,9 @@ impl Switch {
             self.outputs
                 .push_back(Output::Media(MediaCommand::Establish { endpoint }));
         }
-        let key = call.caller.server_txn.clone();
-        self.respond(now, &key, relay);
+        if let Some(key) = call.caller.server_txn.clone() {
+            self.respond(now, &key, relay);
+        }
     }
 
     /// The callee side's fork `index` won (see [`super::outbound`]): a queue call's agent
@@ -343,7 +345,11 @@ impl Switch {
             self.dialogs.insert(dialog.key(), (call_key, Side::Callee));
         }
         if call.queue.is_some() {
-            self.on_agent_answered(now, call_key, index);
+            if self.placing_customer(call_key) {
+                self.on_outdial_agent_answered(now, call_key);
+            } else {
+                self.on_agent_answered(now, call_key, index);
+            }
             return;
         }
         call.state = CallState::Answered;
@@ -377,7 +383,9 @@ impl Switch {
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
         };
-        let key = call.caller.server_txn.clone();
+        let Some(key) = call.caller.server_txn.clone() else {
+            return;
+        };
         call.caller.awaiting_final = false;
         if !call.caller.dialog.transport.is_reliable() {
             call.caller.pending_2xx = Some(Pending2xx {
@@ -576,9 +584,13 @@ impl Switch {
                 _ => (500, "Server Internal Error"),
             };
             let response = self.caller_response(call, code, reason);
-            let key = call.caller.server_txn.clone();
-            self.respond(now, &key, response);
-        } else if byes(Side::Caller) {
+            if let Some(key) = call.caller.server_txn.clone() {
+                self.respond(now, &key, response);
+            }
+        } else if byes(Side::Caller)
+            // A customer leg the switch is still placing has no dialog yet (click-to-dial).
+            && self.dialogs.get(&call.caller.dialog.key()) == Some(&(call_key, Side::Caller))
+        {
             let transport = call.caller.dialog.transport;
             let peer = call.caller.dialog.peer;
             let via = self.our_via(transport);
@@ -610,6 +622,10 @@ impl Switch {
             }
         } else {
             self.cancel_forks_except(now, call_key, LegRole::Callee, &[]);
+        }
+        // A click-to-dial customer still ringing.
+        if self.placing_customer(call_key) {
+            self.cancel_forks_except(now, call_key, LegRole::Outdial, &[]);
         }
         // A re-INVITE or UPDATE still being relayed is answered 487 (RFC 3261 §15.1.2).
         if let Some(relay) = self.calls.get_mut(&call_key).and_then(|c| c.relay.take()) {

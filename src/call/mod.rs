@@ -48,6 +48,9 @@ mod limit_tests;
 mod limits;
 mod model;
 mod outbound;
+mod outdial;
+#[cfg(test)]
+mod outdial_tests;
 mod queue;
 pub mod record;
 mod register;

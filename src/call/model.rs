@@ -72,6 +72,13 @@ pub enum QueueEvent {
         /// anything else 0. Higher-priority callers are offered first.
         priority: u8,
     },
+    /// A click-to-dial call did not connect: the agent's phone or the customer did not
+    /// answer, or the number was refused. `reason` is `agent_unavailable`, a refusal's reason
+    /// (`calling_class_national`, `no_route`...), or `customer_<status>`.
+    OutdialFailed {
+        interaction: InteractionId,
+        reason: String,
+    },
     /// A concurrent-call limit refused a call to a queue before it was answered: the
     /// interaction exists only to say so.
     Refused {
@@ -190,6 +197,16 @@ pub enum QueueCommand {
     ConsultTransfer { interaction: InteractionId },
     /// Three-way conference of customer, agent and consulted party (mix-minus).
     Conference { interaction: InteractionId },
+    /// Click-to-dial: ring the agent's phone (`extension`), then, once it answers, dial
+    /// `number` out through a trunk within the extension's calling class; when the customer
+    /// answers, the call is a connected interaction like a queue call (see `outdial`).
+    Outdial {
+        interaction: InteractionId,
+        agent: Party,
+        extension: String,
+        number: String,
+        queue: QueueId,
+    },
 }
 
 /// The queue side of a call that reached a queue number.
@@ -477,7 +494,9 @@ pub struct Pending2xx {
 #[derive(Debug)]
 pub struct InboundLeg {
     pub invite: Message,
-    pub server_txn: TransactionKey,
+    /// The INVITE transaction the phone's call arrived in; `None` for a customer leg the
+    /// switch placed itself (click-to-dial).
+    pub server_txn: Option<TransactionKey>,
     pub dialog: Dialog,
     pub endpoint: Endpoint,
     /// The caller's SDP offer was absent (offer in our 2xx, answer in the ACK).
@@ -635,6 +654,8 @@ pub struct Call {
     pub ring_deadline: Option<Instant>,
     /// The earliest deadline the switch will wake the call at (see [`super::timers`]).
     pub scheduled: Option<Instant>,
+    /// Click-to-dial: the customer leg the switch places once the agent's phone answered.
+    pub outdial: Option<super::outdial::OutdialLeg>,
 }
 
 /// A phone's blind transfer (REFER) of a plain bridged call: the switch's own outbound leg

@@ -33,6 +33,8 @@ pub enum LegRole {
     Consult(u64),
     /// The phone's blind transfer with this id.
     Transfer(u64),
+    /// The customer leg of a click-to-dial call.
+    Outdial,
 }
 
 /// A contact rung by an outbound leg, as (contact URI, destination, transport).
@@ -192,6 +194,7 @@ impl Call {
                 .as_ref()
                 .filter(|t| t.id == id)
                 .map(|t| &t.leg),
+            LegRole::Outdial => self.outdial.as_ref().map(|o| &o.leg),
         }
     }
 
@@ -209,6 +212,7 @@ impl Call {
                 .as_mut()
                 .filter(|t| t.id == id)
                 .map(|t| &mut t.leg),
+            LegRole::Outdial => self.outdial.as_mut().map(|o| &mut o.leg),
         }
     }
 
@@ -230,6 +234,7 @@ impl Call {
                 .transfer
                 .as_ref()
                 .is_some_and(|t| t.id == id && t.ringing),
+            LegRole::Outdial => self.outdial.as_ref().is_some_and(|o| o.ringing),
         }
     }
 }
@@ -427,6 +432,7 @@ impl Switch {
             LegRole::Callee => self.on_callee_answered(now, call_key, index),
             LegRole::Consult(_) => self.on_consult_answered(now, call_key, index),
             LegRole::Transfer(_) => self.on_transfer_answered(now, call_key, index),
+            LegRole::Outdial => self.on_outdial_answered(now, call_key, index),
         }
     }
 
@@ -506,6 +512,7 @@ impl Switch {
                 self.fail_consult(now, call_key, reason);
             }
             LegRole::Transfer(_) => self.fail_transfer(now, call_key, code),
+            LegRole::Outdial => self.fail_outdial(now, call_key, &format!("customer_{code}"), code),
         }
     }
 

@@ -107,6 +107,13 @@ impl Switch {
                 self.consult_transfer(now, &interaction, false);
             }
             QueueCommand::Conference { interaction } => self.conference(&interaction),
+            QueueCommand::Outdial {
+                interaction,
+                agent,
+                extension,
+                number,
+                queue,
+            } => self.start_outdial(now, interaction, agent, extension, number, queue),
             QueueCommand::Hold { interaction } => self.set_held(&interaction, true, false),
             QueueCommand::Resume { interaction } => self.set_held(&interaction, false, false),
             QueueCommand::Hangup { interaction } => {
@@ -248,11 +255,18 @@ impl Switch {
 
     /// A leg of a current offer failed; when every leg of one agent's phone has, the ACD is
     /// told about that agent (ring-all rings several agents; each fails on its own).
-    pub(super) fn on_agent_leg_failed(&mut self, _now: Instant, call_key: CallKey) {
+    pub(super) fn on_agent_leg_failed(&mut self, now: Instant, call_key: CallKey) {
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
         };
         if call.callee.winner.is_some() {
+            return;
+        }
+        if call.outdial.is_some() {
+            // A click-to-dial agent whose phone does not answer: the call is over.
+            if let Some(code) = call.callee.settled_failure() {
+                self.fail_outdial(now, call_key, "agent_unavailable", code);
+            }
             return;
         }
         let Some(q) = call.queue.as_mut() else { return };

@@ -874,7 +874,9 @@ impl Switch {
                 }
             }
         }
-        self.server_txns.remove(&call.caller.server_txn);
+        if let Some(key) = &call.caller.server_txn {
+            self.server_txns.remove(key);
+        }
     }
 
     /// Writes the record of a call in progress (started, answered, a new agent), as it would
@@ -900,7 +902,9 @@ impl Switch {
         let record = cdr::build(ended, ending, end_ms);
         // The ACD hears about every end of a queue call: after an agent answered it is the
         // end of a conversation (wrap-up follows); before, the caller gave up.
-        if let Some(q) = &ended.queue {
+        if let Some(failed) = Switch::outdial_failure(ended) {
+            self.outputs.push_back(Output::Queue(failed));
+        } else if let Some(q) = &ended.queue {
             let interaction = q.interaction.clone();
             let event = if ended.callee.winner.is_some() {
                 QueueEvent::Ended { interaction }

@@ -33,6 +33,10 @@ impl Call {
                 .filter(|t| t.ringing)
                 .map(|t| t.ring_deadline),
             self.silent_gateway_deadline(),
+            self.outdial
+                .as_ref()
+                .filter(|o| o.ringing)
+                .and_then(|o| o.ring_deadline),
         ]
         .into_iter()
         .flatten()
@@ -45,9 +49,11 @@ impl Call {
     fn trunk_legs(&self) -> Vec<LegRole> {
         let consult = self.consult.as_ref().map(|c| LegRole::Consult(c.id));
         let transfer = self.transfer.as_ref().map(|t| LegRole::Transfer(t.id));
+        let outdial = self.outdial.as_ref().map(|_| LegRole::Outdial);
         std::iter::once(LegRole::Callee)
             .chain(consult)
             .chain(transfer)
+            .chain(outdial)
             .filter(|role| {
                 self.outbound(*role)
                     .is_some_and(|l| l.trunk.as_ref().is_some_and(|r| r.current.is_some()))
@@ -159,6 +165,15 @@ impl Switch {
             .map(|t| t.ring_deadline);
         if due(transfer) {
             self.fail_transfer(now, call_key, 408);
+        }
+        let customer = self
+            .calls
+            .get(&call_key)
+            .and_then(|c| c.outdial.as_ref())
+            .filter(|o| o.ringing)
+            .and_then(|o| o.ring_deadline);
+        if due(customer) {
+            self.fail_outdial(now, call_key, "customer_no_answer", 408);
         }
         self.schedule(call_key);
     }

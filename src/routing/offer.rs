@@ -246,6 +246,7 @@ impl Acd {
             // A refused call never waited: the contact center records it, the ACD has nothing
             // to route.
             QueueEvent::Refused { .. }
+            | QueueEvent::OutdialFailed { .. }
             | QueueEvent::ConsultAnswered { .. }
             | QueueEvent::ConsultFailed { .. }
             | QueueEvent::ConsultEnded { .. }

@@ -1,0 +1,183 @@
+//! Click-to-dial in virtual time (see `outdial`): the agent's phone first, then the customer
+//! through a trunk, then a call like any connected queue call.
+
+use super::lab::{Lab, config, in_dialog, phone};
+use super::model::{InteractionId, MediaCommand, Party, QueueCommand, QueueEvent};
+use super::trunks::OutboundTrunk;
+use crate::dialing::{E164, OutboundPlan, OutboundRoute};
+use crate::ids::AgentId;
+use crate::sip::message::Message;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+const GATEWAY: &str = "192.0.2.10:5060";
+
+fn gateway() -> SocketAddr {
+    GATEWAY.parse().unwrap()
+}
+
+/// A lab whose numbers go out through one carrier; agent alice's phone is 1001.
+fn lab() -> Lab {
+    let mut cfg = config(21);
+    cfg.outbound_trunks = vec![OutboundTrunk {
+        name: "carrier".into(),
+        gateways: vec![gateway()],
+        max_channels: 0,
+        caller_id: Some(E164::parse("+33900000001").unwrap()),
+        credentials: None,
+        register: None,
+    }];
+    cfg.dialing.routes = OutboundPlan::new(vec![OutboundRoute {
+        prefix: "+".into(),
+        trunks: vec!["carrier".into()],
+    }])
+    .unwrap();
+    let mut lab = Lab::with_config(cfg);
+    lab.register("1001");
+    lab
+}
+
+fn alice() -> Party {
+    Party::Agent(AgentId("alice".into()))
+}
+
+fn outdial(lab: &mut Lab, number: &str) -> InteractionId {
+    let interaction = InteractionId("ix-out-1".into());
+    lab.queue_command(QueueCommand::Outdial {
+        interaction: interaction.clone(),
+        agent: alice(),
+        extension: "1001".into(),
+        number: number.into(),
+        queue: "sales".into(),
+    });
+    interaction
+}
+
+fn failure(lab: &Lab) -> Option<String> {
+    lab.queue_events.iter().find_map(|e| match e {
+        QueueEvent::OutdialFailed { reason, .. } => Some(reason.clone()),
+        _ => None,
+    })
+}
+
+/// The agent's phone answers the switch's INVITE; the INVITE it got.
+fn agent_answers(lab: &mut Lab) -> Message {
+    let to_agent = lab.take(phone("1001"), "INVITE");
+    lab.reply(&to_agent, 200, phone("1001"));
+    lab.take(phone("1001"), "ACK");
+    to_agent
+}
+
+#[test]
+fn the_agents_phone_rings_first_then_the_customer_and_they_talk_like_a_queue_call() {
+    let mut lab = lab();
+    let interaction = outdial(&mut lab, "0123456789");
+    assert!(
+        lab.take_all(gateway()).is_empty(),
+        "the customer waits for the agent"
+    );
+    let to_agent = agent_answers(&mut lab);
+    assert!(
+        to_agent
+            .header("Call-Info")
+            .is_some_and(|c| c.contains("answer-after=0")),
+        "phones that auto-answer are asked to"
+    );
+    assert!(
+        to_agent.header("From").unwrap().contains("+33123456789"),
+        "the agent's phone shows the customer"
+    );
+    let to_customer = lab.take(gateway(), "INVITE");
+    assert_eq!(
+        to_customer.request_uri(),
+        Some("sip:+33123456789@192.0.2.10:5060")
+    );
+    assert!(to_customer.header("From").unwrap().contains("+33900000001"));
+    lab.reply(&to_customer, 180, gateway());
+    lab.reply(&to_customer, 200, gateway());
+    lab.take(gateway(), "ACK");
+    assert!(
+        lab.queue_events.iter().any(|e| matches!(
+            e,
+            QueueEvent::OfferAnswered { interaction: i, party } if *i == interaction && *party == alice()
+        )),
+        "{:?}",
+        lab.queue_events
+    );
+    let bridged = lab
+        .media
+        .iter()
+        .rev()
+        .find_map(|c| match c {
+            MediaCommand::Bridge { a, b } => Some((*a, *b)),
+            _ => None,
+        })
+        .expect("customer and agent are bridged");
+    // Hold works as on any queue call: music to the customer.
+    lab.queue_command(QueueCommand::Hold {
+        interaction: interaction.clone(),
+    });
+    assert!(
+        lab.media.iter().any(
+            |c| matches!(c, MediaCommand::PlayMusic { endpoint, .. } if *endpoint == bridged.0)
+        )
+    );
+    // The customer hangs up: the agent's phone gets BYE, the call ends.
+    let bye = in_dialog(&to_customer, "BYE", 2, gateway(), false, "");
+    lab.send_text(gateway(), &bye);
+    lab.take(gateway(), "200");
+    lab.take(phone("1001"), "BYE");
+    assert!(
+        lab.queue_events
+            .iter()
+            .any(|e| matches!(e, QueueEvent::Ended { interaction: i } if *i == interaction))
+    );
+    assert_eq!(failure(&lab), None);
+    let cdr = lab.cdrs.last().expect("a record");
+    assert_eq!(cdr.caller, "+33123456789");
+    assert_eq!(cdr.sip_code, 200);
+}
+
+#[test]
+fn a_busy_customer_ends_the_call_and_hangs_up_the_agent() {
+    let mut lab = lab();
+    outdial(&mut lab, "+33123456789");
+    agent_answers(&mut lab);
+    let to_customer = lab.take(gateway(), "INVITE");
+    lab.reply(&to_customer, 486, gateway());
+    lab.take(phone("1001"), "BYE");
+    assert_eq!(failure(&lab).as_deref(), Some("customer_486"));
+    assert_eq!(lab.sw.holdings().calls, 0);
+}
+
+#[test]
+fn a_customer_who_does_not_answer_is_given_up_at_the_ring_timeout() {
+    let mut lab = lab();
+    outdial(&mut lab, "+33123456789");
+    agent_answers(&mut lab);
+    let to_customer = lab.take(gateway(), "INVITE");
+    lab.reply(&to_customer, 180, gateway());
+    lab.advance(Duration::from_secs(31));
+    lab.take(gateway(), "CANCEL");
+    lab.take(phone("1001"), "BYE");
+    assert_eq!(failure(&lab).as_deref(), Some("customer_no_answer"));
+}
+
+#[test]
+fn an_agents_phone_that_refuses_ends_it_before_any_number_is_dialled() {
+    let mut lab = lab();
+    outdial(&mut lab, "+33123456789");
+    let to_agent = lab.take(phone("1001"), "INVITE");
+    lab.reply(&to_agent, 486, phone("1001"));
+    assert_eq!(failure(&lab).as_deref(), Some("agent_unavailable"));
+    assert!(lab.take_all(gateway()).is_empty());
+}
+
+#[test]
+fn a_number_the_agent_may_not_dial_is_refused_before_its_phone_rings() {
+    let mut lab = lab();
+    outdial(&mut lab, "+442079460958");
+    assert_eq!(failure(&lab).as_deref(), Some("calling_class_national"));
+    assert!(lab.take_all(phone("1001")).is_empty());
+    assert_eq!(lab.sw.holdings().calls, 0);
+}
