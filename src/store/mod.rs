@@ -54,6 +54,7 @@ mod settings;
 mod skills;
 mod teams;
 mod tokens;
+mod trunks;
 
 pub use agent_states::AgentStateChange;
 pub use agents::Agent;
@@ -154,6 +155,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         14,
         "call_limits",
         include_str!("../../migrations/0014_call_limits.sql"),
+    ),
+    (
+        15,
+        "trunks",
+        include_str!("../../migrations/0015_trunks.sql"),
     ),
 ];
 
