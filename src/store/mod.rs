@@ -494,6 +494,7 @@ pub(crate) mod test_support {
     pub(crate) use super::dispositions::tests::code as disposition;
     pub(crate) use super::interactions::tests::interaction;
     pub(crate) use super::queues::tests::queue;
+    pub(crate) use super::trunks::tests::trunk;
     use std::sync::atomic::{AtomicU64, Ordering};
 
     /// A temporary SQLite database; the files go away when this is dropped.
