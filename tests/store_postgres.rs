@@ -415,7 +415,10 @@ mod suite {
             store.create_trunk(&trunk).await,
             Err(StoreError::Duplicate(_))
         ));
-        assert_eq!(store.get_trunk("carrier").await.unwrap(), Some(trunk.clone()));
+        assert_eq!(
+            store.get_trunk("carrier").await.unwrap(),
+            Some(trunk.clone())
+        );
         let mut changed = trunk.clone();
         changed.password = None;
         changed.username = None;
@@ -446,7 +449,10 @@ mod suite {
         assert!(store.delete_route("+").await.unwrap());
         assert!(store.delete_did("+33123450000").await.unwrap());
         assert!(store.delete_trunk("carrier").await.unwrap());
-        assert_eq!(store.stored_trunks().await.unwrap(), StoredTrunks::default());
+        assert_eq!(
+            store.stored_trunks().await.unwrap(),
+            StoredTrunks::default()
+        );
     }
 
     pub async fn directory_agents_teams_skills_and_queues(store: &Store) {
