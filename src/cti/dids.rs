@@ -17,7 +17,7 @@ use super::auth::Principal;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::params::ApiPath;
-use super::trunks::{apply, check, defined_in_profile};
+use super::trunks::{apply, check, defined_in_profile, profile_then_stored};
 use crate::call::trunks::did_key;
 use crate::config::DidSettings;
 use crate::routing::model::Role;
@@ -86,13 +86,9 @@ pub(super) async fn list(
     principal: Principal,
 ) -> Result<Json<Vec<DidView>>, ApiError> {
     principal.require(Role::Supervisor)?;
-    let profile = &state.profile_trunks.dialing.dids;
     let stored = state.store.list_dids().await?;
-    let all = profile
-        .iter()
-        .map(|d| DidView::new(d, "profile"))
-        .chain(stored.iter().map(|d| DidView::new(d, "database")));
-    Ok(Json(all.collect()))
+    let profile = &state.profile_trunks.dialing.dids;
+    Ok(Json(profile_then_stored(profile, &stored, DidView::new)))
 }
 
 /// Adds a DID and applies it (admin).

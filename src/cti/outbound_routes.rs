@@ -18,7 +18,7 @@ use super::auth::Principal;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::params::ApiPath;
-use super::trunks::{apply, check, defined_in_profile};
+use super::trunks::{apply, check, defined_in_profile, profile_then_stored};
 use crate::config::RouteSettings;
 use crate::routing::model::Role;
 
@@ -77,13 +77,9 @@ pub(super) async fn list(
     principal: Principal,
 ) -> Result<Json<Vec<RouteView>>, ApiError> {
     principal.require(Role::Supervisor)?;
-    let profile = &state.profile_trunks.dialing.routes;
     let stored = state.store.list_routes().await?;
-    let all = profile
-        .iter()
-        .map(|r| RouteView::new(r, "profile"))
-        .chain(stored.iter().map(|r| RouteView::new(r, "database")));
-    Ok(Json(all.collect()))
+    let profile = &state.profile_trunks.dialing.routes;
+    Ok(Json(profile_then_stored(profile, &stored, RouteView::new)))
 }
 
 /// Adds a route and applies it (admin).

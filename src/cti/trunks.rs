@@ -314,6 +314,18 @@ pub(super) async fn apply(state: &ApiState) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The profile's entries, then the stored ones, each shown with where it is defined.
+pub(super) fn profile_then_stored<T, V>(
+    profile: &[T],
+    stored: &[T],
+    view: impl Fn(&T, &'static str) -> V,
+) -> Vec<V> {
+    let profile = profile.iter().map(|t| view(t, "profile"));
+    profile
+        .chain(stored.iter().map(|t| view(t, "database")))
+        .collect()
+}
+
 /// A 409 for a write to what the profile defines.
 pub(super) fn defined_in_profile(field: &str, what: &str) -> ApiError {
     ApiError::conflict(
