@@ -59,6 +59,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     let login = profile.cti.login;
     let sip_realm = profile.sip.domain.clone();
+    let profile_trunks = profile.profile_trunks();
     let api: runtime::ApiFactory = Box::new(move |store, core, bus| {
         let limiter = RateLimiter::new(
             login.attempts_burst,
@@ -74,7 +75,8 @@ fn main() -> anyhow::Result<()> {
         let state = ApiState::new(store)
             .with_core(core, bus)
             .with_login_protection(limiter, guard)
-            .with_sip_realm(sip_realm);
+            .with_sip_realm(sip_realm)
+            .with_profile_trunks(profile_trunks);
         cti::app(state)
     });
     rt.block_on(runtime::run(profile, api))

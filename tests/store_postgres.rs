@@ -20,6 +20,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::migrate::MigrateDatabase;
+use switchboard::config::{
+    DidSettings, GatewayTransport, RouteSettings, StoredTrunks, TrunkSettings,
+};
 use switchboard::routing::model::{
     Actor, AgentId, AgentState, InteractionState, MediaType, OverflowTarget, QueueConfig, Role,
     Skill, Strategy, TeamId,
@@ -390,6 +393,68 @@ mod suite {
         assert!(store.delete_extension("2002").await.unwrap());
     }
 
+    pub async fn trunks_dids_and_routes(store: &Store) {
+        let trunk = TrunkSettings {
+            name: "carrier".into(),
+            inbound_sources: vec!["198.51.100.0/24".parse().unwrap()],
+            trusted: true,
+            gateways: vec![
+                "192.0.2.10:5080".parse().unwrap(),
+                "sip.carrier.example".parse().unwrap(),
+            ],
+            transport: GatewayTransport::Udp,
+            max_channels: 30,
+            caller_id: Some("+33900000001".into()),
+            username: Some("acct".into()),
+            password: Some("carrier-secret".into()),
+            register: true,
+            register_expires_secs: 3600,
+        };
+        store.create_trunk(&trunk).await.unwrap();
+        assert!(matches!(
+            store.create_trunk(&trunk).await,
+            Err(StoreError::Duplicate(_))
+        ));
+        assert_eq!(
+            store.get_trunk("carrier").await.unwrap(),
+            Some(trunk.clone())
+        );
+        let mut changed = trunk.clone();
+        changed.password = None;
+        changed.username = None;
+        changed.register = false;
+        assert!(store.update_trunk(&changed).await.unwrap());
+        let did = DidSettings {
+            number: "+33123450000".into(),
+            to: "7000".into(),
+        };
+        store.create_did(&did).await.unwrap();
+        let route = RouteSettings {
+            prefix: "+".into(),
+            trunks: vec!["carrier".into()],
+        };
+        store.create_route(&route).await.unwrap();
+        assert!(matches!(
+            store.create_route(&route).await,
+            Err(StoreError::Duplicate(_))
+        ));
+        assert_eq!(
+            store.stored_trunks().await.unwrap(),
+            StoredTrunks {
+                trunks: vec![changed],
+                dids: vec![did],
+                routes: vec![route],
+            }
+        );
+        assert!(store.delete_route("+").await.unwrap());
+        assert!(store.delete_did("+33123450000").await.unwrap());
+        assert!(store.delete_trunk("carrier").await.unwrap());
+        assert_eq!(
+            store.stored_trunks().await.unwrap(),
+            StoredTrunks::default()
+        );
+    }
+
     pub async fn directory_agents_teams_skills_and_queues(store: &Store) {
         let team = Team {
             id: TeamId::from("t1"),
@@ -754,6 +819,24 @@ async fn sqlite_extensions_upsert_get_and_list() {
     let db = SqliteDb::create();
     let store = db.store().await;
     suite::extensions_upsert_get_and_list(&store).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn postgres_trunks_dids_and_routes() {
+    let Some(db) = PgDb::create().await else {
+        return;
+    };
+    let store = db.store().await;
+    suite::trunks_dids_and_routes(&store).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_trunks_dids_and_routes() {
+    let db = SqliteDb::create();
+    let store = db.store().await;
+    suite::trunks_dids_and_routes(&store).await;
     store.close().await;
 }
 

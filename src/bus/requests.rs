@@ -11,6 +11,7 @@ use crate::node::Node;
 use crate::sip::auth_guard::AuthBlock;
 use crate::sip::digest::StoredSecret;
 
+use crate::call::trunks::TrunkSet;
 use crate::call::{Switch, TrunkOverview};
 use crate::center::{
     ConsultAction, ContactCenter, RecordingAction, Refused, Request, TransferTarget,
@@ -51,6 +52,10 @@ pub enum CoreRequest {
     Settings(Box<OrgSettings>),
     /// A question for the SIP switch rather than the contact center.
     Switch(SwitchRequest),
+    /// Trunks, DIDs or routes changed in the store. For the runtime, not a core: loading
+    /// them and resolving gateway names is IO, so it does that and hands the switch the
+    /// result as [`SwitchRequest::SetTrunks`], answering `reply` once the switch uses it.
+    ReloadTrunks { reply: oneshot::Sender<()> },
 }
 
 /// What the admin API asks the switch core.
@@ -68,6 +73,11 @@ pub enum SwitchRequest {
     /// The trunks and their registrations.
     Trunks {
         reply: oneshot::Sender<Vec<TrunkOverview>>,
+    },
+    /// Every trunk, outbound route and DID, replacing the switch's (answered once applied).
+    SetTrunks {
+        trunks: Box<TrunkSet>,
+        reply: oneshot::Sender<()>,
     },
     /// An extension was created or changed (`Some`: its secret and calling class) or
     /// deleted (`None`) in the store.
@@ -106,7 +116,7 @@ impl CoreRequest {
                 let _ = reply.send(core.handle_request(now, request));
             }
             CoreRequest::Settings(settings) => core.handle_settings(now, *settings),
-            CoreRequest::Switch(_) => {}
+            CoreRequest::Switch(_) | CoreRequest::ReloadTrunks { .. } => {}
         }
     }
 }
@@ -123,6 +133,10 @@ impl SwitchRequest {
             }
             SwitchRequest::Trunks { reply } => {
                 let _ = reply.send(switch.trunks(now));
+            }
+            SwitchRequest::SetTrunks { trunks, reply } => {
+                switch.set_trunks(now, *trunks);
+                let _ = reply.send(());
             }
             SwitchRequest::SetExtension { user, secret } => {
                 let class = secret.as_ref().and_then(|(_, class)| *class);
@@ -295,6 +309,19 @@ impl CoreHandle {
     /// The switch's trunks and their registrations.
     pub async fn trunks(&self) -> Result<Vec<TrunkOverview>, CoreUnavailable> {
         self.ask(|reply| CoreRequest::Switch(SwitchRequest::Trunks { reply }))
+            .await
+    }
+
+    /// Has the runtime load the stored trunks, DIDs and routes again and hand them to the
+    /// switch; returns once the switch uses them.
+    pub async fn reload_trunks(&self) -> Result<(), CoreUnavailable> {
+        self.ask(|reply| CoreRequest::ReloadTrunks { reply }).await
+    }
+
+    /// Replaces the switch's trunks, routes and DIDs; returns once it uses them.
+    pub async fn set_trunks(&self, trunks: TrunkSet) -> Result<(), CoreUnavailable> {
+        let trunks = Box::new(trunks);
+        self.ask(|reply| CoreRequest::Switch(SwitchRequest::SetTrunks { trunks, reply }))
             .await
     }
 

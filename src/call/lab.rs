@@ -166,6 +166,12 @@ impl Lab {
         self.drain();
     }
 
+    /// The admin API replaces the trunks, routes and DIDs.
+    pub fn set_trunks(&mut self, trunks: super::trunks::TrunkSet) {
+        self.sw.set_trunks(self.now, trunks);
+        self.drain();
+    }
+
     /// Moves the clock on by `by`, firing every timeout on the way.
     pub fn advance(&mut self, by: Duration) {
         let end = self.now + by;

@@ -69,6 +69,7 @@ mod transfer;
 #[cfg(test)]
 mod trunk_call_tests;
 mod trunk_calls;
+mod trunk_config;
 mod trunk_registration;
 #[cfg(test)]
 pub(crate) mod trunk_registration_tests;

@@ -121,8 +121,9 @@ pub(super) enum ClientPurpose {
     },
     /// BYE or CANCEL whose answer does not matter.
     FireAndForget,
-    /// A REGISTER of the `index`-th registering trunk (see [`super::trunk_registration`]).
-    TrunkRegistration(usize),
+    /// A REGISTER of the trunk registration with this id (see
+    /// [`super::trunk_registration`]).
+    TrunkRegistration(u64),
 }
 
 impl ClientPurpose {
@@ -242,7 +243,7 @@ impl Switch {
             stats: SwitchStats::default(),
             cfg,
         };
-        switch.set_up_trunk_registrations(now);
+        switch.sync_trunk_registrations(now);
         switch
     }
 

@@ -44,8 +44,9 @@ pub struct TrunkRoute {
     pub number: E164,
     /// What From and `P-Asserted-Identity` carry when the trunk names no caller ID.
     pub caller_number: String,
-    /// (trunk index in the switch's outbound trunks, gateway) still to try, in order.
-    pub remaining: VecDeque<(usize, SocketAddr)>,
+    /// (trunk name, gateway) still to try, in order. By name, not by position in the
+    /// switch's outbound trunks: the admin API may replace those while the call rings.
+    pub remaining: VecDeque<(String, SocketAddr)>,
     /// The attempt in flight: its trunk and the index of its fork in the leg.
     pub current: Option<Attempt>,
     /// Who the leg's forks offer a queue call to (a transfer to a number), as `ring` marks
@@ -54,9 +55,10 @@ pub struct TrunkRoute {
 }
 
 /// One gateway being tried.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Attempt {
-    pub trunk: usize,
+    /// The trunk's name.
+    pub trunk: String,
     pub fork: usize,
     /// Until a first answer (any, even `100 Trying`) comes, when the gateway is given up.
     pub silence_deadline: Option<Instant>,
@@ -67,7 +69,7 @@ pub struct Attempt {
 impl TrunkRoute {
     /// The silent gateway's deadline, while one waits.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.current.and_then(|a| a.silence_deadline)
+        self.current.as_ref().and_then(|a| a.silence_deadline)
     }
 }
 
@@ -110,13 +112,7 @@ impl Switch {
         let mut remaining = VecDeque::new();
         let mut full = false;
         for name in trunks {
-            let Some((index, trunk)) = self
-                .cfg
-                .outbound_trunks
-                .iter()
-                .enumerate()
-                .find(|(_, t)| &t.name == name)
-            else {
+            let Some(trunk) = self.cfg.outbound_trunks.iter().find(|t| &t.name == name) else {
                 continue;
             };
             if !self
@@ -126,7 +122,7 @@ impl Switch {
                 full = true;
                 continue;
             }
-            remaining.extend(trunk.gateways.iter().map(|g| (index, *g)));
+            remaining.extend(trunk.gateways.iter().map(|g| (trunk.name.clone(), *g)));
         }
         if remaining.is_empty() {
             return Err(if full {
@@ -195,14 +191,20 @@ impl Switch {
             let Some(route) = self.route_mut(call_key, role) else {
                 return false;
             };
-            let Some((trunk_index, gateway)) = route.remaining.pop_front() else {
+            let Some((trunk_name, gateway)) = route.remaining.pop_front() else {
                 route.current = None;
                 return false;
             };
             let number = route.number.clone();
             let caller_number = route.caller_number.clone();
             let party = route.party.clone();
-            let Some(trunk) = self.cfg.outbound_trunks.get(trunk_index) else {
+            // A trunk the admin API removed since the route was planned is skipped.
+            let Some(trunk) = self
+                .cfg
+                .outbound_trunks
+                .iter()
+                .find(|t| t.name == trunk_name)
+            else {
                 continue;
             };
             if !self
@@ -211,7 +213,6 @@ impl Switch {
             {
                 continue;
             }
-            let trunk_name = trunk.name.clone();
             let presented = trunk
                 .caller_id
                 .as_ref()
@@ -254,7 +255,7 @@ impl Switch {
             tracing::info!(call = call_key.0, trunk = %trunk_name, %gateway, "outbound call tries a gateway");
             if let Some(route) = self.route_mut(call_key, role) {
                 route.current = Some(Attempt {
-                    trunk: trunk_index,
+                    trunk: trunk_name,
                     fork,
                     silence_deadline: Some(now + silence),
                     authenticated: false,
@@ -290,7 +291,7 @@ impl Switch {
         let Some(route) = self.route_mut(call_key, role) else {
             return false;
         };
-        if route.current.is_none_or(|a| a.fork != index) {
+        if route.current.as_ref().is_none_or(|a| a.fork != index) {
             return true;
         }
         route.current = None;
@@ -310,7 +311,7 @@ impl Switch {
         let Some(leg) = self.outbound_mut(call_key, role) else {
             return;
         };
-        let Some(attempt) = leg.trunk.as_ref().and_then(|r| r.current) else {
+        let Some(attempt) = leg.trunk.as_ref().and_then(|r| r.current.clone()) else {
             return;
         };
         if let Some(fork) = leg.forks.get_mut(attempt.fork)
@@ -341,7 +342,7 @@ impl Switch {
         let Some(attempt) = leg
             .trunk
             .as_ref()
-            .and_then(|r| r.current)
+            .and_then(|r| r.current.as_ref())
             .filter(|a| a.fork == index && !a.authenticated)
         else {
             return false;
@@ -349,7 +350,8 @@ impl Switch {
         let Some(credentials) = self
             .cfg
             .outbound_trunks
-            .get(attempt.trunk)
+            .iter()
+            .find(|t| t.name == attempt.trunk)
             .and_then(|t| t.credentials.clone())
         else {
             return false;

@@ -17,11 +17,16 @@
 //!    :   retry after 5 s, 10 s, ... up to 300 s  :
 //! ```
 //!
-//! The first REGISTERs leave at the switch's first timeout, not from [`Switch::new`], so
-//! they go out through the drain contract like every other output.
+//! The first REGISTERs leave at the switch's first timeout, not from [`Switch::new`] or
+//! [`Switch::set_trunks`], so they go out through the drain contract like every other output.
+//! When the admin API removes a trunk or changes what it registers with, its registration
+//! stops: a binding still held is removed with one `Expires: 0` REGISTER (RFC 3261 §10.2.2),
+//! sent without waiting for an answer (a carrier that challenges it lets the binding lapse
+//! instead); a trunk whose registration did not change keeps it untouched, so a change to
+//! one trunk sends no REGISTER to the others.
 
 use super::switch::{ClientPurpose, Switch};
-use super::trunks::OutboundTrunk;
+use super::trunks::{OutboundTrunk, TrunkCredentials};
 use crate::sip::outbound_registration::{
     OutboundRegistration, RegistrationConfig, RegistrationState,
 };
@@ -38,14 +43,22 @@ const RETRY_MAX: Duration = Duration::from_secs(300);
 #[derive(Debug, Default)]
 pub(super) struct TrunkRegistrations {
     trunks: Vec<TrunkRegistration>,
-    /// When the first REGISTERs go out (`None` once they did, or when no trunk registers).
+    /// When the registrations not started yet start (`None` when every one has).
     start_at: Option<Instant>,
+    /// The id the next registration gets.
+    next_id: u64,
 }
 
 #[derive(Debug)]
 struct TrunkRegistration {
+    /// Names it in its REGISTERs' transactions ([`ClientPurpose::TrunkRegistration`]): a
+    /// position would name another registration once one before it is removed.
+    id: u64,
     trunk: String,
     registrar: SocketAddr,
+    /// What it registers with; a trunk changed in any of these registers anew.
+    wanted: Wanted,
+    started: bool,
     client: OutboundRegistration,
     /// The status of the last final response to one of its REGISTERs, a challenge included;
     /// `None` before any, or when the last one got no response at all.
@@ -107,17 +120,59 @@ pub struct TrunkRegistrationStatus {
     pub last_status: Option<u16>,
 }
 
+/// What a trunk registers with: its registrar, credentials and lifetime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Wanted {
+    registrar: SocketAddr,
+    credentials: TrunkCredentials,
+    expires: Duration,
+}
+
+impl Wanted {
+    /// What `trunk` registers with, if it registers and has a gateway and credentials (the
+    /// profile and the API insist on both).
+    fn of(trunk: &OutboundTrunk) -> Option<Wanted> {
+        Some(Wanted {
+            registrar: *trunk.gateways.first()?,
+            credentials: trunk.credentials.clone()?,
+            expires: trunk.register?,
+        })
+    }
+}
+
 impl Switch {
-    /// Sets up a registration for each outbound trunk that registers and has a gateway and
-    /// credentials (the profile insists on both), to start at `now`'s timeout.
-    pub(super) fn set_up_trunk_registrations(&mut self, now: Instant) {
-        let trunks: Vec<OutboundTrunk> = self.cfg.outbound_trunks.clone();
-        for trunk in trunks {
-            let (Some(expires), Some(&registrar), Some(credentials)) =
-                (trunk.register, trunk.gateways.first(), &trunk.credentials)
-            else {
+    /// Brings the registrations in line with the outbound trunks: those of trunks gone or
+    /// changed stop, those of new (or changed) registering trunks start at `now`'s timeout,
+    /// the rest go on untouched.
+    pub(super) fn sync_trunk_registrations(&mut self, now: Instant) {
+        let wanted: Vec<(String, Wanted)> = self
+            .cfg
+            .outbound_trunks
+            .iter()
+            .filter_map(|t| Some((t.name.clone(), Wanted::of(t)?)))
+            .collect();
+        let current = std::mem::take(&mut self.trunk_registrations.trunks);
+        for entry in current {
+            let keep = wanted
+                .iter()
+                .any(|(name, w)| *name == entry.trunk && *w == entry.wanted);
+            if keep {
+                self.trunk_registrations.trunks.push(entry);
+            } else {
+                self.stop_trunk_registration(now, entry);
+            }
+        }
+        for (name, wanted) in wanted {
+            if self
+                .trunk_registrations
+                .trunks
+                .iter()
+                .any(|t| t.trunk == name)
+            {
                 continue;
-            };
+            }
+            let registrar = wanted.registrar;
+            let credentials = &wanted.credentials;
             let host = crate::sip::message::host_for_uri(&registrar.ip().to_string()).into_owned();
             let registrar_uri = match registrar.port() {
                 5060 => format!("sip:{host}"),
@@ -129,25 +184,44 @@ impl Switch {
                 username: credentials.username.clone(),
                 password: credentials.password.clone(),
                 contact: self.our_contact(Transport::Udp),
-                expires,
+                expires: wanted.expires,
                 retry_base: RETRY_BASE,
                 retry_max: RETRY_MAX,
             };
             let call_id = format!("{}@{}", self.token(20), self.advertised_ip());
             let from_tag = self.token(10);
+            let id = self.trunk_registrations.next_id;
+            self.trunk_registrations.next_id += 1;
             self.trunk_registrations.trunks.push(TrunkRegistration {
-                trunk: trunk.name.clone(),
+                id,
+                trunk: name,
                 registrar,
+                wanted,
+                started: false,
                 client: OutboundRegistration::new(cfg, call_id, from_tag),
                 last_status: None,
             });
-        }
-        if !self.trunk_registrations.trunks.is_empty() {
             self.trunk_registrations.start_at = Some(now);
         }
     }
 
-    /// Starts the registrations at the first timeout, then refreshes and retries what is due.
+    /// Ends `entry`'s registration, removing a binding the carrier still holds.
+    fn stop_trunk_registration(&mut self, now: Instant, mut entry: TrunkRegistration) {
+        tracing::info!(trunk = %entry.trunk, registrar = %entry.registrar, "registration with the carrier ends");
+        let Some(mut unregister) = entry.client.stop(now) else {
+            return;
+        };
+        unregister.push_front("Via", self.our_via(Transport::Udp));
+        let _ = self.request(
+            now,
+            entry.registrar,
+            Transport::Udp,
+            unregister,
+            ClientPurpose::FireAndForget,
+        );
+    }
+
+    /// Starts the registrations due to start, then refreshes and retries what is due.
     pub(super) fn fire_trunk_registrations(&mut self, now: Instant) {
         let start = self
             .trunk_registrations
@@ -157,25 +231,35 @@ impl Switch {
             self.trunk_registrations.start_at = None;
         }
         for index in 0..self.trunk_registrations.trunks.len() {
-            let client = &mut self.trunk_registrations.trunks[index].client;
-            if start {
-                client.start();
+            let entry = &mut self.trunk_registrations.trunks[index];
+            if start && !entry.started {
+                entry.started = true;
+                entry.client.start();
             }
-            client.handle_timeout(now);
+            entry.client.handle_timeout(now);
             self.send_trunk_register(now, index);
         }
     }
 
-    /// A response to trunk `index`'s REGISTER.
+    /// The position of registration `id`, if it still exists.
+    fn trunk_registration(&self, id: u64) -> Option<usize> {
+        self.trunk_registrations
+            .trunks
+            .iter()
+            .position(|t| t.id == id)
+    }
+
+    /// A response to registration `id`'s REGISTER (one stopped since is ignored).
     pub(super) fn on_trunk_registration_response(
         &mut self,
         now: Instant,
-        index: usize,
+        id: u64,
         response: &crate::sip::message::Message,
     ) {
-        let Some(entry) = self.trunk_registrations.trunks.get_mut(index) else {
+        let Some(index) = self.trunk_registration(id) else {
             return;
         };
+        let entry = &mut self.trunk_registrations.trunks[index];
         if let Some(code) = response.status().filter(|c| *c >= 200) {
             entry.last_status = Some(code);
         }
@@ -185,11 +269,12 @@ impl Switch {
         self.send_trunk_register(now, index);
     }
 
-    /// Trunk `index`'s REGISTER got no response (Timer F) or could not be sent.
-    pub(super) fn on_trunk_registration_timeout(&mut self, now: Instant, index: usize) {
-        let Some(entry) = self.trunk_registrations.trunks.get_mut(index) else {
+    /// Registration `id`'s REGISTER got no response (Timer F) or could not be sent.
+    pub(super) fn on_trunk_registration_timeout(&mut self, now: Instant, id: u64) {
+        let Some(index) = self.trunk_registration(id) else {
             return;
         };
+        let entry = &mut self.trunk_registrations.trunks[index];
         let was = entry.client.state().clone();
         entry.client.handle_no_response(now);
         if entry.client.state() != &was {
@@ -204,15 +289,15 @@ impl Switch {
         let Some(mut register) = entry.client.poll_request() else {
             return;
         };
-        let registrar = entry.registrar;
+        let (registrar, id) = (entry.registrar, entry.id);
         let via = self.our_via(Transport::Udp);
         register.push_front("Via", via);
-        let purpose = ClientPurpose::TrunkRegistration(index);
+        let purpose = ClientPurpose::TrunkRegistration(id);
         if self
             .request(now, registrar, Transport::Udp, register, purpose)
             .is_none()
         {
-            self.on_trunk_registration_timeout(now, index);
+            self.on_trunk_registration_timeout(now, id);
         }
     }
 

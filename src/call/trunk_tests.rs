@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 /// A lab whose 7000 reaches queue `sales`, with `trunks` instead of the lab's loopback one.
-fn lab_with(trunks: Vec<InboundTrunk>) -> Lab {
+pub(super) fn lab_with(trunks: Vec<InboundTrunk>) -> Lab {
     let mut lab = Lab::new();
     lab.sw.cfg.trunks = trunks;
     lab.sw.set_dial_plan(DialPlan {
@@ -19,7 +19,7 @@ fn lab_with(trunks: Vec<InboundTrunk>) -> Lab {
     lab
 }
 
-fn carrier(trusted: bool) -> InboundTrunk {
+pub(super) fn carrier(trusted: bool) -> InboundTrunk {
     InboundTrunk {
         name: "carrier".into(),
         sources: vec!["192.0.2.0/24".parse().unwrap()],
@@ -30,7 +30,7 @@ fn carrier(trusted: bool) -> InboundTrunk {
 
 /// A customer's INVITE to 7000 from `from`, with caller number +33123456789, a CAD
 /// variable and `Priority: emergency`.
-fn queue_invite(from: SocketAddr, cseq: u32, auth: Option<String>) -> Message {
+pub(super) fn queue_invite(from: SocketAddr, cseq: u32, auth: Option<String>) -> Message {
     let mut m = Message::request(Method::Invite, format!("sip:7000@{DOMAIN}"))
         .with("Via", format!("SIP/2.0/UDP {from};branch=z9hG4bKq{cseq}"))
         .with("Max-Forwards", "70")
@@ -49,7 +49,7 @@ fn queue_invite(from: SocketAddr, cseq: u32, auth: Option<String>) -> Message {
 }
 
 /// The arrival the contact center was told of: (ani, number of CAD variables, priority).
-fn arrival(lab: &Lab) -> (String, usize, u8) {
+pub(super) fn arrival(lab: &Lab) -> (String, usize, u8) {
     let arrived = lab.queue_events.iter().find_map(|e| match e {
         QueueEvent::Arrived {
             ani, cad, priority, ..

@@ -167,6 +167,17 @@ impl fmt::Debug for TrunkCredentials {
     }
 }
 
+/// Every trunk, outbound route and DID the switch uses, as the runtime hands them over at
+/// start-up and after each change through the admin API (see `Switch::set_trunks`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrunkSet {
+    pub inbound: Vec<InboundTrunk>,
+    pub outbound: Vec<OutboundTrunk>,
+    pub routes: OutboundPlan,
+    /// DIDs (by [`did_key`]) and the internal number each reaches.
+    pub dids: HashMap<String, String>,
+}
+
 /// Who may dial what outside, and which trunks carry it: the switch's copy of `[dialing]`
 /// and the extensions' calling classes.
 #[derive(Debug, Clone)]

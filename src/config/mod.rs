@@ -13,7 +13,8 @@ mod trunks;
 
 pub use tls::{TlsFiles, TlsSettings};
 pub use trunks::{
-    DialingSettings, DidSettings, GatewayAddress, GatewayTransport, RouteSettings, TrunkSettings,
+    DialingSettings, DidSettings, GatewayAddress, GatewayTransport, ProfileTrunks, RouteSettings,
+    StoredTrunks, TrunkConfigError, TrunkSettings, check_trunks,
 };
 
 /// A profile that failed to load.

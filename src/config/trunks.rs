@@ -7,15 +7,16 @@ use std::str::FromStr;
 
 use super::{ConfigError, Profile};
 use crate::call::trunks::{
-    Dialing, InboundTrunk, IpPrefix, OutboundTrunk, TrunkCredentials, did_key,
+    Dialing, InboundTrunk, IpPrefix, OutboundTrunk, TrunkCredentials, TrunkSet, did_key,
 };
 use crate::dialing::{
-    CallingClass, DEFAULT_BLOCKED, E164, NumberPlan, OutboundPlan, OutboundRoute, TollPolicy,
+    CallingClass, DEFAULT_BLOCKED, E164, NumberPlan, OutboundPlan, OutboundRoute, RouteError,
+    TollPolicy,
 };
 
 /// A trunk: a carrier, an SBC or an IVR in front (`[[trunks]]`, see `call::trunks`). It has
 /// inbound sources, gateways, or both.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrunkSettings {
     /// A name for logs, routes and the API.
@@ -84,7 +85,7 @@ fn default_register_expires() -> u32 {
 }
 
 /// The transports a gateway may be reached over.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GatewayTransport {
     #[default]
@@ -192,7 +193,7 @@ pub struct DialingSettings {
 /// A number a trunk delivers calls to, and the internal number it reaches: a queue number or
 /// an extension. A trunk's call to a DID needs no digest (the trunk is known by its address),
 /// whatever it reaches.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DidSettings {
     /// As the carrier sends it; matched after normalising both to E.164 when they parse.
@@ -216,7 +217,7 @@ impl Default for DialingSettings {
 }
 
 /// One outbound route.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteSettings {
     /// `+` and digits; `+` alone matches every number.
@@ -357,60 +358,11 @@ impl Profile {
     }
 
     pub(super) fn validate_trunks(&self) -> Result<(), ConfigError> {
-        let mut names = std::collections::HashSet::new();
-        for trunk in &self.trunks {
-            if trunk.name.trim().is_empty() || !names.insert(trunk.name.as_str()) {
-                return Err(self.invalid(
-                    "trunks.name",
-                    format!("`{}` is empty or listed twice", trunk.name),
-                ));
-            }
-            if trunk.inbound_sources.is_empty() && trunk.gateways.is_empty() {
-                return Err(self.invalid(
-                    "trunks.inbound_sources",
-                    format!(
-                        "trunk `{}` lists neither a source nor a gateway",
-                        trunk.name
-                    ),
-                ));
-            }
-            if let Some(id) = &trunk.caller_id
-                && E164::parse(id).is_err()
-            {
-                return Err(self.invalid(
-                    "trunks.caller_id",
-                    format!("trunk `{}`: {id:?} is not +CC and digits", trunk.name),
-                ));
-            }
-            if trunk.username.is_some() != trunk.password.is_some() {
-                return Err(self.invalid(
-                    "trunks.password",
-                    format!("trunk `{}`: username and password go together", trunk.name),
-                ));
-            }
-            if trunk.register && (trunk.username.is_none() || trunk.gateways.is_empty()) {
-                return Err(self.invalid(
-                    "trunks.register",
-                    format!(
-                        "trunk `{}` registers, so it needs a gateway, a username and a password",
-                        trunk.name
-                    ),
-                ));
-            }
-            if trunk.register && !(60..=86_400).contains(&trunk.register_expires_secs) {
-                return Err(self.invalid(
-                    "trunks.register_expires_secs",
-                    "must lie between 60 and 86400",
-                ));
-            }
-        }
-        self.validate_dialing(&names)
+        self.validate_number_plan()?;
+        check_trunks(&self.trunks, &self.dialing).map_err(|e| self.invalid(e.key, e.message))
     }
 
-    fn validate_dialing(
-        &self,
-        trunks: &std::collections::HashSet<&str>,
-    ) -> Result<(), ConfigError> {
+    fn validate_number_plan(&self) -> Result<(), ConfigError> {
         let d = &self.dialing;
         let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
         if !digits(&d.country_code) || d.country_code.len() > 3 {
@@ -432,51 +384,237 @@ impl Profile {
                 format!("{bad:?} must be '+' and digits"),
             ));
         }
-        let routes = d
-            .routes
-            .iter()
-            .map(|r| OutboundRoute {
-                prefix: r.prefix.clone(),
-                trunks: r.trunks.clone(),
-            })
-            .collect();
-        if let Err(e) = OutboundPlan::new(routes) {
-            return Err(self.invalid("dialing.routes", e.to_string()));
-        }
-        let plan = d.number_plan();
-        let mut dids = std::collections::HashSet::new();
-        for did in &d.dids {
-            if did.number.trim().is_empty() || !dids.insert(did_key(&plan, &did.number)) {
-                return Err(self.invalid(
-                    "dialing.dids.number",
-                    format!("{:?} is empty or listed twice", did.number),
-                ));
-            }
-            if did.to.trim().is_empty() || did.to.contains(['@', ' ', ';']) {
-                return Err(self.invalid(
-                    "dialing.dids.to",
-                    format!("{:?} must be a queue number or an extension", did.to),
-                ));
-            }
-        }
-        for route in &d.routes {
-            for name in &route.trunks {
-                let gateways = self
-                    .trunks
-                    .iter()
-                    .find(|t| &t.name == name)
-                    .map(|t| !t.gateways.is_empty());
-                if !trunks.contains(name.as_str()) || gateways != Some(true) {
-                    return Err(self.invalid(
-                        "dialing.routes.trunks",
-                        format!(
-                            "route {} names `{name}`, which is no trunk with gateways",
-                            route.prefix
-                        ),
-                    ));
-                }
-            }
-        }
         Ok(())
     }
+
+    /// The profile's trunks and dialing, which stored ones are merged after and checked
+    /// against.
+    #[must_use]
+    pub fn profile_trunks(&self) -> ProfileTrunks {
+        ProfileTrunks {
+            trunks: self.trunks.clone(),
+            dialing: self.dialing.clone(),
+        }
+    }
+
+    /// This profile with the database's trunks, DIDs and routes after its own (see
+    /// [`ProfileTrunks::merged`]).
+    #[must_use]
+    pub fn with_stored(&self, stored: &StoredTrunks) -> Profile {
+        let (trunks, dialing) = self.profile_trunks().merged(stored);
+        Profile {
+            trunks,
+            dialing,
+            ..self.clone()
+        }
+    }
+
+    /// Everything the switch needs of trunks, DIDs and routes, gateways resolved by
+    /// `resolve` (see [`Profile::outbound_trunks`]).
+    pub fn trunk_set(
+        &self,
+        resolve: impl FnMut(&GatewayAddress) -> Vec<std::net::SocketAddr>,
+    ) -> TrunkSet {
+        let outbound = self.outbound_trunks(resolve);
+        let dialing = self.dialing();
+        TrunkSet {
+            inbound: self.inbound_trunks(&outbound),
+            outbound,
+            routes: dialing.routes,
+            dids: dialing.dids,
+        }
+    }
+}
+
+/// Trunks, DIDs and outbound routes kept in the database (the admin API's), used after the
+/// profile's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredTrunks {
+    pub trunks: Vec<TrunkSettings>,
+    pub dids: Vec<DidSettings>,
+    pub routes: Vec<RouteSettings>,
+}
+
+/// The profile's own trunks and `[dialing]`: what stored trunks are merged after, checked
+/// against, and may not replace.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileTrunks {
+    pub trunks: Vec<TrunkSettings>,
+    pub dialing: DialingSettings,
+}
+
+impl ProfileTrunks {
+    /// The profile's trunks, routes and DIDs, then the stored ones. A stored entry with a
+    /// profile trunk's name, a profile route's prefix or a profile DID's number is left out
+    /// (logged): the API refuses those, so only a profile edited since can cause it, and the
+    /// profile wins.
+    #[must_use]
+    pub fn merged(&self, stored: &StoredTrunks) -> (Vec<TrunkSettings>, DialingSettings) {
+        let mut trunks = self.trunks.clone();
+        let mut dialing = self.dialing.clone();
+        let plan = dialing.number_plan();
+        for trunk in &stored.trunks {
+            if self.trunks.iter().any(|t| t.name == trunk.name) {
+                tracing::warn!(trunk = %trunk.name, "stored trunk has a profile trunk's name; left out");
+            } else {
+                trunks.push(trunk.clone());
+            }
+        }
+        for route in &stored.routes {
+            if self.dialing.routes.iter().any(|r| r.prefix == route.prefix) {
+                tracing::warn!(prefix = %route.prefix, "stored route has a profile route's prefix; left out");
+            } else {
+                dialing.routes.push(route.clone());
+            }
+        }
+        for did in &stored.dids {
+            let key = did_key(&plan, &did.number);
+            if self
+                .dialing
+                .dids
+                .iter()
+                .any(|d| did_key(&plan, &d.number) == key)
+            {
+                tracing::warn!("stored DID is also the profile's; left out");
+            } else {
+                dialing.dids.push(did.clone());
+            }
+        }
+        (trunks, dialing)
+    }
+
+    /// Whether the profile's trunks, DIDs and routes with `stored` after them follow the
+    /// profile's rules (see [`check_trunks`]).
+    pub fn check(&self, stored: &StoredTrunks) -> Result<(), TrunkConfigError> {
+        let (trunks, dialing) = self.merged(stored);
+        check_trunks(&trunks, &dialing)
+    }
+}
+
+/// Why trunks, DIDs or routes are refused: the profile key at fault (`trunks.caller_id`,
+/// `dialing.dids.number`) and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("key `{key}`: {message}")]
+pub struct TrunkConfigError {
+    pub key: &'static str,
+    pub message: String,
+}
+
+fn invalid(key: &'static str, message: impl Into<String>) -> TrunkConfigError {
+    TrunkConfigError {
+        key,
+        message: message.into(),
+    }
+}
+
+/// The rules trunks, outbound routes and DIDs follow, wherever they are written (the profile
+/// or the admin API): unique names, sources or gateways, credentials in pairs, routes naming
+/// trunks with gateways, DIDs listed once.
+pub fn check_trunks(
+    trunks: &[TrunkSettings],
+    dialing: &DialingSettings,
+) -> Result<(), TrunkConfigError> {
+    let mut names = std::collections::HashSet::new();
+    for trunk in trunks {
+        if trunk.name.trim().is_empty() || !names.insert(trunk.name.as_str()) {
+            return Err(invalid(
+                "trunks.name",
+                format!("`{}` is empty or listed twice", trunk.name),
+            ));
+        }
+        check_trunk(trunk)?;
+    }
+    let d = dialing;
+    let routes = d
+        .routes
+        .iter()
+        .map(|r| OutboundRoute {
+            prefix: r.prefix.clone(),
+            trunks: r.trunks.clone(),
+        })
+        .collect();
+    if let Err(e) = OutboundPlan::new(routes) {
+        let key = match e {
+            RouteError::NoTrunk(_) => "dialing.routes.trunks",
+            RouteError::BadPrefix(_) | RouteError::Duplicate(_) => "dialing.routes.prefix",
+        };
+        return Err(invalid(key, e.to_string()));
+    }
+    let plan = d.number_plan();
+    let mut dids = std::collections::HashSet::new();
+    for did in &d.dids {
+        if did.number.trim().is_empty() || !dids.insert(did_key(&plan, &did.number)) {
+            return Err(invalid(
+                "dialing.dids.number",
+                format!("{:?} is empty or listed twice", did.number),
+            ));
+        }
+        if did.to.trim().is_empty() || did.to.contains(['@', ' ', ';']) {
+            return Err(invalid(
+                "dialing.dids.to",
+                format!("{:?} must be a queue number or an extension", did.to),
+            ));
+        }
+    }
+    for route in &d.routes {
+        for name in &route.trunks {
+            let gateways = trunks
+                .iter()
+                .find(|t| &t.name == name)
+                .map(|t| !t.gateways.is_empty());
+            if gateways != Some(true) {
+                return Err(invalid(
+                    "dialing.routes.trunks",
+                    format!(
+                        "route {} names `{name}`, which is no trunk with gateways",
+                        route.prefix
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One trunk's own rules.
+fn check_trunk(trunk: &TrunkSettings) -> Result<(), TrunkConfigError> {
+    if trunk.inbound_sources.is_empty() && trunk.gateways.is_empty() {
+        return Err(invalid(
+            "trunks.inbound_sources",
+            format!(
+                "trunk `{}` lists neither a source nor a gateway",
+                trunk.name
+            ),
+        ));
+    }
+    if let Some(id) = &trunk.caller_id
+        && E164::parse(id).is_err()
+    {
+        return Err(invalid(
+            "trunks.caller_id",
+            format!("trunk `{}`: {id:?} is not +CC and digits", trunk.name),
+        ));
+    }
+    if trunk.username.is_some() != trunk.password.is_some() {
+        return Err(invalid(
+            "trunks.password",
+            format!("trunk `{}`: username and password go together", trunk.name),
+        ));
+    }
+    if trunk.register && (trunk.username.is_none() || trunk.gateways.is_empty()) {
+        return Err(invalid(
+            "trunks.register",
+            format!(
+                "trunk `{}` registers, so it needs a gateway, a username and a password",
+                trunk.name
+            ),
+        ));
+    }
+    if trunk.register && !(60..=86_400).contains(&trunk.register_expires_secs) {
+        return Err(invalid(
+            "trunks.register_expires_secs",
+            "must lie between 60 and 86400",
+        ));
+    }
+    Ok(())
 }

@@ -21,6 +21,7 @@ mod cdrs;
 mod command_events;
 mod consult_control;
 mod dial_number;
+mod dids;
 mod directory;
 mod dispositions;
 mod error;
@@ -34,6 +35,7 @@ mod limiter;
 mod login_blocks;
 pub mod login_guard;
 pub mod openapi;
+mod outbound_routes;
 mod params;
 mod queues;
 mod recordings;
@@ -99,6 +101,12 @@ pub struct ApiState {
     /// The SIP realm (the profile's domain) extension passwords are hashed for; `None` where
     /// the API runs without a switch profile, and extensions cannot be written then.
     pub sip_realm: Option<String>,
+    /// The profile's trunks and `[dialing]`: stored trunks, DIDs and routes are checked
+    /// against them and may not replace them (empty where the API runs without a profile).
+    pub profile_trunks: Arc<crate::config::ProfileTrunks>,
+    /// Held across a trunk, DID or route write, from its check to the switch using it, so
+    /// two writes never pass their checks against the same state.
+    pub trunk_writes: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl ApiState {
@@ -113,7 +121,16 @@ impl ApiState {
             core: None,
             bus: EventBus::new(),
             sip_realm: None,
+            profile_trunks: Arc::default(),
+            trunk_writes: Arc::default(),
         }
+    }
+
+    /// The same state checking stored trunks against the profile's `trunks`.
+    #[must_use]
+    pub fn with_profile_trunks(mut self, trunks: crate::config::ProfileTrunks) -> ApiState {
+        self.profile_trunks = Arc::new(trunks);
+        self
     }
 
     /// The same state hashing extension passwords for `realm` (the profile's SIP domain).
@@ -167,7 +184,9 @@ impl ApiState {
 /// - `/api/v1/tokens`: API tokens (admin);
 /// - `/api/v1/login-blocks`: login lockouts and bans in force, and lifting them (admin);
 /// - `/api/v1/sip-blocks`: SIP digest-guessing bans and backoffs, and lifting them (admin);
-/// - `GET /api/v1/trunks`: the trunks and their registrations with carriers (supervisor);
+/// - `/api/v1/trunks`, `/api/v1/dids`, `/api/v1/routes`: trunks with their registrations,
+///   DIDs and outbound routes, the profile's and those kept in the database (admin writes,
+///   supervisors read);
 /// - `/api/v1/extensions`: SIP extensions, kept as digest hashes (admin);
 /// - `GET /api/v1/events`, `POST /api/v1/events/tickets`: the event stream and its tickets;
 /// - `/api/v1/{agents,teams,queues,skills,dispositions,idle-reasons}` and
@@ -184,6 +203,8 @@ pub fn app(state: ApiState) -> Router {
         .merge(login_blocks::routes())
         .merge(sip_blocks::routes())
         .merge(trunks::routes())
+        .merge(dids::routes())
+        .merge(outbound_routes::routes())
         .merge(extensions::routes())
         .merge(tickets::routes())
         .merge(agents::routes())

@@ -7,10 +7,10 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    ApiState, agent_session, agent_states, agents, cad, cdrs, consult_control, directory,
+    ApiState, agent_session, agent_states, agents, cad, cdrs, consult_control, dids, directory,
     dispositions, event_stream, extensions, idle_reasons, interaction_control, interactions,
-    login_blocks, queues, recordings, sessions, settings, sip_blocks, skills, teams, tickets,
-    tokens, trunks,
+    login_blocks, outbound_routes, queues, recordings, sessions, settings, sip_blocks, skills,
+    teams, tickets, tokens, trunks,
 };
 use crate::store::{
     Agent, AgentStateChange, ApiToken, CadVariable, Direction, DispositionCode, IdleReason,
@@ -25,7 +25,9 @@ use crate::store::{
         super::health, document, cdrs::list,
         sessions::create, sessions::remove,
         tokens::mint, tokens::list, tokens::revoke, login_blocks::list, login_blocks::lift,
-        sip_blocks::list, sip_blocks::lift, trunks::list,
+        sip_blocks::list, sip_blocks::lift, trunks::list, trunks::read, trunks::create,
+        trunks::update, trunks::remove, dids::list, dids::create, dids::remove,
+        outbound_routes::list, outbound_routes::create, outbound_routes::remove,
         extensions::list, extensions::create, extensions::update, extensions::remove,
         tickets::issue,
         agents::list, agents::read, agents::create, agents::update, agents::remove,
@@ -52,7 +54,8 @@ use crate::store::{
     components(schemas(
         sessions::LoginRequest, sessions::SessionResponse, tokens::MintRequest,
         tickets::TicketResponse, super::login_guard::LoginBlock, sip_blocks::SipBlock,
-        trunks::TrunkView, trunks::RegistrationView,
+        trunks::TrunkView, trunks::RegistrationView, trunks::TrunkBody, trunks::TrunkConfigView,
+        dids::DidBody, dids::DidView, outbound_routes::RouteBody, outbound_routes::RouteView,
         extensions::ExtensionBody, extensions::ExtensionView,
         tokens::MintResponse, agents::AgentBody, agents::SkillLevel, queues::QueueBody,
         interactions::NotesBody, interactions::WrapUpBody, cad::CadPatch, Agent, ApiToken,
@@ -266,6 +269,11 @@ mod tests {
             "/api/v1/directory/agents",
             "/api/v1/directory/queues",
             "/api/v1/trunks",
+            "/api/v1/trunks/{name}",
+            "/api/v1/dids",
+            "/api/v1/dids/{number}",
+            "/api/v1/routes",
+            "/api/v1/routes/{prefix}",
         ] {
             assert!(paths.contains_key(path), "{path} missing");
         }

@@ -153,6 +153,18 @@ impl Api {
         self.send(request.body(body).unwrap()).await
     }
 
+    /// Sends one request with `token` and an optional JSON body.
+    pub(crate) async fn json(
+        &self,
+        method: Method,
+        uri: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let body = body.map(|b| b.to_string());
+        self.call(method, uri, Some(token), body.as_deref()).await
+    }
+
     /// Sends a prepared request.
     pub(crate) async fn send(&self, request: Request<Body>) -> (StatusCode, Value) {
         let response = app(self.state.clone()).oneshot(request).await.unwrap();

@@ -18,6 +18,7 @@ pub mod transport;
 
 use crate::bus::events::EventBus;
 use crate::bus::requests::{CoreHandle, CoreRequest};
+use crate::call::trunks::TrunkSet;
 use crate::call::{MediaCommand, MediaEvent, RngSeed, SourceLimits, Switch, SwitchConfig};
 use crate::center::{ContactCenter, Job, routing_settings};
 use crate::config::Profile;
@@ -190,13 +191,16 @@ fn switch_config(
     tls_port: Option<u16>,
     seed: RngSeed,
     extensions: HashMap<String, StoredSecret>,
-    outbound_trunks: Vec<crate::call::trunks::OutboundTrunk>,
+    trunks: TrunkSet,
 ) -> SwitchConfig {
     let extension_digest_algorithms = extension_digest_algorithms(profile, &extensions);
+    let mut dialing = profile.dialing();
+    dialing.routes = trunks.routes;
+    dialing.dids = trunks.dids;
     SwitchConfig {
-        trunks: profile.inbound_trunks(&outbound_trunks),
-        outbound_trunks,
-        dialing: profile.dialing(),
+        trunks: trunks.inbound,
+        outbound_trunks: trunks.outbound,
+        dialing,
         domain: profile.sip.domain.clone(),
         advertised,
         tls_port,
@@ -224,25 +228,82 @@ fn switch_config(
     }
 }
 
-/// The profile's trunks with gateways, each gateway's name looked up once, now (A/AAAA
-/// through the system resolver): a name that does not resolve is left out with a warning,
-/// so a carrier's DNS trouble at start-up costs its calls, not the switch.
-async fn resolve_gateways(profile: &Profile) -> Vec<crate::call::trunks::OutboundTrunk> {
+/// How long one gateway name may take to resolve: the API waits for the switch to use a
+/// change, and a resolver that does not answer must not hold it.
+const GATEWAY_LOOKUP_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The trunks, routes and DIDs of `profile` (the profile's merged with the database's), each
+/// gateway's name looked up once, now (A/AAAA through the system resolver): a name that does
+/// not resolve is left out with a warning, so a carrier's DNS trouble costs its calls, not
+/// the switch.
+async fn resolve_trunks(profile: &Profile) -> TrunkSet {
     let mut resolved = HashMap::new();
     for trunk in &profile.trunks {
         for gateway in &trunk.gateways {
             let target = (gateway.host.as_str(), gateway.port);
-            let addrs: Vec<SocketAddr> = match tokio::net::lookup_host(target).await {
-                Ok(addrs) => addrs.collect(),
-                Err(error) => {
+            let lookup =
+                tokio::time::timeout(GATEWAY_LOOKUP_TIMEOUT, tokio::net::lookup_host(target));
+            let addrs: Vec<SocketAddr> = match lookup.await {
+                Ok(Ok(addrs)) => addrs.collect(),
+                Ok(Err(error)) => {
                     tracing::warn!(trunk = %trunk.name, %gateway, %error, "gateway does not resolve; left out");
+                    Vec::new()
+                }
+                Err(_) => {
+                    tracing::warn!(trunk = %trunk.name, %gateway, "gateway lookup timed out; left out");
                     Vec::new()
                 }
             };
             resolved.insert(gateway.to_string(), addrs);
         }
     }
-    profile.outbound_trunks(|g| resolved.get(&g.to_string()).cloned().unwrap_or_default())
+    profile.trunk_set(|g| resolved.get(&g.to_string()).cloned().unwrap_or_default())
+}
+
+/// The profile's trunks, routes and DIDs, then the database's.
+async fn merged_trunks(
+    profile: &Profile,
+    store: &Store,
+) -> Result<Profile, crate::store::StoreError> {
+    Ok(profile.with_stored(&store.stored_trunks().await?))
+}
+
+/// Applies changes the admin API made to trunks, DIDs and routes: each request (a reply to
+/// send once done) loads them again, resolves the gateways and hands the switch the
+/// complete set. One at a time, so an older set never lands after a newer one; requests
+/// that queued up meanwhile are served by one load, since the store has all their changes.
+async fn reload_trunks(
+    profile: Profile,
+    store: Store,
+    core: CoreHandle,
+    mut requests: mpsc::Receiver<oneshot::Sender<()>>,
+) {
+    while let Some(first) = requests.recv().await {
+        let mut waiting = vec![first];
+        while let Ok(more) = requests.try_recv() {
+            waiting.push(more);
+        }
+        let merged = match merged_trunks(&profile, &store).await {
+            Ok(merged) => merged,
+            Err(error) => {
+                // The callers see the switch unavailable; it keeps the trunks it has.
+                tracing::error!(%error, "loading stored trunks failed; the switch keeps its trunks");
+                continue;
+            }
+        };
+        let trunks = resolve_trunks(&merged).await;
+        tracing::info!(
+            trunks = merged.trunks.len(),
+            routes = merged.dialing.routes.len(),
+            dids = merged.dialing.dids.len(),
+            "trunks, routes and DIDs applied"
+        );
+        if core.set_trunks(trunks).await.is_ok() {
+            for reply in waiting {
+                let _ = reply.send(());
+            }
+        }
+    }
 }
 
 /// The profile's per-source limits and latching rules.
@@ -331,6 +392,13 @@ pub async fn serve(
     tracing::info!(addr = %http.local_addr()?, scheme, "CTI API listening");
     let bus = EventBus::new();
     let (core_handle, core_requests) = CoreHandle::channel();
+    let (trunk_reloads, reload_requests) = mpsc::channel(TRUNK_RELOADS);
+    tokio::spawn(reload_trunks(
+        profile.clone(),
+        store.clone(),
+        core_handle.clone(),
+        reload_requests,
+    ));
     let app = api(store.clone(), core_handle, bus.clone());
     tokio::spawn(http::serve(
         http,
@@ -361,16 +429,12 @@ pub async fn serve(
     let now = clock::now();
     let extensions = extensions(&profile, &store).await?;
     tracing::info!(extensions = extensions.len(), "extensions loaded");
-    let outbound_trunks = resolve_gateways(&profile).await;
+    let merged = merged_trunks(&profile, &store)
+        .await
+        .context("loading trunks, DIDs and routes")?;
+    let trunks = resolve_trunks(&merged).await;
     let mut switch = Switch::new(
-        switch_config(
-            &profile,
-            advertised,
-            tls_port,
-            seed,
-            extensions,
-            outbound_trunks,
-        ),
+        switch_config(&merged, advertised, tls_port, seed, extensions, trunks),
         now,
         clock::unix_now(),
     );
@@ -413,6 +477,7 @@ pub async fn serve(
         transports,
         engine,
         store_tx,
+        trunk_reloads,
     };
     // A task of the runtime rather than the main thread's `block_on`: the worker that sees a
     // socket ready runs the loop itself, where the main thread had to be woken for every
@@ -582,7 +647,12 @@ struct CoreLoop {
     transports: Transports,
     engine: MediaEngine,
     store_tx: mpsc::Sender<StoreJob>,
+    /// Where the API's trunk changes go to be loaded and resolved (see [`reload_trunks`]).
+    trunk_reloads: mpsc::Sender<oneshot::Sender<()>>,
 }
+
+/// Trunk reloads waiting at most; beyond, the API answers 503 (one load serves them all).
+const TRUNK_RELOADS: usize = 64;
 
 impl CoreLoop {
     async fn run(
@@ -607,10 +677,13 @@ impl CoreLoop {
                 _ = &mut shutdown => break,
                 Some(token) = persisted.recv() => self.node.handle_persisted(clock::now(), token),
                 Some(event) = media.recv() => self.node.handle_media_event(clock::now(), event),
-                Some(request) = requests.recv() => {
-                    let now = clock::now();
-                    request.dispatch(&mut self.node, now);
-                }
+                Some(request) = requests.recv() => match request {
+                    CoreRequest::ReloadTrunks { reply } => {
+                        // Dropping `reply` when the reloader is swamped tells the API 503.
+                        let _ = self.trunk_reloads.try_send(reply);
+                    }
+                    request => request.dispatch(&mut self.node, clock::now()),
+                },
                 Some(msg) = inbound.recv() => {
                     self.handle_inbound(msg);
                     // Under load messages queue up while the core works: take what is

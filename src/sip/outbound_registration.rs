@@ -124,6 +124,26 @@ impl OutboundRegistration {
         self.send(None);
     }
 
+    /// Ends the registration: nothing more goes out, and while a binding holds at `now`
+    /// the REGISTER returned (without Via) removes it with `Expires: 0` (RFC 3261
+    /// §10.2.2). It carries no credentials and its answer is not awaited: a carrier that
+    /// challenges it lets the binding lapse at its expiry instead.
+    pub fn stop(&mut self, now: Instant) -> Option<Message> {
+        let bound = matches!(self.state, RegistrationState::Registered { until } if until > now);
+        self.wake = None;
+        self.pending = None;
+        let unregister = if bound {
+            self.expires = Duration::ZERO;
+            self.send(None);
+            self.pending.take()
+        } else {
+            None
+        };
+        self.awaiting = false;
+        self.state = RegistrationState::Unregistered;
+        unregister
+    }
+
     /// The next REGISTER to send (without Via).
     pub fn poll_request(&mut self) -> Option<Message> {
         self.pending.take()

@@ -54,6 +54,7 @@ mod settings;
 mod skills;
 mod teams;
 mod tokens;
+mod trunks;
 
 pub use agent_states::AgentStateChange;
 pub use agents::Agent;
@@ -154,6 +155,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         14,
         "call_limits",
         include_str!("../../migrations/0014_call_limits.sql"),
+    ),
+    (
+        15,
+        "trunks",
+        include_str!("../../migrations/0015_trunks.sql"),
     ),
 ];
 
@@ -488,6 +494,7 @@ pub(crate) mod test_support {
     pub(crate) use super::dispositions::tests::code as disposition;
     pub(crate) use super::interactions::tests::interaction;
     pub(crate) use super::queues::tests::queue;
+    pub(crate) use super::trunks::tests::trunk;
     use std::sync::atomic::{AtomicU64, Ordering};
 
     /// A temporary SQLite database; the files go away when this is dropped.
