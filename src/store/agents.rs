@@ -118,7 +118,7 @@ impl Store {
             Some(password) => Some(hash_password(password).await?),
             None => None,
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let before: Option<(String, i64)> =
             sqlx::query_as("SELECT role, enabled FROM agents WHERE id = $1")
                 .bind(agent.id.as_str())
@@ -155,7 +155,7 @@ impl Store {
     /// Removes an agent and its supervisor links, and revokes its tokens (so re-creating the
     /// id later revives none of them); `false` if there was none.
     pub async fn delete_agent(&self, id: &AgentId) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM team_supervisors WHERE agent_id = $1")
             .bind(id.as_str())
             .execute(&mut *tx)

@@ -364,7 +364,7 @@ impl Store {
         T: Serialize + serde::de::DeserializeOwned,
         F: FnOnce(&mut Vec<T>),
     {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let (column, select, update) = column.sql();
         let current: Option<(String,)> = sqlx::query_as(select)
             .bind(id.as_str())

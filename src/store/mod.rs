@@ -295,6 +295,21 @@ impl Store {
         self.backend
     }
 
+    /// A transaction that will write. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`): a deferred transaction that reads, then writes after another connection
+    /// committed, fails with `SQLITE_BUSY_SNAPSHOT` at its first write, which no busy
+    /// timeout waits out (the API's property run met it as a 500 under two concurrent
+    /// writers). An immediate one waits its turn under `busy_timeout` instead. PostgreSQL's
+    /// row locks need nothing of the kind.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
     /// Waits for checked-out connections to return, then closes the pool.
     pub async fn close(&self) {
         self.pool.close().await;

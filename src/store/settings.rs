@@ -107,7 +107,7 @@ impl Store {
         else {
             return Err(corrupt("settings are not an object".into()));
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for (key, value) in map {
             sqlx::query(
                 "INSERT INTO org_settings (key, value) VALUES ($1, $2) \

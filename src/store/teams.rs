@@ -24,7 +24,7 @@ pub struct Team {
 impl Store {
     /// Adds a team; an existing id is [`StoreError::Duplicate`].
     pub async fn create_team(&self, team: &Team) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO teams (id, name) VALUES ($1, $2)")
             .bind(team.id.as_str())
             .bind(&team.name)
@@ -45,7 +45,7 @@ impl Store {
 
     /// Replaces a team's name and supervisors; `false` if there is no such team.
     pub async fn update_team(&self, team: &Team) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let changed = sqlx::query("UPDATE teams SET name = $1 WHERE id = $2")
             .bind(&team.name)
             .bind(team.id.as_str())
@@ -73,7 +73,7 @@ impl Store {
 
     /// Removes a team and its supervisor links; `false` if there was none.
     pub async fn delete_team(&self, id: &TeamId) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM team_supervisors WHERE team_id = $1")
             .bind(id.as_str())
             .execute(&mut *tx)
