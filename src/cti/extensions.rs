@@ -216,7 +216,7 @@ pub(super) async fn remove(
 #[cfg(test)]
 mod tests {
     use axum::http::{Method, StatusCode};
-    use serde_json::{Value, json};
+    use serde_json::json;
 
     use crate::cti::test_support::{Api, token_for_role};
     use crate::routing::model::Role;
@@ -231,31 +231,19 @@ mod tests {
         (api, admin)
     }
 
-    /// One request with `token` and an optional JSON body.
-    async fn ask(
-        api: &Api,
-        method: Method,
-        uri: &str,
-        token: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let body = body.map(|b| b.to_string());
-        api.call(method, uri, Some(token), body.as_deref()).await
-    }
-
     #[tokio::test]
     async fn a_new_extension_is_stored_as_digest_hashes_only() {
         let (api, admin) = api().await;
         let password = "correct-horse-battery";
         let body = json!({"user": "1100", "password": password, "display_name": "Desk"});
-        let (status, view) = ask(
-            &api,
-            Method::POST,
-            "/api/v1/extensions",
-            &admin,
-            Some(body.clone()),
-        )
-        .await;
+        let (status, view) = api
+            .json(
+                Method::POST,
+                "/api/v1/extensions",
+                &admin,
+                Some(body.clone()),
+            )
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{view}");
         assert_eq!(
             view,
@@ -272,10 +260,14 @@ mod tests {
         assert_eq!(stored.ha1_sha256, Some(sha256));
         assert_eq!(stored.ha1_realm.as_deref(), Some(REALM));
 
-        let (status, list) = ask(&api, Method::GET, "/api/v1/extensions", &admin, None).await;
+        let (status, list) = api
+            .json(Method::GET, "/api/v1/extensions", &admin, None)
+            .await;
         assert_eq!(status, StatusCode::OK);
         assert!(!list.to_string().contains(password), "{list}");
-        let (status, _) = ask(&api, Method::POST, "/api/v1/extensions", &admin, Some(body)).await;
+        let (status, _) = api
+            .json(Method::POST, "/api/v1/extensions", &admin, Some(body))
+            .await;
         assert_eq!(status, StatusCode::CONFLICT);
     }
 
@@ -289,8 +281,9 @@ mod tests {
             ("bad user", "long-enough-password", "user"),
         ] {
             let body = json!({"user": user, "password": password});
-            let (status, error) =
-                ask(&api, Method::POST, "/api/v1/extensions", &admin, Some(body)).await;
+            let (status, error) = api
+                .json(Method::POST, "/api/v1/extensions", &admin, Some(body))
+                .await;
             assert_eq!(
                 status,
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -307,7 +300,9 @@ mod tests {
         let supervisor = token_for_role(api.store(), Role::Supervisor).await;
         let body = json!({"user": "1100", "password": "x".repeat(20)});
         for (method, body) in [(Method::POST, Some(body)), (Method::GET, None)] {
-            let (status, _) = ask(&api, method, "/api/v1/extensions", &supervisor, body).await;
+            let (status, _) = api
+                .json(method, "/api/v1/extensions", &supervisor, body)
+                .await;
             assert_eq!(status, StatusCode::FORBIDDEN);
         }
     }
@@ -318,64 +313,39 @@ mod tests {
         let uri = "/api/v1/extensions/1100";
         let body = |password: &str| Some(json!({"user": "1100", "password": password}));
         let first = "x".repeat(20);
-        let (status, _) = ask(&api, Method::PUT, uri, &admin, body(&first)).await;
+        let (status, _) = api.json(Method::PUT, uri, &admin, body(&first)).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "PUT does not create");
-        ask(
-            &api,
-            Method::POST,
-            "/api/v1/extensions",
-            &admin,
-            body(&first),
-        )
-        .await;
+        api.json(Method::POST, "/api/v1/extensions", &admin, body(&first))
+            .await;
         let second = "y".repeat(20);
-        let (status, _) = ask(&api, Method::PUT, uri, &admin, body(&second)).await;
+        let (status, _) = api.json(Method::PUT, uri, &admin, body(&second)).await;
         assert_eq!(status, StatusCode::OK);
         let stored = api.store().get_extension("1100").await.unwrap().unwrap();
         assert_eq!(stored.ha1_md5, Some(ha1_pair("1100", REALM, &second).0));
         for expected in [StatusCode::NO_CONTENT, StatusCode::NOT_FOUND] {
-            let (status, _) = ask(&api, Method::DELETE, uri, &admin, None).await;
+            let (status, _) = api.json(Method::DELETE, uri, &admin, None).await;
             assert_eq!(status, expected);
         }
     }
-}
-
-#[cfg(test)]
-mod calling_class_tests {
-    use axum::http::{Method, StatusCode};
-    use serde_json::json;
-
-    use crate::cti::test_support::{Api, token_for_role};
-    use crate::dialing::CallingClass;
-    use crate::routing::model::Role;
 
     #[tokio::test]
     async fn an_extensions_calling_class_is_kept_shown_and_a_bad_one_refused_naming_it() {
-        let mut api = Api::new().await;
-        api.state = api.state.clone().with_sip_realm("switchboard.local");
-        let admin = token_for_role(api.store(), Role::Admin).await;
+        let (api, admin) = api().await;
         let body = json!({"user": "1100", "password": "x".repeat(20),
                           "calling_class": "international"});
         let (status, view) = api
-            .call(
-                Method::POST,
-                "/api/v1/extensions",
-                Some(&admin),
-                Some(&body.to_string()),
-            )
+            .json(Method::POST, "/api/v1/extensions", &admin, Some(body))
             .await;
         assert_eq!(status, StatusCode::CREATED, "{view}");
         assert_eq!(view["calling_class"], "international");
         let stored = api.store().get_extension("1100").await.unwrap().unwrap();
-        assert_eq!(stored.calling_class, Some(CallingClass::International));
+        assert_eq!(
+            stored.calling_class,
+            Some(crate::dialing::CallingClass::International)
+        );
         let bad = json!({"user": "1101", "password": "x".repeat(20), "calling_class": "galactic"});
         let (status, error) = api
-            .call(
-                Method::POST,
-                "/api/v1/extensions",
-                Some(&admin),
-                Some(&bad.to_string()),
-            )
+            .json(Method::POST, "/api/v1/extensions", &admin, Some(bad))
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
         assert!(error.to_string().contains("calling_class"), "{error}");
