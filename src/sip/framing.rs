@@ -58,10 +58,13 @@ pub fn frame_stream(buf: &[u8]) -> Frame {
     let Some(length) = length else {
         return Frame::Invalid("Content-Length is mandatory on stream transports");
     };
-    let total = head_end + 4 + length;
-    if total > MAX_MESSAGE_SIZE {
-        Frame::Invalid("message too large")
-    } else if buf.len() < total {
+    // A peer's Content-Length is any number it likes: compare it before adding so a huge
+    // one is "too large", not an overflow.
+    let total = match (head_end + 4).checked_add(length) {
+        Some(total) if total <= MAX_MESSAGE_SIZE => total,
+        _ => return Frame::Invalid("message too large"),
+    };
+    if buf.len() < total {
         Frame::Incomplete
     } else {
         Frame::Message(total)

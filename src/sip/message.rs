@@ -967,6 +967,12 @@ i: abc\r\nf: <sip:a@b>\r\n ;tag=1\r\nt: sip:x@example.com\r\nCSeq: 1 OPTIONS\r\n
             frame_stream(b"OPTIONS sip:a SIP/2.0\r\nVia: x\r\n\r\n"),
             Frame::Invalid(_)
         ));
+        // The fuzzer's find: a Content-Length near usize::MAX overflowed the total.
+        let huge = format!("OPTIONS sip:a SIP/2.0\r\nl: {}\r\n\r\n", usize::MAX - 2);
+        assert_eq!(
+            frame_stream(huge.as_bytes()),
+            Frame::Invalid("message too large")
+        );
     }
 
     #[test]
