@@ -639,6 +639,7 @@ mod suite {
             wrapped_up_ms: None,
             abandoned: false,
             refused_by: None,
+            failure: None,
         };
         let a = ix("a", "111", "alice", 1_000);
         store.insert_interaction(&a).await.unwrap();

@@ -177,3 +177,155 @@ fn a_queue_at_its_call_limit_refuses_the_next_caller_486_and_the_cdr_and_interac
     assert_eq!(refused_ix["state"], "ended");
     assert_eq!(refused["interaction"], refused_ix["id"]);
 }
+
+/// A switch whose carrier's gateway is a SIPp process on `gateway`, queue `sales` and agent
+/// alice (1011) whose phone (SIPp `agent_scenario`, answering with audio) is registered;
+/// alice's desktop, logged in (Idle), and the phone's media port.
+fn alice_with_carrier(
+    gateway: u16,
+    agent_scenario: &str,
+) -> (SwitchProcess, desktop::Desktop, SippRun, u16) {
+    let sw = switch_with_carrier(&[gateway]);
+    provision(&sw, 10, &[("alice", "1011")]);
+    let phone = free_udp_port();
+    register(&sw, "1011", phone);
+    let agent_media = port_block(4);
+    let agent_phone = Sipp::new(agent_scenario, phone)
+        .media(agent_media)
+        .spawn(None);
+    let alice = desktop::Desktop::open(&sw, "alice");
+    let (status, json) = alice.post(&sw, "/api/v1/agents/alice/login", serde_json::json!({}));
+    assert_eq!(status, 200, "{json}");
+    (sw, alice, agent_phone, agent_media)
+}
+
+#[test]
+fn click_to_dial_rings_the_agent_then_the_customer_and_is_wrapped_up_like_a_queue_call() {
+    let gateway = free_udp_port();
+    let gateway_media = port_block(4);
+    // The customer answers, talks for three seconds and hangs up.
+    let customer = Sipp::new("uas_answer_then_hang_up", gateway)
+        .media(gateway_media)
+        .arg("-d")
+        .arg("3000")
+        .spawn(None);
+    let (sw, mut alice, agent_phone, agent_media) = alice_with_carrier(gateway, "uas_answer");
+    let capture = Capture::start(&[agent_media, gateway_media]);
+    let body = serde_json::json!({"number": "01 23 45 67 89", "cad": {"account": "A-1"}});
+    let (status, started) = alice.post(&sw, "/api/v1/agents/alice/outdial", body);
+    assert_eq!(status, 201, "{started}");
+    let ix = started["interaction"].as_str().unwrap().to_owned();
+    let placed = alice.expect("interaction.outdial", |e| {
+        e["data"]["interaction"] == ix.as_str()
+    });
+    assert_eq!(placed["data"]["number"], "+33123456789", "{placed}");
+    assert_eq!(
+        placed["data"]["queue"], "sales",
+        "the first queue alice serves"
+    );
+    alice.expect("interaction.connected", |e| {
+        e["data"]["interaction"] == ix.as_str()
+    });
+    assert_eq!(alice.state(&sw), "engaged");
+    alice.expect("interaction.wrapup_required", |e| {
+        e["data"]["interaction"] == ix.as_str()
+    });
+    customer.expect_success();
+    agent_phone.expect_success();
+    let counts = capture.stop();
+    assert!(
+        counts[&gateway_media] >= 100,
+        "the customer heard {counts:?}"
+    );
+    assert!(counts[&agent_media] >= 100, "the agent heard {counts:?}");
+
+    let (status, json) = alice.post(
+        &sw,
+        &format!("/api/v1/interactions/{ix}/wrapup"),
+        serde_json::json!({"code": "sold"}),
+    );
+    assert_eq!(status, 200, "{json}");
+    // Alice dialled out from Idle, and wrap-up takes her back there, not into rotation.
+    alice.wait_for_state(&sw, "idle");
+    let (status, stored) = desktop::call(
+        &sw,
+        "GET",
+        &format!("/api/v1/interactions/{ix}"),
+        &alice.token,
+        None,
+    );
+    assert_eq!(status, 200, "{stored}");
+    assert_eq!(stored["direction"], "outbound", "{stored}");
+    assert_eq!(stored["dnis"], "+33123456789");
+    assert_eq!(stored["ani"], "1011");
+    assert_eq!(stored["agent"], "alice");
+    assert_eq!(stored["state"], "wrapped_up");
+    assert_eq!(stored["disposition"], "sold");
+    assert!(stored["failure"].is_null(), "{stored}");
+    let (_, cad) = desktop::call(
+        &sw,
+        "GET",
+        &format!("/api/v1/interactions/{ix}/cad"),
+        &alice.token,
+        None,
+    );
+    assert!(cad.to_string().contains("A-1"), "{cad}");
+}
+
+#[test]
+fn click_to_dial_to_a_busy_customer_fails_with_the_reason_and_refusals_name_the_field() {
+    let gateway = free_udp_port();
+    let customer = Sipp::new("uas_486", gateway).spawn(None);
+    let (sw, mut alice, _agent_phone, _) = alice_with_carrier(gateway, "uas_answer");
+    let (status, json) = alice.post(
+        &sw,
+        "/api/v1/agents/alice/outdial",
+        serde_json::json!({"number": "00 44 20 7946 0958"}),
+    );
+    assert_eq!(status, 409, "a national extension dialling abroad: {json}");
+    assert_eq!(json["error"]["field"], "number");
+    assert!(
+        json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("calling_class_national")
+    );
+    let (status, json) = alice.post(
+        &sw,
+        "/api/v1/agents/alice/outdial",
+        serde_json::json!({"number": "call me"}),
+    );
+    assert_eq!(status, 422, "{json}");
+    assert_eq!(json["error"]["field"], "number");
+    let bob = desktop::call(
+        &sw,
+        "POST",
+        "/api/v1/agents/alice/outdial",
+        sw.cti_token(),
+        Some(serde_json::json!({"number": "0123456789"})),
+    );
+    assert_eq!(bob.0, 403, "only the agent dials for itself: {}", bob.1);
+
+    let (status, started) = alice.post(
+        &sw,
+        "/api/v1/agents/alice/outdial",
+        serde_json::json!({"number": "0123456789"}),
+    );
+    assert_eq!(status, 201, "{started}");
+    let ix = started["interaction"].as_str().unwrap().to_owned();
+    let failed = alice.expect("interaction.outdial_failed", |e| {
+        e["data"]["interaction"] == ix.as_str()
+    });
+    assert_eq!(failed["data"]["reason"], "customer_486", "{failed}");
+    customer.expect_success();
+    alice.wait_for_state(&sw, "idle");
+    let (_, stored) = desktop::call(
+        &sw,
+        "GET",
+        &format!("/api/v1/interactions/{ix}"),
+        &alice.token,
+        None,
+    );
+    assert_eq!(stored["state"], "ended", "{stored}");
+    assert_eq!(stored["failure"], "customer_486");
+}

@@ -11,12 +11,14 @@ use crate::node::Node;
 use crate::sip::auth_guard::AuthBlock;
 use crate::sip::digest::StoredSecret;
 
+use crate::call::CadFromSip;
 use crate::call::trunks::TrunkSet;
 use crate::call::{Switch, TrunkOverview};
 use crate::center::{
-    ConsultAction, ContactCenter, RecordingAction, Refused, Request, TransferTarget,
+    ConsultAction, ContactCenter, Outdial, OutdialRefused, RecordingAction, Refused, Request,
+    TransferTarget,
 };
-use crate::routing::model::{Actor, AgentId, AgentState, InteractionId};
+use crate::routing::model::{Actor, AgentId, AgentState, InteractionId, QueueId};
 use crate::routing::{Command, QueuePosition, RoutingError, Snapshot};
 use crate::store::OrgSettings;
 
@@ -43,6 +45,12 @@ pub enum CoreRequest {
         interaction: InteractionId,
         reply: oneshot::Sender<Option<QueuePosition>>,
     },
+    /// An agent's call out (click-to-dial): planned by the switch, started by the contact
+    /// center; answered with the new interaction's id.
+    Outdial {
+        request: OutdialRequest,
+        reply: oneshot::Sender<Result<InteractionId, OutdialRefused>>,
+    },
     /// A command on a live interaction (end, hold, transfer, consult, recording, denoise).
     Live {
         request: Request,
@@ -56,6 +64,51 @@ pub enum CoreRequest {
     /// them and resolving gateway names is IO, so it does that and hands the switch the
     /// result as [`SwitchRequest::SetTrunks`], answering `reply` once the switch uses it.
     ReloadTrunks { reply: oneshot::Sender<()> },
+}
+
+/// A desktop's click-to-dial, before the switch planned the number.
+#[derive(Debug, Clone)]
+pub struct OutdialRequest {
+    /// Who dials.
+    pub agent: AgentId,
+    /// The number as the desktop sent it (formatting stripped).
+    pub number: String,
+    /// The queue the call is made for, if the desktop named one.
+    pub queue: Option<QueueId>,
+    /// Call-associated data for the interaction.
+    pub cad: Vec<CadFromSip>,
+}
+
+impl OutdialRequest {
+    /// Plans the number for the agent's extension on the switch, then starts the call in the
+    /// contact center: both in one step, so nothing can change between them.
+    ///
+    /// # Errors
+    /// Why nothing was dialled.
+    pub fn start(self, node: &mut Node, now: Instant) -> Result<InteractionId, OutdialRefused> {
+        let extension = match node.center().agent_state(&self.agent) {
+            None => {
+                return Err(OutdialRefused::Routing(RoutingError::UnknownAgent(
+                    self.agent,
+                )));
+            }
+            Some((_, None)) => return Err(OutdialRefused::NotLoggedIn),
+            Some((_, Some(extension))) => extension,
+        };
+        let (interaction, number) = node
+            .switch_mut()
+            .plan_outdial(&extension, &self.number)
+            .map_err(OutdialRefused::Number)?;
+        let outdial = Outdial {
+            interaction: interaction.clone(),
+            agent: self.agent,
+            number,
+            queue: self.queue,
+            cad: self.cad,
+        };
+        node.center_at(now).outdial(now, outdial)?;
+        Ok(interaction)
+    }
 }
 
 /// What the admin API asks the switch core.
@@ -92,6 +145,9 @@ impl CoreRequest {
     pub fn dispatch(self, node: &mut Node, now: Instant) {
         match self {
             CoreRequest::Switch(request) => request.answer(node.switch_mut(), now),
+            CoreRequest::Outdial { request, reply } => {
+                let _ = reply.send(request.start(node, now));
+            }
             other => other.answer(node.center_at(now), now),
         }
     }
@@ -116,7 +172,9 @@ impl CoreRequest {
                 let _ = reply.send(core.handle_request(now, request));
             }
             CoreRequest::Settings(settings) => core.handle_settings(now, *settings),
-            CoreRequest::Switch(_) | CoreRequest::ReloadTrunks { .. } => {}
+            CoreRequest::Switch(_)
+            | CoreRequest::Outdial { .. }
+            | CoreRequest::ReloadTrunks { .. } => {}
         }
     }
 }
@@ -200,6 +258,15 @@ impl CoreHandle {
         interaction: InteractionId,
     ) -> Result<Option<QueuePosition>, CoreUnavailable> {
         self.ask(|reply| CoreRequest::Position { interaction, reply })
+            .await
+    }
+
+    /// Starts an agent's call out; the new interaction's id, or why nothing was dialled.
+    pub async fn outdial(
+        &self,
+        request: OutdialRequest,
+    ) -> Result<Result<InteractionId, OutdialRefused>, CoreUnavailable> {
+        self.ask(|reply| CoreRequest::Outdial { request, reply })
             .await
     }
 

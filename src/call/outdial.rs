@@ -36,6 +36,25 @@ pub struct OutdialLeg {
 }
 
 impl Switch {
+    /// Whether `extension` may dial `number` out, before anything rings: the number as the
+    /// gateway will see it (E.164), with a new interaction id for the call; or the reason it
+    /// is refused (`not_a_number`, `number_characters`, `calling_class_national`,
+    /// `no_route`, ...), the same checks and words as a phone's own call out.
+    pub fn plan_outdial(
+        &mut self,
+        extension: &str,
+        number: &str,
+    ) -> Result<(InteractionId, String), &'static str> {
+        match self.plan_outbound(extension, number) {
+            Ok(Some(route)) => {
+                let id = InteractionId(format!("ix-{}", self.token(16)));
+                Ok((id, route.number.as_str().to_owned()))
+            }
+            Ok(None) => Err("not_a_number"),
+            Err(why) => Err(why.reason().unwrap_or("refused")),
+        }
+    }
+
     /// Starts a click-to-dial call; its failure comes back as [`QueueEvent::OutdialFailed`].
     pub(super) fn start_outdial(
         &mut self,

@@ -118,7 +118,12 @@ impl Switch {
             QueueCommand::Resume { interaction } => self.set_held(&interaction, false, false),
             QueueCommand::Hangup { interaction } => {
                 if let Some(&call_key) = self.interactions.get(&interaction) {
-                    self.end_call(now, call_key, Ending::Hangup, None);
+                    if self.placing_customer(call_key) {
+                        // The desktop cancelled its own call out before the customer answered.
+                        self.fail_outdial(now, call_key, "cancelled", 487);
+                    } else {
+                        self.end_call(now, call_key, Ending::Hangup, None);
+                    }
                 }
             }
             QueueCommand::Withdraw { interaction, party } => {

@@ -65,6 +65,7 @@ use crate::store::{
 mod consult;
 mod events;
 mod inspect;
+mod outdial;
 mod party;
 mod recording;
 mod request;
@@ -73,6 +74,7 @@ mod tests;
 mod transfer;
 
 pub use inspect::Holdings;
+pub use outdial::{Outdial, OutdialRefused};
 pub use request::{
     ConsultAction, ConsultTarget, RecordingAction, Refused, Request, TransferTarget,
 };
@@ -313,6 +315,7 @@ impl ContactCenter {
                 at: self.unix_at(self.now),
                 abandoned: false,
                 disposition: None,
+                failure: None,
             }));
         }
         let audience = self.about_or_supervisors(agent.as_ref());
@@ -376,6 +379,7 @@ impl ContactCenter {
             wrapped_up_ms: None,
             abandoned: false,
             refused_by: None,
+            failure: None,
         }
     }
 
@@ -416,6 +420,13 @@ impl ContactCenter {
             };
             self.persist(Job::Arrived(Box::new(record)));
             return;
+        }
+        if let QueueEvent::OutdialFailed {
+            interaction,
+            reason,
+        } = &event
+        {
+            self.on_outdial_failed(interaction, reason);
         }
         if let QueueEvent::Ended { interaction } | QueueEvent::Abandoned { interaction } = &event {
             let id = interaction.clone();
@@ -522,6 +533,11 @@ impl ContactCenter {
         let now = self.advance(now);
         match request {
             Request::End { interaction, agent } => {
+                if self.placing_outdial(&interaction, agent.as_ref()) {
+                    // Ending a call out that has not connected cancels it.
+                    self.command_switch(QueueCommand::Hangup { interaction });
+                    return Ok(());
+                }
                 if !self.engaged(&interaction, agent.as_ref()) {
                     return Err(Refused::NotEngaged);
                 }
@@ -667,6 +683,7 @@ impl ContactCenter {
                 at: self.unix_at(change.at),
                 abandoned: change.reason == crate::routing::InteractionReason::Abandoned,
                 disposition: change.disposition,
+                failure: None,
             }),
             Record::HandedOver(part) => Job::Participant(
                 part.interaction,

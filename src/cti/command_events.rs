@@ -10,6 +10,7 @@
 //! | `POST /agents/{id}/login` | `agent.state_changed` | `agent.login.failed` |
 //! | `POST /agents/{id}/logout` | `agent.state_changed` | `agent.logout.failed` |
 //! | `PUT /agents/{id}/state` | `agent.state_changed` | `agent.state_change.failed` |
+//! | `POST /agents/{id}/outdial` | `interaction.outdial` | `agent.outdial.failed` |
 //! | `POST .../accept` | `interaction.accepted` | `interaction.accept.failed` |
 //! | `POST .../decline` | `interaction.declined` | `interaction.decline.failed` |
 //! | `POST .../end` | `interaction.ended` | `interaction.end.failed` |

@@ -36,6 +36,7 @@ mod login_blocks;
 pub mod login_guard;
 pub mod openapi;
 mod outbound_routes;
+mod outdial;
 mod params;
 mod queues;
 mod recordings;
@@ -213,6 +214,7 @@ pub fn app(state: ApiState) -> Router {
         .merge(agent_session::routes())
         .merge(interaction_control::routes())
         .merge(consult_control::routes())
+        .merge(outdial::routes())
         .merge(event_stream::routes())
         .merge(recordings::routes())
         .merge(teams::routes())

@@ -9,8 +9,8 @@ use utoipa::{Modify, OpenApi};
 use super::{
     ApiState, agent_session, agent_states, agents, cad, cdrs, consult_control, dids, directory,
     dispositions, event_stream, extensions, idle_reasons, interaction_control, interactions,
-    login_blocks, outbound_routes, queues, recordings, sessions, settings, sip_blocks, skills,
-    teams, tickets, tokens, trunks,
+    login_blocks, outbound_routes, outdial, queues, recordings, sessions, settings, sip_blocks,
+    skills, teams, tickets, tokens, trunks,
 };
 use crate::store::{
     Agent, AgentStateChange, ApiToken, CadVariable, Direction, DispositionCode, IdleReason,
@@ -45,7 +45,7 @@ use crate::store::{
         agent_session::login, agent_session::logout, agent_session::set, agent_session::read,
         interaction_control::accept, interaction_control::decline, interaction_control::end,
         interaction_control::hold, interaction_control::resume, interaction_control::transfer,
-        interaction_control::position, event_stream::stream,
+        interaction_control::position, event_stream::stream, outdial::outdial,
         consult_control::consult, consult_control::end, consult_control::transfer,
         consult_control::conference, consult_control::leave, consult_control::drop_participant,
         recordings::pause, recordings::resume, recordings::noise, recordings::list,
@@ -65,7 +65,8 @@ use crate::store::{
         agent_session::StateBody, agent_session::LiveState, interaction_control::Done,
         interaction_control::Position, interaction_control::TransferBody,
         interaction_control::TransferTargetBody, consult_control::ConsultBody,
-        consult_control::ConsultTargetBody, recordings::PauseBody, recordings::NoiseBody,
+        consult_control::ConsultTargetBody, outdial::OutdialBody, outdial::OutdialStarted,
+        recordings::PauseBody, recordings::NoiseBody,
         recordings::RecordingDone, directory::DirectoryAgent, directory::DirectoryQueue, crate::store::RecordingRow, crate::store::RecordingStatus,
         crate::routing::model::InteractionState,
     )),

@@ -195,6 +195,12 @@ impl Acd {
                 }
             }
             Command::DeclineOffer { agent, interaction } => self.decline(now, &agent, &interaction),
+            Command::Outdial {
+                interaction,
+                agent,
+                queue,
+                number,
+            } => self.outdial(now, interaction, &agent, &queue, number),
             Command::Enqueue {
                 interaction,
                 queue,

@@ -22,6 +22,9 @@
 //!  Engaged (consult)           takes the customer over               Engaged (own call now)
 //!  Available | Idle            handed a customer by a phone's        Engaged{ix}
 //!                              attended transfer
+//!  Available | Idle            places an outdial (click-to-dial)     Reserved{ix}
+//!  Reserved{ix} (outdial)      the call did not connect              the state before it
+//!  WrapUp{ix} (outdial)        finish wrap-up / wrap-up timer        the state before it
 //! ```
 //!
 //! Choices where the issue is silent, with Webex Contact Center and FreeSWITCH
@@ -41,6 +44,13 @@
 //! - A consulted agent may be Available or Idle (Webex lets an agent consult an idle
 //!   colleague); when the consult ends or fails they return to exactly that state, without
 //!   wrap-up and without RONA (the consulting agent, not the queue, rang them).
+//! - An agent places an outdial from Available or Idle (Webex lets an Idle agent dial out, and
+//!   an Available one is taken out of rotation while it rings). While the agent's phone and
+//!   then the customer ring, the agent is Reserved; if the call never connects the agent goes
+//!   straight back to the state before it, without wrap-up or RONA (nothing the queue sent
+//!   was missed). A connected outdial is wrapped up like any call, and afterwards the agent
+//!   returns to the state before the outdial (an Idle agent who called a customer back is not
+//!   made Available by it), as Webex Contact Center does.
 //! - Idle time (for longest-idle) runs from when the agent's last call ended, or from when
 //!   they last became Available from LoggedOut, Idle or Rona; a withdrawn or declined offer
 //!   does not reset it.
@@ -100,6 +110,10 @@ pub enum TransitionReason {
     /// A colleague's phone handed this agent its customer (attended transfer from the phone)
     /// without a desktop consult first.
     TransferReceived,
+    /// The agent placed an outdial: its phone rings first.
+    Outdial,
+    /// The outdial did not connect (a phone did not answer, the number was refused).
+    OutdialFailed,
 }
 
 impl TransitionReason {
@@ -127,6 +141,8 @@ impl TransitionReason {
             TransitionReason::ConsultEnded => "consult_ended",
             TransitionReason::ConsultFailed => "consult_failed",
             TransitionReason::TransferReceived => "transfer_received",
+            TransitionReason::Outdial => "outdial",
+            TransitionReason::OutdialFailed => "outdial_failed",
         }
     }
 }
@@ -291,6 +307,13 @@ pub enum AgentInput {
     },
     /// Wrap-up done.
     FinishWrapUp,
+    /// The agent places an outdial for `interaction` (click-to-dial, a callback).
+    Outdial {
+        /// The outbound interaction.
+        interaction: InteractionId,
+    },
+    /// The outdial did not connect: back to the state before it.
+    OutdialFailed,
 }
 
 /// The agent's own timers.
@@ -313,6 +336,9 @@ pub struct Agent {
     timers: TimerTable<AgentTimer>,
     /// While consulted: the state to return to when the consult is over.
     before_consult: Option<AgentState>,
+    /// From an outdial until its wrap-up ends: the state the agent dialled out from, where
+    /// it returns.
+    before_outdial: Option<AgentState>,
 }
 
 impl Agent {
@@ -329,6 +355,7 @@ impl Agent {
             wrap_up: None,
             timers: TimerTable::new(),
             before_consult: None,
+            before_outdial: None,
         }
     }
 
@@ -407,9 +434,10 @@ impl Agent {
             match timer {
                 AgentTimer::WrapUp => {
                     if matches!(self.state, AgentState::WrapUp { .. }) {
+                        let to = self.after_wrap_up();
                         transition = Some(self.enter(
                             now,
-                            AgentState::Available,
+                            to,
                             Actor::System,
                             TransitionReason::WrapUpExpired,
                         ));
@@ -493,6 +521,30 @@ impl Agent {
                 TransitionReason::TransferReceived,
             ),
             (_, In::ConsultTakeOver { .. }) => return Err(AgentError::NotOnCall),
+            (S::Available | S::Idle { .. }, In::Outdial { interaction }) => {
+                self.before_outdial = Some(self.state.clone());
+                (S::Reserved { interaction }, TransitionReason::Outdial)
+            }
+            (S::Reserved { interaction }, In::Outdial { .. }) => {
+                return Err(AgentError::OfferPending {
+                    interaction: interaction.clone(),
+                });
+            }
+            (S::Engaged { interaction }, In::Outdial { .. }) => {
+                return Err(AgentError::Engaged {
+                    interaction: interaction.clone(),
+                });
+            }
+            (state, In::Outdial { .. }) => {
+                return Err(AgentError::NotAvailable {
+                    state: state.name(),
+                });
+            }
+            (S::Reserved { .. }, In::OutdialFailed) if self.before_outdial.is_some() => {
+                let to = self.before_outdial.take().unwrap_or(S::Available);
+                (to, TransitionReason::OutdialFailed)
+            }
+            (_, In::OutdialFailed) => return Err(AgentError::NoSuchOffer),
             (S::Available, In::Offer { interaction }) => {
                 (S::Reserved { interaction }, TransitionReason::Offered)
             }
@@ -560,11 +612,16 @@ impl Agent {
             (_, In::EndCall { .. }) => return Err(AgentError::NotOnCall),
 
             (S::WrapUp { .. }, In::FinishWrapUp) => {
-                (S::Available, TransitionReason::WrapUpFinished)
+                (self.after_wrap_up(), TransitionReason::WrapUpFinished)
             }
             (_, In::FinishWrapUp) => return Err(AgentError::NotInWrapUp),
         };
         Ok(Some(self.enter(now, to, actor, reason)))
+    }
+
+    /// Where wrap-up leads: Available, or the state an outdial was placed from.
+    fn after_wrap_up(&mut self) -> AgentState {
+        self.before_outdial.take().unwrap_or(AgentState::Available)
     }
 
     /// Enters `to`, keeping the idle clock and the timers consistent with it.
@@ -588,6 +645,14 @@ impl Agent {
                 AgentState::Reserved { .. } | AgentState::Available => {}
                 _ => self.idle_since = now,
             }
+        }
+        // An outdial's return state lasts while its call does (Reserved, Engaged, WrapUp);
+        // any other state, asked for or reached, ends it.
+        if !matches!(
+            to,
+            AgentState::Reserved { .. } | AgentState::Engaged { .. } | AgentState::WrapUp { .. }
+        ) {
+            self.before_outdial = None;
         }
         if to == AgentState::LoggedOut {
             self.extension = None;

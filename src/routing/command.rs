@@ -84,6 +84,18 @@ pub enum Command {
         /// Higher goes first.
         priority: u8,
     },
+    /// The agent calls `number` for `queue` (click-to-dial): the agent's phone rings first,
+    /// then the customer's. Refused unless the agent is Available or Idle.
+    Outdial {
+        /// The new interaction's id.
+        interaction: InteractionId,
+        /// The agent.
+        agent: AgentId,
+        /// The queue the call is made for.
+        queue: QueueId,
+        /// The customer's number, as the switch dials it.
+        number: String,
+    },
     /// An event from the switch about a queue call.
     Switch(QueueEvent),
     /// Create or change a queue.

@@ -34,6 +34,8 @@ pub struct Interaction {
     pub declined_by: BTreeSet<AgentId>,
     /// The queue's max wait passed while an offer rang; it overflows if that offer fails.
     pub overdue: bool,
+    /// An agent's own call out (click-to-dial, callback), not a caller who waited.
+    pub outdial: bool,
 }
 
 impl Interaction {
@@ -61,6 +63,7 @@ impl Interaction {
             connected: None,
             declined_by: BTreeSet::new(),
             overdue: false,
+            outdial: false,
         }
     }
 }

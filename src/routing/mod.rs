@@ -67,6 +67,7 @@ pub mod interaction;
 pub mod last_agent;
 pub mod model;
 mod offer;
+mod outdial;
 pub mod output;
 pub mod queue;
 pub mod strategy;

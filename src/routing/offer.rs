@@ -245,8 +245,10 @@ impl Acd {
             // Consults are the contact-center core's to translate (`Acd::consult_*`).
             // A refused call never waited: the contact center records it, the ACD has nothing
             // to route.
+            QueueEvent::OutdialFailed { interaction, .. } => {
+                self.on_outdial_failed(now, &interaction);
+            }
             QueueEvent::Refused { .. }
-            | QueueEvent::OutdialFailed { .. }
             | QueueEvent::ConsultAnswered { .. }
             | QueueEvent::ConsultFailed { .. }
             | QueueEvent::ConsultEnded { .. }
@@ -545,6 +547,14 @@ impl Acd {
             .is_some_and(|ix| ix.ringing.contains(agent));
         if known.reserved_for() != Some(id) || !ringing {
             return Err(super::agent::AgentError::NoSuchOffer.into());
+        }
+        if self.interactions.get(id).is_some_and(|ix| ix.outdial) {
+            // Declining one's own outdial cancels it; the switch's report of the cancelled
+            // call releases the agent.
+            self.push(Output::Queue(QueueCommand::Hangup {
+                interaction: id.clone(),
+            }));
+            return Ok(());
         }
         self.push(Output::Queue(QueueCommand::Withdraw {
             interaction: id.clone(),

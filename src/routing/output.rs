@@ -206,6 +206,8 @@ pub enum InteractionReason {
     OverflowedOut,
     /// The ACD turned it away.
     Rejected,
+    /// An outdial did not connect.
+    OutdialFailed,
     /// Wrap-up finished (or expired).
     WrappedUp,
 }
@@ -229,6 +231,7 @@ impl InteractionReason {
             InteractionReason::Transferred => "transferred",
             InteractionReason::OverflowedOut => "overflowed_out",
             InteractionReason::Rejected => "rejected",
+            InteractionReason::OutdialFailed => "outdial_failed",
             InteractionReason::WrappedUp => "wrapped_up",
         }
     }

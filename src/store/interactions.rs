@@ -151,6 +151,9 @@ pub struct Interaction {
     /// The concurrent-call limit that refused the call before it was answered
     /// (`queue_calls`, `org_calls`, `trunk_channels`).
     pub refused_by: Option<String>,
+    /// Why a call out (click-to-dial, callback) never connected (`customer_486`,
+    /// `customer_no_answer`, `agent_no_answer`, `cancelled`, ...).
+    pub failure: Option<String>,
 }
 
 /// A step in a live interaction's life (see [`Store::record_interaction_progress`]).
@@ -170,6 +173,8 @@ pub struct InteractionProgress {
     pub abandoned: bool,
     /// A disposition chosen at wrap-up.
     pub disposition: Option<String>,
+    /// Why a call out never connected (with state `Ended`).
+    pub failure: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -193,6 +198,7 @@ struct InteractionRow {
     wrapped_up_ms: Option<i64>,
     abandoned: i64,
     refused_by: Option<String>,
+    failure: Option<String>,
 }
 
 impl TryFrom<InteractionRow> for Interaction {
@@ -223,13 +229,14 @@ impl TryFrom<InteractionRow> for Interaction {
             wrapped_up_ms: row.wrapped_up_ms.map(UnixMillis),
             abandoned: flag(row.abandoned, TABLE, "abandoned")?,
             refused_by: row.refused_by,
+            failure: row.failure,
         })
     }
 }
 
 const COLUMNS: &str = "id, media, direction, ani, dnis, queue_id, state, agent_id, participants, \
                        media_changes, notes, disposition_code, created_ms, offered_ms, \
-                       connected_ms, ended_ms, wrapped_up_ms, abandoned, refused_by";
+                       connected_ms, ended_ms, wrapped_up_ms, abandoned, refused_by, failure";
 
 /// The JSON list columns of an interaction that grow while it lives.
 #[derive(Clone, Copy)]
@@ -263,9 +270,9 @@ impl Store {
             ix,
             "INSERT INTO interactions (media, direction, ani, dnis, queue_id, state, agent_id, \
              participants, notes, disposition_code, created_ms, offered_ms, connected_ms, \
-             ended_ms, wrapped_up_ms, abandoned, id, media_changes, refused_by) \
+             ended_ms, wrapped_up_ms, abandoned, id, media_changes, refused_by, failure) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-             $18, $19)",
+             $18, $19, $20)",
         )
         .await
         .map(|_| ())
@@ -280,7 +287,7 @@ impl Store {
              queue_id = $5, state = $6, agent_id = $7, participants = $8, notes = $9, \
              disposition_code = $10, created_ms = $11, offered_ms = $12, connected_ms = $13, \
              ended_ms = $14, wrapped_up_ms = $15, abandoned = $16, media_changes = $18, \
-             refused_by = $19 WHERE id = $17",
+             refused_by = $19, failure = $20 WHERE id = $17",
         )
         .await
         .map(|n| n > 0)
@@ -311,6 +318,7 @@ impl Store {
             .bind(ix.id.as_str())
             .bind(to_json(&ix.media_changes, TABLE, "media_changes")?)
             .bind(ix.refused_by.as_deref())
+            .bind(ix.failure.as_deref())
             .execute(&self.pool)
             .await
             .map_err(|e| map_unique(e, "interaction"))?;
@@ -400,7 +408,8 @@ impl Store {
              offered_ms = COALESCE(offered_ms, $5), connected_ms = COALESCE(connected_ms, $6), \
              ended_ms = COALESCE(ended_ms, $7), wrapped_up_ms = COALESCE(wrapped_up_ms, $8), \
              abandoned = CASE WHEN $9 = 1 THEN 1 ELSE abandoned END, \
-             disposition_code = COALESCE(disposition_code, $10) \
+             disposition_code = COALESCE(disposition_code, $10), \
+             failure = COALESCE(failure, $11) \
              WHERE id = $1",
         )
         .bind(progress.id.as_str())
@@ -413,6 +422,7 @@ impl Store {
         .bind(at(InteractionState::WrappedUp))
         .bind(i64::from(progress.abandoned))
         .bind(progress.disposition.as_deref())
+        .bind(progress.failure.as_deref())
         .execute(&self.pool)
         .await?
         .rows_affected();

@@ -161,6 +161,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "trunks",
         include_str!("../../migrations/0015_trunks.sql"),
     ),
+    (
+        16,
+        "outdial",
+        include_str!("../../migrations/0016_outdial.sql"),
+    ),
 ];
 
 /// A handle on the database: cheap to clone, all clones share one connection pool.

@@ -27,6 +27,7 @@ pub(crate) fn interaction(id: &str, ani: &str, agent: Option<&str>, created: i64
         wrapped_up_ms: None,
         abandoned: false,
         refused_by: None,
+        failure: None,
     }
 }
 
