@@ -15,12 +15,12 @@ use crate::call::CadFromSip;
 use crate::call::trunks::TrunkSet;
 use crate::call::{Switch, TrunkOverview};
 use crate::center::{
-    ConsultAction, ContactCenter, Outdial, OutdialRefused, RecordingAction, Refused, Request,
-    TransferTarget,
+    CallbackRequest, ConsultAction, ContactCenter, Outdial, OutdialRefused, RecordingAction,
+    Refused, Request, TransferTarget,
 };
 use crate::routing::model::{Actor, AgentId, AgentState, InteractionId, QueueId};
 use crate::routing::{Command, QueuePosition, RoutingError, Snapshot};
-use crate::store::OrgSettings;
+use crate::store::{OrgSettings, UnixMillis};
 
 /// Requests waiting for the core; beyond this, API calls get 503 instead of piling up.
 pub const REQUEST_QUEUE: usize = 1024;
@@ -50,6 +50,18 @@ pub enum CoreRequest {
     Outdial {
         request: OutdialRequest,
         reply: oneshot::Sender<Result<InteractionId, OutdialRefused>>,
+    },
+    /// A customer's callback request (web form): the number checked by the switch, the
+    /// callback filed by the contact center; answered with its id and queue position.
+    Callback {
+        request: CallbackAsk,
+        reply: oneshot::Sender<Result<(InteractionId, Option<QueuePosition>), CallbackRefused>>,
+    },
+    /// Cancels a callback that has not connected (`by`: `customer` or a supervisor's id).
+    CancelCallback {
+        interaction: InteractionId,
+        by: String,
+        reply: oneshot::Sender<Result<(), RoutingError>>,
     },
     /// A command on a live interaction (end, hold, transfer, consult, recording, denoise).
     Live {
@@ -111,6 +123,65 @@ impl OutdialRequest {
     }
 }
 
+/// A customer's callback request, before the switch checked the number.
+#[derive(Debug, Clone)]
+pub struct CallbackAsk {
+    /// Where it waits.
+    pub queue: QueueId,
+    /// The number as the customer typed it.
+    pub number: String,
+    /// Not before then.
+    pub at: Option<UnixMillis>,
+    /// The widget that filed it.
+    pub widget: Option<String>,
+    /// Call-associated data for the pop-up.
+    pub cad: Vec<CadFromSip>,
+}
+
+/// Why a callback request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallbackRefused {
+    /// The number is not one to call back (its reason code).
+    #[error("the number cannot be called back: {0}")]
+    Number(&'static str),
+    /// The ACD refused (the widget's queue is gone).
+    #[error(transparent)]
+    Routing(#[from] RoutingError),
+}
+
+impl CallbackAsk {
+    /// Checks the number on the switch, then files the callback in the contact center.
+    ///
+    /// # Errors
+    /// Why nothing was filed.
+    pub fn file(
+        self,
+        node: &mut Node,
+        now: Instant,
+    ) -> Result<(InteractionId, Option<QueuePosition>), CallbackRefused> {
+        let number = node
+            .switch()
+            .check_callback_number(&self.number)
+            .map_err(CallbackRefused::Number)?;
+        let interaction = node.switch_mut().new_interaction_id();
+        let request = CallbackRequest {
+            interaction: interaction.clone(),
+            queue: self.queue,
+            number,
+            dnis: String::new(),
+            at: self.at,
+            attempts: 0,
+            widget: self.widget,
+            cad: self.cad,
+            restored: false,
+        };
+        let center = node.center_at(now);
+        center.callback(now, request)?;
+        let position = center.queue_position(&interaction);
+        Ok((interaction, position))
+    }
+}
+
 /// What the admin API asks the switch core.
 #[derive(Debug)]
 pub enum SwitchRequest {
@@ -148,6 +219,9 @@ impl CoreRequest {
             CoreRequest::Outdial { request, reply } => {
                 let _ = reply.send(request.start(node, now));
             }
+            CoreRequest::Callback { request, reply } => {
+                let _ = reply.send(request.file(node, now));
+            }
             other => other.answer(node.center_at(now), now),
         }
     }
@@ -171,9 +245,17 @@ impl CoreRequest {
             CoreRequest::Live { request, reply } => {
                 let _ = reply.send(core.handle_request(now, request));
             }
+            CoreRequest::CancelCallback {
+                interaction,
+                by,
+                reply,
+            } => {
+                let _ = reply.send(core.cancel_callback(now, &interaction, &by));
+            }
             CoreRequest::Settings(settings) => core.handle_settings(now, *settings),
             CoreRequest::Switch(_)
             | CoreRequest::Outdial { .. }
+            | CoreRequest::Callback { .. }
             | CoreRequest::ReloadTrunks { .. } => {}
         }
     }
@@ -268,6 +350,30 @@ impl CoreHandle {
     ) -> Result<Result<InteractionId, OutdialRefused>, CoreUnavailable> {
         self.ask(|reply| CoreRequest::Outdial { request, reply })
             .await
+    }
+
+    /// Files a customer's callback; its id and queue position, or why it was refused.
+    pub async fn callback(
+        &self,
+        request: CallbackAsk,
+    ) -> Result<Result<(InteractionId, Option<QueuePosition>), CallbackRefused>, CoreUnavailable>
+    {
+        self.ask(|reply| CoreRequest::Callback { request, reply })
+            .await
+    }
+
+    /// Cancels a callback that has not connected.
+    pub async fn cancel_callback(
+        &self,
+        interaction: InteractionId,
+        by: String,
+    ) -> Result<Result<(), RoutingError>, CoreUnavailable> {
+        self.ask(|reply| CoreRequest::CancelCallback {
+            interaction,
+            by,
+            reply,
+        })
+        .await
     }
 
     /// A command on a live interaction.

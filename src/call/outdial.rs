@@ -47,12 +47,37 @@ impl Switch {
     ) -> Result<(InteractionId, String), &'static str> {
         match self.plan_outbound(extension, number) {
             Ok(Some(route)) => {
-                let id = InteractionId(format!("ix-{}", self.token(16)));
+                let id = self.new_interaction_id();
                 Ok((id, route.number.as_str().to_owned()))
             }
             Ok(None) => Err("not_a_number"),
             Err(why) => Err(why.reason().unwrap_or("refused")),
         }
+    }
+
+    /// Whether a customer's callback number is one to dial: normalised to E.164 by the dial
+    /// plan, within the default calling class and clear of blocked prefixes (a public form
+    /// must not make the switch call premium or foreign numbers), with an outbound route.
+    /// Busy trunks do not matter here: the call is made later.
+    pub fn check_callback_number(&self, number: &str) -> Result<String, &'static str> {
+        // No extension is named "": the default class applies.
+        match self.plan_outbound("", number) {
+            Ok(Some(route)) => Ok(route.number.as_str().to_owned()),
+            Ok(None) => Err("not_a_number"),
+            Err(super::rejection::Rejection::TrunkFull) => self
+                .cfg
+                .dialing
+                .plan
+                .normalise(number)
+                .map(|n| n.as_str().to_owned())
+                .map_err(|_| "number_format"),
+            Err(why) => Err(why.reason().unwrap_or("refused")),
+        }
+    }
+
+    /// A new interaction id.
+    pub fn new_interaction_id(&mut self) -> InteractionId {
+        InteractionId(format!("ix-{}", self.token(16)))
     }
 
     /// Starts a click-to-dial call; its failure comes back as [`QueueEvent::OutdialFailed`].

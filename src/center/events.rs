@@ -35,13 +35,41 @@ impl ContactCenter {
                 queue,
                 ani,
                 dnis,
+                callback,
             } => {
+                // A callback's pop-up: the customer's number (`ani`), the queue, the DNIS and
+                // the CAD; accepting it dials the customer.
                 let cad = self.offered_cad(&interaction);
                 let data = json!({
                     "interaction": interaction, "agent": agent, "queue": queue,
-                    "ani": ani, "dnis": dnis, "cad": cad,
+                    "ani": ani, "dnis": dnis, "cad": cad, "callback": callback,
                 });
                 ("interaction.offered", self.about(&agent), data)
+            }
+            Event::CallbackRetrying {
+                interaction,
+                queue,
+                attempts,
+                reason,
+                retry_in,
+            } => {
+                let data = json!({
+                    "interaction": interaction, "queue": queue, "attempts": attempts,
+                    "reason": reason, "retry_in_secs": retry_in.as_secs(),
+                });
+                ("callback.retrying", Audience::Supervisors, data)
+            }
+            Event::CallbackFailed {
+                interaction,
+                queue,
+                attempts,
+                reason,
+            } => {
+                let data = json!({
+                    "interaction": interaction, "queue": queue, "attempts": attempts,
+                    "reason": reason,
+                });
+                ("callback.failed", Audience::Supervisors, data)
             }
             Event::InteractionConnected {
                 interaction,
@@ -141,6 +169,20 @@ mod tests {
                 queue: queue.clone(),
                 ani: "+15550001".into(),
                 dnis: "7000".into(),
+                callback: true,
+            },
+            Event::CallbackRetrying {
+                interaction: ix.clone(),
+                queue: queue.clone(),
+                attempts: 1,
+                reason: "customer_486".into(),
+                retry_in: Duration::from_secs(300),
+            },
+            Event::CallbackFailed {
+                interaction: ix.clone(),
+                queue: queue.clone(),
+                attempts: 3,
+                reason: "customer_no_answer".into(),
             },
             Event::InteractionConnected {
                 interaction: ix.clone(),
@@ -175,6 +217,8 @@ mod tests {
             match event {
                 Event::AgentStateChanged(_)
                 | Event::InteractionOffered { .. }
+                | Event::CallbackRetrying { .. }
+                | Event::CallbackFailed { .. }
                 | Event::InteractionConnected { .. }
                 | Event::InteractionEnded { .. }
                 | Event::WrapUpRequired { .. }
@@ -231,7 +275,7 @@ mod tests {
             }
         }
         let published = bus.after(0);
-        assert_eq!(published.len(), 7 + 5, "every event was published");
+        assert_eq!(published.len(), 9 + 5, "every event was published");
         let root = Viewer {
             agent: "root".into(),
             role: Role::Admin,

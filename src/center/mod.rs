@@ -62,6 +62,7 @@ use crate::store::{
     RecordingStatus, UnixMillis,
 };
 
+mod callback;
 mod consult;
 mod events;
 mod inspect;
@@ -73,6 +74,7 @@ mod request;
 mod tests;
 mod transfer;
 
+pub use callback::{CallbackJob, CallbackRequest};
 pub use inspect::Holdings;
 pub use outdial::{Outdial, OutdialRefused};
 pub use request::{
@@ -136,6 +138,8 @@ pub enum Job {
     Participant(InteractionId, crate::store::Participant),
     /// Its media processing changed while live.
     MediaChange(InteractionId, crate::store::MediaChange),
+    /// A callback's row changed.
+    Callback(CallbackJob),
     /// The wrap-up of an agent's part handed over ended without the desktop closing it.
     PartWrappedUp {
         /// The interaction.
@@ -175,6 +179,8 @@ pub struct ContactCenter {
     consults: HashMap<InteractionId, consult::Consulting>,
     /// Recordings being written: their pause and whose desktop hears of them.
     recordings: HashMap<InteractionId, recording::Recording>,
+    /// Callbacks that have not connected yet.
+    callbacks: HashSet<InteractionId>,
     settings: OrgSettings,
     recordings_dir: std::path::PathBuf,
     timers: TimerTable<Timer>,
@@ -198,6 +204,7 @@ impl ContactCenter {
             cad: HashMap::new(),
             offered_cad_keys: settings.offered_cad_keys.clone(),
             recordings: HashMap::new(),
+            callbacks: HashSet::new(),
             settings,
             recordings_dir,
             held: HashSet::new(),
@@ -655,7 +662,10 @@ impl ContactCenter {
                 tracing::info!(%interaction, ?reason, "caller turned away");
                 Output::Switch(QueueCommand::Hangup { interaction })
             }
-            AcdOutput::Event(event) => Output::Publish(self.publication(event)),
+            AcdOutput::Event(event) => {
+                self.on_callback_news(&event);
+                Output::Publish(self.publication(event))
+            }
             AcdOutput::Persist(record) => Output::Persist(self.record(record)),
         };
         Some(output)
@@ -797,6 +807,8 @@ pub fn routing_settings(settings: &OrgSettings) -> crate::routing::model::OrgSet
     crate::routing::model::OrgSettings {
         default_wrap_up_max: Duration::from_secs(u64::from(settings.wrap_up_max_seconds)),
         default_ring_timeout: Duration::from_secs(u64::from(settings.rona_timeout_seconds)),
+        callback_retry: Duration::from_secs(u64::from(settings.callback_retry_seconds)),
+        callback_max_attempts: settings.callback_max_attempts,
         ..Default::default()
     }
 }

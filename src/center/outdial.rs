@@ -124,6 +124,13 @@ impl ContactCenter {
             .interaction(interaction)
             .filter(|ix| ix.outdial)
             .and_then(|ix| ix.ringing.iter().next().cloned());
+        let audience = self.about_or_supervisors(agent.as_ref());
+        let data = json!({"interaction": interaction, "agent": agent, "reason": reason});
+        if self.is_pending_callback(interaction) {
+            // The callback lives on (retried, or back in its queue): the ACD says how.
+            self.publish_to("interaction.outdial_failed", audience, data);
+            return;
+        }
         self.cad.remove(interaction);
         self.persist(Job::Progress(InteractionProgress {
             id: interaction.clone(),
@@ -135,8 +142,6 @@ impl ContactCenter {
             disposition: None,
             failure: Some(reason.to_owned()),
         }));
-        let audience = self.about_or_supervisors(agent.as_ref());
-        let data = json!({"interaction": interaction, "agent": agent, "reason": reason});
         self.publish_to("interaction.outdial_failed", audience, data);
     }
 }

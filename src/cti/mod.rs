@@ -17,6 +17,7 @@ mod agent_states;
 mod agents;
 pub mod auth;
 mod cad;
+mod callbacks;
 mod cdrs;
 mod command_events;
 mod consult_control;
@@ -108,6 +109,8 @@ pub struct ApiState {
     /// Held across a trunk, DID or route write, from its check to the switch using it, so
     /// two writes never pass their checks against the same state.
     pub trunk_writes: Arc<tokio::sync::Mutex<()>>,
+    /// Brakes on the public callback endpoint (per client address, per number).
+    pub callback_limits: Arc<callbacks::CallbackLimits>,
 }
 
 impl ApiState {
@@ -124,6 +127,7 @@ impl ApiState {
             sip_realm: None,
             profile_trunks: Arc::default(),
             trunk_writes: Arc::default(),
+            callback_limits: Arc::default(),
         }
     }
 
@@ -193,6 +197,9 @@ impl ApiState {
 /// - `/api/v1/{agents,teams,queues,skills,dispositions,idle-reasons}` and
 ///   `/api/v1/settings`: configuration (admin writes, supervisors read);
 /// - `GET /api/v1/directory/{agents,queues}`: the consult and transfer picker (any role);
+/// - `/api/v1/callback-widgets`, `/api/v1/callbacks`: web callback forms (admin) and the
+///   callbacks they filed (supervisor); `/api/v1/public/callbacks`: the forms' own endpoint,
+///   open but for the widget's key (see `callbacks`);
 /// - `/api/v1/interactions`: history search, notes, wrap-up and CAD (scoped by role);
 /// - `GET /api/v1/cdrs`: call detail records (supervisor; see the `cdrs` module).
 pub fn app(state: ApiState) -> Router {
@@ -215,6 +222,7 @@ pub fn app(state: ApiState) -> Router {
         .merge(interaction_control::routes())
         .merge(consult_control::routes())
         .merge(outdial::routes())
+        .merge(callbacks::routes())
         .merge(event_stream::routes())
         .merge(recordings::routes())
         .merge(teams::routes())

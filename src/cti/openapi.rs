@@ -7,10 +7,10 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    ApiState, agent_session, agent_states, agents, cad, cdrs, consult_control, dids, directory,
-    dispositions, event_stream, extensions, idle_reasons, interaction_control, interactions,
-    login_blocks, outbound_routes, outdial, queues, recordings, sessions, settings, sip_blocks,
-    skills, teams, tickets, tokens, trunks,
+    ApiState, agent_session, agent_states, agents, cad, callbacks, cdrs, consult_control, dids,
+    directory, dispositions, event_stream, extensions, idle_reasons, interaction_control,
+    interactions, login_blocks, outbound_routes, outdial, queues, recordings, sessions, settings,
+    sip_blocks, skills, teams, tickets, tokens, trunks,
 };
 use crate::store::{
     Agent, AgentStateChange, ApiToken, CadVariable, Direction, DispositionCode, IdleReason,
@@ -46,6 +46,9 @@ use crate::store::{
         interaction_control::accept, interaction_control::decline, interaction_control::end,
         interaction_control::hold, interaction_control::resume, interaction_control::transfer,
         interaction_control::position, event_stream::stream, outdial::outdial,
+        callbacks::create_widget, callbacks::list_widgets, callbacks::remove_widget,
+        callbacks::file, callbacks::public_read, callbacks::public_cancel, callbacks::list,
+        callbacks::supervisor_cancel,
         consult_control::consult, consult_control::end, consult_control::transfer,
         consult_control::conference, consult_control::leave, consult_control::drop_participant,
         recordings::pause, recordings::resume, recordings::noise, recordings::list,
@@ -66,6 +69,9 @@ use crate::store::{
         interaction_control::Position, interaction_control::TransferBody,
         interaction_control::TransferTargetBody, consult_control::ConsultBody,
         consult_control::ConsultTargetBody, outdial::OutdialBody, outdial::OutdialStarted,
+        callbacks::WidgetBody, callbacks::WidgetCreated, callbacks::CallbackBody,
+        callbacks::CallbackState, crate::store::CallbackWidget, crate::store::Callback,
+        crate::store::CallbackStatus,
         recordings::PauseBody, recordings::NoiseBody,
         recordings::RecordingDone, directory::DirectoryAgent, directory::DirectoryQueue, crate::store::RecordingRow, crate::store::RecordingStatus,
         crate::routing::model::InteractionState,
@@ -80,6 +86,7 @@ use crate::store::{
         (name = "recordings", description = "Recording pause/resume, Data Shield, downloads, noise suppression"),
         (name = "events", description = "WebSocket / Server-Sent Events stream with resume"),
         (name = "cdrs", description = "Call detail records"),
+        (name = "callbacks", description = "Web callbacks: the public form endpoint (widget key) and supervisors' view"),
         (name = "health", description = "Liveness"),
     )
 )]

@@ -123,7 +123,7 @@ async fn start(
 
 /// The desktop's CAD, checked: every entry editable, none secure (a desktop cannot mark its
 /// own data secure).
-fn cad(entries: BTreeMap<String, String>) -> Result<Vec<CadFromSip>, ApiError> {
+pub(super) fn cad(entries: BTreeMap<String, String>) -> Result<Vec<CadFromSip>, ApiError> {
     if entries.len() > MAX_CAD {
         return Err(ApiError::field("cad", format!("at most {MAX_CAD} entries")));
     }

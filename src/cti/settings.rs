@@ -16,6 +16,8 @@ use crate::store::OrgSettings;
 
 /// Longest wrap-up, data-shield pause or RONA timeout an admin may set: one hour.
 const MAX_SECONDS: u32 = 3600;
+/// Most attempts at one callback an admin may set.
+const MAX_CALLBACK_ATTEMPTS: u32 = 10;
 /// Longest CAD key.
 const MAX_CAD_KEY_LEN: usize = 64;
 
@@ -29,6 +31,7 @@ fn check(s: &OrgSettings) -> Result<(), ApiError> {
         ("data_shield_pause_seconds", s.data_shield_pause_seconds, 0),
         ("wrap_up_max_seconds", s.wrap_up_max_seconds, 1),
         ("rona_timeout_seconds", s.rona_timeout_seconds, 1),
+        ("callback_retry_seconds", s.callback_retry_seconds, 1),
     ] {
         if !(min..=MAX_SECONDS).contains(&value) {
             return Err(ApiError::field(
@@ -36,6 +39,12 @@ fn check(s: &OrgSettings) -> Result<(), ApiError> {
                 format!("must be {min} to {MAX_SECONDS}"),
             ));
         }
+    }
+    if !(1..=MAX_CALLBACK_ATTEMPTS).contains(&s.callback_max_attempts) {
+        return Err(ApiError::field(
+            "callback_max_attempts",
+            format!("must be 1 to {MAX_CALLBACK_ATTEMPTS}"),
+        ));
     }
     if s.offered_cad_keys.len() > OrgSettings::MAX_OFFERED_CAD_KEYS {
         return Err(ApiError::field(

@@ -56,6 +56,8 @@ pub(super) enum Timer {
     Ring(InteractionId),
     /// An interaction has waited its queue's `max_wait`.
     MaxWait(InteractionId),
+    /// A scheduled callback, or one retrying, becomes due.
+    CallbackDue(InteractionId),
 }
 
 /// Where a waiting caller stands.
@@ -187,11 +189,12 @@ impl Acd {
                 let known = self
                     .agents
                     .get(&agent)
-                    .ok_or(RoutingError::UnknownAgent(agent))?;
-                if known.reserved_for() == Some(&interaction) {
-                    Ok(())
-                } else {
+                    .ok_or_else(|| RoutingError::UnknownAgent(agent.clone()))?;
+                if known.reserved_for() != Some(&interaction) {
                     Err(super::agent::AgentError::NoSuchOffer.into())
+                } else {
+                    self.accept_callback(&agent, &interaction);
+                    Ok(())
                 }
             }
             Command::DeclineOffer { agent, interaction } => self.decline(now, &agent, &interaction),
@@ -201,6 +204,15 @@ impl Acd {
                 queue,
                 number,
             } => self.outdial(now, interaction, &agent, &queue, number),
+            Command::Callback {
+                interaction,
+                queue,
+                number,
+                dnis,
+                at,
+                attempts,
+            } => self.callback(now, interaction, queue, number, dnis, at, attempts),
+            Command::CancelCallback { interaction } => self.cancel_callback(now, &interaction),
             Command::Enqueue {
                 interaction,
                 queue,
@@ -243,6 +255,7 @@ impl Acd {
             match timer {
                 Timer::Ring(interaction) => self.on_ring_timeout(now, &interaction),
                 Timer::MaxWait(interaction) => self.on_max_wait(now, &interaction),
+                Timer::CallbackDue(interaction) => self.on_callback_due(now, &interaction),
             }
         }
         let due: Vec<AgentId> = self

@@ -45,6 +45,7 @@ fn a_caller_is_offered_to_an_available_agent_and_connected_on_answer() {
         queue: "sales".into(),
         ani: "+15550001".into(),
         dnis: "7000".into(),
+        callback: false,
     }));
     assert_eq!(h.state("alice"), reserved("c1"));
     h.take();

@@ -3,6 +3,7 @@
 
 use super::model::{Actor, AgentConfig, AgentId, InteractionId, OrgSettings, QueueConfig, QueueId};
 use crate::call::QueueEvent;
+use std::time::Instant;
 
 /// A state an agent (or a supervisor for them) may ask for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +96,28 @@ pub enum Command {
         queue: QueueId,
         /// The customer's number, as the switch dials it.
         number: String,
+    },
+    /// A customer asked to be called back at `number` (web form, or a caller who pressed 1
+    /// in a queue): it waits in `queue` like a caller, from `at` when that is later than
+    /// now, having been tried `attempts` times already (a callback restored after a restart).
+    Callback {
+        /// The interaction.
+        interaction: InteractionId,
+        /// Where it waits.
+        queue: QueueId,
+        /// The customer's number, as the switch dials it.
+        number: String,
+        /// What the customer reached (the widget's or the queue's number), for the pop-up.
+        dnis: String,
+        /// Not before then.
+        at: Option<Instant>,
+        /// Attempts already made.
+        attempts: u32,
+    },
+    /// A callback that has not connected is cancelled (by the customer or a supervisor).
+    CancelCallback {
+        /// The interaction.
+        interaction: InteractionId,
     },
     /// An event from the switch about a queue call.
     Switch(QueueEvent),

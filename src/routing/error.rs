@@ -30,6 +30,9 @@ pub enum RoutingError {
     /// The interaction is not a connected call.
     #[error("interaction {0} is not connected")]
     NotConnected(InteractionId),
+    /// No callback with that id is waiting or ringing (it connected, ended or never was).
+    #[error("no callback {0} is waiting")]
+    NoSuchCallback(InteractionId),
     /// The queue requires a disposition code to finish wrap-up.
     #[error("a disposition is required to finish wrap-up of {0}")]
     DispositionRequired(InteractionId),
@@ -47,6 +50,7 @@ impl RoutingError {
             RoutingError::NotAvailable(_) => "agent_not_available",
             RoutingError::NotConnected(_) => "not_connected",
             RoutingError::DispositionRequired(_) => "disposition_required",
+            RoutingError::NoSuchCallback(_) => "no_such_callback",
         }
     }
 }

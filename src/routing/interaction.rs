@@ -34,8 +34,12 @@ pub struct Interaction {
     pub declined_by: BTreeSet<AgentId>,
     /// The queue's max wait passed while an offer rang; it overflows if that offer fails.
     pub overdue: bool,
-    /// An agent's own call out (click-to-dial, callback), not a caller who waited.
+    /// An agent's own call out (click-to-dial, an accepted callback): the switch rings the
+    /// agent's phone, then the customer.
     pub outdial: bool,
+    /// A callback (web or courtesy): the customer waits off the line, the offer is a desktop
+    /// pop-up, and accepting it dials out. `Some(attempts made so far)`.
+    pub callback: Option<u32>,
 }
 
 impl Interaction {
@@ -64,6 +68,7 @@ impl Interaction {
             declined_by: BTreeSet::new(),
             overdue: false,
             outdial: false,
+            callback: None,
         }
     }
 }

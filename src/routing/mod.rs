@@ -60,6 +60,7 @@
 
 pub mod acd;
 pub mod agent;
+mod callback;
 pub mod command;
 mod consult;
 pub mod error;

@@ -183,6 +183,11 @@ pub struct OrgSettings {
     pub default_handle_time: Duration,
     /// How many callers last-agent routing remembers.
     pub last_agent_memory: usize,
+    /// How long a callback whose customer did not answer waits before the next attempt.
+    #[serde(with = "duration_secs")]
+    pub callback_retry: Duration,
+    /// Attempts at a callback before it ends as failed.
+    pub callback_max_attempts: u32,
 }
 
 impl Default for OrgSettings {
@@ -193,6 +198,8 @@ impl Default for OrgSettings {
             max_waiting_per_queue: 500,
             default_handle_time: Duration::from_secs(180),
             last_agent_memory: 10_000,
+            callback_retry: Duration::from_secs(300),
+            callback_max_attempts: 3,
         }
     }
 }
@@ -204,6 +211,8 @@ impl Default for OrgSettings {
 pub enum InteractionState {
     /// Waiting in a queue.
     Queued,
+    /// A callback waiting for its time (scheduled, or a retry after an attempt failed).
+    Scheduled,
     /// Ringing an agent.
     Offered,
     /// Customer and agent talk.
@@ -228,6 +237,7 @@ impl InteractionState {
     pub fn as_str(self) -> &'static str {
         match self {
             InteractionState::Queued => "queued",
+            InteractionState::Scheduled => "scheduled",
             InteractionState::Offered => "offered",
             InteractionState::Connected => "connected",
             InteractionState::Held => "held",
@@ -244,6 +254,7 @@ impl InteractionState {
     pub fn parse(s: &str) -> Option<InteractionState> {
         [
             InteractionState::Queued,
+            InteractionState::Scheduled,
             InteractionState::Offered,
             InteractionState::Connected,
             InteractionState::Held,

@@ -122,13 +122,18 @@ impl Acd {
             .flatten()
             .filter(|last| candidates.iter().any(|agent| agent.id() == *last))
             .cloned();
-        let (chosen, ring_all) = match last_agent {
+        let (mut chosen, mut ring_all) = match last_agent {
             Some(last) => (vec![last], false),
             None => (
                 strategy::choose(queue, &candidates),
                 queue.config().strategy == Strategy::RingAll,
             ),
         };
+        if ix.callback.is_some() {
+            // Only one agent can make the call: a callback is offered to one at a time.
+            chosen.truncate(1);
+            ring_all = false;
+        }
         if chosen.is_empty() {
             return Match::Skipped;
         }
@@ -148,6 +153,7 @@ impl Acd {
             return;
         };
         let (queue_id, ani, dnis) = (ix.queue.clone(), ix.ani.clone(), ix.dnis.clone());
+        let callback = ix.callback.is_some();
         let ring_timeout = self.ring_timeout(&queue_id);
         if let Some(queue) = self.queues.get_mut(&queue_id) {
             queue.remove(id);
@@ -172,17 +178,21 @@ impl Acd {
             ) {
                 continue;
             }
-            self.push(Output::Queue(QueueCommand::Offer {
-                interaction: id.clone(),
-                party: Party::Agent(agent.clone()),
-                extension,
-            }));
+            // A callback's offer is the desktop's pop-up alone: the phone rings on accept.
+            if !callback {
+                self.push(Output::Queue(QueueCommand::Offer {
+                    interaction: id.clone(),
+                    party: Party::Agent(agent.clone()),
+                    extension,
+                }));
+            }
             self.push(Output::Event(Event::InteractionOffered {
                 interaction: id.clone(),
                 agent: agent.clone(),
                 queue: queue_id.clone(),
                 ani: ani.clone(),
                 dnis: dnis.clone(),
+                callback,
             }));
             self.persist_interaction(
                 now,
@@ -245,8 +255,11 @@ impl Acd {
             // Consults are the contact-center core's to translate (`Acd::consult_*`).
             // A refused call never waited: the contact center records it, the ACD has nothing
             // to route.
-            QueueEvent::OutdialFailed { interaction, .. } => {
-                self.on_outdial_failed(now, &interaction);
+            QueueEvent::OutdialFailed {
+                interaction,
+                reason,
+            } => {
+                self.on_outdial_failed(now, &interaction, &reason);
             }
             QueueEvent::Refused { .. }
             | QueueEvent::ConsultAnswered { .. }

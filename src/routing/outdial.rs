@@ -92,10 +92,14 @@ impl Acd {
 
     /// The switch could not connect outdial `id`: its agent goes back to the state it dialled
     /// from and the interaction ends.
-    pub(super) fn on_outdial_failed(&mut self, now: Instant, id: &InteractionId) {
+    pub(super) fn on_outdial_failed(&mut self, now: Instant, id: &InteractionId, reason: &str) {
         let Some(ix) = self.interactions.get(id) else {
             return;
         };
+        if ix.callback.is_some() {
+            self.on_callback_failed(now, id, reason);
+            return;
+        }
         if !ix.outdial || ix.state == InteractionState::Connected {
             return;
         }

@@ -65,6 +65,33 @@ pub enum Event {
         ani: String,
         /// The dialled number.
         dnis: String,
+        /// A callback: the desktop accepts it to dial the customer (`ani`).
+        callback: bool,
+    },
+    /// A callback's attempt did not reach the customer; it is tried again later.
+    CallbackRetrying {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The queue.
+        queue: QueueId,
+        /// Attempts made so far.
+        attempts: u32,
+        /// Why the last one failed.
+        reason: String,
+        /// When the next attempt becomes due (whole seconds in JSON).
+        #[serde(with = "crate::routing::model::duration_secs")]
+        retry_in: Duration,
+    },
+    /// A callback ran out of attempts.
+    CallbackFailed {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The queue.
+        queue: QueueId,
+        /// Attempts made.
+        attempts: u32,
+        /// Why the last one failed.
+        reason: String,
     },
     /// The agent answered; caller and agent talk.
     InteractionConnected {
@@ -208,6 +235,10 @@ pub enum InteractionReason {
     Rejected,
     /// An outdial did not connect.
     OutdialFailed,
+    /// A callback was cancelled before it connected.
+    Cancelled,
+    /// A callback waits for its time.
+    Scheduled,
     /// Wrap-up finished (or expired).
     WrappedUp,
 }
@@ -232,6 +263,8 @@ impl InteractionReason {
             InteractionReason::OverflowedOut => "overflowed_out",
             InteractionReason::Rejected => "rejected",
             InteractionReason::OutdialFailed => "outdial_failed",
+            InteractionReason::Cancelled => "cancelled",
+            InteractionReason::Scheduled => "scheduled",
             InteractionReason::WrappedUp => "wrapped_up",
         }
     }

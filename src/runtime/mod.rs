@@ -328,13 +328,51 @@ async fn load_contact_center(store: &Store, profile: &Profile) -> anyhow::Result
     );
     // Configuration commands produce no work for anyone yet.
     while acd.poll_output().is_some() {}
-    Ok(ContactCenter::new(
+    let mut center = ContactCenter::new(
         acd,
         settings,
         profile.recordings.dir.clone(),
         now,
         clock::unix_now(),
-    ))
+    );
+    restore_callbacks(store, &mut center, now).await?;
+    Ok(center)
+}
+
+/// Callbacks still pending when the switch stopped go back to their queues (a scheduled one
+/// keeps its time, a retrying one is due at once), so a customer's request is not lost to a
+/// restart. One whose queue is gone stays pending in the database, logged.
+async fn restore_callbacks(
+    store: &Store,
+    center: &mut ContactCenter,
+    now: std::time::Instant,
+) -> anyhow::Result<()> {
+    let pending = store
+        .list_callbacks(Some(crate::store::CallbackStatus::Pending), u32::MAX >> 1)
+        .await
+        .context("loading pending callbacks")?;
+    let count = pending.len();
+    // Listed newest first; filed again oldest first, so they keep their order.
+    for callback in pending.into_iter().rev() {
+        let request = crate::center::CallbackRequest {
+            interaction: callback.interaction.clone(),
+            queue: callback.queue,
+            number: callback.number,
+            dnis: callback.dnis,
+            at: callback.scheduled_ms,
+            attempts: callback.attempts,
+            widget: callback.widget,
+            cad: Vec::new(),
+            restored: true,
+        };
+        if let Err(error) = center.callback(now, request) {
+            tracing::warn!(interaction = %callback.interaction, %error, "a pending callback could not be restored");
+        }
+    }
+    if count > 0 {
+        tracing::info!(count, "pending callbacks back in their queues");
+    }
+    Ok(())
 }
 
 /// Last-agent routing's memory, as the stored interactions left it: each caller's newest

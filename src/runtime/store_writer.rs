@@ -3,6 +3,7 @@
 //! in-progress journal a crash leaves behind, and the contact center's records.
 
 use super::*;
+use crate::center::CallbackJob;
 
 /// How long an in-progress CDR may wait to be written: a crash loses at most this much of
 /// what the journal knew (a call younger than this may be missing from the records).
@@ -192,6 +193,15 @@ pub(super) async fn write_contact_center(store: &Store, job: Job) {
                 .recording_ended(interaction, *status, error.as_deref(), *at)
                 .await
         }
+        Job::Callback(CallbackJob::Created(callback)) => store.insert_callback(callback).await,
+        Job::Callback(CallbackJob::Update {
+            interaction,
+            attempts,
+            status,
+        }) => store
+            .update_callback(interaction, *attempts, *status)
+            .await
+            .map(|_| ()),
     };
     if let Err(error) = result {
         tracing::error!(%error, "persisting a contact-center record failed");

@@ -430,7 +430,8 @@ impl Store {
     }
 
     /// Closes the interactions a crash left live (queued, ringing, talking, held,
-    /// consulting, conferenced) as [`InteractionState::Interrupted`], ended at `last_alive`
+    /// consulting, conferenced) as [`InteractionState::Interrupted`], except callbacks still
+    /// pending (the runtime puts them back in their queues), ended at `last_alive`
     /// (the switch's last heartbeat, or their creation when that is later). Those already
     /// ended keep their state: their wrap-up is still owed. Returns how many were closed.
     pub async fn interrupt_live_interactions(
@@ -440,7 +441,8 @@ impl Store {
         let n = sqlx::query(
             "UPDATE interactions SET state = $1, \
              ended_ms = CASE WHEN created_ms > $2 THEN created_ms ELSE $2 END \
-             WHERE state NOT IN ($3, $4, $1)",
+             WHERE state NOT IN ($3, $4, $1) AND id NOT IN \
+             (SELECT interaction_id FROM callbacks WHERE status = 'pending')",
         )
         .bind(InteractionState::Interrupted.as_str())
         .bind(last_alive.0)

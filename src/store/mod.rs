@@ -40,6 +40,7 @@ macro_rules! bind_args {
 mod agent_states;
 mod agents;
 mod cad;
+mod callbacks;
 mod cdrs;
 mod dispositions;
 mod extensions;
@@ -59,6 +60,7 @@ mod trunks;
 pub use agent_states::AgentStateChange;
 pub use agents::Agent;
 pub use cad::{CadUpdate, CadVariable};
+pub use callbacks::{Callback, CallbackStatus, CallbackWidget};
 pub use cdrs::{Cdr, CdrFilter, CdrId, CdrLeg, CdrStage, HangupCause, HangupSide};
 pub use dispositions::DispositionCode;
 pub use extensions::{Extension, ha1_pair};
@@ -165,6 +167,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         16,
         "outdial",
         include_str!("../../migrations/0016_outdial.sql"),
+    ),
+    (
+        17,
+        "callbacks",
+        include_str!("../../migrations/0017_callbacks.sql"),
     ),
 ];
 

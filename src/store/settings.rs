@@ -52,6 +52,11 @@ pub struct OrgSettings {
     /// `Reason: SIP;cause=503;text="org_calls"`. 0: no limit (the profile's `sip.max_calls`
     /// still applies).
     pub max_concurrent_calls: u32,
+    /// How long a callback whose customer did not answer (busy, no answer, refused) waits
+    /// before the next attempt.
+    pub callback_retry_seconds: u32,
+    /// Attempts at a callback before it ends as failed.
+    pub callback_max_attempts: u32,
 }
 
 impl OrgSettings {
@@ -76,6 +81,8 @@ impl Default for OrgSettings {
             offered_cad_keys: Vec::new(),
             secure_cad_roles: vec![Role::Admin],
             max_concurrent_calls: 0,
+            callback_retry_seconds: 300,
+            callback_max_attempts: 3,
         }
     }
 }
