@@ -73,6 +73,7 @@ impl Node {
             queue_music: routing.music,
             queue_media: routing.media,
             queue_limits: routing.limits,
+            queue_caller_ids: routing.caller_ids,
             media_policy: center.media_policy(),
             org_max_calls: center.org_call_limit(),
         });
@@ -202,6 +203,7 @@ impl Node {
                         self.switch.set_queue_music(routing.music);
                         self.switch.set_queue_media(routing.media);
                         self.switch.set_queue_limits(routing.limits);
+                        self.switch.set_queue_caller_ids(routing.caller_ids);
                     }
                     CenterOutput::Media(command) => self.outputs.push_back(Output::Media(command)),
                     CenterOutput::MediaPolicy(policy) => self.switch.set_media_policy(policy),

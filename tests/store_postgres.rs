@@ -534,6 +534,9 @@ mod suite {
             recording: Some(true),
             noise_suppression: None,
             max_calls: 0,
+            outdial_caller_id: None,
+            courtesy_callback_after: None,
+            courtesy_prompt: None,
         };
         store.create_queue(&queue).await.unwrap();
         assert_eq!(

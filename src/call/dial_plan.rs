@@ -21,6 +21,8 @@ pub struct DialPlan {
     pub media_policy: MediaPolicy,
     /// Queue id → the most live calls it takes (absent: no limit).
     pub queue_limits: HashMap<String, u32>,
+    /// Queue id → the caller ID its calls out present (absent: the trunk's).
+    pub queue_caller_ids: HashMap<String, String>,
     /// The most calls the contact center holds at once, all kinds (0: no limit).
     pub org_max_calls: u32,
 }

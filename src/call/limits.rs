@@ -199,4 +199,9 @@ impl Switch {
     pub fn set_queue_limits(&mut self, limits: HashMap<String, u32>) {
         self.dial_plan.queue_limits = limits;
     }
+
+    /// The caller IDs the queues' calls out present changed.
+    pub fn set_queue_caller_ids(&mut self, caller_ids: HashMap<String, String>) {
+        self.dial_plan.queue_caller_ids = caller_ids;
+    }
 }

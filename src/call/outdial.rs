@@ -15,6 +15,7 @@
 
 use super::model::*;
 use super::switch::Switch;
+use super::trunk_calls::TrunkRoute;
 use crate::sip::dialog::Dialog;
 use crate::sip::message::{Message, Method};
 use crate::sip::registrar::Transport;
@@ -126,6 +127,10 @@ impl Switch {
             return;
         };
         let number = route.number.as_str().to_owned();
+        let route = TrunkRoute {
+            presented: self.dial_plan.queue_caller_ids.get(queue.as_str()).cloned(),
+            ..route
+        };
         let customer = self.placeholder_customer(&number, &extension);
         let local_tag = self.token(10);
         let Some(dialog) =

@@ -181,3 +181,20 @@ fn a_number_the_agent_may_not_dial_is_refused_before_its_phone_rings() {
     assert!(lab.take_all(phone("1001")).is_empty());
     assert_eq!(lab.sw.holdings().calls, 0);
 }
+
+#[test]
+fn a_queue_with_its_own_caller_id_presents_it_instead_of_the_trunks() {
+    let mut lab = lab();
+    lab.sw.set_queue_caller_ids(
+        [("sales".to_owned(), "+33900000099".to_owned())]
+            .into_iter()
+            .collect(),
+    );
+    outdial(&mut lab, "0123456789");
+    agent_answers(&mut lab);
+    let to_customer = lab.take(gateway(), "INVITE");
+    for header in ["From", "P-Asserted-Identity"] {
+        let value = to_customer.header(header).unwrap();
+        assert!(value.contains("+33900000099"), "{header}: {value}");
+    }
+}

@@ -52,6 +52,9 @@ pub struct TrunkRoute {
     /// Who the leg's forks offer a queue call to (a transfer to a number), as `ring` marks
     /// an agent's forks.
     pub party: Option<Party>,
+    /// What From and `P-Asserted-Identity` carry whatever the trunk says: the caller ID of
+    /// the queue an agent calls out for.
+    pub presented: Option<String>,
 }
 
 /// One gateway being tried.
@@ -137,6 +140,7 @@ impl Switch {
             remaining,
             current: None,
             party: None,
+            presented: None,
         }))
     }
 
@@ -198,6 +202,7 @@ impl Switch {
             let number = route.number.clone();
             let caller_number = route.caller_number.clone();
             let party = route.party.clone();
+            let route_presented = route.presented.clone();
             // A trunk the admin API removed since the route was planned is skipped.
             let Some(trunk) = self
                 .cfg
@@ -213,10 +218,11 @@ impl Switch {
             {
                 continue;
             }
-            let presented = trunk
-                .caller_id
-                .as_ref()
-                .map_or(caller_number, |id| id.as_str().to_owned());
+            let presented = match (route_presented, &trunk.caller_id) {
+                (Some(queue_id), _) => queue_id,
+                (None, Some(id)) => id.as_str().to_owned(),
+                (None, None) => caller_number,
+            };
             let Some(original) = self.calls.get(&call_key).map(|c| c.caller.invite.clone()) else {
                 return false;
             };

@@ -117,6 +117,8 @@ pub struct QueueRouting {
     pub media: HashMap<String, QueueMedia>,
     /// Queue id → the most live calls it takes (queues without a limit are absent).
     pub limits: HashMap<String, u32>,
+    /// Queue id → the caller ID its calls out present (queues without one are absent).
+    pub caller_ids: HashMap<String, String>,
 }
 
 /// Writes for the store writer.
@@ -483,6 +485,10 @@ impl ContactCenter {
                 .iter()
                 .filter(|q| q.config.max_calls > 0)
                 .map(|q| (q.config.id.0.clone(), q.config.max_calls))
+                .collect(),
+            caller_ids: queues
+                .iter()
+                .filter_map(|q| Some((q.config.id.0.clone(), q.config.outdial_caller_id.clone()?)))
                 .collect(),
             numbers: queues
                 .into_iter()

@@ -84,6 +84,17 @@ pub struct QueueBody {
     /// `Reason: SIP;cause=486;text="queue_calls"`. 0 or absent: no limit.
     #[serde(default)]
     pub max_calls: u32,
+    /// What customers see when agents call out for this queue (click-to-dial, callbacks),
+    /// `+` and 8 to 15 digits; absent: the trunk's caller ID.
+    #[serde(default)]
+    pub outdial_caller_id: Option<String>,
+    /// Offer callers a courtesy callback when their estimated wait exceeds this; absent:
+    /// never.
+    #[serde(default)]
+    pub courtesy_callback_after_secs: Option<u64>,
+    /// The courtesy callback offer, a WAV path relative to `sip-profiles/`.
+    #[serde(default)]
+    pub courtesy_prompt: Option<String>,
 }
 
 impl From<QueueConfig> for QueueBody {
@@ -112,7 +123,23 @@ impl From<QueueConfig> for QueueBody {
             recording: q.recording,
             noise_suppression: q.noise_suppression,
             max_calls: q.max_calls,
+            outdial_caller_id: q.outdial_caller_id,
+            courtesy_callback_after_secs: q.courtesy_callback_after.map(|d| d.as_secs()),
+            courtesy_prompt: q.courtesy_prompt,
         }
+    }
+}
+
+/// A caller ID as carriers take it: `+` then 8 to 15 digits.
+fn e164_caller_id(value: &str) -> Result<String, ApiError> {
+    let digits = value.strip_prefix('+').unwrap_or_default();
+    if (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(value.to_owned())
+    } else {
+        Err(ApiError::field(
+            "outdial_caller_id",
+            "must be E.164: + then 8 to 15 digits",
+        ))
     }
 }
 
@@ -207,6 +234,16 @@ impl QueueBody {
             recording: self.recording,
             noise_suppression: self.noise_suppression,
             max_calls: self.max_calls,
+            outdial_caller_id: self
+                .outdial_caller_id
+                .as_deref()
+                .map(e164_caller_id)
+                .transpose()?,
+            courtesy_callback_after: self
+                .courtesy_callback_after_secs
+                .map(|s| secs("courtesy_callback_after_secs", s))
+                .transpose()?,
+            courtesy_prompt: self.courtesy_prompt.clone(),
         })
     }
 }

@@ -148,6 +148,18 @@ pub struct QueueConfig {
     /// no limit.
     #[serde(default)]
     pub max_calls: u32,
+    /// The number customers see when agents call out for this queue (click-to-dial,
+    /// callbacks), in E.164; `None`: the trunk's caller ID.
+    #[serde(default)]
+    pub outdial_caller_id: Option<String>,
+    /// A caller whose estimated wait exceeds this is offered a courtesy callback; `None`:
+    /// never.
+    #[serde(default, with = "opt_duration_secs")]
+    pub courtesy_callback_after: Option<Duration>,
+    /// The courtesy callback offer ("press 1 to be called back at this number, 2 to key in
+    /// another"), a WAV path under `sip-profiles/`; `None`: the profile's.
+    #[serde(default)]
+    pub courtesy_prompt: Option<String>,
 }
 
 /// A routable agent's configuration (what the ACD needs; credentials live in the store).

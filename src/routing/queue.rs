@@ -189,6 +189,9 @@ mod tests {
             recording: None,
             noise_suppression: None,
             max_calls: 0,
+            outdial_caller_id: None,
+            courtesy_callback_after: None,
+            courtesy_prompt: None,
         }
     }
 

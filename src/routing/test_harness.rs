@@ -34,6 +34,9 @@ pub fn queue(id: &str, number: &str) -> QueueConfig {
         recording: None,
         noise_suppression: None,
         max_calls: 0,
+        outdial_caller_id: None,
+        courtesy_callback_after: None,
+        courtesy_prompt: None,
     }
 }
 

@@ -173,6 +173,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "callbacks",
         include_str!("../../migrations/0017_callbacks.sql"),
     ),
+    (
+        18,
+        "queue_outbound",
+        include_str!("../../migrations/0018_queue_outbound.sql"),
+    ),
 ];
 
 /// A handle on the database: cheap to clone, all clones share one connection pool.

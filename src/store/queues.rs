@@ -27,6 +27,9 @@ struct QueueRow {
     recording: Option<i64>,
     noise_suppression: Option<i64>,
     max_calls: i64,
+    outdial_caller_id: Option<String>,
+    courtesy_callback_secs: Option<i64>,
+    courtesy_prompt: Option<String>,
 }
 
 fn secs(value: i64, column: &'static str) -> Result<Duration, StoreError> {
@@ -73,6 +76,12 @@ impl TryFrom<QueueRow> for QueueConfig {
                 .map(|v| flag(v, TABLE, "noise_suppression"))
                 .transpose()?,
             max_calls: narrow::<u32>(row.max_calls, TABLE, "max_calls")?,
+            outdial_caller_id: row.outdial_caller_id,
+            courtesy_callback_after: row
+                .courtesy_callback_secs
+                .map(|s| secs(s, "courtesy_callback_secs"))
+                .transpose()?,
+            courtesy_prompt: row.courtesy_prompt,
         })
     }
 }
@@ -80,7 +89,8 @@ impl TryFrom<QueueRow> for QueueConfig {
 const SELECT: &str = "SELECT id, name, number, strategy, required_skills, teams, \
                       ring_timeout_secs, max_wait_secs, overflow, wrap_up_max_secs, \
                       last_agent_routing, disposition_required, music, recording, \
-                      noise_suppression, max_calls FROM queues";
+                      noise_suppression, max_calls, outdial_caller_id, courtesy_callback_secs, \
+                      courtesy_prompt FROM queues";
 
 impl Store {
     /// Adds a queue; an existing id or number is [`StoreError::Duplicate`].
@@ -89,8 +99,10 @@ impl Store {
             q,
             "INSERT INTO queues (name, number, strategy, required_skills, teams, \
              ring_timeout_secs, max_wait_secs, overflow, wrap_up_max_secs, last_agent_routing, \
-             disposition_required, music, recording, noise_suppression, max_calls, id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+             disposition_required, music, recording, noise_suppression, max_calls, id, \
+             outdial_caller_id, courtesy_callback_secs, courtesy_prompt) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+             $17, $18, $19)",
         )
         .await
         .map(|_| ())
@@ -103,7 +115,8 @@ impl Store {
             "UPDATE queues SET name = $1, number = $2, strategy = $3, required_skills = $4, \
              teams = $5, ring_timeout_secs = $6, max_wait_secs = $7, overflow = $8, \
              wrap_up_max_secs = $9, last_agent_routing = $10, disposition_required = $11, \
-             music = $12, recording = $13, noise_suppression = $14, max_calls = $15 \
+             music = $12, recording = $13, noise_suppression = $14, max_calls = $15, \
+             outdial_caller_id = $17, courtesy_callback_secs = $18, courtesy_prompt = $19 \
              WHERE id = $16",
         )
         .await
@@ -133,6 +146,9 @@ impl Store {
             .bind(q.noise_suppression.map(i64::from))
             .bind(i64::from(q.max_calls))
             .bind(q.id.as_str())
+            .bind(q.outdial_caller_id.as_deref())
+            .bind(q.courtesy_callback_after.map(secs_i64))
+            .bind(q.courtesy_prompt.as_deref())
             .execute(&self.pool)
             .await
             .map_err(|e| map_unique(e, "queue with this id or number"))?;
@@ -191,6 +207,9 @@ pub(crate) mod tests {
             recording: None,
             noise_suppression: None,
             max_calls: 0,
+            outdial_caller_id: None,
+            courtesy_callback_after: None,
+            courtesy_prompt: None,
         }
     }
 
@@ -215,6 +234,9 @@ pub(crate) mod tests {
             recording: Some(false),
             noise_suppression: Some(true),
             max_calls: 25,
+            outdial_caller_id: Some("+33900000002".into()),
+            courtesy_callback_after: Some(Duration::from_secs(90)),
+            courtesy_prompt: Some("courtesy.wav".into()),
             ..queue("sales", "7000")
         };
         db.store.create_queue(&full).await.unwrap();
