@@ -118,8 +118,9 @@ pub enum Command {
 impl Command {
     /// Whether the shard must act on it before its next packet or timer: it registers
     /// sockets, arms a timer, or the engine waits for the answer. The others (a new SDP, a
-    /// bridge's end, suppression, digit detection, taps) matter only to packets, and the shard applies its
-    /// commands before the packets that woke it, so they need no wake-up of their own.
+    /// bridge's end, suppression, digit detection, taps) matter only to packets, and the shard
+    /// applies its commands before the packets that woke it, so they need no wake-up of
+    /// their own.
     fn is_urgent(&self) -> bool {
         !matches!(
             self,

@@ -2,8 +2,9 @@
 //! [`LatchPolicy`], see [`super::source`]), whether its signalling lets the switch send to it
 //! yet, what it negotiated, the continuous stream the switch sends it, and the stages its
 //! phone's audio passes before it is relayed (digit detection, noise suppression, recording
-//! taps, a conference's input), and on an SRTP leg its two crypto contexts: the phone's packets are
-//! authenticated and decrypted before anything else looks at them, ours encrypted last.
+//! taps, a conference's input), and on an SRTP leg its two crypto contexts: the phone's
+//! packets are authenticated and decrypted before anything else looks at them, ours
+//! encrypted last.
 //!
 //! A plain value with no sockets: the runtime builds one at `open`, configures it while no
 //! shard holds it yet, and moves it between shards whole.

@@ -6,8 +6,9 @@
 //! change decides where we send), passes the endpoint's inbound stage (digit detection, noise
 //! suppression, recording taps, a conference's input) and, when the endpoint is bridged, the
 //! peer's [`StreamRewriter`] (SSRC, sequence and timestamp kept continuous across re-bridges,
-//! PCMU ↔ PCMA transcoded when the legs disagree). The packet is rewritten in the caller's buffer and the answer says which
-//! endpoint's socket sends it where: no copy and no allocation per packet.
+//! PCMU ↔ PCMA transcoded when the legs disagree). The packet is rewritten in the caller's
+//! buffer and the answer says which endpoint's socket sends it where: no copy and no
+//! allocation per packet.
 //!
 //! An SRTP leg (`RTP/SAVP`, keys from SDES) is decrypted on arrival, right after the source
 //! check and before the latch moves, so every stage and the other leg see plain RTP; a packet
