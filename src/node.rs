@@ -6,7 +6,7 @@
 //!  datagrams, timeouts ──▶ Switch ──Output::Queue──────▶ ContactCenter (after the switch drained)
 //!                            ▲    ──Output::Event──────▶ ContactCenter (at once)
 //!                            └──── QueueCommand, routing, media policy, denoise ◀──┘
-//!  media events: Inactive, OpenFailed ──▶ Switch; recording news ──▶ ContactCenter
+//!  media events: Inactive, OpenFailed, Digit ──▶ Switch; recording news ──▶ ContactCenter
 //! ```
 //!
 //! What is left for whoever drives the node is IO: [`Output`] is what to send, apply to the
@@ -102,12 +102,14 @@ impl Node {
         self.switch.handle_datagram(now, from, transport, bytes);
     }
 
-    /// News from the media plane: a dead or unopenable endpoint is the switch's, recording
-    /// news is the contact center's.
+    /// News from the media plane: a dead or unopenable endpoint and a keyed digit are the
+    /// switch's, recording news is the contact center's.
     pub fn handle_media_event(&mut self, now: Instant, event: MediaEvent) {
         self.advance(now);
         match event {
-            MediaEvent::Inactive { .. } | MediaEvent::OpenFailed { .. } => {
+            MediaEvent::Inactive { .. }
+            | MediaEvent::OpenFailed { .. }
+            | MediaEvent::Digit { .. } => {
                 self.switch.handle_media_event(now, event);
             }
             recording => self.center.handle_media_event(now, recording),

@@ -286,6 +286,12 @@ pub enum MediaCommand {
     /// 8 ↔ 48 kHz resamplers' group delay (about 4 ms). RFC 4733 events and comfort noise
     /// pass untouched.
     Denoise { endpoint: EndpointId, enabled: bool },
+    /// Report the digits `endpoint`'s phone keys as [`MediaEvent::Digit`] (`enabled: false`,
+    /// the default, stops): its RFC 4733 telephone-events on the leg's negotiated type, and
+    /// DTMF tones in its G.711 audio until it sends a telephone-event. What is relayed stays
+    /// as it was. Off by default because searching the audio decodes every packet; the usual
+    /// user is a queued caller offered a callback ("press 1").
+    DetectDigits { endpoint: EndpointId, enabled: bool },
     /// Record the call as a stereo WAV `dir/YYYY-MM-DD/<recording>.wav` with a JSON sidecar:
     /// left what `customer`'s phone sends, right what the `agent_side` phones send (mixed
     /// when there are several). Music on hold is never recorded.
@@ -342,6 +348,10 @@ pub enum MediaEvent {
     Inactive { endpoint: EndpointId },
     /// The runtime could not bind the endpoint's ports.
     OpenFailed { endpoint: EndpointId },
+    /// The endpoint's phone keyed `digit` (`0`-`9`, `*`, `#`, `A`-`D`), once per key press;
+    /// only while [`MediaCommand::DetectDigits`] is on for it. Digits may be a card number
+    /// or a PIN: never log them.
+    Digit { endpoint: EndpointId, digit: char },
     /// The WAV and its sidecar are created; capture has begun.
     RecordingStarted {
         recording: crate::media::recorder::RecordingId,

@@ -100,6 +100,8 @@ pub struct SwitchStats {
     pub rejected_malformed: u64,
     pub calls_started: u64,
     pub calls_answered: u64,
+    /// Digits reported by the media plane ([`MediaEvent::Digit`]).
+    pub digits_received: u64,
 }
 
 /// What a client transaction of ours was for.
@@ -435,6 +437,12 @@ impl Switch {
         }
         let endpoint = match event {
             MediaEvent::Inactive { endpoint } | MediaEvent::OpenFailed { endpoint } => endpoint,
+            MediaEvent::Digit { endpoint, .. } => {
+                // The digit itself stays out of the log: it may be a card number or a PIN.
+                tracing::debug!(endpoint = endpoint.0, "digit keyed");
+                self.stats.digits_received += 1;
+                return;
+            }
             // Recording news is for observers: the call goes on whatever became of it.
             _ => return,
         };

@@ -13,6 +13,8 @@
 //! - [`srtp`]: SRTP/SRTCP contexts for SDES-keyed legs (RFC 3711, RFC 4568).
 //! - [`rewrite`]: the continuous outgoing stream toward one leg.
 //! - [`ports`]: RTP/RTCP port pair allocation from the profile's range.
+//! - [`dtmf`]: the digits a phone keys: RFC 4733 telephone-events and in-band tones in its
+//!   G.711 audio (ITU-T Q.23/Q.24).
 //! - [`denoise`]: RNNoise on 8 kHz G.711 audio, switchable per relay direction mid-call.
 //! - [`resample`]: the 8 kHz ↔ 48 kHz polyphase filters the suppressor runs in.
 //! - [`rnnoise`]: RNNoise's network with SIMD-friendly inference, one 10 ms frame at a time.
@@ -28,6 +30,7 @@
 //! but reads no clock either.
 
 pub mod denoise;
+pub mod dtmf;
 pub mod g711;
 pub mod mixer;
 pub mod offer_answer;

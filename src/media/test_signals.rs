@@ -127,3 +127,30 @@ pub fn goertzel(x: &[i16], freq: f32) -> f32 {
     }
     s1 * s1 + s2 * s2 - coeff * s1 * s2
 }
+
+/// Peak amplitude of a sine at `dbm0` (see [`crate::media::dtmf::DBM0_PEAK`]).
+pub fn dbm0(level: f32) -> f32 {
+    crate::media::dtmf::DBM0_PEAK * 10f32.powf(level / 20.0)
+}
+
+/// The DTMF pair of `key`, each tone at `level` dBm0, for `n` samples.
+///
+/// # Panics
+/// When `key` is not a DTMF key.
+pub fn dtmf(key: char, n: usize, level: f32) -> Vec<f32> {
+    let (row, column) = crate::media::dtmf::frequencies(key).expect("a DTMF key");
+    let (a, b) = (tone(row, n, dbm0(level)), tone(column, n, dbm0(level)));
+    a.iter().zip(&b).map(|(x, y)| x + y).collect()
+}
+
+/// A linear sine sweep from `from` to `to` Hz over `n` samples.
+pub fn sweep(from: f32, to: f32, n: usize, amplitude: f32) -> Vec<f32> {
+    let rate = (to - from) / n as f32;
+    let mut phase = 0f32;
+    (0..n)
+        .map(|i| {
+            phase = (phase + 2.0 * PI * (from + rate * i as f32) / RATE) % (2.0 * PI);
+            phase.sin() * amplitude
+        })
+        .collect()
+}

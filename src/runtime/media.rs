@@ -4,8 +4,8 @@
 //! Each endpoint has an RTP and an RTCP socket, bound when the switch allocates its port pair
 //! ([`SocketBinder`]). The packets are relayed by a few [shards](super::media_shard), OS
 //! threads that each run one sans-IO [`Relay`](crate::media::relay::Relay) over the sockets
-//! of their endpoints: latching, bridging, noise suppression, recording taps, music and
-//! conferences are all the relay's (see its doc).
+//! of their endpoints: latching, bridging, digit detection, noise suppression, recording
+//! taps, music and conferences are all the relay's (see its doc).
 //!
 //! **Which shard.** Endpoints relayed to each other must share a shard, so an endpoint joins
 //! one only when it first needs one: the first bridge, announcement or conference that names
@@ -345,6 +345,15 @@ impl MediaEngine {
             Some(Home::Waiting(w)) => w.0.set_denoise(enabled, prepared),
             None => {}
         }
+    }
+
+    /// Reports the digits `id`'s phone keys as [`MediaEvent::Digit`], or stops.
+    pub fn detect_digits(&mut self, id: EndpointId, enabled: bool) {
+        self.apply(
+            id,
+            || Command::DetectDigits { id, enabled },
+            |e| e.set_detect_digits(enabled),
+        );
     }
 
     /// Sends `id`'s audio to `recording` too. A waiting endpoint joins the shard of the

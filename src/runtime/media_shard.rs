@@ -90,6 +90,11 @@ pub enum Command {
         /// Built by the engine, so the shard never stalls its other calls building one.
         prepared: Option<Box<Denoiser>>,
     },
+    /// Report the digits `id`'s phone keys, or stop.
+    DetectDigits {
+        id: EndpointId,
+        enabled: bool,
+    },
     Tap {
         id: EndpointId,
         recording: RecordingId,
@@ -113,8 +118,9 @@ pub enum Command {
 impl Command {
     /// Whether the shard must act on it before its next packet or timer: it registers
     /// sockets, arms a timer, or the engine waits for the answer. The others (a new SDP, a
-    /// bridge's end, suppression, taps) matter only to packets, and the shard applies its
-    /// commands before the packets that woke it, so they need no wake-up of their own.
+    /// bridge's end, suppression, digit detection, taps) matter only to packets, and the shard
+    /// applies its commands before the packets that woke it, so they need no wake-up of
+    /// their own.
     fn is_urgent(&self) -> bool {
         !matches!(
             self,
@@ -122,6 +128,7 @@ impl Command {
                 | Command::Unbridge(_)
                 | Command::StopPlaying(_)
                 | Command::Denoise { .. }
+                | Command::DetectDigits { .. }
                 | Command::Tap { .. }
                 | Command::Untap { .. }
         )
@@ -348,6 +355,7 @@ impl Shard {
                     enabled,
                     prepared,
                 } => self.relay.set_denoise(id, enabled, prepared),
+                Command::DetectDigits { id, enabled } => self.relay.detect_digits(id, enabled),
                 Command::Tap {
                     id,
                     recording,
@@ -407,9 +415,11 @@ impl Shard {
 
     /// Hands the relay's events to the switch, in order, without ever waiting.
     fn deliver_events(&mut self) {
-        while let Some(Event::Inactive(endpoint)) = self.relay.poll_event() {
-            self.undelivered
-                .push_back(MediaEvent::Inactive { endpoint });
+        while let Some(event) = self.relay.poll_event() {
+            self.undelivered.push_back(match event {
+                Event::Inactive(endpoint) => MediaEvent::Inactive { endpoint },
+                Event::Digit { endpoint, digit } => MediaEvent::Digit { endpoint, digit },
+            });
         }
         while let Some(event) = self.undelivered.pop_front() {
             match self.events.try_send(event) {

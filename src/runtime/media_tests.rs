@@ -192,3 +192,48 @@ async fn a_silent_phone_is_reported_inactive_once_and_a_held_one_never() {
         None
     );
 }
+
+/// One press of 5 as RFC 4733 events: starts and the three ends of one event share its
+/// timestamp; the audio packet after moves the clock on, so the next press is a new event.
+async fn press_five(customer: &mut Phone) {
+    for i in 1..=3 {
+        customer.send_event(5, false, i * 160).await;
+    }
+    for _ in 0..3 {
+        customer.send_event(5, true, 640).await;
+    }
+    customer.send_audio(&[0xff; 160]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_the_customer_presses_reaches_the_core_once_detection_is_on_and_is_still_relayed() {
+    use crate::call::MediaEvent;
+    let Call {
+        mut engine,
+        mut events,
+        mut customer,
+        agent,
+    } = harness::call().await;
+    press_five(&mut customer).await;
+    let wait = Duration::from_millis(300);
+    assert_eq!(
+        harness::next_event(&mut events, wait).await,
+        None,
+        "off by default"
+    );
+    engine.detect_digits(customer.endpoint, true);
+    press_five(&mut customer).await;
+    assert_eq!(
+        harness::next_event(&mut events, Duration::from_secs(2)).await,
+        Some(MediaEvent::Digit {
+            endpoint: customer.endpoint,
+            digit: '5'
+        })
+    );
+    assert_eq!(harness::next_event(&mut events, wait).await, None, "once");
+    let mut relayed = 0;
+    while let Some((pt, _)) = agent.recv(QUIET).await {
+        relayed += usize::from(pt == harness::EVENT_PT);
+    }
+    assert_eq!(relayed, 12, "both presses' events reach the agent");
+}

@@ -614,6 +614,9 @@ impl CoreLoop {
             MediaCommand::Denoise { endpoint, enabled } => {
                 self.engine.set_denoise(endpoint, enabled)
             }
+            MediaCommand::DetectDigits { endpoint, enabled } => {
+                self.engine.detect_digits(endpoint, enabled)
+            }
             MediaCommand::StartRecording {
                 recording,
                 customer,

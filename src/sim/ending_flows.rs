@@ -152,6 +152,35 @@ fn a_plain_call_whose_media_stops_is_hung_up_on_both_legs_over_200_seeds() {
     });
 }
 
+/// A digit the media plane reports (once asked to detect them) reaches the switch, which
+/// counts it; the call is untouched and ends as any other.
+#[test]
+fn a_keyed_digit_reaches_the_switch_and_the_call_goes_on() {
+    let (mut w, caller, callee, call) = plain_call(7);
+    let endpoint = *w.media.bridges.keys().min().expect("the caller is bridged");
+    let at = w.now;
+    w.media.events.push((
+        at,
+        MediaEvent::Digit {
+            endpoint,
+            digit: '1',
+        },
+    ));
+    w.run_for(SECOND);
+    let counted = w.node.switch().stats.digits_received;
+    w.check(counted == 1, || format!("{counted} digits counted"));
+    let up = w.call(caller, &call).stage == Stage::Up;
+    w.check(up, || "the call went down on a digit".to_owned());
+    w.with_phone(caller, |p| p.hang_up(&call));
+    w.run_until("the callee gets BYE", 10 * SECOND, |w| {
+        w.phone(callee).last_call().is_some_and(|c| c.bye_received)
+    });
+    w.finish(Expect {
+        cdrs: &[HangupCause::NormalClearing],
+        agents: &[],
+    });
+}
+
 /// The same on a queue call: the agent's phone and the customer get BYE, the interaction
 /// ends (not abandoned: it was answered) and the agent wraps up.
 #[test]

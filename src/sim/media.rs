@@ -115,7 +115,8 @@ impl MediaPlane {
             }
             MediaCommand::Configure { endpoint, .. }
             | MediaCommand::StopMusic { endpoint }
-            | MediaCommand::Denoise { endpoint, .. } => {
+            | MediaCommand::Denoise { endpoint, .. }
+            | MediaCommand::DetectDigits { endpoint, .. } => {
                 if self.known(*endpoint, &command)
                     && matches!(command, MediaCommand::StopMusic { .. })
                 {

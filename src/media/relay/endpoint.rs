@@ -1,16 +1,19 @@
 //! One media endpoint as the relay holds it: where its phone is (symmetric RTP latching under a
 //! [`LatchPolicy`], see [`super::source`]), whether its signalling lets the switch send to it
 //! yet, what it negotiated, the continuous stream the switch sends it, and the stages its
-//! phone's audio passes before it is relayed (noise suppression, recording taps, a
-//! conference's input), and on an SRTP leg its two crypto contexts: the phone's packets are
-//! authenticated and decrypted before anything else looks at them, ours encrypted last.
+//! phone's audio passes before it is relayed (digit detection, noise suppression, recording
+//! taps, a conference's input), and on an SRTP leg its two crypto contexts: the phone's
+//! packets are authenticated and decrypted before anything else looks at them, ours
+//! encrypted last.
 //!
 //! A plain value with no sockets: the runtime builds one at `open`, configures it while no
 //! shard holds it yet, and moves it between shards whole.
 
+use super::Event;
 use super::source::{LatchPolicy, Source};
 use crate::call::EndpointId;
 use crate::media::denoise::{Denoiser, SwitchableDenoiser};
+use crate::media::dtmf::DigitDetector;
 use crate::media::g711::{self, Law};
 use crate::media::mixer::{FRAME as MIX_FRAME, Frame};
 use crate::media::player::{Announcement, Player};
@@ -144,6 +147,9 @@ pub struct RelayEndpoint {
     pub(super) rewriter: StreamRewriter,
     pub(super) map_key: MapKey,
     denoise: SwitchableDenoiser,
+    /// Set while the switch wants the digits the phone keys (off by default: searching the
+    /// audio for tones decodes every packet).
+    digits: Option<Box<DigitDetector>>,
     /// Recordings this endpoint's audio goes to.
     taps: Vec<(RecordingId, Box<dyn Tap>)>,
     pub(super) last_activity: Instant,
@@ -172,6 +178,7 @@ impl RelayEndpoint {
             rewriter: StreamRewriter::new(ssrc, start, PayloadMap::new()),
             map_key: MapKey::None,
             denoise: SwitchableDenoiser::default(),
+            digits: None,
             taps: Vec::new(),
             last_activity: now,
             reported_inactive: false,
@@ -214,6 +221,22 @@ impl RelayEndpoint {
     /// packets. `prepared` is used if a suppressor must be built.
     pub fn set_denoise(&mut self, enabled: bool, prepared: Option<Box<Denoiser>>) {
         self.denoise.set_enabled_with(enabled, prepared);
+    }
+
+    /// Reports the digits the phone keys as [`Event::Digit`], or stops. Switched on again,
+    /// detection starts afresh.
+    pub fn set_detect_digits(&mut self, enabled: bool) {
+        match (enabled, &self.digits) {
+            (true, None) => self.digits = Some(Box::default()),
+            (false, Some(_)) => self.digits = None,
+            _ => {}
+        }
+    }
+
+    /// Whether the digits the phone keys are reported.
+    #[must_use]
+    pub fn detects_digits(&self) -> bool {
+        self.digits.is_some()
     }
 
     /// Sends the phone's audio to `recording` too (once per recording).
@@ -287,10 +310,20 @@ impl RelayEndpoint {
         true
     }
 
-    /// Suppression, recording taps and the conference input for one RTP packet from the
-    /// phone, in place. The fast path (nothing asked for) decodes nothing.
-    pub(super) fn inbound_stage(&mut self, now: Instant, packet: &mut [u8]) {
-        if !self.denoise.is_active() && self.taps.is_empty() && self.mix.is_none() {
+    /// Digit detection, suppression, recording taps and the conference input for one RTP
+    /// packet from the phone, in place; digits found go to `events`. The fast path (nothing
+    /// asked for) decodes nothing.
+    pub(super) fn inbound_stage(
+        &mut self,
+        now: Instant,
+        packet: &mut [u8],
+        events: &mut VecDeque<Event>,
+    ) {
+        if !self.denoise.is_active()
+            && self.taps.is_empty()
+            && self.mix.is_none()
+            && self.digits.is_none()
+        {
             return;
         }
         let Some(negotiated) = &self.negotiated else {
@@ -299,9 +332,27 @@ impl RelayEndpoint {
         let Ok(mut rtp) = RtpPacketMut::parse(packet) else {
             return;
         };
-        let Some(law) = audio_law(negotiated, rtp.header().payload_type) else {
+        let header = rtp.header();
+        let endpoint = self.id;
+        if let Some(digits) = self.digits.as_deref_mut() {
+            // Only the leg's negotiated event type: without one, the phone's keys can only
+            // be heard in its audio.
+            let events_pt = negotiated.telephone_event.as_ref().map(|c| c.payload_type);
+            if events_pt == Some(header.payload_type) {
+                let digit = digits.telephone_event(header.ssrc, header.timestamp, rtp.payload());
+                events.extend(digit.map(|digit| Event::Digit { endpoint, digit }));
+                return;
+            }
+        }
+        let Some(law) = audio_law(negotiated, header.payload_type) else {
             return;
         };
+        if let Some(digits) = self.digits.as_deref_mut() {
+            // Before suppression, which takes a steady tone for noise.
+            digits.audio(law, rtp.payload(), |digit| {
+                events.push_back(Event::Digit { endpoint, digit });
+            });
+        }
         if self.denoise.is_active() {
             self.denoise.process_payload(law, rtp.payload_mut());
         }
@@ -316,7 +367,6 @@ impl RelayEndpoint {
             self.mix_input.push(pcm);
         }
         if !self.taps.is_empty() {
-            let header = rtp.header();
             // Placed by its numbering, so packets of any length (10, 30, 40 ms) fit.
             let packet = AudioPacket {
                 ssrc: header.ssrc,
@@ -325,9 +375,9 @@ impl RelayEndpoint {
                 marker: header.marker,
                 samples: pcm,
             };
-            let id = self.id;
             // Taps of recordings that ended go, so the fast path comes back.
-            self.taps.retain_mut(|(_, tap)| tap.push(now, id, &packet));
+            self.taps
+                .retain_mut(|(_, tap)| tap.push(now, endpoint, &packet));
         }
     }
 

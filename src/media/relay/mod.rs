@@ -3,11 +3,12 @@
 //! A packet from a phone goes in with [`Relay::handle_packet`]; it is dropped unless it comes
 //! from the phone as the leg's signalling names it, and may latch the phone's address (strict
 //! symmetric RTP, see [`source`]: the first packet from the signalling's IP after each SDP
-//! change decides where we send), passes the endpoint's inbound stage (noise suppression, recording taps, a conference's
-//! input) and, when the endpoint is bridged, the peer's [`StreamRewriter`] (SSRC, sequence
-//! and timestamp kept continuous across re-bridges, PCMU ↔ PCMA transcoded when the legs
-//! disagree). The packet is rewritten in the caller's buffer and the answer says which
-//! endpoint's socket sends it where: no copy and no allocation per packet.
+//! change decides where we send), passes the endpoint's inbound stage (digit detection, noise
+//! suppression, recording taps, a conference's input) and, when the endpoint is bridged, the
+//! peer's [`StreamRewriter`] (SSRC, sequence and timestamp kept continuous across re-bridges,
+//! PCMU ↔ PCMA transcoded when the legs disagree). The packet is rewritten in the caller's
+//! buffer and the answer says which endpoint's socket sends it where: no copy and no
+//! allocation per packet.
 //!
 //! An SRTP leg (`RTP/SAVP`, keys from SDES) is decrypted on arrival, right after the source
 //! check and before the latch moves, so every stage and the other leg see plain RTP; a packet
@@ -86,6 +87,9 @@ pub struct Transmit {
 pub enum Event {
     /// The phone should be sending and has been quiet for the RTP timeout.
     Inactive(EndpointId),
+    /// The phone keyed `digit` (`0`-`9`, `*`, `#`, `A`-`D`), as a telephone-event or a tone
+    /// in its audio; only while [`Relay::detect_digits`] is on for it.
+    Digit { endpoint: EndpointId, digit: char },
 }
 
 /// Packets counted since the last [`Relay::take_counts`].
@@ -340,6 +344,15 @@ impl Relay {
         }
     }
 
+    /// Reports the digits `id`'s phone keys as [`Event::Digit`] (or stops): its RFC 4733
+    /// telephone-events, and DTMF tones in its G.711 audio until it sends one (see
+    /// [`crate::media::dtmf`]). What is relayed stays as it was.
+    pub fn detect_digits(&mut self, id: EndpointId, enabled: bool) {
+        if let Some(e) = self.get_mut(id) {
+            e.set_detect_digits(enabled);
+        }
+    }
+
     /// Sends `id`'s phone's audio to `recording` too.
     pub fn add_tap(&mut self, id: EndpointId, recording: RecordingId, tap: Box<dyn Tap>) {
         if let Some(e) = self.get_mut(id) {
@@ -422,7 +435,7 @@ impl Relay {
             return None;
         }
         self.counts.rtp_in += 1;
-        endpoint.inbound_stage(now, packet);
+        endpoint.inbound_stage(now, packet, &mut self.events);
         if endpoint.mix.is_some() {
             return None;
         }

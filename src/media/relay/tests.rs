@@ -506,5 +506,163 @@ fn only_g711_audio_is_decoded_telephone_events_and_comfort_noise_are_not() {
     }
 }
 
+/// PCMU with telephone-event on payload type 101, as most phones negotiate it.
+fn pcmu_with_events() -> Negotiated {
+    Negotiated {
+        telephone_event: Some(Codec::telephone_event(PayloadType::new(101).unwrap())),
+        ..pcmu()
+    }
+}
+
+/// What A's phone sends when its user presses 5 with RFC 4733 on, between audio packets:
+/// the event's start five times, then its end three times, all with the event's timestamp.
+fn key_press_as_events() -> Vec<Vec<u8>> {
+    let te = PayloadType::new(101).unwrap();
+    let mut stream = Vec::new();
+    let mut sequence = 1;
+    let mut next = |pt, timestamp, marker, payload: &[u8]| {
+        let mut out = Vec::new();
+        RtpHeader {
+            marker,
+            payload_type: pt,
+            sequence,
+            timestamp,
+            ssrc: Ssrc(0x5000),
+        }
+        .write(payload, &mut out);
+        sequence += 1;
+        out
+    };
+    for i in 0..3 {
+        stream.push(next(PayloadType::PCMU, i * 160, false, &[0xff; 160]));
+    }
+    for i in 1..=8u16 {
+        let event = crate::media::dtmf::TelephoneEvent {
+            event: 5,
+            end: i > 5,
+            volume: 10,
+            duration: i.min(6) * 160,
+        };
+        stream.push(next(te, 480, i == 1, &event.to_bytes()));
+    }
+    for i in 0..3 {
+        stream.push(next(PayloadType::PCMU, 1600 + i * 160, false, &[0xff; 160]));
+    }
+    stream
+}
+
+/// What A's phone sends when its user presses 7 with no telephone-event: the tone in its
+/// µ-law audio, 100 ms between silences.
+fn key_press_in_band() -> Vec<Vec<u8>> {
+    use crate::media::test_signals::{dtmf, to_pcm};
+    let mut signal = vec![0f32; 480];
+    signal.extend(dtmf('7', 800, -10.0));
+    signal.extend(vec![0f32; 800]);
+    to_pcm(&signal)
+        .chunks(160)
+        .zip(1u16..)
+        .map(|(samples, sequence)| {
+            let codes: Vec<u8> = samples.iter().map(|s| Law::Mu.encode(*s)).collect();
+            packet(PayloadType::PCMU, 0x5000, sequence, &codes)
+        })
+        .collect()
+}
+
+/// Plays `stream` from A's phone with A bridged to B, both on `negotiated`, digit detection
+/// on A as `detect` says: what B's phone is sent, and the relay's events.
+fn through_bridge(
+    stream: &[Vec<u8>],
+    negotiated: &Negotiated,
+    detect: bool,
+) -> (Vec<Vec<u8>>, Vec<Event>) {
+    let now = t0();
+    let mut relay = relay(now, &[A, B]);
+    for id in [A, B] {
+        let remote = Some(phone(id));
+        relay.configure(
+            now,
+            id,
+            remote,
+            negotiated.clone(),
+            Direction::SendRecv,
+            LOOPBACK,
+        );
+    }
+    relay.bridge(A, B);
+    relay.detect_digits(A, detect);
+    assert_eq!(relay.endpoint(A).unwrap().detects_digits(), detect);
+    let slot = relay.slot(A).unwrap();
+    let mut sent = Vec::new();
+    for (i, bytes) in stream.iter().enumerate() {
+        let at = now + PACKET_TIME * u32::try_from(i).unwrap();
+        let mut bytes = bytes.clone();
+        let t = feed(&mut relay, at, slot, Port::Rtp, phone(A), &mut bytes);
+        assert_eq!(t.map(|t| t.to), Some(phone(B)), "packet {i} relayed");
+        sent.push(bytes);
+    }
+    (sent, std::iter::from_fn(|| relay.poll_event()).collect())
+}
+
+/// `stream` from A's phone, bridged to B on `negotiated`: one `digit` with detection on,
+/// none with it off (the default), and B's phone sent the same packets either way, with
+/// the payloads A's phone sent.
+fn one_digit_and_relayed_unchanged(stream: &[Vec<u8>], negotiated: &Negotiated, digit: char) {
+    let (sent_on, events) = through_bridge(stream, negotiated, true);
+    assert_eq!(events, vec![Event::Digit { endpoint: A, digit }]);
+    let (sent_off, events) = through_bridge(stream, negotiated, false);
+    assert_eq!(events, vec![], "detection off");
+    assert_eq!(sent_on, sent_off, "detection changes nothing relayed");
+    for (sent, original) in sent_on.iter().zip(stream) {
+        let sent = RtpPacket::parse(sent).unwrap();
+        assert_eq!(
+            sent.payload(),
+            RtpPacket::parse(original).unwrap().payload()
+        );
+    }
+}
+
+#[test]
+fn a_key_pressed_as_telephone_events_is_one_digit_and_the_events_are_still_relayed() {
+    one_digit_and_relayed_unchanged(&key_press_as_events(), &pcmu_with_events(), '5');
+}
+
+#[test]
+fn a_key_pressed_in_band_is_one_digit_and_the_audio_is_relayed_unchanged() {
+    one_digit_and_relayed_unchanged(&key_press_in_band(), &pcmu(), '7');
+}
+
+#[test]
+fn a_queued_caller_hearing_music_is_heard_keying_until_detection_stops() {
+    let now = t0();
+    let mut relay = relay(now, &[A]);
+    relay.configure(
+        now,
+        A,
+        Some(phone(A)),
+        pcmu_with_events(),
+        Direction::SendRecv,
+        LOOPBACK,
+    );
+    relay.play(now, A, Announcement::chime(), Ssrc(9));
+    relay.detect_digits(A, true);
+    let slot = relay.slot(A).unwrap();
+    let keyed = |relay: &mut Relay, stream: Vec<Vec<u8>>| {
+        for mut bytes in stream {
+            assert!(feed(relay, now, slot, Port::Rtp, phone(A), &mut bytes).is_none());
+        }
+        std::iter::from_fn(|| relay.poll_event()).collect::<Vec<_>>()
+    };
+    let digit = |digit| vec![Event::Digit { endpoint: A, digit }];
+    assert_eq!(keyed(&mut relay, key_press_as_events()), digit('5'));
+    relay.detect_digits(A, false);
+    assert_eq!(keyed(&mut relay, key_press_as_events()), vec![]);
+    relay.detect_digits(A, true);
+    assert_eq!(
+        keyed(&mut relay, key_press_as_events()),
+        digit('5'),
+        "afresh"
+    );
+}
+
 #[path = "srtp_tests.rs"]
 mod srtp;
