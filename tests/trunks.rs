@@ -655,3 +655,72 @@ fn pending_callbacks_survive_a_crash_in_their_order() {
         assert_eq!(state["position"], place + 1, "{state}");
     }
 }
+
+/// The admin changes queue `sales` with `changes` merged into its configuration.
+fn change_queue(sw: &SwitchProcess, changes: serde_json::Value) {
+    let (_, mut queue) = desktop::call(sw, "GET", "/api/v1/queues/sales", sw.cti_token(), None);
+    for (key, value) in changes.as_object().unwrap() {
+        queue[key] = value.clone();
+    }
+    desktop::ok(sw, "PUT", "/api/v1/queues/sales", sw.cti_token(), queue);
+}
+
+/// Where interaction `id` waits in its queue (1 is next).
+fn position(sw: &SwitchProcess, id: &str) -> serde_json::Value {
+    let path = format!("/api/v1/interactions/{id}/position");
+    desktop::call(sw, "GET", &path, sw.cti_token(), None).1["position"].clone()
+}
+
+#[test]
+fn a_courtesy_callback_keeps_the_callers_place_and_the_later_caller_stays_behind_it() {
+    let (sw, mut alice, talk) = a_customer_who_answers();
+    change_queue(&sw, serde_json::json!({"courtesy_callback_after_secs": 1}));
+    let first = Sipp::new("uac_queue_courtesy", free_udp_port())
+        .arg("-s")
+        .arg("7000")
+        .auth("1001")
+        .spawn(Some(sw.sip));
+    let admin = sw.cti_token().to_owned();
+    let queued = || {
+        let (_, page) = desktop::call(&sw, "GET", "/api/v1/interactions?queue=sales", &admin, None);
+        page["items"].as_array().cloned().unwrap_or_default()
+    };
+    wait_until("the first caller waits", || queued().len() == 1);
+    let second = Sipp::new("uac_queue_call", free_udp_port())
+        .arg("-s")
+        .arg("7000")
+        .auth("1002")
+        .spawn(Some(sw.sip));
+    wait_until("the second caller waits", || queued().len() == 2);
+    // The first caller keys 2, the number and #, and is hung up once the callback is filed.
+    first.expect_success();
+    let (_, callbacks) = desktop::call(&sw, "GET", "/api/v1/callbacks", &admin, None);
+    let callback = &callbacks[0];
+    assert_eq!(callback["number"], "+33123456789", "{callbacks}");
+    assert!(
+        callback["widget"].is_null(),
+        "a courtesy callback: {callback}"
+    );
+    let id = callback["interaction"].as_str().unwrap().to_owned();
+    let later = queued()
+        .into_iter()
+        .find(|ix| ix["id"] != id.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(position(&sw, &id), 1, "the callback kept the first place");
+    assert_eq!(
+        position(&sw, &later),
+        2,
+        "the later caller is still behind it"
+    );
+
+    available(&sw, &alice);
+    let offered = alice.expect("interaction.offered", |_| true);
+    assert_eq!(offered["data"]["interaction"], id.as_str(), "{offered}");
+    assert_eq!(offered["data"]["callback"], true);
+    alice.post_ok(&sw, &format!("/api/v1/interactions/{id}/accept"));
+    talk_then_wrap_up(&sw, &mut alice, &id, talk);
+    drop(second);
+}

@@ -65,6 +65,28 @@ pub fn config(seed: u64) -> SwitchConfig {
 }
 
 /// `user`'s phone registered at [`phone`]`(user)` over UDP for an hour.
+/// Every number (`+` after normalising) goes out through one trunk `carrier` whose only
+/// gateway is `gateway`, presenting `caller_id` when given.
+pub fn one_carrier(
+    cfg: &mut SwitchConfig,
+    gateway: SocketAddr,
+    caller_id: Option<crate::dialing::E164>,
+) {
+    cfg.outbound_trunks = vec![super::trunks::OutboundTrunk {
+        name: "carrier".into(),
+        gateways: vec![gateway],
+        max_channels: 0,
+        caller_id,
+        credentials: None,
+        register: None,
+    }];
+    cfg.dialing.routes = crate::dialing::OutboundPlan::new(vec![crate::dialing::OutboundRoute {
+        prefix: "+".into(),
+        trunks: vec!["carrier".into()],
+    }])
+    .expect("one route");
+}
+
 pub fn persisted_binding(user: &str) -> PersistedBinding {
     let addr = phone(user);
     PersistedBinding {
@@ -163,6 +185,12 @@ impl Lab {
     /// The contact center tells the switch `command` (offer, consult, transfer...).
     pub fn queue_command(&mut self, command: super::model::QueueCommand) {
         self.sw.handle_queue_command(self.now, command);
+        self.drain();
+    }
+
+    /// The media plane reports `event` (a digit, a dead endpoint).
+    pub fn media_event(&mut self, event: super::model::MediaEvent) {
+        self.sw.handle_media_event(self.now, event);
         self.drain();
     }
 

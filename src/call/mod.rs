@@ -34,6 +34,9 @@ mod attended;
 mod bridged_transfer;
 mod cdr;
 mod consult;
+mod courtesy;
+#[cfg(test)]
+mod courtesy_tests;
 mod dial_plan;
 mod hold;
 mod identity;

@@ -79,6 +79,13 @@ pub enum QueueEvent {
         interaction: InteractionId,
         reason: String,
     },
+    /// A waiting caller took the courtesy callback offer: call back `number` (E.164, checked
+    /// against the dial plan's default class). The caller is still on the line; the contact
+    /// center decides.
+    CallbackChosen {
+        interaction: InteractionId,
+        number: String,
+    },
     /// A concurrent-call limit refused a call to a queue before it was answered: the
     /// interaction exists only to say so.
     Refused {
@@ -207,6 +214,14 @@ pub enum QueueCommand {
         number: String,
         queue: QueueId,
     },
+    /// Offer the waiting caller a courtesy callback: play `prompt` (a WAV path relative to
+    /// the profile; `None`: the profile's) and listen for 1 (call me back at this number) or
+    /// 2 (key in another, then #). Answered by [`QueueEvent::CallbackChosen`], or by nothing
+    /// when the caller lets the offer pass.
+    OfferCallback {
+        interaction: InteractionId,
+        prompt: Option<String>,
+    },
 }
 
 /// The queue side of a call that reached a queue number.
@@ -222,6 +237,8 @@ pub struct QueueLeg {
     pub recording: bool,
     /// The queue the call reached.
     pub queue: QueueId,
+    /// A courtesy callback is being offered to the waiting caller (see `courtesy`).
+    pub courtesy: Option<super::courtesy::CourtesyOffer>,
 }
 
 /// A queue's overrides of the org's media settings (`None`: follow the org).

@@ -165,6 +165,7 @@ impl Switch {
             relay: None,
             callee_pending_2xx: None,
             queue: Some(QueueLeg {
+                courtesy: None,
                 interaction: interaction.clone(),
                 offered_to: vec![agent.clone()],
                 held: false,

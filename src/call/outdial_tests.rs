@@ -1,10 +1,9 @@
 //! Click-to-dial in virtual time (see `outdial`): the agent's phone first, then the customer
 //! through a trunk, then a call like any connected queue call.
 
-use super::lab::{Lab, config, in_dialog, phone};
+use super::lab::{Lab, config, in_dialog, one_carrier, phone};
 use super::model::{InteractionId, MediaCommand, Party, QueueCommand, QueueEvent};
-use super::trunks::OutboundTrunk;
-use crate::dialing::{E164, OutboundPlan, OutboundRoute};
+use crate::dialing::E164;
 use crate::ids::AgentId;
 use crate::sip::message::Message;
 use std::net::SocketAddr;
@@ -19,19 +18,7 @@ fn gateway() -> SocketAddr {
 /// A lab whose numbers go out through one carrier; agent alice's phone is 1001.
 fn lab() -> Lab {
     let mut cfg = config(21);
-    cfg.outbound_trunks = vec![OutboundTrunk {
-        name: "carrier".into(),
-        gateways: vec![gateway()],
-        max_channels: 0,
-        caller_id: Some(E164::parse("+33900000001").unwrap()),
-        credentials: None,
-        register: None,
-    }];
-    cfg.dialing.routes = OutboundPlan::new(vec![OutboundRoute {
-        prefix: "+".into(),
-        trunks: vec!["carrier".into()],
-    }])
-    .unwrap();
+    one_carrier(&mut cfg, gateway(), E164::parse("+33900000001").ok());
     let mut lab = Lab::with_config(cfg);
     lab.register("1001");
     lab

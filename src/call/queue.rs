@@ -33,6 +33,7 @@ impl Switch {
             return;
         };
         call.queue = Some(QueueLeg {
+            courtesy: None,
             interaction: interaction.clone(),
             offered_to: Vec::new(),
             held: false,
@@ -114,6 +115,10 @@ impl Switch {
                 number,
                 queue,
             } => self.start_outdial(now, interaction, agent, extension, number, queue),
+            QueueCommand::OfferCallback {
+                interaction,
+                prompt,
+            } => self.offer_callback(now, &interaction, prompt),
             QueueCommand::Hold { interaction } => self.set_held(&interaction, true, false),
             QueueCommand::Resume { interaction } => self.set_held(&interaction, false, false),
             QueueCommand::Hangup { interaction } => {
@@ -222,6 +227,7 @@ impl Switch {
         let Some(q) = call.queue.as_mut() else { return };
         q.offered_to.clear();
         let interaction = q.interaction.clone();
+        let courtesy = q.courtesy.take().is_some();
         // The first agent to connect starts the recording; after a transfer the new agent
         // answers on the same switch endpoint, so the recording simply continues.
         // The plan as it stands when the agent connects: a setting changed while the caller
@@ -231,6 +237,14 @@ impl Switch {
         q.recording |= start_recording;
         self.outputs
             .push_back(Output::Media(MediaCommand::StopMusic { endpoint: a }));
+        if courtesy {
+            // An agent answered while the caller was being offered a callback.
+            self.outputs
+                .push_back(Output::Media(MediaCommand::DetectDigits {
+                    endpoint: a,
+                    enabled: false,
+                }));
+        }
         self.outputs
             .push_back(Output::Media(MediaCommand::Bridge { a, b }));
         self.outputs.push_back(Output::Media(MediaCommand::Denoise {

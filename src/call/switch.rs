@@ -437,10 +437,12 @@ impl Switch {
         }
         let endpoint = match event {
             MediaEvent::Inactive { endpoint } | MediaEvent::OpenFailed { endpoint } => endpoint,
-            MediaEvent::Digit { endpoint, .. } => {
+            MediaEvent::Digit { endpoint, digit } => {
                 // The digit itself stays out of the log: it may be a card number or a PIN.
                 tracing::debug!(endpoint = endpoint.0, "digit keyed");
                 self.stats.digits_received += 1;
+                self.on_digit(now, endpoint, digit);
+                self.drain_layer(now);
                 return;
             }
             // Recording news is for observers: the call goes on whatever became of it.

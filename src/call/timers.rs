@@ -37,6 +37,10 @@ impl Call {
                 .as_ref()
                 .filter(|o| o.ringing)
                 .and_then(|o| o.ring_deadline),
+            self.queue
+                .as_ref()
+                .and_then(|q| q.courtesy.as_ref())
+                .map(|o| o.deadline),
         ]
         .into_iter()
         .flatten()
@@ -175,6 +179,7 @@ impl Switch {
         if due(customer) {
             self.fail_outdial(now, call_key, "customer_no_answer", 408);
         }
+        self.courtesy_lapsed(now, call_key);
         self.schedule(call_key);
     }
 }

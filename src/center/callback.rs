@@ -169,6 +169,73 @@ impl ContactCenter {
         Ok(())
     }
 
+    /// A caller who has just joined a queue whose estimated wait passes the queue's
+    /// `courtesy_callback_after` is offered a callback (the switch plays the prompt).
+    pub(super) fn maybe_offer_courtesy(&mut self, interaction: &InteractionId) {
+        let Some(position) = self.acd.queue_position(interaction) else {
+            return;
+        };
+        let Some(queue) = self.acd.queue(&position.queue).map(|q| q.config()) else {
+            return;
+        };
+        let Some(after) = queue.courtesy_callback_after else {
+            return;
+        };
+        if position.expected_wait <= after {
+            return;
+        }
+        let prompt = queue.courtesy_prompt.clone();
+        self.command_switch(crate::call::QueueCommand::OfferCallback {
+            interaction: interaction.clone(),
+            prompt,
+        });
+        let data = json!({"interaction": interaction, "queue": position.queue,
+                          "expected_wait_secs": position.expected_wait.as_secs()});
+        self.publish_to("callback.offered", Audience::Supervisors, data);
+    }
+
+    /// A waiting caller took the courtesy callback: the interaction becomes a callback where
+    /// it stands in the queue, and the caller is hung up.
+    pub(super) fn on_callback_chosen(
+        &mut self,
+        now: Instant,
+        interaction: &InteractionId,
+        number: &str,
+    ) {
+        let command = Command::ConvertToCallback {
+            interaction: interaction.clone(),
+            number: number.to_owned(),
+        };
+        if let Err(error) = self.acd.handle_command(now, command) {
+            // An agent took the call meanwhile: nothing to convert, the caller talks.
+            tracing::info!(%interaction, %error, "courtesy callback chosen too late");
+            return;
+        }
+        let Some(ix) = self.acd.interaction(interaction) else {
+            return;
+        };
+        let (queue, dnis) = (ix.queue.clone(), ix.dnis.clone());
+        self.callbacks.insert(interaction.clone());
+        self.persist(Job::Callback(CallbackJob::Created(Box::new(Callback {
+            interaction: interaction.clone(),
+            widget: None,
+            number: number.to_owned(),
+            queue: queue.clone(),
+            dnis,
+            scheduled_ms: None,
+            attempts: 0,
+            status: CallbackStatus::Pending,
+            created_ms: self.unix_at(now),
+        }))));
+        self.command_switch(crate::call::QueueCommand::Hangup {
+            interaction: interaction.clone(),
+        });
+        let position = self.acd.queue_position(interaction).map(|p| p.position);
+        let data = json!({"interaction": interaction, "queue": queue, "courtesy": true,
+                          "position": position});
+        self.publish_to("callback.created", Audience::Supervisors, data);
+    }
+
     /// `interaction` is a callback that has not connected yet.
     pub(super) fn is_pending_callback(&self, interaction: &InteractionId) -> bool {
         self.callbacks.contains(interaction)

@@ -437,7 +437,17 @@ impl ContactCenter {
         {
             self.on_outdial_failed(interaction, reason);
         }
-        if let QueueEvent::Ended { interaction } | QueueEvent::Abandoned { interaction } = &event {
+        if let QueueEvent::CallbackChosen {
+            interaction,
+            number,
+        } = &event
+        {
+            self.on_callback_chosen(now, interaction, number);
+            return;
+        }
+        if let QueueEvent::Ended { interaction } | QueueEvent::Abandoned { interaction } = &event
+            && !self.is_pending_callback(interaction)
+        {
             let id = interaction.clone();
             self.cad.remove(&id);
             self.held.remove(&id);
@@ -446,9 +456,16 @@ impl ContactCenter {
         if self.on_consult_event(now, &event) || self.on_transfer_outcome(now, &event) {
             return;
         }
+        let arrived = match &event {
+            QueueEvent::Arrived { interaction, .. } => Some(interaction.clone()),
+            _ => None,
+        };
         // Stale or unknown events (a call the ACD already let go) are no-ops in the ACD.
         if let Err(error) = self.acd.handle_command(now, Command::Switch(event)) {
             tracing::debug!(%error, "switch event refused by the ACD");
+        }
+        if let Some(interaction) = arrived {
+            self.maybe_offer_courtesy(&interaction);
         }
     }
 

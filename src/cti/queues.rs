@@ -200,16 +200,21 @@ impl QueueBody {
             Some(OverflowTarget::Number(n)) => validate::id("overflow", n)?,
             _ => {}
         }
-        if let Some(music) = &self.music
-            && (music.is_empty()
-                || music.starts_with('/')
-                || music.split(['/', '\\']).any(|part| part == "..")
-                || !music.ends_with(".wav"))
-        {
-            return Err(ApiError::field(
-                "music",
-                "must be a relative .wav path inside sip-profiles/",
-            ));
+        for (field, path) in [
+            ("music", &self.music),
+            ("courtesy_prompt", &self.courtesy_prompt),
+        ] {
+            if let Some(path) = path
+                && (path.is_empty()
+                    || path.starts_with('/')
+                    || path.split(['/', '\\']).any(|part| part == "..")
+                    || !path.ends_with(".wav"))
+            {
+                return Err(ApiError::field(
+                    field,
+                    "must be a relative .wav path inside sip-profiles/",
+                ));
+            }
         }
         Ok(QueueConfig {
             id: QueueId(self.id.clone()),

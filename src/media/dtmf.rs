@@ -152,9 +152,16 @@ impl TelephoneEventReceiver {
             current.duration = current.duration.max(event.duration);
             return None;
         }
-        if age < 0 {
+        if age < 0 && event.end {
             // A late repeat of an earlier event's end, reordered behind the next event.
             return None;
+        }
+        if age < 0 {
+            // A start behind the current event: the sender's clock jumped back (a gateway
+            // that restarted its stream, a replayed capture). Reordering would have to hold a
+            // packet back for a whole key press to look like this, so it is a new key.
+            *current = fresh;
+            return event.key();
         }
         // An event longer than the duration field holds goes on in a new segment with a new
         // timestamp (§2.5.1.3): the same key still held, not pressed again.

@@ -275,6 +275,16 @@ fn a_late_end_of_the_previous_event_is_not_a_new_digit() {
 }
 
 #[test]
+fn a_key_whose_timestamp_jumped_back_is_a_new_digit() {
+    // Captures replayed one after another (SIPp's dtmf_2833_*.pcap) restart the clock.
+    let mut receiver = TelephoneEventReceiver::default();
+    let mut stream = key_press(2, 23_200, 5);
+    stream.extend(key_press(0, 17_632, 5));
+    stream.extend(key_press(1, 13_280, 5));
+    assert_eq!(received(&mut receiver, &stream), "201");
+}
+
+#[test]
 fn an_event_longer_than_the_duration_field_goes_on_in_a_new_segment_as_the_same_digit() {
     let mut receiver = TelephoneEventReceiver::default();
     let start = u32::MAX - 100;

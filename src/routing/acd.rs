@@ -213,6 +213,10 @@ impl Acd {
                 attempts,
             } => self.callback(now, interaction, queue, number, dnis, at, attempts),
             Command::CancelCallback { interaction } => self.cancel_callback(now, &interaction),
+            Command::ConvertToCallback {
+                interaction,
+                number,
+            } => self.convert_to_callback(&interaction, number),
             Command::Enqueue {
                 interaction,
                 queue,

@@ -78,6 +78,25 @@ impl Acd {
         Ok(())
     }
 
+    /// A waiting caller took a courtesy callback: the interaction stays where it is in its
+    /// queue (a caller who arrived later is still behind it), now a callback to `number`.
+    pub(super) fn convert_to_callback(
+        &mut self,
+        id: &InteractionId,
+        number: String,
+    ) -> Result<(), RoutingError> {
+        let ix = self
+            .interactions
+            .get_mut(id)
+            .filter(|ix| ix.state == InteractionState::Queued && ix.callback.is_none())
+            .ok_or_else(|| RoutingError::NoSuchCallback(id.clone()))?;
+        ix.callback = Some(0);
+        ix.ani = number;
+        // Max wait and overflow are for callers on the line.
+        self.timers.cancel(&Timer::MaxWait(id.clone()));
+        Ok(())
+    }
+
     /// Puts a callback into its queue: at the tail when new, at the head when retried.
     fn admit_callback(&mut self, now: Instant, mut ix: Interaction, at_head: bool) {
         let id = ix.id.clone();
@@ -480,5 +499,39 @@ mod tests {
         failed(&mut h, "cb-1", "cancelled");
         assert!(h.acd.interaction(&"cb-1".into()).is_none());
         assert_eq!(h.state("alice"), AgentState::Available);
+    }
+
+    #[test]
+    fn a_caller_who_takes_a_courtesy_callback_keeps_its_place_after_hanging_up() {
+        let mut h = Harness::new();
+        h.add_queue(queue("sales", "7000"));
+        h.arrive("ix-first", "7000", "1001");
+        h.arrive("ix-second", "7000", "1002");
+        h.ok(Command::ConvertToCallback {
+            interaction: "ix-first".into(),
+            number: "+33612345678".into(),
+        });
+        // The switch hangs the caller up; the callback waits on where it stood.
+        h.switch(QueueEvent::Abandoned {
+            interaction: "ix-first".into(),
+        });
+        assert_eq!(h.waiting("sales"), ["ix-first", "ix-second"]);
+        h.staff(agent("alice", &[]));
+        let popups = popups(&h);
+        assert_eq!(popups, [("ix-first".to_owned(), "alice".to_owned())]);
+        assert!(h.events().iter().any(|e| matches!(
+            e,
+            Event::InteractionOffered { callback: true, ani, .. } if ani == "+33612345678"
+        )));
+        assert_eq!(
+            h.cmd(Command::ConvertToCallback {
+                interaction: "ix-first".into(),
+                number: "+33612345678".into(),
+            })
+            .unwrap_err()
+            .code(),
+            "no_such_callback",
+            "only a caller still waiting converts"
+        );
     }
 }

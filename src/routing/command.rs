@@ -114,6 +114,15 @@ pub enum Command {
         /// Attempts already made.
         attempts: u32,
     },
+    /// A waiting caller chose a courtesy callback to `number`: the interaction becomes a
+    /// callback where it stands in its queue, and the caller may hang up. Refused unless it
+    /// is waiting in a queue.
+    ConvertToCallback {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The number to call back (E.164).
+        number: String,
+    },
     /// A callback that has not connected is cancelled (by the customer or a supervisor).
     CancelCallback {
         /// The interaction.

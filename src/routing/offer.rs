@@ -261,7 +261,9 @@ impl Acd {
             } => {
                 self.on_outdial_failed(now, &interaction, &reason);
             }
+            // The contact center turns a chosen courtesy callback into a command.
             QueueEvent::Refused { .. }
+            | QueueEvent::CallbackChosen { .. }
             | QueueEvent::ConsultAnswered { .. }
             | QueueEvent::ConsultFailed { .. }
             | QueueEvent::ConsultEnded { .. }
@@ -658,6 +660,14 @@ impl Acd {
 
     /// The caller hung up (abandon) or the connected call ended.
     fn on_caller_gone(&mut self, now: Instant, id: &InteractionId) {
+        let waiting_callback = self
+            .interactions
+            .get(id)
+            .is_some_and(|ix| ix.callback.is_some() && !ix.outdial && ix.connected.is_none());
+        if waiting_callback {
+            // A caller who took a courtesy callback was hung up; the callback waits on.
+            return;
+        }
         let Some(ix) = self.take(id) else {
             return;
         };
