@@ -7,6 +7,8 @@
 //! - [`routing`]: agents, queues, the ACD and RONA (sans-IO).
 //! - [`dialing`]: external numbers normalised to E.164, calling classes and blocked prefixes
 //!   (sans-IO).
+//! - [`dns`]: DNS queries and answers, and RFC 3263 location of trunk gateways (SRV, then
+//!   A/AAAA) (sans-IO).
 //! - [`center`]: the contact center: the ACD plus hold, consult, transfer and recording
 //!   stages of queue calls (sans-IO).
 //! - [`node`]: the switch and the contact center wired together, as the runtime drives them
@@ -36,6 +38,7 @@ pub mod config;
 #[cfg(feature = "server")]
 pub mod cti;
 pub mod dialing;
+pub mod dns;
 pub mod ids;
 pub mod media;
 #[cfg(feature = "server")]

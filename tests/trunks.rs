@@ -24,11 +24,21 @@ fn carrier_options(gateways: &[u16]) -> SwitchOptions {
         .iter()
         .map(|p| format!("\"127.0.0.1:{p}\""))
         .collect();
+    carrier_options_at(&list.join(", "), "")
+}
+
+/// A switch whose every external number goes out through `carrier`, its `gateways` as the
+/// profile writes them, `dialing` lines added to its `[dialing]`.
+fn switch_with_carrier_at(gateways: &str, dialing: &str) -> SwitchProcess {
+    SwitchProcess::start(carrier_options_at(gateways, dialing))
+}
+
+/// The options of [`switch_with_carrier_at`].
+fn carrier_options_at(gateways: &str, dialing: &str) -> SwitchOptions {
     SwitchOptions {
         extra_profile: format!(
-            "[[trunks]]\nname = \"carrier\"\ngateways = [{}]\ncaller_id = \"+33900000001\"\n\
-             max_channels = 10\n\n[dialing]\n[[dialing.routes]]\nprefix = \"+\"\ntrunks = [\"carrier\"]\n",
-            list.join(", ")
+            "[[trunks]]\nname = \"carrier\"\ngateways = [{gateways}]\ncaller_id = \"+33900000001\"\n\
+             max_channels = 10\n\n[dialing]\n{dialing}[[dialing.routes]]\nprefix = \"+\"\ntrunks = [\"carrier\"]\n",
         ),
         ..SwitchOptions::default()
     }
@@ -38,6 +48,16 @@ fn carrier_options(gateways: &[u16]) -> SwitchOptions {
 fn an_outbound_call_fails_over_from_a_503_gateway_to_one_that_answers_with_audio_both_ways() {
     let (refusing, answering) = (free_udp_port(), free_udp_port());
     let sw = switch_with_carrier(&[refusing, answering]);
+    call_fails_over_from_503_to_the_answering_gateway(&sw, refusing, answering);
+}
+
+/// A national number dialled by 1000 through `sw`'s carrier: SIPp on `refusing` answers 503,
+/// the one on `answering` answers with audio both ways for 3 s.
+fn call_fails_over_from_503_to_the_answering_gateway(
+    sw: &SwitchProcess,
+    refusing: u16,
+    answering: u16,
+) {
     let first = Sipp::new("uas_503", refusing).spawn(None);
     let gateway_media = port_block(4);
     let second = Sipp::new("uas_answer", answering)
@@ -723,4 +743,119 @@ fn a_courtesy_callback_keeps_the_callers_place_and_the_later_caller_stays_behind
     alice.post_ok(&sw, &format!("/api/v1/interactions/{id}/accept"));
     talk_then_wrap_up(&sw, &mut alice, &id, talk);
     drop(second);
+}
+
+/// A nameserver on a loopback port that knows one zone: `_sip._udp.carrier.test` has two
+/// SRV targets on loopback (the records listed backup first, so only their priorities can
+/// order them), given with their A records in the additional section. Every other name
+/// is NXDOMAIN. Stops when dropped.
+struct FakeNameserver {
+    port: u16,
+    asked: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FakeNameserver {
+    /// `targets`: (priority, SIP port) of `gw1.carrier.test`, `gw2.carrier.test`, ...
+    fn start(targets: &[(u16, u16)]) -> FakeNameserver {
+        use switchboard::dns::{Message, Name, Rcode, Record, RecordData, RecordType, Srv};
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let port = socket.local_addr().unwrap().port();
+        let name = |text: &str| Name::from_dotted(text).unwrap();
+        let mut srvs = Vec::new();
+        let mut glue = Vec::new();
+        for (i, (priority, sip_port)) in targets.iter().enumerate().rev() {
+            let target = name(&format!("gw{}.carrier.test", i + 1));
+            let srv = RecordData::Srv(Srv {
+                priority: *priority,
+                weight: 0,
+                port: *sip_port,
+                target: target.clone(),
+            });
+            srvs.push(Record::new(name("_sip._udp.carrier.test"), 300, srv));
+            let a = RecordData::A(std::net::Ipv4Addr::LOCALHOST);
+            glue.push(Record::new(target, 300, a));
+        }
+        let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (log, stopped) = (asked.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 1500];
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                let Ok((len, from)) = socket.recv_from(&mut buf) else {
+                    continue;
+                };
+                let Ok(query) = Message::parse(&buf[..len]) else {
+                    continue;
+                };
+                let Some(question) = query.questions.first() else {
+                    continue;
+                };
+                log.lock()
+                    .unwrap()
+                    .push(format!("{} {}", question.name, question.qtype.0));
+                let known = question.qtype == RecordType::SRV
+                    && question.name == name("_sip._udp.carrier.test");
+                let mut answer = Message::response_to(
+                    &query,
+                    if known {
+                        Rcode::NoError
+                    } else {
+                        Rcode::NxDomain
+                    },
+                );
+                if known {
+                    answer.answers = srvs.clone();
+                    answer.additional = glue.clone();
+                }
+                let _ = socket.send_to(&answer.to_bytes().unwrap(), from);
+            }
+        });
+        FakeNameserver { port, asked, stop }
+    }
+
+    fn asked(&self) -> Vec<String> {
+        self.asked.lock().unwrap().clone()
+    }
+}
+
+impl Drop for FakeNameserver {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn a_gateway_named_without_a_port_is_located_by_srv_and_fails_over_in_priority_order() {
+    let (refusing, answering) = (free_udp_port(), free_udp_port());
+    let dns = FakeNameserver::start(&[(10, refusing), (20, answering)]);
+    let sw = switch_with_carrier_at(
+        "\"carrier.test\"",
+        &format!("nameserver = \"127.0.0.1:{}\"\n", dns.port),
+    );
+    assert_eq!(
+        dns.asked(),
+        ["_sip._udp.carrier.test 33"],
+        "one SRV question; the addresses came with it"
+    );
+    let (status, trunks) = desktop::call(&sw, "GET", "/api/v1/trunks", sw.cti_token(), None);
+    assert_eq!(status, 200, "{trunks}");
+    let carrier = trunks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "carrier")
+        .unwrap_or_else(|| panic!("no carrier in {trunks}"));
+    assert_eq!(
+        carrier["gateways"],
+        serde_json::json!([
+            format!("127.0.0.1:{refusing}"),
+            format!("127.0.0.1:{answering}")
+        ]),
+        "the SRV targets, priority 10 first"
+    );
+    call_fails_over_from_503_to_the_answering_gateway(&sw, refusing, answering);
 }

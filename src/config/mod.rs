@@ -13,8 +13,8 @@ mod trunks;
 
 pub use tls::{TlsFiles, TlsSettings};
 pub use trunks::{
-    DialingSettings, DidSettings, GatewayAddress, GatewayTransport, ProfileTrunks, RouteSettings,
-    StoredTrunks, TrunkConfigError, TrunkSettings, check_trunks,
+    DialingSettings, DidSettings, GatewayAddress, GatewayTransport, Nameserver, ProfileTrunks,
+    RouteSettings, StoredTrunks, TrunkConfigError, TrunkSettings, check_trunks,
 };
 
 /// A profile that failed to load.

@@ -337,7 +337,13 @@ fn gateways_routes_and_classes_are_read_and_checked() {
                    [[dialing.routes]]\nprefix = \"+44\"\ntrunks = [\"carrier\"]\n";
     let text = format!("{}{carrier}{dialing}", default_text());
     let p = Profile::parse(&text, Path::new("default.toml")).unwrap();
-    let trunks = p.outbound_trunks(|g| vec![format!("192.0.2.99:{}", g.port).parse().unwrap()]);
+    let trunks = p.outbound_trunks(|g| {
+        vec![
+            format!("192.0.2.99:{}", g.port.unwrap_or(5060))
+                .parse()
+                .unwrap(),
+        ]
+    });
     assert_eq!(trunks.len(), 1, "the lab trunk has no gateway");
     assert_eq!(trunks[0].gateways.len(), 2);
     assert_eq!(trunks[0].gateways[1].port(), 5080);
@@ -407,4 +413,87 @@ fn a_registering_trunks_gateways_count_as_its_inbound_sources() {
     assert!(carrier.admits("2001:db8::10".parse().unwrap()));
     assert!(!carrier.admits("192.0.2.30".parse().unwrap()));
     assert!(!carrier.trusted);
+}
+
+#[test]
+fn a_gateway_keeps_its_port_only_when_one_is_written() {
+    for (text, host, port, shown) in [
+        (
+            "sip.carrier.example",
+            "sip.carrier.example",
+            None,
+            "sip.carrier.example",
+        ),
+        (
+            "SIP.Carrier.example:5080",
+            "sip.carrier.example",
+            Some(5080),
+            "sip.carrier.example:5080",
+        ),
+        ("192.0.2.10", "192.0.2.10", None, "192.0.2.10"),
+        (
+            "192.0.2.10:5080",
+            "192.0.2.10",
+            Some(5080),
+            "192.0.2.10:5080",
+        ),
+        (
+            "[2001:db8::5]:5062",
+            "2001:db8::5",
+            Some(5062),
+            "[2001:db8::5]:5062",
+        ),
+    ] {
+        let gateway: GatewayAddress = text.parse().unwrap();
+        assert_eq!(
+            (gateway.host.as_str(), gateway.port),
+            (host, port),
+            "{text}"
+        );
+        assert_eq!(gateway.to_string(), shown);
+        assert_eq!(
+            shown.parse::<GatewayAddress>(),
+            Ok(gateway),
+            "as shown, as stored"
+        );
+    }
+    for bad in [
+        "",
+        "a..b",
+        "a b",
+        "sip.example:0",
+        "192.0.2.10:0",
+        "host:x",
+        "_sip._udp.x",
+    ] {
+        assert!(bad.parse::<GatewayAddress>().is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn the_nameserver_is_an_ip_with_an_optional_port_and_a_name_is_refused_quoting_it() {
+    let with = |nameserver: &str| {
+        let text = format!(
+            "{}\n[dialing]\nnameserver = \"{nameserver}\"\n",
+            default_text()
+        );
+        Profile::parse(&text, Path::new("default.toml"))
+    };
+    let p = Profile::parse(&default_text(), Path::new("default.toml")).unwrap();
+    assert_eq!(p.dialing.nameserver, None, "/etc/resolv.conf's by default");
+    let p = with("127.0.0.1:5353").unwrap();
+    assert_eq!(
+        p.dialing.nameserver.unwrap().0.to_string(),
+        "127.0.0.1:5353"
+    );
+    let p = with("192.0.2.53").unwrap();
+    assert_eq!(p.dialing.nameserver.unwrap().0.to_string(), "192.0.2.53:53");
+    for bad in ["dns.example", "0.0.0.0", "127.0.0.1:0"] {
+        let error = with(bad).unwrap_err().to_string();
+        assert!(
+            error.contains(&format!("{bad:?} is not a nameserver address"))
+                && error.contains("nameserver"),
+            "{error}"
+        );
+    }
 }

@@ -28,8 +28,9 @@ pub struct TrunkSettings {
     /// Believe its caller number, `X-Cad-*` and `Priority` (false: stripped).
     #[serde(default)]
     pub trusted: bool,
-    /// Where calls out through it go (`host:port` or `host`, port 5060), tried in order: the
-    /// next when one does not answer or answers 408 or 5xx.
+    /// Where calls out through it go, tried in order: the next when one does not answer or
+    /// answers 408 or 5xx. Each is located as RFC 3263 says (see [`GatewayAddress`]), so one
+    /// name may stand for several addresses.
     #[serde(default)]
     pub gateways: Vec<GatewayAddress>,
     /// Transport towards the gateways: `udp` (the only one so far; the switch opens no
@@ -92,21 +93,35 @@ pub enum GatewayTransport {
     Udp,
 }
 
-/// A gateway as the profile names it: a host (an IP or a name looked up at start-up) and a
-/// port.
+/// A gateway as the profile or the API names it: a host (an IP address or a domain name) and
+/// the port if one was written. How it becomes addresses (RFC 3263 §4.2, see `dns::locate`):
+/// an IP address is used as it is (port 5060 unless given); a name with a port is looked up
+/// by address (A/AAAA); a name without one by SRV (`_sip._udp.<name>`), its targets tried in
+/// RFC 2782 order on the records' ports, or by address on port 5060 when it has none.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
 pub struct GatewayAddress {
     pub host: String,
-    pub port: u16,
+    /// The port written; `None` lets SRV records (or 5060) decide.
+    pub port: Option<u16>,
 }
 
+impl GatewayAddress {
+    /// The host as an IP address, when it is one.
+    #[must_use]
+    pub fn ip(&self) -> Option<std::net::IpAddr> {
+        self.host.parse().ok()
+    }
+}
+
+/// As written, so the API shows it and the store keeps it unchanged: `[2001:db8::5]:5062`,
+/// `sip.carrier.example` (no port added: that would turn the SRV lookup off).
 impl fmt::Display for GatewayAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "[{}]:{}", self.host, self.port)
-        } else {
-            write!(f, "{}:{}", self.host, self.port)
+        match self.port {
+            Some(port) if self.host.contains(':') => write!(f, "[{}]:{port}", self.host),
+            Some(port) => write!(f, "{}:{port}", self.host),
+            None => f.write_str(&self.host),
         }
     }
 }
@@ -122,27 +137,30 @@ impl FromStr for GatewayAddress {
     fn from_str(text: &str) -> Result<GatewayAddress, BadGateway> {
         let bad = || BadGateway(text.to_owned());
         if let Ok(addr) = text.parse::<std::net::SocketAddr>() {
+            if addr.port() == 0 {
+                return Err(bad());
+            }
             return Ok(GatewayAddress {
                 host: addr.ip().to_string(),
-                port: addr.port(),
+                port: Some(addr.port()),
             });
         }
         if let Ok(ip) = text.parse::<std::net::IpAddr>() {
             return Ok(GatewayAddress {
                 host: ip.to_string(),
-                port: 5060,
+                port: None,
             });
         }
         let (host, port) = match text.rsplit_once(':') {
-            Some((host, port)) => (host, port.parse::<u16>().map_err(|_| bad())?),
-            None => (text, 5060),
+            Some((host, port)) => (host, Some(port.parse::<u16>().map_err(|_| bad())?)),
+            None => (text, None),
         };
-        let host_ok = !host.is_empty()
-            && host.len() <= 253
+        // A domain name the DNS can be asked about: labels of letters, digits and hyphens.
+        let host_ok = crate::dns::Name::from_dotted(host).is_ok()
             && host
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
-        if !host_ok || port == 0 {
+        if !host_ok || port == Some(0) {
             return Err(bad());
         }
         Ok(GatewayAddress {
@@ -188,6 +206,52 @@ pub struct DialingSettings {
     /// Numbers trunks deliver calls to (DIDs), and where each goes.
     #[serde(default)]
     pub dids: Vec<DidSettings>,
+    /// The DNS server gateway names are looked up at (`"127.0.0.1:5353"`, or an IP alone
+    /// for port 53). Unset: the first `nameserver` of `/etc/resolv.conf`.
+    #[serde(default)]
+    pub nameserver: Option<Nameserver>,
+}
+
+/// A DNS server's address, as `[dialing] nameserver` gives it: an IP address (port 53) or
+/// IP and port. Not a name: it would need a nameserver to be found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Nameserver(pub std::net::SocketAddr);
+
+/// Why a nameserver address does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{0:?} is not a nameserver address (say 192.0.2.53, 127.0.0.1:5353 or [2001:db8::53]:53: an IP address, not a name)"
+)]
+pub struct BadNameserver(pub String);
+
+/// The DNS port (RFC 1035 §4.2).
+const DNS_PORT: u16 = 53;
+
+impl FromStr for Nameserver {
+    type Err = BadNameserver;
+
+    fn from_str(text: &str) -> Result<Nameserver, BadNameserver> {
+        let addr = match text.parse::<std::net::SocketAddr>() {
+            Ok(addr) => addr,
+            Err(_) => text
+                .parse::<std::net::IpAddr>()
+                .map(|ip| std::net::SocketAddr::new(ip, DNS_PORT))
+                .map_err(|_| BadNameserver(text.to_owned()))?,
+        };
+        if addr.port() == 0 || addr.ip().is_unspecified() {
+            return Err(BadNameserver(text.to_owned()));
+        }
+        Ok(Nameserver(addr))
+    }
+}
+
+impl TryFrom<String> for Nameserver {
+    type Error = BadNameserver;
+
+    fn try_from(text: String) -> Result<Nameserver, BadNameserver> {
+        text.parse()
+    }
 }
 
 /// A number a trunk delivers calls to, and the internal number it reaches: a queue number or
@@ -212,6 +276,7 @@ impl Default for DialingSettings {
             blocked_prefixes: default_blocked(),
             routes: Vec::new(),
             dids: Vec::new(),
+            nameserver: None,
         }
     }
 }

@@ -581,7 +581,7 @@ mod tests {
             "source": "database",
             "inbound_sources": ["198.51.100.0/24"],
             "trusted": true,
-            "gateways": ["192.0.2.10:5080", "sip.carrier.example:5060"],
+            "gateways": ["192.0.2.10:5080", "sip.carrier.example"],
             "transport": "udp",
             "max_channels": 30,
             "caller_id": "+33900000001",

@@ -8,6 +8,7 @@
 //! hands it the router to serve ([`ApiFactory`]).
 
 pub use crate::clock;
+mod dns_client;
 pub mod exposure;
 pub mod http;
 pub mod media;
@@ -32,6 +33,7 @@ use crate::sip::registrar::{BindingChange, PersistedBinding, RegistrarConfig, Tr
 use crate::sip::transaction::Timing;
 use crate::store::{Cdr, CdrStage, Store, StoredBinding, UnixMillis};
 use anyhow::Context;
+use dns_client::DnsClient;
 use media::MediaEngine;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -194,13 +196,9 @@ pub async fn serve(
     tracing::info!(addr = %http.local_addr()?, scheme, "CTI API listening");
     let bus = EventBus::new();
     let (core_handle, core_requests) = CoreHandle::channel();
+    // The API's trunk changes queue here until the start-up set is in place (below).
     let (trunk_reloads, reload_requests) = mpsc::channel(TRUNK_RELOADS);
-    tokio::spawn(reload_trunks(
-        profile.clone(),
-        store.clone(),
-        core_handle.clone(),
-        reload_requests,
-    ));
+    let trunk_keeper = core_handle.clone();
     let app = api(store.clone(), core_handle, bus.clone());
     tokio::spawn(http::serve(
         http,
@@ -234,7 +232,15 @@ pub async fn serve(
     let merged = merged_trunks(&profile, &store)
         .await
         .context("loading trunks, DIDs and routes")?;
-    let trunks = resolve_trunks(&merged).await;
+    let mut gateways = Gateways::new(DnsClient::for_profile(&profile), seed_gateway_order()?);
+    let trunks = gateways.trunk_set(&merged).await;
+    tokio::spawn(keep_trunks(
+        profile.clone(),
+        store.clone(),
+        trunk_keeper,
+        reload_requests,
+        (merged.clone(), gateways, trunks.clone()),
+    ));
     let mut switch = Switch::new(
         switch_config(&merged, advertised, tls_port, seed, extensions, trunks),
         now,
@@ -301,6 +307,12 @@ pub async fn serve(
     core_result.context("the core task failed")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A seed from the OS for the order of a gateway's equal-priority SRV targets.
+fn seed_gateway_order() -> anyhow::Result<u64> {
+    rand::TryRngCore::try_next_u64(&mut rand::rngs::OsRng)
+        .context("reading the OS random number generator")
 }
 
 /// The ACD configured from the database: org settings, queues and agents (all logged out: a
@@ -487,7 +499,7 @@ struct CoreLoop {
     transports: Transports,
     engine: MediaEngine,
     store_tx: mpsc::Sender<StoreJob>,
-    /// Where the API's trunk changes go to be loaded and resolved (see [`reload_trunks`]).
+    /// Where the API's trunk changes go to be loaded and located (see [`keep_trunks`]).
     trunk_reloads: mpsc::Sender<oneshot::Sender<()>>,
 }
 

@@ -1,8 +1,13 @@
 //! What the switch core is configured with at start-up and after the API changes it: the
 //! extensions and their digest algorithms, the profile's limits, and the trunks, routes and
-//! DIDs (profile and database merged, gateway names resolved outside the core).
+//! DIDs (profile and database merged, gateways located outside the core by RFC 3263 and
+//! located again as their DNS records expire).
 
+use super::dns_client::DnsClient;
 use super::*;
+use crate::config::GatewayAddress;
+use crate::dns::{Located, Via};
+use std::time::Instant;
 
 /// The profile's extensions, then the database's enabled ones (which win on a clash, so an
 /// operator can change a lab password without editing the profile).
@@ -117,36 +122,138 @@ pub(super) fn switch_config(
     }
 }
 
-/// How long one gateway name may take to resolve: the API waits for the switch to use a
-/// change, and a resolver that does not answer must not hold it.
-pub(super) const GATEWAY_LOOKUP_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long locating one gateway may take in all (SRV, then A/AAAA, each query sent twice
+/// 2 s apart, then the system resolver): the API waits for the switch to use a change, and a
+/// nameserver that does not answer must not hold it longer.
+pub(super) const GATEWAY_LOOKUP_TIMEOUT: Duration = Duration::from_secs(12);
 
-/// The trunks, routes and DIDs of `profile` (the profile's merged with the database's), each
-/// gateway's name looked up once, now (A/AAAA through the system resolver): a name that does
-/// not resolve is left out with a warning, so a carrier's DNS trouble costs its calls, not
-/// the switch.
-pub(super) async fn resolve_trunks(profile: &Profile) -> TrunkSet {
-    let mut resolved = HashMap::new();
-    for trunk in &profile.trunks {
-        for gateway in &trunk.gateways {
-            let target = (gateway.host.as_str(), gateway.port);
-            let lookup =
-                tokio::time::timeout(GATEWAY_LOOKUP_TIMEOUT, tokio::net::lookup_host(target));
-            let addrs: Vec<SocketAddr> = match lookup.await {
-                Ok(Ok(addrs)) => addrs.collect(),
-                Ok(Err(error)) => {
-                    tracing::warn!(trunk = %trunk.name, %gateway, %error, "gateway does not resolve; left out");
-                    Vec::new()
-                }
-                Err(_) => {
-                    tracing::warn!(trunk = %trunk.name, %gateway, "gateway lookup timed out; left out");
-                    Vec::new()
-                }
-            };
-            resolved.insert(gateway.to_string(), addrs);
+/// Located gateways are looked up again after their records' TTL, within these bounds: a
+/// zone with a 5 s TTL must not keep the switch asking, nor a week-long one keep a carrier's
+/// move unseen.
+pub(super) const MIN_REFRESH: Duration = Duration::from_secs(30);
+pub(super) const MAX_REFRESH: Duration = Duration::from_secs(3600);
+
+/// Every trunk gateway's addresses (see `dns::locate`), each kept until its records expire.
+pub(super) struct Gateways {
+    client: DnsClient,
+    /// Orders the SRV targets of one priority: the same each time within one process, so a
+    /// refresh that finds the same records changes nothing (a registering trunk would
+    /// otherwise move registrar), while switches started apart spread over the targets.
+    seed: u64,
+    located: HashMap<String, LocatedGateway>,
+}
+
+struct LocatedGateway {
+    addrs: Vec<SocketAddr>,
+    /// When to look again; `None` for an IP address.
+    expires: Option<Instant>,
+}
+
+impl Gateways {
+    pub(super) fn new(client: DnsClient, seed: u64) -> Gateways {
+        Gateways {
+            client,
+            seed,
+            located: HashMap::new(),
         }
     }
-    profile.trunk_set(|g| resolved.get(&g.to_string()).cloned().unwrap_or_default())
+
+    /// The trunks, routes and DIDs of `profile` (the profile's merged with the database's),
+    /// each gateway located unless it was and its records have not expired: a gateway found
+    /// nowhere is left out with a warning (and looked for again after [`MIN_REFRESH`] or at
+    /// the next change), so a carrier's DNS trouble costs its calls, not the switch.
+    pub(super) async fn trunk_set(&mut self, profile: &Profile) -> TrunkSet {
+        let now = clock::now();
+        let mut wanted: HashMap<String, (&str, &GatewayAddress)> = HashMap::new();
+        for trunk in &profile.trunks {
+            for gateway in &trunk.gateways {
+                wanted
+                    .entry(gateway.to_string())
+                    .or_insert((trunk.name.as_str(), gateway));
+            }
+        }
+        self.located.retain(|key, _| wanted.contains_key(key));
+        let mut lookups = tokio::task::JoinSet::new();
+        let mut pending = Vec::new();
+        for (key, (trunk, gateway)) in &wanted {
+            // One found nowhere is looked for again at once when the trunks change: the
+            // operator may just have fixed its name or its zone.
+            let fresh = self
+                .located
+                .get(key)
+                .is_some_and(|g| !g.addrs.is_empty() && g.expires.is_none_or(|at| at > now));
+            if fresh {
+                continue;
+            }
+            let (client, key, trunk, gateway) = (
+                self.client.clone(),
+                key.clone(),
+                (*trunk).to_owned(),
+                (*gateway).clone(),
+            );
+            let seed = self.gateway_seed(&key);
+            pending.push((key.clone(), trunk.clone()));
+            lookups.spawn(async move {
+                let located =
+                    tokio::time::timeout(GATEWAY_LOOKUP_TIMEOUT, client.locate(&gateway, seed))
+                        .await
+                        .ok();
+                (key, trunk, located)
+            });
+        }
+        while let Some(joined) = lookups.join_next().await {
+            if let Ok((key, trunk, located)) = joined {
+                pending.retain(|(k, _)| *k != key);
+                self.store(now, key, &trunk, located);
+            }
+        }
+        // A lookup that died counts as a failed one: left out, looked for again later.
+        for (key, trunk) in pending {
+            self.store(now, key, &trunk, None);
+        }
+        profile.trunk_set(|g| {
+            self.located
+                .get(&g.to_string())
+                .map(|l| l.addrs.clone())
+                .unwrap_or_default()
+        })
+    }
+
+    /// When the first located gateway's records expire.
+    pub(super) fn next_refresh(&self) -> Option<Instant> {
+        self.located.values().filter_map(|g| g.expires).min()
+    }
+
+    fn gateway_seed(&self, key: &str) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (self.seed, key).hash(&mut hasher);
+        hasher.finish()
+    }
+
+    fn store(&mut self, now: Instant, key: String, trunk: &str, located: Option<Located>) {
+        let literal = located.as_ref().is_some_and(|l| l.via == Via::Literal);
+        let (addrs, expires) = match located {
+            Some(l) if !l.addrs.is_empty() => {
+                let expires = l
+                    .ttl
+                    .map(|ttl| now + ttl.clamp(MIN_REFRESH, MAX_REFRESH))
+                    .or((l.via != Via::Literal).then_some(now + MAX_REFRESH));
+                (l.addrs, expires)
+            }
+            _ => (Vec::new(), Some(now + MIN_REFRESH)),
+        };
+        let before = self.located.get(&key).map(|g| &g.addrs);
+        if before != Some(&addrs) && !literal {
+            if addrs.is_empty() {
+                tracing::warn!(%trunk, gateway = %key, "gateway does not resolve; left out until it does");
+            } else {
+                let shown: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+                tracing::info!(%trunk, gateway = %key, addresses = %shown.join(" "), "gateway located");
+            }
+        }
+        self.located.insert(key, LocatedGateway { addrs, expires });
+    }
 }
 
 /// The profile's trunks, routes and DIDs, then the database's.
@@ -157,36 +264,57 @@ pub(super) async fn merged_trunks(
     Ok(profile.with_stored(&store.stored_trunks().await?))
 }
 
-/// Applies changes the admin API made to trunks, DIDs and routes: each request (a reply to
-/// send once done) loads them again, resolves the gateways and hands the switch the
-/// complete set. One at a time, so an older set never lands after a newer one; requests
-/// that queued up meanwhile are served by one load, since the store has all their changes.
-pub(super) async fn reload_trunks(
+/// Keeps the switch's trunks current. Each reload request (a reply to send once done), from
+/// the admin API's changes, loads them again, locates new gateways and hands the switch the
+/// complete set. When located gateways' records expire, they are located again and the
+/// switch gets the set if an address changed. One at a time, so an older set never lands
+/// after a newer one; requests that queued up meanwhile are served by one load, since the
+/// store has all their changes.
+pub(super) async fn keep_trunks(
     profile: Profile,
     store: Store,
     core: CoreHandle,
     mut requests: mpsc::Receiver<oneshot::Sender<()>>,
+    (mut merged, mut gateways, mut applied): (Profile, Gateways, TrunkSet),
 ) {
-    while let Some(first) = requests.recv().await {
-        let mut waiting = vec![first];
-        while let Ok(more) = requests.try_recv() {
-            waiting.push(more);
-        }
-        let merged = match merged_trunks(&profile, &store).await {
-            Ok(merged) => merged,
-            Err(error) => {
-                // The callers see the switch unavailable; it keeps the trunks it has.
-                tracing::error!(%error, "loading stored trunks failed; the switch keeps its trunks");
-                continue;
+    loop {
+        let refresh = gateways.next_refresh();
+        let expired = async {
+            match refresh {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
             }
         };
-        let trunks = resolve_trunks(&merged).await;
-        tracing::info!(
-            trunks = merged.trunks.len(),
-            routes = merged.dialing.routes.len(),
-            dids = merged.dialing.dids.len(),
-            "trunks, routes and DIDs applied"
-        );
+        let waiting = tokio::select! {
+            request = requests.recv() => {
+                let Some(first) = request else { return };
+                let mut waiting = vec![first];
+                while let Ok(more) = requests.try_recv() {
+                    waiting.push(more);
+                }
+                match merged_trunks(&profile, &store).await {
+                    Ok(reloaded) => merged = reloaded,
+                    Err(error) => {
+                        // The callers see the switch unavailable; it keeps the trunks it has.
+                        tracing::error!(%error, "loading stored trunks failed; the switch keeps its trunks");
+                        continue;
+                    }
+                }
+                tracing::info!(
+                    trunks = merged.trunks.len(),
+                    routes = merged.dialing.routes.len(),
+                    dids = merged.dialing.dids.len(),
+                    "trunks, routes and DIDs applied"
+                );
+                waiting
+            }
+            () = expired => Vec::new(),
+        };
+        let trunks = gateways.trunk_set(&merged).await;
+        if waiting.is_empty() && trunks == applied {
+            continue;
+        }
+        applied = trunks.clone();
         if core.set_trunks(trunks).await.is_ok() {
             for reply in waiting {
                 let _ = reply.send(());
