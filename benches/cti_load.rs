@@ -9,9 +9,16 @@
 //! 2. event fan-out: `--desktops` WebSocket desktops follow the event stream; one state change
 //!    is made and the time until the last desktop has received it is measured, 10 times.
 //!
-//! `cargo bench --bench cti_load` runs the issue's targets (2,000 requests per second, 1,000
-//! desktops); under `cargo test` it runs a small smoke version that asserts every request
-//! succeeded and every desktop got every event.
+//! 3. the public callback endpoint (`POST /api/v1/public/callbacks` with a widget key) at
+//!    `--callback-rps` (500) for `--secs`, open loop as above, from 64 connections each bound
+//!    to its own loopback address, every request for a different number: the per-address
+//!    limiter (a burst of 10, then one every 6 s) answers most of them 429 at this rate, the
+//!    rest are filed (201: widget lookup, the core files the callback); p50, p99 and max for
+//!    each answer.
+//!
+//! `cargo bench --bench cti_load` runs the issues' targets (2,000 requests per second, 1,000
+//! desktops, 500 callback requests per second); under `cargo test` it runs a small smoke
+//! version that asserts every request succeeded and every desktop got every event.
 // Test harnesses are the IO side: they read the clock to bound waits and time phases.
 #![allow(clippy::disallowed_methods)]
 
@@ -30,6 +37,7 @@ use tokio::time::Instant;
 
 struct Plan {
     rps: u32,
+    callback_rps: u32,
     secs: u32,
     desktops: usize,
     smoke: bool,
@@ -41,6 +49,7 @@ impl Plan {
         if args.full() {
             Plan {
                 rps: args.value("--rps", 2000),
+                callback_rps: args.value("--callback-rps", 500),
                 secs: args.value("--secs", 10),
                 desktops: args.value("--desktops", 1000),
                 smoke: false,
@@ -48,6 +57,7 @@ impl Plan {
         } else {
             Plan {
                 rps: 100,
+                callback_rps: 50,
                 secs: 2,
                 desktops: 20,
                 smoke: true,
@@ -75,9 +85,35 @@ impl Client {
         }
     }
 
+    /// A connection from `local` (a loopback address of its own).
+    async fn connect_from(host: SocketAddr, local: std::net::IpAddr) -> Client {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::new(local, 0)).unwrap();
+        let stream = socket.connect(host).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        let (read, writer) = stream.into_split();
+        Client {
+            reader: BufReader::new(read),
+            writer,
+            host,
+        }
+    }
+
     async fn send(&mut self, method: &str, path: &str, token: &str, body: Option<&str>) -> u16 {
+        let auth = format!("Bearer {token}");
+        self.send_with(method, path, ("Authorization", &auth), body)
+            .await
+    }
+
+    async fn send_with(
+        &mut self,
+        method: &str,
+        path: &str,
+        (name, value): (&str, &str),
+        body: Option<&str>,
+    ) -> u16 {
         let mut request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{name}: {value}\r\n",
             self.host
         );
         if let Some(body) = body {
@@ -138,6 +174,21 @@ fn admin_post(sw: &SwitchProcess, path: &str, body: Value) -> Value {
     .unwrap();
     assert!((200..300).contains(&status), "{path}: {status} {text}");
     serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// A queue for callbacks and a widget filing into it: its key.
+fn widget(sw: &SwitchProcess) -> String {
+    admin_post(
+        sw,
+        "/api/v1/queues",
+        json!({"id": "web", "name": "Web", "number": "7900", "ring_timeout_secs": 10}),
+    );
+    let created = admin_post(
+        sw,
+        "/api/v1/callback-widgets",
+        json!({"id": "web", "name": "Web", "queue": "web"}),
+    );
+    created["key"].as_str().unwrap().to_owned()
 }
 
 /// Agents logged in with an admin-minted API token (the login rate limit is for people).
@@ -242,6 +293,80 @@ async fn latency(sw: &SwitchProcess, plan: &Plan, token: &str, agents: usize) {
     }
 }
 
+/// Phase 3: the public callback endpoint under its rate limiter.
+async fn callbacks(sw: &SwitchProcess, plan: &Plan, key: &str) {
+    const CONNECTIONS: usize = 64;
+    let total = (plan.callback_rps * plan.secs) as usize;
+    let interval = Duration::from_secs_f64(f64::from(plan.secs) / total as f64);
+    let start = Instant::now() + Duration::from_millis(200);
+    let mut tasks = Vec::new();
+    for c in 0..CONNECTIONS {
+        let host = sw.http;
+        let key = key.to_owned();
+        let local = std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 3, c as u8 + 1));
+        tasks.push(tokio::spawn(async move {
+            let mut client = Client::connect_from(host, local).await;
+            let (mut filed, mut limited, mut other) = (Vec::new(), Vec::new(), 0usize);
+            for n in (c..total).step_by(CONNECTIONS) {
+                let scheduled = start + interval * n as u32;
+                tokio::time::sleep_until(scheduled).await;
+                let body = format!(r#"{{"number":"01{:08}"}}"#, 23_000_000 + n);
+                let status = client
+                    .send_with(
+                        "POST",
+                        "/api/v1/public/callbacks",
+                        ("X-Widget-Key", &key),
+                        Some(&body),
+                    )
+                    .await;
+                match status {
+                    201 => filed.push(scheduled.elapsed()),
+                    429 => limited.push(scheduled.elapsed()),
+                    _ => other += 1,
+                }
+            }
+            (filed, limited, other)
+        }));
+    }
+    let (mut filed, mut limited, mut other) = (Vec::new(), Vec::new(), 0);
+    for task in tasks {
+        let (f, l, o) = task.await.unwrap();
+        filed.extend(f);
+        limited.extend(l);
+        other += o;
+    }
+    let elapsed = start.elapsed();
+    let mut all: Vec<Duration> = filed.iter().chain(&limited).copied().collect();
+    all.sort();
+    filed.sort();
+    limited.sort();
+    println!(
+        "Public callbacks: {} requests in {:.1} s ({:.0}/s, asked {}/s), {} other answers; \
+         all p50 {:.2} ms p99 {:.2} ms max {:.2} ms; filed (201) {} p50 {:.2} ms p99 {:.2} ms \
+         max {:.2} ms; rate-limited (429) {} p50 {:.2} ms p99 {:.2} ms max {:.2} ms",
+        all.len() + other,
+        elapsed.as_secs_f64(),
+        (all.len() + other) as f64 / elapsed.as_secs_f64(),
+        plan.callback_rps,
+        other,
+        ms(percentile(&all, 0.5)),
+        ms(percentile(&all, 0.99)),
+        ms(percentile(&all, 1.0)),
+        filed.len(),
+        ms(percentile(&filed, 0.5)),
+        ms(percentile(&filed, 0.99)),
+        ms(percentile(&filed, 1.0)),
+        limited.len(),
+        ms(percentile(&limited, 0.5)),
+        ms(percentile(&limited, 0.99)),
+        ms(percentile(&limited, 1.0)),
+    );
+    if plan.smoke {
+        assert_eq!(other, 0, "every request is filed or rate-limited");
+        assert!(!filed.is_empty(), "some callbacks were filed");
+    }
+}
+
 async fn fan_out(sw: &SwitchProcess, plan: &Plan, token: &str) {
     // Admin desktops see every agent's events; one API token serves them all.
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant)>();
@@ -319,6 +444,10 @@ fn main() {
     let plan = Plan::from_args();
     let sw = SwitchProcess::start(SwitchOptions {
         log_filter: "warn",
+        // Callback numbers must have a route out; nothing is dialled (no agent accepts).
+        extra_profile: "[[trunks]]\nname = \"carrier\"\ngateways = [\"127.0.0.1:9\"]\n\n\
+                        [dialing]\n[[dialing.routes]]\nprefix = \"+\"\ntrunks = [\"carrier\"]\n"
+            .into(),
         ..SwitchOptions::default()
     });
     const AGENTS: usize = 8;
@@ -328,8 +457,10 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    let key = widget(&sw);
     runtime.block_on(async {
         latency(&sw, &plan, &token, AGENTS).await;
         fan_out(&sw, &plan, &token).await;
+        callbacks(&sw, &plan, &key).await;
     });
 }

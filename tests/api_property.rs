@@ -118,8 +118,11 @@ fn run_schemathesis(switch: &SwitchProcess, role: &str, token: &str, phases: &st
     println!("schemathesis as {role}:\n{summary}");
 }
 
-#[test]
-fn generated_requests_as_admin_and_agent_get_no_5xx_and_only_json_4xx_naming_the_problem() {
+/// A switch, and a principal of `role` of its own, so the agent-scoped rules (own
+/// interactions, own state) are hit too; requests that would disable or delete the one acting
+/// go to the seeded admin instead (see `before_call` in switchboard_checks.py), whose token
+/// is not needed again.
+fn switch_for(role: &str) -> (SwitchProcess, String) {
     assert!(
         Path::new(SCHEMATHESIS).exists(),
         "{SCHEMATHESIS} is missing: scripts/test-all installs it \
@@ -127,12 +130,22 @@ fn generated_requests_as_admin_and_agent_get_no_5xx_and_only_json_4xx_naming_the
     );
     let switch = SwitchProcess::start(SwitchOptions::default());
     let seeded = switch.cti_token().to_owned();
-    // Principals of their own, so the agent-scoped rules (own interactions, own state) are
-    // hit too; requests that would disable or delete the one acting go to the seeded admin
-    // instead (see `before_call` in switchboard_checks.py), whose token is not needed again.
-    let agent = agent_with_token(&switch, &seeded, "prop-agent", "agent");
-    let admin = agent_with_token(&switch, &seeded, "prop-admin", "admin");
-    let every_phase = "examples,coverage,fuzzing,stateful";
-    run_schemathesis(&switch, "agent", &agent, every_phase);
-    run_schemathesis(&switch, "admin", &admin, every_phase);
+    let token = agent_with_token(&switch, &seeded, &format!("prop-{role}"), role);
+    (switch, token)
+}
+
+const EVERY_PHASE: &str = "examples,coverage,fuzzing,stateful";
+
+// One test per role, each with its own switch, so the two runs go side by side.
+
+#[test]
+fn generated_requests_as_an_agent_get_no_5xx_and_only_json_4xx_naming_the_problem() {
+    let (switch, token) = switch_for("agent");
+    run_schemathesis(&switch, "agent", &token, EVERY_PHASE);
+}
+
+#[test]
+fn generated_requests_as_an_admin_get_no_5xx_and_only_json_4xx_naming_the_problem() {
+    let (switch, token) = switch_for("admin");
+    run_schemathesis(&switch, "admin", &token, EVERY_PHASE);
 }

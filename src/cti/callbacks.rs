@@ -246,7 +246,7 @@ fn limited(limiter: &RateLimiter, key: String) -> Result<(), ApiError> {
     request_body = CallbackBody,
     params(("X-Widget-Key" = String, Header, description = "the widget's key")),
     responses((status = 201, body = CallbackState), (status = 401), (status = 422),
-              (status = 429)))]
+              (status = 429), (status = 503)))]
 pub(super) async fn file(
     State(state): State<ApiState>,
     extensions: Extensions,
@@ -293,6 +293,10 @@ pub(super) async fn file(
         }
         Err(CallbackRefused::Routing(RoutingError::UnknownQueue(_))) => {
             tracing::warn!(widget = %widget.id, queue = %widget.queue, "callback widget's queue is gone");
+            return Err(ApiError::CoreUnavailable);
+        }
+        Err(CallbackRefused::Routing(RoutingError::QueueBusy { queue, callers })) => {
+            tracing::warn!(widget = %widget.id, %queue, callers, "callback queue full");
             return Err(ApiError::CoreUnavailable);
         }
         Err(CallbackRefused::Routing(error)) => {

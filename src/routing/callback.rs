@@ -57,6 +57,12 @@ impl Acd {
         if self.interactions.contains_key(&id) {
             return Ok(());
         }
+        // The public form must not grow a queue without bound: callbacks count towards the
+        // cap on waiting callers like callers on the line.
+        let callers = self.queues.get(&queue).map_or(0, super::queue::Queue::len);
+        if callers >= self.settings.max_waiting_per_queue {
+            return Err(RoutingError::QueueBusy { queue, callers });
+        }
         let mut ix = Interaction::new(id.clone(), queue.clone(), number, dnis, 0, now);
         ix.callback = Some(attempts);
         match at.filter(|at| *at > now) {
