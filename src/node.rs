@@ -74,6 +74,7 @@ impl Node {
             queue_media: routing.media,
             queue_limits: routing.limits,
             queue_caller_ids: routing.caller_ids,
+            agent_classes: routing.agent_classes,
             media_policy: center.media_policy(),
             org_max_calls: center.org_call_limit(),
         });
@@ -206,6 +207,7 @@ impl Node {
                         self.switch.set_queue_media(routing.media);
                         self.switch.set_queue_limits(routing.limits);
                         self.switch.set_queue_caller_ids(routing.caller_ids);
+                        self.switch.set_agent_classes(routing.agent_classes);
                     }
                     CenterOutput::Media(command) => self.outputs.push_back(Output::Media(command)),
                     CenterOutput::MediaPolicy(policy) => self.switch.set_media_policy(policy),

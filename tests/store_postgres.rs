@@ -483,6 +483,7 @@ mod suite {
             }],
             role: Role::Supervisor,
             enabled: true,
+            calling_class: Some(switchboard::dialing::CallingClass::Internal),
         };
         store.create_agent(&sue, "sue-password").await.unwrap();
         assert_eq!(store.get_agent(&sue.id).await.unwrap(), Some(sue.clone()));
@@ -613,6 +614,7 @@ mod suite {
             skills: vec![],
             role: Role::Agent,
             enabled: true,
+            calling_class: None,
         };
         store
             .create_agent(&agent("alice", "t1"), "pw-alice")

@@ -109,7 +109,7 @@ impl OutdialRequest {
         };
         let (interaction, number) = node
             .switch_mut()
-            .plan_outdial(&extension, &self.number)
+            .plan_outdial(&extension, &self.agent, &self.number)
             .map_err(OutdialRefused::Number)?;
         let outdial = Outdial {
             interaction: interaction.clone(),

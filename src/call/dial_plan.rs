@@ -23,6 +23,8 @@ pub struct DialPlan {
     pub queue_limits: HashMap<String, u32>,
     /// Queue id → the caller ID its calls out present (absent: the trunk's).
     pub queue_caller_ids: HashMap<String, String>,
+    /// Agent id → the most it may dial from the desktop (absent: its extension's class).
+    pub agent_classes: HashMap<String, crate::dialing::CallingClass>,
     /// The most calls the contact center holds at once, all kinds (0: no limit).
     pub org_max_calls: u32,
 }

@@ -200,6 +200,11 @@ impl Switch {
         self.dial_plan.queue_limits = limits;
     }
 
+    /// The agents' own calling classes changed.
+    pub fn set_agent_classes(&mut self, classes: HashMap<String, crate::dialing::CallingClass>) {
+        self.dial_plan.agent_classes = classes;
+    }
+
     /// The caller IDs the queues' calls out present changed.
     pub fn set_queue_caller_ids(&mut self, caller_ids: HashMap<String, String>) {
         self.dial_plan.queue_caller_ids = caller_ids;

@@ -817,14 +817,31 @@ impl Call {
     /// The extension of the agent who has (or last had) the call: its calling class applies
     /// to the numbers it consults or transfers to.
     pub fn agent_extension(&self) -> Option<String> {
-        let fork = self.callee.winner_leg().or_else(|| {
+        self.agents_fork()?.invite.to()?.user()
+    }
+
+    /// The agent who has (or last had) the call, when it came as a queue offer: its own
+    /// calling class caps its extension's.
+    pub fn agent_party(&self) -> Option<crate::ids::AgentId> {
+        let fork = self.agents_fork()?;
+        match fork
+            .agent
+            .as_ref()
+            .or(fork.released.as_ref()?.agent.as_ref())?
+        {
+            Party::Agent(agent) => Some(agent.clone()),
+            _ => None,
+        }
+    }
+
+    fn agents_fork(&self) -> Option<&Fork> {
+        self.callee.winner_leg().or_else(|| {
             self.callee
                 .forks
                 .iter()
                 .rev()
                 .find(|f| f.released.is_some())
-        })?;
-        fork.invite.to()?.user()
+        })
     }
 
     /// A blind transfer of this call is ringing its target.

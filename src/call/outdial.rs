@@ -44,9 +44,10 @@ impl Switch {
     pub fn plan_outdial(
         &mut self,
         extension: &str,
+        agent: &crate::ids::AgentId,
         number: &str,
     ) -> Result<(InteractionId, String), &'static str> {
-        match self.plan_outbound(extension, number) {
+        match self.plan_outbound_for(extension, Some(agent), number) {
             Ok(Some(route)) => {
                 let id = self.new_interaction_id();
                 Ok((id, route.number.as_str().to_owned()))
@@ -105,7 +106,11 @@ impl Switch {
             self.outputs.push_back(failed("agent_unavailable"));
             return;
         }
-        let route = match self.plan_outbound(&extension, &number) {
+        let agent_id = match &agent {
+            Party::Agent(id) => Some(id.clone()),
+            _ => None,
+        };
+        let route = match self.plan_outbound_for(&extension, agent_id.as_ref(), &number) {
             Ok(Some(route)) => route,
             Ok(None) => {
                 self.outputs.push_back(failed("not_a_number"));

@@ -185,3 +185,26 @@ fn a_queue_with_its_own_caller_id_presents_it_instead_of_the_trunks() {
         assert!(value.contains("+33900000099"), "{header}: {value}");
     }
 }
+
+#[test]
+fn an_agent_whose_own_class_is_internal_cannot_dial_out_from_a_national_extension() {
+    let mut lab = lab();
+    lab.sw.set_agent_classes(
+        [("alice".to_owned(), crate::dialing::CallingClass::Internal)]
+            .into_iter()
+            .collect(),
+    );
+    let refused = lab
+        .sw
+        .plan_outdial("1001", &AgentId("alice".into()), "0123456789");
+    assert_eq!(refused.unwrap_err(), "calling_class_internal");
+    assert!(
+        lab.sw
+            .plan_outdial("1001", &AgentId("bob".into()), "0123456789")
+            .is_ok(),
+        "another agent on the same phone has the extension's class"
+    );
+    outdial(&mut lab, "0123456789");
+    assert_eq!(failure(&lab).as_deref(), Some("calling_class_internal"));
+    assert!(lab.take_all(gateway()).is_empty());
+}

@@ -85,6 +85,17 @@ impl Switch {
         caller: &str,
         dialled: &str,
     ) -> Result<Option<TrunkRoute>, Rejection> {
+        self.plan_outbound_for(caller, None, dialled)
+    }
+
+    /// [`Switch::plan_outbound`] for `agent` working on extension `caller`: the agent's own
+    /// calling class, when it has one, caps the extension's.
+    pub(super) fn plan_outbound_for(
+        &self,
+        caller: &str,
+        agent: Option<&crate::ids::AgentId>,
+        dialled: &str,
+    ) -> Result<Option<TrunkRoute>, Rejection> {
         let dialing = &self.cfg.dialing;
         let looks_like_number = dialled
             .chars()
@@ -101,6 +112,9 @@ impl Switch {
             })
         })?;
         let class = dialing.class_of(caller);
+        let class = agent
+            .and_then(|a| self.dial_plan.agent_classes.get(a.as_str()))
+            .map_or(class, |capped| class.min(*capped));
         if let Err(refusal) = dialing.toll.check(&dialing.plan, class, &number) {
             tracing::info!(target: "security", event = "outbound_refused", %caller, %number, %refusal);
             return Err(match refusal {
@@ -151,12 +165,12 @@ impl Switch {
         if self.secret_of(number).is_some() {
             return None;
         }
-        let agent = self
-            .calls
-            .get(&call_key)
-            .and_then(|c| c.agent_extension())
-            .unwrap_or_default();
-        self.plan_outbound(&agent, number).ok().flatten()
+        let call = self.calls.get(&call_key);
+        let extension = call.and_then(|c| c.agent_extension()).unwrap_or_default();
+        let agent = call.and_then(|c| c.agent_party());
+        self.plan_outbound_for(&extension, agent.as_ref(), number)
+            .ok()
+            .flatten()
     }
 
     fn route_mut(&mut self, call_key: CallKey, role: LegRole) -> Option<&mut TrunkRoute> {

@@ -119,6 +119,8 @@ pub struct QueueRouting {
     pub limits: HashMap<String, u32>,
     /// Queue id → the caller ID its calls out present (queues without one are absent).
     pub caller_ids: HashMap<String, String>,
+    /// Agent id → its own calling class (agents without one are absent).
+    pub agent_classes: HashMap<String, crate::dialing::CallingClass>,
 }
 
 /// Writes for the store writer.
@@ -470,13 +472,20 @@ impl ContactCenter {
     }
 
     /// A routing command from the API (login, state change, accept, wrap-up, configuration).
-    /// A change of queues tells the switch the numbers, music and media that reach them.
+    /// A change of queues tells the switch the numbers, music and media that reach them, and
+    /// a change of agents their calling classes.
     ///
     /// # Errors
     /// The ACD's refusal, as it gave it.
     pub fn handle_command(&mut self, now: Instant, command: Command) -> Result<(), RoutingError> {
         let now = self.advance(now);
-        let queues_changed = matches!(command, Command::UpsertQueue(_) | Command::RemoveQueue(_));
+        let queues_changed = matches!(
+            command,
+            Command::UpsertQueue(_)
+                | Command::RemoveQueue(_)
+                | Command::UpsertAgent(_)
+                | Command::RemoveAgent(_)
+        );
         let result = self.acd.handle_command(now, command);
         if queues_changed && result.is_ok() {
             let routing = self.queue_routing();
@@ -488,8 +497,14 @@ impl ContactCenter {
     /// The numbers, music and media overrides of the configured queues, for the switch.
     #[must_use]
     pub fn queue_routing(&self) -> QueueRouting {
-        let queues = self.acd.snapshot(self.now).queues;
+        let snapshot = self.acd.snapshot(self.now);
+        let queues = snapshot.queues;
         QueueRouting {
+            agent_classes: snapshot
+                .agents
+                .iter()
+                .filter_map(|a| Some((a.config.id.0.clone(), a.config.calling_class?)))
+                .collect(),
             music: queues
                 .iter()
                 .filter_map(|q| Some((q.config.id.0.clone(), q.config.music.clone()?)))

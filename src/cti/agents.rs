@@ -68,6 +68,11 @@ pub struct AgentBody {
     /// Defaults to true.
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// What the agent may dial from the desktop at most: `internal`, `national` or
+    /// `international`; absent: its extension's class alone.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub calling_class: Option<crate::dialing::CallingClass>,
 }
 
 fn yes() -> bool {
@@ -124,6 +129,7 @@ impl AgentBody {
             skills,
             role: self.role,
             enabled: self.enabled,
+            calling_class: self.calling_class,
         })
     }
 }

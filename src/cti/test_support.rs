@@ -111,6 +111,7 @@ impl Api {
             skills: vec![],
             role,
             enabled: true,
+            calling_class: None,
         };
         self.store()
             .create_agent(&agent, &format!("pw-{id}"))

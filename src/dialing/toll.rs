@@ -7,7 +7,9 @@
 use super::number::{E164, NumberPlan};
 
 /// What a caller may dial, least to most.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize, serde::Serialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum CallingClass {
     /// Extensions and queues only.

@@ -18,6 +18,7 @@ fn alice(now: Instant) -> Agent {
             team: None,
             skills: vec![],
             role: Role::Agent,
+            calling_class: None,
         },
         now,
     )

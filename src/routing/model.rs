@@ -175,6 +175,10 @@ pub struct AgentConfig {
     pub skills: Vec<Skill>,
     /// The agent's role.
     pub role: Role,
+    /// What the agent may dial from the desktop, at most (the extension's class still
+    /// applies); `None`: the extension's class alone.
+    #[serde(default)]
+    pub calling_class: Option<crate::dialing::CallingClass>,
 }
 
 /// Organisation-wide routing settings; queues override some of them.

@@ -92,6 +92,7 @@ mod tests {
                 })
                 .collect(),
             role: Role::Agent,
+            calling_class: None,
         }
     }
 

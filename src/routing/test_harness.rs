@@ -53,6 +53,7 @@ pub fn agent(id: &str, skills: &[(&str, u8)]) -> AgentConfig {
             })
             .collect(),
         role: Role::Agent,
+        calling_class: None,
     }
 }
 

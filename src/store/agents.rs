@@ -10,6 +10,7 @@ use super::tokens::revoke_agent_tokens;
 use super::{
     Store, StoreError, enum_from_text, enum_to_text, flag, from_json, map_unique, to_json,
 };
+use crate::dialing::CallingClass;
 use crate::routing::model::{AgentConfig, AgentId, Role, Skill, TeamId};
 
 const TABLE: &str = "agents";
@@ -35,6 +36,10 @@ pub struct Agent {
     pub role: Role,
     /// Disabled agents cannot log in, and their tokens stop working.
     pub enabled: bool,
+    /// What the agent may dial from the desktop at most (`internal`, `national`,
+    /// `international`); absent: its extension's class alone.
+    #[schema(value_type = Option<String>)]
+    pub calling_class: Option<CallingClass>,
 }
 
 impl Agent {
@@ -47,6 +52,7 @@ impl Agent {
             team: self.team.clone(),
             skills: self.skills.clone(),
             role: self.role,
+            calling_class: self.calling_class,
         }
     }
 }
@@ -60,6 +66,7 @@ struct AgentRow {
     skills: String,
     role: String,
     enabled: i64,
+    calling_class: Option<String>,
 }
 
 impl TryFrom<AgentRow> for Agent {
@@ -74,11 +81,22 @@ impl TryFrom<AgentRow> for Agent {
             skills: from_json(&row.skills, TABLE, "skills")?,
             role: enum_from_text(&row.role, TABLE, "role")?,
             enabled: flag(row.enabled, TABLE, "enabled")?,
+            calling_class: row
+                .calling_class
+                .map(|c| {
+                    CallingClass::parse(&c).ok_or_else(|| StoreError::Corrupt {
+                        table: TABLE,
+                        column: "calling_class",
+                        reason: format!("unknown class {c:?}"),
+                    })
+                })
+                .transpose()?,
         })
     }
 }
 
-const SELECT: &str = "SELECT id, name, extension, team_id, skills, role, enabled FROM agents";
+const SELECT: &str =
+    "SELECT id, name, extension, team_id, skills, role, enabled, calling_class FROM agents";
 
 impl Store {
     /// Adds an agent with `password` (hashed here); an existing id is
@@ -87,7 +105,7 @@ impl Store {
         let hash = hash_password(password).await?;
         sqlx::query(
             "INSERT INTO agents (id, name, password_hash, extension, team_id, skills, role, \
-             enabled) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             enabled, calling_class) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(agent.id.as_str())
         .bind(&agent.name)
@@ -97,6 +115,7 @@ impl Store {
         .bind(to_json(&agent.skills, TABLE, "skills")?)
         .bind(enum_to_text(&agent.role, TABLE, "role")?)
         .bind(i64::from(agent.enabled))
+        .bind(agent.calling_class.map(CallingClass::name))
         .execute(&self.pool)
         .await
         .map_err(|e| map_unique(e, "agent"))?;
@@ -130,7 +149,8 @@ impl Store {
         let revoke = hash.is_some() || old_role != role || (old_enabled != 0 && !agent.enabled);
         sqlx::query(
             "UPDATE agents SET name = $1, extension = $2, team_id = $3, skills = $4, \
-             role = $5, enabled = $6, password_hash = COALESCE($7, password_hash) WHERE id = $8",
+             role = $5, enabled = $6, password_hash = COALESCE($7, password_hash), \
+             calling_class = $9 WHERE id = $8",
         )
         .bind(&agent.name)
         .bind(agent.extension.as_deref())
@@ -140,6 +160,7 @@ impl Store {
         .bind(i64::from(agent.enabled))
         .bind(hash)
         .bind(agent.id.as_str())
+        .bind(agent.calling_class.map(CallingClass::name))
         .execute(&mut *tx)
         .await?;
         let revoked = if revoke {
@@ -243,6 +264,7 @@ impl Store {
                 skills: Vec::new(),
                 role: Role::Admin,
                 enabled: true,
+                calling_class: None,
             };
             self.create_agent(&admin, password).await?;
         }
@@ -294,6 +316,7 @@ pub(crate) mod tests {
             }],
             role,
             enabled: true,
+            calling_class: None,
         }
     }
 

@@ -178,6 +178,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "queue_outbound",
         include_str!("../../migrations/0018_queue_outbound.sql"),
     ),
+    (
+        19,
+        "agent_calling_class",
+        include_str!("../../migrations/0019_agent_calling_class.sql"),
+    ),
 ];
 
 /// A handle on the database: cheap to clone, all clones share one connection pool.
