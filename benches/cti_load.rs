@@ -460,7 +460,9 @@ fn main() {
     let key = widget(&sw);
     runtime.block_on(async {
         latency(&sw, &plan, &token, AGENTS).await;
-        fan_out(&sw, &plan, &token).await;
+        // Before the fan-out: its desktops stay connected, and every filed callback's events
+        // would go to all of them.
         callbacks(&sw, &plan, &key).await;
+        fan_out(&sw, &plan, &token).await;
     });
 }

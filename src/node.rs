@@ -68,6 +68,7 @@ impl Node {
     #[must_use]
     pub fn new(mut switch: Switch, center: ContactCenter, now: Instant) -> Node {
         let routing = center.queue_routing();
+        switch.set_org_outbound_limit(center.org_outbound_limit());
         switch.set_dial_plan(DialPlan {
             queue_numbers: routing.numbers,
             queue_music: routing.music,
@@ -211,7 +212,10 @@ impl Node {
                     }
                     CenterOutput::Media(command) => self.outputs.push_back(Output::Media(command)),
                     CenterOutput::MediaPolicy(policy) => self.switch.set_media_policy(policy),
-                    CenterOutput::OrgCallLimit(limit) => self.switch.set_org_call_limit(limit),
+                    CenterOutput::OrgCallLimits { calls, outbound } => {
+                        self.switch.set_org_call_limit(calls);
+                        self.switch.set_org_outbound_limit(outbound);
+                    }
                     CenterOutput::Denoise {
                         interaction,
                         enabled,

@@ -26,6 +26,10 @@ use std::time::Instant;
 pub struct CallCounts {
     in_use: HashMap<String, u32>,
     held: HashMap<CallKey, Vec<(Option<LegRole>, String)>>,
+    /// Legs the switch placed out through any trunk (a leg role, not a caller side).
+    outbound: u32,
+    /// The org's most concurrent outbound calls (`max_outbound_calls`; 0: none).
+    pub outbound_max: u32,
 }
 
 impl CallCounts {
@@ -40,6 +44,12 @@ impl CallCounts {
             return false;
         }
         self.release(call, role);
+        if role.is_some() {
+            if !self.has_outbound_room() {
+                return false;
+            }
+            self.outbound += 1;
+        }
         *self.in_use.entry(trunk.to_owned()).or_default() += 1;
         self.held
             .entry(call)
@@ -65,21 +75,30 @@ impl CallCounts {
             self.held.remove(&call);
         }
         for trunk in gone {
-            self.give_back(&trunk);
+            self.give_back(role, &trunk);
         }
     }
 
     /// Gives back every channel `call` holds (it ended).
     pub fn release_call(&mut self, call: CallKey) {
-        for (_, trunk) in self.held.remove(&call).unwrap_or_default() {
-            self.give_back(&trunk);
+        for (role, trunk) in self.held.remove(&call).unwrap_or_default() {
+            self.give_back(role, &trunk);
         }
     }
 
-    fn give_back(&mut self, trunk: &str) {
+    fn give_back(&mut self, role: Option<LegRole>, trunk: &str) {
         if let Some(used) = self.in_use.get_mut(trunk) {
             *used = used.saturating_sub(1);
         }
+        if role.is_some() {
+            self.outbound = self.outbound.saturating_sub(1);
+        }
+    }
+
+    /// Whether the org may place one more outbound call.
+    #[must_use]
+    pub fn has_outbound_room(&self) -> bool {
+        self.outbound_max == 0 || self.outbound < self.outbound_max
     }
 
     /// Channels of `trunk` in use.
@@ -193,6 +212,11 @@ impl Switch {
     /// The org's concurrent-call limit changed (0: none).
     pub fn set_org_call_limit(&mut self, limit: u32) {
         self.dial_plan.org_max_calls = limit;
+    }
+
+    /// The org's limit of concurrent outbound calls changed (0: none).
+    pub fn set_org_outbound_limit(&mut self, limit: u32) {
+        self.trunk_channels.outbound_max = limit;
     }
 
     /// The queues' limits changed (the CTI changed a queue).

@@ -55,6 +55,8 @@ pub enum Rejection {
     OrgFull,
     /// The queue holds its most live calls (its `max_calls`).
     QueueFull,
+    /// The org has its most calls out at once (`max_outbound_calls`, an org setting).
+    OrgOutboundFull,
 }
 
 impl Rejection {
@@ -78,7 +80,7 @@ impl Rejection {
             Rejection::TollBlocked(_) | Rejection::UnknownSource => (403, "Forbidden"),
             Rejection::NoRoute => (404, "No Route"),
             Rejection::TrunkFull => (503, "Trunk Full"),
-            Rejection::OrgFull => (503, "Service Unavailable"),
+            Rejection::OrgFull | Rejection::OrgOutboundFull => (503, "Service Unavailable"),
             Rejection::QueueFull => (486, "Busy Here"),
         }
     }
@@ -93,6 +95,7 @@ impl Rejection {
             Rejection::NoMediaPorts => Some("media_ports"),
             Rejection::TrunkFull => Some("trunk_channels"),
             Rejection::OrgFull => Some("org_calls"),
+            Rejection::OrgOutboundFull => Some("org_outbound_calls"),
             Rejection::QueueFull => Some("queue_calls"),
             _ => None,
         }
@@ -104,7 +107,10 @@ impl Rejection {
     pub fn is_business_limit(self) -> bool {
         matches!(
             self,
-            Rejection::TrunkFull | Rejection::OrgFull | Rejection::QueueFull
+            Rejection::TrunkFull
+                | Rejection::OrgFull
+                | Rejection::QueueFull
+                | Rejection::OrgOutboundFull
         )
     }
 
@@ -153,7 +159,8 @@ impl Rejection {
             Rejection::SwitchFull
             | Rejection::NoMediaPorts
             | Rejection::TrunkFull
-            | Rejection::OrgFull => {
+            | Rejection::OrgFull
+            | Rejection::OrgOutboundFull => {
                 response.push("Retry-After", "5");
             }
             _ => {}

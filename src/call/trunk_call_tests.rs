@@ -278,6 +278,25 @@ fn a_trunk_at_its_channel_limit_is_skipped_and_a_full_route_refused() {
 }
 
 #[test]
+fn the_orgs_outbound_limit_counts_every_trunk_and_frees_with_the_call() {
+    let mut lab = lab_with(trunk("primary", &[GW_A1], 0), trunk("backup", &[GW_B], 0));
+    lab.sw.set_org_outbound_limit(1);
+    lab.dial("1001", "+33123456789");
+    let first = lab.take(addr(GW_A1), "INVITE");
+    assert_refused(
+        &mut lab,
+        "1002",
+        "+33123456781",
+        "503",
+        "org_outbound_calls",
+    );
+    // The first call fails at its gateway: the org's slot is free again.
+    lab.reply(&first, 486, addr(GW_A1));
+    lab.dial("1002", "+33123456782");
+    lab.take(addr(GW_A1), "INVITE");
+}
+
+#[test]
 fn a_name_that_is_no_extension_is_still_not_found() {
     let mut lab = default_lab();
     lab.dial("1001", "alice");

@@ -125,6 +125,10 @@ impl Switch {
                 TollRefusal::Class { .. } => Rejection::TollBlocked("calling_class_national"),
             });
         }
+        if !self.trunk_channels.has_outbound_room() {
+            tracing::info!(%caller, %number, "the org's outbound calls are at their limit");
+            return Err(Rejection::OrgOutboundFull);
+        }
         let trunks = dialing.routes.trunks_for(&number).unwrap_or_default();
         let mut remaining = VecDeque::new();
         let mut full = false;

@@ -97,8 +97,8 @@ pub enum Output {
     QueueRouting(QueueRouting),
     /// What the switch does with queue calls' media changed.
     MediaPolicy(MediaPolicy),
-    /// The org's concurrent-call limit changed (0: none).
-    OrgCallLimit(u32),
+    /// The org's concurrent-call limits changed (0: none): all calls, outbound calls.
+    OrgCallLimits { calls: u32, outbound: u32 },
     /// Noise suppression of one live call's customer.
     Denoise {
         interaction: InteractionId,
@@ -553,13 +553,16 @@ impl ContactCenter {
     pub fn handle_settings(&mut self, now: Instant, settings: OrgSettings) {
         self.advance(now);
         self.offered_cad_keys = settings.offered_cad_keys.clone();
-        let limit_changed = settings.max_concurrent_calls != self.settings.max_concurrent_calls;
+        let limit_changed = settings.max_concurrent_calls != self.settings.max_concurrent_calls
+            || settings.max_outbound_calls != self.settings.max_outbound_calls;
         self.settings = settings;
         self.outputs
             .push_back(Output::MediaPolicy(self.media_policy()));
         if limit_changed {
-            self.outputs
-                .push_back(Output::OrgCallLimit(self.settings.max_concurrent_calls));
+            self.outputs.push_back(Output::OrgCallLimits {
+                calls: self.settings.max_concurrent_calls,
+                outbound: self.settings.max_outbound_calls,
+            });
         }
     }
 
@@ -567,6 +570,12 @@ impl ContactCenter {
     #[must_use]
     pub fn org_call_limit(&self) -> u32 {
         self.settings.max_concurrent_calls
+    }
+
+    /// The org's limit of concurrent outbound calls (0: none).
+    #[must_use]
+    pub fn org_outbound_limit(&self) -> u32 {
+        self.settings.max_outbound_calls
     }
 
     /// A command on a live interaction from the API: carried out (its effects follow as

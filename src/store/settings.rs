@@ -57,6 +57,11 @@ pub struct OrgSettings {
     pub callback_retry_seconds: u32,
     /// Attempts at a callback before it ends as failed.
     pub callback_max_attempts: u32,
+    /// Most calls out through trunks at once, all trunks together (click-to-dial, callbacks,
+    /// phones dialling numbers, consults and transfers to numbers); more are refused 503
+    /// with `Reason: SIP;cause=503;text="org_outbound_calls"`. 0: no limit (each trunk's
+    /// `max_channels` still applies).
+    pub max_outbound_calls: u32,
 }
 
 impl OrgSettings {
@@ -83,6 +88,7 @@ impl Default for OrgSettings {
             max_concurrent_calls: 0,
             callback_retry_seconds: 300,
             callback_max_attempts: 3,
+            max_outbound_calls: 0,
         }
     }
 }
