@@ -176,12 +176,15 @@ fn admin_post(sw: &SwitchProcess, path: &str, body: Value) -> Value {
     serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
-/// A queue for callbacks and a widget filing into it: its key.
+/// A queue for callbacks and a widget filing into it: its key. The queue is served by a
+/// team nobody is in, so the callbacks wait and the agents stay free for the other phases.
 fn widget(sw: &SwitchProcess) -> String {
+    admin_post(sw, "/api/v1/teams", json!({"id": "web", "name": "Web"}));
     admin_post(
         sw,
         "/api/v1/queues",
-        json!({"id": "web", "name": "Web", "number": "7900", "ring_timeout_secs": 10}),
+        json!({"id": "web", "name": "Web", "number": "7900", "ring_timeout_secs": 10,
+               "teams": ["web"]}),
     );
     let created = admin_post(
         sw,
