@@ -600,13 +600,16 @@ impl Parser {
 
     fn milliseconds(&self, value: &str, what: &'static str) -> Result<Duration, SdpError> {
         // Some phones write "20.0"; the grammar allows only digits but the meaning is clear.
+        // Below a millisecond is no packet time; whole microseconds are all a time renders
+        // back with, so the description re-renders the same (the fuzzer's find: 0.0001 ms
+        // rendered as "0", which no longer parsed).
         let ms = value
             .trim()
             .parse::<f64>()
             .ok()
-            .filter(|ms| ms.is_finite() && *ms > 0.0 && *ms <= 60_000.0)
+            .filter(|ms| ms.is_finite() && *ms >= 1.0 && *ms <= 60_000.0)
             .ok_or_else(|| self.malformed(what))?;
-        Ok(Duration::from_secs_f64(ms / 1000.0))
+        Ok(Duration::from_micros((ms * 1000.0).round() as u64))
     }
 
     fn rtcp(&self, value: &str) -> Result<RtcpAttribute, SdpError> {

@@ -281,6 +281,14 @@ fn malformed_descriptions_are_rejected_with_the_line() {
                 reason: "a=ptime is not a duration",
             },
         ),
+        // The fuzzer's find: a sub-microsecond time rendered as 0, which did not parse back.
+        (
+            "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nm=audio 7000 RTP/AVP 0\r\na=ptime:.0001\r\n",
+            SdpError::Malformed {
+                line: 4,
+                reason: "a=ptime is not a duration",
+            },
+        ),
     ];
     for (text, expected) in cases {
         assert_eq!(
@@ -502,4 +510,18 @@ proptest! {
         let offer = media.to_offer();
         prop_assert_eq!(parse(&offer.to_string()), offer);
     }
+}
+
+#[test]
+fn a_fractional_packet_time_renders_back_as_it_was_read() {
+    let text = "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\n\
+                m=audio 7000 RTP/AVP 0\r\na=ptime:20.5\r\n";
+    let parsed = SessionDescription::parse(text.as_bytes()).unwrap();
+    assert_eq!(parsed.media[0].ptime, Some(Duration::from_micros(20_500)));
+    let rendered = parsed.to_string();
+    assert!(rendered.contains("a=ptime:20.5\r\n"), "{rendered}");
+    assert_eq!(
+        SessionDescription::parse(rendered.as_bytes()).unwrap(),
+        parsed
+    );
 }
