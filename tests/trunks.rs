@@ -298,6 +298,10 @@ fn a_gateway_named_without_a_port_is_located_by_srv_and_fails_over_in_priority_o
         "\"carrier.test\"",
         &format!("nameserver = \"127.0.0.1:{}\"\n", dns.port),
     );
+    // The nameserver's thread records the question on its own time: wait for it.
+    wait_until("the switch asked the nameserver", || {
+        !dns.asked().is_empty()
+    });
     assert_eq!(
         dns.asked(),
         ["_sip._udp.carrier.test 33"],
