@@ -163,6 +163,16 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// "p50 … ms p99 … ms max … ms" of sorted latencies.
+fn spread(sorted: &[Duration]) -> String {
+    format!(
+        "p50 {:.2} ms p99 {:.2} ms max {:.2} ms",
+        ms(percentile(sorted, 0.5)),
+        ms(percentile(sorted, 0.99)),
+        ms(percentile(sorted, 1.0)),
+    )
+}
+
 fn admin_post(sw: &SwitchProcess, path: &str, body: Value) -> Value {
     let (status, text) = http_request(
         sw.http,
@@ -278,18 +288,13 @@ async fn latency(sw: &SwitchProcess, plan: &Plan, token: &str, agents: usize) {
     writes.sort();
     println!(
         "CTI latency: {} requests in {:.1} s ({:.0}/s, asked {}/s), {failed} failed; \
-         read state p50 {:.2} ms p99 {:.2} ms max {:.2} ms; \
-         change state p50 {:.2} ms p99 {:.2} ms max {:.2} ms",
+         read state {}; change state {}",
         reads.len() + writes.len(),
         elapsed.as_secs_f64(),
         (reads.len() + writes.len()) as f64 / elapsed.as_secs_f64(),
         plan.rps,
-        ms(percentile(&reads, 0.5)),
-        ms(percentile(&reads, 0.99)),
-        ms(percentile(&reads, 1.0)),
-        ms(percentile(&writes, 0.5)),
-        ms(percentile(&writes, 0.99)),
-        ms(percentile(&writes, 1.0)),
+        spread(&reads),
+        spread(&writes),
     );
     if plan.smoke {
         assert_eq!(failed, 0, "smoke requests failed");
@@ -345,24 +350,17 @@ async fn callbacks(sw: &SwitchProcess, plan: &Plan, key: &str) {
     limited.sort();
     println!(
         "Public callbacks: {} requests in {:.1} s ({:.0}/s, asked {}/s), {} other answers; \
-         all p50 {:.2} ms p99 {:.2} ms max {:.2} ms; filed (201) {} p50 {:.2} ms p99 {:.2} ms \
-         max {:.2} ms; rate-limited (429) {} p50 {:.2} ms p99 {:.2} ms max {:.2} ms",
+         all {}; filed (201) {} {}; rate-limited (429) {} {}",
         all.len() + other,
         elapsed.as_secs_f64(),
         (all.len() + other) as f64 / elapsed.as_secs_f64(),
         plan.callback_rps,
         other,
-        ms(percentile(&all, 0.5)),
-        ms(percentile(&all, 0.99)),
-        ms(percentile(&all, 1.0)),
+        spread(&all),
         filed.len(),
-        ms(percentile(&filed, 0.5)),
-        ms(percentile(&filed, 0.99)),
-        ms(percentile(&filed, 1.0)),
+        spread(&filed),
         limited.len(),
-        ms(percentile(&limited, 0.5)),
-        ms(percentile(&limited, 0.99)),
-        ms(percentile(&limited, 1.0)),
+        spread(&limited),
     );
     if plan.smoke {
         assert_eq!(other, 0, "every request is filed or rate-limited");

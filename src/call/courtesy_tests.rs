@@ -3,10 +3,9 @@
 
 use super::courtesy::{DEFAULT_PROMPT, OFFER_TIME};
 use super::dial_plan::DialPlan;
-use super::lab::{DOMAIN, Lab, config, in_dialog, one_carrier, sdp};
+use super::lab::{Lab, config, in_dialog, one_carrier, queue_call_invite};
 use super::model::{EndpointId, InteractionId, MediaCommand, MediaEvent, QueueCommand, QueueEvent};
 use super::trunks::InboundTrunk;
-use crate::sip::message::{Message, Method};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -33,26 +32,11 @@ fn waiting() -> (Lab, InteractionId, EndpointId) {
         queue_numbers: HashMap::from([("7000".into(), "sales".into())]),
         ..DialPlan::default()
     });
-    let mut invite = Message::request(Method::Invite, format!("sip:7000@{DOMAIN}"))
-        .with("Via", format!("SIP/2.0/UDP {CUSTOMER};branch=z9hG4bKc1"))
-        .with("Max-Forwards", "70")
-        .with("From", "<sip:+33612345678@carrier.example>;tag=c")
-        .with("To", format!("<sip:7000@{DOMAIN}>"))
-        .with("Call-ID", "courtesy-1")
-        .with("CSeq", "1 INVITE")
-        .with("Contact", format!("<sip:c@{CUSTOMER}>"));
-    invite.set_body("application/sdp", bytes::Bytes::from(sdp(7000)));
+    let invite = queue_call_invite(CUSTOMER, "+33612345678", "courtesy-1", 7000);
     lab.send(CUSTOMER, &invite);
     let ok = lab.take(CUSTOMER, "200");
     lab.send_text(CUSTOMER, &in_dialog(&ok, "ACK", 1, CUSTOMER, true, ""));
-    let interaction = lab
-        .queue_events
-        .iter()
-        .find_map(|e| match e {
-            QueueEvent::Arrived { interaction, .. } => Some(interaction.clone()),
-            _ => None,
-        })
-        .expect("the caller waits in the queue");
+    let interaction = lab.arrived();
     let endpoint = lab
         .media
         .iter()

@@ -7,7 +7,7 @@
 use super::model::{MediaCommand, Output};
 use super::switch::{Switch, SwitchConfig};
 use crate::sip::digest::{Challenge, Credentials, StoredSecret};
-use crate::sip::message::Message;
+use crate::sip::message::{Message, Method};
 use crate::sip::registrar::{PersistedBinding, RegistrarConfig, Transport};
 use crate::sip::transaction::Timing;
 use crate::store::Cdr;
@@ -65,6 +65,29 @@ pub fn config(seed: u64) -> SwitchConfig {
 }
 
 /// `user`'s phone registered at [`phone`]`(user)` over UDP for an hour.
+/// A carrier's customer at `from` (From user `caller`) calling queue number 7000 in its own
+/// dialog `call_id`, offering audio on `media_port`.
+pub fn queue_call_invite(
+    from: SocketAddr,
+    caller: &str,
+    call_id: &str,
+    media_port: u16,
+) -> Message {
+    let mut invite = Message::request(Method::Invite, format!("sip:7000@{DOMAIN}"))
+        .with(
+            "Via",
+            format!("SIP/2.0/UDP {from};branch=z9hG4bK{}", from.port()),
+        )
+        .with("Max-Forwards", "70")
+        .with("From", format!("<sip:{caller}@carrier.example>;tag=c"))
+        .with("To", format!("<sip:7000@{DOMAIN}>"))
+        .with("Call-ID", call_id)
+        .with("CSeq", "1 INVITE")
+        .with("Contact", format!("<sip:c@{from}>"));
+    invite.set_body("application/sdp", bytes::Bytes::from(sdp(media_port)));
+    invite
+}
+
 /// Every number (`+` after normalising) goes out through one trunk `carrier` whose only
 /// gateway is `gateway`, presenting `caller_id` when given.
 pub fn one_carrier(
@@ -186,6 +209,17 @@ impl Lab {
     pub fn queue_command(&mut self, command: super::model::QueueCommand) {
         self.sw.handle_queue_command(self.now, command);
         self.drain();
+    }
+
+    /// The interaction of the first call that reached a queue.
+    pub fn arrived(&self) -> super::model::InteractionId {
+        self.queue_events
+            .iter()
+            .find_map(|e| match e {
+                super::model::QueueEvent::Arrived { interaction, .. } => Some(interaction.clone()),
+                _ => None,
+            })
+            .expect("a call reached a queue")
     }
 
     /// The media plane reports `event` (a digit, a dead endpoint).

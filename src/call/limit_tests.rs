@@ -1,11 +1,11 @@
 //! Concurrent-call limits of the org, a queue and a trunk (see `limits`), in virtual time.
 
 use super::dial_plan::DialPlan;
-use super::lab::{DOMAIN, Lab, phone, sdp};
+use super::lab::{Lab, phone, queue_call_invite};
 use super::model::QueueEvent;
 use super::record::HangupCause;
 use super::trunks::InboundTrunk;
-use crate::sip::message::{Message, Method};
+use crate::sip::message::Message;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
@@ -33,22 +33,8 @@ fn lab(queue_max: u32, channels: u32) -> Lab {
 
 /// A customer's INVITE to 7000 from `from` (its own Call-ID).
 fn customer_invite(from: SocketAddr) -> Message {
-    let mut m = Message::request(Method::Invite, format!("sip:7000@{DOMAIN}"))
-        .with(
-            "Via",
-            format!("SIP/2.0/UDP {from};branch=z9hG4bK{}", from.port()),
-        )
-        .with("Max-Forwards", "70")
-        .with(
-            "From",
-            format!("<sip:+3361234{}@carrier.example>;tag=c", from.port()),
-        )
-        .with("To", format!("<sip:7000@{DOMAIN}>"))
-        .with("Call-ID", format!("customer-{from}"))
-        .with("CSeq", "1 INVITE")
-        .with("Contact", format!("<sip:c@{from}>"));
-    m.set_body("application/sdp", bytes::Bytes::from(sdp(from.port() + 10)));
-    m
+    let caller = format!("+3361234{}", from.port());
+    queue_call_invite(from, &caller, &format!("customer-{from}"), from.port() + 10)
 }
 
 fn customer(n: u16) -> SocketAddr {

@@ -60,19 +60,15 @@ impl Switch {
     /// Whether a customer's callback number is one to dial: normalised to E.164 by the dial
     /// plan, within the default calling class and clear of blocked prefixes (a public form
     /// must not make the switch call premium or foreign numbers), with an outbound route.
-    /// Busy trunks do not matter here: the call is made later.
+    /// Busy trunks and the org's outbound limit do not matter here: the call is made later.
     pub fn check_callback_number(&self, number: &str) -> Result<String, &'static str> {
         // No extension is named "": the default class applies.
-        match self.plan_outbound("", number) {
-            Ok(Some(route)) => Ok(route.number.as_str().to_owned()),
+        match self.vet_number("", None, number) {
+            Ok(Some(number)) if self.cfg.dialing.routes.trunks_for(&number).is_some() => {
+                Ok(number.as_str().to_owned())
+            }
+            Ok(Some(_)) => Err("no_route"),
             Ok(None) => Err("not_a_number"),
-            Err(super::rejection::Rejection::TrunkFull) => self
-                .cfg
-                .dialing
-                .plan
-                .normalise(number)
-                .map(|n| n.as_str().to_owned())
-                .map_err(|_| "number_format"),
             Err(why) => Err(why.reason().unwrap_or("refused")),
         }
     }

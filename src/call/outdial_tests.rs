@@ -208,3 +208,21 @@ fn an_agent_whose_own_class_is_internal_cannot_dial_out_from_a_national_extensio
     assert_eq!(failure(&lab).as_deref(), Some("calling_class_internal"));
     assert!(lab.take_all(gateway()).is_empty());
 }
+
+#[test]
+fn a_callback_number_is_accepted_while_the_orgs_outbound_calls_are_at_their_limit() {
+    let mut lab = lab();
+    lab.sw.set_org_outbound_limit(1);
+    outdial(&mut lab, "0123456789");
+    agent_answers(&mut lab);
+    lab.take(gateway(), "INVITE");
+    // The callback is dialled later; only the number itself is checked now.
+    assert_eq!(
+        lab.sw.check_callback_number("0123456788").as_deref(),
+        Ok("+33123456788")
+    );
+    assert_eq!(
+        lab.sw.check_callback_number("00442079460958"),
+        Err("calling_class_national")
+    );
+}

@@ -1,14 +1,13 @@
 //! Calls to external numbers through trunk gateways, in virtual time (see `trunk_calls`).
 
 use super::dial_plan::DialPlan;
-use super::lab::{Lab, config, in_dialog, phone, sdp};
+use super::lab::{Lab, config, in_dialog, phone, queue_call_invite};
 use super::model::{InteractionId, Party, QueueCommand, QueueEvent};
 use super::trunks::{InboundTrunk, OutboundTrunk, TrunkCredentials};
 use crate::dialing::{CallingClass, E164, OutboundPlan, OutboundRoute};
 use crate::ids::AgentId;
 use crate::sip::digest::{Algorithm, Credentials, compute_response};
 use crate::sip::message::Message;
-use crate::sip::message::Method;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -318,25 +317,10 @@ fn connected_queue_call(lab: &mut Lab) -> (InteractionId, Message) {
         ..DialPlan::default()
     });
     let customer = addr(CUSTOMER);
-    let mut invite = Message::request(Method::Invite, "sip:7000@switchboard.local")
-        .with("Via", format!("SIP/2.0/UDP {customer};branch=z9hG4bKcust"))
-        .with("Max-Forwards", "70")
-        .with("From", "<sip:+33612345678@carrier.example>;tag=cust")
-        .with("To", "<sip:7000@switchboard.local>")
-        .with("Call-ID", "customer-call")
-        .with("CSeq", "1 INVITE")
-        .with("Contact", format!("<sip:c@{customer}>"));
-    invite.set_body("application/sdp", bytes::Bytes::from(sdp(31_000)));
+    let invite = queue_call_invite(customer, "+33612345678", "customer-call", 31_000);
     lab.send(customer, &invite);
     lab.take(customer, "200");
-    let interaction = lab
-        .queue_events
-        .iter()
-        .find_map(|e| match e {
-            QueueEvent::Arrived { interaction, .. } => Some(interaction.clone()),
-            _ => None,
-        })
-        .expect("the call reached the queue");
+    let interaction = lab.arrived();
     let offer = QueueCommand::Offer {
         interaction: interaction.clone(),
         party: Party::Agent(AgentId("alice".into())),

@@ -96,35 +96,10 @@ impl Switch {
         agent: Option<&crate::ids::AgentId>,
         dialled: &str,
     ) -> Result<Option<TrunkRoute>, Rejection> {
-        let dialing = &self.cfg.dialing;
-        let looks_like_number = dialled
-            .chars()
-            .next()
-            .is_some_and(|c| c == '+' || c.is_ascii_digit());
-        if dialing.routes.is_empty() || !looks_like_number {
+        let Some(number) = self.vet_number(caller, agent, dialled)? else {
             return Ok(None);
-        }
-        let number = dialing.plan.normalise(dialled).map_err(|error| {
-            tracing::info!(target: "security", event = "outbound_refused", %caller, %dialled, %error);
-            Rejection::BadNumber(match error {
-                NumberError::Character { .. } => "number_characters",
-                _ => "number_format",
-            })
-        })?;
-        let class = dialing.class_of(caller);
-        let class = agent
-            .and_then(|a| self.dial_plan.agent_classes.get(a.as_str()))
-            .map_or(class, |capped| class.min(*capped));
-        if let Err(refusal) = dialing.toll.check(&dialing.plan, class, &number) {
-            tracing::info!(target: "security", event = "outbound_refused", %caller, %number, %refusal);
-            return Err(match refusal {
-                TollRefusal::Blocked(_) => Rejection::TollBlocked("blocked_prefix"),
-                TollRefusal::Class { .. } if class == CallingClass::Internal => {
-                    Rejection::TollBlocked("calling_class_internal")
-                }
-                TollRefusal::Class { .. } => Rejection::TollBlocked("calling_class_national"),
-            });
-        }
+        };
+        let dialing = &self.cfg.dialing;
         if !self.trunk_channels.has_outbound_room() {
             tracing::info!(%caller, %number, "the org's outbound calls are at their limit");
             return Err(Rejection::OrgOutboundFull);
@@ -160,6 +135,48 @@ impl Switch {
             party: None,
             presented: None,
         }))
+    }
+
+    /// Whether `dialled` is an external number `caller` (and `agent`, whose own class caps
+    /// the extension's) may dial: normalised to E.164 and checked against the calling class
+    /// and the blocked prefixes; `Ok(None)` when it is no number to send out (no routes at
+    /// all, or a name rather than a number). Routes, channels and limits are not looked at.
+    pub(super) fn vet_number(
+        &self,
+        caller: &str,
+        agent: Option<&crate::ids::AgentId>,
+        dialled: &str,
+    ) -> Result<Option<E164>, Rejection> {
+        let dialing = &self.cfg.dialing;
+        let looks_like_number = dialled
+            .chars()
+            .next()
+            .is_some_and(|c| c == '+' || c.is_ascii_digit());
+        if dialing.routes.is_empty() || !looks_like_number {
+            return Ok(None);
+        }
+        let number = dialing.plan.normalise(dialled).map_err(|error| {
+            tracing::info!(target: "security", event = "outbound_refused", %caller, %dialled, %error);
+            Rejection::BadNumber(match error {
+                NumberError::Character { .. } => "number_characters",
+                _ => "number_format",
+            })
+        })?;
+        let class = dialing.class_of(caller);
+        let class = agent
+            .and_then(|a| self.dial_plan.agent_classes.get(a.as_str()))
+            .map_or(class, |capped| class.min(*capped));
+        if let Err(refusal) = dialing.toll.check(&dialing.plan, class, &number) {
+            tracing::info!(target: "security", event = "outbound_refused", %caller, %number, %refusal);
+            return Err(match refusal {
+                TollRefusal::Blocked(_) => Rejection::TollBlocked("blocked_prefix"),
+                TollRefusal::Class { .. } if class == CallingClass::Internal => {
+                    Rejection::TollBlocked("calling_class_internal")
+                }
+                TollRefusal::Class { .. } => Rejection::TollBlocked("calling_class_national"),
+            });
+        }
+        Ok(Some(number))
     }
 
     /// The route to `number` for a leg an agent's action starts on `call_key` (a consult, a

@@ -133,14 +133,23 @@ fn click_to_dial_rings_the_agent_then_the_customer_and_is_wrapped_up_like_a_queu
     assert!(cad.to_string().contains("A-1"), "{cad}");
 }
 
+/// Alice's desktop asks to dial `body`'s number.
+fn outdial(
+    sw: &SwitchProcess,
+    alice: &desktop::Desktop,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    alice.post(sw, "/api/v1/agents/alice/outdial", body)
+}
+
 #[test]
 fn click_to_dial_to_a_busy_customer_fails_with_the_reason_and_refusals_name_the_field() {
     let gateway = free_udp_port();
     let customer = Sipp::new("uas_486", gateway).spawn(None);
     let (sw, mut alice, _agent_phone, _) = alice_with_carrier(gateway, "uas_answer");
-    let (status, json) = alice.post(
+    let (status, json) = outdial(
         &sw,
-        "/api/v1/agents/alice/outdial",
+        &alice,
         serde_json::json!({"number": "00 44 20 7946 0958"}),
     );
     assert_eq!(status, 409, "a national extension dialling abroad: {json}");
@@ -151,11 +160,7 @@ fn click_to_dial_to_a_busy_customer_fails_with_the_reason_and_refusals_name_the_
             .unwrap()
             .contains("calling_class_national")
     );
-    let (status, json) = alice.post(
-        &sw,
-        "/api/v1/agents/alice/outdial",
-        serde_json::json!({"number": "call me"}),
-    );
+    let (status, json) = outdial(&sw, &alice, serde_json::json!({"number": "call me"}));
     assert_eq!(status, 422, "{json}");
     assert_eq!(json["error"]["field"], "number");
     let bob = desktop::call(
@@ -167,11 +172,7 @@ fn click_to_dial_to_a_busy_customer_fails_with_the_reason_and_refusals_name_the_
     );
     assert_eq!(bob.0, 403, "only the agent dials for itself: {}", bob.1);
 
-    let (status, started) = alice.post(
-        &sw,
-        "/api/v1/agents/alice/outdial",
-        serde_json::json!({"number": "0123456789"}),
-    );
+    let (status, started) = outdial(&sw, &alice, serde_json::json!({"number": "0123456789"}));
     assert_eq!(status, 201, "{started}");
     let ix = started["interaction"].as_str().unwrap().to_owned();
     let failed = alice.expect("interaction.outdial_failed", |e| {
