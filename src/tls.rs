@@ -6,12 +6,16 @@
 //! The profile is checked with the same function the listeners use, so a certificate that
 //! cannot be read, is not PEM, or does not match its key stops the switch at start-up with
 //! the profile key named, never at the first handshake.
+//!
+//! The switch is also a TLS client, towards trunk gateways over `transport = "tls"`: it
+//! checks the gateway's certificate against the trunk's `tls_ca` or the system's bundle, for
+//! the name the trunk gives the gateway (see [`client_config`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::rustls::{ClientConfig, RootCertStore, ServerConfig};
 
 pub use crate::config::TlsFiles;
 
@@ -20,6 +24,8 @@ pub use crate::config::TlsFiles;
 pub enum TlsFile {
     Cert,
     Key,
+    /// The CA certificates a client trusts.
+    Ca,
 }
 
 /// Why a TLS listener cannot be set up from its files.
@@ -70,6 +76,43 @@ pub fn server_config(files: &TlsFiles, alpn: &[&[u8]]) -> Result<Arc<ServerConfi
         .with_single_cert(certs, key)
         .map_err(|e| TlsError::Mismatch(e.to_string()))?;
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Ok(Arc::new(config))
+}
+
+/// Debian's bundle of the system's trusted CAs (package `ca-certificates`).
+pub const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// The CA certificates in the PEM file `path`, as roots to verify servers against; a file
+/// with none that parses is an error.
+pub fn trust_anchors(path: &Path) -> Result<RootCertStore, TlsError> {
+    let pem = read(TlsFile::Ca, path)?;
+    let bad = |message: String| TlsError::Pem {
+        file: TlsFile::Ca,
+        path: path.to_owned(),
+        what: "CA certificate",
+        message,
+    };
+    let mut roots = RootCertStore::empty();
+    let (added, _ignored) = roots
+        .add_parsable_certificates(CertificateDer::pem_slice_iter(&pem).filter_map(Result::ok));
+    if added == 0 {
+        return Err(bad("no CERTIFICATE section that parses".into()));
+    }
+    Ok(roots)
+}
+
+/// The client configuration for connections to servers whose certificates chain to the CAs
+/// in `ca` (default: [`SYSTEM_CA_BUNDLE`]); no client certificate, TLS 1.2 and 1.3.
+pub fn client_config(ca: Option<&Path>) -> Result<Arc<ClientConfig>, TlsError> {
+    let roots = trust_anchors(ca.unwrap_or(Path::new(SYSTEM_CA_BUNDLE)))?;
+    // ring, as for the servers (see `server_config`).
+    #[allow(deprecated)]
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Mismatch(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     Ok(Arc::new(config))
 }
 

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::migrate::MigrateDatabase;
+use switchboard::call::trunks::TrunkCodec;
 use switchboard::config::{
     DidSettings, GatewayTransport, RouteSettings, StoredTrunks, TrunkSettings,
 };
@@ -402,7 +403,9 @@ mod suite {
                 "192.0.2.10:5080".parse().unwrap(),
                 "sip.carrier.example".parse().unwrap(),
             ],
-            transport: GatewayTransport::Udp,
+            transport: GatewayTransport::Tcp,
+            tls_ca: None,
+            codecs: vec![TrunkCodec::Pcma, TrunkCodec::Pcmu],
             max_channels: 30,
             caller_id: Some("+33900000001".into()),
             username: Some("acct".into()),

@@ -11,6 +11,11 @@
 #[path = "trunks/calls_out.rs"]
 mod calls_out;
 mod common;
+/// Gateways over TCP and TLS, and a trunk's codecs.
+#[path = "trunks/gateway_transports.rs"]
+mod gateway_transports;
+#[path = "common/test_ca.rs"]
+mod test_ca;
 
 use common::desktop::{provision, wait_until};
 use common::*;

@@ -25,6 +25,7 @@ fn waiting() -> (Lab, InteractionId, EndpointId) {
         sources: vec!["192.0.2.0/24".parse().unwrap()],
         trusted: true,
         max_channels: 0,
+        ..Default::default()
     }];
     one_carrier(&mut cfg, "192.0.2.1:5060".parse().unwrap(), None);
     let mut lab = Lab::with_config(cfg);

@@ -92,11 +92,15 @@ impl Switch {
             trunk_route,
             trusted,
             inbound_channel,
+            trunk_codecs,
         } = routed;
         let Some(mut caller_endpoint) = self.open_endpoint() else {
             self.reject(now, &key, &request, Rejection::NoMediaPorts);
             return;
         };
+        if let Some(codecs) = &trunk_codecs {
+            caller_endpoint.local.codecs = super::trunks::trunk_media_codecs(codecs);
+        }
         if let Some(offer) = &offer {
             let savp = offer.audio().is_some_and(|(_, m)| m.is_savp());
             if savp && sdes_allowed(self.cfg.srtp, transport) {

@@ -7,6 +7,7 @@ use super::register::Auth;
 use super::rejection::Rejection;
 use super::switch::Switch;
 use super::trunk_calls::TrunkRoute;
+use super::trunks::TrunkCodec;
 use crate::sip::message::{Message, uri_user};
 use crate::sip::transaction::TransactionKey;
 use std::net::SocketAddr;
@@ -28,6 +29,8 @@ pub(super) struct Routed {
     pub trusted: bool,
     /// The trunk whose channel it takes (name, limit).
     pub inbound_channel: Option<(String, u32)>,
+    /// The codecs of the trunk it came from, which its offer is answered from.
+    pub trunk_codecs: Option<Vec<TrunkCodec>>,
 }
 
 impl Switch {
@@ -61,7 +64,7 @@ impl Switch {
     ) -> Option<Routed> {
         let mut dialled = request.request_uri().and_then(uri_user).unwrap_or_default();
         let trunk = super::trunks::trunk_of(&self.cfg.trunks, from.ip())
-            .map(|t| (t.name.clone(), t.trusted, t.max_channels));
+            .map(|t| (t.name.clone(), t.trusted, t.max_channels, t.codecs.clone()));
         if trunk.is_some()
             && (dialled.is_empty() || dialled == super::switch::CONTACT_USER)
             && let Some(to) = request.to().and_then(|t| t.user())
@@ -85,8 +88,9 @@ impl Switch {
             queue,
             targets: Vec::new(),
             trunk_route: None,
-            trusted: trunk.as_ref().is_some_and(|(_, trusted, _)| *trusted),
-            inbound_channel: trunk.as_ref().map(|(name, _, max)| (name.clone(), *max)),
+            trusted: trunk.as_ref().is_some_and(|(_, trusted, _, _)| *trusted),
+            inbound_channel: trunk.as_ref().map(|(name, _, max, _)| (name.clone(), *max)),
+            trunk_codecs: trunk.as_ref().map(|(_, _, _, codecs)| codecs.clone()),
         };
         if trunk.is_some() {
             // A trunk's customers are no extensions: no challenge, and the caller's number is

@@ -102,6 +102,7 @@ pub fn one_carrier(
         caller_id,
         credentials: None,
         register: None,
+        ..Default::default()
     }];
     cfg.dialing.routes = crate::dialing::OutboundPlan::new(vec![crate::dialing::OutboundRoute {
         prefix: "+".into(),
@@ -148,6 +149,7 @@ pub fn loopback_trunk() -> super::trunks::InboundTrunk {
         sources: vec!["127.0.0.0/8".parse().expect("a valid prefix")],
         trusted: true,
         max_channels: 0,
+        ..Default::default()
     }
 }
 
@@ -159,6 +161,8 @@ pub struct Lab {
     pub cdrs: Vec<Cdr>,
     /// What the switch told the contact center.
     pub queue_events: Vec<super::model::QueueEvent>,
+    /// The transport of the last message sent to each address.
+    pub sent_over: HashMap<SocketAddr, Transport>,
 }
 
 impl Lab {
@@ -178,6 +182,7 @@ impl Lab {
             media: Vec::new(),
             cdrs: Vec::new(),
             queue_events: Vec::new(),
+            sent_over: HashMap::new(),
         }
     }
 
@@ -248,9 +253,14 @@ impl Lab {
     fn drain(&mut self) {
         while let Some(output) = self.sw.poll_output() {
             match output {
-                Output::Transmit { to, bytes, .. } => {
+                Output::Transmit {
+                    to,
+                    bytes,
+                    transport,
+                } => {
                     let message = Message::parse(&bytes).expect("the switch sends valid SIP");
                     self.inbox.entry(to).or_default().push(message);
+                    self.sent_over.insert(to, transport);
                 }
                 Output::Media(command) => self.media.push(command),
                 Output::Queue(event) => self.queue_events.push(event),

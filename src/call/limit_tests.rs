@@ -18,6 +18,7 @@ fn lab(queue_max: u32, channels: u32) -> Lab {
         sources: vec!["192.0.2.0/24".parse().unwrap()],
         trusted: true,
         max_channels: channels,
+        ..Default::default()
     }];
     let mut queue_limits = HashMap::new();
     if queue_max > 0 {

@@ -3,11 +3,12 @@
 use super::dial_plan::DialPlan;
 use super::lab::{Lab, config, in_dialog, phone, queue_call_invite};
 use super::model::{InteractionId, Party, QueueCommand, QueueEvent};
-use super::trunks::{InboundTrunk, OutboundTrunk, TrunkCredentials};
+use super::trunks::{InboundTrunk, OutboundTrunk, TrunkCodec, TrunkCredentials};
 use crate::dialing::{CallingClass, E164, OutboundPlan, OutboundRoute};
 use crate::ids::AgentId;
 use crate::sip::digest::{Algorithm, Credentials, compute_response};
 use crate::sip::message::Message;
+use crate::sip::transport::Transport;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -28,6 +29,7 @@ fn trunk(name: &str, gateways: &[&str], max_channels: u32) -> OutboundTrunk {
         caller_id: Some(E164::parse("+33900000001").unwrap()),
         credentials: None,
         register: None,
+        ..Default::default()
     }
 }
 
@@ -311,6 +313,7 @@ fn connected_queue_call(lab: &mut Lab) -> (InteractionId, Message) {
         sources: vec!["192.0.2.20".parse().unwrap()],
         trusted: true,
         max_channels: 0,
+        ..Default::default()
     });
     lab.sw.set_dial_plan(DialPlan {
         queue_numbers: HashMap::from([("7000".into(), "sales".into())]),
@@ -459,4 +462,79 @@ fn a_class_given_while_running_applies_to_the_next_call() {
         "403",
         "calling_class_national",
     );
+}
+
+/// What an SDP body offers: the `m=audio` line's payload types.
+fn offered_payloads(message: &Message) -> String {
+    let body = String::from_utf8_lossy(message.body()).into_owned();
+    let m = body
+        .lines()
+        .find(|l| l.starts_with("m=audio"))
+        .expect("an audio offer");
+    m.split_whitespace().skip(3).collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn a_tcp_trunk_is_dialled_over_tcp_with_its_own_codecs_and_failover_offers_the_next_trunks() {
+    let primary = OutboundTrunk {
+        transport: Transport::Tcp,
+        codecs: vec![TrunkCodec::Pcma],
+        ..trunk("primary", &[GW_A1], 0)
+    };
+    let mut lab = lab_with(primary, trunk("backup", &[GW_B], 0));
+    lab.dial("1001", "+33123456789");
+    let invite = lab.take(addr(GW_A1), "INVITE");
+    assert_eq!(lab.sent_over[&addr(GW_A1)], Transport::Tcp);
+    assert_eq!(
+        invite.request_uri(),
+        Some("sip:+33123456789@192.0.2.10:5060;transport=tcp")
+    );
+    assert!(invite.header("Via").unwrap().starts_with("SIP/2.0/TCP "));
+    assert!(invite.header("Contact").unwrap().contains(";transport=tcp"));
+    assert_eq!(offered_payloads(&invite), "8", "PCMA alone, no events");
+    // The TCP gateway is unavailable: the UDP backup is offered its own codecs.
+    lab.reply(&invite, 503, addr(GW_A1));
+    let next = lab.take(addr(GW_B), "INVITE");
+    assert_eq!(lab.sent_over[&addr(GW_B)], Transport::Udp);
+    assert_eq!(
+        next.request_uri(),
+        Some("sip:+33123456789@198.51.100.7:5080")
+    );
+    assert_eq!(offered_payloads(&next), "0 8 101");
+}
+
+#[test]
+fn a_trunks_codecs_answer_its_inbound_calls_and_an_offer_without_them_gets_488() {
+    let mut lab = default_lab();
+    lab.sw.cfg.trunks.push(InboundTrunk {
+        name: "alaw-carrier".into(),
+        sources: vec!["192.0.2.20".parse().unwrap()],
+        trusted: true,
+        codecs: vec![TrunkCodec::Pcma],
+        ..Default::default()
+    });
+    lab.sw.set_dial_plan(DialPlan {
+        queue_numbers: HashMap::from([("7000".into(), "sales".into())]),
+        ..DialPlan::default()
+    });
+    let customer = addr(CUSTOMER);
+    // Offered both laws, µ-law first: the trunk carries A-law only, so A-law is answered.
+    let mut invite = queue_call_invite(customer, "+33612345678", "both-laws", 31_000);
+    let both = String::from_utf8_lossy(invite.body())
+        .replace("RTP/AVP 0\r\n", "RTP/AVP 0 8\r\n")
+        .replace(
+            "a=rtpmap:0 PCMU/8000\r\n",
+            "a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n",
+        );
+    assert!(both.contains("RTP/AVP 0 8"), "{both}");
+    invite.set_body("application/sdp", bytes::Bytes::from(both));
+    lab.send(customer, &invite);
+    let ok = lab.take(customer, "200");
+    assert_eq!(offered_payloads(&ok), "8");
+
+    // Nor can it answer a µ-law offer.
+    let mut invite = queue_call_invite(customer, "+33612345678", "ulaw-only", 31_002);
+    invite.set("Via", format!("SIP/2.0/UDP {customer};branch=z9hG4bKulaw"));
+    lab.send(customer, &invite);
+    lab.take(customer, "488");
 }

@@ -25,10 +25,11 @@ use super::model::*;
 use super::outbound::LegRole;
 use super::rejection::Rejection;
 use super::switch::{ClientPurpose, Switch};
+use super::trunk_registration::gateway_uri;
+use super::trunks::trunk_media_codecs;
 use crate::dialing::{AttemptEnd, CallingClass, E164, NumberError, TollRefusal, fails_over};
 use crate::sip::digest::Challenge;
 use crate::sip::message::Message;
-use crate::sip::registrar::Transport;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -261,18 +262,25 @@ impl Switch {
             let Some(original) = self.calls.get(&call_key).map(|c| c.caller.invite.clone()) else {
                 return false;
             };
+            let transport = trunk.transport;
+            let codecs = trunk_media_codecs(&trunk.codecs);
             let offer = match self.outbound_mut(call_key, role) {
-                Some(leg) => leg.endpoint.local.render_offer(),
+                Some(leg) => {
+                    // Each gateway tried is offered its own trunk's codecs.
+                    leg.endpoint.local.codecs = codecs;
+                    leg.endpoint.local.render_offer()
+                }
                 None => return false,
             };
-            let uri = format!("sip:{}@{gateway}", number.as_str());
-            let mut invite = self.fork_invite(
-                &original,
-                number.as_str(),
-                uri.clone(),
-                Transport::Udp,
-                offer,
+            let host = crate::sip::message::host_for_uri(&gateway.ip().to_string()).into_owned();
+            let uri = gateway_uri(
+                Some(number.as_str()),
+                &host,
+                Some(gateway.port()),
+                transport,
             );
+            let mut invite =
+                self.fork_invite(&original, number.as_str(), uri.clone(), transport, offer);
             let tag = invite.from_tag().unwrap_or_default();
             let display = invite
                 .from()
@@ -289,7 +297,7 @@ impl Switch {
             invite.set("P-Asserted-Identity", format!("<sip:{presented}@{host}>"));
             let silence = self.cfg.timing.t1 * GATEWAY_SILENCE_T1S;
             let Some(fork) =
-                self.start_fork(now, call_key, role, invite, gateway, Transport::Udp, party)
+                self.start_fork(now, call_key, role, invite, gateway, transport, party)
             else {
                 continue;
             };

@@ -87,6 +87,7 @@ mod tests {
                 sources: vec!["198.51.100.0/24".parse().unwrap()],
                 trusted: true,
                 max_channels: 5,
+                ..Default::default()
             }],
             dids: HashMap::from([("+33123450000".into(), "7000".into())]),
             ..TrunkSet::default()
@@ -118,6 +119,7 @@ mod tests {
                 password: "secret".into(),
             }),
             register: Some(Duration::from_secs(600)),
+            ..Default::default()
         }
     }
 

@@ -124,6 +124,8 @@ pub struct TrunkRegistrationStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Wanted {
     registrar: SocketAddr,
+    /// The trunk's: a carrier reached over TLS is registered with over TLS.
+    transport: Transport,
     credentials: TrunkCredentials,
     expires: Duration,
 }
@@ -134,6 +136,7 @@ impl Wanted {
     fn of(trunk: &OutboundTrunk) -> Option<Wanted> {
         Some(Wanted {
             registrar: *trunk.gateways.first()?,
+            transport: trunk.transport,
             credentials: trunk.credentials.clone()?,
             expires: trunk.register?,
         })
@@ -174,16 +177,16 @@ impl Switch {
             let registrar = wanted.registrar;
             let credentials = &wanted.credentials;
             let host = crate::sip::message::host_for_uri(&registrar.ip().to_string()).into_owned();
-            let registrar_uri = match registrar.port() {
-                5060 => format!("sip:{host}"),
-                port => format!("sip:{host}:{port}"),
-            };
+            // A registrar is a domain: its port is written only when not the transport's.
+            let default_port = crate::dns::locate::service_of(wanted.transport).1;
+            let port = Some(registrar.port()).filter(|p| *p != default_port);
+            let registrar_uri = gateway_uri(None, &host, port, wanted.transport);
             let cfg = RegistrationConfig {
                 registrar_uri,
                 aor: format!("sip:{}@{host}", credentials.username),
                 username: credentials.username.clone(),
                 password: credentials.password.clone(),
-                contact: self.our_contact(Transport::Udp),
+                contact: self.our_contact(wanted.transport),
                 expires: wanted.expires,
                 retry_base: RETRY_BASE,
                 retry_max: RETRY_MAX,
@@ -211,11 +214,12 @@ impl Switch {
         let Some(mut unregister) = entry.client.stop(now) else {
             return;
         };
-        unregister.push_front("Via", self.our_via(Transport::Udp));
+        let transport = entry.wanted.transport;
+        unregister.push_front("Via", self.our_via(transport));
         let _ = self.request(
             now,
             entry.registrar,
-            Transport::Udp,
+            transport,
             unregister,
             ClientPurpose::FireAndForget,
         );
@@ -289,12 +293,12 @@ impl Switch {
         let Some(mut register) = entry.client.poll_request() else {
             return;
         };
-        let (registrar, id) = (entry.registrar, entry.id);
-        let via = self.our_via(Transport::Udp);
+        let (registrar, id, transport) = (entry.registrar, entry.id, entry.wanted.transport);
+        let via = self.our_via(transport);
         register.push_front("Via", via);
         let purpose = ClientPurpose::TrunkRegistration(id);
         if self
-            .request(now, registrar, Transport::Udp, register, purpose)
+            .request(now, registrar, transport, register, purpose)
             .is_none()
         {
             self.on_trunk_registration_timeout(now, id);
@@ -357,4 +361,25 @@ impl Switch {
             })
             .collect()
     }
+}
+
+/// A gateway's SIP URI: `user@` and `:port` when given, and `;transport=` for TCP and TLS
+/// (RFC 3261 §19.1.1: a `sip:` URI defaults to UDP, and `sips:` would ask for TLS on every
+/// hop beyond the gateway too).
+pub(super) fn gateway_uri(
+    user: Option<&str>,
+    host: &str,
+    port: Option<u16>,
+    transport: Transport,
+) -> String {
+    let user = user.map(|u| format!("{u}@")).unwrap_or_default();
+    let mut uri = match port {
+        Some(port) => format!("sip:{user}{host}:{port}"),
+        None => format!("sip:{user}{host}"),
+    };
+    if let Some(param) = transport.uri_param() {
+        uri.push_str(";transport=");
+        uri.push_str(param);
+    }
+    uri
 }

@@ -40,6 +40,7 @@ pub(crate) fn lab() -> Lab {
             password: PASSWORD.into(),
         }),
         register: Some(Duration::from_secs(600)),
+        ..Default::default()
     }];
     Lab::with_config(cfg)
 }
@@ -195,10 +196,40 @@ fn a_switch_whose_trunks_do_not_register_sends_nothing_and_sets_no_timer() {
         caller_id: None,
         credentials: None,
         register: None,
+        ..Default::default()
     }];
     let mut lab = Lab::with_config(cfg);
     assert!(lab.sw.trunk_registrations(lab.now).is_empty());
     assert_eq!(lab.sw.poll_timeout(), None);
     lab.advance(Duration::from_secs(60));
     assert!(lab.take_all(gateway()).is_empty());
+}
+
+#[test]
+fn a_tls_trunk_registers_over_tls_naming_the_transport_in_its_uris() {
+    let mut lab = lab();
+    let mut trunk = lab.sw.cfg.outbound_trunks[0].clone();
+    trunk.transport = crate::sip::transport::Transport::Tls;
+    trunk.gateways = vec!["192.0.2.10:5061".parse().unwrap()];
+    lab.set_trunks(super::trunks::TrunkSet {
+        outbound: vec![trunk],
+        ..Default::default()
+    });
+    lab.advance(Duration::ZERO);
+    let at: SocketAddr = "192.0.2.10:5061".parse().unwrap();
+    let register = lab.take(at, "REGISTER");
+    assert_eq!(lab.sent_over[&at], crate::sip::transport::Transport::Tls);
+    assert_eq!(
+        register.request_uri(),
+        Some("sip:192.0.2.10;transport=tls"),
+        "5061 is TLS's own port"
+    );
+    assert!(register.header("Via").unwrap().starts_with("SIP/2.0/TLS "));
+    assert!(
+        register
+            .header("Contact")
+            .is_some_and(|c| c.ends_with(";transport=tls>")),
+        "{:?}",
+        register.header("Contact")
+    );
 }

@@ -25,6 +25,7 @@ pub(super) fn carrier(trusted: bool) -> InboundTrunk {
         sources: vec!["192.0.2.0/24".parse().unwrap()],
         trusted,
         max_channels: 0,
+        ..Default::default()
     }
 }
 

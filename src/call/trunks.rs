@@ -12,6 +12,9 @@
 //! the authenticated extension and the rest is dropped.
 
 use crate::dialing::{CallingClass, E164, NumberPlan, OutboundPlan, TollPolicy};
+use crate::media::rtp::PayloadType;
+use crate::media::sdp::Codec;
+use crate::sip::transport::Transport;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -110,6 +113,97 @@ impl fmt::Display for IpPrefix {
     }
 }
 
+/// A codec a trunk may carry (`codecs = ["PCMA", "telephone-event"]`): the switch relays
+/// and transcodes G.711 in both laws, and RFC 4733 events beside them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum TrunkCodec {
+    Pcmu,
+    Pcma,
+    /// RFC 4733 events. Left out, keys from the trunk are only heard in-band (the DTMF
+    /// detector listens to G.711) and none are offered to it.
+    TelephoneEvent,
+}
+
+/// The payload type the switch offers telephone-event on.
+const TELEPHONE_EVENT_PT: u8 = 101;
+
+impl TrunkCodec {
+    /// As written in SDP, the profile and the API.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrunkCodec::Pcmu => "PCMU",
+            TrunkCodec::Pcma => "PCMA",
+            TrunkCodec::TelephoneEvent => "telephone-event",
+        }
+    }
+
+    /// The codec the switch offers and answers with.
+    #[must_use]
+    pub fn codec(self) -> Codec {
+        match self {
+            TrunkCodec::Pcmu => Codec::pcmu(),
+            TrunkCodec::Pcma => Codec::pcma(),
+            TrunkCodec::TelephoneEvent => Codec::telephone_event(
+                PayloadType::new(TELEPHONE_EVENT_PT).expect("101 is a dynamic payload type"),
+            ),
+        }
+    }
+}
+
+/// Why a codec name is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a codec the switch carries (say PCMU, PCMA or telephone-event)")]
+pub struct BadCodec(pub String);
+
+impl FromStr for TrunkCodec {
+    type Err = BadCodec;
+
+    /// Case as SDP allows (RFC 4855: encoding names are case-insensitive).
+    fn from_str(text: &str) -> Result<TrunkCodec, BadCodec> {
+        [
+            TrunkCodec::Pcmu,
+            TrunkCodec::Pcma,
+            TrunkCodec::TelephoneEvent,
+        ]
+        .into_iter()
+        .find(|c| c.as_str().eq_ignore_ascii_case(text.trim()))
+        .ok_or_else(|| BadCodec(text.to_owned()))
+    }
+}
+
+impl TryFrom<String> for TrunkCodec {
+    type Error = BadCodec;
+
+    fn try_from(text: String) -> Result<TrunkCodec, BadCodec> {
+        text.parse()
+    }
+}
+
+impl From<TrunkCodec> for String {
+    fn from(codec: TrunkCodec) -> String {
+        codec.as_str().to_owned()
+    }
+}
+
+/// What a trunk carries unless its settings say otherwise: both G.711 laws, µ-law first,
+/// and RFC 4733 events (what `local_media` offers phones).
+#[must_use]
+pub fn default_trunk_codecs() -> Vec<TrunkCodec> {
+    vec![
+        TrunkCodec::Pcmu,
+        TrunkCodec::Pcma,
+        TrunkCodec::TelephoneEvent,
+    ]
+}
+
+/// The codecs the switch offers or answers a trunk with, in the trunk's order.
+#[must_use]
+pub fn trunk_media_codecs(codecs: &[TrunkCodec]) -> Vec<Codec> {
+    codecs.iter().map(|c| c.codec()).collect()
+}
+
 /// A trunk calls come in from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboundTrunk {
@@ -120,6 +214,21 @@ pub struct InboundTrunk {
     pub trusted: bool,
     /// Calls through it at once, both ways; 0: no limit.
     pub max_channels: u32,
+    /// What its calls are answered with, in preference order: an offer with none of them
+    /// gets 488.
+    pub codecs: Vec<TrunkCodec>,
+}
+
+impl Default for InboundTrunk {
+    fn default() -> InboundTrunk {
+        InboundTrunk {
+            name: String::new(),
+            sources: Vec::new(),
+            trusted: false,
+            max_channels: 0,
+            codecs: default_trunk_codecs(),
+        }
+    }
 }
 
 impl InboundTrunk {
@@ -149,6 +258,25 @@ pub struct OutboundTrunk {
     pub credentials: Option<TrunkCredentials>,
     /// Register with the first gateway for this long, when the carrier wants that.
     pub register: Option<Duration>,
+    /// How its gateways are reached: UDP, or TCP and TLS connections the switch opens.
+    pub transport: Transport,
+    /// What calls out through it are offered, in preference order.
+    pub codecs: Vec<TrunkCodec>,
+}
+
+impl Default for OutboundTrunk {
+    fn default() -> OutboundTrunk {
+        OutboundTrunk {
+            name: String::new(),
+            gateways: Vec::new(),
+            max_channels: 0,
+            caller_id: None,
+            credentials: None,
+            register: None,
+            transport: Transport::Udp,
+            codecs: default_trunk_codecs(),
+        }
+    }
 }
 
 /// A username and password for a carrier.
@@ -288,12 +416,14 @@ mod tests {
                 sources: vec![prefix("10.0.0.5")],
                 trusted: true,
                 max_channels: 0,
+                ..Default::default()
             },
             InboundTrunk {
                 name: "carrier".into(),
                 sources: vec![prefix("10.0.0.0/8"), prefix("198.51.100.0/24")],
                 trusted: false,
                 max_channels: 0,
+                ..Default::default()
             },
         ];
         let name = |a: &str| trunk_of(&trunks, ip(a)).map(|t| t.name.as_str());

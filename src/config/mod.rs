@@ -14,7 +14,7 @@ mod trunks;
 pub use tls::{TlsFiles, TlsSettings};
 pub use trunks::{
     DialingSettings, DidSettings, GatewayAddress, GatewayTransport, Nameserver, ProfileTrunks,
-    RouteSettings, StoredTrunks, TrunkConfigError, TrunkSettings, check_trunks,
+    RouteSettings, StoredTrunks, TrunkConfigError, TrunkSettings, check_codecs, check_trunks,
 };
 
 /// A profile that failed to load.

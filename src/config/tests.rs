@@ -337,7 +337,7 @@ fn gateways_routes_and_classes_are_read_and_checked() {
                    [[dialing.routes]]\nprefix = \"+44\"\ntrunks = [\"carrier\"]\n";
     let text = format!("{}{carrier}{dialing}", default_text());
     let p = Profile::parse(&text, Path::new("default.toml")).unwrap();
-    let trunks = p.outbound_trunks(|g| {
+    let trunks = p.outbound_trunks(|_, g| {
         vec![
             format!("192.0.2.99:{}", g.port.unwrap_or(5060))
                 .parse()
@@ -394,7 +394,7 @@ fn a_registering_trunks_gateways_count_as_its_inbound_sources() {
     );
     let p = Profile::parse(&text, Path::new("default.toml")).unwrap();
     // The name resolves to two addresses; the trunk that does not register gets no sources.
-    let outbound = p.outbound_trunks(|g| match g.host.as_str() {
+    let outbound = p.outbound_trunks(|_, g| match g.host.as_str() {
         "sbc.carrier.example" => vec![
             "192.0.2.10:5060".parse().unwrap(),
             "[2001:db8::10]:5060".parse().unwrap(),
@@ -496,4 +496,67 @@ fn the_nameserver_is_an_ip_with_an_optional_port_and_a_name_is_refused_quoting_i
             "{error}"
         );
     }
+}
+
+#[test]
+fn a_trunks_transport_codecs_and_ca_file_are_read_and_checked() {
+    use crate::call::trunks::TrunkCodec;
+    use crate::config::GatewayTransport;
+    let (ca, files) = crate::tls::test_files("trunk-ca");
+    let ca_file = files.cert.parent().unwrap().join("carrier-ca.pem");
+    std::fs::write(&ca_file, &ca.pem).unwrap();
+    let carrier = format!(
+        "\n[[trunks]]\nname = \"carrier\"\ngateways = [\"sbc.carrier.example\"]\n\
+         transport = \"tls\"\ntls_ca = \"{}\"\ncodecs = [\"pcma\", \"telephone-event\"]\n",
+        ca_file.display()
+    );
+    let text = format!("{}{carrier}", default_text());
+    let p = Profile::parse(&text, Path::new("default.toml")).unwrap();
+    let mut asked = Vec::new();
+    let trunks = p.outbound_trunks(|transport, g| {
+        asked.push((transport, g.to_string()));
+        vec!["192.0.2.5:5061".parse().unwrap()]
+    });
+    assert_eq!(
+        asked,
+        [(GatewayTransport::Tls, "sbc.carrier.example".to_owned())]
+    );
+    assert_eq!(trunks[0].transport, crate::sip::transport::Transport::Tls);
+    assert_eq!(
+        trunks[0].codecs,
+        [TrunkCodec::Pcma, TrunkCodec::TelephoneEvent]
+    );
+    assert_eq!(p.trunk_ca(&p.trunks[1]), Some(ca_file.clone()));
+    let inbound = p.inbound_trunks(&trunks);
+    assert!(inbound.iter().all(|t| t.name != "carrier"), "no sources");
+    assert_eq!(inbound[0].codecs.len(), 3, "the lab trunk's default");
+
+    let refused = |from: &str, to: &str, needle: &str| {
+        assert!(text.contains(from), "{from}");
+        let bad = text.replacen(from, to, 1);
+        let err = match Profile::parse(&bad, Path::new("default.toml")) {
+            Ok(_) => panic!("{to:?} was accepted"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains(needle), "{to}: {err}");
+    };
+    let codecs = "codecs = [\"pcma\", \"telephone-event\"]";
+    refused(codecs, "codecs = [\"telephone-event\"]", "trunks.codecs");
+    refused(codecs, "codecs = [\"PCMA\", \"pcma\"]", "twice");
+    refused(codecs, "codecs = [\"G729\"]", "G729");
+    refused("transport = \"tls\"", "transport = \"sctp\"", "sctp");
+    let tls_ca = format!("tls_ca = \"{}\"", ca_file.display());
+    refused(&tls_ca, "tls_ca = \"/no/such/ca.pem\"", "trunks.tls_ca");
+    refused(
+        "transport = \"tls\"",
+        "transport = \"tcp\"",
+        "trunks.tls_ca",
+    );
+    let garbage = files.cert.parent().unwrap().join("garbage.pem");
+    std::fs::write(&garbage, "not a certificate").unwrap();
+    refused(
+        &tls_ca,
+        &format!("tls_ca = \"{}\"", garbage.display()),
+        "no CERTIFICATE",
+    );
 }

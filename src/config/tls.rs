@@ -69,7 +69,7 @@ impl Profile {
             Ok(_) => Ok(()),
             Err(error) => {
                 let key = match error.file() {
-                    crate::tls::TlsFile::Cert => cert_key,
+                    crate::tls::TlsFile::Cert | crate::tls::TlsFile::Ca => cert_key,
                     crate::tls::TlsFile::Key => key_key,
                 };
                 Err(self.invalid(key, error.to_string()))

@@ -7,12 +7,14 @@ use std::str::FromStr;
 
 use super::{ConfigError, Profile};
 use crate::call::trunks::{
-    Dialing, InboundTrunk, IpPrefix, OutboundTrunk, TrunkCredentials, TrunkSet, did_key,
+    Dialing, InboundTrunk, IpPrefix, OutboundTrunk, TrunkCodec, TrunkCredentials, TrunkSet,
+    default_trunk_codecs, did_key,
 };
 use crate::dialing::{
     CallingClass, DEFAULT_BLOCKED, E164, NumberPlan, OutboundPlan, OutboundRoute, RouteError,
     TollPolicy,
 };
+use crate::sip::transport::Transport;
 
 /// A trunk: a carrier, an SBC or an IVR in front (`[[trunks]]`, see `call::trunks`). It has
 /// inbound sources, gateways, or both.
@@ -33,10 +35,22 @@ pub struct TrunkSettings {
     /// name may stand for several addresses.
     #[serde(default)]
     pub gateways: Vec<GatewayAddress>,
-    /// Transport towards the gateways: `udp` (the only one so far; the switch opens no
-    /// outbound TCP or TLS connections yet).
+    /// Transport towards the gateways: `udp`, `tcp` or `tls`. Over TCP and TLS the switch
+    /// opens the connection (one per gateway, kept while it carries traffic); over TLS it
+    /// checks the gateway's certificate against `tls_ca` for the name written in `gateways`
+    /// (RFC 5922 §4.1), and its SRV lookup asks for `_sips._tcp`.
     #[serde(default)]
     pub transport: GatewayTransport,
+    /// The CA certificates (PEM) a TLS gateway's certificate must chain to. Unset: the
+    /// system's bundle (`/etc/ssl/certs/ca-certificates.crt`).
+    #[serde(default)]
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// Codecs its calls carry, in preference order (`PCMU`, `PCMA`, `telephone-event`):
+    /// calls out offer these only and calls in are answered from them (488 when the
+    /// carrier's offer has none). The switch transcodes between the laws, so a trunk's
+    /// law need not be the phones'. Default: all three, µ-law first.
+    #[serde(default = "default_trunk_codecs")]
+    pub codecs: Vec<TrunkCodec>,
     /// Calls through it at once, both ways (a carrier sells channels, not directions);
     /// more are refused with 503 and `Reason: ...;text="trunk_channels"`. 0: no limit.
     #[serde(default)]
@@ -71,6 +85,8 @@ impl fmt::Debug for TrunkSettings {
             .field("trusted", &self.trusted)
             .field("gateways", &self.gateways)
             .field("transport", &self.transport)
+            .field("tls_ca", &self.tls_ca)
+            .field("codecs", &self.codecs)
             .field("max_channels", &self.max_channels)
             .field("caller_id", &self.caller_id)
             .field("username", &self.username)
@@ -86,11 +102,50 @@ fn default_register_expires() -> u32 {
 }
 
 /// The transports a gateway may be reached over.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GatewayTransport {
     #[default]
     Udp,
+    Tcp,
+    Tls,
+}
+
+impl GatewayTransport {
+    /// The SIP transport calls and registrations to the gateway use.
+    #[must_use]
+    pub fn protocol(self) -> Transport {
+        match self {
+            GatewayTransport::Udp => Transport::Udp,
+            GatewayTransport::Tcp => Transport::Tcp,
+            GatewayTransport::Tls => Transport::Tls,
+        }
+    }
+
+    /// As the profile and the API write it.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GatewayTransport::Udp => "udp",
+            GatewayTransport::Tcp => "tcp",
+            GatewayTransport::Tls => "tls",
+        }
+    }
+}
+
+impl FromStr for GatewayTransport {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<GatewayTransport, String> {
+        [
+            GatewayTransport::Udp,
+            GatewayTransport::Tcp,
+            GatewayTransport::Tls,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == text)
+        .ok_or_else(|| "must be udp, tcp or tls".to_owned())
+    }
 }
 
 /// A gateway as the profile or the API names it: a host (an IP address or a domain name) and
@@ -369,14 +424,18 @@ impl Profile {
     /// gateway into its addresses (a name may have several, an unresolvable one none).
     pub fn outbound_trunks(
         &self,
-        mut resolve: impl FnMut(&GatewayAddress) -> Vec<std::net::SocketAddr>,
+        mut resolve: impl FnMut(GatewayTransport, &GatewayAddress) -> Vec<std::net::SocketAddr>,
     ) -> Vec<OutboundTrunk> {
         self.trunks
             .iter()
             .filter(|t| !t.gateways.is_empty())
             .map(|t| OutboundTrunk {
                 name: t.name.clone(),
-                gateways: t.gateways.iter().flat_map(&mut resolve).collect(),
+                gateways: t
+                    .gateways
+                    .iter()
+                    .flat_map(|g| resolve(t.transport, g))
+                    .collect(),
                 max_channels: t.max_channels,
                 caller_id: t.caller_id.as_deref().and_then(|id| E164::parse(id).ok()),
                 credentials: t
@@ -387,6 +446,8 @@ impl Profile {
                 register: t
                     .register
                     .then(|| std::time::Duration::from_secs(t.register_expires_secs.into())),
+                transport: t.transport.protocol(),
+                codecs: t.codecs.clone(),
             })
             .collect()
     }
@@ -416,6 +477,7 @@ impl Profile {
                     sources,
                     trusted: t.trusted,
                     max_channels: t.max_channels,
+                    codecs: t.codecs.clone(),
                 }
             })
             .filter(|t| !t.sources.is_empty())
@@ -424,7 +486,34 @@ impl Profile {
 
     pub(super) fn validate_trunks(&self) -> Result<(), ConfigError> {
         self.validate_number_plan()?;
-        check_trunks(&self.trunks, &self.dialing).map_err(|e| self.invalid(e.key, e.message))
+        check_trunks(&self.trunks, &self.dialing).map_err(|e| self.invalid(e.key, e.message))?;
+        self.check_trunk_cas()
+    }
+
+    /// Reads each TLS trunk's CA file as the switch will, so a bad one stops it now.
+    #[cfg(feature = "server")]
+    fn check_trunk_cas(&self) -> Result<(), ConfigError> {
+        for trunk in &self.trunks {
+            if let Some(ca) = self.trunk_ca(trunk) {
+                crate::tls::trust_anchors(&ca).map_err(|e| {
+                    self.invalid("trunks.tls_ca", format!("trunk `{}`: {e}", trunk.name))
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The protocol cores alone (the fuzz targets) open no TLS connections.
+    #[cfg(not(feature = "server"))]
+    fn check_trunk_cas(&self) -> Result<(), ConfigError> {
+        Ok(())
+    }
+
+    /// A trunk's `tls_ca`, resolved against the profile's directory.
+    #[must_use]
+    pub fn trunk_ca(&self, trunk: &TrunkSettings) -> Option<std::path::PathBuf> {
+        let dir = self.source.parent().unwrap_or(std::path::Path::new("."));
+        trunk.tls_ca.as_ref().map(|ca| dir.join(ca))
     }
 
     fn validate_number_plan(&self) -> Result<(), ConfigError> {
@@ -478,7 +567,7 @@ impl Profile {
     /// `resolve` (see [`Profile::outbound_trunks`]).
     pub fn trunk_set(
         &self,
-        resolve: impl FnMut(&GatewayAddress) -> Vec<std::net::SocketAddr>,
+        resolve: impl FnMut(GatewayTransport, &GatewayAddress) -> Vec<std::net::SocketAddr>,
     ) -> TrunkSet {
         let outbound = self.outbound_trunks(resolve);
         let dialing = self.dialing();
@@ -680,6 +769,31 @@ fn check_trunk(trunk: &TrunkSettings) -> Result<(), TrunkConfigError> {
             "trunks.register_expires_secs",
             "must lie between 60 and 86400",
         ));
+    }
+    check_codecs(&trunk.codecs).map_err(|message| {
+        invalid(
+            "trunks.codecs",
+            format!("trunk `{}`: {message}", trunk.name),
+        )
+    })?;
+    if trunk.tls_ca.is_some() && trunk.transport != GatewayTransport::Tls {
+        return Err(invalid(
+            "trunks.tls_ca",
+            format!("trunk `{}`: tls_ca is for transport = \"tls\"", trunk.name),
+        ));
+    }
+    Ok(())
+}
+
+/// A trunk's codec list: at least one G.711 law (telephone-event alone carries no voice),
+/// each once.
+pub fn check_codecs(codecs: &[TrunkCodec]) -> Result<(), String> {
+    if !codecs.iter().any(|c| *c != TrunkCodec::TelephoneEvent) {
+        return Err("needs PCMU or PCMA".to_owned());
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(twice) = codecs.iter().find(|c| !seen.insert(**c)) {
+        return Err(format!("lists {} twice", twice.as_str()));
     }
     Ok(())
 }

@@ -24,10 +24,10 @@ use super::error::ApiError;
 use super::json::ApiJson;
 use super::params::ApiPath;
 use super::validate;
-use crate::call::trunks::IpPrefix;
+use crate::call::trunks::{IpPrefix, TrunkCodec, default_trunk_codecs};
 use crate::call::{TrunkOverview, TrunkRegistrationStatus};
 use crate::config::{
-    GatewayAddress, GatewayTransport, StoredTrunks, TrunkConfigError, TrunkSettings,
+    GatewayAddress, GatewayTransport, StoredTrunks, TrunkConfigError, TrunkSettings, check_codecs,
 };
 use crate::routing::model::Role;
 
@@ -35,6 +35,8 @@ use crate::routing::model::Role;
 const MAX_ADDRESSES: usize = 32;
 /// Longest carrier username or password.
 const MAX_CREDENTIAL_CHARS: usize = 128;
+/// Most codec names one trunk lists (three exist; room for a repeat to be named as such).
+const MAX_CODECS: usize = 8;
 
 /// The routes of this resource.
 pub(super) fn routes() -> Router<ApiState> {
@@ -145,9 +147,15 @@ pub struct TrunkBody {
     /// Where calls out through it go (`host:port` or `host`, port 5060), tried in order.
     #[serde(default)]
     pub gateways: Vec<String>,
-    /// `udp`, the only transport towards gateways so far.
+    /// `udp` (default), `tcp` or `tls`. A TLS gateway's certificate is checked against the
+    /// system's CAs for the gateway's name as written (a profile trunk may name its own CAs
+    /// with `tls_ca`).
     #[serde(default)]
     pub transport: Option<String>,
+    /// Codecs its calls carry, in preference order: `PCMU`, `PCMA`, `telephone-event`
+    /// (default: all three). At least one of PCMU and PCMA.
+    #[serde(default)]
+    pub codecs: Option<Vec<String>>,
     /// Calls through it at once, both ways (0: no limit).
     #[serde(default)]
     pub max_channels: u32,
@@ -180,6 +188,8 @@ pub struct TrunkConfigView {
     /// As configured (names unresolved).
     pub gateways: Vec<String>,
     pub transport: &'static str,
+    /// In preference order.
+    pub codecs: Vec<String>,
     pub max_channels: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub caller_id: Option<String>,
@@ -199,9 +209,8 @@ impl TrunkConfigView {
             inbound_sources: t.inbound_sources.iter().map(ToString::to_string).collect(),
             trusted: t.trusted,
             gateways: t.gateways.iter().map(ToString::to_string).collect(),
-            transport: match t.transport {
-                GatewayTransport::Udp => "udp",
-            },
+            transport: t.transport.as_str(),
+            codecs: t.codecs.iter().map(|c| c.as_str().to_owned()).collect(),
             max_channels: t.max_channels,
             caller_id: t.caller_id.clone(),
             username: t.username.clone(),
@@ -258,9 +267,24 @@ fn settings(body: TrunkBody, kept_password: Option<String>) -> Result<TrunkSetti
     validate::id("name", &body.name)?;
     let inbound_sources: Vec<IpPrefix> = addresses("inbound_sources", &body.inbound_sources)?;
     let gateways: Vec<GatewayAddress> = addresses("gateways", &body.gateways)?;
-    if body.transport.as_deref().is_some_and(|t| t != "udp") {
-        return Err(ApiError::field("transport", "must be udp"));
-    }
+    let transport = match body.transport.as_deref() {
+        None => GatewayTransport::Udp,
+        Some(text) => text
+            .parse()
+            .map_err(|message: String| ApiError::field("transport", message))?,
+    };
+    let codecs = match &body.codecs {
+        None => default_trunk_codecs(),
+        Some(names) if names.len() > MAX_CODECS => {
+            return Err(ApiError::field("codecs", format!("at most {MAX_CODECS}")));
+        }
+        Some(names) => names
+            .iter()
+            .map(|n| n.parse::<TrunkCodec>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ApiError::field("codecs", e.to_string()))?,
+    };
+    check_codecs(&codecs).map_err(|message| ApiError::field("codecs", message))?;
     if let Some(id) = &body.caller_id
         && id.len() > 32
     {
@@ -282,7 +306,9 @@ fn settings(body: TrunkBody, kept_password: Option<String>) -> Result<TrunkSetti
         inbound_sources,
         trusted: body.trusted,
         gateways,
-        transport: GatewayTransport::Udp,
+        transport,
+        tls_ca: None,
+        codecs,
         max_channels: body.max_channels,
         caller_id: body.caller_id,
         username: body.username,
@@ -583,6 +609,7 @@ mod tests {
             "trusted": true,
             "gateways": ["192.0.2.10:5080", "sip.carrier.example"],
             "transport": "udp",
+            "codecs": ["PCMU", "PCMA", "telephone-event"],
             "max_channels": 30,
             "caller_id": "+33900000001",
             "username": "acct-17",
@@ -617,11 +644,15 @@ mod tests {
         let mut changed = carrier();
         changed["password"] = serde_json::Value::Null;
         changed["max_channels"] = json!(10);
+        changed["transport"] = json!("tls");
+        changed["codecs"] = json!(["pcma", "telephone-event"]);
         let (status, view) = api
             .json(Method::PUT, "/api/v1/trunks/carrier", &admin, Some(changed))
             .await;
         assert_eq!(status, StatusCode::OK, "{view}");
         assert_eq!(view["max_channels"], 10);
+        assert_eq!(view["transport"], "tls");
+        assert_eq!(view["codecs"], json!(["PCMA", "telephone-event"]));
         assert_eq!(view["password_set"], true);
         let stored = api.store().get_trunk("carrier").await.unwrap().unwrap();
         assert_eq!(stored.password.as_deref(), Some("carrier-issued-secret"));
@@ -663,7 +694,10 @@ mod tests {
             ),
             (with("gateways", json!(["192.0.2.10:99999"])), "gateways"),
             (with("caller_id", json!("0900")), "caller_id"),
-            (with("transport", json!("tls")), "transport"),
+            (with("transport", json!("sctp")), "transport"),
+            (with("codecs", json!(["G729"])), "codecs"),
+            (with("codecs", json!(["telephone-event"])), "codecs"),
+            (with("codecs", json!(["PCMA", "pcma"])), "codecs"),
             (with("username", json!("a\"b")), "username"),
             (with("username", json!("a@b")), "username"),
             (with("password", json!("pw\r\nX: y")), "password"),

@@ -4,7 +4,7 @@
 //! ```text
 //!   192.0.2.10[:port]    ──────────────────────────────▶ that address (5060 by default)
 //!   carrier.example:5080 ── A, AAAA ───────────────────▶ its addresses, port 5080
-//!   carrier.example      ── SRV _sip._udp.carrier.example
+//!   carrier.example      ── SRV _sip._udp.carrier.example (_sip._tcp, _sips._tcp)
 //!                            ├─ records ─▶ targets in RFC 2782 order; each target's
 //!                            │             addresses from the additional section, or
 //!                            │             A, AAAA ──▶ its addresses, the record's port
@@ -20,6 +20,7 @@
 use super::message::{Message, Question, Rcode, RecordData, RecordType, Srv};
 use super::name::Name;
 use super::srv;
+use crate::sip::transport::Transport;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use std::collections::VecDeque;
@@ -29,9 +30,22 @@ use std::time::Duration;
 /// The port of SIP over UDP and TCP (RFC 3261 §19.1.2).
 pub const SIP_PORT: u16 = 5060;
 
-/// The SRV service and protocol labels for SIP over UDP (RFC 3263 §4.1), the one transport
-/// trunks use so far.
+/// The port of SIP over TLS (RFC 3261 §19.1.2).
+pub const SIPS_PORT: u16 = 5061;
+
+/// The SRV service and protocol labels for SIP over UDP (RFC 3263 §4.1).
 pub const SIP_UDP_SERVICE: &str = "_sip._udp";
+
+/// The SRV labels for `transport` (RFC 3263 §4.1, RFC 5630 §3.1.3 for TLS) and the port a
+/// name without records is tried on.
+#[must_use]
+pub fn service_of(transport: Transport) -> (&'static str, u16) {
+    match transport {
+        Transport::Tls | Transport::Wss => ("_sips._tcp", SIPS_PORT),
+        Transport::Tcp | Transport::Ws => ("_sip._tcp", SIP_PORT),
+        Transport::Udp => (SIP_UDP_SERVICE, SIP_PORT),
+    }
+}
 
 /// How the addresses were found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +114,8 @@ pub struct Locator {
     outputs: VecDeque<LocatorOutput>,
     rng: SmallRng,
     ttl: Option<Duration>,
+    /// The port of a name located by address without one given (5060, or 5061 for TLS).
+    default_port: u16,
 }
 
 impl Locator {
@@ -107,15 +123,29 @@ impl Locator {
     /// one; `seed` orders SRV targets of equal priority (see [`srv::order`]).
     #[must_use]
     pub fn new(host: &str, port: Option<u16>, seed: u64) -> Locator {
+        Locator::for_transport(host, port, Transport::Udp, seed)
+    }
+
+    /// [`Locator::new`] for a gateway reached over `transport`: its SRV service and
+    /// default port (see [`service_of`]).
+    #[must_use]
+    pub fn for_transport(
+        host: &str,
+        port: Option<u16>,
+        transport: Transport,
+        seed: u64,
+    ) -> Locator {
+        let (service, default_port) = service_of(transport);
         let mut locator = Locator {
             state: State::Done,
             outputs: VecDeque::new(),
             rng: SmallRng::seed_from_u64(seed),
             ttl: None,
+            default_port,
         };
         let unbracketed = host.trim_start_matches('[').trim_end_matches(']');
         if let Ok(ip) = unbracketed.parse::<IpAddr>() {
-            let addr = SocketAddr::new(ip, port.unwrap_or(SIP_PORT));
+            let addr = SocketAddr::new(ip, port.unwrap_or(default_port));
             locator.finish(vec![addr], Via::Literal);
             return locator;
         }
@@ -125,14 +155,16 @@ impl Locator {
         };
         match port {
             Some(port) => locator.expect_addresses(Via::Address, vec![Target::new(name, port)]),
-            None => match Name::from_dotted(&format!("{SIP_UDP_SERVICE}.{host}")) {
+            None => match Name::from_dotted(&format!("{service}.{host}")) {
                 Ok(service) => {
                     let question = Question::new(service, RecordType::SRV);
                     locator.outputs.push_back(LocatorOutput::Query(question));
                     locator.state = State::ExpectSrv { name };
                 }
                 // Too long with the service labels in front: no SRV name can exist.
-                Err(_) => locator.expect_addresses(Via::Address, vec![Target::new(name, SIP_PORT)]),
+                Err(_) => {
+                    locator.expect_addresses(Via::Address, vec![Target::new(name, default_port)]);
+                }
             },
         }
         locator
@@ -158,7 +190,8 @@ impl Locator {
                     })
                     .collect();
                 if srvs.is_empty() {
-                    self.expect_addresses(Via::Address, vec![Target::new(name, SIP_PORT)]);
+                    let port = self.default_port;
+                    self.expect_addresses(Via::Address, vec![Target::new(name, port)]);
                     return;
                 }
                 let mut targets: Vec<Target> = srv::order(&srvs, &mut self.rng)

@@ -326,3 +326,28 @@ fn equal_priority_targets_are_ordered_by_the_seed() {
         "some seed orders them otherwise"
     );
 }
+
+#[test]
+fn tcp_and_tls_gateways_ask_their_own_srv_service_and_tls_defaults_to_5061() {
+    let mut tcp = Locator::for_transport("carrier.test", None, Transport::Tcp, 0);
+    assert_eq!(
+        asked(&mut tcp),
+        [("_sip._tcp.carrier.test".to_owned(), RecordType::SRV)]
+    );
+
+    let mut tls = Locator::for_transport("carrier.test", None, Transport::Tls, 0);
+    assert_eq!(
+        asked(&mut tls),
+        [("_sips._tcp.carrier.test".to_owned(), RecordType::SRV)]
+    );
+    // No SRV record: the name's own addresses, on the TLS port.
+    tls.handle_answer(&q("_sips._tcp.carrier.test", RecordType::SRV), None);
+    let _ = asked(&mut tls);
+    let address = a("carrier.test", [192, 0, 2, 8], 600);
+    reply(&mut tls, "carrier.test", RecordType::A, vec![address]);
+    tls.handle_answer(&q("carrier.test", RecordType::AAAA), None);
+    assert_eq!(addrs(&drain(&mut tls).unwrap()), ["192.0.2.8:5061"]);
+
+    let mut literal = Locator::for_transport("192.0.2.9", None, Transport::Tls, 0);
+    assert_eq!(addrs(&drain(&mut literal).unwrap()), ["192.0.2.9:5061"]);
+}

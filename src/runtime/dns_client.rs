@@ -11,6 +11,7 @@
 
 use crate::config::{GatewayAddress, Profile};
 use crate::dns::{Located, Locator, LocatorOutput, Message, Question, Via};
+use crate::sip::transport::Transport;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -52,16 +53,22 @@ impl DnsClient {
         DnsClient { nameserver }
     }
 
-    /// Where `gateway` is (see `dns::locate`); `seed` orders SRV targets of one priority.
-    pub(super) async fn locate(&self, gateway: &GatewayAddress, seed: u64) -> Located {
-        let mut locator = Locator::new(&gateway.host, gateway.port, seed);
+    /// Where `gateway`, reached over `transport`, is (see `dns::locate`); `seed` orders SRV
+    /// targets of one priority.
+    pub(super) async fn locate(
+        &self,
+        gateway: &GatewayAddress,
+        transport: Transport,
+        seed: u64,
+    ) -> Located {
+        let mut locator = Locator::for_transport(&gateway.host, gateway.port, transport, seed);
         loop {
             let mut questions = Vec::new();
             while let Some(output) = locator.poll_output() {
                 match output {
                     LocatorOutput::Query(question) => questions.push(question),
                     LocatorOutput::Located(located) => {
-                        return self.or_system(gateway, located).await;
+                        return self.or_system(gateway, transport, located).await;
                     }
                 }
             }
@@ -72,7 +79,7 @@ impl DnsClient {
                     ttl: None,
                     via: Via::Address,
                 };
-                return self.or_system(gateway, nothing).await;
+                return self.or_system(gateway, transport, nothing).await;
             }
             let mut asks = tokio::task::JoinSet::new();
             for question in questions {
@@ -95,14 +102,17 @@ impl DnsClient {
 
     /// `located`, or when the DNS knew no address for the name itself, what the system
     /// resolver knows (kept [`SYSTEM_TTL`]).
-    async fn or_system(&self, gateway: &GatewayAddress, located: Located) -> Located {
+    async fn or_system(
+        &self,
+        gateway: &GatewayAddress,
+        transport: Transport,
+        located: Located,
+    ) -> Located {
         if !located.addrs.is_empty() || located.via != Via::Address {
             return located;
         }
-        let target = (
-            gateway.host.as_str(),
-            gateway.port.unwrap_or(crate::dns::locate::SIP_PORT),
-        );
+        let default_port = crate::dns::locate::service_of(transport).1;
+        let target = (gateway.host.as_str(), gateway.port.unwrap_or(default_port));
         let lookup = tokio::time::timeout(SYSTEM_LOOKUP_TIMEOUT, tokio::net::lookup_host(target));
         let addrs: Vec<SocketAddr> = match lookup.await {
             Ok(Ok(addrs)) => addrs.collect(),

@@ -232,7 +232,11 @@ pub async fn serve(
     let merged = merged_trunks(&profile, &store)
         .await
         .context("loading trunks, DIDs and routes")?;
-    let mut gateways = Gateways::new(DnsClient::for_profile(&profile), seed_gateway_order()?);
+    let mut gateways = Gateways::new(
+        DnsClient::for_profile(&profile),
+        seed_gateway_order()?,
+        transports.tls_gateways(),
+    );
     let trunks = gateways.trunk_set(&merged).await;
     tokio::spawn(keep_trunks(
         profile.clone(),

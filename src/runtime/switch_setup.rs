@@ -4,10 +4,12 @@
 //! located again as their DNS records expire).
 
 use super::dns_client::DnsClient;
+use super::transport::{TlsGateway, TlsGateways};
 use super::*;
-use crate::config::GatewayAddress;
+use crate::config::{GatewayAddress, GatewayTransport};
 use crate::dns::{Located, Via};
 use std::time::Instant;
+use tokio_rustls::rustls::pki_types::ServerName;
 
 /// The profile's extensions, then the database's enabled ones (which win on a clash, so an
 /// operator can change a lab password without editing the profile).
@@ -140,7 +142,11 @@ pub(super) struct Gateways {
     /// refresh that finds the same records changes nothing (a registering trunk would
     /// otherwise move registrar), while switches started apart spread over the targets.
     seed: u64,
-    located: HashMap<String, LocatedGateway>,
+    /// By transport and gateway as written: one name may have other SRV records per
+    /// transport.
+    located: HashMap<(GatewayTransport, String), LocatedGateway>,
+    /// Where the transports may open TLS connections, kept to the TLS trunks' gateways.
+    tls: TlsGateways,
 }
 
 struct LocatedGateway {
@@ -150,11 +156,12 @@ struct LocatedGateway {
 }
 
 impl Gateways {
-    pub(super) fn new(client: DnsClient, seed: u64) -> Gateways {
+    pub(super) fn new(client: DnsClient, seed: u64, tls: TlsGateways) -> Gateways {
         Gateways {
             client,
             seed,
             located: HashMap::new(),
+            tls,
         }
     }
 
@@ -164,11 +171,12 @@ impl Gateways {
     /// the next change), so a carrier's DNS trouble costs its calls, not the switch.
     pub(super) async fn trunk_set(&mut self, profile: &Profile) -> TrunkSet {
         let now = clock::now();
-        let mut wanted: HashMap<String, (&str, &GatewayAddress)> = HashMap::new();
+        let mut wanted: HashMap<(GatewayTransport, String), (&str, &GatewayAddress)> =
+            HashMap::new();
         for trunk in &profile.trunks {
             for gateway in &trunk.gateways {
                 wanted
-                    .entry(gateway.to_string())
+                    .entry((trunk.transport, gateway.to_string()))
                     .or_insert((trunk.name.as_str(), gateway));
             }
         }
@@ -193,11 +201,12 @@ impl Gateways {
             );
             let seed = self.gateway_seed(&key);
             pending.push((key.clone(), trunk.clone()));
+            let transport = key.0.protocol();
             lookups.spawn(async move {
-                let located =
-                    tokio::time::timeout(GATEWAY_LOOKUP_TIMEOUT, client.locate(&gateway, seed))
-                        .await
-                        .ok();
+                let locating = client.locate(&gateway, transport, seed);
+                let located = tokio::time::timeout(GATEWAY_LOOKUP_TIMEOUT, locating)
+                    .await
+                    .ok();
                 (key, trunk, located)
             });
         }
@@ -211,12 +220,50 @@ impl Gateways {
         for (key, trunk) in pending {
             self.store(now, key, &trunk, None);
         }
-        profile.trunk_set(|g| {
+        self.tls.replace(self.tls_gateways(profile));
+        profile.trunk_set(|transport, g| {
             self.located
-                .get(&g.to_string())
+                .get(&(transport, g.to_string()))
                 .map(|l| l.addrs.clone())
                 .unwrap_or_default()
         })
+    }
+
+    /// Every located address of a TLS trunk's gateways, with the name its certificate must
+    /// show and the trunk's CAs. A trunk whose CAs cannot be read (the system bundle
+    /// missing) gets none: its calls fail at once rather than go unverified.
+    fn tls_gateways(&self, profile: &Profile) -> HashMap<SocketAddr, TlsGateway> {
+        let mut gateways = HashMap::new();
+        for trunk in &profile.trunks {
+            if trunk.transport != GatewayTransport::Tls {
+                continue;
+            }
+            let config = match crate::tls::client_config(profile.trunk_ca(trunk).as_deref()) {
+                Ok(config) => config,
+                Err(error) => {
+                    tracing::error!(trunk = %trunk.name, %error, "tls trunk has no CAs to check its gateways; its calls fail");
+                    continue;
+                }
+            };
+            for gateway in &trunk.gateways {
+                let Ok(name) = ServerName::try_from(gateway.host.clone()) else {
+                    continue;
+                };
+                let key = (trunk.transport, gateway.to_string());
+                for addr in self
+                    .located
+                    .get(&key)
+                    .map(|l| l.addrs.as_slice())
+                    .unwrap_or(&[])
+                {
+                    gateways.entry(*addr).or_insert_with(|| TlsGateway {
+                        name: name.clone(),
+                        config: config.clone(),
+                    });
+                }
+            }
+        }
+        gateways
     }
 
     /// When the first located gateway's records expire.
@@ -224,14 +271,20 @@ impl Gateways {
         self.located.values().filter_map(|g| g.expires).min()
     }
 
-    fn gateway_seed(&self, key: &str) -> u64 {
+    fn gateway_seed(&self, key: &(GatewayTransport, String)) -> u64 {
         use std::hash::{Hash, Hasher};
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         (self.seed, key).hash(&mut hasher);
         hasher.finish()
     }
 
-    fn store(&mut self, now: Instant, key: String, trunk: &str, located: Option<Located>) {
+    fn store(
+        &mut self,
+        now: Instant,
+        key: (GatewayTransport, String),
+        trunk: &str,
+        located: Option<Located>,
+    ) {
         let literal = located.as_ref().is_some_and(|l| l.via == Via::Literal);
         let (addrs, expires) = match located {
             Some(l) if !l.addrs.is_empty() => {
@@ -246,10 +299,10 @@ impl Gateways {
         let before = self.located.get(&key).map(|g| &g.addrs);
         if before != Some(&addrs) && !literal {
             if addrs.is_empty() {
-                tracing::warn!(%trunk, gateway = %key, "gateway does not resolve; left out until it does");
+                tracing::warn!(%trunk, gateway = %key.1, transport = key.0.as_str(), "gateway does not resolve; left out until it does");
             } else {
                 let shown: Vec<String> = addrs.iter().map(ToString::to_string).collect();
-                tracing::info!(%trunk, gateway = %key, addresses = %shown.join(" "), "gateway located");
+                tracing::info!(%trunk, gateway = %key.1, transport = key.0.as_str(), addresses = %shown.join(" "), "gateway located");
             }
         }
         self.located.insert(key, LocatedGateway { addrs, expires });

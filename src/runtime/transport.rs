@@ -18,10 +18,14 @@
 //!
 //! SIP over TLS (`[sip.tls]`, see [`tls`]) is the same stream code over a TLS session: the
 //! same framing, writer, caps (TLS connections count with TCP's) and idle timeout. The
-//! switch never opens a TLS connection: a TLS phone is reached over the connection it
-//! registered or called on, and when that is gone the send fails at once like a TCP one.
+//! switch opens TLS connections only to trunk gateways ([`TlsGateways`]: the addresses the
+//! runtime located for `transport = "tls"` trunks, each with the name its certificate must
+//! show): a TLS phone is reached over the connection it registered or called on, and when
+//! that is gone the send fails at once like a TCP one.
 
 mod tls;
+
+pub use tls::{TlsGateway, TlsGateways};
 
 use crate::sip::framing::{Frame, frame_stream};
 use crate::sip::message::MAX_MESSAGE_SIZE;
@@ -147,6 +151,8 @@ pub struct Transports {
     failures: mpsc::Sender<Peer>,
     limits: TcpLimits,
     open: Arc<Mutex<ConnectionCount>>,
+    /// The only addresses TLS connections are opened to.
+    tls_gateways: TlsGateways,
     pub stats: Arc<TransportStats>,
     pub local: SocketAddr,
 }
@@ -211,6 +217,7 @@ impl Transports {
             failures,
             limits,
             open: Arc::default(),
+            tls_gateways: TlsGateways::default(),
             stats: Arc::default(),
             local,
         };
@@ -340,7 +347,34 @@ impl Transports {
             }
         };
         self.stats.tcp_connections.fetch_add(1, Ordering::Relaxed);
-        let (reader, writer) = stream.into_split();
+        if peer.1 == TransportKind::Tls {
+            let Some(stream) = self.handshake(addr, stream).await else {
+                self.fail(peer, id);
+                return;
+            };
+            let (reader, writer) = tokio::io::split(stream);
+            self.run_opened(peer, id, (reader, writer), pong, rx, slot)
+                .await;
+        } else {
+            let (reader, writer) = stream.into_split();
+            self.run_opened(peer, id, (reader, writer), pong, rx, slot)
+                .await;
+        }
+    }
+
+    /// Reads a connection we opened in a task of its own and writes it in this one.
+    async fn run_opened<R, W>(
+        self,
+        peer: Peer,
+        id: u64,
+        (reader, writer): (R, W),
+        pong: WriteQueue,
+        rx: mpsc::Receiver<Bytes>,
+        slot: Slot,
+    ) where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin,
+    {
         let activity = Arc::new(Activity::default());
         let reading = self
             .clone()
@@ -469,7 +503,7 @@ impl Transports {
             .cloned();
         let (id, queue) = match existing {
             Some(found) => found,
-            None if to.1 == TransportKind::Tls => {
+            None if to.1 == TransportKind::Tls && !self.tls_gateways.contains(to.0) => {
                 tracing::debug!(peer = %to.0, "no tls connection to send on");
                 self.stats.send_errors.fetch_add(1, Ordering::Relaxed);
                 let _ = self.failures.try_send(to);
@@ -487,7 +521,14 @@ impl Transports {
         }
     }
 
-    /// Sends bytes; over TCP reuses the peer's connection or opens one, over TLS only reuses.
+    /// The TLS gateways' register, which the runtime keeps current as it locates them.
+    #[must_use]
+    pub fn tls_gateways(&self) -> TlsGateways {
+        self.tls_gateways.clone()
+    }
+
+    /// Sends bytes; over TCP reuses the peer's connection or opens one, over TLS reuses one
+    /// or opens one to a trunk gateway.
     pub async fn send(&self, to: SocketAddr, transport: TransportKind, bytes: Bytes) {
         match transport {
             TransportKind::Udp => {

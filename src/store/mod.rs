@@ -183,6 +183,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "agent_calling_class",
         include_str!("../../migrations/0019_agent_calling_class.sql"),
     ),
+    (
+        20,
+        "trunk_codecs",
+        include_str!("../../migrations/0020_trunk_codecs.sql"),
+    ),
 ];
 
 /// A handle on the database: cheap to clone, all clones share one connection pool.

@@ -4,7 +4,7 @@
 //! the switch answers the carrier's digest challenges with it.
 
 use super::{Store, StoreError, enum_from_text, enum_to_text, flag, from_json, map_unique, narrow};
-use crate::call::trunks::IpPrefix;
+use crate::call::trunks::{IpPrefix, TrunkCodec};
 use crate::config::{DidSettings, GatewayAddress, RouteSettings, StoredTrunks, TrunkSettings};
 
 const TABLE: &str = "trunks";
@@ -22,6 +22,7 @@ struct TrunkRow {
     password: Option<String>,
     registers: i64,
     register_expires_secs: i64,
+    codecs: String,
 }
 
 impl TryFrom<TrunkRow> for TrunkSettings {
@@ -32,12 +33,16 @@ impl TryFrom<TrunkRow> for TrunkSettings {
         // with a bad address is reported as corrupt rather than guessed at.
         let sources: Vec<IpPrefix> = from_json(&row.inbound_sources, TABLE, "inbound_sources")?;
         let gateways: Vec<GatewayAddress> = from_json(&row.gateways, TABLE, "gateways")?;
+        let codecs: Vec<TrunkCodec> = from_json(&row.codecs, TABLE, "codecs")?;
         Ok(TrunkSettings {
             name: row.name,
             inbound_sources: sources,
             trusted: flag(row.trusted, TABLE, "trusted")?,
             gateways,
             transport: enum_from_text(&row.transport, TABLE, "transport")?,
+            // The API names no CA file: stored TLS trunks trust the system's CAs.
+            tls_ca: None,
+            codecs,
             max_channels: narrow(row.max_channels, TABLE, "max_channels")?,
             caller_id: row.caller_id,
             username: row.username,
@@ -53,7 +58,7 @@ impl TryFrom<TrunkRow> for TrunkSettings {
 }
 
 const SELECT: &str = "SELECT name, inbound_sources, trusted, gateways, transport, max_channels, \
-                      caller_id, username, password, registers, register_expires_secs \
+                      caller_id, username, password, registers, register_expires_secs, codecs \
                       FROM trunks";
 
 /// A list of displayable values as a JSON list of strings.
@@ -68,8 +73,8 @@ impl Store {
         self.write_trunk(
             t,
             "INSERT INTO trunks (inbound_sources, trusted, gateways, transport, max_channels, \
-             caller_id, username, password, registers, register_expires_secs, name) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             caller_id, username, password, registers, register_expires_secs, codecs, name) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .await
         .map(|_| ())
@@ -81,7 +86,7 @@ impl Store {
             t,
             "UPDATE trunks SET inbound_sources = $1, trusted = $2, gateways = $3, \
              transport = $4, max_channels = $5, caller_id = $6, username = $7, password = $8, \
-             registers = $9, register_expires_secs = $10 WHERE name = $11",
+             registers = $9, register_expires_secs = $10, codecs = $11 WHERE name = $12",
         )
         .await
         .map(|n| n > 0)
@@ -99,6 +104,9 @@ impl Store {
             .bind(t.password.as_deref())
             .bind(i64::from(t.register))
             .bind(i64::from(t.register_expires_secs))
+            .bind(text_list(
+                &t.codecs.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+            ))
             .bind(&t.name)
             .execute(&self.pool)
             .await
@@ -227,6 +235,8 @@ pub(crate) mod tests {
             trusted: false,
             gateways: vec![],
             transport: GatewayTransport::Udp,
+            tls_ca: None,
+            codecs: crate::call::trunks::default_trunk_codecs(),
             max_channels: 0,
             caller_id: None,
             username: None,
@@ -252,6 +262,8 @@ pub(crate) mod tests {
                 "sip.carrier.example".parse().unwrap(),
                 "[2001:db8::5]:5062".parse().unwrap(),
             ],
+            transport: GatewayTransport::Tls,
+            codecs: vec![TrunkCodec::Pcma, TrunkCodec::TelephoneEvent],
             max_channels: 30,
             caller_id: Some("+33900000001".into()),
             username: Some("acct".into()),

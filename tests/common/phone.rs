@@ -79,6 +79,21 @@ impl PjPhone {
         Self::spawn(sw, user, &tls.to_string(), &args)
     }
 
+    /// A carrier's TLS gateway listening on 127.0.0.1:`port` with `cert` and `key`: it
+    /// registers nowhere and answers the calls it gets; the caller waits for `listening`.
+    pub fn start_tls_gateway(sw: &SwitchProcess, port: u16, cert: &Path, key: &Path) -> PjPhone {
+        let port = port.to_string();
+        let args = [
+            "--gateway-cert",
+            cert.to_str().unwrap(),
+            "--gateway-key",
+            key.to_str().unwrap(),
+            "--port",
+            &port,
+        ];
+        Self::spawn(sw, "gateway", "unused", &args)
+    }
+
     fn spawn(sw: &SwitchProcess, user: &str, registrar: &str, extra: &[&str]) -> PjPhone {
         let rtp = port_block(4);
         let phone_log = sw.dir.join(format!("pjsua-{user}.log"));

@@ -13,6 +13,9 @@ It registers and answers the call it is offered, then obeys lines from stdin:
 With `--tls-ca FILE` it talks SIP over TLS to the switch (`--registrar` is then the switch's
 TLS address), trusting only the CA in FILE: a switch presenting another certificate fails
 its registration (`registration_failed <code>`).
+With `--gateway-cert CERT --gateway-key KEY` it plays a carrier's TLS gateway instead: it
+listens for SIP over TLS on `--port` with that certificate, registers nowhere (it prints
+`listening`), and answers the calls it gets like a phone.
 With `--srtp` its calls are SRTP only (`RTP/SAVP` with SDES keys); with `--srtp-over-udp`
 too even over plain signalling (secure signalling not required); with `--tone HZ` it sends
 that tone instead of the null device's silence.
@@ -128,7 +131,11 @@ class Phone:
         sip = pj.TransportConfig()
         sip.port = args.port
         sip.boundAddress = "127.0.0.1"
-        if args.tls_ca:
+        if args.gateway_cert:
+            sip.tlsConfig.certFile = args.gateway_cert
+            sip.tlsConfig.privKeyFile = args.gateway_key
+            transport = self.ep.transportCreate(pj.PJSIP_TRANSPORT_TLS, sip)
+        elif args.tls_ca:
             sip.tlsConfig.CaListFile = args.tls_ca
             sip.tlsConfig.verifyServer = True
             transport = self.ep.transportCreate(pj.PJSIP_TRANSPORT_TLS, sip)
@@ -138,7 +145,8 @@ class Phone:
         self.ep.audDevManager().setNullDev()
         acc = pj.AccountConfig()
         acc.idUri = f"sip:{args.user}@{args.host}"
-        acc.regConfig.registrarUri = f"sip:{args.registrar}{self.suffix}"
+        if not args.gateway_cert:
+            acc.regConfig.registrarUri = f"sip:{args.registrar}{self.suffix}"
         acc.sipConfig.transportId = transport
         acc.sipConfig.authCreds.append(
             pj.AuthCredInfo("digest", "*", args.user, 0, args.password)
@@ -242,7 +250,10 @@ class Phone:
             say("released")
 
     def run(self):
-        self.until("registration", lambda: self.registered, 15)
+        if self.args.gateway_cert:
+            say("listening")
+        else:
+            self.until("registration", lambda: self.registered, 15)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             self.ep.libHandleEvents(10)
@@ -286,6 +297,8 @@ def main():
         "--srtp-over-udp", action="store_true", help="SDES keys even without TLS (lab only)"
     )
     parser.add_argument("--tone", type=int, default=0, help="send this tone (Hz)")
+    parser.add_argument("--gateway-cert", default="", help="be a TLS gateway with this cert")
+    parser.add_argument("--gateway-key", default="", help="the gateway certificate's key")
     phone = Phone(parser.parse_args())
     phone.run()
     # Leave without unregistering noise: the test is over.

@@ -7,18 +7,84 @@
 //! loses its connection without holding up anyone else's.
 
 use super::{TransportKind, Transports};
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
-use tokio_rustls::rustls::ServerConfig;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_rustls::rustls::{ClientConfig, ServerConfig};
+use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 /// Longest a TLS handshake may take, whatever the idle timeout.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A trunk gateway the switch may open TLS connections to: the name its certificate must
+/// show (the host the trunk's settings write, not an SRV target: RFC 5922 §4.1) and the CAs
+/// it must chain to.
+#[derive(Clone)]
+pub struct TlsGateway {
+    pub name: ServerName<'static>,
+    pub config: Arc<ClientConfig>,
+}
+
+/// The located addresses of every `transport = "tls"` trunk's gateways. Anywhere else the
+/// switch opens no TLS connection: a phone's certificate could not be verified, and a
+/// Contact must not make the switch connect where it says.
+#[derive(Clone, Default)]
+pub struct TlsGateways(Arc<RwLock<HashMap<SocketAddr, TlsGateway>>>);
+
+impl TlsGateways {
+    /// Replaces the register (after each trunk change or DNS refresh).
+    pub fn replace(&self, gateways: HashMap<SocketAddr, TlsGateway>) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = gateways;
+    }
+
+    fn get(&self, addr: SocketAddr) -> Option<TlsGateway> {
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&addr)
+            .cloned()
+    }
+
+    pub(super) fn contains(&self, addr: SocketAddr) -> bool {
+        self.get(addr).is_some()
+    }
+}
+
 impl Transports {
+    /// The TLS session over a connection we opened to a gateway, its certificate checked;
+    /// `None` (counted, logged) when it is no known gateway or the handshake fails.
+    pub(super) async fn handshake(
+        &self,
+        addr: SocketAddr,
+        stream: TcpStream,
+    ) -> Option<TlsStream<TcpStream>> {
+        let gateway = self.tls_gateways.get(addr)?;
+        let connector = TlsConnector::from(gateway.config);
+        let limit = self.limits.idle_timeout.min(HANDSHAKE_TIMEOUT);
+        match tokio::time::timeout(limit, connector.connect(gateway.name, stream)).await {
+            Ok(Ok(stream)) => Some(stream),
+            Ok(Err(error)) => {
+                self.stats
+                    .tls_handshake_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(peer = %addr, %error, "tls handshake with a gateway failed");
+                None
+            }
+            Err(_) => {
+                self.stats
+                    .tls_handshake_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(peer = %addr, "tls handshake with a gateway timed out");
+                None
+            }
+        }
+    }
+
     /// Listens for SIP over TLS on `listen` with `config`; returns the bound address.
     pub async fn listen_tls(
         &self,
@@ -199,5 +265,88 @@ mod tests {
             .tls_handshake_failures
             .load(Ordering::Relaxed);
         assert_eq!(failures, 2);
+    }
+
+    /// A carrier's TLS gateway on loopback with a certificate from the fixture's CA kind:
+    /// what it reads on its first connection goes to the returned channel, and it answers
+    /// `reply` on that connection.
+    async fn gateway(
+        reply: &'static [u8],
+    ) -> (SocketAddr, std::path::PathBuf, mpsc::Receiver<Vec<u8>>) {
+        let (_ca, files) = crate::tls::test_files("gateway");
+        let ca_file = files.cert.parent().unwrap().join("ca.pem");
+        let acceptor = TlsAcceptor::from(crate::tls::server_config(&files, &[]).unwrap());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = mpsc::channel(4);
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let Ok(mut tls) = acceptor.accept(tcp).await else {
+                return;
+            };
+            let mut buf = vec![0u8; OPTIONS.len()];
+            if tls.read_exact(&mut buf).await.is_ok() {
+                let _ = tx.send(buf).await;
+                let _ = tls.write_all(reply).await;
+                let _ = tls.flush().await;
+            }
+            // Held open until the test ends.
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        });
+        (addr, ca_file, rx)
+    }
+
+    fn register(f: &Fixture, addr: SocketAddr, name: &str, ca_file: &std::path::Path) {
+        let gateway = TlsGateway {
+            name: ServerName::try_from(name.to_owned()).unwrap(),
+            config: crate::tls::client_config(Some(ca_file)).unwrap(),
+        };
+        f.transports
+            .tls_gateways()
+            .replace(HashMap::from([(addr, gateway)]));
+    }
+
+    #[tokio::test]
+    async fn the_switch_opens_tls_to_a_known_gateway_and_hears_its_answer_on_that_connection() {
+        let mut f = fixture(Duration::from_secs(60)).await;
+        const ANSWER: &[u8] = b"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n";
+        let (addr, ca_file, mut heard) = gateway(ANSWER).await;
+        register(&f, addr, "127.0.0.1", &ca_file);
+        f.transports
+            .send(addr, TransportKind::Tls, Bytes::from_static(OPTIONS))
+            .await;
+        let got = tokio::time::timeout(Duration::from_secs(5), heard.recv())
+            .await
+            .expect("the gateway hears the request")
+            .unwrap();
+        assert_eq!(got, OPTIONS);
+        let answer = f.next_inbound().await;
+        assert_eq!((answer.from, answer.transport), (addr, TransportKind::Tls));
+        assert_eq!(&answer.bytes[..], ANSWER);
+    }
+
+    #[tokio::test]
+    async fn a_gateway_whose_certificate_is_not_for_its_name_fails_the_send_and_hears_nothing() {
+        let mut f = fixture(Duration::from_secs(60)).await;
+        let (addr, ca_file, mut heard) = gateway(b"").await;
+        // The certificate is for 127.0.0.1 and localhost, not the carrier's name.
+        register(&f, addr, "sbc.carrier.example", &ca_file);
+        f.transports
+            .send(addr, TransportKind::Tls, Bytes::from_static(OPTIONS))
+            .await;
+        let failed = tokio::time::timeout(Duration::from_secs(5), f.failures.recv())
+            .await
+            .unwrap();
+        assert_eq!(failed, Some((addr, TransportKind::Tls)));
+        assert!(
+            heard.recv().await.is_none(),
+            "nothing crossed the handshake"
+        );
+        let failures = f
+            .transports
+            .stats
+            .tls_handshake_failures
+            .load(Ordering::Relaxed);
+        assert_eq!(failures, 1);
     }
 }
