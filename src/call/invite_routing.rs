@@ -8,6 +8,7 @@ use super::rejection::Rejection;
 use super::switch::Switch;
 use super::trunk_calls::TrunkRoute;
 use super::trunks::TrunkCodec;
+use crate::dialing::CallingClass;
 use crate::sip::message::{Message, uri_user};
 use crate::sip::transaction::TransactionKey;
 use std::net::SocketAddr;
@@ -119,9 +120,28 @@ impl Switch {
             return Some(routed);
         }
         if trunk.is_some() {
-            // A DID pointing at no queue and no extension.
-            tracing::warn!(did = %routed.callee_user, "a DID reaches nothing");
-            self.reject(now, key, request, Rejection::UnknownUser);
+            // A DID forwarded to a number goes out through the outbound routes (another
+            // trunk, or the same one); anything else a trunk dials reaches nothing here.
+            let forward = match did {
+                Some(_) => self.plan_outbound_in(
+                    &routed.caller_user,
+                    CallingClass::International,
+                    &routed.callee_user,
+                ),
+                None => Ok(None),
+            };
+            match forward {
+                Ok(Some(route)) => {
+                    routed.callee_user = route.number.as_str().to_owned();
+                    routed.trunk_route = Some(route);
+                    return Some(routed);
+                }
+                Ok(None) => {
+                    tracing::warn!(did = %routed.callee_user, "a DID reaches nothing");
+                    self.reject(now, key, request, Rejection::UnknownUser);
+                }
+                Err(why) => self.refuse(now, from, key, request, &routed, why),
+            }
             return None;
         }
         // Not an extension: an external number, if the profile sends any out.

@@ -538,3 +538,39 @@ fn a_trunks_codecs_answer_its_inbound_calls_and_an_offer_without_them_gets_488()
     lab.send(customer, &invite);
     lab.take(customer, "488");
 }
+
+#[test]
+fn a_did_forwarded_to_a_number_goes_out_through_the_outbound_route_and_connects() {
+    let mut lab = default_lab();
+    lab.sw.cfg.trunks.push(InboundTrunk {
+        name: "customers".into(),
+        sources: vec!["192.0.2.20".parse().unwrap()],
+        trusted: true,
+        ..Default::default()
+    });
+    // The admin forwards one DID abroad: a caller of class national could not dial it,
+    // the forward may; a premium number stays blocked whoever sets it.
+    let dids = &mut lab.sw.cfg.dialing.dids;
+    dids.insert("+33123450001".into(), "+442079460958".into());
+    dids.insert("+33123450002".into(), "+88212345678".into());
+    let customer = addr(CUSTOMER);
+    let mut invite = queue_call_invite(customer, "+33612345678", "forwarded", 31_000);
+    invite.set_request_uri("sip:0123450001@switchboard.local".to_owned());
+    lab.send(customer, &invite);
+    let out = lab.take(addr(GW_A1), "INVITE");
+    assert_eq!(out.request_uri(), Some("sip:+442079460958@192.0.2.10:5060"));
+    answer(&mut lab, &out, addr(GW_A1));
+    lab.take(customer, "200");
+    assert_eq!(lab.sw.trunk_channels.in_use("customers"), 1);
+    assert_eq!(lab.sw.trunk_channels.in_use("primary"), 1);
+
+    let mut premium = queue_call_invite(customer, "+33612345678", "premium", 31_002);
+    premium.set_request_uri("sip:+33123450002@switchboard.local".to_owned());
+    premium.set(
+        "Via",
+        format!("SIP/2.0/UDP {customer};branch=z9hG4bKpremium"),
+    );
+    lab.send(customer, &premium);
+    lab.take(customer, "403");
+    assert!(lab.take_all(addr(GW_A2)).is_empty());
+}

@@ -97,7 +97,19 @@ impl Switch {
         agent: Option<&crate::ids::AgentId>,
         dialled: &str,
     ) -> Result<Option<TrunkRoute>, Rejection> {
-        let Some(number) = self.vet_number(caller, agent, dialled)? else {
+        self.plan_outbound_in(caller, self.caller_class(caller, agent), dialled)
+    }
+
+    /// [`Switch::plan_outbound`] within `class`, whoever `caller` is: a DID the admin
+    /// forwards to a number goes out in the international class (the admin chose the
+    /// number; blocked prefixes still apply).
+    pub(super) fn plan_outbound_in(
+        &self,
+        caller: &str,
+        class: CallingClass,
+        dialled: &str,
+    ) -> Result<Option<TrunkRoute>, Rejection> {
+        let Some(number) = self.vet_number_in(caller, class, dialled)? else {
             return Ok(None);
         };
         let dialing = &self.cfg.dialing;
@@ -148,6 +160,24 @@ impl Switch {
         agent: Option<&crate::ids::AgentId>,
         dialled: &str,
     ) -> Result<Option<E164>, Rejection> {
+        self.vet_number_in(caller, self.caller_class(caller, agent), dialled)
+    }
+
+    /// The calling class of extension `caller`, capped by `agent`'s own when it has one.
+    fn caller_class(&self, caller: &str, agent: Option<&crate::ids::AgentId>) -> CallingClass {
+        let class = self.cfg.dialing.class_of(caller);
+        agent
+            .and_then(|a| self.dial_plan.agent_classes.get(a.as_str()))
+            .map_or(class, |capped| class.min(*capped))
+    }
+
+    /// [`Switch::vet_number`] within `class`.
+    fn vet_number_in(
+        &self,
+        caller: &str,
+        class: CallingClass,
+        dialled: &str,
+    ) -> Result<Option<E164>, Rejection> {
         let dialing = &self.cfg.dialing;
         let looks_like_number = dialled
             .chars()
@@ -163,10 +193,6 @@ impl Switch {
                 _ => "number_format",
             })
         })?;
-        let class = dialing.class_of(caller);
-        let class = agent
-            .and_then(|a| self.dial_plan.agent_classes.get(a.as_str()))
-            .map_or(class, |capped| class.min(*capped));
         if let Err(refusal) = dialing.toll.check(&dialing.plan, class, &number) {
             tracing::info!(target: "security", event = "outbound_refused", %caller, %number, %refusal);
             return Err(match refusal {

@@ -317,7 +317,9 @@ impl TryFrom<String> for Nameserver {
 pub struct DidSettings {
     /// As the carrier sends it; matched after normalising both to E.164 when they parse.
     pub number: String,
-    /// A queue number or an extension.
+    /// A queue number, an extension, or an external number the call is forwarded to
+    /// through the outbound routes (another trunk, in the international class: blocked
+    /// prefixes still apply).
     pub to: String,
 }
 
@@ -706,7 +708,10 @@ pub fn check_trunks(
         if did.to.trim().is_empty() || did.to.contains(['@', ' ', ';']) {
             return Err(invalid(
                 "dialing.dids.to",
-                format!("{:?} must be a queue number or an extension", did.to),
+                format!(
+                    "{:?} must be a queue number, an extension or a number",
+                    did.to
+                ),
             ));
         }
     }

@@ -39,7 +39,8 @@ pub struct DidBody {
     /// As the carrier sends it (`+33123450000`, `0123450000`); matched in E.164 when it
     /// parses under the profile's number plan.
     pub number: String,
-    /// The queue number or extension it reaches.
+    /// The queue number or extension it reaches, or an external number it is forwarded to
+    /// through the outbound routes.
     pub to: String,
 }
 
