@@ -117,7 +117,14 @@ impl ContactCenter {
                 created_ms: self.unix_at(now),
             }))));
         }
-        self.on_arrival_cad(&interaction, &cad);
+        if restored {
+            // Stored already (with any edits agents made): kept for the pop-up only.
+            if !cad.is_empty() {
+                self.cad.insert(interaction.clone(), cad);
+            }
+        } else {
+            self.on_arrival_cad(&interaction, &cad);
+        }
         let data = json!({"interaction": interaction, "queue": queue, "widget": widget,
                           "scheduled_ms": at.map(|t| t.0), "restored": restored});
         self.publish_to("callback.created", Audience::Supervisors, data);

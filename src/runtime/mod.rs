@@ -370,6 +370,18 @@ async fn restore_callbacks(
     let count = pending.len();
     // Listed newest first; filed again oldest first, so they keep their order.
     for callback in pending.into_iter().rev() {
+        // The pop-up shows the CAD the callback was filed with, as stored (edits included).
+        let cad = store
+            .list_cad(&callback.interaction)
+            .await
+            .context("loading a pending callback's CAD")?
+            .into_iter()
+            .map(|v| crate::call::CadFromSip {
+                key: v.key,
+                value: v.value,
+                secure: v.secure,
+            })
+            .collect();
         let request = crate::center::CallbackRequest {
             interaction: callback.interaction.clone(),
             queue: callback.queue,
@@ -378,7 +390,7 @@ async fn restore_callbacks(
             at: callback.scheduled_ms,
             attempts: callback.attempts,
             widget: callback.widget,
-            cad: Vec::new(),
+            cad,
             restored: true,
         };
         if let Err(error) = center.callback(now, request) {

@@ -428,7 +428,7 @@ fn the_public_callback_endpoint_wants_a_widget_key_checks_numbers_limits_and_can
 }
 
 #[test]
-fn pending_callbacks_survive_a_crash_in_their_order() {
+fn pending_callbacks_survive_a_crash_in_their_order_with_their_cad() {
     let dir = std::env::temp_dir().join(format!(
         "switchboard-callbacks-{}-{}",
         std::process::id(),
@@ -444,13 +444,8 @@ fn pending_callbacks_survive_a_crash_in_their_order() {
     let key = widget(&sw);
     let mut ids = Vec::new();
     for number in ["0123456789", "0123456788"] {
-        let (status, filed) = public(
-            &sw,
-            "POST",
-            "/api/v1/public/callbacks",
-            &key,
-            Some(serde_json::json!({"number": number})),
-        );
+        let body = serde_json::json!({"number": number, "cad": {"account": format!("A-{number}")}});
+        let (status, filed) = public(&sw, "POST", "/api/v1/public/callbacks", &key, Some(body));
         assert_eq!(status, 201, "{filed}");
         ids.push(filed["id"].as_str().unwrap().to_owned());
     }
@@ -477,6 +472,19 @@ fn pending_callbacks_survive_a_crash_in_their_order() {
         );
         assert_eq!(state["position"], place + 1, "{state}");
     }
+    // The first is offered to the first agent free, its pop-up with the CAD it was filed
+    // with.
+    register(&again, "1011", free_udp_port());
+    let mut alice = desktop::Desktop::open(&again, "alice");
+    let (status, json) = alice.post(&again, "/api/v1/agents/alice/login", serde_json::json!({}));
+    assert_eq!(status, 200, "{json}");
+    available(&again, &alice);
+    let offered = alice.expect("interaction.offered", |_| true);
+    assert_eq!(offered["data"]["interaction"], ids[0].as_str(), "{offered}");
+    assert_eq!(
+        offered["data"]["cad"]["account"], "A-0123456789",
+        "{offered}"
+    );
 }
 
 /// The admin changes queue `sales` with `changes` merged into its configuration.
