@@ -280,9 +280,14 @@ pub(super) async fn file(
         widget: Some(widget.id.clone()),
         cad,
     };
-    // The number's brake is on what the customer typed, before the switch reads it (its
-    // E.164 form is the same number: the dial plan is the org's).
-    limited(&state.callback_limits.per_number, typed)?;
+    // The number's brake is on its E.164 form under the org's number plan, so `01 23...`,
+    // `+33 1 23...` and `0033 1 23...` share one allowance; a number the plan cannot read
+    // is braked as typed (and then refused by the switch).
+    let plan = state.profile_trunks.dialing.number_plan();
+    let braked = plan
+        .normalise(&typed)
+        .map_or_else(|_| typed.clone(), |n| n.as_str().to_owned());
+    limited(&state.callback_limits.per_number, braked)?;
     let (id, position) = match state.core()?.callback(ask).await? {
         Ok(filed) => filed,
         Err(CallbackRefused::Number(why)) => {

@@ -413,9 +413,10 @@ fn the_public_callback_endpoint_wants_a_widget_key_checks_numbers_limits_and_can
     let (_, moved_up) = callback_state(&sw, &key, second_id);
     assert_eq!(moved_up["position"], 1, "{moved_up}");
 
-    // The same number a third time is heard; a fourth is refused for a while.
-    assert_eq!(filing(&key, "0123456789").0, 201);
-    let (status, json) = filing(&key, "0123456789");
+    // The same number a third time is heard, however it is written; a fourth is refused for
+    // a while.
+    assert_eq!(filing(&key, "+33 1 23 45 67 89").0, 201);
+    let (status, json) = filing(&key, "0033123456789");
     assert_eq!(status, 429, "{json}");
     let (_, listed) = desktop::call(
         &sw,
