@@ -273,7 +273,10 @@ pub enum MediaCommand {
         /// A queue's own music (a WAV path relative to the profile); `None`: the profile's.
         music: Option<String>,
     },
-    /// Stop the music.
+    /// Loop the ringing tone to the endpoint's phone (an agent waiting for the customer it
+    /// dialled); [`MediaCommand::StopMusic`] stops it.
+    PlayRingback { endpoint: EndpointId },
+    /// Stop the music (or the ringing tone).
     StopMusic { endpoint: EndpointId },
     /// What the leg's phone agreed to: where it listens, its codecs and direction. `remote` is
     /// only the first guess: the runtime latches onto the source of received RTP, as `latch`

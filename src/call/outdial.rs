@@ -243,13 +243,16 @@ impl Switch {
             .is_some_and(|o| !o.connected)
     }
 
-    /// The agent's phone answered a click-to-dial call: the customer is dialled now.
+    /// The agent's phone answered a click-to-dial call: the customer is dialled now, and the
+    /// agent hears the ringing tone until it answers (FreeSWITCH's `ringback` on an
+    /// originate; a silent line makes agents think the call is dead).
     pub(super) fn on_outdial_agent_answered(&mut self, now: Instant, call_key: CallKey) {
         let deadline = now + self.cfg.ring_timeout;
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
         };
         call.ring_deadline = None;
+        let agent = call.callee.endpoint.id;
         if let Some(outdial) = call.outdial.as_mut() {
             outdial.ringing = true;
             outdial.ring_deadline = Some(deadline);
@@ -258,6 +261,10 @@ impl Switch {
             self.fail_outdial(now, call_key, "no_gateway", 503);
             return;
         }
+        self.outputs
+            .push_back(Output::Media(MediaCommand::PlayRingback {
+                endpoint: agent,
+            }));
         self.schedule(call_key);
     }
 
@@ -287,8 +294,12 @@ impl Switch {
         call.answered_unix_ms = Some(answered_at);
         let key = call.caller.dialog.key();
         let agent_fork = call.callee.winner;
+        let agent = call.callee.endpoint.id;
         self.dialogs.insert(key, (call_key, Side::Caller));
         self.stats.calls_answered += 1;
+        // The ringing tone stops before the agent is bridged to the customer.
+        self.outputs
+            .push_back(Output::Media(MediaCommand::StopMusic { endpoint: agent }));
         if let Some(agent_fork) = agent_fork {
             self.on_agent_answered(now, call_key, agent_fork);
         }

@@ -80,9 +80,33 @@ fn the_agents_phone_rings_first_then_the_customer_and_they_talk_like_a_queue_cal
         Some("sip:+33123456789@192.0.2.10:5060")
     );
     assert!(to_customer.header("From").unwrap().contains("+33900000001"));
+    // The agent hears the ringing tone while the customer's phone rings, until it answers.
+    let ringback = lab
+        .media
+        .iter()
+        .position(|c| matches!(c, MediaCommand::PlayRingback { .. }))
+        .expect("the agent hears ringing");
+    let MediaCommand::PlayRingback { endpoint: agent } = lab.media[ringback] else {
+        unreachable!()
+    };
     lab.reply(&to_customer, 180, gateway());
     lab.reply(&to_customer, 200, gateway());
     lab.take(gateway(), "ACK");
+    let stopped = lab
+        .media
+        .iter()
+        .position(|c| *c == MediaCommand::StopMusic { endpoint: agent })
+        .expect("the tone stops");
+    let bridged_at = lab
+        .media
+        .iter()
+        .rposition(|c| matches!(c, MediaCommand::Bridge { a, b } if *a == agent || *b == agent))
+        .expect("the agent is bridged");
+    assert!(
+        ringback < stopped && stopped < bridged_at,
+        "{:?}",
+        lab.media
+    );
     assert!(
         lab.queue_events.iter().any(|e| matches!(
             e,

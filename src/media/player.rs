@@ -96,6 +96,29 @@ impl Announcement {
         }
     }
 
+    /// The ringing tone a caller hears while the far end rings: France's (the default
+    /// number plan's country), 440 Hz for 1.5 s then 3.5 s of silence (ITU-T E.180
+    /// supplement 2), at -16 dBm0 or so, looped.
+    pub fn ringback() -> Announcement {
+        const ON: usize = 8000 * 3 / 2;
+        const PERIOD: usize = 8000 * 5;
+        // 20 ms ramps keep the cadence from clicking.
+        const RAMP: f32 = 160.0;
+        let samples: Vec<i16> = (0..PERIOD)
+            .map(|n| {
+                if n >= ON {
+                    return 0;
+                }
+                let env = (n as f32 / RAMP).min(1.0) * ((ON - n) as f32 / RAMP).min(1.0);
+                let t = n as f32 / 8000.0;
+                ((2.0 * std::f32::consts::PI * 440.0 * t).sin() * 5000.0 * env) as i16
+            })
+            .collect();
+        Announcement {
+            samples: samples.into(),
+        }
+    }
+
     /// Length in samples (8 kHz).
     pub fn len(&self) -> usize {
         self.samples.len()
@@ -176,6 +199,29 @@ mod tests {
         }
         w.finalize().unwrap();
         buf.into_inner()
+    }
+
+    /// The power of `freq` in `samples` at 8 kHz (Goertzel), per sample.
+    fn power_at(samples: &[i16], freq: f32) -> f32 {
+        let coeff = 2.0 * (2.0 * std::f32::consts::PI * freq / 8000.0).cos();
+        let (mut s1, mut s2) = (0.0f32, 0.0f32);
+        for x in samples {
+            let s0 = f32::from(*x) + coeff * s1 - s2;
+            s2 = s1;
+            s1 = s0;
+        }
+        (s1 * s1 + s2 * s2 - coeff * s1 * s2) / samples.len() as f32
+    }
+
+    #[test]
+    fn the_ringing_tone_is_440_hz_for_a_second_and_a_half_in_every_five() {
+        let tone = Announcement::ringback();
+        assert_eq!(tone.len(), 40_000, "a 5 s cadence, looped");
+        let on = &tone.samples[800..11_200];
+        let at_440 = power_at(on, 440.0);
+        assert!(at_440 > 100.0 * power_at(on, 1000.0), "{at_440}");
+        assert!(at_440 > 100.0 * power_at(on, 350.0), "{at_440}");
+        assert!(tone.samples[12_000..].iter().all(|s| *s == 0));
     }
 
     #[test]

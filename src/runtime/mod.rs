@@ -279,6 +279,7 @@ pub async fn serve(
     let mut core = CoreLoop {
         node: Node::new(switch, cc, clock::now()),
         music,
+        ringback: Announcement::ringback(),
         music_cache: HashMap::new(),
         profile_dir: profile
             .music_on_hold_path()
@@ -506,6 +507,8 @@ struct CoreLoop {
     node: Node,
     /// Music on hold, decoded once.
     music: Announcement,
+    /// The ringing tone an agent hears while its click-to-dial customer rings.
+    ringback: Announcement,
     /// Queues' own music, decoded on first use.
     music_cache: HashMap<String, Announcement>,
     /// The profile's directory, which queue music paths are relative to.
@@ -636,6 +639,9 @@ impl CoreLoop {
                     None => self.music.clone(),
                 };
                 self.engine.play(endpoint, announcement);
+            }
+            MediaCommand::PlayRingback { endpoint } => {
+                self.engine.play(endpoint, self.ringback.clone());
             }
             MediaCommand::StopMusic { endpoint } => self.engine.stop_playing(endpoint),
             MediaCommand::Close { endpoint } => self.engine.close(endpoint),

@@ -123,7 +123,7 @@ impl MediaPlane {
                     self.music.remove(endpoint);
                 }
             }
-            MediaCommand::PlayMusic { endpoint, .. } => {
+            MediaCommand::PlayMusic { endpoint, .. } | MediaCommand::PlayRingback { endpoint } => {
                 if self.known(*endpoint, &command) {
                     self.detach(*endpoint);
                     self.music.insert(*endpoint);

@@ -133,6 +133,39 @@ fn click_to_dial_rings_the_agent_then_the_customer_and_is_wrapped_up_like_a_queu
     assert!(cad.to_string().contains("A-1"), "{cad}");
 }
 
+#[test]
+fn the_agent_hears_the_ringing_tone_while_the_customer_it_dialled_rings() {
+    let gateway = free_udp_port();
+    let gateway_media = port_block(4);
+    // The customer's phone rings for 5 s before it answers.
+    let customer = Sipp::new("uas_ring_then_answer", gateway)
+        .media(gateway_media)
+        .spawn(None);
+    let (sw, mut alice, agent_phone, agent_media) = alice_with_carrier(gateway, "uas_answer");
+    let capture = Capture::start(&[agent_media]);
+    let dialled_at = unix_seconds();
+    let (status, started) = outdial(&sw, &alice, serde_json::json!({"number": "0123456789"}));
+    assert_eq!(status, 201, "{started}");
+    let ix = started["interaction"].as_str().unwrap().to_owned();
+    alice.expect("interaction.connected", |e| {
+        e["data"]["interaction"] == ix.as_str()
+    });
+    let connected_at = unix_seconds();
+    alice.post_ok(&sw, &format!("/api/v1/interactions/{ix}/end"));
+    customer.expect_success();
+    agent_phone.expect_success();
+    let packets = capture.stop_timed();
+    // The tone's packets run while the customer rings (silent 3.5 s of every 5, but sent):
+    // about 50 a second for the 5 s before the answer, where a silent line sends none.
+    let ringing = packets_between(&packets, agent_media, dialled_at + 1.0, connected_at - 0.5);
+    let expected = ((connected_at - dialled_at - 1.5) * 40.0) as usize;
+    assert!(
+        connected_at - dialled_at > 4.0 && ringing >= expected,
+        "{ringing} packets reached the agent in the {:.1} s before the answer",
+        connected_at - dialled_at
+    );
+}
+
 /// Alice's desktop asks to dial `body`'s number.
 fn outdial(
     sw: &SwitchProcess,
