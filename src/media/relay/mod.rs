@@ -275,6 +275,8 @@ impl Relay {
         for (from, to) in [(a, (sb, b)), (b, (sa, a))] {
             if let Some(e) = self.get_mut(from) {
                 e.peer = Some(to);
+                // Music left playing would go out beside the relayed stream.
+                e.playout = None;
                 e.mix = None;
                 e.mix_input.clear();
                 e.rewriter.on_source_change();

@@ -369,6 +369,25 @@ fn music_goes_out_every_20_ms_on_the_playout_tick_until_stopped() {
 }
 
 #[test]
+fn bridging_an_endpoint_that_plays_stops_its_music() {
+    let now = t0();
+    let mut relay = relay(now, &[A, B]);
+    relay.play(now, A, Announcement::ringback(), Ssrc(9));
+    let tick = relay.poll_timeout().expect("the playout tick");
+    relay.handle_timeout(tick);
+    assert!(relay.poll_transmit().is_some(), "the tone plays");
+    while relay.poll_transmit().is_some() {}
+    relay.bridge(A, B);
+    relay.handle_timeout(tick + PACKET_TIME);
+    assert!(
+        relay.poll_transmit().is_none(),
+        "only B's packets reach A's phone now"
+    );
+    let (t, _) = send(&mut relay, now, B, phone(B), 1).expect("relayed");
+    assert_eq!(t.to, phone(A));
+}
+
+#[test]
 fn a_conference_sends_each_member_the_others_mixed() {
     let now = t0();
     let mut relay = relay(now, &[A, B, C]);
@@ -482,14 +501,15 @@ fn taps_get_decoded_audio_until_their_recording_ends_then_the_fast_path_returns(
 #[test]
 fn an_endpoint_moved_out_stops_its_peer_relaying_to_it_and_keeps_its_own_state() {
     let now = t0();
-    let mut relay = relay(now, &[A, B]);
+    let mut relay = relay(now, &[A, B, C]);
     relay.bridge(A, B);
-    relay.play(now, B, Announcement::chime(), Ssrc(4));
-    relay.bridge(A, B);
+    relay.play(now, C, Announcement::chime(), Ssrc(4));
     let moved = relay.remove(B).expect("held");
     assert!(send(&mut relay, now, A, phone(A), 1).is_none());
+    let playing = relay.remove(C).expect("held");
     let mut other = Relay::new(TIMEOUT);
     other.insert(now, moved);
+    other.insert(now, playing);
     assert!(
         other.poll_timeout().unwrap() <= now + PACKET_TIME,
         "its music plays on"
