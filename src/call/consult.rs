@@ -93,6 +93,16 @@ impl Switch {
         if rung == 0 {
             self.drop_consult(now, call_key);
             fail(self, ConsultFailure::Unavailable);
+            return;
+        }
+        // The agent hears ringing while the party's phone rings (the customer hears music):
+        // an answer bridges the agent to the party, which ends the tone; a consult that ends
+        // unanswered stops it (see `drop_consult`).
+        if let Some(agent) = self.calls.get(&call_key).map(|c| c.callee.endpoint.id) {
+            self.outputs
+                .push_back(Output::Media(MediaCommand::PlayRingback {
+                    endpoint: agent,
+                }));
         }
     }
 
@@ -157,7 +167,13 @@ impl Switch {
             .map(|l| l.transport);
         let via = transport.map(|t| self.our_via(t));
         let call = self.calls.get_mut(&call_key)?;
+        let agent = call.callee.endpoint.id;
         let mut consult = call.consult.take()?;
+        if consult.mode == ConsultMode::Ringing && !consult.agent_left {
+            // Its ringing tone stops; the agent is back with the customer on hold.
+            self.outputs
+                .push_back(Output::Media(MediaCommand::StopMusic { endpoint: agent }));
+        }
         let mut bye = None;
         if let Some(via) = via
             && let Some(leg) = consult.leg.winner_leg_mut()

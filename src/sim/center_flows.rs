@@ -273,9 +273,17 @@ fn consulting(seed: u64) -> (World, PhoneId, PhoneId, PhoneId, String) {
     let bob = agent(&mut w, "bob", "1012", None);
     w.linger();
     w.press("alice", Ask::Consult(ConsultTarget::Agent("bob".into())));
+    w.run_until("bob's phone rings", 10 * SECOND, |w| {
+        w.phone(bob).last_call().is_some()
+    });
+    // The customer hears music, alice the ringing tone.
+    let playing = w.media.music.len();
+    w.check(playing == 2, || format!("{playing} endpoints play"));
     w.run_until("bob answers the consult", 10 * SECOND, |w| {
         w.published("consult.answered") > 0 && w.engaged_on("bob").is_some()
     });
+    let playing = w.media.music.len();
+    w.check(playing == 1, || format!("{playing} play once bob answered"));
     w.linger();
     (w, customer, alice, bob, call)
 }
@@ -359,6 +367,10 @@ fn a_declined_consult_fails_and_the_agent_resumes_the_customer_over_200_seeds() 
         w.press("alice", Ask::Consult(ConsultTarget::Agent("bob".into())));
         w.run_until("the consult fails", 10 * SECOND, |w| {
             w.published("consult.failed") > 0
+        });
+        let playing = w.media.music.len();
+        w.check(playing == 1, || {
+            format!("{playing} endpoints play: alice's ringing tone must stop")
         });
         let rung = w.phone(bob).last_call().and_then(|c| c.final_code);
         w.check(rung == Some(603), || format!("bob's phone ended {rung:?}"));
