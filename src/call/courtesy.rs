@@ -124,8 +124,16 @@ impl Switch {
             (Some(_), _) => None,
         };
         if let Some(number) = chosen {
-            self.end_courtesy_offer(call_key, true);
-            match self.check_callback_number(&number) {
+            let accepted = self.check_callback_number(&number);
+            // A caller whose callback is taken is about to be hung up: silence, not the
+            // queue's music starting again for a moment. A refused number: music, and the
+            // caller keeps waiting.
+            self.end_courtesy_offer(call_key, accepted.is_err());
+            if accepted.is_ok() {
+                self.outputs
+                    .push_back(Output::Media(MediaCommand::StopMusic { endpoint }));
+            }
+            match accepted {
                 Ok(number) => {
                     let Some(q) = self.calls.get(&call_key).and_then(|c| c.queue.as_ref()) else {
                         return;

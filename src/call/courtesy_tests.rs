@@ -94,10 +94,17 @@ fn the_prompt_plays_and_one_chooses_the_number_the_caller_called_from() {
     lab.media.clear();
     keys(&mut lab, endpoint, "1");
     assert_eq!(chosen(&lab), ["+33612345678"]);
-    assert!(lab.media.contains(&MediaCommand::DetectDigits {
-        endpoint,
-        enabled: false
-    }));
+    // Silence until the hang-up: the queue's music does not start again.
+    assert_eq!(
+        lab.media,
+        [
+            MediaCommand::DetectDigits {
+                endpoint,
+                enabled: false
+            },
+            MediaCommand::StopMusic { endpoint },
+        ]
+    );
     // The caller stays on the line until the contact center hangs it up.
     let sent = lab.take_all(CUSTOMER);
     assert!(!sent.iter().any(|m| m == "BYE"), "{sent:?}");
