@@ -7,7 +7,8 @@
 //! `a=inactive` (RFC 3264 §8.4) is answered by the switch itself (`a=recvonly`/`a=inactive`)
 //! instead of being relayed to the customer, and puts the customer on hold exactly as the
 //! desktop's hold button does; a later re-INVITE with `a=sendrecv` resumes. Both ways leave
-//! the same state and raise the same event.
+//! the same state and raise the same event. The change itself is the call's own
+//! ([`super::model::Call::set_held`], in `machine.rs`); this module answers the phone.
 //!
 //! ```text
 //!  customer           switch                     agent phone
@@ -28,52 +29,6 @@ use bytes::Bytes;
 use std::time::Instant;
 
 impl Switch {
-    /// Puts the customer of a connected queue call on or off hold; a no-op when it already
-    /// is in that state or is not connected.
-    pub(super) fn set_held(&mut self, interaction: &InteractionId, held: bool, by_phone: bool) {
-        if self.swap_consult(interaction, held) {
-            return;
-        }
-        let Some(&call_key) = self.interactions.get(interaction) else {
-            return;
-        };
-        let Some(call) = self.calls.get_mut(&call_key) else {
-            return;
-        };
-        if call.state == CallState::Ended || call.callee.winner.is_none() {
-            return;
-        }
-        let (customer, agent) = (call.caller.endpoint.id, call.callee.endpoint.id);
-        let Some(q) = call.queue.as_mut() else { return };
-        if q.held == held {
-            return;
-        }
-        q.held = held;
-        let interaction = q.interaction.clone();
-        if held {
-            self.outputs
-                .push_back(Output::Media(MediaCommand::PlayMusic {
-                    endpoint: customer,
-                    music: None,
-                }));
-        } else {
-            self.outputs
-                .push_back(Output::Media(MediaCommand::StopMusic {
-                    endpoint: customer,
-                }));
-            self.outputs.push_back(Output::Media(MediaCommand::Bridge {
-                a: customer,
-                b: agent,
-            }));
-        }
-        self.outputs
-            .push_back(Output::Event(SwitchEvent::QueueCallHeld {
-                interaction,
-                held,
-                by_phone,
-            }));
-    }
-
     /// A re-INVITE from the agent's phone on a connected queue call: answered here, as hold
     /// or resume. `false` when it is not such a request (the caller relays it as usual).
     pub(super) fn answer_agent_reinvite(

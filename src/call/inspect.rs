@@ -23,6 +23,8 @@ pub struct Holdings {
     pub held_replies: usize,
     /// Queue calls by interaction.
     pub interactions: usize,
+    /// Outputs calls queued and the switch has not drained (0 between steps).
+    pub undrained: usize,
 }
 
 impl Holdings {
@@ -46,6 +48,7 @@ impl Switch {
             routed_transactions: self.server_txns.len() + self.client_txns.len(),
             held_replies: self.held_replies.len(),
             interactions: self.interactions.len(),
+            undrained: self.calls.values().map(|c| c.outputs.len()).sum(),
         }
     }
 }

@@ -202,6 +202,7 @@ impl Switch {
             ring_deadline: None,
             scheduled: None,
             outdial: None,
+            outputs: std::collections::VecDeque::new(),
         };
         self.calls.insert(call_key, Box::new(call));
         if let Some((trunk, max)) = inbound_channel {

@@ -25,8 +25,9 @@
 //! 2xx winning), reused by the callee side, consults and blind transfers. A call's
 //! deadlines are its own ([`timers`]). What the contact center decides (which numbers reach
 //! queues, how their media is treated) comes in as a [`DialPlan`]. The call logic is still
-//! written as methods of [`Switch`] that look the call up, rather than as a `Call` with its
-//! own output queue: the split the types allow is not finished.
+//! written as methods of [`Switch`] that look the call up; a `Call` with its own output queue
+//! ([`machine`]) holds what a call decides alone so far (hold, resume, the consult swap),
+//! and the rest moves there as it stops needing the switch's transaction layer directly.
 
 mod admin;
 mod admission;
@@ -49,6 +50,7 @@ pub(crate) mod lab;
 #[cfg(test)]
 mod limit_tests;
 mod limits;
+mod machine;
 mod model;
 mod outbound;
 mod outdial;

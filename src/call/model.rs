@@ -686,6 +686,8 @@ pub struct Call {
     pub scheduled: Option<Instant>,
     /// Click-to-dial: the customer leg the switch places once the agent's phone answered.
     pub outdial: Option<super::outdial::OutdialLeg>,
+    /// What the call decided and the switch has yet to carry out (see `machine`).
+    pub outputs: std::collections::VecDeque<Output>,
 }
 
 /// A phone's blind transfer (REFER) of a plain bridged call: the switch's own outbound leg

@@ -190,6 +190,7 @@ impl Switch {
                 connected: false,
                 failure: None,
             }),
+            outputs: std::collections::VecDeque::new(),
         };
         self.calls.insert(call_key, Box::new(call));
         self.interactions.insert(interaction, call_key);

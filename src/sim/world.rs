@@ -408,7 +408,14 @@ impl World {
 
     /// The invariants cheap enough for every step.
     fn check_every_step(&self) {
-        let ports = self.node.switch().holdings().ports;
+        let holdings = self.node.switch().holdings();
+        if holdings.undrained > 0 {
+            self.fail(&format!(
+                "calls hold {} outputs the switch never drained",
+                holdings.undrained
+            ));
+        }
+        let ports = holdings.ports;
         if ports != self.media.open.len() {
             self.fail(&format!(
                 "the switch holds {ports} port pairs, the media plane has {} endpoints open",

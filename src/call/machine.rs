@@ -1,0 +1,131 @@
+//! A call as its own machine: the first slice of the endpoint/connection split (issue 14
+//! item 1, after quinn-proto's `Endpoint`/`Connection`). What a call decides from its own
+//! state alone is a method of [`Call`] that queues what it wants done on the call itself
+//! ([`Call::poll_output`]); the switch, as the endpoint, finds the call (by dialog,
+//! transaction or interaction), hands it the event and drains its outputs in order
+//! ([`Switch::drain_call`]), so nothing the call queued can overtake what the switch queued
+//! before it.
+//!
+//! Hold, resume and the consult swap live here. The rest of the call logic still runs as
+//! switch methods that look the call up: it needs the transaction layer, the dialog map and
+//! the port pool, which reach a call as requests in its outputs once it moves here too.
+
+use super::model::*;
+use super::switch::Switch;
+
+impl Call {
+    /// The next thing the call wants done, in the order it decided them.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// Puts the customer of a connected queue call on or off hold: music to the customer
+    /// (which unbridges it, so the agent hears nothing) or the two bridged again; during an
+    /// answered consult, hold and resume swap whom the agent talks to instead. A no-op when
+    /// the customer already is in that state or the call is not connected.
+    pub fn set_held(&mut self, held: bool, by_phone: bool) {
+        if self.swap_consult(held) {
+            return;
+        }
+        if self.state == CallState::Ended || self.callee.winner.is_none() {
+            return;
+        }
+        let (customer, agent) = (self.caller.endpoint.id, self.callee.endpoint.id);
+        let Some(q) = self.queue.as_mut() else { return };
+        if q.held == held {
+            return;
+        }
+        q.held = held;
+        let interaction = q.interaction.clone();
+        if held {
+            self.media(MediaCommand::PlayMusic {
+                endpoint: customer,
+                music: None,
+            });
+        } else {
+            self.media(MediaCommand::StopMusic { endpoint: customer });
+            self.media(MediaCommand::Bridge {
+                a: customer,
+                b: agent,
+            });
+        }
+        self.outputs
+            .push_back(Output::Event(SwitchEvent::QueueCallHeld {
+                interaction,
+                held,
+                by_phone,
+            }));
+    }
+
+    /// Hold and resume while a consult is answered swap who the agent talks to: the
+    /// customer (the consulted party parked on music) or the party (the customer on music).
+    /// `true` when handled here.
+    fn swap_consult(&mut self, hold_customer: bool) -> bool {
+        let Some(consult) = self.consult.as_mut() else {
+            return false;
+        };
+        let (customer, agent, party) = (
+            self.caller.endpoint.id,
+            self.callee.endpoint.id,
+            consult.leg.endpoint.id,
+        );
+        let (parked, talking, bridge) = match (consult.mode, hold_customer) {
+            (ConsultMode::Parked, true) => {
+                consult.mode = ConsultMode::Talking;
+                (customer, party, (agent, party))
+            }
+            (ConsultMode::Talking, false) => {
+                consult.mode = ConsultMode::Parked;
+                (party, customer, (customer, agent))
+            }
+            _ => return false,
+        };
+        let Some(q) = self.queue.as_mut() else {
+            return false;
+        };
+        q.held = hold_customer;
+        let interaction = q.interaction.clone();
+        self.media(MediaCommand::PlayMusic {
+            endpoint: parked,
+            music: None,
+        });
+        self.media(MediaCommand::StopMusic { endpoint: talking });
+        self.media(MediaCommand::Bridge {
+            a: bridge.0,
+            b: bridge.1,
+        });
+        self.outputs
+            .push_back(Output::Event(SwitchEvent::QueueCallHeld {
+                interaction,
+                held: hold_customer,
+                by_phone: false,
+            }));
+        true
+    }
+
+    fn media(&mut self, command: MediaCommand) {
+        self.outputs.push_back(Output::Media(command));
+    }
+}
+
+impl Switch {
+    /// Moves what `call_key`'s call queued onto the switch's outputs, in order.
+    pub(super) fn drain_call(&mut self, call_key: CallKey) {
+        if let Some(call) = self.calls.get_mut(&call_key) {
+            while let Some(output) = call.poll_output() {
+                self.outputs.push_back(output);
+            }
+        }
+    }
+
+    /// Puts the customer of `interaction`'s call on or off hold (see [`Call::set_held`]).
+    pub(super) fn set_held(&mut self, interaction: &InteractionId, held: bool, by_phone: bool) {
+        let Some(&call_key) = self.interactions.get(interaction) else {
+            return;
+        };
+        if let Some(call) = self.calls.get_mut(&call_key) {
+            call.set_held(held, by_phone);
+        }
+        self.drain_call(call_key);
+    }
+}
