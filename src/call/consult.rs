@@ -403,46 +403,6 @@ impl Switch {
         true
     }
 
-    /// Customer, agent and consulted party all hear each other.
-    pub(super) fn conference(&mut self, interaction: &InteractionId) {
-        let Some(&call_key) = self.interactions.get(interaction) else {
-            return;
-        };
-        let Some(call) = self.calls.get_mut(&call_key) else {
-            return;
-        };
-        let Some(consult) = call.consult.as_mut() else {
-            return;
-        };
-        if consult.mode == ConsultMode::Ringing || call.state == CallState::Ended {
-            return;
-        }
-        consult.mode = ConsultMode::Conference;
-        let party = consult.leg.endpoint.id;
-        let (customer, agent) = (call.caller.endpoint.id, call.callee.endpoint.id);
-        let mut recording = None;
-        if let Some(q) = call.queue.as_mut() {
-            q.held = false;
-            if q.recording {
-                recording = Some(crate::media::recorder::RecordingId(q.interaction.0.clone()));
-            }
-        }
-        for endpoint in [customer, party] {
-            self.outputs
-                .push_back(Output::Media(MediaCommand::StopMusic { endpoint }));
-        }
-        self.outputs.push_back(Output::Media(MediaCommand::Mix {
-            endpoints: vec![customer, agent, party],
-        }));
-        if let Some(recording) = recording {
-            self.outputs
-                .push_back(Output::Media(MediaCommand::RecordAgentSide {
-                    recording,
-                    endpoint: party,
-                }));
-        }
-    }
-
     /// A request inside the consult leg's dialog (from the consulted party's phone).
     pub(super) fn on_consult_request(
         &mut self,

@@ -6,7 +6,7 @@
 //! ([`Switch::drain_call`]), so nothing the call queued can overtake what the switch queued
 //! before it.
 //!
-//! Hold, resume and the consult swap live here. The rest of the call logic still runs as
+//! Hold, resume, the consult swap and the conference live here. The rest of the call logic still runs as
 //! switch methods that look the call up: it needs the transaction layer, the dialog map and
 //! the port pool, which reach a call as requests in its outputs once it moves here too.
 
@@ -103,6 +103,40 @@ impl Call {
         true
     }
 
+    /// Customer, agent and the answered consult's party all hear each other (mix-minus);
+    /// a recorded call adds the party to its agent channel. A no-op while the consult
+    /// rings or once the call ended.
+    pub fn conference(&mut self) {
+        let Some(consult) = self.consult.as_mut() else {
+            return;
+        };
+        if consult.mode == ConsultMode::Ringing || self.state == CallState::Ended {
+            return;
+        }
+        consult.mode = ConsultMode::Conference;
+        let party = consult.leg.endpoint.id;
+        let (customer, agent) = (self.caller.endpoint.id, self.callee.endpoint.id);
+        let mut recording = None;
+        if let Some(q) = self.queue.as_mut() {
+            q.held = false;
+            if q.recording {
+                recording = Some(crate::media::recorder::RecordingId(q.interaction.0.clone()));
+            }
+        }
+        for endpoint in [customer, party] {
+            self.media(MediaCommand::StopMusic { endpoint });
+        }
+        self.media(MediaCommand::Mix {
+            endpoints: vec![customer, agent, party],
+        });
+        if let Some(recording) = recording {
+            self.media(MediaCommand::RecordAgentSide {
+                recording,
+                endpoint: party,
+            });
+        }
+    }
+
     fn media(&mut self, command: MediaCommand) {
         self.outputs.push_back(Output::Media(command));
     }
@@ -118,14 +152,24 @@ impl Switch {
         }
     }
 
-    /// Puts the customer of `interaction`'s call on or off hold (see [`Call::set_held`]).
-    pub(super) fn set_held(&mut self, interaction: &InteractionId, held: bool, by_phone: bool) {
+    /// Hands `interaction`'s call `step` and drains what it decided.
+    fn on_interaction_call(&mut self, interaction: &InteractionId, step: impl FnOnce(&mut Call)) {
         let Some(&call_key) = self.interactions.get(interaction) else {
             return;
         };
         if let Some(call) = self.calls.get_mut(&call_key) {
-            call.set_held(held, by_phone);
+            step(call);
         }
         self.drain_call(call_key);
+    }
+
+    /// Puts the customer of `interaction`'s call on or off hold (see [`Call::set_held`]).
+    pub(super) fn set_held(&mut self, interaction: &InteractionId, held: bool, by_phone: bool) {
+        self.on_interaction_call(interaction, |call| call.set_held(held, by_phone));
+    }
+
+    /// Starts a conference on `interaction`'s call (see [`Call::conference`]).
+    pub(super) fn conference(&mut self, interaction: &InteractionId) {
+        self.on_interaction_call(interaction, Call::conference);
     }
 }
