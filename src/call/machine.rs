@@ -6,10 +6,12 @@
 //! ([`Switch::drain_call`]), so nothing the call queued can overtake what the switch queued
 //! before it.
 //!
-//! Hold, resume, the consult swap and the conference live here. The rest of the call logic still runs as
+//! Connecting an answering agent (with the queue's treatment, injected from the dial plan),
+//! hold, resume, the consult swap and the conference live here. The rest of the call logic still runs as
 //! switch methods that look the call up: it needs the transaction layer, the dialog map and
 //! the port pool, which reach a call as requests in its outputs once it moves here too.
 
+use super::dial_plan::QueueTreatment;
 use super::model::*;
 use super::switch::Switch;
 
@@ -135,6 +137,57 @@ impl Call {
                 endpoint: party,
             });
         }
+    }
+
+    /// The offered party's phone answered (fork `index` of the callee side): the music
+    /// stops, customer and agent are bridged with `treatment`'s noise suppression, the first
+    /// agent to connect starts the recording (after a transfer the new agent answers on the
+    /// same switch endpoint, so the recording goes on), and the contact center hears who
+    /// answered. `false` when the fork was no offer.
+    pub fn connect_agent(&mut self, index: usize, treatment: QueueTreatment) -> bool {
+        let (a, b) = (self.caller.endpoint.id, self.callee.endpoint.id);
+        let Some(party) = self.callee.forks.get(index).and_then(|f| f.agent.clone()) else {
+            return false;
+        };
+        let Some(q) = self.queue.as_mut() else {
+            return false;
+        };
+        q.offered_to.clear();
+        let interaction = q.interaction.clone();
+        let courtesy = q.courtesy.take().is_some();
+        let start_recording = treatment.record && !q.recording;
+        q.recording |= start_recording;
+        self.media(MediaCommand::StopMusic { endpoint: a });
+        if courtesy {
+            // An agent answered while the caller was being offered a callback.
+            self.media(MediaCommand::DetectDigits {
+                endpoint: a,
+                enabled: false,
+            });
+        }
+        self.media(MediaCommand::Bridge { a, b });
+        self.media(MediaCommand::Denoise {
+            endpoint: a,
+            enabled: treatment.denoise_customer,
+        });
+        self.media(MediaCommand::Denoise {
+            endpoint: b,
+            enabled: treatment.denoise_agent,
+        });
+        if start_recording {
+            self.media(MediaCommand::StartRecording {
+                recording: crate::media::recorder::RecordingId(interaction.0.clone()),
+                customer: a,
+                agent_side: vec![b],
+                dir: treatment.recordings_dir,
+            });
+        }
+        self.outputs
+            .push_back(Output::Queue(QueueEvent::OfferAnswered {
+                interaction,
+                party,
+            }));
+        true
     }
 
     fn media(&mut self, command: MediaCommand) {

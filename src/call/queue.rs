@@ -215,61 +215,21 @@ impl Switch {
         );
     }
 
-    /// The offered party's phone answered: stop the music and bridge.
+    /// The offered party's phone answered (see [`Call::connect_agent`]): the call
+    /// connects with its queue's treatment as the dial plan has it now (a setting changed
+    /// while the caller waited applies to this call), and its record is journaled.
     pub(super) fn on_agent_answered(&mut self, now: Instant, call_key: CallKey, index: usize) {
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
         };
-        let (a, b) = (call.caller.endpoint.id, call.callee.endpoint.id);
-        let Some(party) = call.callee.forks[index].agent.clone() else {
+        let Some(queue) = call.queue.as_ref().map(|q| q.queue.clone()) else {
             return;
         };
-        let Some(q) = call.queue.as_mut() else { return };
-        q.offered_to.clear();
-        let interaction = q.interaction.clone();
-        let courtesy = q.courtesy.take().is_some();
-        // The first agent to connect starts the recording; after a transfer the new agent
-        // answers on the same switch endpoint, so the recording simply continues.
-        // The plan as it stands when the agent connects: a setting changed while the caller
-        // waited applies to this call.
-        let treatment = self.dial_plan.treatment(q.queue.as_str());
-        let start_recording = treatment.record && !q.recording;
-        q.recording |= start_recording;
-        self.outputs
-            .push_back(Output::Media(MediaCommand::StopMusic { endpoint: a }));
-        if courtesy {
-            // An agent answered while the caller was being offered a callback.
-            self.outputs
-                .push_back(Output::Media(MediaCommand::DetectDigits {
-                    endpoint: a,
-                    enabled: false,
-                }));
+        let connected = call.connect_agent(index, self.dial_plan.treatment(queue.as_str()));
+        self.drain_call(call_key);
+        if connected {
+            self.persist_cdr_in_progress(now, call_key);
         }
-        self.outputs
-            .push_back(Output::Media(MediaCommand::Bridge { a, b }));
-        self.outputs.push_back(Output::Media(MediaCommand::Denoise {
-            endpoint: a,
-            enabled: treatment.denoise_customer,
-        }));
-        self.outputs.push_back(Output::Media(MediaCommand::Denoise {
-            endpoint: b,
-            enabled: treatment.denoise_agent,
-        }));
-        if start_recording {
-            self.outputs
-                .push_back(Output::Media(MediaCommand::StartRecording {
-                    recording: crate::media::recorder::RecordingId(interaction.0.clone()),
-                    customer: a,
-                    agent_side: vec![b],
-                    dir: treatment.recordings_dir,
-                }));
-        }
-        self.outputs
-            .push_back(Output::Queue(QueueEvent::OfferAnswered {
-                interaction,
-                party,
-            }));
-        self.persist_cdr_in_progress(now, call_key);
     }
 
     /// A leg of a current offer failed; when every leg of one agent's phone has, the ACD is
