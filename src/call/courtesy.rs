@@ -38,37 +38,26 @@ pub struct CourtesyOffer {
     pub deadline: Instant,
 }
 
-impl Switch {
-    /// Starts the offer on the waiting caller of `interaction` (nothing if it is not
-    /// waiting: an agent's phone already rings or talks).
-    pub(super) fn offer_callback(
-        &mut self,
-        now: Instant,
-        interaction: &InteractionId,
-        prompt: Option<String>,
-    ) {
-        let Some(&call_key) = self.interactions.get(interaction) else {
-            return;
-        };
-        let Some(call) = self.calls.get_mut(&call_key) else {
-            return;
-        };
+impl Call {
+    /// Starts the offer on this call's waiting caller: `prompt` in place of the music and
+    /// keys listened for, until `now` + [`OFFER_TIME`]. `false` (nothing done) when the caller
+    /// is not waiting: an agent's phone already rings or talks, or an offer runs already.
+    pub fn offer_courtesy(&mut self, now: Instant, prompt: String) -> bool {
         // Answered by the switch, no agent's leg yet: the caller hears music.
-        let waiting = matches!(call.state, CallState::Answered | CallState::Connected)
-            && call.callee.winner.is_none();
-        let Some(q) = call
+        let waiting = matches!(self.state, CallState::Answered | CallState::Connected)
+            && self.callee.winner.is_none();
+        let Some(q) = self
             .queue
             .as_mut()
             .filter(|q| waiting && q.courtesy.is_none())
         else {
-            return;
+            return false;
         };
         q.courtesy = Some(CourtesyOffer {
             keyed: None,
             deadline: now + OFFER_TIME,
         });
-        let endpoint = call.caller.endpoint.id;
-        let prompt = prompt.unwrap_or_else(|| DEFAULT_PROMPT.to_owned());
+        let endpoint = self.caller.endpoint.id;
         self.outputs
             .push_back(Output::Media(MediaCommand::PlayMusic {
                 endpoint,
@@ -79,30 +68,15 @@ impl Switch {
                 endpoint,
                 enabled: true,
             }));
-        self.schedule(call_key);
+        true
     }
 
-    /// A key the phone on `endpoint` pressed: part of a courtesy offer's answer, or nothing.
-    pub(super) fn on_digit(&mut self, now: Instant, endpoint: EndpointId, digit: char) {
-        let Some(call_key) = self
-            .calls
-            .values()
-            .find(|c| {
-                c.caller.endpoint.id == endpoint
-                    && c.queue.as_ref().is_some_and(|q| q.courtesy.is_some())
-            })
-            .map(|c| c.key)
-        else {
-            return;
-        };
-        let Some(call) = self.calls.get_mut(&call_key) else {
-            return;
-        };
-        let caller_number = call.caller_user.clone();
-        let Some(offer) = call.queue.as_mut().and_then(|q| q.courtesy.as_mut()) else {
-            return;
-        };
-        let chosen = match (&mut offer.keyed, digit) {
+    /// A key the caller pressed during the offer: the number it chose, once it has (1: the
+    /// number it called from; 2, digits, #: a keyed-in one, * starting it again).
+    pub fn courtesy_key(&mut self, now: Instant, digit: char) -> Option<String> {
+        let caller_number = self.caller_user.clone();
+        let offer = self.queue.as_mut()?.courtesy.as_mut()?;
+        match (&mut offer.keyed, digit) {
             (None, '1') => Some(caller_number),
             (None, '2') => {
                 offer.keyed = Some(String::new());
@@ -122,60 +96,118 @@ impl Switch {
                 None
             }
             (Some(_), _) => None,
-        };
-        if let Some(number) = chosen {
-            let accepted = self.check_callback_number(&number);
-            // A caller whose callback is taken is about to be hung up: silence, not the
-            // queue's music starting again for a moment. A refused number: music, and the
-            // caller keeps waiting.
-            self.end_courtesy_offer(call_key, accepted.is_err());
-            if accepted.is_ok() {
-                self.outputs
-                    .push_back(Output::Media(MediaCommand::StopMusic { endpoint }));
-            }
-            match accepted {
-                Ok(number) => {
-                    let Some(q) = self.calls.get(&call_key).and_then(|c| c.queue.as_ref()) else {
-                        return;
-                    };
-                    self.outputs
-                        .push_back(Output::Queue(QueueEvent::CallbackChosen {
-                            interaction: q.interaction.clone(),
-                            number,
-                        }));
-                }
-                Err(why) => {
-                    tracing::info!(call = call_key.0, %why, "courtesy callback to a number the dial plan refuses");
-                }
-            }
         }
-        self.schedule(call_key);
     }
 
-    /// Ends the offer on `call_key`: digits are no longer listened for, and the caller hears
-    /// the queue's music again unless `music` is false (an agent's leg takes over).
-    pub(super) fn end_courtesy_offer(&mut self, call_key: CallKey, music: bool) {
-        let Some(call) = self.calls.get_mut(&call_key) else {
-            return;
-        };
-        let endpoint = call.caller.endpoint.id;
-        let Some(q) = call.queue.as_mut() else {
-            return;
-        };
-        if q.courtesy.take().is_none() {
-            return;
+    /// Ends the offer, if one runs: keys are no longer listened for, and the caller hears
+    /// `after`. `false` when no offer ran.
+    pub fn end_courtesy_offer(&mut self, after: AfterOffer) -> bool {
+        let endpoint = self.caller.endpoint.id;
+        if self
+            .queue
+            .as_mut()
+            .and_then(|q| q.courtesy.take())
+            .is_none()
+        {
+            return false;
         }
-        let queue = q.queue.clone();
         self.outputs
             .push_back(Output::Media(MediaCommand::DetectDigits {
                 endpoint,
                 enabled: false,
             }));
-        if music {
-            let music = self.dial_plan.queue_music.get(queue.as_str()).cloned();
-            self.outputs
-                .push_back(Output::Media(MediaCommand::PlayMusic { endpoint, music }));
+        let media = match after {
+            AfterOffer::Music(music) => MediaCommand::PlayMusic { endpoint, music },
+            AfterOffer::Silence => MediaCommand::StopMusic { endpoint },
+            AfterOffer::Nothing => return true,
+        };
+        self.outputs.push_back(Output::Media(media));
+        true
+    }
+}
+
+/// What a caller hears once the offer ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterOffer {
+    /// The queue's music (its own file, or the profile's): it keeps waiting.
+    Music(Option<String>),
+    /// Nothing: its callback is taken and it is about to be hung up.
+    Silence,
+    /// Whatever plays now: an agent's leg takes over.
+    Nothing,
+}
+
+impl Switch {
+    /// Starts the offer on the waiting caller of `interaction` (see [`Call::offer_courtesy`]).
+    pub(super) fn offer_callback(
+        &mut self,
+        now: Instant,
+        interaction: &InteractionId,
+        prompt: Option<String>,
+    ) {
+        let Some(&call_key) = self.interactions.get(interaction) else {
+            return;
+        };
+        let prompt = prompt.unwrap_or_else(|| DEFAULT_PROMPT.to_owned());
+        let offered = self
+            .calls
+            .get_mut(&call_key)
+            .is_some_and(|call| call.offer_courtesy(now, prompt));
+        self.drain_call(call_key);
+        if offered {
+            self.schedule(call_key);
         }
+    }
+
+    /// A key the phone on `endpoint` pressed: part of a courtesy offer's answer, or nothing.
+    /// A chosen number the dial plan reads as one to call back goes to the contact center
+    /// and the caller hears silence until it is hung up; a refused one brings the music back.
+    pub(super) fn on_digit(&mut self, now: Instant, endpoint: EndpointId, digit: char) {
+        let Some(call) = self.calls.values_mut().find(|c| {
+            c.caller.endpoint.id == endpoint
+                && c.queue.as_ref().is_some_and(|q| q.courtesy.is_some())
+        }) else {
+            return;
+        };
+        let call_key = call.key;
+        if let Some(number) = call.courtesy_key(now, digit) {
+            match self.check_callback_number(&number) {
+                Ok(number) => {
+                    if let Some(call) = self.calls.get_mut(&call_key) {
+                        call.end_courtesy_offer(AfterOffer::Silence);
+                        if let Some(q) = call.queue.as_ref() {
+                            let chosen = QueueEvent::CallbackChosen {
+                                interaction: q.interaction.clone(),
+                                number,
+                            };
+                            call.outputs.push_back(Output::Queue(chosen));
+                        }
+                    }
+                }
+                Err(why) => {
+                    tracing::info!(call = call_key.0, %why, "courtesy callback to a number the dial plan refuses");
+                    self.end_courtesy_offer(call_key, true);
+                }
+            }
+        }
+        self.drain_call(call_key);
+        self.schedule(call_key);
+    }
+
+    /// Ends the offer on `call_key` (see [`Call::end_courtesy_offer`]): the caller hears the
+    /// queue's music again unless `music` is false (an agent's leg takes over).
+    pub(super) fn end_courtesy_offer(&mut self, call_key: CallKey, music: bool) {
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return;
+        };
+        let after = match call.queue.as_ref() {
+            Some(q) if music => {
+                AfterOffer::Music(self.dial_plan.queue_music.get(q.queue.as_str()).cloned())
+            }
+            _ => AfterOffer::Nothing,
+        };
+        call.end_courtesy_offer(after);
+        self.drain_call(call_key);
     }
 
     /// The courtesy offer's deadline on `call_key` passed.

@@ -7,7 +7,8 @@
 //! before it.
 //!
 //! Connecting an answering agent (with the queue's treatment, injected from the dial plan),
-//! hold, resume, the consult swap and the conference live here. The rest of the call logic still runs as
+//! hold, resume, the consult swap and the conference live here, and the courtesy offer's
+//! start, keys and end in `courtesy.rs` (each feature keeps its call methods beside it). The rest of the call logic still runs as
 //! switch methods that look the call up: it needs the transaction layer, the dialog map and
 //! the port pool, which reach a call as requests in its outputs once it moves here too.
 
