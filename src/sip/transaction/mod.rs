@@ -19,6 +19,7 @@ mod invite_client;
 mod invite_server;
 mod key_index;
 mod layer;
+mod lingering;
 mod non_invite_client;
 mod non_invite_server;
 pub mod timers;
