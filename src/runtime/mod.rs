@@ -534,15 +534,31 @@ impl CoreLoop {
         mut requests: mpsc::Receiver<CoreRequest>,
         mut shutdown: oneshot::Receiver<()>,
     ) {
+        // One timer entry for the whole loop, moved only when the cores' deadline moves: a
+        // new `Sleep` each round registered and deregistered a timer with the runtime for
+        // every batch of messages.
+        let sleep = tokio::time::sleep_until(clock::now().into());
+        tokio::pin!(sleep);
+        let mut armed = None;
         loop {
             self.drain().await;
+            // Due timers go before any waiting input. The select below is biased and takes
+            // timers last, so under a steady inbound stream (a saturated core always has a
+            // message queued) they never ran: lost INVITEs were not retransmitted (Timer A)
+            // and their calls failed with 408 once Timer B finally fired, tens of seconds
+            // late.
+            let now = clock::now();
+            if self.node.poll_timeout().is_some_and(|at| at <= now) {
+                self.node.handle_timeout(now);
+                self.drain().await;
+            }
             let deadline = self.node.poll_timeout();
-            let sleep = async {
-                match deadline {
-                    Some(at) => tokio::time::sleep_until(at.into()).await,
-                    None => std::future::pending().await,
+            if deadline != armed {
+                if let Some(at) = deadline {
+                    sleep.as_mut().reset(at.into());
                 }
-            };
+                armed = deadline;
+            }
             tokio::select! {
                 biased;
                 _ = &mut shutdown => break,
@@ -571,7 +587,11 @@ impl CoreLoop {
                 Some((peer, kind)) = failed.recv() => {
                     self.node.handle_transport_error(clock::now(), peer, kind.protocol());
                 }
-                _ = sleep => self.node.handle_timeout(clock::now()),
+                _ = &mut sleep, if armed.is_some() => {
+                    // Fired: re-armed next round even if the deadline stays the same.
+                    armed = None;
+                    self.node.handle_timeout(clock::now());
+                }
             }
         }
         tracing::info!(

@@ -14,6 +14,7 @@
 //! The transaction ACKs non-2xx final responses itself (§17.1.1.3); the ACK for a 2xx is the
 //! TU's (dialog's) job, which is why 2xx retransmissions are passed up in Accepted.
 
+use super::lingering::{Last, Lingering};
 use super::timers::{Timer, TimerTable, Timing};
 use super::{Output, is_failure, is_provisional, is_success};
 use crate::sip::message::{Message, Method};
@@ -103,6 +104,17 @@ impl InviteClientTransaction {
         if matches!(self.state, State::Completed | State::Accepted) && self.outputs.is_empty() {
             self.outputs = VecDeque::new();
         }
+    }
+
+    /// Its last form once Accepted or Completed with nothing left to send.
+    pub(super) fn linger(&self) -> Option<Lingering> {
+        let (last, timer) = match self.state {
+            State::Accepted => (Last::InviteClientAccepted, Timer::M),
+            State::Completed => (Last::InviteClientCompleted(self.ack.clone()), Timer::D),
+            _ => return None,
+        };
+        let until = self.timers.get(timer).filter(|_| self.outputs.is_empty())?;
+        Some(Lingering::new(last, until, self.last_now))
     }
 
     /// True once the transaction is over and may be dropped.

@@ -14,6 +14,7 @@
 //! The transaction never retransmits a 2xx on its own (RFC 6026 §8.5): the TU (the dialog)
 //! does, by calling [`InviteServerTransaction::send_response`] again while Accepted.
 
+use super::lingering::{Last, Lingering};
 use super::timers::{Timer, TimerTable, Timing};
 use super::{Output, TransactionError, is_failure, is_provisional, is_success};
 use crate::sip::message::{Message, Method};
@@ -148,6 +149,17 @@ impl InviteServerTransaction {
         {
             self.outputs = VecDeque::new();
         }
+    }
+
+    /// Its last form once Accepted or Confirmed with nothing left to send.
+    pub(super) fn linger(&self) -> Option<Lingering> {
+        let (last, timer) = match self.state {
+            State::Accepted => (Last::InviteServerAccepted, Timer::L),
+            State::Confirmed => (Last::InviteServerConfirmed, Timer::I),
+            _ => return None,
+        };
+        let until = self.timers.get(timer).filter(|_| self.outputs.is_empty())?;
+        Some(Lingering::new(last, until, self.last_now))
     }
 
     /// True once the transaction is over and may be dropped.

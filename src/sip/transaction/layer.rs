@@ -16,6 +16,7 @@
 
 use super::invite_client::InviteClientTransaction;
 use super::invite_server::{InviteServerTransaction, TryingPolicy};
+use super::lingering::Lingering;
 use super::non_invite_client::NonInviteClientTransaction;
 use super::non_invite_server::NonInviteServerTransaction;
 use super::timers::Timing;
@@ -208,15 +209,30 @@ enum Machine {
     NonInviteClient(Box<NonInviteClientTransaction>),
     InviteServer(Box<InviteServerTransaction>),
     NonInviteServer(Box<NonInviteServerTransaction>),
+    /// Any of them once it only waits out its last timer (see `lingering`).
+    Lingering(Box<Lingering>),
 }
 
 impl Machine {
-    fn release_buffers(&mut self) {
-        match self {
-            Machine::InviteClient(m) => m.release_buffers(),
-            Machine::NonInviteClient(m) => m.release_buffers(),
-            Machine::InviteServer(m) => m.release_buffers(),
-            Machine::NonInviteServer(m) => m.release_buffers(),
+    /// Trades a machine in its last state for its small lingering form, or at least frees
+    /// its output queue's buffer.
+    fn settle_down(&mut self) {
+        let lingering = match self {
+            Machine::InviteClient(m) => m.linger(),
+            Machine::NonInviteClient(m) => m.linger(),
+            Machine::InviteServer(m) => m.linger(),
+            Machine::NonInviteServer(m) => m.linger(),
+            Machine::Lingering(_) => return,
+        };
+        match lingering {
+            Some(l) => *self = Machine::Lingering(Box::new(l)),
+            None => match self {
+                Machine::InviteClient(m) => m.release_buffers(),
+                Machine::NonInviteClient(m) => m.release_buffers(),
+                Machine::InviteServer(m) => m.release_buffers(),
+                Machine::NonInviteServer(m) => m.release_buffers(),
+                Machine::Lingering(_) => {}
+            },
         }
     }
 
@@ -226,6 +242,7 @@ impl Machine {
             Machine::NonInviteClient(m) => m.poll_output(),
             Machine::InviteServer(m) => m.poll_output(),
             Machine::NonInviteServer(m) => m.poll_output(),
+            Machine::Lingering(m) => m.poll_output(),
         }
     }
 
@@ -235,6 +252,7 @@ impl Machine {
             Machine::NonInviteClient(m) => m.poll_timeout(),
             Machine::InviteServer(m) => m.poll_timeout(),
             Machine::NonInviteServer(m) => m.poll_timeout(),
+            Machine::Lingering(m) => m.poll_timeout(),
         }
     }
 
@@ -244,6 +262,7 @@ impl Machine {
             Machine::NonInviteClient(m) => m.handle_timeout(now),
             Machine::InviteServer(m) => m.handle_timeout(now),
             Machine::NonInviteServer(m) => m.handle_timeout(now),
+            Machine::Lingering(m) => m.handle_timeout(now),
         }
     }
 
@@ -253,6 +272,7 @@ impl Machine {
             Machine::NonInviteClient(m) => m.handle_transport_error(now),
             Machine::InviteServer(m) => m.handle_transport_error(now),
             Machine::NonInviteServer(m) => m.handle_transport_error(now),
+            Machine::Lingering(m) => m.handle_transport_error(now),
         }
     }
 
@@ -262,6 +282,7 @@ impl Machine {
             Machine::NonInviteClient(m) => m.handle_response(now, msg),
             Machine::InviteServer(m) => m.handle_request(now, msg),
             Machine::NonInviteServer(m) => m.handle_request(now, msg),
+            Machine::Lingering(m) => m.handle_message(now, msg),
         }
     }
 }
@@ -473,6 +494,7 @@ impl TransactionLayer {
         let result = match &mut entry.machine {
             Machine::InviteServer(m) => m.send_response(now, response),
             Machine::NonInviteServer(m) => m.send_response(now, response),
+            Machine::Lingering(m) => m.send_response(now, response),
             Machine::InviteClient(_) | Machine::NonInviteClient(_) => {
                 Err(TransactionError::UnknownTransaction)
             }
@@ -658,7 +680,7 @@ impl TransactionLayer {
                 ));
             }
         } else {
-            entry.machine.release_buffers();
+            entry.machine.settle_down();
             let next = entry.machine.poll_timeout();
             if next != entry.scheduled {
                 entry.scheduled = next;

@@ -531,3 +531,50 @@ fn immediate_trying_policy_answers_an_invite_at_once() {
     assert_eq!(sent[0].status(), Some(100));
     assert_eq!(sent[0].top_via(), invite.top_via());
 }
+
+#[test]
+fn an_accepted_invite_server_sends_the_tus_2xx_again_until_timer_l_ends_it() {
+    let start = t0();
+    let mut layer = layer();
+    let invite = request(Method::Invite, "UDP", "z9hG4bKlinger");
+    let key = new_request(&mut layer, start, &invite);
+    let ok = response(&invite, 200);
+    let statuses = |out: Vec<LayerOutput>| -> Vec<Option<u16>> {
+        transmitted(&out).iter().map(Message::status).collect()
+    };
+    layer
+        .send_response(start + ms(10), &key, ok.clone())
+        .unwrap();
+    assert_eq!(statuses(drain(&mut layer)), vec![Some(200)]);
+    // The 2xx's own retransmissions are the TU's (RFC 6026); nothing else may follow it.
+    layer.send_response(start + ms(510), &key, ok).unwrap();
+    assert_eq!(statuses(drain(&mut layer)), vec![Some(200)]);
+    assert_eq!(
+        layer.send_response(start + ms(520), &key, response(&invite, 486)),
+        Err(TransactionError::ResponseNotAllowed {
+            status: 486,
+            state: "Accepted"
+        })
+    );
+    assert_eq!(
+        layer
+            .handle_message(start + ms(600), peer(), invite)
+            .unwrap(),
+        Incoming::Absorbed
+    );
+    assert_eq!(drain(&mut layer), vec![]);
+    let timer_l = start + ms(10) + ms(500) * 64;
+    assert_eq!(layer.poll_timeout(), Some(timer_l));
+    layer.handle_timeout(timer_l - ms(1));
+    assert!(layer.contains(&key));
+    layer.handle_timeout(timer_l);
+    assert_eq!(
+        drain(&mut layer),
+        vec![LayerOutput::Event(
+            key.clone(),
+            TransactionEvent::Terminated
+        )]
+    );
+    assert!(layer.is_empty());
+    assert_eq!(layer.poll_timeout(), None);
+}

@@ -8,6 +8,8 @@
 //! - [`NonInviteClientTransaction`]: Figure 6.
 //! - [`InviteServerTransaction`]: Figure 7, plus Accepted and Timer L (RFC 6026 §8.7).
 //! - [`NonInviteServerTransaction`]: Figure 8.
+//! - `lingering`: any of the four in its last state, which only absorbs retransmissions
+//!   until one timer ends it, in a form a fraction of the size (the layer swaps it in).
 //! - [`TransactionLayer`]: owns every live transaction, matches messages to them
 //!   (§17.1.3, §17.2.3), adds destinations to transmissions and merges their timers.
 //!
@@ -19,6 +21,7 @@ mod invite_client;
 mod invite_server;
 mod key_index;
 mod layer;
+mod lingering;
 mod non_invite_client;
 mod non_invite_server;
 pub mod timers;

@@ -9,6 +9,7 @@
 //!                             └────────────────────────────────▶ Terminated
 //! ```
 
+use super::lingering::{Last, Lingering};
 use super::timers::{Timer, TimerTable, Timing};
 use super::{Output, is_provisional};
 use crate::sip::message::Message;
@@ -85,6 +86,22 @@ impl NonInviteClientTransaction {
         if matches!(self.state, State::Completed) && self.outputs.is_empty() {
             self.outputs = VecDeque::new();
         }
+    }
+
+    /// Its last form once Completed with nothing left to send.
+    pub(super) fn linger(&self) -> Option<Lingering> {
+        if self.state != State::Completed {
+            return None;
+        }
+        let until = self
+            .timers
+            .get(Timer::K)
+            .filter(|_| self.outputs.is_empty())?;
+        Some(Lingering::new(
+            Last::NonInviteClientCompleted,
+            until,
+            self.last_now,
+        ))
     }
 
     /// True once the transaction is over and may be dropped.

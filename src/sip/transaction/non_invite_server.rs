@@ -8,6 +8,7 @@
 //!                  Completed ── request: re-send final ── Timer J ──▶ Terminated
 //! ```
 
+use super::lingering::{Last, Lingering};
 use super::timers::{Timer, TimerTable, Timing};
 use super::{Output, TransactionError, is_provisional};
 use crate::sip::message::Message;
@@ -85,6 +86,19 @@ impl NonInviteServerTransaction {
         if matches!(self.state, State::Completed) && self.outputs.is_empty() {
             self.outputs = VecDeque::new();
         }
+    }
+
+    /// Its last form once Completed with nothing left to send.
+    pub(super) fn linger(&self) -> Option<Lingering> {
+        if self.state != State::Completed {
+            return None;
+        }
+        let until = self
+            .timers
+            .get(Timer::J)
+            .filter(|_| self.outputs.is_empty())?;
+        let last = Last::NonInviteServerCompleted(self.last_response.clone());
+        Some(Lingering::new(last, until, self.last_now))
     }
 
     /// True once the transaction is over and may be dropped.
