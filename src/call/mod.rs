@@ -20,13 +20,13 @@
 //!
 //! Like an endpoint and its connections, the switch routes each message to its call (by
 //! dialog, or by the transaction handle its purpose names) and a call is made of legs, one
-//! type per role: the inbound leg the switch accepts ([`model::InboundLeg`], its UAS role)
-//! and outbound legs it places ([`outbound::OutboundLeg`], its UAC role: forks, the first
+//! type per role: the inbound leg the switch accepts (`model::InboundLeg`, its UAS role)
+//! and outbound legs it places (`outbound::OutboundLeg`, its UAC role: forks, the first
 //! 2xx winning), reused by the callee side, consults and blind transfers. A call's
-//! deadlines are its own ([`timers`]). What the contact center decides (which numbers reach
+//! deadlines are its own (`timers.rs`). What the contact center decides (which numbers reach
 //! queues, how their media is treated) comes in as a [`DialPlan`]. The call logic is still
 //! written as methods of [`Switch`] that look the call up; a `Call` with its own output queue
-//! ([`machine`]) holds what a call decides alone so far (hold, resume, the consult swap),
+//! (`machine.rs`) holds what a call decides alone so far (hold, resume, the consult swap),
 //! and the rest moves there as it stops needing the switch's transaction layer directly.
 
 mod admin;

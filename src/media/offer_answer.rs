@@ -53,7 +53,7 @@ impl Negotiated {
 /// type and fmtp, when `supported` names it and it is offered at the audio codec's clock
 /// rate. `None` when the stream is disabled, is neither `RTP/AVP` nor `RTP/SAVP`, or shares
 /// no codec: the SIP layer answers 488. Keys are not looked at here (`srtp` is `None`):
-/// [`LocalMedia::to_answer`] and [`LocalMedia::read_answer`] add them.
+/// [`LocalMedia::to_answer`] and [`LocalMedia::negotiate`] add them.
 ///
 /// The same function reads an answer to our offer: the answerer's first supported codec is
 /// what it will send.

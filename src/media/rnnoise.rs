@@ -9,7 +9,7 @@
 //! x86. Here the same weights are widened to `f32` once, laid out neuron-major and padded to 8
 //! lanes, so a neuron is one dot product held in registers that the compiler vectorises for
 //! any x86-64 (SSE2) or AArch64 target, with no CPU-specific build; and states are flushed to
-//! zero before they turn subnormal ([`flush_tiny`]). Everything else (band features, pitch
+//! zero before they turn subnormal (`flush_tiny`). Everything else (band features, pitch
 //! search and filter, FFT) is still `nnnoiseless`'s public `DenoiseFeatures`, and the weights
 //! are the ones it ships (`build.rs` copies them from the dependency; nothing is duplicated
 //! here). The tests hold the result to `DenoiseState`'s own output. Measured (the

@@ -7,7 +7,7 @@
 //! SRTCP keeps the 10-byte tag, RFC 3711 §5.2).
 //!
 //! A leg has two contexts: [`SrtpContext::inbound`] with the phone's key (refuses replays in
-//! a 64-packet window as RFC 3711 §3.3.2 asks, our own: see [`replay`], then authenticates
+//! a 64-packet window as RFC 3711 §3.3.2 asks, our own: see `replay`, then authenticates
 //! and decrypts) and
 //! [`SrtpContext::outbound`] with ours. Packets are transformed in the caller's buffer.
 //!

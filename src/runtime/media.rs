@@ -2,7 +2,7 @@
 //! the packets.
 //!
 //! Each endpoint has an RTP and an RTCP socket, bound when the switch allocates its port pair
-//! ([`SocketBinder`]). The packets are relayed by a few [shards](super::media_shard), OS
+//! ([`SocketBinder`]). The packets are relayed by a few shards (`media_shard.rs`), OS
 //! threads that each run one sans-IO [`Relay`](crate::media::relay::Relay) over the sockets
 //! of their endpoints: latching, bridging, digit detection, noise suppression, recording
 //! taps, music and conferences are all the relay's (see its doc).
@@ -14,7 +14,7 @@
 //! arrives) and a queue call's customer, agent, consult and conference legs (each joins an
 //! endpoint already placed) so never move. Only a bridge or conference between endpoints
 //! already on different shards (a transfer joining two calls) moves one: its shard hands the
-//! endpoint and its sockets back ([`Command::Evict`], a round trip of microseconds on a rare
+//! endpoint and its sockets back (`Command::Evict`, a round trip of microseconds on a rare
 //! path) and the other adopts them, state and all (its stream, suppressor, taps and music).
 //! Until then the endpoint waits here with its sockets unread: what its phone sends is read
 //! when it is placed, latching it and counting as life, then dropped, as it would have been
@@ -114,7 +114,7 @@ pub struct MediaEngine {
 }
 
 impl MediaEngine {
-    /// An engine with one shard per core, at most [`MAX_SHARDS`].
+    /// An engine with one shard per core, at most `MAX_SHARDS`.
     pub fn new(
         bind_ip: IpAddr,
         rtp_timeout: Duration,

@@ -16,7 +16,7 @@
 //! open fails instead), and one with no traffic either way for the idle timeout is closed,
 //! so idle sockets cannot exhaust the switch's file descriptors.
 //!
-//! SIP over TLS (`[sip.tls]`, see [`tls`]) is the same stream code over a TLS session: the
+//! SIP over TLS (`[sip.tls]`, see `transport/tls.rs`) is the same stream code over a TLS session: the
 //! same framing, writer, caps (TLS connections count with TCP's) and idle timeout. The
 //! switch opens TLS connections only to trunk gateways ([`TlsGateways`]: the addresses the
 //! runtime located for `transport = "tls"` trunks, each with the name its certificate must

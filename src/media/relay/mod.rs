@@ -5,7 +5,7 @@
 //! symmetric RTP, see [`source`]: the first packet from the signalling's IP after each SDP
 //! change decides where we send), passes the endpoint's inbound stage (digit detection, noise
 //! suppression, recording taps, a conference's input) and, when the endpoint is bridged, the
-//! peer's [`StreamRewriter`] (SSRC, sequence and timestamp kept continuous across re-bridges,
+//! peer's `StreamRewriter` (SSRC, sequence and timestamp kept continuous across re-bridges,
 //! PCMU ↔ PCMA transcoded when the legs disagree). The packet is rewritten in the caller's
 //! buffer and the answer says which endpoint's socket sends it where: no copy and no
 //! allocation per packet.
