@@ -14,6 +14,10 @@ COPY benches ./benches
 RUN cargo build --release --locked --bin switchboard
 
 FROM debian:bookworm-slim
+# The system CAs TLS trunk gateways' certificates are checked against (unless a trunk names
+# its own `tls_ca`).
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --home-dir /var/lib/switchboard --create-home switchboard
 COPY --from=build /src/target/release/switchboard /usr/local/bin/switchboard
 COPY sip-profiles /etc/switchboard/sip-profiles
