@@ -363,8 +363,10 @@ impl Switch {
                     return;
                 }
                 let phone = fork.dest.ip();
-                if role == LegRole::Callee {
-                    self.relay_provisional(now, call_key, phone, &response);
+                match role {
+                    LegRole::Callee => self.relay_provisional(now, call_key, phone, &response),
+                    LegRole::Outdial => self.on_outdial_early_media(call_key, phone, &response),
+                    LegRole::Consult(_) | LegRole::Transfer(_) => {}
                 }
             }
             200..=299 => self.on_outbound_answer(now, call_key, role, index, &response),

@@ -34,6 +34,8 @@ pub struct OutdialLeg {
     pub connected: bool,
     /// Why the call did not connect, for the contact center.
     pub failure: Option<String>,
+    /// The customer's network sent early media, which the agent hears instead of our tone.
+    pub early_media: bool,
 }
 
 impl Switch {
@@ -189,6 +191,7 @@ impl Switch {
                 ring_deadline: None,
                 connected: false,
                 failure: None,
+                early_media: false,
             }),
             outputs: std::collections::VecDeque::new(),
         };
@@ -267,6 +270,49 @@ impl Switch {
                 endpoint: agent,
             }));
         self.schedule(call_key);
+    }
+
+    /// The customer's network sends early media (a 183 with SDP: its own ringback, or an
+    /// announcement such as "the number is not in service"): the agent hears it in place of
+    /// our ringing tone, as FreeSWITCH's bridge passes early media on. The media goes one way,
+    /// customer to agent: nothing is sent to the gateway before its dialog is confirmed. The
+    /// first usable early SDP is taken; the answer's SDP configures the endpoint again.
+    pub(super) fn on_outdial_early_media(
+        &mut self,
+        call_key: CallKey,
+        phone: std::net::IpAddr,
+        response: &Message,
+    ) {
+        let early_sdp = !response.body().is_empty()
+            && response.content_type().as_deref() == Some("application/sdp");
+        if !early_sdp {
+            return;
+        }
+        let latch = self.latch_for(phone);
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return;
+        };
+        let agent = call.callee.endpoint.id;
+        let Some(outdial) = call
+            .outdial
+            .as_mut()
+            .filter(|o| !o.connected && !o.early_media)
+        else {
+            return;
+        };
+        let Some(configure) =
+            super::outbound::configure_endpoint(&mut outdial.leg.endpoint, response, latch)
+        else {
+            return;
+        };
+        outdial.early_media = true;
+        let customer = outdial.leg.endpoint.id;
+        self.outputs.push_back(Output::Media(configure));
+        // The bridge ends the ringing tone.
+        self.outputs.push_back(Output::Media(MediaCommand::Bridge {
+            a: agent,
+            b: customer,
+        }));
     }
 
     /// The customer answered (fork `index` of the customer leg won): its leg becomes the

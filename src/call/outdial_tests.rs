@@ -250,3 +250,67 @@ fn a_callback_number_is_accepted_while_the_orgs_outbound_calls_are_at_their_limi
         Err("calling_class_national")
     );
 }
+
+#[test]
+fn the_carriers_early_media_replaces_the_ringing_tone_one_way_until_the_answer() {
+    let mut lab = lab();
+    outdial(&mut lab, "0123456789");
+    agent_answers(&mut lab);
+    let to_customer = lab.take(gateway(), "INVITE");
+    let agent = lab
+        .media
+        .iter()
+        .find_map(|c| match c {
+            MediaCommand::PlayRingback { endpoint } => Some(*endpoint),
+            _ => None,
+        })
+        .expect("the ringing tone");
+    lab.media.clear();
+    // The carrier's announcement comes as early media.
+    let mut progress = Message::response_to(&to_customer, 183, "Session Progress");
+    let to = to_customer.header("To").unwrap().to_owned();
+    progress.set("To", format!("{to};tag=carrier"));
+    progress.push("Contact", format!("<sip:gw@{GATEWAY}>"));
+    progress.set_body(
+        "application/sdp",
+        bytes::Bytes::from(super::lab::sdp(gateway().port() + 1)),
+    );
+    lab.send(gateway(), &progress);
+    let customer = lab
+        .media
+        .iter()
+        .find_map(|c| match c {
+            MediaCommand::Configure { endpoint, .. } => Some(*endpoint),
+            _ => None,
+        })
+        .expect("the customer's endpoint takes the early SDP");
+    assert!(
+        lab.media.contains(&MediaCommand::Bridge {
+            a: agent,
+            b: customer
+        }),
+        "{:?}",
+        lab.media
+    );
+    assert!(
+        !lab.media
+            .contains(&MediaCommand::Establish { endpoint: customer }),
+        "nothing goes to the gateway before its dialog is confirmed"
+    );
+    // A second early SDP changes nothing; the answer connects as usual.
+    lab.media.clear();
+    lab.send(gateway(), &progress);
+    assert!(lab.media.is_empty(), "{:?}", lab.media);
+    lab.reply(&to_customer, 200, gateway());
+    lab.take(gateway(), "ACK");
+    assert!(
+        lab.media
+            .contains(&MediaCommand::Establish { endpoint: customer })
+    );
+    assert!(
+        lab.queue_events
+            .iter()
+            .any(|e| matches!(e, QueueEvent::OfferAnswered { .. }))
+    );
+    assert_eq!(failure(&lab), None);
+}

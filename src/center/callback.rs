@@ -105,6 +105,7 @@ impl ContactCenter {
                 ..self.inbound_record(now, &interaction, &queue, &number, &dnis)
             };
             self.persist(Job::Arrived(Box::new(record)));
+            let created_ms = self.callback_stamp(now);
             self.persist(Job::Callback(CallbackJob::Created(Box::new(Callback {
                 interaction: interaction.clone(),
                 widget: widget.clone(),
@@ -114,7 +115,7 @@ impl ContactCenter {
                 scheduled_ms: at,
                 attempts,
                 status: CallbackStatus::Pending,
-                created_ms: self.unix_at(now),
+                created_ms,
             }))));
         }
         if restored {
@@ -223,6 +224,7 @@ impl ContactCenter {
         };
         let (queue, dnis) = (ix.queue.clone(), ix.dnis.clone());
         self.callbacks.insert(interaction.clone());
+        let created_ms = self.callback_stamp(now);
         self.persist(Job::Callback(CallbackJob::Created(Box::new(Callback {
             interaction: interaction.clone(),
             widget: None,
@@ -232,7 +234,7 @@ impl ContactCenter {
             scheduled_ms: None,
             attempts: 0,
             status: CallbackStatus::Pending,
-            created_ms: self.unix_at(now),
+            created_ms,
         }))));
         self.command_switch(crate::call::QueueCommand::Hangup {
             interaction: interaction.clone(),

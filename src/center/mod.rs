@@ -185,6 +185,9 @@ pub struct ContactCenter {
     recordings: HashMap<InteractionId, recording::Recording>,
     /// Callbacks that have not connected yet.
     callbacks: HashSet<InteractionId>,
+    /// The creation time stamped on the last callback filed: each is stamped at least a
+    /// millisecond later, so their order survives a restart (see `callback_stamp`).
+    last_callback_ms: i64,
     settings: OrgSettings,
     recordings_dir: std::path::PathBuf,
     timers: TimerTable<Timer>,
@@ -209,6 +212,7 @@ impl ContactCenter {
             offered_cad_keys: settings.offered_cad_keys.clone(),
             recordings: HashMap::new(),
             callbacks: HashSet::new(),
+            last_callback_ms: 0,
             settings,
             recordings_dir,
             held: HashSet::new(),
@@ -829,6 +833,15 @@ impl ContactCenter {
     }
 
     /// Wall-clock milliseconds of a monotonic instant, from the anchor.
+    /// The creation time of a callback filed at `now`: its wall-clock millisecond, or one
+    /// past the last callback's. Pending callbacks are restored at start-up in creation
+    /// order, and two filed in one millisecond would otherwise come back in either order.
+    fn callback_stamp(&mut self, now: Instant) -> UnixMillis {
+        let ms = self.unix_at(now).0.max(self.last_callback_ms + 1);
+        self.last_callback_ms = ms;
+        UnixMillis(ms)
+    }
+
     fn unix_at(&self, at: Instant) -> UnixMillis {
         let (anchor, unix) = self.anchor;
         let wall = match at.checked_duration_since(anchor) {

@@ -1152,3 +1152,36 @@ fn a_call_a_limit_refused_is_recorded_ended_naming_the_limit_and_offered_to_nobo
     assert_eq!(record.queue.as_ref().map(|q| q.0.as_str()), Some("sales"));
     assert!(h.to_switch().is_empty(), "nobody is offered a refused call");
 }
+
+#[test]
+fn callbacks_filed_in_one_millisecond_are_stamped_in_filing_order() {
+    let mut h = Harness::new(OrgSettings::default());
+    for n in 0..3 {
+        let request = super::CallbackRequest {
+            interaction: InteractionId(format!("cb-{n}")),
+            queue: "sales".into(),
+            number: "+33123456789".into(),
+            dnis: "7000".into(),
+            at: None,
+            attempts: 0,
+            widget: None,
+            cad: Vec::new(),
+            restored: false,
+        };
+        h.cc.callback(h.now, request).unwrap();
+    }
+    h.drain();
+    let stamps: Vec<i64> = h
+        .out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Persist(Job::Callback(super::CallbackJob::Created(c))) => Some(c.created_ms.0),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stamps.len(), 3);
+    assert!(
+        stamps.windows(2).all(|w| w[0] < w[1]),
+        "restored newest-first by this stamp: {stamps:?}"
+    );
+}
