@@ -53,6 +53,18 @@ fn carrier_options_at(gateways: &str, dialing: &str) -> SwitchOptions {
     }
 }
 
+/// Extension 1000 dialling a national number as people type it (without separators: it is
+/// a SIP user), streaming from `media`, hanging up after `talk_ms`.
+fn national_call(media: u16, talk_ms: u32) -> Sipp {
+    Sipp::new("uac_call", free_udp_port())
+        .arg("-s")
+        .arg("0123456789")
+        .auth("1000")
+        .media(media)
+        .arg("-d")
+        .arg(&talk_ms.to_string())
+}
+
 #[test]
 fn an_outbound_call_fails_over_from_a_503_gateway_to_one_that_answers_with_audio_both_ways() {
     let (refusing, answering) = (free_udp_port(), free_udp_port());
@@ -75,15 +87,7 @@ fn call_fails_over_from_503_to_the_answering_gateway(
     std::thread::sleep(Duration::from_millis(300));
     let caller_media = port_block(4);
     let capture = Capture::start(&[caller_media, gateway_media]);
-    // A national number as people type it (without separators: it is a SIP user).
-    Sipp::new("uac_call", free_udp_port())
-        .arg("-s")
-        .arg("0123456789")
-        .auth("1000")
-        .media(caller_media)
-        .arg("-d")
-        .arg("3000")
-        .run(sw.sip);
+    national_call(caller_media, 3000).run(sw.sip);
     first.expect_success();
     second.expect_success();
     let counts = capture.stop();

@@ -311,8 +311,7 @@ impl Switch {
         if call.queue.is_some() || call.state != CallState::Routing || !call.caller.awaiting_final {
             return;
         }
-        let early_sdp = !response.body().is_empty()
-            && response.content_type().as_deref() == Some("application/sdp");
+        let early_sdp = response.carries_sdp();
         if early_sdp {
             let latch = self.latch_for(phone);
             self.configure_with(call_key, Side::Callee, latch, response);

@@ -64,8 +64,7 @@ impl Switch {
         request: &Message,
     ) -> Option<Routed> {
         let mut dialled = request.request_uri().and_then(uri_user).unwrap_or_default();
-        let trunk = super::trunks::trunk_of(&self.cfg.trunks, from.ip())
-            .map(|t| (t.name.clone(), t.trusted, t.max_channels, t.codecs.clone()));
+        let trunk = super::trunks::trunk_of(&self.cfg.trunks, from.ip());
         if trunk.is_some()
             && (dialled.is_empty() || dialled == super::switch::CONTACT_USER)
             && let Some(to) = request.to().and_then(|t| t.user())
@@ -89,11 +88,13 @@ impl Switch {
             queue,
             targets: Vec::new(),
             trunk_route: None,
-            trusted: trunk.as_ref().is_some_and(|(_, trusted, _, _)| *trusted),
-            inbound_channel: trunk.as_ref().map(|(name, _, max, _)| (name.clone(), *max)),
-            trunk_codecs: trunk.as_ref().map(|(_, _, _, codecs)| codecs.clone()),
+            trusted: trunk.is_some_and(|t| t.trusted),
+            inbound_channel: trunk.map(|t| (t.name.clone(), t.max_channels)),
+            trunk_codecs: trunk.map(|t| t.codecs.clone()),
         };
-        if trunk.is_some() {
+        // What routing still needs of the trunk is whether there is one.
+        let trunk = trunk.is_some();
+        if trunk {
             // A trunk's customers are no extensions: no challenge, and the caller's number is
             // what the trunk says if it is trusted to say it.
             routed.caller_user = if routed.trusted {
@@ -119,7 +120,7 @@ impl Switch {
             }
             return Some(routed);
         }
-        if trunk.is_some() {
+        if trunk {
             // A DID forwarded to a number goes out through the outbound routes (another
             // trunk, or the same one); anything else a trunk dials reaches nothing here.
             let forward = match did {

@@ -283,9 +283,7 @@ impl Switch {
         phone: std::net::IpAddr,
         response: &Message,
     ) {
-        let early_sdp = !response.body().is_empty()
-            && response.content_type().as_deref() == Some("application/sdp");
-        if !early_sdp {
+        if !response.carries_sdp() {
             return;
         }
         let latch = self.latch_for(phone);

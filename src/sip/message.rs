@@ -691,6 +691,12 @@ impl Message {
         self.header("Expires")?.trim().parse().ok()
     }
 
+    /// Whether the body is a session description (an offer or answer, early or not).
+    #[must_use]
+    pub fn carries_sdp(&self) -> bool {
+        !self.body().is_empty() && self.content_type().as_deref() == Some("application/sdp")
+    }
+
     /// Content-Type without parameters, lowercased.
     pub fn content_type(&self) -> Option<String> {
         let v = self.header("Content-Type")?;

@@ -54,14 +54,7 @@ fn a_tcp_trunk_reaches_its_gateway_over_a_connection_the_switch_opens_with_the_t
     std::thread::sleep(Duration::from_millis(300));
     let caller_media = port_block(4);
     let capture = Capture::start(&[caller_media, gateway_media]);
-    Sipp::new("uac_call", free_udp_port())
-        .arg("-s")
-        .arg("0123456789")
-        .auth("1000")
-        .media(caller_media)
-        .arg("-d")
-        .arg("3000")
-        .run(sw.sip);
+    super::national_call(caller_media, 3000).run(sw.sip);
     answering.expect_success();
     let counts = capture.stop();
     assert!(
@@ -98,14 +91,7 @@ fn a_tls_trunk_checks_its_gateways_certificate_and_carries_a_call_with_audio_bot
     carrier.expect("listening");
     let caller_media = port_block(4);
     let capture = Capture::start(&[caller_media]);
-    let caller = Sipp::new("uac_call", free_udp_port())
-        .arg("-s")
-        .arg("0123456789")
-        .auth("1000")
-        .media(caller_media)
-        .arg("-d")
-        .arg("4000")
-        .spawn(Some(sw.sip));
+    let caller = super::national_call(caller_media, 4000).spawn(Some(sw.sip));
     carrier.expect("answered");
     std::thread::sleep(Duration::from_secs(2));
     carrier.send("stats");

@@ -66,23 +66,16 @@ impl Transports {
         let gateway = self.tls_gateways.get(addr)?;
         let connector = TlsConnector::from(gateway.config);
         let limit = self.limits.idle_timeout.min(HANDSHAKE_TIMEOUT);
-        match tokio::time::timeout(limit, connector.connect(gateway.name, stream)).await {
-            Ok(Ok(stream)) => Some(stream),
-            Ok(Err(error)) => {
-                self.stats
-                    .tls_handshake_failures
-                    .fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(peer = %addr, %error, "tls handshake with a gateway failed");
-                None
-            }
-            Err(_) => {
-                self.stats
-                    .tls_handshake_failures
-                    .fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(peer = %addr, "tls handshake with a gateway timed out");
-                None
-            }
-        }
+        let why = match tokio::time::timeout(limit, connector.connect(gateway.name, stream)).await {
+            Ok(Ok(stream)) => return Some(stream),
+            Ok(Err(error)) => error.to_string(),
+            Err(_) => "timed out".to_owned(),
+        };
+        self.stats
+            .tls_handshake_failures
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(peer = %addr, %why, "tls handshake with a gateway failed");
+        None
     }
 
     /// Listens for SIP over TLS on `listen` with `config`; returns the bound address.
