@@ -523,11 +523,7 @@ impl Switch {
         let Some(call) = self.calls.get(&call_key) else {
             return;
         };
-        let peer = match side {
-            Side::Caller => Some(call.caller.dialog.peer.ip()),
-            Side::Callee => call.winner_leg().map(|l| l.dest.ip()),
-        };
-        let latch = self.latch_for_leg(peer);
+        let latch = self.latch_for_leg(call.peer_ip(side));
         self.configure_with(call_key, side, latch, message);
     }
 
