@@ -18,10 +18,12 @@
 //! conference (this file); the courtesy offer's start, keys and end (`courtesy.rs`); the ACK
 //! of a 2xx, the relay of re-INVITE, UPDATE and INFO to the other leg with its 491 glare,
 //! the ACK of a relayed 2xx and the 2xx sent again until its ACK (`in_dialog.rs`); the
-//! agent's phone holding by re-INVITE (`hold.rs`). Each feature keeps its call methods beside
-//! its switch side. The rest of the call logic still runs as switch methods that look the
-//! call up: setting up legs needs the port pool and the registrar, and ending a call the
-//! CDR, the tombstones and the port release.
+//! agent's phone holding by re-INVITE (`hold.rs`); hanging up the call's own legs when it
+//! ends (final answer or BYE to the caller, BYE or CANCEL to the callee side, 487 to a relay:
+//! `Call::hang_up` in `invite.rs`) and cancelling a leg's ringing forks. Each feature keeps
+//! its call methods beside its switch side. The rest still runs as switch methods that look
+//! the call up: setting up legs needs the port pool and the registrar; ending a call keeps
+//! the transfer and consult legs, the port release, the CDR and the tombstone at the switch.
 
 use super::dial_plan::QueueTreatment;
 use super::model::*;
@@ -53,6 +55,13 @@ pub(super) enum CallOutput {
     Respond {
         key: TransactionKey,
         response: Message,
+    },
+    /// Send `cancel`, the CANCEL of one of the call's INVITEs, which carries that INVITE's
+    /// Via (RFC 3261 §9.1); its answer does not matter.
+    Cancel {
+        to: SocketAddr,
+        transport: Transport,
+        cancel: Message,
     },
     /// Send `ack` (for a 2xx, RFC 3261 §13.2.2.4) outside any transaction, with our Via and a
     /// fresh branch on top.
@@ -137,6 +146,21 @@ impl Call {
     pub(super) fn request_started(&mut self, purpose: &ClientPurpose, txn: Option<TransactionKey>) {
         if let ClientPurpose::Relay { .. } = purpose {
             self.relay_started(txn);
+        }
+    }
+
+    /// CANCELs every fork of the outbound leg `role` still ringing whose index is not in
+    /// `keep` (a fork without a provisional answer yet is cancelled once it has one).
+    pub(super) fn cancel_forks(&mut self, role: LegRole, keep: &[usize]) {
+        let Some(leg) = self.outbound_mut(role) else {
+            return;
+        };
+        for (cancel, to, transport) in leg.cancel_ringing(keep) {
+            self.outputs.push_back(CallOutput::Cancel {
+                to,
+                transport,
+                cancel,
+            });
         }
     }
 
@@ -356,6 +380,14 @@ impl Switch {
                     if let Some(call) = self.calls.get_mut(&call_key) {
                         call.request_started(&purpose, txn);
                     }
+                }
+                CallOutput::Cancel {
+                    to,
+                    transport,
+                    cancel,
+                } => {
+                    self.request(now, to, transport, cancel, ClientPurpose::FireAndForget);
+                    self.take_layer_transmits();
                 }
                 CallOutput::Respond { key, response } => {
                     self.respond(now, &key, response);

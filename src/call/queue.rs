@@ -62,7 +62,7 @@ impl Switch {
         let Some(call) = self.calls.get(&call_key) else {
             return;
         };
-        let mut ok = self.caller_response(call, 200, "OK");
+        let mut ok = call.caller_response(&self.local_sip(), 200, "OK");
         ok.push("Allow", super::switch::ALLOW);
         let sdp = if call.caller.delayed_offer {
             Some(call.caller.endpoint.local.render_offer())
