@@ -23,7 +23,7 @@
 //! Buckets are kept per address seen in the last second; a flood of sources is bounded by
 //! pruning full buckets, never by refusing.
 
-use super::model::{CallKey, MediaCommand, Output};
+use super::model::CallKey;
 use super::rejection::Rejection;
 use super::switch::Switch;
 use crate::media::relay::LatchPolicy;
@@ -253,17 +253,6 @@ impl Switch {
             .ack_timeout
             .unwrap_or(t1 * 16)
             .min(t1 * 64)
-    }
-
-    /// The caller's ACK confirmed the call: its ports no longer count against its source, and
-    /// the switch may send to the caller's phone.
-    pub(super) fn caller_confirmed(&mut self, call_key: CallKey) {
-        self.admission.settle(call_key);
-        if let Some(call) = self.calls.get(&call_key) {
-            let endpoint = call.caller.endpoint.id;
-            self.outputs
-                .push_back(Output::Media(MediaCommand::Establish { endpoint }));
-        }
     }
 }
 

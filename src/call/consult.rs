@@ -67,7 +67,7 @@ impl Switch {
             fail(self, ConsultFailure::Unavailable);
             return;
         };
-        self.set_held(&interaction, true, false);
+        self.set_held(now, &interaction, true, false);
         let id = self.next_id();
         let deadline = now + ring_timeout;
         let Some(call) = self.calls.get_mut(&call_key) else {

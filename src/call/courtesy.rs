@@ -58,16 +58,14 @@ impl Call {
             deadline: now + OFFER_TIME,
         });
         let endpoint = self.caller.endpoint.id;
-        self.outputs
-            .push_back(Output::Media(MediaCommand::PlayMusic {
-                endpoint,
-                music: Some(prompt),
-            }));
-        self.outputs
-            .push_back(Output::Media(MediaCommand::DetectDigits {
-                endpoint,
-                enabled: true,
-            }));
+        self.output(Output::Media(MediaCommand::PlayMusic {
+            endpoint,
+            music: Some(prompt),
+        }));
+        self.output(Output::Media(MediaCommand::DetectDigits {
+            endpoint,
+            enabled: true,
+        }));
         true
     }
 
@@ -111,17 +109,16 @@ impl Call {
         {
             return false;
         }
-        self.outputs
-            .push_back(Output::Media(MediaCommand::DetectDigits {
-                endpoint,
-                enabled: false,
-            }));
+        self.output(Output::Media(MediaCommand::DetectDigits {
+            endpoint,
+            enabled: false,
+        }));
         let media = match after {
             AfterOffer::Music(music) => MediaCommand::PlayMusic { endpoint, music },
             AfterOffer::Silence => MediaCommand::StopMusic { endpoint },
             AfterOffer::Nothing => return true,
         };
-        self.outputs.push_back(Output::Media(media));
+        self.output(Output::Media(media));
         true
     }
 }
@@ -153,7 +150,7 @@ impl Switch {
             .calls
             .get_mut(&call_key)
             .is_some_and(|call| call.offer_courtesy(now, prompt));
-        self.drain_call(call_key);
+        self.drain_call(now, call_key);
         if offered {
             self.schedule(call_key);
         }
@@ -180,23 +177,23 @@ impl Switch {
                                 interaction: q.interaction.clone(),
                                 number,
                             };
-                            call.outputs.push_back(Output::Queue(chosen));
+                            call.output(Output::Queue(chosen));
                         }
                     }
                 }
                 Err(why) => {
                     tracing::info!(call = call_key.0, %why, "courtesy callback to a number the dial plan refuses");
-                    self.end_courtesy_offer(call_key, true);
+                    self.end_courtesy_offer(now, call_key, true);
                 }
             }
         }
-        self.drain_call(call_key);
+        self.drain_call(now, call_key);
         self.schedule(call_key);
     }
 
     /// Ends the offer on `call_key` (see [`Call::end_courtesy_offer`]): the caller hears the
     /// queue's music again unless `music` is false (an agent's leg takes over).
-    pub(super) fn end_courtesy_offer(&mut self, call_key: CallKey, music: bool) {
+    pub(super) fn end_courtesy_offer(&mut self, now: Instant, call_key: CallKey, music: bool) {
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
         };
@@ -207,7 +204,7 @@ impl Switch {
             _ => AfterOffer::Nothing,
         };
         call.end_courtesy_offer(after);
-        self.drain_call(call_key);
+        self.drain_call(now, call_key);
     }
 
     /// The courtesy offer's deadline on `call_key` passed.
@@ -218,7 +215,7 @@ impl Switch {
             .and_then(|c| c.queue.as_ref()?.courtesy.as_ref())
             .is_some_and(|o| o.deadline <= now);
         if lapsed {
-            self.end_courtesy_offer(call_key, true);
+            self.end_courtesy_offer(now, call_key, true);
         }
     }
 }

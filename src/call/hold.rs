@@ -20,29 +20,29 @@
 //!     |<== RTP ===========|=========== RTP =========>|
 //! ```
 
+use super::machine::LocalSip;
 use super::model::*;
-use super::switch::Switch;
 use crate::media::sdp::{Direction, SessionDescription};
 use crate::sip::message::Message;
 use crate::sip::transaction::TransactionKey;
 use bytes::Bytes;
 use std::time::Instant;
 
-impl Switch {
-    /// A re-INVITE from the agent's phone on a connected queue call: answered here, as hold
-    /// or resume. `false` when it is not such a request (the caller relays it as usual).
+impl Call {
+    /// A re-INVITE from the agent's phone on a connected queue call, in server transaction
+    /// `key`: answered here, as hold or resume, its media taken with `latch`. `false` when
+    /// it is not such a request (the call relays it as usual).
     pub(super) fn answer_agent_reinvite(
         &mut self,
         now: Instant,
-        call_key: CallKey,
+        sip: &LocalSip,
         key: &TransactionKey,
         request: &Message,
+        latch: LatchPolicy,
     ) -> bool {
-        let Some(call) = self.calls.get(&call_key) else {
+        if self.queue.is_none() {
             return false;
-        };
-        let Some(q) = &call.queue else { return false };
-        let interaction = q.interaction.clone();
+        }
         let Ok(offer) = SessionDescription::parse(request.body()) else {
             return false;
         };
@@ -50,19 +50,19 @@ impl Switch {
             return false;
         };
         let hold = matches!(audio.direction, Direction::SendOnly | Direction::Inactive);
-        let Some((answer, _)) = call.callee.endpoint.local.to_answer(&offer) else {
+        let Some((answer, _)) = self.callee.endpoint.local.to_answer(&offer) else {
             return false;
         };
-        let Some(transport) = call.winner_leg().map(|l| l.transport) else {
+        let Some(transport) = self.winner_leg().map(|l| l.transport) else {
             return false;
         };
-        self.configure_from_answer(call_key, Side::Callee, request);
+        self.configure(Side::Callee, latch, request);
         let mut ok = Message::response_to(request, 200, "OK");
-        ok.push("Contact", self.our_contact(transport));
+        ok.push("Contact", sip.contact(transport));
         ok.push("Allow", super::switch::ALLOW);
         ok.set_body("application/sdp", Bytes::from(answer.to_string()));
-        self.send_relayed_2xx(now, call_key, Side::Callee, key.clone(), ok);
-        self.set_held(&interaction, hold, true);
+        self.send_relayed_2xx(now, sip, Side::Callee, key.clone(), ok);
+        self.set_held(hold, true);
         true
     }
 }

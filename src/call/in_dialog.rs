@@ -13,9 +13,10 @@
 //! ```
 //! A second offer while one is being relayed gets 491 (RFC 3261 §14.2, glare).
 
+use super::machine::{CallOutput, LocalSip};
 use super::model::*;
 use super::switch::{ClientPurpose, Switch};
-use crate::media::sdp::{SessionDescription, answer_direction};
+use crate::media::sdp::SessionDescription;
 use crate::sip::dialog::DialogKey;
 use crate::sip::message::{Message, Method};
 use crate::sip::registrar::Transport;
@@ -40,34 +41,17 @@ impl Switch {
         self.consult_dialogs.get(&key).copied()
     }
 
-    /// ACK for a 2xx (no transaction): stops our retransmissions; may carry the SDP answer.
-    pub(super) fn on_ack(&mut self, _now: Instant, ack: Message) {
+    /// ACK for a 2xx (no transaction): handed to its call (see [`Call::on_ack`]); the
+    /// caller's confirming its leg releases the ports it held against its source.
+    pub(super) fn on_ack(&mut self, now: Instant, ack: Message) {
         let Some((call_key, side)) = self.find_dialog(&ack) else {
             return;
         };
-        let seq = ack.cseq().map(|c| c.seq);
-        let Some(call) = self.calls.get_mut(&call_key) else {
-            return;
-        };
-        let pending = match side {
-            Side::Caller => &mut call.caller.pending_2xx,
-            Side::Callee => &mut call.callee_pending_2xx,
-        };
-        if pending.as_ref().is_some_and(|p| Some(p.cseq) == seq) {
-            *pending = None;
-        }
-        // Any ACK from the caller confirms its leg (idempotent): whatever state the call
-        // moved on to meanwhile, the caller must not stay unestablished.
-        let confirmed = side == Side::Caller && call.state != CallState::Ended;
-        if side == Side::Caller && call.state == CallState::Answered {
-            call.state = CallState::Connected;
-            if call.caller.delayed_offer && !ack.body().is_empty() {
-                call.caller.delayed_offer = false;
-                self.configure_from_answer(call_key, Side::Caller, &ack);
-            }
-        }
-        if confirmed {
-            self.caller_confirmed(call_key);
+        let confirmed = self.step_call(now, call_key, side, |call, _, latch| {
+            call.on_ack(side, &ack, latch)
+        });
+        if confirmed == Some(true) {
+            self.admission.settle(call_key);
         }
     }
 
@@ -136,7 +120,8 @@ impl Switch {
         Some((request, dialog.peer, dialog.transport))
     }
 
-    /// Relays an in-dialog request to the other leg.
+    /// Hands an in-dialog re-INVITE, UPDATE or INFO to its call (see
+    /// [`Call::relay_request`]).
     fn relay_request(
         &mut self,
         now: Instant,
@@ -145,109 +130,12 @@ impl Switch {
         key: TransactionKey,
         request: Message,
     ) {
-        let Some(call) = self.calls.get(&call_key) else {
-            return;
-        };
-        let is_offer = matches!(request.method(), Some(Method::Invite | Method::Update));
-        if call.state == CallState::Ended || call.callee.winner.is_none() {
-            self.respond_simple_to(now, &key, &request, 481, "Call/Transaction Does Not Exist");
-            return;
-        }
-        if call.relay.is_some() && is_offer {
-            let mut r = Message::response_to(&request, 491, "Request Pending");
-            r.push("Retry-After", "1");
-            self.respond(now, &key, r);
-            return;
-        }
-        // The agent's phone holding or resuming the customer: answered here, not relayed.
-        if from == Side::Callee
-            && call.queue.is_some()
-            && matches!(request.method(), Some(Method::Invite))
-            && self.answer_agent_reinvite(now, call_key, &key, &request)
-        {
-            return;
-        }
-        let Some(call) = self.calls.get(&call_key) else {
-            return;
-        };
-        let to = from.other();
-        let transport = match to {
-            Side::Caller => call.caller.dialog.transport,
-            Side::Callee => call.winner_leg().map_or(Transport::Udp, |l| l.transport),
-        };
-        // The sender's new media address and direction.
-        let offer = SessionDescription::parse(request.body()).ok();
-        if is_offer && offer.is_some() {
-            self.configure_from_answer(call_key, from, &request);
-        }
-        let direction = offer
-            .as_ref()
-            .and_then(|o| o.audio().map(|(_, m)| m.direction))
-            .unwrap_or_default();
-        let via = self.our_via(transport);
-        let contact = self.our_contact(transport);
-        let Some(call) = self.calls.get_mut(&call_key) else {
-            return;
-        };
-        let method = request.method().cloned().unwrap_or(Method::Info);
-        let endpoint = call.endpoint_mut(to);
-        let body = if is_offer && offer.is_some() {
-            endpoint.local.session_version += 1;
-            endpoint.offered = direction;
-            let mut local = endpoint.local.clone();
-            local.direction = direction;
-            Some((
-                "application/sdp".to_owned(),
-                Bytes::from(local.render_offer()),
-            ))
-        } else if !request.body().is_empty() {
-            Some((
-                request
-                    .header("Content-Type")
-                    .unwrap_or("application/octet-stream")
-                    .to_owned(),
-                request.body().clone(),
-            ))
-        } else {
-            None
-        };
-        let Some(dialog) = call.dialog_mut(to) else {
-            return;
-        };
-        let mut out = dialog.request(method.clone());
-        let peer = dialog.peer;
-        let transport = dialog.transport;
-        out.push_front("Via", via);
-        if method == Method::Invite || method == Method::Update {
-            out.push("Contact", contact);
-        }
-        if let Some((ct, body)) = body {
-            out.set_body(&ct, body);
-        }
-        let Some(txn) = self.request(
-            now,
-            peer,
-            transport,
-            out,
-            ClientPurpose::Relay { call: call_key },
-        ) else {
-            let r = Message::response_to(&request, 500, "Server Internal Error");
-            self.respond(now, &key, r);
-            return;
-        };
-        self.server_txns.insert(key.clone(), call_key);
-        let Some(call) = self.calls.get_mut(&call_key) else {
-            return;
-        };
-        call.relay = Some(Relay {
-            from,
-            server_txn: key,
-            request,
-            client_txn: txn,
+        self.step_call(now, call_key, from, |call, sip, latch| {
+            call.relay_request(now, sip, from, key, request, latch)
         });
     }
 
-    /// A response to a relayed request: ACK a 2xx to re-INVITE and answer the original sender.
+    /// A response to a relayed request, for its call (see [`Call::on_relay_response`]).
     pub(super) fn on_relay_response(
         &mut self,
         now: Instant,
@@ -255,122 +143,13 @@ impl Switch {
         txn: TransactionKey,
         response: Message,
     ) {
-        let Some(call) = self.calls.get(&call_key) else {
+        let Some(relay) = self.calls.get(&call_key).and_then(|c| c.relay.as_ref()) else {
             return;
         };
-        let Some(relay) = call.relay.clone() else {
-            return;
-        };
-        if relay.client_txn != txn {
-            return;
-        }
-        let code = response.status().unwrap_or(500);
-        if code < 200 {
-            return; // provisional answers are absorbed; the sender already got our 100
-        }
         let to = relay.from.other();
-        let is_invite = matches!(relay.request.method(), Some(Method::Invite));
-        if is_invite && (200..300).contains(&code) {
-            let seq = response.cseq().map(|c| c.seq).unwrap_or_default();
-            let transport = match to {
-                Side::Caller => call.caller.dialog.transport,
-                Side::Callee => call
-                    .winner_leg()
-                    .map(|l| l.transport)
-                    .unwrap_or(Transport::Udp),
-            };
-            let via = self.our_via(transport);
-            let Some(call) = self.calls.get_mut(&call_key) else {
-                return;
-            };
-            if let Some(dialog) = call.dialog_mut(to) {
-                dialog.refresh_target(&response);
-                let mut ack = dialog.ack(seq);
-                ack.push_front("Via", via);
-                let (peer, t) = (dialog.peer, transport);
-                self.outputs.push_back(Output::Transmit {
-                    to: peer,
-                    transport: t,
-                    bytes: ack.to_bytes(),
-                });
-            }
-        }
-        let answered_offer = (200..300).contains(&code)
-            && matches!(
-                relay.request.method(),
-                Some(Method::Invite | Method::Update)
-            )
-            && !response.body().is_empty();
-        if answered_offer {
-            self.configure_from_answer(call_key, to, &response);
-        }
-        let Some(call) = self.calls.get_mut(&call_key) else {
-            return;
-        };
-        call.relay = None;
-        let mut reply = Message::response_to(&relay.request, code, response.reason().unwrap_or(""));
-        if (200..300).contains(&code) {
-            if let Some(contact) =
-                Some(self.our_contact(self.calls[&call_key].caller.dialog.transport))
-            {
-                reply.push("Contact", contact);
-            }
-            let call = self.calls.get(&call_key).expect("call exists");
-            let their_direction = SessionDescription::parse(response.body())
-                .ok()
-                .and_then(|s| s.audio().map(|(_, m)| m.direction));
-            if let Ok(offer) = SessionDescription::parse(relay.request.body()) {
-                let mut local = call.endpoint(relay.from).local.clone();
-                if let Some(d) = their_direction {
-                    // Mirror what the far phone agreed to, seen from the sender's side.
-                    local.direction = d.reversed();
-                }
-                if let Some((answer, _)) = local.to_answer(&offer) {
-                    let _ = answer_direction;
-                    reply.set_body("application/sdp", Bytes::from(answer.to_string()));
-                }
-            } else if !response.body().is_empty() {
-                reply.set_body(
-                    response
-                        .header("Content-Type")
-                        .unwrap_or("application/octet-stream"),
-                    response.body().clone(),
-                );
-            }
-        }
-        if is_invite && (200..300).contains(&code) {
-            self.send_relayed_2xx(now, call_key, relay.from, relay.server_txn, reply);
-        } else {
-            self.respond(now, &relay.server_txn, reply);
-        }
-    }
-
-    pub(super) fn send_relayed_2xx(
-        &mut self,
-        now: Instant,
-        call_key: CallKey,
-        side: Side,
-        key: TransactionKey,
-        ok: Message,
-    ) {
-        // Same retransmission machinery as the initial 2xx, on whichever side asked: an
-        // INVITE server transaction in Accepted leaves repeating a 2xx to its TU (RFC 6026).
-        let t1 = self.cfg.timing.t1;
-        if let Some(call) = self.calls.get_mut(&call_key) {
-            let pending = Some(Pending2xx {
-                bytes: ok.to_bytes(),
-                cseq: ok.cseq().map(|c| c.seq).unwrap_or_default(),
-                interval: t1,
-                next: now + t1,
-                give_up: now + t1 * 64,
-            });
-            match side {
-                Side::Caller => call.caller.pending_2xx = pending,
-                Side::Callee => call.callee_pending_2xx = pending,
-            }
-        }
-        self.schedule(call_key);
-        self.respond(now, &key, ok);
+        self.step_call(now, call_key, to, |call, sip, latch| {
+            call.on_relay_response(now, sip, &txn, &response, latch)
+        });
     }
 
     /// Routes a response to whatever client transaction of ours it belongs to.
@@ -415,19 +194,270 @@ impl Switch {
             ClientPurpose::Fork { call, role, index } => {
                 self.on_outbound_failure(now, call, role, index, 408)
             }
-            ClientPurpose::Relay { call } => {
+            ClientPurpose::Relay { call: call_key } => {
                 // The other leg is gone: answer the sender 408 and end the call (§12.2.1.2).
-                let relay = self.calls.get_mut(&call).and_then(|c| c.relay.take());
-                if let Some(relay) = relay {
-                    let r = Message::response_to(&relay.request, 408, "Request Timeout");
-                    self.respond(now, &relay.server_txn, r);
+                if let Some(call) = self.calls.get_mut(&call_key) {
+                    call.end_relay(408, "Request Timeout");
                 }
-                self.end_call(now, call, Ending::Failed(408), None);
+                self.drain_call(now, call_key);
+                self.end_call(now, call_key, Ending::Failed(408), None);
             }
             ClientPurpose::TrunkRegistration(index) => {
                 self.on_trunk_registration_timeout(now, index)
             }
             ClientPurpose::Reoffer { .. } | ClientPurpose::FireAndForget => {}
         }
+    }
+}
+
+impl Call {
+    /// An ACK on `side`'s dialog (for a 2xx of ours, so outside any transaction): stops our
+    /// retransmissions of the 2xx it acknowledges. Any ACK from the caller confirms its leg
+    /// (idempotent: whatever state the call moved on to meanwhile, the caller must not stay
+    /// unestablished), and the first one may carry the answer to a delayed offer, taken with
+    /// `latch`. `true` when the caller's leg is confirmed.
+    pub(super) fn on_ack(&mut self, side: Side, ack: &Message, latch: LatchPolicy) -> bool {
+        let seq = ack.cseq().map(|c| c.seq);
+        let pending = match side {
+            Side::Caller => &mut self.caller.pending_2xx,
+            Side::Callee => &mut self.callee_pending_2xx,
+        };
+        if pending.as_ref().is_some_and(|p| Some(p.cseq) == seq) {
+            *pending = None;
+        }
+        let confirmed = side == Side::Caller && self.state != CallState::Ended;
+        if side == Side::Caller && self.state == CallState::Answered {
+            self.state = CallState::Connected;
+            if self.caller.delayed_offer && !ack.body().is_empty() {
+                self.caller.delayed_offer = false;
+                self.configure(Side::Caller, latch, ack);
+            }
+        }
+        if confirmed {
+            // The switch may send to the caller's phone now.
+            let endpoint = self.caller.endpoint.id;
+            self.media(MediaCommand::Establish { endpoint });
+        }
+        confirmed
+    }
+
+    /// A re-INVITE, UPDATE or INFO from `from`'s phone in server transaction `key`, relayed
+    /// to the other leg with our own SDP there; `latch` is how `from`'s media latches once
+    /// its new offer is taken. Answered here instead with 481 when no leg answered or the
+    /// call ended, 491 while another offer is being relayed (glare), and as hold or resume
+    /// when it is the agent's phone on a queue call.
+    pub(super) fn relay_request(
+        &mut self,
+        now: Instant,
+        sip: &LocalSip,
+        from: Side,
+        key: TransactionKey,
+        request: Message,
+        latch: LatchPolicy,
+    ) {
+        let is_offer = matches!(request.method(), Some(Method::Invite | Method::Update));
+        if self.state == CallState::Ended || self.callee.winner.is_none() {
+            let r = Message::response_to(&request, 481, "Call/Transaction Does Not Exist");
+            self.respond(key, r);
+            return;
+        }
+        if self.relay.is_some() && is_offer {
+            let mut r = Message::response_to(&request, 491, "Request Pending");
+            r.push("Retry-After", "1");
+            self.respond(key, r);
+            return;
+        }
+        // The agent's phone holding or resuming the customer: answered here, not relayed.
+        if from == Side::Callee
+            && self.queue.is_some()
+            && matches!(request.method(), Some(Method::Invite))
+            && self.answer_agent_reinvite(now, sip, &key, &request, latch)
+        {
+            return;
+        }
+        let to = from.other();
+        // The sender's new media address and direction.
+        let offer = SessionDescription::parse(request.body()).ok();
+        if is_offer && offer.is_some() {
+            self.configure(from, latch, &request);
+        }
+        let direction = offer
+            .as_ref()
+            .and_then(|o| o.audio().map(|(_, m)| m.direction))
+            .unwrap_or_default();
+        let method = request.method().cloned().unwrap_or(Method::Info);
+        let endpoint = self.endpoint_mut(to);
+        let body = if is_offer && offer.is_some() {
+            endpoint.local.session_version += 1;
+            endpoint.offered = direction;
+            let mut local = endpoint.local.clone();
+            local.direction = direction;
+            Some((
+                "application/sdp".to_owned(),
+                Bytes::from(local.render_offer()),
+            ))
+        } else if !request.body().is_empty() {
+            Some((
+                request
+                    .header("Content-Type")
+                    .unwrap_or("application/octet-stream")
+                    .to_owned(),
+                request.body().clone(),
+            ))
+        } else {
+            None
+        };
+        let Some(dialog) = self.dialog_mut(to) else {
+            return;
+        };
+        let mut out = dialog.request(method.clone());
+        let (peer, transport) = (dialog.peer, dialog.transport);
+        if method == Method::Invite || method == Method::Update {
+            out.push("Contact", sip.contact(transport));
+        }
+        if let Some((ct, body)) = body {
+            out.set_body(&ct, body);
+        }
+        self.relay = Some(Relay {
+            from,
+            server_txn: key.clone(),
+            request,
+            client_txn: None,
+        });
+        self.outputs.push_back(CallOutput::Request {
+            to: peer,
+            transport,
+            request: out,
+            purpose: ClientPurpose::Relay { call: self.key },
+            relays: Some(key),
+        });
+    }
+
+    /// The relayed request's client transaction started (`txn`), or it could not be sent
+    /// (`None`: the sender gets 500).
+    pub(super) fn relay_started(&mut self, txn: Option<TransactionKey>) {
+        match txn {
+            Some(txn) => {
+                if let Some(relay) = self.relay.as_mut() {
+                    relay.client_txn = Some(txn);
+                }
+            }
+            None => self.end_relay(500, "Server Internal Error"),
+        }
+    }
+
+    /// Gives up the request being relayed, if any: its sender gets `code`.
+    pub(super) fn end_relay(&mut self, code: u16, reason: &str) {
+        if let Some(relay) = self.relay.take() {
+            let r = Message::response_to(&relay.request, code, reason);
+            self.respond(relay.server_txn, r);
+        }
+    }
+
+    /// A response in client transaction `txn`, which may be the relayed request's: a
+    /// provisional one is absorbed (the sender already got our 100); a final one is answered
+    /// to the sender with our own SDP, after the ACK of a re-INVITE's 2xx, and an answer to
+    /// the relayed offer configures the other leg's endpoint (latching as `latch` says).
+    pub(super) fn on_relay_response(
+        &mut self,
+        now: Instant,
+        sip: &LocalSip,
+        txn: &TransactionKey,
+        response: &Message,
+        latch: LatchPolicy,
+    ) {
+        let Some(relay) = self.relay.as_ref() else {
+            return;
+        };
+        if relay.client_txn.as_ref() != Some(txn) {
+            return;
+        }
+        let code = response.status().unwrap_or(500);
+        if code < 200 {
+            return; // provisional answers are absorbed; the sender already got our 100
+        }
+        let to = relay.from.other();
+        let is_invite = matches!(relay.request.method(), Some(Method::Invite));
+        if is_invite
+            && (200..300).contains(&code)
+            && let Some(dialog) = self.dialog_mut(to)
+        {
+            let seq = response.cseq().map(|c| c.seq).unwrap_or_default();
+            dialog.refresh_target(response);
+            let ack = dialog.ack(seq);
+            let (peer, transport) = (dialog.peer, dialog.transport);
+            self.outputs.push_back(CallOutput::Ack {
+                to: peer,
+                transport,
+                ack,
+            });
+        }
+        let Some(relay) = self.relay.take() else {
+            return;
+        };
+        let answered_offer = (200..300).contains(&code)
+            && matches!(
+                relay.request.method(),
+                Some(Method::Invite | Method::Update)
+            )
+            && !response.body().is_empty();
+        if answered_offer {
+            self.configure(to, latch, response);
+        }
+        let mut reply = Message::response_to(&relay.request, code, response.reason().unwrap_or(""));
+        if (200..300).contains(&code) {
+            reply.push("Contact", sip.contact(self.caller.dialog.transport));
+            let their_direction = SessionDescription::parse(response.body())
+                .ok()
+                .and_then(|s| s.audio().map(|(_, m)| m.direction));
+            if let Ok(offer) = SessionDescription::parse(relay.request.body()) {
+                let mut local = self.endpoint(relay.from).local.clone();
+                if let Some(d) = their_direction {
+                    // Mirror what the far phone agreed to, seen from the sender's side.
+                    local.direction = d.reversed();
+                }
+                if let Some((answer, _)) = local.to_answer(&offer) {
+                    reply.set_body("application/sdp", Bytes::from(answer.to_string()));
+                }
+            } else if !response.body().is_empty() {
+                reply.set_body(
+                    response
+                        .header("Content-Type")
+                        .unwrap_or("application/octet-stream"),
+                    response.body().clone(),
+                );
+            }
+        }
+        if is_invite && (200..300).contains(&code) {
+            self.send_relayed_2xx(now, sip, relay.from, relay.server_txn, reply);
+        } else {
+            self.respond(relay.server_txn, reply);
+        }
+    }
+
+    /// Answers a re-INVITE from `side`'s phone with the 2xx `ok` and sends it again until its
+    /// ACK, the same retransmission machinery as the initial 2xx: an INVITE server
+    /// transaction in Accepted leaves repeating a 2xx to its TU (RFC 6026).
+    pub(super) fn send_relayed_2xx(
+        &mut self,
+        now: Instant,
+        sip: &LocalSip,
+        side: Side,
+        key: TransactionKey,
+        ok: Message,
+    ) {
+        let t1 = sip.timing.t1;
+        let pending = Some(Pending2xx {
+            bytes: ok.to_bytes(),
+            cseq: ok.cseq().map(|c| c.seq).unwrap_or_default(),
+            interval: t1,
+            next: now + t1,
+            give_up: now + t1 * 64,
+        });
+        match side {
+            Side::Caller => self.caller.pending_2xx = pending,
+            Side::Callee => self.callee_pending_2xx = pending,
+        }
+        self.respond(key, ok);
     }
 }

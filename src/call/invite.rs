@@ -3,6 +3,7 @@
 //! and the UAS's 2xx retransmission until ACK (§13.3.1.4).
 
 use super::invite_routing::Routed;
+use super::machine::{CallOutput, LocalSip};
 use super::model::*;
 use super::outbound::Target;
 use super::rejection::Rejection;
@@ -321,7 +322,7 @@ impl Switch {
         };
         let code = response.status().unwrap_or(180);
         let reason = response.reason().unwrap_or("Ringing").to_owned();
-        let mut relay = self.caller_response(call, code, &reason);
+        let mut relay = call.caller_response(&self.local_sip(), code, &reason);
         if early_sdp
             && !call.caller.delayed_offer
             && let Some(sdp) = caller_answer_sdp(call)
@@ -362,7 +363,7 @@ impl Switch {
         let Some(call) = self.calls.get(&call_key) else {
             return;
         };
-        let mut ok = self.caller_response(call, 200, "OK");
+        let mut ok = call.caller_response(&self.local_sip(), 200, "OK");
         ok.push("Allow", super::switch::ALLOW);
         let sdp = if call.caller.delayed_offer {
             Some(call.caller.endpoint.local.render_offer())
@@ -499,19 +500,6 @@ impl Switch {
         }
     }
 
-    /// A response to the caller's INVITE with our To tag.
-    pub(super) fn caller_response(&self, call: &Call, code: u16, reason: &str) -> Message {
-        let mut r = Message::response_to(&call.caller.invite, code, reason);
-        r.set(
-            "To",
-            tagged_to(&call.caller.invite, &call.caller.dialog.local_tag),
-        );
-        if (101..300).contains(&code) {
-            r.push("Contact", self.our_contact(call.caller.dialog.transport));
-        }
-        r
-    }
-
     /// Configures one side's endpoint from the SDP in `message` (an answer to our offer, or a
     /// new offer in a re-INVITE).
     pub(super) fn configure_from_answer(
@@ -523,11 +511,7 @@ impl Switch {
         let Some(call) = self.calls.get(&call_key) else {
             return;
         };
-        let peer = match side {
-            Side::Caller => Some(call.caller.dialog.peer.ip()),
-            Side::Callee => call.winner_leg().map(|l| l.dest.ip()),
-        };
-        let latch = self.latch_for_leg(peer);
+        let latch = self.latch_for_leg(call.peer_ip(side));
         self.configure_with(call_key, side, latch, message);
     }
 
@@ -569,73 +553,22 @@ impl Switch {
             }
             return;
         }
-        let answered = call.callee.winner.is_some();
         // A ringing transfer dies with the call; a referrer that already hung up gets no BYE.
         let left = self
             .drop_transfer(now, call_key)
             .and_then(|r| r.left_side());
-        let byes = |side: Side| ending.byes(side) && left != Some(side);
         let Some(call) = self.calls.get(&call_key) else {
             return;
         };
-        // Caller side.
-        if call.caller.awaiting_final {
-            let (code, reason) = match ending {
-                Ending::Cancelled => (487, "Request Terminated"),
-                Ending::NoAnswer => (408, "Request Timeout"),
-                Ending::Failed(code) => (code, failure_reason(code)),
-                Ending::Shutdown => (503, "Service Unavailable"),
-                _ => (500, "Server Internal Error"),
-            };
-            let response = self.caller_response(call, code, reason);
-            if let Some(key) = call.caller.server_txn.clone() {
-                self.respond(now, &key, response);
-            }
-        } else if byes(Side::Caller)
-            // A customer leg the switch is still placing has no dialog yet (click-to-dial).
-            && self.dialogs.get(&call.caller.dialog.key()) == Some(&(call_key, Side::Caller))
-        {
-            let transport = call.caller.dialog.transport;
-            let peer = call.caller.dialog.peer;
-            let via = self.our_via(transport);
-            let Some(call) = self.calls.get_mut(&call_key) else {
-                return;
-            };
-            let mut bye = call.caller.dialog.request(Method::Bye);
-            bye.push_front("Via", via);
-            self.request(now, peer, transport, bye, ClientPurpose::FireAndForget);
+        // A customer leg the switch is still placing has no dialog yet (click-to-dial), and
+        // a leg a transfer moved to another call keeps its dialog there.
+        let caller_dialog =
+            self.dialogs.get(&call.caller.dialog.key()) == Some(&(call_key, Side::Caller));
+        let sip = self.local_sip();
+        if let Some(call) = self.calls.get_mut(&call_key) {
+            call.hang_up(&sip, ending, left, caller_dialog);
         }
-        // Callee side.
-        if answered {
-            if byes(Side::Callee) {
-                let Some(call) = self.calls.get(&call_key) else {
-                    return;
-                };
-                if let Some(leg) = call.winner_leg() {
-                    let transport = leg.transport;
-                    let via = self.our_via(transport);
-                    let call = self.calls.get_mut(&call_key).expect("call exists");
-                    let leg = call.winner_leg_mut().expect("winner exists");
-                    if let Some(dialog) = leg.dialog.as_mut() {
-                        let mut bye = dialog.request(Method::Bye);
-                        bye.push_front("Via", via);
-                        let dest = leg.dest;
-                        self.request(now, dest, transport, bye, ClientPurpose::FireAndForget);
-                    }
-                }
-            }
-        } else {
-            self.cancel_forks_except(now, call_key, LegRole::Callee, &[]);
-        }
-        // A click-to-dial customer still ringing.
-        if self.placing_customer(call_key) {
-            self.cancel_forks_except(now, call_key, LegRole::Outdial, &[]);
-        }
-        // A re-INVITE or UPDATE still being relayed is answered 487 (RFC 3261 §15.1.2).
-        if let Some(relay) = self.calls.get_mut(&call_key).and_then(|c| c.relay.take()) {
-            let terminated = Message::response_to(&relay.request, 487, "Request Terminated");
-            self.respond(now, &relay.server_txn, terminated);
-        }
+        self.drain_call(now, call_key);
         // A consult dies with the call.
         if self
             .calls
@@ -673,6 +606,82 @@ impl Switch {
         }
         self.bury(call_key, linger);
         self.lingering.push_back((linger, call_key));
+    }
+}
+
+impl Call {
+    /// A response to the caller's INVITE with our To tag (and our Contact when it is one
+    /// that may establish the dialog).
+    pub(super) fn caller_response(&self, sip: &LocalSip, code: u16, reason: &str) -> Message {
+        let mut r = Message::response_to(&self.caller.invite, code, reason);
+        r.set(
+            "To",
+            tagged_to(&self.caller.invite, &self.caller.dialog.local_tag),
+        );
+        if (101..300).contains(&code) {
+            r.push("Contact", sip.contact(self.caller.dialog.transport));
+        }
+        r
+    }
+
+    /// Hangs up the call's own legs as `ending` says: a caller still waiting for a final
+    /// answer gets one, else a BYE (unless its phone `left` already or `caller_dialog` is
+    /// false: the dialog is not the call's); an answered callee a BYE (the same way), ringing
+    /// forks (the callee's, a click-to-dial customer's) a CANCEL, and a re-INVITE or UPDATE
+    /// still being relayed 487 (RFC 3261 §15.1.2).
+    pub(super) fn hang_up(
+        &mut self,
+        sip: &LocalSip,
+        ending: Ending,
+        left: Option<Side>,
+        caller_dialog: bool,
+    ) {
+        let byes = |side: Side| ending.byes(side) && left != Some(side);
+        if self.caller.awaiting_final {
+            let (code, reason) = match ending {
+                Ending::Cancelled => (487, "Request Terminated"),
+                Ending::NoAnswer => (408, "Request Timeout"),
+                Ending::Failed(code) => (code, failure_reason(code)),
+                Ending::Shutdown => (503, "Service Unavailable"),
+                _ => (500, "Server Internal Error"),
+            };
+            let response = self.caller_response(sip, code, reason);
+            if let Some(key) = self.caller.server_txn.clone() {
+                self.respond(key, response);
+            }
+        } else if byes(Side::Caller) && caller_dialog {
+            let dialog = &mut self.caller.dialog;
+            let bye = dialog.request(Method::Bye);
+            let (to, transport) = (dialog.peer, dialog.transport);
+            self.send_bye(to, transport, bye);
+        }
+        if self.callee.winner.is_some() {
+            if byes(Side::Callee)
+                && let Some(leg) = self.winner_leg_mut()
+                && let Some(dialog) = leg.dialog.as_mut()
+            {
+                let bye = dialog.request(Method::Bye);
+                let (to, transport) = (leg.dest, leg.transport);
+                self.send_bye(to, transport, bye);
+            }
+        } else {
+            self.cancel_forks(LegRole::Callee, &[]);
+        }
+        if self.outdial.as_ref().is_some_and(|o| !o.connected) {
+            self.cancel_forks(LegRole::Outdial, &[]);
+        }
+        self.end_relay(487, "Request Terminated");
+    }
+
+    /// Sends `bye`, whose answer does not matter.
+    fn send_bye(&mut self, to: SocketAddr, transport: Transport, bye: Message) {
+        self.outputs.push_back(CallOutput::Request {
+            to,
+            transport,
+            request: bye,
+            purpose: ClientPurpose::FireAndForget,
+            relays: None,
+        });
     }
 }
 

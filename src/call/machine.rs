@@ -1,25 +1,167 @@
-//! A call as its own machine: the first slice of the endpoint/connection split (issue 14
-//! item 1, after quinn-proto's `Endpoint`/`Connection`). What a call decides from its own
-//! state alone is a method of [`Call`] that queues what it wants done on the call itself
-//! ([`Call::poll_output`]); the switch, as the endpoint, finds the call (by dialog,
-//! transaction or interaction), hands it the event and drains its outputs in order
-//! ([`Switch::drain_call`]), so nothing the call queued can overtake what the switch queued
-//! before it.
+//! A call as its own machine: the endpoint/connection split of issue 14 item 1, after
+//! quinn-proto's `Endpoint`/`Connection`. What a call decides from its own state is a method
+//! of [`Call`] that queues what it wants done on the call itself ([`Call::poll_output`]); the
+//! switch, as the endpoint, finds the call (by dialog, transaction or interaction), hands it
+//! the event and carries out its outputs in order ([`Switch::drain_call`]), so nothing the
+//! call queued can overtake what it queued before.
 //!
-//! Connecting an answering agent (with the queue's treatment, injected from the dial plan),
-//! hold, resume, the consult swap and the conference live here, and the courtesy offer's
-//! start, keys and end in `courtesy.rs` (each feature keeps its call methods beside it). The rest of the call logic still runs as
-//! switch methods that look the call up: it needs the transaction layer, the dialog map and
-//! the port pool, which reach a call as requests in its outputs once it moves here too.
+//! A call's outputs ([`CallOutput`]) are outputs for the runtime (media, events) or SIP it
+//! asks the endpoint to send: an in-dialog request in a new client transaction, a response
+//! in a server transaction, an ACK for a 2xx. The call builds the message from its own
+//! dialogs with our Contact and the profile's timers handed in ([`LocalSip`]); the switch adds
+//! what only it has (a fresh branch from its RNG in our Via, the transaction layer, the maps
+//! that route answers back to the call) and tells the call which client transaction it got
+//! ([`Call::request_started`]). Policy reaches the call as arguments too: the queue's
+//! treatment from the dial plan, the latching of a leg's media from the source limits.
+//!
+//! Moved here so far: connecting an answering agent, hold, resume, the consult swap and the
+//! conference (this file); the courtesy offer's start, keys and end (`courtesy.rs`); the ACK
+//! of a 2xx, the relay of re-INVITE, UPDATE and INFO to the other leg with its 491 glare,
+//! the ACK of a relayed 2xx and the 2xx sent again until its ACK (`in_dialog.rs`); the
+//! agent's phone holding by re-INVITE (`hold.rs`); hanging up the call's own legs when it
+//! ends (final answer or BYE to the caller, BYE or CANCEL to the callee side, 487 to a relay:
+//! `Call::hang_up` in `invite.rs`) and cancelling a leg's ringing forks. Each feature keeps
+//! its call methods beside its switch side. The rest still runs as switch methods that look
+//! the call up: setting up legs needs the port pool and the registrar; ending a call keeps
+//! the transfer and consult legs, the port release, the CDR and the tombstone at the switch.
 
 use super::dial_plan::QueueTreatment;
 use super::model::*;
-use super::switch::Switch;
+use super::switch::{ClientPurpose, Switch};
+use crate::sip::message::Message;
+use crate::sip::registrar::Transport;
+use crate::sip::transaction::{Timing, TransactionKey};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// What a call asks of the switch: an output for the runtime, or SIP that only the endpoint
+/// can send, because it goes through the transaction layer or needs a fresh branch.
+#[derive(Debug)]
+pub(super) enum CallOutput {
+    /// For the runtime as it is (media, events, a 2xx sent again as it was).
+    Output(Output),
+    /// Start a client transaction for `request` (built from one of the call's dialogs)
+    /// towards `to`, after putting our Via with a fresh branch on top; the call hears how it
+    /// went ([`Call::request_started`]). `relays` is the server transaction whose request
+    /// this one relays: the switch routes it (a CANCEL) to the call while it lives.
+    Request {
+        to: SocketAddr,
+        transport: Transport,
+        request: Message,
+        purpose: ClientPurpose,
+        relays: Option<TransactionKey>,
+    },
+    /// Answer the server transaction `key` with `response`.
+    Respond {
+        key: TransactionKey,
+        response: Message,
+    },
+    /// Send `cancel`, the CANCEL of one of the call's INVITEs, which carries that INVITE's
+    /// Via (RFC 3261 §9.1); its answer does not matter.
+    Cancel {
+        to: SocketAddr,
+        transport: Transport,
+        cancel: Message,
+    },
+    /// Send `ack` (for a 2xx, RFC 3261 §13.2.2.4) outside any transaction, with our Via and a
+    /// fresh branch on top.
+    Ack {
+        to: SocketAddr,
+        transport: Transport,
+        ack: Message,
+    },
+}
+
+/// What a call needs to know of the endpoint it runs in to build its own SIP: where the
+/// switch is reached (our Contact) and the profile's timers. The switch hands a copy to each
+/// step; what comes from its RNG (branches) it adds as it sends.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct LocalSip {
+    /// The address and port we put in Via and Contact.
+    pub(super) advertised: SocketAddr,
+    /// Our port on TLS legs, when TLS is on.
+    pub(super) tls_port: Option<u16>,
+    pub(super) timing: Timing,
+}
+
+impl LocalSip {
+    /// Our port on `transport`.
+    fn port(&self, transport: Transport) -> u16 {
+        match (transport, self.tls_port) {
+            (Transport::Tls, Some(port)) => port,
+            _ => self.advertised.port(),
+        }
+    }
+
+    fn host(&self) -> String {
+        crate::sip::message::host_for_uri(&self.advertised.ip().to_string()).into_owned()
+    }
+
+    /// Our Contact for a leg on `transport`.
+    pub(super) fn contact(&self, transport: Transport) -> String {
+        let mut c = format!(
+            "<sip:{}@{}:{}",
+            super::switch::CONTACT_USER,
+            self.host(),
+            self.port(transport)
+        );
+        if let Some(param) = transport.uri_param() {
+            c.push_str(";transport=");
+            c.push_str(param);
+        }
+        c.push('>');
+        c
+    }
+
+    /// Our Via for a request leaving on `transport` with `branch`.
+    pub(super) fn via(&self, transport: Transport, branch: &str) -> String {
+        format!(
+            "SIP/2.0/{} {}:{};branch={branch};rport",
+            transport.via_name(),
+            self.host(),
+            self.port(transport)
+        )
+    }
+}
 
 impl Call {
     /// The next thing the call wants done, in the order it decided them.
-    pub fn poll_output(&mut self) -> Option<Output> {
+    pub(super) fn poll_output(&mut self) -> Option<CallOutput> {
         self.outputs.pop_front()
+    }
+
+    /// Queues `output` for the runtime.
+    pub(super) fn output(&mut self, output: Output) {
+        self.outputs.push_back(CallOutput::Output(output));
+    }
+
+    /// Queues the answer to server transaction `key`.
+    pub(super) fn respond(&mut self, key: TransactionKey, response: Message) {
+        self.outputs
+            .push_back(CallOutput::Respond { key, response });
+    }
+
+    /// How the request the call asked for with `purpose` went: `txn` is its client
+    /// transaction, `None` when it could not be sent.
+    pub(super) fn request_started(&mut self, purpose: &ClientPurpose, txn: Option<TransactionKey>) {
+        if let ClientPurpose::Relay { .. } = purpose {
+            self.relay_started(txn);
+        }
+    }
+
+    /// CANCELs every fork of the outbound leg `role` still ringing whose index is not in
+    /// `keep` (a fork without a provisional answer yet is cancelled once it has one).
+    pub(super) fn cancel_forks(&mut self, role: LegRole, keep: &[usize]) {
+        let Some(leg) = self.outbound_mut(role) else {
+            return;
+        };
+        for (cancel, to, transport) in leg.cancel_ringing(keep) {
+            self.outputs.push_back(CallOutput::Cancel {
+                to,
+                transport,
+                cancel,
+            });
+        }
     }
 
     /// Puts the customer of a connected queue call on or off hold: music to the customer
@@ -52,12 +194,11 @@ impl Call {
                 b: agent,
             });
         }
-        self.outputs
-            .push_back(Output::Event(SwitchEvent::QueueCallHeld {
-                interaction,
-                held,
-                by_phone,
-            }));
+        self.output(Output::Event(SwitchEvent::QueueCallHeld {
+            interaction,
+            held,
+            by_phone,
+        }));
     }
 
     /// Hold and resume while a consult is answered swap who the agent talks to: the
@@ -97,12 +238,11 @@ impl Call {
             a: bridge.0,
             b: bridge.1,
         });
-        self.outputs
-            .push_back(Output::Event(SwitchEvent::QueueCallHeld {
-                interaction,
-                held: hold_customer,
-                by_phone: false,
-            }));
+        self.output(Output::Event(SwitchEvent::QueueCallHeld {
+            interaction,
+            held: hold_customer,
+            by_phone: false,
+        }));
         true
     }
 
@@ -183,47 +323,211 @@ impl Call {
                 dir: treatment.recordings_dir,
             });
         }
-        self.outputs
-            .push_back(Output::Queue(QueueEvent::OfferAnswered {
-                interaction,
-                party,
-            }));
+        self.output(Output::Queue(QueueEvent::OfferAnswered {
+            interaction,
+            party,
+        }));
         true
     }
 
-    fn media(&mut self, command: MediaCommand) {
-        self.outputs.push_back(Output::Media(command));
+    pub(super) fn media(&mut self, command: MediaCommand) {
+        self.output(Output::Media(command));
+    }
+
+    /// Takes what the phone agreed to in `message`'s SDP into `side`'s endpoint, its media
+    /// latching as `latch` says.
+    pub(super) fn configure(&mut self, side: Side, latch: LatchPolicy, message: &Message) {
+        if let Some(command) =
+            super::outbound::configure_endpoint(self.endpoint_mut(side), message, latch)
+        {
+            self.media(command);
+        }
     }
 }
 
 impl Switch {
-    /// Moves what `call_key`'s call queued onto the switch's outputs, in order.
-    pub(super) fn drain_call(&mut self, call_key: CallKey) {
-        if let Some(call) = self.calls.get_mut(&call_key) {
-            while let Some(output) = call.poll_output() {
-                self.outputs.push_back(output);
-            }
+    /// What a call needs to know of the switch to build its own SIP.
+    pub(super) fn local_sip(&self) -> LocalSip {
+        LocalSip {
+            advertised: self.cfg.advertised,
+            tls_port: self.cfg.tls_port,
+            timing: self.cfg.timing,
         }
     }
 
+    /// Carries out what `call_key`'s call queued, in order: outputs for the runtime go onto
+    /// the switch's, SIP goes through the transaction layer with what only the endpoint adds
+    /// (our Via with a fresh branch), and the layer's transmissions follow each send at once,
+    /// so nothing the call queued later overtakes them. Then wakes the call at its earliest
+    /// deadline, which the step may have brought nearer.
+    pub(super) fn drain_call(&mut self, now: Instant, call_key: CallKey) {
+        while let Some(output) = self.calls.get_mut(&call_key).and_then(|c| c.poll_output()) {
+            match output {
+                CallOutput::Output(output) => self.outputs.push_back(output),
+                CallOutput::Request {
+                    to,
+                    transport,
+                    mut request,
+                    purpose,
+                    relays,
+                } => {
+                    request.push_front("Via", self.our_via(transport));
+                    let txn = self.request(now, to, transport, request, purpose.clone());
+                    self.take_layer_transmits();
+                    if let (Some(_), Some(server_txn)) = (&txn, relays) {
+                        self.server_txns.insert(server_txn, call_key);
+                    }
+                    if let Some(call) = self.calls.get_mut(&call_key) {
+                        call.request_started(&purpose, txn);
+                    }
+                }
+                CallOutput::Cancel {
+                    to,
+                    transport,
+                    cancel,
+                } => {
+                    self.request(now, to, transport, cancel, ClientPurpose::FireAndForget);
+                    self.take_layer_transmits();
+                }
+                CallOutput::Respond { key, response } => {
+                    self.respond(now, &key, response);
+                    self.take_layer_transmits();
+                }
+                CallOutput::Ack {
+                    to,
+                    transport,
+                    mut ack,
+                } => {
+                    ack.push_front("Via", self.our_via(transport));
+                    self.outputs.push_back(Output::Transmit {
+                        to,
+                        transport,
+                        bytes: ack.to_bytes(),
+                    });
+                }
+            }
+        }
+        self.schedule(call_key);
+    }
+
+    /// Hands `call_key`'s call `step` with what it needs of the endpoint (our SIP, and how
+    /// the media of the leg on `side` latches) and carries out what it decided; `None` when
+    /// there is no such call.
+    pub(super) fn step_call<R>(
+        &mut self,
+        now: Instant,
+        call_key: CallKey,
+        side: Side,
+        step: impl FnOnce(&mut Call, &LocalSip, LatchPolicy) -> R,
+    ) -> Option<R> {
+        let latch = self.latch_for_leg(self.calls.get(&call_key)?.peer_ip(side));
+        let sip = self.local_sip();
+        let result = step(self.calls.get_mut(&call_key)?, &sip, latch);
+        self.drain_call(now, call_key);
+        Some(result)
+    }
+
+    /// Moves the transaction layer's transmissions onto the switch's outputs now; its events
+    /// wait for [`Switch::drain_layer`] at the end of the step.
+    fn take_layer_transmits(&mut self) {
+        let outputs = &mut self.outputs;
+        self.layer.take_transmits(|to, transport, bytes| {
+            outputs.push_back(Output::Transmit {
+                to,
+                transport,
+                bytes,
+            })
+        });
+    }
+
     /// Hands `interaction`'s call `step` and drains what it decided.
-    fn on_interaction_call(&mut self, interaction: &InteractionId, step: impl FnOnce(&mut Call)) {
+    fn on_interaction_call(
+        &mut self,
+        now: Instant,
+        interaction: &InteractionId,
+        step: impl FnOnce(&mut Call),
+    ) {
         let Some(&call_key) = self.interactions.get(interaction) else {
             return;
         };
         if let Some(call) = self.calls.get_mut(&call_key) {
             step(call);
         }
-        self.drain_call(call_key);
+        self.drain_call(now, call_key);
     }
 
     /// Puts the customer of `interaction`'s call on or off hold (see [`Call::set_held`]).
-    pub(super) fn set_held(&mut self, interaction: &InteractionId, held: bool, by_phone: bool) {
-        self.on_interaction_call(interaction, |call| call.set_held(held, by_phone));
+    pub(super) fn set_held(
+        &mut self,
+        now: Instant,
+        interaction: &InteractionId,
+        held: bool,
+        by_phone: bool,
+    ) {
+        self.on_interaction_call(now, interaction, |call| call.set_held(held, by_phone));
     }
 
     /// Starts a conference on `interaction`'s call (see [`Call::conference`]).
-    pub(super) fn conference(&mut self, interaction: &InteractionId) {
-        self.on_interaction_call(interaction, Call::conference);
+    pub(super) fn conference(&mut self, now: Instant, interaction: &InteractionId) {
+        self.on_interaction_call(now, interaction, Call::conference);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::lab::{Lab, phone};
+    use super::*;
+    use crate::sip::message::Method;
+
+    #[test]
+    fn a_calls_request_leaves_with_our_via_in_a_client_transaction_in_order_with_its_media() {
+        let mut lab = Lab::new();
+        lab.register("1001");
+        lab.register("1002");
+        let _ = lab.call("1001", "1002");
+        let (&call_key, call) = lab.sw.calls.iter_mut().next().expect("a live call");
+        let endpoint = call.caller.endpoint.id;
+        let dialog = call.dialog_mut(Side::Callee).expect("the callee answered");
+        let (to, transport) = (dialog.peer, dialog.transport);
+        let request = dialog.request(Method::Info);
+        call.media(MediaCommand::StopMusic { endpoint });
+        call.outputs.push_back(CallOutput::Request {
+            to,
+            transport,
+            request,
+            purpose: ClientPurpose::FireAndForget,
+            relays: None,
+        });
+        call.media(MediaCommand::PlayRingback { endpoint });
+        let client_txns = lab.sw.client_txns.len();
+
+        lab.sw.drain_call(lab.now, call_key);
+
+        let outputs: Vec<Output> = std::iter::from_fn(|| lab.sw.poll_output()).collect();
+        assert!(matches!(
+            outputs.as_slice(),
+            [
+                Output::Media(MediaCommand::StopMusic { .. }),
+                Output::Transmit { .. },
+                Output::Media(MediaCommand::PlayRingback { .. }),
+            ]
+        ));
+        let Output::Transmit {
+            to: sent_to, bytes, ..
+        } = &outputs[1]
+        else {
+            unreachable!()
+        };
+        assert_eq!(*sent_to, phone("1002"));
+        let sent = Message::parse(bytes).expect("valid SIP");
+        assert_eq!(sent.method(), Some(&Method::Info));
+        let via = sent.top_via().expect("our Via on top");
+        assert_eq!(via.host, lab.sw.cfg.advertised.ip().to_string());
+        assert!(
+            via.param("branch")
+                .is_some_and(|b| b.starts_with("z9hG4bK"))
+        );
+        assert_eq!(lab.sw.client_txns.len(), client_txns + 1);
+        assert!(lab.sw.calls[&call_key].outputs.is_empty());
     }
 }

@@ -24,10 +24,11 @@
 //! and outbound legs it places (`outbound::OutboundLeg`, its UAC role: forks, the first
 //! 2xx winning), reused by the callee side, consults and blind transfers. A call's
 //! deadlines are its own (`timers.rs`). What the contact center decides (which numbers reach
-//! queues, how their media is treated) comes in as a [`DialPlan`]. The call logic is still
-//! written as methods of [`Switch`] that look the call up; a `Call` with its own output queue
-//! (`machine.rs`) holds what a call decides alone so far (hold, resume, the consult swap),
-//! and the rest moves there as it stops needing the switch's transaction layer directly.
+//! queues, how their media is treated) comes in as a [`DialPlan`]. Much of the call logic is
+//! still written as methods of [`Switch`] that look the call up; a `Call` with its own output
+//! queue (`machine.rs`) holds what a call decides alone so far (hold, conference, the
+//! in-dialog relay and its SIP, which the switch sends for it), and the rest moves there
+//! step by step.
 
 mod admin;
 mod admission;

@@ -687,7 +687,7 @@ pub struct Call {
     /// Click-to-dial: the customer leg the switch places once the agent's phone answered.
     pub outdial: Option<super::outdial::OutdialLeg>,
     /// What the call decided and the switch has yet to carry out (see `machine`).
-    pub outputs: std::collections::VecDeque<Output>,
+    pub(super) outputs: std::collections::VecDeque<super::machine::CallOutput>,
 }
 
 /// A phone's blind transfer (REFER) of a plain bridged call: the switch's own outbound leg
@@ -763,7 +763,8 @@ pub struct Relay {
     pub from: Side,
     pub server_txn: TransactionKey,
     pub request: Message,
-    pub client_txn: TransactionKey,
+    /// The relayed request's client transaction, once the switch started it.
+    pub client_txn: Option<TransactionKey>,
 }
 
 impl Call {
@@ -796,6 +797,14 @@ impl Call {
             .negotiated
             .as_ref()
             .map(|n| n.codec.name.as_str().to_owned())
+    }
+
+    /// Where a side's signalling comes from (its media latches by it), once known.
+    pub fn peer_ip(&self, side: Side) -> Option<std::net::IpAddr> {
+        match side {
+            Side::Caller => Some(self.caller.dialog.peer.ip()),
+            Side::Callee => self.winner_leg().map(|l| l.dest.ip()),
+        }
     }
 
     /// The transport of a side's dialog, once it exists.

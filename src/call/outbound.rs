@@ -526,11 +526,10 @@ impl Switch {
         role: LegRole,
         keep: &[usize],
     ) {
-        let Some(leg) = self.outbound_mut(call_key, role) else {
-            return;
-        };
-        let cancels = leg.cancel_ringing(keep);
-        self.send_cancels(now, cancels);
+        if let Some(call) = self.calls.get_mut(&call_key) {
+            call.cancel_forks(role, keep);
+        }
+        self.drain_call(now, call_key);
     }
 
     /// Sends CANCELs made by [`OutboundLeg::cancel_ringing`] or [`Fork::provisional_seen`].

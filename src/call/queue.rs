@@ -62,7 +62,7 @@ impl Switch {
         let Some(call) = self.calls.get(&call_key) else {
             return;
         };
-        let mut ok = self.caller_response(call, 200, "OK");
+        let mut ok = call.caller_response(&self.local_sip(), 200, "OK");
         ok.push("Allow", super::switch::ALLOW);
         let sdp = if call.caller.delayed_offer {
             Some(call.caller.endpoint.local.render_offer())
@@ -107,7 +107,7 @@ impl Switch {
             QueueCommand::ConsultTransfer { interaction } => {
                 self.consult_transfer(now, &interaction, false);
             }
-            QueueCommand::Conference { interaction } => self.conference(&interaction),
+            QueueCommand::Conference { interaction } => self.conference(now, &interaction),
             QueueCommand::Outdial {
                 interaction,
                 agent,
@@ -119,8 +119,8 @@ impl Switch {
                 interaction,
                 prompt,
             } => self.offer_callback(now, &interaction, prompt),
-            QueueCommand::Hold { interaction } => self.set_held(&interaction, true, false),
-            QueueCommand::Resume { interaction } => self.set_held(&interaction, false, false),
+            QueueCommand::Hold { interaction } => self.set_held(now, &interaction, true, false),
+            QueueCommand::Resume { interaction } => self.set_held(now, &interaction, false, false),
             QueueCommand::Hangup { interaction } => {
                 if let Some(&call_key) = self.interactions.get(&interaction) {
                     if self.placing_customer(call_key) {
@@ -226,7 +226,7 @@ impl Switch {
             return;
         };
         let connected = call.connect_agent(index, self.dial_plan.treatment(queue.as_str()));
-        self.drain_call(call_key);
+        self.drain_call(now, call_key);
         if connected {
             self.persist_cdr_in_progress(now, call_key);
         }

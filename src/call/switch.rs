@@ -278,38 +278,15 @@ impl Switch {
         self.cfg.advertised.ip()
     }
 
-    /// Our Via for a request leaving on `transport`.
+    /// Our Via for a request leaving on `transport`, with a fresh branch.
     pub(super) fn our_via(&mut self, transport: Transport) -> String {
         let branch = self.new_branch();
-        let host =
-            crate::sip::message::host_for_uri(&self.advertised_ip().to_string()).into_owned();
-        format!(
-            "SIP/2.0/{} {}:{};branch={branch};rport",
-            transport.via_name(),
-            host,
-            self.port_for(transport)
-        )
-    }
-
-    /// Our port on `transport`.
-    fn port_for(&self, transport: Transport) -> u16 {
-        match (transport, self.cfg.tls_port) {
-            (Transport::Tls, Some(port)) => port,
-            _ => self.cfg.advertised.port(),
-        }
+        self.local_sip().via(transport, &branch)
     }
 
     /// Our Contact for a leg on `transport`.
     pub(super) fn our_contact(&self, transport: Transport) -> String {
-        let host =
-            crate::sip::message::host_for_uri(&self.advertised_ip().to_string()).into_owned();
-        let mut c = format!("<sip:{CONTACT_USER}@{}:{}", host, self.port_for(transport));
-        if let Some(param) = transport.uri_param() {
-            c.push_str(";transport=");
-            c.push_str(param);
-        }
-        c.push('>');
-        c
+        self.local_sip().contact(transport)
     }
 
     /// The digest secret of an extension, `None` for unknown users.

@@ -597,6 +597,26 @@ impl TransactionLayer {
         self.outputs.pop_front()
     }
 
+    /// Hands `transmit` every transmission queued so far, in order, and keeps the events
+    /// (in order) for [`Self::poll_output`]: for a caller that must put its messages on the
+    /// wire in step with its other outputs but handles events only at the end of its step.
+    pub fn take_transmits(&mut self, mut transmit: impl FnMut(SocketAddr, Transport, Bytes)) {
+        let mut events = VecDeque::new();
+        for output in self.outputs.drain(..) {
+            match output {
+                LayerOutput::Transmit {
+                    to,
+                    transport,
+                    bytes,
+                } => transmit(to, transport, bytes),
+                event @ LayerOutput::Event(..) => events.push_back(event),
+            }
+        }
+        if !events.is_empty() {
+            self.outputs = events;
+        }
+    }
+
     /// The earliest deadline of all live transactions.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {

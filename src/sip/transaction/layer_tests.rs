@@ -578,3 +578,34 @@ fn an_accepted_invite_server_sends_the_tus_2xx_again_until_timer_l_ends_it() {
     assert!(layer.is_empty());
     assert_eq!(layer.poll_timeout(), None);
 }
+
+#[test]
+fn taking_the_transmits_leaves_the_events_queued_in_order() {
+    let start = t0();
+    let mut layer = layer();
+    // Over TCP a non-INVITE server transaction ends with its final response (Timer J is 0).
+    let mut answer = |branch: &str, transport: &str| {
+        let options = request(Method::Options, transport, branch);
+        let key = new_request(&mut layer, start, &options);
+        layer
+            .send_response(start, &key, response(&options, 200))
+            .unwrap();
+        key
+    };
+    let over_tcp = answer("z9hG4bKtcp1", "TCP");
+    let _over_udp = answer("z9hG4bKudp1", "UDP");
+    let mut sent = Vec::new();
+    layer.take_transmits(|to, _, bytes| sent.push((to, Message::parse(&bytes).unwrap())));
+    let branches: Vec<String> = sent
+        .iter()
+        .map(|(to, m)| {
+            assert_eq!(*to, peer());
+            m.top_via().unwrap().param("branch").unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(branches, ["z9hG4bKtcp1", "z9hG4bKudp1"]);
+    assert_eq!(
+        drain(&mut layer),
+        vec![LayerOutput::Event(over_tcp, TransactionEvent::Terminated)]
+    );
+}
