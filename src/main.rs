@@ -9,6 +9,17 @@ use switchboard::config::Profile;
 use switchboard::cti::{self, ApiState, LoginGuard, LoginPolicy, RateLimiter};
 use switchboard::runtime::{self, Overrides};
 
+/// mimalloc instead of glibc's malloc: a call parses, builds and drops dozens of small
+/// messages and strings, and glibc's free lists cost 18 % of the switch's CPU under load.
+/// Measured with `cargo bench --bench load -- --cps 2000 --cps-secs 20 --calls 10
+/// --hold-secs 5`, alternating binaries in the same minutes: 362-368 µs of switch CPU per call
+/// against 417-432 µs with glibc. Version 2 without transparent huge pages: version 3 and
+/// huge pages each kept 15-30 MiB more resident. Resident memory after 20 s at 1,000 calls per
+/// second: 86 MiB against 94 MiB with glibc (with the password hashing's memory cut, see
+/// `store::passwords`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// SIP/RTP softswitch for contact centers.
 #[derive(Debug, Parser)]
 #[command(version, about)]
