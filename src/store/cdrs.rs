@@ -126,7 +126,7 @@ impl Store {
     pub async fn upsert_cdr(&self, cdr: &Cdr, stage: CdrStage) -> Result<(), StoreError> {
         let sql = sqlx::AssertSqlSafe(multi_row_upsert(1, self.backend));
         bind_cdr(sqlx::query(sql), cdr, stage)?
-            .execute(&self.pool)
+            .execute(&self.records)
             .await?;
         Ok(())
     }
@@ -150,7 +150,7 @@ impl Store {
             for cdr in chunk {
                 query = bind_cdr(query, cdr, stage)?;
             }
-            query.execute(&self.pool).await?;
+            query.execute(&self.records).await?;
             rest = after;
         }
         Ok(())
