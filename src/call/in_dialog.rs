@@ -406,7 +406,11 @@ impl Call {
         }
         let mut reply = Message::response_to(&relay.request, code, response.reason().unwrap_or(""));
         if (200..300).contains(&code) {
-            reply.push("Contact", sip.contact(self.caller.dialog.transport));
+            // Our Contact on the sender's own transport: a TLS agent bridged to a UDP
+            // customer must come back over TLS.
+            if let Some(transport) = self.transport(relay.from) {
+                reply.push("Contact", sip.contact(transport));
+            }
             let their_direction = SessionDescription::parse(response.body())
                 .ok()
                 .and_then(|s| s.audio().map(|(_, m)| m.direction));
