@@ -501,21 +501,7 @@ impl Switch {
     }
 
     /// Configures one side's endpoint from the SDP in `message` (an answer to our offer, or a
-    /// new offer in a re-INVITE).
-    pub(super) fn configure_from_answer(
-        &mut self,
-        call_key: CallKey,
-        side: Side,
-        message: &Message,
-    ) {
-        let Some(call) = self.calls.get(&call_key) else {
-            return;
-        };
-        let latch = self.latch_for_leg(call.peer_ip(side));
-        self.configure_with(call_key, side, latch, message);
-    }
-
-    /// [`Self::configure_from_answer`] with the leg's latch policy known.
+    /// new offer in a re-INVITE), its media latching as `latch` says.
     pub(super) fn configure_with(
         &mut self,
         call_key: CallKey,

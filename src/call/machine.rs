@@ -15,15 +15,18 @@
 //! treatment from the dial plan, the latching of a leg's media from the source limits.
 //!
 //! Moved here so far: connecting an answering agent, hold, resume, the consult swap and the
-//! conference (this file); the courtesy offer's start, keys and end (`courtesy.rs`); the ACK
-//! of a 2xx, the relay of re-INVITE, UPDATE and INFO to the other leg with its 491 glare,
-//! the ACK of a relayed 2xx and the 2xx sent again until its ACK (`in_dialog.rs`); the
-//! agent's phone holding by re-INVITE (`hold.rs`); hanging up the call's own legs when it
-//! ends (final answer or BYE to the caller, BYE or CANCEL to the callee side, 487 to a relay:
-//! `Call::hang_up` in `invite.rs`) and cancelling a leg's ringing forks. Each feature keeps
-//! its call methods beside its switch side. The rest still runs as switch methods that look
-//! the call up: setting up legs needs the port pool and the registrar; ending a call keeps
-//! the transfer and consult legs, the port release, the CDR and the tombstone at the switch.
+//! conference (this file); the courtesy offer's start, keys and end (`courtesy.rs`); the ACK of
+//! a 2xx, the relay of re-INVITE, UPDATE and INFO to the other leg with its 491 glare, the ACK
+//! of a relayed 2xx and the 2xx sent again until its ACK (`in_dialog.rs`); the agent's phone
+//! holding by re-INVITE (`hold.rs`); hanging up the call's own legs when it ends (final answer
+//! or BYE to the caller, BYE or CANCEL to the callee side, 487 to a relay: `Call::hang_up` in
+//! `invite.rs`) and cancelling a leg's ringing forks; the switch's own requests in a call's
+//! dialogs (`Call::dialog_request`): the NOTIFYs of a REFER's progress (`transfer.rs`), the
+//! re-offer to a transferee its referrer held and the ACK of its 2xx (`bridged_transfer.rs`).
+//! Each feature keeps its call methods beside its switch side. The rest still runs as switch
+//! methods that look the call up: setting up legs needs the port pool and the registrar; ending
+//! a call keeps the transfer and consult legs, the port release, the CDR and the tombstone at
+//! the switch.
 
 use super::dial_plan::QueueTreatment;
 use super::model::*;
@@ -139,6 +142,24 @@ impl Call {
     pub(super) fn respond(&mut self, key: TransactionKey, response: Message) {
         self.outputs
             .push_back(CallOutput::Respond { key, response });
+    }
+
+    /// Queues `request` (one of the call's dialogs', see [`Call::dialog_request`]) for a new
+    /// client transaction towards `to`, for `purpose`.
+    pub(super) fn send_request(
+        &mut self,
+        to: SocketAddr,
+        transport: Transport,
+        request: Message,
+        purpose: ClientPurpose,
+    ) {
+        self.outputs.push_back(CallOutput::Request {
+            to,
+            transport,
+            request,
+            purpose,
+            relays: None,
+        });
     }
 
     /// How the request the call asked for with `purpose` went: `txn` is its client
