@@ -203,10 +203,7 @@ impl Call {
     /// `latch`. `true` when the caller's leg is confirmed.
     pub(super) fn on_ack(&mut self, side: Side, ack: &Message, latch: LatchPolicy) -> bool {
         let seq = ack.cseq().map(|c| c.seq);
-        let pending = match side {
-            Side::Caller => &mut self.caller.pending_2xx,
-            Side::Callee => &mut self.callee_pending_2xx,
-        };
+        let pending = self.pending_2xx_mut(side);
         if pending.as_ref().is_some_and(|p| Some(p.cseq) == seq) {
             *pending = None;
         }
@@ -454,17 +451,7 @@ impl Call {
         ok: Message,
     ) {
         let t1 = sip.timing.t1;
-        let pending = Some(Pending2xx {
-            bytes: ok.to_bytes(),
-            cseq: ok.cseq().map(|c| c.seq).unwrap_or_default(),
-            interval: t1,
-            next: now + t1,
-            give_up: now + t1 * 64,
-        });
-        match side {
-            Side::Caller => self.caller.pending_2xx = pending,
-            Side::Callee => self.callee_pending_2xx = pending,
-        }
+        *self.pending_2xx_mut(side) = Some(Pending2xx::new(&ok, now, t1, now + t1 * 64));
         self.respond(key, ok);
     }
 }
