@@ -24,10 +24,12 @@
 //! timer until then (`Call::retransmit_2xx`, `invite.rs`), and cancelling a leg's ringing
 //! forks; the switch's own requests in a call's dialogs (`Call::dialog_request`): the NOTIFYs
 //! of a REFER's progress (`transfer.rs`), the re-offer to a transferee its referrer held and
-//! the ACK of its 2xx (`bridged_transfer.rs`). Each feature keeps its call methods beside its
-//! switch side. The rest still runs as switch methods that look the call up: setting up legs
-//! needs the port pool and the registrar; ending a call keeps the transfer and consult legs,
-//! the port release, the CDR and the tombstone at the switch.
+//! the ACK of its 2xx (`bridged_transfer.rs`); the consulted party's requests in the consult
+//! leg's dialog, its re-INVITE answered and its BYE (`Call::on_consult_request`, `consult.rs`),
+//! the switch forgetting the dialog and ending the consult. Each feature keeps its call methods
+//! beside its switch side. The rest still runs as switch methods that look the call up: setting
+//! up legs needs the port pool and the registrar; ending a call keeps the transfer and consult
+//! legs, the port release, the CDR and the tombstone at the switch.
 
 use super::dial_plan::QueueTreatment;
 use super::model::*;
@@ -117,6 +119,21 @@ impl LocalSip {
         c
     }
 
+    /// A 2xx to the (re-)INVITE `request` from a leg on `transport`, with our Contact, what
+    /// we allow and our SDP `answer`.
+    pub(super) fn ok_with_answer(
+        &self,
+        request: &Message,
+        transport: Transport,
+        answer: String,
+    ) -> Message {
+        let mut ok = Message::response_to(request, 200, "OK");
+        ok.push("Contact", self.contact(transport));
+        ok.push("Allow", super::switch::ALLOW);
+        ok.set_body("application/sdp", bytes::Bytes::from(answer));
+        ok
+    }
+
     /// Our Via for a request leaving on `transport` with `branch`.
     pub(super) fn via(&self, transport: Transport, branch: &str) -> String {
         format!(
@@ -143,6 +160,19 @@ impl Call {
     pub(super) fn respond(&mut self, key: TransactionKey, response: Message) {
         self.outputs
             .push_back(CallOutput::Respond { key, response });
+    }
+
+    /// Queues the answer `code` to `request`, in server transaction `key`, with nothing of
+    /// ours in it (see [`super::switch::simple_response`]).
+    pub(super) fn respond_simple(
+        &mut self,
+        key: TransactionKey,
+        request: &Message,
+        code: u16,
+        reason: &str,
+    ) {
+        let response = super::switch::simple_response(request, code, reason);
+        self.respond(key, response);
     }
 
     /// Queues `request` (one of the call's dialogs', see [`Call::dialog_request`]) for a new
