@@ -42,6 +42,7 @@
 //! an attended transfer is written when its leg moves.
 
 use super::invite::failure_reason;
+use super::machine::LocalSip;
 use super::model::*;
 use super::switch::{ClientPurpose, Switch};
 use crate::media::sdp::Direction;
@@ -344,76 +345,11 @@ impl Switch {
         let (a, b) = (call.endpoint(side.other()).id, call.endpoint(side).id);
         self.outputs
             .push_back(Output::Media(MediaCommand::Bridge { a, b }));
-        self.reoffer(now, call_key, side.other());
+        self.step_call(now, call_key, side.other(), |call, sip, _| {
+            call.reoffer(sip, side.other())
+        });
         self.persist_cdr_in_progress(now, call_key);
         Some(old)
-    }
-
-    /// Offers `side`'s phone the switch's media afresh, `sendrecv`, when the referrer had put
-    /// it on hold before transferring: the new party would never take it off.
-    fn reoffer(&mut self, now: Instant, call_key: CallKey, side: Side) {
-        let Some(call) = self.calls.get(&call_key) else {
-            return;
-        };
-        if call.relay.is_some() || call.endpoint(side).offered == Direction::SendRecv {
-            return; // not held, or an offer is in flight already that the phones settle
-        }
-        let Some((mut invite, dest, transport)) =
-            self.dialog_request(call_key, side, Method::Invite)
-        else {
-            return;
-        };
-        let Some(call) = self.calls.get_mut(&call_key) else {
-            return;
-        };
-        let endpoint = call.endpoint_mut(side);
-        endpoint.local.session_version += 1;
-        endpoint.offered = Direction::SendRecv;
-        let sdp = endpoint.local.render_offer();
-        invite.push("Allow", super::switch::ALLOW);
-        invite.set_body("application/sdp", Bytes::from(sdp));
-        tracing::debug!("re-offering sendrecv to a transferee its referrer held");
-        let purpose = ClientPurpose::Reoffer {
-            call: call_key,
-            side,
-        };
-        self.request(now, dest, transport, invite, purpose);
-    }
-
-    /// The answer to [`Self::reoffer`]: a 2xx is acknowledged and its SDP configures the
-    /// endpoint; a refusal leaves the media as it was.
-    pub(super) fn on_reoffer_response(
-        &mut self,
-        _now: Instant,
-        call_key: CallKey,
-        side: Side,
-        response: Message,
-    ) {
-        if !response.status().is_some_and(|c| (200..300).contains(&c)) {
-            return;
-        }
-        let Some(transport) = self.calls.get(&call_key).and_then(|c| c.transport(side)) else {
-            return;
-        };
-        let via = self.our_via(transport);
-        let Some(dialog) = self
-            .calls
-            .get_mut(&call_key)
-            .and_then(|c| c.dialog_mut(side))
-        else {
-            return;
-        };
-        dialog.refresh_target(&response);
-        let seq = response.cseq().map(|c| c.seq).unwrap_or_default();
-        let mut ack = dialog.ack(seq);
-        ack.push_front("Via", via);
-        let to = dialog.peer;
-        self.outputs.push_back(Output::Transmit {
-            to,
-            transport,
-            bytes: ack.to_bytes(),
-        });
-        self.configure_from_answer(call_key, side, &response);
     }
 
     /// A REFER with Replaces from `side`'s phone on the plain call `call_key`.
@@ -507,6 +443,48 @@ impl Referrer {
     /// The referrer's side if its phone already hung up.
     pub(super) fn left_side(&self) -> Option<Side> {
         self.referrer_left.then_some(self.referrer)
+    }
+}
+
+impl Call {
+    /// Offers `side`'s phone the switch's media afresh, `sendrecv`, when the referrer had put
+    /// it on hold before transferring: the new party would never take it off.
+    fn reoffer(&mut self, sip: &LocalSip, side: Side) {
+        if self.relay.is_some() || self.endpoint(side).offered == Direction::SendRecv {
+            return; // not held, or an offer is in flight already that the phones settle
+        }
+        let Some((mut invite, dest, transport)) = self.dialog_request(sip, side, Method::Invite)
+        else {
+            return;
+        };
+        let endpoint = self.endpoint_mut(side);
+        endpoint.local.session_version += 1;
+        endpoint.offered = Direction::SendRecv;
+        let sdp = endpoint.local.render_offer();
+        invite.push("Allow", super::switch::ALLOW);
+        invite.set_body("application/sdp", Bytes::from(sdp));
+        tracing::debug!("re-offering sendrecv to a transferee its referrer held");
+        let purpose = ClientPurpose::Reoffer {
+            call: self.key,
+            side,
+        };
+        self.send_request(dest, transport, invite, purpose);
+    }
+
+    /// The answer to [`Call::reoffer`]: a 2xx is acknowledged and its SDP configures the
+    /// endpoint (latching as `latch` says); a refusal leaves the media as it was.
+    pub(super) fn on_reoffer_response(
+        &mut self,
+        side: Side,
+        response: &Message,
+        latch: LatchPolicy,
+    ) {
+        if !response.status().is_some_and(|c| (200..300).contains(&c)) {
+            return;
+        }
+        if self.ack_2xx(side, response) {
+            self.configure(side, latch, response);
+        }
     }
 }
 

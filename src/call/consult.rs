@@ -16,14 +16,15 @@
 //! party are never both held. An agent who hangs up while the party is on the line hands the
 //! customer over (as Asterisk's attended transfer does): the customer is never dropped.
 
+use super::machine::LocalSip;
 use super::model::*;
 use super::outbound::configure_endpoint;
 use super::switch::{ClientPurpose, Switch};
 use crate::media::sdp::SessionDescription;
+use crate::sip::dialog::DialogKey;
 use crate::sip::message::{Message, Method};
 use crate::sip::registrar::Transport;
 use crate::sip::transaction::TransactionKey;
-use bytes::Bytes;
 use std::time::{Duration, Instant};
 
 impl Switch {
@@ -403,7 +404,9 @@ impl Switch {
         true
     }
 
-    /// A request inside the consult leg's dialog (from the consulted party's phone).
+    /// A request inside the consult leg's dialog, for its call (see
+    /// [`Call::on_consult_request`]): when the party hung up, its dialog is forgotten and the
+    /// consult ends.
     pub(super) fn on_consult_request(
         &mut self,
         now: Instant,
@@ -411,80 +414,186 @@ impl Switch {
         key: TransactionKey,
         request: Message,
     ) {
-        let in_order = self
-            .calls
-            .get_mut(&call_key)
-            .and_then(|c| c.consult.as_mut())
-            .and_then(|c| c.leg.winner_leg_mut())
-            .and_then(|l| l.dialog.as_mut())
-            .is_some_and(|d| d.accept_remote_cseq(&request));
-        if !in_order {
+        let Some(call) = self.calls.get(&call_key) else {
             self.respond_simple_to(now, &key, &request, 500, "Out Of Order CSeq");
             return;
+        };
+        let party = call.consult.as_ref().and_then(|c| c.leg.winner_leg());
+        let latch = self.latch_for_leg(party.map(|l| l.dest.ip()));
+        let sip = self.local_sip();
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return;
+        };
+        let left = call.on_consult_request(&sip, key, &request, latch);
+        self.drain_call(now, call_key);
+        if let Some(dialog) = left {
+            self.consult_dialogs.remove(&dialog);
+            if let Some(interaction) = self.interaction_of(call_key) {
+                self.end_consult(now, &interaction, true);
+            }
+        }
+    }
+}
+
+impl Call {
+    /// A request from the consulted party's phone inside the consult leg's dialog, in server
+    /// transaction `key`, answered here: a re-INVITE (the party's phone holding, or
+    /// refreshing) with the consult endpoint's SDP, its media latching as `latch` says, the
+    /// other legs none the wiser. A BYE returns the dialog it ended (no BYE goes back): the
+    /// switch forgets it and ends the consult.
+    pub(super) fn on_consult_request(
+        &mut self,
+        sip: &LocalSip,
+        key: TransactionKey,
+        request: &Message,
+        latch: LatchPolicy,
+    ) -> Option<DialogKey> {
+        let dialog = self
+            .consult
+            .as_mut()
+            .and_then(|c| c.leg.winner_leg_mut())
+            .and_then(|l| l.dialog.as_mut());
+        if !dialog.is_some_and(|d| d.accept_remote_cseq(request)) {
+            self.respond_simple(key, request, 500, "Out Of Order CSeq");
+            return None;
         }
         match request.method() {
             Some(Method::Bye) => {
-                self.respond_simple_to(now, &key, &request, 200, "OK");
-                let interaction = self.interaction_of(call_key);
-                // The party's dialog is over: no BYE back.
-                if let Some(consult) = self
-                    .calls
-                    .get_mut(&call_key)
-                    .and_then(|c| c.consult.as_mut())
-                    && let Some(leg) = consult.leg.winner_leg_mut()
-                    && let Some(dialog) = leg.dialog.take()
-                {
-                    self.consult_dialogs.remove(&dialog.key());
-                }
-                if let Some(interaction) = interaction {
-                    self.end_consult(now, &interaction, true);
-                }
+                self.respond_simple(key, request, 200, "OK");
+                let leg = self.consult.as_mut()?.leg.winner_leg_mut()?;
+                return leg.dialog.take().map(|d| d.key());
             }
-            Some(Method::Invite) => {
-                // A re-INVITE (the party's phone holding, or refreshing): answered here with
-                // the consult endpoint's SDP; the other legs need not know.
-                let peer = self
-                    .calls
-                    .get(&call_key)
-                    .and_then(|c| c.consult.as_ref()?.leg.winner_leg())
-                    .map(|l| l.dest.ip());
-                let latch = self.latch_for_leg(peer);
-                let Some(consult) = self
-                    .calls
-                    .get_mut(&call_key)
-                    .and_then(|c| c.consult.as_mut())
-                else {
-                    return;
-                };
-                let answer = SessionDescription::parse(request.body())
-                    .ok()
-                    .and_then(|offer| consult.leg.endpoint.local.to_answer(&offer))
-                    .map(|(answer, _)| answer.to_string());
-                let Some(answer) = answer else {
-                    self.respond_simple_to(now, &key, &request, 488, "Not Acceptable Here");
-                    return;
-                };
-                if let Some(command) =
-                    configure_endpoint(&mut consult.leg.endpoint, &request, latch)
-                {
-                    self.outputs.push_back(Output::Media(command));
-                }
-                let transport = consult
-                    .leg
-                    .winner_leg()
-                    .map(|l| l.transport)
-                    .unwrap_or(Transport::Udp);
-                let mut ok = Message::response_to(&request, 200, "OK");
-                ok.push("Contact", self.our_contact(transport));
-                ok.push("Allow", super::switch::ALLOW);
-                ok.set_body("application/sdp", Bytes::from(answer));
-                self.respond(now, &key, ok);
-            }
+            Some(Method::Invite) => self.answer_consult_reinvite(sip, key, request, latch),
             Some(Method::Ack) => {}
             Some(Method::Options | Method::Info | Method::Update) => {
-                self.respond_simple_to(now, &key, &request, 200, "OK");
+                self.respond_simple(key, request, 200, "OK");
             }
-            _ => self.respond_simple_to(now, &key, &request, 405, "Method Not Allowed"),
+            _ => self.respond_simple(key, request, 405, "Method Not Allowed"),
         }
+        None
+    }
+
+    /// The consulted party's re-INVITE, answered with the consult endpoint's SDP (488 when
+    /// nothing in the offer is acceptable).
+    fn answer_consult_reinvite(
+        &mut self,
+        sip: &LocalSip,
+        key: TransactionKey,
+        request: &Message,
+        latch: LatchPolicy,
+    ) {
+        let Some(consult) = self.consult.as_mut() else {
+            return;
+        };
+        let answer = SessionDescription::parse(request.body())
+            .ok()
+            .and_then(|offer| consult.leg.endpoint.local.to_answer(&offer))
+            .map(|(answer, _)| answer.to_string());
+        let Some(answer) = answer else {
+            self.respond_simple(key, request, 488, "Not Acceptable Here");
+            return;
+        };
+        let configure = configure_endpoint(&mut consult.leg.endpoint, request, latch);
+        let transport = consult
+            .leg
+            .winner_leg()
+            .map(|l| l.transport)
+            .unwrap_or(Transport::Udp);
+        if let Some(command) = configure {
+            self.media(command);
+        }
+        self.respond(key, sip.ok_with_answer(request, transport, answer));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::dial_plan::DialPlan;
+    use super::super::lab::{Lab, in_dialog, phone, queue_call_invite, sdp};
+    use super::*;
+    use std::collections::HashMap;
+    use std::net::SocketAddr;
+
+    const CUSTOMER: &str = "127.0.0.1:30000";
+
+    /// A customer of queue 7000 talks to agent 1001, who consults 1002, who answered: the
+    /// lab, the interaction and the INVITE the party's phone answered.
+    fn consulting() -> (Lab, InteractionId, Message) {
+        let mut lab = Lab::new();
+        lab.register("1001");
+        lab.register("1002");
+        lab.sw.set_dial_plan(DialPlan {
+            queue_numbers: HashMap::from([("7000".into(), "sales".into())]),
+            ..DialPlan::default()
+        });
+        let customer: SocketAddr = CUSTOMER.parse().unwrap();
+        lab.send(
+            customer,
+            &queue_call_invite(customer, "+33612345678", "c-1", 30_002),
+        );
+        let ok = lab.take(customer, "200");
+        lab.send_text(customer, &in_dialog(&ok, "ACK", 1, customer, true, ""));
+        let interaction = lab.arrived();
+        lab.queue_command(QueueCommand::Offer {
+            interaction: interaction.clone(),
+            party: Party::Agent(crate::ids::AgentId("alice".into())),
+            extension: "1001".into(),
+        });
+        let to_agent = lab.take(phone("1001"), "INVITE");
+        lab.reply(&to_agent, 200, phone("1001"));
+        lab.take(phone("1001"), "ACK");
+        lab.queue_command(QueueCommand::Consult {
+            interaction: interaction.clone(),
+            party: Party::Agent(crate::ids::AgentId("bob".into())),
+            extension: "1002".into(),
+            ring_timeout: Duration::from_secs(30),
+        });
+        let to_party = lab.take(phone("1002"), "INVITE");
+        lab.reply(&to_party, 200, phone("1002"));
+        lab.take(phone("1002"), "ACK");
+        for at in [customer, phone("1001"), phone("1002")] {
+            let _ = lab.take_all(at);
+        }
+        (lab, interaction, to_party)
+    }
+
+    /// ```text
+    ///  customer   switch                     1002 (consulted)
+    ///     |         |<-- re-INVITE sendonly ----|
+    ///     |         |--- 200 recvonly --------->|   nobody else hears of it
+    ///     |         |<-- BYE -------------------|
+    ///     |         |--- 200 ------------------>|   consult ended by the party
+    /// ```
+    #[test]
+    fn the_consulted_partys_reinvite_is_answered_here_and_its_bye_ends_the_consult() {
+        let (mut lab, _, to_party) = consulting();
+        let party = phone("1002");
+        let held = sdp(party.port() + 5).replace("sendrecv", "sendonly");
+        let reinvite = in_dialog(&to_party, "INVITE", 1, party, false, "").replace(
+            "Content-Length: 0\n",
+            &format!(
+                "Content-Type: application/sdp\nContent-Length: {}\n",
+                held.len()
+            ),
+        ) + &held;
+        lab.send_text(party, &reinvite);
+        let ok = lab.take(party, "200");
+        assert!(String::from_utf8_lossy(ok.body()).contains("a=recvonly"));
+        assert!(
+            ok.header("Contact")
+                .is_some_and(|c| c.contains("127.0.0.1:5060"))
+        );
+        assert!(lab.take_all(CUSTOMER.parse().unwrap()).is_empty());
+        assert!(lab.take_all(phone("1001")).is_empty());
+
+        lab.send_text(party, &in_dialog(&to_party, "BYE", 2, party, false, ""));
+        lab.take(party, "200");
+        assert!(
+            lab.queue_events
+                .iter()
+                .any(|e| matches!(e, QueueEvent::ConsultEnded { by_party: true, .. }))
+        );
+        lab.send_text(party, &in_dialog(&to_party, "OPTIONS", 3, party, false, ""));
+        lab.take(party, "481");
     }
 }

@@ -25,7 +25,6 @@ use super::model::*;
 use crate::media::sdp::{Direction, SessionDescription};
 use crate::sip::message::Message;
 use crate::sip::transaction::TransactionKey;
-use bytes::Bytes;
 use std::time::Instant;
 
 impl Call {
@@ -57,10 +56,7 @@ impl Call {
             return false;
         };
         self.configure(Side::Callee, latch, request);
-        let mut ok = Message::response_to(request, 200, "OK");
-        ok.push("Contact", sip.contact(transport));
-        ok.push("Allow", super::switch::ALLOW);
-        ok.set_body("application/sdp", Bytes::from(answer.to_string()));
+        let ok = sip.ok_with_answer(request, transport, answer.to_string());
         self.send_relayed_2xx(now, sip, Side::Callee, key.clone(), ok);
         self.set_held(hold, true);
         true

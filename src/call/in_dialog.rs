@@ -22,6 +22,7 @@ use crate::sip::message::{Message, Method};
 use crate::sip::registrar::Transport;
 use crate::sip::transaction::TransactionKey;
 use bytes::Bytes;
+use std::net::SocketAddr;
 use std::time::Instant;
 
 impl Switch {
@@ -102,24 +103,6 @@ impl Switch {
         }
     }
 
-    /// A request of the switch's own in `side`'s dialog, with our Via and Contact, and where
-    /// it goes: the peer's address and transport.
-    pub(super) fn dialog_request(
-        &mut self,
-        call_key: CallKey,
-        side: Side,
-        method: Method,
-    ) -> Option<(Message, std::net::SocketAddr, Transport)> {
-        let transport = self.calls.get(&call_key)?.transport(side)?;
-        let via = self.our_via(transport);
-        let contact = self.our_contact(transport);
-        let dialog = self.calls.get_mut(&call_key)?.dialog_mut(side)?;
-        let mut request = dialog.request(method);
-        request.push_front("Via", via);
-        request.push("Contact", contact);
-        Some((request, dialog.peer, dialog.transport))
-    }
-
     /// Hands an in-dialog re-INVITE, UPDATE or INFO to its call (see
     /// [`Call::relay_request`]).
     fn relay_request(
@@ -173,7 +156,9 @@ impl Switch {
             }
             Some(ClientPurpose::Relay { call }) => self.on_relay_response(now, call, key, response),
             Some(ClientPurpose::Reoffer { call, side }) => {
-                self.on_reoffer_response(now, call, side, response)
+                self.step_call(now, call, side, |call, _, latch| {
+                    call.on_reoffer_response(side, &response, latch)
+                });
             }
             Some(ClientPurpose::TrunkRegistration(index)) => {
                 self.on_trunk_registration_response(now, index, &response)
@@ -218,10 +203,7 @@ impl Call {
     /// `latch`. `true` when the caller's leg is confirmed.
     pub(super) fn on_ack(&mut self, side: Side, ack: &Message, latch: LatchPolicy) -> bool {
         let seq = ack.cseq().map(|c| c.seq);
-        let pending = match side {
-            Side::Caller => &mut self.caller.pending_2xx,
-            Side::Callee => &mut self.callee_pending_2xx,
-        };
+        let pending = self.pending_2xx_mut(side);
         if pending.as_ref().is_some_and(|p| Some(p.cseq) == seq) {
             *pending = None;
         }
@@ -239,6 +221,35 @@ impl Call {
             self.media(MediaCommand::Establish { endpoint });
         }
         confirmed
+    }
+
+    /// A request of the switch's own in `side`'s dialog, with our Contact, and where it goes:
+    /// the peer's address and transport. The switch adds our Via as it sends it.
+    pub(super) fn dialog_request(
+        &mut self,
+        sip: &LocalSip,
+        side: Side,
+        method: Method,
+    ) -> Option<(Message, SocketAddr, Transport)> {
+        let dialog = self.dialog_mut(side)?;
+        let mut request = dialog.request(method);
+        request.push("Contact", sip.contact(dialog.transport));
+        Some((request, dialog.peer, dialog.transport))
+    }
+
+    /// Acknowledges `response`, a 2xx to our (re-)INVITE in `side`'s dialog, whose Contact
+    /// becomes the dialog's target (RFC 3261 §12.2.1.2). `false` when the side has no dialog.
+    pub(super) fn ack_2xx(&mut self, side: Side, response: &Message) -> bool {
+        let Some(dialog) = self.dialog_mut(side) else {
+            return false;
+        };
+        let seq = response.cseq().map(|c| c.seq).unwrap_or_default();
+        dialog.refresh_target(response);
+        let ack = dialog.ack(seq);
+        let (to, transport) = (dialog.peer, dialog.transport);
+        self.outputs
+            .push_back(CallOutput::Ack { to, transport, ack });
+        true
     }
 
     /// A re-INVITE, UPDATE or INFO from `from`'s phone in server transaction `key`, relayed
@@ -378,19 +389,8 @@ impl Call {
         }
         let to = relay.from.other();
         let is_invite = matches!(relay.request.method(), Some(Method::Invite));
-        if is_invite
-            && (200..300).contains(&code)
-            && let Some(dialog) = self.dialog_mut(to)
-        {
-            let seq = response.cseq().map(|c| c.seq).unwrap_or_default();
-            dialog.refresh_target(response);
-            let ack = dialog.ack(seq);
-            let (peer, transport) = (dialog.peer, dialog.transport);
-            self.outputs.push_back(CallOutput::Ack {
-                to: peer,
-                transport,
-                ack,
-            });
+        if is_invite && (200..300).contains(&code) {
+            self.ack_2xx(to, response);
         }
         let Some(relay) = self.relay.take() else {
             return;
@@ -406,7 +406,11 @@ impl Call {
         }
         let mut reply = Message::response_to(&relay.request, code, response.reason().unwrap_or(""));
         if (200..300).contains(&code) {
-            reply.push("Contact", sip.contact(self.caller.dialog.transport));
+            // Our Contact on the sender's own transport: a TLS agent bridged to a UDP
+            // customer must come back over TLS.
+            if let Some(transport) = self.transport(relay.from) {
+                reply.push("Contact", sip.contact(transport));
+            }
             let their_direction = SessionDescription::parse(response.body())
                 .ok()
                 .and_then(|s| s.audio().map(|(_, m)| m.direction));
@@ -447,17 +451,7 @@ impl Call {
         ok: Message,
     ) {
         let t1 = sip.timing.t1;
-        let pending = Some(Pending2xx {
-            bytes: ok.to_bytes(),
-            cseq: ok.cseq().map(|c| c.seq).unwrap_or_default(),
-            interval: t1,
-            next: now + t1,
-            give_up: now + t1 * 64,
-        });
-        match side {
-            Side::Caller => self.caller.pending_2xx = pending,
-            Side::Callee => self.callee_pending_2xx = pending,
-        }
+        *self.pending_2xx_mut(side) = Some(Pending2xx::new(&ok, now, t1, now + t1 * 64));
         self.respond(key, ok);
     }
 }

@@ -381,76 +381,23 @@ impl Switch {
         self.persist_cdr_in_progress(now, call_key);
     }
 
-    /// Sends a 2xx to the caller through its transaction and keeps retransmitting it.
+    /// Sends a 2xx to the caller and keeps retransmitting it (see [`Call::send_caller_2xx`]),
+    /// waiting for its ACK as long as the source limits say.
     pub(super) fn send_caller_2xx(&mut self, now: Instant, call_key: CallKey, ok: Message) {
-        let t1 = self.cfg.timing.t1;
         let ack_window = self.ack_window();
-        let Some(call) = self.calls.get_mut(&call_key) else {
-            return;
-        };
-        let Some(key) = call.caller.server_txn.clone() else {
-            return;
-        };
-        call.caller.awaiting_final = false;
-        if !call.caller.dialog.transport.is_reliable() {
-            call.caller.pending_2xx = Some(Pending2xx {
-                bytes: ok.to_bytes(),
-                cseq: ok.cseq().map(|c| c.seq).unwrap_or_default(),
-                interval: t1,
-                next: now + t1,
-                give_up: now + ack_window,
-            });
-        } else {
-            // Over TCP the 2xx is not retransmitted, but the ACK must still come (Timer H analogue).
-            call.caller.pending_2xx = Some(Pending2xx {
-                bytes: ok.to_bytes(),
-                cseq: ok.cseq().map(|c| c.seq).unwrap_or_default(),
-                interval: ack_window,
-                next: now + ack_window,
-                give_up: now + ack_window,
-            });
-        }
-        self.schedule(call_key);
-        self.respond(now, &key, ok);
+        self.step_call(now, call_key, Side::Caller, |call, sip, _| {
+            call.send_caller_2xx(now, sip, ack_window, ok)
+        });
     }
 
-    /// A 2xx of ours waits for its ACK on `side` (the caller's INVITE, or a re-INVITE
-    /// relayed from either phone): sent again when due, doubling up to T2, until 64·T1
-    /// (§13.3.1.4).
-    pub(super) fn retransmit_2xx(&mut self, now: Instant, call_key: CallKey, side: Side) {
-        let t2 = self.cfg.timing.t2;
-        let Some(call) = self.calls.get_mut(&call_key) else {
-            return;
-        };
-        let peer = match side {
-            Side::Caller => Some((call.caller.dialog.peer, call.caller.dialog.transport)),
-            Side::Callee => call.winner_leg().map(|leg| (leg.dest, leg.transport)),
-        };
-        let pending = match side {
-            Side::Caller => &mut call.caller.pending_2xx,
-            Side::Callee => &mut call.callee_pending_2xx,
-        };
-        let (Some(state), Some((to, transport))) = (pending.as_mut(), peer) else {
-            return;
-        };
-        if state.next > now {
-            return;
-        }
-        if now >= state.give_up {
-            *pending = None;
-            tracing::info!(call_id = %call.caller.dialog.call_id, ?side, "no ACK for 2xx: ending call");
+    /// Sends again the call's 2xx waiting for their ACK where due, and ends the call when one
+    /// waited in vain (see [`Call::retransmit_2xx`]).
+    pub(super) fn retransmit_2xx(&mut self, now: Instant, call_key: CallKey) {
+        let no_ack = self.step_call(now, call_key, Side::Caller, |call, sip, _| {
+            call.retransmit_2xx(now, sip)
+        });
+        if no_ack == Some(true) {
             self.end_call(now, call_key, Ending::NoAck, None);
-            return;
-        }
-        let bytes = state.bytes.clone();
-        state.interval = (state.interval * 2).min(t2);
-        state.next = (now + state.interval).min(state.give_up);
-        if !transport.is_reliable() {
-            self.outputs.push_back(Output::Transmit {
-                to,
-                transport,
-                bytes,
-            });
         }
     }
 
@@ -501,21 +448,7 @@ impl Switch {
     }
 
     /// Configures one side's endpoint from the SDP in `message` (an answer to our offer, or a
-    /// new offer in a re-INVITE).
-    pub(super) fn configure_from_answer(
-        &mut self,
-        call_key: CallKey,
-        side: Side,
-        message: &Message,
-    ) {
-        let Some(call) = self.calls.get(&call_key) else {
-            return;
-        };
-        let latch = self.latch_for_leg(call.peer_ip(side));
-        self.configure_with(call_key, side, latch, message);
-    }
-
-    /// [`Self::configure_from_answer`] with the leg's latch policy known.
+    /// new offer in a re-INVITE), its media latching as `latch` says.
     pub(super) fn configure_with(
         &mut self,
         call_key: CallKey,
@@ -610,6 +543,72 @@ impl Switch {
 }
 
 impl Call {
+    /// Answers the caller's INVITE with the 2xx `ok` through its transaction and keeps it
+    /// until the ACK, `ack_window` at most: sent again from T1 on over UDP; over TCP or TLS
+    /// not sent again, but the ACK must still come (a Timer H analogue).
+    pub(super) fn send_caller_2xx(
+        &mut self,
+        now: Instant,
+        sip: &LocalSip,
+        ack_window: std::time::Duration,
+        ok: Message,
+    ) {
+        let Some(key) = self.caller.server_txn.clone() else {
+            return;
+        };
+        self.caller.awaiting_final = false;
+        let first = if self.caller.dialog.transport.is_reliable() {
+            ack_window
+        } else {
+            sip.timing.t1
+        };
+        self.caller.pending_2xx = Some(Pending2xx::new(&ok, now, first, now + ack_window));
+        self.respond(key, ok);
+    }
+
+    /// Our 2xx waiting for their ACK (the caller's INVITE's, or a re-INVITE's relayed from
+    /// either phone) are sent again when due, doubling up to T2, until they give up
+    /// (§13.3.1.4): `true` when one did, and the call must end.
+    pub(super) fn retransmit_2xx(&mut self, now: Instant, sip: &LocalSip) -> bool {
+        [Side::Caller, Side::Callee]
+            .into_iter()
+            .any(|side| self.retransmit_2xx_on(now, sip, side))
+    }
+
+    /// [`Call::retransmit_2xx`] on `side`.
+    fn retransmit_2xx_on(&mut self, now: Instant, sip: &LocalSip, side: Side) -> bool {
+        let peer = match side {
+            Side::Caller => Some((self.caller.dialog.peer, self.caller.dialog.transport)),
+            Side::Callee => self.winner_leg().map(|leg| (leg.dest, leg.transport)),
+        };
+        let Some((to, transport)) = peer else {
+            return false;
+        };
+        let pending = self.pending_2xx_mut(side);
+        let Some(state) = pending.as_mut() else {
+            return false;
+        };
+        if state.next > now {
+            return false;
+        }
+        if now >= state.give_up {
+            *pending = None;
+            tracing::info!(call_id = %self.caller.dialog.call_id, ?side, "no ACK for 2xx: ending call");
+            return true;
+        }
+        let bytes = state.bytes.clone();
+        state.interval = (state.interval * 2).min(sip.timing.t2);
+        state.next = (now + state.interval).min(state.give_up);
+        if !transport.is_reliable() {
+            self.output(Output::Transmit {
+                to,
+                transport,
+                bytes,
+            });
+        }
+        false
+    }
+
     /// A response to the caller's INVITE with our To tag (and our Contact when it is one
     /// that may establish the dialog).
     pub(super) fn caller_response(&self, sip: &LocalSip, code: u16, reason: &str) -> Message {

@@ -15,15 +15,21 @@
 //! treatment from the dial plan, the latching of a leg's media from the source limits.
 //!
 //! Moved here so far: connecting an answering agent, hold, resume, the consult swap and the
-//! conference (this file); the courtesy offer's start, keys and end (`courtesy.rs`); the ACK
-//! of a 2xx, the relay of re-INVITE, UPDATE and INFO to the other leg with its 491 glare,
-//! the ACK of a relayed 2xx and the 2xx sent again until its ACK (`in_dialog.rs`); the
-//! agent's phone holding by re-INVITE (`hold.rs`); hanging up the call's own legs when it
-//! ends (final answer or BYE to the caller, BYE or CANCEL to the callee side, 487 to a relay:
-//! `Call::hang_up` in `invite.rs`) and cancelling a leg's ringing forks. Each feature keeps
-//! its call methods beside its switch side. The rest still runs as switch methods that look
-//! the call up: setting up legs needs the port pool and the registrar; ending a call keeps
-//! the transfer and consult legs, the port release, the CDR and the tombstone at the switch.
+//! conference (this file); the courtesy offer's start, keys and end (`courtesy.rs`); the ACK of
+//! a 2xx, the relay of re-INVITE, UPDATE and INFO to the other leg with its 491 glare, the ACK
+//! of a relayed 2xx and the 2xx sent again until its ACK (`in_dialog.rs`); the agent's phone
+//! holding by re-INVITE (`hold.rs`); hanging up the call's own legs when it ends (final answer
+//! or BYE to the caller, BYE or CANCEL to the callee side, 487 to a relay: `Call::hang_up` in
+//! `invite.rs`), the caller's 2xx kept until its ACK and every 2xx of ours sent again on its
+//! timer until then (`Call::retransmit_2xx`, `invite.rs`), and cancelling a leg's ringing
+//! forks; the switch's own requests in a call's dialogs (`Call::dialog_request`): the NOTIFYs
+//! of a REFER's progress (`transfer.rs`), the re-offer to a transferee its referrer held and
+//! the ACK of its 2xx (`bridged_transfer.rs`); the consulted party's requests in the consult
+//! leg's dialog, its re-INVITE answered and its BYE (`Call::on_consult_request`, `consult.rs`),
+//! the switch forgetting the dialog and ending the consult. Each feature keeps its call methods
+//! beside its switch side. The rest still runs as switch methods that look the call up: setting
+//! up legs needs the port pool and the registrar; ending a call keeps the transfer and consult
+//! legs, the port release, the CDR and the tombstone at the switch.
 
 use super::dial_plan::QueueTreatment;
 use super::model::*;
@@ -113,6 +119,21 @@ impl LocalSip {
         c
     }
 
+    /// A 2xx to the (re-)INVITE `request` from a leg on `transport`, with our Contact, what
+    /// we allow and our SDP `answer`.
+    pub(super) fn ok_with_answer(
+        &self,
+        request: &Message,
+        transport: Transport,
+        answer: String,
+    ) -> Message {
+        let mut ok = Message::response_to(request, 200, "OK");
+        ok.push("Contact", self.contact(transport));
+        ok.push("Allow", super::switch::ALLOW);
+        ok.set_body("application/sdp", bytes::Bytes::from(answer));
+        ok
+    }
+
     /// Our Via for a request leaving on `transport` with `branch`.
     pub(super) fn via(&self, transport: Transport, branch: &str) -> String {
         format!(
@@ -139,6 +160,37 @@ impl Call {
     pub(super) fn respond(&mut self, key: TransactionKey, response: Message) {
         self.outputs
             .push_back(CallOutput::Respond { key, response });
+    }
+
+    /// Queues the answer `code` to `request`, in server transaction `key`, with nothing of
+    /// ours in it (see [`super::switch::simple_response`]).
+    pub(super) fn respond_simple(
+        &mut self,
+        key: TransactionKey,
+        request: &Message,
+        code: u16,
+        reason: &str,
+    ) {
+        let response = super::switch::simple_response(request, code, reason);
+        self.respond(key, response);
+    }
+
+    /// Queues `request` (one of the call's dialogs', see [`Call::dialog_request`]) for a new
+    /// client transaction towards `to`, for `purpose`.
+    pub(super) fn send_request(
+        &mut self,
+        to: SocketAddr,
+        transport: Transport,
+        request: Message,
+        purpose: ClientPurpose,
+    ) {
+        self.outputs.push_back(CallOutput::Request {
+            to,
+            transport,
+            request,
+            purpose,
+            relays: None,
+        });
     }
 
     /// How the request the call asked for with `purpose` went: `txn` is its client
@@ -479,12 +531,18 @@ mod tests {
     use super::*;
     use crate::sip::message::Method;
 
-    #[test]
-    fn a_calls_request_leaves_with_our_via_in_a_client_transaction_in_order_with_its_media() {
+    /// A lab where 1001 called 1002, who answered.
+    fn a_call() -> Lab {
         let mut lab = Lab::new();
         lab.register("1001");
         lab.register("1002");
         let _ = lab.call("1001", "1002");
+        lab
+    }
+
+    #[test]
+    fn a_calls_request_leaves_with_our_via_in_a_client_transaction_in_order_with_its_media() {
+        let mut lab = a_call();
         let (&call_key, call) = lab.sw.calls.iter_mut().next().expect("a live call");
         let endpoint = call.caller.endpoint.id;
         let dialog = call.dialog_mut(Side::Callee).expect("the callee answered");
@@ -529,5 +587,51 @@ mod tests {
         );
         assert_eq!(lab.sw.client_txns.len(), client_txns + 1);
         assert!(lab.sw.calls[&call_key].outputs.is_empty());
+    }
+
+    /// ```text
+    ///  switch                      1001
+    ///    |--- 200 (t = 0) ----------->|   no ACK comes
+    ///    |--- 200 at 0.5, 1.5, 3.5 -->|   T1, doubling...
+    ///    |--- 200 every 4 s --------->|   ...up to T2
+    ///    |  32 s (64·T1): the call must end
+    /// ```
+    #[test]
+    fn a_2xx_without_its_ack_is_sent_again_doubling_to_t2_until_the_call_gives_up() {
+        let mut lab = a_call();
+        let sip = lab.sw.local_sip();
+        let call = lab.sw.calls.values_mut().next().expect("a live call");
+        let ok = Message::response_to(&call.caller.invite, 200, "OK");
+        let (start, t1) = (lab.now, sip.timing.t1);
+        *call.pending_2xx_mut(Side::Caller) =
+            Some(Pending2xx::new(&ok, start, t1, start + t1 * 64));
+
+        let mut now = start;
+        let mut sent = Vec::new();
+        loop {
+            let at = call.poll_timeout().expect("the 2xx waits for its ACK");
+            assert!(at > now, "the deadline moves forward");
+            now = at;
+            if call.retransmit_2xx(now, &sip) {
+                break;
+            }
+            while let Some(output) = call.poll_output() {
+                assert!(matches!(
+                    output,
+                    CallOutput::Output(Output::Transmit { .. })
+                ));
+                sent.push((now - start).as_millis());
+            }
+        }
+
+        assert_eq!(
+            sent,
+            [
+                500, 1_500, 3_500, 7_500, 11_500, 15_500, 19_500, 23_500, 27_500, 31_500
+            ]
+        );
+        assert_eq!(now - start, t1 * 64);
+        assert!(call.caller.pending_2xx.is_none());
+        assert_eq!(call.poll_timeout(), None);
     }
 }

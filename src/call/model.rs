@@ -519,6 +519,20 @@ pub struct Pending2xx {
     pub give_up: Instant,
 }
 
+impl Pending2xx {
+    /// `ok`, sent at `now`: due again `first` later, then at doubling intervals (see
+    /// `Call::retransmit_2xx`) until its ACK or `give_up`.
+    pub fn new(ok: &Message, now: Instant, first: Duration, give_up: Instant) -> Pending2xx {
+        Pending2xx {
+            bytes: ok.to_bytes(),
+            cseq: ok.cseq().map(|c| c.seq).unwrap_or_default(),
+            interval: first,
+            next: now + first,
+            give_up,
+        }
+    }
+}
+
 /// The inbound leg (the switch's UAS role): the caller's INVITE, which the switch accepts,
 /// answers and whose 2xx it retransmits until the ACK. See [`super::outbound`] for the other role.
 #[derive(Debug)]
@@ -779,6 +793,15 @@ impl Call {
         match side {
             Side::Caller => &mut self.caller.endpoint,
             Side::Callee => &mut self.callee.endpoint,
+        }
+    }
+
+    /// Our 2xx waiting for its ACK on `side`: the caller's INVITE's or a relayed re-INVITE's
+    /// to the caller's phone, or a relayed re-INVITE's to the callee's.
+    pub fn pending_2xx_mut(&mut self, side: Side) -> &mut Option<Pending2xx> {
+        match side {
+            Side::Caller => &mut self.caller.pending_2xx,
+            Side::Callee => &mut self.callee_pending_2xx,
         }
     }
 

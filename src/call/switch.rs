@@ -104,6 +104,16 @@ pub struct SwitchStats {
     pub digits_received: u64,
 }
 
+/// The response `code` to `request` with nothing of ours but what it needs: the methods we
+/// allow when the code says the request's is not one of them.
+pub(super) fn simple_response(request: &Message, code: u16, reason: &str) -> Message {
+    let mut response = Message::response_to(request, code, reason);
+    if code == 405 || code == 501 {
+        response.push("Allow", ALLOW);
+    }
+    response
+}
+
 /// What a client transaction of ours was for.
 #[derive(Debug, Clone)]
 pub(super) enum ClientPurpose {
@@ -798,11 +808,8 @@ impl Switch {
         code: u16,
         reason: &str,
     ) {
-        let mut response = Message::response_to(request, code, reason);
+        let mut response = simple_response(request, code, reason);
         self.add_to_tag(&mut response, request);
-        if code == 405 || code == 501 {
-            response.push("Allow", ALLOW);
-        }
         self.respond(now, key, response);
     }
 

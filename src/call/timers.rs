@@ -147,9 +147,7 @@ impl Switch {
         if due(call.ring_deadline) {
             self.on_ring_timeout(now, call_key);
         }
-        for side in [Side::Caller, Side::Callee] {
-            self.retransmit_2xx(now, call_key, side);
-        }
+        self.retransmit_2xx(now, call_key);
         let Some(call) = self.calls.get(&call_key) else {
             return;
         };

@@ -179,3 +179,51 @@ fn a_sips_call_from_a_tls_phone_is_challenged_over_tls_and_bridged_to_a_udp_phon
     let contact = ok.header("Contact").unwrap();
     assert!(contact.contains(":5061;transport=tls"), "{contact}");
 }
+
+#[test]
+fn the_2xx_to_a_tls_phones_relayed_reinvite_names_our_tls_contact() {
+    let mut net = Net::new();
+    let caller = phone("1001");
+    let uri = format!("sip:1002@{DOMAIN}");
+    call(&mut net, "1001", caller, Transport::Udp, &uri);
+    let (_, to_callee) = net.take(tls_phone(), "INVITE");
+    answer(&mut net, &to_callee, tls_phone(), Transport::Tls);
+    let (_, ok) = net.take(caller, "200");
+    let ack = super::lab::in_dialog(&ok, "ACK", 2, caller, true, "");
+    net.send(caller, Transport::Udp, &ack);
+
+    // The TLS phone (the callee) re-offers; the switch relays it to the UDP caller.
+    let text = super::lab::in_dialog(&to_callee, "INVITE", 1, tls_phone(), false, "")
+        .replace("SIP/2.0/UDP", "SIP/2.0/TLS");
+    let mut reinvite = Message::parse(text.replace('\n', "\r\n").as_bytes()).unwrap();
+    reinvite.set_body(
+        "application/sdp",
+        bytes::Bytes::from(sdp(tls_phone().port() + 3)),
+    );
+    net.send(
+        tls_phone(),
+        Transport::Tls,
+        &String::from_utf8_lossy(&reinvite.to_bytes()),
+    );
+    let (over, relayed) = net.take(caller, "INVITE");
+    assert_eq!(over, Transport::Udp);
+    let mut relayed_ok = Message::response_to(&relayed, 200, "OK");
+    relayed_ok.push("Contact", format!("<sip:1001@{caller}>"));
+    relayed_ok.set_body(
+        "application/sdp",
+        bytes::Bytes::from(sdp(caller.port() + 1)),
+    );
+    net.send(
+        caller,
+        Transport::Udp,
+        &String::from_utf8_lossy(&relayed_ok.to_bytes()),
+    );
+
+    let (over, ok) = net.take(tls_phone(), "200");
+    assert_eq!(over, Transport::Tls);
+    let contact = ok.header("Contact").unwrap();
+    assert!(
+        contact.contains(":5061;transport=tls"),
+        "the TLS phone must come back over TLS: {contact}"
+    );
+}

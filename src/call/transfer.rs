@@ -19,6 +19,7 @@
 //!     |<== RTP ========|<=========================== 200, RTP ====|
 //! ```
 
+use super::machine::LocalSip;
 use super::model::*;
 use super::switch::{ClientPurpose, Switch};
 use crate::sip::message::{Message, Method};
@@ -137,8 +138,7 @@ impl Switch {
             }));
     }
 
-    /// A NOTIFY of an accepted REFER (`status_line` as its sipfrag) to `side`'s phone; a final
-    /// status ends the REFER's implicit subscription.
+    /// Reports an accepted REFER's progress to `side`'s phone (see [`Call::notify_refer`]).
     pub(super) fn notify_refer(
         &mut self,
         now: Instant,
@@ -146,8 +146,17 @@ impl Switch {
         side: Side,
         status_line: &str,
     ) {
-        let Some((mut notify, dest, transport)) =
-            self.dialog_request(call_key, side, Method::Notify)
+        self.step_call(now, call_key, side, |call, sip, _| {
+            call.notify_refer(sip, side, status_line)
+        });
+    }
+}
+
+impl Call {
+    /// A NOTIFY of an accepted REFER (`status_line` as its sipfrag) to `side`'s phone; a final
+    /// status ends the REFER's implicit subscription.
+    pub(super) fn notify_refer(&mut self, sip: &LocalSip, side: Side, status_line: &str) {
+        let Some((mut notify, dest, transport)) = self.dialog_request(sip, side, Method::Notify)
         else {
             return;
         };
@@ -165,6 +174,6 @@ impl Switch {
             "message/sipfrag;version=2.0",
             bytes::Bytes::from(format!("{status_line}\r\n")),
         );
-        self.request(now, dest, transport, notify, ClientPurpose::FireAndForget);
+        self.send_request(dest, transport, notify, ClientPurpose::FireAndForget);
     }
 }
