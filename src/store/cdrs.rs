@@ -327,8 +327,27 @@ fn bind_cdr<'q>(
 /// Most rows in one statement of [`Store::upsert_cdrs`].
 const MAX_ROWS: usize = 64;
 
-/// The upsert of `rows` in-progress records in one statement.
-fn multi_row_upsert(rows: usize, backend: Backend) -> String {
+/// The upsert of `rows` records in one statement, `rows` a power of two up to [`MAX_ROWS`]:
+/// built once per shape and backend (a 64-row statement is some 4 KiB of text, and the
+/// store writes a batch every few milliseconds under load).
+fn multi_row_upsert(rows: usize, backend: Backend) -> &'static str {
+    static SHAPES: [std::sync::OnceLock<Vec<String>>; 2] =
+        [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
+    let index = match backend {
+        Backend::Sqlite => 0,
+        Backend::Postgres => 1,
+    };
+    let shapes = SHAPES[index].get_or_init(|| {
+        (0..=MAX_ROWS.ilog2())
+            .map(|shift| build_upsert(1 << shift, backend))
+            .collect()
+    });
+    debug_assert!(rows.is_power_of_two() && rows <= MAX_ROWS, "{rows} rows");
+    &shapes[rows.ilog2() as usize]
+}
+
+/// The text of [`multi_row_upsert`].
+fn build_upsert(rows: usize, backend: Backend) -> String {
     let values: Vec<String> = (0..rows)
         .map(|row| {
             let first = row * CDR_COLUMNS + 1;
