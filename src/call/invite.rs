@@ -206,6 +206,7 @@ impl Switch {
             outputs: std::collections::VecDeque::new(),
         };
         self.calls.insert(call_key, Box::new(call));
+        self.route_endpoints(call_key);
         if let Some((trunk, max)) = inbound_channel {
             self.trunk_channels.acquire(call_key, None, &trunk, max);
         }

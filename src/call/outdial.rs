@@ -196,6 +196,7 @@ impl Switch {
             outputs: std::collections::VecDeque::new(),
         };
         self.calls.insert(call_key, Box::new(call));
+        self.route_endpoints(call_key);
         self.interactions.insert(interaction, call_key);
         self.schedule(call_key);
         let auto_answer = (
@@ -300,6 +301,7 @@ impl Switch {
         let agent_fork = call.callee.winner;
         let agent = call.callee.endpoint.id;
         self.dialogs.insert(key, (call_key, Side::Caller));
+        self.route_endpoints(call_key);
         self.stats.calls_answered += 1;
         // The ringing tone stops before the agent is bridged to the customer.
         self.outputs
