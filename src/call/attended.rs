@@ -176,6 +176,8 @@ impl Switch {
         if let Some(donor) = self.calls.get_mut(&from) {
             donor.callee.endpoint = old_agent_endpoint;
         }
+        self.route_endpoints(into);
+        self.route_endpoints(from);
         if let Some(key) = moved_key {
             self.dialogs.insert(key, (into, Side::Callee));
         }

@@ -348,6 +348,7 @@ impl Switch {
         self.step_call(now, call_key, side.other(), |call, sip, _| {
             call.reoffer(sip, side.other())
         });
+        self.route_endpoints(call_key);
         self.persist_cdr_in_progress(now, call_key);
         Some(old)
     }

@@ -343,6 +343,7 @@ impl Switch {
             self.request(now, dest, transport, bye, ClientPurpose::FireAndForget);
         }
         self.close_endpoint(&old_agent);
+        self.route_endpoints(call_key);
         for endpoint in [customer, party_endpoint] {
             self.outputs
                 .push_back(Output::Media(MediaCommand::StopMusic { endpoint }));

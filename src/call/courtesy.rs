@@ -160,10 +160,14 @@ impl Switch {
     /// A chosen number the dial plan reads as one to call back goes to the contact center
     /// and the caller hears silence until it is hung up; a refused one brings the music back.
     pub(super) fn on_digit(&mut self, now: Instant, endpoint: EndpointId, digit: char) {
-        let Some(call) = self.calls.values_mut().find(|c| {
-            c.caller.endpoint.id == endpoint
-                && c.queue.as_ref().is_some_and(|q| q.courtesy.is_some())
-        }) else {
+        let Some(call) = self
+            .call_of_endpoint(endpoint)
+            .and_then(|key| self.calls.get_mut(&key))
+            .filter(|c| {
+                c.caller.endpoint.id == endpoint
+                    && c.queue.as_ref().is_some_and(|q| q.courtesy.is_some())
+            })
+        else {
             return;
         };
         let call_key = call.key;

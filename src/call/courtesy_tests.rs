@@ -153,3 +153,23 @@ fn a_keyed_number_the_dial_plan_refuses_ends_the_offer_without_a_choice() {
         music: None
     }));
 }
+
+#[test]
+fn a_digit_and_lost_media_find_the_call_by_its_endpoint_whose_route_ends_with_it() {
+    let (mut lab, interaction, endpoint) = waiting();
+    let call = lab.sw.call_of_endpoint(endpoint);
+    assert_eq!(call, lab.sw.interactions.get(&interaction).copied());
+    offer(&mut lab, &interaction);
+    keys(&mut lab, EndpointId(endpoint.0 + 1_000), "1");
+    assert!(chosen(&lab).is_empty(), "no call has that endpoint");
+    keys(&mut lab, endpoint, "1");
+    assert_eq!(chosen(&lab), ["+33612345678"]);
+
+    lab.media_event(MediaEvent::Inactive { endpoint });
+    assert!(lab.sw.calls.is_empty(), "the call ended on its lost media");
+    assert_eq!(lab.sw.call_of_endpoint(endpoint), None);
+    assert!(
+        lab.sw.endpoint_calls.is_empty(),
+        "closed endpoints route nowhere"
+    );
+}

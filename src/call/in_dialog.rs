@@ -247,8 +247,12 @@ impl Call {
         dialog.refresh_target(response);
         let ack = dialog.ack(seq);
         let (to, transport) = (dialog.peer, dialog.transport);
-        self.outputs
-            .push_back(CallOutput::Ack { to, transport, ack });
+        self.outputs.push_back(CallOutput::Ack {
+            to,
+            transport,
+            ack,
+            fork: None,
+        });
         true
     }
 

@@ -25,6 +25,10 @@ pub struct Holdings {
     pub interactions: usize,
     /// Outputs calls queued and the switch has not drained (0 between steps).
     pub undrained: usize,
+    /// Media endpoints routed to calls.
+    pub endpoint_routes: usize,
+    /// Sides of live calls whose media endpoint does not route to their call (0 always).
+    pub misrouted_endpoints: usize,
 }
 
 impl Holdings {
@@ -49,6 +53,13 @@ impl Switch {
             held_replies: self.held_replies.len(),
             interactions: self.interactions.len(),
             undrained: self.calls.values().map(|c| c.outputs.len()).sum(),
+            endpoint_routes: self.endpoint_calls.len(),
+            misrouted_endpoints: self
+                .calls
+                .values()
+                .flat_map(|c| [(c.key, c.caller.endpoint.id), (c.key, c.callee.endpoint.id)])
+                .filter(|&(key, e)| self.call_of_endpoint(e) != Some(key))
+                .count(),
         }
     }
 }

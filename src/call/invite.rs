@@ -15,7 +15,7 @@ use crate::sip::message::{Message, Method, uri_host_port};
 use crate::sip::registrar::{Aor, Transport};
 use crate::sip::transaction::TransactionKey;
 use bytes::Bytes;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Instant;
 
 /// At most this many contacts are rung in parallel for one call.
@@ -206,6 +206,7 @@ impl Switch {
             outputs: std::collections::VecDeque::new(),
         };
         self.calls.insert(call_key, Box::new(call));
+        self.route_endpoints(call_key);
         if let Some((trunk, max)) = inbound_channel {
             self.trunk_channels.acquire(call_key, None, &trunk, max);
         }
@@ -297,50 +298,8 @@ impl Switch {
         invite
     }
 
-    /// A callee's phone rings (or sends early media): the caller hears of it while the call
-    /// still rings. Queue callers were answered already and hear music instead.
-    pub(super) fn relay_provisional(
-        &mut self,
-        now: Instant,
-        call_key: CallKey,
-        phone: IpAddr,
-        response: &Message,
-    ) {
-        let Some(call) = self.calls.get(&call_key) else {
-            return;
-        };
-        if call.queue.is_some() || call.state != CallState::Routing || !call.caller.awaiting_final {
-            return;
-        }
-        let early_sdp = response.carries_sdp();
-        if early_sdp {
-            let latch = self.latch_for(phone);
-            self.configure_with(call_key, Side::Callee, latch, response);
-        }
-        let Some(call) = self.calls.get(&call_key) else {
-            return;
-        };
-        let code = response.status().unwrap_or(180);
-        let reason = response.reason().unwrap_or("Ringing").to_owned();
-        let mut relay = call.caller_response(&self.local_sip(), code, &reason);
-        if early_sdp
-            && !call.caller.delayed_offer
-            && let Some(sdp) = caller_answer_sdp(call)
-        {
-            relay.set_body("application/sdp", Bytes::from(sdp));
-            // The caller offered, and our early answer takes its offer up: early media may
-            // flow to it (only to its own signalling IP, see `media::relay::source`).
-            let endpoint = call.caller.endpoint.id;
-            self.outputs
-                .push_back(Output::Media(MediaCommand::Establish { endpoint }));
-        }
-        if let Some(key) = call.caller.server_txn.clone() {
-            self.respond(now, &key, relay);
-        }
-    }
-
     /// The callee side's fork `index` won (see [`super::outbound`]): a queue call's agent
-    /// connects; a plain call is answered to the caller.
+    /// connects; a plain call is answered to the caller ([`Call::answer_caller`]).
     pub(super) fn on_callee_answered(&mut self, now: Instant, call_key: CallKey, index: usize) {
         let answered_at = self.unix_ms(now);
         let Some(call) = self.calls.get_mut(&call_key) else {
@@ -357,27 +316,11 @@ impl Switch {
             }
             return;
         }
-        call.state = CallState::Answered;
-        call.answered_unix_ms = Some(answered_at);
         self.stats.calls_answered += 1;
-        let Some(call) = self.calls.get(&call_key) else {
-            return;
-        };
-        let mut ok = call.caller_response(&self.local_sip(), 200, "OK");
-        ok.push("Allow", super::switch::ALLOW);
-        let sdp = if call.caller.delayed_offer {
-            Some(call.caller.endpoint.local.render_offer())
-        } else {
-            caller_answer_sdp(call)
-        };
-        if let Some(sdp) = sdp {
-            ok.set_body("application/sdp", Bytes::from(sdp));
-        }
-        self.outputs
-            .push_back(Output::Event(SwitchEvent::CallAnswered {
-                call_id: call.caller.dialog.call_id.clone(),
-            }));
-        self.send_caller_2xx(now, call_key, ok);
+        let ack_window = self.ack_window();
+        self.step_call(now, call_key, Side::Caller, |call, sip, _| {
+            call.answer_caller(now, sip, ack_window, answered_at)
+        });
         self.persist_cdr_in_progress(now, call_key);
     }
 
@@ -444,25 +387,6 @@ impl Switch {
             (None, _) => {
                 self.respond_simple_to(now, &key, &cancel, 481, "Call/Transaction Does Not Exist")
             }
-        }
-    }
-
-    /// Configures one side's endpoint from the SDP in `message` (an answer to our offer, or a
-    /// new offer in a re-INVITE), its media latching as `latch` says.
-    pub(super) fn configure_with(
-        &mut self,
-        call_key: CallKey,
-        side: Side,
-        latch: LatchPolicy,
-        message: &Message,
-    ) {
-        let Some(call) = self.calls.get_mut(&call_key) else {
-            return;
-        };
-        if let Some(command) =
-            super::outbound::configure_endpoint(call.endpoint_mut(side), message, latch)
-        {
-            self.outputs.push_back(Output::Media(command));
         }
     }
 
@@ -543,6 +467,69 @@ impl Switch {
 }
 
 impl Call {
+    /// A callee's phone rings (or sends early media, which configures the callee side's
+    /// endpoint, its media latching as `latch` says): the caller hears of it as 180 or 183
+    /// with our Contact (and our answer to its offer when the phone sent SDP) while the call
+    /// still rings. Queue callers were answered already and hear music instead.
+    pub(super) fn relay_provisional(
+        &mut self,
+        sip: &LocalSip,
+        latch: LatchPolicy,
+        response: &Message,
+    ) {
+        if self.queue.is_some() || self.state != CallState::Routing || !self.caller.awaiting_final {
+            return;
+        }
+        let early_sdp = response.carries_sdp();
+        if early_sdp {
+            self.configure(Side::Callee, latch, response);
+        }
+        let code = response.status().unwrap_or(180);
+        let reason = response.reason().unwrap_or("Ringing");
+        let mut relay = self.caller_response(sip, code, reason);
+        if early_sdp
+            && !self.caller.delayed_offer
+            && let Some(sdp) = caller_answer_sdp(self)
+        {
+            relay.set_body("application/sdp", Bytes::from(sdp));
+            // The caller offered, and our early answer takes its offer up: early media may
+            // flow to it (only to its own signalling IP, see `media::relay::source`).
+            let endpoint = self.caller.endpoint.id;
+            self.media(MediaCommand::Establish { endpoint });
+        }
+        if let Some(key) = self.caller.server_txn.clone() {
+            self.respond(key, relay);
+        }
+    }
+
+    /// The callee answered a plain call: the call is answered at `answered_unix_ms`, the
+    /// caller gets our 2xx (our answer to its offer, or our offer when it sent none), kept
+    /// until its ACK ([`Call::send_caller_2xx`]), and the runtime hears of it.
+    pub(super) fn answer_caller(
+        &mut self,
+        now: Instant,
+        sip: &LocalSip,
+        ack_window: std::time::Duration,
+        answered_unix_ms: i64,
+    ) {
+        self.state = CallState::Answered;
+        self.answered_unix_ms = Some(answered_unix_ms);
+        let mut ok = self.caller_response(sip, 200, "OK");
+        ok.push("Allow", super::switch::ALLOW);
+        let sdp = if self.caller.delayed_offer {
+            Some(self.caller.endpoint.local.render_offer())
+        } else {
+            caller_answer_sdp(self)
+        };
+        if let Some(sdp) = sdp {
+            ok.set_body("application/sdp", Bytes::from(sdp));
+        }
+        self.output(Output::Event(SwitchEvent::CallAnswered {
+            call_id: self.caller.dialog.call_id.clone(),
+        }));
+        self.send_caller_2xx(now, sip, ack_window, ok);
+    }
+
     /// Answers the caller's INVITE with the 2xx `ok` through its transaction and keeps it
     /// until the ACK, `ack_window` at most: sent again from T1 on over UDP; over TCP or TLS
     /// not sent again, but the ACK must still come (a Timer H analogue).

@@ -26,10 +26,18 @@
 //! of a REFER's progress (`transfer.rs`), the re-offer to a transferee its referrer held and
 //! the ACK of its 2xx (`bridged_transfer.rs`); the consulted party's requests in the consult
 //! leg's dialog, its re-INVITE answered and its BYE (`Call::on_consult_request`, `consult.rs`),
-//! the switch forgetting the dialog and ending the consult. Each feature keeps its call methods
-//! beside its switch side. The rest still runs as switch methods that look the call up: setting
-//! up legs needs the port pool and the registrar; ending a call keeps the transfer and consult
-//! legs, the port release, the CDR and the tombstone at the switch.
+//! the switch forgetting the dialog and ending the consult; the answers to an outbound leg's
+//! forks (`outbound.rs`): a CANCEL that waited for a provisional answer, the callee's ringing
+//! and early media relayed to the caller with our SDP (`Call::relay_provisional`, `invite.rs`)
+//! and a click-to-dial customer's early media to its agent (`outdial.rs`), the winning 2xx
+//! acknowledged (the ACK kept to send again as it was), the other forks cancelled, a late one
+//! hung up, the caller answered and bridged (`Call::answer_caller`), and what a failed fork
+//! comes to for its leg, the best failure once every fork failed (`Call::on_fork_failure`);
+//! the switch passes the fork's latching in and keeps its role's follow-up that needs its
+//! maps (dialog routing, CDR, trunk failover, the agent's queue). Each feature keeps its call
+//! methods beside its switch side. The rest still runs as switch methods that look the call
+//! up: setting up legs needs the port pool and the registrar; ending a call keeps the transfer
+//! and consult legs, the port release, the CDR and the tombstone at the switch.
 
 use super::dial_plan::QueueTreatment;
 use super::model::*;
@@ -70,11 +78,14 @@ pub(super) enum CallOutput {
         cancel: Message,
     },
     /// Send `ack` (for a 2xx, RFC 3261 §13.2.2.4) outside any transaction, with our Via and a
-    /// fresh branch on top.
+    /// fresh branch on top. When it acknowledges the 2xx of `fork` (the leg's role and the
+    /// fork's index), the call keeps what was sent, to send it again as it is should the 2xx
+    /// come again ([`Call::ack_sent`]).
     Ack {
         to: SocketAddr,
         transport: Transport,
         ack: Message,
+        fork: Option<(super::outbound::LegRole, usize)>,
     },
 }
 
@@ -449,12 +460,18 @@ impl Switch {
                     to,
                     transport,
                     mut ack,
+                    fork,
                 } => {
                     ack.push_front("Via", self.our_via(transport));
+                    let bytes = ack.to_bytes();
+                    if let (Some((role, index)), Some(call)) = (fork, self.calls.get_mut(&call_key))
+                    {
+                        call.ack_sent(role, index, bytes.clone());
+                    }
                     self.outputs.push_back(Output::Transmit {
                         to,
                         transport,
-                        bytes: ack.to_bytes(),
+                        bytes,
                     });
                 }
             }

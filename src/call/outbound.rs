@@ -12,6 +12,7 @@
 //! The inbound leg (the UAS role, [`super::model::InboundLeg`]) is the other half: the
 //! switch accepts it, answers it and retransmits its 2xx until the ACK.
 
+use super::machine::{CallOutput, LocalSip};
 use super::model::*;
 use super::srtp_policy::offer_sdes_to;
 use super::switch::{ClientPurpose, Switch};
@@ -239,6 +240,168 @@ impl Call {
     }
 }
 
+/// What a failed fork comes to for its leg (see [`Call::on_fork_failure`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ForkFailure {
+    /// Nothing yet: another fork still rings or answered, or the leg is no longer wanted.
+    Pending,
+    /// The leg's gateway failed: the switch tries the trunk's next one.
+    Gateway,
+    /// One of the agents a queue call is offered to did not take it.
+    AgentLeg,
+    /// Every fork failed: the leg failed with the best of their answers, `code`
+    /// (`declined`: a phone answered 603).
+    Settled { code: u16, declined: bool },
+}
+
+impl Call {
+    /// A provisional answer to fork `index` of the leg `role`: a CANCEL that waited for one
+    /// goes out (RFC 3261 §9.1); else the callee side's ringing or early media is relayed to
+    /// the caller ([`Call::relay_provisional`]) and a click-to-dial customer's early media
+    /// reaches the agent ([`Call::outdial_early_media`]). `latch` is how the fork's media
+    /// latches.
+    pub(super) fn on_fork_provisional(
+        &mut self,
+        sip: &LocalSip,
+        role: LegRole,
+        index: usize,
+        latch: LatchPolicy,
+        response: &Message,
+    ) {
+        let Some(fork) = self.outbound_mut(role).and_then(|l| l.forks.get_mut(index)) else {
+            return;
+        };
+        if let Some((cancel, to, transport)) = fork.provisional_seen() {
+            self.outputs.push_back(CallOutput::Cancel {
+                to,
+                transport,
+                cancel,
+            });
+            return;
+        }
+        match role {
+            LegRole::Callee => self.relay_provisional(sip, latch, response),
+            LegRole::Outdial => self.outdial_early_media(latch, response),
+            LegRole::Consult(_) | LegRole::Transfer(_) => {}
+        }
+    }
+
+    /// A 2xx to fork `index` of the leg `role`: the same ACK again for a retransmission;
+    /// otherwise acknowledged, then hung up when another fork won or the leg is no longer
+    /// wanted, or else the winner: the other forks are cancelled and the leg's endpoint takes
+    /// the answer's SDP, its media latching as `latch` says. `true` when the fork won, and
+    /// the leg's role takes over.
+    pub(super) fn on_fork_answer(
+        &mut self,
+        role: LegRole,
+        index: usize,
+        latch: LatchPolicy,
+        response: &Message,
+    ) -> bool {
+        let wanted = self.wants_answer(role);
+        let Some(fork) = self.outbound(role).and_then(|l| l.forks.get(index)) else {
+            return false;
+        };
+        if let Some(again) = fork.ack_again() {
+            self.output(again);
+            return false;
+        }
+        let (to, transport) = (fork.dest, fork.transport);
+        let Some(mut dialog) = Dialog::as_uac(&fork.invite, response, to, transport) else {
+            return false;
+        };
+        let seq = fork.invite.cseq().map(|c| c.seq).unwrap_or(1);
+        let ack = dialog.ack(seq);
+        self.outputs.push_back(CallOutput::Ack {
+            to,
+            transport,
+            ack,
+            fork: Some((role, index)),
+        });
+        let Some(leg) = self.outbound_mut(role) else {
+            return false;
+        };
+        let lost = !wanted
+            || leg.winner.is_some()
+            || matches!(
+                leg.forks[index].state,
+                ForkState::Cancelled | ForkState::CancelPending
+            );
+        if lost {
+            // Another phone won, or the leg is no longer wanted: hang this one up.
+            leg.forks[index].state = ForkState::Cancelled;
+            let bye = dialog.request(Method::Bye);
+            let (to, transport) = (dialog.peer, dialog.transport);
+            self.send_request(to, transport, bye, ClientPurpose::FireAndForget);
+            return false;
+        }
+        let fork = &mut leg.forks[index];
+        fork.state = ForkState::Answered;
+        fork.dialog = Some(dialog);
+        leg.winner = Some(index);
+        let configure = configure_endpoint(&mut leg.endpoint, response, latch);
+        let endpoint = leg.endpoint.id;
+        self.cancel_forks(role, &[index]);
+        if let Some(command) = configure {
+            self.media(command);
+        }
+        // Our ACK is sent: the dialog is confirmed on this side too.
+        self.media(MediaCommand::Establish { endpoint });
+        true
+    }
+
+    /// The switch sent `ack` for the 2xx of fork `index` of the leg `role`: kept to be sent
+    /// again as it is when the 2xx is retransmitted.
+    pub(super) fn ack_sent(&mut self, role: LegRole, index: usize, ack: Bytes) {
+        if let Some(fork) = self.outbound_mut(role).and_then(|l| l.forks.get_mut(index)) {
+            fork.ack = Some(ack);
+        }
+    }
+
+    /// Fork `index` of the leg `role` failed with `code` (a final answer of 300 or more, or
+    /// 408 when none came): what that comes to for the leg. A leg through trunks rings one
+    /// gateway at a time; each agent offered a queue call fails on its own; any other leg
+    /// fails once every fork did, with the best of their answers (RFC 3261 §16.7 step 6).
+    pub(super) fn on_fork_failure(
+        &mut self,
+        role: LegRole,
+        index: usize,
+        code: u16,
+    ) -> ForkFailure {
+        let wanted = self.wants_answer(role);
+        let queue = self.queue.is_some();
+        let Some(leg) = self.outbound_mut(role) else {
+            return ForkFailure::Pending;
+        };
+        let Some(fork) = leg.forks.get_mut(index) else {
+            return ForkFailure::Pending;
+        };
+        if !matches!(fork.state, ForkState::Answered | ForkState::Cancelled) {
+            fork.state = ForkState::Failed(code);
+        }
+        if leg.trunk.is_some() {
+            return if !wanted || leg.winner.is_some() {
+                ForkFailure::Pending
+            } else {
+                ForkFailure::Gateway
+            };
+        }
+        if role == LegRole::Callee && queue {
+            return ForkFailure::AgentLeg;
+        }
+        if !wanted || leg.winner.is_some() {
+            return ForkFailure::Pending;
+        }
+        match leg.settled_failure() {
+            Some(code) => ForkFailure::Settled {
+                code,
+                declined: leg.declined(),
+            },
+            None => ForkFailure::Pending,
+        }
+    }
+}
+
 impl Switch {
     /// The outbound leg playing `role` in the live call `call_key`.
     pub(super) fn outbound_mut(
@@ -352,84 +515,43 @@ impl Switch {
         match code {
             100 => {}
             101..=199 => {
-                let Some(fork) = self
-                    .outbound_mut(call_key, role)
-                    .and_then(|l| l.forks.get_mut(index))
-                else {
-                    return;
-                };
-                if let Some(cancel) = fork.provisional_seen() {
-                    self.send_cancels(now, vec![cancel]);
-                    return;
-                }
-                let phone = fork.dest.ip();
-                match role {
-                    LegRole::Callee => self.relay_provisional(now, call_key, phone, &response),
-                    LegRole::Outdial => self.on_outdial_early_media(call_key, phone, &response),
-                    LegRole::Consult(_) | LegRole::Transfer(_) => {}
+                self.step_fork(now, call_key, role, index, |call, sip, latch| {
+                    call.on_fork_provisional(sip, role, index, latch, &response)
+                });
+            }
+            200..=299 => {
+                let won = self.step_fork(now, call_key, role, index, |call, _, latch| {
+                    call.on_fork_answer(role, index, latch, &response)
+                });
+                if won == Some(true) {
+                    self.fork_won(now, call_key, role, index);
                 }
             }
-            200..=299 => self.on_outbound_answer(now, call_key, role, index, &response),
             _ => self.on_outbound_failure(now, call_key, role, index, code),
         }
     }
 
-    /// A 2xx to one of the leg's INVITEs: the same ACK again for a retransmission; otherwise
-    /// acknowledged, then either the winner (the role takes over) or hung up.
-    fn on_outbound_answer(
+    /// Hands `call_key`'s call `step` for fork `index` of its leg `role` (see
+    /// [`Switch::step_call`]), with how the fork's media latches: by the address it was sent
+    /// to. `None` when there is no such fork.
+    fn step_fork<R>(
         &mut self,
         now: Instant,
         call_key: CallKey,
         role: LegRole,
         index: usize,
-        response: &Message,
-    ) {
-        let Some(call) = self.calls.get(&call_key) else {
-            return;
-        };
-        let wanted = call.wants_answer(role);
-        let Some(fork) = call.outbound(role).and_then(|l| l.forks.get(index)) else {
-            return;
-        };
-        if let Some(again) = fork.ack_again() {
-            self.outputs.push_back(again);
-            return;
-        }
-        let (invite, dest, transport) = (fork.invite.clone(), fork.dest, fork.transport);
+        step: impl FnOnce(&mut Call, &LocalSip, LatchPolicy) -> R,
+    ) -> Option<R> {
+        let call = self.calls.get(&call_key)?;
+        let dest = call.outbound(role)?.forks.get(index)?.dest;
         let latch = self.latch_for(dest.ip());
-        let Some((mut dialog, ack)) = self.acknowledge(&invite, dest, transport, response) else {
-            return;
-        };
-        let Some(leg) = self.outbound_mut(call_key, role) else {
-            return;
-        };
-        let lost = !wanted
-            || leg.winner.is_some()
-            || matches!(
-                leg.forks[index].state,
-                ForkState::Cancelled | ForkState::CancelPending
-            );
-        let fork = &mut leg.forks[index];
-        fork.ack = Some(ack);
-        if lost {
-            // Another phone won, or the leg is no longer wanted: hang this one up.
-            fork.state = ForkState::Cancelled;
-            self.send_bye(now, &mut dialog);
-            return;
-        }
-        fork.state = ForkState::Answered;
-        fork.dialog = Some(dialog);
-        leg.winner = Some(index);
-        let cancels = leg.cancel_ringing(&[index]);
-        let configure = configure_endpoint(&mut leg.endpoint, response, latch);
-        let endpoint = leg.endpoint.id;
-        self.send_cancels(now, cancels);
-        if let Some(command) = configure {
-            self.outputs.push_back(Output::Media(command));
-        }
-        // Our ACK is sent: the dialog is confirmed on this side too.
-        self.outputs
-            .push_back(Output::Media(MediaCommand::Establish { endpoint }));
+        self.step_call(now, call_key, Side::Caller, |call, sip, _| {
+            step(call, sip, latch)
+        })
+    }
+
+    /// Fork `index` of the leg `role` won (see [`Call::on_fork_answer`]): the role takes over.
+    fn fork_won(&mut self, now: Instant, call_key: CallKey, role: LegRole, index: usize) {
         match role {
             LegRole::Callee => self.on_callee_answered(now, call_key, index),
             LegRole::Consult(_) => self.on_consult_answered(now, call_key, index),
@@ -439,8 +561,8 @@ impl Switch {
     }
 
     /// One of the leg's INVITEs failed: a final answer of 300 or more, or no answer at all
-    /// (408). The role decides once every fork is done; a leg through trunks first tries its
-    /// next gateway.
+    /// (408). The call says what that comes to ([`Call::on_fork_failure`]); a leg through
+    /// trunks first tries its next gateway.
     pub(super) fn on_outbound_failure(
         &mut self,
         now: Instant,
@@ -452,43 +574,24 @@ impl Switch {
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
         };
-        let wanted = call.wants_answer(role);
-        let queue = call.queue.is_some();
-        let Some(leg) = call.outbound_mut(role) else {
-            return;
-        };
-        let Some(fork) = leg.forks.get_mut(index) else {
-            return;
-        };
-        if !matches!(fork.state, ForkState::Answered | ForkState::Cancelled) {
-            fork.state = ForkState::Failed(code);
-        }
-        let through_trunk = leg.trunk.is_some();
-        if through_trunk {
-            if !wanted || leg.winner.is_some() {
-                return;
+        match call.on_fork_failure(role, index, code) {
+            ForkFailure::Pending => {}
+            ForkFailure::Gateway => {
+                // One gateway at a time: its failure decides, not the best of every fork's.
+                if !self.trunk_attempt_failed(now, call_key, role, index, AttemptEnd::Status(code))
+                {
+                    // The carrier refusing the switch's credentials is no challenge for the
+                    // caller.
+                    let code = if matches!(code, 401 | 407) { 403 } else { code };
+                    self.outbound_leg_failed(now, call_key, role, code, code == 603);
+                }
             }
-            // One gateway at a time: its failure decides, not the best of every fork's.
-            if !self.trunk_attempt_failed(now, call_key, role, index, AttemptEnd::Status(code)) {
-                // The carrier refusing the switch's credentials is no challenge for the caller.
-                let code = if matches!(code, 401 | 407) { 403 } else { code };
-                self.outbound_leg_failed(now, call_key, role, code, code == 603);
-            }
-            return;
-        }
-        if role == LegRole::Callee && queue {
             // Each agent offered the call fails on its own (ring-all rings several).
-            self.on_agent_leg_failed(now, call_key);
-            return;
+            ForkFailure::AgentLeg => self.on_agent_leg_failed(now, call_key),
+            ForkFailure::Settled { code, declined } => {
+                self.outbound_leg_failed(now, call_key, role, code, declined)
+            }
         }
-        if !wanted || leg.winner.is_some() {
-            return;
-        }
-        let Some(best) = leg.settled_failure() else {
-            return;
-        };
-        let declined = leg.declined();
-        self.outbound_leg_failed(now, call_key, role, best, declined);
     }
 
     /// The leg `role` failed for good with `code` (`declined`: a 603): what that means is
@@ -595,7 +698,7 @@ pub(super) fn configure_endpoint(
 
 #[cfg(test)]
 mod tests {
-    use super::super::lab::{DOMAIN, Lab, persisted_binding, phone};
+    use super::super::lab::{DOMAIN, Lab, persisted_binding, phone, sdp};
     use super::*;
 
     /// 1001 calls 1002, which has two phones (a softphone at its lab address and a desk
@@ -670,6 +773,43 @@ mod tests {
         lab.take(phone("1001"), "486");
         assert_eq!(lab.cdrs.len(), 1);
         assert_eq!(lab.cdrs[0].sip_code, 486);
+    }
+
+    /// ```text
+    ///  1001        switch        1002
+    ///   │◀── 183 ─────│◀── 183 ──────│   early media: our SDP and Contact, not the phone's
+    ///   │◀── 200 ─────│◀── 200 ──────│
+    ///   │             │── ACK ──────▶│
+    ///   │             │◀── 200 ──────│   sent again
+    ///   │             │── ACK ──────▶│   the same ACK; the caller hears nothing more
+    /// ```
+    #[test]
+    fn early_media_reaches_the_caller_as_ours_and_a_repeated_2xx_gets_the_same_ack() {
+        let mut lab = Lab::new();
+        lab.register("1001");
+        lab.register("1002");
+        let invite = lab.ring("1001", "1002");
+        let (caller, callee) = (phone("1001"), phone("1002"));
+        let mut early = Message::response_to(&invite, 183, "Session Progress");
+        let to = invite.header("To").unwrap_or_default().to_owned();
+        early.set("To", format!("{to};tag=t1"));
+        early.set_body("application/sdp", Bytes::from(sdp(40_000)));
+        lab.send(callee, &early);
+
+        let relayed = lab.take(caller, "183");
+        let contact = relayed.header("Contact").expect("our Contact");
+        assert!(contact.contains(&lab.sw.cfg.advertised.ip().to_string()));
+        let body = String::from_utf8_lossy(relayed.body()).into_owned();
+        assert!(body.starts_with("v=0"), "our SDP: {body}");
+        assert!(!body.contains("m=audio 40000"), "not the phone's: {body}");
+
+        lab.reply(&invite, 200, callee);
+        let ack = lab.take(callee, "ACK");
+        lab.take(caller, "200");
+        lab.reply(&invite, 200, callee);
+        let again = lab.take(callee, "ACK");
+        assert_eq!(again.to_bytes(), ack.to_bytes());
+        assert!(lab.try_take(caller, "200").is_none());
     }
 
     #[test]

@@ -196,6 +196,7 @@ impl Switch {
             outputs: std::collections::VecDeque::new(),
         };
         self.calls.insert(call_key, Box::new(call));
+        self.route_endpoints(call_key);
         self.interactions.insert(interaction, call_key);
         self.schedule(call_key);
         let auto_answer = (
@@ -272,47 +273,6 @@ impl Switch {
         self.schedule(call_key);
     }
 
-    /// The customer's network sends early media (a 183 with SDP: its own ringback, or an
-    /// announcement such as "the number is not in service"): the agent hears it in place of
-    /// our ringing tone, as FreeSWITCH's bridge passes early media on. The media goes one way,
-    /// customer to agent: nothing is sent to the gateway before its dialog is confirmed. The
-    /// first usable early SDP is taken; the answer's SDP configures the endpoint again.
-    pub(super) fn on_outdial_early_media(
-        &mut self,
-        call_key: CallKey,
-        phone: std::net::IpAddr,
-        response: &Message,
-    ) {
-        if !response.carries_sdp() {
-            return;
-        }
-        let latch = self.latch_for(phone);
-        let Some(call) = self.calls.get_mut(&call_key) else {
-            return;
-        };
-        let agent = call.callee.endpoint.id;
-        let Some(outdial) = call
-            .outdial
-            .as_mut()
-            .filter(|o| !o.connected && !o.early_media)
-        else {
-            return;
-        };
-        let Some(configure) =
-            super::outbound::configure_endpoint(&mut outdial.leg.endpoint, response, latch)
-        else {
-            return;
-        };
-        outdial.early_media = true;
-        let customer = outdial.leg.endpoint.id;
-        self.outputs.push_back(Output::Media(configure));
-        // The bridge ends the ringing tone.
-        self.outputs.push_back(Output::Media(MediaCommand::Bridge {
-            a: agent,
-            b: customer,
-        }));
-    }
-
     /// The customer answered (fork `index` of the customer leg won): its leg becomes the
     /// caller side, and the call connects as a queue call does when its agent answers.
     pub(super) fn on_outdial_answered(&mut self, now: Instant, call_key: CallKey, index: usize) {
@@ -341,6 +301,7 @@ impl Switch {
         let agent_fork = call.callee.winner;
         let agent = call.callee.endpoint.id;
         self.dialogs.insert(key, (call_key, Side::Caller));
+        self.route_endpoints(call_key);
         self.stats.calls_answered += 1;
         // The ringing tone stops before the agent is bridged to the customer.
         self.outputs
@@ -386,5 +347,40 @@ impl Switch {
                 reason.into()
             }),
         })
+    }
+}
+
+impl Call {
+    /// The customer's network sends early media (a 183 with SDP: its own ringback, or an
+    /// announcement such as "the number is not in service"): the agent hears it in place of
+    /// our ringing tone, as FreeSWITCH's bridge passes early media on. The media goes one way,
+    /// customer to agent: nothing is sent to the gateway before its dialog is confirmed. The
+    /// first usable early SDP is taken, its media latching as `latch` says; the answer's SDP
+    /// configures the endpoint again.
+    pub(super) fn outdial_early_media(&mut self, latch: LatchPolicy, response: &Message) {
+        if !response.carries_sdp() {
+            return;
+        }
+        let agent = self.callee.endpoint.id;
+        let Some(outdial) = self
+            .outdial
+            .as_mut()
+            .filter(|o| !o.connected && !o.early_media)
+        else {
+            return;
+        };
+        let Some(configure) =
+            super::outbound::configure_endpoint(&mut outdial.leg.endpoint, response, latch)
+        else {
+            return;
+        };
+        outdial.early_media = true;
+        let customer = outdial.leg.endpoint.id;
+        self.media(configure);
+        // The bridge ends the ringing tone.
+        self.media(MediaCommand::Bridge {
+            a: agent,
+            b: customer,
+        });
     }
 }

@@ -193,6 +193,11 @@ pub struct Switch {
     pub(super) held_replies: HashMap<u64, (TransactionKey, Message)>,
     /// Queue calls by interaction id.
     pub(super) interactions: HashMap<InteractionId, CallKey>,
+    /// The call whose caller or callee side each media endpoint is, so a media event (a
+    /// digit, inactivity) finds its call without a scan of every call. Set when a call is
+    /// made and when a leg moves into a call (a transfer, a consult taking over, a
+    /// click-to-dial customer answering); an endpoint leaves when it is closed.
+    pub(super) endpoint_calls: HashMap<EndpointId, CallKey>,
     pub(super) next_id: u64,
     /// Wall clock at `anchor`, so CDR times and nonces need no clock reads here.
     pub(super) anchor: (Instant, Duration),
@@ -249,6 +254,7 @@ impl Switch {
             lingering: VecDeque::new(),
             held_replies: HashMap::new(),
             interactions: HashMap::new(),
+            endpoint_calls: HashMap::new(),
             next_id: 1,
             anchor: (now, unix_now),
             last_now: now,
@@ -346,9 +352,28 @@ impl Switch {
 
     pub(super) fn close_endpoint(&mut self, endpoint: &Endpoint) {
         let _ = self.ports.release(endpoint.port);
+        self.endpoint_calls.remove(&endpoint.id);
         self.outputs.push_back(Output::Media(MediaCommand::Close {
             endpoint: endpoint.id,
         }));
+    }
+
+    /// Routes the media endpoints of `call_key`'s two sides to it: called once the call is
+    /// made and whenever a leg moves into it.
+    pub(super) fn route_endpoints(&mut self, call_key: CallKey) {
+        if let Some(call) = self.calls.get(&call_key) {
+            for endpoint in [call.caller.endpoint.id, call.callee.endpoint.id] {
+                self.endpoint_calls.insert(endpoint, call_key);
+            }
+        }
+    }
+
+    /// The live call whose caller or callee side `endpoint` is.
+    pub(super) fn call_of_endpoint(&self, endpoint: EndpointId) -> Option<CallKey> {
+        let call_key = *self.endpoint_calls.get(&endpoint)?;
+        let call = self.calls.get(&call_key)?;
+        (call.caller.endpoint.id == endpoint || call.callee.endpoint.id == endpoint)
+            .then_some(call_key)
     }
 
     // ----- inputs -----
@@ -435,12 +460,7 @@ impl Switch {
             // Recording news is for observers: the call goes on whatever became of it.
             _ => return,
         };
-        let call = self
-            .calls
-            .values()
-            .find(|c| c.caller.endpoint.id == endpoint || c.callee.endpoint.id == endpoint)
-            .map(|c| c.key);
-        if let Some(call) = call {
+        if let Some(call) = self.call_of_endpoint(endpoint) {
             let ending = match event {
                 MediaEvent::Inactive { .. } => Ending::RtpTimeout,
                 _ => Ending::Failed(503),

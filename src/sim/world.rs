@@ -415,6 +415,12 @@ impl World {
                 holdings.undrained
             ));
         }
+        if holdings.misrouted_endpoints > 0 {
+            self.fail(&format!(
+                "{} sides of live calls have a media endpoint that does not route to their call",
+                holdings.misrouted_endpoints
+            ));
+        }
         let ports = holdings.ports;
         if ports != self.media.open.len() {
             self.fail(&format!(
