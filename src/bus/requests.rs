@@ -81,6 +81,10 @@ pub enum CoreRequest {
 /// What the admin API asks the switch core.
 #[derive(Debug)]
 pub enum SwitchRequest {
+    /// How much state the switch holds (`GET /api/v1/status`).
+    Holdings {
+        reply: oneshot::Sender<crate::call::Holdings>,
+    },
     /// Digest-guessing blocks in force.
     AuthBlocks {
         reply: oneshot::Sender<Vec<AuthBlock>>,
@@ -163,6 +167,9 @@ impl SwitchRequest {
         match self {
             SwitchRequest::AuthBlocks { reply } => {
                 let _ = reply.send(switch.auth_blocks(now));
+            }
+            SwitchRequest::Holdings { reply } => {
+                let _ = reply.send(switch.holdings());
             }
             SwitchRequest::LiftAuthBlock { address, reply } => {
                 let _ = reply.send(switch.lift_auth_block(now, address));
@@ -361,6 +368,12 @@ impl CoreHandle {
             by,
         })
         .await
+    }
+
+    /// How much state the switch holds.
+    pub async fn holdings(&self) -> Result<crate::call::Holdings, CoreUnavailable> {
+        self.ask(|reply| CoreRequest::Switch(SwitchRequest::Holdings { reply }))
+            .await
     }
 
     /// Digest-guessing blocks in force on the switch.

@@ -47,6 +47,7 @@ mod sessions;
 mod settings;
 mod sip_blocks;
 mod skills;
+mod status;
 mod teams;
 #[cfg(test)]
 pub(crate) mod test_support;
@@ -210,6 +211,7 @@ pub fn app(state: ApiState) -> Router {
         .merge(tokens::routes())
         .merge(login_blocks::routes())
         .merge(sip_blocks::routes())
+        .merge(status::routes())
         .merge(trunks::routes())
         .merge(dids::routes())
         .merge(outbound_routes::routes())

@@ -10,7 +10,7 @@ use super::{
     ApiState, agent_session, agent_states, agents, cad, callbacks, cdrs, consult_control, dids,
     directory, dispositions, event_stream, extensions, idle_reasons, interaction_control,
     interactions, login_blocks, outbound_routes, outdial, queues, recordings, sessions, settings,
-    sip_blocks, skills, teams, tickets, tokens, trunks,
+    sip_blocks, skills, status, teams, tickets, tokens, trunks,
 };
 use crate::store::{
     Agent, AgentStateChange, ApiToken, CadVariable, Direction, DispositionCode, IdleReason,
@@ -25,7 +25,7 @@ use crate::store::{
         super::health, document, cdrs::list,
         sessions::create, sessions::remove,
         tokens::mint, tokens::list, tokens::revoke, login_blocks::list, login_blocks::lift,
-        sip_blocks::list, sip_blocks::lift, trunks::list, trunks::read, trunks::create,
+        sip_blocks::list, sip_blocks::lift, status::read, trunks::list, trunks::read, trunks::create,
         trunks::update, trunks::remove, dids::list, dids::create, dids::remove,
         outbound_routes::list, outbound_routes::create, outbound_routes::remove,
         extensions::list, extensions::create, extensions::update, extensions::remove,
@@ -57,6 +57,7 @@ use crate::store::{
     components(schemas(
         sessions::LoginRequest, sessions::SessionResponse, tokens::MintRequest,
         tickets::TicketResponse, super::login_guard::LoginBlock, sip_blocks::SipBlock,
+        status::SwitchStatus,
         trunks::TrunkView, trunks::RegistrationView, trunks::TrunkBody, trunks::TrunkConfigView,
         dids::DidBody, dids::DidView, outbound_routes::RouteBody, outbound_routes::RouteView,
         extensions::ExtensionBody, extensions::ExtensionView,

@@ -2,7 +2,8 @@
 //! the packets.
 //!
 //! Each endpoint has an RTP and an RTCP socket, bound when the switch allocates its port pair
-//! ([`SocketBinder`]). The packets are relayed by a few shards (`media_shard.rs`), OS
+//! ([`SocketBinder`]), or the sockets an ended endpoint left bound on that pair (see
+//! `socket_pool.rs`). The packets are relayed by a few shards (`media_shard.rs`), OS
 //! threads that each run one sans-IO [`Relay`](crate::media::relay::Relay) over the sockets
 //! of their endpoints: latching, bridging, digit detection, noise suppression, recording
 //! taps, music and conferences are all the relay's (see its doc).
@@ -34,6 +35,7 @@ use crate::media::sdp::{Direction, Negotiated};
 use crate::runtime::clock;
 use crate::runtime::media_shard::{Command, ShardHandle, Sockets};
 use crate::runtime::recording::RecordingHandle;
+use crate::runtime::socket_pool::SocketPool;
 use rand::rngs::SmallRng;
 use rand::{RngCore, SeedableRng};
 use std::collections::HashMap;
@@ -70,7 +72,7 @@ enum Home {
 }
 
 /// Sockets bound for a pair by the switch's allocator, waiting for their endpoint's `open`.
-type BoundPairs = Arc<Mutex<HashMap<u16, (std::net::UdpSocket, std::net::UdpSocket)>>>;
+type BoundPairs = Arc<Mutex<HashMap<u16, Sockets>>>;
 
 /// The runtime's [`PortBinder`]: binds a pair's two sockets on the media address when the
 /// switch allocates it, and parks them for [`MediaEngine::open`]. A pair whose sockets are
@@ -79,18 +81,22 @@ type BoundPairs = Arc<Mutex<HashMap<u16, (std::net::UdpSocket, std::net::UdpSock
 pub struct SocketBinder {
     bind_ip: IpAddr,
     bound: BoundPairs,
+    /// The sockets of ended endpoints, still bound (see `socket_pool`).
+    pool: SocketPool,
 }
 
 impl PortBinder for SocketBinder {
     fn bind(&mut self, pair: PortPair) -> bool {
-        let rtp = std::net::UdpSocket::bind(SocketAddr::new(self.bind_ip, pair.rtp()));
-        let rtcp = std::net::UdpSocket::bind(SocketAddr::new(self.bind_ip, pair.rtcp()));
-        match (rtp, rtcp) {
-            (Ok(rtp), Ok(rtcp)) => {
-                lock(&self.bound).insert(pair.rtp(), (rtp, rtcp));
+        let sockets = match self.pool.take(pair.rtp()) {
+            Some(pooled) => Ok(pooled),
+            None => bind_pair(self.bind_ip, pair.rtp()),
+        };
+        match sockets {
+            Ok(sockets) => {
+                lock(&self.bound).insert(pair.rtp(), sockets);
                 true
             }
-            (Err(error), _) | (_, Err(error)) => {
+            Err(error) => {
                 tracing::debug!(port = pair.rtp(), %error, "media pair skipped: cannot bind");
                 false
             }
@@ -98,11 +104,27 @@ impl PortBinder for SocketBinder {
     }
 }
 
+/// Binds the RTP and RTCP sockets of the pair at `rtp_port`, non-blocking.
+fn bind_pair(ip: IpAddr, rtp_port: u16) -> std::io::Result<Sockets> {
+    let bind = |port| {
+        let socket = std::net::UdpSocket::bind(SocketAddr::new(ip, port))?;
+        socket.set_nonblocking(true)?;
+        Ok::<_, std::io::Error>(mio::net::UdpSocket::from_std(socket))
+    };
+    Ok(Sockets {
+        rtp: bind(rtp_port)?,
+        rtcp: bind(rtp_port + 1)?,
+        port: rtp_port,
+    })
+}
+
 /// The media plane as the switch's core sees it: one call per media command, never waiting
 /// for packets. See the module doc.
 pub struct MediaEngine {
     bind_ip: IpAddr,
     bound: BoundPairs,
+    /// The sockets of closed endpoints, still bound for their pair's next call.
+    pool: SocketPool,
     endpoints: HashMap<EndpointId, Home>,
     recordings: HashMap<RecordingId, RecordingHandle>,
     shards: Vec<ShardHandle>,
@@ -135,17 +157,25 @@ impl MediaEngine {
         shards: usize,
     ) -> MediaEngine {
         let stats = Arc::<MediaStats>::default();
+        let pool = SocketPool::for_this_process();
         let shards: Vec<ShardHandle> = (0..shards.max(1))
             .filter_map(|index| {
-                ShardHandle::spawn(index, rtp_timeout, events.clone(), stats.clone())
-                    .inspect_err(|error| tracing::error!(%error, "cannot start a media shard"))
-                    .ok()
+                ShardHandle::spawn(
+                    index,
+                    rtp_timeout,
+                    events.clone(),
+                    stats.clone(),
+                    pool.clone(),
+                )
+                .inspect_err(|error| tracing::error!(%error, "cannot start a media shard"))
+                .ok()
             })
             .collect();
         assert!(!shards.is_empty(), "no media shard could be started");
         MediaEngine {
             bind_ip,
             bound: BoundPairs::default(),
+            pool,
             endpoints: HashMap::new(),
             recordings: HashMap::new(),
             shards,
@@ -166,28 +196,19 @@ impl MediaEngine {
         SocketBinder {
             bind_ip: self.bind_ip,
             bound: self.bound.clone(),
+            pool: self.pool.clone(),
         }
     }
 
     pub fn open(&mut self, id: EndpointId, rtp_port: u16) {
         let parked = lock(&self.bound).remove(&rtp_port);
-        let (rtp, rtcp) = match parked {
-            Some((rtp, rtcp)) => (Ok(rtp), Ok(rtcp)),
+        let sockets = match parked {
+            Some(sockets) => Ok(sockets),
             // Not allocated through `port_binder` (the media test harness).
-            None => (
-                std::net::UdpSocket::bind(SocketAddr::new(self.bind_ip, rtp_port)),
-                std::net::UdpSocket::bind(SocketAddr::new(self.bind_ip, rtp_port + 1)),
-            ),
-        };
-        let sockets = match (rtp, rtcp) {
-            (Ok(a), Ok(b)) => a
-                .set_nonblocking(true)
-                .and(b.set_nonblocking(true))
-                .map(|()| Sockets {
-                    rtp: mio::net::UdpSocket::from_std(a),
-                    rtcp: mio::net::UdpSocket::from_std(b),
-                }),
-            (Err(e), _) | (_, Err(e)) => Err(e),
+            None => self
+                .pool
+                .take(rtp_port)
+                .map_or_else(|| bind_pair(self.bind_ip, rtp_port), Ok),
         };
         let sockets = match sockets {
             Ok(s) => s,
@@ -488,8 +509,10 @@ impl MediaEngine {
     }
 
     pub fn close(&mut self, id: EndpointId) {
-        if let Some(Home::Shard(s)) = self.endpoints.remove(&id) {
-            self.shards[s].send(Command::Close(id));
+        match self.endpoints.remove(&id) {
+            Some(Home::Shard(s)) => self.shards[s].send(Command::Close(id)),
+            Some(Home::Waiting(waiting)) => self.pool.keep(waiting.1),
+            None => {}
         }
     }
 

@@ -19,6 +19,7 @@
 
 use super::media::MediaStats;
 use super::recording::SharedFeeds;
+use super::socket_pool::SocketPool;
 use crate::call::{EndpointId, MediaEvent};
 use crate::media::denoise::Denoiser;
 use crate::media::player::Announcement;
@@ -54,6 +55,8 @@ const WAKER: Token = Token(usize::MAX);
 pub struct Sockets {
     pub rtp: UdpSocket,
     pub rtcp: UdpSocket,
+    /// The RTP port, which names the pair.
+    pub port: u16,
 }
 
 /// What the engine asks of a shard.
@@ -161,6 +164,7 @@ impl ShardHandle {
         timeout: Duration,
         events: mpsc::Sender<MediaEvent>,
         stats: Arc<MediaStats>,
+        pool: SocketPool,
     ) -> std::io::Result<ShardHandle> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
@@ -178,6 +182,7 @@ impl ShardHandle {
             counts: Counts::default(),
             rtp_out: 0,
             last_flush: clock::now(),
+            pool,
         };
         std::thread::Builder::new()
             .name(format!("media-shard-{index}"))
@@ -222,6 +227,8 @@ struct Shard {
     counts: Counts,
     rtp_out: u64,
     last_flush: Instant,
+    /// Where the sockets of closed endpoints go for their pair's next call.
+    pool: SocketPool,
 }
 
 impl Shard {
@@ -363,7 +370,11 @@ impl Shard {
                 } => self.relay.add_tap(id, recording, Box::new(feeds)),
                 Command::Untap { id, recording } => self.relay.remove_tap(id, &recording),
                 Command::Mix(members) => self.relay.mix(now, &members),
-                Command::Close(id) => drop(self.evict(id)),
+                Command::Close(id) => {
+                    if let Some(ended) = self.evict(id) {
+                        self.pool.keep(ended.1);
+                    }
+                }
                 #[cfg(test)]
                 Command::TapCount { id, reply } => {
                     let count = self.relay.endpoint(id).map_or(0, RelayEndpoint::tap_count);

@@ -15,6 +15,7 @@ pub mod media;
 mod media_shard;
 pub mod recording;
 mod recovery;
+mod socket_pool;
 mod store_writer;
 mod switch_setup;
 pub mod transport;

@@ -285,13 +285,21 @@ impl SwitchProcess {
         panic!("switch did not start; log:\n{}", self.log());
     }
 
-    /// The ports of the switch's RTP range something still holds (binding them fails):
-    /// empty once every call's endpoints are closed.
-    pub fn rtp_ports_in_use(&self) -> Vec<u16> {
-        let (first, count) = self.rtp_range;
-        (first..first + count)
-            .filter(|p| UdpSocket::bind(("127.0.0.1", *p)).is_err())
-            .collect()
+    /// The RTP/RTCP port pairs live media endpoints hold, as the switch counts them
+    /// (`GET /api/v1/status`): 0 once every call's endpoints are closed. Binding the range's
+    /// ports is no measure: an ended call's sockets may stay bound for the pair's next call.
+    pub fn media_port_pairs(&self) -> u64 {
+        let (status, body) = http_request(
+            self.http,
+            "GET",
+            "/api/v1/status",
+            Some(self.cti_token()),
+            None,
+        )
+        .unwrap();
+        assert_eq!(status, 200, "{body}");
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        json["media_port_pairs"].as_u64().expect("media_port_pairs")
     }
 
     /// The switch's process id (load runs read its CPU time and memory from /proc).
