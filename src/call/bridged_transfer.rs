@@ -205,13 +205,13 @@ impl Switch {
             .as_mut()
             .filter(|t| t.ringing)?;
         transfer.ringing = false;
-        let cancels = transfer.leg.cancel_ringing(&[]);
+        let id = transfer.id;
         let endpoint = transfer.leg.endpoint.clone();
         let referrer = Referrer {
             referrer: transfer.referrer,
             referrer_left: transfer.referrer_left,
         };
-        self.send_cancels(now, cancels);
+        self.cancel_forks_except(now, call_key, LegRole::Transfer(id), &[]);
         self.close_endpoint(&endpoint);
         Some(referrer)
     }

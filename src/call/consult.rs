@@ -142,24 +142,11 @@ impl Switch {
         }
     }
 
-    /// CANCEL every consult fork still ringing except `keep`.
-    fn cancel_consult_forks(&mut self, now: Instant, call_key: CallKey, keep: Option<usize>) {
-        let Some(consult) = self
-            .calls
-            .get_mut(&call_key)
-            .and_then(|c| c.consult.as_mut())
-        else {
-            return;
-        };
-        let keep: Vec<usize> = keep.into_iter().collect();
-        let cancels = consult.leg.cancel_ringing(&keep);
-        self.send_cancels(now, cancels);
-    }
-
     /// Hangs up the consult leg however it stands (CANCEL or BYE), releases its endpoint and
     /// keeps its forks for stragglers. The bridges of the other legs are the caller's business.
     pub(super) fn drop_consult(&mut self, now: Instant, call_key: CallKey) -> Option<Party> {
-        self.cancel_consult_forks(now, call_key, None);
+        let id = self.calls.get(&call_key)?.consult.as_ref()?.id;
+        self.cancel_forks_except(now, call_key, LegRole::Consult(id), &[]);
         let transport = self
             .calls
             .get(&call_key)
