@@ -408,6 +408,27 @@ impl Call {
     }
 }
 
+/// Whose media latching a step of a call gets ([`Switch::step_call`]).
+pub(super) enum Latching {
+    /// The caller or callee leg's, by its signalling peer.
+    Leg(Side),
+    /// Already decided by the endpoint (a fork's, by the address its INVITE went to), so no
+    /// leg's latching is worked out for nothing.
+    Decided(LatchPolicy),
+}
+
+impl From<Side> for Latching {
+    fn from(side: Side) -> Self {
+        Latching::Leg(side)
+    }
+}
+
+impl From<LatchPolicy> for Latching {
+    fn from(latch: LatchPolicy) -> Self {
+        Latching::Decided(latch)
+    }
+}
+
 impl Switch {
     /// What a call needs to know of the switch to build its own SIP.
     pub(super) fn local_sip(&self) -> LocalSip {
@@ -480,16 +501,19 @@ impl Switch {
     }
 
     /// Hands `call_key`'s call `step` with what it needs of the endpoint (our SIP, and how
-    /// the media of the leg on `side` latches) and carries out what it decided; `None` when
-    /// there is no such call.
+    /// the media of the leg `latching` names latches) and carries out what it decided; `None`
+    /// when there is no such call.
     pub(super) fn step_call<R>(
         &mut self,
         now: Instant,
         call_key: CallKey,
-        side: Side,
+        latching: impl Into<Latching>,
         step: impl FnOnce(&mut Call, &LocalSip, LatchPolicy) -> R,
     ) -> Option<R> {
-        let latch = self.latch_for_leg(self.calls.get(&call_key)?.peer_ip(side));
+        let latch = match latching.into() {
+            Latching::Leg(side) => self.latch_for_leg(self.calls.get(&call_key)?.peer_ip(side)),
+            Latching::Decided(latch) => latch,
+        };
         let sip = self.local_sip();
         let result = step(self.calls.get_mut(&call_key)?, &sip, latch);
         self.drain_call(now, call_key);
