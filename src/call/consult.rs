@@ -108,37 +108,21 @@ impl Switch {
     }
 
     /// The consulted party's phone answered (fork `index` of the current consult won): the
-    /// agent talks to it, or, when the agent already hung up, it takes the customer over.
+    /// call connects it ([`Call::consult_answered`]); the switch routes the consult dialog to
+    /// the call and, when the agent already hung up, hands the customer over to the party.
     pub(super) fn on_consult_answered(&mut self, now: Instant, call_key: CallKey, index: usize) {
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
         };
-        let agent = call.callee.endpoint.id;
-        let Some(interaction) = call.queue.as_ref().map(|q| q.interaction.clone()) else {
+        let Some(answered) = call.consult_answered(index) else {
             return;
         };
-        let Some(consult) = call.consult.as_mut() else {
-            return;
-        };
-        consult.mode = ConsultMode::Talking;
-        let (party, agent_left) = (consult.party.clone(), consult.agent_left);
-        let consult_endpoint = consult.leg.endpoint.id;
-        if let Some(dialog) = consult.leg.forks[index].dialog.as_ref() {
-            self.consult_dialogs.insert(dialog.key(), call_key);
+        if let Some(dialog) = answered.dialog {
+            self.consult_dialogs.insert(dialog, call_key);
         }
-        if !agent_left {
-            self.outputs.push_back(Output::Media(MediaCommand::Bridge {
-                a: agent,
-                b: consult_endpoint,
-            }));
-        }
-        self.outputs
-            .push_back(Output::Queue(QueueEvent::ConsultAnswered {
-                interaction: interaction.clone(),
-                party,
-            }));
-        if agent_left {
-            self.consult_transfer(now, &interaction, true);
+        self.drain_call(now, call_key);
+        if answered.agent_left {
+            self.consult_transfer(now, &answered.interaction, true);
         }
     }
 
@@ -423,7 +407,44 @@ impl Switch {
     }
 }
 
+/// What a consult's answer leaves to the switch (see [`Call::consult_answered`]).
+pub(super) struct ConsultAnswered {
+    /// The consult leg's new dialog, to route its requests to the call.
+    dialog: Option<DialogKey>,
+    interaction: InteractionId,
+    /// The agent hung up while the consult rang: the party takes the customer over.
+    agent_left: bool,
+}
+
 impl Call {
+    /// Fork `index` of the current consult answered: the agent, still on the call, talks to
+    /// the party, and the contact center hears who answered. `None` when the call is no
+    /// queue call or has no consult.
+    pub(super) fn consult_answered(&mut self, index: usize) -> Option<ConsultAnswered> {
+        let agent = self.callee.endpoint.id;
+        let interaction = self.queue.as_ref()?.interaction.clone();
+        let consult = self.consult.as_mut()?;
+        consult.mode = ConsultMode::Talking;
+        let (party, agent_left) = (consult.party.clone(), consult.agent_left);
+        let consult_endpoint = consult.leg.endpoint.id;
+        let dialog = consult.leg.forks[index].dialog.as_ref().map(|d| d.key());
+        if !agent_left {
+            self.media(MediaCommand::Bridge {
+                a: agent,
+                b: consult_endpoint,
+            });
+        }
+        self.output(Output::Queue(QueueEvent::ConsultAnswered {
+            interaction: interaction.clone(),
+            party,
+        }));
+        Some(ConsultAnswered {
+            dialog,
+            interaction,
+            agent_left,
+        })
+    }
+
     /// A request from the consulted party's phone inside the consult leg's dialog, in server
     /// transaction `key`, answered here: a re-INVITE (the party's phone holding, or
     /// refreshing) with the consult endpoint's SDP, its media latching as `latch` says, the
