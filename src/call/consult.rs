@@ -525,9 +525,9 @@ mod tests {
 
     const CUSTOMER: &str = "127.0.0.1:30000";
 
-    /// A customer of queue 7000 talks to agent 1001, who consults 1002, who answered: the
-    /// lab, the interaction and the INVITE the party's phone answered.
-    fn consulting() -> (Lab, InteractionId, Message) {
+    /// A customer of queue 7000 talks to agent 1001, who consults 1002, whose phone rings:
+    /// the lab, the interaction and the INVITE ringing the party's phone.
+    fn consult_ringing() -> (Lab, InteractionId, Message) {
         let mut lab = Lab::new();
         lab.register("1001");
         lab.register("1002");
@@ -558,12 +558,54 @@ mod tests {
             ring_timeout: Duration::from_secs(30),
         });
         let to_party = lab.take(phone("1002"), "INVITE");
-        lab.reply(&to_party, 200, phone("1002"));
-        lab.take(phone("1002"), "ACK");
         for at in [customer, phone("1001"), phone("1002")] {
             let _ = lab.take_all(at);
         }
         (lab, interaction, to_party)
+    }
+
+    /// [`consult_ringing`], and the party answered: the lab, the interaction and the INVITE
+    /// the party's phone answered.
+    fn consulting() -> (Lab, InteractionId, Message) {
+        let (mut lab, interaction, to_party) = consult_ringing();
+        lab.reply(&to_party, 200, phone("1002"));
+        lab.take(phone("1002"), "ACK");
+        for at in [CUSTOMER.parse().unwrap(), phone("1001"), phone("1002")] {
+            let _ = lab.take_all(at);
+        }
+        (lab, interaction, to_party)
+    }
+
+    /// ```text
+    ///  switch                        1002 (consulted)
+    ///    |--- INVITE -------------------->|
+    ///    |<-- 180 ------------------------|
+    ///    |  the agent ends the consult: its ringing tone stops
+    ///    |--- CANCEL (the INVITE's Via) ->|
+    /// ```
+    #[test]
+    fn a_consult_the_agent_ends_while_it_rings_is_cancelled_and_the_agents_ringing_stops() {
+        let (mut lab, interaction, to_party) = consult_ringing();
+        lab.reply(&to_party, 180, phone("1002"));
+        lab.media.clear();
+
+        lab.queue_command(QueueCommand::ConsultEnd { interaction });
+
+        let cancel = lab.take(phone("1002"), "CANCEL");
+        assert!(cancel.header("Via").is_some());
+        assert_eq!(cancel.header("Via"), to_party.header("Via"));
+        assert!(
+            lab.media
+                .iter()
+                .any(|m| matches!(m, MediaCommand::StopMusic { .. }))
+        );
+        assert!(lab.queue_events.iter().any(|e| matches!(
+            e,
+            QueueEvent::ConsultEnded {
+                by_party: false,
+                ..
+            }
+        )));
     }
 
     /// ```text
