@@ -205,46 +205,29 @@ impl Switch {
             .as_mut()
             .filter(|t| t.ringing)?;
         transfer.ringing = false;
-        let cancels = transfer.leg.cancel_ringing(&[]);
+        let id = transfer.id;
         let endpoint = transfer.leg.endpoint.clone();
         let referrer = Referrer {
             referrer: transfer.referrer,
             referrer_left: transfer.referrer_left,
         };
-        self.send_cancels(now, cancels);
+        self.cancel_forks_except(now, call_key, LegRole::Transfer(id), &[]);
         self.close_endpoint(&endpoint);
         Some(referrer)
     }
 
-    /// The target's phone answered (fork `index` of the ringing transfer won): it takes the
-    /// referrer's place.
+    /// The target's phone answered (fork `index` of the ringing transfer won): the call
+    /// takes its leg out of the transfer and tells the referrer ([`Call::transfer_answered`]);
+    /// the switch puts it in the referrer's place (CDR, dialog routing, endpoints).
     pub(super) fn on_transfer_answered(&mut self, now: Instant, call_key: CallKey, index: usize) {
-        let Some(transfer) = self
-            .calls
-            .get_mut(&call_key)
-            .and_then(|c| c.transfer.as_mut())
-        else {
+        let sip = self.local_sip();
+        let Some(call) = self.calls.get_mut(&call_key) else {
             return;
         };
-        transfer.ringing = false;
-        let fork = &mut transfer.leg.forks[index];
-        let Some(dialog) = fork.dialog.take() else {
+        let Some((leg, referrer, started)) = call.transfer_answered(&sip, index) else {
             return;
         };
-        let leg = MovedLeg {
-            dialog,
-            endpoint: transfer.leg.endpoint.clone(),
-            invite: fork.invite.clone(),
-            dest: fork.dest,
-            transport: fork.transport,
-            ack: fork.ack.clone(),
-            user: transfer.target.clone(),
-        };
-        let (referrer, left) = (transfer.referrer, transfer.referrer_left);
-        let started = transfer.started_unix_ms;
-        if !left {
-            self.notify_refer(now, call_key, referrer, "SIP/2.0 200 OK");
-        }
+        self.drain_call(now, call_key);
         if let Some(old) = self.hand_over(now, call_key, referrer, leg, started) {
             self.close_endpoint(&old);
         }
@@ -448,6 +431,32 @@ impl Referrer {
 }
 
 impl Call {
+    /// Fork `index` of the ringing transfer answered: the transfer stops ringing, the
+    /// referrer (unless it left) hears `200 OK` in a NOTIFY, and the answered leg comes out
+    /// with the side it replaces and when the transfer started. `None` when the fork has no
+    /// dialog.
+    fn transfer_answered(&mut self, sip: &LocalSip, index: usize) -> Option<(MovedLeg, Side, i64)> {
+        let transfer = self.transfer.as_mut()?;
+        transfer.ringing = false;
+        let fork = &mut transfer.leg.forks[index];
+        let dialog = fork.dialog.take()?;
+        let leg = MovedLeg {
+            dialog,
+            endpoint: transfer.leg.endpoint.clone(),
+            invite: fork.invite.clone(),
+            dest: fork.dest,
+            transport: fork.transport,
+            ack: fork.ack.clone(),
+            user: transfer.target.clone(),
+        };
+        let (referrer, left) = (transfer.referrer, transfer.referrer_left);
+        let started = transfer.started_unix_ms;
+        if !left {
+            self.notify_refer(sip, referrer, "SIP/2.0 200 OK");
+        }
+        Some((leg, referrer, started))
+    }
+
     /// Offers `side`'s phone the switch's media afresh, `sendrecv`, when the referrer had put
     /// it on hold before transferring: the new party would never take it off.
     fn reoffer(&mut self, sip: &LocalSip, side: Side) {

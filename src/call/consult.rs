@@ -108,58 +108,29 @@ impl Switch {
     }
 
     /// The consulted party's phone answered (fork `index` of the current consult won): the
-    /// agent talks to it, or, when the agent already hung up, it takes the customer over.
+    /// call connects it ([`Call::consult_answered`]); the switch routes the consult dialog to
+    /// the call and, when the agent already hung up, hands the customer over to the party.
     pub(super) fn on_consult_answered(&mut self, now: Instant, call_key: CallKey, index: usize) {
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
         };
-        let agent = call.callee.endpoint.id;
-        let Some(interaction) = call.queue.as_ref().map(|q| q.interaction.clone()) else {
+        let Some(answered) = call.consult_answered(index) else {
             return;
         };
-        let Some(consult) = call.consult.as_mut() else {
-            return;
-        };
-        consult.mode = ConsultMode::Talking;
-        let (party, agent_left) = (consult.party.clone(), consult.agent_left);
-        let consult_endpoint = consult.leg.endpoint.id;
-        if let Some(dialog) = consult.leg.forks[index].dialog.as_ref() {
-            self.consult_dialogs.insert(dialog.key(), call_key);
+        if let Some(dialog) = answered.dialog {
+            self.consult_dialogs.insert(dialog, call_key);
         }
-        if !agent_left {
-            self.outputs.push_back(Output::Media(MediaCommand::Bridge {
-                a: agent,
-                b: consult_endpoint,
-            }));
+        self.drain_call(now, call_key);
+        if answered.agent_left {
+            self.consult_transfer(now, &answered.interaction, true);
         }
-        self.outputs
-            .push_back(Output::Queue(QueueEvent::ConsultAnswered {
-                interaction: interaction.clone(),
-                party,
-            }));
-        if agent_left {
-            self.consult_transfer(now, &interaction, true);
-        }
-    }
-
-    /// CANCEL every consult fork still ringing except `keep`.
-    fn cancel_consult_forks(&mut self, now: Instant, call_key: CallKey, keep: Option<usize>) {
-        let Some(consult) = self
-            .calls
-            .get_mut(&call_key)
-            .and_then(|c| c.consult.as_mut())
-        else {
-            return;
-        };
-        let keep: Vec<usize> = keep.into_iter().collect();
-        let cancels = consult.leg.cancel_ringing(&keep);
-        self.send_cancels(now, cancels);
     }
 
     /// Hangs up the consult leg however it stands (CANCEL or BYE), releases its endpoint and
     /// keeps its forks for stragglers. The bridges of the other legs are the caller's business.
     pub(super) fn drop_consult(&mut self, now: Instant, call_key: CallKey) -> Option<Party> {
-        self.cancel_consult_forks(now, call_key, None);
+        let id = self.calls.get(&call_key)?.consult.as_ref()?.id;
+        self.cancel_forks_except(now, call_key, LegRole::Consult(id), &[]);
         let transport = self
             .calls
             .get(&call_key)
@@ -436,7 +407,44 @@ impl Switch {
     }
 }
 
+/// What a consult's answer leaves to the switch (see [`Call::consult_answered`]).
+pub(super) struct ConsultAnswered {
+    /// The consult leg's new dialog, to route its requests to the call.
+    dialog: Option<DialogKey>,
+    interaction: InteractionId,
+    /// The agent hung up while the consult rang: the party takes the customer over.
+    agent_left: bool,
+}
+
 impl Call {
+    /// Fork `index` of the current consult answered: the agent, still on the call, talks to
+    /// the party, and the contact center hears who answered. `None` when the call is no
+    /// queue call or has no consult.
+    pub(super) fn consult_answered(&mut self, index: usize) -> Option<ConsultAnswered> {
+        let agent = self.callee.endpoint.id;
+        let interaction = self.queue.as_ref()?.interaction.clone();
+        let consult = self.consult.as_mut()?;
+        consult.mode = ConsultMode::Talking;
+        let (party, agent_left) = (consult.party.clone(), consult.agent_left);
+        let consult_endpoint = consult.leg.endpoint.id;
+        let dialog = consult.leg.forks[index].dialog.as_ref().map(|d| d.key());
+        if !agent_left {
+            self.media(MediaCommand::Bridge {
+                a: agent,
+                b: consult_endpoint,
+            });
+        }
+        self.output(Output::Queue(QueueEvent::ConsultAnswered {
+            interaction: interaction.clone(),
+            party,
+        }));
+        Some(ConsultAnswered {
+            dialog,
+            interaction,
+            agent_left,
+        })
+    }
+
     /// A request from the consulted party's phone inside the consult leg's dialog, in server
     /// transaction `key`, answered here: a re-INVITE (the party's phone holding, or
     /// refreshing) with the consult endpoint's SDP, its media latching as `latch` says, the
@@ -517,9 +525,9 @@ mod tests {
 
     const CUSTOMER: &str = "127.0.0.1:30000";
 
-    /// A customer of queue 7000 talks to agent 1001, who consults 1002, who answered: the
-    /// lab, the interaction and the INVITE the party's phone answered.
-    fn consulting() -> (Lab, InteractionId, Message) {
+    /// A customer of queue 7000 talks to agent 1001, who consults 1002, whose phone rings:
+    /// the lab, the interaction and the INVITE ringing the party's phone.
+    fn consult_ringing() -> (Lab, InteractionId, Message) {
         let mut lab = Lab::new();
         lab.register("1001");
         lab.register("1002");
@@ -550,12 +558,54 @@ mod tests {
             ring_timeout: Duration::from_secs(30),
         });
         let to_party = lab.take(phone("1002"), "INVITE");
-        lab.reply(&to_party, 200, phone("1002"));
-        lab.take(phone("1002"), "ACK");
         for at in [customer, phone("1001"), phone("1002")] {
             let _ = lab.take_all(at);
         }
         (lab, interaction, to_party)
+    }
+
+    /// [`consult_ringing`], and the party answered: the lab, the interaction and the INVITE
+    /// the party's phone answered.
+    fn consulting() -> (Lab, InteractionId, Message) {
+        let (mut lab, interaction, to_party) = consult_ringing();
+        lab.reply(&to_party, 200, phone("1002"));
+        lab.take(phone("1002"), "ACK");
+        for at in [CUSTOMER.parse().unwrap(), phone("1001"), phone("1002")] {
+            let _ = lab.take_all(at);
+        }
+        (lab, interaction, to_party)
+    }
+
+    /// ```text
+    ///  switch                        1002 (consulted)
+    ///    |--- INVITE -------------------->|
+    ///    |<-- 180 ------------------------|
+    ///    |  the agent ends the consult: its ringing tone stops
+    ///    |--- CANCEL (the INVITE's Via) ->|
+    /// ```
+    #[test]
+    fn a_consult_the_agent_ends_while_it_rings_is_cancelled_and_the_agents_ringing_stops() {
+        let (mut lab, interaction, to_party) = consult_ringing();
+        lab.reply(&to_party, 180, phone("1002"));
+        lab.media.clear();
+
+        lab.queue_command(QueueCommand::ConsultEnd { interaction });
+
+        let cancel = lab.take(phone("1002"), "CANCEL");
+        assert!(cancel.header("Via").is_some());
+        assert_eq!(cancel.header("Via"), to_party.header("Via"));
+        assert!(
+            lab.media
+                .iter()
+                .any(|m| matches!(m, MediaCommand::StopMusic { .. }))
+        );
+        assert!(lab.queue_events.iter().any(|e| matches!(
+            e,
+            QueueEvent::ConsultEnded {
+                by_party: false,
+                ..
+            }
+        )));
     }
 
     /// ```text

@@ -12,7 +12,9 @@
 //! what only it has (a fresh branch from its RNG in our Via, the transaction layer, the maps
 //! that route answers back to the call) and tells the call which client transaction it got
 //! ([`Call::request_started`]). Policy reaches the call as arguments too: the queue's
-//! treatment from the dial plan, the latching of a leg's media from the source limits.
+//! treatment from the dial plan, the latching of a leg's media from the source limits
+//! ([`Latching`]: a leg's by its signalling peer, or a fork's by where its INVITE went, worked
+//! out only for the one the step needs).
 //!
 //! Moved here so far: connecting an answering agent, hold, resume, the consult swap and the
 //! conference (this file); the courtesy offer's start, keys and end (`courtesy.rs`); the ACK of
@@ -22,7 +24,7 @@
 //! or BYE to the caller, BYE or CANCEL to the callee side, 487 to a relay: `Call::hang_up` in
 //! `invite.rs`), the caller's 2xx kept until its ACK and every 2xx of ours sent again on its
 //! timer until then (`Call::retransmit_2xx`, `invite.rs`), and cancelling a leg's ringing
-//! forks; the switch's own requests in a call's dialogs (`Call::dialog_request`): the NOTIFYs
+//! forks, the callee's, a consult's or a transfer's (`Call::cancel_forks`); the switch's own requests in a call's dialogs (`Call::dialog_request`): the NOTIFYs
 //! of a REFER's progress (`transfer.rs`), the re-offer to a transferee its referrer held and
 //! the ACK of its 2xx (`bridged_transfer.rs`); the consulted party's requests in the consult
 //! leg's dialog, its re-INVITE answered and its BYE (`Call::on_consult_request`, `consult.rs`),
@@ -33,11 +35,19 @@
 //! acknowledged (the ACK kept to send again as it was), the other forks cancelled, a late one
 //! hung up, the caller answered and bridged (`Call::answer_caller`), and what a failed fork
 //! comes to for its leg, the best failure once every fork failed (`Call::on_fork_failure`);
-//! the switch passes the fork's latching in and keeps its role's follow-up that needs its
-//! maps (dialog routing, CDR, trunk failover, the agent's queue). Each feature keeps its call
-//! methods beside its switch side. The rest still runs as switch methods that look the call
-//! up: setting up legs needs the port pool and the registrar; ending a call keeps the transfer
-//! and consult legs, the port release, the CDR and the tombstone at the switch.
+//! what the winning fork of each role does to the call: the agent bridged to the consulted
+//! party and the contact center told (`Call::consult_answered`, `consult.rs`), the answered
+//! transfer leg taken out with the referrer's NOTIFY (`Call::transfer_answered`,
+//! `bridged_transfer.rs`), a click-to-dial customer's leg made the caller side with the
+//! agent's ringing stopped (`Call::outdial_answered`, `outdial.rs`). The switch passes the
+//! fork's latching in and keeps its role's follow-up that needs its maps (dialog and consult
+//! dialog routing, the endpoint index, stats, CDR, trunk failover, the agent's queue, the
+//! transfer's hand-over). Each feature keeps its call methods beside its switch side. The rest
+//! still runs as switch methods that look the call up: setting up legs needs the port pool and
+//! the registrar; the consult's BYE when it is dropped, the warm transfer (the consult leg
+//! taking the agent's place), a transfer's hand-over to its new leg, and ending a call (the
+//! transfer and consult legs, the port release, the CDR and the tombstone) stay at the
+//! switch.
 
 use super::dial_plan::QueueTreatment;
 use super::model::*;
@@ -408,6 +418,27 @@ impl Call {
     }
 }
 
+/// Whose media latching a step of a call gets ([`Switch::step_call`]).
+pub(super) enum Latching {
+    /// The caller or callee leg's, by its signalling peer.
+    Leg(Side),
+    /// Already decided by the endpoint (a fork's, by the address its INVITE went to), so no
+    /// leg's latching is worked out for nothing.
+    Decided(LatchPolicy),
+}
+
+impl From<Side> for Latching {
+    fn from(side: Side) -> Self {
+        Latching::Leg(side)
+    }
+}
+
+impl From<LatchPolicy> for Latching {
+    fn from(latch: LatchPolicy) -> Self {
+        Latching::Decided(latch)
+    }
+}
+
 impl Switch {
     /// What a call needs to know of the switch to build its own SIP.
     pub(super) fn local_sip(&self) -> LocalSip {
@@ -480,16 +511,19 @@ impl Switch {
     }
 
     /// Hands `call_key`'s call `step` with what it needs of the endpoint (our SIP, and how
-    /// the media of the leg on `side` latches) and carries out what it decided; `None` when
-    /// there is no such call.
+    /// the media of the leg `latching` names latches) and carries out what it decided; `None`
+    /// when there is no such call.
     pub(super) fn step_call<R>(
         &mut self,
         now: Instant,
         call_key: CallKey,
-        side: Side,
+        latching: impl Into<Latching>,
         step: impl FnOnce(&mut Call, &LocalSip, LatchPolicy) -> R,
     ) -> Option<R> {
-        let latch = self.latch_for_leg(self.calls.get(&call_key)?.peer_ip(side));
+        let latch = match latching.into() {
+            Latching::Leg(side) => self.latch_for_leg(self.calls.get(&call_key)?.peer_ip(side)),
+            Latching::Decided(latch) => latch,
+        };
         let sip = self.local_sip();
         let result = step(self.calls.get_mut(&call_key)?, &sip, latch);
         self.drain_call(now, call_key);

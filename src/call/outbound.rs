@@ -545,9 +545,7 @@ impl Switch {
         let call = self.calls.get(&call_key)?;
         let dest = call.outbound(role)?.forks.get(index)?.dest;
         let latch = self.latch_for(dest.ip());
-        self.step_call(now, call_key, Side::Caller, |call, sip, _| {
-            step(call, sip, latch)
-        })
+        self.step_call(now, call_key, latch, step)
     }
 
     /// Fork `index` of the leg `role` won (see [`Call::on_fork_answer`]): the role takes over.

@@ -16,7 +16,7 @@
 use super::model::*;
 use super::switch::Switch;
 use super::trunk_calls::TrunkRoute;
-use crate::sip::dialog::Dialog;
+use crate::sip::dialog::{Dialog, DialogKey};
 use crate::sip::message::{Message, Method};
 use crate::sip::registrar::Transport;
 use std::time::Instant;
@@ -273,39 +273,21 @@ impl Switch {
         self.schedule(call_key);
     }
 
-    /// The customer answered (fork `index` of the customer leg won): its leg becomes the
-    /// caller side, and the call connects as a queue call does when its agent answers.
+    /// The customer answered (fork `index` of the customer leg won): the call takes its leg
+    /// as the caller side ([`Call::outdial_answered`]); the switch routes its dialog and
+    /// endpoint to the call, counts the answer and connects the agent as a queue call's.
     pub(super) fn on_outdial_answered(&mut self, now: Instant, call_key: CallKey, index: usize) {
         let answered_at = self.unix_ms(now);
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
         };
-        let Some(outdial) = call.outdial.as_mut() else {
+        let Some((key, agent_fork)) = call.outdial_answered(index, answered_at) else {
             return;
         };
-        let Some(fork) = outdial.leg.forks.get(index) else {
-            return;
-        };
-        let (Some(dialog), invite) = (fork.dialog.clone(), fork.invite.clone()) else {
-            return;
-        };
-        outdial.ringing = false;
-        outdial.connected = true;
-        let endpoint = outdial.leg.endpoint.clone();
-        call.caller.dialog = dialog;
-        call.caller.invite = invite;
-        call.caller.endpoint = endpoint;
-        call.state = CallState::Answered;
-        call.answered_unix_ms = Some(answered_at);
-        let key = call.caller.dialog.key();
-        let agent_fork = call.callee.winner;
-        let agent = call.callee.endpoint.id;
         self.dialogs.insert(key, (call_key, Side::Caller));
         self.route_endpoints(call_key);
         self.stats.calls_answered += 1;
-        // The ringing tone stops before the agent is bridged to the customer.
-        self.outputs
-            .push_back(Output::Media(MediaCommand::StopMusic { endpoint: agent }));
+        self.drain_call(now, call_key);
         if let Some(agent_fork) = agent_fork {
             self.on_agent_answered(now, call_key, agent_fork);
         }
@@ -351,6 +333,32 @@ impl Switch {
 }
 
 impl Call {
+    /// Fork `index` of the click-to-dial customer leg answered (at `answered_unix_ms`): its
+    /// dialog, INVITE and endpoint become the caller side, the call is answered and the
+    /// agent's ringing tone stops. Returns the caller dialog's key and the agent's winning
+    /// fork, if the agent answered; `None` when there is no such answered fork.
+    pub(super) fn outdial_answered(
+        &mut self,
+        index: usize,
+        answered_unix_ms: i64,
+    ) -> Option<(DialogKey, Option<usize>)> {
+        let outdial = self.outdial.as_mut()?;
+        let fork = outdial.leg.forks.get(index)?;
+        let dialog = fork.dialog.clone()?;
+        let invite = fork.invite.clone();
+        outdial.ringing = false;
+        outdial.connected = true;
+        self.caller.endpoint = outdial.leg.endpoint.clone();
+        self.caller.dialog = dialog;
+        self.caller.invite = invite;
+        self.state = CallState::Answered;
+        self.answered_unix_ms = Some(answered_unix_ms);
+        // The ringing tone stops before the agent is bridged to the customer.
+        let agent = self.callee.endpoint.id;
+        self.media(MediaCommand::StopMusic { endpoint: agent });
+        Some((self.caller.dialog.key(), self.callee.winner))
+    }
+
     /// The customer's network sends early media (a 183 with SDP: its own ringback, or an
     /// announcement such as "the number is not in service"): the agent hears it in place of
     /// our ringing tone, as FreeSWITCH's bridge passes early media on. The media goes one way,
