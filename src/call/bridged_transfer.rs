@@ -438,7 +438,7 @@ impl Call {
     fn transfer_answered(&mut self, sip: &LocalSip, index: usize) -> Option<(MovedLeg, Side, i64)> {
         let transfer = self.transfer.as_mut()?;
         transfer.ringing = false;
-        let fork = &mut transfer.leg.forks[index];
+        let fork = transfer.leg.forks.get_mut(index)?;
         let dialog = fork.dialog.take()?;
         let leg = MovedLeg {
             dialog,

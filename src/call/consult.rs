@@ -424,10 +424,16 @@ impl Call {
         let agent = self.callee.endpoint.id;
         let interaction = self.queue.as_ref()?.interaction.clone();
         let consult = self.consult.as_mut()?;
+        let dialog = consult
+            .leg
+            .forks
+            .get(index)?
+            .dialog
+            .as_ref()
+            .map(|d| d.key());
         consult.mode = ConsultMode::Talking;
         let (party, agent_left) = (consult.party.clone(), consult.agent_left);
         let consult_endpoint = consult.leg.endpoint.id;
-        let dialog = consult.leg.forks[index].dialog.as_ref().map(|d| d.key());
         if !agent_left {
             self.media(MediaCommand::Bridge {
                 a: agent,
