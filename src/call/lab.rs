@@ -302,14 +302,14 @@ impl Lab {
     }
 
     /// Answers a request the switch sent to `phone` with `code` (a 2xx to an INVITE carries
-    /// a To tag, a Contact and SDP).
+    /// a To tag, a Contact and SDP; a 183 the same, as early media).
     pub fn reply(&mut self, request: &Message, code: u16, from: SocketAddr) {
         let mut response = Message::response_to(request, code, "Reason");
         if code >= 180 && request.to_tag().is_none() {
             let to = request.header("To").unwrap_or_default().to_owned();
             response.set("To", format!("{to};tag=t{}", from.port()));
         }
-        if (200..300).contains(&code) && summary(request) == "INVITE" {
+        if (code == 183 || (200..300).contains(&code)) && summary(request) == "INVITE" {
             response.push("Contact", format!("<sip:phone@{from}>"));
             response.set_body("application/sdp", bytes::Bytes::from(sdp(from.port() + 1)));
         }

@@ -696,7 +696,7 @@ pub(super) fn configure_endpoint(
 
 #[cfg(test)]
 mod tests {
-    use super::super::lab::{DOMAIN, Lab, persisted_binding, phone, sdp};
+    use super::super::lab::{DOMAIN, Lab, persisted_binding, phone};
     use super::*;
 
     /// 1001 calls 1002, which has two phones (a softphone at its lab address and a desk
@@ -788,18 +788,15 @@ mod tests {
         lab.register("1002");
         let invite = lab.ring("1001", "1002");
         let (caller, callee) = (phone("1001"), phone("1002"));
-        let mut early = Message::response_to(&invite, 183, "Session Progress");
-        let to = invite.header("To").unwrap_or_default().to_owned();
-        early.set("To", format!("{to};tag=t1"));
-        early.set_body("application/sdp", Bytes::from(sdp(40_000)));
-        lab.send(callee, &early);
+        lab.reply(&invite, 183, callee);
 
         let relayed = lab.take(caller, "183");
         let contact = relayed.header("Contact").expect("our Contact");
         assert!(contact.contains(&lab.sw.cfg.advertised.ip().to_string()));
         let body = String::from_utf8_lossy(relayed.body()).into_owned();
         assert!(body.starts_with("v=0"), "our SDP: {body}");
-        assert!(!body.contains("m=audio 40000"), "not the phone's: {body}");
+        let theirs = format!("m=audio {}", callee.port() + 1);
+        assert!(!body.contains(&theirs), "not the phone's: {body}");
 
         lab.reply(&invite, 200, callee);
         let ack = lab.take(callee, "ACK");

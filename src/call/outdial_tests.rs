@@ -267,15 +267,7 @@ fn the_carriers_early_media_replaces_the_ringing_tone_one_way_until_the_answer()
         .expect("the ringing tone");
     lab.media.clear();
     // The carrier's announcement comes as early media.
-    let mut progress = Message::response_to(&to_customer, 183, "Session Progress");
-    let to = to_customer.header("To").unwrap().to_owned();
-    progress.set("To", format!("{to};tag=carrier"));
-    progress.push("Contact", format!("<sip:gw@{GATEWAY}>"));
-    progress.set_body(
-        "application/sdp",
-        bytes::Bytes::from(super::lab::sdp(gateway().port() + 1)),
-    );
-    lab.send(gateway(), &progress);
+    lab.reply(&to_customer, 183, gateway());
     let customer = lab
         .media
         .iter()
@@ -299,7 +291,7 @@ fn the_carriers_early_media_replaces_the_ringing_tone_one_way_until_the_answer()
     );
     // A second early SDP changes nothing; the answer connects as usual.
     lab.media.clear();
-    lab.send(gateway(), &progress);
+    lab.reply(&to_customer, 183, gateway());
     assert!(lab.media.is_empty(), "{:?}", lab.media);
     lab.reply(&to_customer, 200, gateway());
     lab.take(gateway(), "ACK");

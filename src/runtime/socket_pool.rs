@@ -131,20 +131,31 @@ mod tests {
         }
     }
 
+    /// Sends `count` datagrams to `pair`'s RTP socket and waits (bounded) until the first is
+    /// queued there, so a drain has something to read.
+    fn queue_datagrams(pair: &Sockets, count: usize) {
+        let sender = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let to = pair.rtp.local_addr().unwrap();
+        for _ in 0..count {
+            sender.send_to(b"late rtp from the last call", to).unwrap();
+        }
+        let mut buf = [0_u8; 8];
+        let queued = (0..1000).any(|_| {
+            pair.rtp.peek_from(&mut buf).is_ok() || {
+                std::thread::yield_now();
+                false
+            }
+        });
+        assert!(queued, "a datagram reached the socket");
+    }
+
     #[test]
     fn a_kept_pair_comes_back_bound_to_its_port_and_empty() {
         let pool = SocketPool::new(4);
         let pair = bound_pair();
         let (port, rtp_addr) = (pair.port, pair.rtp.local_addr().unwrap());
+        queue_datagrams(&pair, 3);
         pool.keep(pair);
-        let sender = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        for _ in 0..3 {
-            sender
-                .send_to(b"late rtp from the last call", rtp_addr)
-                .unwrap();
-        }
-        // Loopback delivers at once, but let the datagrams land before the drain.
-        std::thread::sleep(std::time::Duration::from_millis(20));
         assert_eq!(pool.take(port + 2).map(|s| s.port), None, "another pair");
         let pair = pool.take(port).expect("the pooled pair");
         assert_eq!(pair.rtp.local_addr().unwrap(), rtp_addr);
@@ -178,12 +189,9 @@ mod tests {
         };
         let pair = bound_pair();
         let (port, rtp_addr) = (pair.port, pair.rtp.local_addr().unwrap());
+        // Loopback queues each datagram as it is sent.
+        queue_datagrams(&pair, 8);
         pool.keep(pair);
-        let sender = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        for _ in 0..8 {
-            sender.send_to(b"spray", rtp_addr).unwrap();
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
         assert!(pool.take(port).is_none());
         std::net::UdpSocket::bind(rtp_addr).expect("the flooded socket was closed");
     }

@@ -288,9 +288,9 @@ impl Store {
             create_private_sqlite_file(&url);
         }
         let options = AnyPoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT);
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let pool = match backend {
             Backend::Sqlite => {
-                let in_memory = url.contains(":memory:") || url.contains("mode=memory");
                 let options = if in_memory {
                     // Each connection would open its own empty database; keep exactly one alive.
                     options
@@ -313,10 +313,7 @@ impl Store {
             }
             Backend::Postgres => options.max_connections(10).connect(&url).await?,
         };
-        let records = if backend == Backend::Sqlite
-            && !url.contains(":memory:")
-            && !url.contains("mode=memory")
-        {
+        let records = if backend == Backend::Sqlite && !in_memory {
             AnyPoolOptions::new()
                 .acquire_timeout(ACQUIRE_TIMEOUT)
                 .max_connections(1)
