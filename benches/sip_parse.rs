@@ -51,7 +51,13 @@ fn benches(c: &mut Criterion) {
     c.bench_function("sip_parse_invite_sdp_typed_headers", |b| {
         b.iter(|| {
             let m = Message::parse(black_box(INVITE)).expect("parses");
-            black_box((m.top_via(), m.from(), m.to(), m.cseq(), m.contacts()))
+            black_box((
+                m.top_via().cloned(),
+                m.from().cloned(),
+                m.to().cloned(),
+                m.cseq(),
+                m.contacts(),
+            ))
         });
     });
     // The URIs routing reads on every INVITE (Request-URI, To, From, Contact), through rsip
@@ -59,8 +65,8 @@ fn benches(c: &mut Criterion) {
     // read alone (the facade's own work).
     let uris = [
         parsed.request_uri().expect("a request").to_owned(),
-        parsed.to().expect("To").uri,
-        parsed.from().expect("From").uri,
+        parsed.to().expect("To").uri.clone(),
+        parsed.from().expect("From").uri.clone(),
         "sip:1001@192.0.2.10:5062;transport=udp".to_owned(),
     ];
     c.bench_function("sip_uri_parse_four_invite_uris", |b| {

@@ -11,7 +11,8 @@ impl Switch {
     /// `request` with its From naming the call's authenticated caller in our domain, the
     /// display name and parameters kept (the fork replaces the tag).
     pub(super) fn with_authenticated_from(&self, request: &Message, call_key: CallKey) -> Message {
-        let (Some(call), Some(mut from)) = (self.calls.get(&call_key), request.from()) else {
+        let (Some(call), Some(mut from)) = (self.calls.get(&call_key), request.from().cloned())
+        else {
             return request.clone();
         };
         from.uri = format!("sip:{}@{}", call.caller_user, self.cfg.domain);

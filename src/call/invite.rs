@@ -274,7 +274,10 @@ impl Switch {
         let via = self.our_via(transport);
         let call_id = format!("{}@{}", self.token(20), self.advertised_ip());
         let from_tag = self.token(10);
-        let mut from = original.from().expect("validated request has From");
+        let mut from = original
+            .from()
+            .cloned()
+            .expect("validated request has From");
         from.params.retain(|(n, _)| n != "tag");
         from.set_param("tag", Some(from_tag));
         let max_forwards = original

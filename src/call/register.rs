@@ -150,7 +150,7 @@ impl Switch {
         key: TransactionKey,
         request: Message,
     ) {
-        let to_uri = request.to().map(|t| t.uri).unwrap_or_default();
+        let to_uri = request.to().map(|t| t.uri.clone()).unwrap_or_default();
         let Ok(aor) = Aor::parse(&to_uri) else {
             self.respond_simple_to(now, &key, &request, 400, "Bad To Address");
             return;

@@ -426,7 +426,7 @@ impl Switch {
         if message.is_request() {
             stamp_received(&mut message, from);
             if let Some(via) = message.top_via() {
-                reply_to = response_destination(&via, from, transport);
+                reply_to = response_destination(via, from, transport);
             }
         }
         match self
@@ -802,7 +802,7 @@ impl Switch {
                 response.set("To", format!("{to};tag={tag}"));
             }
         }
-        let to = response_destination(&via, from, transport);
+        let to = response_destination(via, from, transport);
         self.outputs.push_back(Output::Transmit {
             to,
             transport,
@@ -961,7 +961,7 @@ pub(super) fn response_destination(
 
 /// Adds `received` (and fills `rport`) to the top Via of a request (RFC 3261 §18.2.1, RFC 3581).
 fn stamp_received(request: &mut Message, from: SocketAddr) {
-    let Some(mut via) = request.top_via() else {
+    let Some(mut via) = request.top_via().cloned() else {
         return;
     };
     let wants_rport = via.param("rport").is_some();
@@ -975,8 +975,7 @@ fn stamp_received(request: &mut Message, from: SocketAddr) {
     if wants_rport || claims_received || !sent_by_is_source {
         via.set_param("received", Some(from.ip().to_string()));
     }
-    request.remove_first("Via");
-    request.push_front("Via", via.render());
+    request.replace_top_via(via);
 }
 
 #[cfg(test)]
@@ -1004,7 +1003,7 @@ mod tests {
             let stamped = request.top_via().unwrap();
             assert_eq!(stamped.param("received"), Some("127.0.0.1"), "{via}");
             assert_eq!(
-                response_destination(&stamped, from, Transport::Udp),
+                response_destination(stamped, from, Transport::Udp),
                 from,
                 "{via}"
             );
@@ -1015,18 +1014,17 @@ mod tests {
     fn responses_never_go_to_an_address_named_in_the_message() {
         let from: SocketAddr = "127.0.0.1:40000".parse().unwrap();
         let unstamped =
-            request_with_via("SIP/2.0/UDP 127.0.0.1:5070;received=192.0.2.9;branch=z9hG4bKa")
-                .top_via()
-                .unwrap();
-        let to = response_destination(&unstamped, from, Transport::Udp);
+            request_with_via("SIP/2.0/UDP 127.0.0.1:5070;received=192.0.2.9;branch=z9hG4bKa");
+        let to = response_destination(unstamped.top_via().unwrap(), from, Transport::Udp);
         assert_eq!(
             to,
             "127.0.0.1:5070".parse().unwrap(),
             "source address, Via port"
         );
-        let rport = request_with_via("SIP/2.0/UDP 192.0.2.9:5070;rport;branch=z9hG4bKa")
-            .top_via()
-            .unwrap();
-        assert_eq!(response_destination(&rport, from, Transport::Udp), from);
+        let rport = request_with_via("SIP/2.0/UDP 192.0.2.9:5070;rport;branch=z9hG4bKa");
+        assert_eq!(
+            response_destination(rport.top_via().unwrap(), from, Transport::Udp),
+            from
+        );
     }
 }

@@ -310,7 +310,7 @@ impl Switch {
             let tag = invite.from_tag().unwrap_or_default();
             let display = invite
                 .from()
-                .and_then(|f| f.display)
+                .and_then(|f| f.display.as_deref())
                 .map(|d| format!("\"{}\" ", d.replace('"', "")))
                 .unwrap_or_default();
             let host =

@@ -55,8 +55,8 @@ impl Dialog {
             call_id: request.call_id()?.to_owned(),
             local_tag,
             remote_tag: from.param("tag").map(str::to_owned),
-            local_uri: without_tag(&to),
-            remote_uri: without_tag(&from),
+            local_uri: without_tag(to),
+            remote_uri: without_tag(from),
             remote_target,
             route_set: request
                 .header_list("Record-Route")
@@ -87,8 +87,8 @@ impl Dialog {
             call_id: request.call_id()?.to_owned(),
             local_tag: from.param("tag")?.to_owned(),
             remote_tag: to.param("tag").map(str::to_owned),
-            local_uri: without_tag(&from),
-            remote_uri: without_tag(&to),
+            local_uri: without_tag(from),
+            remote_uri: without_tag(to),
             remote_target: first_contact(response)
                 .unwrap_or_else(|| request.request_uri().unwrap_or_default().to_owned()),
             route_set,

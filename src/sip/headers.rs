@@ -9,24 +9,39 @@ use std::time::Duration;
 
 /// Splits a header value on commas that are not inside quotes or angle brackets.
 pub fn split_list(value: &str) -> impl Iterator<Item = &str> {
-    let mut items = Vec::new();
-    let (mut quoted, mut angle, mut escaped, mut start) = (false, false, false, 0);
-    for (i, c) in value.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            '<' if !quoted => angle = true,
-            '>' if !quoted => angle = false,
-            ',' if !quoted && !angle => {
-                items.push(value[start..i].trim());
-                start = i + 1;
+    ListItems { rest: Some(value) }.filter(|s| !s.is_empty())
+}
+
+/// The elements of a comma-separated header value, found one at a time so the common reader
+/// of the first element only (the top Via) scans no further and allocates nothing.
+struct ListItems<'a> {
+    /// What is left to split; `None` once the last element was given.
+    rest: Option<&'a str>,
+}
+
+impl<'a> Iterator for ListItems<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let value = self.rest?;
+        let (mut quoted, mut angle, mut escaped) = (false, false, false);
+        for (i, c) in value.char_indices() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' if quoted => escaped = true,
+                '"' => quoted = !quoted,
+                '<' if !quoted => angle = true,
+                '>' if !quoted => angle = false,
+                ',' if !quoted && !angle => {
+                    self.rest = Some(&value[i + 1..]);
+                    return Some(value[..i].trim());
+                }
+                _ => {}
             }
-            _ => {}
         }
+        self.rest = None;
+        Some(value.trim())
     }
-    items.push(value[start..].trim());
-    items.into_iter().filter(|s| !s.is_empty())
 }
 
 /// Parses `;name=value;flag` parameters, tolerating LWS around `;` and `=` (RFC 4475 wsinv).

@@ -348,8 +348,8 @@ mod tests {
                 let name = path.file_name().unwrap().to_string_lossy().into_owned();
                 let mut found: Vec<String> =
                     m.request_uri().map(str::to_owned).into_iter().collect();
-                found.extend(m.from().map(|n| n.uri));
-                found.extend(m.to().map(|n| n.uri));
+                found.extend(m.from().map(|n| n.uri.clone()));
+                found.extend(m.to().map(|n| n.uri.clone()));
                 if let Contacts::List(list) = m.contacts() {
                     found.extend(list.into_iter().map(|c| c.uri));
                 }

@@ -75,7 +75,7 @@ impl MatchKey {
 
     /// The server key of a received request (§17.2.3).
     pub fn server(request: &Message) -> Option<MatchKey> {
-        Self::server_with_via(request, &request.top_via()?)
+        Self::server_with_via(request, request.top_via()?)
     }
 
     fn server_with_via(request: &Message, via: &Via) -> Option<MatchKey> {
@@ -401,7 +401,7 @@ impl TransactionLayer {
         const BAD_REQUEST: TransactionError =
             TransactionError::Malformed("request without Via, CSeq or Call-ID");
         let via = msg.top_via().ok_or(BAD_REQUEST)?;
-        let key = MatchKey::server_with_via(&msg, &via).ok_or(BAD_REQUEST)?;
+        let key = MatchKey::server_with_via(&msg, via).ok_or(BAD_REQUEST)?;
         if let Some(id) = self.find(&key) {
             return Ok(match self.deliver(id, now, msg) {
                 Some(Output::Request(ack)) => Incoming::Ack {
@@ -587,7 +587,7 @@ impl TransactionLayer {
         if cancel.method() != Some(&Method::Cancel) {
             return None;
         }
-        let key = MatchKey::server_with_method(cancel, &cancel.top_via()?, Method::Invite)?;
+        let key = MatchKey::server_with_method(cancel, cancel.top_via()?, Method::Invite)?;
         self.find(&key).map(TransactionKey)
     }
 
