@@ -272,7 +272,7 @@ impl Switch {
         started_unix_ms: i64,
     ) -> Option<Endpoint> {
         let _ = self.persist_cdr(now, call_key, Ending::Transferred { left: side });
-        let new_cdr_id = self.token(24);
+        let new_cdr_id = self.record_id(now);
         let answered = self.unix_ms(now);
         let call = self.calls.get_mut(&call_key)?;
         let old_key = call.dialog(side).map(Dialog::key)?;

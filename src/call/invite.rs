@@ -169,7 +169,7 @@ impl Switch {
             }));
         self.dialogs.insert(dialog.key(), (call_key, Side::Caller));
         self.server_txns.insert(key.clone(), call_key);
-        let cdr_id = self.token(24);
+        let cdr_id = self.record_id(now);
         let call = Call {
             key: call_key,
             cdr_id,

@@ -171,7 +171,7 @@ impl Switch {
             .as_ref()
             .map(|_| InteractionId(format!("ix-{}", self.token(16))));
         let cdr = Cdr {
-            id: CdrId(self.token(24)),
+            id: CdrId(self.record_id(now)),
             call_id: call_id.clone(),
             caller: routed.caller_user.clone(),
             callee: routed.callee_user.clone(),

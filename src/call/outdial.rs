@@ -148,7 +148,7 @@ impl Switch {
         self.stats.calls_started += 1;
         let call = Call {
             key: call_key,
-            cdr_id: self.token(24),
+            cdr_id: self.record_id(now),
             caller_user: number.clone(),
             callee_user: extension.clone(),
             state: CallState::Routing,

@@ -140,7 +140,6 @@ struct Parsed {
     to: OnceLock<Option<NameAddr>>,
 }
 
-
 /// Why bytes could not become a [`Message`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
