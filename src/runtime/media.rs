@@ -530,6 +530,23 @@ impl MediaEngine {
     }
 }
 
+impl MediaEngine {
+    /// Urgent commands wake their shard at [`MediaEngine::wake_shards`] only (see
+    /// [`ShardHandle::defer_wakes`]); the runtime calls it after each round of outputs.
+    pub fn defer_wakes(&mut self) {
+        for shard in &mut self.shards {
+            shard.defer_wakes();
+        }
+    }
+
+    /// Wakes the shards that urgent commands have waited for since the last call.
+    pub fn wake_shards(&self) {
+        for shard in &self.shards {
+            shard.flush();
+        }
+    }
+}
+
 impl Drop for MediaEngine {
     /// The shards end with the engine, closing their sockets.
     fn drop(&mut self) {

@@ -124,6 +124,16 @@ impl Command {
     /// bridge's end, suppression, digit detection, taps) matter only to packets, and the shard
     /// applies its commands before the packets that woke it, so they need no wake-up of
     /// their own.
+    /// Whether the engine waits for the shard to act on it (so it cannot wait for a flush).
+    fn awaits_answer(&self) -> bool {
+        match self {
+            Command::Evict { .. } | Command::Shutdown => true,
+            #[cfg(test)]
+            Command::TapCount { .. } => true,
+            _ => false,
+        }
+    }
+
     fn is_urgent(&self) -> bool {
         !matches!(
             self,
@@ -155,6 +165,10 @@ pub struct ShardHandle {
     commands: SyncSender<Command>,
     waker: Arc<Waker>,
     wake: Arc<WakeState>,
+    /// Whether urgent commands wait for [`ShardHandle::flush`] to wake the shard.
+    defer: bool,
+    /// An urgent command waits for [`ShardHandle::flush`].
+    flush_wakes: AtomicBool,
 }
 
 impl ShardHandle {
@@ -191,24 +205,54 @@ impl ShardHandle {
             commands,
             waker,
             wake,
+            defer: false,
+            flush_wakes: AtomicBool::new(false),
         })
+    }
+
+    /// From now on urgent commands wake the shard at the next [`ShardHandle::flush`], not at
+    /// once: the core sends a burst of commands per round of messages (a call's answer
+    /// configures, establishes and bridges two endpoints), and a shard woken by the first
+    /// often slept again before the next, so it was woken several times per round. Commands
+    /// whose answer the engine waits for still wake it at once.
+    pub fn defer_wakes(&mut self) {
+        self.defer = true;
+    }
+
+    /// Wakes the shard if an urgent command has waited since the last flush.
+    pub fn flush(&self) {
+        if self.flush_wakes.swap(false, Ordering::Relaxed) {
+            self.wake_if_sleeping();
+        }
+    }
+
+    /// Sequentially consistent with the shard (a Dekker handshake, see `send`).
+    fn wake_if_sleeping(&self) {
+        if self.wake.sleeping.load(Ordering::SeqCst)
+            && !self.wake.woken.swap(true, Ordering::SeqCst)
+        {
+            let _ = self.waker.wake();
+        }
     }
 
     /// Queues `command`, waking the shard only if it sleeps, no wake-up is on its way and the
     /// command is [urgent](Command::is_urgent); waits while the queue is full.
     pub fn send(&self, command: Command) {
         let urgent = command.is_urgent();
+        let answer_awaited = command.awaits_answer();
         if self.commands.send(command).is_err() {
             return;
         }
         // Sequentially consistent on both sides (a Dekker handshake): either the shard, about
-        // to sleep, sees the count go up, or this sees it sleeping.
+        // to sleep, sees the count go up, or this (or the flush after it) sees it sleeping.
         self.wake.queued.fetch_add(1, Ordering::SeqCst);
-        if urgent
-            && self.wake.sleeping.load(Ordering::SeqCst)
-            && !self.wake.woken.swap(true, Ordering::SeqCst)
-        {
-            let _ = self.waker.wake();
+        if !urgent {
+            return;
+        }
+        if self.defer && !answer_awaited {
+            self.flush_wakes.store(true, Ordering::Relaxed);
+        } else {
+            self.wake_if_sleeping();
         }
     }
 }

@@ -217,7 +217,8 @@ pub async fn serve(
     } else {
         profile.advertised_ip()
     };
-    let engine = MediaEngine::new(media_bind, profile.rtp_timeout(), media_tx);
+    let mut engine = MediaEngine::new(media_bind, profile.rtp_timeout(), media_tx);
+    engine.defer_wakes();
 
     let (persisted_tx, persisted_rx) = mpsc::channel::<u64>(4096);
     let (store_tx, store_rx) = mpsc::channel::<StoreJob>(16_384);
@@ -756,6 +757,8 @@ impl CoreLoop {
                 }
             }
         }
+        // One wake-up per shard per round, for all the media commands the round queued.
+        self.engine.wake_shards();
     }
 }
 
