@@ -43,7 +43,7 @@ use std::time::Duration;
 use store_writer::*;
 use switch_setup::*;
 use tokio::sync::{mpsc, oneshot};
-use transport::{Inbound, Peer, TcpLimits, TransportKind, Transports};
+use transport::{Inbound, Peer, TcpLimits, TransportKind, Transports, UdpReader, UdpReading};
 
 /// Command-line overrides of profile keys.
 #[derive(Debug, Clone, Default)]
@@ -179,9 +179,15 @@ pub async fn serve(
         max_per_source: tcp.max_per_source,
         idle_timeout: Duration::from_secs(tcp.idle_timeout_secs),
     };
-    let transports = Transports::bind(profile.sip.listen, inbound_tx, failed_tx, limits)
-        .await
-        .with_context(|| format!("binding SIP on {}", profile.sip.listen))?;
+    let transports = Transports::bind_with(
+        profile.sip.listen,
+        inbound_tx,
+        failed_tx,
+        limits,
+        UdpReading::Caller,
+    )
+    .await
+    .with_context(|| format!("binding SIP on {}", profile.sip.listen))?;
     let advertised = SocketAddr::new(profile.advertised_ip(), transports.local.port());
     tracing::info!(udp = %transports.local, tcp = %transports.local, advertised = %advertised, "SIP listening");
     let tls_port = listen_sip_tls(&profile, &transports).await?;
@@ -542,6 +548,7 @@ impl CoreLoop {
         let sleep = tokio::time::sleep_until(clock::now().into());
         tokio::pin!(sleep);
         let mut armed = None;
+        let mut udp = self.transports.udp_reader();
         loop {
             self.drain().await;
             // Due timers go before any waiting input. The select below is biased and takes
@@ -573,6 +580,7 @@ impl CoreLoop {
                     }
                     request => request.dispatch(&mut self.node, clock::now()),
                 },
+                () = udp.readable() => self.read_udp(&mut udp),
                 Some(msg) = inbound.recv() => {
                     self.handle_inbound(msg);
                     // Under load messages queue up while the core works: take what is
@@ -608,9 +616,22 @@ impl CoreLoop {
             tokio::select! {
                 Some(token) = persisted.recv() => self.node.handle_persisted(clock::now(), token),
                 Some(msg) = inbound.recv() => self.handle_inbound(msg),
+                () = udp.readable() => self.read_udp(&mut udp),
                 _ = tokio::time::sleep_until(grace.into()) => {}
             }
             self.drain().await;
+        }
+    }
+
+    /// The datagrams waiting on the SIP UDP socket, parsed where they were read; a batch at
+    /// most, like the channel's, so timers and other inputs are not starved.
+    fn read_udp(&mut self, udp: &mut UdpReader) {
+        for _ in 0..INBOUND_BATCH {
+            let Some((from, bytes)) = udp.try_recv() else {
+                break;
+            };
+            self.node
+                .handle_datagram(clock::now(), from, Transport::Udp, bytes);
         }
     }
 
