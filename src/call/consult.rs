@@ -16,7 +16,7 @@
 //! party are never both held. An agent who hangs up while the party is on the line hands the
 //! customer over (as Asterisk's attended transfer does): the customer is never dropped.
 
-use super::machine::LocalSip;
+use super::machine::{CallOutput, LocalSip};
 use super::model::*;
 use super::outbound::configure_endpoint;
 use super::switch::{ClientPurpose, Switch};
@@ -131,43 +131,13 @@ impl Switch {
     pub(super) fn drop_consult(&mut self, now: Instant, call_key: CallKey) -> Option<Party> {
         let id = self.calls.get(&call_key)?.consult.as_ref()?.id;
         self.cancel_forks_except(now, call_key, LegRole::Consult(id), &[]);
-        let transport = self
-            .calls
-            .get(&call_key)
-            .and_then(|c| c.consult.as_ref())
-            .and_then(|c| c.leg.winner_leg())
-            .map(|l| l.transport);
-        let via = transport.map(|t| self.our_via(t));
-        let call = self.calls.get_mut(&call_key)?;
-        let agent = call.callee.endpoint.id;
-        let mut consult = call.consult.take()?;
-        if consult.mode == ConsultMode::Ringing && !consult.agent_left {
-            // Its ringing tone stops; the agent is back with the customer on hold.
-            self.outputs
-                .push_back(Output::Media(MediaCommand::StopMusic { endpoint: agent }));
-        }
-        let mut bye = None;
-        if let Some(via) = via
-            && let Some(leg) = consult.leg.winner_leg_mut()
-            && let Some(dialog) = leg.dialog.as_mut()
-        {
-            let mut request = dialog.request(Method::Bye);
-            request.push_front("Via", via);
-            bye = Some((dialog.key(), request, leg.dest, leg.transport));
-        }
-        let party = consult.party.clone();
-        let endpoint = consult.leg.endpoint.clone();
-        // A few past consults are kept so late answers to their INVITEs can be hung up.
-        if call.past_consults.len() >= 4 {
-            call.past_consults.remove(0);
-        }
-        call.past_consults.push(consult);
-        if let Some((key, request, dest, transport)) = bye {
+        let dropped = self.calls.get_mut(&call_key)?.drop_consult()?;
+        if let Some(key) = dropped.dialog {
             self.consult_dialogs.remove(&key);
-            self.request(now, dest, transport, request, ClientPurpose::FireAndForget);
         }
-        self.close_endpoint(&endpoint);
-        Some(party)
+        self.drain_call(now, call_key);
+        self.close_endpoint(&dropped.endpoint);
+        Some(dropped.party)
     }
 
     pub(super) fn fail_consult(&mut self, now: Instant, call_key: CallKey, reason: ConsultFailure) {
@@ -416,7 +386,53 @@ pub(super) struct ConsultAnswered {
     agent_left: bool,
 }
 
+/// What is left of a consult the call dropped ([`Call::drop_consult`]).
+pub(super) struct DroppedConsult {
+    pub(super) party: Party,
+    pub(super) endpoint: Endpoint,
+    /// Its dialog, if it was answered: the switch stops routing to it.
+    pub(super) dialog: Option<DialogKey>,
+}
+
 impl Call {
+    /// Drops the consult: its ringing tone stops if the agent heard it, a BYE goes to the
+    /// party if it answered, and the consult is kept a while so late answers to its INVITEs
+    /// can be hung up. Its forks are the caller's to cancel first.
+    pub(super) fn drop_consult(&mut self) -> Option<DroppedConsult> {
+        let agent = self.callee.endpoint.id;
+        let mut consult = self.consult.take()?;
+        if consult.mode == ConsultMode::Ringing && !consult.agent_left {
+            // Its ringing tone stops; the agent is back with the customer on hold.
+            self.outputs
+                .push_back(CallOutput::Output(Output::Media(MediaCommand::StopMusic {
+                    endpoint: agent,
+                })));
+        }
+        let mut dialog = None;
+        if let Some(leg) = consult.leg.winner_leg_mut()
+            && let Some(consult_dialog) = leg.dialog.as_mut()
+        {
+            dialog = Some(consult_dialog.key());
+            self.outputs.push_back(CallOutput::Request {
+                to: leg.dest,
+                transport: leg.transport,
+                request: consult_dialog.request(Method::Bye),
+                purpose: ClientPurpose::FireAndForget,
+                relays: None,
+            });
+        }
+        let dropped = DroppedConsult {
+            party: consult.party.clone(),
+            endpoint: consult.leg.endpoint.clone(),
+            dialog,
+        };
+        // A few past consults are kept so late answers to their INVITEs can be hung up.
+        if self.past_consults.len() >= 4 {
+            self.past_consults.remove(0);
+        }
+        self.past_consults.push(consult);
+        Some(dropped)
+    }
     /// Fork `index` of the current consult answered: the agent, still on the call, talks to
     /// the party, and the contact center hears who answered. `None` when the call is no
     /// queue call or has no consult.

@@ -39,15 +39,15 @@
 //! party and the contact center told (`Call::consult_answered`, `consult.rs`), the answered
 //! transfer leg taken out with the referrer's NOTIFY (`Call::transfer_answered`,
 //! `bridged_transfer.rs`), a click-to-dial customer's leg made the caller side with the
-//! agent's ringing stopped (`Call::outdial_answered`, `outdial.rs`). The switch passes the
+//! agent's ringing stopped (`Call::outdial_answered`, `outdial.rs`); a dropped consult's
+//! ringing tone stopped and its party sent BYE (`Call::drop_consult`). The switch passes the
 //! fork's latching in and keeps its role's follow-up that needs its maps (dialog and consult
 //! dialog routing, the endpoint index, stats, CDR, trunk failover, the agent's queue, the
-//! transfer's hand-over). Each feature keeps its call methods beside its switch side. The rest
-//! still runs as switch methods that look the call up: setting up legs needs the port pool and
-//! the registrar; the consult's BYE when it is dropped, the warm transfer (the consult leg
-//! taking the agent's place), a transfer's hand-over to its new leg, and ending a call (the
-//! transfer and consult legs, the port release, the CDR and the tombstone) stay at the
-//! switch.
+//! transfer's hand-over, closing endpoints). Each feature keeps its call methods beside its
+//! switch side. The rest still runs as switch methods that look the call up: setting up legs
+//! needs the port pool and the registrar; the warm transfer (the consult leg taking the
+//! agent's place), a transfer's hand-over to its new leg, and ending a call (the transfer and
+//! consult legs, the port release, the CDR and the tombstone) stay at the switch.
 
 use super::dial_plan::QueueTreatment;
 use super::model::*;

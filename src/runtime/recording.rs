@@ -96,6 +96,9 @@ enum Control {
         behavior: PauseBehavior,
         who: String,
         why: Option<String>,
+        /// When capture stopped (Unix ms), which is what the sidecar notes: the recorder
+        /// may hear of it late when its task waits for a busy thread (547 ms once in CI).
+        at_ms: i64,
     },
     Resume {
         auto: bool,
@@ -148,7 +151,13 @@ impl RecordingHandle {
     /// Stops capture at once, then tells the recorder.
     pub fn pause(&self, behavior: PauseBehavior, who: String, why: Option<String>) {
         lock(&self.feeds).timeline.pause(clock::now(), behavior);
-        let _ = self.control.send(Control::Pause { behavior, who, why });
+        let at_ms = clock::unix_ms();
+        let _ = self.control.send(Control::Pause {
+            behavior,
+            who,
+            why,
+            at_ms,
+        });
     }
 
     /// Capture resumes once the recorder has noted the resume.
@@ -229,9 +238,9 @@ async fn record_loop(
         let result = tokio::select! {
             biased;
             command = control.recv() => match command {
-                Some(Control::Pause { behavior, who, why }) => {
+                Some(Control::Pause { behavior, who, why, at_ms }) => {
                     let was = rec.is_paused();
-                    let r = rec.pause(clock::unix_ms(), &who, why, behavior);
+                    let r = rec.pause(at_ms, &who, why, behavior);
                     if r.is_ok() && !was {
                         let _ = events
                             .send(MediaEvent::RecordingPaused { recording: id.clone(), path: path.clone() })
