@@ -21,8 +21,13 @@ pub(super) async fn sleep_until_or_never(at: Option<tokio::time::Instant>) {
 /// The indexed columns of a call's in-progress row as last written, by CDR id: a final record
 /// that matches them is written as [`CdrStage::FinalOverJournal`], leaving those indexes
 /// alone. One entry per live call that has been journaled; its final record removes it.
+/// Bounded: past [`MAX_JOURNALED_KEYS`] it starts afresh, which only makes the next final
+/// records set every column.
 #[derive(Default)]
 pub(super) struct JournaledKeys(HashMap<String, RowKeys>);
+
+/// Entries [`JournaledKeys`] holds at most (far more calls than a switch carries at once).
+const MAX_JOURNALED_KEYS: usize = 200_000;
 
 #[derive(PartialEq, Eq)]
 struct RowKeys {
@@ -63,6 +68,9 @@ pub(super) async fn flush_journal(
     let batch: Vec<Cdr> = journal.drain().map(|(_, cdr)| cdr).collect();
     match store.upsert_cdrs(&batch, CdrStage::InProgress).await {
         Ok(()) => {
+            if keys.0.len() + batch.len() > MAX_JOURNALED_KEYS {
+                keys.0.clear();
+            }
             for cdr in &batch {
                 keys.0.insert(cdr.id.0.clone(), RowKeys::of(cdr));
             }
@@ -80,9 +88,8 @@ pub(super) async fn flush_journal(
 
 /// Most final records written in one statement.
 pub(super) const FINAL_BATCH: usize = 64;
-/// Under load, how long a final record waits for others to share its commit (group commit).
-/// Each commit rewrites the table and index pages it touched, whatever the number of rows, so
-/// one commit per record was most of the database's cost at 2,500 calls/s; the answer to the
+/// Under load, how long a final record waits for others to share its commit (group commit):
+/// each commit rewrites the pages it touched however many rows it holds. The answer to the
 /// BYE that ended a call waits this much longer at most.
 pub(super) const FINAL_GATHER: Duration = Duration::from_millis(5);
 /// The writer is "under load" when the previous final records were written this recently; a

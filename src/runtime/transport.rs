@@ -234,6 +234,9 @@ pub enum UdpReading {
     Caller,
 }
 
+/// Receive errors [`UdpReader::try_recv`] reads past before giving the core back its turn.
+const MAX_RECEIVE_ERRORS: usize = 8;
+
 /// Reads SIP datagrams from the UDP socket (see [`UdpReading::Caller`]).
 pub struct UdpReader {
     udp: Arc<UdpSocket>,
@@ -248,9 +251,10 @@ impl UdpReader {
         let _ = self.udp.readable().await;
     }
 
-    /// The next datagram waiting, without waiting; `None` when there is none.
+    /// The next datagram waiting, without waiting; `None` when there is none (or after a
+    /// few receive errors in a row, so the core never spins on a failing socket).
     pub fn try_recv(&mut self) -> Option<(SocketAddr, &[u8])> {
-        loop {
+        for _ in 0..MAX_RECEIVE_ERRORS {
             match self.udp.try_recv_from(&mut self.buf) {
                 Ok((n, from)) => {
                     self.stats.received.fetch_add(1, Ordering::Relaxed);
@@ -261,6 +265,7 @@ impl UdpReader {
                 Err(e) => tracing::debug!(error = %e, "udp receive error"),
             }
         }
+        None
     }
 }
 
