@@ -2,9 +2,10 @@
 //! carries out their outputs, persists what they ask for and serves the API it is given.
 //!
 //! One task owns the [`Switch`] and the [`ContactCenter`] (no locks around SIP or routing
-//! state). It waits on five bounded channels (SIP bytes, media events, persistence
-//! acknowledgements, API requests, shutdown) and on the cores' next timer, feeds what arrives
-//! in, and drains every output before waiting again. It does not know the CTI API: `main.rs`
+//! state). It reads the SIP UDP socket itself, waits on bounded channels (SIP bytes from
+//! stream connections, media events, persistence acknowledgements, API requests, shutdown)
+//! and on the cores' next timer, feeds what arrives in, and drains every output before
+//! waiting again. It does not know the CTI API: `main.rs`
 //! hands it the router to serve ([`ApiFactory`]).
 
 pub use crate::clock;
