@@ -532,7 +532,7 @@ impl MediaEngine {
 
 impl MediaEngine {
     /// Urgent commands wake their shard at [`MediaEngine::wake_shards`] only (see
-    /// [`ShardHandle::defer_wakes`]); the runtime calls it after each round of outputs.
+    /// `ShardHandle::defer_wakes`); the runtime calls it after each round of outputs.
     pub fn defer_wakes(&mut self) {
         for shard in &mut self.shards {
             shard.defer_wakes();
