@@ -41,6 +41,7 @@ mod courtesy;
 mod courtesy_tests;
 mod dial_plan;
 mod hold;
+mod identifiers;
 mod identity;
 mod in_dialog;
 mod inspect;
@@ -58,6 +59,7 @@ mod outdial;
 #[cfg(test)]
 mod outdial_tests;
 mod queue;
+mod received;
 pub mod record;
 mod register;
 mod rejection;

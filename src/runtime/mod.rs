@@ -5,8 +5,8 @@
 //! state). It reads the SIP UDP socket itself, waits on bounded channels (SIP bytes from
 //! stream connections, media events, persistence acknowledgements, API requests, shutdown)
 //! and on the cores' next timer, feeds what arrives in, and drains every output before
-//! waiting again. It does not know the CTI API: `main.rs`
-//! hands it the router to serve ([`ApiFactory`]).
+//! waiting again. It does not know the CTI API: `main.rs` hands it the router to serve
+//! ([`ApiFactory`]).
 
 pub use crate::clock;
 mod dns_client;

@@ -515,10 +515,17 @@ impl Message {
         self.headers_named(name).flat_map(split_list)
     }
 
+    /// The header list, to change: every parsed header is dropped, so no mutator can leave
+    /// [`Parsed`] stale.
+    fn headers_mut(&mut self) -> &mut Vec<HeaderField> {
+        self.parsed = OnceLock::new();
+        &mut self.headers
+    }
+
     /// Appends a header field.
     pub fn push(&mut self, name: &str, value: impl Into<String>) -> &mut Self {
-        self.parsed = OnceLock::new();
-        self.headers.push(HeaderField {
+        let headers = self.headers_mut();
+        headers.push(HeaderField {
             name: canonical_name(name),
             value: value.into(),
         });
@@ -533,8 +540,8 @@ impl Message {
 
     /// Inserts a header field before all others (a new top Via).
     pub fn push_front(&mut self, name: &str, value: impl Into<String>) {
-        self.parsed = OnceLock::new();
-        self.headers.insert(
+        let headers = self.headers_mut();
+        headers.insert(
             0,
             HeaderField {
                 name: canonical_name(name),
@@ -545,22 +552,21 @@ impl Message {
 
     /// Replaces every field with this name by one field (appended if absent).
     pub fn set(&mut self, name: &str, value: impl Into<String>) {
-        self.parsed = OnceLock::new();
+        let headers = self.headers_mut();
         let canonical = canonical_name(name);
         let value = value.into();
-        if let Some(pos) = self
-            .headers
+        if let Some(pos) = headers
             .iter()
             .position(|h| h.name.eq_ignore_ascii_case(&canonical))
         {
-            self.headers[pos].value = value;
+            headers[pos].value = value;
             let mut i = 0;
-            self.headers.retain(|h| {
+            headers.retain(|h| {
                 i += 1;
                 i - 1 <= pos || !h.name.eq_ignore_ascii_case(&canonical)
             });
         } else {
-            self.headers.push(HeaderField {
+            headers.push(HeaderField {
                 name: canonical,
                 value,
             });
@@ -569,10 +575,9 @@ impl Message {
 
     /// Removes every field with this name.
     pub fn remove(&mut self, name: &str) {
-        self.parsed = OnceLock::new();
+        let headers = self.headers_mut();
         let canonical = canonical_name(name);
-        self.headers
-            .retain(|h| !h.name.eq_ignore_ascii_case(&canonical));
+        headers.retain(|h| !h.name.eq_ignore_ascii_case(&canonical));
     }
 
     /// Puts `via` in place of the top Via, keeping it parsed (a received request's Via is
@@ -588,20 +593,19 @@ impl Message {
 
     /// Removes the first element of the first field with this name (the top Via).
     pub fn remove_first(&mut self, name: &str) {
-        self.parsed = OnceLock::new();
+        let headers = self.headers_mut();
         let canonical = canonical_name(name);
-        let Some(pos) = self
-            .headers
+        let Some(pos) = headers
             .iter()
             .position(|h| h.name.eq_ignore_ascii_case(&canonical))
         else {
             return;
         };
-        let rest: Vec<&str> = split_list(&self.headers[pos].value).skip(1).collect();
+        let rest: Vec<&str> = split_list(&headers[pos].value).skip(1).collect();
         if rest.is_empty() {
-            self.headers.remove(pos);
+            headers.remove(pos);
         } else {
-            self.headers[pos].value = rest.join(", ");
+            headers[pos].value = rest.join(", ");
         }
     }
 

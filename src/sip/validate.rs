@@ -26,8 +26,8 @@ pub fn validate_request(m: &Message) -> Result<(), Rejection> {
     {
         return Err(Rejection::new(400, "Malformed Request-URI"));
     }
-    let vias: Vec<_> = m.vias().collect();
-    if vias.is_empty() || vias.iter().any(Option::is_none) {
+    // The top Via through the message's cache, which every layer above reads again.
+    if m.top_via().is_none() || m.vias().skip(1).any(|via| via.is_none()) {
         return Err(Rejection::new(400, "Bad Via"));
     }
     for (name, missing) in SINGLE_VALUED {
