@@ -195,23 +195,11 @@ impl Switch {
         }
     }
 
-    /// Stops a ringing transfer (CANCEL to its forks, its endpoint closed); returns who
-    /// referred and whether that phone already left. `None` when nothing rang.
+    /// Stops a ringing transfer ([`Call::drop_transfer`]) and closes its endpoint; returns
+    /// who referred and whether that phone already left. `None` when nothing rang.
     pub(super) fn drop_transfer(&mut self, now: Instant, call_key: CallKey) -> Option<Referrer> {
-        let transfer = self
-            .calls
-            .get_mut(&call_key)?
-            .transfer
-            .as_mut()
-            .filter(|t| t.ringing)?;
-        transfer.ringing = false;
-        let id = transfer.id;
-        let endpoint = transfer.leg.endpoint.clone();
-        let referrer = Referrer {
-            referrer: transfer.referrer,
-            referrer_left: transfer.referrer_left,
-        };
-        self.cancel_forks_except(now, call_key, LegRole::Transfer(id), &[]);
+        let (referrer, endpoint) = self.calls.get_mut(&call_key)?.drop_transfer()?;
+        self.drain_call(now, call_key);
         self.close_endpoint(&endpoint);
         Some(referrer)
     }
@@ -259,10 +247,10 @@ impl Switch {
         true
     }
 
-    /// Puts `leg` on `side` of `call_key` in place of the phone there: the conversation so
-    /// far is recorded, that phone's leg gets BYE (unless it already left), and the other
-    /// party is bridged with the new leg and re-offered `sendrecv`. Returns the endpoint the
-    /// old leg used, for the caller to close or hand on.
+    /// Puts `leg` on `side` of `call_key` in place of the phone there
+    /// ([`Call::take_over`]): the conversation so far is recorded as final, the call goes on
+    /// under a new record, and the new leg's dialog routes to the call in place of the old
+    /// one's. Returns the endpoint the old leg used, for the caller to close or hand on.
     fn hand_over(
         &mut self,
         now: Instant,
@@ -272,65 +260,23 @@ impl Switch {
         started_unix_ms: i64,
     ) -> Option<Endpoint> {
         let _ = self.persist_cdr(now, call_key, Ending::Transferred { left: side });
-        let new_cdr_id = self.record_id(now);
-        let answered = self.unix_ms(now);
-        let call = self.calls.get_mut(&call_key)?;
-        let old_key = call.dialog(side).map(Dialog::key)?;
+        let record = NewRecord {
+            cdr_id: self.record_id(now),
+            started_unix_ms,
+            answered_unix_ms: self.unix_ms(now),
+        };
+        let old_key = self.calls.get(&call_key)?.dialog(side).map(Dialog::key)?;
         let still_there = self.dialogs.get(&old_key) == Some(&(call_key, side));
         if still_there {
             self.dialogs.remove(&old_key);
-            if let Some(dialog) = call.dialog_mut(side) {
-                let mut dialog = dialog.clone();
-                self.send_bye(now, &mut dialog);
-            }
-        } else {
-            // The referrer left while the target rang: the transferee heard music.
-            let transferee = call.endpoint(side.other()).id;
-            self.outputs
-                .push_back(Output::Media(MediaCommand::StopMusic {
-                    endpoint: transferee,
-                }));
         }
-        let call = self.calls.get_mut(&call_key)?;
         self.dialogs.insert(leg.dialog.key(), (call_key, side));
-        let old = match side {
-            Side::Caller => {
-                call.caller.dialog = leg.dialog;
-                call.caller.pending_2xx = None;
-                call.caller.delayed_offer = false;
-                call.caller_user = leg.user;
-                std::mem::replace(&mut call.caller.endpoint, leg.endpoint)
-            }
-            Side::Callee => {
-                call.callee.forks.push(Fork {
-                    invite: leg.invite,
-                    dest: leg.dest,
-                    transport: leg.transport,
-                    state: ForkState::Answered,
-                    dialog: Some(leg.dialog),
-                    ack: leg.ack,
-                    agent: None,
-                    released: None,
-                });
-                call.callee.winner = Some(call.callee.forks.len() - 1);
-                call.callee_pending_2xx = None;
-                call.callee_user = leg.user;
-                std::mem::replace(&mut call.callee.endpoint, leg.endpoint)
-            }
-        };
-        call.first_fork = call.callee.winner.unwrap_or_default();
-        call.transferred_to = Some(side);
-        call.started_unix_ms = started_unix_ms;
-        call.answered_unix_ms = Some(answered);
-        // The conversation from here on is a record of its own: the one written above is
-        // final, and a final record is never rewritten.
-        call.cdr_id = new_cdr_id;
-        let (a, b) = (call.endpoint(side.other()).id, call.endpoint(side).id);
-        self.outputs
-            .push_back(Output::Media(MediaCommand::Bridge { a, b }));
-        self.step_call(now, call_key, side.other(), |call, sip, _| {
-            call.reoffer(sip, side.other())
-        });
+        let sip = self.local_sip();
+        let old = self
+            .calls
+            .get_mut(&call_key)?
+            .take_over(&sip, side, leg, still_there, record);
+        self.drain_call(now, call_key);
         self.route_endpoints(call_key);
         self.persist_cdr_in_progress(now, call_key);
         Some(old)
@@ -430,7 +376,92 @@ impl Referrer {
     }
 }
 
+/// The record a call goes on under once a transfer handed it over ([`Call::take_over`]).
+struct NewRecord {
+    cdr_id: String,
+    /// When the transfer started: the new record's start.
+    started_unix_ms: i64,
+    /// When the new leg took over: the new record's answer.
+    answered_unix_ms: i64,
+}
+
 impl Call {
+    /// Puts `leg` on `side` in place of the phone there: that phone's leg gets BYE when
+    /// `still_there` (a referrer that left while the target rang gets none, and the
+    /// transferee, who heard music, stops hearing it), the other party is bridged with the
+    /// new leg and re-offered `sendrecv`, and the call goes on under `record`. Returns the
+    /// endpoint the old leg used.
+    fn take_over(
+        &mut self,
+        sip: &LocalSip,
+        side: Side,
+        leg: MovedLeg,
+        still_there: bool,
+        record: NewRecord,
+    ) -> Endpoint {
+        if still_there {
+            if let Some(dialog) = self.dialog_mut(side) {
+                let bye = dialog.clone().request(Method::Bye);
+                let (to, transport) = (dialog.peer, dialog.transport);
+                self.send_bye(to, transport, bye);
+            }
+        } else {
+            let endpoint = self.endpoint(side.other()).id;
+            self.media(MediaCommand::StopMusic { endpoint });
+        }
+        let old = match side {
+            Side::Caller => {
+                self.caller.dialog = leg.dialog;
+                self.caller.pending_2xx = None;
+                self.caller.delayed_offer = false;
+                self.caller_user = leg.user;
+                std::mem::replace(&mut self.caller.endpoint, leg.endpoint)
+            }
+            Side::Callee => {
+                self.callee.forks.push(Fork {
+                    invite: leg.invite,
+                    dest: leg.dest,
+                    transport: leg.transport,
+                    state: ForkState::Answered,
+                    dialog: Some(leg.dialog),
+                    ack: leg.ack,
+                    agent: None,
+                    released: None,
+                });
+                self.callee.winner = Some(self.callee.forks.len() - 1);
+                self.callee_pending_2xx = None;
+                self.callee_user = leg.user;
+                std::mem::replace(&mut self.callee.endpoint, leg.endpoint)
+            }
+        };
+        self.first_fork = self.callee.winner.unwrap_or_default();
+        self.transferred_to = Some(side);
+        self.started_unix_ms = record.started_unix_ms;
+        self.answered_unix_ms = Some(record.answered_unix_ms);
+        // The conversation from here on is a record of its own: the one written before is
+        // final, and a final record is never rewritten.
+        self.cdr_id = record.cdr_id;
+        let (a, b) = (self.endpoint(side.other()).id, self.endpoint(side).id);
+        self.media(MediaCommand::Bridge { a, b });
+        self.reoffer(sip, side.other());
+        old
+    }
+
+    /// Stops a ringing transfer: CANCEL to its forks. Returns who referred, and the
+    /// transfer's endpoint for the switch to close; `None` when nothing rang.
+    pub(super) fn drop_transfer(&mut self) -> Option<(Referrer, Endpoint)> {
+        let transfer = self.transfer.as_mut().filter(|t| t.ringing)?;
+        transfer.ringing = false;
+        let id = transfer.id;
+        let endpoint = transfer.leg.endpoint.clone();
+        let referrer = Referrer {
+            referrer: transfer.referrer,
+            referrer_left: transfer.referrer_left,
+        };
+        self.cancel_forks(LegRole::Transfer(id), &[]);
+        Some((referrer, endpoint))
+    }
+
     /// Fork `index` of the ringing transfer answered: the transfer stops ringing, the
     /// referrer (unless it left) hears `200 OK` in a NOTIFY, and the answered leg comes out
     /// with the side it replaces and when the transfer started. `None` when the fork has no

@@ -129,15 +129,18 @@ impl Switch {
     /// Hangs up the consult leg however it stands (CANCEL or BYE), releases its endpoint and
     /// keeps its forks for stragglers. The bridges of the other legs are the caller's business.
     pub(super) fn drop_consult(&mut self, now: Instant, call_key: CallKey) -> Option<Party> {
-        let id = self.calls.get(&call_key)?.consult.as_ref()?.id;
-        self.cancel_forks_except(now, call_key, LegRole::Consult(id), &[]);
         let dropped = self.calls.get_mut(&call_key)?.drop_consult()?;
-        if let Some(key) = dropped.dialog {
-            self.consult_dialogs.remove(&key);
-        }
         self.drain_call(now, call_key);
-        self.close_endpoint(&dropped.endpoint);
+        self.forget_consult(&dropped);
         Some(dropped.party)
+    }
+
+    /// Stops routing a dropped consult's dialog and closes its endpoint.
+    pub(super) fn forget_consult(&mut self, dropped: &DroppedConsult) {
+        if let Some(key) = &dropped.dialog {
+            self.consult_dialogs.remove(key);
+        }
+        self.close_endpoint(&dropped.endpoint);
     }
 
     pub(super) fn fail_consult(&mut self, now: Instant, call_key: CallKey, reason: ConsultFailure) {
@@ -207,8 +210,10 @@ impl Switch {
             }));
     }
 
-    /// Warm transfer: the consulted party takes the agent's place; the agent's leg is
-    /// released with BYE. `false` when there is no answered consult.
+    /// Warm transfer: the consulted party takes the agent's place ([`Call::consult_transfer`]);
+    /// the switch routes the party's dialog to the call as its callee side, forgets the
+    /// agent's, closes the agent's endpoint and records the new callee. `false` when there is
+    /// no answered consult.
     pub(super) fn consult_transfer(
         &mut self,
         now: Instant,
@@ -218,93 +223,22 @@ impl Switch {
         let Some(&call_key) = self.interactions.get(interaction) else {
             return false;
         };
-        let Some(call) = self.calls.get(&call_key) else {
-            return false;
-        };
-        let answered = call
-            .consult
-            .as_ref()
-            .is_some_and(|c| c.mode != ConsultMode::Ringing && c.leg.winner.is_some());
-        if call.state == CallState::Ended || !answered {
-            return false;
-        }
-        let agent_transport = call
-            .winner_leg()
-            .map(|l| l.transport)
-            .filter(|_| !agent_left);
-        let via = agent_transport.map(|t| self.our_via(t));
         let Some(call) = self.calls.get_mut(&call_key) else {
             return false;
         };
-        // Release the first agent's leg.
-        let mut release = None;
-        let mut gone = None;
-        let codec = call.callee_codec();
-        if let Some(leg) = call.winner_leg_mut() {
-            if let Some(mut dialog) = leg.dialog.take() {
-                gone = Some(dialog.key());
-                if let Some(via) = via {
-                    let mut bye = dialog.request(Method::Bye);
-                    bye.push_front("Via", via);
-                    release = Some((bye, leg.dest, leg.transport));
-                }
-            }
-            leg.release(codec);
-        }
-        // The consult leg becomes the agent's leg.
-        let Some(mut consult) = call.consult.take() else {
+        let Some(takeover) = call.consult_transfer(agent_left) else {
             return false;
         };
-        let Some(winner) = consult.leg.winner else {
-            return false;
-        };
-        let mut leg = consult.leg.forks.swap_remove(winner);
-        leg.agent = Some(consult.party.clone());
-        let dialog_key = leg.dialog.as_ref().map(|d| d.key());
-        call.callee.forks.push(leg);
-        call.callee.winner = Some(call.callee.forks.len() - 1);
-        call.callee_pending_2xx = None;
-        let old_agent = std::mem::replace(&mut call.callee.endpoint, consult.leg.endpoint);
-        let (customer, party_endpoint) = (call.caller.endpoint.id, call.callee.endpoint.id);
-        let mut recording = None;
-        if let Some(q) = call.queue.as_mut() {
-            q.held = false;
-            if q.recording {
-                recording = Some(crate::media::recorder::RecordingId(q.interaction.0.clone()));
-            }
-        }
-        if let Some(key) = dialog_key {
+        if let Some(key) = takeover.party_dialog {
             self.consult_dialogs.remove(&key);
             self.dialogs.insert(key, (call_key, Side::Callee));
         }
-        if let Some(key) = gone {
+        if let Some(key) = takeover.agent_dialog {
             self.dialogs.remove(&key);
         }
-        if let Some((bye, dest, transport)) = release {
-            self.request(now, dest, transport, bye, ClientPurpose::FireAndForget);
-        }
-        self.close_endpoint(&old_agent);
+        self.drain_call(now, call_key);
+        self.close_endpoint(&takeover.agent_endpoint);
         self.route_endpoints(call_key);
-        for endpoint in [customer, party_endpoint] {
-            self.outputs
-                .push_back(Output::Media(MediaCommand::StopMusic { endpoint }));
-        }
-        self.outputs.push_back(Output::Media(MediaCommand::Bridge {
-            a: customer,
-            b: party_endpoint,
-        }));
-        if let Some(recording) = recording {
-            self.outputs
-                .push_back(Output::Media(MediaCommand::RecordAgentSide {
-                    recording,
-                    endpoint: party_endpoint,
-                }));
-        }
-        self.outputs
-            .push_back(Output::Queue(QueueEvent::ConsultTransferred {
-                interaction: interaction.clone(),
-                party: consult.party,
-            }));
         self.persist_cdr_in_progress(now, call_key);
         true
     }
@@ -320,27 +254,14 @@ impl Switch {
         if self.consult_transfer(now, &interaction, true) {
             return true;
         }
-        // The consult still rings: the customer, held, must not be dropped with the agent.
-        // The phone's leg is over (no BYE back: it sent one); the consult goes on.
-        let Some(call) = self.calls.get_mut(&call_key) else {
+        let Some(left) = self
+            .calls
+            .get_mut(&call_key)
+            .and_then(|call| call.agent_leaves_ringing_consult())
+        else {
             return false;
         };
-        let ringing = call.state != CallState::Ended
-            && call
-                .consult
-                .as_ref()
-                .is_some_and(|c| c.mode == ConsultMode::Ringing);
-        if !ringing {
-            return false;
-        }
-        let gone = call
-            .winner_leg_mut()
-            .and_then(|leg| leg.dialog.take())
-            .map(|dialog| dialog.key());
-        if let Some(consult) = call.consult.as_mut() {
-            consult.agent_left = true;
-        }
-        if let Some(key) = gone {
+        if let Some(key) = left {
             self.dialogs.remove(&key);
         }
         true
@@ -386,6 +307,120 @@ pub(super) struct ConsultAnswered {
     agent_left: bool,
 }
 
+/// What a warm transfer leaves for the switch to do ([`Call::consult_transfer`]).
+pub(super) struct ConsultTakeover {
+    /// The party's dialog, now the callee side's: the switch routes it to the call.
+    party_dialog: Option<DialogKey>,
+    /// The first agent's dialog, over: the switch stops routing it.
+    agent_dialog: Option<DialogKey>,
+    /// The first agent's media endpoint, to close.
+    agent_endpoint: Endpoint,
+}
+
+impl Call {
+    /// Warm transfer of an answered consult: the consulted party takes the agent's place. The
+    /// agent's leg is released (with a BYE, unless `agent_left`: its phone already hung up),
+    /// the consult leg becomes the callee side with its endpoint, the customer is bridged to
+    /// the party (off hold and music, a recording following the party as the agent side) and
+    /// the contact center hears of it. `None` when the call ended or no consult answered.
+    pub(super) fn consult_transfer(&mut self, agent_left: bool) -> Option<ConsultTakeover> {
+        let answered = self
+            .consult
+            .as_ref()
+            .is_some_and(|c| c.mode != ConsultMode::Ringing && c.leg.winner.is_some());
+        if self.state == CallState::Ended || !answered {
+            return None;
+        }
+        let mut consult = self.consult.take()?;
+        let winner = consult.leg.winner?;
+        // Release the first agent's leg.
+        let codec = self.callee_codec();
+        let mut agent_dialog = None;
+        let mut bye = None;
+        if let Some(leg) = self.winner_leg_mut() {
+            if let Some(mut dialog) = leg.dialog.take() {
+                agent_dialog = Some(dialog.key());
+                if !agent_left {
+                    bye = Some(CallOutput::Request {
+                        to: leg.dest,
+                        transport: leg.transport,
+                        request: dialog.request(Method::Bye),
+                        purpose: ClientPurpose::FireAndForget,
+                        relays: None,
+                    });
+                }
+            }
+            leg.release(codec);
+        }
+        self.outputs.extend(bye);
+        // The consult leg becomes the agent's leg.
+        let mut leg = consult.leg.forks.swap_remove(winner);
+        leg.agent = Some(consult.party.clone());
+        let party_dialog = leg.dialog.as_ref().map(|d| d.key());
+        self.callee.forks.push(leg);
+        self.callee.winner = Some(self.callee.forks.len() - 1);
+        self.callee_pending_2xx = None;
+        let agent_endpoint = std::mem::replace(&mut self.callee.endpoint, consult.leg.endpoint);
+        let (customer, party) = (self.caller.endpoint.id, self.callee.endpoint.id);
+        let mut recording = None;
+        let mut interaction = None;
+        if let Some(q) = self.queue.as_mut() {
+            q.held = false;
+            interaction = Some(q.interaction.clone());
+            if q.recording {
+                recording = Some(crate::media::recorder::RecordingId(q.interaction.0.clone()));
+            }
+        }
+        for endpoint in [customer, party] {
+            self.media(MediaCommand::StopMusic { endpoint });
+        }
+        self.media(MediaCommand::Bridge {
+            a: customer,
+            b: party,
+        });
+        if let Some(recording) = recording {
+            self.media(MediaCommand::RecordAgentSide {
+                recording,
+                endpoint: party,
+            });
+        }
+        if let Some(interaction) = interaction {
+            self.output(Output::Queue(QueueEvent::ConsultTransferred {
+                interaction,
+                party: consult.party,
+            }));
+        }
+        Some(ConsultTakeover {
+            party_dialog,
+            agent_dialog,
+            agent_endpoint,
+        })
+    }
+
+    /// The agent's phone hung up while its consult still rings: the customer, held, must not
+    /// be dropped with the agent. The phone's leg is over (no BYE back: it sent one) and the
+    /// consult goes on without it. Returns the agent's dialog, over, for the switch to forget;
+    /// `None` (the call ends as usual) when no consult rings.
+    pub(super) fn agent_leaves_ringing_consult(&mut self) -> Option<Option<DialogKey>> {
+        let ringing = self.state != CallState::Ended
+            && self
+                .consult
+                .as_ref()
+                .is_some_and(|c| c.mode == ConsultMode::Ringing);
+        if !ringing {
+            return None;
+        }
+        let gone = self
+            .winner_leg_mut()
+            .and_then(|leg| leg.dialog.take())
+            .map(|dialog| dialog.key());
+        if let Some(consult) = self.consult.as_mut() {
+            consult.agent_left = true;
+        }
+        Some(gone)
+    }
+}
+
 /// What is left of a consult the call dropped ([`Call::drop_consult`]).
 pub(super) struct DroppedConsult {
     pub(super) party: Party,
@@ -395,11 +430,13 @@ pub(super) struct DroppedConsult {
 }
 
 impl Call {
-    /// Drops the consult: its ringing tone stops if the agent heard it, a BYE goes to the
-    /// party if it answered, and the consult is kept a while so late answers to its INVITEs
-    /// can be hung up. Its forks are the caller's to cancel first.
+    /// Drops the consult: its ringing forks are cancelled, its ringing tone stops if the
+    /// agent heard it, a BYE goes to the party if it answered, and the consult is kept a
+    /// while so late answers to its INVITEs can be hung up.
     pub(super) fn drop_consult(&mut self) -> Option<DroppedConsult> {
         let agent = self.callee.endpoint.id;
+        let id = self.consult.as_ref()?.id;
+        self.cancel_forks(LegRole::Consult(id), &[]);
         let mut consult = self.consult.take()?;
         if consult.mode == ConsultMode::Ringing && !consult.agent_left {
             // Its ringing tone stops; the agent is back with the customer on hold.
@@ -668,5 +705,54 @@ mod tests {
         );
         lab.send_text(party, &in_dialog(&to_party, "OPTIONS", 3, party, false, ""));
         lab.take(party, "481");
+    }
+
+    /// ```text
+    ///  customer      switch                  1001 (agent)     1002 (consulted)
+    ///     |  warm transfer: C<->P bridged      |                  |
+    ///     |            |--- BYE -------------->|                  |
+    ///     |            |<-- BYE --------------------------------- |  the party hangs up
+    ///     |<-- BYE ----|--- 200 ---------------------------------->|  the call ends
+    /// ```
+    #[test]
+    fn a_warm_transfer_bridges_the_customer_to_the_party_and_releases_the_agent() {
+        let (mut lab, interaction, to_party) = consulting();
+        lab.media.clear();
+
+        lab.queue_command(QueueCommand::ConsultTransfer {
+            interaction: interaction.clone(),
+        });
+
+        lab.take(phone("1001"), "BYE");
+        let bridged = lab.media.iter().rev().find_map(|m| match m {
+            MediaCommand::Bridge { a, b } => Some((*a, *b)),
+            _ => None,
+        });
+        let closed: Vec<EndpointId> = lab
+            .media
+            .iter()
+            .filter_map(|m| match m {
+                MediaCommand::Close { endpoint } => Some(*endpoint),
+                _ => None,
+            })
+            .collect();
+        let (customer, party) = bridged.expect("the customer is bridged");
+        assert_eq!(closed.len(), 1, "only the agent's endpoint closes");
+        assert!(![customer, party].contains(&closed[0]));
+        assert!(lab.queue_events.iter().any(|e| matches!(
+            e,
+            QueueEvent::ConsultTransferred { party: Party::Agent(a), .. } if a.0 == "bob"
+        )));
+        // The party's dialog is the call's callee side now: its BYE ends the call.
+        let party_phone = phone("1002");
+        lab.send_text(
+            party_phone,
+            &in_dialog(&to_party, "BYE", 2, party_phone, false, ""),
+        );
+        lab.take(party_phone, "200");
+        lab.take(CUSTOMER.parse().unwrap(), "BYE");
+        assert!(lab.take_all(phone("1001")).is_empty());
+        let cdr = lab.cdrs.last().expect("a call record");
+        assert_eq!(cdr.interaction.as_deref(), Some(interaction.0.as_str()));
     }
 }

@@ -393,9 +393,9 @@ impl Switch {
         }
     }
 
-    /// Ends a call however it stands: final answer or BYE to the caller, CANCEL or BYE to the
-    /// callee, media released, CDR written. `bye_txn` is the BYE that ended it, whose 200
-    /// waits for the CDR.
+    /// Ends a call however it stands ([`Call::end`]): the switch closes its endpoints, settles
+    /// its admission, trunk channel and queue slot, writes the CDR and keeps a tombstone.
+    /// `bye` is the BYE that ended it, whose 200 waits for the CDR.
     pub(super) fn end_call(
         &mut self,
         now: Instant,
@@ -413,44 +413,25 @@ impl Switch {
             }
             return;
         }
-        // A ringing transfer dies with the call; a referrer that already hung up gets no BYE.
-        let left = self
-            .drop_transfer(now, call_key)
-            .and_then(|r| r.left_side());
-        let Some(call) = self.calls.get(&call_key) else {
-            return;
-        };
         // A customer leg the switch is still placing has no dialog yet (click-to-dial), and
         // a leg a transfer moved to another call keeps its dialog there.
         let caller_dialog =
             self.dialogs.get(&call.caller.dialog.key()) == Some(&(call_key, Side::Caller));
         let sip = self.local_sip();
-        if let Some(call) = self.calls.get_mut(&call_key) {
-            call.hang_up(&sip, ending, left, caller_dialog);
-        }
-        self.drain_call(now, call_key);
-        // A consult dies with the call.
-        if self
-            .calls
-            .get(&call_key)
-            .is_some_and(|c| c.consult.is_some())
-        {
-            self.drop_consult(now, call_key);
-        }
-        // Media and records.
-        if let Some(q) = self.calls.get(&call_key).and_then(|c| c.queue.as_ref())
-            && q.recording
-        {
-            let recording = crate::media::recorder::RecordingId(q.interaction.0.clone());
-            self.outputs
-                .push_back(Output::Media(MediaCommand::StopRecording { recording }));
-        }
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
         };
-        call.state = CallState::Ended;
-        call.caller.awaiting_final = false;
-        call.caller.pending_2xx = None;
+        let ended = call.end(&sip, ending, caller_dialog);
+        self.drain_call(now, call_key);
+        if let Some(endpoint) = &ended.transfer_endpoint {
+            self.close_endpoint(endpoint);
+        }
+        if let Some(consult) = &ended.consult {
+            self.forget_consult(consult);
+        }
+        let Some(call) = self.calls.get(&call_key) else {
+            return;
+        };
         let linger = now + self.cfg.timing.t1 * 64;
         let endpoints = [call.caller.endpoint.clone(), call.callee.endpoint.clone()];
         for endpoint in &endpoints {
@@ -662,8 +643,32 @@ impl Call {
         self.end_relay(487, "Request Terminated");
     }
 
+    /// Ends the call however it stands: a ringing transfer is cancelled, the call's own legs
+    /// are hung up ([`Call::hang_up`], sparing a referrer that already left), a consult is
+    /// dropped with it, its recording stops, and nothing is kept to send again. Returns what
+    /// the switch must close and stop routing.
+    pub(super) fn end(&mut self, sip: &LocalSip, ending: Ending, caller_dialog: bool) -> EndedLegs {
+        let transfer = self.drop_transfer();
+        let left = transfer.as_ref().and_then(|(r, _)| r.left_side());
+        self.hang_up(sip, ending, left, caller_dialog);
+        let consult = self.drop_consult();
+        if let Some(q) = self.queue.as_ref()
+            && q.recording
+        {
+            let recording = crate::media::recorder::RecordingId(q.interaction.0.clone());
+            self.media(MediaCommand::StopRecording { recording });
+        }
+        self.state = CallState::Ended;
+        self.caller.awaiting_final = false;
+        self.caller.pending_2xx = None;
+        EndedLegs {
+            transfer_endpoint: transfer.map(|(_, endpoint)| endpoint),
+            consult,
+        }
+    }
+
     /// Sends `bye`, whose answer does not matter.
-    fn send_bye(&mut self, to: SocketAddr, transport: Transport, bye: Message) {
+    pub(super) fn send_bye(&mut self, to: SocketAddr, transport: Transport, bye: Message) {
         self.outputs.push_back(CallOutput::Request {
             to,
             transport,
@@ -672,6 +677,14 @@ impl Call {
             relays: None,
         });
     }
+}
+
+/// The legs an ended call leaves for the switch ([`Call::end`]).
+pub(super) struct EndedLegs {
+    /// A ringing transfer's endpoint.
+    transfer_endpoint: Option<Endpoint>,
+    /// A consult dropped with the call.
+    consult: Option<super::consult::DroppedConsult>,
 }
 
 /// Where to send requests for a binding: the REGISTER's source (NAT-friendly, RFC 3581

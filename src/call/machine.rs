@@ -40,14 +40,21 @@
 //! transfer leg taken out with the referrer's NOTIFY (`Call::transfer_answered`,
 //! `bridged_transfer.rs`), a click-to-dial customer's leg made the caller side with the
 //! agent's ringing stopped (`Call::outdial_answered`, `outdial.rs`); a dropped consult's
-//! ringing tone stopped and its party sent BYE (`Call::drop_consult`). The switch passes the
-//! fork's latching in and keeps its role's follow-up that needs its maps (dialog and consult
-//! dialog routing, the endpoint index, stats, CDR, trunk failover, the agent's queue, the
-//! transfer's hand-over, closing endpoints). Each feature keeps its call methods beside its
-//! switch side. The rest still runs as switch methods that look the call up: setting up legs
-//! needs the port pool and the registrar; the warm transfer (the consult leg taking the
-//! agent's place), a transfer's hand-over to its new leg, and ending a call (the transfer and
-//! consult legs, the port release, the CDR and the tombstone) stay at the switch.
+//! forks cancelled, its ringing tone stopped and its party sent BYE (`Call::drop_consult`);
+//! the warm transfer, the consult leg taking the agent's place with the agent's leg released
+//! and the customer bridged to the party (`Call::consult_transfer`, `consult.rs`); a
+//! transfer's hand-over, the new leg put in the old phone's place with that phone sent BYE
+//! and the other party bridged and re-offered (`Call::take_over`, `bridged_transfer.rs`); a
+//! ringing transfer stopped (`Call::drop_transfer`); ending the call, its ringing transfer
+//! and consult dropped, its legs hung up and its recording stopped (`Call::end`,
+//! `invite.rs`); and which of its deadlines are due (`Call::due`, `timers.rs`). The switch
+//! passes the fork's latching in and keeps each follow-up that needs its maps or its
+//! resources: dialog and consult dialog routing, the endpoint index, the port pool (closing
+//! endpoints), stats, admission, trunk channels and failover, the agent's queue, CDRs (a
+//! record id comes from its RNG) and tombstones. Each feature keeps its call methods beside
+//! its switch side. Setting up legs stays a switch method that looks the call up, because it
+//! needs the port pool and the registrar; and CANCELs for a call already ended come from its
+//! tombstone, which is the endpoint's memory of the call, not the call.
 
 use super::dial_plan::QueueTreatment;
 use super::model::*;

@@ -24,11 +24,12 @@
 //! and outbound legs it places (`outbound::OutboundLeg`, its UAC role: forks, the first
 //! 2xx winning), reused by the callee side, consults and blind transfers. A call's
 //! deadlines are its own (`timers.rs`). What the contact center decides (which numbers reach
-//! queues, how their media is treated) comes in as a [`DialPlan`]. Much of the call logic is
-//! still written as methods of [`Switch`] that look the call up; a `Call` with its own output
-//! queue (`machine.rs`) holds what a call decides alone so far (hold, conference, the
-//! in-dialog relay and its SIP, which the switch sends for it), and the rest moves there
-//! step by step.
+//! queues, how their media is treated) comes in as a [`DialPlan`]. A `Call` decides what
+//! happens to itself and queues it as its own outputs (`machine.rs`: answering, hold,
+//! conference, the in-dialog relay, consult, warm and blind transfer, hanging up, which of its
+//! deadlines are due), and the switch sends its SIP and keeps what needs the switch's maps
+//! and resources (routing, ports, admission, CDRs, tombstones). Setting up a leg is still a
+//! switch method, as it needs the registrar and the port pool; `machine.rs` lists what moved.
 
 mod admin;
 mod admission;
