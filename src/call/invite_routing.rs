@@ -63,7 +63,11 @@ impl Switch {
         key: &TransactionKey,
         request: &Message,
     ) -> Option<Routed> {
-        let mut dialled = request.request_uri().and_then(uri_user).unwrap_or_default();
+        let mut dialled = match request.sip_request_uri() {
+            Some(uri) => uri.user.clone(),
+            None => request.request_uri().and_then(uri_user),
+        }
+        .unwrap_or_default();
         let trunk = super::trunks::trunk_of(&self.cfg.trunks, from.ip());
         if trunk.is_some()
             && (dialled.is_empty() || dialled == super::switch::CONTACT_USER)

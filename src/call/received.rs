@@ -4,7 +4,7 @@
 
 use super::model::*;
 use super::switch::Switch;
-use crate::sip::message::{Message, Method, Rejection, uri_scheme};
+use crate::sip::message::{Message, Method, Rejection, is_sip_scheme};
 use crate::sip::registrar::Transport;
 use std::net::SocketAddr;
 
@@ -21,8 +21,7 @@ impl Switch {
         if let Method::Other(_) = method {
             return Some(Rejection::new(501, "Not Implemented"));
         }
-        let scheme = uri_scheme(request.request_uri().unwrap_or_default());
-        if !matches!(scheme.as_deref(), Some("sip" | "sips")) {
+        if !is_sip_scheme(request.request_uri().unwrap_or_default()) {
             return Some(Rejection::new(416, "Unsupported URI Scheme"));
         }
         if request.max_forwards() == Some(0)

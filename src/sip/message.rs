@@ -120,7 +120,7 @@ pub struct HeaderField {
 /// A parsed SIP request or response.
 #[derive(Debug, Clone)]
 pub struct Message {
-    pub start: StartLine,
+    start: StartLine,
     /// `SIP/2.0` for everything we build; other versions are kept so we can answer 505.
     pub version: Cow<'static, str>,
     headers: Vec<HeaderField>,
@@ -138,6 +138,9 @@ struct Parsed {
     top_via: OnceLock<Option<Via>>,
     from: OnceLock<Option<NameAddr>>,
     to: OnceLock<Option<NameAddr>>,
+    /// A request's `sip:`/`sips:` Request-URI, read by validation, routing and the digest
+    /// check.
+    request_uri: OnceLock<Option<SipUri>>,
 }
 
 /// Why bytes could not become a [`Message`].
@@ -472,7 +475,16 @@ impl Message {
     pub fn set_request_uri(&mut self, new_uri: impl Into<String>) {
         if let StartLine::Request { uri, .. } = &mut self.start {
             *uri = new_uri.into();
+            self.parsed = OnceLock::new();
         }
+    }
+
+    /// The Request-URI parsed, when it is a well-formed `sip:` or `sips:` URI.
+    pub fn sip_request_uri(&self) -> Option<&SipUri> {
+        self.parsed()
+            .request_uri
+            .get_or_init(|| SipUri::parse(self.request_uri()?))
+            .as_ref()
     }
 
     /// The status code, `None` for requests.
@@ -498,20 +510,26 @@ impl Message {
 
     /// The first value of a header (case-insensitive name; compact forms accepted).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers_named(name).next()
+        let name = expand_compact(name).unwrap_or(name);
+        self.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_str())
     }
 
     /// Every field value with this name, in order (not split on commas; see [`split_list`]).
-    pub fn headers_named<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a str> + 'a {
-        let name = canonical_name(name);
+    pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        // Stored names are canonical and compared without case, so only a compact form
+        // needs translating (no scan of the canonical spellings, no allocation per lookup).
+        let name = expand_compact(name).unwrap_or(name);
         self.headers
             .iter()
-            .filter(move |h| h.name.eq_ignore_ascii_case(&name))
+            .filter(move |h| h.name.eq_ignore_ascii_case(name))
             .map(|h| h.value.as_str())
     }
 
     /// Every comma-separated element of every field with this name, in order.
-    pub fn header_list<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a str> + 'a {
+    pub fn header_list<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.headers_named(name).flat_map(split_list)
     }
 
@@ -923,6 +941,28 @@ v=0\r\n";
         let reparsed = Message::parse(&m.to_bytes()).unwrap();
         assert_eq!(m.top_via(), reparsed.top_via());
         assert_eq!(m.top_via().unwrap().param("received"), Some("192.0.2.77"));
+
+        // The parsed Request-URI follows the Request-URI.
+        let user = |m: &Message| m.sip_request_uri().and_then(|u| u.user.clone());
+        assert_eq!(user(&m).as_deref(), Some("1001"));
+        m.set_request_uri("sip:carol@example.com");
+        assert_eq!(user(&m).as_deref(), Some("carol"));
+        m.set_request_uri("tel:+33612345678");
+        assert_eq!(m.sip_request_uri(), None);
+    }
+
+    #[test]
+    fn headers_are_found_by_any_case_or_compact_form() {
+        let m = Message::parse(INVITE.as_bytes()).unwrap();
+        let call_id = m.header("Call-ID");
+        assert!(call_id.is_some());
+        for name in ["call-id", "CALL-ID", "i", "I"] {
+            assert_eq!(m.header(name), call_id, "{name}");
+            assert_eq!(m.headers_named(name).next(), call_id, "{name}");
+        }
+        assert_eq!(m.header("X-Nothing"), None);
+        assert!(is_sip_scheme("SIPS:a@b") && is_sip_scheme("sip:a@b"));
+        assert!(!is_sip_scheme("tel:+1") && !is_sip_scheme("sipx:a@b") && !is_sip_scheme("sip"));
     }
 
     #[test]

@@ -189,6 +189,14 @@ fn rsip_params(host: &str, params: &str) -> Option<Vec<(String, Option<String>)>
     }
 }
 
+/// Whether `uri` is a `sip:` or `sips:` URI, by its scheme alone (no allocation: every
+/// request's Request-URI is checked).
+pub fn is_sip_scheme(uri: &str) -> bool {
+    uri.split_once(':').is_some_and(|(scheme, _)| {
+        scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips")
+    })
+}
+
 /// The URI scheme, lowercased (`sip`, `sips`, `tel`, ...).
 pub fn uri_scheme(uri: &str) -> Option<String> {
     let (scheme, _) = uri.split_once(':')?;
@@ -356,7 +364,7 @@ mod tests {
                 uris.extend(
                     found
                         .into_iter()
-                        .filter(|u| matches!(uri_scheme(u).as_deref(), Some("sip" | "sips")))
+                        .filter(|u| is_sip_scheme(u))
                         .map(|u| (name.clone(), u)),
                 );
             }

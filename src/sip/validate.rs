@@ -3,7 +3,7 @@
 //! Each rejection maps to exactly one status code here, so the answer to a malformed request is
 //! decided in one place. Responses are never answered; malformed ones are dropped by the caller.
 
-use super::message::{Contacts, Message, Rejection, SipUri, uri_scheme};
+use super::message::{Contacts, Message, Rejection, is_sip_scheme};
 
 /// Headers that must appear exactly once with a single value (RFC 3261 §20, RFC 4475 multi01).
 const SINGLE_VALUED: [(&str, &str); 4] = [
@@ -20,10 +20,7 @@ pub fn validate_request(m: &Message) -> Result<(), Rejection> {
     }
     let method = m.method().ok_or(Rejection::new(400, "Not A Request"))?;
     // A SIP or SIPS Request-URI must follow RFC 3261 §25 (other schemes are judged by routing).
-    let request_uri = m.request_uri().unwrap_or_default();
-    if matches!(uri_scheme(request_uri).as_deref(), Some("sip" | "sips"))
-        && SipUri::parse(request_uri).is_none()
-    {
+    if is_sip_scheme(m.request_uri().unwrap_or_default()) && m.sip_request_uri().is_none() {
         return Err(Rejection::new(400, "Malformed Request-URI"));
     }
     // The top Via through the message's cache, which every layer above reads again.
