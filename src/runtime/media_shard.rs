@@ -306,7 +306,7 @@ impl Shard {
             }
             let now = clock::now();
             // Commands first: a packet that woke the shard sees every command sent before it.
-            if !self.apply_commands(now, &mut buf) {
+            if !self.apply_commands(now) {
                 return;
             }
             for event in &events {
@@ -370,7 +370,7 @@ impl Shard {
     }
 
     /// Applies every queued command; `false` when the engine is gone.
-    fn apply_commands(&mut self, now: Instant, buf: &mut [u8]) -> bool {
+    fn apply_commands(&mut self, now: Instant) -> bool {
         while self.wake.queued.load(Ordering::SeqCst) > 0 {
             let command = match self.commands.try_recv() {
                 Ok(command) => command,
@@ -379,7 +379,7 @@ impl Shard {
             };
             self.wake.queued.fetch_sub(1, Ordering::SeqCst);
             match command {
-                Command::Adopt(adopted) => self.adopt(now, *adopted, buf),
+                Command::Adopt(adopted) => self.adopt(now, *adopted),
                 Command::Evict { id, reply } => {
                     let _ = reply.send(self.evict(id));
                 }
@@ -433,12 +433,7 @@ impl Shard {
         true
     }
 
-    fn adopt(
-        &mut self,
-        now: Instant,
-        (endpoint, mut sockets): (RelayEndpoint, Sockets),
-        buf: &mut [u8],
-    ) {
+    fn adopt(&mut self, now: Instant, (endpoint, mut sockets): (RelayEndpoint, Sockets)) {
         let id = endpoint.id();
         let slot = self.relay.insert(now, endpoint);
         let registry = self.poll.registry();
@@ -454,8 +449,10 @@ impl Shard {
             self.sockets.resize_with(slot.0 + 1, || None);
         }
         self.sockets[slot.0] = Some(sockets);
-        self.receive(now, slot, Port::Rtp, buf);
-        self.receive(now, slot, Port::Rtcp, buf);
+        // What arrived before the endpoint was placed is not read here: registering a socket
+        // that is already readable queues its readiness (epoll checks on `EPOLL_CTL_ADD`),
+        // so the next poll reports it like any other. Reading here was two `recvfrom`s per
+        // endpoint that almost always found nothing.
     }
 
     fn evict(&mut self, id: EndpointId) -> Option<Box<(RelayEndpoint, Sockets)>> {
