@@ -17,9 +17,10 @@
 //! already on different shards (a transfer joining two calls) moves one: its shard hands the
 //! endpoint and its sockets back (`Command::Evict`, a round trip of microseconds on a rare
 //! path) and the other adopts them, state and all (its stream, suppressor, taps and music).
-//! Until then the endpoint waits here with its sockets unread: what its phone sends is read
-//! when it is placed, latching it and counting as life, then dropped, as it would have been
-//! with nothing bridged to it. Its inactivity is not watched before that: nothing expects
+//! Until then the endpoint waits here with its sockets unread: what its phone sent is read
+//! once it is placed (the shard's poll reports a socket already readable when it registers
+//! it), after the command that placed it, so it latches the endpoint, counts as life and
+//! goes where that command sends it (a bridge's partner). Its inactivity is not watched before that: nothing expects
 //! media from an endpoint the switch has connected to nothing. A recording places the
 //! endpoints it taps at once, beside its other endpoints.
 

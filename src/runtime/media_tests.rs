@@ -237,3 +237,23 @@ async fn a_key_the_customer_presses_reaches_the_core_once_detection_is_on_and_is
     }
     assert_eq!(relayed, 12, "both presses' events reach the agent");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_phone_sent_before_its_endpoint_was_placed_is_read_once_it_is() {
+    use crate::call::EndpointId;
+    let (tx, _events) = tokio::sync::mpsc::channel(16);
+    let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
+    let mut engine = super::MediaEngine::new(loopback, Duration::from_secs(30), tx);
+    let mut a = harness::phone(&mut engine, EndpointId(1), 0x1111).await;
+    let b = harness::phone(&mut engine, EndpointId(2), 0x2222).await;
+    // Nothing polls `a`'s socket yet: the packet waits in the kernel.
+    let sent = harness::packets(&[0i16; 160]);
+    a.send_audio(&sent[0]).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    engine.bridge(a.endpoint, b.endpoint);
+
+    // Registering the readable socket with the shard's poll reported it: the packet is read
+    // then, after the bridge, and reaches `b`.
+    assert_eq!(b.drain_audio(QUIET).await, sent);
+}
