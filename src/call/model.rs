@@ -302,8 +302,8 @@ pub enum MediaCommand {
     /// or stop cleaning it (`enabled: false`, the default: relayed without decoding). Each
     /// direction is switched on its own, at any time during the call; the usual one is the
     /// customer's endpoint, so the agent hears the customer without the room behind them.
-    /// A cleaned direction is delayed by about 14 ms: one RNNoise frame (10 ms) plus the
-    /// 8 ↔ 48 kHz resamplers' group delay (about 4 ms). RFC 4733 events and comfort noise
+    /// A cleaned direction is delayed by about 13 ms: one RNNoise frame (10 ms) plus the
+    /// 8 ↔ 48 kHz resamplers' group delay (about 3.3 ms). RFC 4733 events and comfort noise
     /// pass untouched.
     Denoise { endpoint: EndpointId, enabled: bool },
     /// Report the digits `endpoint`'s phone keys as [`MediaEvent::Digit`] (`enabled: false`,
