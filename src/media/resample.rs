@@ -94,22 +94,6 @@ fn bessel_i0(x: f64) -> f64 {
     sum
 }
 
-/// The lengths [`dot`] works in: callers pad their vectors to a multiple of this.
-pub(super) const DOT_LANES: usize = 8;
-
-/// Σ a[i]·b[i] over equal lengths (multiples of [`DOT_LANES`]), for RNNoise's network. Eight
-/// running sums instead of one: a single float accumulator is a serial dependency chain the
-/// compiler may not reorder, while eight independent lanes vectorise.
-pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0f32; DOT_LANES];
-    for (ca, cb) in a.chunks_exact(DOT_LANES).zip(b.chunks_exact(DOT_LANES)) {
-        for i in 0..DOT_LANES {
-            lanes[i] += ca[i] * cb[i];
-        }
-    }
-    lanes.iter().sum()
-}
-
 /// Σ taps[k]·x[k]. Its callers loop over consecutive windows, and that outer loop is the one
 /// that vectorises: the fixed length unrolls this one into straight-line code.
 #[inline(always)]
