@@ -41,9 +41,9 @@ const WINDOW_SIZE: usize = 2 * FRAME_SIZE;
 const NB_FEATURES: usize = nnnoiseless::NB_FEATURES;
 
 /// The vector instructions this CPU has, detected once. The network runs inside
-/// [`pulp::Arch::dispatch`], which compiles the closure (and everything it inlines) once per
-/// instruction set and picks the best at run time: the same binary uses AVX2 where the CPU
-/// has it, and SSE2 on any x86-64, with no `unsafe` here and no CPU-specific build.
+/// [`pulp::Arch::dispatch`], which compiles `Frame::with_simd` (and everything it inlines)
+/// once per instruction set and picks the best at run time: the same binary uses AVX2 where
+/// the CPU has it, and SSE2 on any x86-64, with no `unsafe` here and no CPU-specific build.
 fn simd() -> pulp::Arch {
     static ARCH: OnceLock<pulp::Arch> = OnceLock::new();
     *ARCH.get_or_init(pulp::Arch::new)
