@@ -278,7 +278,8 @@ impl Switch {
         request: Message,
     ) {
         let Some(call) = self.calls.get(&call_key) else {
-            self.respond_simple_to(now, &key, &request, 500, "Out Of Order CSeq");
+            let gone = "Call/Transaction Does Not Exist";
+            self.respond_simple_to(now, &key, &request, 481, gone);
             return;
         };
         let party = call.consult.as_ref().and_then(|c| c.leg.winner_leg());
@@ -521,7 +522,14 @@ impl Call {
             .as_mut()
             .and_then(|c| c.leg.winner_leg_mut())
             .and_then(|l| l.dialog.as_mut());
-        if !dialog.is_some_and(|d| d.accept_remote_cseq(request)) {
+        // A dialog that is gone is 481; one that is there refuses an old CSeq with 500
+        // (RFC 3261 §12.2.2).
+        let Some(dialog) = dialog else {
+            let gone = "Call/Transaction Does Not Exist";
+            self.respond_simple(key, request, 481, gone);
+            return None;
+        };
+        if !dialog.accept_remote_cseq(request) {
             self.respond_simple(key, request, 500, "Out Of Order CSeq");
             return None;
         }

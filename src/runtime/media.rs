@@ -19,8 +19,10 @@
 //! path) and the other adopts them, state and all (its stream, suppressor, taps and music).
 //! Until then the endpoint waits here with its sockets unread: what its phone sent is read
 //! once it is placed (the shard's poll reports a socket already readable when it registers
-//! it), after the command that placed it, so it latches the endpoint, counts as life and
-//! goes where that command sends it (a bridge's partner). Its inactivity is not watched before that: nothing expects
+//! it), latching the endpoint and counting as life. A shard applies every command it has
+//! been sent before it polls, and is woken once per round of the core's outputs, so such a
+//! packet usually goes where a bridge of the same round sends it; a shard already awake may
+//! read it between two commands and drop it, as one with nothing bridged would. Its inactivity is not watched before that: nothing expects
 //! media from an endpoint the switch has connected to nothing. A recording places the
 //! endpoints it taps at once, beside its other endpoints.
 
