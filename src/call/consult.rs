@@ -16,10 +16,10 @@
 //! party are never both held. An agent who hangs up while the party is on the line hands the
 //! customer over (as Asterisk's attended transfer does): the customer is never dropped.
 
-use super::machine::{CallOutput, LocalSip};
+use super::machine::LocalSip;
 use super::model::*;
 use super::outbound::configure_endpoint;
-use super::switch::{ClientPurpose, Switch};
+use super::switch::Switch;
 use crate::media::sdp::SessionDescription;
 use crate::sip::dialog::DialogKey;
 use crate::sip::message::{Message, Method};
@@ -342,18 +342,14 @@ impl Call {
             if let Some(mut dialog) = leg.dialog.take() {
                 agent_dialog = Some(dialog.key());
                 if !agent_left {
-                    bye = Some(CallOutput::Request {
-                        to: leg.dest,
-                        transport: leg.transport,
-                        request: dialog.request(Method::Bye),
-                        purpose: ClientPurpose::FireAndForget,
-                        relays: None,
-                    });
+                    bye = Some((leg.dest, leg.transport, dialog.request(Method::Bye)));
                 }
             }
             leg.release(codec);
         }
-        self.outputs.extend(bye);
+        if let Some((to, transport, request)) = bye {
+            self.send_bye(to, transport, request);
+        }
         // The consult leg becomes the agent's leg.
         let mut leg = consult.leg.forks.swap_remove(winner);
         leg.agent = Some(consult.party.clone());
@@ -441,23 +437,14 @@ impl Call {
         let mut consult = self.consult.take()?;
         if consult.mode == ConsultMode::Ringing && !consult.agent_left {
             // Its ringing tone stops; the agent is back with the customer on hold.
-            self.outputs
-                .push_back(CallOutput::Output(Output::Media(MediaCommand::StopMusic {
-                    endpoint: agent,
-                })));
+            self.media(MediaCommand::StopMusic { endpoint: agent });
         }
         let mut dialog = None;
         if let Some(leg) = consult.leg.winner_leg_mut()
             && let Some(consult_dialog) = leg.dialog.as_mut()
         {
             dialog = Some(consult_dialog.key());
-            self.outputs.push_back(CallOutput::Request {
-                to: leg.dest,
-                transport: leg.transport,
-                request: consult_dialog.request(Method::Bye),
-                purpose: ClientPurpose::FireAndForget,
-                relays: None,
-            });
+            self.send_bye(leg.dest, leg.transport, consult_dialog.request(Method::Bye));
         }
         let dropped = DroppedConsult {
             party: consult.party.clone(),
