@@ -24,7 +24,7 @@
 use super::model::*;
 use super::switch::{ClientPurpose, Switch};
 use crate::sip::dialog::Dialog;
-use crate::sip::message::{Message, Method, Replaces};
+use crate::sip::message::{Message, Method, NO_SUCH_DIALOG, Replaces};
 use crate::sip::transaction::TransactionKey;
 use std::time::Instant;
 
@@ -106,7 +106,7 @@ impl Switch {
                 now,
                 call_key,
                 Side::Callee,
-                "SIP/2.0 481 Call/Transaction Does Not Exist",
+                &format!("SIP/2.0 481 {NO_SUCH_DIALOG}"),
             );
             return;
         };

@@ -22,7 +22,7 @@ use super::outbound::configure_endpoint;
 use super::switch::Switch;
 use crate::media::sdp::SessionDescription;
 use crate::sip::dialog::DialogKey;
-use crate::sip::message::{Message, Method};
+use crate::sip::message::{Message, Method, NO_SUCH_DIALOG};
 use crate::sip::registrar::Transport;
 use crate::sip::transaction::TransactionKey;
 use std::time::{Duration, Instant};
@@ -278,8 +278,7 @@ impl Switch {
         request: Message,
     ) {
         let Some(call) = self.calls.get(&call_key) else {
-            let gone = "Call/Transaction Does Not Exist";
-            self.respond_simple_to(now, &key, &request, 481, gone);
+            self.respond_simple_to(now, &key, &request, 481, NO_SUCH_DIALOG);
             return;
         };
         let party = call.consult.as_ref().and_then(|c| c.leg.winner_leg());
@@ -512,8 +511,7 @@ impl Call {
         // A dialog that is gone is 481; one that is there refuses an old CSeq with 500
         // (RFC 3261 §12.2.2).
         let Some(dialog) = dialog else {
-            let gone = "Call/Transaction Does Not Exist";
-            self.respond_simple(key, request, 481, gone);
+            self.respond_simple(key, request, 481, NO_SUCH_DIALOG);
             return None;
         };
         if !dialog.accept_remote_cseq(request) {

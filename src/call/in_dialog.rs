@@ -18,7 +18,7 @@ use super::model::*;
 use super::switch::{ClientPurpose, Switch};
 use crate::media::sdp::SessionDescription;
 use crate::sip::dialog::DialogKey;
-use crate::sip::message::{Message, Method};
+use crate::sip::message::{Message, Method, NO_SUCH_DIALOG};
 use crate::sip::registrar::Transport;
 use crate::sip::transaction::TransactionKey;
 use bytes::Bytes;
@@ -63,7 +63,7 @@ impl Switch {
         }
         let Some((call_key, side)) = self.find_dialog(&request) else {
             if !matches!(request.method(), Some(Method::Ack)) {
-                self.respond_simple_to(now, &key, &request, 481, "Call/Transaction Does Not Exist");
+                self.respond_simple_to(now, &key, &request, 481, NO_SUCH_DIALOG);
             }
             return;
         };
@@ -272,7 +272,7 @@ impl Call {
     ) {
         let is_offer = matches!(request.method(), Some(Method::Invite | Method::Update));
         if self.state == CallState::Ended || self.callee.winner.is_none() {
-            let r = Message::response_to(&request, 481, "Call/Transaction Does Not Exist");
+            let r = Message::response_to(&request, 481, NO_SUCH_DIALOG);
             self.respond(key, r);
             return;
         }

@@ -11,7 +11,7 @@ use super::srtp_policy::sdes_allowed;
 use super::switch::{ClientPurpose, Switch};
 use crate::media::sdp::SessionDescription;
 use crate::sip::dialog::Dialog;
-use crate::sip::message::{Message, Method, uri_host_port};
+use crate::sip::message::{Message, Method, NO_SUCH_DIALOG, uri_host_port};
 use crate::sip::registrar::{Aor, Transport};
 use crate::sip::transaction::TransactionKey;
 use bytes::Bytes;
@@ -321,7 +321,7 @@ impl Switch {
         }
         self.stats.calls_answered += 1;
         let ack_window = self.ack_window();
-        self.step_call(now, call_key, Side::Caller, |call, sip, _| {
+        self.step_call_sip(now, call_key, |call, sip| {
             call.answer_caller(now, sip, ack_window, answered_at)
         });
         self.persist_cdr_in_progress(now, call_key);
@@ -331,7 +331,7 @@ impl Switch {
     /// waiting for its ACK as long as the source limits say.
     pub(super) fn send_caller_2xx(&mut self, now: Instant, call_key: CallKey, ok: Message) {
         let ack_window = self.ack_window();
-        self.step_call(now, call_key, Side::Caller, |call, sip, _| {
+        self.step_call_sip(now, call_key, |call, sip| {
             call.send_caller_2xx(now, sip, ack_window, ok)
         });
     }
@@ -339,9 +339,7 @@ impl Switch {
     /// Sends again the call's 2xx waiting for their ACK where due, and ends the call when one
     /// waited in vain (see [`Call::retransmit_2xx`]).
     pub(super) fn retransmit_2xx(&mut self, now: Instant, call_key: CallKey) {
-        let no_ack = self.step_call(now, call_key, Side::Caller, |call, sip, _| {
-            call.retransmit_2xx(now, sip)
-        });
+        let no_ack = self.step_call_sip(now, call_key, |call, sip| call.retransmit_2xx(now, sip));
         if no_ack == Some(true) {
             self.end_call(now, call_key, Ending::NoAck, None);
         }
@@ -387,9 +385,7 @@ impl Switch {
                 let ok = Message::response_to(&cancel, 200, "OK");
                 self.respond(now, &key, ok);
             }
-            (None, _) => {
-                self.respond_simple_to(now, &key, &cancel, 481, "Call/Transaction Does Not Exist")
-            }
+            (None, _) => self.respond_simple_to(now, &key, &cancel, 481, NO_SUCH_DIALOG),
         }
     }
 

@@ -531,8 +531,18 @@ impl Switch {
             Latching::Leg(side) => self.latch_for_leg(self.calls.get(&call_key)?.peer_ip(side)),
             Latching::Decided(latch) => latch,
         };
+        self.step_call_sip(now, call_key, |call, sip| step(call, sip, latch))
+    }
+
+    /// [`Switch::step_call`] for a step that touches no media, so no latching is worked out.
+    pub(super) fn step_call_sip<R>(
+        &mut self,
+        now: Instant,
+        call_key: CallKey,
+        step: impl FnOnce(&mut Call, &LocalSip) -> R,
+    ) -> Option<R> {
         let sip = self.local_sip();
-        let result = step(self.calls.get_mut(&call_key)?, &sip, latch);
+        let result = step(self.calls.get_mut(&call_key)?, &sip);
         self.drain_call(now, call_key);
         Some(result)
     }

@@ -51,11 +51,9 @@ impl Switch {
         // A response is routed by the top Via; without a usable one there is nowhere to send.
         let Some(via) = request.top_via() else { return };
         let mut response = Message::response_to(request, rejection.code, rejection.reason);
-        if request.to().is_some() && request.to_tag().is_none() {
-            let tag = self.token(10);
-            if let Some(to) = response.header("To").map(str::to_owned) {
-                response.set("To", format!("{to};tag={tag}"));
-            }
+        // A To that does not parse is echoed as it came, not given a tag.
+        if request.to().is_some() {
+            self.add_to_tag(&mut response, request);
         }
         let to = response_destination(via, from, transport);
         self.outputs.push_back(Output::Transmit {

@@ -9,7 +9,7 @@ use crate::media::sdp::{Codec, Direction, LocalMedia};
 use crate::sip::auth_guard::{AuthGuard, AuthPolicy};
 use crate::sip::dialog::DialogKey;
 use crate::sip::digest::{NonceIssuer, StoredSecret, Verifier};
-use crate::sip::message::{Message, Method, ParseError};
+use crate::sip::message::{Message, Method, NO_SUCH_DIALOG, ParseError};
 use crate::sip::registrar::{Registrar, RegistrarConfig, Transport};
 use crate::sip::transaction::{
     Incoming, LayerConfig, LayerOutput, Timing, TransactionEvent, TransactionKey, TransactionLayer,
@@ -737,7 +737,7 @@ impl Switch {
             Method::Cancel => self.on_cancel(now, key, request),
             _ if in_dialog => self.on_in_dialog(now, key, request),
             Method::Bye | Method::Update | Method::Info | Method::Prack | Method::Notify => {
-                self.respond_simple_to(now, &key, &request, 481, "Call/Transaction Does Not Exist");
+                self.respond_simple_to(now, &key, &request, 481, NO_SUCH_DIALOG);
             }
             Method::Other(_) => self.respond_simple_to(now, &key, &request, 501, "Not Implemented"),
             _ => self.respond_simple_to(now, &key, &request, 405, "Method Not Allowed"),

@@ -146,7 +146,7 @@ impl Switch {
         side: Side,
         status_line: &str,
     ) {
-        self.step_call(now, call_key, side, |call, sip, _| {
+        self.step_call_sip(now, call_key, |call, sip| {
             call.notify_refer(sip, side, status_line)
         });
     }

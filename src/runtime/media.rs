@@ -531,9 +531,7 @@ impl MediaEngine {
         );
         answer.recv().unwrap_or(waiting)
     }
-}
 
-impl MediaEngine {
     /// Urgent commands wake their shard at [`MediaEngine::wake_shards`] only (see
     /// `ShardHandle::defer_wakes`); the runtime calls it after each round of outputs.
     pub fn defer_wakes(&mut self) {

@@ -60,6 +60,15 @@ impl SocketPool {
         }
     }
 
+    /// Whether [`SocketPool::keep`] would keep a pair now rather than close it.
+    pub fn has_room(&self) -> bool {
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+            < self.capacity
+    }
+
     /// The pooled sockets of the pair whose RTP port is `rtp_port`, emptied of what arrived
     /// while they waited; `None` when the pair is not pooled, or is being flooded (its
     /// sockets are closed then, and the pair binds afresh).

@@ -31,6 +31,10 @@ pub const MAX_HEADER_SECTION: usize = 16 * 1024;
 /// At most this many header fields, so a hostile message cannot make us allocate without bound.
 pub const MAX_HEADER_COUNT: usize = 128;
 
+/// The reason phrase of a 481: the request names a dialog or transaction this element does not
+/// (or no longer) have.
+pub const NO_SUCH_DIALOG: &str = "Call/Transaction Does Not Exist";
+
 /// The first line of a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StartLine {
