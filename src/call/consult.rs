@@ -81,6 +81,7 @@ impl Switch {
             mode: ConsultMode::Ringing,
             ring_deadline: deadline,
             agent_left: false,
+            early_media: false,
         });
         let original = call.caller.invite.clone();
         self.schedule(call_key);
@@ -457,6 +458,31 @@ impl Call {
         self.past_consults.push(consult);
         Some(dropped)
     }
+    /// The consulted party's network sends early media (a 183 with SDP: a carrier's ringback
+    /// or announcement, "the number you have dialled..."): the agent hears it instead of our
+    /// ringing tone, one way until the answer, as Asterisk and FreeSWITCH let a transferring
+    /// party hear a consult's early media. Nothing is sent to the party before its answer
+    /// (the endpoint is configured, not established), and the customer stays on music.
+    pub(super) fn consult_early_media(&mut self, id: u64, latch: LatchPolicy, response: &Message) {
+        if !response.carries_sdp() {
+            return;
+        }
+        let agent = self.callee.endpoint.id;
+        let Some(consult) = self.consult.as_mut().filter(|c| {
+            c.id == id && c.mode == ConsultMode::Ringing && !c.agent_left && !c.early_media
+        }) else {
+            return;
+        };
+        let Some(configure) = configure_endpoint(&mut consult.leg.endpoint, response, latch) else {
+            return;
+        };
+        consult.early_media = true;
+        let party = consult.leg.endpoint.id;
+        self.media(configure);
+        // The bridge ends the ringing tone.
+        self.media(MediaCommand::Bridge { a: agent, b: party });
+    }
+
     /// Fork `index` of the current consult answered: the agent, still on the call, talks to
     /// the party, and the contact center hears who answered. `None` when the call is no
     /// queue call or has no consult.
@@ -657,6 +683,51 @@ mod tests {
                 by_party: false,
                 ..
             }
+        )));
+    }
+
+    /// ```text
+    ///  switch                        1002 (consulted)
+    ///    |--- INVITE -------------------->|
+    ///    |<-- 183 with SDP ---------------|   the agent hears the party's early media,
+    ///    |                                |   not our ringing tone; the customer, music
+    ///    |<-- 200 ------------------------|   the agent talks to the party
+    /// ```
+    #[test]
+    fn a_consulted_partys_early_media_reaches_the_agent_instead_of_the_ringing_tone() {
+        let (mut lab, interaction, to_party) = consult_ringing();
+        let agent = lab.ringback_endpoint().expect("the agent hears ringing");
+        lab.media.clear();
+        lab.reply(&to_party, 183, phone("1002"));
+        let party = lab
+            .configured_endpoint()
+            .expect("the consult endpoint takes the early SDP");
+        assert_ne!(party, agent);
+        assert!(
+            lab.media
+                .contains(&MediaCommand::Bridge { a: agent, b: party }),
+            "{:?}",
+            lab.media
+        );
+        assert!(
+            !lab.media
+                .contains(&MediaCommand::Establish { endpoint: party }),
+            "nothing goes to the party before its answer"
+        );
+        assert!(lab.take_all(CUSTOMER.parse().unwrap()).is_empty());
+        // A second early SDP changes nothing; the answer connects the agent as usual.
+        lab.media.clear();
+        lab.reply(&to_party, 183, phone("1002"));
+        assert!(lab.media.is_empty(), "{:?}", lab.media);
+        lab.reply(&to_party, 200, phone("1002"));
+        lab.take(phone("1002"), "ACK");
+        assert!(
+            lab.media
+                .contains(&MediaCommand::Establish { endpoint: party })
+        );
+        assert!(lab.queue_events.iter().any(|e| matches!(
+            e,
+            QueueEvent::ConsultAnswered { interaction: i, .. } if *i == interaction
         )));
     }
 

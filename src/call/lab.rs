@@ -4,7 +4,7 @@
 //! next timeout. Phones are whatever the test writes: [`Lab::call`] sets up an answered
 //! call between two extensions (407 challenge included), the rest is raw SIP text.
 
-use super::model::{MediaCommand, Output};
+use super::model::{EndpointId, MediaCommand, Output};
 use super::switch::{Switch, SwitchConfig};
 use crate::sip::digest::{Challenge, Credentials, StoredSecret};
 use crate::sip::message::{Message, Method};
@@ -166,6 +166,22 @@ pub struct Lab {
 }
 
 impl Lab {
+    /// The endpoint the first ringing tone in [`Lab::media`] plays to.
+    pub fn ringback_endpoint(&self) -> Option<EndpointId> {
+        self.media.iter().find_map(|c| match c {
+            MediaCommand::PlayRingback { endpoint } => Some(*endpoint),
+            _ => None,
+        })
+    }
+
+    /// The endpoint the first SDP in [`Lab::media`] configures.
+    pub fn configured_endpoint(&self) -> Option<EndpointId> {
+        self.media.iter().find_map(|c| match c {
+            MediaCommand::Configure { endpoint, .. } => Some(*endpoint),
+            _ => None,
+        })
+    }
+
     /// A switch for extensions 1000–1019 (passwords `lab-<ext>-secret`), ring timeout 30 s.
     pub fn new() -> Lab {
         Lab::with_config(config(7))

@@ -753,6 +753,8 @@ pub struct ConsultLeg {
     /// The agent's phone hung up while this consult rang: an answer completes the transfer
     /// (as Asterisk's and FreeSWITCH's attended transfers do), a failure requeues the customer.
     pub agent_left: bool,
+    /// The party's early media (a 183 with SDP) already reaches the agent.
+    pub early_media: bool,
 }
 
 /// Which side of a call.

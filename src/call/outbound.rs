@@ -257,9 +257,9 @@ pub(super) enum ForkFailure {
 impl Call {
     /// A provisional answer to fork `index` of the leg `role`: a CANCEL that waited for one
     /// goes out (RFC 3261 §9.1); else the callee side's ringing or early media is relayed to
-    /// the caller ([`Call::relay_provisional`]) and a click-to-dial customer's early media
-    /// reaches the agent ([`Call::outdial_early_media`]). `latch` is how the fork's media
-    /// latches.
+    /// the caller ([`Call::relay_provisional`]), and a click-to-dial customer's or a consulted
+    /// party's early media reaches the agent ([`Call::outdial_early_media`],
+    /// [`Call::consult_early_media`]). `latch` is how the fork's media latches.
     pub(super) fn on_fork_provisional(
         &mut self,
         sip: &LocalSip,
@@ -282,7 +282,8 @@ impl Call {
         match role {
             LegRole::Callee => self.relay_provisional(sip, latch, response),
             LegRole::Outdial => self.outdial_early_media(latch, response),
-            LegRole::Consult(_) | LegRole::Transfer(_) => {}
+            LegRole::Consult(id) => self.consult_early_media(id, latch, response),
+            LegRole::Transfer(_) => {}
         }
     }
 

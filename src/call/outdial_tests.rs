@@ -257,24 +257,12 @@ fn the_carriers_early_media_replaces_the_ringing_tone_one_way_until_the_answer()
     outdial(&mut lab, "0123456789");
     agent_answers(&mut lab);
     let to_customer = lab.take(gateway(), "INVITE");
-    let agent = lab
-        .media
-        .iter()
-        .find_map(|c| match c {
-            MediaCommand::PlayRingback { endpoint } => Some(*endpoint),
-            _ => None,
-        })
-        .expect("the ringing tone");
+    let agent = lab.ringback_endpoint().expect("the ringing tone");
     lab.media.clear();
     // The carrier's announcement comes as early media.
     lab.reply(&to_customer, 183, gateway());
     let customer = lab
-        .media
-        .iter()
-        .find_map(|c| match c {
-            MediaCommand::Configure { endpoint, .. } => Some(*endpoint),
-            _ => None,
-        })
+        .configured_endpoint()
         .expect("the customer's endpoint takes the early SDP");
     assert!(
         lab.media.contains(&MediaCommand::Bridge {

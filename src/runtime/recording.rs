@@ -18,7 +18,9 @@
 //!
 //! Pausing is enforced where packets come in: from the pause command on, nothing is placed,
 //! so audio (and in-band DTMF) from the paused span cannot reach the file even after a
-//! resume, and RFC 4733 events are never decoded or kept at all. Nothing here logs payloads.
+//! resume, and RFC 4733 events are never decoded or kept at all; from the resume command on,
+//! packets are placed again, whenever the recorder's task gets to note it. Nothing here logs
+//! payloads.
 //!
 //! Recordings are the most sensitive thing the switch keeps (card numbers read aloud before
 //! a pause, health details), so their folders are created 0700 and each WAV is made 0600
@@ -102,6 +104,8 @@ enum Control {
     },
     Resume {
         auto: bool,
+        /// When capture resumed (Unix ms), for the sidecar, as for a pause.
+        at_ms: i64,
     },
     Participant(String),
     Hold(bool),
@@ -160,9 +164,13 @@ impl RecordingHandle {
         });
     }
 
-    /// Capture resumes once the recorder has noted the resume.
+    /// Resumes capture at once, then tells the recorder. Capture used to wait for the
+    /// recorder's task to note the resume, so what the customer said meanwhile was lost
+    /// whenever that task waited for a busy thread.
     pub fn resume(&self, auto: bool) {
-        let _ = self.control.send(Control::Resume { auto });
+        lock(&self.feeds).timeline.resume(clock::now());
+        let at_ms = clock::unix_ms();
+        let _ = self.control.send(Control::Resume { auto, at_ms });
     }
 
     /// Marks a hold, or its end, in the sidecar.
@@ -248,10 +256,9 @@ async fn record_loop(
                     }
                     r
                 }
-                Some(Control::Resume { auto }) => {
+                Some(Control::Resume { auto, at_ms }) => {
                     let was = rec.is_paused();
-                    let r = rec.resume(clock::unix_ms(), auto);
-                    lock(&feeds).timeline.resume(clock::now());
+                    let r = rec.resume(at_ms, auto);
                     if r.is_ok() && was {
                         let _ = events
                             .send(MediaEvent::RecordingResumed { recording: id.clone(), path: path.clone(), auto })

@@ -561,3 +561,63 @@ async fn a_phone_that_stalls_then_bursts_is_recorded_whole_with_no_silence_inser
         ms(left.len())
     );
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn what_is_said_right_after_a_resume_is_kept_while_the_recorder_waits_for_its_thread() {
+    use crate::call::EndpointId;
+    use crate::media::recorder::timeline::AudioPacket;
+    use crate::media::rtp::Ssrc;
+    use crate::runtime::recording::RecordingHandle;
+
+    let (events, mut rx) = tokio::sync::mpsc::channel(16);
+    let (customer, agent) = (EndpointId(1), EndpointId(2));
+    let id = RecordingId("ix-starved".into());
+    let handle = RecordingHandle::spawn(id, temp_dir(), customer, &[agent], events);
+    let path = match harness::next_event(&mut rx, WAIT).await {
+        Some(MediaEvent::RecordingStarted { path, .. }) => path,
+        other => panic!("expected RecordingStarted, got {other:?}"),
+    };
+    handle.pause(PauseBehavior::Silence, "agent-7".into(), None);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    handle.resume(false);
+    // The customer talks on for half a second while this thread, the only one the recorder's
+    // task can run on, is busy: the task cannot note the resume before the last packet.
+    let tone = sig::to_pcm(&sig::tone(440.0, 25 * 160, 8000.0));
+    for (i, samples) in tone.chunks_exact(160).enumerate() {
+        let packet = AudioPacket {
+            ssrc: Ssrc(7),
+            sequence: u16::try_from(i).unwrap(),
+            timestamp: u32::try_from(i * 160).unwrap(),
+            marker: i == 0,
+            samples,
+        };
+        assert!(
+            handle
+                .feeds
+                .lock()
+                .unwrap()
+                .push(clock::now(), customer, &packet)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    tokio::time::sleep(DEPTH + Duration::from_millis(100)).await;
+    handle.stop();
+    loop {
+        match harness::next_event(&mut rx, WAIT).await {
+            Some(MediaEvent::RecordingStopped { .. }) => break,
+            Some(MediaEvent::RecordingPaused { .. } | MediaEvent::RecordingResumed { .. }) => {}
+            other => panic!("expected RecordingStopped, got {other:?}"),
+        }
+    }
+    let (left, _) = read_wav(&path);
+    // A 440 Hz tone at 8,000 is above 1,000 in 92 % of its samples: 3,680 of the 4,000.
+    let loud = left.iter().filter(|s| s.unsigned_abs() > 1000).count();
+    assert!(
+        loud > 3_400,
+        "{} ms of the 500 ms said after the resume are in the file",
+        ms(loud)
+    );
+    let sidecar = read_sidecar(&path);
+    assert_eq!(sidecar.pauses.len(), 1);
+    assert!(sidecar.pauses[0].resumed_at_ms.is_some());
+}
