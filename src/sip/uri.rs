@@ -165,10 +165,9 @@ impl SipUri {
     }
 }
 
-/// `;a=b;c` parsed by rsip behind `host` (see the module doc), as `(name, value)` pairs.
 /// Calls `parse` with `sip:` put in front of `rest`, built on the stack when it is short (a
-/// Request-URI's `host:port` always is): every request's URI goes through here, and a heap
-/// string for each was a measurable share of the switch's allocations under load.
+/// `host:port` nearly always is): every request's URI goes through here, and a heap string
+/// for each was a measurable share of the switch's allocations under load.
 fn with_sip_scheme<R>(rest: &str, parse: impl FnOnce(&str) -> R) -> R {
     const SCHEME: &[u8] = b"sip:";
     let mut buf = [0u8; 128];
@@ -185,6 +184,7 @@ fn with_sip_scheme<R>(rest: &str, parse: impl FnOnce(&str) -> R) -> R {
     }
 }
 
+/// `;a=b;c` parsed by rsip behind `host` (see the module doc), as `(name, value)` pairs.
 fn rsip_params(host: &str, params: &str) -> Option<Vec<(String, Option<String>)>> {
     if params.is_empty() {
         return Some(Vec::new());
@@ -315,6 +315,16 @@ mod tests {
             "the password is not the user"
         );
         assert_eq!(u.headers.as_deref(), Some("subject=project"));
+    }
+
+    #[test]
+    fn a_host_too_long_for_the_stack_buffer_parses_the_same() {
+        let long = format!("{}.example.com", "a".repeat(150));
+        let u = parsed(&format!("sip:1001@{long}:5070;lr"));
+        assert_eq!((u.host.as_str(), u.port), (long.as_str(), Some(5070)));
+        assert_eq!(u.param("lr"), Some(""));
+        let u = parsed("sip:1001@127.0.0.1:5070");
+        assert_eq!((u.host.as_str(), u.port), ("127.0.0.1", Some(5070)));
     }
 
     #[test]

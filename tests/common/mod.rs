@@ -1,7 +1,8 @@
 //! Integration test harness: a real switch process on loopback, SIPp peers, RTP captures.
 //!
-//! Every test picks its own ports (bound to port 0 first, so parallel tests never collide) and
-//! writes its own profile with its own RTP range and database. Every wait is bounded.
+//! Every test picks its own ports (below the kernel's ephemeral range, checked free, so
+//! parallel tests never collide; see [`free_port`]) and writes its own profile with its own
+//! RTP range and database. Every wait is bounded.
 // Test harnesses are the IO side: they read the clock to bound waits and time phases.
 #![allow(clippy::disallowed_methods)]
 #![allow(dead_code)]
@@ -27,24 +28,41 @@ pub fn password(user: &str) -> String {
     format!("lab-{user}-secret")
 }
 
-/// A UDP port that was free a moment ago (the OS picked it).
+/// A UDP port free a moment ago, for a peer to bind (see [`free_port`]).
 pub fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    next_port(|port| UdpSocket::bind(("127.0.0.1", port)).is_ok())
 }
 
-/// A port free for both UDP and TCP.
+/// A port free for both UDP and TCP a moment ago, for a switch or a peer to bind.
+///
+/// Drawn from this process's own stretch below Linux's ephemeral range (32768 and up), not
+/// from port 0: a port the kernel picked is one it may hand to any other socket (a client
+/// connection, another test's phone) before the process it was picked for binds it, and CI
+/// once saw a switch fail to start with its SIP port taken that way. Below the ephemeral
+/// range only sockets bound explicitly can take it, and every test takes its ports here or
+/// from [`port_block`], which keeps to another stretch.
 pub fn free_port() -> u16 {
-    loop {
-        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+    next_port(|port| {
+        UdpSocket::bind(("127.0.0.1", port)).is_ok()
+            && TcpListener::bind(("127.0.0.1", port)).is_ok()
+    })
+}
+
+/// The next port of this process's stretch of 7000–11999 that `free` finds free. Stretches
+/// are spread by process id, so test binaries run at once (worktrees, benches) rarely share
+/// one, and a shared one is still checked port by port.
+fn next_port(free: impl Fn(u16) -> bool) -> u16 {
+    const FIRST: u16 = 7_000;
+    const STRETCH: u16 = 125;
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = FIRST + (std::process::id() % 40) as u16 * STRETCH;
+    for _ in 0..STRETCH * 4 {
+        let port = base + NEXT.fetch_add(1, Ordering::SeqCst) % STRETCH;
+        if free(port) {
             return port;
         }
     }
+    panic!("no free port in {base}..{}", base + STRETCH);
 }
 
 /// A block of `len` consecutive ports no other test in this process uses (RTP ranges, SIPp
