@@ -18,7 +18,7 @@
 
 use super::machine::LocalSip;
 use super::model::*;
-use super::outbound::configure_endpoint;
+use super::outbound::{configure_endpoint, early_media_to_agent};
 use super::switch::Switch;
 use crate::media::sdp::SessionDescription;
 use crate::sip::dialog::DialogKey;
@@ -464,23 +464,21 @@ impl Call {
     /// party hear a consult's early media. Nothing is sent to the party before its answer
     /// (the endpoint is configured, not established), and the customer stays on music.
     pub(super) fn consult_early_media(&mut self, id: u64, latch: LatchPolicy, response: &Message) {
-        if !response.carries_sdp() {
-            return;
-        }
         let agent = self.callee.endpoint.id;
         let Some(consult) = self.consult.as_mut().filter(|c| {
             c.id == id && c.mode == ConsultMode::Ringing && !c.agent_left && !c.early_media
         }) else {
             return;
         };
-        let Some(configure) = configure_endpoint(&mut consult.leg.endpoint, response, latch) else {
+        let Some(commands) =
+            early_media_to_agent(&mut consult.leg.endpoint, agent, response, latch)
+        else {
             return;
         };
         consult.early_media = true;
-        let party = consult.leg.endpoint.id;
-        self.media(configure);
-        // The bridge ends the ringing tone.
-        self.media(MediaCommand::Bridge { a: agent, b: party });
+        for command in commands {
+            self.media(command);
+        }
     }
 
     /// Fork `index` of the current consult answered: the agent, still on the call, talks to

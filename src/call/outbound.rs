@@ -695,6 +695,29 @@ pub(super) fn configure_endpoint(
     })
 }
 
+/// Early media (a 183 with SDP) on a leg the agent waits on, heard in place of its ringing
+/// tone: `endpoint` takes the SDP, configured but not established, so nothing is sent before
+/// the answer, and is bridged to the agent's `agent`, which ends the tone. The two media
+/// commands, or `None` when the response has no usable SDP.
+pub(super) fn early_media_to_agent(
+    endpoint: &mut Endpoint,
+    agent: EndpointId,
+    response: &Message,
+    latch: LatchPolicy,
+) -> Option<[MediaCommand; 2]> {
+    if !response.carries_sdp() {
+        return None;
+    }
+    let configure = configure_endpoint(endpoint, response, latch)?;
+    Some([
+        configure,
+        MediaCommand::Bridge {
+            a: agent,
+            b: endpoint.id,
+        },
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::lab::{DOMAIN, Lab, persisted_binding, phone};

@@ -366,9 +366,6 @@ impl Call {
     /// first usable early SDP is taken, its media latching as `latch` says; the answer's SDP
     /// configures the endpoint again.
     pub(super) fn outdial_early_media(&mut self, latch: LatchPolicy, response: &Message) {
-        if !response.carries_sdp() {
-            return;
-        }
         let agent = self.callee.endpoint.id;
         let Some(outdial) = self
             .outdial
@@ -377,18 +374,17 @@ impl Call {
         else {
             return;
         };
-        let Some(configure) =
-            super::outbound::configure_endpoint(&mut outdial.leg.endpoint, response, latch)
-        else {
+        let Some(commands) = super::outbound::early_media_to_agent(
+            &mut outdial.leg.endpoint,
+            agent,
+            response,
+            latch,
+        ) else {
             return;
         };
         outdial.early_media = true;
-        let customer = outdial.leg.endpoint.id;
-        self.media(configure);
-        // The bridge ends the ringing tone.
-        self.media(MediaCommand::Bridge {
-            a: agent,
-            b: customer,
-        });
+        for command in commands {
+            self.media(command);
+        }
     }
 }

@@ -418,12 +418,11 @@ impl Shard {
                     // Closing a socket takes it out of epoll; only one kept for another call
                     // (maybe another shard's) must be taken out first. Under load the pool is
                     // mostly full, and that was two `epoll_ctl` calls per endpoint for nothing.
-                    if self.pool.has_room() {
-                        if let Some(ended) = self.evict(id) {
-                            self.pool.keep(ended.1);
-                        }
-                    } else {
-                        self.remove(id);
+                    if let Some((_, mut sockets)) = self.detach(id)
+                        && self.pool.has_room()
+                    {
+                        self.deregister(&mut sockets);
+                        self.pool.keep(sockets);
                     }
                 }
                 #[cfg(test)]
@@ -462,25 +461,26 @@ impl Shard {
         // endpoint that almost always found nothing.
     }
 
-    /// Ends `id`'s endpoint and closes its sockets, which takes them out of epoll.
-    fn remove(&mut self, id: EndpointId) {
-        let Some(slot) = self.relay.slot(id) else {
-            return;
-        };
-        if let Some(sockets) = self.sockets.get_mut(slot.0) {
-            *sockets = None;
-        }
-        self.relay.remove(id);
+    /// Takes `id`'s endpoint and sockets off this shard. The sockets are still registered with
+    /// its poll: dropping them closes them, which unregisters them too.
+    fn detach(&mut self, id: EndpointId) -> Option<(RelayEndpoint, Sockets)> {
+        let slot = self.relay.slot(id)?;
+        let sockets = self.sockets.get_mut(slot.0)?.take()?;
+        let endpoint = self.relay.remove(id)?;
+        Some((endpoint, sockets))
     }
 
+    /// Takes `id`'s endpoint and sockets off this shard, for another shard to adopt.
     fn evict(&mut self, id: EndpointId) -> Option<Box<(RelayEndpoint, Sockets)>> {
-        let slot = self.relay.slot(id)?;
-        let mut sockets = self.sockets.get_mut(slot.0)?.take()?;
+        let (endpoint, mut sockets) = self.detach(id)?;
+        self.deregister(&mut sockets);
+        Some(Box::new((endpoint, sockets)))
+    }
+
+    fn deregister(&self, sockets: &mut Sockets) {
         let registry = self.poll.registry();
         let _ = registry.deregister(&mut sockets.rtp);
         let _ = registry.deregister(&mut sockets.rtcp);
-        let endpoint = self.relay.remove(id)?;
-        Some(Box::new((endpoint, sockets)))
     }
 
     /// Hands the relay's events to the switch, in order, without ever waiting.

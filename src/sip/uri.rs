@@ -172,16 +172,15 @@ fn with_sip_scheme<R>(rest: &str, parse: impl FnOnce(&str) -> R) -> R {
     const SCHEME: &[u8] = b"sip:";
     let mut buf = [0u8; 128];
     let len = SCHEME.len() + rest.len();
-    if len > buf.len() {
-        return parse(&format!("sip:{rest}"));
+    if len <= buf.len() {
+        buf[..SCHEME.len()].copy_from_slice(SCHEME);
+        buf[SCHEME.len()..len].copy_from_slice(rest.as_bytes());
+        // Always UTF-8 (ASCII, then a `str`); checked because the crate has no `unsafe`.
+        if let Ok(uri) = std::str::from_utf8(&buf[..len]) {
+            return parse(uri);
+        }
     }
-    buf[..SCHEME.len()].copy_from_slice(SCHEME);
-    buf[SCHEME.len()..len].copy_from_slice(rest.as_bytes());
-    match std::str::from_utf8(&buf[..len]) {
-        Ok(uri) => parse(uri),
-        // Unreachable (ASCII followed by a `str`), but a heap copy is as good an answer.
-        Err(_) => parse(&format!("sip:{rest}")),
-    }
+    parse(&format!("sip:{rest}"))
 }
 
 /// `;a=b;c` parsed by rsip behind `host` (see the module doc), as `(name, value)` pairs.
